@@ -1,0 +1,233 @@
+//! Processes: a model's state machines, and the context through which they act.
+//!
+//! A process never does I/O. Its handlers receive a [`Context`] and act only through it:
+//! send, set and cancel timers, read the local clock, draw from its own random stream, use
+//! durable storage, record metrics and history, leave trace notes, and start or stop sibling
+//! processes on its own host. That is what lets one model be simulated, checked and replayed.
+
+use crate::network::HostId;
+use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
+use crate::rng::Random;
+use crate::sim::Core;
+use crate::time::{Duration, Instant};
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Debug};
+use std::hash::Hash;
+
+/// Identifies a process for the whole run; numbered from 0 in the order processes are spawned,
+/// so a model that spawns N nodes knows node i is `ProcessId(i)`. A restarted process keeps its
+/// id (with a new incarnation).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProcessId(pub u32);
+
+impl ProcessId {
+    /// The index into per-process tables.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+impl Debug for ProcessId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+impl fmt::Display for ProcessId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+/// Identifies one armed timer, so it can be cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimerId(pub u64);
+
+/// A model's state machine. One type per run: a model with several roles uses an enum.
+///
+/// The value passed to `Sim::spawn` is the boot image: a restart after a crash or kill begins
+/// from a clone of it, then `on_start` rebuilds whatever it needs from durable storage.
+pub trait Process: Clone + Debug + 'static {
+    /// What processes send each other. Hashed into the fingerprint.
+    type Message: Clone + Debug + Hash + 'static;
+    /// What a timer carries back to `on_timer`. Hashed into the fingerprint.
+    type Timer: Clone + Debug + Hash + 'static;
+    /// What the process records in the history for checkers (`()` if it records nothing).
+    type Operation: Clone + Debug + 'static;
+
+    /// Runs when the process starts, and again (on a fresh boot image) after every restart.
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>);
+    /// Runs when a message arrives.
+    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Self::Message);
+    /// Runs when a timer set by this incarnation fires.
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer);
+}
+
+/// One entry of the history that checkers (such as linearizability) read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry<O> {
+    /// True time it was recorded.
+    pub time: Instant,
+    /// The process that recorded it.
+    pub process: ProcessId,
+    /// The model's operation record.
+    pub operation: O,
+}
+
+/// The handle a handler acts through. It lives for one handler call.
+pub struct Context<'a, P: Process> {
+    pub(crate) core: &'a mut Core<P>,
+    pub(crate) me: ProcessId,
+    pub(crate) host: HostId,
+    pub(crate) rng: &'a mut Random,
+}
+
+impl<P: Process> Debug for Context<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("me", &self.me)
+            .field("host", &self.host)
+            .field("true_time", &self.core.now)
+            .finish()
+    }
+}
+
+impl<P: Process> Context<'_, P> {
+    /// This process's id.
+    pub fn id(&self) -> ProcessId {
+        self.me
+    }
+
+    /// The host this process runs on.
+    pub fn host(&self) -> HostId {
+        self.host
+    }
+
+    /// The host's local clock reading (offset, drift and jumps included). Models see only this.
+    pub fn now(&self) -> Instant {
+        self.core.hosts[self.host.index()].clock.local(self.core.now)
+    }
+
+    /// The host a process lives on.
+    pub fn host_of(&self, process: ProcessId) -> HostId {
+        self.core.procs[process.index()].host
+    }
+
+    /// Sends `message` to `to`. Its fate (latency, loss, partitions) is decided now from the
+    /// network stream; it reaches only the incarnation of `to` that is current at this moment.
+    #[inline]
+    pub fn send(&mut self, to: ProcessId, message: P::Message) {
+        self.core.send(self.me, self.host, to, message);
+    }
+
+    /// Arms a timer that fires after `after` has elapsed on this host's clock.
+    pub fn set_timer(&mut self, after: Duration, timer: P::Timer) -> TimerId {
+        self.core.set_timer(self.me, self.host, after, timer)
+    }
+
+    /// Disarms a timer; cancelling one that already fired or was cancelled does nothing.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.core.live_timers.remove(&id.0);
+    }
+
+    /// This process's own random stream (derived from the seed, the process and incarnation).
+    pub fn random(&mut self) -> &mut Random {
+        self.rng
+    }
+
+    /// This process's durable storage on its host's disk.
+    pub fn storage(&mut self) -> Storage<'_> {
+        Storage {
+            disk: &mut self.core.hosts[self.host.index()].disk,
+            process: self.me.0,
+        }
+    }
+
+    /// Adds `delta` to a counter metric.
+    pub fn count(&mut self, metric: &str, delta: u64) {
+        self.core.metrics.count(metric, delta);
+    }
+
+    /// Records one sample of a distribution metric (latency in nanoseconds, queue length...).
+    pub fn observe(&mut self, metric: &str, value: u64) {
+        self.core.metrics.observe(metric, value);
+    }
+
+    /// Appends an operation to the history, stamped with true time.
+    pub fn record(&mut self, operation: P::Operation) {
+        let time = self.core.now;
+        self.core.history.push(HistoryEntry {
+            time,
+            process: self.me,
+            operation,
+        });
+    }
+
+    /// Logs a note into the trace. It is hashed into the fingerprint and kept in full traces.
+    pub fn note(&mut self, text: &str) {
+        let record = EventRecord {
+            index: self.core.event_index,
+            time: self.core.now,
+            kind: RecordKind::Note,
+            process: self.me.0,
+            host: self.host.0,
+            peer: NONE,
+            aux: 0,
+            digest: digest(text),
+        };
+        self.core.emit(record, EventDetail::Note(text));
+    }
+
+    /// Starts a sibling process on this host; it runs `on_start` at the current time. Siblings
+    /// die with the host and are not restarted by a host restart (the parent re-spawns them).
+    pub fn spawn(&mut self, process: P) -> ProcessId {
+        self.core.spawn_from_handler(self.host, process)
+    }
+
+    /// Stops a process on this host (possibly this one). Panics if it lives on another host:
+    /// a process cannot reach across the network except by messages.
+    pub fn stop_process(&mut self, process: ProcessId) {
+        let host = self.core.procs[process.index()].host;
+        assert_eq!(
+            host, self.host,
+            "{} may only stop processes on its own host",
+            self.me
+        );
+        self.core.stopped.push(process);
+    }
+
+    /// Ends the run now, successfully (e.g. a workload reached its target).
+    pub fn stop_run(&mut self) {
+        self.core.stop_requested = true;
+    }
+}
+
+/// A process's view of its durable storage: a key-value store on the host's disk.
+///
+/// Writes are visible to the process at once but survive a host crash only after `sync`.
+#[derive(Debug)]
+pub struct Storage<'a> {
+    disk: &'a mut crate::disk::Disk,
+    process: u32,
+}
+
+impl Storage<'_> {
+    /// The value of `key`, including unsynced writes.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.disk.get(self.process, key)
+    }
+    /// Writes `value` under `key` (durable only after `sync`).
+    pub fn put(&mut self, key: &str, value: Vec<u8>) {
+        self.disk.put(self.process, key, value);
+    }
+    /// Deletes `key` (durable only after `sync`).
+    pub fn delete(&mut self, key: &str) {
+        self.disk.delete(self.process, key);
+    }
+    /// Makes every earlier write of this process durable (fsync).
+    pub fn sync(&mut self) {
+        self.disk.sync(self.process);
+    }
+    /// Every key this process has, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.disk.keys(self.process)
+    }
+}

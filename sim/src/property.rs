@@ -1,0 +1,148 @@
+//! Invariants: named properties checked while the run goes, after the heal, or at the end.
+//!
+//! Checkers only observe. They get a [`View`] of true time and every process's state, and
+//! return `Ok(())` or a message saying what is wrong; they can never change the run.
+
+use crate::metrics::Metrics;
+use crate::network::HostId;
+use crate::process::{HistoryEntry, Process, ProcessId};
+use crate::sim::Core;
+use crate::time::{Duration, Instant};
+use std::fmt;
+
+/// When a property is checked and what failing it means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropertyKind {
+    /// Safety: must hold at every check; checked after every event, or every `cadence` of
+    /// true time when the check is expensive. A failure is a safety violation.
+    Always {
+        /// `None`: after every event.
+        cadence: Option<Duration>,
+    },
+    /// Liveness: after faults stop (the heal), must come to hold within `within`. Checked after
+    /// every event from the heal until it holds. A failure is a liveness failure.
+    Eventually {
+        /// The bound from the heal.
+        within: Duration,
+    },
+    /// Checked once when the run ends without another failure. A failure is a safety violation.
+    AtEnd,
+}
+
+/// What a checker sees: true time, the processes' states, history and metrics.
+pub struct View<'a, P: Process> {
+    pub(crate) core: &'a Core<P>,
+    pub(crate) states: &'a [Option<P>],
+}
+
+impl<P: Process> fmt::Debug for View<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View").field("now", &self.core.now).finish()
+    }
+}
+
+impl<'a, P: Process> View<'a, P> {
+    /// True (global) time.
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+    /// Every live process with its host and state, in id order.
+    pub fn processes(&self) -> impl Iterator<Item = (ProcessId, HostId, &'a P)> + 'a {
+        let core = self.core;
+        self.states
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, s)| s.as_ref().map(|p| (ProcessId(i as u32), core.procs[i].host, p)))
+    }
+    /// A live process's state.
+    pub fn process(&self, id: ProcessId) -> Option<&'a P> {
+        self.states.get(id.index()).and_then(|s| s.as_ref())
+    }
+    /// Whether a host is up (not crashed).
+    pub fn host_up(&self, host: HostId) -> bool {
+        self.core.hosts[host.index()].up
+    }
+    /// A host's local clock reading now.
+    pub fn local_time(&self, host: HostId) -> Instant {
+        self.core.hosts[host.index()].clock.local(self.core.now)
+    }
+    /// The history recorded so far.
+    pub fn history(&self) -> &'a [HistoryEntry<P::Operation>] {
+        &self.core.history
+    }
+    /// The metrics recorded so far.
+    pub fn metrics(&self) -> &'a Metrics {
+        &self.core.metrics
+    }
+    /// Messages delivered so far.
+    pub fn deliveries(&self) -> u64 {
+        self.core.deliveries
+    }
+}
+
+/// The signature of a check: `Ok(())` when it holds, otherwise what is wrong.
+pub type CheckFn<P> = Box<dyn Fn(&View<'_, P>) -> Result<(), String>>;
+
+/// A named property of a run.
+pub struct Property<P: Process> {
+    /// The name reports use.
+    pub name: String,
+    /// When it is checked.
+    pub kind: PropertyKind,
+    /// The check.
+    pub check: CheckFn<P>,
+}
+
+impl<P: Process> fmt::Debug for Property<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Property")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl<P: Process> Property<P> {
+    /// A safety property checked after every event.
+    pub fn always(name: &str, check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static) -> Self {
+        Property {
+            name: name.into(),
+            kind: PropertyKind::Always { cadence: None },
+            check: Box::new(check),
+        }
+    }
+    /// A safety property checked every `cadence` of true time (for expensive checks).
+    pub fn always_every(
+        name: &str,
+        cadence: Duration,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> Self {
+        Property {
+            name: name.into(),
+            kind: PropertyKind::Always {
+                cadence: Some(cadence),
+            },
+            check: Box::new(check),
+        }
+    }
+    /// A liveness property: within `within` of the heal it must hold.
+    pub fn eventually(
+        name: &str,
+        within: Duration,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> Self {
+        Property {
+            name: name.into(),
+            kind: PropertyKind::Eventually { within },
+            check: Box::new(check),
+        }
+    }
+    /// A check run once at the end of a run.
+    pub fn at_end(name: &str, check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static) -> Self {
+        Property {
+            name: name.into(),
+            kind: PropertyKind::AtEnd,
+            check: Box::new(check),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! What a run leaves behind: event records, the rolling fingerprint, the flight recorder and
+//! the observer hook that full traces attach to.
+
+use crate::fault::Fault;
+use crate::process::Process;
+use crate::rng::mix64;
+use crate::time::Instant;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// What kind of event a record describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// A process (re)started: `on_start` ran.
+    Start = 0,
+    /// A message was delivered: `on_message` ran. `peer` is the sender, `aux` the send time.
+    Deliver = 1,
+    /// A timer fired: `on_timer` ran. `aux` is the timer id.
+    Timer = 2,
+    /// A message or timer reached a dead process or an old incarnation and was discarded.
+    Dropped = 3,
+    /// An event reached a paused host and was held until it resumes.
+    Deferred = 4,
+    /// A fault began. `peer` is its index in the plan.
+    FaultBegin = 5,
+    /// A fault ended. `peer` is its index in the plan.
+    FaultEnd = 6,
+    /// Every fault was undone; the liveness phase starts.
+    Heal = 7,
+    /// A process logged a note into the trace (`digest` hashes the text).
+    Note = 8,
+}
+
+impl RecordKind {
+    /// A short lower-case name for exports.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Start => "start",
+            RecordKind::Deliver => "deliver",
+            RecordKind::Timer => "timer",
+            RecordKind::Dropped => "dropped",
+            RecordKind::Deferred => "deferred",
+            RecordKind::FaultBegin => "fault_begin",
+            RecordKind::FaultEnd => "fault_end",
+            RecordKind::Heal => "heal",
+            RecordKind::Note => "note",
+        }
+    }
+}
+
+/// "No process" / "no host" in a record.
+pub const NONE: u32 = u32::MAX;
+
+/// One event as the fingerprint, the flight recorder and traces see it: fixed size, no heap.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The event's position in the run (0-based; notes share their handler's index).
+    pub index: u64,
+    /// True time of the event.
+    pub time: Instant,
+    /// What happened.
+    pub kind: RecordKind,
+    /// The process it happened to, or `NONE`.
+    pub process: u32,
+    /// The host it happened on, or `NONE`.
+    pub host: u32,
+    /// The sender (deliveries), fault index (faults), or `NONE`.
+    pub peer: u32,
+    /// Send time (deliveries), timer id (timers), or 0.
+    pub aux: u64,
+    /// A hash of the payload (message, timer value, fault or note text).
+    pub digest: u64,
+}
+
+impl EventRecord {
+    /// The 64-bit summary folded into the fingerprint.
+    #[inline]
+    pub fn summary(&self) -> u64 {
+        let a = self.time.0 ^ (u64::from(self.kind as u8) << 56);
+        let b = (u64::from(self.process) << 32) | u64::from(self.peer);
+        mix64(a ^ mix64(b ^ mix64(self.aux ^ self.digest.rotate_left(17))))
+    }
+}
+
+impl fmt::Debug for EventRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} {} {}", self.index, self.time, self.kind.name())?;
+        if self.process != NONE {
+            write!(f, " p{}", self.process)?;
+        }
+        if self.host != NONE {
+            write!(f, "@h{}", self.host)?;
+        }
+        match self.kind {
+            RecordKind::Deliver => write!(f, " from p{} sent {}", self.peer, Instant(self.aux))?,
+            RecordKind::Timer => write!(f, " timer {}", self.aux)?,
+            RecordKind::FaultBegin | RecordKind::FaultEnd => write!(f, " fault #{}", self.peer)?,
+            _ => {}
+        }
+        write!(f, " [{:016x}]", self.digest)
+    }
+}
+
+/// A fast, fixed, platform-independent hasher for payload digests (not for hash tables).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The digest of any hashable value, identical on every platform of the same pointer width.
+#[inline]
+pub fn digest<T: Hash + ?Sized>(value: &T) -> u64 {
+    let mut h = DigestHasher::default();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// A rolling hash over every event of a run: equal seeds must give equal fingerprints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    /// Folds one event in; order matters.
+    #[inline]
+    pub fn add(&mut self, record: &EventRecord) {
+        self.0 = (self.0.rotate_left(23) ^ record.summary()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    /// The current value.
+    pub fn value(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The last K events, kept in a ring so a failure report can show what led up to it.
+#[derive(Clone, Debug)]
+pub struct FlightRecorder {
+    ring: Vec<EventRecord>,
+    capacity: usize,
+    next: usize,
+}
+
+impl FlightRecorder {
+    /// A recorder keeping the last `capacity` events (0 keeps none).
+    pub fn new(capacity: usize) -> FlightRecorder {
+        FlightRecorder {
+            ring: Vec::with_capacity(capacity),
+            capacity,
+            next: 0,
+        }
+    }
+
+    /// Remembers one event, forgetting the oldest when full.
+    #[inline]
+    pub fn push(&mut self, record: EventRecord) {
+        if self.ring.len() < self.capacity {
+            self.ring.push(record);
+        } else if self.capacity > 0 {
+            self.ring[self.next] = record;
+            self.next = (self.next + 1) % self.capacity;
+        }
+    }
+
+    /// The remembered events, oldest first.
+    pub fn events(&self) -> Vec<EventRecord> {
+        let mut out = Vec::with_capacity(self.ring.len());
+        out.extend_from_slice(&self.ring[self.next..]);
+        out.extend_from_slice(&self.ring[..self.next]);
+        out
+    }
+}
+
+/// The payload behind a record, for observers that keep more than the record.
+#[derive(Debug)]
+pub enum EventDetail<'a, P: Process> {
+    /// No payload (start, drop, deferral, heal).
+    None,
+    /// The message delivered.
+    Message(&'a P::Message),
+    /// The timer value that fired.
+    Timer(&'a P::Timer),
+    /// The fault that began or ended.
+    Fault(&'a Fault),
+    /// A note's text.
+    Note(&'a str),
+}
+
+/// Receives every event of a run as it happens: the hook full trace files attach to.
+pub trait Observer<P: Process> {
+    /// Called once per event (and per note), in order.
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>);
+}
+
+/// An observer that keeps every record in memory (for tests and determinism checks).
+#[derive(Clone, Debug, Default)]
+pub struct RecordingObserver {
+    /// Every record seen, in order.
+    pub records: Vec<EventRecord>,
+}
+
+impl<P: Process> Observer<P> for RecordingObserver {
+    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_, P>) {
+        self.records.push(*record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u64) -> EventRecord {
+        EventRecord {
+            index: i,
+            time: Instant(i * 10),
+            kind: RecordKind::Deliver,
+            process: 1,
+            host: 0,
+            peer: 2,
+            aux: 0,
+            digest: 0,
+        }
+    }
+
+    #[test]
+    fn flight_recorder_keeps_the_last_k_in_order() {
+        let mut fr = FlightRecorder::new(3);
+        for i in 0..7 {
+            fr.push(rec(i));
+        }
+        let idx: Vec<u64> = fr.events().iter().map(|r| r.index).collect();
+        assert_eq!(idx, vec![4, 5, 6]);
+        let mut none = FlightRecorder::new(0);
+        none.push(rec(1));
+        assert!(none.events().is_empty());
+    }
+
+    #[test]
+    fn fingerprint_depends_on_order_and_content() {
+        let (mut a, mut b, mut c) = (
+            Fingerprint::default(),
+            Fingerprint::default(),
+            Fingerprint::default(),
+        );
+        a.add(&rec(1));
+        a.add(&rec(2));
+        b.add(&rec(2));
+        b.add(&rec(1));
+        c.add(&rec(1));
+        c.add(&EventRecord { digest: 1, ..rec(2) });
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn digests_are_pinned() {
+        // A change here changes every fingerprint and invalidates recorded traces.
+        assert_eq!(digest(&0u64), 0);
+        assert_eq!(digest(&1u64), 0x517c_c1b7_2722_0a95);
+        assert_ne!(digest("ab"), digest("ba"));
+    }
+}

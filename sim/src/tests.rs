@@ -1,0 +1,704 @@
+//! Engine semantics, one test per rule: each would fail if the rule were broken.
+
+use crate::*;
+
+/// What a probe saw; kept in the history, which survives crashes (states do not).
+#[derive(Clone, Debug, PartialEq)]
+enum Seen {
+    Start { stored: Vec<String> },
+    Msg { from: ProcessId, value: u32 },
+    Timer { value: u32, local: Instant },
+}
+
+#[derive(Clone, Debug)]
+enum Action {
+    Send(ProcessId, u32),
+    Timer(Duration, u32),
+    /// Write `key`, synced or not.
+    Write(&'static str, bool),
+    Spawn,
+    Panic,
+    /// Reply to every message with two more (grows the queue without bound).
+    Flood,
+}
+
+#[derive(Clone, Debug)]
+struct Probe {
+    on_start: Vec<Action>,
+    on_message: Vec<Action>,
+}
+
+impl Probe {
+    fn new(on_start: Vec<Action>) -> Probe {
+        Probe {
+            on_start,
+            on_message: vec![],
+        }
+    }
+    fn run(&mut self, ctx: &mut Context<'_, Self>, actions: &[Action], from: Option<ProcessId>) {
+        for a in actions {
+            match a {
+                Action::Send(to, v) => ctx.send(*to, *v),
+                Action::Timer(d, v) => {
+                    ctx.set_timer(*d, *v);
+                }
+                Action::Write(key, sync) => {
+                    ctx.storage().put(key, vec![1, 2, 3, 4]);
+                    if *sync {
+                        ctx.storage().sync();
+                    }
+                }
+                Action::Spawn => {
+                    ctx.spawn(Probe::new(vec![]));
+                }
+                Action::Panic => panic!("probe told to panic"),
+                Action::Flood => {
+                    let to = from.expect("flood replies");
+                    ctx.send(to, 0);
+                    ctx.send(to, 0);
+                }
+            }
+        }
+    }
+}
+
+impl Process for Probe {
+    type Message = u32;
+    type Timer = u32;
+    type Operation = Seen;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        let stored = ctx.storage().keys();
+        ctx.record(Seen::Start { stored });
+        let actions = self.on_start.clone();
+        self.run(ctx, &actions, None);
+    }
+    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, value: u32) {
+        ctx.record(Seen::Msg { from, value });
+        let actions = self.on_message.clone();
+        self.run(ctx, &actions, Some(from));
+    }
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, value: u32) {
+        let local = ctx.now();
+        ctx.record(Seen::Timer { value, local });
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+fn at(n: u64) -> Instant {
+    Instant(ms(n).0)
+}
+
+/// Two hosts, 10 ms apart, constant latency.
+fn sim_with(config: SimConfig) -> Sim<Probe> {
+    Sim::new(
+        config,
+        &Topology::single_switch(2, Distribution::constant(ms(10))),
+    )
+}
+
+fn sim() -> Sim<Probe> {
+    sim_with(SimConfig::with_seed(1))
+}
+
+fn plan(actions: Vec<(u64, Fault)>) -> FaultPlan {
+    FaultPlan {
+        actions: actions
+            .into_iter()
+            .map(|(t, fault)| FaultAction { at: at(t), fault })
+            .collect(),
+        heal_at: None,
+    }
+}
+
+/// What process `p` saw, with true times.
+fn seen_by(sim: &Sim<Probe>, p: ProcessId) -> Vec<(Instant, Seen)> {
+    sim.history()
+        .iter()
+        .filter(|e| e.process == p)
+        .map(|e| (e.time, e.operation.clone()))
+        .collect()
+}
+
+fn start() -> Seen {
+    Seen::Start { stored: vec![] }
+}
+
+#[test]
+fn messages_to_a_crashed_process_are_dropped_and_a_new_incarnation_never_sees_them() {
+    let mut s = sim();
+    let b = ProcessId(1);
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(b, 7)]));
+    s.spawn(HostId(1), Probe::new(vec![]));
+    // The message lands at 10 ms; host 1 is down from 5 to 8 ms, then restarted.
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::CrashHost {
+            host: HostId(1),
+            down_for: ms(3),
+        },
+    )]))
+    .unwrap();
+    let (obs, records) = recording();
+    s.set_observer(Box::new(obs));
+    let report = s.run();
+    assert_eq!(report.verdict, Verdict::Held);
+    assert_eq!(seen_by(&s, b), vec![(at(0), start()), (at(8), start())]);
+    assert_eq!(report.deliveries, 0);
+    let dropped: Vec<_> = records
+        .borrow()
+        .iter()
+        .filter(|r| r.kind == RecordKind::Dropped)
+        .copied()
+        .collect();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(
+        (dropped[0].time, dropped[0].process, dropped[0].peer),
+        (at(10), 1, 0)
+    );
+}
+
+#[test]
+fn messages_still_in_flight_to_a_host_that_stays_down_are_dropped() {
+    let mut s = sim();
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 7)]));
+    s.spawn(HostId(1), Probe::new(vec![]));
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::CrashHost {
+            host: HostId(1),
+            down_for: ms(50),
+        },
+    )]))
+    .unwrap();
+    let report = s.run();
+    assert_eq!(report.deliveries, 0);
+    assert_eq!(
+        seen_by(&s, ProcessId(1)),
+        vec![(at(0), start()), (at(55), start())]
+    );
+}
+
+#[test]
+fn timers_die_with_their_process() {
+    let mut s = sim();
+    let b = s.spawn(HostId(1), Probe::new(vec![Action::Timer(ms(20), 1)]));
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::CrashHost {
+            host: HostId(1),
+            down_for: ms(1),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    // The first incarnation's timer (due at 20 ms) never fires; the second's fires at 6 + 20 ms.
+    let timers: Vec<Instant> = seen_by(&s, b)
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Seen::Timer { .. }))
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(timers, vec![at(26)]);
+}
+
+#[test]
+fn cancelled_timers_do_not_fire() {
+    #[derive(Clone, Debug)]
+    struct Canceller;
+    impl Process for Canceller {
+        type Message = ();
+        type Timer = u8;
+        type Operation = u8;
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            let a = ctx.set_timer(ms(5), 1);
+            ctx.set_timer(ms(6), 2);
+            ctx.cancel_timer(a);
+            ctx.cancel_timer(a); // twice is harmless
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, t: u8) {
+            ctx.record(t);
+        }
+    }
+    let mut s = Sim::new(
+        SimConfig::with_seed(1),
+        &Topology::single_switch(1, Distribution::constant(ms(1))),
+    );
+    s.spawn(HostId(0), Canceller);
+    let report = s.run();
+    let fired: Vec<u8> = s.history().iter().map(|e| e.operation).collect();
+    assert_eq!(fired, vec![2]);
+    assert_eq!(
+        report.events, 2,
+        "start + one timer; the cancelled one is not an event"
+    );
+}
+
+#[test]
+fn synced_writes_survive_a_crash_and_unsynced_ones_can_be_lost() {
+    let run = |loss: f64| {
+        let mut config = SimConfig::with_seed(3);
+        config.disk_faults = DiskFaultConfig {
+            unsynced_loss_probability: loss,
+            torn_write_probability: 0.0,
+        };
+        let mut s = sim_with(config);
+        let b = s.spawn(
+            HostId(1),
+            Probe::new(vec![
+                Action::Write("synced", true),
+                Action::Write("unsynced", false),
+            ]),
+        );
+        s.set_fault_plan(plan(vec![(
+            5,
+            Fault::CrashHost {
+                host: HostId(1),
+                down_for: ms(1),
+            },
+        )]))
+        .unwrap();
+        s.run();
+        match &seen_by(&s, b)[1].1 {
+            Seen::Start { stored } => stored.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(run(1.0), vec!["synced".to_string()]);
+    // Writes made again by the restarted incarnation are pending, not in the list it saw at start.
+    assert_eq!(run(0.0), vec!["synced".to_string(), "unsynced".to_string()]);
+}
+
+#[test]
+fn a_process_kill_keeps_unsynced_writes_and_the_host_and_siblings_run_on() {
+    let mut config = SimConfig::with_seed(3);
+    config.disk_faults = DiskFaultConfig {
+        unsynced_loss_probability: 1.0,
+        torn_write_probability: 0.0,
+    };
+    let mut s = sim_with(config);
+    let a = s.spawn(HostId(1), Probe::new(vec![Action::Write("k", false)]));
+    let b = s.spawn(HostId(1), Probe::new(vec![Action::Timer(ms(10), 5)]));
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::KillProcess {
+            host: HostId(1),
+            process_index: 0,
+            down_for: ms(1),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    assert_eq!(
+        seen_by(&s, a)[1],
+        (
+            at(6),
+            Seen::Start {
+                stored: vec!["k".into()]
+            }
+        )
+    );
+    assert_eq!(
+        seen_by(&s, b).len(),
+        2,
+        "sibling kept running: start and its timer"
+    );
+}
+
+#[test]
+fn partitions_block_exactly_the_cut_direction() {
+    let mut s = sim();
+    let (a, b) = (ProcessId(0), ProcessId(1));
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(b, 1)]));
+    s.spawn(HostId(1), Probe::new(vec![Action::Send(a, 2)]));
+    let cut = Partition::OneWay {
+        from: vec![HostId(0)],
+        to: vec![HostId(1)],
+    };
+    s.set_fault_plan(plan(vec![(
+        0,
+        Fault::Partition {
+            partition: cut,
+            duration: ms(100),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    assert_eq!(seen_by(&s, b), vec![(at(0), start())]);
+    assert_eq!(
+        seen_by(&s, a),
+        vec![(at(0), start()), (at(10), Seen::Msg { from: b, value: 2 })]
+    );
+}
+
+#[test]
+fn clock_drift_and_jumps_show_in_local_time_but_not_true_time() {
+    let mut topo = Topology::single_switch(2, Distribution::constant(ms(10)));
+    topo.host_mut(HostId(1)).clock = ClockConfig {
+        offset_ns: ms(1000).0 as i64,
+        drift_ppm: 100_000,
+    };
+    let mut s = Sim::new(SimConfig::with_seed(1), &topo);
+    let a = s.spawn(HostId(0), Probe::new(vec![Action::Timer(ms(100), 1)]));
+    let b = s.spawn(
+        HostId(1),
+        Probe::new(vec![Action::Timer(ms(110), 1), Action::Timer(ms(330), 2)]),
+    );
+    s.set_fault_plan(plan(vec![(
+        150,
+        Fault::ClockJump {
+            host: HostId(1),
+            delta_ns: -(ms(500).0 as i64),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    assert_eq!(
+        seen_by(&s, a)[1],
+        (
+            at(100),
+            Seen::Timer {
+                value: 1,
+                local: at(100)
+            }
+        )
+    );
+    let seen = seen_by(&s, b);
+    // 10% fast: 110 ms local pass in 100 ms true; the reading includes the 1 s offset.
+    assert_eq!(
+        seen[1],
+        (
+            at(100),
+            Seen::Timer {
+                value: 1,
+                local: at(1110)
+            }
+        )
+    );
+    // The jump moves the reading back 500 ms, but not the timer (a monotonic timer).
+    assert_eq!(
+        seen[2],
+        (
+            at(300),
+            Seen::Timer {
+                value: 2,
+                local: at(1330 - 500)
+            }
+        )
+    );
+    assert_eq!(s.now(), at(300), "true time is unaffected");
+}
+
+#[test]
+fn equal_time_events_keep_their_scheduling_order() {
+    let mut s = sim();
+    let b = ProcessId(1);
+    s.spawn(
+        HostId(0),
+        Probe::new(vec![Action::Send(b, 1), Action::Send(b, 2), Action::Send(b, 3)]),
+    );
+    s.spawn(HostId(1), Probe::new(vec![Action::Timer(ms(10), 9)]));
+    s.run();
+    let order: Vec<Seen> = seen_by(&s, b)
+        .into_iter()
+        .skip(1)
+        .map(|(t, e)| {
+            assert_eq!(t, at(10));
+            e
+        })
+        .collect();
+    // Messages were scheduled (at time 0, by process 0, started first) before the timer.
+    let msg = |value| Seen::Msg {
+        from: ProcessId(0),
+        value,
+    };
+    assert_eq!(
+        order,
+        vec![
+            msg(1),
+            msg(2),
+            msg(3),
+            Seen::Timer {
+                value: 9,
+                local: at(10)
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_paused_host_handles_nothing_until_it_resumes_then_sees_timers_late() {
+    let mut s = sim();
+    let b = ProcessId(1);
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(b, 1)]));
+    s.spawn(HostId(1), Probe::new(vec![Action::Timer(ms(20), 2)]));
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::PauseHost {
+            host: HostId(1),
+            paused_for: ms(50),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    assert_eq!(
+        seen_by(&s, b),
+        vec![
+            (at(0), start()),
+            (
+                at(55),
+                Seen::Msg {
+                    from: ProcessId(0),
+                    value: 1
+                }
+            ),
+            (
+                at(55),
+                Seen::Timer {
+                    value: 2,
+                    local: at(55)
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_panicking_handler_becomes_a_failure_report() {
+    let mut s = sim_with(SimConfig::with_seed(42));
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 1)]));
+    let mut victim = Probe::new(vec![]);
+    victim.on_message = vec![Action::Panic];
+    s.spawn(HostId(1), victim);
+    let report = s.run();
+    assert_eq!(report.verdict, Verdict::ModelPanic);
+    let f = report.failure.unwrap();
+    assert_eq!(
+        (f.host, f.process, f.time),
+        (Some(HostId(1)), Some(ProcessId(1)), at(10))
+    );
+    assert!(f.message.contains("probe told to panic"), "{}", f.message);
+    assert_eq!(report.seed, 42);
+    assert_eq!(report.last_events.last().unwrap().kind, RecordKind::Deliver);
+}
+
+#[test]
+fn the_event_budget_and_queue_bound_end_a_runaway_run() {
+    let flood = |max_events: u64, max_queue: usize| {
+        let mut config = SimConfig::with_seed(1);
+        config.limits.max_events = max_events;
+        config.limits.max_queue = max_queue;
+        let mut s = sim_with(config);
+        let mut a = Probe::new(vec![Action::Send(ProcessId(1), 0)]);
+        a.on_message = vec![Action::Flood];
+        let mut b = Probe::new(vec![]);
+        b.on_message = vec![Action::Flood];
+        s.spawn(HostId(0), a);
+        s.spawn(HostId(1), b);
+        s
+    };
+    let r = flood(1_000, 1 << 20).run();
+    assert_eq!(r.verdict, Verdict::LimitExceeded);
+    assert_eq!(r.events, 1_000);
+    assert!(r.failure.unwrap().message.contains("event budget"));
+    let r = flood(1 << 40, 100).run();
+    assert_eq!(r.verdict, Verdict::LimitExceeded);
+    assert!(r.failure.unwrap().message.contains("queue"));
+}
+
+#[test]
+fn the_horizon_ends_a_run_normally() {
+    let mut config = SimConfig::with_seed(1);
+    config.limits.horizon = ms(15);
+    let mut s = sim_with(config);
+    s.spawn(
+        HostId(0),
+        Probe::new(vec![Action::Timer(ms(10), 1), Action::Timer(ms(20), 2)]),
+    );
+    let r = s.run();
+    assert_eq!((r.verdict, r.end_time, r.events), (Verdict::Held, at(15), 2));
+}
+
+#[test]
+fn safety_properties_stop_the_run_at_the_first_violation() {
+    let mut s = sim();
+    s.spawn(
+        HostId(0),
+        Probe::new(vec![
+            Action::Timer(ms(1), 1),
+            Action::Timer(ms(2), 2),
+            Action::Timer(ms(3), 3),
+        ]),
+    );
+    s.add_property(Property::always("fewer than two timers", |v| {
+        let n = v
+            .history()
+            .iter()
+            .filter(|e| matches!(e.operation, Seen::Timer { .. }))
+            .count();
+        if n < 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} timers fired"))
+        }
+    }));
+    let r = s.run();
+    assert_eq!(r.verdict, Verdict::SafetyViolation);
+    let f = r.failure.unwrap();
+    assert_eq!(
+        (f.property.as_deref(), f.time),
+        (Some("fewer than two timers"), at(2))
+    );
+    assert_eq!(f.message, "2 timers fired");
+}
+
+#[test]
+fn cadence_checks_run_only_on_their_cadence() {
+    let mut s = sim();
+    s.spawn(
+        HostId(0),
+        Probe::new((1..=9).map(|i| Action::Timer(ms(i), i as u32)).collect()),
+    );
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let c = calls.clone();
+    s.add_property(Property::always_every("counted", ms(4), move |_| {
+        c.set(c.get() + 1);
+        Ok(())
+    }));
+    s.run();
+    // Events at 0..=9 ms; checks at 0, then first event at or after 4 and 8 ms.
+    assert_eq!(calls.get(), 3);
+}
+
+#[test]
+fn liveness_must_hold_within_the_bound_after_the_heal() {
+    let timers_after = |n: usize| {
+        move |v: &View<'_, Probe>| {
+            let fired = v
+                .history()
+                .iter()
+                .filter(|e| matches!(e.operation, Seen::Timer { .. }))
+                .count();
+            if fired >= n {
+                Ok(())
+            } else {
+                Err(format!("{fired} timers so far"))
+            }
+        }
+    };
+    let build = |within: Duration| {
+        let mut s = sim();
+        s.spawn(
+            HostId(0),
+            Probe::new(vec![Action::Timer(ms(100), 1), Action::Timer(ms(300), 2)]),
+        );
+        s.set_fault_plan(plan(vec![(
+            10,
+            Fault::PauseHost {
+                host: HostId(1),
+                paused_for: ms(40),
+            },
+        )]))
+        .unwrap();
+        s.add_property(Property::eventually("two timers", within, timers_after(2)));
+        s
+    };
+    // Heal at 50 ms; the second timer fires at 300 ms.
+    assert_eq!(build(ms(300)).run().verdict, Verdict::Held);
+    let r = build(ms(200)).run();
+    assert_eq!(r.verdict, Verdict::LivenessFailure);
+    let f = r.failure.unwrap();
+    assert_eq!(f.time, at(250));
+    assert!(f.message.contains("1 timers so far"), "{}", f.message);
+}
+
+#[test]
+fn spawned_siblings_die_with_the_host_and_are_not_restarted() {
+    let mut s = sim();
+    let parent = s.spawn(HostId(1), Probe::new(vec![Action::Spawn]));
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::CrashHost {
+            host: HostId(1),
+            down_for: ms(1),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    // First incarnation spawns p1; the restarted parent spawns p2. p1 saw only its first start.
+    assert_eq!(s.process_count(), 3);
+    assert_eq!(seen_by(&s, ProcessId(1)), vec![(at(0), start())]);
+    assert_eq!(seen_by(&s, ProcessId(2)), vec![(at(6), start())]);
+    assert!(s.process(ProcessId(1)).is_none() && s.process(parent).is_some());
+}
+
+#[test]
+fn heal_restores_everything_at_the_end_of_faults() {
+    let mut s = sim();
+    s.spawn(HostId(0), Probe::new(vec![]));
+    s.spawn(HostId(1), Probe::new(vec![]));
+    let mut p = plan(vec![
+        (
+            1,
+            Fault::CrashHost {
+                host: HostId(1),
+                down_for: ms(1000),
+            },
+        ),
+        (
+            2,
+            Fault::Partition {
+                partition: Partition::Isolate { host: HostId(0) },
+                duration: ms(1000),
+            },
+        ),
+    ]);
+    p.heal_at = Some(at(10));
+    s.set_fault_plan(p).unwrap();
+    s.run_until_event(4);
+    assert!(!s.host_up(HostId(1)) && !s.reachable(HostId(0), HostId(1)));
+    s.run();
+    assert!(s.host_up(HostId(1)) && s.reachable(HostId(0), HostId(1)));
+    assert_eq!(
+        seen_by(&s, ProcessId(1)).last().unwrap().0,
+        at(10),
+        "restarted at the heal"
+    );
+}
+
+#[test]
+fn same_seed_same_fingerprint_different_seed_different_run() {
+    let build = |seed| {
+        move || {
+            let topo = Topology::single_switch(3, Distribution::uniform(ms(1), ms(10)));
+            let mut config = SimConfig::with_seed(seed);
+            config.limits.max_events = 500;
+            let mut s = Sim::new(config, &topo);
+            for h in 0..3 {
+                let mut p = Probe::new(vec![Action::Send(ProcessId((h + 1) % 3), 0)]);
+                p.on_message = vec![Action::Flood];
+                s.spawn(HostId(h), p);
+            }
+            s
+        }
+    };
+    let a = check_determinism(build(1)).unwrap();
+    let b = check_determinism(build(2)).unwrap();
+    assert_ne!(a.fingerprint, b.fingerprint);
+}
+
+fn recording() -> (
+    impl Observer<Probe>,
+    std::rc::Rc<std::cell::RefCell<Vec<EventRecord>>>,
+) {
+    struct Rec(std::rc::Rc<std::cell::RefCell<Vec<EventRecord>>>);
+    impl Observer<Probe> for Rec {
+        fn on_event(&mut self, r: &EventRecord, _: EventDetail<'_, Probe>) {
+            self.0.borrow_mut().push(*r);
+        }
+    }
+    let cell = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    (Rec(cell.clone()), cell)
+}

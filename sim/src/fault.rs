@@ -13,7 +13,7 @@ use std::fmt;
 
 /// One fault. Faults with a duration end by themselves; the engine undoes them at `at + duration`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// The host crashes (every process dies, unsynced writes face the disk-fault draw) and
     /// restarts its boot processes after `down_for`.

@@ -237,7 +237,7 @@ impl Topology {
 
 /// A partition: which directed host pairs cannot talk while it lasts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Partition {
     /// The host can neither send nor receive.
     Isolate {

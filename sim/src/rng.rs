@@ -136,7 +136,7 @@ impl Random {
 ///
 /// Every variant documents how it is sampled; samples are whole nanoseconds, never negative.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
     /// Always the same value (no draw).
     Constant {

@@ -10,12 +10,99 @@ use std::ops::{Add, AddAssign, Mul, Sub};
 /// A point in virtual time, in nanoseconds since the start of the run.
 ///
 /// A u64 of nanoseconds covers about 584 years of simulated time, far past any horizon.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+///
+/// Serialized as a whole number of nanoseconds. Human-readable formats (TOML, JSON) also accept
+/// a string with a unit, such as `"1.5s"` (see [`parse_nanos`]), so scenario files stay readable.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct Instant(pub u64);
 
 /// A span of virtual time in nanoseconds.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+///
+/// Serialized like [`Instant`]: nanoseconds, or in human-readable formats also `"10ms"`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct Duration(pub u64);
+
+/// Parses a time written with a unit — `ns`, `us`, `ms`, `s`, `m` or `h`, with an optional
+/// decimal fraction (`"1.5s"`, `"250us"`) — into whole nanoseconds. Exact decimal arithmetic,
+/// no floating point, so the value never depends on rounding.
+pub fn parse_nanos(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .ok_or_else(|| format!("`{text}` has no unit (use ns, us, ms, s, m or h, e.g. \"10ms\")"))?;
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let scale: u64 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return Err(format!("`{text}` has unknown unit `{unit}` (use ns, us, ms, s, m or h)")),
+    };
+    let number = number.replace('_', "");
+    let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return Err(format!("`{text}` has no number"));
+    }
+    let overflow = || format!("`{text}` is too long a time");
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
+    let mut nanos = whole.checked_mul(scale).ok_or_else(overflow)?;
+    let mut place = scale;
+    for digit in fraction.bytes() {
+        if !digit.is_ascii_digit() {
+            return Err(format!("`{text}` is not a number with a unit"));
+        }
+        place /= 10;
+        if place == 0 {
+            return Err(format!("`{text}` is finer than a nanosecond"));
+        }
+        nanos = nanos
+            .checked_add(u64::from(digit - b'0') * place)
+            .ok_or_else(overflow)?;
+    }
+    Ok(nanos)
+}
+
+/// Accepts nanoseconds, or (in human-readable formats) a string for `parse_nanos`.
+struct NanosVisitor;
+
+impl serde::de::Visitor<'_> for NanosVisitor {
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("nanoseconds, or a time with a unit such as \"10ms\"")
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+        Ok(v)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+        u64::try_from(v).map_err(|_| E::custom(format!("a time cannot be negative, got {v}")))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+        parse_nanos(v).map_err(E::custom)
+    }
+}
+
+fn deserialize_nanos<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    if d.is_human_readable() {
+        d.deserialize_any(NanosVisitor)
+    } else {
+        // Binary formats (postcard traces) keep the plain integer encoding.
+        d.deserialize_u64(NanosVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_nanos(d).map(Duration)
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_nanos(d).map(Instant)
+    }
+}
 
 impl Instant {
     /// The start of every run.
@@ -157,6 +244,36 @@ mod tests {
         assert_eq!(format!("{t}"), "@3.000000ms");
         assert_eq!(format!("{}", Duration::from_secs(2)), "2.000000000s");
         assert_eq!(Instant(5).saturating_since(Instant(9)), Duration::ZERO);
+    }
+
+    #[test]
+    fn times_parse_from_text_exactly() {
+        assert_eq!(parse_nanos("10ms"), Ok(10_000_000));
+        assert_eq!(parse_nanos("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_nanos("250us"), Ok(250_000));
+        assert_eq!(parse_nanos("0.000000001s"), Ok(1));
+        assert_eq!(parse_nanos("2m"), Ok(120_000_000_000));
+        assert_eq!(parse_nanos("1_000ns"), Ok(1_000));
+        assert!(parse_nanos("10").unwrap_err().contains("no unit"));
+        assert!(parse_nanos("10 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_nanos("0.5ns").unwrap_err().contains("finer"));
+        assert!(parse_nanos("99999999999h").unwrap_err().contains("too long"));
+    }
+
+    #[test]
+    fn binary_encoding_stays_a_plain_integer() {
+        let bytes = postcard::to_allocvec(&Duration(300)).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&300u64).unwrap());
+        assert_eq!(postcard::from_bytes::<Duration>(&bytes).unwrap(), Duration(300));
+        assert_eq!(postcard::from_bytes::<Instant>(&bytes).unwrap(), Instant(300));
+    }
+
+    #[test]
+    fn binary_encoding_is_a_compact_integer() {
+        let d = Duration::from_millis(1500);
+        let bytes = postcard::to_allocvec(&d).unwrap();
+        assert_eq!(postcard::from_bytes::<Duration>(&bytes).unwrap(), d);
+        assert!(bytes.len() <= 5, "varint, not text");
     }
 
     #[test]

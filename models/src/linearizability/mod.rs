@@ -1,0 +1,506 @@
+//! A reusable linearizability checker for histories of client operations.
+//!
+//! A model describes what its service should do as a [`Specification`]: a sequential state
+//! machine (state, input, output) plus a key that splits independent parts of the state, so a
+//! key-value store is checked one key at a time. Clients record each operation's invocation and
+//! completion into a [`History`]; [`check`] then searches for a linearization in the style of
+//! Wing and Gong (repeatedly pick a minimal pending operation, apply it to the specification,
+//! backtrack on a mismatch), remembering every (linearized set, state) pair it has seen so no
+//! configuration is explored twice.
+//!
+//! Completions are [`Outcome`]s. `Ok(output)` must be explained by the specification;
+//! `Failed` means the operation certainly had no effect and is left out; `Unknown` (a timeout,
+//! a crashed client, an operation still open when the history ends) may take effect at any
+//! point after its invocation, or never, and its output is not checked.
+//!
+//! The search is bounded by a step budget: when it runs out the answer is
+//! [`CheckResult::Unknown`], never a hang. When a history is not linearizable, the checker
+//! shrinks the offending key's operations to a small sub-history that still fails on its own
+//! and draws it as a text timeline, one line per operation:
+//!
+//! ```text
+//! c1  |---|           put(k0, 1) -> ok
+//! c2        |---|     get(k0) -> 2
+//! ```
+//!
+//! Positions are event ranks, not times: a bar starts at the operation's invocation and ends
+//! at its completion; `...` marks an unknown outcome that never completed.
+
+pub mod kv;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Debug, Write as _};
+
+/// A sequential specification: what one copy of the service does, one operation at a time.
+pub trait Specification {
+    /// The state of one independent part (one key, for a key-value store).
+    type State: Clone + Ord + Debug;
+    /// An operation's request.
+    type Input: Clone + Debug;
+    /// An operation's response.
+    type Output: Clone + Debug + PartialEq;
+    /// Which independent part an operation touches (`()` when the state cannot be split).
+    type Key: Clone + Ord + Debug;
+
+    /// The state every part starts in.
+    fn initial(&self) -> Self::State;
+    /// Applies `input` to `state`, returning the new state and the response.
+    fn step(&self, state: &Self::State, input: &Self::Input) -> (Self::State, Self::Output);
+    /// The part of the state `input` touches. Operations on different keys must not interact.
+    fn key(&self, input: &Self::Input) -> Self::Key;
+    /// True if `input` never changes the state; an unknown-outcome read is then dropped, since
+    /// it constrains nothing. Defaults to false (always safe).
+    fn is_read_only(&self, _input: &Self::Input) -> bool {
+        false
+    }
+}
+
+/// How an operation ended.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Outcome<O> {
+    /// It took effect and returned this.
+    Ok(O),
+    /// It certainly did not take effect (the service rejected it before acting on it).
+    Failed,
+    /// It may or may not have taken effect (timeout, crash, still open).
+    Unknown,
+}
+
+impl<O: Debug> Debug for Outcome<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok(o) => write!(f, "{o:?}"),
+            Outcome::Failed => write!(f, "failed"),
+            Outcome::Unknown => write!(f, "?"),
+        }
+    }
+}
+
+/// One operation of a history. `call` and `ret` are positions in the history's event order,
+/// which is what real-time precedence means here: `a` precedes `b` iff `a.ret < b.call`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation<I, O> {
+    /// Who issued it (a client or session number, for display).
+    pub client: u64,
+    /// The request.
+    pub input: I,
+    /// How it ended.
+    pub outcome: Outcome<O>,
+    /// Position of the invocation.
+    pub call: u64,
+    /// Position of the completion; `None` if it never completed.
+    pub ret: Option<u64>,
+}
+
+/// A history under construction: invocations and completions in the order they happened.
+#[derive(Clone, Debug)]
+pub struct History<I, O> {
+    ops: Vec<Operation<I, O>>,
+    open: BTreeMap<u64, usize>,
+    seen: BTreeSet<u64>,
+    clock: u64,
+}
+
+impl<I, O> Default for History<I, O> {
+    fn default() -> Self {
+        History {
+            ops: Vec::new(),
+            open: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            clock: 0,
+        }
+    }
+}
+
+impl<I: Clone + Debug, O: Clone + Debug> History<I, O> {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that operation `id` (unique within the history) was invoked by `client`.
+    pub fn invoke(&mut self, id: u64, client: u64, input: I) -> Result<(), String> {
+        if !self.seen.insert(id) {
+            return Err(format!("operation {id} was invoked twice"));
+        }
+        self.open.insert(id, self.ops.len());
+        self.ops.push(Operation {
+            client,
+            input,
+            outcome: Outcome::Unknown,
+            call: self.clock,
+            ret: None,
+        });
+        self.clock += 1;
+        Ok(())
+    }
+
+    /// Records how operation `id` ended. Completing an `Unknown` leaves it open-ended.
+    pub fn complete(&mut self, id: u64, outcome: Outcome<O>) -> Result<(), String> {
+        let Some(i) = self.open.remove(&id) else {
+            return Err(if self.seen.contains(&id) {
+                format!("operation {id} completed twice")
+            } else {
+                format!("operation {id} completed but was never invoked")
+            });
+        };
+        let op = &mut self.ops[i];
+        if !matches!(outcome, Outcome::Unknown) {
+            op.ret = Some(self.clock);
+        }
+        op.outcome = outcome;
+        self.clock += 1;
+        Ok(())
+    }
+
+    /// Every operation, in invocation order. Those never completed are `Unknown`.
+    pub fn operations(&self) -> &[Operation<I, O>] {
+        &self.ops
+    }
+
+    /// Builds a history directly from operations (for tests and hand-written examples).
+    pub fn from_operations(ops: Vec<Operation<I, O>>) -> Self {
+        let clock = ops
+            .iter()
+            .map(|o| o.ret.unwrap_or(o.call).max(o.call) + 1)
+            .max()
+            .unwrap_or(0);
+        History {
+            ops,
+            open: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            clock,
+        }
+    }
+}
+
+/// A non-linearizable sub-history: the operations of one key that cannot be ordered.
+#[derive(Clone, Debug)]
+pub struct Violation<I, O, K> {
+    /// The key whose operations fail.
+    pub key: K,
+    /// A small sub-history that fails on its own (each removal tried made it pass).
+    pub operations: Vec<Operation<I, O>>,
+    /// How many operations the key had before shrinking.
+    pub original_len: usize,
+    /// The sub-history drawn as a text timeline.
+    pub timeline: String,
+}
+
+impl<I, O, K: Debug> fmt::Display for Violation<I, O, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "key {:?}: no linearization of these {} operations (shrunk from {}):",
+            self.key,
+            self.operations.len(),
+            self.original_len
+        )?;
+        write!(f, "{}", self.timeline)
+    }
+}
+
+/// The checker's answer.
+#[derive(Clone, Debug)]
+pub enum CheckResult<I, O, K> {
+    /// Some linearization explains every completed operation.
+    Linearizable,
+    /// None does; here is a small witness.
+    NotLinearizable(Box<Violation<I, O, K>>),
+    /// The step budget ran out first.
+    Unknown {
+        /// Which key was being searched and how many steps were spent.
+        reason: String,
+    },
+}
+
+impl<I, O, K> CheckResult<I, O, K> {
+    /// True only for a definite `Linearizable`.
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, CheckResult::Linearizable)
+    }
+}
+
+/// Limits on a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Search steps (one per operation applied) across the whole history.
+    pub max_steps: u64,
+    /// Extra steps spent shrinking a failing key's sub-history.
+    pub max_shrink_steps: u64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            max_steps: 20_000_000,
+            max_shrink_steps: 2_000_000,
+        }
+    }
+}
+
+/// What one key's search concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Search {
+    Found,
+    Impossible,
+    OutOfBudget,
+}
+
+/// Checks `history` against `spec`, key by key, within `options`' budget.
+pub fn check<S: Specification>(
+    spec: &S,
+    history: &History<S::Input, S::Output>,
+    options: CheckOptions,
+) -> CheckResult<S::Input, S::Output, S::Key> {
+    check_operations(spec, history.operations(), options)
+}
+
+/// Like [`check`], for a plain list of operations.
+pub fn check_operations<S: Specification>(
+    spec: &S,
+    operations: &[Operation<S::Input, S::Output>],
+    options: CheckOptions,
+) -> CheckResult<S::Input, S::Output, S::Key> {
+    let mut parts: BTreeMap<S::Key, Vec<Operation<S::Input, S::Output>>> = BTreeMap::new();
+    for op in operations {
+        let keep = match &op.outcome {
+            Outcome::Ok(_) => true,
+            Outcome::Failed => false,
+            Outcome::Unknown => !spec.is_read_only(&op.input),
+        };
+        if keep {
+            parts.entry(spec.key(&op.input)).or_default().push(op.clone());
+        }
+    }
+    let mut budget = options.max_steps;
+    for (key, mut ops) in parts {
+        ops.sort_by_key(|o| o.call);
+        match search(spec, &ops, &mut budget) {
+            Search::Found => {}
+            Search::Impossible => {
+                let original_len = ops.len();
+                let mut shrink_budget = options.max_shrink_steps;
+                let operations = shrink(spec, ops, &mut shrink_budget);
+                let timeline = timeline(&operations);
+                return CheckResult::NotLinearizable(Box::new(Violation {
+                    key,
+                    operations,
+                    original_len,
+                    timeline,
+                }));
+            }
+            Search::OutOfBudget => {
+                return CheckResult::Unknown {
+                    reason: format!(
+                        "step budget of {} exhausted while checking key {key:?} ({} operations)",
+                        options.max_steps,
+                        ops.len()
+                    ),
+                };
+            }
+        }
+    }
+    CheckResult::Linearizable
+}
+
+/// A fixed-size set of operation indices.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: usize) {
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+}
+
+/// One level of the depth-first search: the state reached and where to resume the candidates.
+struct Frame<St> {
+    state: St,
+    /// The operation linearized to reach this frame (`usize::MAX` for the root).
+    chosen: usize,
+    /// Next candidate position (in call order) to try from this frame.
+    next: usize,
+}
+
+/// Searches for a linearization of `ops` (one key, sorted by call).
+fn search<S: Specification>(spec: &S, ops: &[Operation<S::Input, S::Output>], budget: &mut u64) -> Search {
+    let n = ops.len();
+    let must: usize = ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
+    if must == 0 {
+        return Search::Found;
+    }
+    // Completed operations by return position: the first not yet linearized bounds the
+    // candidates (nothing invoked after it returned may go before it).
+    let mut by_ret: Vec<usize> = (0..n)
+        .filter(|&i| matches!(ops[i].outcome, Outcome::Ok(_)))
+        .collect();
+    by_ret.sort_by_key(|&i| ops[i].ret.unwrap_or(u64::MAX));
+    let mut done = Bits::new(n);
+    let mut done_must = 0usize;
+    let mut memo: BTreeSet<(Bits, S::State)> = BTreeSet::new();
+    let mut stack: Vec<Frame<S::State>> = vec![Frame {
+        state: spec.initial(),
+        chosen: usize::MAX,
+        next: 0,
+    }];
+    loop {
+        let Some(top) = stack.last_mut() else {
+            return Search::Impossible;
+        };
+        // The earliest return among completed operations still to place.
+        let bound = by_ret
+            .iter()
+            .find(|&&i| !done.get(i))
+            .map_or(u64::MAX, |&i| ops[i].ret.unwrap_or(u64::MAX));
+        let mut advanced = false;
+        while top.next < n {
+            let i = top.next;
+            top.next += 1;
+            if ops[i].call > bound {
+                top.next = n;
+                break;
+            }
+            if done.get(i) {
+                continue;
+            }
+            if *budget == 0 {
+                return Search::OutOfBudget;
+            }
+            *budget -= 1;
+            let (state, output) = spec.step(&top.state, &ops[i].input);
+            if let Outcome::Ok(expected) = &ops[i].outcome
+                && *expected != output
+            {
+                continue;
+            }
+            done.set(i);
+            if !memo.insert((done.clone(), state.clone())) {
+                done.clear(i);
+                continue;
+            }
+            if matches!(ops[i].outcome, Outcome::Ok(_)) {
+                done_must += 1;
+                if done_must == must {
+                    return Search::Found;
+                }
+            }
+            stack.push(Frame {
+                state,
+                chosen: i,
+                next: 0,
+            });
+            advanced = true;
+            break;
+        }
+        if !advanced {
+            let frame = stack.pop().expect("non-empty");
+            if frame.chosen != usize::MAX {
+                done.clear(frame.chosen);
+                if matches!(ops[frame.chosen].outcome, Outcome::Ok(_)) {
+                    done_must -= 1;
+                }
+            }
+        }
+    }
+}
+
+/// The operations of a failing key, cut to the shortest failing prefix and then thinned one
+/// operation at a time while the rest still fails. Stops early when the budget runs out.
+fn shrink<S: Specification>(
+    spec: &S,
+    ops: Vec<Operation<S::Input, S::Output>>,
+    budget: &mut u64,
+) -> Vec<Operation<S::Input, S::Output>> {
+    // The prefix of events before position p: operations invoked before p, with those not
+    // completed before p turned into unknown outcomes. If a prefix fails, every longer one does.
+    let prefix = |p: u64| -> Vec<Operation<S::Input, S::Output>> {
+        ops.iter()
+            .filter(|o| o.call < p)
+            .filter_map(|o| {
+                let mut o = o.clone();
+                if o.ret.is_none_or(|r| r >= p) {
+                    if spec.is_read_only(&o.input) {
+                        return None;
+                    }
+                    o.ret = None;
+                    o.outcome = Outcome::Unknown;
+                }
+                Some(o)
+            })
+            .collect()
+    };
+    let mut hi = ops
+        .iter()
+        .map(|o| o.ret.unwrap_or(o.call).max(o.call) + 1)
+        .max()
+        .unwrap_or(0);
+    let mut lo = 0u64;
+    let mut best = ops.clone();
+    // Invariant: prefix(hi) fails; prefix(lo) is not known to fail.
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        let candidate = prefix(mid);
+        match search(spec, &candidate, budget) {
+            Search::Impossible => {
+                hi = mid;
+                best = candidate;
+            }
+            Search::Found => lo = mid,
+            Search::OutOfBudget => return best,
+        }
+    }
+    // Drop single operations while the remainder still fails on its own.
+    let mut i = best.len();
+    while i > 0 {
+        i -= 1;
+        let mut without = best.clone();
+        without.remove(i);
+        match search(spec, &without, budget) {
+            Search::Impossible => best = without,
+            Search::Found => {}
+            Search::OutOfBudget => break,
+        }
+    }
+    best
+}
+
+/// Draws operations as a text timeline: one line per operation, bars between event ranks.
+pub fn timeline<I: Debug, O: Debug>(ops: &[Operation<I, O>]) -> String {
+    let mut points: Vec<u64> = ops.iter().flat_map(|o| [Some(o.call), o.ret]).flatten().collect();
+    points.sort_unstable();
+    points.dedup();
+    let col = |p: u64| points.binary_search(&p).unwrap_or(0) * 3;
+    let width = points.len() * 3 + 3;
+    let mut out = String::new();
+    for o in ops {
+        let start = col(o.call);
+        let mut line = format!("c{:<4}", o.client);
+        let mut bar = " ".repeat(start);
+        match o.ret {
+            Some(r) => {
+                let end = col(r);
+                bar.push('|');
+                bar.push_str(&"-".repeat(end.saturating_sub(start).saturating_sub(1)));
+                bar.push('|');
+            }
+            None => bar.push_str("|..."),
+        }
+        let _ = write!(line, "{bar:<width$} {:?} -> {:?}", o.input, o.outcome);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -73,8 +73,10 @@ pub mod process;
 pub mod property;
 pub mod record;
 pub mod rng;
+pub mod shrink;
 pub mod sim;
 pub mod time;
+pub mod trace;
 
 pub use clock::{Clock, ClockConfig};
 pub use disk::DiskFaultConfig;

@@ -6,3 +6,5 @@
 pub mod lease_lock;
 pub mod linearizability;
 pub mod pingpong;
+pub mod raft;
+pub mod services;

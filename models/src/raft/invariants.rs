@@ -1,0 +1,204 @@
+//! Raft's invariants, linearizability of the client history, and liveness after the heal.
+//!
+//! Logs are compared through each server's prefix hashes, so every check costs O(servers²)
+//! per event rather than O(log length). The committed log is tracked as the run goes: the first
+//! time any server's commit index covers an index, that entry (its prefix hash) and the term of
+//! the server that committed it are recorded; every later commit must agree.
+
+use super::{Config, Raft, Record, Role, Server};
+use crate::linearizability::kv::{KvInput, KvOutput, KvSpec};
+use crate::linearizability::{CheckOptions, CheckResult, History, check};
+use ruckus_sim::{HistoryEntry, Property, View};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Builds the checker's history from the run's recorded client operations.
+pub fn history_of(entries: &[HistoryEntry<Record>]) -> Result<History<KvInput, KvOutput>, String> {
+    let mut ids: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    let mut history = History::new();
+    for e in entries {
+        match &e.operation {
+            Record::Invoke { session, seq, input } => {
+                let id = ids.len() as u64;
+                ids.insert((*session, *seq), id);
+                history.invoke(id, u64::from(e.process.0), *input)?;
+            }
+            Record::Complete {
+                session,
+                seq,
+                outcome,
+            } => {
+                let id = *ids
+                    .get(&(*session, *seq))
+                    .ok_or_else(|| format!("{} completed operation {seq} it never invoked", e.process))?;
+                history.complete(id, outcome.clone())?;
+            }
+        }
+    }
+    Ok(history)
+}
+
+/// The committed log as observed so far.
+#[derive(Debug, Default)]
+struct Committed {
+    /// Per committed index (from 1): prefix hash and the term of the server that committed it.
+    entries: Vec<(u64, u64)>,
+    /// First index committed by a server in each term.
+    first_in_term: BTreeMap<u64, u64>,
+}
+
+fn servers<'a>(v: &View<'a, Raft>) -> impl Iterator<Item = &'a Server> + 'a {
+    v.processes().filter_map(|(_, _, p)| p.as_server())
+}
+
+/// Every property of a Raft run.
+pub fn properties(config: &Config) -> Vec<Property<Raft>> {
+    let committed = Rc::new(RefCell::new(Committed::default()));
+    let mut props = Vec::new();
+
+    let leaders: RefCell<BTreeMap<u64, u32>> = RefCell::new(BTreeMap::new());
+    props.push(Property::always("election_safety", move |v: &View<'_, Raft>| {
+        let mut leaders = leaders.borrow_mut();
+        for s in servers(v).filter(|s| s.role == Role::Leader) {
+            let first = *leaders.entry(s.term).or_insert(s.id);
+            if first != s.id {
+                return Err(format!("two leaders in term {}: p{first} and p{}", s.term, s.id));
+            }
+        }
+        Ok(())
+    }));
+
+    props.push(Property::always("log_matching", |v: &View<'_, Raft>| {
+        let all: Vec<&Server> = servers(v).collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                // The highest index where both hold an entry of the same term: equal terms there
+                // must mean equal prefixes.
+                let mut k = a.last_index().min(b.last_index());
+                while k > 0 && a.term_at(k) != b.term_at(k) {
+                    k -= 1;
+                }
+                if a.hash_at(k) != b.hash_at(k) {
+                    let first = (1..=k).find(|&j| a.hash_at(j) != b.hash_at(j)).unwrap_or(k);
+                    return Err(format!(
+                        "p{} and p{} both hold an entry of term {} at index {k} but their logs differ at index {first}",
+                        a.id,
+                        b.id,
+                        a.term_at(k)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }));
+
+    let record = committed.clone();
+    props.push(Property::always("state_machine_safety", move |v: &View<'_, Raft>| {
+        let mut rec = record.borrow_mut();
+        for s in servers(v) {
+            if s.commit > s.last_index() {
+                return Err(format!(
+                    "p{} has commit index {} but only {} log entries: committed entries were lost",
+                    s.id,
+                    s.commit,
+                    s.last_index()
+                ));
+            }
+            for i in rec.entries.len() as u64 + 1..=s.commit {
+                rec.entries.push((s.hash_at(i), s.term));
+                rec.first_in_term.entry(s.term).or_insert(i);
+            }
+            let k = s.commit.min(rec.entries.len() as u64);
+            if k > 0 && s.hash_at(k) != rec.entries[k as usize - 1].0 {
+                let first = (1..=k)
+                    .find(|&j| s.hash_at(j) != rec.entries[j as usize - 1].0)
+                    .unwrap_or(k);
+                return Err(format!(
+                    "p{} committed a different entry at index {first} (term {}) than was committed there before",
+                    s.id,
+                    s.term_at(first)
+                ));
+            }
+        }
+        Ok(())
+    }));
+
+    let record = committed.clone();
+    props.push(Property::always(
+        "leader_completeness",
+        move |v: &View<'_, Raft>| {
+            let rec = record.borrow();
+            for s in servers(v).filter(|s| s.role == Role::Leader) {
+                // Entries committed by leaders of earlier terms: everything before the first
+                // index committed in this term or later.
+                let later = rec.first_in_term.range(s.term..).map(|(_, &i)| i).min();
+                let must = later.map_or(rec.entries.len() as u64, |i| i - 1);
+                if must == 0 {
+                    continue;
+                }
+                if s.last_index() < must || s.hash_at(must) != rec.entries[must as usize - 1].0 {
+                    return Err(format!(
+                        "p{} leads term {} without the entries committed up to index {must} in earlier terms",
+                        s.id, s.term
+                    ));
+                }
+            }
+            Ok(())
+        },
+    ));
+
+    let record = committed;
+    let majority = config.servers / 2 + 1;
+    props.push(Property::at_end("committed_never_lost", move |v: &View<'_, Raft>| {
+        let rec = record.borrow();
+        let n = rec.entries.len() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        let holders = servers(v)
+            .filter(|s| s.last_index() >= n && s.hash_at(n) == rec.entries[n as usize - 1].0)
+            .count() as u32;
+        if holders >= majority {
+            Ok(())
+        } else {
+            Err(format!(
+                "only {holders} servers hold the {n} committed entries at the end; a majority ({majority}) must"
+            ))
+        }
+    }));
+
+    let budget = config.check_max_steps;
+    props.push(Property::at_end("linearizable", move |v: &View<'_, Raft>| {
+        let history = history_of(v.history())?;
+        let options = CheckOptions {
+            max_steps: budget,
+            ..CheckOptions::default()
+        };
+        match check(&KvSpec, &history, options) {
+            CheckResult::Linearizable | CheckResult::Unknown { .. } => Ok(()),
+            CheckResult::NotLinearizable(violation) => Err(format!("client history {violation}")),
+        }
+    }));
+
+    let baseline: Cell<Option<u64>> = Cell::new(None);
+    let need_client = config.clients > 0;
+    props.push(Property::eventually(
+        "leader_and_progress_after_heal",
+        config.liveness_within,
+        move |v: &View<'_, Raft>| {
+            let ok = v.metrics().counter("raft.client.ok");
+            let base = *baseline.get().get_or_insert(ok);
+            baseline.set(Some(base));
+            let top = servers(v).map(|s| s.term).max().unwrap_or(0);
+            if !servers(v).any(|s| s.role == Role::Leader && s.term == top) {
+                return Err(format!("no leader in the highest term {top}"));
+            }
+            if need_client && ok <= base {
+                return Err("no client operation completed since the heal".into());
+            }
+            Ok(())
+        },
+    ));
+    props
+}

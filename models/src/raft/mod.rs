@@ -1,0 +1,399 @@
+//! Raft with a replicated key-value store, clients whose histories are checked for
+//! linearizability, and switches that re-introduce classic Raft bugs.
+//!
+//! One process type, [`Raft`], covers both roles: servers `p0..p{servers-1}` on hosts
+//! `0..servers`, then clients, spread round-robin over every host of the topology.
+//!
+//! - **Servers** ([`Server`]) elect a leader with randomized timeouts drawn from their own
+//!   random stream, replicate a log, commit by majority, and apply committed entries to a
+//!   key-value map (get, put, compare-and-set) with per-client-session deduplication, so retried
+//!   requests take effect at most once. Term, vote and log are written to the host's durable
+//!   storage and synced before the server replies; `on_start` reads them back, so a restarted
+//!   server resumes where its disk left it. Reads go through the log by default; with
+//!   [`ReadMode::Lease`] a leader serves reads locally while a majority-confirmed lease, shortened
+//!   by a clock-drift margin, lasts (followers refuse votes while they hear from a leader).
+//! - **Clients** ([`Client`]) run closed-loop: one operation at a time, a per-attempt timeout,
+//!   retries against other servers, and a bounded number of attempts. Each operation is recorded
+//!   in the history as an invocation and a completion (ok, failed, or unknown outcome).
+//!
+//! [`properties`] returns the invariants (election safety, log matching, leader completeness,
+//! state machine safety, committed entries never lost), linearizability of the client history
+//! (checked at the end of the run), and liveness after the heal. [`Bugs`] holds the switches.
+
+mod client;
+mod invariants;
+mod server;
+mod storage;
+#[cfg(test)]
+mod tests;
+
+pub use client::Client;
+pub use invariants::history_of;
+pub use server::{Role, Server};
+
+use crate::linearizability::Outcome;
+use crate::linearizability::kv::{KvInput, KvOutput};
+use ruckus_sim::{
+    Context, Distribution, Duration, HostId, Instant, Process, ProcessId, Property, Sim, Topology,
+};
+use serde::{Deserialize, Serialize};
+
+/// How a leader serves reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// Reads are log entries like writes: always linearizable, one replication round each.
+    #[default]
+    Log,
+    /// A leader holding a majority-confirmed lease answers reads from its own state. Safe while
+    /// clock drift stays within the margin and clocks do not jump.
+    Lease,
+}
+
+/// Switches that re-introduce known Raft bugs, so the simulator can be shown to find them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Bugs {
+    /// Term and vote are written but not synced before the vote reply: a host crash can make a
+    /// server forget its vote and vote twice in one term (two leaders in a term).
+    pub vote_not_persisted: bool,
+    /// The leader commits any entry a majority stores, even from an earlier term (the "Figure 8"
+    /// bug): such an entry can later be overwritten, losing a committed write.
+    pub commit_previous_term: bool,
+    /// Lease reads use the full election timeout as the lease, with no allowance for clock
+    /// drift: a slow leader clock outlives the lease its followers grant.
+    pub lease_without_drift_margin: bool,
+    /// A leader answers reads from its own state without confirming it is still leader: a
+    /// deposed leader cut off from the majority serves stale values.
+    pub stale_read_deposed_leader: bool,
+}
+
+/// Parameters of a Raft run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Number of servers (one per host, hosts `0..servers`).
+    pub servers: u32,
+    /// Number of closed-loop clients (spread round-robin over all hosts).
+    pub clients: u32,
+    /// Number of distinct keys clients use (fewer keys: more contention).
+    pub keys: u32,
+    /// Shortest election timeout (local clock).
+    pub election_timeout_min: Duration,
+    /// Longest election timeout (local clock).
+    pub election_timeout_max: Duration,
+    /// How often a leader sends heartbeats (and a candidate re-asks for missing votes).
+    pub heartbeat_interval: Duration,
+    /// Most log entries in one append message.
+    pub max_entries_per_append: u32,
+    /// A new leader appends an empty entry so earlier-term entries commit promptly. Lease reads
+    /// need it (a leader serves reads only once an entry of its own term has been applied).
+    pub leader_noop: bool,
+    /// How reads are served.
+    pub read_mode: ReadMode,
+    /// Lease shortening for clock drift, in parts per million of the election timeout.
+    pub lease_drift_margin_ppm: u64,
+    /// How long a client waits for one attempt.
+    pub client_timeout: Duration,
+    /// Attempts (timeouts) before a client gives up with an unknown outcome.
+    pub client_attempts: u32,
+    /// Longest pause between a client's operations (uniform from zero).
+    pub client_think_time: Duration,
+    /// After the heal, a leader must exist and a client operation complete within this bound.
+    pub liveness_within: Duration,
+    /// Step budget of the linearizability check at the end of the run.
+    pub check_max_steps: u64,
+    /// Bug switches (all off: a correct Raft).
+    pub bugs: Bugs,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            servers: 5,
+            clients: 5,
+            keys: 3,
+            election_timeout_min: Duration::from_millis(150),
+            election_timeout_max: Duration::from_millis(300),
+            heartbeat_interval: Duration::from_millis(50),
+            max_entries_per_append: 64,
+            leader_noop: true,
+            read_mode: ReadMode::Log,
+            lease_drift_margin_ppm: 250_000,
+            client_timeout: Duration::from_millis(400),
+            client_attempts: 5,
+            client_think_time: Duration::from_millis(10),
+            liveness_within: Duration::from_secs(4),
+            check_max_steps: 50_000_000,
+            bugs: Bugs::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the parameters, naming the field at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.servers == 0 {
+            return Err("servers must be at least 1".into());
+        }
+        if self.keys == 0 {
+            return Err("keys must be at least 1".into());
+        }
+        if self.election_timeout_min == Duration::ZERO {
+            return Err("election_timeout_min must be positive".into());
+        }
+        if self.election_timeout_min > self.election_timeout_max {
+            return Err(format!(
+                "election_timeout_min ({}) is larger than election_timeout_max ({})",
+                self.election_timeout_min, self.election_timeout_max
+            ));
+        }
+        if self.heartbeat_interval == Duration::ZERO || self.heartbeat_interval >= self.election_timeout_min {
+            return Err(format!(
+                "heartbeat_interval ({}) must be positive and below election_timeout_min ({})",
+                self.heartbeat_interval, self.election_timeout_min
+            ));
+        }
+        if self.max_entries_per_append == 0 {
+            return Err("max_entries_per_append must be at least 1".into());
+        }
+        if self.read_mode == ReadMode::Lease && !self.leader_noop {
+            return Err("read_mode = \"lease\" needs leader_noop = true".into());
+        }
+        if self.lease_drift_margin_ppm >= 1_000_000 {
+            return Err("lease_drift_margin_ppm must be below 1000000".into());
+        }
+        if self.client_timeout == Duration::ZERO || self.client_attempts == 0 {
+            return Err("client_timeout and client_attempts must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// A single-switch topology with one host per server, latency uniform 1..=5 ms.
+    pub fn topology(&self) -> Topology {
+        Topology::single_switch(
+            self.servers,
+            Distribution::uniform(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+    }
+}
+
+/// A replicated command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// A new leader's empty entry.
+    Noop,
+    /// A client request, identified by session and sequence number for deduplication.
+    Kv {
+        /// The client session.
+        session: u64,
+        /// The request's sequence number within the session.
+        seq: u64,
+        /// The request.
+        input: KvInput,
+    },
+}
+
+/// A log entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The term of the leader that created it.
+    pub term: u64,
+    /// What it does.
+    pub command: Command,
+}
+
+/// A server's answer to a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Answer {
+    /// Applied (or read) with this result.
+    Done(KvOutput),
+    /// This server is not the leader; it may know who is. Nothing was appended.
+    NotLeader {
+        /// The leader this server last heard from.
+        hint: Option<u32>,
+    },
+    /// The server lost leadership after appending the request: it may still commit.
+    Lost,
+}
+
+/// What processes send each other.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// A candidate asks for a vote.
+    RequestVote {
+        /// The candidate's term.
+        term: u64,
+        /// Index of its last log entry.
+        last_index: u64,
+        /// Term of its last log entry.
+        last_term: u64,
+    },
+    /// A vote reply.
+    Vote {
+        /// The voter's term.
+        term: u64,
+        /// Whether the vote was granted.
+        granted: bool,
+    },
+    /// A leader replicates entries (or just heartbeats).
+    Append {
+        /// The leader's term.
+        term: u64,
+        /// Index of the entry before `entries`.
+        prev_index: u64,
+        /// Its term.
+        prev_term: u64,
+        /// Entries to store after `prev_index`.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        commit: u64,
+        /// The leader's clock when sent (echoed back, for leases).
+        sent_at: Instant,
+    },
+    /// A follower's answer to `Append`.
+    AppendReply {
+        /// The follower's term.
+        term: u64,
+        /// Whether the entries were stored.
+        success: bool,
+        /// On success the last index stored; on failure where the leader should resume.
+        match_index: u64,
+        /// The `sent_at` of the append this answers.
+        sent_at: Instant,
+    },
+    /// A client request.
+    Request {
+        /// The client session.
+        session: u64,
+        /// Sequence number within the session.
+        seq: u64,
+        /// The request.
+        input: KvInput,
+    },
+    /// A server's answer to `Request`.
+    Reply {
+        /// The request's sequence number.
+        seq: u64,
+        /// The answer.
+        answer: Answer,
+    },
+}
+
+/// Timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// A follower or candidate heard from no leader in time.
+    Election,
+    /// A leader's heartbeat round (a candidate's vote re-request).
+    Heartbeat,
+    /// A client starts its next operation.
+    ClientNext,
+    /// A client attempt timed out.
+    ClientTimeout {
+        /// The operation.
+        seq: u64,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A client retries after a redirect without a hint.
+    ClientRetry {
+        /// The operation.
+        seq: u64,
+    },
+}
+
+/// What clients record in the history.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// An operation was invoked.
+    Invoke {
+        /// The client session.
+        session: u64,
+        /// Sequence number within the session.
+        seq: u64,
+        /// The request.
+        input: KvInput,
+    },
+    /// An operation ended.
+    Complete {
+        /// The client session.
+        session: u64,
+        /// Sequence number within the session.
+        seq: u64,
+        /// How it ended.
+        outcome: Outcome<KvOutput>,
+    },
+}
+
+/// A Raft process: a server or a client.
+#[derive(Clone, Debug)]
+pub enum Raft {
+    /// A replica.
+    Server(Server),
+    /// A closed-loop client.
+    Client(Client),
+}
+
+impl Raft {
+    /// The server state, if this is a server.
+    pub fn as_server(&self) -> Option<&Server> {
+        match self {
+            Raft::Server(s) => Some(s),
+            Raft::Client(_) => None,
+        }
+    }
+}
+
+impl Process for Raft {
+    type Message = Message;
+    type Timer = Timer;
+    type Operation = Record;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        match self {
+            Raft::Server(s) => s.on_start(ctx),
+            Raft::Client(c) => c.on_start(ctx),
+        }
+    }
+    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Message) {
+        match self {
+            Raft::Server(s) => s.on_message(ctx, from, message),
+            Raft::Client(c) => c.on_message(ctx, from, message),
+        }
+    }
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Timer) {
+        match self {
+            Raft::Server(s) => s.on_timer(ctx, timer),
+            Raft::Client(c) => c.on_timer(ctx, timer),
+        }
+    }
+}
+
+/// Places servers on hosts `0..servers` and clients round-robin over all hosts.
+///
+/// Panics with [`Config::validate`]'s message on a bad config, or if the topology has fewer
+/// hosts than servers; callers taking user input should validate first.
+pub fn setup(sim: &mut Sim<Raft>, config: &Config) {
+    if let Err(e) = config.validate() {
+        panic!("invalid raft config: {e}");
+    }
+    let hosts = sim.hosts().len() as u32;
+    assert!(
+        hosts >= config.servers,
+        "raft needs one host per server: {} servers, {hosts} hosts",
+        config.servers
+    );
+    for i in 0..config.servers {
+        let id = sim.spawn(HostId(i), Raft::Server(Server::new(i, *config)));
+        debug_assert_eq!(id, ProcessId(i));
+    }
+    for i in 0..config.clients {
+        sim.spawn(HostId(i % hosts), Raft::Client(Client::new(*config)));
+    }
+}
+
+/// The invariants, linearizability and liveness of a Raft run (see the module docs).
+pub fn properties(config: &Config) -> Vec<Property<Raft>> {
+    invariants::properties(config)
+}

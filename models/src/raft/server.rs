@@ -1,0 +1,682 @@
+//! A Raft server: election, replication, commit, persistence, and the key-value state machine.
+
+use super::storage::{self, META};
+use super::{Answer, Command, Config, Entry, Message, Raft, ReadMode, Timer};
+use crate::linearizability::kv::{self, KvInput, KvOutput};
+use ruckus_sim::{Context, Duration, Instant, ProcessId, TimerId};
+use std::collections::BTreeMap;
+
+type Ctx<'a, 'b> = Context<'a, Raft>;
+
+/// A server's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asks for votes.
+    Candidate,
+    /// Leads its term.
+    Leader,
+}
+
+/// One Raft replica. Fields are public so invariants and state dumps can read them.
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// This server's index (and process id).
+    pub id: u32,
+    /// Parameters.
+    pub config: Config,
+    /// Current term (durable).
+    pub term: u64,
+    /// Vote in the current term (durable).
+    pub voted_for: Option<u32>,
+    /// The log; entry `i` (1-based) is `log[i - 1]` (durable).
+    pub log: Vec<Entry>,
+    /// `hashes[i - 1]` hashes the log prefix up to entry `i` (derived, for invariants).
+    pub hashes: Vec<u64>,
+    /// Role.
+    pub role: Role,
+    /// The leader last heard from in the current term.
+    pub leader: Option<u32>,
+    /// Highest index known committed.
+    pub commit: u64,
+    /// Highest index applied to `kv`.
+    pub applied: u64,
+    /// The key-value state.
+    pub kv: BTreeMap<u32, u64>,
+    /// Per client session: last applied sequence number and its result.
+    pub sessions: BTreeMap<u64, (u64, KvOutput)>,
+    /// Candidate: bitmask of votes received.
+    votes: u64,
+    /// Leader: next index to send to each server.
+    next_index: Vec<u64>,
+    /// Leader: highest index known stored on each server.
+    pub match_index: Vec<u64>,
+    /// Leader: latest `sent_at` each follower acknowledged in this term (for the lease).
+    acked: Vec<Option<Instant>>,
+    /// Leader: index of its first entry of this term (reads wait until it is applied).
+    term_start: u64,
+    /// Leader: client requests waiting for their entry to apply, by index.
+    waiting: BTreeMap<u64, (ProcessId, u64, u64)>,
+    /// Local time a current leader was last heard from (lease mode: no votes until it expires).
+    last_heard: Instant,
+    election_timer: Option<TimerId>,
+    heartbeat_timer: Option<TimerId>,
+    election_started: Instant,
+}
+
+impl Server {
+    /// A boot image for server `id`.
+    pub fn new(id: u32, config: Config) -> Server {
+        let n = config.servers as usize;
+        Server {
+            id,
+            config,
+            term: 0,
+            voted_for: None,
+            log: Vec::new(),
+            hashes: Vec::new(),
+            role: Role::Follower,
+            leader: None,
+            commit: 0,
+            applied: 0,
+            kv: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            votes: 0,
+            next_index: vec![1; n],
+            match_index: vec![0; n],
+            acked: vec![None; n],
+            term_start: 0,
+            waiting: BTreeMap::new(),
+            last_heard: Instant::ZERO,
+            election_timer: None,
+            heartbeat_timer: None,
+            election_started: Instant::ZERO,
+        }
+    }
+
+    /// Index of the last log entry (0 if empty).
+    pub fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// Term of entry `index` (0 for index 0 or beyond the log).
+    pub fn term_at(&self, index: u64) -> u64 {
+        if index == 0 {
+            0
+        } else {
+            self.log.get(index as usize - 1).map_or(0, |e| e.term)
+        }
+    }
+
+    /// Hash of the log prefix up to `index` (0 for the empty prefix).
+    pub fn hash_at(&self, index: u64) -> u64 {
+        if index == 0 {
+            0
+        } else {
+            self.hashes[index as usize - 1]
+        }
+    }
+
+    fn majority(&self) -> u32 {
+        self.config.servers / 2 + 1
+    }
+
+    // ---- persistence ----
+
+    fn persist_meta(&mut self, ctx: &mut Ctx<'_, '_>) {
+        let mut disk = ctx.storage();
+        disk.put(META, storage::encode_meta(self.term, self.voted_for));
+        if !self.config.bugs.vote_not_persisted {
+            disk.sync();
+        }
+    }
+
+    fn push_entry(&mut self, entry: Entry) {
+        let h = storage::chain(self.hash_at(self.last_index()), &entry);
+        self.log.push(entry);
+        self.hashes.push(h);
+    }
+
+    /// Truncates the log after `keep` entries and appends `entries`, on disk too, then syncs.
+    fn store_entries(&mut self, ctx: &mut Ctx<'_, '_>, keep: u64, entries: &[Entry]) {
+        let mut disk = ctx.storage();
+        for i in keep + 1..=self.last_index() {
+            disk.delete(&storage::log_key(i));
+        }
+        self.log.truncate(keep as usize);
+        self.hashes.truncate(keep as usize);
+        for e in entries {
+            self.push_entry(*e);
+            disk.put(&storage::log_key(self.last_index()), storage::encode_entry(e));
+        }
+        disk.sync();
+    }
+
+    fn recover(&mut self, ctx: &mut Ctx<'_, '_>) {
+        let disk = ctx.storage();
+        if let Some((term, vote)) = disk.get(META).and_then(storage::decode_meta) {
+            self.term = term;
+            self.voted_for = vote;
+        }
+        let mut entries = Vec::new();
+        while let Some(e) = disk
+            .get(&storage::log_key(entries.len() as u64 + 1))
+            .and_then(storage::decode_entry)
+        {
+            entries.push(e);
+        }
+        for e in entries {
+            self.push_entry(e);
+        }
+    }
+
+    // ---- timers ----
+
+    fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, '_>) {
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let (lo, hi) = (
+            self.config.election_timeout_min.0,
+            self.config.election_timeout_max.0,
+        );
+        let after = Duration(ctx.random().range_inclusive(lo, hi));
+        self.election_timer = Some(ctx.set_timer(after, Timer::Election));
+    }
+
+    fn arm_heartbeat(&mut self, ctx: &mut Ctx<'_, '_>) {
+        if let Some(t) = self.heartbeat_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        self.heartbeat_timer = Some(ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat));
+    }
+
+    // ---- handlers ----
+
+    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, '_>) {
+        self.recover(ctx);
+        // Lease mode: a restarted server does not know when it last heard from a leader, so it
+        // assumes just now and withholds votes for one election timeout.
+        self.last_heard = ctx.now();
+        self.reset_election_timer(ctx);
+    }
+
+    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, '_>, timer: Timer) {
+        match timer {
+            Timer::Election => {
+                self.election_timer = None;
+                if self.role != Role::Leader {
+                    self.start_election(ctx);
+                }
+            }
+            Timer::Heartbeat => {
+                self.heartbeat_timer = None;
+                match self.role {
+                    Role::Leader => {
+                        for p in 0..self.config.servers {
+                            if p != self.id {
+                                self.send_append(ctx, p);
+                            }
+                        }
+                        self.arm_heartbeat(ctx);
+                    }
+                    Role::Candidate => {
+                        for p in 0..self.config.servers {
+                            if p != self.id && self.votes & (1 << p) == 0 {
+                                self.request_vote(ctx, p);
+                            }
+                        }
+                        self.arm_heartbeat(ctx);
+                    }
+                    Role::Follower => {}
+                }
+            }
+            Timer::ClientNext | Timer::ClientTimeout { .. } | Timer::ClientRetry { .. } => {}
+        }
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, '_>, from: ProcessId, message: Message) {
+        match message {
+            Message::RequestVote {
+                term,
+                last_index,
+                last_term,
+            } => self.on_request_vote(ctx, from, term, last_index, last_term),
+            Message::Vote { term, granted } => self.on_vote(ctx, from, term, granted),
+            Message::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+                sent_at,
+            } => self.on_append(ctx, from, term, prev_index, prev_term, &entries, commit, sent_at),
+            Message::AppendReply {
+                term,
+                success,
+                match_index,
+                sent_at,
+            } => self.on_append_reply(ctx, from, term, success, match_index, sent_at),
+            Message::Request { session, seq, input } => self.on_request(ctx, from, session, seq, input),
+            Message::Reply { .. } => {}
+        }
+    }
+
+    /// Adopts a newer term as follower.
+    fn observe_term(&mut self, ctx: &mut Ctx<'_, '_>, term: u64) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.leader = None;
+            self.persist_meta(ctx);
+            self.step_down(ctx);
+        }
+    }
+
+    fn step_down(&mut self, ctx: &mut Ctx<'_, '_>) {
+        if self.role == Role::Leader {
+            // Requests already appended may still commit under the next leader.
+            for (_, (client, _, seq)) in std::mem::take(&mut self.waiting) {
+                ctx.send(
+                    client,
+                    Message::Reply {
+                        seq,
+                        answer: Answer::Lost,
+                    },
+                );
+            }
+        }
+        if self.role != Role::Follower {
+            self.role = Role::Follower;
+            if let Some(t) = self.heartbeat_timer.take() {
+                ctx.cancel_timer(t);
+            }
+            self.reset_election_timer(ctx);
+        }
+    }
+
+    fn start_election(&mut self, ctx: &mut Ctx<'_, '_>) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.id);
+        self.leader = None;
+        self.votes = 1 << self.id;
+        self.election_started = ctx.now();
+        self.persist_meta(ctx);
+        ctx.count("raft.elections", 1);
+        self.reset_election_timer(ctx);
+        if self.votes.count_ones() >= self.majority() {
+            self.become_leader(ctx);
+            return;
+        }
+        for p in 0..self.config.servers {
+            if p != self.id {
+                self.request_vote(ctx, p);
+            }
+        }
+        self.arm_heartbeat(ctx);
+    }
+
+    fn request_vote(&mut self, ctx: &mut Ctx<'_, '_>, to: u32) {
+        ctx.send(
+            ProcessId(to),
+            Message::RequestVote {
+                term: self.term,
+                last_index: self.last_index(),
+                last_term: self.term_at(self.last_index()),
+            },
+        );
+    }
+
+    fn on_request_vote(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        from: ProcessId,
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+    ) {
+        if self.config.read_mode == ReadMode::Lease && term > self.term {
+            // Leader stickiness: while a leader's lease may be running, refuse to help depose it.
+            let quiet = ctx.now().saturating_since(self.last_heard);
+            if self.role == Role::Leader || quiet < self.config.election_timeout_min {
+                ctx.send(
+                    from,
+                    Message::Vote {
+                        term: self.term,
+                        granted: false,
+                    },
+                );
+                return;
+            }
+        }
+        self.observe_term(ctx, term);
+        let my_last_term = self.term_at(self.last_index());
+        let up_to_date =
+            last_term > my_last_term || (last_term == my_last_term && last_index >= self.last_index());
+        let granted = term == self.term && self.voted_for.is_none_or(|v| v == from.0) && up_to_date;
+        if granted {
+            if self.voted_for.is_none() {
+                self.voted_for = Some(from.0);
+                self.persist_meta(ctx);
+            }
+            self.reset_election_timer(ctx);
+        }
+        ctx.send(
+            from,
+            Message::Vote {
+                term: self.term,
+                granted,
+            },
+        );
+    }
+
+    fn on_vote(&mut self, ctx: &mut Ctx<'_, '_>, from: ProcessId, term: u64, granted: bool) {
+        self.observe_term(ctx, term);
+        if self.role != Role::Candidate || term != self.term || !granted {
+            return;
+        }
+        self.votes |= 1 << from.0;
+        if self.votes.count_ones() >= self.majority() {
+            self.become_leader(ctx);
+        }
+    }
+
+    fn become_leader(&mut self, ctx: &mut Ctx<'_, '_>) {
+        self.role = Role::Leader;
+        self.leader = Some(self.id);
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        ctx.count("raft.leaders_elected", 1);
+        ctx.observe(
+            "raft.election_ns",
+            ctx.now().saturating_since(self.election_started).0,
+        );
+        ctx.note(&format!("leader of term {}", self.term));
+        let last = self.last_index();
+        self.next_index.iter_mut().for_each(|n| *n = last + 1);
+        self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.acked.iter_mut().for_each(|a| *a = None);
+        if self.config.leader_noop {
+            let noop = Entry {
+                term: self.term,
+                command: Command::Noop,
+            };
+            self.store_entries(ctx, last, &[noop]);
+        }
+        self.term_start = last + 1;
+        self.match_index[self.id as usize] = self.last_index();
+        self.advance_commit(ctx);
+        for p in 0..self.config.servers {
+            if p != self.id {
+                self.send_append(ctx, p);
+            }
+        }
+        self.arm_heartbeat(ctx);
+    }
+
+    fn send_append(&mut self, ctx: &mut Ctx<'_, '_>, to: u32) {
+        let next = self.next_index[to as usize].clamp(1, self.last_index() + 1);
+        let end = self
+            .last_index()
+            .min(next - 1 + u64::from(self.config.max_entries_per_append));
+        let entries = self.log[next as usize - 1..end as usize].to_vec();
+        // Optimistic: assume delivery; a rejection resets it.
+        self.next_index[to as usize] = end + 1;
+        ctx.send(
+            ProcessId(to),
+            Message::Append {
+                term: self.term,
+                prev_index: next - 1,
+                prev_term: self.term_at(next - 1),
+                entries,
+                commit: self.commit,
+                sent_at: ctx.now(),
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        from: ProcessId,
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        entries: &[Entry],
+        commit: u64,
+        sent_at: Instant,
+    ) {
+        if term < self.term {
+            let reply = Message::AppendReply {
+                term: self.term,
+                success: false,
+                match_index: 0,
+                sent_at,
+            };
+            ctx.send(from, reply);
+            return;
+        }
+        self.observe_term(ctx, term);
+        if self.role != Role::Follower {
+            self.step_down(ctx);
+        }
+        self.leader = Some(from.0);
+        self.last_heard = ctx.now();
+        self.reset_election_timer(ctx);
+        let reject = |server: &Self, ctx: &mut Ctx<'_, '_>, hint: u64| {
+            let reply = Message::AppendReply {
+                term: server.term,
+                success: false,
+                match_index: hint,
+                sent_at,
+            };
+            ctx.send(from, reply);
+        };
+        if prev_index > self.last_index() {
+            reject(self, ctx, self.last_index());
+            return;
+        }
+        if self.term_at(prev_index) != prev_term {
+            // Skip back over the whole conflicting term.
+            let conflict = self.term_at(prev_index);
+            let mut i = prev_index;
+            while i > 1 && self.term_at(i - 1) == conflict {
+                i -= 1;
+            }
+            reject(self, ctx, i - 1);
+            return;
+        }
+        // Find the first entry that is new or conflicts; keep everything before it.
+        let mut skip = 0;
+        while skip < entries.len() {
+            let index = prev_index + 1 + skip as u64;
+            if index > self.last_index() || self.term_at(index) != entries[skip].term {
+                break;
+            }
+            skip += 1;
+        }
+        if skip < entries.len() {
+            let keep = prev_index + skip as u64;
+            self.store_entries(ctx, keep, &entries[skip..]);
+        }
+        let last_new = prev_index + entries.len() as u64;
+        if commit > self.commit {
+            self.commit = commit.min(last_new).max(self.commit);
+            self.apply(ctx);
+        }
+        let reply = Message::AppendReply {
+            term: self.term,
+            success: true,
+            match_index: last_new,
+            sent_at,
+        };
+        ctx.send(from, reply);
+    }
+
+    fn on_append_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, '_>,
+        from: ProcessId,
+        term: u64,
+        success: bool,
+        match_index: u64,
+        sent_at: Instant,
+    ) {
+        self.observe_term(ctx, term);
+        if self.role != Role::Leader || term != self.term {
+            return;
+        }
+        let p = from.index();
+        if success {
+            self.match_index[p] = self.match_index[p].max(match_index);
+            self.next_index[p] = self.next_index[p].max(match_index + 1);
+            self.acked[p] = Some(self.acked[p].map_or(sent_at, |a| a.max(sent_at)));
+            self.advance_commit(ctx);
+            if self.match_index[p] < self.last_index() && self.next_index[p] <= self.last_index() {
+                self.send_append(ctx, from.0);
+            }
+        } else {
+            self.next_index[p] = (match_index + 1).max(self.match_index[p] + 1);
+            self.send_append(ctx, from.0);
+        }
+    }
+
+    fn advance_commit(&mut self, ctx: &mut Ctx<'_, '_>) {
+        let mut matches = self.match_index.clone();
+        matches[self.id as usize] = self.last_index();
+        matches.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matches[self.majority() as usize - 1];
+        let ours = self.term_at(candidate) == self.term;
+        if candidate > self.commit && (ours || self.config.bugs.commit_previous_term) {
+            ctx.count("raft.entries_committed", candidate - self.commit);
+            self.commit = candidate;
+            self.apply(ctx);
+        }
+    }
+
+    fn apply(&mut self, ctx: &mut Ctx<'_, '_>) {
+        while self.applied < self.commit {
+            self.applied += 1;
+            let entry = self.log[self.applied as usize - 1];
+            let Command::Kv { session, seq, input } = entry.command else {
+                continue;
+            };
+            let output = match self.sessions.get(&session) {
+                Some(&(last, out)) if last == seq => Some(out),
+                Some(&(last, _)) if last > seq => None,
+                _ => {
+                    let (value, out) = kv::apply(self.kv.get(&input.key()).copied(), &input);
+                    if let Some(v) = value {
+                        self.kv.insert(input.key(), v);
+                    }
+                    self.sessions.insert(session, (seq, out));
+                    Some(out)
+                }
+            };
+            if let Some((client, s, q)) = self.waiting.remove(&self.applied) {
+                let answer = match output {
+                    Some(out) if s == session && q == seq => Answer::Done(out),
+                    _ => Answer::Lost,
+                };
+                ctx.send(client, Message::Reply { seq: q, answer });
+            }
+        }
+    }
+
+    fn lease_valid(&self, now: Instant) -> bool {
+        let mut starts: Vec<Instant> = (0..self.config.servers as usize)
+            .map(|p| {
+                if p == self.id as usize {
+                    now
+                } else {
+                    self.acked[p].unwrap_or(Instant::ZERO)
+                }
+            })
+            .collect();
+        starts.sort_unstable_by(|a, b| b.cmp(a));
+        let start = starts[self.majority() as usize - 1];
+        if start == Instant::ZERO {
+            return false;
+        }
+        let margin = if self.config.bugs.lease_without_drift_margin {
+            0
+        } else {
+            self.config.lease_drift_margin_ppm
+        };
+        let lease = Duration(
+            (u128::from(self.config.election_timeout_min.0) * u128::from(1_000_000 - margin) / 1_000_000)
+                as u64,
+        );
+        now < start.saturating_add(lease)
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, '_>, from: ProcessId, session: u64, seq: u64, input: KvInput) {
+        if self.role != Role::Leader {
+            let hint = self.leader.filter(|&l| l != self.id);
+            ctx.send(
+                from,
+                Message::Reply {
+                    seq,
+                    answer: Answer::NotLeader { hint },
+                },
+            );
+            return;
+        }
+        match self.sessions.get(&session) {
+            Some(&(last, out)) if last == seq => {
+                ctx.send(
+                    from,
+                    Message::Reply {
+                        seq,
+                        answer: Answer::Done(out),
+                    },
+                );
+                return;
+            }
+            Some(&(last, _)) if last > seq => return,
+            _ => {}
+        }
+        if let KvInput::Get(key) = input {
+            let local = if self.config.bugs.stale_read_deposed_leader {
+                true
+            } else {
+                self.config.read_mode == ReadMode::Lease
+                    && self.applied >= self.term_start
+                    && self.lease_valid(ctx.now())
+            };
+            if local {
+                let value = self.kv.get(&key).copied();
+                ctx.count("raft.local_reads", 1);
+                ctx.send(
+                    from,
+                    Message::Reply {
+                        seq,
+                        answer: Answer::Done(KvOutput::Value(value)),
+                    },
+                );
+                return;
+            }
+        }
+        let entry = Entry {
+            term: self.term,
+            command: Command::Kv { session, seq, input },
+        };
+        let last = self.last_index();
+        self.store_entries(ctx, last, &[entry]);
+        let index = self.last_index();
+        self.waiting.insert(index, (from, session, seq));
+        self.match_index[self.id as usize] = index;
+        self.advance_commit(ctx);
+        for p in 0..self.config.servers {
+            // Followers already sent everything before this entry get it now; the others
+            // will get it with their pending catch-up or the next heartbeat.
+            if p != self.id && self.next_index[p as usize] == index {
+                self.send_append(ctx, p);
+            }
+        }
+    }
+}

@@ -7,4 +7,3 @@ pub mod lease_lock;
 pub mod linearizability;
 pub mod pingpong;
 pub mod raft;
-pub mod services;

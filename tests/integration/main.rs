@@ -1,1 +1,3 @@
+//! ruckus's integration tests: one test binary, one module per feature.
 
+mod trace;

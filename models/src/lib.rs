@@ -7,3 +7,4 @@ pub mod lease_lock;
 pub mod linearizability;
 pub mod pingpong;
 pub mod raft;
+pub mod services;

@@ -1,0 +1,394 @@
+//! Behaviour of the services model as a whole: queueing, each policy inside a run, tiers.
+
+use super::policy::{
+    Backoff, Balance, BalancerConfig, BreakerConfig, EjectionConfig, RetryBudgetConfig, RetryPolicy,
+};
+use super::*;
+use ruckus_sim::{Limits, SimConfig, Verdict, check_determinism};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn build(config: &Config, seed: u64, horizon: Duration) -> Sim<Node> {
+    let mut sc = SimConfig::with_seed(seed);
+    sc.limits = Limits {
+        horizon,
+        ..Limits::default()
+    };
+    let mut sim = Sim::new(sc, &config.topology());
+    setup(&mut sim, config);
+    for p in properties(config) {
+        sim.add_property(p);
+    }
+    sim
+}
+
+fn run(config: &Config, seed: u64, horizon: Duration) -> (Verdict, BTreeMap<String, f64>) {
+    let mut sim = build(config, seed, horizon);
+    let report = sim.run();
+    (report.verdict, summarize(config, sim.metrics(), report.end_time))
+}
+
+/// One server, exponential service at `mu` per second, Poisson arrivals at `lambda`.
+fn mm1(lambda: f64, mu: f64) -> Config {
+    Config {
+        clients: 1,
+        workload: Workload::Open { rate: lambda },
+        client: CallerConfig {
+            timeout: Duration::from_secs(1000),
+            ..CallerConfig::default()
+        },
+        tiers: vec![TierConfig {
+            queue_capacity: 1_000_000,
+            service_time: Distribution::Exponential {
+                mean: Duration((1e9 / mu) as u64),
+            },
+            ..TierConfig::default()
+        }],
+        network: Distribution::constant(Duration::ZERO),
+        measure_after: Duration::from_secs(2),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn mm1_mean_response_time_at_half_load() {
+    let (verdict, s) = run(&mm1(500.0, 1000.0), 1, Duration::from_secs(60));
+    assert_eq!(verdict, Verdict::Held);
+    let want = 1000.0 / (1000.0 - 500.0); // ms
+    let got = s["tier0.sojourn_mean_ms"];
+    assert!(
+        (got - want).abs() / want < 0.05,
+        "sojourn {got} ms, M/M/1 says {want}"
+    );
+    // With zero network delay, the client's latency is the server's sojourn.
+    assert!((s["latency_mean_ms"] - got).abs() < 1e-3);
+    assert!((s["goodput"] - 500.0).abs() < 25.0, "{s:?}");
+}
+
+#[test]
+fn runs_are_deterministic() {
+    let mut config = mm1(800.0, 1000.0);
+    config.client.retry = RetryPolicy {
+        backoff: Backoff::FullJitter,
+        ..RetryPolicy::default()
+    };
+    config.client.timeout = ms(5);
+    check_determinism(|| build(&config, 9, Duration::from_secs(3))).expect("same seed, same run");
+}
+
+#[test]
+fn retries_amplify_and_recover_errors() {
+    let mut config = Config {
+        degradations: vec![Degradation {
+            tier: 0,
+            server: None,
+            at: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            mode: DegradeMode::Errors { probability: 0.3 },
+        }],
+        ..Config::default()
+    };
+    let (_, none) = run(&config, 1, Duration::from_secs(10));
+    config.client.retry = RetryPolicy {
+        backoff: Backoff::Fixed,
+        base: ms(1),
+        cap: ms(10),
+        max_attempts: 3,
+    };
+    let (_, retry) = run(&config, 1, Duration::from_secs(10));
+    assert!((none["success_rate"] - 0.7).abs() < 0.03, "{none:?}");
+    // Three tries each failing with 0.3: 1 - 0.027 succeed, at 1 + 0.3 + 0.09 attempts each.
+    assert!((retry["success_rate"] - 0.973).abs() < 0.01, "{retry:?}");
+    assert!((retry["amplification"] - 1.39).abs() < 0.04, "{retry:?}");
+    assert_eq!(none["amplification"], 1.0);
+}
+
+#[test]
+fn budget_caps_retries() {
+    let mut config = Config {
+        degradations: vec![Degradation {
+            tier: 0,
+            server: None,
+            at: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        workload: Workload::Open { rate: 20.0 },
+        ..Config::default()
+    };
+    config.client.retry = RetryPolicy {
+        backoff: Backoff::Immediate,
+        max_attempts: 5,
+        ..RetryPolicy::default()
+    };
+    let (_, unlimited) = run(&config, 2, Duration::from_secs(10));
+    // Calls still in flight at the end have made only some of their five attempts.
+    assert!((unlimited["amplification"] - 5.0).abs() < 0.02, "{unlimited:?}");
+    config.client.budget = Some(RetryBudgetConfig {
+        ratio: 0.1,
+        max_tokens: 5.0,
+        initial_tokens: 0.0,
+    });
+    let (_, budget) = run(&config, 2, Duration::from_secs(10));
+    assert!(budget["amplification"] <= 1.11, "{budget:?}");
+    assert!(budget["budget_denied"] > 0.0);
+}
+
+#[test]
+fn breaker_opens_under_errors_and_fails_fast() {
+    let mut config = Config {
+        degradations: vec![Degradation {
+            tier: 0,
+            server: None,
+            at: Duration::from_secs(2),
+            duration: Duration::from_secs(2),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        ..Config::default()
+    };
+    config.client.breaker = Some(BreakerConfig {
+        open_for: ms(200),
+        ..BreakerConfig::default()
+    });
+    let (_, s) = run(&config, 3, Duration::from_secs(8));
+    let rejected = s.get("breaker_rejected").copied().unwrap_or(0.0);
+    assert!(rejected > 100.0, "{s:?}");
+    // Attempts that reached the server are far fewer than offers during the outage.
+    assert!(s["attempts"] < s["offered"] - rejected + 1.0);
+    // It closes again after the outage: the run ends healthy.
+    assert_eq!(s["recovered"], 1.0, "{s:?}");
+    assert!(s["recovery_time_s"] <= 1.0, "{s:?}");
+}
+
+#[test]
+fn hedging_cuts_the_tail_of_a_slow_server() {
+    let mut config = Config {
+        tiers: vec![TierConfig {
+            servers: 2,
+            concurrency: 8,
+            service_time: Distribution::constant(ms(1)),
+            ..TierConfig::default()
+        }],
+        degradations: vec![Degradation {
+            tier: 0,
+            server: Some(0),
+            at: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            mode: DegradeMode::Slow { factor: 50.0 },
+        }],
+        ..Config::default()
+    };
+    let (_, plain) = run(&config, 4, Duration::from_secs(5));
+    config.client.hedge_after = Some(ms(5));
+    let (_, hedged) = run(&config, 4, Duration::from_secs(5));
+    assert!(plain["latency_p99_ms"] >= 50.0, "{plain:?}");
+    assert!(hedged["latency_p99_ms"] < 10.0, "{hedged:?}");
+    assert!(hedged["hedges"] > 0.0);
+}
+
+#[test]
+fn outlier_ejection_routes_around_a_failing_server() {
+    let mut config = Config {
+        tiers: vec![TierConfig {
+            servers: 4,
+            ..TierConfig::default()
+        }],
+        degradations: vec![Degradation {
+            tier: 0,
+            server: Some(1),
+            at: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        ..Config::default()
+    };
+    let (_, plain) = run(&config, 5, Duration::from_secs(10));
+    assert!((plain["success_rate"] - 0.75).abs() < 0.03, "{plain:?}");
+    config.client.balancer = BalancerConfig {
+        policy: Balance::RoundRobin,
+        ejection: Some(EjectionConfig {
+            consecutive_failures: 3,
+            ejection_time: Duration::from_secs(1),
+            max_ejected_fraction: 0.5,
+        }),
+    };
+    let (_, ejecting) = run(&config, 5, Duration::from_secs(10));
+    // Each second the ejected server returns and costs three failures per client.
+    assert!(ejecting["success_rate"] > 0.95, "{ejecting:?}");
+    assert!(
+        ejecting["success_rate"] < 0.995,
+        "it must come back and fail again: {ejecting:?}"
+    );
+}
+
+#[test]
+fn power_of_two_beats_random_on_latency() {
+    let mut config = Config {
+        clients: 2,
+        workload: Workload::Open { rate: 1700.0 },
+        tiers: vec![TierConfig {
+            servers: 4,
+            ..TierConfig::default()
+        }],
+        ..Config::default()
+    };
+    config.client.balancer.policy = Balance::Random;
+    let (_, random) = run(&config, 6, Duration::from_secs(10));
+    config.client.balancer.policy = Balance::PowerOfTwo;
+    let (_, p2c) = run(&config, 6, Duration::from_secs(10));
+    assert!(
+        p2c["latency_mean_ms"] < random["latency_mean_ms"] * 0.8,
+        "p2c {p2c:?} random {random:?}"
+    );
+}
+
+#[test]
+fn retries_multiply_across_tiers() {
+    let retry = RetryPolicy {
+        backoff: Backoff::Immediate,
+        max_attempts: 3,
+        ..RetryPolicy::default()
+    };
+    let mut config = Config {
+        tiers: vec![
+            TierConfig {
+                concurrency: 64,
+                caller: CallerConfig {
+                    retry,
+                    ..CallerConfig::default()
+                },
+                ..TierConfig::default()
+            },
+            TierConfig {
+                concurrency: 64,
+                ..TierConfig::default()
+            },
+        ],
+        degradations: vec![Degradation {
+            tier: 1,
+            server: None,
+            at: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        ..Config::default()
+    };
+    config.client.retry = retry;
+    let (_, s) = run(&config, 7, Duration::from_secs(5));
+    // Each of 3 client attempts makes 3 tier-1 attempts: 9 at the bottom per request.
+    let bottom = s["tier0.attempts"] / s["offered"];
+    assert!((bottom - 9.0).abs() < 0.05, "{s:?}");
+    assert_eq!(s["success_rate"], 0.0);
+}
+
+#[test]
+fn queue_capacity_sheds_and_lifo_serves_the_fresh() {
+    let config = Config {
+        clients: 1,
+        workload: Workload::Open { rate: 2000.0 },
+        tiers: vec![TierConfig {
+            queue_capacity: 10,
+            ..TierConfig::default()
+        }],
+        ..Config::default()
+    };
+    let (_, s) = run(&config, 8, Duration::from_secs(5));
+    assert!(s["tier0.shed"] > 1000.0, "twice the capacity must shed: {s:?}");
+    assert!(s["goodput"] < 1100.0);
+
+    // Overloaded with a long queue and a 50 ms deadline: FIFO serves only stale requests,
+    // LIFO serves the newest ones in time.
+    let mut slow = Config {
+        clients: 1,
+        workload: Workload::Open { rate: 1500.0 },
+        tiers: vec![TierConfig {
+            queue_capacity: 100_000,
+            ..TierConfig::default()
+        }],
+        ..Config::default()
+    };
+    slow.client.timeout = ms(50);
+    let (_, fifo) = run(&slow, 8, Duration::from_secs(5));
+    slow.tiers[0].queue = QueueOrder::Lifo;
+    let (_, lifo) = run(&slow, 8, Duration::from_secs(5));
+    assert!(
+        lifo["success_rate"] > fifo["success_rate"] + 0.2,
+        "lifo {lifo:?} fifo {fifo:?}"
+    );
+}
+
+#[test]
+fn slo_property_fails_when_violated() {
+    let mut config = Config {
+        slo: Some(Slo {
+            success_rate: 0.99,
+            latency_p99: ms(50),
+        }),
+        ..Config::default()
+    };
+    let (verdict, _) = run(&config, 1, Duration::from_secs(3));
+    assert_eq!(verdict, Verdict::Held);
+    config.degradations.push(Degradation {
+        tier: 0,
+        server: None,
+        at: Duration::from_secs(1),
+        duration: Duration::from_secs(1),
+        mode: DegradeMode::Errors { probability: 0.5 },
+    });
+    let (verdict, _) = run(&config, 1, Duration::from_secs(3));
+    assert_eq!(verdict, Verdict::SafetyViolation);
+}
+
+#[test]
+fn recovery_time_finds_the_first_good_window() {
+    let s = Duration::from_secs;
+    let offered: Vec<u64> = (0..100).map(|k| k * 100_000_000).collect(); // 10/s for 10 s
+    let ok: Vec<u64> = offered.iter().copied().filter(|&t| t >= 6_000_000_000).collect();
+    let (rec, t) = recovery_time(
+        Instant::ZERO + s(2),
+        Instant::ZERO + s(10),
+        s(1),
+        0.9,
+        &offered,
+        &ok,
+    );
+    assert!(rec);
+    assert_eq!(t, s(4));
+    let (rec, t) = recovery_time(
+        Instant::ZERO + s(2),
+        Instant::ZERO + s(10),
+        s(1),
+        0.9,
+        &offered,
+        &[],
+    );
+    assert!(!rec);
+    assert_eq!(t, s(8));
+}
+
+#[test]
+fn bad_configs_are_named() {
+    let c = Config {
+        tiers: vec![],
+        ..Config::default()
+    };
+    assert!(c.validate().unwrap_err().contains("tier"));
+    let c = Config {
+        degradations: vec![Degradation {
+            tier: 3,
+            server: None,
+            at: Duration::ZERO,
+            duration: ms(1),
+            mode: DegradeMode::Stall,
+        }],
+        ..Config::default()
+    };
+    assert!(c.validate().unwrap_err().contains("degradations.0"));
+    let c = Config {
+        workload: Workload::Open { rate: -1.0 },
+        ..Config::default()
+    };
+    assert!(c.validate().is_err());
+}

@@ -1,1 +1,36 @@
-//! Scenarios.
+//! # ruckus-scenarios: scenario files, the runner, sweeps and the `ruckus` command
+//!
+//! A [`Scenario`](scenario::Scenario) is a run described as data (TOML): a model and its
+//! parameters, a topology, a workload, faults, invariants and limits. The [`runner`] turns a
+//! scenario and a seed into an [`Outcome`](runner::Outcome) through one generic code path for
+//! every model ([`registry`]); [`sweep`] runs many seeds in parallel with results that do not
+//! depend on how the work was split; [`recording`] writes full traces of runs; [`cli`] is the
+//! `ruckus` command line, callable in-process.
+//!
+//! Codemap:
+//!
+//! | file | what |
+//! |---|---|
+//! | `scenario.rs` | the file format, `--set` overrides, checks with located errors |
+//! | `error.rs` | `ScenarioError`, line/column, edit-distance suggestions |
+//! | `builtin.rs` | scenarios/data/*.toml embedded in the binary |
+//! | `registry.rs` | model names to types (`Model`, `dispatch`) |
+//! | `runner.rs` | build and run one seed; `Attach` and `with_sim` hooks; quiet panics |
+//! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
+//! | `sweep.rs` | seeds per index, shards, result lines, resume |
+//! | `exit.rs` | exit codes |
+//! | `wallclock.rs` | the only wall-clock reads (timing for humans) |
+//! | `cli.rs`, `cmd/*.rs` | the command line, one file per subcommand |
+
+pub mod builtin;
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod exit;
+pub mod explore;
+pub mod recording;
+pub mod registry;
+pub mod runner;
+pub mod scenario;
+pub mod sweep;
+pub mod wallclock;

@@ -1,0 +1,21 @@
+//! Built-in scenarios: the files in scenarios/data/, embedded in the binary so `ruckus run NAME`
+//! works from any directory.
+
+/// Every built-in scenario: its name and the text of scenarios/data/NAME.toml.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("pingpong", include_str!("../data/pingpong.toml")),
+    ("lease_lock", include_str!("../data/lease_lock.toml")),
+    ("lease_lock_no_fencing", include_str!("../data/lease_lock_no_fencing.toml")),
+    ("lease_lock_no_sync", include_str!("../data/lease_lock_no_sync.toml")),
+    ("lease_lock_clock_tokens", include_str!("../data/lease_lock_clock_tokens.toml")),
+];
+
+/// The text of the built-in scenario `name`.
+pub fn text(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The built-in names, in listing order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
+}

@@ -1,0 +1,124 @@
+//! The `ruckus` command line, as a library function so tests can run it in-process.
+//!
+//! [`main_with_args`] parses arguments, runs one subcommand and returns the [`Exit`]; all
+//! output goes through an [`Io`], so a test can capture it. The binary (`src/main.rs`) is a
+//! three-line wrapper. Each subcommand lives in its own file under `cmd/` and exposes an
+//! `Args` struct (clap) and `exec(args, io) -> Result<Exit, String>`, where `Err` is a bad-input
+//! message (exit code 2).
+
+use crate::cmd;
+use crate::exit::{EXIT_CODES_HELP, Exit};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::Write;
+
+/// Where a command writes: standard output, standard error, and whether stderr is a terminal
+/// (progress bars appear only then).
+pub struct Io<'a> {
+    /// Results (run reports, JSON, sweep lines without `--out`).
+    pub out: &'a mut (dyn Write + Send),
+    /// Diagnostics and errors.
+    pub err: &'a mut (dyn Write + Send),
+    /// Whether a human is watching stderr.
+    pub terminal: bool,
+}
+
+impl std::fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Io").field("terminal", &self.terminal).finish()
+    }
+}
+
+const ABOUT: &str = "ruckus: a deterministic simulator for distributed systems";
+
+const LONG_ABOUT: &str = "\
+ruckus: a deterministic simulator for distributed systems.
+
+One seed, one exact run. Run a scenario, sweep many seeds to find failures, and replay,
+shrink or export any failure. With no arguments, ruckus runs a one-minute tour.
+
+  ruckus run pingpong                 one run of a built-in scenario
+  ruckus sweep lease_lock_no_fencing --seeds 200 --out results.jsonl
+  ruckus scenarios                    the built-in scenarios";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "ruckus", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// The subcommand (the tour when absent).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one scenario under one seed and report the verdict.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(cmd::run::Args),
+    /// Run many seeds in parallel; one JSON line per seed.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Sweep(cmd::sweep::Args),
+    /// Combine sweep outputs (for example from shards) into one, sorted by run index.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Merge(cmd::merge::Args),
+    /// List the built-in scenarios, or show one fully resolved.
+    Scenarios(cmd::scenarios::Args),
+    /// The built-in tour (also what `ruckus` with no arguments runs).
+    Tour(cmd::tour::Args),
+}
+
+/// Runs the command line `args` (the first item is the program name) and returns the exit.
+pub fn main_with_args<I, T>(args: I, io: &mut Io<'_>) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().ansi().to_string();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    let _ = write!(io.out, "{text}");
+                    Exit::Held
+                }
+                _ => {
+                    let _ = write!(io.err, "{}", e.render());
+                    Exit::BadInput
+                }
+            };
+        }
+    };
+    let result = match cli.command {
+        None => cmd::tour::exec(cmd::tour::Args::default(), io),
+        Some(Command::Run(a)) => cmd::run::exec(a, io),
+        Some(Command::Sweep(a)) => cmd::sweep::exec(a, io),
+        Some(Command::Merge(a)) => cmd::merge::exec(a, io),
+        Some(Command::Scenarios(a)) => cmd::scenarios::exec(a, io),
+        Some(Command::Tour(a)) => cmd::tour::exec(a, io),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(message) => {
+            let _ = writeln!(io.err, "error: {message}");
+            Exit::BadInput
+        }
+    }
+}
+
+/// The binary's entry point: real arguments, stdout, stderr.
+pub fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal;
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let terminal = err.is_terminal();
+    let mut io = Io {
+        out: &mut out,
+        err: &mut err,
+        terminal,
+    };
+    let exit = main_with_args(std::env::args_os(), &mut io);
+    let _ = io.out.flush();
+    std::process::ExitCode::from(exit.code())
+}

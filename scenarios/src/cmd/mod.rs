@@ -1,0 +1,8 @@
+//! One file per subcommand. Each exposes `Args` (clap) and `exec(args, io) -> Result<Exit, String>`;
+//! `Err` is a bad-input message, reported with exit code 2.
+
+pub mod merge;
+pub mod run;
+pub mod scenarios;
+pub mod sweep;
+pub mod tour;

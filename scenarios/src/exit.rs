@@ -1,0 +1,101 @@
+//! Exit codes: what a script or CI job learns from `ruckus` without reading its output.
+
+use ruckus_sim::Verdict;
+
+/// The help text's exit-code section (shown by `ruckus --help`).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  every run held
+  1  a safety property was violated
+  2  bad input or usage (scenario file, flags, trace file)
+  3  a liveness property failed
+  4  a model panicked or a limit (event budget, queue bound) was exceeded
+When a sweep has several kinds of failure, the first in the order 1, 3, 4 wins.";
+
+/// How `ruckus` ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Every run held (0).
+    Held,
+    /// A safety violation (1).
+    Safety,
+    /// Bad input or usage (2).
+    BadInput,
+    /// A liveness failure (3).
+    Liveness,
+    /// A model panic or an exceeded limit (4).
+    PanicOrLimit,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Held => 0,
+            Exit::Safety => 1,
+            Exit::BadInput => 2,
+            Exit::Liveness => 3,
+            Exit::PanicOrLimit => 4,
+        }
+    }
+
+    /// The exit for one verdict.
+    pub fn of(verdict: Verdict) -> Exit {
+        match verdict {
+            Verdict::Held => Exit::Held,
+            Verdict::SafetyViolation => Exit::Safety,
+            Verdict::LivenessFailure => Exit::Liveness,
+            Verdict::ModelPanic | Verdict::LimitExceeded => Exit::PanicOrLimit,
+        }
+    }
+
+    /// The exit for a verdict by its JSON name (`held`, `safety_violation`, ...).
+    pub fn of_name(name: &str) -> Exit {
+        match name {
+            "held" => Exit::Held,
+            "safety_violation" => Exit::Safety,
+            "liveness_failure" => Exit::Liveness,
+            _ => Exit::PanicOrLimit,
+        }
+    }
+
+    /// The exit for many runs: safety first, then liveness, then panics and limits.
+    pub fn worst(exits: impl IntoIterator<Item = Exit>) -> Exit {
+        let rank = |e: Exit| match e {
+            Exit::Safety => 4,
+            Exit::Liveness => 3,
+            Exit::PanicOrLimit => 2,
+            Exit::BadInput => 1,
+            Exit::Held => 0,
+        };
+        exits.into_iter().max_by_key(|e| rank(*e)).unwrap_or(Exit::Held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_documentation() {
+        for (exit, code) in [
+            (Exit::Held, 0),
+            (Exit::Safety, 1),
+            (Exit::BadInput, 2),
+            (Exit::Liveness, 3),
+            (Exit::PanicOrLimit, 4),
+        ] {
+            assert_eq!(exit.code(), code);
+            assert!(EXIT_CODES_HELP.contains(&format!("  {code}  ")));
+        }
+    }
+
+    #[test]
+    fn safety_outranks_liveness_outranks_panics() {
+        assert_eq!(Exit::worst([Exit::PanicOrLimit, Exit::Safety, Exit::Liveness]), Exit::Safety);
+        assert_eq!(Exit::worst([Exit::PanicOrLimit, Exit::Liveness, Exit::Held]), Exit::Liveness);
+        assert_eq!(Exit::worst([Exit::Held, Exit::PanicOrLimit]), Exit::PanicOrLimit);
+        assert_eq!(Exit::worst([]), Exit::Held);
+        assert_eq!(Exit::of(Verdict::LimitExceeded), Exit::PanicOrLimit);
+    }
+}

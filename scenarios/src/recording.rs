@@ -1,0 +1,90 @@
+//! Full trace files for scenario runs: the glue between the runner and `ruckus_sim::trace`.
+//!
+//! The trace header stores the scenario as one self-contained TOML document
+//! ([`Scenario::to_toml`]) plus labels naming it, so `ruckus replay FILE` rebuilds the exact run
+//! without the original file or `--set` flags. [`scenario_of`] reads it back.
+
+use crate::error::ScenarioError;
+use crate::registry::Model;
+use crate::runner::{Outcome, SimVisitor, quietly, with_sim};
+use crate::scenario::Scenario;
+use ruckus_sim::trace::{TraceHeader, TraceSummary, record_run};
+use ruckus_sim::{FaultPlan, Sim};
+use std::path::Path;
+
+/// Label keys this crate writes into trace headers.
+pub mod labels {
+    /// The scenario's name.
+    pub const SCENARIO: &str = "scenario";
+    /// How the user referred to the scenario (built-in name or path).
+    pub const REFERENCE: &str = "reference";
+    /// The model's name.
+    pub const MODEL: &str = "model";
+    /// The `--set` overrides, one per line.
+    pub const OVERRIDES: &str = "overrides";
+}
+
+/// The header a trace of `scenario` under `seed` with `plan` carries.
+pub fn header(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> TraceHeader {
+    let mut h = TraceHeader::new(seed, scenario.to_toml(), plan.clone());
+    h.labels = vec![
+        (labels::SCENARIO.into(), scenario.name.clone()),
+        (labels::REFERENCE.into(), scenario.reference.clone()),
+        (labels::MODEL.into(), scenario.model.clone()),
+        (labels::OVERRIDES.into(), scenario.overrides.join("\n")),
+    ];
+    h
+}
+
+/// The scenario a trace header describes, with its recorded horizon override applied.
+pub fn scenario_of(header: &TraceHeader, trace_path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = header.label(labels::SCENARIO).unwrap_or("traced");
+    let reference = header.label(labels::REFERENCE).unwrap_or(name);
+    let origin = format!("scenario stored in {}", trace_path.display());
+    let mut scenario = Scenario::from_text(name, reference, &origin, &header.scenario, &[])?;
+    scenario.overrides = header
+        .label(labels::OVERRIDES)
+        .map(|o| o.lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    if let Some(h) = header.horizon {
+        scenario.limits.horizon = h;
+    }
+    Ok(scenario)
+}
+
+/// Runs `scenario` under `seed` writing a full trace to `path`. With `expected_fingerprint`
+/// (from a fast run) the traced re-run must match it. `Err` is a one-line message.
+pub fn record(
+    scenario: &Scenario,
+    seed: u64,
+    path: &Path,
+    expected_fingerprint: Option<u64>,
+) -> Result<(Outcome, TraceSummary), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
+    }
+    let visit = Record {
+        scenario,
+        seed,
+        path,
+        expected_fingerprint,
+    };
+    with_sim(scenario, seed, None, visit)?
+}
+
+struct Record<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    path: &'a Path,
+    expected_fingerprint: Option<u64>,
+}
+
+impl SimVisitor for Record<'_> {
+    type Output = Result<(Outcome, TraceSummary), String>;
+    fn visit<M: Model>(self, mut sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output {
+        let header = header(self.scenario, self.seed, plan);
+        let (report, summary) = quietly(|| record_run(&mut sim, self.path, &header, self.expected_fingerprint))
+            .map_err(|e| e.to_string())?;
+        Ok((Outcome { report, plan: plan.clone() }, summary))
+    }
+}

@@ -1,0 +1,307 @@
+//! The runner: one scenario, one seed, one run — the same generic code path for every model.
+//!
+//! [`run`] turns a [`Scenario`] and a seed into an [`Outcome`]. Callers that need to watch the
+//! run (the trace writer) pass an [`Attach`], which receives the built `Sim<P>` before it runs
+//! and after it ends, whatever the model's process type `P` is.
+//!
+//! Nothing here reads the wall clock or starts a thread: a run is a pure function of the
+//! scenario and the seed.
+
+use crate::registry::{self, Model, ModelVisitor};
+use crate::scenario::{Layout, Scenario, TopologySpec};
+use ruckus_sim::{
+    Duration, FaultPlan, Failure, HostId, Instant, Limits, Process, RunReport, Sim, SimConfig, Topology, Verdict,
+};
+use serde::Serialize;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Builds the topology a scenario describes.
+pub fn topology(spec: &TopologySpec) -> Topology {
+    let mut t = match spec.layout {
+        Layout::SingleSwitch => Topology::single_switch(spec.hosts, spec.latency),
+        Layout::Zoned => Topology::zoned(
+            spec.hosts,
+            spec.zones.unwrap_or(1).max(1),
+            spec.latency,
+            spec.inter_zone.unwrap_or(spec.latency),
+        ),
+    };
+    for c in &spec.clocks {
+        let host = t.host_mut(HostId(c.host));
+        host.clock.offset_ns = c.offset_ns;
+        host.clock.drift_ppm = c.drift_ppm;
+    }
+    t
+}
+
+/// The fault plan a scenario gives `seed`: none when faults are off, the explicit plan when
+/// there is one, else the profile expanded from the seed.
+pub fn fault_plan(scenario: &Scenario, seed: u64) -> FaultPlan {
+    if !scenario.faults.enabled {
+        return FaultPlan::none();
+    }
+    if let Some(plan) = &scenario.faults.plan {
+        return plan.clone();
+    }
+    let topology = topology(&scenario.topology);
+    scenario
+        .faults
+        .profile
+        .plan(seed, topology.hosts(), scenario.limits.horizon)
+}
+
+/// Builds a ready-to-run simulation of model `M`. The model's setup runs under `catch_unwind`:
+/// a setup assertion comes back as `Err` with its message. `properties` selects the checked
+/// properties by name (`None`: all of them).
+pub fn build<M: Model>(
+    spec: &TopologySpec,
+    config: &M::Config,
+    plan: &FaultPlan,
+    limits: Limits,
+    seed: u64,
+    properties: Option<&[String]>,
+) -> Result<Sim<M::Process>, String> {
+    let topology = topology(spec);
+    let mut sim_config = SimConfig::with_seed(seed);
+    sim_config.limits = limits;
+    let mut sim = Sim::new(sim_config, &topology);
+    quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config))))
+        .map_err(|p| panic_text(&*p))?;
+    sim.set_fault_plan(plan.clone())?;
+    for p in M::properties(config) {
+        if properties.is_none_or(|names| names.contains(&p.name)) {
+            sim.add_property(p);
+        }
+    }
+    Ok(sim)
+}
+
+/// A hook into a run, for whatever needs to watch it (a trace writer, a state dump).
+///
+/// Its methods are generic over the model's process type, so one implementation serves every
+/// model. `before` may attach an observer; `after` may take it back and finish its work.
+pub trait Attach {
+    /// Called with the built simulation, before the first event.
+    fn before<P: Process>(&mut self, sim: &mut Sim<P>, scenario: &Scenario, plan: &FaultPlan) -> Result<(), String>;
+    /// Called after the run ended, with its report.
+    fn after<P: Process>(&mut self, sim: &mut Sim<P>, report: &RunReport) -> Result<(), String>;
+}
+
+/// An `Attach` that does nothing: a plain run.
+#[derive(Debug, Default)]
+pub struct NoAttach;
+
+impl Attach for NoAttach {
+    fn before<P: Process>(&mut self, _: &mut Sim<P>, _: &Scenario, _: &FaultPlan) -> Result<(), String> {
+        Ok(())
+    }
+    fn after<P: Process>(&mut self, _: &mut Sim<P>, _: &RunReport) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What one run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The engine's report (verdict, failure, counts, fingerprint, last events).
+    pub report: RunReport,
+    /// The fault plan the run suffered.
+    pub plan: FaultPlan,
+}
+
+impl Outcome {
+    /// The machine-readable summary: the fields `ruckus run --json` and sweep lines share.
+    pub fn summary(&self) -> RunSummary {
+        let f = self.report.failure.as_ref();
+        RunSummary {
+            seed: self.report.seed,
+            verdict: self.report.verdict.name().to_owned(),
+            fingerprint: format!("{:016x}", self.report.fingerprint),
+            events: self.report.events,
+            deliveries: self.report.deliveries,
+            virtual_time_ns: self.report.end_time.as_nanos(),
+            faults: self.plan.actions.len(),
+            property: f.and_then(|f| f.property.clone()),
+            message: f.map(|f| f.message.clone()),
+            failure_time_ns: f.map(|f| f.time.as_nanos()),
+        }
+    }
+}
+
+/// The deterministic facts of one run, as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RunSummary {
+    /// The seed.
+    pub seed: u64,
+    /// `held`, `safety_violation`, `liveness_failure`, `model_panic` or `limit_exceeded`.
+    pub verdict: String,
+    /// The run's fingerprint, 16 hex digits.
+    pub fingerprint: String,
+    /// Events processed.
+    pub events: u64,
+    /// Messages delivered.
+    pub deliveries: u64,
+    /// Virtual time reached, in nanoseconds.
+    pub virtual_time_ns: u64,
+    /// Fault actions in the plan.
+    pub faults: usize,
+    /// The failed property, if one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    /// What the failure said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When it failed, in nanoseconds of true time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_time_ns: Option<u64>,
+}
+
+/// Runs `scenario` under `seed`.
+pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
+    run_with(scenario, seed, &mut NoAttach).expect("a run without attachments cannot fail to attach")
+}
+
+/// Runs `scenario` under `seed` with `attach` watching. `Err` only when the attachment fails
+/// (for example, the trace file cannot be written); the run's own failures are in the Outcome.
+pub fn run_with<A: Attach>(scenario: &Scenario, seed: u64, attach: &mut A) -> Result<Outcome, String> {
+    let plan = fault_plan(scenario, seed);
+    let visit = AttachRun { scenario, attach };
+    match with_sim(scenario, seed, Some(plan.clone()), visit) {
+        Ok(result) => result,
+        Err(message) => Ok(Outcome { report: setup_panic(seed, message), plan }),
+    }
+}
+
+/// Something to do with a built simulation, whatever its model.
+pub trait SimVisitor {
+    /// What the visit produces.
+    type Output;
+    /// Called with the scenario's model type, its built simulation and the plan it will suffer.
+    fn visit<M: Model>(self, sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output;
+}
+
+/// Builds the simulation of `scenario` under `seed` and hands it to `visitor` — the entry point
+/// for anything that needs the `Sim` itself (replay, shrinking, state dumps). `plan` replaces
+/// the scenario's fault plan when given (a trace's recorded or shrunk plan). `Err` carries a
+/// setup panic's message or an unknown model name.
+pub fn with_sim<V: SimVisitor>(
+    scenario: &Scenario,
+    seed: u64,
+    plan: Option<FaultPlan>,
+    visitor: V,
+) -> Result<V::Output, String> {
+    let plan = plan.unwrap_or_else(|| fault_plan(scenario, seed));
+    let visit = BuildVisit { scenario, seed, plan, visitor };
+    registry::dispatch(&scenario.model, visit).unwrap_or_else(|| Err(format!("unknown model `{}`", scenario.model)))
+}
+
+struct BuildVisit<'a, V> {
+    scenario: &'a Scenario,
+    seed: u64,
+    plan: FaultPlan,
+    visitor: V,
+}
+
+impl<V: SimVisitor> ModelVisitor for BuildVisit<'_, V> {
+    type Output = Result<V::Output, String>;
+    fn visit<M: Model>(self) -> Self::Output {
+        let BuildVisit { scenario, seed, plan, visitor } = self;
+        let config = scenario.model_config::<M>()?;
+        let sim = build::<M>(
+            &scenario.topology,
+            &config,
+            &plan,
+            scenario.limits,
+            seed,
+            Some(&scenario.properties),
+        )?;
+        Ok(visitor.visit::<M>(sim, &plan))
+    }
+}
+
+struct AttachRun<'a, A> {
+    scenario: &'a Scenario,
+    attach: &'a mut A,
+}
+
+impl<A: Attach> SimVisitor for AttachRun<'_, A> {
+    type Output = Result<Outcome, String>;
+    fn visit<M: Model>(self, mut sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output {
+        self.attach.before(&mut sim, self.scenario, plan)?;
+        let report = quietly(|| sim.run());
+        self.attach.after(&mut sim, &report)?;
+        Ok(Outcome { report, plan: plan.clone() })
+    }
+}
+
+fn setup_panic(seed: u64, message: String) -> RunReport {
+    RunReport {
+        seed,
+        verdict: Verdict::ModelPanic,
+        failure: Some(Failure {
+            verdict: Verdict::ModelPanic,
+            property: None,
+            message: format!("model setup panicked: {message}"),
+            time: Instant::ZERO,
+            host: None,
+            process: None,
+            event_index: 0,
+        }),
+        events: 0,
+        deliveries: 0,
+        end_time: Instant::ZERO,
+        fingerprint: 0,
+        last_events: Vec::new(),
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic without a message)".to_owned()
+    }
+}
+
+thread_local! {
+    static QUIET: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `f` with the default panic message suppressed on this thread.
+///
+/// The engine turns a model's panic into a `ModelPanic` report with the message; the standard
+/// hook would also print "thread panicked at ..." for each one, which in a sweep of thousands of
+/// seeds buries the summary. Panics elsewhere (a bug in ruckus itself) still print as usual.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    install_quiet_hook();
+    QUIET.with(|q| q.set(q.get() + 1));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(q.get().saturating_sub(1)));
+        }
+    }
+    let _reset = Reset;
+    f()
+}
+
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(|q| q.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// A duration for reports: whole seconds of virtual time with millisecond precision.
+pub fn seconds(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}

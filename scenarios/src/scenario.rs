@@ -1,0 +1,696 @@
+//! Scenario files: a run described as data, composed from named parts.
+//!
+//! In the manner of FoundationDB's test files, a scenario composes parts, each a TOML table:
+//!
+//! ```toml
+//! description = "one line for `ruckus scenarios`"
+//! seed = 1                      # default seed for `ruckus run`
+//!
+//! [model]                       # which model, and its parameters (the model's Config)
+//! name = "pingpong"
+//!
+//! [topology]                    # hosts and the network between them
+//! hosts = 5
+//! layout = "single_switch"      # or "zoned" (with `zones` and `inter_zone`)
+//! latency = { uniform = { min = "1ms", max = "10ms" } }
+//!
+//! [workload]                    # the model's workload parameters (merged into its Config)
+//! in_flight = 50
+//! deliveries = 1_000_000
+//!
+//! [faults]                      # a fault profile expanded per seed, or an explicit plan
+//! enabled = false
+//! [faults.profile]
+//! crash = { mean_interval = "5s", duration_min = "100ms", duration_max = "1s" }
+//!
+//! [invariants]                  # which of the model's properties to check (all by default)
+//! skip = []
+//!
+//! [limits]                      # horizon, event budget, queue bound
+//! horizon = "300s"
+//! ```
+//!
+//! Times are nanoseconds or strings with a unit (`"10ms"`). `--set key=value` overrides any
+//! value by its dotted path before the file is checked (`--set faults.enabled=true`); the value
+//! is parsed as TOML, and as a plain string when it is not valid TOML.
+//!
+//! Every problem becomes a [`ScenarioError`] naming the file, line, column and field path,
+//! with the closest valid name for unknown names.
+
+use crate::builtin;
+use crate::error::ScenarioError;
+use crate::registry::{self, MODELS, Model, ModelVisitor};
+use crate::runner;
+use ruckus_sim::{Distribution, FaultPlan, FaultProfile, Limits};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+use toml::de::{DeTable, DeValue};
+
+/// How hosts are connected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Every pair of hosts sees `latency`.
+    #[default]
+    SingleSwitch,
+    /// Hosts spread round-robin over `zones`; `latency` within a zone, plus `inter_zone` across.
+    Zoned,
+}
+
+/// A host whose clock starts off true time or runs fast or slow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostClock {
+    /// The host's index.
+    pub host: u32,
+    /// Local reading minus true time at the start, in nanoseconds.
+    #[serde(default)]
+    pub offset_ns: i64,
+    /// Drift in parts per million.
+    #[serde(default)]
+    pub drift_ppm: i64,
+}
+
+/// The `[topology]` part: how many hosts, and the network and clocks between them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySpec {
+    /// Number of hosts.
+    pub hosts: u32,
+    /// How they are connected.
+    #[serde(default)]
+    pub layout: Layout,
+    /// Latency between two hosts (within one zone, for `zoned`).
+    pub latency: Distribution,
+    /// Number of zones (`zoned` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<u32>,
+    /// Latency between zone switches (`zoned` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_zone: Option<Distribution>,
+    /// Hosts with skewed or drifting clocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<HostClock>,
+}
+
+/// The `[faults]` part: a profile expanded per seed, or an explicit plan, and a switch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSpec {
+    /// Whether faults are injected at all (`--set faults.enabled=true` switches them on).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Fault kinds and rates, expanded into a plan from each run's seed.
+    #[serde(default)]
+    pub profile: FaultProfile,
+    /// An explicit plan, used as is for every seed (instead of a profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<FaultPlan>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl Default for FaultsSpec {
+    fn default() -> Self {
+        FaultsSpec {
+            enabled: true,
+            profile: FaultProfile::none(),
+            plan: None,
+        }
+    }
+}
+
+/// The `[invariants]` part: which of the model's properties to check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvariantsSpec {
+    /// Only these properties (all of them when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Vec<String>>,
+    /// Properties not to check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
+}
+
+impl InvariantsSpec {
+    /// Whether the property called `name` is checked.
+    pub fn wants(&self, name: &str) -> bool {
+        self.check.as_ref().is_none_or(|c| c.iter().any(|n| n == name)) && !self.skip.iter().any(|n| n == name)
+    }
+}
+
+/// The `[model]` part as written: a name, and parameters checked against the model's Config.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ModelSection {
+    name: String,
+    #[serde(flatten)]
+    params: toml::Table,
+}
+
+/// A scenario file as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFormat {
+    #[serde(default)]
+    description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    model: ModelSection,
+    topology: TopologySpec,
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    workload: toml::Table,
+    #[serde(default)]
+    faults: FaultsSpec,
+    #[serde(default)]
+    invariants: InvariantsSpec,
+    #[serde(default)]
+    limits: Limits,
+}
+
+/// A checked scenario, ready to run under any seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Its name: a built-in's name, or the file's stem.
+    pub name: String,
+    /// How the user referred to it (a built-in name or a path), for replay commands.
+    pub reference: String,
+    /// One line saying what it exercises.
+    pub description: String,
+    /// The seed `ruckus run` uses when none is given.
+    pub seed: u64,
+    /// The model's name.
+    pub model: String,
+    /// The model's full parameters (`[model]` and `[workload]` merged, defaults filled in).
+    pub model_params: toml::Table,
+    /// Hosts and network.
+    pub topology: TopologySpec,
+    /// Faults.
+    pub faults: FaultsSpec,
+    /// Which properties to check.
+    pub invariants: InvariantsSpec,
+    /// Horizon, event budget, queue bound.
+    pub limits: Limits,
+    /// The `--set` overrides applied, as given (for replay commands).
+    pub overrides: Vec<String>,
+    /// The names of the properties that will be checked.
+    pub properties: Vec<String>,
+}
+
+/// One step of a field path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn render_path(path: &[Step]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// One `--set key=value`, parsed.
+#[derive(Clone, Debug)]
+struct Override {
+    raw: String,
+    path: Vec<String>,
+}
+
+/// What errors are reported against: the text, its origin, and the overrides applied to it.
+struct Context<'a> {
+    origin: String,
+    text: &'a str,
+    root: Option<toml::Spanned<DeTable<'a>>>,
+    overrides: Vec<Override>,
+}
+
+impl Context<'_> {
+    /// An error about `path`: blamed on a `--set` when one touches it, else located in the text.
+    fn error(&self, path: &[Step], message: String) -> ScenarioError {
+        let keys: Vec<&str> = path
+            .iter()
+            .filter_map(|s| match s {
+                Step::Key(k) => Some(k.as_str()),
+                Step::Index(_) => None,
+            })
+            .collect();
+        for o in &self.overrides {
+            let n = o.path.len().min(keys.len());
+            if n > 0 && o.path[..n].iter().map(String::as_str).eq(keys[..n].iter().copied()) {
+                return ScenarioError::new(format!("--set {}", o.raw), message).at_field(render_path(path));
+            }
+        }
+        let mut e = ScenarioError::new(self.origin.clone(), message).at_field(render_path(path));
+        if let Some(span) = self.locate(path) {
+            e = e.at_offset(self.text, span.start);
+        }
+        e
+    }
+
+    /// The span of the deepest part of `path` present in the text.
+    fn locate(&self, path: &[Step]) -> Option<Range<usize>> {
+        let root = self.root.as_ref()?;
+        let mut span = root.span();
+        let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+        let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+        for step in path {
+            let value = match step {
+                Step::Key(k) => {
+                    let (key, value) = table?.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str())?;
+                    // Point at the key itself when it is the last step (unknown fields, bad values
+                    // in inline tables both read best there).
+                    span = key.span();
+                    value
+                }
+                Step::Index(i) => {
+                    let value = array?.get(*i)?;
+                    span = value.span();
+                    value
+                }
+            };
+            table = None;
+            array = None;
+            match value.get_ref() {
+                DeValue::Table(t) => table = Some(t),
+                DeValue::Array(a) => array = Some(a),
+                _ => {}
+            }
+        }
+        Some(span)
+    }
+
+    /// Deserializes `value` into `T`, turning a failure into an error located at its field.
+    fn typed<T: DeserializeOwned>(&self, value: toml::Value, prefix: &[Step]) -> Result<T, ScenarioError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut path = prefix.to_vec();
+            for segment in e.path().iter() {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => path.push(Step::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => path.push(Step::Key(key.clone())),
+                    serde_path_to_error::Segment::Enum { variant } => path.push(Step::Key(variant.clone())),
+                    serde_path_to_error::Segment::Unknown => {}
+                }
+            }
+            let message = e.inner().message().trim().to_owned();
+            self.explain(path, message)
+        })
+    }
+
+    /// Adds the unknown name to the path and a suggestion, for serde's "unknown ..." messages.
+    fn explain(&self, mut path: Vec<Step>, message: String) -> ScenarioError {
+        let unknown = ["unknown field `", "unknown variant `"]
+            .iter()
+            .find_map(|p| message.strip_prefix(p))
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, rest)| (name.to_owned(), expected_names(rest)));
+        match unknown {
+            Some((name, expected)) => {
+                if message.starts_with("unknown field") && path.last() != Some(&Step::Key(name.clone())) {
+                    path.push(Step::Key(name.clone()));
+                }
+                self.error(&path, message).suggest(&name, expected.iter().map(String::as_str))
+            }
+            None => self.error(&path, message),
+        }
+    }
+}
+
+/// The names in serde's "expected one of `a`, `b`" / "expected `a`" tail.
+fn expected_names(rest: &str) -> Vec<String> {
+    rest.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
+fn parse_override(raw: &str) -> Result<(Override, toml::Value), ScenarioError> {
+    let origin = format!("--set {raw}");
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| ScenarioError::new(origin.clone(), "expected key=value, e.g. faults.enabled=true"))?;
+    let path: Vec<String> = key.trim().split('.').map(|s| s.trim().to_owned()).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ScenarioError::new(origin, format!("`{key}` is not a dotted path such as limits.horizon")));
+    }
+    let value = value.trim();
+    // A TOML value if it parses as one, otherwise the text itself (so `--set model.name=raft` works).
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    Ok((Override { raw: raw.to_owned(), path }, parsed))
+}
+
+fn apply_override(table: &mut toml::Table, o: &Override, value: toml::Value) -> Result<(), ScenarioError> {
+    let (last, parents) = o.path.split_last().expect("paths are not empty");
+    let mut t = table;
+    for (depth, key) in parents.iter().enumerate() {
+        let entry = t
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry.as_table_mut().ok_or_else(|| {
+            ScenarioError::new(
+                format!("--set {}", o.raw),
+                format!("`{}` is a value, not a table", o.path[..=depth].join(".")),
+            )
+        })?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+impl Scenario {
+    /// Loads a built-in scenario by name, or a file by path, and applies `overrides`.
+    pub fn load(reference: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        let looks_like_path = reference.contains('/') || reference.ends_with(".toml");
+        if let Some(text) = builtin::text(reference).filter(|_| !looks_like_path) {
+            let origin = format!("built-in scenario `{reference}` (scenarios/data/{reference}.toml)");
+            return Scenario::from_text(reference, reference, &origin, text, overrides);
+        }
+        match std::fs::read_to_string(reference) {
+            Ok(text) => {
+                let name = std::path::Path::new(reference)
+                    .file_stem()
+                    .map_or_else(|| reference.to_owned(), |s| s.to_string_lossy().into_owned());
+                Scenario::from_text(&name, reference, reference, &text, overrides)
+            }
+            Err(e) if looks_like_path || e.kind() != std::io::ErrorKind::NotFound => {
+                Err(ScenarioError::new(reference, format!("cannot read the scenario file: {e}")))
+            }
+            Err(_) => Err(ScenarioError::new(
+                reference,
+                format!(
+                    "no built-in scenario or file of that name (built-ins: {}; `ruckus scenarios` lists them)",
+                    builtin::names().collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .suggest(reference, builtin::names())),
+        }
+    }
+
+    /// Checks the scenario `text` (which came from `origin`) with `overrides` applied.
+    pub fn from_text(
+        name: &str,
+        reference: &str,
+        origin: &str,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<Scenario, ScenarioError> {
+        let root = DeTable::parse(text).map_err(|e| {
+            let mut err = ScenarioError::new(origin, e.message().trim().to_owned());
+            if let Some(span) = e.span() {
+                err = err.at_offset(text, span.start);
+            }
+            err
+        })?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ScenarioError::new(origin, e.message().trim()))?;
+        let mut parsed = Vec::new();
+        for raw in overrides {
+            let (o, value) = parse_override(raw)?;
+            apply_override(&mut table, &o, value)?;
+            parsed.push(o);
+        }
+        let cx = Context {
+            origin: origin.to_owned(),
+            text,
+            root: Some(root),
+            overrides: parsed,
+        };
+        let file: FileFormat = cx.typed(toml::Value::Table(table), &[])?;
+        check_topology(&cx, &file.topology)?;
+        check_faults(&cx, &file)?;
+        let model_name = file.model.name.clone();
+        let partial = Partial {
+            cx: &cx,
+            file: &file,
+            name,
+            reference,
+            overrides,
+        };
+        registry::dispatch(&model_name, partial).unwrap_or_else(|| {
+            let known: Vec<&str> = MODELS.iter().map(|(n, _)| *n).collect();
+            Err(cx
+                .error(
+                    &[Step::Key("model".into()), Step::Key("name".into())],
+                    format!("unknown model `{model_name}` (models: {})", known.join(", ")),
+                )
+                .suggest(&model_name, known))
+        })
+    }
+
+    /// The scenario as one self-contained TOML document, every default filled in: what a trace
+    /// header stores so a replay rebuilds exactly this run without the original file or flags.
+    pub fn to_toml(&self) -> String {
+        let mut model = self.model_params.clone();
+        model.insert("name".into(), toml::Value::String(self.model.clone()));
+        let file = FileFormat {
+            description: self.description.clone(),
+            seed: Some(self.seed),
+            model: ModelSection {
+                name: self.model.clone(),
+                params: self.model_params.clone(),
+            },
+            topology: self.topology.clone(),
+            workload: toml::Table::new(),
+            faults: self.faults.clone(),
+            invariants: self.invariants.clone(),
+            limits: self.limits,
+        };
+        toml::to_string(&file).expect("a checked scenario always serializes")
+    }
+
+    /// A shell command that runs this scenario under `seed` again.
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mut cmd = format!("ruckus run {} --seed {seed}", shell_quote(&self.reference));
+        for o in &self.overrides {
+            cmd.push_str(" --set ");
+            cmd.push_str(&shell_quote(o));
+        }
+        cmd
+    }
+
+    /// A short stable hash of the resolved scenario, so sweep outputs from different scenarios
+    /// or overrides are never merged or resumed into each other.
+    pub fn config_hash(&self) -> String {
+        format!("{:016x}", ruckus_sim::record::digest(self.to_toml().as_str()))
+    }
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioError> {
+    let at = |field: &str| vec![Step::Key("topology".into()), Step::Key(field.into())];
+    if t.hosts == 0 {
+        return Err(cx.error(&at("hosts"), "a topology needs at least one host".into()));
+    }
+    if let Err(m) = t.latency.validate() {
+        return Err(cx.error(&at("latency"), m));
+    }
+    match t.layout {
+        Layout::SingleSwitch => {
+            for field in ["zones", "inter_zone"] {
+                let given = if field == "zones" { t.zones.is_some() } else { t.inter_zone.is_some() };
+                if given {
+                    return Err(cx.error(&at(field), format!("`{field}` only applies to layout = \"zoned\"")));
+                }
+            }
+        }
+        Layout::Zoned => {
+            match t.zones {
+                None | Some(0) => {
+                    return Err(cx.error(&at("zones"), "layout = \"zoned\" needs zones >= 1".into()));
+                }
+                Some(_) => {}
+            }
+            match &t.inter_zone {
+                None => {
+                    return Err(cx.error(&at("inter_zone"), "layout = \"zoned\" needs an inter_zone latency".into()));
+                }
+                Some(d) => d.validate().map_err(|m| cx.error(&at("inter_zone"), m))?,
+            }
+        }
+    }
+    for (i, c) in t.clocks.iter().enumerate() {
+        if c.host >= t.hosts {
+            let path = vec![
+                Step::Key("topology".into()),
+                Step::Key("clocks".into()),
+                Step::Index(i),
+                Step::Key("host".into()),
+            ];
+            return Err(cx.error(&path, format!("host {} does not exist (the topology has {} hosts)", c.host, t.hosts)));
+        }
+    }
+    Ok(())
+}
+
+fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
+    let faults = |field: &str| vec![Step::Key("faults".into()), Step::Key(field.into())];
+    file.faults
+        .profile
+        .validate()
+        .map_err(|m| cx.error(&faults("profile"), m))?;
+    if let Some(plan) = &file.faults.plan {
+        if !file.faults.profile.is_empty() {
+            return Err(cx.error(
+                &faults("plan"),
+                "give either a fault profile or an explicit plan, not both".into(),
+            ));
+        }
+        let topology = runner::topology(&file.topology);
+        plan.validate(topology.hosts())
+            .map_err(|m| cx.error(&faults("plan"), m))?;
+    }
+    Ok(())
+}
+
+/// A parsed file waiting for its model's type.
+struct Partial<'a> {
+    cx: &'a Context<'a>,
+    file: &'a FileFormat,
+    name: &'a str,
+    reference: &'a str,
+    overrides: &'a [String],
+}
+
+impl ModelVisitor for Partial<'_> {
+    type Output = Result<Scenario, ScenarioError>;
+
+    fn visit<M: Model>(self) -> Self::Output {
+        let Partial { cx, file, .. } = self;
+        // The model's Config takes `[model]` (less its name) and `[workload]` together.
+        let mut params = file.model.params.clone();
+        let mut from_workload = Vec::new();
+        for (k, v) in &file.workload {
+            if params.contains_key(k) {
+                return Err(cx.error(
+                    &[Step::Key("workload".into()), Step::Key(k.clone())],
+                    format!("`{k}` is set in both [model] and [workload]; keep one"),
+                ));
+            }
+            params.insert(k.clone(), v.clone());
+            from_workload.push(k.clone());
+        }
+        if let Some(key) = M::HOSTS_KEY {
+            match params.get(key) {
+                None => {
+                    params.insert(key.into(), toml::Value::Integer(i64::from(file.topology.hosts)));
+                }
+                Some(v) if v.as_integer() != Some(i64::from(file.topology.hosts)) => {
+                    let section = if from_workload.iter().any(|k| k == key) { "workload" } else { "model" };
+                    return Err(cx.error(
+                        &[Step::Key(section.into()), Step::Key(key.into())],
+                        format!(
+                            "{} says {key} = {v}, but the topology has {} hosts (leave it out to follow the topology)",
+                            M::NAME,
+                            file.topology.hosts
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let config: M::Config = serde_path_to_error::deserialize(toml::Value::Table(params)).map_err(|e| {
+            let mut path = Vec::new();
+            for segment in e.path().iter() {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => path.push(Step::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => path.push(Step::Key(key.clone())),
+                    serde_path_to_error::Segment::Enum { variant } => path.push(Step::Key(variant.clone())),
+                    serde_path_to_error::Segment::Unknown => {}
+                }
+            }
+            let message = e.inner().message().trim().to_owned();
+            // Unknown fields come back with the key in the message only; find its section.
+            let first = path.first().cloned().or_else(|| {
+                message
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split_once('`'))
+                    .map(|(n, _)| Step::Key(n.to_owned()))
+            });
+            let section = match &first {
+                Some(Step::Key(k)) if from_workload.contains(k) => "workload",
+                _ => "model",
+            };
+            path.insert(0, Step::Key(section.into()));
+            cx.explain(path, format!("{message} (model `{}`)", M::NAME))
+        })?;
+        let model_params = match toml::Value::try_from(&config) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => file.model.params.clone(),
+        };
+        // Build once: the model may reject its parameters (a setup assertion), and that is a
+        // problem with the input, reported here rather than as a failure of every run.
+        let limits = file.limits;
+        if limits.horizon.as_nanos() == 0 {
+            return Err(cx.error(
+                &[Step::Key("limits".into()), Step::Key("horizon".into())],
+                "the horizon must be positive".into(),
+            ));
+        }
+        M::check(&config, file.topology.hosts)
+            .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}`: {m}", M::NAME)))?;
+        let probe = runner::build::<M>(&file.topology, &config, &FaultPlan::none(), limits, 0, None)
+            .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}` rejected its parameters: {m}", M::NAME)))?;
+        let offered: Vec<String> = M::properties(&config).into_iter().map(|p| p.name).collect();
+        drop(probe);
+        let lists = [("check", file.invariants.check.clone().unwrap_or_default()), ("skip", file.invariants.skip.clone())];
+        for (list, names) in lists {
+            for (i, n) in names.iter().enumerate() {
+                if !offered.contains(n) {
+                    let path = [Step::Key("invariants".into()), Step::Key(list.into()), Step::Index(i)];
+                    return Err(cx
+                        .error(
+                            &path,
+                            format!("model `{}` has no property `{n}` (it has: {})", M::NAME, offered.join(", ")),
+                        )
+                        .suggest(n, offered.iter().map(String::as_str)));
+                }
+            }
+        }
+        let properties = offered.into_iter().filter(|n| file.invariants.wants(n)).collect();
+        Ok(Scenario {
+            name: self.name.to_owned(),
+            reference: self.reference.to_owned(),
+            description: file.description.clone(),
+            seed: file.seed.unwrap_or(1),
+            model: M::NAME.to_owned(),
+            model_params,
+            topology: file.topology.clone(),
+            faults: file.faults.clone(),
+            invariants: file.invariants.clone(),
+            limits,
+            overrides: self.overrides.to_vec(),
+            properties,
+        })
+    }
+}
+
+impl Scenario {
+    /// The model's Config, as checked when the scenario was loaded.
+    pub fn model_config<M: Model>(&self) -> Result<M::Config, String> {
+        toml::Value::Table(self.model_params.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_owned())
+    }
+}

@@ -1,0 +1,310 @@
+//! Sweeps: many seeds of one scenario, in parallel across seeds, one JSON line per seed.
+//!
+//! Run `i` of a sweep with base seed `b` uses seed [`seed_for`]`(b, i)`, whatever the number of
+//! jobs, shards or machines, so a sweep split into shards and merged is line for line the sweep
+//! one machine would have run. Each run is single-threaded; rayon spreads runs over cores.
+//!
+//! Each result line holds only deterministic facts (no wall time), so equal sweeps give equal
+//! lines. Lines are written and flushed as runs finish: an interrupted sweep keeps every run it
+//! finished, and `--resume` skips them.
+
+use crate::exit::Exit;
+use crate::recording;
+use crate::runner::{self, RunSummary};
+use crate::scenario::Scenario;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The seed of run `index` in a sweep with base seed `base`: the engine's documented stream-key
+/// derivation under the label `sweep`, so it never depends on sharding or job count.
+pub fn seed_for(base: u64, index: u64) -> u64 {
+    ruckus_sim::rng::derive_stream_key(base, "sweep", index)
+}
+
+/// The environment variables a shard index is read from, in order: Kubernetes indexed Jobs,
+/// Nomad, Slurm job arrays. Each is a zero-based index.
+pub const SHARD_ENV: [&str; 3] = ["JOB_COMPLETION_INDEX", "NOMAD_ALLOC_INDEX", "SLURM_ARRAY_TASK_ID"];
+
+/// One shard of a sweep: runs whose index is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parses `K/N` (zero-based `K`).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard `{text}`: expected K/N, e.g. 0/3 (K counts from 0)"))?;
+        let index: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard `{text}`: `{k}` is not a shard number"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard `{text}`: `{n}` is not a shard count"))?;
+        Shard::new(index, count).map_err(|m| format!("--shard `{text}`: {m}"))
+    }
+
+    /// Shard `index` of `count`, checked.
+    pub fn new(index: u64, count: u64) -> Result<Shard, String> {
+        if count == 0 {
+            return Err("the shard count must be at least 1".into());
+        }
+        if index >= count {
+            return Err(format!(
+                "shard {index} does not exist among {count} shards (shards count from 0 to {})",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Shard of `count` whose index comes from the first of [`SHARD_ENV`] that `get` finds.
+    pub fn from_env(count: u64, get: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        for var in SHARD_ENV {
+            if let Some(v) = get(var) {
+                let index: u64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{var}={v:?} is not a shard number"))?;
+                return Shard::new(index, count).map_err(|m| format!("{var}={v}: {m}"));
+            }
+        }
+        Err(format!("--shard-from-env: none of {} is set", SHARD_ENV.join(", ")))
+    }
+
+    /// Whether run `index` belongs to this shard.
+    pub fn owns(&self, index: u64) -> bool {
+        index % self.count == self.index
+    }
+}
+
+/// One line of sweep output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepLine {
+    /// The run's index in the sweep.
+    pub index: u64,
+    /// The run's deterministic facts (seed, verdict, fingerprint, events, ...).
+    #[serde(flatten)]
+    pub run: RunSummary,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Hash of the resolved scenario: lines with different values come from different sweeps.
+    pub config: String,
+    /// The full trace of a failing run, when one was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// A command that re-runs a failing seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+}
+
+impl SweepLine {
+    /// The exit this line's verdict calls for.
+    pub fn exit(&self) -> Exit {
+        Exit::of_name(&self.run.verdict)
+    }
+
+    /// The line as JSON text (no newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("sweep lines always serialize")
+    }
+}
+
+/// The lines already in a sweep output file, and how many bytes of it are whole lines.
+#[derive(Debug, Default)]
+pub struct Existing {
+    /// Parsed lines, in file order.
+    pub lines: Vec<SweepLine>,
+    /// Length of the file's prefix made of complete, valid lines.
+    pub valid_len: u64,
+}
+
+/// Reads a sweep output file. A last line without its newline (a run cut off mid-write) is
+/// left out of `valid_len` so it can be truncated; any other bad line is an error.
+pub fn read_output(path: &Path) -> Result<Existing, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut reader = BufReader::new(file);
+    let mut existing = Existing::default();
+    let mut buf = String::new();
+    for number in 1.. {
+        buf.clear();
+        let n = reader
+            .read_line(&mut buf)
+            .map_err(|e| format!("{}: line {number}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        let complete = buf.ends_with('\n');
+        match serde_json::from_str::<SweepLine>(buf.trim_end()) {
+            Ok(line) if complete => {
+                existing.lines.push(line);
+                existing.valid_len += n as u64;
+            }
+            _ if !complete => break,
+            Ok(_) => unreachable!("complete is true here"),
+            Err(e) => {
+                if buf.trim().is_empty() {
+                    existing.valid_len += n as u64;
+                    continue;
+                }
+                return Err(format!("{}:{number}: not a sweep result line: {e}", path.display()));
+            }
+        }
+    }
+    Ok(existing)
+}
+
+/// How to run a sweep.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Base seed.
+    pub base_seed: u64,
+    /// Worker threads (each run is single-threaded).
+    pub jobs: usize,
+    /// Stop starting new runs once one fails.
+    pub stop_on_failure: bool,
+    /// Where failing runs are re-run with a full trace (`None`: no traces).
+    pub trace_dir: Option<PathBuf>,
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug, Default)]
+pub struct SweepStats {
+    /// Runs finished in this invocation.
+    pub finished: u64,
+    /// Runs skipped because of `stop_on_failure`.
+    pub skipped: u64,
+    /// Total events over the finished runs.
+    pub events: u64,
+}
+
+/// Runs `indices` of `scenario` in parallel and calls `on_line` (from worker threads, in
+/// completion order) with each result. `Err` when the thread pool cannot be built.
+pub fn run(
+    scenario: &Scenario,
+    indices: &[u64],
+    options: &SweepOptions,
+    on_line: &(dyn Fn(&SweepLine) + Sync),
+) -> Result<SweepStats, String> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {} worker threads: {e}", options.jobs))?;
+    let stop = AtomicBool::new(false);
+    let config = scenario.config_hash();
+    let results: Vec<Option<u64>> = pool.install(|| {
+        indices
+            .par_iter()
+            .with_max_len(1)
+            .map(|&index| {
+                if options.stop_on_failure && stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let line = run_one(scenario, &config, index, options);
+                if line.run.verdict != "held" {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                on_line(&line);
+                Some(line.run.events)
+            })
+            .collect()
+    });
+    let mut stats = SweepStats::default();
+    for r in results {
+        match r {
+            Some(events) => {
+                stats.finished += 1;
+                stats.events += events;
+            }
+            None => stats.skipped += 1,
+        }
+    }
+    Ok(stats)
+}
+
+/// Runs one index of a sweep (with a traced re-run if it fails and traces are wanted).
+pub fn run_one(scenario: &Scenario, config: &str, index: u64, options: &SweepOptions) -> SweepLine {
+    let seed = seed_for(options.base_seed, index);
+    let outcome = runner::run(scenario, seed);
+    let mut line = SweepLine {
+        index,
+        run: outcome.summary(),
+        scenario: scenario.name.clone(),
+        config: config.to_owned(),
+        trace: None,
+        replay: None,
+    };
+    if line.run.verdict != "held" {
+        line.replay = Some(scenario.replay_command(seed));
+        if let Some(dir) = &options.trace_dir {
+            let path = dir.join(format!("{}-seed-{seed}.trace", scenario.name));
+            match recording::record(scenario, seed, &path, Some(outcome.report.fingerprint)) {
+                Ok(_) => line.trace = Some(path.display().to_string()),
+                Err(e) => {
+                    // The fast result stands; the line says why there is no trace.
+                    line.run.message = Some(format!(
+                        "{} (no trace: {e})",
+                        line.run.message.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_depend_only_on_base_and_index() {
+        assert_eq!(seed_for(7, 3), seed_for(7, 3));
+        assert_ne!(seed_for(7, 3), seed_for(7, 4));
+        assert_ne!(seed_for(7, 3), seed_for(8, 3));
+        // Pinned: a change would make old sweep outputs unresumable.
+        assert_eq!(seed_for(0, 0), ruckus_sim::rng::derive_stream_key(0, "sweep", 0));
+    }
+
+    #[test]
+    fn shards_partition_the_indices() {
+        let shards: Vec<Shard> = (0..3).map(|k| Shard::new(k, 3).unwrap()).collect();
+        for i in 0..100 {
+            assert_eq!(shards.iter().filter(|s| s.owns(i)).count(), 1);
+        }
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
+        assert!(Shard::parse("3/3").unwrap_err().contains("count from 0 to 2"));
+        assert!(Shard::parse("1-3").unwrap_err().contains("expected K/N"));
+        assert!(Shard::parse("a/3").is_err());
+        assert!(Shard::parse("0/0").is_err());
+    }
+
+    #[test]
+    fn shard_index_comes_from_the_first_variable_set() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(Shard::from_env(4, env(&[("NOMAD_ALLOC_INDEX", "2")])), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!(
+            Shard::from_env(4, env(&[("SLURM_ARRAY_TASK_ID", "3"), ("JOB_COMPLETION_INDEX", "1")])),
+            Ok(Shard { index: 1, count: 4 })
+        );
+        assert!(Shard::from_env(4, env(&[])).unwrap_err().contains("none of"));
+        assert!(Shard::from_env(4, env(&[("JOB_COMPLETION_INDEX", "9")])).is_err());
+        assert!(Shard::from_env(4, env(&[("JOB_COMPLETION_INDEX", "x")])).is_err());
+    }
+}

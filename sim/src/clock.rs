@@ -45,6 +45,11 @@ impl Clock {
 
     fn local_raw(&self, now: Instant) -> i128 {
         let elapsed = i128::from(now.0 - self.base_true);
+        if self.drift_ppm == 0 {
+            // The general formula gives exactly this; skipping the 128-bit division is the
+            // common case's fast path.
+            return self.base_local + elapsed;
+        }
         self.base_local + elapsed * (PPM + i128::from(self.drift_ppm)) / PPM
     }
 
@@ -79,6 +84,10 @@ impl Clock {
     /// How much true time passes while this clock advances by `local`, at the current rate.
     /// Rounded up, so a timer never fires before its local duration has elapsed.
     pub fn true_duration(&self, local: Duration) -> Duration {
+        if self.drift_ppm == 0 {
+            // (local * PPM + PPM - 1) / PPM == local exactly; skip the 128-bit division.
+            return local;
+        }
         let rate = PPM + i128::from(self.drift_ppm);
         let nanos = (i128::from(local.0) * PPM + rate - 1) / rate;
         Duration(nanos.min(i128::from(u64::MAX)) as u64)

@@ -76,6 +76,7 @@ pub mod rng;
 pub mod shrink;
 pub mod sim;
 pub mod time;
+mod timers;
 pub mod trace;
 
 pub use clock::{Clock, ClockConfig};

@@ -13,7 +13,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 
 /// Identifies a host (a machine) in a run; hosts are numbered from 0 in the order added.
@@ -308,18 +308,55 @@ pub struct NetworkChaos {
     pub reorder_window: Duration,
 }
 
-/// One precomputed host pair.
-#[derive(Clone, Copy, Debug)]
-struct Pair {
+/// A path's latency recipe, shared by every host pair whose path has the same parts (on a
+/// single switch, every pair but the loopback shares one).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Route {
     /// Sum of the constant parts of the path.
     constant_ns: u64,
+    /// The hops that must be sampled: `hops[hop_start..hop_start + hop_len]`.
     hop_start: u32,
     hop_len: u32,
-    /// No physical path, or cut by an active partition.
-    blocked: bool,
+}
+
+/// One host pair of the table, packed into 32 bits so that the table of a large topology stays
+/// in cache (500 hosts: 1 MB rather than 8 MB): the low bits index the pair's [`Route`], and two
+/// flags say whether the pair is cut and whether a slow-link or clog fault applies to it.
+type PairCell = u32;
+/// No physical path, or cut by an active partition.
+const PAIR_BLOCKED: PairCell = 1 << 31;
+/// A slow-link or clog fault applies: look the pair up in `Network::link_faults`.
+const PAIR_LINK_FAULT: PairCell = 1 << 30;
+/// The route index bits.
+const PAIR_ROUTE: PairCell = PAIR_LINK_FAULT - 1;
+
+/// The active slow-link and clog faults of one directed pair, folded together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LinkFault {
+    /// Index of the pair in the table.
+    pair: usize,
     /// Latency multiplier from slow-link faults (1 = normal).
     slow_factor: u32,
     /// Messages sent while clogged arrive no earlier than this.
+    clog_until: u64,
+}
+
+/// An exact, orderable key for a distribution, used only to share identical routes.
+fn distribution_key(d: &Distribution) -> [u64; 3] {
+    match *d {
+        Distribution::Constant { value } => [0, value.0, 0],
+        Distribution::Uniform { min, max } => [1, min.0, max.0],
+        Distribution::Normal { mean, std_dev } => [2, mean.0, std_dev.0],
+        Distribution::LogNormal { median, sigma } => [3, median.0, sigma.to_bits()],
+        Distribution::Exponential { mean } => [4, mean.0, 0],
+    }
+}
+
+/// A pair's route with its link faults, as one send sees it.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    route: Route,
+    slow_factor: u32,
     clog_until: u64,
 }
 
@@ -339,9 +376,13 @@ pub enum Transmission {
 pub struct Network {
     hosts: Vec<HostSpec>,
     n: usize,
-    pairs: Vec<Pair>,
+    /// `n * n` cells, row-major by (sender, receiver).
+    pairs: Vec<PairCell>,
+    routes: Vec<Route>,
     hops: Vec<Distribution>,
     physical: Vec<bool>,
+    /// Pairs with an active slow-link or clog fault (few, so a short list).
+    link_faults: Vec<LinkFault>,
     loopback: Distribution,
     partitions: Vec<(u64, Partition)>,
     slow: Vec<(u64, HostId, HostId, u32)>,
@@ -354,46 +395,53 @@ impl Network {
     pub fn new(topology: &Topology) -> Network {
         let n = topology.hosts.len();
         let mut pairs = Vec::with_capacity(n * n);
+        let mut routes: Vec<Route> = Vec::new();
+        let mut route_ids: BTreeMap<(u64, Vec<[u64; 3]>), PairCell> = BTreeMap::new();
         let mut hops = Vec::new();
         let mut physical = Vec::with_capacity(n * n);
         for a in 0..n {
             for (b, path) in topology.paths_from(HostId(a as u32)).into_iter().enumerate() {
-                let mut pair = Pair {
-                    constant_ns: 0,
-                    hop_start: hops.len() as u32,
-                    hop_len: 0,
-                    blocked: path.is_none() && a != b,
-                    slow_factor: 1,
-                    clog_until: 0,
-                };
+                let blocked = path.is_none() && a != b;
+                let mut constant_ns = 0u64;
+                let mut sampled: Vec<Distribution> = Vec::new();
                 if a == b {
                     if let Distribution::Constant { value } = topology.loopback {
-                        pair.constant_ns = value.0;
+                        constant_ns = value.0;
                     } else {
-                        hops.push(topology.loopback);
-                        pair.hop_len = 1;
+                        sampled.push(topology.loopback);
                     }
                 } else {
                     for d in path.into_iter().flatten() {
                         match d {
-                            Distribution::Constant { value } => pair.constant_ns += value.0,
-                            other => {
-                                hops.push(other);
-                                pair.hop_len += 1;
-                            }
+                            Distribution::Constant { value } => constant_ns += value.0,
+                            other => sampled.push(other),
                         }
                     }
                 }
-                physical.push(!pair.blocked);
-                pairs.push(pair);
+                let key = (constant_ns, sampled.iter().map(distribution_key).collect());
+                let route = *route_ids.entry(key).or_insert_with(|| {
+                    let id = routes.len() as PairCell;
+                    assert!(id <= PAIR_ROUTE, "too many distinct routes for the pair table");
+                    routes.push(Route {
+                        constant_ns,
+                        hop_start: hops.len() as u32,
+                        hop_len: sampled.len() as u32,
+                    });
+                    hops.extend_from_slice(&sampled);
+                    id
+                });
+                physical.push(!blocked);
+                pairs.push(if blocked { route | PAIR_BLOCKED } else { route });
             }
         }
         Network {
             hosts: topology.hosts.clone(),
             n,
             pairs,
+            routes,
             hops,
             physical,
+            link_faults: Vec::new(),
             loopback: topology.loopback,
             partitions: Vec::new(),
             slow: Vec::new(),
@@ -409,25 +457,27 @@ impl Network {
 
     /// Whether a message from `a` to `b` would currently get through (ignoring chaos loss).
     pub fn reachable(&self, a: HostId, b: HostId) -> bool {
-        !self.pairs[a.index() * self.n + b.index()].blocked
+        self.pairs[a.index() * self.n + b.index()] & PAIR_BLOCKED == 0
     }
 
     /// Decides the fate of one message sent from `a` to `b` at `now`, drawing from `rng`.
     #[inline]
     pub fn transmit(&self, a: HostId, b: HostId, now: Instant, rng: &mut Random) -> Transmission {
-        let pair = &self.pairs[a.index() * self.n + b.index()];
-        if pair.blocked {
+        let index = a.index() * self.n + b.index();
+        let cell = self.pairs[index];
+        if cell & PAIR_BLOCKED != 0 {
             return Transmission::Dropped;
         }
+        let pair = self.path(index, cell);
         match &self.chaos {
-            None => Transmission::Once(self.arrival(pair, now, rng)),
+            None => Transmission::Once(self.arrival(&pair, now, rng)),
             Some(chaos) => {
                 if rng.chance(chaos.loss) {
                     return Transmission::Dropped;
                 }
-                let first = self.chaotic_arrival(pair, chaos, now, rng);
+                let first = self.chaotic_arrival(&pair, chaos, now, rng);
                 if rng.chance(chaos.duplicate) {
-                    Transmission::Twice(first, self.chaotic_arrival(pair, chaos, now, rng))
+                    Transmission::Twice(first, self.chaotic_arrival(&pair, chaos, now, rng))
                 } else {
                     Transmission::Once(first)
                 }
@@ -435,7 +485,26 @@ impl Network {
         }
     }
 
-    fn chaotic_arrival(&self, pair: &Pair, chaos: &NetworkChaos, now: Instant, rng: &mut Random) -> Instant {
+    /// The latency recipe of a pair, with its link faults folded in.
+    #[inline]
+    fn path(&self, index: usize, cell: PairCell) -> Path {
+        let route = self.routes[(cell & PAIR_ROUTE) as usize];
+        let (slow_factor, clog_until) = if cell & PAIR_LINK_FAULT == 0 {
+            (1, 0)
+        } else {
+            self.link_faults
+                .iter()
+                .find(|f| f.pair == index)
+                .map_or((1, 0), |f| (f.slow_factor, f.clog_until))
+        };
+        Path {
+            route,
+            slow_factor,
+            clog_until,
+        }
+    }
+
+    fn chaotic_arrival(&self, pair: &Path, chaos: &NetworkChaos, now: Instant, rng: &mut Random) -> Instant {
         let t = self.arrival(pair, now, rng);
         if rng.chance(chaos.reorder) {
             t.saturating_add(Duration(rng.range_inclusive(0, chaos.reorder_window.0)))
@@ -445,10 +514,10 @@ impl Network {
     }
 
     #[inline]
-    fn arrival(&self, pair: &Pair, now: Instant, rng: &mut Random) -> Instant {
-        let mut latency = pair.constant_ns;
-        let start = pair.hop_start as usize;
-        for hop in &self.hops[start..start + pair.hop_len as usize] {
+    fn arrival(&self, pair: &Path, now: Instant, rng: &mut Random) -> Instant {
+        let mut latency = pair.route.constant_ns;
+        let start = pair.route.hop_start as usize;
+        for hop in &self.hops[start..start + pair.route.hop_len as usize] {
             latency += hop.sample(rng).0;
         }
         latency = latency.saturating_mul(u64::from(pair.slow_factor));
@@ -477,8 +546,13 @@ impl Network {
             for b in 0..self.n {
                 let i = a * self.n + b;
                 let (ha, hb) = (HostId(a as u32), HostId(b as u32));
-                self.pairs[i].blocked =
+                let blocked =
                     !self.physical[i] || self.partitions.iter().any(|(_, p)| p.blocks(ha, hb, &self.hosts));
+                if blocked {
+                    self.pairs[i] |= PAIR_BLOCKED;
+                } else {
+                    self.pairs[i] &= !PAIR_BLOCKED;
+                }
             }
         }
     }
@@ -512,21 +586,32 @@ impl Network {
     }
 
     fn recompute_pair(&mut self, a: HostId, b: HostId) {
-        let pair = &mut self.pairs[a.index() * self.n + b.index()];
-        pair.slow_factor = self
+        let index = a.index() * self.n + b.index();
+        let slow_factor = self
             .slow
             .iter()
             .filter(|s| s.1 == a && s.2 == b)
             .map(|s| s.3)
             .max()
             .unwrap_or(1);
-        pair.clog_until = self
+        let clog_until = self
             .clogs
             .iter()
             .filter(|c| c.1 == a && c.2 == b)
             .map(|c| c.3.0)
             .max()
             .unwrap_or(0);
+        self.link_faults.retain(|f| f.pair != index);
+        if slow_factor == 1 && clog_until == 0 {
+            self.pairs[index] &= !PAIR_LINK_FAULT;
+        } else {
+            self.pairs[index] |= PAIR_LINK_FAULT;
+            self.link_faults.push(LinkFault {
+                pair: index,
+                slow_factor,
+                clog_until,
+            });
+        }
     }
 
     /// Sets (or clears, with `None`) the per-message chaos applied to every send.
@@ -540,9 +625,9 @@ impl Network {
         self.slow.clear();
         self.clogs.clear();
         self.chaos = None;
+        self.link_faults.clear();
         for p in &mut self.pairs {
-            p.slow_factor = 1;
-            p.clog_until = 0;
+            *p &= !PAIR_LINK_FAULT;
         }
         self.recompute_blocked();
     }
@@ -579,6 +664,43 @@ mod tests {
             panic!()
         };
         assert_eq!(t, Instant(1_000), "loopback latency");
+    }
+
+    #[test]
+    fn pairs_with_the_same_path_share_one_route() {
+        let net = Network::new(&Topology::single_switch(50, Distribution::uniform(ms(1), ms(10))));
+        // The loopback and the switch fabric: two recipes for 2,500 pairs.
+        assert_eq!(net.routes.len(), 2);
+        assert_eq!(net.hops.len(), 1);
+        let zoned = Network::new(&Topology::zoned(
+            12,
+            3,
+            Distribution::uniform(ms(1), ms(2)),
+            Distribution::uniform(ms(5), ms(9)),
+        ));
+        // Loopback, same zone, other zone.
+        assert_eq!(zoned.routes.len(), 3);
+    }
+
+    #[test]
+    fn link_faults_touch_only_their_pair_and_clear_on_removal() {
+        let mut net = Network::new(&Topology::single_switch(3, Distribution::constant(ms(1))));
+        let mut rng = Random::stream(1, "net", 0);
+        net.add_slow(1, HostId(0), HostId(1), 3);
+        net.add_clog(2, HostId(0), HostId(1), Instant(ms(7).0));
+        net.add_slow(3, HostId(0), HostId(1), 5);
+        let t = |net: &Network, rng: &mut Random, a: u32, b: u32| net.transmit(HostId(a), HostId(b), Instant(0), rng);
+        // The largest factor wins, then the clog holds the message back.
+        assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(7).0)));
+        net.remove_link_fault(2);
+        assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(5).0)));
+        assert_eq!(t(&net, &mut rng, 0, 2), Transmission::Once(Instant(ms(1).0)));
+        net.remove_link_fault(3);
+        assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(3).0)));
+        net.heal();
+        assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(1).0)));
+        assert!(net.link_faults.is_empty());
+        assert!(net.pairs.iter().all(|c| c & (PAIR_LINK_FAULT | PAIR_BLOCKED) == 0));
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::rng::Random;
 use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use crate::timers::TimerSet;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -253,7 +254,7 @@ pub(crate) struct Core<P: Process> {
     net: Network,
     net_rng: Random,
     next_timer: u64,
-    pub(crate) live_timers: BTreeSet<u64>,
+    pub(crate) live_timers: TimerSet,
     pub(crate) event_index: u64,
     fingerprint: Fingerprint,
     recorder: FlightRecorder,
@@ -440,7 +441,7 @@ impl<P: Process> Sim<P> {
                 net: Network::new(topology),
                 net_rng: Random::stream(seed, "network", 0),
                 next_timer: 0,
-                live_timers: BTreeSet::new(),
+                live_timers: TimerSet::default(),
                 event_index: 0,
                 fingerprint: Fingerprint::default(),
                 recorder: FlightRecorder::new(config.flight_recorder),

@@ -2,8 +2,9 @@
 //! events (only the flight recorder's last K events are kept).
 //!
 //! `/usr/bin/time -v target/release/pingpong_memory 100000000` and read "Maximum resident set
-//! size". The argument is the number of deliveries (default 100,000,000); hosts and in-flight
-//! messages are the standard 5 and 50.
+//! size". The first argument is the number of deliveries (default 100,000,000); optional second
+//! and third arguments set hosts and messages in flight (default the standard 5 and 50), which
+//! makes this binary handy for profiling too.
 
 use ruckus_benches::run_pingpong;
 use ruckus_models::pingpong::PingPongConfig;
@@ -11,18 +12,35 @@ use ruckus_sim::Verdict;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    let deliveries = match arg.as_deref().map(str::parse::<u64>) {
-        None => 100_000_000,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("usage: pingpong_memory [DELIVERIES]  (a positive whole number, default 100000000)");
-            return ExitCode::from(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let standard = PingPongConfig::default();
+    let arg = |i: usize, default: u64| -> Option<u64> {
+        match args.get(i).map(|a| a.parse::<u64>()) {
+            None => Some(default),
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => None,
         }
     };
+    let (Some(deliveries), Some(hosts), Some(in_flight)) = (
+        arg(0, 100_000_000),
+        arg(1, u64::from(standard.hosts)),
+        arg(2, u64::from(standard.in_flight)),
+    ) else {
+        eprintln!("usage: pingpong_memory [DELIVERIES [HOSTS [IN_FLIGHT]]]  (positive whole numbers)");
+        return ExitCode::from(2);
+    };
+    let (Ok(hosts), Ok(in_flight)) = (u32::try_from(hosts), u32::try_from(in_flight)) else {
+        eprintln!("HOSTS and IN_FLIGHT must fit in 32 bits");
+        return ExitCode::from(2);
+    };
+    if args.len() > 3 || hosts < 2 {
+        eprintln!("usage: pingpong_memory [DELIVERIES [HOSTS [IN_FLIGHT]]]  (HOSTS at least 2)");
+        return ExitCode::from(2);
+    }
     let config = PingPongConfig {
+        hosts,
+        in_flight,
         deliveries,
-        ..PingPongConfig::default()
     };
     let report = run_pingpong(&config, 1);
     print!("{report}");

@@ -69,10 +69,14 @@ impl Client {
         let key = rng.below(u64::from(self.config.keys)) as u32;
         // Values are random so distinct writes are told apart in the history.
         let value = rng.below(1 << 40);
-        match rng.below(10) {
-            0..=3 => KvInput::Get(key),
-            4..=7 => KvInput::Put(key, value),
-            _ => KvInput::Cas(key, self.seen[key as usize], value),
+        let reads = u64::from(self.config.read_percent);
+        let roll = rng.below(300);
+        if roll < 3 * reads {
+            KvInput::Get(key)
+        } else if (roll - 3 * reads) % 3 < 2 {
+            KvInput::Put(key, value)
+        } else {
+            KvInput::Cas(key, self.seen[key as usize], value)
         }
     }
 
@@ -183,11 +187,11 @@ impl Client {
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_>, from: ProcessId, message: Message) {
-        let Message::Reply { seq, answer } = message else {
+        let Message::Reply { session, seq, answer } = message else {
             return;
         };
         let Some(p) = self.pending.as_mut() else { return };
-        if p.seq != seq {
+        if p.seq != seq || session != self.session {
             return;
         }
         match answer {

@@ -54,8 +54,9 @@ pub enum ReadMode {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Bugs {
-    /// Term and vote are written but not synced before the vote reply: a host crash can make a
-    /// server forget its vote and vote twice in one term (two leaders in a term).
+    /// The term is synced but the vote is not written before the vote reply (nor after): a
+    /// server that restarts forgets whom it voted for and can vote twice in one term, so a
+    /// term can get two leaders.
     pub vote_not_persisted: bool,
     /// The leader commits any entry a majority stores, even from an earlier term (the "Figure 8"
     /// bug): such an entry can later be overwritten, losing a committed write.
@@ -97,6 +98,8 @@ pub struct Config {
     pub client_timeout: Duration,
     /// Attempts (timeouts) before a client gives up with an unknown outcome.
     pub client_attempts: u32,
+    /// Percentage of client operations that are reads (the rest: 2/3 puts, 1/3 compare-and-sets).
+    pub read_percent: u32,
     /// Longest pause between a client's operations (uniform from zero).
     pub client_think_time: Duration,
     /// After the heal, a leader must exist and a client operation complete within this bound.
@@ -122,6 +125,7 @@ impl Default for Config {
             lease_drift_margin_ppm: 250_000,
             client_timeout: Duration::from_millis(400),
             client_attempts: 5,
+            read_percent: 40,
             client_think_time: Duration::from_millis(10),
             liveness_within: Duration::from_secs(4),
             check_max_steps: 50_000_000,
@@ -162,6 +166,12 @@ impl Config {
         }
         if self.lease_drift_margin_ppm >= 1_000_000 {
             return Err("lease_drift_margin_ppm must be below 1000000".into());
+        }
+        if self.read_percent > 100 {
+            return Err(format!(
+                "read_percent must be at most 100, got {}",
+                self.read_percent
+            ));
         }
         if self.client_timeout == Duration::ZERO || self.client_attempts == 0 {
             return Err("client_timeout and client_attempts must be positive".into());
@@ -273,6 +283,8 @@ pub enum Message {
     },
     /// A server's answer to `Request`.
     Reply {
+        /// The request's session (a restarted client must not take its predecessor's answers).
+        session: u64,
         /// The request's sequence number.
         seq: u64,
         /// The answer.

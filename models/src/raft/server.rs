@@ -125,11 +125,11 @@ impl Server {
     // ---- persistence ----
 
     fn persist_meta(&mut self, ctx: &mut Ctx<'_, '_>) {
+        // The bug: the vote stays in memory only.
+        let vote = self.voted_for.filter(|_| !self.config.bugs.vote_not_persisted);
         let mut disk = ctx.storage();
-        disk.put(META, storage::encode_meta(self.term, self.voted_for));
-        if !self.config.bugs.vote_not_persisted {
-            disk.sync();
-        }
+        disk.put(META, storage::encode_meta(self.term, vote));
+        disk.sync();
     }
 
     fn push_entry(&mut self, entry: Entry) {
@@ -277,10 +277,11 @@ impl Server {
     fn step_down(&mut self, ctx: &mut Ctx<'_, '_>) {
         if self.role == Role::Leader {
             // Requests already appended may still commit under the next leader.
-            for (_, (client, _, seq)) in std::mem::take(&mut self.waiting) {
+            for (_, (client, session, seq)) in std::mem::take(&mut self.waiting) {
                 ctx.send(
                     client,
                     Message::Reply {
+                        session,
                         seq,
                         answer: Answer::Lost,
                     },
@@ -582,7 +583,14 @@ impl Server {
                     Some(out) if s == session && q == seq => Answer::Done(out),
                     _ => Answer::Lost,
                 };
-                ctx.send(client, Message::Reply { seq: q, answer });
+                ctx.send(
+                    client,
+                    Message::Reply {
+                        session: s,
+                        seq: q,
+                        answer,
+                    },
+                );
             }
         }
     }
@@ -620,6 +628,7 @@ impl Server {
             ctx.send(
                 from,
                 Message::Reply {
+                    session,
                     seq,
                     answer: Answer::NotLeader { hint },
                 },
@@ -631,6 +640,7 @@ impl Server {
                 ctx.send(
                     from,
                     Message::Reply {
+                        session,
                         seq,
                         answer: Answer::Done(out),
                     },
@@ -654,6 +664,7 @@ impl Server {
                 ctx.send(
                     from,
                     Message::Reply {
+                        session,
                         seq,
                         answer: Answer::Done(KvOutput::Value(value)),
                     },

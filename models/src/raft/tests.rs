@@ -135,3 +135,103 @@ fn config_validation_names_the_field() {
     assert!(bad.validate().unwrap_err().contains("leader_noop"));
     assert_eq!(Config::default().validate(), Ok(()));
 }
+
+/// The first seed in `0..max_seeds` whose run fails, with its report.
+fn first_failure(
+    config: &Config,
+    profile: &FaultProfile,
+    max_seeds: u64,
+    horizon: Duration,
+) -> Option<(u64, RunReport)> {
+    (0..max_seeds).find_map(|seed| {
+        let report = run(config, seed, profile, horizon);
+        (report.verdict != Verdict::Held).then_some((seed, report))
+    })
+}
+
+/// The profile a bug is hunted under, and the config that switches it on.
+pub(super) fn bug_hunt(bug: &str) -> (Config, FaultProfile) {
+    let mut config = Config::default();
+    let mut p = stormy();
+    match bug {
+        "vote_not_persisted" => {
+            config.bugs.vote_not_persisted = true;
+            p.crash = Some(rate(400, 20, 300));
+            p.partition = Some(rate(600, 100, 800));
+        }
+        "commit_previous_term" => {
+            config.bugs.commit_previous_term = true;
+            config.leader_noop = false;
+            p.crash = Some(rate(400, 20, 600));
+            p.partition = Some(rate(500, 100, 1000));
+        }
+        "stale_read_deposed_leader" => {
+            config.bugs.stale_read_deposed_leader = true;
+            config.keys = 1;
+            config.read_percent = 80;
+            p.partition = Some(rate(800, 300, 2000));
+        }
+        "lease_without_drift_margin" => {
+            config.read_mode = ReadMode::Lease;
+            config.bugs.lease_without_drift_margin = true;
+            config.keys = 1;
+            config.read_percent = 90;
+            p.clock_drift = Some(rate(300, 2000, 10_000));
+            p.clock_drift_max_ppm = 200_000;
+            p.partition = Some(rate(500, 200, 1500));
+        }
+        _ => panic!("no bug {bug}"),
+    }
+    (config, p)
+}
+
+#[test]
+#[ignore = "measurement: cargo test -p ruckus-models --release -- --ignored --nocapture bug_seed_counts"]
+fn bug_seed_counts() {
+    for bug in [
+        "healthy_no_noop",
+        "healthy_lease",
+        "stale_read_deposed_leader",
+        "vote_not_persisted",
+        "commit_previous_term",
+        "lease_without_drift_margin",
+    ] {
+        let (config, profile) = match bug {
+            "healthy_no_noop" => (
+                Config {
+                    leader_noop: false,
+                    ..Config::default()
+                },
+                stormy(),
+            ),
+            "healthy_lease" => {
+                let (mut c, p) = bug_hunt("lease_without_drift_margin");
+                c.bugs = Bugs::default();
+                c.lease_drift_margin_ppm = 400_000;
+                (c, p)
+            }
+            _ => bug_hunt(bug),
+        };
+        let mut found = Vec::new();
+        for seed in 0..100 {
+            let r = run(&config, seed, &profile, Duration::from_secs(15));
+            if r.verdict != Verdict::Held {
+                found.push((seed, r.failure.as_ref().and_then(|f| f.property.clone())));
+            }
+        }
+        println!(
+            "{bug}: {} of 100 seeds fail; first {:?}",
+            found.len(),
+            &found[..found.len().min(5)]
+        );
+    }
+}
+
+#[test]
+#[ignore = "debugging aid: prints one failing run"]
+fn show_commit_previous_term_seed_0() {
+    let (config, profile) = bug_hunt("commit_previous_term");
+    let mut sim = build(&config, 0, &profile, Duration::from_secs(15));
+    let r = sim.run();
+    println!("{r}");
+}

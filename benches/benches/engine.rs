@@ -5,9 +5,7 @@
 //! Run with `cargo bench -p ruckus-benches`; filter with e.g. `-- pingpong_5`.
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use ruckus_benches::{
-    TimerStormConfig, bare_pingpong, build_pingpong, build_timer_storm, turmoil_pingpong,
-};
+use ruckus_benches::{TimerStormConfig, bare_pingpong, build_pingpong, build_timer_storm, turmoil_pingpong};
 use ruckus_models::pingpong::PingPongConfig;
 use ruckus_sim::Verdict;
 use std::hint::black_box;

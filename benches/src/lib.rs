@@ -100,7 +100,10 @@ pub fn bare_pingpong(config: &PingPongConfig, seed: u64) -> BareOutcome {
             send(&mut heap, &mut choice[h], 0, h as u32, hops);
         }
     }
-    let mut out = BareOutcome { deliveries: 0, end_ns: 0 };
+    let mut out = BareOutcome {
+        deliveries: 0,
+        end_ns: 0,
+    };
     while let Some(Reverse((now, _, to, hops))) = heap.pop() {
         out.deliveries += 1;
         out.end_ns = now;
@@ -154,7 +157,9 @@ pub struct TimerStorm {
 
 impl TimerStorm {
     fn arm(&mut self, ctx: &mut Context<'_, Self>, slot: u32) {
-        let delay = ctx.random().range_inclusive(LATENCY_MIN.as_nanos(), LATENCY_MAX.as_nanos());
+        let delay = ctx
+            .random()
+            .range_inclusive(LATENCY_MIN.as_nanos(), LATENCY_MAX.as_nanos());
         self.slots[slot as usize] = Some(ctx.set_timer(Duration(delay), slot));
     }
 }
@@ -259,7 +264,8 @@ pub fn turmoil_pingpong(config: &PingPongConfig, seed: u64) -> u64 {
         let mut rng = Random::stream(seed, "process", u64::from(me) << 32);
         sim.client(names[h].clone(), async move {
             use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-            let sock = turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), TURMOIL_PORT)).await?;
+            let sock =
+                turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), TURMOIL_PORT)).await?;
             let peers: Vec<SocketAddr> = names
                 .iter()
                 .map(|name| SocketAddr::new(turmoil::lookup(name.as_str()), TURMOIL_PORT))
@@ -325,7 +331,10 @@ mod tests {
         }
         // And a different seed really is a different run.
         let config = small(5, 50, 20_000);
-        assert_ne!(bare_pingpong(&config, 11).end_ns, bare_pingpong(&config, 12).end_ns);
+        assert_ne!(
+            bare_pingpong(&config, 11).end_ns,
+            bare_pingpong(&config, 12).end_ns
+        );
     }
 
     #[test]

@@ -689,7 +689,9 @@ mod tests {
         net.add_slow(1, HostId(0), HostId(1), 3);
         net.add_clog(2, HostId(0), HostId(1), Instant(ms(7).0));
         net.add_slow(3, HostId(0), HostId(1), 5);
-        let t = |net: &Network, rng: &mut Random, a: u32, b: u32| net.transmit(HostId(a), HostId(b), Instant(0), rng);
+        let t = |net: &Network, rng: &mut Random, a: u32, b: u32| {
+            net.transmit(HostId(a), HostId(b), Instant(0), rng)
+        };
         // The largest factor wins, then the clog holds the message back.
         assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(7).0)));
         net.remove_link_fault(2);
@@ -700,7 +702,11 @@ mod tests {
         net.heal();
         assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(1).0)));
         assert!(net.link_faults.is_empty());
-        assert!(net.pairs.iter().all(|c| c & (PAIR_LINK_FAULT | PAIR_BLOCKED) == 0));
+        assert!(
+            net.pairs
+                .iter()
+                .all(|c| c & (PAIR_LINK_FAULT | PAIR_BLOCKED) == 0)
+        );
     }
 
     #[test]

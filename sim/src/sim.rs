@@ -12,9 +12,9 @@ use crate::record::{
 };
 use crate::rng::Random;
 use crate::time::{Duration, Instant};
+use crate::timers::TimerSet;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use crate::timers::TimerSet;
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -25,7 +25,11 @@ impl TimerSet {
     /// Marks `id` live. Ids must be inserted in increasing order.
     #[inline]
     pub(crate) fn insert(&mut self, id: u64) {
-        assert!(id >= self.next, "timer ids must increase ({id} after {})", self.next);
+        assert!(
+            id >= self.next,
+            "timer ids must increase ({id} after {})",
+            self.next
+        );
         let offset = id - self.base;
         let word = (offset / 64) as usize;
         while self.words.len() <= word {
@@ -100,7 +104,11 @@ mod tests {
                 assert_eq!(set.remove(&id), reference.remove(&id), "remove {id}");
             }
             let probe = next.saturating_sub((x >> 40) % 300);
-            assert_eq!(set.contains(&probe), reference.contains(&probe), "contains {probe}");
+            assert_eq!(
+                set.contains(&probe),
+                reference.contains(&probe),
+                "contains {probe}"
+            );
         }
         assert_eq!(set.len(), reference.len());
         assert!(!set.contains(&0) && !set.contains(&(next + 1)));

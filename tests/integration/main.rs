@@ -1,5 +1,4 @@
 //! ruckus's integration tests: one test binary, one module per feature.
 
-mod cli;
 mod determinism;
 mod trace;

@@ -27,7 +27,6 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod exit;
-pub mod explore;
 pub mod recording;
 pub mod registry;
 pub mod runner;

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod exit;
+pub mod export;
 pub mod recording;
 pub mod registry;
 pub mod runner;

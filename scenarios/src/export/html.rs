@@ -1,0 +1,166 @@
+//! A self-contained HTML timeline: one file, inline script and style, no network access.
+//!
+//! Hosts are lanes (each process a sub-row); every delivery is an arrow from the sender at the
+//! send time to the receiver at the delivery time; crash, pause, kill, partition and other
+//! fault periods shade the lanes they hit and appear as bars in a `faults` lane; the heal is a
+//! dashed line and the violation a red line with its property. Hovering shows an event's
+//! details. It draws on a canvas and only what is in view, so 100,000 events stay usable:
+//! wheel to zoom, drag to pan, `0` or "fit" to see everything.
+//!
+//! The data travels as one JSON object in a `<script type="application/json">` element, in
+//! columns (times, kinds, processes, hosts, peers, aux values) to keep the file small; the
+//! renderer is `timeline.js` and the style `timeline.css`, both inlined.
+
+use super::jsonl::violation_position;
+use super::{ExportInput, NONE};
+use serde::Serialize;
+use std::io::{self, Write};
+
+const SCRIPT: &str = include_str!("timeline.js");
+const STYLE: &str = include_str!("timeline.css");
+
+#[derive(Serialize)]
+struct Data<'a> {
+    title: &'a str,
+    hosts: u32,
+    /// Host of each process id (-1: never seen).
+    proc_host: Vec<i64>,
+    /// Columns, one entry per event.
+    t: Vec<u64>,
+    k: Vec<u8>,
+    p: Vec<i64>,
+    h: Vec<i64>,
+    q: Vec<i64>,
+    a: Vec<u64>,
+    i: Vec<u64>,
+    g: Vec<String>,
+    /// Payload or note text per event; empty when there is none (omitted if all are).
+    d: Option<Vec<&'a str>>,
+    kinds: Vec<&'static str>,
+    faults: Vec<Fault>,
+    failure: Option<Failure>,
+}
+
+#[derive(Serialize)]
+struct Fault {
+    index: usize,
+    b: u64,
+    e: u64,
+    instant: bool,
+    kind: &'static str,
+    label: String,
+    hosts: Vec<u32>,
+}
+
+#[derive(Serialize)]
+struct Failure {
+    t: u64,
+    pos: Option<usize>,
+    verdict: &'static str,
+    property: Option<String>,
+    message: String,
+    event_index: u64,
+}
+
+fn signed(v: u32) -> i64 {
+    if v == NONE { -1 } else { i64::from(v) }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Writes the page.
+pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let n = input.events.len();
+    let details: Vec<&str> = (0..n).map(|i| input.detail(i).unwrap_or("")).collect();
+    let any_detail = details.iter().any(|d| !d.is_empty());
+    let data = Data {
+        title: input.title,
+        hosts: input.host_count(),
+        proc_host: input.process_hosts().into_iter().map(signed).collect(),
+        t: input.events.iter().map(|e| e.record.time.0).collect(),
+        k: input.events.iter().map(|e| e.record.kind as u8).collect(),
+        p: input.events.iter().map(|e| signed(e.record.process)).collect(),
+        h: input.events.iter().map(|e| signed(e.record.host)).collect(),
+        q: input.events.iter().map(|e| signed(e.record.peer)).collect(),
+        a: input.events.iter().map(|e| e.record.aux).collect(),
+        i: input.events.iter().map(|e| e.record.index).collect(),
+        g: input.events.iter().map(|e| format!("{:016x}", e.record.digest)).collect(),
+        d: any_detail.then_some(details),
+        kinds: (0u8..=8).map(kind_name).collect(),
+        faults: input
+            .fault_spans()
+            .into_iter()
+            .map(|s| Fault {
+                index: s.index,
+                b: s.begin,
+                e: s.end,
+                instant: s.instant,
+                kind: s.kind,
+                label: s.label,
+                hosts: s.hosts,
+            })
+            .collect(),
+        failure: input.failure.map(|f| Failure {
+            t: f.time.0,
+            pos: violation_position(input),
+            verdict: f.verdict.name(),
+            property: f.property.clone(),
+            message: f.message.clone(),
+            event_index: f.event_index,
+        }),
+    };
+    let json = serde_json::to_string(&data).map_err(io::Error::other)?;
+    // Inside a script element only "</" could end it early; "<\/" is the same JSON string.
+    let json = json.replace("</", "<\\/");
+    let mut out = io::BufWriter::new(out);
+    write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n\
+<header><strong id=\"title\">{title}</strong><span id=\"summary\"></span>\
+<span class=\"controls\"><button id=\"fit\" title=\"show everything (0)\">fit</button>\
+<button id=\"zoom-in\" title=\"zoom in (+)\">+</button><button id=\"zoom-out\" title=\"zoom out (-)\">&minus;</button>\
+<label><input type=\"checkbox\" id=\"arrows\" checked> arrows</label>\
+<label>event # <input id=\"goto\" size=\"8\" placeholder=\"index\"></label></span></header>\n\
+<div id=\"stage\"><canvas id=\"canvas\"></canvas><div id=\"tip\" hidden></div></div>\n\
+<footer id=\"legend\"></footer>\n<div id=\"status\" data-render=\"pending\" hidden></div>\n\
+<script type=\"application/json\" id=\"ruckus-data\">{json}</script>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n",
+        title = escape_html(input.title),
+    )?;
+    out.flush()
+}
+
+fn kind_name(k: u8) -> &'static str {
+    use ruckus_sim::RecordKind::*;
+    [Start, Deliver, Timer, Dropped, Deferred, FaultBegin, FaultEnd, Heal, Note][k as usize].name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::test_support::sample;
+
+    #[test]
+    fn a_single_file_with_the_data_inline() {
+        let (mut events, plan) = sample();
+        events[5].note = Some("</script><b>".into());
+        let input = ExportInput::new(&events, &plan).with_title("<run>");
+        let mut buf = Vec::new();
+        write(&input, &mut buf).unwrap();
+        let page = String::from_utf8(buf).unwrap();
+        assert!(page.contains("<title>&lt;run&gt;</title>"));
+        // Nothing is fetched: no external scripts, styles or URLs.
+        assert!(!page.contains("src=") && !page.contains("href=") && !page.contains("http"));
+        // The note cannot close the data element early.
+        assert_eq!(page.matches("</script>").count(), 2);
+        let start = page.find("id=\"ruckus-data\">").unwrap() + "id=\"ruckus-data\">".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(data["t"].as_array().unwrap().len(), events.len());
+        assert_eq!(data["hosts"], 2);
+        assert_eq!(data["faults"][0]["kind"], "crash");
+        assert_eq!(data["d"][5], "</script><b>");
+        assert_eq!(data["kinds"][1], "deliver");
+    }
+}

@@ -1,0 +1,599 @@
+// ruckus HTML timeline renderer. Reads the JSON in #ruckus-data and draws on #canvas.
+// Only what is in view is drawn, so large runs stay responsive. No network access.
+"use strict";
+(function () {
+  const status = document.getElementById("status");
+  let errors = 0;
+  window.addEventListener("error", function (e) {
+    errors += 1;
+    status.dataset.errors = String(errors);
+    status.dataset.render = "error";
+    status.hidden = false;
+    status.textContent = "script error: " + e.message;
+  });
+
+  const D = JSON.parse(document.getElementById("ruckus-data").textContent);
+  const N = D.t.length;
+  const T = D.t, K = D.k, P = D.p, H = D.h, Q = D.q, A = D.a, I = D.i;
+  const START = 0, DELIVER = 1, TIMER = 2, DROPPED = 3, DEFERRED = 4, HEAL = 7, NOTE = 8;
+  const KIND_COLOR = ["#2d3748", "#3867d6", "#20a464", "#d64545", "#d69e2e", "#805ad5", "#805ad5", "#2f855a", "#9f7aea"];
+  const FAULT_COLOR = {
+    crash: "#e53e3e", pause: "#dd9b1f", kill_process: "#ed8936", partition: "#3182ce", clog: "#805ad5",
+    slow_link: "#319795", clock_jump: "#38a169", clock_drift: "#68d391", network_chaos: "#a0aec0",
+  };
+  const GUTTER = 70, AXIS = 26, FAULT_ROW = 12, MAX_FAULT_ROWS = 8;
+  const MAX_ARROWS = 60000, MAX_MARKERS = 150000;
+
+  // ---- derived data ------------------------------------------------------------------------
+  const hosts = Math.max(1, D.hosts);
+  const procHost = D.proc_host;
+  const procRank = [], hostProcs = new Array(hosts).fill(0);
+  for (let p = 0; p < procHost.length; p++) {
+    const h = procHost[p];
+    if (h >= 0 && h < hosts) { procRank[p] = hostProcs[h]; hostProcs[h] += 1; } else { procRank[p] = 0; }
+  }
+  let maxLatency = 0;
+  for (let j = 0; j < N; j++) if (K[j] === DELIVER) maxLatency = Math.max(maxLatency, T[j] - A[j]);
+  const tMin = N ? T[0] : 0;
+  let tMax = N ? T[N - 1] : 1;
+  for (const f of D.faults) tMax = Math.max(tMax, f.e);
+  if (D.failure) tMax = Math.max(tMax, D.failure.t);
+  if (tMax <= tMin) tMax = tMin + 1000;
+  // Greedy rows for fault bars so overlapping faults do not hide each other.
+  const rowEnds = [];
+  for (const f of D.faults) {
+    let r = rowEnds.findIndex(function (end) { return end < f.b; });
+    if (r < 0) { r = Math.min(rowEnds.length, MAX_FAULT_ROWS - 1); }
+    rowEnds[r] = Math.max(rowEnds[r] || 0, f.e);
+    f.row = r;
+  }
+  const faultRows = Math.max(1, Math.min(MAX_FAULT_ROWS, rowEnds.length));
+  const heals = [];
+  for (let j = 0; j < N; j++) if (K[j] === HEAL) heals.push(T[j]);
+
+  // ---- view state --------------------------------------------------------------------------
+  const canvas = document.getElementById("canvas");
+  const ctx = canvas.getContext("2d");
+  const tip = document.getElementById("tip");
+  const arrowsBox = document.getElementById("arrows");
+  let W = 0, Hpx = 0, dpr = 1;
+  let t0 = tMin, nsPerPx = 1, yOff = 0;
+  let hover = -1, hoverFault = null, pinned = -1;
+  let laneH = 40, laneTop = 0;
+  let drawn = { markers: 0, arrows: 0 };
+
+  function resize() {
+    dpr = window.devicePixelRatio || 1;
+    W = canvas.clientWidth || 800;
+    Hpx = canvas.clientHeight || 500;
+    canvas.width = Math.round(W * dpr);
+    canvas.height = Math.round(Hpx * dpr);
+    laneTop = AXIS + faultRows * FAULT_ROW + 10;
+    laneH = Math.max(16, Math.min(90, (Hpx - laneTop - 6) / hosts));
+  }
+  function fit() {
+    const span = tMax - tMin;
+    nsPerPx = Math.max(span / Math.max(1, W - GUTTER - 20), 1e-3);
+    t0 = tMin - 10 * nsPerPx;
+    yOff = 0;
+  }
+  const xOf = function (t) { return GUTTER + (t - t0) / nsPerPx; };
+  const tOf = function (x) { return t0 + (x - GUTTER) * nsPerPx; };
+  function laneY(h) { return laneTop + h * laneH - yOff; }
+  function procY(p, h) {
+    const n = hostProcs[h] || 1;
+    const rank = procRank[p] || 0;
+    return laneY(h) + (rank + 1) * laneH / (n + 1);
+  }
+  function eventY(j) {
+    const h = H[j];
+    if (h < 0) return laneTop - 8;
+    return P[j] >= 0 ? procY(P[j], h) : laneY(h) + laneH / 2;
+  }
+  function lowerBound(arr, v) {
+    let lo = 0, hi = arr.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m] < v) lo = m + 1; else hi = m; }
+    return lo;
+  }
+  function upperBound(arr, v) {
+    let lo = 0, hi = arr.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m] <= v) lo = m + 1; else hi = m; }
+    return lo;
+  }
+  function fmtTime(ns) {
+    const a = Math.abs(ns);
+    if (a >= 1e9) return (ns / 1e9).toFixed(a >= 1e10 ? 2 : 3) + " s";
+    if (a >= 1e6) return (ns / 1e6).toFixed(a >= 1e7 ? 2 : 3) + " ms";
+    if (a >= 1e3) return (ns / 1e3).toFixed(a >= 1e4 ? 2 : 3) + " us";
+    return Math.round(ns) + " ns";
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+  function draw() {
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, W, Hpx);
+    const tA = tOf(GUTTER), tB = tOf(W);
+    drawLanes();
+    drawFaultShading(tA, tB);
+    drawFaultLane(tA, tB);
+    drawn = { markers: 0, arrows: 0 };
+    if (arrowsBox.checked) drawArrows(tA, tB);
+    drawMarkers(tA, tB);
+    drawHealsAndViolation();
+    drawAxis(tA, tB);
+    drawGutter();
+    status.dataset.render = errors ? "error" : "ok";
+    status.dataset.events = String(N);
+    status.dataset.markers = String(drawn.markers);
+    status.dataset.arrows = String(drawn.arrows);
+  }
+
+  function drawLanes() {
+    for (let h = 0; h < hosts; h++) {
+      const y = laneY(h);
+      if (y > Hpx || y + laneH < laneTop) continue;
+      ctx.fillStyle = h % 2 ? "#f1f4f8" : "#ffffff";
+      ctx.fillRect(GUTTER, y, W - GUTTER, laneH);
+    }
+    ctx.fillStyle = "#eef1f6";
+    ctx.fillRect(GUTTER, AXIS, W - GUTTER, laneTop - AXIS - 4);
+  }
+
+  function drawFaultShading(tA, tB) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER, laneTop, W - GUTTER, Hpx - laneTop);
+    ctx.clip();
+    for (const f of D.faults) {
+      if (f.e < tA || f.b > tB) continue;
+      const color = FAULT_COLOR[f.kind] || "#718096";
+      const x0 = xOf(f.b), x1 = Math.max(xOf(f.e), x0 + 2);
+      for (const h of f.hosts) {
+        if (h < 0 || h >= hosts) continue;
+        const y = laneY(h);
+        if (f.instant) {
+          ctx.fillStyle = color;
+          ctx.fillRect(x0 - 1, y, 2, laneH);
+        } else {
+          ctx.globalAlpha = f.kind === "crash" || f.kind === "kill_process" ? 0.22 : 0.15;
+          ctx.fillStyle = color;
+          ctx.fillRect(x0, y, x1 - x0, laneH);
+          ctx.globalAlpha = 1;
+          if (f.kind === "crash") {
+            // A crashed host: hatch so it reads as "down", not just tinted.
+            ctx.strokeStyle = "rgba(229,62,62,0.35)";
+            ctx.lineWidth = 1;
+            ctx.beginPath();
+            const step = 8;
+            const start = Math.max(x0, GUTTER) - ((Math.max(x0, GUTTER) - x0) % step);
+            for (let x = start; x < Math.min(x1, W) + laneH; x += step) {
+              ctx.moveTo(x, y + laneH);
+              ctx.lineTo(x - laneH, y);
+            }
+            ctx.save();
+            ctx.rect(x0, y, x1 - x0, laneH);
+            ctx.clip();
+            ctx.stroke();
+            ctx.restore();
+          }
+        }
+      }
+    }
+    ctx.restore();
+  }
+
+  function drawFaultLane(tA, tB) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER, AXIS, W - GUTTER, laneTop - AXIS - 4);
+    ctx.clip();
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    for (const f of D.faults) {
+      if (f.e < tA || f.b > tB) continue;
+      const y = AXIS + 3 + f.row * FAULT_ROW;
+      const x0 = xOf(f.b), x1 = Math.max(xOf(f.e), x0 + 3);
+      ctx.fillStyle = FAULT_COLOR[f.kind] || "#718096";
+      ctx.globalAlpha = f === hoverFault ? 1 : 0.75;
+      ctx.fillRect(x0, y, x1 - x0, FAULT_ROW - 2);
+      ctx.globalAlpha = 1;
+      if (x1 - x0 > 40) {
+        // Clip the label to its bar rather than squeezing it.
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(x0, y, x1 - x0 - 2, FAULT_ROW - 2);
+        ctx.clip();
+        ctx.fillStyle = "#fff";
+        ctx.fillText(f.label, Math.max(x0, GUTTER) + 3, y + (FAULT_ROW - 2) / 2);
+        ctx.restore();
+      }
+    }
+    ctx.restore();
+  }
+
+  function drawArrows(tA, tB) {
+    const lo = lowerBound(T, tA), hi = upperBound(T, tB + maxLatency);
+    let count = 0;
+    for (let j = lo; j < hi; j++) if (K[j] === DELIVER && A[j] <= tB) count++;
+    const stride = Math.max(1, Math.ceil(count / MAX_ARROWS));
+    const heads = count / stride < 2500;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER, laneTop, W - GUTTER, Hpx - laneTop);
+    ctx.clip();
+    // Dense views fade the arrows so lanes and fault shading stay visible underneath.
+    const alpha = Math.min(0.55, Math.max(0.04, 1500 / Math.max(1, count / stride)));
+    ctx.strokeStyle = "rgba(56,103,214," + alpha.toFixed(3) + ")";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    let seen = 0;
+    const headsAt = [];
+    for (let j = lo; j < hi; j++) {
+      if (K[j] !== DELIVER || A[j] > tB) continue;
+      if (seen++ % stride) continue;
+      const s = Q[j], sh = procHost[s];
+      if (s < 0 || sh === undefined || sh < 0) continue;
+      const x0 = xOf(A[j]), y0 = procY(s, sh), x1 = xOf(T[j]), y1 = eventY(j);
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      if (heads) headsAt.push([x0, y0, x1, y1]);
+      drawn.arrows++;
+    }
+    ctx.stroke();
+    if (heads) {
+      ctx.fillStyle = "rgba(56,103,214,0.8)";
+      for (const [x0, y0, x1, y1] of headsAt) arrowHead(x0, y0, x1, y1);
+    }
+    // The hovered delivery's arrow, on top.
+    const j = hover >= 0 ? hover : pinned;
+    if (j >= 0 && K[j] === DELIVER && Q[j] >= 0 && procHost[Q[j]] >= 0) {
+      const x0 = xOf(A[j]), y0 = procY(Q[j], procHost[Q[j]]), x1 = xOf(T[j]), y1 = eventY(j);
+      ctx.strokeStyle = "#dd6b20";
+      ctx.fillStyle = "#dd6b20";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.stroke();
+      arrowHead(x0, y0, x1, y1);
+    }
+    ctx.restore();
+  }
+
+  function arrowHead(x0, y0, x1, y1) {
+    const a = Math.atan2(y1 - y0, x1 - x0), s = 6;
+    ctx.beginPath();
+    ctx.moveTo(x1, y1);
+    ctx.lineTo(x1 - s * Math.cos(a - 0.4), y1 - s * Math.sin(a - 0.4));
+    ctx.lineTo(x1 - s * Math.cos(a + 0.4), y1 - s * Math.sin(a + 0.4));
+    ctx.closePath();
+    ctx.fill();
+  }
+
+  function drawMarkers(tA, tB) {
+    const lo = lowerBound(T, tA), hi = upperBound(T, tB);
+    const stride = Math.max(1, Math.ceil((hi - lo) / MAX_MARKERS));
+    const big = (hi - lo) / stride < 3000;
+    for (let j = lo; j < hi; j += stride) {
+      const k = K[j];
+      if (H[j] < 0) continue; // faults and heals are drawn elsewhere
+      const x = xOf(T[j]), y = eventY(j);
+      if (y < laneTop - 2 || y > Hpx) continue;
+      ctx.fillStyle = KIND_COLOR[k] || "#000";
+      if (k === DROPPED) {
+        ctx.strokeStyle = KIND_COLOR[k];
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(x - 3, y - 3); ctx.lineTo(x + 3, y + 3);
+        ctx.moveTo(x + 3, y - 3); ctx.lineTo(x - 3, y + 3);
+        ctx.stroke();
+      } else if (k === START) {
+        ctx.beginPath();
+        ctx.moveTo(x, y - 5); ctx.lineTo(x + 5, y); ctx.lineTo(x, y + 5);
+        ctx.closePath();
+        ctx.fill();
+      } else if (k === NOTE) {
+        ctx.beginPath();
+        ctx.moveTo(x, y - 4); ctx.lineTo(x + 4, y); ctx.lineTo(x, y + 4); ctx.lineTo(x - 4, y);
+        ctx.closePath();
+        ctx.fill();
+      } else if (big) {
+        ctx.beginPath();
+        ctx.arc(x, y, k === DEFERRED ? 2.5 : 3, 0, 2 * Math.PI);
+        ctx.fill();
+      } else {
+        ctx.fillRect(x - 0.5, y - 3, 1.5, 6);
+      }
+      drawn.markers++;
+    }
+    const j = hover >= 0 ? hover : pinned;
+    if (j >= 0) {
+      ctx.strokeStyle = "#dd6b20";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.arc(xOf(T[j]), eventY(j), 6, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+  }
+
+  function drawHealsAndViolation() {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER, AXIS, W - GUTTER, Hpx - AXIS);
+    ctx.clip();
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "top";
+    for (const t of heals) {
+      const x = xOf(t);
+      ctx.strokeStyle = "#2f855a";
+      ctx.setLineDash([5, 4]);
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.moveTo(x, AXIS);
+      ctx.lineTo(x, Hpx);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = "#2f855a";
+      ctx.fillText("heal", x + 3, laneTop - 12);
+    }
+    const f = D.failure;
+    if (f) {
+      const x = xOf(f.t);
+      ctx.strokeStyle = "#c53030";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x, AXIS);
+      ctx.lineTo(x, Hpx);
+      ctx.stroke();
+      const label = "\u2716 " + (f.property || f.verdict) + " @ " + fmtTime(f.t);
+      ctx.font = "bold 12px system-ui, sans-serif";
+      const w = ctx.measureText(label).width + 8;
+      const lx = Math.min(x + 4, W - w - 2);
+      ctx.fillStyle = "#c53030";
+      ctx.fillRect(lx, laneTop + 2, w, 17);
+      ctx.fillStyle = "#fff";
+      ctx.fillText(label, lx + 4, laneTop + 4);
+      if (f.pos !== null && f.pos !== undefined && f.pos < N && H[f.pos] >= 0) {
+        ctx.strokeStyle = "#c53030";
+        ctx.beginPath();
+        ctx.arc(xOf(T[f.pos]), eventY(f.pos), 8, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+    }
+    ctx.restore();
+  }
+
+  function drawAxis(tA, tB) {
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, W, AXIS);
+    ctx.strokeStyle = "#cbd2dc";
+    ctx.beginPath();
+    ctx.moveTo(GUTTER, AXIS - 0.5);
+    ctx.lineTo(W, AXIS - 0.5);
+    ctx.stroke();
+    const target = 110 * nsPerPx;
+    let step = Math.pow(10, Math.floor(Math.log10(Math.max(target, 1e-3))));
+    for (const m of [1, 2, 5, 10]) { if (step * m >= target) { step *= m; break; } }
+    ctx.fillStyle = "#4a5568";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    ctx.strokeStyle = "rgba(160,174,192,0.35)";
+    ctx.beginPath();
+    for (let t = Math.ceil(tA / step) * step; t <= tB; t += step) {
+      const x = Math.round(xOf(t)) + 0.5;
+      ctx.moveTo(x, AXIS - 6);
+      ctx.lineTo(x, Hpx);
+      ctx.fillText(fmtTime(t), x + 3, AXIS / 2);
+    }
+    ctx.stroke();
+  }
+
+  function drawGutter() {
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, AXIS, GUTTER, Hpx - AXIS);
+    ctx.fillRect(0, 0, GUTTER, AXIS);
+    ctx.strokeStyle = "#cbd2dc";
+    ctx.beginPath();
+    ctx.moveTo(GUTTER - 0.5, 0);
+    ctx.lineTo(GUTTER - 0.5, Hpx);
+    ctx.stroke();
+    ctx.fillStyle = "#2d3748";
+    ctx.textBaseline = "middle";
+    ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.fillText("faults", 8, AXIS + (laneTop - AXIS) / 2 - 2);
+    for (let h = 0; h < hosts; h++) {
+      const y = laneY(h);
+      if (y + laneH < laneTop || y > Hpx) continue;
+      ctx.font = "bold 12px system-ui, sans-serif";
+      ctx.fillStyle = "#2d3748";
+      ctx.fillText("h" + h, 8, y + Math.min(laneH / 2, 12));
+      if (laneH >= 30 && hostProcs[h] > 0) {
+        ctx.font = "10px system-ui, sans-serif";
+        ctx.fillStyle = "#718096";
+        const ps = [];
+        for (let p = 0; p < procHost.length && ps.length < 4; p++) if (procHost[p] === h) ps.push("p" + p);
+        if (hostProcs[h] > ps.length) ps.push("\u2026");
+        ctx.fillText(ps.join(" "), 8, y + Math.min(laneH / 2, 12) + 13);
+      }
+    }
+  }
+
+  // ---- hover, zoom, pan --------------------------------------------------------------------
+  function describe(j) {
+    const k = K[j];
+    let s = "#" + I[j] + "  " + fmtTime(T[j]) + "  " + D.kinds[k];
+    if (P[j] >= 0) s += "  p" + P[j];
+    if (H[j] >= 0) s += "@h" + H[j];
+    if (k === DELIVER) s += "\nfrom p" + Q[j] + ", sent " + fmtTime(A[j]) + " (latency " + fmtTime(T[j] - A[j]) + ")";
+    else if (k === TIMER) s += "\ntimer id " + A[j];
+    else if (k === START) s += "\nincarnation " + A[j];
+    else if (k === DROPPED && Q[j] >= 0) s += "\nmessage from p" + Q[j] + " to a dead process";
+    else if (k === DROPPED) s += "\ntimer of a dead incarnation";
+    else if (k === DEFERRED) s += "\nheld: the host is paused";
+    s += "\ndigest " + D.g[j];
+    if (D.d && D.d[j]) s += "\n" + D.d[j];
+    if (D.failure && D.failure.pos === j) {
+      s += "\n\u2716 " + D.failure.verdict + (D.failure.property ? " of " + D.failure.property : "") + ": " + D.failure.message;
+    }
+    return s;
+  }
+  function describeFault(f) {
+    return "fault #" + f.index + "  " + f.label + "\n" + fmtTime(f.b) + (f.instant ? "" : " \u2192 " + fmtTime(f.e));
+  }
+  function pick(mx, my) {
+    if (my >= AXIS && my < laneTop - 4) {
+      const row = Math.floor((my - AXIS - 3) / FAULT_ROW);
+      const t = tOf(mx), slack = 3 * nsPerPx;
+      for (const f of D.faults) if (f.row === row && t >= f.b - slack && t <= f.e + slack) return { fault: f };
+      return {};
+    }
+    const lane = Math.floor((my - laneTop + yOff) / laneH);
+    if (lane < 0 || lane >= hosts) return {};
+    const lo = lowerBound(T, tOf(mx - 8)), hi = upperBound(T, tOf(mx + 8));
+    let best = -1, bestD = 1e9;
+    const step = Math.max(1, Math.ceil((hi - lo) / 20000));
+    for (let j = lo; j < hi; j += step) {
+      if (H[j] !== lane) continue;
+      const d = Math.abs(xOf(T[j]) - mx) + Math.abs(eventY(j) - my);
+      if (d < bestD) { bestD = d; best = j; }
+    }
+    return bestD < 14 ? { event: best } : {};
+  }
+  function showTip(text, mx, my) {
+    tip.textContent = text;
+    tip.hidden = false;
+    const r = tip.getBoundingClientRect();
+    tip.style.left = Math.min(mx + 14, W - r.width - 4) + "px";
+    tip.style.top = (my + 14 + r.height > Hpx ? my - r.height - 10 : my + 14) + "px";
+  }
+  let frame = 0;
+  function redraw() {
+    if (!frame) frame = requestAnimationFrame(function () { frame = 0; draw(); });
+  }
+  function zoom(factor, mx) {
+    const t = tOf(mx);
+    nsPerPx = Math.min(Math.max(nsPerPx * factor, 1e-3), (tMax - tMin + 1) * 4 / Math.max(1, W - GUTTER));
+    t0 = t - (mx - GUTTER) * nsPerPx;
+    redraw();
+  }
+  canvas.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    if (e.shiftKey) { t0 += e.deltaY * nsPerPx; redraw(); return; }
+    zoom(Math.pow(1.0015, e.deltaY), e.offsetX);
+  }, { passive: false });
+  let drag = null;
+  canvas.addEventListener("mousedown", function (e) {
+    drag = { x: e.clientX, y: e.clientY, t0: t0, yOff: yOff, moved: false };
+    canvas.classList.add("dragging");
+  });
+  window.addEventListener("mouseup", function (e) {
+    if (drag && !drag.moved) {
+      const r = canvas.getBoundingClientRect();
+      const hit = pick(e.clientX - r.left, e.clientY - r.top);
+      pinned = hit.event !== undefined ? hit.event : -1;
+      redraw();
+    }
+    drag = null;
+    canvas.classList.remove("dragging");
+  });
+  window.addEventListener("mousemove", function (e) {
+    if (drag) {
+      const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 2) drag.moved = true;
+      t0 = drag.t0 - dx * nsPerPx;
+      const maxY = Math.max(0, laneTop + hosts * laneH - Hpx + 10);
+      yOff = Math.min(Math.max(drag.yOff - dy, 0), maxY);
+      tip.hidden = true;
+      redraw();
+    }
+  });
+  canvas.addEventListener("mousemove", function (e) {
+    if (drag) return;
+    const hit = pick(e.offsetX, e.offsetY);
+    const j = hit.event !== undefined ? hit.event : -1;
+    const f = hit.fault || null;
+    if (j !== hover || f !== hoverFault) { hover = j; hoverFault = f; redraw(); }
+    if (j >= 0) showTip(describe(j), e.offsetX, e.offsetY);
+    else if (f) showTip(describeFault(f), e.offsetX, e.offsetY);
+    else tip.hidden = true;
+  });
+  canvas.addEventListener("mouseleave", function () { hover = -1; hoverFault = null; tip.hidden = true; redraw(); });
+  canvas.addEventListener("dblclick", function (e) { zoom(0.5, e.offsetX); });
+  document.getElementById("fit").addEventListener("click", function () { fit(); redraw(); });
+  document.getElementById("zoom-in").addEventListener("click", function () { zoom(0.5, GUTTER + (W - GUTTER) / 2); });
+  document.getElementById("zoom-out").addEventListener("click", function () { zoom(2, GUTTER + (W - GUTTER) / 2); });
+  arrowsBox.addEventListener("change", redraw);
+  document.getElementById("goto").addEventListener("keydown", function (e) {
+    if (e.key !== "Enter") return;
+    const want = Number(e.target.value);
+    const j = Math.min(lowerBound(I, want), N - 1);
+    if (!(j >= 0)) return;
+    pinned = j;
+    nsPerPx = Math.max(Math.min(nsPerPx, 200000), 1e-3);
+    t0 = T[j] - (W - GUTTER) / 2 * nsPerPx;
+    const y = H[j] >= 0 ? laneTop + H[j] * laneH : 0;
+    yOff = Math.max(0, Math.min(y - Hpx / 2, laneTop + hosts * laneH - Hpx + 10));
+    draw();
+    showTip(describe(j), Math.min(xOf(T[j]), W - 300), Math.max(eventY(j), laneTop));
+  });
+  window.addEventListener("keydown", function (e) {
+    if (e.target && e.target.tagName === "INPUT") return;
+    const mid = GUTTER + (W - GUTTER) / 2;
+    if (e.key === "+" || e.key === "=") zoom(0.5, mid);
+    else if (e.key === "-") zoom(2, mid);
+    else if (e.key === "0") { fit(); redraw(); }
+    else if (e.key === "ArrowLeft") { t0 -= 100 * nsPerPx; redraw(); }
+    else if (e.key === "ArrowRight") { t0 += 100 * nsPerPx; redraw(); }
+  });
+  window.addEventListener("resize", function () { resize(); redraw(); });
+
+  // ---- summary and legend ------------------------------------------------------------------
+  const summary = document.getElementById("summary");
+  const parts = [N.toLocaleString("en") + " events", hosts + " hosts", D.faults.length + " faults", "to " + fmtTime(tMax)];
+  summary.textContent = parts.join(" \u00b7 ") + " \u00b7 ";
+  const verdict = document.createElement("span");
+  if (D.failure) {
+    verdict.className = "bad";
+    verdict.textContent = D.failure.verdict + (D.failure.property ? " of " + D.failure.property : "") + " at " + fmtTime(D.failure.t);
+    verdict.title = D.failure.message;
+  } else {
+    verdict.className = "good";
+    verdict.textContent = "no violation";
+  }
+  summary.appendChild(verdict);
+  const legend = document.getElementById("legend");
+  const items = [["start", KIND_COLOR[START]], ["deliver", KIND_COLOR[DELIVER]], ["timer", KIND_COLOR[TIMER]],
+    ["dropped", KIND_COLOR[DROPPED]], ["deferred", KIND_COLOR[DEFERRED]], ["note", KIND_COLOR[NOTE]]];
+  const kindsPresent = {};
+  for (const f of D.faults) kindsPresent[f.kind] = true;
+  for (const k of Object.keys(FAULT_COLOR)) if (kindsPresent[k]) items.push([k.replace("_", " "), FAULT_COLOR[k]]);
+  for (const [name, color] of items) {
+    const span = document.createElement("span");
+    const sw = document.createElement("span");
+    sw.className = "sw";
+    sw.style.background = color;
+    span.appendChild(sw);
+    span.appendChild(document.createTextNode(name));
+    legend.appendChild(span);
+  }
+  const help = document.createElement("span");
+  help.textContent = "wheel: zoom \u00b7 drag: pan \u00b7 click: pin \u00b7 0: fit";
+  help.style.marginLeft = "auto";
+  legend.appendChild(help);
+
+  // A view can be linked: #view=START_NS,END_NS opens on that stretch of time.
+  function viewFromHash() {
+    const m = /view=(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)/.exec(window.location.hash);
+    if (!m) return false;
+    const a = Number(m[1]), b = Number(m[2]);
+    if (!(b > a)) return false;
+    nsPerPx = (b - a) / Math.max(1, W - GUTTER);
+    t0 = a;
+    return true;
+  }
+  window.addEventListener("hashchange", function () { if (viewFromHash()) redraw(); });
+
+  resize();
+  if (!viewFromHash()) fit();
+  draw();
+})();

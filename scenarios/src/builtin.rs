@@ -5,9 +5,18 @@
 pub const BUILTIN: &[(&str, &str)] = &[
     ("pingpong", include_str!("../data/pingpong.toml")),
     ("lease_lock", include_str!("../data/lease_lock.toml")),
-    ("lease_lock_no_fencing", include_str!("../data/lease_lock_no_fencing.toml")),
-    ("lease_lock_no_sync", include_str!("../data/lease_lock_no_sync.toml")),
-    ("lease_lock_clock_tokens", include_str!("../data/lease_lock_clock_tokens.toml")),
+    (
+        "lease_lock_no_fencing",
+        include_str!("../data/lease_lock_no_fencing.toml"),
+    ),
+    (
+        "lease_lock_no_sync",
+        include_str!("../data/lease_lock_no_sync.toml"),
+    ),
+    (
+        "lease_lock_clock_tokens",
+        include_str!("../data/lease_lock_clock_tokens.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario `name`.

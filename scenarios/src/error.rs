@@ -46,7 +46,11 @@ impl ScenarioError {
     }
 
     /// Adds "did you mean" when one of `candidates` is close to `unknown`.
-    pub fn suggest<'a>(mut self, unknown: &str, candidates: impl IntoIterator<Item = &'a str>) -> ScenarioError {
+    pub fn suggest<'a>(
+        mut self,
+        unknown: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> ScenarioError {
         self.suggestion = closest(unknown, candidates).map(str::to_owned);
         self
     }

@@ -92,8 +92,14 @@ mod tests {
 
     #[test]
     fn safety_outranks_liveness_outranks_panics() {
-        assert_eq!(Exit::worst([Exit::PanicOrLimit, Exit::Safety, Exit::Liveness]), Exit::Safety);
-        assert_eq!(Exit::worst([Exit::PanicOrLimit, Exit::Liveness, Exit::Held]), Exit::Liveness);
+        assert_eq!(
+            Exit::worst([Exit::PanicOrLimit, Exit::Safety, Exit::Liveness]),
+            Exit::Safety
+        );
+        assert_eq!(
+            Exit::worst([Exit::PanicOrLimit, Exit::Liveness, Exit::Held]),
+            Exit::Liveness
+        );
         assert_eq!(Exit::worst([Exit::Held, Exit::PanicOrLimit]), Exit::PanicOrLimit);
         assert_eq!(Exit::worst([]), Exit::Held);
         assert_eq!(Exit::of(Verdict::LimitExceeded), Exit::PanicOrLimit);

@@ -60,8 +60,20 @@ pub fn record(
     path: &Path,
     expected_fingerprint: Option<u64>,
 ) -> Result<(Outcome, TraceSummary), String> {
+    record_plan(scenario, seed, None, path, expected_fingerprint)
+}
+
+/// Like [`record`], with an explicit fault plan (a shrunk one) instead of the scenario's.
+pub fn record_plan(
+    scenario: &Scenario,
+    seed: u64,
+    plan: Option<FaultPlan>,
+    path: &Path,
+    expected_fingerprint: Option<u64>,
+) -> Result<(Outcome, TraceSummary), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
     }
     let visit = Record {
         scenario,
@@ -69,7 +81,7 @@ pub fn record(
         path,
         expected_fingerprint,
     };
-    with_sim(scenario, seed, None, visit)?
+    with_sim(scenario, seed, plan, visit)?
 }
 
 struct Record<'a> {
@@ -83,8 +95,15 @@ impl SimVisitor for Record<'_> {
     type Output = Result<(Outcome, TraceSummary), String>;
     fn visit<M: Model>(self, mut sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output {
         let header = header(self.scenario, self.seed, plan);
-        let (report, summary) = quietly(|| record_run(&mut sim, self.path, &header, self.expected_fingerprint))
-            .map_err(|e| e.to_string())?;
-        Ok((Outcome { report, plan: plan.clone() }, summary))
+        let (report, summary) =
+            quietly(|| record_run(&mut sim, self.path, &header, self.expected_fingerprint))
+                .map_err(|e| e.to_string())?;
+        Ok((
+            Outcome {
+                report,
+                plan: plan.clone(),
+            },
+            summary,
+        ))
     }
 }

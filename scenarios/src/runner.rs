@@ -10,7 +10,8 @@
 use crate::registry::{self, Model, ModelVisitor};
 use crate::scenario::{Layout, Scenario, TopologySpec};
 use ruckus_sim::{
-    Duration, FaultPlan, Failure, HostId, Instant, Limits, Process, RunReport, Sim, SimConfig, Topology, Verdict,
+    Duration, Failure, FaultPlan, HostId, Instant, Limits, Process, RunReport, Sim, SimConfig, Topology,
+    Verdict,
 };
 use serde::Serialize;
 use std::cell::Cell;
@@ -66,8 +67,7 @@ pub fn build<M: Model>(
     let mut sim_config = SimConfig::with_seed(seed);
     sim_config.limits = limits;
     let mut sim = Sim::new(sim_config, &topology);
-    quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config))))
-        .map_err(|p| panic_text(&*p))?;
+    quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config)))).map_err(|p| panic_text(&*p))?;
     sim.set_fault_plan(plan.clone())?;
     for p in M::properties(config) {
         if properties.is_none_or(|names| names.contains(&p.name)) {
@@ -83,7 +83,12 @@ pub fn build<M: Model>(
 /// model. `before` may attach an observer; `after` may take it back and finish its work.
 pub trait Attach {
     /// Called with the built simulation, before the first event.
-    fn before<P: Process>(&mut self, sim: &mut Sim<P>, scenario: &Scenario, plan: &FaultPlan) -> Result<(), String>;
+    fn before<P: Process>(
+        &mut self,
+        sim: &mut Sim<P>,
+        scenario: &Scenario,
+        plan: &FaultPlan,
+    ) -> Result<(), String>;
     /// Called after the run ended, with its report.
     fn after<P: Process>(&mut self, sim: &mut Sim<P>, report: &RunReport) -> Result<(), String>;
 }
@@ -162,14 +167,31 @@ pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
     run_with(scenario, seed, &mut NoAttach).expect("a run without attachments cannot fail to attach")
 }
 
+/// Runs `scenario` under `seed` with an explicit fault `plan` instead of the scenario's (the
+/// step shrinking repeats). The horizon is the scenario's `limits.horizon`.
+pub fn run_plan(scenario: &Scenario, seed: u64, plan: FaultPlan) -> Outcome {
+    run_inner(scenario, seed, plan, &mut NoAttach).expect("a run without attachments cannot fail to attach")
+}
+
 /// Runs `scenario` under `seed` with `attach` watching. `Err` only when the attachment fails
 /// (for example, the trace file cannot be written); the run's own failures are in the Outcome.
 pub fn run_with<A: Attach>(scenario: &Scenario, seed: u64, attach: &mut A) -> Result<Outcome, String> {
-    let plan = fault_plan(scenario, seed);
+    run_inner(scenario, seed, fault_plan(scenario, seed), attach)
+}
+
+fn run_inner<A: Attach>(
+    scenario: &Scenario,
+    seed: u64,
+    plan: FaultPlan,
+    attach: &mut A,
+) -> Result<Outcome, String> {
     let visit = AttachRun { scenario, attach };
     match with_sim(scenario, seed, Some(plan.clone()), visit) {
         Ok(result) => result,
-        Err(message) => Ok(Outcome { report: setup_panic(seed, message), plan }),
+        Err(message) => Ok(Outcome {
+            report: setup_panic(seed, message),
+            plan,
+        }),
     }
 }
 
@@ -192,8 +214,14 @@ pub fn with_sim<V: SimVisitor>(
     visitor: V,
 ) -> Result<V::Output, String> {
     let plan = plan.unwrap_or_else(|| fault_plan(scenario, seed));
-    let visit = BuildVisit { scenario, seed, plan, visitor };
-    registry::dispatch(&scenario.model, visit).unwrap_or_else(|| Err(format!("unknown model `{}`", scenario.model)))
+    let visit = BuildVisit {
+        scenario,
+        seed,
+        plan,
+        visitor,
+    };
+    registry::dispatch(&scenario.model, visit)
+        .unwrap_or_else(|| Err(format!("unknown model `{}`", scenario.model)))
 }
 
 struct BuildVisit<'a, V> {
@@ -206,7 +234,12 @@ struct BuildVisit<'a, V> {
 impl<V: SimVisitor> ModelVisitor for BuildVisit<'_, V> {
     type Output = Result<V::Output, String>;
     fn visit<M: Model>(self) -> Self::Output {
-        let BuildVisit { scenario, seed, plan, visitor } = self;
+        let BuildVisit {
+            scenario,
+            seed,
+            plan,
+            visitor,
+        } = self;
         let config = scenario.model_config::<M>()?;
         let sim = build::<M>(
             &scenario.topology,
@@ -231,7 +264,10 @@ impl<A: Attach> SimVisitor for AttachRun<'_, A> {
         self.attach.before(&mut sim, self.scenario, plan)?;
         let report = quietly(|| sim.run());
         self.attach.after(&mut sim, &report)?;
-        Ok(Outcome { report, plan: plan.clone() })
+        Ok(Outcome {
+            report,
+            plan: plan.clone(),
+        })
     }
 }
 

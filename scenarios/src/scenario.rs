@@ -138,7 +138,8 @@ pub struct InvariantsSpec {
 impl InvariantsSpec {
     /// Whether the property called `name` is checked.
     pub fn wants(&self, name: &str) -> bool {
-        self.check.as_ref().is_none_or(|c| c.iter().any(|n| n == name)) && !self.skip.iter().any(|n| n == name)
+        self.check.as_ref().is_none_or(|c| c.iter().any(|n| n == name))
+            && !self.skip.iter().any(|n| n == name)
     }
 }
 
@@ -249,7 +250,12 @@ impl Context<'_> {
             .collect();
         for o in &self.overrides {
             let n = o.path.len().min(keys.len());
-            if n > 0 && o.path[..n].iter().map(String::as_str).eq(keys[..n].iter().copied()) {
+            if n > 0
+                && o.path[..n]
+                    .iter()
+                    .map(String::as_str)
+                    .eq(keys[..n].iter().copied())
+            {
                 return ScenarioError::new(format!("--set {}", o.raw), message).at_field(render_path(path));
             }
         }
@@ -269,7 +275,9 @@ impl Context<'_> {
         for step in path {
             let value = match step {
                 Step::Key(k) => {
-                    let (key, value) = table?.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str())?;
+                    let (key, value) = table?
+                        .iter()
+                        .find(|(key, _)| key.get_ref().as_ref() == k.as_str())?;
                     // Point at the key itself when it is the last step (unknown fields, bad values
                     // in inline tables both read best there).
                     span = key.span();
@@ -321,7 +329,8 @@ impl Context<'_> {
                 if message.starts_with("unknown field") && path.last() != Some(&Step::Key(name.clone())) {
                     path.push(Step::Key(name.clone()));
                 }
-                self.error(&path, message).suggest(&name, expected.iter().map(String::as_str))
+                self.error(&path, message)
+                    .suggest(&name, expected.iter().map(String::as_str))
             }
             None => self.error(&path, message),
         }
@@ -340,7 +349,10 @@ fn parse_override(raw: &str) -> Result<(Override, toml::Value), ScenarioError> {
         .ok_or_else(|| ScenarioError::new(origin.clone(), "expected key=value, e.g. faults.enabled=true"))?;
     let path: Vec<String> = key.trim().split('.').map(|s| s.trim().to_owned()).collect();
     if path.iter().any(String::is_empty) {
-        return Err(ScenarioError::new(origin, format!("`{key}` is not a dotted path such as limits.horizon")));
+        return Err(ScenarioError::new(
+            origin,
+            format!("`{key}` is not a dotted path such as limits.horizon"),
+        ));
     }
     let value = value.trim();
     // A TOML value if it parses as one, otherwise the text itself (so `--set model.name=raft` works).
@@ -348,7 +360,13 @@ fn parse_override(raw: &str) -> Result<(Override, toml::Value), ScenarioError> {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    Ok((Override { raw: raw.to_owned(), path }, parsed))
+    Ok((
+        Override {
+            raw: raw.to_owned(),
+            path,
+        },
+        parsed,
+    ))
 }
 
 fn apply_override(table: &mut toml::Table, o: &Override, value: toml::Value) -> Result<(), ScenarioError> {
@@ -413,7 +431,8 @@ impl Scenario {
             }
             err
         })?;
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ScenarioError::new(origin, e.message().trim()))?;
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ScenarioError::new(origin, e.message().trim()))?;
         let mut parsed = Vec::new();
         for raw in overrides {
             let (o, value) = parse_override(raw)?;
@@ -509,9 +528,16 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
     match t.layout {
         Layout::SingleSwitch => {
             for field in ["zones", "inter_zone"] {
-                let given = if field == "zones" { t.zones.is_some() } else { t.inter_zone.is_some() };
+                let given = if field == "zones" {
+                    t.zones.is_some()
+                } else {
+                    t.inter_zone.is_some()
+                };
                 if given {
-                    return Err(cx.error(&at(field), format!("`{field}` only applies to layout = \"zoned\"")));
+                    return Err(cx.error(
+                        &at(field),
+                        format!("`{field}` only applies to layout = \"zoned\""),
+                    ));
                 }
             }
         }
@@ -524,7 +550,10 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
             }
             match &t.inter_zone {
                 None => {
-                    return Err(cx.error(&at("inter_zone"), "layout = \"zoned\" needs an inter_zone latency".into()));
+                    return Err(cx.error(
+                        &at("inter_zone"),
+                        "layout = \"zoned\" needs an inter_zone latency".into(),
+                    ));
                 }
                 Some(d) => d.validate().map_err(|m| cx.error(&at("inter_zone"), m))?,
             }
@@ -538,7 +567,13 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
                 Step::Index(i),
                 Step::Key("host".into()),
             ];
-            return Err(cx.error(&path, format!("host {} does not exist (the topology has {} hosts)", c.host, t.hosts)));
+            return Err(cx.error(
+                &path,
+                format!(
+                    "host {} does not exist (the topology has {} hosts)",
+                    c.host, t.hosts
+                ),
+            ));
         }
     }
     Ok(())
@@ -597,7 +632,11 @@ impl ModelVisitor for Partial<'_> {
                     params.insert(key.into(), toml::Value::Integer(i64::from(file.topology.hosts)));
                 }
                 Some(v) if v.as_integer() != Some(i64::from(file.topology.hosts)) => {
-                    let section = if from_workload.iter().any(|k| k == key) { "workload" } else { "model" };
+                    let section = if from_workload.iter().any(|k| k == key) {
+                        "workload"
+                    } else {
+                        "model"
+                    };
                     return Err(cx.error(
                         &[Step::Key(section.into()), Step::Key(key.into())],
                         format!(
@@ -610,31 +649,34 @@ impl ModelVisitor for Partial<'_> {
                 Some(_) => {}
             }
         }
-        let config: M::Config = serde_path_to_error::deserialize(toml::Value::Table(params)).map_err(|e| {
-            let mut path = Vec::new();
-            for segment in e.path().iter() {
-                match segment {
-                    serde_path_to_error::Segment::Seq { index } => path.push(Step::Index(*index)),
-                    serde_path_to_error::Segment::Map { key } => path.push(Step::Key(key.clone())),
-                    serde_path_to_error::Segment::Enum { variant } => path.push(Step::Key(variant.clone())),
-                    serde_path_to_error::Segment::Unknown => {}
+        let config: M::Config =
+            serde_path_to_error::deserialize(toml::Value::Table(params)).map_err(|e| {
+                let mut path = Vec::new();
+                for segment in e.path().iter() {
+                    match segment {
+                        serde_path_to_error::Segment::Seq { index } => path.push(Step::Index(*index)),
+                        serde_path_to_error::Segment::Map { key } => path.push(Step::Key(key.clone())),
+                        serde_path_to_error::Segment::Enum { variant } => {
+                            path.push(Step::Key(variant.clone()))
+                        }
+                        serde_path_to_error::Segment::Unknown => {}
+                    }
                 }
-            }
-            let message = e.inner().message().trim().to_owned();
-            // Unknown fields come back with the key in the message only; find its section.
-            let first = path.first().cloned().or_else(|| {
-                message
-                    .strip_prefix("unknown field `")
-                    .and_then(|r| r.split_once('`'))
-                    .map(|(n, _)| Step::Key(n.to_owned()))
-            });
-            let section = match &first {
-                Some(Step::Key(k)) if from_workload.contains(k) => "workload",
-                _ => "model",
-            };
-            path.insert(0, Step::Key(section.into()));
-            cx.explain(path, format!("{message} (model `{}`)", M::NAME))
-        })?;
+                let message = e.inner().message().trim().to_owned();
+                // Unknown fields come back with the key in the message only; find its section.
+                let first = path.first().cloned().or_else(|| {
+                    message
+                        .strip_prefix("unknown field `")
+                        .and_then(|r| r.split_once('`'))
+                        .map(|(n, _)| Step::Key(n.to_owned()))
+                });
+                let section = match &first {
+                    Some(Step::Key(k)) if from_workload.contains(k) => "workload",
+                    _ => "model",
+                };
+                path.insert(0, Step::Key(section.into()));
+                cx.explain(path, format!("{message} (model `{}`)", M::NAME))
+            })?;
         let model_params = match toml::Value::try_from(&config) {
             Ok(toml::Value::Table(t)) => t,
             _ => file.model.params.clone(),
@@ -651,18 +693,34 @@ impl ModelVisitor for Partial<'_> {
         M::check(&config, file.topology.hosts)
             .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}`: {m}", M::NAME)))?;
         let probe = runner::build::<M>(&file.topology, &config, &FaultPlan::none(), limits, 0, None)
-            .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}` rejected its parameters: {m}", M::NAME)))?;
+            .map_err(|m| {
+                cx.error(
+                    &[Step::Key("model".into())],
+                    format!("model `{}` rejected its parameters: {m}", M::NAME),
+                )
+            })?;
         let offered: Vec<String> = M::properties(&config).into_iter().map(|p| p.name).collect();
         drop(probe);
-        let lists = [("check", file.invariants.check.clone().unwrap_or_default()), ("skip", file.invariants.skip.clone())];
+        let lists = [
+            ("check", file.invariants.check.clone().unwrap_or_default()),
+            ("skip", file.invariants.skip.clone()),
+        ];
         for (list, names) in lists {
             for (i, n) in names.iter().enumerate() {
                 if !offered.contains(n) {
-                    let path = [Step::Key("invariants".into()), Step::Key(list.into()), Step::Index(i)];
+                    let path = [
+                        Step::Key("invariants".into()),
+                        Step::Key(list.into()),
+                        Step::Index(i),
+                    ];
                     return Err(cx
                         .error(
                             &path,
-                            format!("model `{}` has no property `{n}` (it has: {})", M::NAME, offered.join(", ")),
+                            format!(
+                                "model `{}` has no property `{n}` (it has: {})",
+                                M::NAME,
+                                offered.join(", ")
+                            ),
                         )
                         .suggest(n, offered.iter().map(String::as_str)));
                 }

@@ -78,7 +78,10 @@ impl Shard {
                 return Shard::new(index, count).map_err(|m| format!("{var}={v}: {m}"));
             }
         }
-        Err(format!("--shard-from-env: none of {} is set", SHARD_ENV.join(", ")))
+        Err(format!(
+            "--shard-from-env: none of {} is set",
+            SHARD_ENV.join(", ")
+        ))
     }
 
     /// Whether run `index` belongs to this shard.
@@ -160,7 +163,10 @@ pub fn read_output(path: &Path) -> Result<Existing, String> {
                     existing.valid_len += n as u64;
                     continue;
                 }
-                return Err(format!("{}:{number}: not a sweep result line: {e}", path.display()));
+                return Err(format!(
+                    "{}:{number}: not a sweep result line: {e}",
+                    path.display()
+                ));
             }
         }
     }
@@ -298,9 +304,15 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
         };
-        assert_eq!(Shard::from_env(4, env(&[("NOMAD_ALLOC_INDEX", "2")])), Ok(Shard { index: 2, count: 4 }));
         assert_eq!(
-            Shard::from_env(4, env(&[("SLURM_ARRAY_TASK_ID", "3"), ("JOB_COMPLETION_INDEX", "1")])),
+            Shard::from_env(4, env(&[("NOMAD_ALLOC_INDEX", "2")])),
+            Ok(Shard { index: 2, count: 4 })
+        );
+        assert_eq!(
+            Shard::from_env(
+                4,
+                env(&[("SLURM_ARRAY_TASK_ID", "3"), ("JOB_COMPLETION_INDEX", "1")])
+            ),
             Ok(Shard { index: 1, count: 4 })
         );
         assert!(Shard::from_env(4, env(&[])).unwrap_err().contains("none of"));

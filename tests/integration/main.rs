@@ -1,4 +1,5 @@
 //! ruckus's integration tests: one test binary, one module per feature.
 
+mod cli;
 mod determinism;
 mod trace;

@@ -29,9 +29,14 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
             return Err(format!("{}: no such file", path.display()));
         }
         let existing = sweep::read_output(path)?;
-        let len = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+        let len = std::fs::metadata(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
         if existing.valid_len < len {
-            notes.push(format!("{}: ignored a last line cut off mid-write", path.display()));
+            notes.push(format!(
+                "{}: ignored a last line cut off mid-write",
+                path.display()
+            ));
         }
         for line in existing.lines {
             match &config {
@@ -97,7 +102,11 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         jobs: None,
     }
     .render();
-    let report = if args.out.is_some() { &mut io.out } else { &mut io.err };
+    let report = if args.out.is_some() {
+        &mut io.out
+    } else {
+        &mut io.err
+    };
     for n in &notes {
         writeln!(report, "note: {n}").map_err(w)?;
     }

@@ -54,7 +54,11 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     };
     let wall = watch.seconds();
     let report = &outcome.report;
-    let rate = if wall > 0.0 { report.events as f64 / wall } else { 0.0 };
+    let rate = if wall > 0.0 {
+        report.events as f64 / wall
+    } else {
+        0.0
+    };
     let failed = report.failure.is_some();
     let replay = match (&args.trace, failed) {
         (Some(p), _) => Some(format!("ruckus replay {}", shell_quote(&p.display().to_string()))),
@@ -78,8 +82,18 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         writeln!(out, "scenario      {} (model {})", scenario.name, scenario.model).map_err(w)?;
         writeln!(out, "seed          {seed}").map_err(w)?;
         writeln!(out, "faults        {} planned", outcome.plan.actions.len()).map_err(w)?;
-        writeln!(out, "events        {} ({} deliveries)", report.events, report.deliveries).map_err(w)?;
-        writeln!(out, "virtual time  {}", runner::seconds(report.end_time - ruckus_sim::Instant::ZERO)).map_err(w)?;
+        writeln!(
+            out,
+            "events        {} ({} deliveries)",
+            report.events, report.deliveries
+        )
+        .map_err(w)?;
+        writeln!(
+            out,
+            "virtual time  {}",
+            runner::seconds(report.end_time - ruckus_sim::Instant::ZERO)
+        )
+        .map_err(w)?;
         writeln!(out, "wall time     {wall:.3}s ({:.2} M events/s)", rate / 1e6).map_err(w)?;
         writeln!(out, "fingerprint   {:016x}", report.fingerprint).map_err(w)?;
         writeln!(out, "verdict       {}", report.verdict.name()).map_err(w)?;

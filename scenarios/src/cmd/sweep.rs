@@ -216,10 +216,9 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
 
 fn progress_bar(len: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar
 }
@@ -249,7 +248,13 @@ impl Summary<'_> {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(vec!["verdict", "runs", "first seed (index)"]);
-        for verdict in ["held", "safety_violation", "liveness_failure", "model_panic", "limit_exceeded"] {
+        for verdict in [
+            "held",
+            "safety_violation",
+            "liveness_failure",
+            "model_panic",
+            "limit_exceeded",
+        ] {
             let of: Vec<&SweepLine> = self.lines.iter().filter(|l| l.run.verdict == verdict).collect();
             if of.is_empty() && verdict != "held" {
                 continue;
@@ -271,7 +276,10 @@ impl Summary<'_> {
             ));
         }
         if self.skipped > 0 {
-            s.push_str(&format!("{} runs not started (--stop-on-failure)\n", self.skipped));
+            s.push_str(&format!(
+                "{} runs not started (--stop-on-failure)\n",
+                self.skipped
+            ));
         }
         let failing: Vec<&SweepLine> = self.lines.iter().filter(|l| l.run.verdict != "held").collect();
         for l in failing.iter().take(5) {
@@ -280,7 +288,10 @@ impl Summary<'_> {
                 l.index,
                 l.run.seed,
                 l.run.verdict,
-                l.run.property.as_ref().map_or(String::new(), |p| format!(" of `{p}`")),
+                l.run
+                    .property
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" of `{p}`")),
             ));
             if let Some(r) = &l.replay {
                 s.push_str(&format!("    replay: {r}\n"));

@@ -656,6 +656,11 @@ fn tour_finds_shrinks_and_explains_the_planted_bug() {
     assert!(r.out.contains("crash h0"), "{}", r.out);
     assert!(dir.join("shrunk.trace").exists());
     assert!(dir.join("failure.trace").exists());
+    let html = std::fs::read_to_string(dir.join("shrunk.html")).expect("the tour writes the timeline");
+    assert!(
+        html.starts_with("<!") && html.contains("</html>"),
+        "not an HTML page"
+    );
     assert!(
         r.out.contains("ruckus run lease_lock_no_sync --seed"),
         "{}",

@@ -18,6 +18,7 @@ use crate::sweep::{self, SweepLine, SweepOptions};
 use crate::wallclock::Stopwatch;
 use ruckus_sim::Duration;
 use ruckus_sim::shrink::shrink_run;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -180,7 +181,6 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     writeln!(out, "4. Export the shrunk run as an HTML timeline").map_err(w)?;
     match html_timeline(&small_trace, &dir.join("shrunk.html")) {
         Ok(path) => {
-            writeln!(out, "   $ ruckus export {} --format html", small_trace.display()).map_err(w)?;
             writeln!(
                 out,
                 "   wrote {} (open it in a browser; it needs no network)\n",
@@ -215,9 +215,23 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     Ok(Exit::Held)
 }
 
-/// Writes the HTML timeline of `trace` to `html`, or says why this build cannot.
-fn html_timeline(_trace: &std::path::Path, _html: &std::path::Path) -> Result<PathBuf, String> {
-    Err("the export module (issue 3) is not wired into this build yet".into())
+/// Writes the HTML timeline of `trace` to `html`.
+fn html_timeline(trace: &std::path::Path, html: &std::path::Path) -> Result<PathBuf, String> {
+    use crate::export::{ExportInput, Format};
+    let mut reader = ruckus_sim::trace::TraceReader::open(trace).map_err(|e| e.to_string())?;
+    let events = reader.read_all().map_err(|e| e.to_string())?;
+    let header = reader.header().clone();
+    let footer = reader.footer().clone();
+    let title = format!("ruckus tour: seed {}", header.seed);
+    let input = ExportInput::new(&events, &header.plan)
+        .with_failure(footer.failure.as_ref())
+        .with_title(&title);
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(html).map_err(|e| format!("{}: {e}", html.display()))?);
+    crate::export::write(Format::Html, &input, &mut file)
+        .and_then(|()| file.flush())
+        .map_err(|e| format!("{}: {e}", html.display()))?;
+    Ok(html.to_path_buf())
 }
 
 /// The command that replays the shrunk trace.

@@ -239,6 +239,9 @@ impl Default for CheckOptions {
     }
 }
 
+/// The operations of one specification.
+type SpecOps<S> = Vec<Operation<<S as Specification>::Input, <S as Specification>::Output>>;
+
 /// What one key's search concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Search {
@@ -262,7 +265,7 @@ pub fn check_operations<S: Specification>(
     operations: &[Operation<S::Input, S::Output>],
     options: CheckOptions,
 ) -> CheckResult<S::Input, S::Output, S::Key> {
-    let mut parts: BTreeMap<S::Key, Vec<Operation<S::Input, S::Output>>> = BTreeMap::new();
+    let mut parts: BTreeMap<S::Key, SpecOps<S>> = BTreeMap::new();
     for op in operations {
         let keep = match &op.outcome {
             Outcome::Ok(_) => true,

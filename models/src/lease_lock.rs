@@ -861,13 +861,13 @@ pub fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
                 if let Some((max, holder, at)) = grants_max.get()
                     && token <= max
                 {
-                    let what = if token == max {
-                        "granted again"
+                    let earlier = if token == max {
+                        format!("token {max} was already granted")
                     } else {
-                        "lower than"
+                        format!("it is lower than token {max}, granted")
                     };
                     return Err(format!(
-                        "token {token} granted to {client} at {} is {what} token {max} granted to {holder} at {at}",
+                        "token {token} granted to {client} at {}, but {earlier} to {holder} at {at}",
                         e.time
                     ));
                 }

@@ -24,8 +24,6 @@ use std::collections::BTreeMap;
 pub struct Config {
     /// Writers contending on the row.
     pub clients: u32,
-    /// One-way network delay between any two hosts.
-    pub network: Distribution,
     /// Backoff between attempts (`max_attempts` 0: keep trying until the write lands).
     pub retry: RetryPolicy,
 }
@@ -34,10 +32,6 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             clients: 100,
-            network: Distribution::Normal {
-                mean: Duration::from_millis(10),
-                std_dev: Duration::from_millis(2),
-            },
             retry: RetryPolicy {
                 backoff: Backoff::FullJitter,
                 base: Duration::from_millis(5),
@@ -59,13 +53,18 @@ impl Config {
                 "retry.backoff = \"none\" would leave writers that never finish; use \"immediate\"".into(),
             );
         }
-        self.network.validate()?;
         self.retry.validate()
     }
 
-    /// The row on host 0, each writer on its own host.
+    /// Hosts a run needs: the row's, then one per writer.
+    pub fn hosts(&self) -> u32 {
+        self.clients + 1
+    }
+
+    /// The experiment's network: every pair of hosts sees `|N(10 ms, 2 ms)|`.
     pub fn topology(&self) -> Topology {
-        Topology::single_switch(self.clients + 1, self.network)
+        let latency = Distribution::Normal { mean: Duration::from_millis(10), std_dev: Duration::from_millis(2) };
+        Topology::single_switch(self.hosts(), latency)
     }
 }
 

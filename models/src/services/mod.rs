@@ -114,6 +114,9 @@ pub struct TierConfig {
     pub queue: QueueOrder,
     /// Queue-time load shedding: a request that waited longer is answered with an error.
     pub max_queue_time: Option<Duration>,
+    /// Drop queued requests whose deadline has passed instead of working on them. Switching
+    /// it off re-introduces the classic bug behind metastable retry storms: work nobody awaits.
+    pub drop_expired: bool,
     /// Local work per request.
     pub service_time: Distribution,
     /// Calls to the next tier per request (ignored on the last tier).
@@ -130,6 +133,7 @@ impl Default for TierConfig {
             queue_capacity: 1000,
             queue: QueueOrder::Fifo,
             max_queue_time: None,
+            drop_expired: true,
             service_time: Distribution::Exponential {
                 mean: Duration::from_millis(1),
             },
@@ -217,8 +221,6 @@ pub struct Config {
     pub client: CallerConfig,
     /// The server tiers, tier 0 first.
     pub tiers: Vec<TierConfig>,
-    /// Latency between any two hosts.
-    pub network: Distribution,
     /// Requests started before this are not measured (warm-up).
     pub measure_after: Duration,
     /// Degradations switched on during the run.
@@ -238,7 +240,6 @@ impl Default for Config {
             workload: Workload::Open { rate: 100.0 },
             client: CallerConfig::default(),
             tiers: vec![TierConfig::default()],
-            network: Distribution::constant(Duration::from_micros(500)),
             measure_after: Duration::ZERO,
             degradations: Vec::new(),
             slo: None,
@@ -267,7 +268,6 @@ impl Config {
             Workload::Closed { think_time, .. } => think_time.validate()?,
             _ => {}
         }
-        self.network.validate()?;
         check_caller("client", &self.client)?;
         for (i, t) in self.tiers.iter().enumerate() {
             if t.servers == 0 || t.concurrency == 0 {
@@ -304,10 +304,14 @@ impl Config {
         Ok(())
     }
 
-    /// One host per process, all on one switch with `network` latency.
-    pub fn topology(&self) -> Topology {
-        let servers: u32 = self.tiers.iter().map(|t| t.servers).sum();
-        Topology::single_switch(servers + self.clients, self.network)
+    /// Hosts a run needs: one per server, then one per client.
+    pub fn hosts(&self) -> u32 {
+        self.tiers.iter().map(|t| t.servers).sum::<u32>() + self.clients
+    }
+
+    /// One host per process, all on one switch with `latency` between any two.
+    pub fn topology(&self, latency: Distribution) -> Topology {
+        Topology::single_switch(self.hosts(), latency)
     }
 
     /// When the last degradation ends (the trigger for recovery time), if there is any.
@@ -868,7 +872,8 @@ impl Server {
                 .config
                 .max_queue_time
                 .is_some_and(|m| now.saturating_since(job.arrived) > m);
-            if too_old || now >= job.deadline {
+            let expired = self.config.drop_expired && now >= job.deadline;
+            if too_old || expired {
                 let name = if too_old {
                     &self.names.shed
                 } else {

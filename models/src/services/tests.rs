@@ -11,12 +11,16 @@ fn ms(n: u64) -> Duration {
 }
 
 fn build(config: &Config, seed: u64, horizon: Duration) -> Sim<Node> {
+    build_with(config, seed, horizon, Distribution::constant(Duration::from_micros(500)))
+}
+
+fn build_with(config: &Config, seed: u64, horizon: Duration, latency: Distribution) -> Sim<Node> {
     let mut sc = SimConfig::with_seed(seed);
     sc.limits = Limits {
         horizon,
         ..Limits::default()
     };
-    let mut sim = Sim::new(sc, &config.topology());
+    let mut sim = Sim::new(sc, &config.topology(latency));
     setup(&mut sim, config);
     for p in properties(config) {
         sim.add_property(p);
@@ -25,7 +29,11 @@ fn build(config: &Config, seed: u64, horizon: Duration) -> Sim<Node> {
 }
 
 fn run(config: &Config, seed: u64, horizon: Duration) -> (Verdict, BTreeMap<String, f64>) {
-    let mut sim = build(config, seed, horizon);
+    run_on(config, seed, horizon, Distribution::constant(Duration::from_micros(500)))
+}
+
+fn run_on(config: &Config, seed: u64, horizon: Duration, latency: Distribution) -> (Verdict, BTreeMap<String, f64>) {
+    let mut sim = build_with(config, seed, horizon, latency);
     let report = sim.run();
     (report.verdict, summarize(config, sim.metrics(), report.end_time))
 }
@@ -46,7 +54,6 @@ fn mm1(lambda: f64, mu: f64) -> Config {
             },
             ..TierConfig::default()
         }],
-        network: Distribution::constant(Duration::ZERO),
         measure_after: Duration::from_secs(2),
         ..Config::default()
     }
@@ -54,7 +61,9 @@ fn mm1(lambda: f64, mu: f64) -> Config {
 
 #[test]
 fn mm1_mean_response_time_at_half_load() {
-    let (verdict, s) = run(&mm1(500.0, 1000.0), 1, Duration::from_secs(60));
+    // No network delay, so the client sees the queue alone.
+    let zero = Distribution::constant(Duration::ZERO);
+    let (verdict, s) = run_on(&mm1(500.0, 1000.0), 1, Duration::from_secs(60), zero);
     assert_eq!(verdict, Verdict::Held);
     let want = 1000.0 / (1000.0 - 500.0); // ms
     let got = s["tier0.sojourn_mean_ms"];

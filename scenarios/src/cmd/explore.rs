@@ -1,0 +1,114 @@
+//! `ruckus explore EXPERIMENT`: compare design variants on the same seeds.
+
+use crate::cli::Io;
+use crate::exit::Exit;
+use crate::explore::{self, Experiment, report};
+use std::path::PathBuf;
+
+/// Flags of `ruckus explore`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Every variant runs on the same seeds (common random numbers), so it meets the same fault plans
+and workloads; the table gives each metric's mean and 95% interval over seeds, and the paired
+difference from the baseline variant. Built-in experiments: backoff, retry_storm, mm1.")]
+pub struct Args {
+    /// A built-in experiment name or a path to an experiment file.
+    pub experiment: String,
+    /// Runs per variant (default: the file's `seeds`).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// The first seed (default: the file's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: the number of cores). Each run is single-threaded.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Override a scenario value in every variant by dotted path (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// Runs the command.
+pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
+    let mut experiment = Experiment::load(&args.experiment, &args.overrides)?;
+    if let Some(n) = args.seeds {
+        if n == 0 {
+            return Err("--seeds must be at least 1".into());
+        }
+        experiment.spec.seeds = n;
+    }
+    if let Some(s) = args.seed {
+        experiment.spec.seed = s;
+    }
+    let jobs = match args.jobs {
+        Some(0) => return Err("--jobs must be at least 1".into()),
+        Some(j) => j,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let total = experiment.spec.seeds * experiment.scenarios.len() as u64;
+    let bar = if io.terminal {
+        let bar = indicatif::ProgressBar::new(total);
+        let style =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let results = explore::run_all(&experiment, jobs, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let w = |e: std::io::Error| format!("cannot write output: {e}");
+    write!(io.out, "{}", report::table(&results)).map_err(w)?;
+    let missing = results.missing_metrics();
+    if !missing.is_empty() {
+        let known = results.figure_names();
+        let hint: Vec<String> = missing
+            .iter()
+            .map(
+                |m| match crate::error::closest(m, known.iter().map(String::as_str)) {
+                    Some(c) => format!("`{m}` (did you mean `{c}`?)"),
+                    None => format!("`{m}`"),
+                },
+            )
+            .collect();
+        writeln!(
+            io.err,
+            "warning: some runs reported no value for {}",
+            hint.join(", ")
+        )
+        .map_err(w)?;
+    }
+    let mut command = format!(
+        "ruckus explore {}",
+        crate::scenario::shell_quote(&args.experiment)
+    );
+    if args.seeds.is_some() || args.seed.is_some() {
+        command.push_str(&format!(
+            " --seeds {} --seed {}",
+            experiment.spec.seeds, experiment.spec.seed
+        ));
+    }
+    for o in &args.overrides {
+        command.push_str(" --set ");
+        command.push_str(&crate::scenario::shell_quote(o));
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        writeln!(io.err, "results written to {}", path.display()).map_err(w)?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html(&results, &command))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        writeln!(io.err, "report written to {}", path.display()).map_err(w)?;
+    }
+    // Exploring is measuring: runs that fail a property are reported in the table, not an error.
+    Ok(Exit::Held)
+}

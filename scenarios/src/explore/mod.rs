@@ -1,0 +1,499 @@
+//! `ruckus explore`: run several variants of a design on the same seeds and compare them.
+//!
+//! An experiment file names a scenario (inline, or a built-in name or path), the variants as
+//! `--set`-style overrides of it, the seeds and the metrics:
+//!
+//! ```toml
+//! description = "what the experiment shows"
+//! seeds = 20                 # runs per variant
+//! seed = 1                   # seeds are seed, seed+1, ... (the same for every variant)
+//! baseline = "plain"         # differences are reported against this variant
+//! metrics = ["goodput", "latency_p99_ms"]
+//! cdf = "latency"            # optional: a distribution metric drawn as a CDF (ns)
+//! timeline = "ok_at"         # optional: event times (ns) drawn as a rate over time
+//! timeline_bucket = "1s"
+//!
+//! [scenario]                 # a scenario, as in scenario files (or: scenario = "name-or-path")
+//! # ...
+//!
+//! [[variants]]
+//! name = "plain"
+//!
+//! [[variants]]
+//! name = "budget"
+//! set = { "model.client.budget" = { ratio = 0.1 } }
+//! ```
+//!
+//! Every variant runs on the same seeds, so it meets the same fault plans and, where the model
+//! draws workload from the seed, the same arrivals (common random numbers). Runs are spread over
+//! threads with rayon, one run per task; each run is single-threaded and deterministic, so the
+//! results do not depend on the number of jobs. Per metric and variant the report gives the mean
+//! with its 95% interval over seeds and the paired difference from the baseline ([`stats`]).
+//!
+//! A metric names a figure of a run ([`models::figures`]): a model summary such as `goodput`, a
+//! counter by name, or a distribution statistic such as `latency.p99`.
+
+pub mod models;
+pub mod report;
+pub mod stats;
+
+use crate::registry::Model;
+use crate::runner::{self, SimVisitor};
+use crate::scenario::Scenario;
+use ruckus_sim::{Duration, FaultPlan, Sim};
+use serde::{Deserialize, Serialize};
+use stats::Estimate;
+use std::collections::BTreeMap;
+
+/// Built-in experiments: scenarios/data/experiments/NAME.toml, embedded in the binary.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("backoff", include_str!("../../data/experiments/backoff.toml")),
+    (
+        "retry_storm",
+        include_str!("../../data/experiments/retry_storm.toml"),
+    ),
+    ("mm1", include_str!("../../data/experiments/mm1.toml")),
+];
+
+/// One variant as written: a name and overrides of the scenario by dotted path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    /// Its name in tables and charts.
+    pub name: String,
+    /// Overrides of the scenario, dotted path to TOML value.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+}
+
+fn default_seeds() -> u64 {
+    10
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_bucket() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// An experiment file as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// What the experiment shows.
+    #[serde(default)]
+    pub description: String,
+    /// Runs per variant.
+    #[serde(default = "default_seeds")]
+    pub seeds: u64,
+    /// The first seed; run i uses seed + i.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The variant differences are taken against (default: the first).
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// The figures to compare.
+    pub metrics: Vec<String>,
+    /// A distribution metric to draw as a CDF.
+    #[serde(default)]
+    pub cdf: Option<String>,
+    /// A distribution of event times to draw as a rate over time.
+    #[serde(default)]
+    pub timeline: Option<String>,
+    /// Bucket width of the timeline.
+    #[serde(default = "default_bucket")]
+    pub timeline_bucket: Duration,
+    /// The scenario: an inline table, or a built-in name or path.
+    pub scenario: toml::Value,
+    /// The variants.
+    pub variants: Vec<VariantSpec>,
+}
+
+/// A checked experiment: every variant's scenario is loaded and valid.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// Its name (the file stem or built-in name).
+    pub name: String,
+    /// As written.
+    pub spec: ExperimentSpec,
+    /// One resolved scenario per variant, in order.
+    pub scenarios: Vec<Scenario>,
+    /// Index of the baseline variant.
+    pub baseline: usize,
+}
+
+impl Experiment {
+    /// Loads a built-in experiment by name or a file by path, with extra `--set` overrides
+    /// applied to every variant (before the variant's own).
+    pub fn load(reference: &str, overrides: &[String]) -> Result<Experiment, String> {
+        let looks_like_path = reference.contains('/') || reference.ends_with(".toml");
+        if !looks_like_path && let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == reference) {
+            return Experiment::from_text(
+                reference,
+                &format!("built-in experiment `{reference}`"),
+                text,
+                overrides,
+            );
+        }
+        let text = std::fs::read_to_string(reference).map_err(|e| {
+            let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            format!(
+                "{reference}: cannot read the experiment file ({e}); built-in experiments: {}",
+                names.join(", ")
+            )
+        })?;
+        let name = std::path::Path::new(reference)
+            .file_stem()
+            .map_or_else(|| reference.to_owned(), |s| s.to_string_lossy().into_owned());
+        Experiment::from_text(&name, reference, &text, overrides)
+    }
+
+    /// Checks experiment `text` from `origin`.
+    pub fn from_text(
+        name: &str,
+        origin: &str,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<Experiment, String> {
+        let spec: ExperimentSpec = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let (line, col) = crate::error::line_column(text, s.start);
+                    format!(":{line}:{col}")
+                })
+                .unwrap_or_default();
+            format!("{origin}{at}: {}", e.message().trim())
+        })?;
+        if spec.seeds == 0 {
+            return Err(format!("{origin}: seeds must be at least 1"));
+        }
+        if spec.metrics.is_empty() {
+            return Err(format!("{origin}: name at least one metric"));
+        }
+        if spec.variants.is_empty() {
+            return Err(format!("{origin}: name at least one variant"));
+        }
+        for (i, v) in spec.variants.iter().enumerate() {
+            if spec.variants[..i].iter().any(|w| w.name == v.name) {
+                return Err(format!("{origin}: two variants are called `{}`", v.name));
+            }
+        }
+        let baseline = match &spec.baseline {
+            None => 0,
+            Some(b) => spec.variants.iter().position(|v| &v.name == b).ok_or_else(|| {
+                let names: Vec<&str> = spec.variants.iter().map(|v| v.name.as_str()).collect();
+                format!(
+                    "{origin}: baseline `{b}` is not a variant (variants: {})",
+                    names.join(", ")
+                )
+            })?,
+        };
+        let mut scenarios = Vec::new();
+        for v in &spec.variants {
+            let mut sets: Vec<String> = overrides.to_vec();
+            sets.extend(v.set.iter().map(|(k, val)| format!("{k}={val}")));
+            let scenario = match &spec.scenario {
+                toml::Value::String(reference) => Scenario::load(reference, &sets),
+                toml::Value::Table(t) => {
+                    let inline = toml::to_string(t).map_err(|e| format!("{origin}: scenario: {e}"))?;
+                    let where_ = format!("{origin} [scenario] (variant `{}`)", v.name);
+                    Scenario::from_text(name, origin, &where_, &inline, &sets)
+                }
+                _ => {
+                    return Err(format!(
+                        "{origin}: `scenario` must be a table or a scenario name or path"
+                    ));
+                }
+            }
+            .map_err(|e| format!("variant `{}`: {e}", v.name))?;
+            scenarios.push(scenario);
+        }
+        Ok(Experiment {
+            name: name.to_owned(),
+            spec,
+            scenarios,
+            baseline,
+        })
+    }
+
+    /// The seed of run `i`.
+    pub fn seed(&self, i: u64) -> u64 {
+        self.spec.seed.wrapping_add(i)
+    }
+}
+
+/// What one run gave: its verdict and figures, and the chart data asked for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Variant index.
+    pub variant: usize,
+    /// Run index (the seed is `seed + index`).
+    pub index: u64,
+    /// The seed.
+    pub seed: u64,
+    /// The verdict's name.
+    pub verdict: String,
+    /// Every figure of the run.
+    pub figures: BTreeMap<String, f64>,
+    /// The requested metrics, `None` where the run has no such figure.
+    pub metrics: Vec<Option<f64>>,
+    /// The CDF metric at quantiles 0, 1/CDF_POINTS, ..., 1 (empty if none).
+    #[serde(skip)]
+    pub cdf: Vec<f64>,
+    /// Timeline counts per bucket (empty if none).
+    #[serde(skip)]
+    pub timeline: Vec<u64>,
+}
+
+/// Points per CDF curve.
+pub const CDF_POINTS: usize = 200;
+
+struct Measure<'a> {
+    experiment: &'a Experiment,
+    variant: usize,
+    index: u64,
+    seed: u64,
+}
+
+impl SimVisitor for Measure<'_> {
+    type Output = RunResult;
+    fn visit<M: Model>(self, mut sim: Sim<M::Process>, _plan: &FaultPlan) -> RunResult {
+        let report = runner::quietly(|| sim.run());
+        let scenario = &self.experiment.scenarios[self.variant];
+        let spec = &self.experiment.spec;
+        let metrics = sim.metrics();
+        let figures = models::figures(&scenario.model, &scenario.model_params, metrics, report.end_time);
+        let cdf = spec
+            .cdf
+            .as_ref()
+            .map(|name| {
+                let mut s = metrics.samples(name).to_vec();
+                s.sort_unstable();
+                if s.is_empty() {
+                    return Vec::new();
+                }
+                (0..=CDF_POINTS)
+                    .map(|k| s[((k * (s.len() - 1)) as f64 / CDF_POINTS as f64).round() as usize] as f64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let timeline = spec
+            .timeline
+            .as_ref()
+            .map(|name| {
+                let w = spec.timeline_bucket.as_nanos().max(1);
+                let buckets = report.end_time.as_nanos().div_ceil(w) as usize;
+                let mut counts = vec![0u64; buckets.max(1)];
+                for &t in metrics.samples(name) {
+                    let k = ((t / w) as usize).min(counts.len() - 1);
+                    counts[k] += 1;
+                }
+                counts
+            })
+            .unwrap_or_default();
+        RunResult {
+            variant: self.variant,
+            index: self.index,
+            seed: self.seed,
+            verdict: report.verdict.name().to_owned(),
+            metrics: spec.metrics.iter().map(|m| figures.get(m).copied()).collect(),
+            figures,
+            cdf,
+            timeline,
+        }
+    }
+}
+
+/// Runs variant `variant`'s run `index`. A run is a pure function of these two.
+pub fn run_one(experiment: &Experiment, variant: usize, index: u64) -> Result<RunResult, String> {
+    let seed = experiment.seed(index);
+    let visit = Measure {
+        experiment,
+        variant,
+        index,
+        seed,
+    };
+    runner::with_sim(&experiment.scenarios[variant], seed, None, visit)
+        .map_err(|e| format!("variant `{}`: {e}", experiment.spec.variants[variant].name))
+}
+
+/// Runs every variant on every seed with `jobs` threads, calling `tick` after each run.
+pub fn run_all(experiment: &Experiment, jobs: usize, tick: &(dyn Fn() + Sync)) -> Result<Results, String> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    let tasks: Vec<(usize, u64)> = (0..experiment.spec.seeds)
+        .flat_map(|i| (0..experiment.scenarios.len()).map(move |v| (v, i)))
+        .collect();
+    let runs: Result<Vec<RunResult>, String> = pool.install(|| {
+        tasks
+            .par_iter()
+            .map(|&(v, i)| {
+                let r = run_one(experiment, v, i);
+                tick();
+                r
+            })
+            .collect()
+    });
+    let mut runs = runs?;
+    runs.sort_by_key(|r| (r.variant, r.index));
+    Ok(Results::from_runs(experiment, runs))
+}
+
+/// One metric of one variant: its estimate and its paired difference from the baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    /// The metric's name.
+    pub metric: String,
+    /// Mean and interval over seeds (`None`: no run had the figure).
+    pub estimate: Option<Estimate>,
+    /// Variant minus baseline, seed by seed (`None` for the baseline itself).
+    pub difference: Option<Estimate>,
+}
+
+/// One variant's results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantResult {
+    /// Its name.
+    pub name: String,
+    /// Its overrides, as `key=value`.
+    pub set: Vec<String>,
+    /// Runs per verdict.
+    pub verdicts: BTreeMap<String, u64>,
+    /// One entry per requested metric.
+    pub metrics: Vec<MetricResult>,
+    /// The CDF averaged over seeds, quantile by quantile.
+    pub cdf: Vec<f64>,
+    /// Mean timeline count per bucket over seeds, as a rate per second.
+    pub timeline: Vec<f64>,
+}
+
+/// Everything an exploration produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// The experiment's name.
+    pub experiment: String,
+    /// Its description.
+    pub description: String,
+    /// The model the scenario runs.
+    pub model: String,
+    /// The seeds every variant ran.
+    pub seeds: Vec<u64>,
+    /// The baseline variant's name.
+    pub baseline: String,
+    /// The metrics compared.
+    pub metrics: Vec<String>,
+    /// The CDF metric, if any.
+    pub cdf: Option<String>,
+    /// The timeline metric, if any, and its bucket width in seconds.
+    pub timeline: Option<(String, f64)>,
+    /// Per variant.
+    pub variants: Vec<VariantResult>,
+    /// Every run, by variant then index.
+    pub runs: Vec<RunResult>,
+}
+
+impl Results {
+    /// Summarizes `runs` (sorted by variant, then index).
+    pub fn from_runs(experiment: &Experiment, runs: Vec<RunResult>) -> Results {
+        let spec = &experiment.spec;
+        let per = |v: usize| runs.iter().filter(move |r| r.variant == v);
+        let column = |v: usize, m: usize| -> Vec<Option<f64>> { per(v).map(|r| r.metrics[m]).collect() };
+        let mut variants = Vec::new();
+        for (v, vs) in spec.variants.iter().enumerate() {
+            let mut verdicts = BTreeMap::new();
+            for r in per(v) {
+                *verdicts.entry(r.verdict.clone()).or_insert(0) += 1;
+            }
+            let metrics = spec
+                .metrics
+                .iter()
+                .enumerate()
+                .map(|(m, name)| {
+                    let values: Vec<f64> = column(v, m).into_iter().flatten().collect();
+                    MetricResult {
+                        metric: name.clone(),
+                        estimate: Estimate::of(&values),
+                        difference: (v != experiment.baseline)
+                            .then(|| stats::paired_difference(&column(v, m), &column(experiment.baseline, m)))
+                            .flatten(),
+                    }
+                })
+                .collect();
+            let cdfs: Vec<&Vec<f64>> = per(v).map(|r| &r.cdf).filter(|c| !c.is_empty()).collect();
+            let cdf = if cdfs.is_empty() {
+                Vec::new()
+            } else {
+                (0..=CDF_POINTS)
+                    .map(|k| cdfs.iter().map(|c| c[k]).sum::<f64>() / cdfs.len() as f64)
+                    .collect()
+            };
+            let lines: Vec<&Vec<u64>> = per(v).map(|r| &r.timeline).filter(|t| !t.is_empty()).collect();
+            let len = lines.iter().map(|l| l.len()).max().unwrap_or(0);
+            let bucket_s = spec.timeline_bucket.as_secs_f64().max(1e-9);
+            let timeline = (0..len)
+                .map(|k| {
+                    let sum: u64 = lines.iter().map(|l| l.get(k).copied().unwrap_or(0)).sum();
+                    sum as f64 / lines.len() as f64 / bucket_s
+                })
+                .collect();
+            variants.push(VariantResult {
+                name: vs.name.clone(),
+                set: vs.set.iter().map(|(k, val)| format!("{k}={val}")).collect(),
+                verdicts,
+                metrics,
+                cdf,
+                timeline,
+            });
+        }
+        Results {
+            experiment: experiment.name.clone(),
+            description: spec.description.clone(),
+            model: experiment.scenarios[0].model.clone(),
+            seeds: (0..spec.seeds).map(|i| experiment.seed(i)).collect(),
+            baseline: spec.variants[experiment.baseline].name.clone(),
+            metrics: spec.metrics.clone(),
+            cdf: spec.cdf.clone(),
+            timeline: spec
+                .timeline
+                .clone()
+                .map(|t| (t, spec.timeline_bucket.as_secs_f64())),
+            variants,
+            runs,
+        }
+    }
+
+    /// The estimate of `metric` for variant `name`.
+    pub fn estimate(&self, variant: &str, metric: &str) -> Option<Estimate> {
+        let v = self.variants.iter().find(|v| v.name == variant)?;
+        v.metrics.iter().find(|m| m.metric == metric)?.estimate
+    }
+
+    /// The paired difference of `metric` for variant `name` from the baseline.
+    pub fn difference(&self, variant: &str, metric: &str) -> Option<Estimate> {
+        let v = self.variants.iter().find(|v| v.name == variant)?;
+        v.metrics.iter().find(|m| m.metric == metric)?.difference
+    }
+
+    /// Names of requested metrics that no run of some variant reported (likely a typo).
+    pub fn missing_metrics(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (m, name) in self.metrics.iter().enumerate() {
+            if self.variants.iter().any(|v| v.metrics[m].estimate.is_none()) {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    /// Names of every figure the runs reported (for suggesting a metric name).
+    pub fn figure_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.runs.iter().flat_map(|r| r.figures.keys().cloned()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}

@@ -28,6 +28,7 @@ pub mod cmd;
 pub mod error;
 pub mod exit;
 pub mod export;
+pub mod explore;
 pub mod recording;
 pub mod registry;
 pub mod runner;

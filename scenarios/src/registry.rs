@@ -5,6 +5,7 @@
 //! match on model names themselves. Adding a model is one `impl Model` and one line in
 //! [`dispatch`] and [`MODELS`].
 
+use crate::explore::models::{BackoffContention, Services};
 use ruckus_models::{lease_lock, pingpong};
 use ruckus_sim::{Process, Property, Sim};
 use serde::Serialize;
@@ -85,6 +86,8 @@ impl Model for LeaseLock {
 pub const MODELS: &[(&str, &str)] = &[
     (PingPong::NAME, PingPong::ABOUT),
     (LeaseLock::NAME, LeaseLock::ABOUT),
+    (Services::NAME, Services::ABOUT),
+    (BackoffContention::NAME, BackoffContention::ABOUT),
 ];
 
 /// Something to do with a model once its type is known.
@@ -100,6 +103,8 @@ pub fn dispatch<V: ModelVisitor>(name: &str, visitor: V) -> Option<V::Output> {
     match name {
         PingPong::NAME => Some(visitor.visit::<PingPong>()),
         LeaseLock::NAME => Some(visitor.visit::<LeaseLock>()),
+        Services::NAME => Some(visitor.visit::<Services>()),
+        BackoffContention::NAME => Some(visitor.visit::<BackoffContention>()),
         _ => None,
     }
 }

@@ -61,7 +61,11 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     };
     let failed = report.failure.is_some();
     let replay = match (&args.trace, failed) {
-        (Some(p), _) => Some(format!("ruckus replay {}", shell_quote(&p.display().to_string()))),
+        (Some(p), _) if crate::cmd::tour::has_subcommand("replay") => {
+            Some(format!("ruckus replay {}", shell_quote(&p.display().to_string())))
+        }
+        (Some(_), true) => Some(scenario.replay_command(seed)),
+        (Some(_), false) => None,
         (None, true) => Some(scenario.replay_command(seed)),
         (None, false) => None,
     };

@@ -54,7 +54,7 @@ pub struct Args {
     #[arg(long)]
     pub stop_on_failure: bool,
     /// Where failing runs' traces go.
-    #[arg(long, value_name = "DIR", default_value = "ruckus-traces")]
+    #[arg(long, value_name = "DIR", default_value = "ruckus-out/traces")]
     pub trace_dir: PathBuf,
     /// Do not re-run failures with a full trace.
     #[arg(long)]

@@ -41,7 +41,7 @@ pub struct Args {
 
 /// Runs the tour.
 pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
-    let dir = args.dir.unwrap_or_else(|| PathBuf::from("ruckus-tour"));
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from("ruckus-out/tour"));
     let seeds = args.seeds.unwrap_or(200);
     let w = |e: std::io::Error| format!("cannot write the tour: {e}");
     let watch = Stopwatch::start();

@@ -341,3 +341,81 @@ fn install_quiet_hook() {
 pub fn seconds(d: Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Model;
+    use ruckus_sim::{Context, Distribution, ProcessId, Property};
+
+    /// A model whose process panics when it starts, or whose setup panics.
+    #[derive(Debug)]
+    struct Panicky;
+
+    #[derive(Clone, Debug)]
+    struct Bomb;
+
+    impl Process for Bomb {
+        type Message = ();
+        type Timer = ();
+        type Operation = ();
+        fn on_start(&mut self, _: &mut Context<'_, Self>) {
+            panic!("boom at start");
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+    }
+
+    impl Model for Panicky {
+        const NAME: &'static str = "panicky";
+        const ABOUT: &'static str = "panics";
+        type Config = bool;
+        type Process = Bomb;
+        fn setup(sim: &mut Sim<Bomb>, in_setup: &bool) {
+            assert!(!in_setup, "setup refused");
+            sim.spawn(HostId(0), Bomb);
+        }
+        fn properties(_: &bool) -> Vec<Property<Bomb>> {
+            Vec::new()
+        }
+    }
+
+    fn spec() -> TopologySpec {
+        TopologySpec {
+            hosts: 1,
+            layout: Layout::SingleSwitch,
+            latency: Distribution::constant(Duration::from_millis(1)),
+            zones: None,
+            inter_zone: None,
+            clocks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_panicking_handler_becomes_a_model_panic_report() {
+        let mut sim =
+            build::<Panicky>(&spec(), &false, &FaultPlan::none(), Limits::default(), 3, None).unwrap();
+        let report = quietly(|| sim.run());
+        assert_eq!(report.verdict, Verdict::ModelPanic);
+        assert!(report.failure.unwrap().message.contains("boom at start"));
+    }
+
+    #[test]
+    fn a_panicking_setup_is_an_error_with_its_message() {
+        let err =
+            build::<Panicky>(&spec(), &true, &FaultPlan::none(), Limits::default(), 3, None).unwrap_err();
+        assert!(err.contains("setup refused"), "{err}");
+        let report = setup_panic(5, err);
+        assert_eq!(report.verdict, Verdict::ModelPanic);
+        assert_eq!(report.seed, 5);
+    }
+
+    #[test]
+    fn quietly_nests_and_restores() {
+        quietly(|| quietly(|| QUIET.with(|q| assert_eq!(q.get(), 2))));
+        QUIET.with(|q| assert_eq!(q.get(), 0));
+        let caught = std::panic::catch_unwind(|| quietly(|| panic!("inside")));
+        assert!(caught.is_err());
+        QUIET.with(|q| assert_eq!(q.get(), 0));
+    }
+}

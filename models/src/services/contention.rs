@@ -1,15 +1,17 @@
 //! Clients contending on one optimistic-concurrency row: the backoff-and-jitter experiment.
 //!
-//! Every writer wants to make one successful write. It sends a conditional write carrying the
-//! row version it last saw (0 at start); the row accepts it if the version still matches and
-//! bumps the version, otherwise it rejects it and returns the current version. A rejected writer
-//! waits as its [`RetryPolicy`] says and tries again with the version it was told. All writers
-//! start at time zero, so without backoff they collide in waves; exponential backoff without
-//! jitter keeps the waves together; jitter spreads them out.
+//! Every writer wants to make one successful read-modify-write. An attempt reads the row's
+//! version, then sends a conditional write carrying it; the row accepts the write if the version
+//! still matches and bumps it, otherwise it rejects it. A rejected writer waits as its
+//! [`RetryPolicy`] says and starts a new attempt (a fresh read). An attempt conflicts when
+//! another write lands between its read and its write (about one round trip), so writers whose
+//! attempts bunch up in time waste work. All writers start at time zero: without backoff they
+//! collide in waves, exponential backoff without jitter keeps the waves together, jitter
+//! spreads them out.
 //!
-//! Metrics: counter `calls` (write attempts), counter `done`, distribution `finish_at` (true
-//! time of each writer's success, so its maximum is the completion time). The run stops when
-//! the last writer succeeds.
+//! Metrics: counter `calls` (conditional writes, one per attempt), counter `done`, distribution
+//! `finish_at` (true time of each writer's success, so its maximum is the completion time). The
+//! run stops when the last writer succeeds.
 
 use super::policy::{Backoff, RetryPolicy};
 use ruckus_sim::{
@@ -63,7 +65,10 @@ impl Config {
 
     /// The experiment's network: every pair of hosts sees `|N(10 ms, 2 ms)|`.
     pub fn topology(&self) -> Topology {
-        let latency = Distribution::Normal { mean: Duration::from_millis(10), std_dev: Duration::from_millis(2) };
+        let latency = Distribution::Normal {
+            mean: Duration::from_millis(10),
+            std_dev: Duration::from_millis(2),
+        };
         Topology::single_switch(self.hosts(), latency)
     }
 }
@@ -71,6 +76,13 @@ impl Config {
 /// Messages between writers and the row.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Msg {
+    /// What is the version now?
+    Read,
+    /// The version now.
+    Version {
+        /// The row's version.
+        version: u64,
+    },
     /// Write if the row is still at `expect`.
     Write {
         /// The version the writer last saw.
@@ -115,6 +127,9 @@ impl Node {
         ctx.count("calls", 1);
         ctx.send(ProcessId(0), Msg::Write { expect });
     }
+    fn read(ctx: &mut Context<'_, Node>) {
+        ctx.send(ProcessId(0), Msg::Read);
+    }
 }
 
 impl Process for Node {
@@ -123,8 +138,8 @@ impl Process for Node {
     type Operation = ();
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
-        if let Node::Writer { seen, .. } = self {
-            Node::write(ctx, *seen);
+        if let Node::Writer { .. } = self {
+            Node::read(ctx);
         }
     }
 
@@ -149,6 +164,11 @@ impl Process for Node {
                     },
                 );
             }
+            (Node::Row { version, .. }, Msg::Read) => ctx.send(from, Msg::Version { version: *version }),
+            (Node::Writer { seen, .. }, Msg::Version { version }) => {
+                *seen = version;
+                Node::write(ctx, version);
+            }
             (
                 Node::Writer {
                     retry,
@@ -171,7 +191,7 @@ impl Process for Node {
                     return;
                 }
                 if delay == Duration::ZERO {
-                    Node::write(ctx, version);
+                    Node::read(ctx);
                 } else {
                     ctx.set_timer(delay, ());
                 }
@@ -181,8 +201,8 @@ impl Process for Node {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
-        if let Node::Writer { seen, .. } = self {
-            Node::write(ctx, *seen);
+        if let Node::Writer { .. } = self {
+            Node::read(ctx);
         }
     }
 }

@@ -11,7 +11,12 @@ fn ms(n: u64) -> Duration {
 }
 
 fn build(config: &Config, seed: u64, horizon: Duration) -> Sim<Node> {
-    build_with(config, seed, horizon, Distribution::constant(Duration::from_micros(500)))
+    build_with(
+        config,
+        seed,
+        horizon,
+        Distribution::constant(Duration::from_micros(500)),
+    )
 }
 
 fn build_with(config: &Config, seed: u64, horizon: Duration, latency: Distribution) -> Sim<Node> {
@@ -29,10 +34,20 @@ fn build_with(config: &Config, seed: u64, horizon: Duration, latency: Distributi
 }
 
 fn run(config: &Config, seed: u64, horizon: Duration) -> (Verdict, BTreeMap<String, f64>) {
-    run_on(config, seed, horizon, Distribution::constant(Duration::from_micros(500)))
+    run_on(
+        config,
+        seed,
+        horizon,
+        Distribution::constant(Duration::from_micros(500)),
+    )
 }
 
-fn run_on(config: &Config, seed: u64, horizon: Duration, latency: Distribution) -> (Verdict, BTreeMap<String, f64>) {
+fn run_on(
+    config: &Config,
+    seed: u64,
+    horizon: Duration,
+    latency: Distribution,
+) -> (Verdict, BTreeMap<String, f64>) {
     let mut sim = build_with(config, seed, horizon, latency);
     let report = sim.run();
     (report.verdict, summarize(config, sim.metrics(), report.end_time))

@@ -471,17 +471,28 @@ impl Network {
         let pair = self.path(index, cell);
         match &self.chaos {
             None => Transmission::Once(self.arrival(&pair, now, rng)),
-            Some(chaos) => {
-                if rng.chance(chaos.loss) {
-                    return Transmission::Dropped;
-                }
-                let first = self.chaotic_arrival(&pair, chaos, now, rng);
-                if rng.chance(chaos.duplicate) {
-                    Transmission::Twice(first, self.chaotic_arrival(&pair, chaos, now, rng))
-                } else {
-                    Transmission::Once(first)
-                }
-            }
+            Some(chaos) => self.chaotic_transmit(&pair, chaos, now, rng),
+        }
+    }
+
+    /// The rare path, kept out of line so the common one inlines into every send.
+    #[cold]
+    #[inline(never)]
+    fn chaotic_transmit(
+        &self,
+        pair: &Path,
+        chaos: &NetworkChaos,
+        now: Instant,
+        rng: &mut Random,
+    ) -> Transmission {
+        if rng.chance(chaos.loss) {
+            return Transmission::Dropped;
+        }
+        let first = self.chaotic_arrival(pair, chaos, now, rng);
+        if rng.chance(chaos.duplicate) {
+            Transmission::Twice(first, self.chaotic_arrival(pair, chaos, now, rng))
+        } else {
+            Transmission::Once(first)
         }
     }
 

@@ -633,7 +633,9 @@ impl<P: Process> Sim<P> {
             let Some(next_time) = self.core.queue.peek().map(|e| e.time) else {
                 return self.finish(None);
             };
-            if let Some(f) = self.liveness_deadline_passed(next_time.min(horizon)) {
+            if !self.properties.is_empty()
+                && let Some(f) = self.liveness_deadline_passed(next_time.min(horizon))
+            {
                 return self.finish(Some(f));
             }
             if next_time > horizon {

@@ -64,6 +64,15 @@ pub enum Command {
     Merge(cmd::merge::Args),
     /// Compare design variants on the same seeds: means, intervals, paired differences, HTML report.
     Explore(cmd::explore::Args),
+    /// Re-execute a trace file and check it event by event; stop at an event, dump state.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Replay(cmd::replay::Args),
+    /// Shrink a failing trace to fewer, shorter faults and a shorter horizon.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Shrink(cmd::shrink::Args),
+    /// Export a trace as JSON Lines, Chrome trace JSON (Perfetto) or an HTML timeline.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Export(cmd::export::Args),
     /// List the built-in scenarios, or show one fully resolved.
     Scenarios(cmd::scenarios::Args),
     /// The built-in tour (also what `ruckus` with no arguments runs).
@@ -98,6 +107,9 @@ where
         Some(Command::Sweep(a)) => cmd::sweep::exec(a, io),
         Some(Command::Merge(a)) => cmd::merge::exec(a, io),
         Some(Command::Explore(a)) => cmd::explore::exec(a, io),
+        Some(Command::Replay(a)) => cmd::replay::exec(a, io),
+        Some(Command::Shrink(a)) => cmd::shrink::exec(a, io),
+        Some(Command::Export(a)) => cmd::export::exec(a, io),
         Some(Command::Scenarios(a)) => cmd::scenarios::exec(a, io),
         Some(Command::Tour(a)) => cmd::tour::exec(a, io),
     };

@@ -2,8 +2,11 @@
 //! `Err` is a bad-input message, reported with exit code 2.
 
 pub mod explore;
+pub mod export;
 pub mod merge;
+pub mod replay;
 pub mod run;
 pub mod scenarios;
+pub mod shrink;
 pub mod sweep;
 pub mod tour;

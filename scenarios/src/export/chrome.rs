@@ -45,17 +45,34 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(line.as_bytes())
     };
     // Track names, in lane order.
-    emit(&mut out, r#"{"ph":"M","name":"process_name","pid":0,"args":{"name":"faults"}}"#.into())?;
-    emit(&mut out, r#"{"ph":"M","name":"process_sort_index","pid":0,"args":{"sort_index":0}}"#.into())?;
+    emit(
+        &mut out,
+        r#"{"ph":"M","name":"process_name","pid":0,"args":{"name":"faults"}}"#.into(),
+    )?;
+    emit(
+        &mut out,
+        r#"{"ph":"M","name":"process_sort_index","pid":0,"args":{"sort_index":0}}"#.into(),
+    )?;
     for h in 0..input.host_count() {
         let pid = pid_of_host(h);
-        emit(&mut out, format!(r#"{{"ph":"M","name":"process_name","pid":{pid},"args":{{"name":"h{h}"}}}}"#))?;
-        emit(&mut out, format!(r#"{{"ph":"M","name":"process_sort_index","pid":{pid},"args":{{"sort_index":{pid}}}}}"#))?;
+        emit(
+            &mut out,
+            format!(r#"{{"ph":"M","name":"process_name","pid":{pid},"args":{{"name":"h{h}"}}}}"#),
+        )?;
+        emit(
+            &mut out,
+            format!(r#"{{"ph":"M","name":"process_sort_index","pid":{pid},"args":{{"sort_index":{pid}}}}}"#),
+        )?;
     }
     for (p, &h) in hosts.iter().enumerate() {
         if h != NONE {
             let pid = pid_of_host(h);
-            emit(&mut out, format!(r#"{{"ph":"M","name":"thread_name","pid":{pid},"tid":{p},"args":{{"name":"p{p}"}}}}"#))?;
+            emit(
+                &mut out,
+                format!(
+                    r#"{{"ph":"M","name":"thread_name","pid":{pid},"tid":{p},"args":{{"name":"p{p}"}}}}"#
+                ),
+            )?;
         }
     }
 
@@ -66,11 +83,19 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
     for (i, e) in input.events.iter().enumerate() {
         let r = &e.record;
         let ts = micros(r.time.0);
-        let detail = input.detail(i).map(|d| format!(",\"detail\":{}", json_str(d))).unwrap_or_default();
-        let args = format!("{{\"index\":{},\"digest\":\"{:016x}\"{detail}}}", r.index, r.digest);
+        let detail = input
+            .detail(i)
+            .map(|d| format!(",\"detail\":{}", json_str(d)))
+            .unwrap_or_default();
+        let args = format!(
+            "{{\"index\":{},\"digest\":\"{:016x}\"{detail}}}",
+            r.index, r.digest
+        );
         let (pid, tid) = (pid_of_host(r.host), r.process);
         match r.kind {
-            RecordKind::Start | RecordKind::Deliver | RecordKind::Timer if r.process != NONE && r.host != NONE => {
+            RecordKind::Start | RecordKind::Deliver | RecordKind::Timer
+                if r.process != NONE && r.host != NONE =>
+            {
                 let name = match r.kind {
                     RecordKind::Deliver => format!("deliver from p{}", r.peer),
                     RecordKind::Timer => format!("timer {}", r.aux),
@@ -120,7 +145,10 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
                 )?;
             }
             RecordKind::Heal => {
-                emit(&mut out, format!(r#"{{"ph":"i","s":"g","cat":"heal","name":"heal","pid":0,"tid":0,"ts":{ts}}}"#))?;
+                emit(
+                    &mut out,
+                    format!(r#"{{"ph":"i","s":"g","cat":"heal","name":"heal","pid":0,"tid":0,"ts":{ts}}}"#),
+                )?;
             }
             _ => {}
         }
@@ -149,7 +177,10 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             if span.instant {
                 emit(
                     &mut out,
-                    format!(r#"{{"ph":"i","s":"p","cat":"{cat}","name":{name},"pid":{pid},"tid":0,"ts":{}}}"#, micros(span.begin)),
+                    format!(
+                        r#"{{"ph":"i","s":"p","cat":"{cat}","name":{name},"pid":{pid},"tid":0,"ts":{}}}"#,
+                        micros(span.begin)
+                    ),
                 )?;
             } else {
                 let id = span.index;
@@ -163,7 +194,10 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
                 )?;
                 emit(
                     &mut out,
-                    format!(r#"{{"ph":"e","cat":"{cat}","name":{name},"id":"f{id}","pid":{pid},"tid":0,"ts":{}}}"#, micros(span.end)),
+                    format!(
+                        r#"{{"ph":"e","cat":"{cat}","name":{name},"id":"f{id}","pid":{pid},"tid":0,"ts":{}}}"#,
+                        micros(span.end)
+                    ),
                 )?;
             }
         }
@@ -183,7 +217,10 @@ fn short(text: &str, max: usize) -> String {
 }
 
 fn is_handler(r: &ruckus_sim::EventRecord) -> bool {
-    matches!(r.kind, RecordKind::Start | RecordKind::Deliver | RecordKind::Timer) && r.process != NONE
+    matches!(
+        r.kind,
+        RecordKind::Start | RecordKind::Deliver | RecordKind::Timer
+    ) && r.process != NONE
 }
 
 /// Each handler event's slice width (ns): up to `SLICE_NS`, never reaching the process's next
@@ -212,8 +249,8 @@ fn slice_widths(input: &ExportInput<'_>) -> Vec<u64> {
     }
     // Forwards: rank within an instant.
     let mut rank: Vec<(u64, u64)> = Vec::new();
-    for i in 0..n {
-        let r = &input.events[i].record;
+    for (width, e) in widths.iter_mut().zip(input.events) {
+        let r = &e.record;
         if !is_handler(r) {
             continue;
         }
@@ -226,7 +263,7 @@ fn slice_widths(input: &ExportInput<'_>) -> Vec<u64> {
         } else {
             rank[p] = (r.time.0, 0);
         }
-        widths[i] = widths[i].saturating_sub(rank[p].1);
+        *width = width.saturating_sub(rank[p].1);
     }
     widths
 }

@@ -67,7 +67,10 @@ fn signed(v: u32) -> i64 {
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Writes the page.
@@ -86,7 +89,11 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
         q: input.events.iter().map(|e| signed(e.record.peer)).collect(),
         a: input.events.iter().map(|e| e.record.aux).collect(),
         i: input.events.iter().map(|e| e.record.index).collect(),
-        g: input.events.iter().map(|e| format!("{:016x}", e.record.digest)).collect(),
+        g: input
+            .events
+            .iter()
+            .map(|e| format!("{:016x}", e.record.digest))
+            .collect(),
         d: any_detail.then_some(details),
         kinds: (0u8..=8).map(kind_name).collect(),
         faults: input
@@ -133,7 +140,10 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
 
 fn kind_name(k: u8) -> &'static str {
     use ruckus_sim::RecordKind::*;
-    [Start, Deliver, Timer, Dropped, Deferred, FaultBegin, FaultEnd, Heal, Note][k as usize].name()
+    [
+        Start, Deliver, Timer, Dropped, Deferred, FaultBegin, FaultEnd, Heal, Note,
+    ][k as usize]
+        .name()
 }
 
 #[cfg(test)]

@@ -64,7 +64,11 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             RecordKind::Start => incarnation = Some(r.aux),
             RecordKind::FaultBegin | RecordKind::FaultEnd => {
                 fault = some(r.peer);
-                fault_text = input.plan.actions.get(r.peer as usize).map(|a| a.fault.to_string());
+                fault_text = input
+                    .plan
+                    .actions
+                    .get(r.peer as usize)
+                    .map(|a| a.fault.to_string());
             }
             _ => peer = some(r.peer),
         }
@@ -119,7 +123,9 @@ mod tests {
             process: None,
             event_index: 7,
         };
-        let details: Vec<String> = (0..events.len()).map(|i| if i == 2 { "Ping(1)".into() } else { String::new() }).collect();
+        let details: Vec<String> = (0..events.len())
+            .map(|i| if i == 2 { "Ping(1)".into() } else { String::new() })
+            .collect();
         let input = ExportInput::new(&events, &plan)
             .with_failure(Some(&failure))
             .with_details(&details);

@@ -134,7 +134,10 @@ impl<'a> ExportInput<'a> {
         if let Some(note) = self.events[i].note.as_deref() {
             return Some(note);
         }
-        self.details.and_then(|d| d.get(i)).map(String::as_str).filter(|s| !s.is_empty())
+        self.details
+            .and_then(|d| d.get(i))
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// The number of host lanes: every host a record or a fault names.
@@ -187,7 +190,11 @@ impl<'a> ExportInput<'a> {
                     spans.push(FaultSpan {
                         index: i,
                         begin: r.time.0,
-                        end: if fault.duration().is_none() { r.time.0 } else { end_of_run },
+                        end: if fault.duration().is_none() {
+                            r.time.0
+                        } else {
+                            end_of_run
+                        },
                         instant: fault.duration().is_none(),
                         label: fault.to_string(),
                         kind: fault_kind(fault),
@@ -277,7 +284,15 @@ pub(crate) mod test_support {
     use ruckus_sim::trace::TraceEvent;
     use ruckus_sim::{Duration, EventRecord, Fault, FaultAction, FaultPlan, HostId, Instant, RecordKind};
 
-    pub(crate) fn ev(index: u64, t: u64, kind: RecordKind, process: u32, host: u32, peer: u32, aux: u64) -> TraceEvent {
+    pub(crate) fn ev(
+        index: u64,
+        t: u64,
+        kind: RecordKind,
+        process: u32,
+        host: u32,
+        peer: u32,
+        aux: u64,
+    ) -> TraceEvent {
         TraceEvent {
             record: EventRecord {
                 index,
@@ -334,14 +349,30 @@ mod tests {
         assert_eq!(input.process_hosts(), vec![0, 1]);
         let spans = input.fault_spans();
         assert_eq!(spans.len(), 1);
-        assert_eq!((spans[0].begin, spans[0].end, spans[0].kind), (2_500, 9_000, "crash"));
+        assert_eq!(
+            (spans[0].begin, spans[0].end, spans[0].kind),
+            (2_500, 9_000, "crash")
+        );
         assert_eq!(spans[0].hosts, vec![1]);
         assert_eq!(micros(1_234_567), "1234.567");
         assert_eq!("chrome".parse::<Format>().unwrap(), Format::Chrome);
-        assert!("svg".parse::<Format>().unwrap_err().contains("jsonl, chrome or html"));
-        assert_eq!(Format::from_path(std::path::Path::new("x/run.html")), Some(Format::Html));
+        assert!(
+            "svg"
+                .parse::<Format>()
+                .unwrap_err()
+                .contains("jsonl, chrome or html")
+        );
+        assert_eq!(
+            Format::from_path(std::path::Path::new("x/run.html")),
+            Some(Format::Html)
+        );
         // Details of the wrong length are ignored rather than misaligned.
         let short = vec!["x".to_string()];
-        assert!(ExportInput::new(&events, &plan).with_details(&short).details.is_none());
+        assert!(
+            ExportInput::new(&events, &plan)
+                .with_details(&short)
+                .details
+                .is_none()
+        );
     }
 }

@@ -1,0 +1,205 @@
+//! `ruckus replay FILE`: re-execute a recorded run from its trace header and check every event
+//! against the recording; optionally stop at an event to dump process state, and export.
+//!
+//! Exit code: the recorded run's verdict when the replay matches (a replayed safety violation
+//! exits 1, like `ruckus run`); 2 when the file is bad or the replay diverges (the trace is
+//! stale: the model or the engine changed since it was recorded).
+
+use crate::cli::Io;
+use crate::exit::Exit;
+use crate::export::{self, ExportInput, Format};
+use crate::recording;
+use crate::runner::{self, SimVisitor, quietly};
+use crate::scenario::Scenario;
+use ruckus_sim::trace::{DetailText, Replay, ReplayOutcome, ReplayStatus, TraceReader, shared};
+use ruckus_sim::{FaultPlan, ProcessId, Sim};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Flags of `ruckus replay`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The trace file (written by `ruckus run --trace FILE` or `ruckus shrink`).
+    pub trace: PathBuf,
+    /// Pause after this many events and print process state (then finish the replay).
+    #[arg(long, value_name = "N")]
+    pub stop_at: Option<u64>,
+    /// With --stop-at: the process ids to dump (repeatable; default: every process).
+    #[arg(long = "dump", value_name = "PID")]
+    pub dump: Vec<u32>,
+    /// Agreeing events to show before a divergence.
+    #[arg(long, default_value_t = 5)]
+    pub context: usize,
+    /// Also export the run to FILE (format from the extension: .html, .json, .jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+}
+
+/// A trace opened with the scenario it records.
+pub(crate) struct Opened {
+    pub reader: TraceReader,
+    pub scenario: Scenario,
+}
+
+/// Opens `path` and rebuilds its scenario; errors are one line naming the file.
+pub(crate) fn open(path: &Path) -> Result<Opened, String> {
+    let reader = TraceReader::open(path).map_err(|e| e.to_string())?;
+    let scenario = recording::scenario_of(reader.header(), path).map_err(|e| e.to_string())?;
+    Ok(Opened { reader, scenario })
+}
+
+/// Runs the command.
+pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
+    let export_format = match &args.export {
+        None => None,
+        Some(p) => Some(Format::from_path(p).ok_or_else(|| {
+            format!(
+                "{}: cannot tell the export format from the extension (use .html, .json or .jsonl)",
+                p.display()
+            )
+        })?),
+    };
+    let Opened { reader, scenario } = open(&args.trace)?;
+    let header = reader.header().clone();
+    let footer = reader.footer().clone();
+    let w = |e: std::io::Error| format!("cannot write the report: {e}");
+    writeln!(
+        io.out,
+        "replaying {}: scenario {} (model {}), seed {}, {} faults, recorded {} after {} events",
+        args.trace.display(),
+        scenario.name,
+        scenario.model,
+        header.seed,
+        header.plan.actions.len(),
+        footer.verdict.name(),
+        footer.events
+    )
+    .map_err(w)?;
+    let visit = ReplayVisit {
+        reader,
+        stop_at: args.stop_at,
+        dump: args.dump.clone(),
+        context: args.context,
+        collect: export_format.is_some(),
+    };
+    let result = runner::with_sim(&scenario, header.seed, Some(header.plan.clone()), visit)??;
+    io.out.write_all(result.text.as_bytes()).map_err(w)?;
+    let matched = matches!(result.outcome, ReplayOutcome::Matches { .. });
+    writeln!(io.out, "{}", result.outcome).map_err(w)?;
+    if let (Some(path), Some(format)) = (&args.export, export_format) {
+        let texts = if matched { result.texts } else { Vec::new() };
+        write_export(&args.trace, path, format, &texts, &scenario, header.seed)?;
+        writeln!(io.out, "exported {} to {}", format.name(), path.display()).map_err(w)?;
+    }
+    Ok(if matched {
+        Exit::of(footer.verdict)
+    } else {
+        Exit::BadInput
+    })
+}
+
+/// Reads the trace's records again and writes them in `format` to `out`.
+pub(crate) fn write_export(
+    trace: &Path,
+    out: &Path,
+    format: Format,
+    texts: &[String],
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<(), String> {
+    let mut reader = TraceReader::open(trace).map_err(|e| e.to_string())?;
+    let events = reader.read_all().map_err(|e| e.to_string())?;
+    let title = format!("{} seed {seed}", scenario.name);
+    let input = ExportInput::new(&events, &reader.header().plan)
+        .with_failure(reader.footer().failure.as_ref())
+        .with_details(texts)
+        .with_title(&title);
+    let file = std::fs::File::create(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    let mut file = std::io::BufWriter::new(file);
+    export::write(format, &input, &mut file)
+        .and_then(|()| file.flush())
+        .map_err(|e| format!("{}: write failed: {e}", out.display()))
+}
+
+/// What a replay produced for the command to print.
+pub(crate) struct ReplayResult {
+    pub outcome: ReplayOutcome,
+    /// Text printed at the stop point (state dumps).
+    pub text: String,
+    /// Payload text per record, when collected.
+    pub texts: Vec<String>,
+}
+
+pub(crate) struct ReplayVisit {
+    pub reader: TraceReader,
+    pub stop_at: Option<u64>,
+    pub dump: Vec<u32>,
+    pub context: usize,
+    pub collect: bool,
+}
+
+impl SimVisitor for ReplayVisit {
+    type Output = Result<ReplayResult, String>;
+    fn visit<M: crate::registry::Model>(self, mut sim: Sim<M::Process>, _plan: &FaultPlan) -> Self::Output {
+        let (details, texts) = shared(DetailText::new(400));
+        let extra: Option<Box<dyn ruckus_sim::Observer<M::Process>>> = if self.collect {
+            Some(Box::new(details))
+        } else {
+            None
+        };
+        let replay = Replay::attach(&mut sim, self.reader, self.context, extra);
+        let mut text = String::new();
+        if let Some(n) = self.stop_at {
+            match quietly(|| replay.run_until(&mut sim, n)).map_err(|e| e.to_string())? {
+                ReplayStatus::Paused { events } => {
+                    text.push_str(&dump_state(&sim, events, &self.dump));
+                }
+                ReplayStatus::Done(outcome) => {
+                    text.push_str(&format!("the run ended before event {n}\n"));
+                    return Ok(ReplayResult {
+                        outcome,
+                        text,
+                        texts: take(&texts),
+                    });
+                }
+            }
+        }
+        let outcome = quietly(|| replay.run_to_end(&mut sim)).map_err(|e| e.to_string())?;
+        drop(sim);
+        Ok(ReplayResult {
+            outcome,
+            text,
+            texts: take(&texts),
+        })
+    }
+}
+
+fn take(texts: &std::rc::Rc<std::cell::RefCell<DetailText>>) -> Vec<String> {
+    std::mem::take(&mut texts.borrow_mut().texts)
+}
+
+/// Each requested process's `Debug` state (pretty-printed), or all of them.
+fn dump_state<P: ruckus_sim::Process>(sim: &Sim<P>, events: u64, dump: &[u32]) -> String {
+    let mut s = format!("paused after {events} events at {}\n", sim.now());
+    let ids: Vec<u32> = if dump.is_empty() {
+        (0..sim.process_count() as u32).collect()
+    } else {
+        dump.to_vec()
+    };
+    for id in ids {
+        let pid = ProcessId(id);
+        if id as usize >= sim.process_count() {
+            s.push_str(&format!(
+                "p{id}: no such process ({} exist)\n",
+                sim.process_count()
+            ));
+            continue;
+        }
+        let host = sim.host_of(pid);
+        match sim.process(pid) {
+            Some(state) => s.push_str(&format!("p{id}@{host}: {state:#?}\n")),
+            None => s.push_str(&format!("p{id}@{host}: not running (crashed or stopped)\n")),
+        }
+    }
+    s
+}

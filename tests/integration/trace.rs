@@ -1,6 +1,7 @@
 //! Failures that replay: trace files, replay verification, shrinking.
 //!
 //! - 200 seeds of pingpong under every fault kind: record, re-execute, "matches".
+//! - 200 seeds of lease_lock (healthy and the three planted bugs, so failing runs too) likewise.
 //! - A traced re-run agrees with the fast run's fingerprint.
 //! - A changed model (different payloads, a different timer constant) or changed properties
 //!   replayed against an old trace report the first divergent event, checked against an
@@ -11,6 +12,8 @@
 //! - Shrinking a planted-bug failure of lease_lock to a few fault actions that still fail the
 //!   same property.
 //! - Trace size on pingpong stays within 24 bytes per event.
+//! - Shrinking lease_lock's planted no-fencing bug ends with at most three fault actions that
+//!   still fail `storage_fenced`, and the shrunk run records and replays.
 
 use ruckus_models::pingpong::{self, PingPong, PingPongConfig};
 use ruckus_sim::trace::{
@@ -448,5 +451,129 @@ fn trace_figures() {
         best.2,
         events / best.2 / 1e6,
         best.1 / best.2
+    );
+}
+
+#[test]
+fn shrinking_a_planted_bug_keeps_a_few_faults_that_still_fail_the_same_property() {
+    use ruckus_models::lease_lock::{self, LeaseLockConfig};
+    use ruckus_sim::shrink::shrink_run;
+    let config = LeaseLockConfig {
+        bug_no_fencing: true,
+        ..LeaseLockConfig::default()
+    };
+    let profile = lease_lock::stress_profile(Duration::from_secs(2));
+    let horizon = Duration::from_secs(8);
+    let run = |seed: u64, plan: Option<&FaultPlan>, horizon: Duration| {
+        let mut sim = lease_lock::build_sim(&config, seed, horizon, &profile);
+        if let Some(p) = plan {
+            sim.set_fault_plan(p.clone()).unwrap();
+        }
+        let plan = sim.fault_plan().clone();
+        (sim.run(), plan)
+    };
+    let mut shrunk_seeds = 0;
+    for seed in 0..40 {
+        let (report, plan) = run(seed, None, horizon);
+        let Some(failure) = report.failure.clone() else {
+            continue;
+        };
+        if plan.actions.len() < 10 {
+            continue;
+        }
+        assert_eq!(
+            failure.property.as_deref(),
+            Some("storage_fenced"),
+            "seed {seed}: {report}"
+        );
+        let same = |r: &ruckus_sim::RunReport| {
+            r.failure
+                .as_ref()
+                .is_some_and(|f| f.verdict == failure.verdict && f.property == failure.property)
+        };
+        let result = shrink_run(&plan, horizon, failure.time, 300, |p, h| {
+            same(&run(seed, Some(p), h).0)
+        })
+        .unwrap();
+        let kept = &result.plan.plan;
+        assert!(
+            kept.actions.len() <= 3,
+            "seed {seed}: {} actions left\n{result}",
+            kept.actions.len()
+        );
+        assert_eq!(kept.actions.len() + result.plan.removed.len(), plan.actions.len());
+        assert!(result.horizon <= horizon);
+        // The shrunk run fails the same way on its own...
+        let (again, _) = run(seed, Some(kept), result.horizon);
+        assert!(same(&again), "seed {seed}: shrunk run {again}");
+        // ...and removing any one remaining fault makes it pass (1-minimal), unless the budget ran out.
+        if !result.plan.exhausted {
+            for i in 0..kept.actions.len() {
+                let mut fewer = kept.clone();
+                fewer.actions.remove(i);
+                assert!(
+                    !same(&run(seed, Some(&fewer), horizon).0),
+                    "seed {seed}: fault {i} was not needed"
+                );
+            }
+        }
+        // It records and replays like any run.
+        let dir = TempDir::new(&format!("shrink-{seed}"));
+        let path = dir.file("shrunk.trace");
+        let mut sim = lease_lock::build_sim(&config, seed, result.horizon, &profile);
+        sim.set_fault_plan(kept.clone()).unwrap();
+        let header = TraceHeader::new(seed, "lease_lock no fencing", kept.clone());
+        record_run(&mut sim, &path, &header, Some(again.fingerprint)).unwrap();
+        let mut sim = lease_lock::build_sim(&config, seed, result.horizon, &profile);
+        sim.set_fault_plan(kept.clone()).unwrap();
+        let replay = Replay::attach(&mut sim, TraceReader::open(&path).unwrap(), 4, None);
+        assert!(matches!(
+            replay.run_to_end(&mut sim).unwrap(),
+            ReplayOutcome::Matches { .. }
+        ));
+        shrunk_seeds += 1;
+        if shrunk_seeds == 3 {
+            break;
+        }
+    }
+    assert_eq!(shrunk_seeds, 3, "too few failing seeds with 10+ faults to shrink");
+}
+
+#[test]
+fn two_hundred_seeds_of_lease_lock_including_failures_replay_exactly() {
+    use ruckus_models::lease_lock::{self, LeaseLockConfig};
+    let dir = TempDir::new("lease200");
+    let profile = lease_lock::stress_profile(Duration::from_secs(1));
+    let horizon = Duration::from_secs(4);
+    let mut failures = 0;
+    for seed in 0..200u64 {
+        let config = LeaseLockConfig {
+            bug_no_fencing: seed % 4 == 1,
+            bug_no_sync: seed % 4 == 2,
+            bug_clock_tokens: seed % 4 == 3,
+            ..LeaseLockConfig::default()
+        };
+        let path = dir.file("l.trace");
+        let mut sim = lease_lock::build_sim(&config, seed, horizon, &profile);
+        let header = TraceHeader::new(seed, format!("{config:?}"), sim.fault_plan().clone());
+        let (report, _) = record_run(&mut sim, &path, &header, None).unwrap();
+        failures += usize::from(report.failure.is_some());
+        let mut sim = lease_lock::build_sim(&config, seed, horizon, &profile);
+        let replay = Replay::attach(&mut sim, TraceReader::open(&path).unwrap(), 4, None);
+        match replay.run_to_end(&mut sim).unwrap() {
+            ReplayOutcome::Matches {
+                events,
+                report: again,
+                ..
+            } => {
+                assert_eq!(events, report.events, "seed {seed}");
+                assert_eq!(again.failure, report.failure, "seed {seed}");
+            }
+            ReplayOutcome::Diverged(d) => panic!("seed {seed}: {d}"),
+        }
+    }
+    assert!(
+        failures >= 10,
+        "only {failures} of 200 runs failed; the planted bugs should show"
     );
 }

@@ -2,4 +2,5 @@
 
 mod cli;
 mod determinism;
+mod explore;
 mod trace;

@@ -1,0 +1,171 @@
+//! `ruckus explore` and the three published results it reproduces, asserted.
+//!
+//! Each test runs a built-in experiment (fewer seeds than the file where that keeps the test
+//! quick; the orderings hold with room to spare) and checks the result against the published
+//! figure or ordering, using the 95% intervals where the claim is a difference.
+
+use ruckus_scenarios::explore::{self, Experiment, Results};
+
+fn explore(name: &str, seeds: u64, overrides: &[&str]) -> Results {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let mut e = Experiment::load(name, &overrides).expect("built-in experiment loads");
+    e.spec.seeds = seeds;
+    let results = explore::run_all(&e, 2, &|| {}).expect("experiment runs");
+    assert!(
+        results.missing_metrics().is_empty(),
+        "{:?}",
+        results.missing_metrics()
+    );
+    for v in &results.variants {
+        assert_eq!(
+            v.verdicts.get("held").copied(),
+            Some(seeds),
+            "{}: {:?}",
+            v.name,
+            v.verdicts
+        );
+    }
+    results
+}
+
+fn mean(r: &Results, variant: &str, metric: &str) -> f64 {
+    r.estimate(variant, metric)
+        .unwrap_or_else(|| panic!("{variant} has no {metric}"))
+        .mean
+}
+
+#[test]
+fn mm1_matches_theory_within_five_percent() {
+    let r = explore("mm1", 6, &[]);
+    for (variant, rho) in [("rho_0.5", 0.5), ("rho_0.8", 0.8), ("rho_0.9", 0.9)] {
+        let want = 1.0 / (1000.0 * (1.0 - rho)) * 1000.0; // 1/(mu - lambda) in ms
+        let got = mean(&r, variant, "tier0.sojourn_mean_ms");
+        assert!(
+            (got - want).abs() / want < 0.05,
+            "{variant}: {got} ms vs M/M/1 {want} ms"
+        );
+        let goodput = mean(&r, variant, "goodput");
+        assert!(
+            (goodput - 1000.0 * rho).abs() / (1000.0 * rho) < 0.02,
+            "{variant}: goodput {goodput}"
+        );
+    }
+}
+
+#[test]
+fn backoff_and_jitter_orderings_at_100_clients() {
+    let r = explore("backoff", 10, &[]);
+    let calls = |v| mean(&r, v, "calls");
+    let done = |v| mean(&r, v, "completion_ms");
+    // Work: full <= equal < decorrelated << exponential.
+    assert!(calls("full_jitter") <= calls("equal_jitter"), "{r:#?}");
+    assert!(calls("equal_jitter") < calls("decorrelated_jitter"));
+    assert!(calls("decorrelated_jitter") * 1.5 < calls("exponential"));
+    // Completion: decorrelated ~ full < equal << exponential.
+    let (d, f) = (done("decorrelated_jitter"), done("full_jitter"));
+    assert!((d - f).abs() / f < 0.25, "decorrelated {d} vs full {f}");
+    assert!(f.max(d) < done("equal_jitter"));
+    assert!(done("equal_jitter") * 4.0 < done("exponential"));
+    // Every jittered variant beats exponential significantly, seed by seed.
+    for v in ["full_jitter", "equal_jitter", "decorrelated_jitter"] {
+        let diff = r.difference(v, "calls").unwrap();
+        assert!(diff.high() < 0.0, "{v}: {diff:?}");
+    }
+}
+
+#[test]
+fn retry_storm_is_metastable_without_budget_or_breaker() {
+    let r = explore("retry_storm", 4, &[]);
+    // Plain retries never recover in the 48 s after the 2 s stall ends...
+    assert_eq!(mean(&r, "retries", "recovered"), 0.0);
+    assert!(mean(&r, "retries", "amplification") > 3.0);
+    assert!(mean(&r, "retries", "success_rate") < 0.2);
+    // ...while the same service recovers with a budget or a breaker (or with no retries).
+    for v in ["retries_budget", "retries_breaker", "no_retries"] {
+        assert_eq!(mean(&r, v, "recovered"), 1.0, "{v}");
+        assert!(mean(&r, v, "recovery_time_s") < 20.0, "{v}");
+        assert!(r.difference(v, "goodput").unwrap().low() > 0.0, "{v}");
+    }
+    assert!(mean(&r, "retries_budget", "amplification") < 1.1);
+    assert!(mean(&r, "retries_breaker", "recovery_time_s") <= 2.0);
+}
+
+#[test]
+fn explore_is_deterministic_and_independent_of_jobs() {
+    let mut e = Experiment::load("backoff", &[]).unwrap();
+    e.spec.seeds = 3;
+    let one = explore::run_all(&e, 1, &|| {}).unwrap();
+    let two = explore::run_all(&e, 2, &|| {}).unwrap();
+    assert_eq!(one, two);
+}
+
+#[test]
+fn overrides_reach_every_variant() {
+    let r = explore("backoff", 2, &["model.clients=10", "topology.hosts=11"]);
+    assert!(
+        mean(&r, "exponential", "calls") < 100.0,
+        "10 writers make far fewer calls"
+    );
+    assert!(
+        r.runs.iter().all(|run| run.figures["done"] == 10.0),
+        "every writer of every run finishes"
+    );
+}
+
+#[test]
+fn bad_experiments_get_clear_errors() {
+    let err = Experiment::load("no_such_experiment", &[]).unwrap_err();
+    assert!(err.contains("backoff") && err.contains("retry_storm"), "{err}");
+    let base = r#"
+metrics = ["calls"]
+scenario = "pingpong"
+[[variants]]
+name = "a"
+"#;
+    assert!(Experiment::from_text("t", "t.toml", base, &[]).is_ok());
+    let bad_baseline = format!("baseline = \"zzz\"\n{base}");
+    let err = Experiment::from_text("t", "t.toml", &bad_baseline, &[]).unwrap_err();
+    assert!(
+        err.contains("baseline `zzz`") && err.contains("variants: a"),
+        "{err}"
+    );
+    let unknown_field = format!("sedes = 3\n{base}");
+    let err = Experiment::from_text("t", "t.toml", &unknown_field, &[]).unwrap_err();
+    assert!(err.contains("t.toml:1:") && err.contains("sedes"), "{err}");
+    let bad_set = format!("{base}set = {{ \"model.nope\" = 1 }}\n");
+    let err = Experiment::from_text("t", "t.toml", &bad_set, &[]).unwrap_err();
+    assert!(err.contains("variant `a`") && err.contains("nope"), "{err}");
+    let twice = format!("{base}[[variants]]\nname = \"a\"\n");
+    assert!(
+        Experiment::from_text("t", "t.toml", &twice, &[])
+            .unwrap_err()
+            .contains("two variants")
+    );
+}
+
+#[test]
+fn html_report_is_self_contained() {
+    let r = explore("retry_storm", 2, &[]);
+    let html = explore::report::html(&r, "ruckus explore retry_storm --seeds 2");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(
+        html.matches("<svg").count(),
+        r.metrics.len() + 2,
+        "a bar chart per metric, a CDF, a timeline"
+    );
+    for forbidden in ["<script", "http://", "https://", "<link", "@import"] {
+        let hits: Vec<_> = html
+            .match_indices(forbidden)
+            .filter(|(i, _)| !html[*i..].starts_with("http://www.w3.org/2000/svg"))
+            .collect();
+        assert!(
+            hits.is_empty(),
+            "the report must not load anything: found {forbidden}"
+        );
+    }
+    let table = explore::report::table(&r);
+    assert!(
+        table.contains("retries_breaker") && table.contains("Δ"),
+        "{table}"
+    );
+}

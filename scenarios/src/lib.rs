@@ -17,6 +17,7 @@
 //! | `registry.rs` | model names to types (`Model`, `dispatch`) |
 //! | `runner.rs` | build and run one seed; `Attach` and `with_sim` hooks; quiet panics |
 //! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
+//! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
 //! | `sweep.rs` | seeds per index, shards, result lines, resume |
 //! | `exit.rs` | exit codes |
 //! | `wallclock.rs` | the only wall-clock reads (timing for humans) |
@@ -27,8 +28,8 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod exit;
-pub mod export;
 pub mod explore;
+pub mod export;
 pub mod recording;
 pub mod registry;
 pub mod runner;

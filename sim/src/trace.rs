@@ -14,7 +14,7 @@
 //! - read: [`TraceReader::open`]`(path)?` → `.header()`, `.footer()`, then iterate `TraceEvent`s
 //!   (each a `Result`), or `.read_all()?`.
 //! - verify: rebuild the `Sim` from `header.scenario`/`header.plan`/`header.seed`, then
-//!   [`Replay::attach`]`(&mut sim, reader, extra_observer)` and `.run_to_end(&mut sim)?` → [`ReplayOutcome`]
+//!   [`Replay::attach`]`(&mut sim, reader, context, extra_observer)` and `.run_to_end(&mut sim)?` → [`ReplayOutcome`]
 //!   (`Matches { events, .. }` or `Diverged(..)`); `.run_until(&mut sim, n)?` pauses at event `n`
 //!   so the caller can print `sim.process(pid)`.
 //! - payload text for exports: attach a [`DetailText`] (via [`shared`]) as the extra observer.

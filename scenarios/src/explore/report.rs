@@ -108,7 +108,10 @@ fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     out
 }
 
-const W: f64 = 640.0;
+/// One line of a chart: the variant's index (its colour), its name, and its points.
+type Series<'a> = (usize, &'a str, Vec<(f64, f64)>);
+
+const W: f64 = 600.0;
 const LEFT: f64 = 150.0;
 const RIGHT: f64 = 30.0;
 
@@ -211,13 +214,7 @@ fn bar_chart(results: &Results, m: usize) -> String {
 }
 
 /// A line chart: one polyline per series of (x, y) points, with a legend.
-fn line_chart(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[(usize, &str, Vec<(f64, f64)>)],
-    log_x: bool,
-) -> String {
+fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_>], log_x: bool) -> String {
     let h = 320.0;
     let (top, bottom) = (30.0, 50.0);
     let left = 70.0;
@@ -377,7 +374,7 @@ pub fn html(results: &Results, command: &str) -> String {
     }
     body.push_str("</div>");
     if let Some(cdf) = &results.cdf {
-        let series: Vec<(usize, &str, Vec<(f64, f64)>)> = results
+        let series: Vec<Series<'_>> = results
             .variants
             .iter()
             .enumerate()
@@ -405,7 +402,7 @@ pub fn html(results: &Results, command: &str) -> String {
         }
     }
     if let Some((name, bucket)) = &results.timeline {
-        let series: Vec<(usize, &str, Vec<(f64, f64)>)> = results
+        let series: Vec<Series<'_>> = results
             .variants
             .iter()
             .enumerate()

@@ -103,8 +103,8 @@ mod tests {
         assert_eq!(e.n, 5);
         assert!((e.mean - 3.0).abs() < 1e-12);
         assert!((e.std_dev - 2.5f64.sqrt()).abs() < 1e-12);
-        // t(4) = 2.776; sd/sqrt(5) = 0.7071
-        assert!((e.half_width - 2.776 * 0.707_106_78).abs() < 1e-4);
+        // t(4) = 2.776; sd/sqrt(n) = sqrt(2.5/5)
+        assert!((e.half_width - 2.776 * (2.5f64 / 5.0).sqrt()).abs() < 1e-4);
         assert!(e.excludes_zero());
         assert!(Estimate::of(&[]).is_none());
         assert!(Estimate::of(&[f64::NAN]).is_none());

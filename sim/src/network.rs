@@ -383,6 +383,11 @@ pub struct Network {
     physical: Vec<bool>,
     /// Pairs with an active slow-link or clog fault (few, so a short list).
     link_faults: Vec<LinkFault>,
+    /// When every host talks to itself through one cell value and to every other host through
+    /// another (a single switch with no partition or link fault, the common case), those two
+    /// cells: a send then needs no lookup in the `n * n` table, which for hundreds of hosts is a
+    /// cache miss per message.
+    uniform: Option<(PairCell, PairCell)>,
     loopback: Distribution,
     partitions: Vec<(u64, Partition)>,
     slow: Vec<(u64, HostId, HostId, u32)>,
@@ -434,7 +439,7 @@ impl Network {
                 pairs.push(if blocked { route | PAIR_BLOCKED } else { route });
             }
         }
-        Network {
+        let mut network = Network {
             hosts: topology.hosts.clone(),
             n,
             pairs,
@@ -442,12 +447,15 @@ impl Network {
             hops,
             physical,
             link_faults: Vec::new(),
+            uniform: None,
             loopback: topology.loopback,
             partitions: Vec::new(),
             slow: Vec::new(),
             clogs: Vec::new(),
             chaos: None,
-        }
+        };
+        network.refresh_uniform();
+        network
     }
 
     /// Number of hosts.
@@ -464,7 +472,16 @@ impl Network {
     #[inline]
     pub fn transmit(&self, a: HostId, b: HostId, now: Instant, rng: &mut Random) -> Transmission {
         let index = a.index() * self.n + b.index();
-        let cell = self.pairs[index];
+        let cell = match self.uniform {
+            Some((own, other)) => {
+                if a == b {
+                    own
+                } else {
+                    other
+                }
+            }
+            None => self.pairs[index],
+        };
         if cell & PAIR_BLOCKED != 0 {
             return Transmission::Dropped;
         }
@@ -566,6 +583,18 @@ impl Network {
                 }
             }
         }
+        self.refresh_uniform();
+    }
+
+    /// Recomputes `uniform` after the table changed.
+    fn refresh_uniform(&mut self) {
+        let n = self.n;
+        let (Some(&own), Some(&other)) = (self.pairs.first(), self.pairs.get(1)) else {
+            self.uniform = None;
+            return;
+        };
+        let all_same = (0..n * n).all(|i| self.pairs[i] == if i / n == i % n { own } else { other });
+        self.uniform = all_same.then_some((own, other));
     }
 
     /// Multiplies latency from `from` to `to` by `factor` until removed.
@@ -623,6 +652,7 @@ impl Network {
                 clog_until,
             });
         }
+        self.refresh_uniform();
     }
 
     /// Sets (or clears, with `None`) the per-message chaos applied to every send.
@@ -718,6 +748,36 @@ mod tests {
                 .iter()
                 .all(|c| c & (PAIR_LINK_FAULT | PAIR_BLOCKED) == 0)
         );
+    }
+
+    #[test]
+    fn the_uniform_shortcut_holds_only_while_every_pair_is_alike() {
+        let mut net = Network::new(&Topology::single_switch(4, Distribution::constant(ms(2))));
+        let mut rng = Random::stream(1, "net", 0);
+        assert!(net.uniform.is_some());
+        net.add_partition(1, Partition::Isolate { host: HostId(3) });
+        assert!(net.uniform.is_none());
+        assert_eq!(
+            net.transmit(HostId(0), HostId(3), Instant(0), &mut rng),
+            Transmission::Dropped
+        );
+        net.remove_partition(1);
+        assert!(net.uniform.is_some());
+        net.add_slow(2, HostId(1), HostId(2), 4);
+        assert!(net.uniform.is_none());
+        assert_eq!(
+            net.transmit(HostId(1), HostId(2), Instant(0), &mut rng),
+            Transmission::Once(Instant(ms(8).0))
+        );
+        net.heal();
+        assert!(net.uniform.is_some());
+        assert_eq!(
+            net.transmit(HostId(1), HostId(2), Instant(0), &mut rng),
+            Transmission::Once(Instant(ms(2).0))
+        );
+        // Zones give pairs different routes, so the table is used.
+        let zoned = Topology::zoned(4, 2, Distribution::constant(ms(1)), Distribution::constant(ms(5)));
+        assert!(Network::new(&zoned).uniform.is_none());
     }
 
     #[test]

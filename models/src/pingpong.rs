@@ -24,7 +24,11 @@ pub struct PingPongConfig {
 
 impl Default for PingPongConfig {
     fn default() -> Self {
-        PingPongConfig { hosts: 5, in_flight: 50, deliveries: 1_000_000 }
+        PingPongConfig {
+            hosts: 5,
+            in_flight: 50,
+            deliveries: 1_000_000,
+        }
     }
 }
 
@@ -98,7 +102,10 @@ impl Process for PingPong {
 /// Places one process per host and splits the deliveries over `in_flight` balls.
 pub fn setup(sim: &mut Sim<PingPong>, config: &PingPongConfig) {
     assert!(config.hosts >= 2, "pingpong needs at least two hosts");
-    assert!(config.in_flight >= 1, "pingpong needs at least one message in flight");
+    assert!(
+        config.in_flight >= 1,
+        "pingpong needs at least one message in flight"
+    );
     let balls = u64::from(config.in_flight).min(config.deliveries.max(1));
     let mut launches: Vec<Vec<u64>> = vec![Vec::new(); config.hosts as usize];
     for b in 0..balls {
@@ -109,17 +116,31 @@ pub fn setup(sim: &mut Sim<PingPong>, config: &PingPongConfig) {
         }
     }
     for (h, launch) in launches.into_iter().enumerate() {
-        sim.spawn(HostId(h as u32), PingPong { peers: config.hosts, launch, received: 0 });
+        sim.spawn(
+            HostId(h as u32),
+            PingPong {
+                peers: config.hosts,
+                launch,
+                received: 0,
+            },
+        );
     }
 }
 
 /// Pingpong's invariant: no process handles more deliveries than the run can make in total.
 pub fn properties(config: &PingPongConfig) -> Vec<Property<PingPong>> {
     let total = config.deliveries;
-    vec![Property::at_end("deliveries_bounded", move |v: &View<'_, PingPong>| {
-        let sum: u64 = v.processes().map(|(_, _, p)| p.received).sum();
-        if sum <= total { Ok(()) } else { Err(format!("{sum} deliveries exceed the total of {total}")) }
-    })]
+    vec![Property::at_end(
+        "deliveries_bounded",
+        move |v: &View<'_, PingPong>| {
+            let sum: u64 = v.processes().map(|(_, _, p)| p.received).sum();
+            if sum <= total {
+                Ok(())
+            } else {
+                Err(format!("{sum} deliveries exceed the total of {total}"))
+            }
+        },
+    )]
 }
 
 #[cfg(test)]
@@ -130,9 +151,16 @@ mod tests {
     #[test]
     fn delivers_exactly_the_requested_number() {
         for deliveries in [1, 49, 50, 51, 10_000] {
-            let config = PingPongConfig { hosts: 5, in_flight: 50, deliveries };
+            let config = PingPongConfig {
+                hosts: 5,
+                in_flight: 50,
+                deliveries,
+            };
             let mut sim_config = SimConfig::with_seed(1);
-            sim_config.limits = Limits { horizon: config.horizon(), ..Limits::default() };
+            sim_config.limits = Limits {
+                horizon: config.horizon(),
+                ..Limits::default()
+            };
             let mut sim = Sim::new(sim_config, &config.topology());
             setup(&mut sim, &config);
             for p in properties(&config) {
@@ -146,7 +174,11 @@ mod tests {
 
     #[test]
     fn latency_keeps_mean_around_five_and_a_half_ms() {
-        let config = PingPongConfig { hosts: 5, in_flight: 50, deliveries: 50_000 };
+        let config = PingPongConfig {
+            hosts: 5,
+            in_flight: 50,
+            deliveries: 50_000,
+        };
         let mut sim = Sim::new(SimConfig::with_seed(2), &config.topology());
         setup(&mut sim, &config);
         let report = sim.run();

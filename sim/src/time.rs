@@ -38,7 +38,11 @@ pub fn parse_nanos(text: &str) -> Result<u64, String> {
         "s" => 1_000_000_000,
         "m" | "min" => 60_000_000_000,
         "h" => 3_600_000_000_000,
-        _ => return Err(format!("`{text}` has unknown unit `{unit}` (use ns, us, ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "`{text}` has unknown unit `{unit}` (use ns, us, ms, s, m or h)"
+            ));
+        }
     };
     let number = number.replace('_', "");
     let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
@@ -46,7 +50,11 @@ pub fn parse_nanos(text: &str) -> Result<u64, String> {
         return Err(format!("`{text}` has no number"));
     }
     let overflow = || format!("`{text}` is too long a time");
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| overflow())?
+    };
     let mut nanos = whole.checked_mul(scale).ok_or_else(overflow)?;
     let mut place = scale;
     for digit in fraction.bytes() {

@@ -13,7 +13,7 @@
 //! a crashed client, an operation still open when the history ends) may take effect at any
 //! point after its invocation, or never, and its output is not checked.
 //!
-//! The search is bounded by a step budget: when it runs out the answer is
+//! The search is bounded by a step budget and a memo memory bound: when either runs out the answer is
 //! [`CheckResult::Unknown`], never a hang. When a history is not linearizable, the checker
 //! shrinks the offending key's operations to a small sub-history that still fails on its own
 //! and draws it as a text timeline, one line per operation:
@@ -228,6 +228,10 @@ pub struct CheckOptions {
     pub max_steps: u64,
     /// Extra steps spent shrinking a failing key's sub-history.
     pub max_shrink_steps: u64,
+    /// Most memory, roughly, the memo of one key's search may hold. Histories with many
+    /// concurrent unknown outcomes on one key can need far more than the step budget suggests
+    /// (each memo entry holds a bit per operation), so running out is also an `Unknown`.
+    pub max_memo_bytes: u64,
 }
 
 impl Default for CheckOptions {
@@ -235,6 +239,7 @@ impl Default for CheckOptions {
         CheckOptions {
             max_steps: 20_000_000,
             max_shrink_steps: 2_000_000,
+            max_memo_bytes: 1 << 30,
         }
     }
 }
@@ -279,12 +284,12 @@ pub fn check_operations<S: Specification>(
     let mut budget = options.max_steps;
     for (key, mut ops) in parts {
         ops.sort_by_key(|o| o.call);
-        match search(spec, &ops, &mut budget) {
+        match search(spec, &ops, &mut budget, options.max_memo_bytes) {
             Search::Found => {}
             Search::Impossible => {
                 let original_len = ops.len();
                 let mut shrink_budget = options.max_shrink_steps;
-                let operations = shrink(spec, ops, &mut shrink_budget);
+                let operations = shrink(spec, ops, &mut shrink_budget, options.max_memo_bytes);
                 let timeline = timeline(&operations);
                 return CheckResult::NotLinearizable(Box::new(Violation {
                     key,
@@ -296,8 +301,9 @@ pub fn check_operations<S: Specification>(
             Search::OutOfBudget => {
                 return CheckResult::Unknown {
                     reason: format!(
-                        "step budget of {} exhausted while checking key {key:?} ({} operations)",
+                        "step budget of {} or memo bound of {} bytes exhausted while checking key {key:?} ({} operations)",
                         options.max_steps,
+                        options.max_memo_bytes,
                         ops.len()
                     ),
                 };
@@ -336,8 +342,16 @@ struct Frame<St> {
 }
 
 /// Searches for a linearization of `ops` (one key, sorted by call).
-fn search<S: Specification>(spec: &S, ops: &[Operation<S::Input, S::Output>], budget: &mut u64) -> Search {
+fn search<S: Specification>(
+    spec: &S,
+    ops: &[Operation<S::Input, S::Output>],
+    budget: &mut u64,
+    max_memo_bytes: u64,
+) -> Search {
     let n = ops.len();
+    // Bytes one memo entry costs, roughly: the bit set, the state and the tree's overhead.
+    let entry_bytes = (n.div_ceil(64) * 8 + std::mem::size_of::<S::State>() + 48) as u64;
+    let max_memo = (max_memo_bytes / entry_bytes).max(1) as usize;
     let must: usize = ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
     if must == 0 {
         return Search::Found;
@@ -387,6 +401,9 @@ fn search<S: Specification>(spec: &S, ops: &[Operation<S::Input, S::Output>], bu
                 continue;
             }
             done.set(i);
+            if memo.len() >= max_memo {
+                return Search::OutOfBudget;
+            }
             if !memo.insert((done.clone(), state.clone())) {
                 done.clear(i);
                 continue;
@@ -423,6 +440,7 @@ fn shrink<S: Specification>(
     spec: &S,
     ops: Vec<Operation<S::Input, S::Output>>,
     budget: &mut u64,
+    max_memo_bytes: u64,
 ) -> Vec<Operation<S::Input, S::Output>> {
     // The prefix of events before position p: operations invoked before p, with those not
     // completed before p turned into unknown outcomes. If a prefix fails, every longer one does.
@@ -453,7 +471,7 @@ fn shrink<S: Specification>(
     while lo + 1 < hi {
         let mid = lo + (hi - lo) / 2;
         let candidate = prefix(mid);
-        match search(spec, &candidate, budget) {
+        match search(spec, &candidate, budget, max_memo_bytes) {
             Search::Impossible => {
                 hi = mid;
                 best = candidate;
@@ -468,7 +486,7 @@ fn shrink<S: Specification>(
         i -= 1;
         let mut without = best.clone();
         without.remove(i);
-        match search(spec, &without, budget) {
+        match search(spec, &without, budget, max_memo_bytes) {
             Search::Impossible => best = without,
             Search::Found => {}
             Search::OutOfBudget => break,

@@ -221,12 +221,23 @@ fn budget_exhaustion_is_unknown_not_a_verdict() {
         CheckOptions {
             max_steps: 50,
             max_shrink_steps: 0,
+            ..CheckOptions::default()
         },
     );
     let CheckResult::Unknown { reason } = r else {
         panic!("expected unknown, got {r:?}")
     };
     assert!(reason.contains("budget"), "{reason}");
+    // The memo bound gives up the same way, however many steps are allowed.
+    let r = check_operations(
+        &KvSpec,
+        &ops,
+        CheckOptions {
+            max_memo_bytes: 1,
+            ..CheckOptions::default()
+        },
+    );
+    assert!(matches!(r, CheckResult::Unknown { .. }), "{r:?}");
     // With a real budget the answer is definite (no put wrote 1000).
     assert!(matches!(run(ops), CheckResult::NotLinearizable(_)));
 }

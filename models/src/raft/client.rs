@@ -1,16 +1,37 @@
-//! A closed-loop client: one operation at a time, per-attempt timeouts, retries elsewhere.
+//! Clients of the replicated store: closed-loop or open-loop, mixed, read-only or write-only.
+//!
+//! A closed-loop client runs one operation at a time and thinks between them. An open-loop
+//! client invokes operations at Poisson arrival times drawn from its own random stream, whether
+//! or not earlier ones have finished (up to a bound on outstanding operations; arrivals beyond it
+//! are counted as shed and never invoked), which is how real load keeps coming while a cluster
+//! is in trouble. Every operation has a per-attempt timeout, retries against other servers, and a
+//! bounded number of attempts and redirects; each is recorded in the history as an invocation and
+//! a completion (ok, failed, or unknown outcome).
 
 use super::{Answer, Config, Message, Raft, Record, Timer};
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
 use ruckus_sim::{Context, Duration, Instant, ProcessId, TimerId};
+use std::collections::BTreeMap;
 
 type Ctx<'a> = Context<'a, Raft>;
 
-/// The operation a client is waiting on.
+/// What kind of operations a client issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientRole {
+    /// Reads with `read_percent` probability, otherwise puts (2/3) and compare-and-sets (1/3).
+    Mixed,
+    /// Only reads: a dedicated reader, e.g. one next to every server to catch stale reads.
+    Reader,
+    /// Only puts and compare-and-sets: a dedicated writer that keeps the log growing.
+    Writer,
+}
+
+/// An operation a client is waiting on.
 #[derive(Clone, Debug)]
 struct Pending {
-    seq: u64,
+    /// The session the request is sent under (open loop: one per operation).
+    session: u64,
     input: KvInput,
     /// Timeouts so far.
     attempts: u32,
@@ -19,19 +40,27 @@ struct Pending {
     /// Whether some server may have appended it (a timeout or a lost leadership).
     maybe_applied: bool,
     invoked_at: Instant,
+    /// The attempt's timeout or the retry pause.
+    timer: Option<TimerId>,
 }
 
-/// A closed-loop client of the replicated store.
+/// A client of the replicated store.
 #[derive(Clone, Debug)]
 pub struct Client {
     config: Config,
-    /// Random per incarnation, so a restarted client never reuses sequence numbers.
+    role: ClientRole,
+    /// Random per incarnation, so a restarted client never reuses sequence numbers. Closed-loop
+    /// clients send every operation under it; open-loop clients draw a fresh session per
+    /// operation (servers deduplicate by "last sequence number per session", which assumes one
+    /// operation at a time per session).
     pub session: u64,
     seq: u64,
     /// The server this client sends to next.
     leader: u32,
-    pending: Option<Pending>,
-    timer: Option<TimerId>,
+    /// Outstanding operations by sequence number.
+    pending: BTreeMap<u64, Pending>,
+    /// The next arrival (open loop) or the end of the think pause (closed loop).
+    next_timer: Option<TimerId>,
     /// The last value this client saw per key, to aim compare-and-sets at likely values.
     seen: Vec<Option<u64>>,
     /// Operations completed with a known result by this incarnation.
@@ -39,29 +68,52 @@ pub struct Client {
 }
 
 impl Client {
-    /// A boot image.
+    /// A boot image of a mixed client.
     pub fn new(config: Config) -> Client {
+        Client::with_role(config, ClientRole::Mixed)
+    }
+
+    /// A boot image of a client in `role`.
+    pub fn with_role(config: Config, role: ClientRole) -> Client {
         Client {
             config,
+            role,
             session: 0,
             seq: 0,
             leader: 0,
-            pending: None,
-            timer: None,
+            pending: BTreeMap::new(),
+            next_timer: None,
             seen: vec![None; config.keys as usize],
             completed: 0,
         }
     }
 
+    /// What kind of operations this client issues.
+    pub fn role(&self) -> ClientRole {
+        self.role
+    }
+
+    /// Operations invoked and not yet completed.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+
     pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         self.session = ctx.random().next_u64();
         self.leader = ctx.random().below(u64::from(self.config.servers)) as u32;
-        self.think(ctx);
+        self.schedule_next(ctx);
     }
 
-    fn think(&mut self, ctx: &mut Ctx<'_>) {
-        let pause = Duration(ctx.random().range_inclusive(0, self.config.client_think_time.0));
-        self.timer = Some(ctx.set_timer(pause, Timer::ClientNext));
+    /// Closed loop: a think pause, uniform up to `client_think_time`. Open loop: an exponential
+    /// gap with mean `open_loop_mean_interval`.
+    fn schedule_next(&mut self, ctx: &mut Ctx<'_>) {
+        let pause = if self.config.open_loop {
+            let mean = self.config.open_loop_mean_interval.0 as f64;
+            Duration(ctx.random().exponential(mean) as u64)
+        } else {
+            Duration(ctx.random().range_inclusive(0, self.config.client_think_time.0))
+        };
+        self.next_timer = Some(ctx.set_timer(pause, Timer::ClientNext));
     }
 
     fn next_input(&mut self, ctx: &mut Ctx<'_>) -> KvInput {
@@ -69,7 +121,11 @@ impl Client {
         let key = rng.below(u64::from(self.config.keys)) as u32;
         // Values are random so distinct writes are told apart in the history.
         let value = rng.below(1 << 40);
-        let reads = u64::from(self.config.read_percent);
+        let reads = match self.role {
+            ClientRole::Mixed => u64::from(self.config.read_percent),
+            ClientRole::Reader => 100,
+            ClientRole::Writer => 0,
+        };
         let roll = rng.below(300);
         if roll < 3 * reads {
             KvInput::Get(key)
@@ -80,27 +136,59 @@ impl Client {
         }
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(p) = &self.pending else { return };
-        let message = Message::Request {
-            session: self.session,
-            seq: p.seq,
-            input: p.input,
+    fn invoke(&mut self, ctx: &mut Ctx<'_>) {
+        self.seq += 1;
+        let input = self.next_input(ctx);
+        let session = if self.config.open_loop {
+            ctx.random().next_u64()
+        } else {
+            self.session
         };
-        let timer = Timer::ClientTimeout {
-            seq: p.seq,
-            attempt: p.attempts,
-        };
-        ctx.send(ProcessId(self.leader), message);
-        if let Some(t) = self.timer.take() {
-            ctx.cancel_timer(t);
-        }
-        self.timer = Some(ctx.set_timer(self.config.client_timeout, timer));
+        ctx.record(Record::Invoke {
+            session,
+            seq: self.seq,
+            input,
+        });
+        self.pending.insert(
+            self.seq,
+            Pending {
+                session,
+                input,
+                attempts: 0,
+                redirects: 0,
+                maybe_applied: false,
+                invoked_at: ctx.now(),
+                timer: None,
+            },
+        );
+        self.send(ctx, self.seq);
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_>, outcome: Outcome<KvOutput>) {
-        let Some(p) = self.pending.take() else { return };
-        if let Some(t) = self.timer.take() {
+    fn send(&mut self, ctx: &mut Ctx<'_>, seq: u64) {
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        let message = Message::Request {
+            session: p.session,
+            seq,
+            input: p.input,
+        };
+        ctx.send(ProcessId(self.leader), message);
+        if let Some(t) = p.timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let timer = Timer::ClientTimeout {
+            seq,
+            attempt: p.attempts,
+        };
+        p.timer = Some(ctx.set_timer(self.config.client_timeout, timer));
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_>, seq: u64, outcome: Outcome<KvOutput>) {
+        let Some(mut p) = self.pending.remove(&seq) else {
+            return;
+        };
+        if let Some(t) = p.timer.take() {
             ctx.cancel_timer(t);
         }
         match outcome {
@@ -124,16 +212,18 @@ impl Client {
             Outcome::Unknown => ctx.count("raft.client.unknown", 1),
         }
         ctx.record(Record::Complete {
-            session: self.session,
-            seq: p.seq,
+            session: p.session,
+            seq,
             outcome,
         });
-        self.think(ctx);
+        if !self.config.open_loop {
+            self.schedule_next(ctx);
+        }
     }
 
-    fn give_up(&mut self, ctx: &mut Ctx<'_>) {
-        let maybe = self.pending.as_ref().is_some_and(|p| p.maybe_applied);
-        self.finish(ctx, if maybe { Outcome::Unknown } else { Outcome::Failed });
+    fn give_up(&mut self, ctx: &mut Ctx<'_>, seq: u64) {
+        let maybe = self.pending.get(&seq).is_some_and(|p| p.maybe_applied);
+        self.finish(ctx, seq, if maybe { Outcome::Unknown } else { Outcome::Failed });
     }
 
     fn rotate(&mut self) {
@@ -143,43 +233,37 @@ impl Client {
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match timer {
             Timer::ClientNext => {
-                self.timer = None;
-                self.seq += 1;
-                let input = self.next_input(ctx);
-                ctx.record(Record::Invoke {
-                    session: self.session,
-                    seq: self.seq,
-                    input,
-                });
-                self.pending = Some(Pending {
-                    seq: self.seq,
-                    input,
-                    attempts: 0,
-                    redirects: 0,
-                    maybe_applied: false,
-                    invoked_at: ctx.now(),
-                });
-                self.send(ctx);
+                self.next_timer = None;
+                if self.config.open_loop {
+                    self.schedule_next(ctx);
+                    if self.pending.len() >= self.config.open_loop_max_outstanding as usize {
+                        ctx.count("raft.client.shed", 1);
+                        return;
+                    }
+                }
+                self.invoke(ctx);
             }
             Timer::ClientTimeout { seq, attempt } => {
-                let Some(p) = self.pending.as_mut() else { return };
-                if p.seq != seq || p.attempts != attempt {
+                let Some(p) = self.pending.get_mut(&seq) else {
+                    return;
+                };
+                if p.attempts != attempt {
                     return;
                 }
-                self.timer = None;
+                p.timer = None;
                 p.maybe_applied = true;
                 p.attempts += 1;
                 if p.attempts >= self.config.client_attempts {
-                    self.give_up(ctx);
+                    self.give_up(ctx, seq);
                 } else {
                     self.rotate();
-                    self.send(ctx);
+                    self.send(ctx, seq);
                 }
             }
             Timer::ClientRetry { seq } => {
-                if self.pending.as_ref().is_some_and(|p| p.seq == seq) {
-                    self.timer = None;
-                    self.send(ctx);
+                if let Some(p) = self.pending.get_mut(&seq) {
+                    p.timer = None;
+                    self.send(ctx, seq);
                 }
             }
             Timer::Election | Timer::Heartbeat => {}
@@ -190,23 +274,25 @@ impl Client {
         let Message::Reply { session, seq, answer } = message else {
             return;
         };
-        let Some(p) = self.pending.as_mut() else { return };
-        if p.seq != seq || session != self.session {
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        if session != p.session {
             return;
         }
         match answer {
             Answer::Done(out) => {
                 self.leader = from.0;
-                self.finish(ctx, Outcome::Ok(out));
+                self.finish(ctx, seq, Outcome::Ok(out));
             }
             Answer::NotLeader { hint: Some(hint) } => {
                 p.redirects += 1;
                 if p.redirects > 4 * self.config.servers {
-                    self.give_up(ctx);
+                    self.give_up(ctx, seq);
                     return;
                 }
                 self.leader = hint;
-                self.send(ctx);
+                self.send(ctx, seq);
             }
             Answer::NotLeader { hint: None } | Answer::Lost => {
                 // No better idea: try the next server after a short pause.
@@ -215,17 +301,17 @@ impl Client {
                 }
                 p.redirects += 1;
                 if p.redirects > 4 * self.config.servers {
-                    self.give_up(ctx);
+                    self.give_up(ctx, seq);
                     return;
                 }
-                if from.0 == self.leader {
-                    self.rotate();
-                }
-                if let Some(t) = self.timer.take() {
+                if let Some(t) = p.timer.take() {
                     ctx.cancel_timer(t);
                 }
                 let pause = self.config.heartbeat_interval;
-                self.timer = Some(ctx.set_timer(pause, Timer::ClientRetry { seq }));
+                p.timer = Some(ctx.set_timer(pause, Timer::ClientRetry { seq }));
+                if from.0 == self.leader {
+                    self.rotate();
+                }
             }
         }
     }

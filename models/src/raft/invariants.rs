@@ -39,6 +39,32 @@ pub fn history_of(entries: &[HistoryEntry<Record>]) -> Result<History<KvInput, K
     Ok(history)
 }
 
+/// Checks recorded client operations for linearizability within `config.check_max_steps`.
+///
+/// A violation is an error with the shrunk sub-history. A check that runs out of budget is an
+/// error that says "inconclusive" (it proves nothing either way, so it must not pass silently)
+/// unless `config.allow_inconclusive_check` is set.
+pub fn check_history(config: &Config, entries: &[HistoryEntry<Record>]) -> Result<(), String> {
+    let history = history_of(entries)?;
+    let options = CheckOptions {
+        max_steps: config.check_max_steps,
+        max_memo_bytes: 256 << 20,
+        ..CheckOptions::default()
+    };
+    match check(&KvSpec, &history, options) {
+        CheckResult::Linearizable => Ok(()),
+        CheckResult::NotLinearizable(violation) => Err(format!("client history {violation}")),
+        CheckResult::Unknown { reason } if !config.allow_inconclusive_check => Err(format!(
+            "{INCONCLUSIVE}: {reason}; this is not a proven violation (raise check_max_steps, \
+             or set allow_inconclusive_check to let it pass)"
+        )),
+        CheckResult::Unknown { .. } => Ok(()),
+    }
+}
+
+/// How a failure message starts when the linearizability check ran out of budget.
+pub const INCONCLUSIVE: &str = "inconclusive linearizability check";
+
 /// The committed log as observed so far.
 #[derive(Debug, Default)]
 struct Committed {
@@ -168,21 +194,21 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
         }
     }));
 
-    let budget = config.check_max_steps;
-    props.push(Property::at_end("linearizable", move |v: &View<'_, Raft>| {
-        let history = history_of(v.history())?;
-        let options = CheckOptions {
-            max_steps: budget,
-            ..CheckOptions::default()
-        };
-        match check(&KvSpec, &history, options) {
-            CheckResult::Linearizable | CheckResult::Unknown { .. } => Ok(()),
-            CheckResult::NotLinearizable(violation) => Err(format!("client history {violation}")),
-        }
-    }));
+    let lin_config = *config;
+    let check_linearizable = move |v: &View<'_, Raft>| check_history(&lin_config, v.history());
+    props.push(Property::at_end("linearizable", check_linearizable));
+    if let Some(cadence) = config.check_every {
+        // The history so far: operations still open count as unknown outcomes, so a prefix
+        // that fails here fails in every longer run too.
+        props.push(Property::always_every(
+            "linearizable_so_far",
+            cadence,
+            check_linearizable,
+        ));
+    }
 
     let baseline: Cell<Option<u64>> = Cell::new(None);
-    let need_client = config.clients > 0;
+    let need_client = config.clients + config.writers + config.readers_per_host > 0;
     props.push(Property::eventually(
         "leader_and_progress_after_heal",
         config.liveness_within,

@@ -12,9 +12,10 @@
 //!   server resumes where its disk left it. Reads go through the log by default; with
 //!   [`ReadMode::Lease`] a leader serves reads locally while a majority-confirmed lease, shortened
 //!   by a clock-drift margin, lasts (followers refuse votes while they hear from a leader).
-//! - **Clients** ([`Client`]) run closed-loop: one operation at a time, a per-attempt timeout,
-//!   retries against other servers, and a bounded number of attempts. Each operation is recorded
-//!   in the history as an invocation and a completion (ok, failed, or unknown outcome).
+//! - **Clients** ([`Client`]) run closed-loop (one operation at a time) or open-loop (Poisson
+//!   arrivals), as mixed, read-only or write-only ([`ClientRole`]) workloads, with a per-attempt
+//!   timeout, retries against other servers, and a bounded number of attempts. Each operation is
+//!   recorded in the history as an invocation and a completion (ok, failed, or unknown outcome).
 //!
 //! [`properties`] returns the invariants (election safety, log matching, leader completeness,
 //! state machine safety, committed entries never lost), linearizability of the client history
@@ -27,8 +28,8 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use client::Client;
-pub use invariants::history_of;
+pub use client::{Client, ClientRole};
+pub use invariants::{INCONCLUSIVE, check_history, history_of};
 pub use server::{Role, Server};
 
 use crate::linearizability::Outcome;
@@ -75,8 +76,22 @@ pub struct Bugs {
 pub struct Config {
     /// Number of servers (one per host, hosts `0..servers`).
     pub servers: u32,
-    /// Number of closed-loop clients (spread round-robin over all hosts).
+    /// Number of mixed clients (reads and writes; spread round-robin over all hosts).
     pub clients: u32,
+    /// Number of write-only clients (spread round-robin over all hosts, after the mixed ones):
+    /// a dedicated writer keeps entries flowing, which is what commit bugs need.
+    pub writers: u32,
+    /// Number of read-only clients on every host: a reader next to each server catches one
+    /// that answers reads it should not (a deposed leader, an expired lease).
+    pub readers_per_host: u32,
+    /// Clients invoke operations at Poisson arrival times (from their own random stream)
+    /// instead of one at a time: load keeps coming while the cluster struggles.
+    pub open_loop: bool,
+    /// Open loop: mean time between one client's arrivals.
+    pub open_loop_mean_interval: Duration,
+    /// Open loop: most operations one client has outstanding; further arrivals are shed
+    /// (counted in `raft.client.shed`, never invoked).
+    pub open_loop_max_outstanding: u32,
     /// Number of distinct keys clients use (fewer keys: more contention).
     pub keys: u32,
     /// Shortest election timeout (local clock).
@@ -104,8 +119,14 @@ pub struct Config {
     pub client_think_time: Duration,
     /// After the heal, a leader must exist and a client operation complete within this bound.
     pub liveness_within: Duration,
-    /// Step budget of the linearizability check at the end of the run.
+    /// Step budget of each linearizability check.
     pub check_max_steps: u64,
+    /// Also check linearizability of the history so far every this often (true time), so a
+    /// violation stops the run near its cause; `None`: only at the end.
+    pub check_every: Option<Duration>,
+    /// A check that exhausts its budget is inconclusive. By default that fails the
+    /// `linearizable` property with an "inconclusive" message; set this to let it pass.
+    pub allow_inconclusive_check: bool,
     /// Bug switches (all off: a correct Raft).
     pub bugs: Bugs,
 }
@@ -115,6 +136,11 @@ impl Default for Config {
         Config {
             servers: 5,
             clients: 5,
+            writers: 0,
+            readers_per_host: 0,
+            open_loop: false,
+            open_loop_mean_interval: Duration::from_millis(20),
+            open_loop_max_outstanding: 16,
             keys: 3,
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
@@ -129,6 +155,8 @@ impl Default for Config {
             client_think_time: Duration::from_millis(10),
             liveness_within: Duration::from_secs(4),
             check_max_steps: 50_000_000,
+            check_every: None,
+            allow_inconclusive_check: false,
             bugs: Bugs::default(),
         }
     }
@@ -175,6 +203,16 @@ impl Config {
         }
         if self.client_timeout == Duration::ZERO || self.client_attempts == 0 {
             return Err("client_timeout and client_attempts must be positive".into());
+        }
+        if self.open_loop
+            && (self.open_loop_mean_interval == Duration::ZERO || self.open_loop_max_outstanding == 0)
+        {
+            return Err(
+                "open_loop needs a positive open_loop_mean_interval and open_loop_max_outstanding".into(),
+            );
+        }
+        if self.check_every == Some(Duration::ZERO) {
+            return Err("check_every must be positive (or absent)".into());
         }
         Ok(())
     }
@@ -339,11 +377,14 @@ pub enum Record {
 }
 
 /// A Raft process: a server or a client.
+// One value per process, stored in place and never moved per event: boxing the server would
+// only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Raft {
     /// A replica.
     Server(Server),
-    /// A closed-loop client.
+    /// A client.
     Client(Client),
 }
 
@@ -382,7 +423,8 @@ impl Process for Raft {
     }
 }
 
-/// Places servers on hosts `0..servers` and clients round-robin over all hosts.
+/// Places servers on hosts `0..servers` (processes `p0..`), then the mixed clients and the
+/// writers round-robin over all hosts, then `readers_per_host` readers on every host.
 ///
 /// Panics with [`Config::validate`]'s message on a bad config, or if the topology has fewer
 /// hosts than servers; callers taking user input should validate first.
@@ -402,6 +444,16 @@ pub fn setup(sim: &mut Sim<Raft>, config: &Config) {
     }
     for i in 0..config.clients {
         sim.spawn(HostId(i % hosts), Raft::Client(Client::new(*config)));
+    }
+    for i in 0..config.writers {
+        let client = Client::with_role(*config, ClientRole::Writer);
+        sim.spawn(HostId(i % hosts), Raft::Client(client));
+    }
+    for h in 0..hosts {
+        for _ in 0..config.readers_per_host {
+            let client = Client::with_role(*config, ClientRole::Reader);
+            sim.spawn(HostId(h), Raft::Client(client));
+        }
     }
 }
 

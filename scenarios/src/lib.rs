@@ -19,6 +19,7 @@
 //! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
 //! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
 //! | `sweep.rs` | seeds per index, shards, result lines, resume |
+//! | `testing/` | proptest strategy over fault plans, `check_scenario`/`run_case` for users' tests, `RUCKUS_*` variables |
 //! | `exit.rs` | exit codes |
 //! | `wallclock.rs` | the only wall-clock reads (timing for humans) |
 //! | `cli.rs`, `cmd/*.rs` | the command line, one file per subcommand |
@@ -35,4 +36,5 @@ pub mod registry;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;
+pub mod testing;
 pub mod wallclock;

@@ -1,0 +1,620 @@
+//! # Property tests with ruckus: fault plans as proptest strategies, failures that replay
+//!
+//! Two ways to test a scenario (a built-in name or a TOML file) from `cargo test`:
+//!
+//! **The one-liner.** [`check_scenario`] runs the scenario under `RUCKUS_SEEDS` seeds (the same
+//! seeds `ruckus sweep` gives run 0, 1, 2, ...), shrinks the fault plan of the first failing seed
+//! with proptest, records the smallest failing run to a trace file and panics with the report:
+//!
+//! ```no_run
+//! #[test]
+//! fn lease_lock_holds() {
+//!     ruckus_scenarios::testing::check_scenario("lease_lock");
+//! }
+//! ```
+//!
+//! **Inside `proptest!`.** [`fault_plans`] is a strategy over (seed, fault plan) cases and
+//! [`run_case`] runs one; its error converts into a proptest failure with `?`:
+//!
+//! ```no_run
+//! use proptest::prelude::*;
+//! use ruckus_scenarios::testing;
+//!
+//! proptest! {
+//!     #![proptest_config(testing::proptest_config())]
+//!     #[test]
+//!     fn lease_lock_holds(case in testing::fault_plans(&testing::scenario("lease_lock"))) {
+//!         testing::run_case(&testing::scenario("lease_lock"), &case)?;
+//!     }
+//! }
+//! ```
+//!
+//! Either way a failure reads like this (the plan is the shrunk one):
+//!
+//! ```text
+//! scenario `lease_lock_no_fencing`, seed 16012630736418546453: safety_violation of property
+//! `storage_fenced` at 800.522383ms (event #186): storage accepted a write under token 2 ...
+//! fault plan (1 actions):
+//!   #0    745.811231ms  pause h2 for 61.859537ms
+//!   heal everything at 5s
+//! trace: /work/ruckus-out/traces/lease_lock_no_fencing-seed-16012630736418546453.trace
+//! replay it with:
+//!     ruckus replay /work/ruckus-out/traces/lease_lock_no_fencing-seed-16012630736418546453.trace
+//! ```
+//!
+//! ## How cases shrink
+//!
+//! A case is a seed and the plan the scenario's fault profile expands for it (exactly the plan
+//! `ruckus run --seed` uses). Shrinking deletes actions and simplifies the rest (shorter faults,
+//! fewer hosts in a partition, isolating one host instead of splitting the cluster, smaller clock
+//! steps; see [`plans`]); the seed never changes, since another seed is another run, not a
+//! smaller one. Each failing candidate's run is recorded over the same trace file, so when
+//! shrinking ends the file holds the smallest failing run, the one the message describes.
+//!
+//! ## Environment variables
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `RUCKUS_SEED` | run only this seed (decimal, or hex with `0x`); what a failure message tells you to set | unset: many seeds |
+//! | `RUCKUS_SEEDS` | how many seeds [`check_scenario`] runs, and the case count of [`proptest_config`] (overrides `PROPTEST_CASES`) | 64 |
+//! | `RUCKUS_CHECK_DETERMINISM` | `1`/`true`/`yes`/`on`: run every case twice and fail on the first event that differs (`0`/`false`/`no`/`off`: don't) | off |
+//! | `RUCKUS_TRACE_DIR` | where failing runs' trace files go (relative to the test's working directory, which for `cargo test` is the package's directory) | `ruckus-out/traces` |
+//!
+//! An empty value counts as unset. Any other bad value fails the test with a message naming the
+//! variable, its value and what was expected ([`EnvError`]). The functions that take a
+//! [`TestEnv`] (`*_with`) ignore the process environment, for tests of tests.
+//!
+//! The run path stays deterministic: nothing here reads the wall clock or starts a thread.
+
+pub mod plans;
+
+pub use plans::{FaultCase, FaultPlans, PlanTree};
+
+use crate::recording;
+use crate::registry::{self, Model, ModelVisitor};
+use crate::runner::{self, quietly};
+use crate::scenario::{Scenario, shell_quote};
+use crate::sweep::seed_for;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestError, TestRunner};
+use ruckus_sim::{Divergence, RunReport, Verdict, check_determinism};
+use std::cell::Cell;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The names of the environment variables this module reads.
+pub mod vars {
+    /// Run only this seed.
+    pub const SEED: &str = "RUCKUS_SEED";
+    /// How many seeds (cases) to run.
+    pub const SEEDS: &str = "RUCKUS_SEEDS";
+    /// Run every case twice and compare event by event.
+    pub const CHECK_DETERMINISM: &str = "RUCKUS_CHECK_DETERMINISM";
+    /// Where failing runs' traces go.
+    pub const TRACE_DIR: &str = "RUCKUS_TRACE_DIR";
+}
+
+/// Seeds per test when `RUCKUS_SEEDS` is unset: enough to find the planted bugs of the built-in
+/// scenarios, few enough for a debug-build `cargo test`.
+pub const DEFAULT_SEEDS: u32 = 64;
+
+/// Where failing traces go when `RUCKUS_TRACE_DIR` is unset (ruckus-out/ is gitignored).
+pub const DEFAULT_TRACE_DIR: &str = "ruckus-out/traces";
+
+/// The settings the environment variables give (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestEnv {
+    /// `RUCKUS_SEED`: run only this seed.
+    pub seed: Option<u64>,
+    /// `RUCKUS_SEEDS`: how many seeds or cases.
+    pub seeds: u32,
+    /// `RUCKUS_CHECK_DETERMINISM`: run each case twice and compare.
+    pub check_determinism: bool,
+    /// `RUCKUS_TRACE_DIR`: where failing runs' traces go.
+    pub trace_dir: PathBuf,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        TestEnv {
+            seed: None,
+            seeds: DEFAULT_SEEDS,
+            check_determinism: false,
+            trace_dir: PathBuf::from(DEFAULT_TRACE_DIR),
+        }
+    }
+}
+
+/// A bad value in one of the environment variables.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable}={value:?}: {problem}")]
+pub struct EnvError {
+    /// The variable.
+    pub variable: &'static str,
+    /// Its value (lossily decoded if it was not UTF-8).
+    pub value: String,
+    /// What is wrong and what was expected.
+    pub problem: String,
+}
+
+impl TestEnv {
+    /// The settings from the process environment.
+    pub fn from_env() -> Result<TestEnv, EnvError> {
+        TestEnv::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// The settings from `get` (a variable's value, or `None` when unset), so the parsing can be
+    /// tested without touching the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<OsString>) -> Result<TestEnv, EnvError> {
+        let mut env = TestEnv::default();
+        if let Some(text) = text_of(vars::SEED, &get)? {
+            env.seed = Some(parse_seed(&text).map_err(|problem| EnvError {
+                variable: vars::SEED,
+                value: text.clone(),
+                problem,
+            })?);
+        }
+        if let Some(text) = text_of(vars::SEEDS, &get)? {
+            let bad = |problem: &str| EnvError {
+                variable: vars::SEEDS,
+                value: text.clone(),
+                problem: problem.to_owned(),
+            };
+            let n: u32 = text
+                .trim()
+                .parse()
+                .map_err(|_| bad("expected how many seeds to run, a whole number such as 64"))?;
+            if n == 0 {
+                return Err(bad("must be at least 1 (to run no seeds, skip the test instead)"));
+            }
+            env.seeds = n;
+        }
+        if let Some(text) = text_of(vars::CHECK_DETERMINISM, &get)? {
+            env.check_determinism = match text.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(EnvError {
+                        variable: vars::CHECK_DETERMINISM,
+                        value: text.clone(),
+                        problem: "expected 1, true, yes or on to switch the check on, or 0, false, no or off"
+                            .into(),
+                    });
+                }
+            };
+        }
+        if let Some(dir) = get(vars::TRACE_DIR).filter(|v| !v.is_empty()) {
+            env.trace_dir = PathBuf::from(dir);
+        }
+        Ok(env)
+    }
+
+    /// The seeds [`check_with`] runs for `scenario`: `RUCKUS_SEED` alone, or the first
+    /// `RUCKUS_SEEDS` seeds of a sweep from the scenario's base seed — the seeds
+    /// `ruckus sweep SCENARIO --seeds N` runs, so either tool reproduces the other.
+    pub fn seeds_for(&self, scenario: &Scenario) -> Vec<u64> {
+        match self.seed {
+            Some(seed) => vec![seed],
+            None => (0..u64::from(self.seeds))
+                .map(|i| seed_for(scenario.seed, i))
+                .collect(),
+        }
+    }
+
+    /// A proptest configuration running `RUCKUS_SEEDS` cases (one when `RUCKUS_SEED` is set,
+    /// since every case would be the same seed); everything else as proptest's default.
+    pub fn proptest_config(&self) -> ProptestConfig {
+        ProptestConfig {
+            cases: if self.seed.is_some() { 1 } else { self.seeds },
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// The trace file of a failing `seed` of `scenario`: the same name `ruckus sweep` uses,
+    /// made absolute so the printed replay command works from any directory.
+    pub fn trace_path(&self, scenario: &Scenario, seed: u64) -> PathBuf {
+        let file = format!("{}-seed-{seed}.trace", scenario.name);
+        let dir = if self.trace_dir.is_absolute() {
+            self.trace_dir.clone()
+        } else {
+            std::env::current_dir().map_or_else(|_| self.trace_dir.clone(), |cwd| cwd.join(&self.trace_dir))
+        };
+        dir.join(file)
+    }
+}
+
+/// The value of `name`, `None` when unset or empty; an error when it is not UTF-8.
+fn text_of(name: &'static str, get: &impl Fn(&str) -> Option<OsString>) -> Result<Option<String>, EnvError> {
+    match get(name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v.into_string().map(Some).map_err(|v| EnvError {
+            variable: name,
+            value: v.to_string_lossy().into_owned(),
+            problem: "not valid UTF-8".into(),
+        }),
+    }
+}
+
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| {
+        "expected a seed: a whole number from 0 to 18446744073709551615, or hex with 0x".to_owned()
+    })
+}
+
+/// The settings from the environment; a bad value fails the calling test with the variable's
+/// name and what was expected.
+pub fn env() -> TestEnv {
+    TestEnv::from_env().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`TestEnv::proptest_config`] for the process environment, for `#![proptest_config(...)]`.
+pub fn proptest_config() -> ProptestConfig {
+    env().proptest_config()
+}
+
+/// Loads a built-in scenario by name or a scenario file by path; a bad scenario fails the
+/// calling test with the located error.
+pub fn scenario(reference: &str) -> Scenario {
+    Scenario::load(reference, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The strategy over `scenario`'s cases, with the seed fixed when `RUCKUS_SEED` is set.
+pub fn fault_plans(scenario: &Scenario) -> FaultPlans {
+    fault_plans_with(scenario, &env())
+}
+
+/// [`fault_plans`] with explicit settings.
+pub fn fault_plans_with(scenario: &Scenario, env: &TestEnv) -> FaultPlans {
+    let strategy = FaultPlans::from_scenario(scenario);
+    match env.seed {
+        Some(seed) => strategy.with_seed(seed),
+        None => strategy,
+    }
+}
+
+/// A case that failed: what failed, under which plan, and where its trace is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedCase {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The case (seed and plan).
+    pub case: FaultCase,
+    /// The run's report (verdict, failure, last events). With a determinism failure, the
+    /// report of a plain run.
+    pub report: RunReport,
+    /// Where two runs of the case first differed, when the determinism check found one.
+    pub divergence: Option<Box<Divergence>>,
+    /// The trace file, or why it could not be written.
+    pub trace: Result<PathBuf, String>,
+}
+
+/// Events from the flight recorder shown in a failure message.
+const EVENTS_SHOWN: usize = 8;
+
+impl fmt::Display for FailedCase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seed = self.case.seed;
+        write!(f, "scenario `{}`, seed {seed}: ", self.scenario)?;
+        if let Some(d) = &self.divergence {
+            writeln!(f, "the run is not deterministic: two runs of this case differ")?;
+            writeln!(f, "{d}")?;
+        }
+        match &self.report.failure {
+            Some(failure) => {
+                write!(f, "{}", failure.verdict.name())?;
+                if let Some(p) = &failure.property {
+                    write!(f, " of property `{p}`")?;
+                }
+                write!(f, " at {} (event #{})", failure.time, failure.event_index)?;
+                writeln!(f, ": {}", failure.message)?;
+            }
+            None => writeln!(f, "the run itself held")?,
+        }
+        let shown = &self.report.last_events[self.report.last_events.len().saturating_sub(EVENTS_SHOWN)..];
+        if !shown.is_empty() {
+            writeln!(f, "last {} events:", shown.len())?;
+            for r in shown {
+                writeln!(f, "    {r:?}")?;
+            }
+        }
+        writeln!(f, "fault plan ({} actions):", self.case.plan.actions.len())?;
+        write!(f, "{}", self.case.plan)?;
+        match &self.trace {
+            Ok(path) => {
+                writeln!(f, "trace: {}", path.display())?;
+                writeln!(f, "replay it with:")?;
+                writeln!(f, "    ruckus replay {}", shell_quote(&path.to_string_lossy()))?;
+            }
+            Err(e) => writeln!(f, "the trace could not be written: {e}")?,
+        }
+        write!(f, "({}={seed} runs only this seed again)", vars::SEED)
+    }
+}
+
+/// Why a case did not pass.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CaseFailure {
+    /// The run failed (a property, a model panic, a limit) or was not deterministic.
+    Failed(Box<FailedCase>),
+    /// The case could not run: its plan does not fit the topology, or the scenario names an
+    /// unknown model. Bad input, not a finding.
+    Invalid(String),
+}
+
+impl fmt::Display for CaseFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaseFailure::Failed(c) => write!(f, "{c}"),
+            CaseFailure::Invalid(m) => write!(f, "the case cannot run: {m}"),
+        }
+    }
+}
+
+/// An error, so `?` in a `proptest!` body turns it into a test failure with this message
+/// (proptest converts any error with its `Display` text).
+impl std::error::Error for CaseFailure {}
+
+/// Runs `case` on `scenario` with the process environment's settings. `Ok` with the report when
+/// every property held; otherwise the run is recorded to the trace directory and the error's
+/// message has the seed, the failed property, the plan and the `ruckus replay` command.
+pub fn run_case(scenario: &Scenario, case: &FaultCase) -> Result<RunReport, CaseFailure> {
+    run_case_with(scenario, case, &env())
+}
+
+/// [`run_case`] with explicit settings.
+pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Result<RunReport, CaseFailure> {
+    let topology = runner::topology(&scenario.topology);
+    case.plan
+        .validate(topology.hosts())
+        .map_err(CaseFailure::Invalid)?;
+    let seed = case.seed;
+    let (report, divergence) = if env.check_determinism {
+        match twice(scenario, case)? {
+            Ok(report) => (report, None),
+            Err(d) => (
+                runner::run_plan(scenario, seed, case.plan.clone()).report,
+                Some(d),
+            ),
+        }
+    } else {
+        (runner::run_plan(scenario, seed, case.plan.clone()).report, None)
+    };
+    if report.verdict == Verdict::Held && divergence.is_none() {
+        return Ok(report);
+    }
+    let path = env.trace_path(scenario, seed);
+    // A determinism failure is exactly when the re-run may not match the fast run.
+    let expected = divergence.is_none().then_some(report.fingerprint);
+    let trace =
+        recording::record_plan(scenario, seed, Some(case.plan.clone()), &path, expected).map(|_| path);
+    Err(CaseFailure::Failed(Box::new(FailedCase {
+        scenario: scenario.name.clone(),
+        case: case.clone(),
+        report,
+        divergence,
+        trace,
+    })))
+}
+
+/// Runs the case twice through `ruckus_sim::check_determinism`.
+fn twice(scenario: &Scenario, case: &FaultCase) -> Result<Result<RunReport, Box<Divergence>>, CaseFailure> {
+    let visit = Twice { scenario, case };
+    registry::dispatch(&scenario.model, visit)
+        .unwrap_or_else(|| Err(format!("unknown model `{}`", scenario.model)))
+        .map_err(CaseFailure::Invalid)
+}
+
+struct Twice<'a> {
+    scenario: &'a Scenario,
+    case: &'a FaultCase,
+}
+
+impl ModelVisitor for Twice<'_> {
+    type Output = Result<Result<RunReport, Box<Divergence>>, String>;
+    fn visit<M: Model>(self) -> Self::Output {
+        let s = self.scenario;
+        let config = s.model_config::<M>()?;
+        let build = || {
+            runner::build::<M>(
+                &s.topology,
+                &config,
+                &self.case.plan,
+                s.limits,
+                self.case.seed,
+                Some(&s.properties),
+            )
+        };
+        match build() {
+            Ok(_) => Ok(quietly(|| {
+                check_determinism(|| build().expect("the same build succeeded a moment ago"))
+            })),
+            // A setup panic is the model's failure: the plain run reports it as a ModelPanic.
+            Err(_) => Ok(Ok(
+                runner::run_plan(s, self.case.seed, self.case.plan.clone()).report
+            )),
+        }
+    }
+}
+
+/// What a passing [`check_with`] ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seeds that ran, in order; every one held.
+    pub seeds: Vec<u64>,
+}
+
+/// What a failing [`check_with`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckFailure {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The first failing seed's case before shrinking.
+    pub original: FaultCase,
+    /// The smallest failing case proptest found for that seed.
+    pub minimal: FaultCase,
+    /// Runs spent shrinking.
+    pub shrink_runs: u64,
+    /// How many seeds ran before this one and held.
+    pub passed: usize,
+    /// The report of the minimal case (the message of [`FailedCase`]), or why the search
+    /// stopped.
+    pub message: String,
+}
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "ruckus: scenario `{}` failed on seed {} (after {} passing seeds); the fault plan shrank from {} to {} actions in {} runs",
+            self.scenario,
+            self.minimal.seed,
+            self.passed,
+            self.original.plan.actions.len(),
+            self.minimal.plan.actions.len(),
+            self.shrink_runs
+        )?;
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for CheckFailure {}
+
+/// Loads `reference` (a built-in name or a file path) and runs [`check`] on it.
+pub fn check_scenario(reference: &str) {
+    check(&scenario(reference));
+}
+
+/// Runs `scenario` under the environment's seeds; panics with the [`CheckFailure`] report of
+/// the first failing seed, shrunk.
+pub fn check(scenario: &Scenario) {
+    if let Err(failure) = check_with(scenario, &env()) {
+        panic!("{failure}");
+    }
+}
+
+/// Runs `scenario` under the seeds of `env` (see [`TestEnv::seeds_for`]), each with its
+/// scenario plan, stopping at the first failing seed: proptest shrinks its plan (seed fixed),
+/// the smallest failing run is recorded to the trace directory, and the error reports it.
+pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, CheckFailure> {
+    let strategy = FaultPlans::from_scenario(scenario);
+    let mut runner = TestRunner::new(ProptestConfig {
+        failure_persistence: None,
+        ..env.proptest_config()
+    });
+    let seeds = env.seeds_for(scenario);
+    for (passed, &seed) in seeds.iter().enumerate() {
+        let tree = strategy.tree(seed);
+        let original = tree.current();
+        let runs = Cell::new(0u64);
+        let result = runner.run_one(tree, |case| {
+            runs.set(runs.get() + 1);
+            run_case_with(scenario, &case, env)
+                .map(drop)
+                .map_err(TestCaseError::from)
+        });
+        let (message, minimal) = match result {
+            Ok(_) => continue,
+            Err(TestError::Fail(reason, minimal)) => (reason.message().to_owned(), minimal),
+            Err(TestError::Abort(reason)) => (format!("proptest aborted: {reason}"), original.clone()),
+        };
+        return Err(CheckFailure {
+            scenario: scenario.name.clone(),
+            original,
+            minimal,
+            shrink_runs: runs.get().saturating_sub(1),
+            passed,
+            message,
+        });
+    }
+    Ok(CheckSummary {
+        scenario: scenario.name.clone(),
+        seeds,
+    })
+}
+
+/// The trace file a failure message names, if it names one (for tools and tests that want to
+/// open it).
+pub fn trace_in_message(message: &str) -> Option<&Path> {
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix("trace: "))
+        .map(Path::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, OsString)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn seeds_follow_the_sweep_and_a_fixed_seed_wins() {
+        let s = scenario("pingpong");
+        let env = TestEnv {
+            seeds: 3,
+            ..TestEnv::default()
+        };
+        assert_eq!(
+            env.seeds_for(&s),
+            (0..3).map(|i| seed_for(s.seed, i)).collect::<Vec<_>>()
+        );
+        let one = TestEnv::from_lookup(lookup(&[("RUCKUS_SEED", "0x10"), ("RUCKUS_SEEDS", "9")])).unwrap();
+        assert_eq!(one.seeds_for(&s), vec![16]);
+        assert_eq!(one.proptest_config().cases, 1);
+        assert_eq!(TestEnv::default().proptest_config().cases, DEFAULT_SEEDS);
+    }
+
+    #[test]
+    fn trace_paths_are_absolute_and_named_like_sweeps() {
+        let s = scenario("pingpong");
+        let p = TestEnv::default().trace_path(&s, 12);
+        assert!(p.is_absolute(), "{}", p.display());
+        assert!(
+            p.ends_with("ruckus-out/traces/pingpong-seed-12.trace"),
+            "{}",
+            p.display()
+        );
+        assert_eq!(
+            trace_in_message("x\ntrace: /a/b.trace\nreplay"),
+            Some(Path::new("/a/b.trace"))
+        );
+    }
+
+    #[test]
+    fn an_invalid_plan_is_bad_input() {
+        let s = scenario("pingpong");
+        let case = FaultCase {
+            seed: 1,
+            plan: ruckus_sim::FaultPlan {
+                actions: vec![ruckus_sim::FaultAction {
+                    at: ruckus_sim::Instant(0),
+                    fault: ruckus_sim::Fault::CrashHost {
+                        host: ruckus_sim::HostId(99),
+                        down_for: ruckus_sim::Duration::from_millis(1),
+                    },
+                }],
+                heal_at: None,
+            },
+        };
+        let err = run_case_with(&s, &case, &TestEnv::default()).unwrap_err();
+        assert!(
+            matches!(&err, CaseFailure::Invalid(m) if m.contains("h99")),
+            "{err}"
+        );
+    }
+}

@@ -3,4 +3,5 @@
 mod cli;
 mod determinism;
 mod explore;
+mod proptest_plans;
 mod trace;

@@ -29,17 +29,23 @@
 //! }
 //! ```
 //!
-//! Either way a failure reads like this (the plan is the shrunk one):
+//! Either way a failure reads like this (the plan is the shrunk one; inside `proptest!`, proptest
+//! adds its own first line and the minimal input after it):
 //!
 //! ```text
-//! scenario `lease_lock_no_fencing`, seed 16012630736418546453: safety_violation of property
-//! `storage_fenced` at 800.522383ms (event #186): storage accepted a write under token 2 ...
+//! ruckus: scenario `lease_lock_no_fencing` failed on seed 4596266611717324268 (after 0 passing seeds); the fault plan shrank from 25 to 1 actions in 9 runs
+//! scenario `lease_lock_no_fencing`, seed 4596266611717324268: safety_violation of property `storage_fenced` at @655.809853ms (event #144): storage accepted a write under token 2 from p4 at @655.809853ms, after it had accepted token 3 from p2 at @520.715490ms
+//! last 8 events:
+//!     #136 @612.743658ms timer p4@h4 timer 68 [6b048c3d567c9496]
+//!     ...
+//!     #143 @655.809853ms deliver p1@h1 from p4 sent @263.627118ms [07da3ebbc461200e]
 //! fault plan (1 actions):
-//!   #0    745.811231ms  pause h2 for 61.859537ms
-//!   heal everything at 5s
-//! trace: /work/ruckus-out/traces/lease_lock_no_fencing-seed-16012630736418546453.trace
+//!   #0      @262.850116ms  clog h4->h1 for 392.959737ms
+//!   heal everything at @5.000000000s
+//! trace: /work/main/tests/ruckus-out/traces/lease_lock_no_fencing-seed-4596266611717324268.trace
 //! replay it with:
-//!     ruckus replay /work/ruckus-out/traces/lease_lock_no_fencing-seed-16012630736418546453.trace
+//!     ruckus replay /work/main/tests/ruckus-out/traces/lease_lock_no_fencing-seed-4596266611717324268.trace
+//! (RUCKUS_SEED=4596266611717324268 runs only this seed again)
 //! ```
 //!
 //! ## How cases shrink
@@ -98,6 +104,12 @@ pub mod vars {
 /// Seeds per test when `RUCKUS_SEEDS` is unset: enough to find the planted bugs of the built-in
 /// scenarios, few enough for a debug-build `cargo test`.
 pub const DEFAULT_SEEDS: u32 = 64;
+
+/// Runs spent shrinking one failure at most. Proptest's automatic budget is four per case (four
+/// in all when `RUCKUS_SEED` asks for one case), far too few for a plan of dozens of actions;
+/// a scenario run takes about a millisecond, so this is seconds at worst. A configuration of
+/// your own should raise `max_shrink_iters` likewise.
+pub const SHRINK_RUNS_MAX: u32 = 4096;
 
 /// Where failing traces go when `RUCKUS_TRACE_DIR` is unset (ruckus-out/ is gitignored).
 pub const DEFAULT_TRACE_DIR: &str = "ruckus-out/traces";
@@ -203,10 +215,12 @@ impl TestEnv {
     }
 
     /// A proptest configuration running `RUCKUS_SEEDS` cases (one when `RUCKUS_SEED` is set,
-    /// since every case would be the same seed); everything else as proptest's default.
+    /// since every case would be the same seed) and allowing [`SHRINK_RUNS_MAX`] shrinking
+    /// runs; everything else as proptest's default.
     pub fn proptest_config(&self) -> ProptestConfig {
         ProptestConfig {
             cases: if self.seed.is_some() { 1 } else { self.seeds },
+            max_shrink_iters: SHRINK_RUNS_MAX,
             ..ProptestConfig::default()
         }
     }
@@ -504,7 +518,7 @@ pub fn check(scenario: &Scenario) {
 /// Runs `scenario` under the seeds of `env` (see [`TestEnv::seeds_for`]), each with its
 /// scenario plan, stopping at the first failing seed: proptest shrinks its plan (seed fixed),
 /// the smallest failing run is recorded to the trace directory, and the error reports it.
-pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, CheckFailure> {
+pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Box<CheckFailure>> {
     let strategy = FaultPlans::from_scenario(scenario);
     let mut runner = TestRunner::new(ProptestConfig {
         failure_persistence: None,
@@ -526,14 +540,14 @@ pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Ch
             Err(TestError::Fail(reason, minimal)) => (reason.message().to_owned(), minimal),
             Err(TestError::Abort(reason)) => (format!("proptest aborted: {reason}"), original.clone()),
         };
-        return Err(CheckFailure {
+        return Err(Box::new(CheckFailure {
             scenario: scenario.name.clone(),
             original,
             minimal,
             shrink_runs: runs.get().saturating_sub(1),
             passed,
             message,
-        });
+        }));
     }
     Ok(CheckSummary {
         scenario: scenario.name.clone(),

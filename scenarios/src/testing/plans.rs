@@ -5,8 +5,8 @@
 //! a changed seed would be a different run, not a smaller one. What shrinks is the plan, in
 //! passes of two stages each:
 //!
-//! 1. **Remove** actions: first all of them, then halves, quarters, ... down to single actions
-//!    (chunked deletion, in the spirit of delta debugging).
+//! 1. **Remove** actions, as delta debugging does: first all of them; then, for chunks of half,
+//!    a quarter, ... down to one action, keep only one chunk, or delete one chunk.
 //! 2. **Simplify** each remaining action, one candidate at a time: a bridge split becomes a plain
 //!    split, a zone cut becomes a split of the zone's hosts, a split becomes the isolation of one
 //!    host, partitions lose hosts, durations halve (down to 1 ms), clock jumps, drifts and
@@ -56,7 +56,7 @@ impl fmt::Debug for FaultCase {
 enum Source {
     /// Expanded from a profile for each seed.
     Profile {
-        profile: FaultProfile,
+        profile: Box<FaultProfile>,
         horizon: Duration,
     },
     /// The same explicit plan for every seed (a scenario with `[faults] plan`, or faults off).
@@ -80,7 +80,10 @@ impl FaultPlans {
     /// Plans expanded from `profile` for runs of length `horizon` on `topology`.
     pub fn from_profile(profile: FaultProfile, topology: &Topology, horizon: Duration) -> FaultPlans {
         FaultPlans {
-            source: Source::Profile { profile, horizon },
+            source: Source::Profile {
+                profile: Box::new(profile),
+                horizon,
+            },
             hosts: topology.hosts().to_vec(),
             seed: None,
         }
@@ -96,7 +99,7 @@ impl FaultPlans {
             Source::Fixed(plan.clone())
         } else {
             Source::Profile {
-                profile: scenario.faults.profile.clone(),
+                profile: Box::new(scenario.faults.profile.clone()),
                 horizon: scenario.limits.horizon,
             }
         };
@@ -144,8 +147,8 @@ impl Strategy for FaultPlans {
 /// Where the shrinking search stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
-    /// Trying to delete actions `at..at + size`.
-    Remove { size: usize, at: usize },
+    /// Trying to keep only (`keep`) or to delete actions `at..at + size`.
+    Remove { size: usize, at: usize, keep: bool },
     /// Trying simplification number `option` of action `action`.
     Simplify { action: usize, option: usize },
     /// Nothing more to try.
@@ -167,6 +170,8 @@ pub struct PlanTree {
     stage: Stage,
     /// Simplifications of the action under `Stage::Simplify` that did not fail.
     rejected: Vec<Fault>,
+    /// Every candidate that passed, so a later pass does not run it again.
+    passed: Vec<FaultPlan>,
     pass: u32,
     progress: bool,
 }
@@ -189,8 +194,13 @@ impl PlanTree {
             accepted: plan.clone(),
             current: plan,
             trying: false,
-            stage: Stage::Remove { size, at: 0 },
+            stage: Stage::Remove {
+                size,
+                at: 0,
+                keep: false,
+            },
             rejected: Vec::new(),
+            passed: Vec::new(),
             pass: 0,
             progress: false,
         }
@@ -200,18 +210,40 @@ impl PlanTree {
     fn accept(&mut self) {
         self.accepted = self.current.clone();
         self.progress = true;
-        if let Stage::Simplify { action, .. } = self.stage {
+        match self.stage {
+            // The plan is now that one chunk: split it finer.
+            Stage::Remove { size, keep: true, .. } => {
+                self.stage = Stage::Remove {
+                    size: size / 2,
+                    at: 0,
+                    keep: true,
+                };
+            }
+            // A deletion keeps its position: the actions after the deleted chunk moved into it.
+            Stage::Remove { keep: false, .. } => {}
             // The action changed: its simplifications start over.
-            self.stage = Stage::Simplify { action, option: 0 };
+            Stage::Simplify { action, .. } => self.stage = Stage::Simplify { action, option: 0 },
+            Stage::Done => {}
         }
-        // A removal keeps its position: the actions after the deleted chunk moved into it.
     }
 
     /// The candidate passed: the failure needs what it removed or changed.
     fn reject(&mut self) {
-        self.current = self.accepted.clone();
+        let candidate = std::mem::replace(&mut self.current, self.accepted.clone());
+        self.passed.push(candidate);
+        self.skip();
+    }
+
+    /// Moves past the candidate under the cursor.
+    fn skip(&mut self) {
         match self.stage {
-            Stage::Remove { size, at } => self.stage = Stage::Remove { size, at: at + size },
+            Stage::Remove { size, at, keep } => {
+                self.stage = Stage::Remove {
+                    size,
+                    at: at + size,
+                    keep,
+                };
+            }
             Stage::Simplify { action, option } => {
                 let options = simplifications(&self.accepted.actions[action].fault, &self.hosts);
                 self.rejected.push(options[option].clone());
@@ -234,10 +266,17 @@ impl PlanTree {
                     self.current = self.accepted.clone();
                     return false;
                 }
-                Stage::Remove { size, at } => {
+                Stage::Remove { size, at, keep } => {
                     let size = size.min(len);
                     if size == 0 {
                         self.stage = Stage::Simplify { action: 0, option: 0 };
+                    } else if keep && (size == len || at >= len) {
+                        // Keeping everything is no change; after the keeps come the deletions.
+                        self.stage = Stage::Remove {
+                            size,
+                            at: 0,
+                            keep: false,
+                        };
                     } else if at >= len {
                         self.stage = if size == 1 {
                             Stage::Simplify { action: 0, option: 0 }
@@ -245,13 +284,21 @@ impl PlanTree {
                             Stage::Remove {
                                 size: size / 2,
                                 at: 0,
+                                keep: true,
                             }
                         };
                     } else {
-                        self.stage = Stage::Remove { size, at };
+                        self.stage = Stage::Remove { size, at, keep };
+                        let end = (at + size).min(len);
                         let mut candidate = self.accepted.clone();
-                        candidate.actions.drain(at..(at + size).min(len));
-                        return self.try_candidate(candidate);
+                        if keep {
+                            candidate.actions = candidate.actions[at..end].to_vec();
+                        } else {
+                            candidate.actions.drain(at..end);
+                        }
+                        if self.try_candidate(candidate) {
+                            return true;
+                        }
                     }
                 }
                 Stage::Simplify { action, option } => {
@@ -260,7 +307,11 @@ impl PlanTree {
                         self.stage = if self.progress && self.pass + 1 < Self::MAX_PASSES {
                             self.pass += 1;
                             self.progress = false;
-                            Stage::Remove { size: len, at: 0 }
+                            Stage::Remove {
+                                size: len,
+                                at: 0,
+                                keep: false,
+                            }
                         } else {
                             Stage::Done
                         };
@@ -281,7 +332,9 @@ impl PlanTree {
                             self.stage = Stage::Simplify { action, option: i };
                             let mut candidate = self.accepted.clone();
                             candidate.actions[action].fault = options[i].clone();
-                            return self.try_candidate(candidate);
+                            if self.try_candidate(candidate) {
+                                return true;
+                            }
                         }
                     }
                 }
@@ -289,7 +342,13 @@ impl PlanTree {
         }
     }
 
+    /// Makes `candidate` current, unless it is known to pass: then the cursor moves on and the
+    /// answer is `false`.
     fn try_candidate(&mut self, candidate: FaultPlan) -> bool {
+        if self.passed.contains(&candidate) {
+            self.skip();
+            return false;
+        }
         self.current = candidate;
         self.trying = true;
         true
@@ -563,6 +622,7 @@ mod tests {
         let plan = busy_plan(&hosts);
         assert!(plan.actions.len() > 40, "{}", plan.actions.len());
         let mut runner = TestRunner::new(Config {
+            max_shrink_iters: crate::testing::SHRINK_RUNS_MAX,
             failure_persistence: None,
             ..Config::default()
         });

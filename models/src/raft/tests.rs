@@ -1,6 +1,8 @@
 use super::*;
+use ruckus_sim::shrink::{PlanShrink, shrink_plan};
 use ruckus_sim::{
-    FaultPlan, FaultProfile, FaultRate, Limits, RunReport, SimConfig, Verdict, check_determinism,
+    Fault, FaultAction, FaultPlan, FaultProfile, FaultRate, Limits, Partition, RunReport, SimConfig, Verdict,
+    check_determinism,
 };
 use std::collections::BTreeMap;
 
@@ -27,6 +29,18 @@ fn build(config: &Config, seed: u64, profile: &FaultProfile, horizon: Duration) 
 
 fn run(config: &Config, seed: u64, profile: &FaultProfile, horizon: Duration) -> RunReport {
     build(config, seed, profile, horizon).run()
+}
+
+/// A run under an explicit plan instead of a profile's.
+fn run_plan(config: &Config, seed: u64, plan: &FaultPlan, horizon: Duration) -> RunReport {
+    let mut sim = build(config, seed, &FaultProfile::none(), horizon);
+    sim.set_fault_plan(plan.clone()).expect("valid plan");
+    sim.run()
+}
+
+/// The property a run failed, if it failed.
+fn failed_property(report: &RunReport) -> Option<String> {
+    report.failure.as_ref().and_then(|f| f.property.clone())
 }
 
 fn rate(mean_ms: u64, min_ms: u64, max_ms: u64) -> FaultRate {
@@ -365,6 +379,393 @@ fn hunts_hold_with_the_bug_switched_off() {
     assert!(bug_hunt("no_such_bug").is_none());
 }
 
+/// A failing run of a bug, cut down: the seed, the horizon and the plan that still fail.
+struct Shrunk {
+    seed: u64,
+    horizon: Duration,
+    shrink: PlanShrink,
+}
+
+/// Shrinks the failing run of `bug` at `seed` to a smaller plan that still fails the hunt's
+/// property. A safety violation cannot depend on faults that start after it, so the plan is
+/// first cut at the failure time and the horizon set just past it; then ddmin over the fault
+/// actions and shorter faults, within `max_tests` runs.
+fn shrink_bug(bug: &str, seed: u64, max_tests: usize) -> Shrunk {
+    let h = hunt(bug);
+    let mut plan = h.profile.plan(seed, h.config.topology().hosts(), h.horizon);
+    let report = run_plan(&h.config, seed, &plan, h.horizon);
+    let failed_at = report.failure.as_ref().expect("the seed fails").time;
+    let horizon = if failed_at.0 < h.horizon.0 {
+        plan.actions.retain(|a| a.at <= failed_at);
+        Duration(h.horizon.0.min(failed_at.0 + Duration::from_millis(500).0))
+    } else {
+        h.horizon
+    };
+    let shrink = shrink_plan(&plan, max_tests, |candidate| {
+        let r = run_plan(&h.config, seed, candidate, horizon);
+        failed_property(&r).as_deref() == Some(h.property)
+    })
+    .unwrap_or_else(|e| panic!("{bug} seed {seed}: {e}"));
+    Shrunk {
+        seed,
+        horizon,
+        shrink,
+    }
+}
+
+/// The smallest shrunk plan over the first `seeds` failing seeds of `bug`.
+fn shrink_smallest(bug: &str, seeds: usize, max_tests: usize) -> Shrunk {
+    let h = hunt(bug);
+    (0..)
+        .filter(|&seed| run(&h.config, seed, &h.profile, h.horizon).verdict != Verdict::Held)
+        .take(seeds)
+        .map(|seed| shrink_bug(bug, seed, max_tests))
+        .min_by_key(|s| s.shrink.plan.actions.len())
+        .expect("at least one seed")
+}
+
+/// A plan as Rust source, for pinning a shrunk plan in a test.
+fn plan_source(plan: &FaultPlan) -> String {
+    let hosts = |v: &[HostId]| {
+        let inner: Vec<String> = v.iter().map(|h| format!("HostId({})", h.0)).collect();
+        format!("vec![{}]", inner.join(", "))
+    };
+    let mut out = String::new();
+    for a in &plan.actions {
+        let fault = match &a.fault {
+            Fault::CrashHost { host, down_for } => {
+                format!(
+                    "Fault::CrashHost {{ host: HostId({}), down_for: Duration({}) }}",
+                    host.0, down_for.0
+                )
+            }
+            Fault::KillProcess {
+                host,
+                process_index,
+                down_for,
+            } => format!(
+                "Fault::KillProcess {{ host: HostId({}), process_index: {process_index}, down_for: Duration({}) }}",
+                host.0, down_for.0
+            ),
+            Fault::Partition { partition, duration } => {
+                let p = match partition {
+                    Partition::Isolate { host } => {
+                        format!("Partition::Isolate {{ host: HostId({}) }}", host.0)
+                    }
+                    Partition::Halves { side } => format!("Partition::Halves {{ side: {} }}", hosts(side)),
+                    Partition::OneWay { from, to } => {
+                        format!("Partition::OneWay {{ from: {}, to: {} }}", hosts(from), hosts(to))
+                    }
+                    Partition::Bridge { left, right, bridge } => format!(
+                        "Partition::Bridge {{ left: {}, right: {}, bridge: HostId({}) }}",
+                        hosts(left),
+                        hosts(right),
+                        bridge.0
+                    ),
+                    Partition::Zone { zone } => format!("Partition::Zone {{ zone: {zone:?}.into() }}"),
+                };
+                format!(
+                    "Fault::Partition {{ partition: {p}, duration: Duration({}) }}",
+                    duration.0
+                )
+            }
+            Fault::Clog { from, to, duration } => format!(
+                "Fault::Clog {{ from: HostId({}), to: HostId({}), duration: Duration({}) }}",
+                from.0, to.0, duration.0
+            ),
+            Fault::SlowLink {
+                from,
+                to,
+                factor,
+                duration,
+            } => format!(
+                "Fault::SlowLink {{ from: HostId({}), to: HostId({}), factor: {factor}, duration: Duration({}) }}",
+                from.0, to.0, duration.0
+            ),
+            Fault::ClockDrift {
+                host,
+                drift_ppm,
+                duration,
+            } => format!(
+                "Fault::ClockDrift {{ host: HostId({}), drift_ppm: {drift_ppm}, duration: Duration({}) }}",
+                host.0, duration.0
+            ),
+            other => format!("/* {other} */"),
+        };
+        out.push_str(&format!("    act({}, {fault}),\n", a.at.0));
+    }
+    out
+}
+
+#[test]
+#[ignore = "measurement: cargo test -p ruckus-models --release -- --ignored --nocapture shrink_every_bug"]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // wall-clock timing of finished runs, outside the run path
+fn shrink_every_bug() {
+    for bug in BUGS {
+        let start = std::time::Instant::now();
+        // Figure 8 needs a long chain of leader changes: more runs to cut it down.
+        let (seeds, max_tests) = if bug == "commit_previous_term" {
+            (3, 1200)
+        } else {
+            (5, 300)
+        };
+        let s = shrink_smallest(bug, seeds, max_tests);
+        println!(
+            "{bug}: smallest of 5 failing seeds is seed {} with {} of {} actions, horizon {} ({} runs for it, {:.1} s in all)\n{}",
+            s.seed,
+            s.shrink.plan.actions.len(),
+            s.shrink.plan.actions.len() + s.shrink.removed.len(),
+            s.horizon,
+            s.shrink.tests,
+            start.elapsed().as_secs_f64(),
+            plan_source(&s.shrink.plan)
+        );
+        println!("heal_at {:?}", s.shrink.plan.heal_at.map(|h| h.0));
+    }
+}
+
+#[test]
+fn open_loop_clients_keep_arrivals_coming_and_shed_beyond_the_bound() {
+    let config = Config {
+        servers: 3,
+        clients: 3,
+        open_loop: true,
+        open_loop_mean_interval: Duration::from_millis(5),
+        open_loop_max_outstanding: 4,
+        ..Config::default()
+    };
+    // A partition cuts the leader's clients off for a while: arrivals keep coming, pile up to
+    // the bound, and the rest are shed.
+    let mut p = FaultProfile::none();
+    p.partition = Some(rate(1000, 500, 1500));
+    p.quiet_period = Duration::from_secs(4);
+    let mut sim = build(&config, 3, &p, Duration::from_secs(8));
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let m = sim.metrics();
+    assert!(m.counter("raft.client.ok") > 1000, "{:?}", m.counters());
+    assert!(m.counter("raft.client.shed") > 0, "{:?}", m.counters());
+    // Open loop: some client had several operations in flight at once.
+    let mut open: BTreeMap<ProcessId, usize> = BTreeMap::new();
+    let mut most = 0;
+    for e in sim.history() {
+        let n = open.entry(e.process).or_default();
+        match e.operation {
+            Record::Invoke { .. } => *n += 1,
+            Record::Complete { .. } => *n -= 1,
+        }
+        most = most.max(*n);
+    }
+    assert!((2..=4).contains(&most), "at most {most} outstanding");
+    // Closed loop never overlaps.
+    let closed = Config {
+        open_loop: false,
+        ..config
+    };
+    let mut sim = build(&closed, 3, &p, Duration::from_secs(8));
+    assert_eq!(sim.run().verdict, Verdict::Held);
+    assert_eq!(sim.metrics().counter("raft.client.shed"), 0);
+    let bad = Config {
+        open_loop_max_outstanding: 0,
+        ..config
+    };
+    assert!(bad.validate().unwrap_err().contains("open_loop"));
+}
+
+#[test]
+fn an_exhausted_check_budget_is_inconclusive_not_a_pass() {
+    let config = Config {
+        servers: 3,
+        clients: 3,
+        keys: 1,
+        check_max_steps: 10,
+        ..Config::default()
+    };
+    let report = run(&config, 1, &FaultProfile::none(), Duration::from_secs(2));
+    let failure = report.failure.expect("an inconclusive check fails");
+    assert_eq!(failure.property.as_deref(), Some("linearizable"));
+    assert!(failure.message.starts_with(INCONCLUSIVE), "{}", failure.message);
+    assert!(
+        failure.message.contains("not a proven violation"),
+        "{}",
+        failure.message
+    );
+    // Allowed explicitly, it passes; with a real budget it is linearizable.
+    let allowed = Config {
+        allow_inconclusive_check: true,
+        ..config
+    };
+    let report = run(&allowed, 1, &FaultProfile::none(), Duration::from_secs(2));
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let enough = Config {
+        check_max_steps: 1_000_000,
+        ..config
+    };
+    let report = run(&enough, 1, &FaultProfile::none(), Duration::from_secs(2));
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+}
+
+#[test]
+fn a_during_run_check_stops_at_the_stale_read() {
+    let mut h = hunt("stale_read_deposed_leader");
+    h.config.check_every = Some(Duration::from_millis(100));
+    let plan = FaultPlan {
+        actions: vec![act(
+            1_732_283_454,
+            Fault::Partition {
+                partition: Partition::Isolate { host: HostId(0) },
+                duration: Duration(699_059_228),
+            },
+        )],
+        heal_at: Some(Instant(4_000_000_000)),
+    };
+    let report = run_plan(&h.config, 0, &plan, h.horizon);
+    let failure = report.failure.expect("fails");
+    assert_eq!(failure.property.as_deref(), Some("linearizable_so_far"));
+    // Caught while the partition lasts, not at the end of the run.
+    assert!(
+        failure.time.0 < 1_732_283_454 + 699_059_228 + 200_000_000,
+        "caught at {}",
+        failure.time
+    );
+}
+
+fn act(at: u64, fault: Fault) -> FaultAction {
+    FaultAction {
+        at: Instant(at),
+        fault,
+    }
+}
+
+/// Runs a pinned plan (found by a hunt, shrunk by `shrink_every_bug`) with the bug on and off:
+/// on, the hunt's property must fail; off, the same faults must leave a correct Raft whole.
+fn check_pinned(bug: &str, seed: u64, horizon: Duration, heal_at: u64, actions: Vec<FaultAction>) -> String {
+    let h = hunt(bug);
+    let plan = FaultPlan {
+        actions,
+        heal_at: Some(Instant(heal_at)),
+    };
+    let report = run_plan(&h.config, seed, &plan, horizon);
+    assert_eq!(
+        failed_property(&report).as_deref(),
+        Some(h.property),
+        "{bug} seed {seed} under\n{plan}\n{report}"
+    );
+    // The full hunt horizon, so the heal and the liveness phase happen too.
+    let fixed = fixed_hunt(bug);
+    let healthy = run_plan(&fixed.config, seed, &plan, fixed.horizon.max(horizon));
+    assert_eq!(healthy.verdict, Verdict::Held, "{bug} switched off\n{healthy}");
+    report.failure.expect("failed").message
+}
+
+#[test]
+fn pinned_stale_read_needs_one_partition() {
+    // Seed 0 of the hunt, shrunk from 20 faults: cut the leader off and its neighbour reads a
+    // value the new majority has already overwritten.
+    let message = check_pinned(
+        "stale_read_deposed_leader",
+        0,
+        Duration::from_secs(6),
+        4_000_000_000,
+        vec![act(
+            1_732_283_454,
+            Fault::Partition {
+                partition: Partition::Isolate { host: HostId(0) },
+                duration: Duration(699_059_228),
+            },
+        )],
+    );
+    assert!(message.contains("get(k0)"), "{message}");
+}
+
+#[test]
+fn pinned_forgotten_vote_needs_three_faults() {
+    // Seed 17 of the hunt, shrunk from 984 faults: a bridge partition (h1 hears both others,
+    // they do not hear each other), and h1's server killed for 16 us right after it voted.
+    let message = check_pinned(
+        "vote_not_persisted",
+        17,
+        Duration(14_262_015_063),
+        18_000_000_000,
+        vec![
+            act(
+                5_637_004_891,
+                Fault::CrashHost {
+                    host: HostId(0),
+                    down_for: Duration(2_294_095),
+                },
+            ),
+            act(
+                5_656_943_080,
+                Fault::Partition {
+                    partition: Partition::Bridge {
+                        left: vec![HostId(2)],
+                        right: vec![HostId(0)],
+                        bridge: HostId(1),
+                    },
+                    duration: Duration(45_517_198),
+                },
+            ),
+            act(
+                5_686_039_468,
+                Fault::KillProcess {
+                    host: HostId(1),
+                    process_index: 1143,
+                    down_for: Duration(16_085),
+                },
+            ),
+        ],
+    );
+    assert!(message.contains("two leaders in term"), "{message}");
+}
+
+#[test]
+fn pinned_lease_without_margin_needs_drift_and_a_partition() {
+    // Seed 138 of the hunt, shrunk from 50 faults: h2's clock runs 23% slow, then h2 (the
+    // leader) is cut off; its lease outlives the followers' patience and its reader sees a
+    // value the new leader has overwritten.
+    check_pinned(
+        "lease_without_drift_margin",
+        138,
+        Duration::from_secs(6),
+        4_000_000_000,
+        vec![
+            act(
+                264_401_258,
+                Fault::ClockDrift {
+                    host: HostId(2),
+                    drift_ppm: -230_957,
+                    duration: Duration(933_899_685),
+                },
+            ),
+            act(
+                457_880_944,
+                Fault::Partition {
+                    partition: Partition::Isolate { host: HostId(2) },
+                    duration: Duration(397_416_227),
+                },
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_failing_bug_run_shrinks_to_a_few_faults() {
+    // The sim's ddmin shrinker, driven end to end: the vote bug's seed 17 (984 faults) comes
+    // down to at most a few that still break election safety.
+    let s = shrink_bug("vote_not_persisted", 17, 300);
+    assert!(
+        s.shrink.plan.actions.len() <= 4,
+        "kept {} actions:\n{}",
+        s.shrink.plan.actions.len(),
+        s.shrink.plan
+    );
+    assert!(s.shrink.removed.len() > 900, "{}", s.shrink.removed.len());
+    let h = hunt("vote_not_persisted");
+    let r = run_plan(&h.config, 17, &s.shrink.plan, s.horizon);
+    assert_eq!(failed_property(&r).as_deref(), Some("election_safety"));
+}
+
 #[test]
 #[ignore = "the full sweep: cargo test -p ruckus-models --release -- --ignored healthy_sweep_1000 --nocapture"]
 fn healthy_sweep_1000() {
@@ -410,109 +811,5 @@ fn speed_and_checker_time() {
         history.operations().len(),
         start.elapsed().as_secs_f64(),
         result.is_linearizable()
-    );
-}
-
-#[test]
-#[ignore = "scratch"]
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-fn scratch_hunt() {
-    let bug = std::env::var("RAFT_BUG").unwrap_or_default();
-    let (mut config, mut p) = if bug.is_empty() || bug == "none" {
-        (Config::default(), stormy())
-    } else {
-        let h = hunt(&bug);
-        (h.config, h.profile)
-    };
-    let seeds: u64 = std::env::var("RAFT_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
-    let start: u64 = std::env::var("RAFT_START")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut horizon = Duration::from_secs(15);
-    let ms = |v: &str| Duration::from_millis(v.parse().unwrap());
-    for kv in std::env::var("RAFT_SET")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-    {
-        let (k, v) = kv.split_once('=').unwrap();
-        match k {
-            "servers" => config.servers = v.parse().unwrap(),
-            "clients" => config.clients = v.parse().unwrap(),
-            "writers" => config.writers = v.parse().unwrap(),
-            "readers" => config.readers_per_host = v.parse().unwrap(),
-            "keys" => config.keys = v.parse().unwrap(),
-            "rp" => config.read_percent = v.parse().unwrap(),
-            "emin" => config.election_timeout_min = ms(v),
-            "emax" => config.election_timeout_max = ms(v),
-            "hb" => config.heartbeat_interval = ms(v),
-            "ct" => config.client_timeout = ms(v),
-            "ca" => config.client_attempts = v.parse().unwrap(),
-            "think" => config.client_think_time = ms(v),
-            "margin" => config.lease_drift_margin_ppm = v.parse().unwrap(),
-            "nobug" => config.bugs = Bugs::default(),
-            "noop" => config.leader_noop = v == "1",
-            "open" => {
-                config.open_loop = true;
-                config.open_loop_mean_interval = ms(v)
-            }
-            "horizon" => horizon = ms(v),
-            "clear" => p = FaultProfile::none(),
-            "down" => p.max_hosts_down = v.parse().unwrap(),
-            "quiet" => p.quiet_period = ms(v),
-            "driftmax" => p.clock_drift_max_ppm = v.parse().unwrap(),
-            "swarm" => p.swarm = v == "1",
-            "check_every" => config.check_every = Some(ms(v)),
-            kind => {
-                let f: Vec<u64> = v.split(':').map(|x| x.parse().unwrap()).collect();
-                let r = if f[0] == 0 {
-                    None
-                } else {
-                    Some(rate(f[0], f[1], f[2]))
-                };
-                match kind {
-                    "crash" => p.crash = r,
-                    "pause" => p.pause = r,
-                    "kill" => p.kill_process = r,
-                    "partition" => p.partition = r,
-                    "clog" => p.clog = r,
-                    "slow" => p.slow_link = r,
-                    "jump" => p.clock_jump = r,
-                    "drift" => p.clock_drift = r,
-                    "chaos" => p.network_chaos = r,
-                    _ => panic!("unknown knob {kind}"),
-                }
-            }
-        }
-    }
-    println!("{config:?}\n{p:?}");
-    let t = std::time::Instant::now();
-    let mut found = Vec::new();
-    let mut props: BTreeMap<String, u32> = BTreeMap::new();
-    for seed in start..start + seeds {
-        let r = run(&config, seed, &p, horizon);
-        if r.verdict != Verdict::Held {
-            let prop = r
-                .failure
-                .as_ref()
-                .and_then(|f| f.property.clone())
-                .unwrap_or_default();
-            *props.entry(prop.clone()).or_default() += 1;
-            if found.is_empty() {
-                let m = r.failure.as_ref().map(|f| f.message.clone()).unwrap_or_default();
-                println!("seed {seed}: {}", &m[..m.len().min(600)]);
-            }
-            found.push((seed, prop));
-        }
-    }
-    println!(
-        "{} of {seeds} fail in {:.1}s; {props:?}; first {:?}",
-        found.len(),
-        t.elapsed().as_secs_f64(),
-        &found[..found.len().min(8)]
     );
 }

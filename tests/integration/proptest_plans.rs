@@ -244,6 +244,39 @@ fn check_stops_at_the_first_failing_seed_in_sweep_order() {
 }
 
 #[test]
+fn a_failure_that_needs_no_fault_shrinks_to_the_empty_plan_and_says_so() {
+    let dir = TempDir::new("calm");
+    let scenario = testing::scenario("lease_lock_no_fencing");
+    let seed = (0..100)
+        .map(|i| seed_for(scenario.seed, i))
+        .find(|&seed| {
+            let plan = runner::fault_plan(&scenario, seed);
+            let calm = FaultPlan {
+                actions: Vec::new(),
+                heal_at: plan.heal_at,
+            };
+            !plan.actions.is_empty()
+                && failed_property(&scenario, seed, &plan).is_some()
+                && failed_property(&scenario, seed, &calm).is_some()
+        })
+        .expect("some seed of the planted bug fails without faults");
+    let env = TestEnv {
+        seed: Some(seed),
+        ..env_with_traces(&dir)
+    };
+    let failure = testing::check_with(&scenario, &env).unwrap_err();
+    assert!(failure.minimal.plan.actions.is_empty(), "{failure}");
+    assert_eq!(
+        failure.shrink_runs, 1,
+        "deleting every action is the first candidate"
+    );
+    assert!(
+        failure.to_string().contains("fails without any fault"),
+        "{failure}"
+    );
+}
+
+#[test]
 fn a_healthy_scenario_passes_with_the_determinism_check_and_one_seed_can_be_chosen() {
     let dir = TempDir::new("healthy");
     let scenario = testing::scenario("lease_lock");

@@ -496,6 +496,12 @@ impl fmt::Display for CheckFailure {
             self.minimal.plan.actions.len(),
             self.shrink_runs
         )?;
+        if self.minimal.plan.actions.is_empty() {
+            writeln!(
+                f,
+                "(it fails without any fault: look at the model, not the faults)"
+            )?;
+        }
         write!(f, "{}", self.message)
     }
 }

@@ -328,6 +328,19 @@ fn run_case_reports_failures_as_data_and_passes_as_reports() {
     };
     assert_eq!(failed.case, case);
     assert_eq!(failed.report.verdict, Verdict::SafetyViolation);
+    assert_eq!(failed.divergence, None);
+    // With the determinism check on, the same failure, now from two identical runs.
+    let twice = TestEnv {
+        check_determinism: true,
+        ..env.clone()
+    };
+    let Err(CaseFailure::Failed(again)) = run_case_with(&scenario, &case, &twice) else {
+        panic!("seed {failing} fails under the determinism check too")
+    };
+    assert_eq!(
+        (again.report.clone(), again.divergence.clone()),
+        (failed.report.clone(), None)
+    );
     let path = failed.trace.clone().unwrap();
     assert_eq!(path, env.trace_path(&scenario, failing));
     assert!(path.exists());

@@ -511,7 +511,7 @@ fn shrink_every_bug() {
         };
         let s = shrink_smallest(bug, seeds, max_tests);
         println!(
-            "{bug}: smallest of 5 failing seeds is seed {} with {} of {} actions, horizon {} ({} runs for it, {:.1} s in all)\n{}",
+            "{bug}: smallest of {seeds} failing seeds is seed {} with {} of {} actions, horizon {} ({} runs for it, {:.1} s in all)\n{}",
             s.seed,
             s.shrink.plan.actions.len(),
             s.shrink.plan.actions.len() + s.shrink.removed.len(),
@@ -747,6 +747,189 @@ fn pinned_lease_without_margin_needs_drift_and_a_partition() {
             ),
         ],
     );
+}
+
+#[test]
+fn pinned_figure_8_needs_a_chain_of_leader_changes() {
+    // Seed 3 of the hunt, shrunk from 543 faults (before the failure) to these 20, each needed
+    // (ddmin's result is 1-minimal). Figure 8 is a chain of leader changes: leaders that append
+    // and are cut off before replicating, one that later commits an older term's entry by
+    // counting replicas, and a rival with a newer last term that wins and overwrites it.
+    let message = check_pinned(
+        "commit_previous_term",
+        3,
+        Duration(15_001_142_592),
+        58_000_000_000,
+        vec![
+            act(
+                9_465_521_314,
+                Fault::CrashHost {
+                    host: HostId(0),
+                    down_for: Duration(67_549_245),
+                },
+            ),
+            act(
+                9_519_276_601,
+                Fault::SlowLink {
+                    from: HostId(2),
+                    to: HostId(0),
+                    factor: 10,
+                    duration: Duration(31_539_492),
+                },
+            ),
+            act(
+                9_622_061_986,
+                Fault::Partition {
+                    partition: Partition::Bridge {
+                        left: vec![HostId(0)],
+                        right: vec![HostId(1)],
+                        bridge: HostId(2),
+                    },
+                    duration: Duration(60_811_311),
+                },
+            ),
+            act(
+                9_661_676_930,
+                Fault::CrashHost {
+                    host: HostId(0),
+                    down_for: Duration(81_092_362),
+                },
+            ),
+            act(
+                9_703_682_214,
+                Fault::Partition {
+                    partition: Partition::OneWay {
+                        from: vec![HostId(1)],
+                        to: vec![HostId(0), HostId(2)],
+                    },
+                    duration: Duration(54_514_018),
+                },
+            ),
+            act(
+                9_739_430_759,
+                Fault::Partition {
+                    partition: Partition::Bridge {
+                        left: vec![HostId(0)],
+                        right: vec![HostId(2)],
+                        bridge: HostId(1),
+                    },
+                    duration: Duration(12_461_393),
+                },
+            ),
+            act(
+                9_794_205_574,
+                Fault::Partition {
+                    partition: Partition::Isolate { host: HostId(1) },
+                    duration: Duration(78_187_309),
+                },
+            ),
+            act(
+                9_796_932_084,
+                Fault::CrashHost {
+                    host: HostId(2),
+                    down_for: Duration(32_629_776),
+                },
+            ),
+            act(
+                9_845_641_384,
+                Fault::Partition {
+                    partition: Partition::Halves {
+                        side: vec![HostId(0)],
+                    },
+                    duration: Duration(92_896_129),
+                },
+            ),
+            act(
+                9_886_130_846,
+                Fault::CrashHost {
+                    host: HostId(0),
+                    down_for: Duration(99_321_704),
+                },
+            ),
+            act(
+                9_900_700_293,
+                Fault::Partition {
+                    partition: Partition::Isolate { host: HostId(2) },
+                    duration: Duration(113_321_972),
+                },
+            ),
+            act(
+                10_024_051_674,
+                Fault::Partition {
+                    partition: Partition::Halves {
+                        side: vec![HostId(1)],
+                    },
+                    duration: Duration(1_234_376),
+                },
+            ),
+            act(
+                10_026_030_830,
+                Fault::Partition {
+                    partition: Partition::Halves {
+                        side: vec![HostId(2)],
+                    },
+                    duration: Duration(58_318_167),
+                },
+            ),
+            act(
+                10_064_872_531,
+                Fault::Clog {
+                    from: HostId(0),
+                    to: HostId(1),
+                    duration: Duration(45_521_118),
+                },
+            ),
+            act(
+                10_097_061_970,
+                Fault::Partition {
+                    partition: Partition::Isolate { host: HostId(2) },
+                    duration: Duration(19_719_076),
+                },
+            ),
+            act(
+                10_151_036_102,
+                Fault::Partition {
+                    partition: Partition::Halves {
+                        side: vec![HostId(1)],
+                    },
+                    duration: Duration(101_643_944),
+                },
+            ),
+            act(
+                10_242_274_515,
+                Fault::Partition {
+                    partition: Partition::Halves {
+                        side: vec![HostId(2)],
+                    },
+                    duration: Duration(127_404_725),
+                },
+            ),
+            act(
+                10_312_144_386,
+                Fault::CrashHost {
+                    host: HostId(1),
+                    down_for: Duration(54_719_870),
+                },
+            ),
+            act(
+                10_402_649_265,
+                Fault::Partition {
+                    partition: Partition::Halves {
+                        side: vec![HostId(0)],
+                    },
+                    duration: Duration(126_158_734),
+                },
+            ),
+            act(
+                10_523_021_311,
+                Fault::Partition {
+                    partition: Partition::Isolate { host: HostId(1) },
+                    duration: Duration(9_094_657),
+                },
+            ),
+        ],
+    );
+    assert!(message.contains("without the entries committed"), "{message}");
 }
 
 #[test]

@@ -96,8 +96,8 @@ impl Verdict {
     }
 }
 
-/// What went wrong, where and when.
-#[derive(Clone, Debug, PartialEq)]
+/// What went wrong, where and when. Trace files keep it in their footer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// The verdict this failure gives the run.
     pub verdict: Verdict,

@@ -48,8 +48,7 @@
 //! the final name.
 
 use crate::fault::FaultPlan;
-use crate::network::HostId;
-use crate::process::{Process, ProcessId};
+use crate::process::Process;
 use crate::record::{DigestHasher, EventDetail, EventRecord, Fingerprint, NONE, Observer, RecordKind};
 use crate::sim::{Failure, Progress, RunReport, Sim, Verdict};
 use crate::time::{Duration, Instant};
@@ -206,39 +205,6 @@ struct WireHeader {
     labels: Vec<(String, String)>,
 }
 
-/// A failure as a trace file keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TraceFailure {
-    /// The verdict it gave the run.
-    pub verdict: Verdict,
-    /// The property that failed, if one did.
-    pub property: Option<String>,
-    /// What the checker, panic or limit said.
-    pub message: String,
-    /// True time of the failure.
-    pub time: Instant,
-    /// The host involved, if any.
-    pub host: Option<u32>,
-    /// The process involved, if any.
-    pub process: Option<u32>,
-    /// The event at (or after) which it failed.
-    pub event_index: u64,
-}
-
-impl From<&Failure> for TraceFailure {
-    fn from(f: &Failure) -> TraceFailure {
-        TraceFailure {
-            verdict: f.verdict,
-            property: f.property.clone(),
-            message: f.message.clone(),
-            time: f.time,
-            host: f.host.map(|h: HostId| h.0),
-            process: f.process.map(|p: ProcessId| p.0),
-            event_index: f.event_index,
-        }
-    }
-}
-
 /// What a trace says about the run after its events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceFooter {
@@ -253,7 +219,7 @@ pub struct TraceFooter {
     /// How the run ended.
     pub verdict: Verdict,
     /// The failure, unless it held.
-    pub failure: Option<TraceFailure>,
+    pub failure: Option<Failure>,
 }
 
 /// One record read back, with the note text when it is a note.
@@ -682,7 +648,7 @@ impl TraceWriter {
             fingerprint: self.fingerprint.value(),
             end_time: report.map_or(Instant(self.codec.prev_time), |r| r.end_time),
             verdict: report.map_or(Verdict::Held, |r| r.verdict),
-            failure: report.and_then(|r| r.failure.as_ref()).map(TraceFailure::from),
+            failure: report.and_then(|r| r.failure.clone()),
         };
         let body = postcard::to_allocvec(&footer).map_err(|e| not_recorded(format!("footer: {e}")))?;
         let footer_offset = self.bytes;
@@ -1476,8 +1442,7 @@ impl Replay {
                 ),
             ));
         }
-        let failure = report.failure.as_ref().map(TraceFailure::from);
-        if report.verdict != self.footer.verdict || failure != self.footer.failure {
+        if report.verdict != self.footer.verdict || report.failure != self.footer.failure {
             return Ok(diverged(
                 checker,
                 None,
@@ -1501,6 +1466,7 @@ impl Replay {
 mod tests {
     use super::*;
     use crate::fault::{Fault, FaultAction};
+    use crate::network::HostId;
 
     #[allow(clippy::too_many_arguments)] // one positional record per line reads best as a table
     fn rec(

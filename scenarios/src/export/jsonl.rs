@@ -108,13 +108,13 @@ pub(crate) fn violation_position(input: &ExportInput<'_>) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::export::test_support::sample;
-    use ruckus_sim::trace::TraceFailure;
+    use ruckus_sim::Failure;
     use ruckus_sim::{Instant, Verdict};
 
     #[test]
     fn one_parseable_object_per_event() {
         let (events, plan) = sample();
-        let failure = TraceFailure {
+        let failure = Failure {
             verdict: Verdict::SafetyViolation,
             property: Some("p".into()),
             message: "m".into(),

@@ -22,7 +22,8 @@ pub mod chrome;
 pub mod html;
 pub mod jsonl;
 
-use ruckus_sim::trace::{TraceEvent, TraceFailure};
+use ruckus_sim::Failure;
+use ruckus_sim::trace::TraceEvent;
 use ruckus_sim::{Fault, FaultPlan, Partition, RecordKind};
 use std::io::{self, Write};
 use std::str::FromStr;
@@ -94,7 +95,7 @@ pub struct ExportInput<'a> {
     /// The fault plan (fault records refer to it by index).
     pub plan: &'a FaultPlan,
     /// The failure to mark, if the run failed.
-    pub failure: Option<&'a TraceFailure>,
+    pub failure: Option<&'a Failure>,
     /// A title for the views that show one.
     pub title: &'a str,
 }
@@ -112,7 +113,7 @@ impl<'a> ExportInput<'a> {
     }
 
     /// Marks the failure.
-    pub fn with_failure(mut self, failure: Option<&'a TraceFailure>) -> Self {
+    pub fn with_failure(mut self, failure: Option<&'a Failure>) -> Self {
         self.failure = failure;
         self
     }

@@ -21,6 +21,11 @@ pub trait Model: 'static {
     /// The key in the model's parameters that must equal the topology's host count, if any
     /// (filled in from `[topology] hosts` when the scenario leaves it out).
     const HOSTS_KEY: Option<&'static str> = None;
+    /// Workload sizes `ruckus shrink` may reduce, as (parameter, smallest value), most
+    /// promising first: integer parameters, by dotted path into the model's parameters. A knob
+    /// named like `HOSTS_KEY` moves the topology's host count with it; [`Model::check`] still
+    /// vets every combination tried.
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[];
     /// The model's parameters (`[model]` and `[workload]` keys, merged).
     type Config: Serialize + DeserializeOwned + Default + Debug + Clone;
     /// The model's process type.
@@ -44,6 +49,8 @@ impl Model for PingPong {
     const NAME: &'static str = "pingpong";
     const ABOUT: &'static str = "messages bouncing between hosts (the standard performance yardstick)";
     const HOSTS_KEY: Option<&'static str> = Some("hosts");
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] =
+        &[("hosts", 2), ("in_flight", 1), ("deliveries", 1)];
     type Config = pingpong::PingPongConfig;
     type Process = pingpong::PingPong;
     fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {
@@ -61,6 +68,7 @@ pub struct LeaseLock;
 impl Model for LeaseLock {
     const NAME: &'static str = "lease_lock";
     const ABOUT: &'static str = "a lock service with leases and fencing tokens, with planted bugs";
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[("clients", 1), ("writes_per_lease", 1)];
     type Config = lease_lock::LeaseLockConfig;
     type Process = lease_lock::LeaseLock;
     fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {

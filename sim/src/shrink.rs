@@ -10,6 +10,8 @@
 //! - [`shrink_u64`] / [`shrink_horizon`]: the smallest value (to a resolution) that still fails,
 //!   by bisection — for the horizon, or for a workload size the model exposes.
 //! - [`shrink_run`]: both, with one predicate over (plan, horizon).
+//! - [`shrink_knobs`]: several workload sizes (clients, keys, deliveries), each bisected toward
+//!   its minimum in turn, repeated until none moves: the result is minimal in each knob.
 //!
 //! Every search is bounded by `max_tests` predicate calls; hitting the bound is reported, and
 //! what was found so far is still a failing run.
@@ -344,6 +346,127 @@ pub fn shrink_run(
     })
 }
 
+/// A workload size the shrinker may reduce: its name, its value, and the smallest value the
+/// model allows. The name is only a label for reports; the caller maps it to a parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Knob {
+    /// The parameter's name (for reports).
+    pub name: String,
+    /// Its current value.
+    pub value: u64,
+    /// The smallest value it may take.
+    pub min: u64,
+}
+
+/// The outcome of [`shrink_knobs`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnobShrink {
+    /// Every knob with its final (smallest failing) value.
+    pub knobs: Vec<Knob>,
+    /// The knobs that moved: (name, before, after).
+    pub reduced: Vec<(String, u64, u64)>,
+    /// Predicate calls made (repeated candidates are answered from memory and not counted).
+    pub tests: usize,
+    /// Whether the `max_tests` bound stopped the search early.
+    pub exhausted: bool,
+}
+
+impl fmt::Display for KnobShrink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.knobs.is_empty() {
+            return writeln!(f, "workload: the model declares no workload size to reduce");
+        }
+        writeln!(
+            f,
+            "workload: reduced {} of {} sizes after {} test runs{}",
+            self.reduced.len(),
+            self.knobs.len(),
+            self.tests,
+            if self.exhausted {
+                " (test budget exhausted)"
+            } else {
+                ""
+            }
+        )?;
+        for k in &self.knobs {
+            match self.reduced.iter().find(|(name, _, _)| *name == k.name) {
+                Some((name, before, after)) => writeln!(f, "  {name} {before} -> {after}")?,
+                None if k.value <= k.min => writeln!(f, "  {} {} (its minimum)", k.name, k.value)?,
+                None => writeln!(f, "  {} {} (smaller passes)", k.name, k.value)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shrinks each knob toward its minimum in turn (bisection, as [`shrink_u64`]) while
+/// `still_fails` holds for the whole vector of values (in the order of `knobs`), and repeats the
+/// round until no knob moves, since a smaller value of one can let another shrink further.
+/// Unless the budget runs out, each final value is its minimum or one less than it no longer
+/// fails (with the other final values). The starting values are taken to fail.
+pub fn shrink_knobs(
+    knobs: &[Knob],
+    max_tests: usize,
+    mut still_fails: impl FnMut(&[u64]) -> bool,
+) -> KnobShrink {
+    let mut values: Vec<u64> = knobs.iter().map(|k| k.value).collect();
+    let mut cache: BTreeMap<Vec<u64>, bool> = BTreeMap::new();
+    cache.insert(values.clone(), true);
+    let (mut tests, mut exhausted) = (0usize, false);
+    // Each round that changes something lowers the sum of the values, so this ends; the bound
+    // only guards against a predicate that is not a function of the values.
+    for _round in 0..64 {
+        let mut moved = false;
+        for i in 0..knobs.len() {
+            let floor = knobs[i].min;
+            if values[i] <= floor {
+                continue;
+            }
+            let (v, _) = shrink_u64(values[i], floor, 1, usize::MAX, |v| {
+                let mut candidate = values.clone();
+                candidate[i] = v;
+                if let Some(&r) = cache.get(&candidate) {
+                    return r;
+                }
+                if tests >= max_tests {
+                    exhausted = true;
+                    return false; // never a false "fails"
+                }
+                tests += 1;
+                let r = still_fails(&candidate);
+                cache.insert(candidate, r);
+                r
+            });
+            if v != values[i] {
+                values[i] = v;
+                moved = true;
+            }
+        }
+        if !moved || exhausted {
+            break;
+        }
+    }
+    let reduced = knobs
+        .iter()
+        .zip(&values)
+        .filter(|(k, v)| k.value != **v)
+        .map(|(k, v)| (k.name.clone(), k.value, *v))
+        .collect();
+    KnobShrink {
+        knobs: knobs
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| Knob {
+                value: *v,
+                ..k.clone()
+            })
+            .collect(),
+        reduced,
+        tests,
+        exhausted,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,5 +587,68 @@ mod tests {
         assert_eq!(r.plan.plan.actions.len(), 1);
         assert!(r.horizon >= Duration::from_secs(2) && r.horizon < Duration::from_millis(2002));
         assert!(r.to_string().contains("removed #0"), "{r}");
+    }
+
+    fn knob(name: &str, value: u64, min: u64) -> Knob {
+        Knob {
+            name: name.into(),
+            value,
+            min,
+        }
+    }
+
+    #[test]
+    fn knobs_shrink_to_where_the_failure_stops_and_rounds_repeat() {
+        // Fails when clients * keys >= 12: neither can reach its floor alone, and the result
+        // must be minimal in each (one less of either passes).
+        let knobs = [knob("clients", 9, 1), knob("keys", 40, 1)];
+        let fails = |v: &[u64]| v[0] * v[1] >= 12;
+        let r = shrink_knobs(&knobs, 1000, fails);
+        let v: Vec<u64> = r.knobs.iter().map(|k| k.value).collect();
+        assert!(fails(&v), "{v:?}");
+        for i in 0..2 {
+            if v[i] > knobs[i].min {
+                let mut less = v.clone();
+                less[i] -= 1;
+                assert!(!fails(&less), "{v:?} is not minimal in knob {i}");
+            }
+        }
+        assert!(!r.exhausted);
+        assert_eq!(r.reduced.len(), 2, "{r}");
+        assert!(r.to_string().contains("clients 9 -> "), "{r}");
+
+        // `a` can only shrink once `b` has: a second round finds it.
+        let r = shrink_knobs(&[knob("a", 9, 1), knob("b", 9, 1)], 1000, |v| {
+            v[0] >= v[1] && v[0] >= 3
+        });
+        assert_eq!(
+            r.knobs.iter().map(|k| k.value).collect::<Vec<_>>(),
+            vec![3, 1],
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn knobs_at_their_floor_are_left_alone_and_the_budget_is_respected() {
+        let r = shrink_knobs(&[knob("a", 1, 1), knob("b", 5, 0)], 100, |_| true);
+        assert_eq!(r.knobs[0].value, 1);
+        assert_eq!(r.knobs[1].value, 0);
+        assert_eq!(r.reduced, vec![("b".to_owned(), 5, 0)]);
+        assert!(r.to_string().contains("a 1 (its minimum)"), "{r}");
+
+        let mut calls = 0;
+        let r = shrink_knobs(&[knob("n", 1 << 40, 0)], 5, |v| {
+            calls += 1;
+            v[0] >= 1000
+        });
+        assert!(r.exhausted);
+        assert_eq!(calls, 5);
+        assert!(
+            r.knobs[0].value >= 1000,
+            "a refused test is never taken as failing"
+        );
+
+        let none = shrink_knobs(&[], 10, |_| true);
+        assert!(none.to_string().contains("no workload size"), "{none}");
     }
 }

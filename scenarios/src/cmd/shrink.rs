@@ -1,19 +1,33 @@
 //! `ruckus shrink FILE`: make a recorded failure small — fewer faults, shorter faults, a
-//! shorter horizon — while the same property still fails, and save it as a new trace.
+//! shorter horizon, a smaller workload — while the same property still fails, and save it as a
+//! new trace.
 //!
 //! "The same failure" means the same verdict and the same property name. Each candidate is a
-//! full re-run of the scenario from the trace header with the candidate plan and horizon.
+//! full re-run of the scenario from the trace header with the candidate plan, horizon and
+//! workload. The steps run in that order:
+//!
+//! 1. delta debugging over the fault plan's actions, then each remaining fault made shorter;
+//! 2. the horizon, by bisection down to the failure time;
+//! 3. the workload sizes the model declares ([`Model::WORKLOAD_KNOBS`]: clients, writes,
+//!    deliveries), each bisected toward its minimum, repeated until none moves.
+//!
+//! A workload candidate is the scenario with the new values written into its parameters,
+//! serialized and loaded again exactly as `ruckus replay` will load the shrunk trace, so the
+//! model's `check` vets every combination and the trace header holds the reduced scenario. A
+//! knob that is the model's `HOSTS_KEY` moves the topology's host count with it; a candidate
+//! whose fault plan or clock settings name a host that no longer exists is rejected.
 
 use super::replay::open;
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::recording;
-use crate::registry::Model;
+use crate::registry::{self, Model, ModelVisitor};
 use crate::runner::{self, SimVisitor, quietly};
 use crate::scenario::{Scenario, shell_quote};
-use ruckus_sim::shrink::shrink_run;
+use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan};
 use ruckus_sim::trace::{TraceSummary, record_run};
-use ruckus_sim::{Duration, FaultPlan, RunReport, Sim};
+use ruckus_sim::{Duration, Failure, FaultPlan, RunReport, Sim};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Flags of `ruckus shrink`.
@@ -27,6 +41,9 @@ pub struct Args {
     /// Most re-runs to spend.
     #[arg(long, default_value_t = 500)]
     pub max_tests: usize,
+    /// Keep the workload as recorded (shrink only the faults and the horizon).
+    #[arg(long)]
+    pub keep_workload: bool,
 }
 
 struct RunPlan;
@@ -54,6 +71,208 @@ impl SimVisitor for RecordPlan<'_> {
     }
 }
 
+/// The model's workload knobs and its hosts key, once its type is known.
+struct KnobsOf;
+
+impl ModelVisitor for KnobsOf {
+    type Output = (&'static [(&'static str, u64)], Option<&'static str>);
+    fn visit<M: Model>(self) -> Self::Output {
+        (M::WORKLOAD_KNOBS, M::HOSTS_KEY)
+    }
+}
+
+/// A failure made small: the reduced scenario and plan, and what each step removed.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The scenario to record: the shrunk workload and horizon written in.
+    pub scenario: Scenario,
+    /// What the fault step did; its `plan` is the shrunk plan.
+    pub plan: PlanShrink,
+    /// What the workload step did (`None` when it was skipped).
+    pub workload: Option<KnobShrink>,
+    /// The horizon before shrinking (the shrunk one is in `scenario.limits`).
+    pub horizon_before: Duration,
+    /// Re-runs the horizon step made.
+    pub horizon_tests: usize,
+}
+
+impl Shrunk {
+    /// Re-runs made by all steps.
+    pub fn tests(&self) -> usize {
+        self.plan.tests + self.workload.as_ref().map_or(0, |w| w.tests) + self.horizon_tests
+    }
+}
+
+impl fmt::Display for Shrunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.plan)?;
+        if let Some(w) = &self.workload {
+            write!(f, "{w}")?;
+        }
+        let horizon = self.scenario.limits.horizon;
+        if horizon != self.horizon_before {
+            writeln!(f, "horizon shortened from {} to {horizon}", self.horizon_before)?;
+        }
+        Ok(())
+    }
+}
+
+/// The integer at dotted `path` in `table`, if there is one and it is not negative.
+fn param(table: &toml::Table, path: &str) -> Option<u64> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop()?;
+    let mut t = table;
+    for p in parts {
+        t = t.get(p)?.as_table()?;
+    }
+    t.get(last)?.as_integer().and_then(|i| u64::try_from(i).ok())
+}
+
+/// Sets the integer at dotted `path` in `table` (which must already hold one there).
+fn set_param(table: &mut toml::Table, path: &str, value: u64) -> Result<(), String> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().ok_or("an empty parameter path")?;
+    let mut t = table;
+    for p in parts {
+        t = t
+            .get_mut(p)
+            .and_then(toml::Value::as_table_mut)
+            .ok_or_else(|| format!("no table `{p}` on the way to `{path}`"))?;
+    }
+    let v = i64::try_from(value).map_err(|_| format!("{path} = {value} is too large"))?;
+    t.insert(last.to_owned(), toml::Value::Integer(v));
+    Ok(())
+}
+
+/// `base` with the workload `values` written in (and the host count moved with `hosts_key`),
+/// loaded again the way a replay loads a trace's scenario, so the model's checks run on it.
+fn with_workload(
+    base: &Scenario,
+    paths: &[&str],
+    values: &[u64],
+    hosts_key: Option<&str>,
+) -> Result<Scenario, String> {
+    let mut s = base.clone();
+    for (path, &value) in paths.iter().zip(values) {
+        set_param(&mut s.model_params, path, value)?;
+        if hosts_key == Some(*path) {
+            s.topology.hosts = u32::try_from(value).map_err(|_| format!("{path} = {value} is too large"))?;
+        }
+    }
+    let mut checked = Scenario::from_text(&s.name, &s.reference, "the shrunk scenario", &s.to_toml(), &[])
+        .map_err(|e| e.to_string())?;
+    checked.overrides = base.overrides.clone();
+    Ok(checked)
+}
+
+/// How `scenario` under `seed` and `plan` fails, if it does. `Err` when the run cannot even
+/// be built.
+fn failure_of(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Option<Failure>, String> {
+    Ok(runner::with_sim(scenario, seed, Some(plan.clone()), RunPlan)?.failure)
+}
+
+/// Whether `candidate` is the same failure as `original`: same verdict, same property.
+fn same(candidate: Option<&Failure>, original: &Failure) -> bool {
+    candidate.is_some_and(|f| f.verdict == original.verdict && f.property == original.property)
+}
+
+/// Shrinks the run of `scenario` under `seed` and `plan` that failed with `failure`, spending
+/// at most `max_tests` re-runs in all: the plan first, then (with `workload`) the model's
+/// workload knobs under the shrunk plan, then the horizon, last so that it fits the smallest
+/// run (a shorter horizon first would leave a smaller workload less time to fail in). `Err`
+/// when the run does not fail to begin with.
+pub fn shrink_failure(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &FaultPlan,
+    failure: &Failure,
+    max_tests: usize,
+    workload: bool,
+) -> Result<Shrunk, String> {
+    let mut setup_error = None;
+    let plan_shrink = shrink_plan(plan, max_tests, |p| match failure_of(scenario, seed, p) {
+        Ok(f) => same(f.as_ref(), failure),
+        Err(e) => {
+            setup_error.get_or_insert(e);
+            false
+        }
+    })
+    .map_err(|e| setup_error.unwrap_or_else(|| e.to_string()))?;
+    let plan = &plan_shrink.plan;
+    let mut budget = max_tests.saturating_sub(plan_shrink.tests);
+
+    let (mut smaller, knobs) = if workload {
+        let (s, k) = shrink_workload(scenario, seed, plan, failure, budget)?;
+        budget = budget.saturating_sub(k.tests);
+        (s, Some(k))
+    } else {
+        (scenario.clone(), None)
+    };
+
+    // The smallest run fails at some time; no horizon before it can fail, and it is the
+    // first candidate tried.
+    let horizon_before = scenario.limits.horizon;
+    let now = failure_of(&smaller, seed, plan)?;
+    if !same(now.as_ref(), failure) {
+        return Err("the shrunk run no longer fails the same way (is the run deterministic?)".into());
+    }
+    let floor = now.map_or(failure.time, |f| f.time);
+    let floor = Duration(floor.as_nanos().min(horizon_before.as_nanos()));
+    let (horizon, horizon_tests) = shrink_horizon(horizon_before, floor, budget, |h| {
+        let mut s = smaller.clone();
+        s.limits.horizon = h;
+        failure_of(&s, seed, plan).is_ok_and(|f| same(f.as_ref(), failure))
+    });
+    smaller.limits.horizon = horizon;
+    Ok(Shrunk {
+        scenario: smaller,
+        plan: plan_shrink,
+        workload: knobs,
+        horizon_before,
+        horizon_tests: horizon_tests + 1,
+    })
+}
+
+/// The workload step: the model's knobs, each as small as the failure allows under `plan`.
+fn shrink_workload(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &FaultPlan,
+    failure: &Failure,
+    budget: usize,
+) -> Result<(Scenario, KnobShrink), String> {
+    let (declared, hosts_key) = registry::dispatch(&scenario.model, KnobsOf)
+        .ok_or_else(|| format!("unknown model `{}`", scenario.model))?;
+    // Only the knobs this scenario's parameters actually hold (a nested one may be absent).
+    let present: Vec<(&str, Knob)> = declared
+        .iter()
+        .filter_map(|&(path, min)| {
+            param(&scenario.model_params, path).map(|value| {
+                let knob = Knob {
+                    name: path.to_owned(),
+                    value,
+                    min,
+                };
+                (path, knob)
+            })
+        })
+        .collect();
+    let paths: Vec<&str> = present.iter().map(|(p, _)| *p).collect();
+    let knobs: Vec<Knob> = present.into_iter().map(|(_, k)| k).collect();
+    let result = shrink_knobs(&knobs, budget, |values| {
+        with_workload(scenario, &paths, values, hosts_key)
+            .and_then(|s| failure_of(&s, seed, plan))
+            .is_ok_and(|f| same(f.as_ref(), failure))
+    });
+    let smaller = if result.reduced.is_empty() {
+        scenario.clone()
+    } else {
+        let values: Vec<u64> = result.knobs.iter().map(|k| k.value).collect();
+        with_workload(scenario, &paths, &values, hosts_key)?
+    };
+    Ok((smaller, result))
+}
+
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     let opened = open(&args.trace)?;
@@ -78,36 +297,17 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         scenario.limits.horizon
     )
     .map_err(w)?;
-    let with_horizon = |h: Duration| {
-        let mut s = scenario.clone();
-        s.limits.horizon = h;
-        s
-    };
-    let mut setup_error = None;
-    let still_fails = |plan: &FaultPlan, horizon: Duration| -> bool {
-        match runner::with_sim(&with_horizon(horizon), seed, Some(plan.clone()), RunPlan) {
-            Ok(r) => r
-                .failure
-                .as_ref()
-                .is_some_and(|f| f.verdict == failure.verdict && f.property == failure.property),
-            Err(e) => {
-                setup_error.get_or_insert(e);
-                false
-            }
-        }
-    };
-    let result = shrink_run(
+    let shrunk = shrink_failure(
+        &scenario,
+        seed,
         &header.plan,
-        scenario.limits.horizon,
-        failure.time,
+        &failure,
         args.max_tests,
-        still_fails,
+        !args.keep_workload,
     )
-    .map_err(|e| match &setup_error {
-        Some(s) => format!("{}: {s}", args.trace.display()),
-        None => format!("{}: {e}", args.trace.display()),
-    })?;
-    write!(io.out, "{result}").map_err(w)?;
+    .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let plan = &shrunk.plan.plan;
+    write!(io.out, "{shrunk}").map_err(w)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
             .trace
@@ -116,15 +316,14 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
             .unwrap_or_default();
         args.trace.with_file_name(format!("{stem}.shrunk.trace"))
     });
-    let shrunk = with_horizon(result.horizon);
     let visit = RecordPlan {
-        scenario: &shrunk,
+        scenario: &shrunk.scenario,
         seed,
         path: &out,
-        horizon: result.horizon,
+        horizon: shrunk.scenario.limits.horizon,
     };
-    let (report, summary) = runner::with_sim(&shrunk, seed, Some(result.plan.plan.clone()), visit)??;
-    writeln!(io.out, "shrunk plan:\n{}", result.plan.plan).map_err(w)?;
+    let (report, summary) = runner::with_sim(&shrunk.scenario, seed, Some(plan.clone()), visit)??;
+    writeln!(io.out, "shrunk plan:\n{plan}").map_err(w)?;
     writeln!(
         io.out,
         "{} ({} events) written to {}\nreplay with   ruckus replay {}",
@@ -135,4 +334,42 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     )
     .map_err(w)?;
     Ok(Exit::of(report.verdict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_read_and_written_by_dotted_path() {
+        let mut t: toml::Table =
+            toml::from_str("clients = 3\nneg = -1\n[workload.closed]\nconcurrency = 8\n")
+                .expect("valid TOML");
+        assert_eq!(param(&t, "clients"), Some(3));
+        assert_eq!(param(&t, "workload.closed.concurrency"), Some(8));
+        assert_eq!(param(&t, "neg"), None, "negative values are not sizes");
+        assert_eq!(param(&t, "workload.open.rate"), None);
+        set_param(&mut t, "workload.closed.concurrency", 2).unwrap();
+        assert_eq!(param(&t, "workload.closed.concurrency"), Some(2));
+        assert!(set_param(&mut t, "clients.x", 1).is_err());
+        assert!(set_param(&mut t, "clients", u64::MAX).is_err());
+    }
+
+    #[test]
+    fn a_workload_candidate_is_checked_like_a_replayed_scenario() {
+        let base = Scenario::load("lease_lock_no_fencing", &[]).unwrap();
+        let fewer = with_workload(&base, &["clients"], &[2], None).unwrap();
+        assert_eq!(param(&fewer.model_params, "clients"), Some(2));
+        assert_eq!(fewer.topology.hosts, base.topology.hosts, "spare hosts stay idle");
+        // The model rejects zero clients; that candidate is refused, not run.
+        let err = with_workload(&base, &["clients"], &[0], None).unwrap_err();
+        assert!(err.contains("clients"), "{err}");
+        // A hosts knob moves the topology with it, so the two stay consistent.
+        let ping = Scenario::load("pingpong", &[]).unwrap();
+        let smaller = with_workload(&ping, &["hosts"], &[3], Some("hosts")).unwrap();
+        assert_eq!(smaller.topology.hosts, 3);
+        assert_eq!(param(&smaller.model_params, "hosts"), Some(3));
+        let err = with_workload(&ping, &["hosts"], &[1], Some("hosts")).unwrap_err();
+        assert!(err.contains("two hosts"), "{err}");
+    }
 }

@@ -13,6 +13,7 @@ impl Model for Services {
     const NAME: &'static str = "services";
     const ABOUT: &'static str =
         "client/server tiers with queues, retries, budgets, breakers, hedging and balancers";
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[("clients", 1)];
     type Config = services::Config;
     type Process = services::Node;
     fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {
@@ -35,6 +36,7 @@ impl Model for BackoffContention {
     const NAME: &'static str = "backoff_contention";
     const ABOUT: &'static str =
         "writers contending on one optimistic-concurrency row, with backoff and jitter";
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[("clients", 1)];
     type Config = contention::Config;
     type Process = contention::Node;
     fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {

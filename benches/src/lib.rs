@@ -9,6 +9,11 @@
 //! * [`TimerStorm`]: a timer-heavy model where every process keeps several timers armed,
 //!   re-arms each one when it fires, and now and then cancels and re-arms another.
 //! * [`turmoil_pingpong`]: the same pingpong written for turmoil, the closest Rust peer.
+//! * [`trace`]: pingpong recorded to a trace file and replayed, and the file's bytes per event.
+//! * [`raft`]: the healthy Raft cluster under a steady open-loop client load.
+
+pub mod raft;
+pub mod trace;
 
 use ruckus_models::pingpong::{self, PingPong, PingPongConfig};
 use ruckus_sim::{

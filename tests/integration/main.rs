@@ -4,4 +4,5 @@ mod cli;
 mod determinism;
 mod explore;
 mod proptest_plans;
+mod shrink_workload;
 mod trace;

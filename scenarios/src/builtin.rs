@@ -17,6 +17,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "lease_lock_clock_tokens",
         include_str!("../data/lease_lock_clock_tokens.toml"),
     ),
+    ("raft", include_str!("../data/raft.toml")),
+    ("raft_lease", include_str!("../data/raft_lease.toml")),
+    (
+        "raft_stale_read_deposed_leader",
+        include_str!("../data/raft_stale_read_deposed_leader.toml"),
+    ),
+    (
+        "raft_vote_not_persisted",
+        include_str!("../data/raft_vote_not_persisted.toml"),
+    ),
+    (
+        "raft_commit_previous_term",
+        include_str!("../data/raft_commit_previous_term.toml"),
+    ),
+    (
+        "raft_lease_without_drift_margin",
+        include_str!("../data/raft_lease_without_drift_margin.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario `name`.

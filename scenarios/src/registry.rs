@@ -6,7 +6,7 @@
 //! [`dispatch`] and [`MODELS`].
 
 use crate::explore::models::{BackoffContention, Services};
-use ruckus_models::{lease_lock, pingpong};
+use ruckus_models::{lease_lock, pingpong, raft};
 use ruckus_sim::{Process, Property, Sim};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -90,10 +90,39 @@ impl Model for LeaseLock {
     }
 }
 
+/// Raft with a replicated key-value store, linearizability checking and four bug switches.
+#[derive(Debug)]
+pub struct Raft;
+
+impl Model for Raft {
+    const NAME: &'static str = "raft";
+    const ABOUT: &'static str =
+        "Raft with a key-value store and linearizable clients, with four classic bugs as switches";
+    type Config = raft::Config;
+    type Process = raft::Raft;
+    fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {
+        raft::setup(sim, config);
+    }
+    fn properties(config: &Self::Config) -> Vec<Property<Self::Process>> {
+        raft::properties(config)
+    }
+    fn check(config: &Self::Config, hosts: u32) -> Result<(), String> {
+        config.validate()?;
+        if hosts < config.servers {
+            return Err(format!(
+                "raft with {} servers needs one host per server, the topology has {hosts}",
+                config.servers
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Every model name with its one-line description, for listings and suggestions.
 pub const MODELS: &[(&str, &str)] = &[
     (PingPong::NAME, PingPong::ABOUT),
     (LeaseLock::NAME, LeaseLock::ABOUT),
+    (Raft::NAME, Raft::ABOUT),
     (Services::NAME, Services::ABOUT),
     (BackoffContention::NAME, BackoffContention::ABOUT),
 ];
@@ -111,6 +140,7 @@ pub fn dispatch<V: ModelVisitor>(name: &str, visitor: V) -> Option<V::Output> {
     match name {
         PingPong::NAME => Some(visitor.visit::<PingPong>()),
         LeaseLock::NAME => Some(visitor.visit::<LeaseLock>()),
+        Raft::NAME => Some(visitor.visit::<Raft>()),
         Services::NAME => Some(visitor.visit::<Services>()),
         BackoffContention::NAME => Some(visitor.visit::<BackoffContention>()),
         _ => None,

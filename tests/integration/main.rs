@@ -4,5 +4,6 @@ mod cli;
 mod determinism;
 mod explore;
 mod proptest_plans;
+mod raft_cli;
 mod shrink_workload;
 mod trace;

@@ -98,6 +98,12 @@ impl Model for Raft {
     const NAME: &'static str = "raft";
     const ABOUT: &'static str =
         "Raft with a key-value store and linearizable clients, with four classic bugs as switches";
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[
+        ("clients", 0),
+        ("writers", 0),
+        ("readers_per_host", 0),
+        ("keys", 1),
+    ];
     type Config = raft::Config;
     type Process = raft::Raft;
     fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {

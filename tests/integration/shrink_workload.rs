@@ -5,6 +5,8 @@
 //!   its minimum or one step smaller no longer fails (with the shrunk plan and horizon).
 //! - A knob that is the model's host count (pingpong's `hosts`) moves the topology with it, and
 //!   the shrunk trace still replays.
+//! - A Raft linearizability failure (found when the run ends, so at the horizon) shrinks its
+//!   clients and its horizon.
 //! - `--keep-workload` leaves the workload as recorded.
 
 use ruckus_scenarios::cli::{Io, main_with_args};
@@ -250,4 +252,49 @@ fn keep_workload_leaves_the_workload_as_recorded() {
         );
     }
     assert!(!out.contains("workload:"), "{out}");
+}
+
+#[test]
+fn raft_failures_found_at_the_end_shrink_their_workload_and_horizon() {
+    use ruckus_scenarios::registry::Raft;
+    let dir = TempDir::new("raft");
+    let trace = dir.file("r.trace");
+    // The first failing seed: linearizability is checked when the run ends, so the failure time
+    // is the horizon, and the horizon search must start below it.
+    let seed = (1..=10u64)
+        .find(|s| {
+            let s = s.to_string();
+            let args = [
+                "run",
+                "raft_stale_read_deposed_leader",
+                "--seed",
+                &s,
+                "--trace",
+                trace.to_str().unwrap(),
+            ];
+            ruckus(&args).0 == 1
+        })
+        .expect("a failing seed of raft_stale_read_deposed_leader in 1..=10");
+    let small = dir.file("r.small.trace");
+    let (original, shrunk, out) = shrink_and_check(&trace, 1, &small, &[]);
+    let failure = original.failure.unwrap();
+    assert_eq!(failure.property.as_deref(), Some("linearizable"), "seed {seed}");
+    assert_eq!(
+        failure.time.as_nanos(),
+        original.scenario.limits.horizon.as_nanos(),
+        "seed {seed}"
+    );
+    assert!(
+        shrunk.scenario.limits.horizon < original.scenario.limits.horizon,
+        "seed {seed}: the horizon did not shrink\n{out}"
+    );
+    let reduced: Vec<&str> = Raft::WORKLOAD_KNOBS
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| knob(&shrunk.scenario, k) < knob(&original.scenario, k))
+        .collect();
+    assert!(
+        !reduced.is_empty(),
+        "seed {seed}: no workload size reduced\n{out}"
+    );
 }

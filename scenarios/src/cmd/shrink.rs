@@ -210,14 +210,19 @@ pub fn shrink_failure(
     };
 
     // The smallest run fails at some time; no horizon before it can fail, and it is the
-    // first candidate tried.
+    // first candidate tried. A failure found only when the run ends (a check at the end, such
+    // as linearizability) may also fail a shorter run: then the search starts from zero.
     let horizon_before = scenario.limits.horizon;
     let now = failure_of(&smaller, seed, plan)?;
     if !same(now.as_ref(), failure) {
         return Err("the shrunk run no longer fails the same way (is the run deterministic?)".into());
     }
-    let floor = now.map_or(failure.time, |f| f.time);
-    let floor = Duration(floor.as_nanos().min(horizon_before.as_nanos()));
+    let failed_at = Duration(now.map_or(failure.time, |f| f.time).as_nanos());
+    let floor = if failed_at < horizon_before {
+        failed_at
+    } else {
+        Duration::ZERO
+    };
     let (horizon, horizon_tests) = shrink_horizon(horizon_before, floor, budget, |h| {
         let mut s = smaller.clone();
         s.limits.horizon = h;

@@ -3,7 +3,8 @@
 //! 1. Sweep seeds of the lease lock with a planted bug (the lock server does not sync its
 //!    token before granting) until one fails.
 //! 2. Re-run that seed with a full trace (same fingerprint: the run is deterministic).
-//! 3. Shrink its fault plan to the few actions that still break the same property.
+//! 3. Shrink its fault plan to the few actions that still break the same property, then its
+//!    workload and horizon.
 //! 4. Write the shrunk run as a trace and an HTML timeline.
 //! 5. Print the commands that replay it.
 //!
@@ -12,12 +13,9 @@
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::recording;
-use crate::runner;
 use crate::scenario::Scenario;
 use crate::sweep::{self, SweepLine, SweepOptions};
 use crate::wallclock::Stopwatch;
-use ruckus_sim::Duration;
-use ruckus_sim::shrink::shrink_run;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -134,7 +132,11 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     .map_err(w)?;
 
     // 3. Shrink.
-    writeln!(out, "3. Shrink the fault plan while `{property}` still fails").map_err(w)?;
+    writeln!(
+        out,
+        "3. Shrink the fault plan, the workload and the horizon while `{property}` still fails"
+    )
+    .map_err(w)?;
     if has_subcommand("shrink") {
         writeln!(
             out,
@@ -144,27 +146,12 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         )
         .map_err(w)?;
     }
-    let verdict = outcome.report.verdict;
-    let fails_the_same = |plan: &ruckus_sim::FaultPlan, horizon: Duration| {
-        let mut s = scenario.clone();
-        s.limits.horizon = horizon;
-        let o = runner::run_plan(&s, seed, plan.clone());
-        o.report.verdict == verdict
-            && o.report.failure.as_ref().and_then(|f| f.property.as_deref()) == Some(property.as_str())
-    };
-    let failure_time = outcome
+    let failure = outcome
         .report
         .failure
         .as_ref()
-        .map_or(ruckus_sim::Instant::ZERO, |f| f.time);
-    let shrunk = shrink_run(
-        &outcome.plan,
-        scenario.limits.horizon,
-        failure_time,
-        400,
-        fails_the_same,
-    )
-    .map_err(|e| e.to_string())?;
+        .ok_or("the traced re-run of the failing seed held")?;
+    let shrunk = super::shrink::shrink_failure(&scenario, seed, &outcome.plan, failure, 400, true)?;
     for line in shrunk.to_string().lines() {
         writeln!(out, "   {line}").map_err(w)?;
     }
@@ -172,8 +159,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     for line in shrunk.plan.plan.to_string().lines() {
         writeln!(out, "   {line}").map_err(w)?;
     }
-    let mut small = scenario.clone();
-    small.limits.horizon = shrunk.horizon;
+    let small = shrunk.scenario.clone();
     let small_trace = dir.join("shrunk.trace");
     let (small_outcome, small_summary) =
         recording::record_plan(&small, seed, Some(shrunk.plan.plan.clone()), &small_trace, None)?;

@@ -392,6 +392,8 @@ impl fmt::Display for KnobShrink {
             match self.reduced.iter().find(|(name, _, _)| *name == k.name) {
                 Some((name, before, after)) => writeln!(f, "  {name} {before} -> {after}")?,
                 None if k.value <= k.min => writeln!(f, "  {} {} (its minimum)", k.name, k.value)?,
+                // Without the whole budget, one less may not have been tried.
+                None if self.exhausted => writeln!(f, "  {} {} (not reduced)", k.name, k.value)?,
                 None => writeln!(f, "  {} {} (smaller passes)", k.name, k.value)?,
             }
         }
@@ -647,6 +649,9 @@ mod tests {
             r.knobs[0].value >= 1000,
             "a refused test is never taken as failing"
         );
+        let starved = shrink_knobs(&[knob("m", 7, 1)], 0, |_| true);
+        assert!(starved.exhausted && starved.reduced.is_empty());
+        assert!(starved.to_string().contains("m 7 (not reduced)"), "{starved}");
 
         let none = shrink_knobs(&[], 10, |_| true);
         assert!(none.to_string().contains("no workload size"), "{none}");

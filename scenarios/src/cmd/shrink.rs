@@ -223,7 +223,7 @@ pub fn shrink_failure(
     } else {
         Duration::ZERO
     };
-    let (horizon, horizon_tests) = shrink_horizon(horizon_before, floor, budget, |h| {
+    let (horizon, horizon_tests) = shrink_horizon(horizon_before, floor, budget.saturating_sub(1), |h| {
         let mut s = smaller.clone();
         s.limits.horizon = h;
         failure_of(&s, seed, plan).is_ok_and(|f| same(f.as_ref(), failure))
@@ -313,6 +313,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let plan = &shrunk.plan.plan;
     write!(io.out, "{shrunk}").map_err(w)?;
+    writeln!(io.out, "{} test runs in all", shrunk.tests()).map_err(w)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
             .trace

@@ -196,14 +196,50 @@ pub fn shrink_plan(
         return Err(ShrinkError::DoesNotFail);
     }
     let all: Vec<usize> = (0..plan.actions.len()).collect();
+    shrink_from(plan, all, 1, max_tests, still_fails)
+}
+
+/// Like [`shrink_plan`] for a run that failed at `failed_at`: faults that start later never
+/// began, so the first candidate drops them all (one test). Large plans from long runs shrink
+/// much further within the same budget this way.
+pub fn shrink_plan_before(
+    plan: &FaultPlan,
+    failed_at: Instant,
+    max_tests: usize,
+    mut still_fails: impl FnMut(&FaultPlan) -> bool,
+) -> Result<PlanShrink, ShrinkError> {
+    let all: Vec<usize> = (0..plan.actions.len()).collect();
+    let before: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| plan.actions[i].at <= failed_at)
+        .collect();
+    if before.len() < all.len() && still_fails(&subplan(plan, &before)) {
+        return shrink_from(plan, before, 1, max_tests, still_fails);
+    }
+    let tested = usize::from(before.len() < all.len());
+    if !still_fails(plan) {
+        return Err(ShrinkError::DoesNotFail);
+    }
+    shrink_from(plan, all, tested + 1, max_tests, still_fails)
+}
+
+/// ddmin from the failing subset `start` of `plan`'s actions, then shorter faults.
+fn shrink_from(
+    plan: &FaultPlan,
+    start: Vec<usize>,
+    tests_so_far: usize,
+    max_tests: usize,
+    mut still_fails: impl FnMut(&FaultPlan) -> bool,
+) -> Result<PlanShrink, ShrinkError> {
     let mut tester = Tester {
         test: |keep: &[usize]| still_fails(&subplan(plan, keep)),
         cache: BTreeMap::new(),
-        tests: 1,
+        tests: tests_so_far,
         max_tests: max_tests.max(1),
     };
-    tester.cache.insert(all.clone(), true);
-    let kept = ddmin(all, &mut tester);
+    tester.cache.insert(start.clone(), true);
+    let kept = ddmin(start, &mut tester);
     let mut exhausted = tester.exhausted();
     let mut tests = tester.tests;
     drop(tester);
@@ -493,6 +529,28 @@ mod tests {
         p.actions
             .iter()
             .any(|a| matches!(a.fault, Fault::CrashHost { host: h, .. } if h.0 == host))
+    }
+
+    #[test]
+    fn faults_after_the_failure_are_dropped_in_one_test() {
+        // 2,000 faults one per microsecond; the failure (at the 11th) needs faults #3 and #7.
+        let p = plan(2000);
+        let mut sizes = Vec::new();
+        let r = shrink_plan_before(&p, p.actions[10].at, 60, |c| {
+            sizes.push(c.actions.len());
+            has(c, 3) && has(c, 7)
+        })
+        .unwrap();
+        let kept: Vec<Instant> = r.plan.actions.iter().map(|a| a.at).collect();
+        assert_eq!(kept, vec![p.actions[3].at, p.actions[7].at]);
+        assert_eq!(r.removed.len(), 1998);
+        assert!(!r.exhausted);
+        assert_eq!(r.tests, sizes.len());
+        assert_eq!(sizes[0], 11, "the first candidate is everything up to the failure");
+        assert!(sizes[1..].iter().all(|&n| n < 11), "{sizes:?}");
+        // A plan whose prefix does not fail (the failure needs a later fault) still shrinks.
+        let late = shrink_plan_before(&p, p.actions[10].at, 200, |c| has(c, 3) && has(c, 20)).unwrap();
+        assert_eq!(late.plan.actions.len(), 2);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::recording;
 use crate::registry::{self, Model, ModelVisitor};
 use crate::runner::{self, SimVisitor, quietly};
 use crate::scenario::{Scenario, shell_quote};
-use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan};
+use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan_before};
 use ruckus_sim::trace::{TraceSummary, record_run};
 use ruckus_sim::{Duration, Failure, FaultPlan, RunReport, Sim};
 use std::fmt;
@@ -190,11 +190,13 @@ pub fn shrink_failure(
     workload: bool,
 ) -> Result<Shrunk, String> {
     let mut setup_error = None;
-    let plan_shrink = shrink_plan(plan, max_tests, |p| match failure_of(scenario, seed, p) {
-        Ok(f) => same(f.as_ref(), failure),
-        Err(e) => {
-            setup_error.get_or_insert(e);
-            false
+    let plan_shrink = shrink_plan_before(plan, failure.time, max_tests, |p| {
+        match failure_of(scenario, seed, p) {
+            Ok(f) => same(f.as_ref(), failure),
+            Err(e) => {
+                setup_error.get_or_insert(e);
+                false
+            }
         }
     })
     .map_err(|e| setup_error.unwrap_or_else(|| e.to_string()))?;

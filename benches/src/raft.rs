@@ -9,6 +9,8 @@
 //! Only the public API of `ruckus_models::raft` is used: [`Config`], [`setup`], [`properties`]
 //! and [`Config::topology`].
 
+use ruckus_models::linearizability::History;
+use ruckus_models::linearizability::kv::{KvInput, KvOutput};
 use ruckus_models::raft::{self, Config, Raft};
 use ruckus_sim::{Duration, Limits, Sim, SimConfig};
 
@@ -78,6 +80,32 @@ pub fn build_raft(load: &RaftLoad, seed: u64) -> Result<Sim<Raft>, String> {
     Ok(sim)
 }
 
+/// A real client history of at least `min_ops` completed-or-unknown operations on 10 keys,
+/// from a healthy 5-server cluster with 10 closed-loop clients (the checker bench's input).
+/// Recorded with properties off, so the bench times the checker alone.
+pub fn history_10_keys(min_ops: usize, seed: u64) -> History<KvInput, KvOutput> {
+    let config = Config {
+        keys: 10,
+        clients: 10,
+        ..Config::default()
+    };
+    let mut secs = 20;
+    loop {
+        let load = RaftLoad {
+            config,
+            horizon: Duration::from_secs(secs),
+            properties: false,
+        };
+        let mut sim = build_raft(&load, seed).expect("valid config");
+        sim.run();
+        let history = raft::history_of(sim.history()).expect("well-formed history");
+        if history.operations().len() >= min_ops {
+            return history;
+        }
+        secs *= 2;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +117,18 @@ mod tests {
             properties,
             ..RaftLoad::default()
         }
+    }
+
+    #[test]
+    fn the_checker_input_is_large_and_linearizable() {
+        let h = history_10_keys(2_000, 1);
+        assert!(h.operations().len() >= 2_000);
+        let r = ruckus_models::linearizability::check(
+            &ruckus_models::linearizability::kv::KvSpec,
+            &h,
+            Default::default(),
+        );
+        assert!(r.is_linearizable());
     }
 
     #[test]

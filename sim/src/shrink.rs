@@ -546,7 +546,10 @@ mod tests {
         assert_eq!(r.removed.len(), 1998);
         assert!(!r.exhausted);
         assert_eq!(r.tests, sizes.len());
-        assert_eq!(sizes[0], 11, "the first candidate is everything up to the failure");
+        assert_eq!(
+            sizes[0], 11,
+            "the first candidate is everything up to the failure"
+        );
         assert!(sizes[1..].iter().all(|&n| n < 11), "{sizes:?}");
         // A plan whose prefix does not fail (the failure needs a later fault) still shrinks.
         let late = shrink_plan_before(&p, p.actions[10].at, 200, |c| has(c, 3) && has(c, 20)).unwrap();

@@ -192,6 +192,8 @@ pub(crate) enum Payload<P: Process> {
     },
     FaultBegin(u32),
     FaultEnd(u32),
+    /// The husk left at the top of the queue while its event is being handled (see `take_top`).
+    Consumed,
     Heal,
 }
 
@@ -249,6 +251,8 @@ pub(crate) struct Core<P: Process> {
     pub(crate) now: Instant,
     seq: u64,
     queue: BinaryHeap<Event<P>>,
+    /// Whether the top of `queue` is the husk of the event being handled (see `take_top`).
+    husk_on_top: bool,
     pub(crate) hosts: Vec<HostState<P>>,
     pub(crate) procs: Vec<ProcMeta>,
     net: Network,
@@ -272,13 +276,50 @@ impl<P: Process> Core<P> {
     #[inline]
     fn push(&mut self, time: Instant, target: u32, incarnation: u32, payload: Payload<P>) {
         self.seq += 1;
-        self.queue.push(Event {
+        let event = Event {
             time,
             seq: self.seq,
             target,
             incarnation,
             payload,
-        });
+        };
+        if self.husk_on_top {
+            // The event being handled still sits at the top as a husk. Every new event sorts
+            // after it (time >= now, larger sequence), so writing the new event over the husk
+            // and sifting it down keeps the heap valid: one sift instead of a pop and a push.
+            self.husk_on_top = false;
+            *self.queue.peek_mut().expect("the husk is in the queue") = event;
+        } else {
+            self.queue.push(event);
+        }
+    }
+
+    /// Takes the earliest event's contents, leaving a husk with the same (time, sequence) at
+    /// the top of the queue; the first event pushed while handling it replaces the husk, and
+    /// `drop_husk` removes it if none was. Event order is exactly that of pop-then-push.
+    #[inline]
+    fn take_top(&mut self) -> Option<Event<P>> {
+        let mut top = self.queue.peek_mut()?;
+        let payload = std::mem::replace(&mut top.payload, Payload::Consumed);
+        let event = Event {
+            time: top.time,
+            seq: top.seq,
+            target: top.target,
+            incarnation: top.incarnation,
+            payload,
+        };
+        drop(top);
+        self.husk_on_top = true;
+        Some(event)
+    }
+
+    /// Removes the husk of the event just handled, if nothing replaced it.
+    #[inline]
+    fn drop_husk(&mut self) {
+        if self.husk_on_top {
+            self.husk_on_top = false;
+            self.queue.pop();
+        }
     }
 
     // Always inlined: the record is built field by field at each call site, and passing it
@@ -438,6 +479,7 @@ impl<P: Process> Sim<P> {
                 now: Instant::ZERO,
                 seq: 0,
                 queue: BinaryHeap::with_capacity(1024),
+                husk_on_top: false,
                 hosts,
                 procs: Vec::new(),
                 net: Network::new(topology),
@@ -644,9 +686,11 @@ impl<P: Process> Sim<P> {
                 self.core.now = horizon;
                 return self.finish(None);
             }
-            let event = self.core.queue.pop().expect("peeked");
+            let event = self.core.take_top().expect("peeked");
             self.core.now = event.time;
-            if let Err(f) = self.dispatch(event) {
+            let dispatched = self.dispatch(event);
+            self.core.drop_husk();
+            if let Err(f) = dispatched {
                 return self.finish(Some(f));
             }
             if self.core.stop_requested {
@@ -929,7 +973,9 @@ impl<P: Process> Sim<P> {
                 ctx.core.emit(record, EventDetail::None);
                 catch_unwind(AssertUnwindSafe(|| state.on_start(&mut ctx)))
             }
-            Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal => unreachable!("handled above"),
+            Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal | Payload::Consumed => {
+                unreachable!("handled above")
+            }
         };
         self.core.event_index += 1;
         if let Err(panic) = outcome {

@@ -91,6 +91,17 @@ pub enum Fault {
         /// How long it lasts.
         duration: Duration,
     },
+    /// A model-defined condition on a host (a slow or erroring server, a brownout, a CPU cut):
+    /// the engine only keeps it active for `duration` and shows it to the host's handlers
+    /// through `Context::degradations`; the model decides what `mode` means (e.g. `"slow:4"`).
+    Degrade {
+        /// The host.
+        host: HostId,
+        /// The model-defined condition, e.g. `"errors:0.3"` or `"stall"`.
+        mode: String,
+        /// How long it lasts.
+        duration: Duration,
+    },
 }
 
 /// The kinds of fault, for profiles and swarm testing.
@@ -115,11 +126,13 @@ pub enum FaultKind {
     ClockDrift,
     /// `Fault::NetworkChaos`.
     NetworkChaos,
+    /// `Fault::Degrade`.
+    Degrade,
 }
 
 impl FaultKind {
     /// Every kind, in the fixed order used for generation.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::KillProcess,
@@ -129,6 +142,8 @@ impl FaultKind {
         FaultKind::ClockJump,
         FaultKind::ClockDrift,
         FaultKind::NetworkChaos,
+        // Last, so the swarm stream's draws for the older kinds stay where they were.
+        FaultKind::Degrade,
     ];
 
     /// The snake_case name used in files and streams.
@@ -143,6 +158,7 @@ impl FaultKind {
             FaultKind::ClockJump => "clock_jump",
             FaultKind::ClockDrift => "clock_drift",
             FaultKind::NetworkChaos => "network_chaos",
+            FaultKind::Degrade => "degrade",
         }
     }
 }
@@ -160,6 +176,7 @@ impl Fault {
             Fault::ClockJump { .. } => FaultKind::ClockJump,
             Fault::ClockDrift { .. } => FaultKind::ClockDrift,
             Fault::NetworkChaos { .. } => FaultKind::NetworkChaos,
+            Fault::Degrade { .. } => FaultKind::Degrade,
         }
     }
 
@@ -173,7 +190,8 @@ impl Fault {
             | Fault::Clog { duration: d, .. }
             | Fault::SlowLink { duration: d, .. }
             | Fault::ClockDrift { duration: d, .. }
-            | Fault::NetworkChaos { duration: d, .. } => Some(*d),
+            | Fault::NetworkChaos { duration: d, .. }
+            | Fault::Degrade { duration: d, .. } => Some(*d),
             Fault::ClockJump { .. } => None,
         }
     }
@@ -185,7 +203,8 @@ impl Fault {
             | Fault::PauseHost { host, .. }
             | Fault::KillProcess { host, .. }
             | Fault::ClockJump { host, .. }
-            | Fault::ClockDrift { host, .. } => vec![*host],
+            | Fault::ClockDrift { host, .. }
+            | Fault::Degrade { host, .. } => vec![*host],
             Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => vec![*from, *to],
             Fault::Partition { partition, .. } => match partition {
                 Partition::Isolate { host } => vec![*host],
@@ -236,6 +255,7 @@ impl fmt::Display for Fault {
                 "network chaos loss={} dup={} reorder={} for {duration}",
                 chaos.loss, chaos.duplicate, chaos.reorder
             ),
+            Fault::Degrade { host, mode, duration } => write!(f, "degrade {host} {mode:?} for {duration}"),
         }
     }
 }
@@ -308,6 +328,11 @@ impl FaultPlan {
                     }
                 }
             }
+            if let Fault::Degrade { mode, .. } = &a.fault
+                && mode.trim().is_empty()
+            {
+                return Err(format!("fault #{i}: a degrade fault needs a mode"));
+            }
         }
         Ok(())
     }
@@ -376,6 +401,10 @@ pub struct FaultProfile {
     pub clock_drift: Option<FaultRate>,
     /// Periods of lossy, duplicating, reordering network.
     pub network_chaos: Option<FaultRate>,
+    /// Periods of a host degradation, each with one of `degrade_modes` (none when that is empty).
+    pub degrade: Option<FaultRate>,
+    /// The model-defined conditions `degrade` picks from (e.g. `"slow:4"`, `"stall"`).
+    pub degrade_modes: Vec<String>,
     /// At most this many hosts crashed or paused at once.
     pub max_hosts_down: u32,
     /// No fault starts or lasts into this final stretch of the horizon; the run heals at its
@@ -405,6 +434,8 @@ impl Default for FaultProfile {
             clock_jump: None,
             clock_drift: None,
             network_chaos: None,
+            degrade: None,
+            degrade_modes: Vec::new(),
             max_hosts_down: 1,
             quiet_period: Duration::from_secs(5),
             swarm: false,
@@ -438,8 +469,18 @@ impl FaultProfile {
 
     /// The rate of one kind.
     pub fn rate(&self, kind: FaultKind) -> Option<FaultRate> {
-        let mut copy = self.clone();
-        *copy.rate_mut(kind)
+        match kind {
+            FaultKind::Crash => self.crash,
+            FaultKind::Pause => self.pause,
+            FaultKind::KillProcess => self.kill_process,
+            FaultKind::Partition => self.partition,
+            FaultKind::Clog => self.clog,
+            FaultKind::SlowLink => self.slow_link,
+            FaultKind::ClockJump => self.clock_jump,
+            FaultKind::ClockDrift => self.clock_drift,
+            FaultKind::NetworkChaos => self.network_chaos,
+            FaultKind::Degrade => self.degrade,
+        }
     }
 
     /// Mutable access to the rate of one kind.
@@ -454,6 +495,7 @@ impl FaultProfile {
             FaultKind::ClockJump => &mut self.clock_jump,
             FaultKind::ClockDrift => &mut self.clock_drift,
             FaultKind::NetworkChaos => &mut self.network_chaos,
+            FaultKind::Degrade => &mut self.degrade,
         }
     }
 
@@ -478,6 +520,9 @@ impl FaultProfile {
                     ));
                 }
             }
+        }
+        if let Some(i) = self.degrade_modes.iter().position(|m| m.trim().is_empty()) {
+            return Err(format!("degrade_modes.{i} is empty"));
         }
         if self.clock_drift_max_ppm.abs() >= 1_000_000 {
             return Err("clock_drift_max_ppm must be below 1000000".into());
@@ -507,6 +552,9 @@ impl FaultProfile {
         if !hosts.is_empty() {
             for kind in FaultKind::ALL {
                 let Some(rate) = self.rate(kind) else { continue };
+                if kind == FaultKind::Degrade && self.degrade_modes.is_empty() {
+                    continue;
+                }
                 // Always draw, so one kind's swarm choice does not depend on which others are on.
                 let swarm_off = swarm.chance(0.5);
                 if self.swarm && swarm_off {
@@ -587,6 +635,11 @@ impl FaultProfile {
             }
             FaultKind::NetworkChaos => Fault::NetworkChaos {
                 chaos: self.chaos,
+                duration: d,
+            },
+            FaultKind::Degrade => Fault::Degrade {
+                host,
+                mode: self.degrade_modes[rng.below(self.degrade_modes.len() as u64) as usize].clone(),
                 duration: d,
             },
         }
@@ -682,7 +735,8 @@ mod tests {
 
     #[test]
     fn plans_are_reproducible_and_seed_dependent() {
-        let p = FaultProfile::everything(rate());
+        let mut p = FaultProfile::everything(rate());
+        p.degrade_modes = vec!["slow:4".into(), "stall".into()];
         let h = hosts(5);
         let a = p.plan(1, &h, Duration::from_secs(60));
         assert_eq!(a, p.plan(1, &h, Duration::from_secs(60)));
@@ -768,6 +822,45 @@ mod tests {
             .collect();
         assert!(kinds_per_seed.iter().any(|&k| k < 9), "{kinds_per_seed:?}");
         assert!(kinds_per_seed.iter().any(|&k| k >= 3), "{kinds_per_seed:?}");
+    }
+
+    #[test]
+    fn degrade_faults_pick_a_mode_and_leave_other_kinds_alone() {
+        let h = hosts(5);
+        let mut base = FaultProfile::everything(rate());
+        base.swarm = true;
+        let mut with = base.clone();
+        with.degrade_modes = vec!["slow:4".into(), "errors:0.3".into(), "stall".into()];
+        for seed in 0..10 {
+            let a = base.plan(seed, &h, Duration::from_secs(60));
+            let b = with.plan(seed, &h, Duration::from_secs(60));
+            // No modes, no degrade faults.
+            assert!(a.actions.iter().all(|x| x.fault.kind() != FaultKind::Degrade));
+            let others: Vec<&FaultAction> = b
+                .actions
+                .iter()
+                .filter(|x| x.fault.kind() != FaultKind::Degrade)
+                .collect();
+            assert_eq!(others, a.actions.iter().collect::<Vec<_>>(), "seed {seed}");
+        }
+        // Without swarm every mode turns up, each on a valid host.
+        with.swarm = false;
+        let plan = with.plan(3, &h, Duration::from_secs(120));
+        let mut modes: Vec<&str> = plan
+            .actions
+            .iter()
+            .filter_map(|x| match &x.fault {
+                Fault::Degrade { mode, .. } => Some(mode.as_str()),
+                _ => None,
+            })
+            .collect();
+        modes.sort();
+        modes.dedup();
+        assert_eq!(modes, vec!["errors:0.3", "slow:4", "stall"]);
+        plan.validate(&h).unwrap();
+        let mut bad = with.clone();
+        bad.degrade_modes.push(" ".into());
+        assert!(bad.validate().unwrap_err().contains("degrade_modes.3"));
     }
 
     #[test]

@@ -106,6 +106,17 @@ impl<P: Process> Context<'_, P> {
         self.core.hosts[self.host.index()].clock.local(self.core.now)
     }
 
+    /// The model-defined conditions (`Fault::Degrade` modes) active on this host now, in the
+    /// order they began. The engine attaches no meaning to them: a model that supports
+    /// degradations reads them when it decides (e.g. how long a request takes) and ignores the
+    /// modes it does not know or panics on them. No handler is called when one begins or ends.
+    pub fn degradations(&self) -> impl Iterator<Item = &str> + '_ {
+        self.core.hosts[self.host.index()]
+            .degradations
+            .iter()
+            .map(|(_, mode)| mode.as_str())
+    }
+
     /// The host a process lives on.
     pub fn host_of(&self, process: ProcessId) -> HostId {
         self.core.procs[process.index()].host

@@ -178,7 +178,8 @@ pub fn with_duration(fault: &Fault, d: Duration) -> Option<Fault> {
         | Fault::Clog { duration: x, .. }
         | Fault::SlowLink { duration: x, .. }
         | Fault::ClockDrift { duration: x, .. }
-        | Fault::NetworkChaos { duration: x, .. } => *x = d,
+        | Fault::NetworkChaos { duration: x, .. }
+        | Fault::Degrade { duration: x, .. } => *x = d,
         Fault::ClockJump { .. } => return None,
     }
     Some(f)

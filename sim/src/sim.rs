@@ -233,6 +233,9 @@ pub(crate) struct HostState<P: Process> {
     disk_rng: Random,
     /// Drift to return to when a drift fault ends.
     base_drift_ppm: i64,
+    /// Active `Fault::Degrade` conditions as (fault index, mode), in the order they began.
+    /// Environmental: a crash keeps them, their end or the heal removes them.
+    pub(crate) degradations: Vec<(u32, String)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -472,6 +475,7 @@ impl<P: Process> Sim<P> {
                 processes: Vec::new(),
                 disk_rng: Random::stream(seed, "disk", i as u64),
                 base_drift_ppm: spec.clock.drift_ppm,
+                degradations: Vec::new(),
             })
             .collect();
         Sim {
@@ -1162,11 +1166,20 @@ impl<P: Process> Sim<P> {
                 hs.clock.set_drift(now, ppm);
             }
             Fault::NetworkChaos { chaos, .. } => self.core.net.set_chaos(begin.then_some(chaos)),
+            Fault::Degrade { host, mode, .. } => {
+                let active = &mut self.core.hosts[host.index()].degradations;
+                if begin {
+                    active.push((i as u32, mode));
+                } else {
+                    active.retain(|(k, _)| *k != i as u32);
+                }
+            }
         }
     }
 
     /// Undoes every fault: restarts crashed hosts and killed processes, resumes paused hosts,
-    /// heals the network and restores clock rates. Clock readings keep any jumps.
+    /// heals the network, restores clock rates and ends degradations. Clock readings keep any
+    /// jumps.
     fn heal(&mut self) {
         let r = EventRecord {
             index: self.core.event_index,
@@ -1189,6 +1202,7 @@ impl<P: Process> Sim<P> {
             let hs = &mut self.core.hosts[h];
             let base = hs.base_drift_ppm;
             hs.clock.set_drift(now, base);
+            hs.degradations.clear();
         }
         for p in 0..self.core.procs.len() {
             if self.core.procs[p].killed {

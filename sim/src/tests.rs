@@ -702,3 +702,101 @@ fn recording() -> (
     let cell = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     (Rec(cell.clone()), cell)
 }
+
+/// Polls every 10 ms (local clock) and records the host's active degradations.
+#[derive(Clone, Debug)]
+struct DegradeWatcher;
+
+impl Process for DegradeWatcher {
+    type Message = u32;
+    type Timer = u32;
+    type Operation = Vec<String>;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        let seen = ctx.degradations().map(str::to_string).collect();
+        ctx.record(seen);
+        ctx.set_timer(ms(10), 0);
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: u32) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: u32) {
+        let seen = ctx.degradations().map(str::to_string).collect();
+        ctx.record(seen);
+        if ctx.now() < at(200) {
+            ctx.set_timer(ms(10), 0);
+        }
+    }
+}
+
+/// What the watcher on `p` saw at true time `t` (the last record at or before it).
+fn degradations_at(s: &Sim<DegradeWatcher>, p: ProcessId, t: u64) -> Vec<String> {
+    s.history()
+        .iter()
+        .filter(|e| e.process == p && e.time <= at(t))
+        .last()
+        .map(|e| e.operation.clone())
+        .unwrap_or_default()
+}
+
+fn degrade(host: u32, mode: &str, duration: u64) -> Fault {
+    Fault::Degrade {
+        host: HostId(host),
+        mode: mode.to_string(),
+        duration: ms(duration),
+    }
+}
+
+#[test]
+fn degradations_are_visible_on_their_host_only_while_active() {
+    let topo = Topology::single_switch(2, Distribution::constant(ms(10)));
+    let mut s: Sim<DegradeWatcher> = Sim::new(SimConfig::with_seed(1), &topo);
+    s.spawn(HostId(0), DegradeWatcher);
+    s.spawn(HostId(1), DegradeWatcher);
+    s.set_fault_plan(plan(vec![
+        (15, degrade(0, "slow:4", 50)),
+        (35, degrade(0, "stall", 50)),
+    ]))
+    .unwrap();
+    s.run();
+    let p0 = ProcessId(0);
+    assert!(degradations_at(&s, p0, 10).is_empty());
+    assert_eq!(degradations_at(&s, p0, 20), vec!["slow:4"]);
+    assert_eq!(degradations_at(&s, p0, 40), vec!["slow:4", "stall"]);
+    assert_eq!(degradations_at(&s, p0, 70), vec!["stall"]);
+    assert!(degradations_at(&s, p0, 90).is_empty());
+    // The other host never sees them.
+    assert!(
+        s.history()
+            .iter()
+            .filter(|e| e.process == ProcessId(1))
+            .all(|e| e.operation.is_empty())
+    );
+}
+
+#[test]
+fn a_crash_keeps_degradations_and_the_heal_ends_them() {
+    let topo = Topology::single_switch(2, Distribution::constant(ms(10)));
+    let mut s: Sim<DegradeWatcher> = Sim::new(SimConfig::with_seed(1), &topo);
+    s.spawn(HostId(0), DegradeWatcher);
+    let mut p = plan(vec![
+        (5, degrade(0, "errors:0.5", 1000)),
+        (
+            12,
+            Fault::CrashHost {
+                host: HostId(0),
+                down_for: ms(10),
+            },
+        ),
+    ]);
+    p.heal_at = Some(at(100));
+    s.set_fault_plan(p).unwrap();
+    s.run();
+    // The restarted incarnation (at 22 ms) still sees the degradation at its start.
+    let restart = s
+        .history()
+        .iter()
+        .find(|e| e.time == at(22))
+        .expect("a record at the restart");
+    assert_eq!(restart.operation, vec!["errors:0.5"]);
+    assert_eq!(degradations_at(&s, ProcessId(0), 95), vec!["errors:0.5"]);
+    assert!(degradations_at(&s, ProcessId(0), 110).is_empty(), "healed at 100 ms");
+}

@@ -197,7 +197,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     .map_err(w)?;
     writeln!(
         out,
-        "\nTour done in {:.1}s. Outputs are in {}/.",
+        "\nTour done in {:.3}s. Outputs are in {}/.",
         watch.seconds(),
         dir.display()
     )

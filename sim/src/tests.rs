@@ -731,8 +731,8 @@ impl Process for DegradeWatcher {
 fn degradations_at(s: &Sim<DegradeWatcher>, p: ProcessId, t: u64) -> Vec<String> {
     s.history()
         .iter()
-        .filter(|e| e.process == p && e.time <= at(t))
-        .last()
+        .rev()
+        .find(|e| e.process == p && e.time <= at(t))
         .map(|e| e.operation.clone())
         .unwrap_or_default()
 }
@@ -798,5 +798,8 @@ fn a_crash_keeps_degradations_and_the_heal_ends_them() {
         .expect("a record at the restart");
     assert_eq!(restart.operation, vec!["errors:0.5"]);
     assert_eq!(degradations_at(&s, ProcessId(0), 95), vec!["errors:0.5"]);
-    assert!(degradations_at(&s, ProcessId(0), 110).is_empty(), "healed at 100 ms");
+    assert!(
+        degradations_at(&s, ProcessId(0), 110).is_empty(),
+        "healed at 100 ms"
+    );
 }

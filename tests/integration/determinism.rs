@@ -25,6 +25,8 @@ fn every_fault_kind() -> FaultProfile {
     });
     profile.quiet_period = Duration::from_secs(1);
     profile.max_hosts_down = 2;
+    // Model-defined conditions; lease_lock ignores them, but the engine still tracks them.
+    profile.degrade_modes = vec!["slow:4".into(), "stall".into()];
     for kind in FaultKind::ALL {
         assert!(profile.rate(kind).is_some(), "{kind:?} is off");
     }

@@ -173,6 +173,56 @@ pub enum DegradeMode {
     Stall,
 }
 
+impl DegradeMode {
+    /// True when the parameters make sense (factor > 0, probability within 0..=1, concurrency >= 1).
+    pub fn is_valid(&self) -> bool {
+        let good_factor = |f: f64| f.is_finite() && f > 0.0;
+        let good_p = |p: f64| (0.0..=1.0).contains(&p);
+        match *self {
+            DegradeMode::Slow { factor } => good_factor(factor),
+            DegradeMode::Errors { probability } => good_p(probability),
+            DegradeMode::Brownout { factor, probability } => good_factor(factor) && good_p(probability),
+            DegradeMode::CpuCut { concurrency } => concurrency >= 1,
+            DegradeMode::Stall => true,
+        }
+    }
+
+    /// Parses the mode string of a `Fault::Degrade` (how a fault plan switches a degradation on):
+    /// `slow:FACTOR`, `errors:PROBABILITY`, `brownout:FACTOR:PROBABILITY`, `cpu_cut:CONCURRENCY`
+    /// or `stall`.
+    pub fn parse(text: &str) -> Result<DegradeMode, String> {
+        let parts: Vec<&str> = text.trim().split(':').map(str::trim).collect();
+        let num = |i: usize| -> Result<f64, String> {
+            parts[i]
+                .parse::<f64>()
+                .map_err(|_| format!("degrade mode {text:?}: {:?} is not a number", parts[i]))
+        };
+        let mode = match parts.as_slice() {
+            ["slow", _] => DegradeMode::Slow { factor: num(1)? },
+            ["errors", _] => DegradeMode::Errors { probability: num(1)? },
+            ["brownout", _, _] => DegradeMode::Brownout {
+                factor: num(1)?,
+                probability: num(2)?,
+            },
+            ["cpu_cut", c] => DegradeMode::CpuCut {
+                concurrency: c
+                    .parse()
+                    .map_err(|_| format!("degrade mode {text:?}: {c:?} is not a worker count"))?,
+            },
+            ["stall"] => DegradeMode::Stall,
+            _ => {
+                return Err(format!(
+                    "unknown degrade mode {text:?} (expected slow:F, errors:P, brownout:F:P, cpu_cut:N or stall)"
+                ));
+            }
+        };
+        if !mode.is_valid() {
+            return Err(format!("degrade mode {text:?}: bad parameters"));
+        }
+        Ok(mode)
+    }
+}
+
 /// A degradation switched on at `at` for `duration` on one server or a whole tier.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,16 +338,7 @@ impl Config {
                     d.tier, tier.servers
                 ));
             }
-            let bad_factor = |f: f64| !(f.is_finite() && f > 0.0);
-            let bad_p = |p: f64| !(0.0..=1.0).contains(&p);
-            let bad = match d.mode {
-                DegradeMode::Slow { factor } => bad_factor(factor),
-                DegradeMode::Errors { probability } => bad_p(probability),
-                DegradeMode::Brownout { factor, probability } => bad_factor(factor) || bad_p(probability),
-                DegradeMode::CpuCut { concurrency } => concurrency == 0,
-                DegradeMode::Stall => false,
-            };
-            if bad {
+            if !d.mode.is_valid() {
                 return Err(format!("degradations.{i}: bad parameters {:?}", d.mode));
             }
         }
@@ -384,6 +425,8 @@ pub enum Timer {
     ServiceDone(u64),
     /// Degradation `index` switches on (`true`) or off.
     Degrade(u32, bool),
+    /// A server held back by a fault-plan degradation (stall, CPU cut) looks again.
+    Recheck,
 }
 
 /// Names of a caller's counters, with its prefix (built once, not per event).
@@ -710,12 +753,19 @@ struct Job {
     failed: bool,
 }
 
+/// How often a server held back by a fault-plan stall or CPU cut looks whether it has ended.
+const RECHECK: Duration = Duration::from_millis(1);
+
 /// A server process.
 #[derive(Clone, Debug)]
 pub struct Server {
     config: TierConfig,
     degradations: Vec<Degradation>,
     active: Vec<u32>,
+    /// The host's `Fault::Degrade` conditions as last read from the context.
+    from_faults: Vec<DegradeMode>,
+    /// A `Timer::Recheck` is pending.
+    recheck_armed: bool,
     queue: VecDeque<u64>,
     jobs: BTreeMap<u64, Job>,
     busy: u32,
@@ -781,10 +831,30 @@ impl Client {
 }
 
 impl Server {
+    /// Every active degradation: the config-scheduled ones, then the fault plan's.
+    fn modes(&self) -> impl Iterator<Item = DegradeMode> + '_ {
+        self.active
+            .iter()
+            .map(|&i| self.degradations[i as usize].mode)
+            .chain(self.from_faults.iter().copied())
+    }
+
+    /// Reads the host's fault-plan degradations. An unknown mode is a bug in the plan or profile,
+    /// so it panics (the engine reports the panic as the run's failure).
+    fn refresh(&mut self, ctx: &Context<'_, Node>) {
+        self.from_faults.clear();
+        for text in ctx.degradations() {
+            match DegradeMode::parse(text) {
+                Ok(mode) => self.from_faults.push(mode),
+                Err(e) => panic!("services server on {}: {e}", ctx.host()),
+            }
+        }
+    }
+
     fn concurrency(&self) -> u32 {
         let mut c = self.config.concurrency;
-        for &i in &self.active {
-            if let DegradeMode::CpuCut { concurrency } = self.degradations[i as usize].mode {
+        for mode in self.modes() {
+            if let DegradeMode::CpuCut { concurrency } = mode {
                 c = c.min(concurrency.max(1));
             }
         }
@@ -792,15 +862,13 @@ impl Server {
     }
 
     fn stalled(&self) -> bool {
-        self.active
-            .iter()
-            .any(|&i| self.degradations[i as usize].mode == DegradeMode::Stall)
+        self.modes().any(|m| m == DegradeMode::Stall)
     }
 
     fn slow_factor(&self) -> f64 {
         let mut f = 1.0;
-        for &i in &self.active {
-            match self.degradations[i as usize].mode {
+        for mode in self.modes() {
+            match mode {
                 DegradeMode::Slow { factor } | DegradeMode::Brownout { factor, .. } => f *= factor,
                 _ => {}
             }
@@ -810,8 +878,8 @@ impl Server {
 
     fn error_probability(&self) -> f64 {
         let mut p: f64 = 0.0;
-        for &i in &self.active {
-            match self.degradations[i as usize].mode {
+        for mode in self.modes() {
+            match mode {
                 DegradeMode::Errors { probability } | DegradeMode::Brownout { probability, .. } => {
                     p = p.max(probability)
                 }
@@ -859,6 +927,16 @@ impl Server {
 
     /// Starts queued jobs while workers are free.
     fn dispatch(&mut self, ctx: &mut Context<'_, Node>) {
+        self.refresh(ctx);
+        // No handler runs when a fault-plan stall or CPU cut ends, so look again shortly.
+        let held = self
+            .from_faults
+            .iter()
+            .any(|m| matches!(m, DegradeMode::Stall | DegradeMode::CpuCut { .. }));
+        if held && !self.recheck_armed && !self.queue.is_empty() {
+            self.recheck_armed = true;
+            ctx.set_timer(RECHECK, Timer::Recheck);
+        }
         while self.busy < self.concurrency() && !self.stalled() {
             let next = match self.config.queue {
                 QueueOrder::Fifo => self.queue.pop_front(),
@@ -914,6 +992,7 @@ impl Server {
     }
 
     fn on_service_done(&mut self, ctx: &mut Context<'_, Node>, id: u64) {
+        self.refresh(ctx);
         let p = self.error_probability();
         // Always draw, so switching errors on does not shift later draws of this stream.
         let fail = ctx.random().chance(p);
@@ -1010,7 +1089,9 @@ impl Process for Node {
                     Timer::AttemptTimeout(a) => c.caller.on_timeout(ctx, a),
                     Timer::Retry(id) => c.caller.on_retry(ctx, id),
                     Timer::Hedge(id) => c.caller.on_hedge(ctx, id),
-                    Timer::ServiceDone(_) | Timer::Degrade(..) => panic!("server timer at a client"),
+                    Timer::ServiceDone(_) | Timer::Degrade(..) | Timer::Recheck => {
+                        panic!("server timer at a client")
+                    }
                 };
                 if let Some(done) = done {
                     c.done(ctx, done);
@@ -1028,6 +1109,11 @@ impl Process for Node {
                         } else {
                             s.active.retain(|&k| k != i);
                         }
+                        s.dispatch(ctx);
+                        None
+                    }
+                    Timer::Recheck => {
+                        s.recheck_armed = false;
                         s.dispatch(ctx);
                         None
                     }
@@ -1079,6 +1165,8 @@ pub fn setup(sim: &mut Sim<Node>, config: &Config) {
                 config: *t,
                 degradations,
                 active: Vec::new(),
+                from_faults: Vec::new(),
+                recheck_armed: false,
                 queue: VecDeque::new(),
                 jobs: BTreeMap::new(),
                 busy: 0,

@@ -416,3 +416,143 @@ fn bad_configs_are_named() {
     };
     assert!(c.validate().is_err());
 }
+
+/// One server on host 0 with constant 1 ms work; clients on the other hosts.
+fn one_server() -> Config {
+    Config {
+        tiers: vec![TierConfig {
+            servers: 1,
+            concurrency: 8,
+            service_time: Distribution::constant(ms(1)),
+            ..TierConfig::default()
+        }],
+        ..Config::default()
+    }
+}
+
+fn run_with_plan(config: &Config, plan: ruckus_sim::FaultPlan) -> (Verdict, BTreeMap<String, f64>) {
+    let mut sim = build(config, 7, Duration::from_secs(4));
+    sim.set_fault_plan(plan).unwrap();
+    let report = sim.run();
+    (report.verdict, summarize(config, sim.metrics(), report.end_time))
+}
+
+fn degrade_plan(mode: &str, at: u64, duration: u64) -> ruckus_sim::FaultPlan {
+    ruckus_sim::FaultPlan {
+        actions: vec![ruckus_sim::FaultAction {
+            at: Instant::ZERO + ms(at),
+            fault: ruckus_sim::Fault::Degrade {
+                host: HostId(0),
+                mode: mode.to_string(),
+                duration: ms(duration),
+            },
+        }],
+        heal_at: None,
+    }
+}
+
+#[test]
+fn degrade_modes_parse_and_bad_ones_are_named() {
+    assert_eq!(
+        DegradeMode::parse("slow:4"),
+        Ok(DegradeMode::Slow { factor: 4.0 })
+    );
+    assert_eq!(
+        DegradeMode::parse(" brownout:2:0.1 "),
+        Ok(DegradeMode::Brownout {
+            factor: 2.0,
+            probability: 0.1
+        })
+    );
+    assert_eq!(
+        DegradeMode::parse("cpu_cut:2"),
+        Ok(DegradeMode::CpuCut { concurrency: 2 })
+    );
+    assert_eq!(
+        DegradeMode::parse("errors:0.3"),
+        Ok(DegradeMode::Errors { probability: 0.3 })
+    );
+    assert_eq!(DegradeMode::parse("stall"), Ok(DegradeMode::Stall));
+    assert!(
+        DegradeMode::parse("slow")
+            .unwrap_err()
+            .contains("unknown degrade mode")
+    );
+    assert!(DegradeMode::parse("slow:x").unwrap_err().contains("not a number"));
+    assert!(
+        DegradeMode::parse("errors:1.5")
+            .unwrap_err()
+            .contains("bad parameters")
+    );
+    assert!(
+        DegradeMode::parse("cpu_cut:0")
+            .unwrap_err()
+            .contains("bad parameters")
+    );
+}
+
+#[test]
+fn a_fault_plan_slow_episode_raises_latency_and_none_without_it() {
+    let config = one_server();
+    let (v0, calm) = run_with_plan(&config, ruckus_sim::FaultPlan::none());
+    let (v1, slow) = run_with_plan(&config, degrade_plan("slow:30", 1000, 1000));
+    assert_eq!((v0, v1), (Verdict::Held, Verdict::Held));
+    assert!(calm["latency_p99_ms"] < 5.0, "{calm:?}");
+    // A quarter of the run takes 30 ms of work instead of 1 ms.
+    assert!(slow["latency_p99_ms"] >= 25.0, "{slow:?}");
+    assert!(
+        slow["latency_p50_ms"] < 5.0,
+        "the rest of the run is unaffected: {slow:?}"
+    );
+}
+
+#[test]
+fn a_fault_plan_stall_holds_the_queue_and_it_drains_when_the_stall_ends() {
+    let config = one_server();
+    let (_, calm) = run_with_plan(&config, ruckus_sim::FaultPlan::none());
+    let (verdict, stalled) = run_with_plan(&config, degrade_plan("stall", 1000, 200));
+    assert_eq!(verdict, Verdict::Held);
+    // Requests caught in the stall wait up to 200 ms, then are served: nothing is lost to it
+    // beyond what a timeout would cost.
+    assert!(stalled["latency_p99_ms"] > 50.0, "{stalled:?}");
+    assert!(calm["latency_p99_ms"] < 5.0, "{calm:?}");
+    assert!(stalled["ok"] > 0.9 * calm["ok"], "{stalled:?} vs {calm:?}");
+}
+
+#[test]
+fn an_unknown_degrade_mode_is_a_model_panic() {
+    let (verdict, _) = run_with_plan(&one_server(), degrade_plan("melt", 1000, 100));
+    assert_eq!(verdict, Verdict::ModelPanic);
+}
+
+#[test]
+fn a_profile_with_degrade_modes_generates_episodes_that_show_in_the_metrics() {
+    let config = one_server();
+    let topology = config.topology(Distribution::constant(Duration::from_micros(500)));
+    let mut profile = ruckus_sim::FaultProfile::none();
+    profile.degrade = Some(ruckus_sim::FaultRate {
+        mean_interval: ms(300),
+        duration_min: ms(200),
+        duration_max: ms(400),
+    });
+    profile.degrade_modes = vec!["slow:30".into()];
+    profile.quiet_period = ms(500);
+    let plan = profile.plan(7, topology.hosts(), Duration::from_secs(4));
+    let on_server = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(&a.fault, ruckus_sim::Fault::Degrade { host, mode, .. } if host.0 == 0 && mode == "slow:30"))
+        .count();
+    assert!(on_server > 0, "no degradation of the server in\n{plan}");
+    let (verdict, m) = run_with_plan(&config, plan);
+    assert_eq!(verdict, Verdict::Held);
+    assert!(m["latency_p99_ms"] >= 25.0, "{m:?}");
+    // Without modes the same profile generates nothing.
+    profile.degrade_modes.clear();
+    assert!(
+        profile
+            .plan(7, topology.hosts(), Duration::from_secs(4))
+            .actions
+            .is_empty()
+    );
+}

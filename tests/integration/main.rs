@@ -6,4 +6,5 @@ mod explore;
 mod proptest_plans;
 mod raft_cli;
 mod shrink_workload;
+mod support;
 mod trace;

@@ -10,6 +10,7 @@
 //! - `run_case` inside a `proptest!` block.
 //! - The environment variables: valid values, empty values, and each kind of bad value.
 
+use crate::support::TempDir;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use ruckus_scenarios::cli::{Io, main_with_args};
@@ -24,24 +25,6 @@ use ruckus_sim::{FaultPlan, Verdict};
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::path::PathBuf;
-
-/// A fresh directory for one test's traces, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ruckus-it-proptest-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn env_with_traces(dir: &TempDir) -> TestEnv {
     TestEnv {

@@ -4,51 +4,8 @@
 //! in-process (`ruckus_scenarios::cli::main_with_args`) with `--stop-on-failure`, so a bug
 //! costs only the seeds up to its first failure.
 
-use ruckus_scenarios::cli::{Io, main_with_args};
+use crate::support::{Ran, ruckus, scratch};
 use ruckus_scenarios::sweep::SweepLine;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-/// What one invocation returned.
-#[derive(Debug)]
-struct Ran {
-    code: u8,
-    out: String,
-    err: String,
-}
-
-/// Runs `ruckus ARGS` in-process.
-fn ruckus(args: &[&str]) -> Ran {
-    let mut out: Vec<u8> = Vec::new();
-    let mut err: Vec<u8> = Vec::new();
-    let code = {
-        let mut io = Io {
-            out: &mut out,
-            err: &mut err,
-            terminal: false,
-        };
-        let argv = std::iter::once("ruckus").chain(args.iter().copied());
-        main_with_args(argv, &mut io).code()
-    };
-    Ran {
-        code,
-        out: String::from_utf8(out).expect("utf-8 output"),
-        err: String::from_utf8(err).expect("utf-8 errors"),
-    }
-}
-
-/// A fresh empty directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ruckus-raft-cli-{}-{}-{name}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The sweep lines `ruckus sweep` printed, sorted by run index.
 fn lines(r: &Ran) -> Vec<SweepLine> {

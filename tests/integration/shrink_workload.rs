@@ -9,6 +9,7 @@
 //!   clients and its horizon.
 //! - `--keep-workload` leaves the workload as recorded.
 
+use crate::support::TempDir;
 use ruckus_scenarios::cli::{Io, main_with_args};
 use ruckus_scenarios::recording;
 use ruckus_scenarios::registry::{LeaseLock, Model, PingPong};
@@ -16,28 +17,7 @@ use ruckus_scenarios::runner;
 use ruckus_scenarios::scenario::Scenario;
 use ruckus_sim::trace::TraceReader;
 use ruckus_sim::{Failure, FaultPlan};
-use std::path::{Path, PathBuf};
-
-/// A fresh directory for one test's files, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ruckus-it-shrinkw-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 /// Runs `ruckus ARGS` in-process: (exit code, standard output).
 fn ruckus(args: &[&str]) -> (u8, String) {

@@ -15,6 +15,7 @@
 //! - Shrinking lease_lock's planted no-fencing bug ends with at most three fault actions that
 //!   still fail `storage_fenced`, and the shrunk run records and replays.
 
+use crate::support::TempDir;
 use ruckus_models::pingpong::{self, PingPong, PingPongConfig};
 use ruckus_sim::trace::{
     DetailText, Replay, ReplayOutcome, ReplayStatus, TraceError, TraceHeader, TraceReader, record_run, shared,
@@ -23,28 +24,7 @@ use ruckus_sim::{
     Context, Distribution, Duration, FaultPlan, FaultProfile, FaultRate, HostId, Limits, Process, ProcessId,
     Property, RecordKind, RecordingObserver, Sim, SimConfig, Topology,
 };
-use std::path::{Path, PathBuf};
-
-/// A fresh directory for one test's files, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ruckus-it-trace-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 fn small_pingpong(deliveries: u64) -> PingPongConfig {
     PingPongConfig {

@@ -53,19 +53,6 @@ pub fn run_pingpong(config: &PingPongConfig, seed: u64) -> RunReport {
     build_pingpong(config, seed).run()
 }
 
-/// The hop budgets each host launches at start, split exactly as `pingpong::setup` splits them.
-pub fn launches(config: &PingPongConfig) -> Vec<Vec<u64>> {
-    let balls = u64::from(config.in_flight).min(config.deliveries.max(1));
-    let mut out: Vec<Vec<u64>> = vec![Vec::new(); config.hosts as usize];
-    for b in 0..balls {
-        let share = config.deliveries / balls + u64::from(b < config.deliveries % balls);
-        if share > 0 {
-            out[(b % u64::from(config.hosts)) as usize].push(share - 1);
-        }
-    }
-    out
-}
-
 /// What the bare loop did: how many deliveries, and the virtual time of the last one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BareOutcome {
@@ -100,7 +87,7 @@ pub fn bare_pingpong(config: &PingPongConfig, seed: u64) -> BareOutcome {
         seq += 1;
         heap.push(Reverse((at, seq, to, hops)));
     };
-    for (h, balls) in launches(config).into_iter().enumerate() {
+    for (h, balls) in config.launches().into_iter().enumerate() {
         for hops in balls {
             send(&mut heap, &mut choice[h], 0, h as u32, hops);
         }
@@ -262,7 +249,7 @@ pub fn turmoil_pingpong(config: &PingPongConfig, seed: u64) -> u64 {
     let delivered = Rc::new(Cell::new(0u64));
     let total = config.deliveries;
     let names: Rc<Vec<String>> = Rc::new((0..n).map(|h| format!("h{h}")).collect());
-    for (h, balls) in launches(config).into_iter().enumerate() {
+    for (h, balls) in config.launches().into_iter().enumerate() {
         let me = h as u32;
         let delivered = delivered.clone();
         let names = names.clone();

@@ -40,6 +40,20 @@ impl PingPongConfig {
         Duration::from_millis(10) * hops_per_ball + Duration::from_secs(1)
     }
 
+    /// The hop budgets each host launches at start: the deliveries split over `in_flight`
+    /// balls (the first `deliveries % balls` make one more), dealt round-robin to the hosts.
+    pub fn launches(&self) -> Vec<Vec<u64>> {
+        let balls = u64::from(self.in_flight).min(self.deliveries.max(1));
+        let mut out: Vec<Vec<u64>> = vec![Vec::new(); self.hosts as usize];
+        for b in 0..balls {
+            let share = self.deliveries / balls + u64::from(b < self.deliveries % balls);
+            if share > 0 {
+                out[(b % u64::from(self.hosts)) as usize].push(share - 1);
+            }
+        }
+        out
+    }
+
     /// The standard topology: every pair of hosts sees latency uniform in 1..=10 ms.
     pub fn topology(&self) -> Topology {
         Topology::single_switch(
@@ -106,16 +120,7 @@ pub fn setup(sim: &mut Sim<PingPong>, config: &PingPongConfig) {
         config.in_flight >= 1,
         "pingpong needs at least one message in flight"
     );
-    let balls = u64::from(config.in_flight).min(config.deliveries.max(1));
-    let mut launches: Vec<Vec<u64>> = vec![Vec::new(); config.hosts as usize];
-    for b in 0..balls {
-        // Ball b makes deliveries/balls deliveries, the first `deliveries % balls` one more.
-        let share = config.deliveries / balls + u64::from(b < config.deliveries % balls);
-        if share > 0 {
-            launches[(b % u64::from(config.hosts)) as usize].push(share - 1);
-        }
-    }
-    for (h, launch) in launches.into_iter().enumerate() {
+    for (h, launch) in config.launches().into_iter().enumerate() {
         sim.spawn(
             HostId(h as u32),
             PingPong {

@@ -301,12 +301,10 @@ fn hunt(bug: &str) -> Hunt {
 
 #[test]
 #[ignore = "measurement: cargo test -p ruckus-models --release -- --ignored --nocapture bug_seed_counts"]
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // wall-clock timing of finished runs, outside the run path
 fn bug_seed_counts() {
     for bug in BUGS {
         for fixed in [false, true] {
             let h = if fixed { fixed_hunt(bug) } else { hunt(bug) };
-            let start = std::time::Instant::now();
             let mut found = Vec::new();
             let seeds = 200;
             for seed in 0..seeds {
@@ -316,10 +314,9 @@ fn bug_seed_counts() {
                 }
             }
             println!(
-                "{bug}{}: {} of {seeds} seeds fail ({:.1} s wall, horizon {}); first {:?}",
+                "{bug}{}: {} of {seeds} seeds fail (horizon {}); first {:?}",
                 if fixed { " (switched off)" } else { "" },
                 found.len(),
-                start.elapsed().as_secs_f64(),
                 h.horizon,
                 &found[..found.len().min(5)]
             );
@@ -499,10 +496,8 @@ fn plan_source(plan: &FaultPlan) -> String {
 
 #[test]
 #[ignore = "measurement: cargo test -p ruckus-models --release -- --ignored --nocapture shrink_every_bug"]
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // wall-clock timing of finished runs, outside the run path
 fn shrink_every_bug() {
     for bug in BUGS {
-        let start = std::time::Instant::now();
         // Figure 8 needs a long chain of leader changes: more runs to cut it down.
         let (seeds, max_tests) = if bug == "commit_previous_term" {
             (3, 1200)
@@ -511,13 +506,12 @@ fn shrink_every_bug() {
         };
         let s = shrink_smallest(bug, seeds, max_tests);
         println!(
-            "{bug}: smallest of {seeds} failing seeds is seed {} with {} of {} actions, horizon {} ({} runs for it, {:.1} s in all)\n{}",
+            "{bug}: smallest of {seeds} failing seeds is seed {} with {} of {} actions, horizon {} ({} runs for it)\n{}",
             s.seed,
             s.shrink.plan.actions.len(),
             s.shrink.plan.actions.len() + s.shrink.removed.len(),
             s.horizon,
             s.shrink.tests,
-            start.elapsed().as_secs_f64(),
             plan_source(&s.shrink.plan)
         );
         println!("heal_at {:?}", s.shrink.plan.heal_at.map(|h| h.0));
@@ -957,42 +951,4 @@ fn healthy_sweep_1000() {
         let report = run(&config, seed, &stormy(), Duration::from_secs(15));
         assert_eq!(report.verdict, Verdict::Held, "seed {seed}\n{report}");
     }
-}
-
-#[test]
-#[ignore = "measurement: cargo test -p ruckus-models --release -- --ignored --nocapture speed_and_checker_time"]
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // wall-clock timing of a finished run, outside the run path
-fn speed_and_checker_time() {
-    let config = Config::default();
-    let mut sim = build(&config, 1, &FaultProfile::none(), Duration::from_secs(60));
-    let start = std::time::Instant::now();
-    let report = sim.run();
-    let wall = start.elapsed().as_secs_f64();
-    assert_eq!(report.verdict, Verdict::Held);
-    let ops = sim.metrics().counter("raft.client.ok");
-    println!(
-        "healthy 5 servers, 5 clients, 60 s simulated: {:.1} s wall, {:.1} simulated s per wall s, {} events, {} client ops",
-        wall,
-        60.0 / wall,
-        report.events,
-        ops
-    );
-    // Checker: 10,000 operations on 10 keys, from a real run with 10 keys.
-    let config = Config {
-        keys: 10,
-        clients: 10,
-        ..Config::default()
-    };
-    let mut sim = build(&config, 2, &stormy(), Duration::from_secs(35));
-    assert_eq!(sim.run().verdict, Verdict::Held);
-    let history = history_of(sim.history()).expect("well-formed");
-    let start = std::time::Instant::now();
-    let result =
-        crate::linearizability::check(&crate::linearizability::kv::KvSpec, &history, Default::default());
-    println!(
-        "checker: {} operations on 10 keys in {:.3} s: linearizable = {}",
-        history.operations().len(),
-        start.elapsed().as_secs_f64(),
-        result.is_linearizable()
-    );
 }

@@ -39,6 +39,11 @@ pub trait Model: 'static {
     fn check(_config: &Self::Config, _hosts: u32) -> Result<(), String> {
         Ok(())
     }
+    /// Checks one `Fault::Degrade` mode string, so a typo in a scenario is bad input rather
+    /// than a model panic mid-run. Models that read no degradations accept (and ignore) any.
+    fn check_degrade_mode(_mode: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The pingpong yardstick.

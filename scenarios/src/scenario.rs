@@ -41,7 +41,7 @@ use crate::builtin;
 use crate::error::ScenarioError;
 use crate::registry::{self, MODELS, Model, ModelVisitor};
 use crate::runner;
-use ruckus_sim::{Distribution, FaultPlan, FaultProfile, Limits};
+use ruckus_sim::{Distribution, Fault, FaultPlan, FaultProfile, Limits};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -599,6 +599,41 @@ fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError
     Ok(())
 }
 
+/// Every degradation mode the faults name must mean something to the model.
+fn check_degrade_modes<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
+    let bad = |path: Vec<Step>, mode: &str, m: String| {
+        cx.error(
+            &path,
+            format!("degradation mode {mode:?} for model `{}`: {m}", M::NAME),
+        )
+    };
+    for (i, mode) in file.faults.profile.degrade_modes.iter().enumerate() {
+        M::check_degrade_mode(mode).map_err(|m| {
+            let path = vec![
+                Step::Key("faults".into()),
+                Step::Key("profile".into()),
+                Step::Key("degrade_modes".into()),
+                Step::Index(i),
+            ];
+            bad(path, mode, m)
+        })?;
+    }
+    for (i, action) in file.faults.plan.iter().flat_map(|p| p.actions.iter()).enumerate() {
+        if let Fault::Degrade { mode, .. } = &action.fault {
+            M::check_degrade_mode(mode).map_err(|m| {
+                let path = vec![
+                    Step::Key("faults".into()),
+                    Step::Key("plan".into()),
+                    Step::Key("actions".into()),
+                    Step::Index(i),
+                ];
+                bad(path, mode, m)
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A parsed file waiting for its model's type.
 struct Partial<'a> {
     cx: &'a Context<'a>,
@@ -692,6 +727,7 @@ impl ModelVisitor for Partial<'_> {
         }
         M::check(&config, file.topology.hosts)
             .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}`: {m}", M::NAME)))?;
+        check_degrade_modes::<M>(cx, file)?;
         let probe = runner::build::<M>(&file.topology, &config, &FaultPlan::none(), limits, 0, None)
             .map_err(|m| {
                 cx.error(

@@ -244,6 +244,27 @@ fn unknown_field_names_file_line_column_path_and_closest_name() {
 }
 
 #[test]
+fn unknown_degradation_modes_are_bad_input_before_any_run() {
+    let services = |modes: &str| {
+        format!(
+            "[model]\nname = \"services\"\n\n[topology]\nhosts = 5\nlatency = {{ constant = {{ value = \"1ms\" }} }}\n\n\
+             [faults.profile]\ndegrade = {{ mean_interval = \"1s\" }}\ndegrade_modes = {modes}\n\n[limits]\nhorizon = \"3s\"\n"
+        )
+    };
+    let text = services(r#"["slow:4", "melt"]"#);
+    let (err, path) = bad_file(&text, &[]);
+    let line = text.lines().position(|l| l.starts_with("degrade_modes")).unwrap() + 1;
+    assert!(err.contains(&format!("{path}:{line}:")), "{err}");
+    assert!(err.contains("field `faults.profile.degrade_modes[1]`"), "{err}");
+    assert!(err.contains("\"melt\""), "{err}");
+    // The same scenario with only known modes runs.
+    let dir = scratch("degrade-ok");
+    let ok = write(&dir, "ok.toml", &services(r#"["slow:4", "stall"]"#));
+    let r = ruckus(&["run", ok.as_str()]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
 fn wrong_type_names_the_field_and_line() {
     let text = SMALL.replace("hosts = 3", "hosts = \"three\"");
     let (err, path) = bad_file(&text, &[]);

@@ -26,6 +26,9 @@ impl Model for Services {
         config.validate()?;
         need_hosts(config.hosts(), hosts)
     }
+    fn check_degrade_mode(mode: &str) -> Result<(), String> {
+        services::DegradeMode::parse(mode).map(|_| ())
+    }
 }
 
 /// Writers contending on an optimistic-concurrency row (the backoff-and-jitter experiment).

@@ -13,7 +13,6 @@
 use crate::support::TempDir;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
-use ruckus_scenarios::cli::{Io, main_with_args};
 use ruckus_scenarios::runner;
 use ruckus_scenarios::scenario::Scenario;
 use ruckus_scenarios::sweep::seed_for;
@@ -135,20 +134,8 @@ fn the_strategy_shrinks_a_planted_bug_to_a_few_actions_and_never_the_seed() {
 
 /// Runs `ruckus ARGS` in-process: (exit code, stdout, stderr).
 fn ruckus(args: &[&str]) -> (u8, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = {
-        let mut io = Io {
-            out: &mut out,
-            err: &mut err,
-            terminal: false,
-        };
-        main_with_args(std::iter::once("ruckus").chain(args.iter().copied()), &mut io).code()
-    };
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    let r = crate::support::ruckus(args);
+    (r.code, r.out, r.err)
 }
 
 #[test]

@@ -10,7 +10,6 @@
 //! - `--keep-workload` leaves the workload as recorded.
 
 use crate::support::TempDir;
-use ruckus_scenarios::cli::{Io, main_with_args};
 use ruckus_scenarios::recording;
 use ruckus_scenarios::registry::{LeaseLock, Model, PingPong};
 use ruckus_scenarios::runner;
@@ -19,24 +18,11 @@ use ruckus_sim::trace::TraceReader;
 use ruckus_sim::{Failure, FaultPlan};
 use std::path::Path;
 
-/// Runs `ruckus ARGS` in-process: (exit code, standard output).
+/// Runs `ruckus ARGS` in-process: (exit code, standard output); it must write no errors.
 fn ruckus(args: &[&str]) -> (u8, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = {
-        let mut io = Io {
-            out: &mut out,
-            err: &mut err,
-            terminal: false,
-        };
-        main_with_args(std::iter::once("ruckus").chain(args.iter().copied()), &mut io).code()
-    };
-    let out = String::from_utf8(out).unwrap();
-    assert!(
-        err.is_empty(),
-        "ruckus {args:?} wrote errors: {}",
-        String::from_utf8_lossy(&err)
-    );
-    (code, out)
+    let r = crate::support::ruckus(args);
+    assert!(r.err.is_empty(), "ruckus {args:?} wrote errors: {}", r.err);
+    (r.code, r.out)
 }
 
 /// What a trace file holds: the scenario it replays, its seed, plan and failure.

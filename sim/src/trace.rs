@@ -48,9 +48,9 @@
 //! the final name.
 
 use crate::fault::FaultPlan;
-use crate::process::Process;
+use crate::model::Simulation;
 use crate::record::{DigestHasher, EventDetail, EventRecord, Fingerprint, NONE, Observer, RecordKind};
-use crate::sim::{Failure, Progress, RunReport, Sim, Verdict};
+use crate::sim::{Failure, Progress, RunReport, Verdict};
 use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -700,9 +700,9 @@ impl Drop for TraceWriter {
     }
 }
 
-impl<P: Process> Observer<P> for TraceWriter {
+impl Observer for TraceWriter {
     #[inline]
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>) {
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>) {
         let note = match detail {
             EventDetail::Note(text) => Some(text),
             _ => None,
@@ -713,8 +713,8 @@ impl<P: Process> Observer<P> for TraceWriter {
 
 /// Runs `sim` to the end with a trace written to `path`. With `expected_fingerprint` (from the
 /// fast run that found the failure) it also checks that the traced re-run is the same run.
-pub fn record_run<P: Process>(
-    sim: &mut Sim<P>,
+pub fn record_run(
+    sim: &mut dyn Simulation,
     path: impl AsRef<Path>,
     header: &TraceHeader,
     expected_fingerprint: Option<u64>,
@@ -1107,33 +1107,26 @@ pub fn shared<O>(observer: O) -> (SharedObserver<O>, Rc<RefCell<O>>) {
     (SharedObserver(cell.clone()), cell)
 }
 
-impl<P: Process, O: Observer<P>> Observer<P> for SharedObserver<O> {
+impl<O: Observer> Observer for SharedObserver<O> {
     #[inline]
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>) {
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>) {
         self.0.borrow_mut().on_event(record, detail);
     }
 }
 
 /// Several observers in one, called in order (the engine takes a single observer).
-pub struct Observers<P: Process>(pub Vec<Box<dyn Observer<P>>>);
+pub struct Observers(pub Vec<Box<dyn Observer>>);
 
-impl<P: Process> fmt::Debug for Observers<P> {
+impl fmt::Debug for Observers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Observers({})", self.0.len())
     }
 }
 
-impl<P: Process> Observer<P> for Observers<P> {
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>) {
+impl Observer for Observers {
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>) {
         for o in &mut self.0 {
-            let d = match &detail {
-                EventDetail::None => EventDetail::None,
-                EventDetail::Message(m) => EventDetail::Message(*m),
-                EventDetail::Timer(t) => EventDetail::Timer(*t),
-                EventDetail::Fault(f) => EventDetail::Fault(f),
-                EventDetail::Note(n) => EventDetail::Note(n),
-            };
-            o.on_event(record, d);
+            o.on_event(record, detail);
         }
     }
 }
@@ -1158,8 +1151,8 @@ impl DetailText {
     }
 }
 
-impl<P: Process> Observer<P> for DetailText {
-    fn on_event(&mut self, _record: &EventRecord, detail: EventDetail<'_, P>) {
+impl Observer for DetailText {
+    fn on_event(&mut self, _record: &EventRecord, detail: EventDetail<'_>) {
         let mut text = match detail {
             EventDetail::None => String::new(),
             EventDetail::Message(m) => format!("{m:?}"),
@@ -1291,9 +1284,9 @@ fn describe_difference(a: &EventRecord, b: &EventRecord) -> String {
     )
 }
 
-impl<P: Process> Observer<P> for ReplayChecker {
+impl Observer for ReplayChecker {
     #[inline]
-    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_, P>) {
+    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_>) {
         self.check(record);
     }
 }
@@ -1360,11 +1353,11 @@ const REPLAY_STEP: u64 = 4096;
 impl Replay {
     /// Attaches the checker (and `also`, e.g. a [`DetailText`], if given) as the sim's observer.
     /// `context` is how many agreeing records to show before a divergence.
-    pub fn attach<P: Process>(
-        sim: &mut Sim<P>,
+    pub fn attach(
+        sim: &mut dyn Simulation,
         reader: TraceReader,
         context: usize,
-        also: Option<Box<dyn Observer<P>>>,
+        also: Option<Box<dyn Observer>>,
     ) -> Replay {
         let footer = reader.footer().clone();
         let (observer, checker) = shared(ReplayChecker {
@@ -1383,7 +1376,7 @@ impl Replay {
     }
 
     /// Runs until `events` events have been processed (then pauses), a divergence, or the end.
-    pub fn run_until<P: Process>(&self, sim: &mut Sim<P>, events: u64) -> Result<ReplayStatus, TraceError> {
+    pub fn run_until(&self, sim: &mut dyn Simulation, events: u64) -> Result<ReplayStatus, TraceError> {
         loop {
             let target = events.min(sim.events().saturating_add(REPLAY_STEP));
             let progress = sim.run_until_event(target);
@@ -1407,7 +1400,7 @@ impl Replay {
     }
 
     /// Runs to the end and reports "matches" or the first divergence.
-    pub fn run_to_end<P: Process>(&self, sim: &mut Sim<P>) -> Result<ReplayOutcome, TraceError> {
+    pub fn run_to_end(&self, sim: &mut dyn Simulation) -> Result<ReplayOutcome, TraceError> {
         match self.run_until(sim, u64::MAX)? {
             ReplayStatus::Done(outcome) => Ok(outcome),
             ReplayStatus::Paused { .. } => unreachable!("run_until(MAX) only pauses at the end"),

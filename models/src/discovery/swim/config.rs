@@ -155,11 +155,12 @@ impl SwimConfig {
     }
 
     /// The suspicion timeout floor for a cluster of `n`: memberlist's
-    /// `suspicion_mult * max(1, log10(max(1, n))) * probe_interval`.
+    /// `suspicion_mult * max(1, log10(max(1, n))) * probe_interval`, in whole milliseconds.
     pub fn suspicion_timeout_min(&self, n: u32) -> Duration {
         let scale = log10(f64::from(n.max(1))).max(1.0);
-        let nanos = f64::from(self.suspicion_mult) * scale * self.probe_interval.as_nanos() as f64;
-        Duration::from_nanos(nanos as u64)
+        let millis = f64::from(self.suspicion_mult) * scale * self.probe_interval.as_nanos() as f64 / 1e6;
+        // Whole milliseconds like memberlist, rounded so log10(100) = 1.999... gives 8 s.
+        Duration::from_nanos(millis.round() as u64 * 1_000_000)
     }
 
     /// The suspicion timeout ceiling: where a fresh suspicion starts (Lifeguard).
@@ -264,7 +265,7 @@ mod tests {
         assert_eq!(c.suspicion_timeout_min(1_000), Duration::from_secs(12));
         assert_eq!(c.suspicion_timeout_max(100), Duration::from_secs(48));
         let between = c.suspicion_timeout_min(50).as_nanos();
-        assert!(between > 6_700_000_000 && between < 6_800_000_000, "{between}"); // 4 * 1.699
+        assert_eq!(between, 6_796_000_000); // 4 * log10(50) = 6.796 s
     }
 
     #[test]

@@ -110,13 +110,19 @@ impl SwimConfig {
             ("probe_interval", self.probe_interval.as_nanos()),
             ("probe_timeout", self.probe_timeout.as_nanos()),
             ("suspicion_mult", u64::from(self.suspicion_mult)),
-            ("suspicion_max_timeout_mult", u64::from(self.suspicion_max_timeout_mult)),
+            (
+                "suspicion_max_timeout_mult",
+                u64::from(self.suspicion_max_timeout_mult),
+            ),
             ("gossip_interval", self.gossip_interval.as_nanos()),
             ("retransmit_mult", u64::from(self.retransmit_mult)),
             ("push_pull_interval", self.push_pull_interval.as_nanos()),
             ("reconnect_interval", self.reconnect_interval.as_nanos()),
             ("join_retry_interval", self.join_retry_interval.as_nanos()),
-            ("awareness_max_multiplier", u64::from(self.awareness_max_multiplier)),
+            (
+                "awareness_max_multiplier",
+                u64::from(self.awareness_max_multiplier),
+            ),
             ("packet_bytes_max", u64::from(self.packet_bytes_max)),
             ("inbox_max", u64::from(self.inbox_max)),
         ];
@@ -149,7 +155,9 @@ impl SwimConfig {
             return Err("suspicion_mult and suspicion_max_timeout_mult must be at most 100".into());
         }
         if self.awareness_max_multiplier > 64 || self.indirect_checks > 64 || self.gossip_nodes > 64 {
-            return Err("awareness_max_multiplier, indirect_checks and gossip_nodes must be at most 64".into());
+            return Err(
+                "awareness_max_multiplier, indirect_checks and gossip_nodes must be at most 64".into(),
+            );
         }
         Ok(())
     }
@@ -276,8 +284,16 @@ mod tests {
         let one = suspicion_timeout(min, max, 2, 1).as_nanos();
         assert!(one > 11_380_000_000 && one < 11_390_000_000, "{one}");
         assert_eq!(suspicion_timeout(min, max, 2, 2), min);
-        assert_eq!(suspicion_timeout(min, max, 2, 9), min, "extra confirmations change nothing");
-        assert_eq!(suspicion_timeout(min, max, 0, 0), min, "nobody to confirm: the floor");
+        assert_eq!(
+            suspicion_timeout(min, max, 2, 9),
+            min,
+            "extra confirmations change nothing"
+        );
+        assert_eq!(
+            suspicion_timeout(min, max, 0, 0),
+            min,
+            "nobody to confirm: the floor"
+        );
     }
 
     #[test]

@@ -58,8 +58,8 @@ mod wire;
 
 pub use config::{Bugs, SwimConfig, TargetSelection, decimal_digits, ln, log10, suspicion_timeout};
 pub use wire::{
-    BroadcastQueue, Incarnation, PIGGYBACK_MAX, Piggyback, Roster, StateEntry, Status, SwimMsg, SwimTimer, Update,
-    UpdateKind,
+    BroadcastQueue, Incarnation, PIGGYBACK_MAX, Piggyback, Roster, StateEntry, Status, SwimMsg, SwimTimer,
+    Update, UpdateKind,
 };
 
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
@@ -167,8 +167,15 @@ pub struct Swim {
 impl Swim {
     /// Member `me` of the cluster `roster`, joining through `seeds` (member indices).
     pub fn new(config: SwimConfig, bugs: Bugs, roster: Rc<Roster>, me: u32, seeds: Rc<[u32]>) -> Swim {
-        assert!(me < roster.len(), "member {me} outside a roster of {}", roster.len());
-        assert!(seeds.iter().all(|&s| s < roster.len()), "a seed outside the roster");
+        assert!(
+            me < roster.len(),
+            "member {me} outside a roster of {}",
+            roster.len()
+        );
+        assert!(
+            seeds.iter().all(|&s| s < roster.len()),
+            "a seed outside the roster"
+        );
         let n = roster.len() as usize;
         Swim {
             config,
@@ -246,7 +253,8 @@ impl Swim {
         self.incarnation = Incarnation { life, number: 0 };
         let now = cx.now();
         self.set_status(self.me, Status::Alive, self.incarnation, now);
-        self.queue.push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
+        self.queue
+            .push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
         let first_probe = if self.config.stagger {
             Duration::from_nanos(cx.random().below(self.config.probe_interval.as_nanos()) + 1)
         } else {
@@ -272,11 +280,17 @@ impl Swim {
         self.leaving = true;
         let now = cx.now();
         self.set_status(self.me, Status::Left, self.incarnation, now);
-        self.queue.push(self.update(UpdateKind::Dead, self.me, self.incarnation, self.me));
+        self.queue
+            .push(self.update(UpdateKind::Dead, self.me, self.incarnation, self.me));
     }
 
     /// Handles a message from another member (after the inbox, when this member is slow).
-    pub fn on_message<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, from: ProcessId, message: SwimMsg) {
+    pub fn on_message<P: Process>(
+        &mut self,
+        cx: &mut SwimScope<'_, '_, P>,
+        from: ProcessId,
+        message: SwimMsg,
+    ) {
         let slow = slow_factor(cx);
         if slow == 0 && self.inbox.is_empty() {
             self.handle(cx, from, message);
@@ -288,7 +302,10 @@ impl Swim {
         }
         self.inbox.push_back((from, message));
         if self.inbox.len() == 1 {
-            cx.set_timer(self.config.slow_unit * u64::from(slow.max(1)), SwimTimer::InboxDone);
+            cx.set_timer(
+                self.config.slow_unit * u64::from(slow.max(1)),
+                SwimTimer::InboxDone,
+            );
         }
     }
 
@@ -312,7 +329,9 @@ impl Swim {
             SwimTimer::Reconnect => {
                 cx.set_timer(self.config.reconnect_interval, SwimTimer::Reconnect);
                 let mut pick = [0u32; 1];
-                if self.dead > 0 && self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status == Status::Dead) == 1 {
+                if self.dead > 0
+                    && self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status == Status::Dead) == 1
+                {
                     cx.count("swim.reconnects", 1);
                     self.push_pull(cx, pick[0], true);
                 }
@@ -323,7 +342,10 @@ impl Swim {
                 }
             }
             SwimTimer::InboxDone => {
-                let (from, message) = self.inbox.pop_front().expect("an inbox timer with an empty inbox");
+                let (from, message) = self
+                    .inbox
+                    .pop_front()
+                    .expect("an inbox timer with an empty inbox");
                 self.handle(cx, from, message);
                 if !self.inbox.is_empty() {
                     let slow = u64::from(slow_factor(cx));
@@ -339,7 +361,11 @@ impl Swim {
             return; // not a member of this cluster
         };
         match message {
-            SwimMsg::Ping { seq, target, piggyback } => {
+            SwimMsg::Ping {
+                seq,
+                target,
+                piggyback,
+            } => {
                 self.merge_piggyback(cx, &piggyback);
                 if target == self.me {
                     let piggyback = self.piggyback(None);
@@ -368,7 +394,10 @@ impl Swim {
                     piggyback,
                 };
                 self.send(cx, self.roster.process(target), ping);
-                cx.set_timer(self.config.probe_timeout, SwimTimer::RelayTimeout { seq: relay.seq });
+                cx.set_timer(
+                    self.config.probe_timeout,
+                    SwimTimer::RelayTimeout { seq: relay.seq },
+                );
             }
             SwimMsg::Ack { seq, piggyback } => {
                 self.merge_piggyback(cx, &piggyback);
@@ -388,7 +417,9 @@ impl Swim {
                     match e.status {
                         Status::Alive => self.on_alive(cx, e.member, e.incarnation),
                         // memberlist prefers suspicion to declaring death on hearsay.
-                        Status::Suspect | Status::Dead => self.on_suspect(cx, e.member, e.incarnation, sender),
+                        Status::Suspect | Status::Dead => {
+                            self.on_suspect(cx, e.member, e.incarnation, sender)
+                        }
                         Status::Left => self.on_dead(cx, e.member, e.incarnation, e.member),
                         Status::Unknown => panic!("push-pull state lists unknown member {}", e.member),
                     }
@@ -442,7 +473,15 @@ impl Swim {
         let buddy = (self.config.lifeguard && known.status == Status::Suspect)
             .then(|| self.update(UpdateKind::Suspect, target, known.incarnation, self.me));
         let piggyback = self.piggyback(buddy);
-        self.send(cx, self.roster.process(target), SwimMsg::Ping { seq, target, piggyback });
+        self.send(
+            cx,
+            self.roster.process(target),
+            SwimMsg::Ping {
+                seq,
+                target,
+                piggyback,
+            },
+        );
         self.probe = Some(Probe {
             seq,
             target,
@@ -450,7 +489,10 @@ impl Swim {
             nacks_expected: 0,
             nacks: 0,
         });
-        cx.set_timer(self.scaled(self.config.probe_timeout), SwimTimer::ProbeTimeout { seq });
+        cx.set_timer(
+            self.scaled(self.config.probe_timeout),
+            SwimTimer::ProbeTimeout { seq },
+        );
         // The deadline before the next round, so it is decided first when both fall together.
         cx.set_timer(interval, SwimTimer::ProbeDeadline { seq });
         cx.set_timer(interval, SwimTimer::Probe);
@@ -462,7 +504,9 @@ impl Swim {
         };
         let mut relays = [0u32; 64];
         let k = self.config.indirect_checks as usize;
-        let found = self.pick_random(cx, &mut relays[..k], probe.target, |m, _| m.status == Status::Alive);
+        let found = self.pick_random(cx, &mut relays[..k], probe.target, |m, _| {
+            m.status == Status::Alive
+        });
         let nack = self.config.lifeguard;
         for &relay in &relays[..found] {
             let piggyback = self.piggyback(None);
@@ -554,7 +598,11 @@ impl Swim {
         let now = cx.now();
         debug_assert!(now >= s.start, "suspicion of {member} fired before it began");
         let known = self.members[member as usize];
-        assert_eq!(known.status, Status::Suspect, "a suspicion of {member} outlived its status");
+        assert_eq!(
+            known.status,
+            Status::Suspect,
+            "a suspicion of {member} outlived its status"
+        );
         cx.count("swim.dead_declared", 1);
         self.on_dead(cx, member, known.incarnation, self.me);
     }
@@ -575,11 +623,18 @@ impl Swim {
         self.end_suspicion(cx, member);
         let now = cx.now();
         self.set_status(member, Status::Alive, inc, now);
-        self.queue.push(self.update(UpdateKind::Alive, member, inc, member));
+        self.queue
+            .push(self.update(UpdateKind::Alive, member, inc, member));
     }
 
     /// Applies a suspicion of `member` at `inc` raised by `from`.
-    fn on_suspect<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, member: u32, inc: Incarnation, from: u32) {
+    fn on_suspect<P: Process>(
+        &mut self,
+        cx: &mut SwimScope<'_, '_, P>,
+        member: u32,
+        inc: Incarnation,
+        from: u32,
+    ) {
         if member == self.me {
             if !self.leaving && inc >= self.incarnation {
                 self.refute(cx, inc);
@@ -593,7 +648,8 @@ impl Swim {
         if known.status == Status::Suspect {
             if self.confirm(cx, member, from) {
                 cx.count("swim.confirmations", 1);
-                self.queue.push(self.update(UpdateKind::Suspect, member, known.incarnation, from));
+                self.queue
+                    .push(self.update(UpdateKind::Suspect, member, known.incarnation, from));
             }
             return;
         }
@@ -612,11 +668,18 @@ impl Swim {
         s.timer = cx.set_timer(s.timeout(), SwimTimer::Suspicion { member });
         self.suspicions.insert(member, s);
         self.set_status(member, Status::Suspect, inc, now);
-        self.queue.push(self.update(UpdateKind::Suspect, member, inc, from));
+        self.queue
+            .push(self.update(UpdateKind::Suspect, member, inc, from));
     }
 
     /// Applies a dead message about `member` at `inc` from `from` (`from == member`: it left).
-    fn on_dead<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, member: u32, inc: Incarnation, from: u32) {
+    fn on_dead<P: Process>(
+        &mut self,
+        cx: &mut SwimScope<'_, '_, P>,
+        member: u32,
+        inc: Incarnation,
+        from: u32,
+    ) {
         if member == self.me {
             if !self.leaving && from != self.me && inc >= self.incarnation {
                 self.refute(cx, inc);
@@ -628,7 +691,11 @@ impl Swim {
             return;
         }
         self.end_suspicion(cx, member);
-        let status = if from == member { Status::Left } else { Status::Dead };
+        let status = if from == member {
+            Status::Left
+        } else {
+            Status::Dead
+        };
         let now = cx.now();
         self.set_status(member, status, inc, now);
         self.queue.push(self.update(UpdateKind::Dead, member, inc, from));
@@ -646,13 +713,17 @@ impl Swim {
             self.incarnation = next;
             self.members[self.me as usize].incarnation = next;
         }
-        self.queue.push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
+        self.queue
+            .push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
     }
 
     /// Counts `from` as an independent confirmation of the suspicion of `member` and shortens
     /// its timeout; false if it adds nothing (the accuser, a repeat, or enough already).
     fn confirm<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, member: u32, from: u32) -> bool {
-        let s = self.suspicions.get_mut(&member).expect("a suspect without a suspicion");
+        let s = self
+            .suspicions
+            .get_mut(&member)
+            .expect("a suspect without a suspicion");
         if from == s.accuser || s.confirmers.contains(&from) || s.confirmers.len() as u32 >= s.wanted {
             return false;
         }
@@ -772,7 +843,8 @@ impl Swim {
         match self.config.target_selection {
             TargetSelection::Random => {
                 let mut pick = [0u32; 1];
-                (self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status.is_active()) == 1).then_some(pick[0])
+                (self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status.is_active()) == 1)
+                    .then_some(pick[0])
             }
             TargetSelection::RoundRobin => {
                 // At most two rebuilds: one when the pass is over, one if it had gone stale.
@@ -787,7 +859,8 @@ impl Swim {
                     let me = self.me;
                     self.probe_order.clear();
                     self.probe_order.extend(
-                        (0..self.members.len() as u32).filter(|&i| i != me && self.members[i as usize].status.is_active()),
+                        (0..self.members.len() as u32)
+                            .filter(|&i| i != me && self.members[i as usize].status.is_active()),
                     );
                     cx.random().shuffle(&mut self.probe_order);
                     self.probe_next = 0;
@@ -855,6 +928,8 @@ pub fn parse_degrade_mode(mode: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("unknown degrade mode {mode:?} (expected slow:F)"))?;
     match factor.parse::<u32>() {
         Ok(f) if (1..=100_000).contains(&f) => Ok(f),
-        _ => Err(format!("degrade mode {mode:?}: F must be a whole number from 1 to 100000")),
+        _ => Err(format!(
+            "degrade mode {mode:?}: F must be a whole number from 1 to 100000"
+        )),
     }
 }

@@ -24,9 +24,12 @@
 //! `msgs_per_member_per_period`, `received_per_member_per_period`,
 //! `bytes_per_member_per_second`.
 
-use super::{Bugs, Incarnation, MemberEvent, Roster, Status, Swim, SwimConfig, SwimMsg, SwimTimer, parse_degrade_mode};
+use super::{
+    Bugs, Incarnation, MemberEvent, Roster, Status, Swim, SwimConfig, SwimMsg, SwimTimer, parse_degrade_mode,
+};
 use ruckus_sim::{
-    Context, Distribution, Duration, HostId, Instant, Metrics, Model, Process, ProcessId, Property, Sim, Topology,
+    Context, Distribution, Duration, HostId, Instant, Metrics, Model, Process, ProcessId, Property, Sim,
+    Topology,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -96,13 +99,19 @@ impl Config {
             return Err(format!("members must be 1 to 100000 (got {})", self.members));
         }
         if self.seeds == 0 || self.seeds > self.members {
-            return Err(format!("seeds must be 1 to members ({}), got {}", self.members, self.seeds));
+            return Err(format!(
+                "seeds must be 1 to members ({}), got {}",
+                self.members, self.seeds
+            ));
         }
         let mut stopping = vec![false; self.members as usize];
         for (list, stops) in [("crashes", &self.crashes), ("leaves", &self.leaves)] {
             for (i, s) in stops.iter().enumerate() {
                 let Some(slot) = stopping.get_mut(s.member as usize) else {
-                    return Err(format!("{list}.{i}: no member {} (members = {})", s.member, self.members));
+                    return Err(format!(
+                        "{list}.{i}: no member {} (members = {})",
+                        s.member, self.members
+                    ));
                 };
                 if *slot {
                     return Err(format!("{list}.{i}: member {} already stops", s.member));
@@ -142,7 +151,11 @@ impl Config {
         let n = self.members;
         let push_pull = s.push_pull_interval_scaled(n);
         let rejoin = push_pull.max(s.reconnect_interval) + s.join_retry_interval;
-        let health = if s.lifeguard { s.awareness_max_multiplier } else { 1 };
+        let health = if s.lifeguard {
+            s.awareness_max_multiplier
+        } else {
+            1
+        };
         let recover_rounds = u64::from(health) * u64::from(health + 1) / 2;
         let probing = s.probe_interval * (2 * u64::from(n) + recover_rounds);
         rejoin + probing + s.suspicion_timeout_max(n) + push_pull + s.gossip_interval * 10
@@ -150,7 +163,12 @@ impl Config {
 
     fn last_stop(&self) -> Duration {
         let leaves = self.leaves.iter().map(|s| s.at + self.leave_grace);
-        self.crashes.iter().map(|s| s.at).chain(leaves).max().unwrap_or(Duration::ZERO)
+        self.crashes
+            .iter()
+            .map(|s| s.at)
+            .chain(leaves)
+            .max()
+            .unwrap_or(Duration::ZERO)
     }
 }
 
@@ -247,7 +265,11 @@ impl Process for SwimNode {
         self.swim.start(&mut ctx.scope(|m| m, NodeTimer::Swim));
         if let Some((at, graceful)) = self.schedule[me as usize] {
             let now = ctx.now();
-            let timer = if graceful { NodeTimer::Leave } else { NodeTimer::Crash };
+            let timer = if graceful {
+                NodeTimer::Leave
+            } else {
+                NodeTimer::Crash
+            };
             if at >= now {
                 ctx.set_timer(at - now, timer);
             } else {
@@ -259,7 +281,8 @@ impl Process for SwimNode {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: SwimMsg) {
-        self.swim.on_message(&mut ctx.scope(|m| m, NodeTimer::Swim), from, message);
+        self.swim
+            .on_message(&mut ctx.scope(|m| m, NodeTimer::Swim), from, message);
         self.after_handler(ctx);
     }
 
@@ -308,7 +331,11 @@ pub fn setup(sim: &mut Sim<SwimNode>, config: &Config) {
             leave_grace: config.leave_grace,
         };
         let id = sim.spawn(HostId(i), node);
-        assert_eq!(id, ProcessId(i), "swim members must be the first processes spawned");
+        assert_eq!(
+            id,
+            ProcessId(i),
+            "swim members must be the first processes spawned"
+        );
     }
 }
 
@@ -387,7 +414,11 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
     let stopped = (config.crashes.len() + config.leaves.len()) as u32;
     let (mut detect, mut full, mut detected, mut disseminated) = (0.0, 0.0, 0u32, 0u32);
     for c in &config.crashes {
-        let first = metrics.samples(&format!("swim.detect_ns.m{}", c.member)).iter().min().copied();
+        let first = metrics
+            .samples(&format!("swim.detect_ns.m{}", c.member))
+            .iter()
+            .min()
+            .copied();
         if let Some(t) = first {
             detect += t as f64 / period;
             detected += 1;
@@ -402,14 +433,23 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         out.insert("first_detection_periods".into(), detect / f64::from(detected));
     }
     if disseminated > 0 {
-        out.insert("full_dissemination_periods".into(), full / f64::from(disseminated));
+        out.insert(
+            "full_dissemination_periods".into(),
+            full / f64::from(disseminated),
+        );
     }
     out.insert("crashes_detected".into(), f64::from(detected));
-    out.insert("false_positives".into(), metrics.counter("swim.false_dead") as f64);
+    out.insert(
+        "false_positives".into(),
+        metrics.counter("swim.false_dead") as f64,
+    );
     if periods > 0.0 {
         let per = |c: &str| metrics.counter(c) as f64 / n / periods;
         out.insert("msgs_per_member_per_period".into(), per("swim.messages_sent"));
-        out.insert("received_per_member_per_period".into(), per("swim.messages_received"));
+        out.insert(
+            "received_per_member_per_period".into(),
+            per("swim.messages_received"),
+        );
         let seconds = end.as_nanos() as f64 / 1e9;
         out.insert(
             "bytes_per_member_per_second".into(),
@@ -442,7 +482,10 @@ impl Model for SwimModel {
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;
         if hosts != config.members {
-            return Err(format!("members ({}) must equal the topology's hosts ({hosts})", config.members));
+            return Err(format!(
+                "members ({}) must equal the topology's hosts ({hosts})",
+                config.members
+            ));
         }
         Ok(())
     }

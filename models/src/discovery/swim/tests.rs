@@ -32,3 +32,261 @@ fn a_healthy_cluster_converges_and_holds() {
     }
     assert_eq!(sim.metrics().counter("swim.suspicions"), 0);
 }
+
+/// Dead declarations in the history of a run without crashes: every one is a false positive.
+fn dead_declarations(sim: &Sim<SwimNode>) -> usize {
+    sim.history()
+        .iter()
+        .filter(|e| matches!(e.operation, model::SwimOp::Dead { .. }))
+        .count()
+}
+
+#[test]
+fn a_crashed_member_is_detected_and_everyone_learns_it() {
+    let config = Config {
+        members: 6,
+        crashes: vec![ScheduledStop {
+            member: 4,
+            at: Duration::from_millis(10_300),
+        }],
+        faults_affect_reachability: false,
+        ..Config::default()
+    };
+    let mut sim = build(&config, 3, Duration::from_secs(60), FaultPlan::none());
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    for i in [0, 1, 2, 3, 5] {
+        let node = sim.process(ProcessId(i)).unwrap();
+        assert_eq!(node.swim.member(4).status, Status::Dead, "p{i}");
+        assert_eq!(node.swim.active_count(), 5);
+    }
+    let figures = summarize(&config, sim.metrics(), report.end_time);
+    let first = figures["first_detection_periods"];
+    let full = figures["full_dissemination_periods"];
+    // Suspected within a few rounds, dead after the suspicion (4 s floor, 24 s ceiling).
+    assert!(first > 0.0 && first < 5.0, "{figures:?}");
+    assert!(full > 4.0 && full < 30.0, "{figures:?}");
+    assert_eq!(figures["false_positives"], 0.0);
+}
+
+#[test]
+fn a_graceful_leave_is_recorded_as_left_without_suspicion() {
+    let config = Config {
+        members: 5,
+        leaves: vec![ScheduledStop {
+            member: 3,
+            at: Duration::from_secs(10),
+        }],
+        ..Config::default()
+    };
+    let mut sim = build(&config, 5, Duration::from_secs(30), FaultPlan::none());
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    for i in [0, 1, 2, 4] {
+        assert_eq!(
+            sim.process(ProcessId(i)).unwrap().swim.member(3).status,
+            Status::Left,
+            "p{i}"
+        );
+    }
+    assert_eq!(sim.metrics().counter("swim.suspicions"), 0);
+}
+
+/// Host 2 cut off for 2 s at 10 s: shorter than half the 4 s suspicion floor.
+fn short_partition_plan() -> FaultPlan {
+    FaultPlan {
+        actions: vec![FaultAction {
+            at: Instant::ZERO + Duration::from_secs(10),
+            fault: Fault::Partition {
+                partition: Partition::Isolate { host: HostId(2) },
+                duration: Duration::from_secs(2),
+            },
+        }],
+        heal_at: None,
+    }
+}
+
+fn short_partition_run(bugs: Bugs, seed: u64) -> (Sim<SwimNode>, ruckus_sim::RunReport) {
+    let config = Config {
+        members: 5,
+        bugs,
+        faults_affect_reachability: false,
+        outage_max: Duration::from_secs(2),
+        ..Config::default()
+    };
+    let mut sim = build(&config, seed, Duration::from_secs(60), short_partition_plan());
+    let report = sim.run();
+    (sim, report)
+}
+
+#[test]
+fn a_short_partition_is_refuted_in_time() {
+    for seed in 0..4 {
+        let (sim, report) = short_partition_run(Bugs::default(), seed);
+        assert_eq!(report.verdict, Verdict::Held, "seed {seed}: {report}");
+        assert!(
+            sim.metrics().counter("swim.suspicions") > 0,
+            "seed {seed}: the cut was noticed"
+        );
+        assert!(sim.metrics().counter("swim.refutations") > 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn bug_no_suspicion_declares_a_briefly_cut_off_member_dead() {
+    let bugs = Bugs {
+        no_suspicion: true,
+        ..Bugs::default()
+    };
+    for seed in 0..4 {
+        let (_, report) = short_partition_run(bugs, seed);
+        let failure = report.failure.expect("the bug is found");
+        assert_eq!(
+            failure.property.as_deref(),
+            Some("accuracy"),
+            "seed {seed}: {failure:?}"
+        );
+        assert_eq!(failure.verdict, Verdict::SafetyViolation);
+    }
+}
+
+#[test]
+fn bug_no_incarnation_bump_leaves_a_suspect_unable_to_clear_itself() {
+    let bugs = Bugs {
+        no_incarnation_bump: true,
+        ..Bugs::default()
+    };
+    for seed in 0..4 {
+        let (_, report) = short_partition_run(bugs, seed);
+        let failure = report.failure.expect("the bug is found");
+        assert_eq!(
+            failure.property.as_deref(),
+            Some("accuracy"),
+            "seed {seed}: {failure:?}"
+        );
+        // Declared dead only once the suspicion ran out: at least the 4 s floor after the cut.
+        assert!(
+            failure.time >= Instant::ZERO + Duration::from_secs(14),
+            "seed {seed}: {failure:?}"
+        );
+    }
+}
+
+/// The SWIM paper's expected first-detection time in protocol periods when each of the `n - 1`
+/// survivors picks a target uniformly among `choices` members.
+fn expected_detection_periods(n: u32, choices: u32) -> f64 {
+    let miss = (1.0 - 1.0 / f64::from(choices)).powi(n as i32 - 1);
+    1.0 / (1.0 - miss)
+}
+
+/// Protocol periods from a crash at a random phase to the first suspicion, counted as the
+/// paper does: from the first round that starts after the crash through the round in which
+/// the crashed member is picked (suspicion falls at that round's end). Rounds are aligned
+/// (`stagger = false`) so "a round" means the same interval for every member.
+fn detection_periods(n: u32, seed: u64) -> u32 {
+    let warmup = if n > 50 { 30 } else { 12 };
+    let phase = ruckus_sim::Random::stream(seed, "swim-test-phase", 0).unit();
+    let period = Duration::from_secs(1);
+    let crash_at = Duration::from_nanos(((f64::from(warmup) + phase) * 1e9) as u64);
+    let config = Config {
+        members: n,
+        swim: SwimConfig {
+            target_selection: TargetSelection::Random,
+            stagger: false,
+            ..SwimConfig::default()
+        },
+        crashes: vec![ScheduledStop {
+            member: n - 1,
+            at: crash_at,
+        }],
+        convergence_within: Some(Duration::from_secs(3_600)),
+        ..Config::default()
+    };
+    let mut sim = build(&config, seed, crash_at + period * 25, FaultPlan::none());
+    sim.run();
+    let first = *sim
+        .metrics()
+        .samples(&format!("swim.detect_ns.m{}", n - 1))
+        .iter()
+        .min()
+        .expect("the crash was detected");
+    let t = period.as_nanos();
+    let crash = crash_at.as_nanos();
+    let first_round = crash.div_ceil(t) * t;
+    ((crash + first).saturating_sub(first_round)).div_ceil(t) as u32
+}
+
+fn mean_and_ci(samples: &[f64]) -> (f64, f64) {
+    let k = samples.len() as f64;
+    let mean = samples.iter().sum::<f64>() / k;
+    let var = samples.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (k - 1.0);
+    (mean, 1.96 * (var / k).sqrt())
+}
+
+#[test]
+fn first_detection_time_matches_the_swim_paper_roughly() {
+    // 60 seeds at n = 5: the mean of a geometric count with mean ~1.46 lies within 0.35 of
+    // it with overwhelming probability; a round-robin or a broken probe would drift away.
+    let samples: Vec<f64> = (0..60).map(|s| f64::from(detection_periods(5, s))).collect();
+    let (mean, _) = mean_and_ci(&samples);
+    let expected = expected_detection_periods(5, 4);
+    assert!((mean - expected).abs() < 0.35, "mean {mean}, expected {expected}");
+    assert!(
+        samples.iter().filter(|&&g| g == 0.0).count() <= 1,
+        "picked before the crash: {samples:?}"
+    );
+}
+
+/// Measured (release, 1000 seeds each; `cargo test -p ruckus-models --release -- --ignored
+/// --nocapture swim_paper`): see the module docs of `swim` for the figures.
+#[test]
+#[ignore]
+fn swim_paper_first_detection_measurement() {
+    for (n, seeds) in [(5u32, 1_000u64), (10, 1_000), (100, 300)] {
+        let samples: Vec<f64> = (0..seeds).map(|s| f64::from(detection_periods(n, s))).collect();
+        let (mean, ci) = mean_and_ci(&samples);
+        println!(
+            "n={n:>3} seeds={seeds}: mean {mean:.3} ± {ci:.3} periods; paper 1/(1-(1-1/n)^(n-1)) = {:.3}; uniform over the n-1 others = {:.3}",
+            expected_detection_periods(n, n),
+            expected_detection_periods(n, n - 1)
+        );
+    }
+}
+
+/// Messages sent per member per probe period between 40 s and 100 s (after joining settles).
+fn steady_load(n: u32) -> (f64, f64) {
+    let config = Config {
+        members: n,
+        ..Config::default()
+    };
+    let counts = |horizon| {
+        let mut sim = build(&config, 11, Duration::from_secs(horizon), FaultPlan::none());
+        sim.run();
+        let m = sim.metrics();
+        (
+            m.counter("swim.messages_sent"),
+            m.counter("swim.messages_received"),
+        )
+    };
+    let (sent_a, recv_a) = counts(40);
+    let (sent_b, recv_b) = counts(100);
+    let per = |a: u64, b: u64| (b - a) as f64 / f64::from(n) / 60.0;
+    (per(sent_a, sent_b), per(recv_a, recv_b))
+}
+
+#[test]
+fn load_per_member_per_period_stays_flat_as_the_cluster_grows() {
+    let mut loads = Vec::new();
+    for n in [5, 20, 50] {
+        let (sent, received) = steady_load(n);
+        // A ping and an ack per round, a push-pull pair every 30-60 rounds, no gossip once quiet.
+        assert!(
+            (1.95..2.3).contains(&sent),
+            "n={n}: {sent} sent per member per period"
+        );
+        assert!((1.95..2.3).contains(&received), "n={n}: {received} received");
+        loads.push(sent);
+    }
+    let spread = loads.iter().cloned().fold(0.0, f64::max) / loads.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread < 1.1, "{loads:?}");
+}

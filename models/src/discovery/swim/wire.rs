@@ -429,7 +429,11 @@ mod tests {
         assert_eq!(p.updates(), &[alive(3), alive(2)]);
         let mut p = Piggyback::default();
         q.fill(&mut p, 1_400, 5);
-        assert_eq!(p.updates(), &[alive(3), alive(2), alive(1)], "now all sent once: newest first");
+        assert_eq!(
+            p.updates(),
+            &[alive(3), alive(2), alive(1)],
+            "now all sent once: newest first"
+        );
     }
 
     #[test]

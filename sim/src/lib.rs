@@ -65,9 +65,11 @@
 //! name, so adding a draw in one place never shifts another stream.
 
 pub mod clock;
+pub mod component;
 pub mod disk;
 pub mod fault;
 pub mod metrics;
+pub mod model;
 pub mod network;
 pub mod process;
 pub mod property;
@@ -80,9 +82,11 @@ mod timers;
 pub mod trace;
 
 pub use clock::{Clock, ClockConfig};
+pub use component::Scope;
 pub use disk::DiskFaultConfig;
 pub use fault::{Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate};
 pub use metrics::Metrics;
+pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
 pub use process::{Context, HistoryEntry, Process, ProcessId, Storage, TimerId};
 pub use property::{Property, PropertyKind, View};

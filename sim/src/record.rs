@@ -2,10 +2,9 @@
 //! the observer hook that full traces attach to.
 
 use crate::fault::Fault;
-use crate::process::Process;
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::fmt::{self, Debug};
 use std::hash::{Hash, Hasher};
 
 /// What kind of event a record describes.
@@ -207,14 +206,17 @@ impl FlightRecorder {
 }
 
 /// The payload behind a record, for observers that keep more than the record.
-#[derive(Debug)]
-pub enum EventDetail<'a, P: Process> {
+///
+/// Payloads are seen through `Debug`, so one observer serves every model: trace writers,
+/// replay checkers and exports never need the model's types.
+#[derive(Clone, Copy, Debug)]
+pub enum EventDetail<'a> {
     /// No payload (start, drop, deferral, heal).
     None,
     /// The message delivered.
-    Message(&'a P::Message),
+    Message(&'a dyn Debug),
     /// The timer value that fired.
-    Timer(&'a P::Timer),
+    Timer(&'a dyn Debug),
     /// The fault that began or ended.
     Fault(&'a Fault),
     /// A note's text.
@@ -222,9 +224,9 @@ pub enum EventDetail<'a, P: Process> {
 }
 
 /// Receives every event of a run as it happens: the hook full trace files attach to.
-pub trait Observer<P: Process> {
+pub trait Observer {
     /// Called once per event (and per note), in order.
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>);
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>);
 }
 
 /// An observer that keeps every record in memory (for tests and determinism checks).
@@ -234,8 +236,8 @@ pub struct RecordingObserver {
     pub records: Vec<EventRecord>,
 }
 
-impl<P: Process> Observer<P> for RecordingObserver {
-    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_, P>) {
+impl Observer for RecordingObserver {
+    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_>) {
         self.records.push(*record);
     }
 }

@@ -265,7 +265,7 @@ pub(crate) struct Core<P: Process> {
     pub(crate) event_index: u64,
     fingerprint: Fingerprint,
     recorder: FlightRecorder,
-    observer: Option<Box<dyn Observer<P>>>,
+    observer: Option<Box<dyn Observer>>,
     pub(crate) metrics: Metrics,
     pub(crate) history: Vec<HistoryEntry<P::Operation>>,
     spawned: Vec<(ProcessId, P)>,
@@ -328,7 +328,7 @@ impl<P: Process> Core<P> {
     // Always inlined: the record is built field by field at each call site, and passing it
     // through a call cost a store and reload of 48 bytes per event.
     #[inline(always)]
-    pub(crate) fn emit(&mut self, record: EventRecord, detail: EventDetail<'_, P>) {
+    pub(crate) fn emit(&mut self, record: EventRecord, detail: EventDetail<'_>) {
         self.fingerprint.add(&record);
         self.recorder.push(record);
         if let Some(obs) = self.observer.as_mut() {
@@ -569,12 +569,12 @@ impl<P: Process> Sim<P> {
     }
 
     /// Attaches an observer that sees every event (for full traces).
-    pub fn set_observer(&mut self, observer: Box<dyn Observer<P>>) {
+    pub fn set_observer(&mut self, observer: Box<dyn Observer>) {
         self.core.observer = Some(observer);
     }
 
     /// Detaches and returns the observer.
-    pub fn take_observer(&mut self) -> Option<Box<dyn Observer<P>>> {
+    pub fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
         self.core.observer.take()
     }
 
@@ -1289,8 +1289,8 @@ fn shared_recording() -> (SharedRecorder, std::rc::Rc<std::cell::RefCell<Vec<Eve
 
 struct SharedRecorder(std::rc::Rc<std::cell::RefCell<Vec<EventRecord>>>);
 
-impl<P: Process> Observer<P> for SharedRecorder {
-    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_, P>) {
+impl Observer for SharedRecorder {
+    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_>) {
         self.0.borrow_mut().push(*record);
     }
 }

@@ -689,13 +689,10 @@ fn same_seed_same_fingerprint_different_seed_different_run() {
     assert_ne!(a.fingerprint, b.fingerprint);
 }
 
-fn recording() -> (
-    impl Observer<Probe>,
-    std::rc::Rc<std::cell::RefCell<Vec<EventRecord>>>,
-) {
+fn recording() -> (impl Observer, std::rc::Rc<std::cell::RefCell<Vec<EventRecord>>>) {
     struct Rec(std::rc::Rc<std::cell::RefCell<Vec<EventRecord>>>);
-    impl Observer<Probe> for Rec {
-        fn on_event(&mut self, r: &EventRecord, _: EventDetail<'_, Probe>) {
+    impl Observer for Rec {
+        fn on_event(&mut self, r: &EventRecord, _: EventDetail<'_>) {
             self.0.borrow_mut().push(*r);
         }
     }

@@ -700,9 +700,9 @@ impl Drop for TraceWriter {
     }
 }
 
-impl<P: Process> Observer<P> for TraceWriter {
+impl Observer for TraceWriter {
     #[inline]
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>) {
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>) {
         let note = match detail {
             EventDetail::Note(text) => Some(text),
             _ => None,
@@ -1107,33 +1107,26 @@ pub fn shared<O>(observer: O) -> (SharedObserver<O>, Rc<RefCell<O>>) {
     (SharedObserver(cell.clone()), cell)
 }
 
-impl<P: Process, O: Observer<P>> Observer<P> for SharedObserver<O> {
+impl<O: Observer> Observer for SharedObserver<O> {
     #[inline]
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>) {
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>) {
         self.0.borrow_mut().on_event(record, detail);
     }
 }
 
 /// Several observers in one, called in order (the engine takes a single observer).
-pub struct Observers<P: Process>(pub Vec<Box<dyn Observer<P>>>);
+pub struct Observers(pub Vec<Box<dyn Observer>>);
 
-impl<P: Process> fmt::Debug for Observers<P> {
+impl fmt::Debug for Observers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Observers({})", self.0.len())
     }
 }
 
-impl<P: Process> Observer<P> for Observers<P> {
-    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_, P>) {
+impl Observer for Observers {
+    fn on_event(&mut self, record: &EventRecord, detail: EventDetail<'_>) {
         for o in &mut self.0 {
-            let d = match &detail {
-                EventDetail::None => EventDetail::None,
-                EventDetail::Message(m) => EventDetail::Message(*m),
-                EventDetail::Timer(t) => EventDetail::Timer(*t),
-                EventDetail::Fault(f) => EventDetail::Fault(f),
-                EventDetail::Note(n) => EventDetail::Note(n),
-            };
-            o.on_event(record, d);
+            o.on_event(record, detail);
         }
     }
 }
@@ -1158,8 +1151,8 @@ impl DetailText {
     }
 }
 
-impl<P: Process> Observer<P> for DetailText {
-    fn on_event(&mut self, _record: &EventRecord, detail: EventDetail<'_, P>) {
+impl Observer for DetailText {
+    fn on_event(&mut self, _record: &EventRecord, detail: EventDetail<'_>) {
         let mut text = match detail {
             EventDetail::None => String::new(),
             EventDetail::Message(m) => format!("{m:?}"),
@@ -1291,9 +1284,9 @@ fn describe_difference(a: &EventRecord, b: &EventRecord) -> String {
     )
 }
 
-impl<P: Process> Observer<P> for ReplayChecker {
+impl Observer for ReplayChecker {
     #[inline]
-    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_, P>) {
+    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_>) {
         self.check(record);
     }
 }
@@ -1364,7 +1357,7 @@ impl Replay {
         sim: &mut Sim<P>,
         reader: TraceReader,
         context: usize,
-        also: Option<Box<dyn Observer<P>>>,
+        also: Option<Box<dyn Observer>>,
     ) -> Replay {
         let footer = reader.footer().clone();
         let (observer, checker) = shared(ReplayChecker {

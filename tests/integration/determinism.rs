@@ -153,8 +153,8 @@ type FaultEvent = (RecordKind, u64, u32, u64);
 /// Keeps the fault events (begin, end, heal) a run goes through.
 struct FaultEvents(Rc<RefCell<Vec<FaultEvent>>>);
 
-impl<P: Process> Observer<P> for FaultEvents {
-    fn on_event(&mut self, r: &EventRecord, _detail: EventDetail<'_, P>) {
+impl Observer for FaultEvents {
+    fn on_event(&mut self, r: &EventRecord, _detail: EventDetail<'_>) {
         if matches!(
             r.kind,
             RecordKind::FaultBegin | RecordKind::FaultEnd | RecordKind::Heal

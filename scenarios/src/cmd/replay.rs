@@ -142,7 +142,7 @@ impl SimVisitor for ReplayVisit {
     type Output = Result<ReplayResult, String>;
     fn visit<M: crate::registry::Model>(self, mut sim: Sim<M::Process>, _plan: &FaultPlan) -> Self::Output {
         let (details, texts) = shared(DetailText::new(400));
-        let extra: Option<Box<dyn ruckus_sim::Observer<M::Process>>> = if self.collect {
+        let extra: Option<Box<dyn ruckus_sim::Observer>> = if self.collect {
             Some(Box::new(details))
         } else {
             None

@@ -1,0 +1,141 @@
+//! Models as the tools above the engine see them, and a built simulation behind one handle.
+//!
+//! A [`Model`] names a process type, its parameters, how to place its processes and which
+//! properties it offers. The command line, scenario files, traces, shrinking, explore and the
+//! test helpers work for any type that implements it: a user's crate implements `Model` for
+//! its own system and registers it; nothing else needs to know the model.
+//!
+//! A [`Simulation`] is a built `Sim<P>` with the process type erased, so tools drive every
+//! model through one object-safe handle instead of carrying a type parameter around.
+
+use crate::fault::FaultPlan;
+use crate::metrics::Metrics;
+use crate::network::HostId;
+use crate::process::{Process, ProcessId};
+use crate::property::Property;
+use crate::record::Observer;
+use crate::sim::{Progress, RunReport, Sim};
+use crate::time::Instant;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+/// A model: a name, a parameter struct, a setup function and properties.
+///
+/// Implement it on a unit struct beside the model's code. Scenario files name the model by
+/// [`NAME`](Model::NAME) and fill [`Config`](Model::Config) from their `[model]` and
+/// `[workload]` tables.
+pub trait Model: 'static {
+    /// The name scenario files use in `[model] name = "..."`.
+    const NAME: &'static str;
+    /// One line for listings and error messages.
+    const ABOUT: &'static str;
+    /// The key in the model's parameters that must equal the topology's host count, if any
+    /// (filled in from `[topology] hosts` when the scenario leaves it out).
+    const HOSTS_KEY: Option<&'static str> = None;
+    /// Workload sizes a shrinker may reduce, as (parameter, smallest value), most promising
+    /// first: integer parameters, by dotted path into the model's parameters. A knob named like
+    /// `HOSTS_KEY` moves the topology's host count with it; [`Model::check`] still vets every
+    /// combination tried.
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[];
+    /// The model's parameters (`[model]` and `[workload]` keys, merged).
+    type Config: Serialize + DeserializeOwned + Default + Debug + Clone;
+    /// The model's process type.
+    type Process: Process;
+    /// Places the model's processes.
+    fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config);
+    /// Every property the model offers; scenarios choose among them by name.
+    fn properties(config: &Self::Config) -> Vec<Property<Self::Process>>;
+    /// Checks the parameters against each other and the topology's host count, so a bad
+    /// combination is reported as bad input instead of a setup panic.
+    fn check(_config: &Self::Config, _hosts: u32) -> Result<(), String> {
+        Ok(())
+    }
+    /// Checks one `Fault::Degrade` mode string, so a typo in a scenario is bad input rather
+    /// than a model panic mid-run. Models that read no degradations accept (and ignore) any.
+    fn check_degrade_mode(_mode: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// The model's own summary figures of one run (goodput, detection time, ...), beside the
+    /// generic ones every run has (each counter, each distribution's mean and quantiles).
+    /// Experiments compare variants on these by name.
+    fn summarize(_config: &Self::Config, _metrics: &Metrics, _end: Instant) -> BTreeMap<String, f64> {
+        BTreeMap::new()
+    }
+}
+
+/// A built simulation of any model, driven without knowing its process type.
+///
+/// Implemented by every `Sim<P>`; tools hold a `Box<dyn Simulation>`.
+pub trait Simulation {
+    /// Runs to the end and returns the report.
+    fn run(&mut self) -> RunReport;
+    /// Runs until `index` events have been processed (then pauses) or the run ends.
+    fn run_until_event(&mut self, index: u64) -> Progress;
+    /// Attaches an observer that sees every event (trace writers, replay checkers).
+    fn set_observer(&mut self, observer: Box<dyn Observer>);
+    /// Detaches and returns the observer.
+    fn take_observer(&mut self) -> Option<Box<dyn Observer>>;
+    /// The run's seed.
+    fn seed(&self) -> u64;
+    /// Current true time.
+    fn now(&self) -> Instant;
+    /// Events processed so far.
+    fn events(&self) -> u64;
+    /// The fault plan the run follows.
+    fn fault_plan(&self) -> &FaultPlan;
+    /// The metrics recorded so far.
+    fn metrics(&self) -> &Metrics;
+    /// How many processes have been spawned.
+    fn process_count(&self) -> usize;
+    /// The host a process lives on.
+    fn host_of(&self, id: ProcessId) -> HostId;
+    /// A process's current state, pretty-printed (`None` for an unknown id).
+    fn describe_process(&self, id: ProcessId) -> Option<String>;
+    /// The `Sim<P>` itself, for code that knows the model (downcast with `Any`).
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<P: Process> Simulation for Sim<P> {
+    fn run(&mut self) -> RunReport {
+        Sim::run(self)
+    }
+    fn run_until_event(&mut self, index: u64) -> Progress {
+        Sim::run_until_event(self, index)
+    }
+    fn set_observer(&mut self, observer: Box<dyn Observer>) {
+        Sim::set_observer(self, observer);
+    }
+    fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
+        Sim::take_observer(self)
+    }
+    fn seed(&self) -> u64 {
+        Sim::seed(self)
+    }
+    fn now(&self) -> Instant {
+        Sim::now(self)
+    }
+    fn events(&self) -> u64 {
+        Sim::events(self)
+    }
+    fn fault_plan(&self) -> &FaultPlan {
+        Sim::fault_plan(self)
+    }
+    fn metrics(&self) -> &Metrics {
+        Sim::metrics(self)
+    }
+    fn process_count(&self) -> usize {
+        Sim::process_count(self)
+    }
+    fn host_of(&self, id: ProcessId) -> HostId {
+        Sim::host_of(self, id)
+    }
+    fn describe_process(&self, id: ProcessId) -> Option<String> {
+        Sim::process(self, id).map(|p| format!("{p:#?}"))
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

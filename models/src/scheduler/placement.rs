@@ -7,7 +7,7 @@
 //! fit score (bin-pack or spread), the job anti-affinity penalty (only where the task group
 //! already runs), and the spread score over an attribute (only when the group asks for one).
 
-use ruckus_sim::Random;
+use ruckus_sim::{Duration, Random};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -127,6 +127,18 @@ pub struct TaskGroup {
     pub constraints: Vec<Constraint>,
     /// Spread allocations evenly over the values of this attribute.
     pub spread: Option<Attribute>,
+    /// How each allocation's task behaves once started (the workload, not a placement input).
+    pub task: TaskSpec,
+}
+
+/// How a task behaves when run: the workload's side of a task group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskSpec {
+    /// The task exits successfully after this long (batch work); `None`: runs until stopped.
+    pub run_for: Option<Duration>,
+    /// The task crashes this long after every start (a crash-looping release).
+    pub fail_after: Option<Duration>,
 }
 
 impl Default for TaskGroup {
@@ -136,6 +148,7 @@ impl Default for TaskGroup {
             resources: Resources::new(500, 256),
             constraints: Vec::new(),
             spread: None,
+            task: TaskSpec::default(),
         }
     }
 }
@@ -362,6 +375,7 @@ mod tests {
             resources: Resources::new(cpu, mem),
             constraints: vec![],
             spread: None,
+            task: TaskSpec::default(),
         }
     }
 

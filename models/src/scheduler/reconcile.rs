@@ -118,13 +118,6 @@ pub fn compute_plan(state: &ClusterState, job: &str, now: Instant, settings: &Se
                 _ => {}
             }
         }
-        // Batch completions that were replaced or stopped still count once.
-        if job.kind == JobKind::Batch {
-            held += allocs
-                .iter()
-                .filter(|a| a.client == ClientStatus::Complete && (a.desired != DesiredStatus::Run || a.replaced))
-                .count();
-        }
         let count = group.count as usize;
         if held > count {
             // Excess: stop the newest live allocations not already leaving.

@@ -548,7 +548,9 @@ impl ClusterState {
     pub fn complete_count(&self, job: &str, group: u32) -> usize {
         self.allocs
             .values()
-            .filter(|a| a.job == job && a.group == group && a.client == ClientStatus::Complete)
+            .filter(|a| {
+                a.job == job && a.group == group && a.desired == DesiredStatus::Run && a.client == ClientStatus::Complete
+            })
             .count()
     }
 

@@ -57,7 +57,12 @@ pub struct Agent {
 
 impl Agent {
     /// The agent of `node`, offering `capacity`, with `attributes`.
-    pub fn new(settings: AgentSettings, node: NodeId, capacity: Resources, attributes: NodeAttributes) -> Agent {
+    pub fn new(
+        settings: AgentSettings,
+        node: NodeId,
+        capacity: Resources,
+        attributes: NodeAttributes,
+    ) -> Agent {
         Agent {
             settings,
             node,
@@ -113,13 +118,24 @@ impl Agent {
         cx.send(self.settings.server, Msg::Heartbeat { node: self.node });
         if !self.unacked.is_empty() {
             let updates = self.unacked.iter().map(|(a, s)| (*a, *s)).collect();
-            cx.send(self.settings.server, Msg::AllocUpdate { node: self.node, updates });
+            cx.send(
+                self.settings.server,
+                Msg::AllocUpdate {
+                    node: self.node,
+                    updates,
+                },
+            );
         }
         self.arm_retry(cx);
     }
 
     /// Handles a protocol message.
-    pub fn on_message<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, from: ProcessId, m: Msg) {
+    pub fn on_message<P: RunsTasks>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        from: ProcessId,
+        m: Msg,
+    ) {
         match m {
             Msg::RegisterAck { ttl } => {
                 self.registered = true;
@@ -212,7 +228,10 @@ impl Agent {
 
     fn start<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, alloc: AllocId) {
         let agent = cx.id();
-        let local = self.allocs.get_mut(&alloc).expect("started allocations are known");
+        let local = self
+            .allocs
+            .get_mut(&alloc)
+            .expect("started allocations are known");
         let task = Task {
             alloc,
             agent,
@@ -223,7 +242,13 @@ impl Agent {
         cx.count("sched.tasks_started", 1);
     }
 
-    fn task_exited<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, from: ProcessId, alloc: AllocId, ok: bool) {
+    fn task_exited<P: RunsTasks>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        from: ProcessId,
+        alloc: AllocId,
+        ok: bool,
+    ) {
         let now = cx.now();
         let Some(local) = self.allocs.get_mut(&alloc) else {
             return;
@@ -252,7 +277,12 @@ impl Agent {
         }
     }
 
-    fn report<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, alloc: AllocId, status: ClientStatus) {
+    fn report<P: RunsTasks>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        alloc: AllocId,
+        status: ClientStatus,
+    ) {
         self.unacked.insert(alloc, status);
         let m = Msg::AllocUpdate {
             node: self.node,
@@ -304,7 +334,13 @@ impl Task {
     /// Exits: tells the agent, then stops this process.
     pub fn on_timer<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
         if let Timer::TaskExit { ok } = t {
-            cx.send(self.agent, Msg::TaskExited { alloc: self.alloc, ok });
+            cx.send(
+                self.agent,
+                Msg::TaskExited {
+                    alloc: self.alloc,
+                    ok,
+                },
+            );
             let me = cx.id();
             cx.context().stop_process(me);
         }

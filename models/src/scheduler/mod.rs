@@ -40,11 +40,14 @@ pub use client::{Agent, AgentSettings, RunsTasks, Task};
 pub use server::{Server, ServerSettings};
 pub use submitter::Submitter;
 
-use placement::{Attribute, Constraint, FitAlgorithm, Job, JobKind, NodeAttributes, NodeId, Resources, TaskGroup, TaskSpec};
+use placement::{
+    Attribute, Constraint, FitAlgorithm, Job, JobKind, NodeAttributes, NodeId, Resources, TaskGroup, TaskSpec,
+};
 use policy::{HeartbeatPolicy, ReschedulePolicy, RestartPolicy};
 use reconcile::Settings;
 use ruckus_sim::{
-    Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Sim, Topology, View,
+    Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Sim, Topology,
+    View,
 };
 use serde::{Deserialize, Serialize};
 use state::{AllocId, ClientStatus, ClusterState, DesiredStatus};
@@ -387,8 +390,11 @@ impl Config {
         if self.sample_every == Duration::ZERO {
             return Err("sample_every must be positive".into());
         }
-        if self.heartbeat.min_heartbeat_ttl == Duration::ZERO || self.heartbeat.max_heartbeats_per_second == 0 {
-            return Err("heartbeat.min_heartbeat_ttl and heartbeat.max_heartbeats_per_second must be positive".into());
+        if self.heartbeat.min_heartbeat_ttl == Duration::ZERO || self.heartbeat.max_heartbeats_per_second == 0
+        {
+            return Err(
+                "heartbeat.min_heartbeat_ttl and heartbeat.max_heartbeats_per_second must be positive".into(),
+            );
         }
         let mut names = std::collections::BTreeSet::new();
         for job in self.all_jobs() {
@@ -400,7 +406,10 @@ impl Config {
             }
         }
         if let Some(d) = self.drains.iter().find(|d| d.node >= self.nodes) {
-            return Err(format!("drain of node {} but there are {} nodes", d.node, self.nodes));
+            return Err(format!(
+                "drain of node {} but there are {} nodes",
+                d.node, self.nodes
+            ));
         }
         Ok(())
     }
@@ -428,6 +437,8 @@ impl Config {
             applier_trusts_snapshot: self.bugs.applier_trusts_snapshot,
             fixed_heartbeat_ttl: self.bugs.fixed_heartbeat_ttl,
             sample_every: self.sample_every,
+            heartbeat_warmup: self.heartbeat.base_ttl(self.nodes as usize, false) * 2
+                + self.heartbeat.heartbeat_grace,
         }
     }
 }
@@ -461,7 +472,6 @@ impl RunsTasks for Scheduler {
         Scheduler::Task(task)
     }
 }
-
 
 impl Process for Scheduler {
     type Message = Msg;
@@ -518,7 +528,10 @@ pub fn setup(sim: &mut Sim<Scheduler>, config: &Config) {
         "the scheduler needs {} hosts, the topology has {hosts}",
         config.hosts()
     );
-    let server = sim.spawn(HostId(0), Scheduler::Server(Server::new(config.server_settings())));
+    let server = sim.spawn(
+        HostId(0),
+        Scheduler::Server(Server::new(config.server_settings())),
+    );
     let submitter = Submitter::new(server, config);
     sim.spawn(HostId(0), Scheduler::Submitter(submitter));
     let agent_settings = AgentSettings {
@@ -546,7 +559,10 @@ pub fn check_capacity(state: &ClusterState) -> Result<(), String> {
     for (node, used) in state.usage() {
         let capacity = state.nodes.get(&node).map(|n| n.capacity).unwrap_or_default();
         if !used.fits_in(capacity) {
-            return Err(format!("node {} holds {used:?}, over its capacity {capacity:?}", node.0));
+            return Err(format!(
+                "node {} holds {used:?}, over its capacity {capacity:?}",
+                node.0
+            ));
         }
     }
     Ok(())
@@ -572,7 +588,10 @@ pub fn check_constraints(state: &ClusterState) -> Result<(), String> {
                 Constraint::DistinctHosts => {
                     let n = per_node_job[&(a.node.0, a.job.as_str())];
                     if n > 1 {
-                        return Err(format!("job {} has {n} allocations on node {} (distinct_hosts)", a.job, a.node.0));
+                        return Err(format!(
+                            "job {} has {n} allocations on node {} (distinct_hosts)",
+                            a.job, a.node.0
+                        ));
                     }
                 }
             }
@@ -602,7 +621,10 @@ pub fn check_counts(state: &ClusterState) -> Result<(), String> {
         for (g, group) in record.job.groups.iter().enumerate() {
             let running = state.running_count(name, g as u32);
             if running > group.count as usize {
-                return Err(format!("job {name} group {g} runs {running} of count {}", group.count));
+                return Err(format!(
+                    "job {name} group {g} runs {running} of count {}",
+                    group.count
+                ));
             }
         }
     }
@@ -659,7 +681,10 @@ pub fn check_jobs_at_count(state: &ClusterState, config: &Config) -> Result<(), 
     if !demand.fits_in(capacity) {
         return Ok(());
     }
-    for job in jobs.iter().filter(|j| j.groups.iter().all(|g| g.task.fail_after.is_none())) {
+    for job in jobs
+        .iter()
+        .filter(|j| j.groups.iter().all(|g| g.task.fail_after.is_none()))
+    {
         let Some(record) = state.jobs.get(&job.name) else {
             return Err(format!("job {} is not registered", job.name));
         };
@@ -688,8 +713,8 @@ pub fn properties(config: &Config) -> Vec<Property<Scheduler>> {
     };
     let backoff_config = config.clone();
     let live_config = config.clone();
-    // Stagger spreads a cluster's first heartbeats over one base TTL, so the rate then is the
-    // target itself: allow a quarter over it for the noise.
+    // Counted after the warm-up (two base TTLs and the grace), when every node holds a TTL
+    // sized for the whole cluster; a quarter over the target allows for the stagger's noise.
     let window_limit = config.heartbeat.max_heartbeats_per_second * 10 * 5 / 4;
     vec![
         Property::always("capacity", with_state(check_capacity)),
@@ -710,7 +735,9 @@ pub fn properties(config: &Config) -> Vec<Property<Scheduler>> {
             Ok(())
         }),
         Property::eventually("jobs_at_count", config.liveness_within, move |v| {
-            server_state(v).map_or(Err("no server".into()), |s| check_jobs_at_count(&s.state, &live_config))
+            server_state(v).map_or(Err("no server".into()), |s| {
+                check_jobs_at_count(&s.state, &live_config)
+            })
         }),
     ]
 }

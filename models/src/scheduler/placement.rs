@@ -258,7 +258,9 @@ pub fn anti_affinity(node: &Candidate, group: &TaskGroup) -> Option<f64> {
 pub fn spread_counts(nodes: &[Candidate], attribute: Attribute) -> BTreeMap<String, u32> {
     let mut counts = BTreeMap::new();
     for node in nodes {
-        *counts.entry(node.attributes.get(attribute).to_owned()).or_insert(0) += node.group_allocs;
+        *counts
+            .entry(node.attributes.get(attribute).to_owned())
+            .or_insert(0) += node.group_allocs;
     }
     counts
 }
@@ -401,9 +403,21 @@ mod tests {
         let nodes: Vec<Candidate> = (0..100).map(|i| node(i, (4000, 4000), (0, 0))).collect();
         let g = group(100, 100);
         let mut rng = Random::stream(1, "t", 0);
-        let c = choose(FitAlgorithm::Binpack, &nodes, &g, sample_limit(JobKind::Service, 100), &mut rng);
+        let c = choose(
+            FitAlgorithm::Binpack,
+            &nodes,
+            &g,
+            sample_limit(JobKind::Service, 100),
+            &mut rng,
+        );
         assert_eq!((c.ranked, c.examined), (7, 7));
-        let c = choose(FitAlgorithm::Binpack, &nodes, &g, sample_limit(JobKind::Batch, 100), &mut rng);
+        let c = choose(
+            FitAlgorithm::Binpack,
+            &nodes,
+            &g,
+            sample_limit(JobKind::Batch, 100),
+            &mut rng,
+        );
         assert_eq!((c.ranked, c.examined), (2, 2));
         // Infeasible nodes are examined (and charged for) but not ranked.
         let mut mixed = nodes.clone();
@@ -421,20 +435,35 @@ mod tests {
         // Half free after placing: 10^0.5 = 3.16227766; total 6.32455532.
         let n = node(0, (1000, 2000), (400, 900));
         let ask = Resources::new(100, 100);
-        assert!(close(fit_score(FitAlgorithm::Binpack, &n, ask), (20.0 - 6.324_555_320_336_759) / 18.0));
-        assert!(close(fit_score(FitAlgorithm::Spread, &n, ask), (6.324_555_320_336_759 - 2.0) / 18.0));
+        assert!(close(
+            fit_score(FitAlgorithm::Binpack, &n, ask),
+            (20.0 - 6.324_555_320_336_759) / 18.0
+        ));
+        assert!(close(
+            fit_score(FitAlgorithm::Spread, &n, ask),
+            (6.324_555_320_336_759 - 2.0) / 18.0
+        ));
         // Full after placing: 20 - 2 = 18 -> 1.0 (bin-pack's favourite), spread 0.
         let full = node(1, (1000, 1000), (900, 900));
         assert!(close(fit_score(FitAlgorithm::Binpack, &full, ask), 1.0));
         assert!(close(fit_score(FitAlgorithm::Spread, &full, ask), 0.0));
         // Empty node asking nothing: 20 - 20 = 0 for bin-pack, 18 -> 1.0 for spread.
         let empty = node(2, (1000, 1000), (0, 0));
-        assert!(close(fit_score(FitAlgorithm::Binpack, &empty, Resources::default()), 0.0));
-        assert!(close(fit_score(FitAlgorithm::Spread, &empty, Resources::default()), 1.0));
+        assert!(close(
+            fit_score(FitAlgorithm::Binpack, &empty, Resources::default()),
+            0.0
+        ));
+        assert!(close(
+            fit_score(FitAlgorithm::Spread, &empty, Resources::default()),
+            1.0
+        ));
         // CPU 75% free (10^0.75 = 5.62341325), memory 10% free (10^0.1 = 1.25892541).
         let skew = node(3, (1000, 1000), (150, 800));
         let total = 5.623_413_251_903_491 + 1.258_925_411_794_167_2;
-        assert!(close(fit_score(FitAlgorithm::Binpack, &skew, ask), (20.0 - total) / 18.0));
+        assert!(close(
+            fit_score(FitAlgorithm::Binpack, &skew, ask),
+            (20.0 - total) / 18.0
+        ));
     }
 
     #[test]

@@ -179,7 +179,9 @@ mod tests {
     #[test]
     fn reschedule_delay_doubles_up_to_the_cap() {
         let p = ReschedulePolicy::default();
-        let secs: Vec<u64> = (0..10).map(|n| p.delay_after(n).as_nanos() / 1_000_000_000).collect();
+        let secs: Vec<u64> = (0..10)
+            .map(|n| p.delay_after(n).as_nanos() / 1_000_000_000)
+            .collect();
         assert_eq!(secs, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
         assert_eq!(p.delay_after(200), Duration::from_secs(3600));
         assert!(p.allows(1_000_000));

@@ -45,7 +45,13 @@ pub fn reschedule_at(a: &Allocation, policy: &ReschedulePolicy, without_backoff:
 }
 
 /// Reconciles `job` on `state` at `now` (see the module docs).
-pub fn compute_plan(state: &ClusterState, job: &str, now: Instant, settings: &Settings, rng: &mut Random) -> Planned {
+pub fn compute_plan(
+    state: &ClusterState,
+    job: &str,
+    now: Instant,
+    settings: &Settings,
+    rng: &mut Random,
+) -> Planned {
     let mut plan = Plan {
         job: job.to_owned(),
         ..Plan::default()
@@ -97,23 +103,32 @@ pub fn compute_plan(state: &ClusterState, job: &str, now: Instant, settings: &Se
             .map(|n| n.id)
             .collect();
         let live: Vec<&&Allocation> = allocs.iter().filter(|a| a.live()).collect();
-        let migrating: Vec<&&Allocation> = live.iter().copied().filter(|a| draining.contains(&a.node)).collect();
+        let migrating: Vec<&&Allocation> = live
+            .iter()
+            .copied()
+            .filter(|a| draining.contains(&a.node))
+            .collect();
         let mut held = live.len();
         // Replacements owed for lost and failed allocations, with their chain positions.
         let mut owed: Vec<(Option<&Allocation>, u32)> = Vec::new();
-        for a in allocs.iter().filter(|a| a.desired == DesiredStatus::Run && !a.replaced) {
+        for a in allocs
+            .iter()
+            .filter(|a| a.desired == DesiredStatus::Run && !a.replaced)
+        {
             match a.client {
                 ClientStatus::Lost if settings.lost_allocs_not_replaced => held += 1,
                 ClientStatus::Lost => owed.push((Some(a), a.reschedules)),
-                ClientStatus::Failed => match reschedule_at(a, &policy, settings.reschedule_without_backoff) {
-                    Some(at) if at <= now => owed.push((Some(a), a.reschedules + 1)),
-                    Some(at) => {
-                        held += 1;
-                        plan.follow_up = Some(plan.follow_up.map_or(at, |f| f.min(at)));
+                ClientStatus::Failed => {
+                    match reschedule_at(a, &policy, settings.reschedule_without_backoff) {
+                        Some(at) if at <= now => owed.push((Some(a), a.reschedules + 1)),
+                        Some(at) => {
+                            held += 1;
+                            plan.follow_up = Some(plan.follow_up.map_or(at, |f| f.min(at)));
+                        }
+                        // Attempts exhausted: the failure stands, the slot is not refilled.
+                        None => held += 1,
                     }
-                    // Attempts exhausted: the failure stands, the slot is not refilled.
-                    None => held += 1,
-                },
+                }
                 ClientStatus::Complete if job.kind == JobKind::Batch => held += 1,
                 _ => {}
             }

@@ -33,6 +33,9 @@ pub struct ServerSettings {
     pub fixed_heartbeat_ttl: bool,
     /// How often utilisation is sampled.
     pub sample_every: Duration,
+    /// Heartbeat load is judged only after this long from the server's start: nodes that
+    /// registered while the cluster was still small hold short TTLs until their next heartbeat.
+    pub heartbeat_warmup: Duration,
 }
 
 /// The length of the windows heartbeat load is counted in.
@@ -55,9 +58,10 @@ pub struct Server {
     jobs_in_flight: BTreeSet<String>,
     workers: Vec<Option<Busy>>,
     deadlines: BTreeMap<NodeId, TimerId>,
+    started_at: Instant,
     window_start: Instant,
     window_heartbeats: u64,
-    /// The most heartbeats received in one completed [`HEARTBEAT_WINDOW`].
+    /// The most heartbeats received in one completed [`HEARTBEAT_WINDOW`] after the warm-up.
     pub max_window_heartbeats: u64,
 }
 
@@ -71,6 +75,7 @@ impl Server {
             jobs_in_flight: BTreeSet::new(),
             workers: vec![None; settings.workers.max(1) as usize],
             deadlines: BTreeMap::new(),
+            started_at: Instant::ZERO,
             window_start: Instant::ZERO,
             window_heartbeats: 0,
             max_window_heartbeats: 0,
@@ -79,6 +84,7 @@ impl Server {
 
     /// Starts the utilisation sampler.
     pub fn on_start<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        self.started_at = cx.now();
         self.window_start = cx.now();
         cx.set_timer(self.settings.sample_every, Timer::Sample);
     }
@@ -140,7 +146,10 @@ impl Server {
             }
             Msg::DrainNode { node, deadline } => {
                 let at = cx.now() + deadline;
-                let applied = self.state.apply(Command::DrainNode { id: node, deadline: at });
+                let applied = self.state.apply(Command::DrainNode {
+                    id: node,
+                    deadline: at,
+                });
                 cx.count("sched.drains", 1);
                 cx.set_timer(deadline, Timer::DrainDeadline(node));
                 self.after_apply(cx, applied);
@@ -179,7 +188,9 @@ impl Server {
 
     fn count_heartbeat(&mut self, now: Instant) {
         while now.saturating_since(self.window_start) >= HEARTBEAT_WINDOW {
-            self.max_window_heartbeats = self.max_window_heartbeats.max(self.window_heartbeats);
+            if self.window_start >= self.started_at + self.settings.heartbeat_warmup {
+                self.max_window_heartbeats = self.max_window_heartbeats.max(self.window_heartbeats);
+            }
             self.window_heartbeats = 0;
             self.window_start += HEARTBEAT_WINDOW;
         }
@@ -301,12 +312,17 @@ impl Server {
     fn sample<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let usage = self.state.usage();
         let (mut used, mut capacity) = (0u64, 0u64);
-        for n in self.state.nodes.values().filter(|n| n.status == NodeStatus::Ready) {
+        for n in self
+            .state
+            .nodes
+            .values()
+            .filter(|n| n.status == NodeStatus::Ready)
+        {
             capacity += n.capacity.cpu_mhz;
             used += usage.get(&n.id).map_or(0, |u| u.cpu_mhz);
         }
-        if capacity > 0 {
-            cx.observe("sched.cpu_utilisation_pct", used * 100 / capacity);
+        if let Some(pct) = (used * 100).checked_div(capacity) {
+            cx.observe("sched.cpu_utilisation_pct", pct);
         }
     }
 }

@@ -44,7 +44,10 @@ pub enum ClientStatus {
 impl ClientStatus {
     /// Whether the allocation is over for the client.
     pub fn terminal(self) -> bool {
-        matches!(self, ClientStatus::Failed | ClientStatus::Complete | ClientStatus::Lost)
+        matches!(
+            self,
+            ClientStatus::Failed | ClientStatus::Complete | ClientStatus::Lost
+        )
     }
 }
 
@@ -468,7 +471,9 @@ impl ClusterState {
                         a.ran = true;
                         running_jobs.insert(a.job.clone());
                         if let Some(prev) = a.previous {
-                            let since = self.allocs[&prev].finished_at.unwrap_or(self.allocs[&id].created_at);
+                            let since = self.allocs[&prev]
+                                .finished_at
+                                .unwrap_or(self.allocs[&id].created_at);
                             out.replacements_running.push(now.saturating_since(since));
                         }
                     }
@@ -539,7 +544,10 @@ impl ClusterState {
         self.allocs
             .values()
             .filter(|a| {
-                a.job == job && a.group == group && a.desired == DesiredStatus::Run && a.client == ClientStatus::Running
+                a.job == job
+                    && a.group == group
+                    && a.desired == DesiredStatus::Run
+                    && a.client == ClientStatus::Running
             })
             .count()
     }
@@ -549,7 +557,10 @@ impl ClusterState {
         self.allocs
             .values()
             .filter(|a| {
-                a.job == job && a.group == group && a.desired == DesiredStatus::Run && a.client == ClientStatus::Complete
+                a.job == job
+                    && a.group == group
+                    && a.desired == DesiredStatus::Run
+                    && a.client == ClientStatus::Complete
             })
             .count()
     }
@@ -643,7 +654,8 @@ impl ClusterState {
             out.evals.push(e);
         }
         if out.stopped > 0 {
-            let blocked_other: Vec<String> = self.blocked.iter().filter(|j| **j != job.name).cloned().collect();
+            let blocked_other: Vec<String> =
+                self.blocked.iter().filter(|j| **j != job.name).cloned().collect();
             for j in blocked_other {
                 self.blocked.remove(&j);
                 let e = self.new_eval(j, Trigger::Unblocked, None);

@@ -452,3 +452,43 @@ fn random_crashes_and_partitions_keep_every_property() {
         assert_eq!(report.verdict, Verdict::Held, "seed {seed}: {report}");
     }
 }
+
+/// Decision time against optimism: more workers and slower planning mean more collisions the
+/// plan applier has to reject. Figures are quoted in the module docs.
+#[test]
+#[ignore]
+fn measure_decision_time_and_collisions() {
+    for workers in [1, 2, 4, 8] {
+        for cost_ms in [0, 1, 10, 50] {
+            let config = Config {
+                nodes: 20,
+                workers,
+                scheduling_cost_per_node: Duration::from_millis(cost_ms),
+                service_jobs: 8,
+                service_count: 4,
+                service_resources: Resources::new(1500, 1024),
+                batch_jobs: 0,
+                submit_interval: Duration::ZERO,
+                ..Config::default()
+            };
+            let plan = FaultPlan {
+                actions: vec![crash(3, 60, 60)],
+                heal_at: None,
+            };
+            let (report, sim) = run(&config, 11, Duration::from_secs(240), plan);
+            assert_eq!(report.verdict, Verdict::Held, "{report}");
+            let s = summarize(&config, sim.metrics(), report.end_time);
+            println!(
+                "workers {workers} cost {cost_ms:>2} ms: submit->running mean {:.3} s p99 {:.3} s, replacement mean {:.3} s, evals {}, partial commits {}, rejected {}, moved {}, cpu {:.0}%",
+                s["submit_to_running_mean_s"],
+                s["submit_to_running_p99_s"],
+                s.get("replacement_running_mean_s").copied().unwrap_or(f64::NAN),
+                s["evaluations"],
+                s["partial_commits"],
+                s["placements_rejected"],
+                s["allocs_moved"],
+                s["cpu_utilisation_mean_pct"],
+            );
+        }
+    }
+}

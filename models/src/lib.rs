@@ -8,4 +8,5 @@ pub mod lease_lock;
 pub mod linearizability;
 pub mod pingpong;
 pub mod raft;
+pub mod scheduler;
 pub mod services;

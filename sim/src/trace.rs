@@ -48,9 +48,9 @@
 //! the final name.
 
 use crate::fault::FaultPlan;
-use crate::process::Process;
+use crate::model::Simulation;
 use crate::record::{DigestHasher, EventDetail, EventRecord, Fingerprint, NONE, Observer, RecordKind};
-use crate::sim::{Failure, Progress, RunReport, Sim, Verdict};
+use crate::sim::{Failure, Progress, RunReport, Verdict};
 use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -713,8 +713,8 @@ impl Observer for TraceWriter {
 
 /// Runs `sim` to the end with a trace written to `path`. With `expected_fingerprint` (from the
 /// fast run that found the failure) it also checks that the traced re-run is the same run.
-pub fn record_run<P: Process>(
-    sim: &mut Sim<P>,
+pub fn record_run(
+    sim: &mut dyn Simulation,
     path: impl AsRef<Path>,
     header: &TraceHeader,
     expected_fingerprint: Option<u64>,
@@ -1353,8 +1353,8 @@ const REPLAY_STEP: u64 = 4096;
 impl Replay {
     /// Attaches the checker (and `also`, e.g. a [`DetailText`], if given) as the sim's observer.
     /// `context` is how many agreeing records to show before a divergence.
-    pub fn attach<P: Process>(
-        sim: &mut Sim<P>,
+    pub fn attach(
+        sim: &mut dyn Simulation,
         reader: TraceReader,
         context: usize,
         also: Option<Box<dyn Observer>>,
@@ -1376,7 +1376,7 @@ impl Replay {
     }
 
     /// Runs until `events` events have been processed (then pauses), a divergence, or the end.
-    pub fn run_until<P: Process>(&self, sim: &mut Sim<P>, events: u64) -> Result<ReplayStatus, TraceError> {
+    pub fn run_until(&self, sim: &mut dyn Simulation, events: u64) -> Result<ReplayStatus, TraceError> {
         loop {
             let target = events.min(sim.events().saturating_add(REPLAY_STEP));
             let progress = sim.run_until_event(target);
@@ -1400,7 +1400,7 @@ impl Replay {
     }
 
     /// Runs to the end and reports "matches" or the first divergence.
-    pub fn run_to_end<P: Process>(&self, sim: &mut Sim<P>) -> Result<ReplayOutcome, TraceError> {
+    pub fn run_to_end(&self, sim: &mut dyn Simulation) -> Result<ReplayOutcome, TraceError> {
         match self.run_until(sim, u64::MAX)? {
             ReplayStatus::Done(outcome) => Ok(outcome),
             ReplayStatus::Paused { .. } => unreachable!("run_until(MAX) only pauses at the end"),

@@ -519,9 +519,9 @@ pub fn properties(config: &Config) -> Vec<Property<Stack>> {
 
 /// The catalog system as a model the command line can run.
 #[derive(Debug)]
-pub struct CatalogStack;
+pub struct CatalogStackModel;
 
-impl Model for CatalogStack {
+impl Model for CatalogStackModel {
     const NAME: &'static str = "catalog_stack";
     const ABOUT: &'static str = "a service catalog replicated by Raft, with self-registering instances and callers (components composed)";
     const WORKLOAD_KNOBS: &'static [(&'static str, u64)] =

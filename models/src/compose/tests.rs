@@ -257,8 +257,8 @@ fn config_validation_names_the_field() {
             .unwrap_err()
             .starts_with("raft: heartbeat_interval")
     );
-    assert!(CatalogStack::check(&Config::default(), 2).is_err());
-    assert_eq!(CatalogStack::check(&Config::default(), 3), Ok(()));
+    assert!(CatalogStackModel::check(&Config::default(), 2).is_err());
+    assert_eq!(CatalogStackModel::check(&Config::default(), 3), Ok(()));
 }
 
 /// How often the stale-list hunt fails, with the bug on and off: see

@@ -63,6 +63,7 @@
 
 mod client;
 mod invariants;
+mod model;
 mod server;
 mod state_machine;
 mod storage;
@@ -74,6 +75,7 @@ pub use invariants::{
     INCONCLUSIVE, check_history, check_history_against, history_of, leader_and_progress_after_heal,
     server_properties,
 };
+pub use model::RaftModel;
 pub use server::{Role, Server};
 pub use state_machine::{KvStore, StateMachine};
 

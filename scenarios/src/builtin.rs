@@ -35,6 +35,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "raft_lease_without_drift_margin",
         include_str!("../data/raft_lease_without_drift_margin.toml"),
     ),
+    ("catalog_stack", include_str!("../data/catalog_stack.toml")),
 ];
 
 /// The text of the built-in scenario `name`.

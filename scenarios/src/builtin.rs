@@ -41,6 +41,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scheduler_applier_trusts_snapshot",
         include_str!("../data/scheduler_applier_trusts_snapshot.toml"),
     ),
+    ("catalog_stack", include_str!("../data/catalog_stack.toml")),
 ];
 
 /// The text of the built-in scenario `name`.

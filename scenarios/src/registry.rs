@@ -41,7 +41,7 @@ use crate::runner;
 use crate::scenario::{Partial, Scenario};
 use ruckus_models::discovery::swim::model::SwimModel;
 use ruckus_models::scheduler::SchedulerModel;
-use ruckus_models::{lease_lock, pingpong, raft, services};
+use ruckus_models::{compose, lease_lock, pingpong, raft, services};
 pub use ruckus_sim::Model;
 use ruckus_sim::{FaultPlan, Instant, Metrics, Simulation};
 use std::collections::BTreeMap;
@@ -94,7 +94,8 @@ impl Registry {
             .with::<services::ServicesModel>()
             .with::<services::ContentionModel>()
             .with::<SwimModel>()
-            .with::<SchedulerModel>();
+            .with::<SchedulerModel>()
+            .with::<compose::CatalogStackModel>();
         for (name, text) in builtin::BUILTIN {
             registry = registry.with_scenario(name, *text);
         }
@@ -285,7 +286,8 @@ mod tests {
                 "services",
                 "backoff_contention",
                 "swim",
-                "scheduler"
+                "scheduler",
+                "catalog_stack"
             ]
         );
         assert_eq!(r.scenario_names().count(), builtin::BUILTIN.len());

@@ -645,4 +645,21 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn a_scenario_naming_a_model_the_registry_lacks_is_bad_input() {
+        let dir = std::env::temp_dir().join(format!("ruckus-testing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("drift_lock.toml");
+        std::fs::write(&file, "[model]\nname = \"drift_lock\"\n[topology]\nhosts = 2\nlatency = { uniform = { min = \"1ms\", max = \"2ms\" } }\n").unwrap();
+        let reference = file.to_str().unwrap().to_owned();
+        let panic = std::panic::catch_unwind(|| scenario_in(&Registry::builtin(), &reference))
+            .expect_err("an unknown model cannot load");
+        let message = crate::runner::panic_text(&*panic);
+        assert!(message.starts_with("ruckus: bad input: "), "{message}");
+        assert!(message.contains("unknown model `drift_lock`"), "{message}");
+        assert!(message.contains("with::<YourModel>()"), "{message}");
+        assert!(!message.contains("panicked"), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -230,12 +230,15 @@ impl TestEnv {
     }
 
     /// A proptest configuration running `RUCKUS_SEEDS` cases (one when `RUCKUS_SEED` is set,
-    /// since every case would be the same seed) and allowing [`SHRINK_RUNS_MAX`] shrinking
-    /// runs; everything else as proptest's default.
+    /// since every case would be the same seed), allowing [`SHRINK_RUNS_MAX`] shrinking runs
+    /// and writing no regression files; everything else as proptest's default.
     pub fn proptest_config(&self) -> ProptestConfig {
         ProptestConfig {
             cases: if self.seed.is_some() { 1 } else { self.seeds },
             max_shrink_iters: SHRINK_RUNS_MAX,
+            // A failure is reproduced by its seed (RUCKUS_SEED) and kept as a trace file;
+            // proptest's own regression files would only warn that they cannot be placed.
+            failure_persistence: None,
             ..ProptestConfig::default()
         }
     }
@@ -534,10 +537,7 @@ pub fn check(scenario: &Scenario) {
 /// the smallest failing run is recorded to the trace directory, and the error reports it.
 pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Box<CheckFailure>> {
     let strategy = FaultPlans::from_scenario(scenario);
-    let mut runner = TestRunner::new(ProptestConfig {
-        failure_persistence: None,
-        ..env.proptest_config()
-    });
+    let mut runner = TestRunner::new(env.proptest_config());
     let seeds = env.seeds_for(scenario);
     for (passed, &seed) in seeds.iter().enumerate() {
         let tree = strategy.tree(seed);
@@ -605,6 +605,10 @@ mod tests {
         assert_eq!(one.seeds_for(&s), vec![16]);
         assert_eq!(one.proptest_config().cases, 1);
         assert_eq!(TestEnv::default().proptest_config().cases, DEFAULT_SEEDS);
+        assert!(
+            TestEnv::default().proptest_config().failure_persistence.is_none(),
+            "no regression files, so no warning that they cannot be placed"
+        );
     }
 
     #[test]

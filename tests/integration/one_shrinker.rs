@@ -78,11 +78,7 @@ fn both_paths_agree(name: &str, env: TestEnv) -> FaultPlan {
     );
     // The plan both found fails the property the original failed.
     let again = runner::run_plan(&scenario, seed, cli.plan.plan.clone()).report;
-    assert_eq!(
-        again.failure.and_then(|f| f.property),
-        failure.property,
-        "{name}"
-    );
+    assert_eq!(again.failure.and_then(|f| f.property), failure.property, "{name}");
     cli.plan.plan
 }
 

@@ -5,8 +5,9 @@
 //!
 //! The search runs in passes of two stages each:
 //!
-//! 1. **Remove** actions, as delta debugging does: first all of them; then, for chunks of half,
-//!    a quarter, ... down to one action, keep only one chunk, or delete one chunk.
+//! 1. **Remove** actions by delta debugging (Zeller's ddmin): first all of them; then, with
+//!    the plan cut into 2, 4, 8, ... chunks, keep only one chunk (and start over from it), or
+//!    delete one chunk (and go on with one chunk fewer).
 //! 2. **Simplify** each remaining action, one candidate at a time ([`simplifications`]): a
 //!    bridge split becomes a plain split, a zone cut becomes a split of the zone's hosts, a split
 //!    becomes the isolation of one host, partitions lose hosts, durations halve (down to
@@ -79,8 +80,11 @@ impl fmt::Display for PlanShrink {
 enum Stage {
     /// Trying the plan without the faults that start after the failure.
     Cut { failed_at: Instant },
-    /// Trying to keep only (`keep`) or to delete actions `at..at + size`.
-    Remove { size: usize, at: usize, keep: bool },
+    /// Trying the plan without any action.
+    Empty,
+    /// Delta debugging at granularity `n`: trying to keep only chunk `i` of `n` equal chunks
+    /// of the plan, or (`complements`) to delete it.
+    Ddmin { n: usize, complements: bool, i: usize },
     /// Trying simplification number `option` of action `action`.
     Simplify { action: usize, option: usize },
     /// Nothing more to try.
@@ -130,18 +134,13 @@ impl PlanSearch {
     /// A search from `plan`, which is known to fail. `hosts` (the topology's) lets a zone cut
     /// be rewritten as a split of the zone's hosts; without them zone cuts only get shorter.
     pub fn new(plan: FaultPlan, hosts: &[HostSpec]) -> PlanSearch {
-        let size = plan.actions.len();
         PlanSearch {
-            origin: (0..size).collect(),
+            origin: (0..plan.actions.len()).collect(),
             accepted: plan.clone(),
             original: plan,
             hosts: hosts.to_vec(),
             pending: None,
-            stage: Stage::Remove {
-                size,
-                at: 0,
-                keep: false,
-            },
+            stage: Stage::Empty,
             passed: Vec::new(),
             pass: 0,
             progress: false,
@@ -185,15 +184,16 @@ impl PlanSearch {
         self.origin = p.origin;
         self.progress = true;
         self.stage = match self.stage {
-            Stage::Cut { .. } => self.first_removal(),
-            // The plan is now that one chunk: split it finer.
-            Stage::Remove { size, keep: true, .. } => Stage::Remove {
-                size: size / 2,
-                at: 0,
-                keep: true,
-            },
-            // A deletion keeps its position: the actions after the deleted chunk moved into it.
-            stage @ Stage::Remove { keep: false, .. } => stage,
+            Stage::Cut { .. } => Stage::Empty,
+            Stage::Empty => Stage::Simplify { action: 0, option: 0 },
+            // The plan is now that one chunk: split it in two.
+            Stage::Ddmin {
+                complements: false, ..
+            } => Self::ddmin(2),
+            // One chunk fewer: the rest in one chunk fewer.
+            Stage::Ddmin {
+                n, complements: true, ..
+            } => Self::ddmin((n - 1).max(2)),
             // The action changed: its simplifications start over.
             Stage::Simplify { action, .. } => Stage::Simplify { action, option: 0 },
             Stage::Done => Stage::Done,
@@ -256,22 +256,23 @@ impl PlanSearch {
         self.outcome(tests, exhausted)
     }
 
-    fn first_removal(&self) -> Stage {
-        Stage::Remove {
-            size: self.accepted.actions.len(),
-            at: 0,
-            keep: false,
+    fn ddmin(n: usize) -> Stage {
+        Stage::Ddmin {
+            n,
+            complements: false,
+            i: 0,
         }
     }
 
     /// Moves past the candidate under the cursor.
     fn skip(&mut self) {
         self.stage = match self.stage {
-            Stage::Cut { .. } => self.first_removal(),
-            Stage::Remove { size, at, keep } => Stage::Remove {
-                size,
-                at: at + size,
-                keep,
+            Stage::Cut { .. } => Stage::Empty,
+            Stage::Empty => Self::ddmin(2),
+            Stage::Ddmin { n, complements, i } => Stage::Ddmin {
+                n,
+                complements,
+                i: i + 1,
             },
             Stage::Simplify { action, option } => Stage::Simplify {
                 action,
@@ -292,44 +293,51 @@ impl PlanSearch {
                         .filter(|&i| self.accepted.actions[i].at <= failed_at)
                         .collect();
                     if keep.len() == len {
-                        self.stage = self.first_removal();
+                        self.stage = Stage::Empty;
                         continue;
                     }
                     self.subset(&keep)
                 }
-                Stage::Remove { size, at, keep } => {
-                    let size = size.min(len);
-                    if size == 0 {
+                Stage::Empty => {
+                    if len == 0 {
                         self.stage = Stage::Simplify { action: 0, option: 0 };
                         continue;
                     }
-                    if keep && (size == len || at >= len) {
-                        // Keeping everything is no change; after the keeps come the deletions.
-                        self.stage = Stage::Remove {
-                            size,
-                            at: 0,
-                            keep: false,
-                        };
+                    self.subset(&[])
+                }
+                Stage::Ddmin { n, complements, i } => {
+                    let n = n.min(len);
+                    if len < 2 {
+                        // One action: without it is the empty plan, already tried.
+                        self.stage = Stage::Simplify { action: 0, option: 0 };
                         continue;
                     }
-                    if at >= len {
-                        self.stage = if size == 1 {
-                            Stage::Simplify { action: 0, option: 0 }
-                        } else {
-                            Stage::Remove {
-                                size: size / 2,
-                                at: 0,
-                                keep: true,
+                    // n nearly equal chunks, the first len % n one longer.
+                    let (base, extra) = (len / n, len % n);
+                    let chunk = |i: usize| {
+                        let start = i * base + i.min(extra);
+                        start..start + base + usize::from(i < extra)
+                    };
+                    if i >= n {
+                        self.stage = if !complements && n > 2 {
+                            // With two chunks, a complement is the other chunk: already tried.
+                            Stage::Ddmin {
+                                n,
+                                complements: true,
+                                i: 0,
                             }
+                        } else if n < len {
+                            Self::ddmin((2 * n).min(len))
+                        } else {
+                            Stage::Simplify { action: 0, option: 0 }
                         };
                         continue;
                     }
-                    self.stage = Stage::Remove { size, at, keep };
-                    let end = (at + size).min(len);
-                    let indexes: Vec<usize> = if keep {
-                        (at..end).collect()
+                    self.stage = Stage::Ddmin { n, complements, i };
+                    let indexes: Vec<usize> = if complements {
+                        (0..len).filter(|j| !chunk(i).contains(j)).collect()
                     } else {
-                        (0..at).chain(end..len).collect()
+                        chunk(i).collect()
                     };
                     self.subset(&indexes)
                 }
@@ -338,7 +346,7 @@ impl PlanSearch {
                         self.stage = if self.progress && self.pass + 1 < Self::MAX_PASSES {
                             self.pass += 1;
                             self.progress = false;
-                            self.first_removal()
+                            Stage::Empty
                         } else {
                             Stage::Done
                         };

@@ -14,9 +14,9 @@
 //!    [`PlanSearch::DURATION_MIN`]), clock jumps, drifts and slow-link factors halve, network
 //!    chaos loses one kind of misbehaviour at a time, a killed process index moves towards 0.
 //!
-//! Passes repeat while they make progress (at most [`PlanSearch::MAX_PASSES`]). When the search
-//! ends on its own, the plan is 1-minimal: removing any single action, or applying any single
-//! simplification, makes the failure go away. Told when the run failed
+//! Passes repeat while they make progress (at most [`PlanSearch::MAX_PASSES`]). When the last
+//! pass changed nothing, the plan is 1-minimal: removing any single action, or applying any
+//! single simplification, makes the failure go away. Told when the run failed
 //! ([`PlanSearch::failed_at`]), the very first candidate drops every fault that starts later:
 //! such faults never began, and a plan from a long run loses most of its actions in one test.
 

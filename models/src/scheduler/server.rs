@@ -10,7 +10,7 @@
 
 use super::placement::NodeId;
 use super::reconcile::{Settings, compute_plan};
-use super::state::{AllocId, Applied, ClusterState, Command, EvalId, NodeStatus, Plan};
+use super::state::{AllocId, Applied, ClusterState, Command, DesiredStatus, EvalId, NodeStatus, Plan};
 use super::{AllocSpec, Msg, Timer};
 use crate::scheduler::policy::HeartbeatPolicy;
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
@@ -110,7 +110,7 @@ impl Server {
                 cx.send(from, Msg::RegisterAck { ttl });
                 self.after_apply(cx, applied);
             }
-            Msg::Heartbeat { node } => {
+            Msg::Heartbeat { node, holds } => {
                 self.count_heartbeat(cx.now());
                 let Some(record) = self.state.nodes.get(&node) else {
                     cx.send(from, Msg::UnknownNode);
@@ -128,6 +128,10 @@ impl Server {
                 }
                 let ttl = self.grant(cx, node);
                 cx.send(from, Msg::HeartbeatAck { ttl });
+                if !self.agent_in_sync(node, &holds) {
+                    cx.count("sched.alloc_resyncs", 1);
+                    self.push_allocs(cx, node);
+                }
             }
             Msg::AllocUpdate { node, updates } => {
                 let ids: Vec<AllocId> = updates.iter().map(|(id, _)| *id).collect();
@@ -234,6 +238,17 @@ impl Server {
             cx.observe("sched.submit_to_running_ns", d.as_nanos());
         }
         self.dispatch(cx);
+    }
+
+    /// Whether the allocations an agent holds are exactly those the servers want run there
+    /// (placed, not stopped, not over).
+    fn agent_in_sync(&self, node: NodeId, holds: &[AllocId]) -> bool {
+        let wanted = self
+            .state
+            .allocs_on(node)
+            .filter(|a| a.desired == DesiredStatus::Run)
+            .map(|a| a.id);
+        wanted.eq(holds.iter().copied())
     }
 
     /// Tells a node's client every allocation it should know about.

@@ -423,6 +423,45 @@ fn bug_fixed_heartbeat_ttl_floods_the_server() {
     assert_eq!(failed_property(&report), Some("heartbeat_load"), "{report}");
 }
 
+/// The server's pushes to the nodes are cut (one way) while the jobs are placed: the agents never
+/// hear of their allocations until a heartbeat shows the server they hold none.
+#[test]
+fn a_lost_allocation_push_is_repaired_by_the_next_heartbeat() {
+    let config = Config {
+        nodes: 2,
+        service_jobs: 1,
+        service_count: 2,
+        batch_jobs: 0,
+        ..Config::default()
+    };
+    let cut = FaultAction {
+        at: Instant::ZERO + Duration::from_millis(500),
+        fault: Fault::Partition {
+            partition: ruckus_sim::Partition::OneWay {
+                from: vec![HostId(0)],
+                to: vec![HostId(1), HostId(2)],
+            },
+            duration: Duration::from_secs(5),
+        },
+    };
+    let (report, sim) = run(
+        &config,
+        3,
+        Duration::from_secs(60),
+        FaultPlan {
+            actions: vec![cut],
+            heal_at: None,
+        },
+    );
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = server(&sim);
+    assert_eq!(s.state.running_count("service-0", 0), 2);
+    assert!(sim.metrics().counter("sched.alloc_resyncs") >= 2);
+    // Nothing ran before the partition healed: the push made while it lasted was lost.
+    let first = sim.metrics().samples("sched.submit_to_running_ns")[0];
+    assert!(first > Duration::from_secs(5).as_nanos(), "{first}");
+}
+
 #[test]
 fn random_crashes_and_partitions_keep_every_property() {
     let config = Config {
@@ -439,6 +478,21 @@ fn random_crashes_and_partitions_keep_every_property() {
             mean_interval: Duration::from_secs(60),
             duration_min: Duration::from_secs(1),
             duration_max: Duration::from_secs(40),
+        }),
+        network_chaos: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_secs(1),
+            duration_max: Duration::from_secs(20),
+        }),
+        pause: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_millis(100),
+            duration_max: Duration::from_secs(15),
+        }),
+        clock_drift: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_secs(5),
+            duration_max: Duration::from_secs(60),
         }),
         max_hosts_down: 2,
         quiet_period: Duration::from_secs(120),

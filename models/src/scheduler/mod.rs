@@ -63,6 +63,7 @@
 //! (when that node held any: with some seeds of sampling it held none).
 
 pub mod client;
+pub mod codec;
 pub mod placement;
 pub mod policy;
 pub mod reconcile;

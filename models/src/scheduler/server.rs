@@ -289,12 +289,20 @@ impl Server {
             // Later evaluations of the same job are answered by this one.
             let before = self.ready.len();
             let evals = &self.state.evals;
-            self.ready.retain(|e| evals[e].job != job);
+            let mut coalesced = Vec::new();
+            self.ready.retain(|e| {
+                let same = evals[e].job == job;
+                if same {
+                    coalesced.push(*e);
+                }
+                !same
+            });
             cx.count("sched.evals_coalesced", (before - self.ready.len()) as u64);
             let now = cx.now();
             let planned = compute_plan(&self.state, &job, now, &self.settings.planning, cx.random());
             let mut plan = planned.plan;
             plan.eval = Some(eval);
+            plan.coalesced = coalesced;
             cx.count("sched.nodes_examined", u64::from(planned.examined));
             let cost = self.settings.scheduling_cost_per_node * u64::from(planned.examined);
             cx.set_timer(cost, Timer::WorkerDone(w as u32));

@@ -32,6 +32,20 @@
 //! replacement runs within a client retry (1 s) of its placement. Failed allocations wait the
 //! reschedule delay (30 s first); the bound is the sum, 30 + 20 + 30 + 1 = 81 s, rounded up.
 //!
+//! ## Bugs found by sweeps
+//!
+//! Each bug switch has a scenario (`scenarios/data/scheduler_<bug>.toml`), swept over 200 seeds
+//! (`ruckus sweep scheduler_<bug> --seeds 200`) and the first failure shrunk (`ruckus shrink
+//! TRACE`); with the switch off the same seeds hold (`--set model.bugs.<bug>=false`, 50 seeds
+//! each). The `scenario_*` tests check that run 0 fails with the bug and holds without it.
+//!
+//! | bug | property | seeds failing of 200 | first failing index | shrunk plan |
+//! |-----|----------|----------------------|---------------------|-------------|
+//! | `applier_trusts_snapshot` | `capacity` | 187 | 0 | no faults (4 workers, 50 ms/node) |
+//! | `lost_allocs_not_replaced` | `jobs_at_count` | 154 | 0 | 1 fault: one node crash of 27 s; 1 job of count 1 |
+//! | `reschedule_without_backoff` | `reschedule_backoff` | 200 | 0 | no faults, horizon 6 s |
+//! | `fixed_heartbeat_ttl` | `heartbeat_load` | 197 | 0 | no faults (300 nodes, 10 heartbeats/s allowed) |
+//!
 //! Processes: `p0` the server and `p1` the submitter on host 0, then one agent per node on
 //! hosts `1..=nodes` (node `i` on host `i + 1`); tasks are spawned later.
 //!

@@ -259,22 +259,52 @@ mod tests {
         assert_ne!(a1[0], other_seed.next_u64());
     }
 
+    // What seed 42, stream "pin", index 0 gives; see `stream_values_are_pinned`.
+    const PINNED_KEY: u64 = 0x158b_af17_d068_ddad;
+    const PINNED_RAW: [u64; 2] = [0x2405_4af4_e612_469a, 0x6e99_e640_2f85_eea6];
+    const PINNED_INTS: [u64; 3] = [760, 9, 3];
+    const PINNED_FLOATS: [f64; 4] = [
+        0.08040968254199954,
+        0.8501906661842241,
+        12.934869286829981,
+        0.33944078492711793,
+    ];
+    const PINNED_DECK: [u8; 6] = [4, 3, 1, 0, 2, 5];
+    const PINNED_SAMPLED_NS: [u64; 2] = [3_957_432, 1_625_281];
+
     #[test]
     fn stream_values_are_pinned() {
-        // Pinned so that a change to derivation or sampling is caught: it would change every trace.
+        // Literal values: a change to key derivation or to any sampling function changes every
+        // trace and fingerprint, so it must be deliberate.
+        const WHY: &str = "random stream changed (so event order changed): if intended, update the literals";
         let mut r = Random::stream(42, "pin", 0);
-        let got = [r.below(1000), r.range_inclusive(5, 9), (r.unit() * 1e6) as u64];
-        let mut again = Random::stream(42, "pin", 0);
+        let raw = [r.next_u64(), r.next_u64()];
+        let ints = [r.below(1000), r.range_inclusive(5, 9), r.index(7) as u64];
+        let floats = [
+            r.unit(),
+            r.exponential(2.0),
+            r.normal(10.0, 3.0),
+            r.lognormal(0.0, 1.0),
+        ];
+        let mut deck = [0u8, 1, 2, 3, 4, 5];
+        r.shuffle(&mut deck);
+        let sampled = [
+            Distribution::uniform(Duration::from_millis(1), Duration::from_millis(10)).sample(&mut r),
+            Distribution::Exponential {
+                mean: Duration::from_millis(5),
+            }
+            .sample(&mut r),
+        ];
+        assert_eq!(derive_stream_key(42, "pin", 0), PINNED_KEY, "{WHY}");
+        assert_eq!(raw, PINNED_RAW, "{WHY}");
+        assert_eq!(ints, PINNED_INTS, "{WHY}");
         assert_eq!(
-            got,
-            [
-                again.below(1000),
-                again.range_inclusive(5, 9),
-                (again.unit() * 1e6) as u64
-            ]
+            floats.map(f64::to_bits),
+            PINNED_FLOATS.map(f64::to_bits),
+            "{WHY}: {floats:?}"
         );
-        assert_eq!(derive_stream_key(42, "pin", 0), derive_stream_key(42, "pin", 0));
-        assert_ne!(derive_stream_key(42, "pin", 0), derive_stream_key(42, "pin", 1));
+        assert_eq!(deck, PINNED_DECK, "{WHY}");
+        assert_eq!(sampled.map(Duration::as_nanos), PINNED_SAMPLED_NS, "{WHY}");
     }
 
     #[test]

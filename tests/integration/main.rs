@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod explore;
+mod golden;
 mod proptest_plans;
 mod raft_cli;
 mod shrink_workload;

@@ -101,9 +101,21 @@ impl<P: Process> Context<'_, P> {
         self.host
     }
 
-    /// The host's local clock reading (offset, drift and jumps included). Models see only this.
+    /// The host's wall clock: offset, drift and jumps (an NTP step moves it, even backwards).
+    /// Use it for what a real system reads the wall clock for: timestamps shown to users,
+    /// comparing readings across hosts, clock-based tokens. Do not measure elapsed time with
+    /// it (leases, timeouts, TTLs): a jump makes such a span wrong; use [`monotonic`](Self::monotonic).
     pub fn now(&self) -> Instant {
         self.core.hosts[self.host.index()].clock.local(self.core.now)
+    }
+
+    /// The host's monotonic clock: the same oscillator as [`now`](Self::now) (offset and
+    /// drift) without the jumps, so it never goes backwards, like `CLOCK_MONOTONIC`. Measure
+    /// elapsed local time with it: lease expiries, timeouts, TTLs, rate limits. Only meaningful
+    /// on this host (its origin is arbitrary), and it still drifts: a lease that must hold
+    /// against a fast or slow clock needs a drift margin. Timers run on this clock.
+    pub fn monotonic(&self) -> Instant {
+        self.core.hosts[self.host.index()].clock.monotonic(self.core.now)
     }
 
     /// The model-defined conditions (`Fault::Degrade` modes) active on this host now, in the

@@ -62,9 +62,13 @@ impl<'a, P: Process> View<'a, P> {
     pub fn host_up(&self, host: HostId) -> bool {
         self.core.hosts[host.index()].up
     }
-    /// A host's local clock reading now.
+    /// A host's wall-clock reading now (what `Context::now` gives a process there).
     pub fn local_time(&self, host: HostId) -> Instant {
         self.core.hosts[host.index()].clock.local(self.core.now)
+    }
+    /// A host's monotonic reading now (what `Context::monotonic` gives a process there).
+    pub fn monotonic_time(&self, host: HostId) -> Instant {
+        self.core.hosts[host.index()].clock.monotonic(self.core.now)
     }
     /// The history recorded so far.
     pub fn history(&self) -> &'a [HistoryEntry<P::Operation>] {

@@ -614,9 +614,13 @@ impl<P: Process> Sim<P> {
     pub fn host_paused(&self, host: HostId) -> bool {
         self.core.hosts[host.index()].paused
     }
-    /// A host's local clock reading now.
+    /// A host's wall-clock reading now.
     pub fn local_time(&self, host: HostId) -> Instant {
         self.core.hosts[host.index()].clock.local(self.core.now)
+    }
+    /// A host's monotonic reading now (the wall clock without its jumps).
+    pub fn monotonic_time(&self, host: HostId) -> Instant {
+        self.core.hosts[host.index()].clock.monotonic(self.core.now)
     }
     /// The metrics so far.
     pub fn metrics(&self) -> &Metrics {

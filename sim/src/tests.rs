@@ -391,6 +391,64 @@ fn clock_drift_and_jumps_show_in_local_time_but_not_true_time() {
     assert_eq!(s.now(), at(300), "true time is unaffected");
 }
 
+/// Reads both clocks every 100 ms of local time.
+#[derive(Clone, Debug)]
+struct ClockReader;
+
+impl Process for ClockReader {
+    type Message = ();
+    type Timer = ();
+    /// (wall clock, monotonic clock) at each tick.
+    type Operation = (Instant, Instant);
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.set_timer(ms(100), ());
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
+        let reading = (ctx.now(), ctx.monotonic());
+        ctx.record(reading);
+        ctx.set_timer(ms(100), ());
+    }
+}
+
+#[test]
+fn a_clock_jump_moves_the_wall_clock_but_not_the_monotonic_one() {
+    let mut topo = Topology::single_switch(1, Distribution::constant(ms(10)));
+    topo.host_mut(HostId(0)).clock = ClockConfig {
+        offset_ns: ms(1000).0 as i64,
+        drift_ppm: 0,
+    };
+    let mut config = SimConfig::with_seed(1);
+    config.limits.horizon = ms(450);
+    let mut s = Sim::new(config, &topo);
+    s.spawn(HostId(0), ClockReader);
+    let jump = |t: u64, delta_ms: i64| {
+        (
+            t,
+            Fault::ClockJump {
+                host: HostId(0),
+                delta_ns: delta_ms * 1_000_000,
+            },
+        )
+    };
+    s.set_fault_plan(plan(vec![jump(150, -700), jump(250, 300)]))
+        .unwrap();
+    s.run();
+    let readings: Vec<(Instant, Instant)> = s.history().iter().map(|e| e.operation).collect();
+    assert_eq!(
+        readings,
+        vec![
+            (at(1100), at(1100)),
+            (at(1200 - 700), at(1200)),
+            (at(1300 - 400), at(1300)),
+            (at(1400 - 400), at(1400)),
+        ],
+        "the wall clock steps back then forward; the monotonic one keeps counting"
+    );
+    assert_eq!(s.local_time(HostId(0)), at(1450 - 400));
+    assert_eq!(s.monotonic_time(HostId(0)), at(1450));
+}
+
 #[test]
 fn equal_time_events_keep_their_scheduling_order() {
     let mut s = sim();

@@ -29,6 +29,36 @@ pub enum PropertyKind {
     AtEnd,
 }
 
+/// What happened to a process, as its lifecycle records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lifecycle {
+    /// Its host crashed: volatile state and unsynced writes lost.
+    Crashed,
+    /// A `KillProcess` fault ended it (the OS keeps its unsynced writes).
+    Killed,
+    /// A process on its host stopped it (`Context::stop_process`).
+    Stopped,
+    /// A new incarnation started from the boot image (after a crash or kill).
+    Restarted,
+    /// Its host was paused: it handles nothing until resumed.
+    Paused,
+    /// Its host resumed; deferred events run now. A crash while paused ends the pause without
+    /// a `Resumed`.
+    Resumed,
+}
+
+/// One lifecycle change of a process, so checkers need not infer crashes by polling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LifecycleEvent {
+    /// True time it happened.
+    pub time: Instant,
+    /// What happened.
+    pub kind: Lifecycle,
+    /// The incarnation concerned: the one that ended (crash, kill, stop), the one that began
+    /// (restart), or the current one (pause, resume).
+    pub incarnation: u32,
+}
+
 /// What a checker sees: true time, the processes' states, history and metrics.
 pub struct View<'a, P: Process> {
     pub(crate) core: &'a Core<P>,
@@ -81,6 +111,29 @@ impl<'a, P: Process> View<'a, P> {
     /// Messages delivered so far.
     pub fn deliveries(&self) -> u64 {
         self.core.deliveries
+    }
+    /// Whether a host is paused (its processes handle nothing until it resumes).
+    pub fn host_paused(&self, host: HostId) -> bool {
+        self.core.hosts[host.index()].paused
+    }
+    /// A process's crashes, kills, stops, restarts, pauses and resumes so far, in order.
+    ///
+    /// A checker that must know whether a process restarted between two of its checks
+    /// compares incarnations or scans this list, instead of guessing from state it polls.
+    pub fn lifecycle(&self, id: ProcessId) -> &'a [LifecycleEvent] {
+        &self.core.lifecycles[id.index()]
+    }
+    /// A process's current incarnation: 0 at spawn, bumped when it dies and again when it
+    /// restarts, never decreasing. Equal incarnations at two checks mean no crash between.
+    pub fn incarnation(&self, id: ProcessId) -> u32 {
+        self.core.procs[id.index()].incarnation
+    }
+    /// Whether a process would handle an event now: alive, and its host neither crashed nor
+    /// paused.
+    pub fn process_up(&self, id: ProcessId) -> bool {
+        let meta = self.core.procs[id.index()];
+        let host = &self.core.hosts[meta.host.index()];
+        meta.alive && host.up && !host.paused
     }
 }
 

@@ -6,7 +6,7 @@ use crate::fault::{Fault, FaultPlan};
 use crate::metrics::Metrics;
 use crate::network::{HostId, HostSpec, Network, Topology, Transmission};
 use crate::process::{Context, HistoryEntry, Process, ProcessId, TimerId};
-use crate::property::{Property, PropertyKind, View};
+use crate::property::{Lifecycle, LifecycleEvent, Property, PropertyKind, View};
 use crate::record::{
     EventDetail, EventRecord, Fingerprint, FlightRecorder, NONE, Observer, RecordKind, digest,
 };
@@ -227,7 +227,7 @@ pub(crate) struct HostState<P: Process> {
     pub(crate) clock: Clock,
     pub(crate) disk: Disk,
     pub(crate) up: bool,
-    paused: bool,
+    pub(crate) paused: bool,
     deferred: Vec<Event<P>>,
     processes: Vec<ProcessId>,
     disk_rng: Random,
@@ -241,8 +241,8 @@ pub(crate) struct HostState<P: Process> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ProcMeta {
     pub(crate) host: HostId,
-    incarnation: u32,
-    alive: bool,
+    pub(crate) incarnation: u32,
+    pub(crate) alive: bool,
     boot: bool,
     /// Killed by a fault (so the heal restarts it), as opposed to stopped by a sibling.
     killed: bool,
@@ -258,6 +258,8 @@ pub(crate) struct Core<P: Process> {
     husk_on_top: bool,
     pub(crate) hosts: Vec<HostState<P>>,
     pub(crate) procs: Vec<ProcMeta>,
+    /// Each process's crashes, kills, stops, restarts, pauses and resumes, in order.
+    pub(crate) lifecycles: Vec<Vec<LifecycleEvent>>,
     net: Network,
     net_rng: Random,
     next_timer: u64,
@@ -413,8 +415,34 @@ impl<P: Process> Core<P> {
             boot,
             killed: false,
         });
+        self.lifecycles.push(Vec::new());
         self.hosts[host.index()].processes.push(id);
         id
+    }
+
+    /// Appends a lifecycle event for `id` at the current time and incarnation.
+    fn note_lifecycle(&mut self, id: ProcessId, kind: Lifecycle) {
+        let incarnation = self.procs[id.index()].incarnation;
+        let events = &mut self.lifecycles[id.index()];
+        debug_assert!(
+            events.last().is_none_or(|e| e.incarnation <= incarnation),
+            "incarnations never decrease"
+        );
+        events.push(LifecycleEvent {
+            time: self.now,
+            kind,
+            incarnation,
+        });
+    }
+
+    /// Pauses or resumes the lifecycle of every live process on `host`.
+    fn note_host_lifecycle(&mut self, host: HostId, kind: Lifecycle) {
+        for i in 0..self.hosts[host.index()].processes.len() {
+            let id = self.hosts[host.index()].processes[i];
+            if self.procs[id.index()].alive {
+                self.note_lifecycle(id, kind);
+            }
+        }
     }
 
     pub(crate) fn spawn_from_handler(&mut self, host: HostId, process: P) -> ProcessId {
@@ -486,6 +514,7 @@ impl<P: Process> Sim<P> {
                 husk_on_top: false,
                 hosts,
                 procs: Vec::new(),
+                lifecycles: Vec::new(),
                 net: Network::new(topology),
                 net_rng: Random::stream(seed, "network", 0),
                 next_timer: 0,
@@ -625,6 +654,10 @@ impl<P: Process> Sim<P> {
     /// The metrics so far.
     pub fn metrics(&self) -> &Metrics {
         &self.core.metrics
+    }
+    /// A process's crashes, kills, stops, restarts, pauses and resumes so far, in order.
+    pub fn lifecycle(&self, id: ProcessId) -> &[LifecycleEvent] {
+        &self.core.lifecycles[id.index()]
     }
     /// The history so far.
     pub fn history(&self) -> &[HistoryEntry<P::Operation>] {
@@ -1004,16 +1037,18 @@ impl<P: Process> Sim<P> {
         }
         if !self.core.stopped.is_empty() {
             for id in std::mem::take(&mut self.core.stopped) {
-                self.kill(id);
+                self.kill(id, Lifecycle::Stopped);
             }
         }
         Ok(())
     }
 
     /// Ends a process's current incarnation: state gone, pending events and timers void.
-    fn kill(&mut self, id: ProcessId) {
-        let meta = &mut self.core.procs[id.index()];
-        if meta.alive {
+    /// `why` is what its lifecycle records (with the incarnation that ended).
+    fn kill(&mut self, id: ProcessId, why: Lifecycle) {
+        if self.core.procs[id.index()].alive {
+            self.core.note_lifecycle(id, why);
+            let meta = &mut self.core.procs[id.index()];
             meta.alive = false;
             meta.incarnation += 1;
             self.states[id.index()] = None;
@@ -1030,6 +1065,7 @@ impl<P: Process> Sim<P> {
         meta.killed = false;
         meta.incarnation += 1;
         let incarnation = meta.incarnation;
+        self.core.note_lifecycle(id, Lifecycle::Restarted);
         let image = self.boot_images[id.index()].clone();
         self.install(id, image);
         self.core.push(self.core.now, id.0, incarnation, Payload::Start);
@@ -1045,7 +1081,7 @@ impl<P: Process> Sim<P> {
         host.deferred.clear();
         host.disk.crash(&self.core.disk_faults, &mut host.disk_rng);
         for id in host.processes.clone() {
-            self.kill(id);
+            self.kill(id, Lifecycle::Crashed);
         }
     }
 
@@ -1069,6 +1105,8 @@ impl<P: Process> Sim<P> {
             return;
         }
         host.paused = false;
+        self.core.note_host_lifecycle(h, Lifecycle::Resumed);
+        let host = &mut self.core.hosts[h.index()];
         // Re-queued in arrival order at the resume time: handled in order, timers late.
         for ev in std::mem::take(&mut host.deferred) {
             self.core.push(now, ev.target, ev.incarnation, ev.payload);
@@ -1121,8 +1159,9 @@ impl<P: Process> Sim<P> {
             Fault::PauseHost { host, .. } => {
                 let hs = &mut self.core.hosts[host.index()];
                 if begin {
-                    if hs.up {
+                    if hs.up && !hs.paused {
                         hs.paused = true;
+                        self.core.note_host_lifecycle(host, Lifecycle::Paused);
                     }
                 } else {
                     self.resume_host(host);
@@ -1134,7 +1173,7 @@ impl<P: Process> Sim<P> {
                 if let Some(p) = self.boot_process_of(host, process_index) {
                     if begin {
                         if self.core.procs[p.index()].alive && self.core.hosts[host.index()].up {
-                            self.kill(p);
+                            self.kill(p, Lifecycle::Killed);
                             self.core.procs[p.index()].killed = true;
                         }
                     } else if self.core.procs[p.index()].killed && self.core.hosts[host.index()].up {

@@ -858,3 +858,148 @@ fn a_crash_keeps_degradations_and_the_heal_ends_them() {
         "healed at 100 ms"
     );
 }
+
+/// What an `always` property saw of process `p` after each event: (true time, incarnation, up).
+fn watch_process(
+    s: &mut Sim<Probe>,
+    p: ProcessId,
+) -> std::rc::Rc<std::cell::RefCell<Vec<(Instant, u32, bool)>>> {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    s.add_property(Property::always("watch", move |v| {
+        let entry = (v.now(), v.incarnation(p), v.process_up(p));
+        let mut log = log.borrow_mut();
+        if log
+            .last()
+            .is_none_or(|last: &(Instant, u32, bool)| (last.1, last.2) != (entry.1, entry.2))
+        {
+            log.push(entry);
+        }
+        Ok(())
+    }));
+    seen
+}
+
+fn lifecycle_event(time: u64, kind: Lifecycle, incarnation: u32) -> LifecycleEvent {
+    LifecycleEvent {
+        time: at(time),
+        kind,
+        incarnation,
+    }
+}
+
+#[test]
+fn crashes_kills_and_restarts_are_in_the_lifecycle_with_their_incarnations() {
+    let mut s = sim();
+    let a = s.spawn(HostId(0), Probe::new(vec![Action::Timer(ms(100), 1)]));
+    let b = s.spawn(HostId(1), Probe::new(vec![Action::Timer(ms(100), 1)]));
+    s.set_fault_plan(plan(vec![
+        (
+            5,
+            Fault::CrashHost {
+                host: HostId(1),
+                down_for: ms(3),
+            },
+        ),
+        (
+            20,
+            Fault::KillProcess {
+                host: HostId(1),
+                process_index: 0,
+                down_for: ms(10),
+            },
+        ),
+    ]))
+    .unwrap();
+    let watched = watch_process(&mut s, b);
+    assert_eq!(s.run().verdict, Verdict::Held);
+    assert_eq!(
+        s.lifecycle(b),
+        [
+            lifecycle_event(5, Lifecycle::Crashed, 0),
+            lifecycle_event(8, Lifecycle::Restarted, 2),
+            lifecycle_event(20, Lifecycle::Killed, 2),
+            lifecycle_event(30, Lifecycle::Restarted, 4),
+        ]
+    );
+    assert_eq!(s.lifecycle(a), [], "the other host saw nothing");
+    assert_eq!(
+        *watched.borrow(),
+        vec![
+            (at(0), 0, true),
+            (at(5), 1, false),
+            (at(8), 2, true),
+            (at(20), 3, false),
+            (at(30), 4, true),
+        ],
+        "the view's incarnation and process_up follow each change at the event that made it"
+    );
+}
+
+#[test]
+fn pauses_are_in_the_lifecycle_and_a_paused_process_is_not_up() {
+    let mut s = sim();
+    let a = s.spawn(HostId(0), Probe::new(vec![]));
+    s.spawn(HostId(1), Probe::new(vec![]));
+    s.set_fault_plan(plan(vec![(
+        10,
+        Fault::PauseHost {
+            host: HostId(0),
+            paused_for: ms(15),
+        },
+    )]))
+    .unwrap();
+    let watched = watch_process(&mut s, a);
+    let paused_seen = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = paused_seen.clone();
+    s.add_property(Property::always("paused host", move |v| {
+        flag.set(flag.get() || v.host_paused(HostId(0)));
+        Ok(())
+    }));
+    s.run();
+    assert_eq!(
+        s.lifecycle(a),
+        [
+            lifecycle_event(10, Lifecycle::Paused, 0),
+            lifecycle_event(25, Lifecycle::Resumed, 0),
+        ]
+    );
+    assert_eq!(
+        *watched.borrow(),
+        vec![(at(0), 0, true), (at(10), 0, false), (at(25), 0, true)]
+    );
+    assert!(paused_seen.get());
+}
+
+#[test]
+fn a_stopped_sibling_is_in_its_lifecycle() {
+    #[derive(Clone, Debug)]
+    struct Parent {
+        child: Option<ProcessId>,
+    }
+    impl Process for Parent {
+        type Message = ();
+        type Timer = ();
+        type Operation = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            if self.child.is_none() && ctx.id() == ProcessId(0) {
+                self.child = Some(ctx.spawn(Parent { child: None }));
+                ctx.set_timer(ms(7), ());
+            }
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
+            ctx.stop_process(self.child.expect("spawned"));
+        }
+    }
+    let mut s: Sim<Parent> = Sim::new(
+        SimConfig::with_seed(1),
+        &Topology::single_switch(1, Distribution::constant(ms(1))),
+    );
+    s.spawn(HostId(0), Parent { child: None });
+    s.run();
+    assert_eq!(
+        s.lifecycle(ProcessId(1)),
+        [lifecycle_event(7, Lifecycle::Stopped, 0)]
+    );
+}

@@ -8,6 +8,7 @@ use crate::network::HostId;
 use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::sim::Core;
 use crate::time::{Duration, Instant};
+use std::cell::Cell;
 use std::fmt;
 
 /// When a property is checked and what failing it means.
@@ -104,6 +105,11 @@ impl<'a, P: Process> View<'a, P> {
     pub fn history(&self) -> &'a [HistoryEntry<P::Operation>] {
         &self.core.history
     }
+    /// The history recorded since `cursor` last read it (all of it the first time), for
+    /// checkers that keep their own running state; see [`HistoryCursor`].
+    pub fn history_since(&self, cursor: &HistoryCursor) -> &'a [HistoryEntry<P::Operation>] {
+        cursor.advance(&self.core.history)
+    }
     /// The metrics recorded so far.
     pub fn metrics(&self) -> &'a Metrics {
         &self.core.metrics
@@ -134,6 +140,55 @@ impl<'a, P: Process> View<'a, P> {
         let meta = self.core.procs[id.index()];
         let host = &self.core.hosts[meta.host.index()];
         meta.alive && host.up && !host.paused
+    }
+}
+
+/// How far an incremental checker has read the history, so each check looks only at the
+/// entries recorded since the previous one instead of rescanning from the start.
+///
+/// Checks are `Fn` closures, so the cursor advances through a shared reference (a `Cell`).
+/// Move one cursor into one property's closure; the history only grows during a run.
+///
+/// ```
+/// use ruckus_sim::{Duration, HistoryCursor, Process, Property};
+/// use std::cell::Cell;
+///
+/// /// At most `limit` operations recorded in total, checked every 10 ms of true time.
+/// fn bounded<P: Process>(limit: usize) -> Property<P> {
+///     let cursor = HistoryCursor::new();
+///     let total = Cell::new(0);
+///     Property::always_every("bounded", Duration::from_millis(10), move |v| {
+///         total.set(total.get() + v.history_since(&cursor).len());
+///         if total.get() <= limit { Ok(()) } else { Err(format!("{} operations", total.get())) }
+///     })
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct HistoryCursor {
+    read: Cell<usize>,
+}
+
+impl HistoryCursor {
+    /// A cursor at the start of the history.
+    pub fn new() -> HistoryCursor {
+        HistoryCursor::default()
+    }
+
+    /// The entries after the cursor; moves the cursor past them. A history shorter than the
+    /// cursor (the closure reused in a new run) is read again from its start.
+    pub fn advance<'h, O>(&self, history: &'h [HistoryEntry<O>]) -> &'h [HistoryEntry<O>] {
+        let from = if self.read.get() > history.len() {
+            0
+        } else {
+            self.read.get()
+        };
+        self.read.set(history.len());
+        &history[from..]
+    }
+
+    /// How many entries have been read.
+    pub fn position(&self) -> usize {
+        self.read.get()
     }
 }
 
@@ -201,5 +256,34 @@ impl<P: Process> Property<P> {
             kind: PropertyKind::AtEnd,
             check: Box::new(check),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u32) -> HistoryEntry<u32> {
+        HistoryEntry {
+            time: Instant(u64::from(n)),
+            process: ProcessId(0),
+            operation: n,
+        }
+    }
+
+    #[test]
+    fn a_cursor_hands_out_each_entry_once() {
+        let cursor = HistoryCursor::new();
+        let mut history: Vec<HistoryEntry<u32>> = (0..3).map(entry).collect();
+        let ops = |c: &HistoryCursor, h: &[HistoryEntry<u32>]| -> Vec<u32> {
+            c.advance(h).iter().map(|e| e.operation).collect()
+        };
+        assert_eq!(ops(&cursor, &history), [0, 1, 2]);
+        assert_eq!(ops(&cursor, &history), [] as [u32; 0], "nothing new");
+        history.extend((3..5).map(entry));
+        assert_eq!(ops(&cursor, &history), [3, 4]);
+        assert_eq!(cursor.position(), 5);
+        history.truncate(1);
+        assert_eq!(ops(&cursor, &history), [0], "a shorter history is a new run");
     }
 }

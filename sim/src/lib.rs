@@ -88,7 +88,7 @@ pub use fault::{Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRat
 pub use metrics::Metrics;
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
-pub use process::{Context, HistoryEntry, Process, ProcessId, Storage, TimerId};
+pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storage, TimerId};
 pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};

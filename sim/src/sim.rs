@@ -134,6 +134,10 @@ pub struct RunReport {
     pub fingerprint: u64,
     /// The flight recorder's contents at the end.
     pub last_events: Vec<EventRecord>,
+    /// The counters and samples the model recorded (`Context::count`, `Context::observe`),
+    /// as they stood when the run ended, so a caller that only keeps the report (a sweep, a
+    /// benchmark) can still read throughput, latencies and retries.
+    pub metrics: Metrics,
 }
 
 impl fmt::Display for RunReport {
@@ -171,6 +175,9 @@ impl fmt::Display for RunReport {
 }
 
 /// Whether `run_until_event` stopped early or the run is over.
+// The report is large (it carries the metrics) but a `Progress` is made once per call, not
+// per event: boxing it would only make callers' matches noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
     /// Stopped before the requested event; the run can continue.
@@ -785,6 +792,7 @@ impl<P: Process> Sim<P> {
             end_time: self.core.now,
             fingerprint: self.core.fingerprint.value(),
             last_events: self.core.recorder.events(),
+            metrics: self.core.metrics.clone(),
         };
         self.finished = Some(report.clone());
         Progress::Finished(report)

@@ -1003,3 +1003,34 @@ fn a_stopped_sibling_is_in_its_lifecycle() {
         [lifecycle_event(7, Lifecycle::Stopped, 0)]
     );
 }
+
+#[test]
+fn the_report_carries_the_runs_metrics() {
+    #[derive(Clone, Debug)]
+    struct Counter;
+    impl Process for Counter {
+        type Message = ();
+        type Timer = u64;
+        type Operation = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            ctx.set_timer(ms(1), 1);
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, n: u64) {
+            ctx.count("ticks", 1);
+            ctx.observe("n", n);
+            if n < 5 {
+                ctx.set_timer(ms(1), n + 1);
+            }
+        }
+    }
+    let mut s: Sim<Counter> = Sim::new(
+        SimConfig::with_seed(1),
+        &Topology::single_switch(1, Distribution::constant(ms(1))),
+    );
+    s.spawn(HostId(0), Counter);
+    let report = s.run();
+    assert_eq!(report.metrics.counter("ticks"), 5);
+    assert_eq!(report.metrics.samples("n"), [1, 2, 3, 4, 5]);
+    assert_eq!(&report.metrics, s.metrics());
+}

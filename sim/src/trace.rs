@@ -1292,6 +1292,8 @@ impl Observer for ReplayChecker {
 }
 
 /// How a verified replay ended.
+// Made once per replay or step, never per event; the report in it is large (metrics).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplayOutcome {
     /// Every event matched the recording, and the fingerprint and verdict agree.
@@ -1321,6 +1323,8 @@ impl fmt::Display for ReplayOutcome {
 }
 
 /// Where a stepped replay stands.
+// Made once per replay or step, never per event; the report in it is large (metrics).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplayStatus {
     /// Paused after `events` events, all matching so far; inspect the `Sim`, then continue.

@@ -89,7 +89,7 @@ pub use metrics::Metrics;
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
 pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storage, TimerId};
-pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Property, PropertyKind, View};
+pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};
 pub use sim::{Divergence, Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};

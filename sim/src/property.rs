@@ -196,6 +196,31 @@ impl HistoryCursor {
 pub type CheckFn<P> = Box<dyn Fn(&View<'_, P>) -> Result<(), String>>;
 
 /// A named property of a run.
+///
+/// # Closures without type annotations
+///
+/// The constructors take `impl Fn(&View<'_, P>) -> Result<(), String>`, so a closure passed
+/// to them gets its argument type from that bound, higher-ranked lifetime included: `|v|`
+/// needs no annotation. What the bound cannot supply is `P` itself when nothing has fixed it
+/// yet: rustc checks a closure's body where it stands, and in `vec![Property::always(..)]`
+/// or `list.push(Property::always(..))` the model type only arrives later (from the return
+/// type), so `v.processes()` yields `&_` and reading a field of the state fails with "type
+/// annotations needed". Methods of the view itself (`v.metrics()`, `v.history()`) work in
+/// any case. To read states without annotating each closure, name the process type once:
+/// collect into [`Properties<P>`](Properties), or write `Property::<Node>::always`. A closure
+/// kept in a variable to be used twice gets its signature from [`Property::check_fn`].
+///
+/// ```
+/// use ruckus_sim::{Process, Property};
+///
+/// /// Generic over the model: `|v|` is inferred, no `&View<'_, P>` annotation.
+/// fn few_retries<P: Process>(limit: u64) -> Property<P> {
+///     Property::always("few_retries", move |v| {
+///         let retries = v.metrics().counter("retries");
+///         if retries <= limit { Ok(()) } else { Err(format!("{retries} retries")) }
+///     })
+/// }
+/// ```
 pub struct Property<P: Process> {
     /// The name reports use.
     pub name: String,
@@ -256,6 +281,150 @@ impl<P: Process> Property<P> {
             kind: PropertyKind::AtEnd,
             check: Box::new(check),
         }
+    }
+    /// Returns `check` unchanged, with the signature of a check fixed: a closure stored in a
+    /// variable (to serve two properties, say) otherwise gets no higher-ranked signature and
+    /// fails with "implementation of `Fn` is not general enough".
+    ///
+    /// ```
+    /// # use ruckus_sim::{Context, Process, ProcessId, Property};
+    /// # #[derive(Clone, Debug)] struct Node;
+    /// # impl Process for Node {
+    /// #     type Message = (); type Timer = (); type Operation = u32;
+    /// #     fn on_start(&mut self, _: &mut Context<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+    /// # }
+    /// let small = Property::<Node>::check_fn(|v| match v.history().iter().find(|e| e.operation > 9) {
+    ///     Some(e) => Err(format!("{} recorded {}", e.process, e.operation)),
+    ///     None => Ok(()),
+    /// });
+    /// let props = [Property::always("small", small), Property::at_end("small_at_end", small)];
+    /// # assert_eq!(props.len(), 2);
+    /// ```
+    pub fn check_fn<F>(check: F) -> F
+    where
+        F: Fn(&View<'_, P>) -> Result<(), String>,
+    {
+        check
+    }
+}
+
+/// A model's list of properties, with its process type named once, so the checks' closures
+/// can read process states without annotating `v` (see [`Property`] for why `vec![..]` of
+/// `Property::always(..)` cannot).
+///
+/// ```
+/// use ruckus_sim::{Context, Duration, Process, ProcessId, Properties, Property};
+///
+/// #[derive(Clone, Debug)]
+/// struct Node { term: u64, leader: bool }
+/// # impl Process for Node {
+/// #     type Message = (); type Timer = (); type Operation = ();
+/// #     fn on_start(&mut self, _: &mut Context<'_, Self>) {}
+/// #     fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+/// #     fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+/// # }
+///
+/// fn properties() -> Vec<Property<Node>> {
+///     let mut props = Properties::<Node>::new();
+///     props
+///         .always("one_leader_per_term", |v| {
+///             let mut terms: Vec<u64> = v.processes().filter(|(_, _, n)| n.leader).map(|(_, _, n)| n.term).collect();
+///             terms.sort_unstable();
+///             match terms.windows(2).find(|w| w[0] == w[1]) {
+///                 Some(w) => Err(format!("two leaders in term {}", w[0])),
+///                 None => Ok(()),
+///             }
+///         })
+///         .eventually("a_leader", Duration::from_secs(5), |v| {
+///             if v.processes().any(|(_, _, n)| n.leader) { Ok(()) } else { Err("no leader".into()) }
+///         });
+///     props.into()
+/// }
+/// assert_eq!(properties().len(), 2);
+/// ```
+pub struct Properties<P: Process> {
+    list: Vec<Property<P>>,
+}
+
+impl<P: Process> Default for Properties<P> {
+    fn default() -> Self {
+        Properties { list: Vec::new() }
+    }
+}
+
+impl<P: Process> fmt::Debug for Properties<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.list).finish()
+    }
+}
+
+impl<P: Process> Properties<P> {
+    /// An empty list.
+    pub fn new() -> Self {
+        Properties::default()
+    }
+    /// Adds a property built elsewhere.
+    pub fn push(&mut self, property: Property<P>) -> &mut Self {
+        self.list.push(property);
+        self
+    }
+    /// Adds [`Property::always`].
+    pub fn always(
+        &mut self,
+        name: &str,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::always(name, check))
+    }
+    /// Adds [`Property::always_every`].
+    pub fn always_every(
+        &mut self,
+        name: &str,
+        cadence: Duration,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::always_every(name, cadence, check))
+    }
+    /// Adds [`Property::eventually`].
+    pub fn eventually(
+        &mut self,
+        name: &str,
+        within: Duration,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::eventually(name, within, check))
+    }
+    /// Adds [`Property::at_end`].
+    pub fn at_end(
+        &mut self,
+        name: &str,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::at_end(name, check))
+    }
+    /// How many properties there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<P: Process> From<Properties<P>> for Vec<Property<P>> {
+    fn from(properties: Properties<P>) -> Self {
+        properties.list
+    }
+}
+
+impl<P: Process> IntoIterator for Properties<P> {
+    type Item = Property<P>;
+    type IntoIter = std::vec::IntoIter<Property<P>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.into_iter()
     }
 }
 

@@ -604,6 +604,13 @@ impl<P: Process> Sim<P> {
         self.properties.push(property);
     }
 
+    /// Adds every property of a list (a `Vec<Property<P>>` or a [`Properties<P>`](crate::Properties)).
+    pub fn add_properties(&mut self, properties: impl IntoIterator<Item = Property<P>>) {
+        for property in properties {
+            self.add_property(property);
+        }
+    }
+
     /// Attaches an observer that sees every event (for full traces).
     pub fn set_observer(&mut self, observer: Box<dyn Observer>) {
         self.core.observer = Some(observer);

@@ -1034,3 +1034,39 @@ fn the_report_carries_the_runs_metrics() {
     assert_eq!(report.metrics.samples("n"), [1, 2, 3, 4, 5]);
     assert_eq!(&report.metrics, s.metrics());
 }
+
+#[test]
+fn a_properties_list_reads_states_without_annotations_and_is_checked() {
+    let mut s = sim();
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 3)]));
+    let mut extra = Probe::new(vec![]);
+    extra.on_message = vec![Action::Timer(ms(1), 9)];
+    s.spawn(HostId(1), extra);
+    let mut props = Properties::<Probe>::new();
+    props
+        .at_end("probes", |v| {
+            // Reads a field of the state through `v` with no annotation on `v`.
+            let actions: usize = v.processes().map(|(_, _, p)| p.on_message.len()).sum();
+            if actions == 1 {
+                Ok(())
+            } else {
+                Err(format!("{actions} actions"))
+            }
+        })
+        .always("no_timer_9", |v| {
+            match v
+                .history()
+                .iter()
+                .find(|e| matches!(e.operation, Seen::Timer { value: 9, .. }))
+            {
+                Some(e) => Err(format!("timer 9 fired in {}", e.process)),
+                None => Ok(()),
+            }
+        });
+    assert_eq!(props.len(), 2);
+    s.add_properties(props);
+    let report = s.run();
+    let failure = report.failure.expect("timer 9 fires at 11 ms");
+    assert_eq!(failure.property.as_deref(), Some("no_timer_9"));
+    assert_eq!(failure.time, at(11));
+}

@@ -1158,3 +1158,32 @@ mod tests {
         LeaseLockConfig::default().validate().unwrap();
     }
 }
+
+/// The lock service as a model scenario files can name.
+#[derive(Debug)]
+pub struct LeaseLockModel;
+
+impl ruckus_sim::Model for LeaseLockModel {
+    const NAME: &'static str = "lease_lock";
+    const ABOUT: &'static str = "a lock service with leases and fencing tokens, with planted bugs";
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[("clients", 1), ("writes_per_lease", 1)];
+    type Config = LeaseLockConfig;
+    type Process = LeaseLock;
+    fn setup(sim: &mut Sim<LeaseLock>, config: &LeaseLockConfig) {
+        setup(sim, config);
+    }
+    fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
+        properties(config)
+    }
+    fn check(config: &LeaseLockConfig, hosts: u32) -> Result<(), String> {
+        config.validate()?;
+        if hosts < config.hosts() {
+            return Err(format!(
+                "lease_lock with {} clients needs {} hosts (a lock server, a storage server and one per client), the topology has {hosts}",
+                config.clients,
+                config.hosts()
+            ));
+        }
+        Ok(())
+    }
+}

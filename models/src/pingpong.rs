@@ -192,3 +192,23 @@ mod tests {
         assert!((5.0..6.5).contains(&secs), "ended at {secs}s");
     }
 }
+
+/// The pingpong yardstick as a model scenario files can name.
+#[derive(Debug)]
+pub struct PingPongModel;
+
+impl ruckus_sim::Model for PingPongModel {
+    const NAME: &'static str = "pingpong";
+    const ABOUT: &'static str = "messages bouncing between hosts (the standard performance yardstick)";
+    const HOSTS_KEY: Option<&'static str> = Some("hosts");
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] =
+        &[("hosts", 2), ("in_flight", 1), ("deliveries", 1)];
+    type Config = PingPongConfig;
+    type Process = PingPong;
+    fn setup(sim: &mut Sim<PingPong>, config: &PingPongConfig) {
+        setup(sim, config);
+    }
+    fn properties(config: &PingPongConfig) -> Vec<Property<PingPong>> {
+        properties(config)
+    }
+}

@@ -3,11 +3,12 @@
 //! [`main_with_args`] parses arguments, runs one subcommand and returns the [`Exit`]; all
 //! output goes through an [`Io`], so a test can capture it. The binary (`src/main.rs`) is a
 //! three-line wrapper. Each subcommand lives in its own file under `cmd/` and exposes an
-//! `Args` struct (clap) and `exec(args, io) -> Result<Exit, String>`, where `Err` is a bad-input
+//! `Args` struct (clap) and `exec(args, io, registry) -> Result<Exit, String>`, where `Err` is a bad-input
 //! message (exit code 2).
 
 use crate::cmd;
 use crate::exit::{EXIT_CODES_HELP, Exit};
+use crate::registry::Registry;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::Write;
@@ -79,8 +80,18 @@ pub enum Command {
     Tour(cmd::tour::Args),
 }
 
-/// Runs the command line `args` (the first item is the program name) and returns the exit.
+/// Runs the command line `args` (the first item is the program name) with the built-in models
+/// and returns the exit.
 pub fn main_with_args<I, T>(args: I, io: &mut Io<'_>) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_in(&Registry::builtin(), args, io)
+}
+
+/// Runs the command line `args` with the models and scenarios of `registry`.
+pub fn run_in<I, T>(registry: &Registry, args: I, io: &mut Io<'_>) -> Exit
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -102,16 +113,16 @@ where
         }
     };
     let result = match cli.command {
-        None => cmd::tour::exec(cmd::tour::Args::default(), io),
-        Some(Command::Run(a)) => cmd::run::exec(a, io),
-        Some(Command::Sweep(a)) => cmd::sweep::exec(a, io),
+        None => cmd::tour::exec(cmd::tour::Args::default(), io, registry),
+        Some(Command::Run(a)) => cmd::run::exec(a, io, registry),
+        Some(Command::Sweep(a)) => cmd::sweep::exec(a, io, registry),
         Some(Command::Merge(a)) => cmd::merge::exec(a, io),
-        Some(Command::Explore(a)) => cmd::explore::exec(a, io),
-        Some(Command::Replay(a)) => cmd::replay::exec(a, io),
-        Some(Command::Shrink(a)) => cmd::shrink::exec(a, io),
-        Some(Command::Export(a)) => cmd::export::exec(a, io),
-        Some(Command::Scenarios(a)) => cmd::scenarios::exec(a, io),
-        Some(Command::Tour(a)) => cmd::tour::exec(a, io),
+        Some(Command::Explore(a)) => cmd::explore::exec(a, io, registry),
+        Some(Command::Replay(a)) => cmd::replay::exec(a, io, registry),
+        Some(Command::Shrink(a)) => cmd::shrink::exec(a, io, registry),
+        Some(Command::Export(a)) => cmd::export::exec(a, io, registry),
+        Some(Command::Scenarios(a)) => cmd::scenarios::exec(a, io, registry),
+        Some(Command::Tour(a)) => cmd::tour::exec(a, io, registry),
     };
     match result {
         Ok(exit) => exit,
@@ -122,8 +133,14 @@ where
     }
 }
 
-/// The binary's entry point: real arguments, stdout, stderr.
+/// The binary's entry point: real arguments, stdout, stderr, the built-in models.
 pub fn main() -> std::process::ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// The entry point of a binary of your own: the whole `ruckus` command line for the models and
+/// scenarios of `registry` (for example `Registry::builtin().with::<MyModel>()`).
+pub fn main_with(registry: Registry) -> std::process::ExitCode {
     use std::io::IsTerminal;
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
@@ -133,7 +150,7 @@ pub fn main() -> std::process::ExitCode {
         err: &mut err,
         terminal,
     };
-    let exit = main_with_args(std::env::args_os(), &mut io);
+    let exit = run_in(&registry, std::env::args_os(), &mut io);
     let _ = io.out.flush();
     std::process::ExitCode::from(exit.code())
 }

@@ -5,11 +5,11 @@
 //! without the original file or `--set` flags. [`scenario_of`] reads it back.
 
 use crate::error::ScenarioError;
-use crate::registry::Model;
-use crate::runner::{Outcome, SimVisitor, quietly, with_sim};
+use crate::registry::Registry;
+use crate::runner::{self, Outcome, quietly};
 use crate::scenario::Scenario;
+use ruckus_sim::FaultPlan;
 use ruckus_sim::trace::{TraceHeader, TraceSummary, record_run};
-use ruckus_sim::{FaultPlan, Sim};
 use std::path::Path;
 
 /// Label keys this crate writes into trace headers.
@@ -30,18 +30,34 @@ pub fn header(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> TraceHeader {
     h.labels = vec![
         (labels::SCENARIO.into(), scenario.name.clone()),
         (labels::REFERENCE.into(), scenario.reference.clone()),
-        (labels::MODEL.into(), scenario.model.clone()),
+        (labels::MODEL.into(), scenario.model.name().to_owned()),
         (labels::OVERRIDES.into(), scenario.overrides.join("\n")),
     ];
     h
 }
 
-/// The scenario a trace header describes, with its recorded horizon override applied.
-pub fn scenario_of(header: &TraceHeader, trace_path: &Path) -> Result<Scenario, ScenarioError> {
+/// The scenario a trace header describes, with its recorded horizon override applied. A trace
+/// of a model that is not in `registry` is an error that names the model and how to add it.
+pub fn scenario_of(
+    registry: &Registry,
+    header: &TraceHeader,
+    trace_path: &Path,
+) -> Result<Scenario, ScenarioError> {
     let name = header.label(labels::SCENARIO).unwrap_or("traced");
     let reference = header.label(labels::REFERENCE).unwrap_or(name);
+    if let Some(model) = header.label(labels::MODEL)
+        && registry.model(model).is_none()
+    {
+        return Err(ScenarioError::new(
+            trace_path.display().to_string(),
+            format!(
+                "the trace was recorded with model `{model}`, and {}",
+                registry.unknown_model_help(model)
+            ),
+        ));
+    }
     let origin = format!("scenario stored in {}", trace_path.display());
-    let mut scenario = Scenario::from_text(name, reference, &origin, &header.scenario, &[])?;
+    let mut scenario = Scenario::from_text(registry, name, reference, &origin, &header.scenario, &[])?;
     scenario.overrides = header
         .label(labels::OVERRIDES)
         .map(|o| o.lines().map(str::to_owned).collect())
@@ -75,35 +91,10 @@ pub fn record_plan(
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
     }
-    let visit = Record {
-        scenario,
-        seed,
-        path,
-        expected_fingerprint,
-    };
-    with_sim(scenario, seed, plan, visit)?
-}
-
-struct Record<'a> {
-    scenario: &'a Scenario,
-    seed: u64,
-    path: &'a Path,
-    expected_fingerprint: Option<u64>,
-}
-
-impl SimVisitor for Record<'_> {
-    type Output = Result<(Outcome, TraceSummary), String>;
-    fn visit<M: Model>(self, mut sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output {
-        let header = header(self.scenario, self.seed, plan);
-        let (report, summary) =
-            quietly(|| record_run(&mut sim, self.path, &header, self.expected_fingerprint))
-                .map_err(|e| e.to_string())?;
-        Ok((
-            Outcome {
-                report,
-                plan: plan.clone(),
-            },
-            summary,
-        ))
-    }
+    let plan = plan.unwrap_or_else(|| runner::fault_plan(scenario, seed));
+    let mut sim = runner::simulation(scenario, seed, &plan)?;
+    let header = header(scenario, seed, &plan);
+    let (report, summary) =
+        quietly(|| record_run(&mut *sim, path, &header, expected_fingerprint)).map_err(|e| e.to_string())?;
+    Ok((Outcome { report, plan }, summary))
 }

@@ -1,159 +1,298 @@
-//! The models a scenario can name, and the one place that turns a model name into a type.
+//! The models and scenarios a `ruckus` binary knows: a value, not a `match`.
 //!
-//! Every model is run through the same generic code path: [`dispatch`] matches the name once
-//! and hands a [`ModelVisitor`] the model's type, so the runner, sweeps, traces and the tour never
-//! match on model names themselves. Adding a model is one `impl Model` and one line in
-//! [`dispatch`] and [`MODELS`].
+//! A [`Registry`] holds models (anything implementing [`ruckus_sim::Model`]) and named scenario
+//! texts. [`Registry::builtin`] has the models and scenarios that ship with ruckus; a user's
+//! crate adds its own and gets every verb of the command line, the scenario format, traces,
+//! shrinking, explore and the test helpers for them:
+//!
+//! ```no_run
+//! # use ruckus_sim::*;
+//! # #[derive(Clone, Debug)] struct MyNode;
+//! # impl Process for MyNode {
+//! #     type Message = (); type Timer = (); type Operation = ();
+//! #     fn on_start(&mut self, _: &mut Context<'_, Self>) {}
+//! #     fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+//! #     fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+//! # }
+//! # #[derive(Debug)] struct MyModel;
+//! # impl Model for MyModel {
+//! #     const NAME: &'static str = "mine"; const ABOUT: &'static str = "mine";
+//! #     type Config = (); type Process = MyNode;
+//! #     fn setup(sim: &mut Sim<MyNode>, _: &()) { sim.spawn(HostId(0), MyNode); }
+//! #     fn properties(_: &()) -> Vec<Property<MyNode>> { Vec::new() }
+//! # }
+//! use ruckus_scenarios::registry::Registry;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let registry = Registry::builtin()
+//!         .with::<MyModel>()
+//!         .with_scenario("mine", include_str!("../data/pingpong.toml"));
+//!     ruckus_scenarios::cli::main_with(registry)
+//! }
+//! ```
+//!
+//! Once a [`Scenario`] is loaded it carries its model ([`ModelRef`]), so running, sweeping,
+//! recording and shrinking it need no registry; only turning a name or a file into a scenario
+//! does. Nothing outside this module and the models' own `impl Model` names a model.
 
-use crate::explore::models::{BackoffContention, Services};
-use ruckus_models::{lease_lock, pingpong, raft};
-use ruckus_sim::{Process, Property, Sim};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use std::fmt::Debug;
+use crate::builtin;
+use crate::error::ScenarioError;
+use crate::runner;
+use crate::scenario::{Partial, Scenario};
+use ruckus_models::{lease_lock, pingpong, raft, services};
+pub use ruckus_sim::Model;
+use ruckus_sim::{FaultPlan, Instant, Metrics, Simulation};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
-/// A model as scenarios see it: a name, a parameter struct, a setup function and properties.
-pub trait Model: 'static {
-    /// The name scenario files use in `[model] name = "..."`.
-    const NAME: &'static str;
-    /// One line for `ruckus scenarios` and error messages.
-    const ABOUT: &'static str;
-    /// The key in the model's parameters that must equal the topology's host count, if any
-    /// (filled in from `[topology] hosts` when the scenario leaves it out).
-    const HOSTS_KEY: Option<&'static str> = None;
-    /// Workload sizes `ruckus shrink` may reduce, as (parameter, smallest value), most
-    /// promising first: integer parameters, by dotted path into the model's parameters. A knob
-    /// named like `HOSTS_KEY` moves the topology's host count with it; [`Model::check`] still
-    /// vets every combination tried.
-    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[];
-    /// The model's parameters (`[model]` and `[workload]` keys, merged).
-    type Config: Serialize + DeserializeOwned + Default + Debug + Clone;
-    /// The model's process type.
-    type Process: Process;
-    /// Places the model's processes.
-    fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config);
-    /// Every property the model offers; scenarios choose among them by name.
-    fn properties(config: &Self::Config) -> Vec<Property<Self::Process>>;
-    /// Checks the parameters against each other and the topology's host count, so a bad
-    /// combination is reported as bad input instead of a setup panic.
-    fn check(_config: &Self::Config, _hosts: u32) -> Result<(), String> {
-        Ok(())
-    }
-    /// Checks one `Fault::Degrade` mode string, so a typo in a scenario is bad input rather
-    /// than a model panic mid-run. Models that read no degradations accept (and ignore) any.
-    fn check_degrade_mode(_mode: &str) -> Result<(), String> {
-        Ok(())
-    }
+/// The models and named scenarios one binary knows.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    models: Vec<ModelRef>,
+    scenarios: Vec<(String, String)>,
+    program: String,
 }
 
-/// The pingpong yardstick.
-#[derive(Debug)]
-pub struct PingPong;
-
-impl Model for PingPong {
-    const NAME: &'static str = "pingpong";
-    const ABOUT: &'static str = "messages bouncing between hosts (the standard performance yardstick)";
-    const HOSTS_KEY: Option<&'static str> = Some("hosts");
-    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] =
-        &[("hosts", 2), ("in_flight", 1), ("deliveries", 1)];
-    type Config = pingpong::PingPongConfig;
-    type Process = pingpong::PingPong;
-    fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {
-        pingpong::setup(sim, config);
-    }
-    fn properties(config: &Self::Config) -> Vec<Property<Self::Process>> {
-        pingpong::properties(config)
-    }
-}
-
-/// The lock service with leases, fencing tokens and three planted bugs.
-#[derive(Debug)]
-pub struct LeaseLock;
-
-impl Model for LeaseLock {
-    const NAME: &'static str = "lease_lock";
-    const ABOUT: &'static str = "a lock service with leases and fencing tokens, with planted bugs";
-    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[("clients", 1), ("writes_per_lease", 1)];
-    type Config = lease_lock::LeaseLockConfig;
-    type Process = lease_lock::LeaseLock;
-    fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {
-        lease_lock::setup(sim, config);
-    }
-    fn properties(config: &Self::Config) -> Vec<Property<Self::Process>> {
-        lease_lock::properties(config)
-    }
-    fn check(config: &Self::Config, hosts: u32) -> Result<(), String> {
-        config.validate()?;
-        if hosts < config.hosts() {
-            return Err(format!(
-                "lease_lock with {} clients needs {} hosts (a lock server, a storage server and one per client), the topology has {hosts}",
-                config.clients,
-                config.hosts()
-            ));
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry {
+            models: Vec::new(),
+            scenarios: Vec::new(),
+            program: "ruckus".to_owned(),
         }
-        Ok(())
     }
 }
 
-/// Raft with a replicated key-value store, linearizability checking and four bug switches.
-#[derive(Debug)]
-pub struct Raft;
+impl Registry {
+    /// No models and no scenarios.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
 
-impl Model for Raft {
-    const NAME: &'static str = "raft";
-    const ABOUT: &'static str =
-        "Raft with a key-value store and linearizable clients, with four classic bugs as switches";
-    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[
-        ("clients", 0),
-        ("writers", 0),
-        ("readers_per_host", 0),
-        ("keys", 1),
-    ];
-    type Config = raft::Config;
-    type Process = raft::Raft;
-    fn setup(sim: &mut Sim<Self::Process>, config: &Self::Config) {
-        raft::setup(sim, config);
+    /// Names the command that runs this registry (`ruckus` unless set): failure reports and
+    /// printed replay commands use it, so they work for a binary of your own.
+    pub fn program(mut self, name: &str) -> Registry {
+        name.clone_into(&mut self.program);
+        self
     }
-    fn properties(config: &Self::Config) -> Vec<Property<Self::Process>> {
-        raft::properties(config)
+
+    /// The command that runs this registry.
+    pub fn program_name(&self) -> &str {
+        &self.program
     }
-    fn check(config: &Self::Config, hosts: u32) -> Result<(), String> {
-        config.validate()?;
-        if hosts < config.servers {
-            return Err(format!(
-                "raft with {} servers needs one host per server, the topology has {hosts}",
-                config.servers
-            ));
+
+    /// The models and scenarios that ship with ruckus (`ruckus scenarios` lists them).
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::empty()
+            .with::<pingpong::PingPongModel>()
+            .with::<lease_lock::LeaseLockModel>()
+            .with::<raft::RaftModel>()
+            .with::<services::ServicesModel>()
+            .with::<services::ContentionModel>();
+        for (name, text) in builtin::BUILTIN {
+            registry = registry.with_scenario(name, *text);
         }
-        Ok(())
+        registry
+    }
+
+    /// Adds model `M`. A model of the same name is replaced, so a user's crate can swap in
+    /// its own variant of a built-in.
+    pub fn with<M: Model>(self) -> Registry {
+        self.with_model(ModelRef(Arc::new(Entry::<M>(PhantomData))))
+    }
+
+    /// Adds a model another registry (or a loaded scenario) holds; replaces one of its name.
+    pub fn with_model(mut self, model: ModelRef) -> Registry {
+        match self.models.iter_mut().find(|m| m.name() == model.name()) {
+            Some(slot) => *slot = model,
+            None => self.models.push(model),
+        }
+        self
+    }
+
+    /// Adds a named scenario (the text of a scenario file), runnable as `ruckus run NAME`.
+    /// A scenario of the same name is replaced.
+    pub fn with_scenario(mut self, name: &str, text: impl Into<String>) -> Registry {
+        let text = text.into();
+        match self.scenarios.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = text,
+            None => self.scenarios.push((name.to_owned(), text)),
+        }
+        self
+    }
+
+    /// The model called `name`.
+    pub fn model(&self, name: &str) -> Option<&ModelRef> {
+        self.models.iter().find(|m| m.name() == name)
+    }
+
+    /// Every model, in the order they were added.
+    pub fn models(&self) -> impl Iterator<Item = &ModelRef> {
+        self.models.iter()
+    }
+
+    /// Every model's name, in the order they were added.
+    pub fn model_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.models.iter().map(ModelRef::name)
+    }
+
+    /// The text of the named scenario `name`.
+    pub fn scenario_text(&self, name: &str) -> Option<&str> {
+        self.scenarios
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.as_str())
+    }
+
+    /// Every named scenario, in the order they were added.
+    pub fn scenario_names(&self) -> impl Iterator<Item = &str> {
+        self.scenarios.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Loads a scenario: a name in this registry or a path to a TOML file, with `--set`
+    /// style `overrides` applied.
+    pub fn scenario(&self, reference: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+        Scenario::load(self, reference, overrides)
+    }
+
+    /// What to tell a user whose scenario or trace names a model this binary does not have.
+    pub fn unknown_model_help(&self, name: &str) -> String {
+        format!(
+            "this binary has no model `{name}` (its models: {}). A model of your own must be in the registry of the binary that runs it: build one with `ruckus_scenarios::cli::main_with(Registry::builtin().with::<YourModel>())` (see the README, \"Your own model\")",
+            self.model_names().collect::<Vec<_>>().join(", ")
+        )
     }
 }
 
-/// Every model name with its one-line description, for listings and suggestions.
-pub const MODELS: &[(&str, &str)] = &[
-    (PingPong::NAME, PingPong::ABOUT),
-    (LeaseLock::NAME, LeaseLock::ABOUT),
-    (Raft::NAME, Raft::ABOUT),
-    (Services::NAME, Services::ABOUT),
-    (BackoffContention::NAME, BackoffContention::ABOUT),
-];
+/// One model of a registry, with its type erased: what a loaded [`Scenario`] carries.
+#[derive(Clone)]
+pub struct ModelRef(Arc<dyn ModelEntry>);
 
-/// Something to do with a model once its type is known.
-pub trait ModelVisitor {
-    /// What the visit produces.
-    type Output;
-    /// Called with the model named in the scenario.
-    fn visit<M: Model>(self) -> Self::Output;
+impl ModelRef {
+    /// The name scenario files use.
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    /// One line about it.
+    pub fn about(&self) -> &'static str {
+        self.0.about()
+    }
+    /// The parameter that follows the topology's host count, if any.
+    pub fn hosts_key(&self) -> Option<&'static str> {
+        self.0.hosts_key()
+    }
+    /// The integer parameters a shrinker may reduce, with their minimums.
+    pub fn workload_knobs(&self) -> &'static [(&'static str, u64)] {
+        self.0.workload_knobs()
+    }
+    pub(crate) fn entry(&self) -> &dyn ModelEntry {
+        &*self.0
+    }
 }
 
-/// Calls `visitor` with the model called `name`, or returns `None` for an unknown name.
-pub fn dispatch<V: ModelVisitor>(name: &str, visitor: V) -> Option<V::Output> {
-    match name {
-        PingPong::NAME => Some(visitor.visit::<PingPong>()),
-        LeaseLock::NAME => Some(visitor.visit::<LeaseLock>()),
-        Raft::NAME => Some(visitor.visit::<Raft>()),
-        Services::NAME => Some(visitor.visit::<Services>()),
-        BackoffContention::NAME => Some(visitor.visit::<BackoffContention>()),
-        _ => None,
+impl fmt::Debug for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ModelRef({})", self.name())
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Two references are equal when they name the same model.
+impl PartialEq for ModelRef {
+    fn eq(&self, other: &ModelRef) -> bool {
+        self.name() == other.name()
+    }
+}
+
+/// What the tools need of a model, without its type: implemented once, generically, for every
+/// `Model` by [`Entry`].
+pub(crate) trait ModelEntry: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn about(&self) -> &'static str;
+    fn hosts_key(&self) -> Option<&'static str>;
+    fn workload_knobs(&self) -> &'static [(&'static str, u64)];
+    /// Checks the model's part of a parsed scenario file and completes the scenario.
+    fn resolve(&self, model: &ModelRef, partial: Partial<'_>) -> Result<Scenario, ScenarioError>;
+    /// Builds a ready-to-run simulation of `scenario` under `seed` with `plan`.
+    fn build(&self, scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Box<dyn Simulation>, String>;
+    /// The model's own summary figures of one run.
+    fn summarize(&self, params: &toml::Table, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64>;
+}
+
+struct Entry<M>(PhantomData<fn() -> M>);
+
+impl<M: Model> ModelEntry for Entry<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn about(&self) -> &'static str {
+        M::ABOUT
+    }
+    fn hosts_key(&self) -> Option<&'static str> {
+        M::HOSTS_KEY
+    }
+    fn workload_knobs(&self) -> &'static [(&'static str, u64)] {
+        M::WORKLOAD_KNOBS
+    }
+    fn resolve(&self, model: &ModelRef, partial: Partial<'_>) -> Result<Scenario, ScenarioError> {
+        partial.resolve::<M>(model)
+    }
+    fn build(&self, scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Box<dyn Simulation>, String> {
+        let config = scenario.model_config::<M>()?;
+        let sim = runner::build::<M>(
+            &scenario.topology,
+            &config,
+            plan,
+            scenario.limits,
+            seed,
+            Some(&scenario.properties),
+        )?;
+        Ok(Box::new(sim))
+    }
+    fn summarize(&self, params: &toml::Table, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
+        match toml::Value::Table(params.clone()).try_into::<M::Config>() {
+            Ok(config) => M::summarize(&config, metrics, end),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_registry_knows_every_builtin_model_and_scenario() {
+        let r = Registry::builtin();
+        let models: Vec<&str> = r.model_names().collect();
+        assert_eq!(
+            models,
+            ["pingpong", "lease_lock", "raft", "services", "backoff_contention"]
+        );
+        assert_eq!(r.scenario_names().count(), builtin::BUILTIN.len());
+        assert!(r.scenario_text("raft").is_some());
+    }
+
+    #[test]
+    fn adding_a_model_of_an_existing_name_replaces_it() {
+        let r = Registry::builtin().with::<pingpong::PingPongModel>();
+        assert_eq!(r.model_names().filter(|n| *n == "pingpong").count(), 1);
+        let r = Registry::empty().with_scenario("a", "x").with_scenario("a", "y");
+        assert_eq!(r.scenario_text("a"), Some("y"));
+    }
+
+    #[test]
+    fn the_unknown_model_help_names_the_models_and_the_fix() {
+        let help = Registry::builtin().unknown_model_help("drift_lock");
+        assert!(help.contains("no model `drift_lock`"), "{help}");
+        assert!(help.contains("pingpong, lease_lock"), "{help}");
+        assert!(help.contains("main_with"), "{help}");
     }
 }

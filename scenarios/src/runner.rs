@@ -1,17 +1,16 @@
 //! The runner: one scenario, one seed, one run — the same generic code path for every model.
 //!
-//! [`run`] turns a [`Scenario`] and a seed into an [`Outcome`]. Callers that need to watch the
-//! run (the trace writer) pass an [`Attach`], which receives the built `Sim<P>` before it runs
-//! and after it ends, whatever the model's process type `P` is.
+//! [`run`] turns a [`Scenario`] and a seed into an [`Outcome`]. Callers that drive the run
+//! themselves (trace writers, replay, explore) get the built simulation from [`simulation`] as
+//! a `Box<dyn Simulation>`, whatever the model's process type is.
 //!
 //! Nothing here reads the wall clock or starts a thread: a run is a pure function of the
 //! scenario and the seed.
 
-use crate::registry::{self, Model, ModelVisitor};
 use crate::scenario::{Layout, Scenario, TopologySpec};
 use ruckus_sim::{
-    Duration, Failure, FaultPlan, HostId, Instant, Limits, Process, RunReport, Sim, SimConfig, Topology,
-    Verdict,
+    Duration, Failure, FaultPlan, HostId, Instant, Limits, Model, RunReport, Sim, SimConfig, Simulation,
+    Topology, Verdict,
 };
 use serde::Serialize;
 use std::cell::Cell;
@@ -77,35 +76,6 @@ pub fn build<M: Model>(
     Ok(sim)
 }
 
-/// A hook into a run, for whatever needs to watch it (a trace writer, a state dump).
-///
-/// Its methods are generic over the model's process type, so one implementation serves every
-/// model. `before` may attach an observer; `after` may take it back and finish its work.
-pub trait Attach {
-    /// Called with the built simulation, before the first event.
-    fn before<P: Process>(
-        &mut self,
-        sim: &mut Sim<P>,
-        scenario: &Scenario,
-        plan: &FaultPlan,
-    ) -> Result<(), String>;
-    /// Called after the run ended, with its report.
-    fn after<P: Process>(&mut self, sim: &mut Sim<P>, report: &RunReport) -> Result<(), String>;
-}
-
-/// An `Attach` that does nothing: a plain run.
-#[derive(Debug, Default)]
-pub struct NoAttach;
-
-impl Attach for NoAttach {
-    fn before<P: Process>(&mut self, _: &mut Sim<P>, _: &Scenario, _: &FaultPlan) -> Result<(), String> {
-        Ok(())
-    }
-    fn after<P: Process>(&mut self, _: &mut Sim<P>, _: &RunReport) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// What one run produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
@@ -164,111 +134,25 @@ pub struct RunSummary {
 
 /// Runs `scenario` under `seed`.
 pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
-    run_with(scenario, seed, &mut NoAttach).expect("a run without attachments cannot fail to attach")
+    run_plan(scenario, seed, fault_plan(scenario, seed))
 }
 
 /// Runs `scenario` under `seed` with an explicit fault `plan` instead of the scenario's (the
 /// step shrinking repeats). The horizon is the scenario's `limits.horizon`.
 pub fn run_plan(scenario: &Scenario, seed: u64, plan: FaultPlan) -> Outcome {
-    run_inner(scenario, seed, plan, &mut NoAttach).expect("a run without attachments cannot fail to attach")
-}
-
-/// Runs `scenario` under `seed` with `attach` watching. `Err` only when the attachment fails
-/// (for example, the trace file cannot be written); the run's own failures are in the Outcome.
-pub fn run_with<A: Attach>(scenario: &Scenario, seed: u64, attach: &mut A) -> Result<Outcome, String> {
-    run_inner(scenario, seed, fault_plan(scenario, seed), attach)
-}
-
-fn run_inner<A: Attach>(
-    scenario: &Scenario,
-    seed: u64,
-    plan: FaultPlan,
-    attach: &mut A,
-) -> Result<Outcome, String> {
-    let visit = AttachRun { scenario, attach };
-    match with_sim(scenario, seed, Some(plan.clone()), visit) {
-        Ok(result) => result,
-        Err(message) => Ok(Outcome {
-            report: setup_panic(seed, message),
-            plan,
-        }),
-    }
-}
-
-/// Something to do with a built simulation, whatever its model.
-pub trait SimVisitor {
-    /// What the visit produces.
-    type Output;
-    /// Called with the scenario's model type, its built simulation and the plan it will suffer.
-    fn visit<M: Model>(self, sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output;
-}
-
-/// Builds the simulation of `scenario` under `seed` and hands it to `visitor` — the entry point
-/// for anything that needs the `Sim` itself (replay, shrinking, state dumps). `plan` replaces
-/// the scenario's fault plan when given (a trace's recorded or shrunk plan). `Err` carries a
-/// setup panic's message or an unknown model name.
-pub fn with_sim<V: SimVisitor>(
-    scenario: &Scenario,
-    seed: u64,
-    plan: Option<FaultPlan>,
-    visitor: V,
-) -> Result<V::Output, String> {
-    let plan = plan.unwrap_or_else(|| fault_plan(scenario, seed));
-    let visit = BuildVisit {
-        scenario,
-        seed,
-        plan,
-        visitor,
+    let report = match simulation(scenario, seed, &plan) {
+        Ok(mut sim) => quietly(|| sim.run()),
+        Err(message) => setup_panic(seed, message),
     };
-    registry::dispatch(&scenario.model, visit)
-        .unwrap_or_else(|| Err(format!("unknown model `{}`", scenario.model)))
+    Outcome { report, plan }
 }
 
-struct BuildVisit<'a, V> {
-    scenario: &'a Scenario,
-    seed: u64,
-    plan: FaultPlan,
-    visitor: V,
-}
-
-impl<V: SimVisitor> ModelVisitor for BuildVisit<'_, V> {
-    type Output = Result<V::Output, String>;
-    fn visit<M: Model>(self) -> Self::Output {
-        let BuildVisit {
-            scenario,
-            seed,
-            plan,
-            visitor,
-        } = self;
-        let config = scenario.model_config::<M>()?;
-        let sim = build::<M>(
-            &scenario.topology,
-            &config,
-            &plan,
-            scenario.limits,
-            seed,
-            Some(&scenario.properties),
-        )?;
-        Ok(visitor.visit::<M>(sim, &plan))
-    }
-}
-
-struct AttachRun<'a, A> {
-    scenario: &'a Scenario,
-    attach: &'a mut A,
-}
-
-impl<A: Attach> SimVisitor for AttachRun<'_, A> {
-    type Output = Result<Outcome, String>;
-    fn visit<M: Model>(self, mut sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output {
-        self.attach.before(&mut sim, self.scenario, plan)?;
-        let report = quietly(|| sim.run());
-        self.attach.after(&mut sim, &report)?;
-        Ok(Outcome {
-            report,
-            plan: plan.clone(),
-        })
-    }
+/// Builds the simulation of `scenario` under `seed` with fault `plan` (the scenario's own from
+/// [`fault_plan`], or a trace's recorded or shrunk one), ready to run: the entry point for
+/// anything that drives the run itself (traces, replay, state dumps, explore). `Err` carries
+/// the message of a model setup that panicked.
+pub fn simulation(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Box<dyn Simulation>, String> {
+    scenario.model.entry().build(scenario, seed, plan)
 }
 
 fn setup_panic(seed: u64, message: String) -> RunReport {
@@ -345,8 +229,7 @@ pub fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Model;
-    use ruckus_sim::{Context, Distribution, ProcessId, Property};
+    use ruckus_sim::{Context, Distribution, Process, ProcessId, Property};
 
     /// A model whose process panics when it starts, or whose setup panics.
     #[derive(Debug)]

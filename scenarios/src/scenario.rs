@@ -37,11 +37,10 @@
 //! Every problem becomes a [`ScenarioError`] naming the file, line, column and field path,
 //! with the closest valid name for unknown names.
 
-use crate::builtin;
 use crate::error::ScenarioError;
-use crate::registry::{self, MODELS, Model, ModelVisitor};
+use crate::registry::{ModelRef, Registry};
 use crate::runner;
-use ruckus_sim::{Distribution, Fault, FaultPlan, FaultProfile, Limits};
+use ruckus_sim::{Distribution, Fault, FaultPlan, FaultProfile, Limits, Model};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -182,8 +181,8 @@ pub struct Scenario {
     pub description: String,
     /// The seed `ruckus run` uses when none is given.
     pub seed: u64,
-    /// The model's name.
-    pub model: String,
+    /// The model (from the registry the scenario was loaded with).
+    pub model: ModelRef,
     /// The model's full parameters (`[model]` and `[workload]` merged, defaults filled in).
     pub model_params: toml::Table,
     /// Hosts and network.
@@ -196,6 +195,8 @@ pub struct Scenario {
     pub limits: Limits,
     /// The `--set` overrides applied, as given (for replay commands).
     pub overrides: Vec<String>,
+    /// The command that runs the registry this scenario came from (for replay commands).
+    pub program: String,
     /// The names of the properties that will be checked.
     pub properties: Vec<String>,
 }
@@ -388,19 +389,23 @@ fn apply_override(table: &mut toml::Table, o: &Override, value: toml::Value) -> 
 }
 
 impl Scenario {
-    /// Loads a built-in scenario by name, or a file by path, and applies `overrides`.
-    pub fn load(reference: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    /// Loads a scenario of `registry` by name, or a file by path, and applies `overrides`.
+    pub fn load(
+        registry: &Registry,
+        reference: &str,
+        overrides: &[String],
+    ) -> Result<Scenario, ScenarioError> {
         let looks_like_path = reference.contains('/') || reference.ends_with(".toml");
-        if let Some(text) = builtin::text(reference).filter(|_| !looks_like_path) {
+        if let Some(text) = registry.scenario_text(reference).filter(|_| !looks_like_path) {
             let origin = format!("built-in scenario `{reference}` (scenarios/data/{reference}.toml)");
-            return Scenario::from_text(reference, reference, &origin, text, overrides);
+            return Scenario::from_text(registry, reference, reference, &origin, text, overrides);
         }
         match std::fs::read_to_string(reference) {
             Ok(text) => {
                 let name = std::path::Path::new(reference)
                     .file_stem()
                     .map_or_else(|| reference.to_owned(), |s| s.to_string_lossy().into_owned());
-                Scenario::from_text(&name, reference, reference, &text, overrides)
+                Scenario::from_text(registry, &name, reference, reference, &text, overrides)
             }
             Err(e) if looks_like_path || e.kind() != std::io::ErrorKind::NotFound => {
                 Err(ScenarioError::new(reference, format!("cannot read the scenario file: {e}")))
@@ -409,15 +414,16 @@ impl Scenario {
                 reference,
                 format!(
                     "no built-in scenario or file of that name (built-ins: {}; `ruckus scenarios` lists them)",
-                    builtin::names().collect::<Vec<_>>().join(", ")
+                    registry.scenario_names().collect::<Vec<_>>().join(", ")
                 ),
             )
-            .suggest(reference, builtin::names())),
+            .suggest(reference, registry.scenario_names())),
         }
     }
 
     /// Checks the scenario `text` (which came from `origin`) with `overrides` applied.
     pub fn from_text(
+        registry: &Registry,
         name: &str,
         reference: &str,
         origin: &str,
@@ -456,27 +462,34 @@ impl Scenario {
             reference,
             overrides,
         };
-        registry::dispatch(&model_name, partial).unwrap_or_else(|| {
-            let known: Vec<&str> = MODELS.iter().map(|(n, _)| *n).collect();
-            Err(cx
+        match registry.model(&model_name) {
+            Some(model) => {
+                let mut scenario = model.entry().resolve(model, partial)?;
+                registry.program_name().clone_into(&mut scenario.program);
+                Ok(scenario)
+            }
+            None => Err(cx
                 .error(
                     &[Step::Key("model".into()), Step::Key("name".into())],
-                    format!("unknown model `{model_name}` (models: {})", known.join(", ")),
+                    format!(
+                        "unknown model `{model_name}`: {}",
+                        registry.unknown_model_help(&model_name)
+                    ),
                 )
-                .suggest(&model_name, known))
-        })
+                .suggest(&model_name, registry.model_names())),
+        }
     }
 
     /// The scenario as one self-contained TOML document, every default filled in: what a trace
     /// header stores so a replay rebuilds exactly this run without the original file or flags.
     pub fn to_toml(&self) -> String {
         let mut model = self.model_params.clone();
-        model.insert("name".into(), toml::Value::String(self.model.clone()));
+        model.insert("name".into(), toml::Value::String(self.model.name().to_owned()));
         let file = FileFormat {
             description: self.description.clone(),
             seed: Some(self.seed),
             model: ModelSection {
-                name: self.model.clone(),
+                name: self.model.name().to_owned(),
                 params: self.model_params.clone(),
             },
             topology: self.topology.clone(),
@@ -490,12 +503,25 @@ impl Scenario {
 
     /// A shell command that runs this scenario under `seed` again.
     pub fn replay_command(&self, seed: u64) -> String {
-        let mut cmd = format!("ruckus run {} --seed {seed}", shell_quote(&self.reference));
+        let mut cmd = format!(
+            "{} run {} --seed {seed}",
+            self.program,
+            shell_quote(&self.reference)
+        );
         for o in &self.overrides {
             cmd.push_str(" --set ");
             cmd.push_str(&shell_quote(o));
         }
         cmd
+    }
+
+    /// A shell command that replays the trace file at `path`.
+    pub fn replay_trace_command(&self, path: &std::path::Path) -> String {
+        format!(
+            "{} replay {}",
+            self.program,
+            shell_quote(&path.display().to_string())
+        )
     }
 
     /// A short stable hash of the resolved scenario, so sweep outputs from different scenarios
@@ -635,7 +661,7 @@ fn check_degrade_modes<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<
 }
 
 /// A parsed file waiting for its model's type.
-struct Partial<'a> {
+pub(crate) struct Partial<'a> {
     cx: &'a Context<'a>,
     file: &'a FileFormat,
     name: &'a str,
@@ -643,10 +669,9 @@ struct Partial<'a> {
     overrides: &'a [String],
 }
 
-impl ModelVisitor for Partial<'_> {
-    type Output = Result<Scenario, ScenarioError>;
-
-    fn visit<M: Model>(self) -> Self::Output {
+impl Partial<'_> {
+    /// Checks the model's parameters and properties and completes the scenario.
+    pub(crate) fn resolve<M: Model>(self, model: &ModelRef) -> Result<Scenario, ScenarioError> {
         let Partial { cx, file, .. } = self;
         // The model's Config takes `[model]` (less its name) and `[workload]` together.
         let mut params = file.model.params.clone();
@@ -768,13 +793,14 @@ impl ModelVisitor for Partial<'_> {
             reference: self.reference.to_owned(),
             description: file.description.clone(),
             seed: file.seed.unwrap_or(1),
-            model: M::NAME.to_owned(),
+            model: model.clone(),
             model_params,
             topology: file.topology.clone(),
             faults: file.faults.clone(),
             invariants: file.invariants.clone(),
             limits,
             overrides: self.overrides.to_vec(),
+            program: String::new(),
             properties,
         })
     }

@@ -139,3 +139,47 @@ impl<P: Process> Simulation for Sim<P> {
         self
     }
 }
+
+/// A boxed simulation is a simulation, so code generic over `Simulation` (such as
+/// `check_determinism`) takes either a `Sim<P>` or a `Box<dyn Simulation>`.
+impl<S: Simulation + ?Sized> Simulation for Box<S> {
+    fn run(&mut self) -> RunReport {
+        (**self).run()
+    }
+    fn run_until_event(&mut self, index: u64) -> Progress {
+        (**self).run_until_event(index)
+    }
+    fn set_observer(&mut self, observer: Box<dyn Observer>) {
+        (**self).set_observer(observer);
+    }
+    fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
+        (**self).take_observer()
+    }
+    fn seed(&self) -> u64 {
+        (**self).seed()
+    }
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+    fn events(&self) -> u64 {
+        (**self).events()
+    }
+    fn fault_plan(&self) -> &FaultPlan {
+        (**self).fault_plan()
+    }
+    fn metrics(&self) -> &Metrics {
+        (**self).metrics()
+    }
+    fn process_count(&self) -> usize {
+        (**self).process_count()
+    }
+    fn host_of(&self, id: ProcessId) -> HostId {
+        (**self).host_of(id)
+    }
+    fn describe_process(&self, id: ProcessId) -> Option<String> {
+        (**self).describe_process(id)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        (**self).as_any_mut()
+    }
+}

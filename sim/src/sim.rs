@@ -4,6 +4,7 @@ use crate::clock::Clock;
 use crate::disk::{Disk, DiskFaultConfig};
 use crate::fault::{Fault, FaultPlan};
 use crate::metrics::Metrics;
+use crate::model::Simulation;
 use crate::network::{HostId, HostSpec, Network, Topology, Transmission};
 use crate::process::{Context, HistoryEntry, Process, ProcessId, TimerId};
 use crate::property::{Lifecycle, LifecycleEvent, Property, PropertyKind, View};
@@ -1306,7 +1307,8 @@ impl fmt::Display for Divergence {
 
 /// Builds and runs the same simulation twice, comparing every event. Returns the report of the
 /// first run, or where the two first differ (a determinism bug in the engine or the model).
-pub fn check_determinism<P: Process>(build: impl Fn() -> Sim<P>) -> Result<RunReport, Box<Divergence>> {
+/// `build` may return a `Sim<P>` or a `Box<dyn Simulation>`.
+pub fn check_determinism<S: Simulation>(build: impl Fn() -> S) -> Result<RunReport, Box<Divergence>> {
     let run = || {
         let mut sim = build();
         let (tx, records) = shared_recording();

@@ -3,6 +3,7 @@
 //! (`ruckus_scenarios::cli::main_with_args`); a few spawn the real binary.
 
 use crate::support::{ruckus, scratch};
+use ruckus_scenarios::registry::Registry;
 use ruckus_scenarios::runner;
 use ruckus_scenarios::scenario::Scenario;
 use ruckus_scenarios::sweep::{SweepLine, seed_for};
@@ -43,7 +44,7 @@ horizon = "10s"
 
 /// The first seed at which `reference` (with `overrides`) fails, with the verdict's name.
 fn first_failing_seed(reference: &str, overrides: &[String]) -> (u64, String) {
-    let s = Scenario::load(reference, overrides).unwrap();
+    let s = Scenario::load(&Registry::builtin(), reference, overrides).unwrap();
     (0..500)
         .find_map(|seed| {
             let o = runner::run(&s, seed);
@@ -73,8 +74,14 @@ fn scenarios_show_prints_a_resolved_scenario_that_loads_back() {
     let r = ruckus(&["scenarios", "--show", "pingpong", "--set", "faults.enabled=true"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.out.contains("enabled = true"), "{}", r.out);
-    let back = Scenario::from_text("pingpong", "pingpong", "shown", &r.out, &[]).unwrap();
-    let original = Scenario::load("pingpong", &["faults.enabled=true".to_owned()]).unwrap();
+    let back =
+        Scenario::from_text(&Registry::builtin(), "pingpong", "pingpong", "shown", &r.out, &[]).unwrap();
+    let original = Scenario::load(
+        &Registry::builtin(),
+        "pingpong",
+        &["faults.enabled=true".to_owned()],
+    )
+    .unwrap();
     assert_eq!(back.to_toml(), original.to_toml());
     assert_eq!(back.model_params, original.model_params);
 }

@@ -5,10 +5,11 @@
 //! figure or ordering, using the 95% intervals where the claim is a difference.
 
 use ruckus_scenarios::explore::{self, Experiment, Results};
+use ruckus_scenarios::registry::Registry;
 
 fn explore(name: &str, seeds: u64, overrides: &[&str]) -> Results {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let mut e = Experiment::load(name, &overrides).expect("built-in experiment loads");
+    let mut e = Experiment::load(&Registry::builtin(), name, &overrides).expect("built-in experiment loads");
     e.spec.seeds = seeds;
     let results = explore::run_all(&e, 2, &|| {}).expect("experiment runs");
     assert!(
@@ -92,7 +93,7 @@ fn retry_storm_is_metastable_without_budget_or_breaker() {
 
 #[test]
 fn explore_is_deterministic_and_independent_of_jobs() {
-    let mut e = Experiment::load("backoff", &[]).unwrap();
+    let mut e = Experiment::load(&Registry::builtin(), "backoff", &[]).unwrap();
     e.spec.seeds = 3;
     let one = explore::run_all(&e, 1, &|| {}).unwrap();
     let two = explore::run_all(&e, 2, &|| {}).unwrap();
@@ -114,7 +115,7 @@ fn overrides_reach_every_variant() {
 
 #[test]
 fn bad_experiments_get_clear_errors() {
-    let err = Experiment::load("no_such_experiment", &[]).unwrap_err();
+    let err = Experiment::load(&Registry::builtin(), "no_such_experiment", &[]).unwrap_err();
     assert!(err.contains("backoff") && err.contains("retry_storm"), "{err}");
     let base = r#"
 metrics = ["calls"]
@@ -122,22 +123,22 @@ scenario = "pingpong"
 [[variants]]
 name = "a"
 "#;
-    assert!(Experiment::from_text("t", "t.toml", base, &[]).is_ok());
+    assert!(Experiment::from_text(&Registry::builtin(), "t", "t.toml", base, &[]).is_ok());
     let bad_baseline = format!("baseline = \"zzz\"\n{base}");
-    let err = Experiment::from_text("t", "t.toml", &bad_baseline, &[]).unwrap_err();
+    let err = Experiment::from_text(&Registry::builtin(), "t", "t.toml", &bad_baseline, &[]).unwrap_err();
     assert!(
         err.contains("baseline `zzz`") && err.contains("variants: a"),
         "{err}"
     );
     let unknown_field = format!("sedes = 3\n{base}");
-    let err = Experiment::from_text("t", "t.toml", &unknown_field, &[]).unwrap_err();
+    let err = Experiment::from_text(&Registry::builtin(), "t", "t.toml", &unknown_field, &[]).unwrap_err();
     assert!(err.contains("t.toml:1:") && err.contains("sedes"), "{err}");
     let bad_set = format!("{base}set = {{ \"model.nope\" = 1 }}\n");
-    let err = Experiment::from_text("t", "t.toml", &bad_set, &[]).unwrap_err();
+    let err = Experiment::from_text(&Registry::builtin(), "t", "t.toml", &bad_set, &[]).unwrap_err();
     assert!(err.contains("variant `a`") && err.contains("nope"), "{err}");
     let twice = format!("{base}[[variants]]\nname = \"a\"\n");
     assert!(
-        Experiment::from_text("t", "t.toml", &twice, &[])
+        Experiment::from_text(&Registry::builtin(), "t", "t.toml", &twice, &[])
             .unwrap_err()
             .contains("two variants")
     );

@@ -10,8 +10,10 @@
 //! - `--keep-workload` leaves the workload as recorded.
 
 use crate::support::TempDir;
+use ruckus_models::lease_lock::LeaseLockModel as LeaseLock;
+use ruckus_models::pingpong::PingPongModel as PingPong;
 use ruckus_scenarios::recording;
-use ruckus_scenarios::registry::{LeaseLock, Model, PingPong};
+use ruckus_scenarios::registry::{Model, Registry};
 use ruckus_scenarios::runner;
 use ruckus_scenarios::scenario::Scenario;
 use ruckus_sim::trace::TraceReader;
@@ -35,7 +37,7 @@ struct Traced {
 
 fn read(path: &Path) -> Traced {
     let reader = TraceReader::open(path).unwrap();
-    let scenario = recording::scenario_of(reader.header(), path).unwrap();
+    let scenario = recording::scenario_of(&Registry::builtin(), reader.header(), path).unwrap();
     Traced {
         scenario,
         seed: reader.header().seed,
@@ -60,6 +62,7 @@ fn same(a: Option<&Failure>, b: &Failure) -> bool {
 fn with_knob(scenario: &Scenario, key: &str, value: u64) -> Option<Scenario> {
     let set = format!("model.{key}={value}");
     Scenario::from_text(
+        &Registry::builtin(),
         &scenario.name,
         &scenario.reference,
         "test",
@@ -222,7 +225,7 @@ fn keep_workload_leaves_the_workload_as_recorded() {
 
 #[test]
 fn raft_failures_found_at_the_end_shrink_their_workload_and_horizon() {
-    use ruckus_scenarios::registry::Raft;
+    use ruckus_models::raft::RaftModel as Raft;
     let dir = TempDir::new("raft");
     let trace = dir.file("r.trace");
     // The first failing seed: linearizability is checked when the run ends, so the failure time

@@ -55,6 +55,7 @@
 
 mod client;
 mod invariants;
+mod model;
 mod server;
 mod storage;
 #[cfg(test)]
@@ -62,6 +63,7 @@ mod tests;
 
 pub use client::{Client, ClientRole};
 pub use invariants::{INCONCLUSIVE, check_history, history_of};
+pub use model::RaftModel;
 pub use server::{Role, Server};
 
 use crate::linearizability::Outcome;

@@ -25,7 +25,10 @@
 //! Processes: tier servers first (tier 0's servers get ids `0..`), then clients; one host each.
 
 pub mod contention;
+mod model;
 pub mod policy;
+
+pub use model::{ContentionModel, ServicesModel};
 
 use policy::{
     Balancer, BalancerConfig, BreakerConfig, CircuitBreaker, RetryBudget, RetryBudgetConfig, RetryPolicy,

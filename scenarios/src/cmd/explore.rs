@@ -3,6 +3,7 @@
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::explore::{self, Experiment, report};
+use crate::registry::Registry;
 use std::path::PathBuf;
 
 /// Flags of `ruckus explore`.
@@ -35,8 +36,8 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
-    let mut experiment = Experiment::load(&args.experiment, &args.overrides)?;
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    let mut experiment = Experiment::load(registry, &args.experiment, &args.overrides)?;
     if let Some(n) = args.seeds {
         if n == 0 {
             return Err("--seeds must be at least 1".into());

@@ -9,8 +9,8 @@ use super::replay::{ReplayVisit, open, write_export};
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::export::Format;
-use crate::runner;
-use ruckus_sim::trace::ReplayOutcome;
+use crate::registry::Registry;
+use ruckus_sim::trace::{ReplayOutcome, TraceReader};
 use std::path::PathBuf;
 
 /// Flags of `ruckus export`.
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let format = args
         .format
         .or_else(|| args.out.as_deref().and_then(Format::from_path))
@@ -39,14 +39,14 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         .out
         .clone()
         .unwrap_or_else(|| args.trace.with_extension(format.extension()));
-    let opened = open(&args.trace)?;
-    let seed = opened.reader.header().seed;
-    let plan = opened.reader.header().plan.clone();
-    let scenario = opened.scenario;
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
     let texts = if args.no_payloads {
+        // From the file alone: no registry needed, so traces of any model export.
+        TraceReader::open(&args.trace).map_err(|e| e.to_string())?;
         Vec::new()
     } else {
+        let opened = open(registry, &args.trace)?;
+        let scenario = opened.scenario;
         let visit = ReplayVisit {
             reader: opened.reader,
             stop_at: None,
@@ -54,7 +54,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
             context: 3,
             collect: true,
         };
-        let result = runner::with_sim(&scenario, seed, Some(plan), visit)??;
+        let result = visit.run(&scenario)?;
         match result.outcome {
             ReplayOutcome::Matches { .. } => result.texts,
             ReplayOutcome::Diverged(d) => {
@@ -68,7 +68,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
             }
         }
     };
-    write_export(&args.trace, &out, format, &texts, &scenario, seed)?;
+    write_export(&args.trace, &out, format, &texts)?;
     writeln!(io.out, "wrote {} ({})", out.display(), format.name()).map_err(w)?;
     Ok(Exit::Held)
 }

@@ -9,10 +9,11 @@ use crate::cli::Io;
 use crate::exit::Exit;
 use crate::export::{self, ExportInput, Format};
 use crate::recording;
-use crate::runner::{self, SimVisitor, quietly};
+use crate::registry::Registry;
+use crate::runner::{self, quietly};
 use crate::scenario::Scenario;
 use ruckus_sim::trace::{DetailText, Replay, ReplayOutcome, ReplayStatus, TraceReader, shared};
-use ruckus_sim::{FaultPlan, ProcessId, Sim};
+use ruckus_sim::{ProcessId, Simulation};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -41,15 +42,15 @@ pub(crate) struct Opened {
     pub scenario: Scenario,
 }
 
-/// Opens `path` and rebuilds its scenario; errors are one line naming the file.
-pub(crate) fn open(path: &Path) -> Result<Opened, String> {
+/// Opens `path` and rebuilds its scenario with `registry`; errors are one line naming the file.
+pub(crate) fn open(registry: &Registry, path: &Path) -> Result<Opened, String> {
     let reader = TraceReader::open(path).map_err(|e| e.to_string())?;
-    let scenario = recording::scenario_of(reader.header(), path).map_err(|e| e.to_string())?;
+    let scenario = recording::scenario_of(registry, reader.header(), path).map_err(|e| e.to_string())?;
     Ok(Opened { reader, scenario })
 }
 
 /// Runs the command.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let export_format = match &args.export {
         None => None,
         Some(p) => Some(Format::from_path(p).ok_or_else(|| {
@@ -59,7 +60,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
             )
         })?),
     };
-    let Opened { reader, scenario } = open(&args.trace)?;
+    let Opened { reader, scenario } = open(registry, &args.trace)?;
     let header = reader.header().clone();
     let footer = reader.footer().clone();
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
@@ -82,13 +83,13 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         context: args.context,
         collect: export_format.is_some(),
     };
-    let result = runner::with_sim(&scenario, header.seed, Some(header.plan.clone()), visit)??;
+    let result = visit.run(&scenario)?;
     io.out.write_all(result.text.as_bytes()).map_err(w)?;
     let matched = matches!(result.outcome, ReplayOutcome::Matches { .. });
     writeln!(io.out, "{}", result.outcome).map_err(w)?;
     if let (Some(path), Some(format)) = (&args.export, export_format) {
         let texts = if matched { result.texts } else { Vec::new() };
-        write_export(&args.trace, path, format, &texts, &scenario, header.seed)?;
+        write_export(&args.trace, path, format, &texts)?;
         writeln!(io.out, "exported {} to {}", format.name(), path.display()).map_err(w)?;
     }
     Ok(if matched {
@@ -99,17 +100,12 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
 }
 
 /// Reads the trace's records again and writes them in `format` to `out`.
-pub(crate) fn write_export(
-    trace: &Path,
-    out: &Path,
-    format: Format,
-    texts: &[String],
-    scenario: &Scenario,
-    seed: u64,
-) -> Result<(), String> {
+pub(crate) fn write_export(trace: &Path, out: &Path, format: Format, texts: &[String]) -> Result<(), String> {
     let mut reader = TraceReader::open(trace).map_err(|e| e.to_string())?;
     let events = reader.read_all().map_err(|e| e.to_string())?;
-    let title = format!("{} seed {seed}", scenario.name);
+    let header = reader.header();
+    let name = header.label(recording::labels::SCENARIO).unwrap_or("traced run");
+    let title = format!("{name} seed {}", header.seed);
     let input = ExportInput::new(&events, &reader.header().plan)
         .with_failure(reader.footer().failure.as_ref())
         .with_details(texts)
@@ -138,21 +134,23 @@ pub(crate) struct ReplayVisit {
     pub collect: bool,
 }
 
-impl SimVisitor for ReplayVisit {
-    type Output = Result<ReplayResult, String>;
-    fn visit<M: crate::registry::Model>(self, mut sim: Sim<M::Process>, _plan: &FaultPlan) -> Self::Output {
+impl ReplayVisit {
+    /// Re-executes `scenario` (the trace's own) against the recording.
+    pub(crate) fn run(self, scenario: &Scenario) -> Result<ReplayResult, String> {
+        let header = self.reader.header().clone();
+        let mut sim = runner::simulation(scenario, header.seed, &header.plan)?;
         let (details, texts) = shared(DetailText::new(400));
         let extra: Option<Box<dyn ruckus_sim::Observer>> = if self.collect {
             Some(Box::new(details))
         } else {
             None
         };
-        let replay = Replay::attach(&mut sim, self.reader, self.context, extra);
+        let replay = Replay::attach(&mut *sim, self.reader, self.context, extra);
         let mut text = String::new();
         if let Some(n) = self.stop_at {
-            match quietly(|| replay.run_until(&mut sim, n)).map_err(|e| e.to_string())? {
+            match quietly(|| replay.run_until(&mut *sim, n)).map_err(|e| e.to_string())? {
                 ReplayStatus::Paused { events } => {
-                    text.push_str(&dump_state(&sim, events, &self.dump));
+                    text.push_str(&dump_state(&*sim, events, &self.dump));
                 }
                 ReplayStatus::Done(outcome) => {
                     text.push_str(&format!("the run ended before event {n}\n"));
@@ -164,7 +162,7 @@ impl SimVisitor for ReplayVisit {
                 }
             }
         }
-        let outcome = quietly(|| replay.run_to_end(&mut sim)).map_err(|e| e.to_string())?;
+        let outcome = quietly(|| replay.run_to_end(&mut *sim)).map_err(|e| e.to_string())?;
         drop(sim);
         Ok(ReplayResult {
             outcome,
@@ -179,7 +177,7 @@ fn take(texts: &std::rc::Rc<std::cell::RefCell<DetailText>>) -> Vec<String> {
 }
 
 /// Each requested process's `Debug` state (pretty-printed), or all of them.
-fn dump_state<P: ruckus_sim::Process>(sim: &Sim<P>, events: u64, dump: &[u32]) -> String {
+fn dump_state(sim: &dyn Simulation, events: u64, dump: &[u32]) -> String {
     let mut s = format!("paused after {events} events at {}\n", sim.now());
     let ids: Vec<u32> = if dump.is_empty() {
         (0..sim.process_count() as u32).collect()
@@ -196,8 +194,8 @@ fn dump_state<P: ruckus_sim::Process>(sim: &Sim<P>, events: u64, dump: &[u32]) -
             continue;
         }
         let host = sim.host_of(pid);
-        match sim.process(pid) {
-            Some(state) => s.push_str(&format!("p{id}@{host}: {state:#?}\n")),
+        match sim.describe_process(pid) {
+            Some(state) => s.push_str(&format!("p{id}@{host}: {state}\n")),
             None => s.push_str(&format!("p{id}@{host}: not running (crashed or stopped)\n")),
         }
     }

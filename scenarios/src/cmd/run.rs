@@ -3,8 +3,8 @@
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::recording;
+use crate::registry::Registry;
 use crate::runner::{self, Outcome, RunSummary};
-use crate::scenario::{Scenario, shell_quote};
 use crate::wallclock::Stopwatch;
 use serde::Serialize;
 use std::io::Write;
@@ -44,8 +44,10 @@ struct JsonReport<'a> {
 }
 
 /// Runs the command.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
-    let scenario = Scenario::load(&args.scenario, &args.overrides).map_err(|e| e.to_string())?;
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    let scenario = registry
+        .scenario(&args.scenario, &args.overrides)
+        .map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let watch = Stopwatch::start();
     let outcome: Outcome = match &args.trace {
@@ -61,9 +63,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     };
     let failed = report.failure.is_some();
     let replay = match (&args.trace, failed) {
-        (Some(p), _) if crate::cmd::tour::has_subcommand("replay") => {
-            Some(format!("ruckus replay {}", shell_quote(&p.display().to_string())))
-        }
+        (Some(p), _) if crate::cmd::tour::has_subcommand("replay") => Some(scenario.replay_trace_command(p)),
         (Some(_), true) => Some(scenario.replay_command(seed)),
         (Some(_), false) => None,
         (None, true) => Some(scenario.replay_command(seed)),

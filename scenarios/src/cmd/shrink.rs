@@ -8,7 +8,7 @@
 //!
 //! 1. delta debugging over the fault plan's actions, then each remaining fault made shorter;
 //! 2. the horizon, by bisection down to the failure time;
-//! 3. the workload sizes the model declares ([`Model::WORKLOAD_KNOBS`]: clients, writes,
+//! 3. the workload sizes the model declares ([`ruckus_sim::Model::WORKLOAD_KNOBS`]: clients, writes,
 //!    deliveries), each bisected toward its minimum, repeated until none moves.
 //!
 //! A workload candidate is the scenario with the new values written into its parameters,
@@ -21,14 +21,14 @@ use super::replay::open;
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::recording;
-use crate::registry::{self, Model, ModelVisitor};
-use crate::runner::{self, SimVisitor, quietly};
-use crate::scenario::{Scenario, shell_quote};
+use crate::registry::Registry;
+use crate::runner::{self, quietly};
+use crate::scenario::Scenario;
 use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan_before};
-use ruckus_sim::trace::{TraceSummary, record_run};
-use ruckus_sim::{Duration, Failure, FaultPlan, RunReport, Sim};
+use ruckus_sim::trace::record_run;
+use ruckus_sim::{Duration, Failure, FaultPlan};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Flags of `ruckus shrink`.
 #[derive(Debug, clap::Args)]
@@ -44,41 +44,6 @@ pub struct Args {
     /// Keep the workload as recorded (shrink only the faults and the horizon).
     #[arg(long)]
     pub keep_workload: bool,
-}
-
-struct RunPlan;
-
-impl SimVisitor for RunPlan {
-    type Output = RunReport;
-    fn visit<M: Model>(self, mut sim: Sim<M::Process>, _plan: &FaultPlan) -> RunReport {
-        quietly(|| sim.run())
-    }
-}
-
-struct RecordPlan<'a> {
-    scenario: &'a Scenario,
-    seed: u64,
-    path: &'a Path,
-    horizon: Duration,
-}
-
-impl SimVisitor for RecordPlan<'_> {
-    type Output = Result<(RunReport, TraceSummary), String>;
-    fn visit<M: Model>(self, mut sim: Sim<M::Process>, plan: &FaultPlan) -> Self::Output {
-        let mut header = recording::header(self.scenario, self.seed, plan);
-        header.horizon = Some(self.horizon);
-        quietly(|| record_run(&mut sim, self.path, &header, None)).map_err(|e| e.to_string())
-    }
-}
-
-/// The model's workload knobs and its hosts key, once its type is known.
-struct KnobsOf;
-
-impl ModelVisitor for KnobsOf {
-    type Output = (&'static [(&'static str, u64)], Option<&'static str>);
-    fn visit<M: Model>(self) -> Self::Output {
-        (M::WORKLOAD_KNOBS, M::HOSTS_KEY)
-    }
 }
 
 /// A failure made small: the reduced scenario and plan, and what each step removed.
@@ -159,8 +124,18 @@ fn with_workload(
             s.topology.hosts = u32::try_from(value).map_err(|_| format!("{path} = {value} is too large"))?;
         }
     }
-    let mut checked = Scenario::from_text(&s.name, &s.reference, "the shrunk scenario", &s.to_toml(), &[])
-        .map_err(|e| e.to_string())?;
+    let registry = Registry::empty()
+        .with_model(base.model.clone())
+        .program(&base.program);
+    let mut checked = Scenario::from_text(
+        &registry,
+        &s.name,
+        &s.reference,
+        "the shrunk scenario",
+        &s.to_toml(),
+        &[],
+    )
+    .map_err(|e| e.to_string())?;
     checked.overrides = base.overrides.clone();
     Ok(checked)
 }
@@ -168,7 +143,8 @@ fn with_workload(
 /// How `scenario` under `seed` and `plan` fails, if it does. `Err` when the run cannot even
 /// be built.
 fn failure_of(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Option<Failure>, String> {
-    Ok(runner::with_sim(scenario, seed, Some(plan.clone()), RunPlan)?.failure)
+    let mut sim = runner::simulation(scenario, seed, plan)?;
+    Ok(quietly(|| sim.run()).failure)
 }
 
 /// Whether `candidate` is the same failure as `original`: same verdict, same property.
@@ -248,8 +224,7 @@ fn shrink_workload(
     failure: &Failure,
     budget: usize,
 ) -> Result<(Scenario, KnobShrink), String> {
-    let (declared, hosts_key) = registry::dispatch(&scenario.model, KnobsOf)
-        .ok_or_else(|| format!("unknown model `{}`", scenario.model))?;
+    let (declared, hosts_key) = (scenario.model.workload_knobs(), scenario.model.hosts_key());
     // Only the knobs this scenario's parameters actually hold (a nested one may be absent).
     let present: Vec<(&str, Knob)> = declared
         .iter()
@@ -281,8 +256,8 @@ fn shrink_workload(
 }
 
 /// Runs the command.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
-    let opened = open(&args.trace)?;
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    let opened = open(registry, &args.trace)?;
     let header = opened.reader.header().clone();
     let Some(failure) = opened.reader.footer().failure.clone() else {
         return Err(format!(
@@ -324,21 +299,19 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
             .unwrap_or_default();
         args.trace.with_file_name(format!("{stem}.shrunk.trace"))
     });
-    let visit = RecordPlan {
-        scenario: &shrunk.scenario,
-        seed,
-        path: &out,
-        horizon: shrunk.scenario.limits.horizon,
-    };
-    let (report, summary) = runner::with_sim(&shrunk.scenario, seed, Some(plan.clone()), visit)??;
+    let mut header = recording::header(&shrunk.scenario, seed, plan);
+    header.horizon = Some(shrunk.scenario.limits.horizon);
+    let mut sim = runner::simulation(&shrunk.scenario, seed, plan)?;
+    let (report, summary) =
+        quietly(|| record_run(&mut *sim, &out, &header, None)).map_err(|e| e.to_string())?;
     writeln!(io.out, "shrunk plan:\n{plan}").map_err(w)?;
     writeln!(
         io.out,
-        "{} ({} events) written to {}\nreplay with   ruckus replay {}",
+        "{} ({} events) written to {}\nreplay with   {}",
         report.verdict.name(),
         summary.events,
         out.display(),
-        shell_quote(&out.display().to_string())
+        shrunk.scenario.replay_trace_command(&out)
     )
     .map_err(w)?;
     Ok(Exit::of(report.verdict))
@@ -365,7 +338,8 @@ mod tests {
 
     #[test]
     fn a_workload_candidate_is_checked_like_a_replayed_scenario() {
-        let base = Scenario::load("lease_lock_no_fencing", &[]).unwrap();
+        let registry = Registry::builtin();
+        let base = Scenario::load(&registry, "lease_lock_no_fencing", &[]).unwrap();
         let fewer = with_workload(&base, &["clients"], &[2], None).unwrap();
         assert_eq!(param(&fewer.model_params, "clients"), Some(2));
         assert_eq!(fewer.topology.hosts, base.topology.hosts, "spare hosts stay idle");
@@ -373,7 +347,7 @@ mod tests {
         let err = with_workload(&base, &["clients"], &[0], None).unwrap_err();
         assert!(err.contains("clients"), "{err}");
         // A hosts knob moves the topology with it, so the two stay consistent.
-        let ping = Scenario::load("pingpong", &[]).unwrap();
+        let ping = Scenario::load(&registry, "pingpong", &[]).unwrap();
         let smaller = with_workload(&ping, &["hosts"], &[3], Some("hosts")).unwrap();
         assert_eq!(smaller.topology.hosts, 3);
         assert_eq!(param(&smaller.model_params, "hosts"), Some(3));

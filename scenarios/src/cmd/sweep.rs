@@ -2,7 +2,7 @@
 
 use crate::cli::Io;
 use crate::exit::Exit;
-use crate::scenario::Scenario;
+use crate::registry::Registry;
 use crate::sweep::{self, Shard, SweepLine, SweepOptions};
 use crate::wallclock::Stopwatch;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
@@ -65,8 +65,10 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
-    let scenario = Scenario::load(&args.scenario, &args.overrides).map_err(|e| e.to_string())?;
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    let scenario = registry
+        .scenario(&args.scenario, &args.overrides)
+        .map_err(|e| e.to_string())?;
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
     }

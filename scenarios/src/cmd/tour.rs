@@ -13,7 +13,7 @@
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::recording;
-use crate::scenario::Scenario;
+use crate::registry::Registry;
 use crate::sweep::{self, SweepLine, SweepOptions};
 use crate::wallclock::Stopwatch;
 use std::io::Write;
@@ -38,7 +38,8 @@ pub struct Args {
 }
 
 /// Runs the tour.
-pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
+/// The tour runs on its own embedded scenario, whatever models `_registry` adds.
+pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, String> {
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("ruckus-out/tour"));
     let seeds = args.seeds.unwrap_or(200);
     let w = |e: std::io::Error| format!("cannot write the tour: {e}");
@@ -46,7 +47,9 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
     let out = &mut *io.out;
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let reference = args.scenario.as_deref().unwrap_or(TOUR_SCENARIO);
-    let scenario = Scenario::load(reference, &[]).map_err(|e| e.to_string())?;
+    let scenario = Registry::builtin()
+        .scenario(reference, &[])
+        .map_err(|e| e.to_string())?;
 
     writeln!(
         out,

@@ -30,17 +30,17 @@
 //! results do not depend on the number of jobs. Per metric and variant the report gives the mean
 //! with its 95% interval over seeds and the paired difference from the baseline ([`stats`]).
 //!
-//! A metric names a figure of a run ([`models::figures`]): a model summary such as `goodput`, a
+//! A metric names a figure of a run ([`figures::figures`]): a model summary such as `goodput`, a
 //! counter by name, or a distribution statistic such as `latency.p99`.
 
-pub mod models;
+pub mod figures;
 pub mod report;
 pub mod stats;
 
-use crate::registry::Model;
-use crate::runner::{self, SimVisitor};
+use crate::registry::Registry;
+use crate::runner;
 use crate::scenario::Scenario;
-use ruckus_sim::{Duration, FaultPlan, Sim};
+use ruckus_sim::Duration;
 use serde::{Deserialize, Serialize};
 use stats::Estimate;
 use std::collections::BTreeMap;
@@ -125,10 +125,11 @@ pub struct Experiment {
 impl Experiment {
     /// Loads a built-in experiment by name or a file by path, with extra `--set` overrides
     /// applied to every variant (before the variant's own).
-    pub fn load(reference: &str, overrides: &[String]) -> Result<Experiment, String> {
+    pub fn load(registry: &Registry, reference: &str, overrides: &[String]) -> Result<Experiment, String> {
         let looks_like_path = reference.contains('/') || reference.ends_with(".toml");
         if !looks_like_path && let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == reference) {
             return Experiment::from_text(
+                registry,
                 reference,
                 &format!("built-in experiment `{reference}`"),
                 text,
@@ -145,11 +146,12 @@ impl Experiment {
         let name = std::path::Path::new(reference)
             .file_stem()
             .map_or_else(|| reference.to_owned(), |s| s.to_string_lossy().into_owned());
-        Experiment::from_text(&name, reference, &text, overrides)
+        Experiment::from_text(registry, &name, reference, &text, overrides)
     }
 
     /// Checks experiment `text` from `origin`.
     pub fn from_text(
+        registry: &Registry,
         name: &str,
         origin: &str,
         text: &str,
@@ -194,11 +196,11 @@ impl Experiment {
             let mut sets: Vec<String> = overrides.to_vec();
             sets.extend(v.set.iter().map(|(k, val)| format!("{k}={val}")));
             let scenario = match &spec.scenario {
-                toml::Value::String(reference) => Scenario::load(reference, &sets),
+                toml::Value::String(reference) => Scenario::load(registry, reference, &sets),
                 toml::Value::Table(t) => {
                     let inline = toml::to_string(t).map_err(|e| format!("{origin}: scenario: {e}"))?;
                     let where_ = format!("{origin} [scenario] (variant `{}`)", v.name);
-                    Scenario::from_text(name, origin, &where_, &inline, &sets)
+                    Scenario::from_text(registry, name, origin, &where_, &inline, &sets)
                 }
                 _ => {
                     return Err(format!(
@@ -249,73 +251,55 @@ pub struct RunResult {
 /// Points per CDF curve.
 pub const CDF_POINTS: usize = 200;
 
-struct Measure<'a> {
-    experiment: &'a Experiment,
-    variant: usize,
-    index: u64,
-    seed: u64,
-}
-
-impl SimVisitor for Measure<'_> {
-    type Output = RunResult;
-    fn visit<M: Model>(self, mut sim: Sim<M::Process>, _plan: &FaultPlan) -> RunResult {
-        let report = runner::quietly(|| sim.run());
-        let scenario = &self.experiment.scenarios[self.variant];
-        let spec = &self.experiment.spec;
-        let metrics = sim.metrics();
-        let figures = models::figures(&scenario.model, &scenario.model_params, metrics, report.end_time);
-        let cdf = spec
-            .cdf
-            .as_ref()
-            .map(|name| {
-                let mut s = metrics.samples(name).to_vec();
-                s.sort_unstable();
-                if s.is_empty() {
-                    return Vec::new();
-                }
-                (0..=CDF_POINTS)
-                    .map(|k| s[((k * (s.len() - 1)) as f64 / CDF_POINTS as f64).round() as usize] as f64)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let timeline = spec
-            .timeline
-            .as_ref()
-            .map(|name| {
-                let w = spec.timeline_bucket.as_nanos().max(1);
-                let buckets = report.end_time.as_nanos().div_ceil(w) as usize;
-                let mut counts = vec![0u64; buckets.max(1)];
-                for &t in metrics.samples(name) {
-                    let k = ((t / w) as usize).min(counts.len() - 1);
-                    counts[k] += 1;
-                }
-                counts
-            })
-            .unwrap_or_default();
-        RunResult {
-            variant: self.variant,
-            index: self.index,
-            seed: self.seed,
-            verdict: report.verdict.name().to_owned(),
-            metrics: spec.metrics.iter().map(|m| figures.get(m).copied()).collect(),
-            figures,
-            cdf,
-            timeline,
-        }
-    }
-}
-
 /// Runs variant `variant`'s run `index`. A run is a pure function of these two.
 pub fn run_one(experiment: &Experiment, variant: usize, index: u64) -> Result<RunResult, String> {
     let seed = experiment.seed(index);
-    let visit = Measure {
-        experiment,
+    let scenario = &experiment.scenarios[variant];
+    let plan = runner::fault_plan(scenario, seed);
+    let mut sim = runner::simulation(scenario, seed, &plan)
+        .map_err(|e| format!("variant `{}`: {e}", experiment.spec.variants[variant].name))?;
+    let report = runner::quietly(|| sim.run());
+    let spec = &experiment.spec;
+    let metrics = sim.metrics();
+    let figures = figures::figures(&scenario.model, &scenario.model_params, metrics, report.end_time);
+    let cdf = spec
+        .cdf
+        .as_ref()
+        .map(|name| {
+            let mut s = metrics.samples(name).to_vec();
+            s.sort_unstable();
+            if s.is_empty() {
+                return Vec::new();
+            }
+            (0..=CDF_POINTS)
+                .map(|k| s[((k * (s.len() - 1)) as f64 / CDF_POINTS as f64).round() as usize] as f64)
+                .collect()
+        })
+        .unwrap_or_default();
+    let timeline = spec
+        .timeline
+        .as_ref()
+        .map(|name| {
+            let w = spec.timeline_bucket.as_nanos().max(1);
+            let buckets = report.end_time.as_nanos().div_ceil(w) as usize;
+            let mut counts = vec![0u64; buckets.max(1)];
+            for &t in metrics.samples(name) {
+                let k = ((t / w) as usize).min(counts.len() - 1);
+                counts[k] += 1;
+            }
+            counts
+        })
+        .unwrap_or_default();
+    Ok(RunResult {
         variant,
         index,
         seed,
-    };
-    runner::with_sim(&experiment.scenarios[variant], seed, None, visit)
-        .map_err(|e| format!("variant `{}`: {e}", experiment.spec.variants[variant].name))
+        verdict: report.verdict.name().to_owned(),
+        metrics: spec.metrics.iter().map(|m| figures.get(m).copied()).collect(),
+        figures,
+        cdf,
+        timeline,
+    })
 }
 
 /// Runs every variant on every seed with `jobs` threads, calling `tick` after each run.
@@ -452,7 +436,7 @@ impl Results {
         Results {
             experiment: experiment.name.clone(),
             description: spec.description.clone(),
-            model: experiment.scenarios[0].model.clone(),
+            model: experiment.scenarios[0].model.name().to_owned(),
             seeds: (0..spec.seeds).map(|i| experiment.seed(i)).collect(),
             baseline: spec.variants[experiment.baseline].name.clone(),
             metrics: spec.metrics.clone(),

@@ -64,6 +64,7 @@
 //! | `RUCKUS_SEED` | run only this seed (decimal, or hex with `0x`); what a failure message tells you to set | unset: many seeds |
 //! | `RUCKUS_SEEDS` | how many seeds [`check_scenario`] runs, and the case count of [`proptest_config`] (overrides `PROPTEST_CASES`) | 64 |
 //! | `RUCKUS_CHECK_DETERMINISM` | `1`/`true`/`yes`/`on`: run every case twice and fail on the first event that differs (`0`/`false`/`no`/`off`: don't) | off |
+//! | `RUCKUS_SET` | `--set` overrides (`key=value`, several separated by `;`) applied to every scenario [`scenario`] and [`scenario_in`] load, e.g. to switch a bug on | none |
 //! | `RUCKUS_TRACE_DIR` | where failing runs' trace files go (relative to the test's working directory, which for `cargo test` is the package's directory) | `ruckus-out/traces` |
 //!
 //! An empty value counts as unset. Any other bad value fails the test with a message naming the
@@ -77,7 +78,7 @@ pub mod plans;
 pub use plans::{FaultCase, FaultPlans, PlanTree};
 
 use crate::recording;
-use crate::registry::{self, Model, ModelVisitor};
+use crate::registry::Registry;
 use crate::runner::{self, quietly};
 use crate::scenario::{Scenario, shell_quote};
 use crate::sweep::seed_for;
@@ -99,6 +100,8 @@ pub mod vars {
     pub const CHECK_DETERMINISM: &str = "RUCKUS_CHECK_DETERMINISM";
     /// Where failing runs' traces go.
     pub const TRACE_DIR: &str = "RUCKUS_TRACE_DIR";
+    /// `--set` overrides for every scenario the helpers load, separated by `;`.
+    pub const SET: &str = "RUCKUS_SET";
 }
 
 /// Seeds per test when `RUCKUS_SEEDS` is unset: enough to find the planted bugs of the built-in
@@ -125,6 +128,9 @@ pub struct TestEnv {
     pub check_determinism: bool,
     /// `RUCKUS_TRACE_DIR`: where failing runs' traces go.
     pub trace_dir: PathBuf,
+    /// `RUCKUS_SET`: overrides applied to every scenario [`scenario`] and [`scenario_in`]
+    /// load (for example a bug switch: `RUCKUS_SET=model.bug_no_fencing=true`).
+    pub overrides: Vec<String>,
 }
 
 impl Default for TestEnv {
@@ -134,6 +140,7 @@ impl Default for TestEnv {
             seeds: DEFAULT_SEEDS,
             check_determinism: false,
             trace_dir: PathBuf::from(DEFAULT_TRACE_DIR),
+            overrides: Vec::new(),
         }
     }
 }
@@ -198,6 +205,14 @@ impl TestEnv {
         }
         if let Some(dir) = get(vars::TRACE_DIR).filter(|v| !v.is_empty()) {
             env.trace_dir = PathBuf::from(dir);
+        }
+        if let Some(text) = text_of(vars::SET, &get)? {
+            env.overrides = text
+                .split(';')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         Ok(env)
     }
@@ -276,7 +291,16 @@ pub fn proptest_config() -> ProptestConfig {
 /// Loads a built-in scenario by name or a scenario file by path; a bad scenario fails the
 /// calling test with the located error.
 pub fn scenario(reference: &str) -> Scenario {
-    Scenario::load(reference, &[]).unwrap_or_else(|e| panic!("{e}"))
+    scenario_in(&Registry::builtin(), reference)
+}
+
+/// Loads a scenario of `registry` (one with your own models) by name, or a file by path; a bad
+/// scenario, or one naming a model the registry lacks, fails the calling test as bad input
+/// with the located error.
+pub fn scenario_in(registry: &Registry, reference: &str) -> Scenario {
+    registry
+        .scenario(reference, &env().overrides)
+        .unwrap_or_else(|e| panic!("ruckus: bad input: {e}"))
 }
 
 /// The strategy over `scenario`'s cases, with the seed fixed when `RUCKUS_SEED` is set.
@@ -298,6 +322,8 @@ pub fn fault_plans_with(scenario: &Scenario, env: &TestEnv) -> FaultPlans {
 pub struct FailedCase {
     /// The scenario's name.
     pub scenario: String,
+    /// The command that replays its trace (`ruckus`, or your own binary with your models).
+    pub program: String,
     /// The case (seed and plan).
     pub case: FaultCase,
     /// The run's report (verdict, failure, last events). With a determinism failure, the
@@ -344,7 +370,12 @@ impl fmt::Display for FailedCase {
             Ok(path) => {
                 writeln!(f, "trace: {}", path.display())?;
                 writeln!(f, "replay it with:")?;
-                writeln!(f, "    ruckus replay {}", shell_quote(&path.to_string_lossy()))?;
+                writeln!(
+                    f,
+                    "    {} replay {}",
+                    self.program,
+                    shell_quote(&path.to_string_lossy())
+                )?;
             }
             Err(e) => writeln!(f, "the trace could not be written: {e}")?,
         }
@@ -410,6 +441,7 @@ pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Re
         recording::record_plan(scenario, seed, Some(case.plan.clone()), &path, expected).map(|_| path);
     Err(CaseFailure::Failed(Box::new(FailedCase {
         scenario: scenario.name.clone(),
+        program: scenario.program.clone(),
         case: case.clone(),
         report,
         divergence,
@@ -419,42 +451,12 @@ pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Re
 
 /// Runs the case twice through `ruckus_sim::check_determinism`.
 fn twice(scenario: &Scenario, case: &FaultCase) -> Result<Result<RunReport, Box<Divergence>>, CaseFailure> {
-    let visit = Twice { scenario, case };
-    registry::dispatch(&scenario.model, visit)
-        .unwrap_or_else(|| Err(format!("unknown model `{}`", scenario.model)))
-        .map_err(CaseFailure::Invalid)
-}
-
-struct Twice<'a> {
-    scenario: &'a Scenario,
-    case: &'a FaultCase,
-}
-
-impl ModelVisitor for Twice<'_> {
-    type Output = Result<Result<RunReport, Box<Divergence>>, String>;
-    fn visit<M: Model>(self) -> Self::Output {
-        let s = self.scenario;
-        let config = s.model_config::<M>()?;
-        let build = || {
-            runner::build::<M>(
-                &s.topology,
-                &config,
-                &self.case.plan,
-                s.limits,
-                self.case.seed,
-                Some(&s.properties),
-            )
-        };
-        match build() {
-            Ok(_) => Ok(quietly(|| {
-                check_determinism(|| build().expect("the same build succeeded a moment ago"))
-            })),
-            // A setup panic is the model's failure: the plain run reports it as a ModelPanic.
-            Err(_) => Ok(Ok(
-                runner::run_plan(s, self.case.seed, self.case.plan.clone()).report
-            )),
-        }
-    }
+    let build = || runner::simulation(scenario, case.seed, &case.plan);
+    Ok(match build() {
+        Ok(_) => quietly(|| check_determinism(|| build().expect("the same build succeeded a moment ago"))),
+        // A setup panic is the model's failure: the plain run reports it as a ModelPanic.
+        Err(_) => Ok(runner::run_plan(scenario, case.seed, case.plan.clone()).report),
+    })
 }
 
 /// What a passing [`check_with`] ran.
@@ -511,6 +513,12 @@ impl std::error::Error for CheckFailure {}
 /// Loads `reference` (a built-in name or a file path) and runs [`check`] on it.
 pub fn check_scenario(reference: &str) {
     check(&scenario(reference));
+}
+
+/// Loads `reference` from `registry` (a name it holds or a file path, for your own models)
+/// and runs [`check`] on it.
+pub fn check_scenario_in(registry: &Registry, reference: &str) {
+    check(&scenario_in(registry, reference));
 }
 
 /// Runs `scenario` under the environment's seeds; panics with the [`CheckFailure`] report of

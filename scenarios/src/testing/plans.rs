@@ -787,8 +787,9 @@ mod tests {
 
     #[test]
     fn scenario_plans_match_the_runner() {
-        for name in crate::builtin::names() {
-            let scenario = Scenario::load(name, &[]).unwrap();
+        let registry = crate::registry::Registry::builtin();
+        for name in registry.scenario_names() {
+            let scenario = registry.scenario(name, &[]).unwrap();
             let strategy = FaultPlans::from_scenario(&scenario);
             for seed in [1, 2, 99] {
                 assert_eq!(
@@ -798,7 +799,9 @@ mod tests {
                 );
             }
         }
-        let off = Scenario::load("lease_lock", &["faults.enabled=false".into()]).unwrap();
+        let off = registry
+            .scenario("lease_lock", &["faults.enabled=false".into()])
+            .unwrap();
         assert!(FaultPlans::from_scenario(&off).plan_for(3).actions.is_empty());
     }
 }

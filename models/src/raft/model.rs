@@ -1,0 +1,38 @@
+//! Raft as a model scenario files can name.
+
+use super::{Config, Raft, properties, setup};
+use ruckus_sim::{Property, Sim};
+
+/// Raft with a replicated key-value store, linearizability checking and four bug switches.
+#[derive(Debug)]
+pub struct RaftModel;
+
+impl ruckus_sim::Model for RaftModel {
+    const NAME: &'static str = "raft";
+    const ABOUT: &'static str =
+        "Raft with a key-value store and linearizable clients, with four classic bugs as switches";
+    const WORKLOAD_KNOBS: &'static [(&'static str, u64)] = &[
+        ("clients", 0),
+        ("writers", 0),
+        ("readers_per_host", 0),
+        ("keys", 1),
+    ];
+    type Config = Config;
+    type Process = Raft;
+    fn setup(sim: &mut Sim<Raft>, config: &Config) {
+        setup(sim, config);
+    }
+    fn properties(config: &Config) -> Vec<Property<Raft>> {
+        properties(config)
+    }
+    fn check(config: &Config, hosts: u32) -> Result<(), String> {
+        config.validate()?;
+        if hosts < config.servers {
+            return Err(format!(
+                "raft with {} servers needs one host per server, the topology has {hosts}",
+                config.servers
+            ));
+        }
+        Ok(())
+    }
+}

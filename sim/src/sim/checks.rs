@@ -32,7 +32,32 @@ impl Default for Limits {
 }
 
 impl<P: Process> Sim<P> {
-    pub(super) fn limit_failure(&self, message: String) -> Failure {
+    /// Whether the event budget is not yet spent and the queue within its bound.
+    #[inline]
+    pub(super) fn within_limits(&self) -> bool {
+        let limits = &self.config.limits;
+        self.core.event_index < limits.max_events && self.core.queue.len() <= limits.max_queue
+    }
+
+    /// The `LimitExceeded` failure for the limit `within_limits` found exceeded.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn limit_exceeded(&self) -> Failure {
+        let limits = &self.config.limits;
+        if self.core.event_index >= limits.max_events {
+            self.limit_failure(format!(
+                "event budget of {} exhausted at {} (the run is not converging or the budget is too small)",
+                limits.max_events, self.core.now
+            ))
+        } else {
+            self.limit_failure(format!(
+                "event queue grew past its bound of {} (runaway message or timer creation?)",
+                limits.max_queue
+            ))
+        }
+    }
+
+    fn limit_failure(&self, message: String) -> Failure {
         Failure {
             verdict: Verdict::LimitExceeded,
             property: None,

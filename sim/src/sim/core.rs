@@ -115,6 +115,11 @@ pub(crate) struct Core<P: Process> {
 impl<P: Process> Core<P> {
     #[inline]
     pub(super) fn push(&mut self, time: Instant, target: u32, incarnation: u32, payload: Payload<P>) {
+        debug_assert!(
+            time >= self.now,
+            "an event scheduled at {time}, before now ({})",
+            self.now
+        );
         self.seq += 1;
         let event = Event {
             time,
@@ -128,7 +133,16 @@ impl<P: Process> Core<P> {
             // after it (time >= now, larger sequence), so writing the new event over the husk
             // and sifting it down keeps the heap valid: one sift instead of a pop and a push.
             self.husk_on_top = false;
-            *self.queue.peek_mut().expect("the husk is in the queue") = event;
+            let mut top = self.queue.peek_mut().expect("the husk is in the queue");
+            debug_assert!(
+                matches!(top.payload, Payload::Consumed),
+                "the reused top slot holds the husk"
+            );
+            debug_assert!(
+                (top.time, top.seq) < (event.time, event.seq),
+                "a new event sorts after the husk it replaces"
+            );
+            *top = event;
         } else {
             self.queue.push(event);
         }
@@ -139,6 +153,7 @@ impl<P: Process> Core<P> {
     /// `drop_husk` removes it if none was. Event order is exactly that of pop-then-push.
     #[inline]
     pub(super) fn take_top(&mut self) -> Option<Event<P>> {
+        debug_assert!(!self.husk_on_top, "the last event's husk was not dropped");
         let mut top = self.queue.peek_mut()?;
         let payload = std::mem::replace(&mut top.payload, Payload::Consumed);
         let event = Event {
@@ -158,7 +173,11 @@ impl<P: Process> Core<P> {
     pub(super) fn drop_husk(&mut self) {
         if self.husk_on_top {
             self.husk_on_top = false;
-            self.queue.pop();
+            let husk = self.queue.pop();
+            debug_assert!(
+                husk.is_some_and(|e| matches!(e.payload, Payload::Consumed)),
+                "the top of the queue is the husk"
+            );
         }
     }
 

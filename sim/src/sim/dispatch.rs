@@ -3,6 +3,7 @@
 
 use super::core::{Event, Payload};
 use super::{Failure, Progress, RunReport, Sim, Verdict, panic_message};
+use crate::network::HostId;
 use crate::process::{Context, Process, ProcessId};
 use crate::property::Lifecycle;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
@@ -10,6 +11,7 @@ use crate::time::Instant;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 impl<P: Process> Sim<P> {
+    /// Queues the plan's faults, the heal and the boot processes' starts.
     pub(super) fn start(&mut self) {
         self.started = true;
         for (i, a) in self.plan.actions.iter().enumerate() {
@@ -54,6 +56,7 @@ impl<P: Process> Sim<P> {
                 return self.finish(None);
             }
             let event = self.core.take_top().expect("peeked");
+            debug_assert!(event.time >= self.core.now, "time never goes backwards");
             self.core.now = event.time;
             let dispatched = self.dispatch(event);
             self.core.drop_husk();
@@ -63,18 +66,8 @@ impl<P: Process> Sim<P> {
             if self.core.stop_requested {
                 return self.finish(None);
             }
-            if self.core.event_index >= self.config.limits.max_events {
-                let f = self.limit_failure(format!(
-                    "event budget of {} exhausted at {} (the run is not converging or the budget is too small)",
-                    self.config.limits.max_events, self.core.now
-                ));
-                return self.finish(Some(f));
-            }
-            if self.core.queue.len() > self.config.limits.max_queue {
-                let f = self.limit_failure(format!(
-                    "event queue grew past its bound of {} (runaway message or timer creation?)",
-                    self.config.limits.max_queue
-                ));
+            if !self.within_limits() {
+                let f = self.limit_exceeded();
                 return self.finish(Some(f));
             }
             if !self.properties.is_empty()
@@ -86,6 +79,8 @@ impl<P: Process> Sim<P> {
         Progress::Paused
     }
 
+    /// Ends the run: the last liveness and end-of-run checks, then the report (kept, so asking
+    /// again returns the same one).
     pub(super) fn finish(&mut self, failure: Option<Failure>) -> Progress {
         let failure = failure
             .or_else(|| self.liveness_deadline_passed(Instant::MAX))
@@ -105,6 +100,7 @@ impl<P: Process> Sim<P> {
         Progress::Finished(report)
     }
 
+    /// A record of the current event for `process` (or none: `NONE`).
     pub(super) fn record(
         &self,
         kind: RecordKind,
@@ -130,62 +126,89 @@ impl<P: Process> Sim<P> {
         }
     }
 
-    /// Handles one event; a model panic becomes a failure.
+    /// Handles one event: applies a fault, or hands a message, timer or start to its process
+    /// (deferred if its host is paused, dropped if it is addressed to a dead incarnation).
     pub(super) fn dispatch(&mut self, event: Event<P>) -> Result<(), Failure> {
-        let target = event.target;
-        match event.payload {
+        let timer = match &event.payload {
             Payload::FaultBegin(i) => {
-                self.apply_fault(i as usize, true);
+                self.apply_fault(*i as usize, true);
                 return Ok(());
             }
             Payload::FaultEnd(i) => {
-                self.apply_fault(i as usize, false);
+                self.apply_fault(*i as usize, false);
                 return Ok(());
             }
             Payload::Heal => {
                 self.heal();
                 return Ok(());
             }
-            _ => {}
-        }
-        if let Payload::Timer { id, .. } = &event.payload
-            && !self.core.live_timers.contains(&id.0)
+            Payload::Timer { id, .. } => Some(id.0),
+            Payload::Deliver { .. } | Payload::Start | Payload::Consumed => None,
+        };
+        if let Some(id) = timer
+            && !self.core.live_timers.contains(&id)
         {
             return Ok(()); // cancelled: not an event
         }
-        let meta = self.core.procs[target as usize];
+        let meta = self.core.procs[event.target as usize];
+        debug_assert!(
+            event.incarnation <= meta.incarnation,
+            "an event addressed to an incarnation that does not exist yet"
+        );
         let host = &self.core.hosts[meta.host.index()];
         let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
         if host.paused && deliverable {
-            let r = self.record(RecordKind::Deferred, target, NONE, 0, 0);
-            self.core.emit(r, EventDetail::None);
-            self.core.event_index += 1;
-            self.core.hosts[meta.host.index()].deferred.push(event);
+            self.defer(event, meta.host);
             return Ok(());
         }
-        if let Payload::Timer { id, .. } = &event.payload {
-            self.core.live_timers.remove(&id.0);
+        if let Some(id) = timer {
+            self.core.live_timers.remove(&id);
         }
         if !deliverable {
-            let (peer, digest) = match &event.payload {
-                Payload::Deliver { from, message, .. } => (from.0, digest(message)),
-                Payload::Timer { timer, .. } => (NONE, digest(timer)),
-                _ => (NONE, 0),
-            };
-            let r = self.record(RecordKind::Dropped, target, peer, 0, digest);
-            self.core.emit(r, EventDetail::None);
-            self.core.event_index += 1;
+            self.drop_event(event);
             return Ok(());
         }
+        self.handle(event, meta.host, meta.incarnation)?;
+        self.apply_spawns_and_stops();
+        Ok(())
+    }
+
+    /// Keeps an event for a paused host until it resumes.
+    fn defer(&mut self, event: Event<P>, host: HostId) {
+        let r = self.record(RecordKind::Deferred, event.target, NONE, 0, 0);
+        self.core.emit(r, EventDetail::None);
+        self.core.event_index += 1;
+        self.core.hosts[host.index()].deferred.push(event);
+    }
+
+    /// Records an event whose process (incarnation) or host is gone, and forgets it.
+    fn drop_event(&mut self, event: Event<P>) {
+        let (peer, digest) = match &event.payload {
+            Payload::Deliver { from, message, .. } => (from.0, digest(message)),
+            Payload::Timer { timer, .. } => (NONE, digest(timer)),
+            _ => (NONE, 0),
+        };
+        let r = self.record(RecordKind::Dropped, event.target, peer, 0, digest);
+        self.core.emit(r, EventDetail::None);
+        self.core.event_index += 1;
+    }
+
+    /// Records a deliverable event and runs its handler; a panic becomes a failure.
+    #[inline]
+    fn handle(&mut self, event: Event<P>, host: HostId, incarnation: u32) -> Result<(), Failure> {
+        let target = event.target;
         let state = self.states[target as usize]
             .as_mut()
             .expect("live process has a state");
         let mut ctx = Context {
             core: &mut self.core,
             me: ProcessId(target),
-            host: meta.host,
+            host,
             rng: &mut self.rngs[target as usize],
         };
+        // Each record is built field by field where it is emitted: building one and copying it
+        // with changes cost measurably more per event.
+        let (index, now) = (ctx.core.event_index, ctx.core.now);
         let outcome = match event.payload {
             Payload::Deliver {
                 from,
@@ -193,11 +216,11 @@ impl<P: Process> Sim<P> {
                 message,
             } => {
                 let record = EventRecord {
-                    index: ctx.core.event_index,
-                    time: ctx.core.now,
+                    index,
+                    time: now,
                     kind: RecordKind::Deliver,
                     process: target,
-                    host: meta.host.0,
+                    host: host.0,
                     peer: from.0,
                     aux: sent_at.0,
                     digest: digest(&message),
@@ -208,11 +231,11 @@ impl<P: Process> Sim<P> {
             }
             Payload::Timer { id, timer } => {
                 let record = EventRecord {
-                    index: ctx.core.event_index,
-                    time: ctx.core.now,
+                    index,
+                    time: now,
                     kind: RecordKind::Timer,
                     process: target,
-                    host: meta.host.0,
+                    host: host.0,
                     peer: NONE,
                     aux: id.0,
                     digest: digest(&timer),
@@ -222,34 +245,37 @@ impl<P: Process> Sim<P> {
             }
             Payload::Start => {
                 let record = EventRecord {
-                    index: ctx.core.event_index,
-                    time: ctx.core.now,
+                    index,
+                    time: now,
                     kind: RecordKind::Start,
                     process: target,
-                    host: meta.host.0,
+                    host: host.0,
                     peer: NONE,
-                    aux: u64::from(meta.incarnation),
+                    aux: u64::from(incarnation),
                     digest: 0,
                 };
                 ctx.core.emit(record, EventDetail::None);
                 catch_unwind(AssertUnwindSafe(|| state.on_start(&mut ctx)))
             }
             Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal | Payload::Consumed => {
-                unreachable!("handled above")
+                unreachable!("not addressed to a process")
             }
         };
         self.core.event_index += 1;
-        if let Err(panic) = outcome {
-            return Err(Failure {
-                verdict: Verdict::ModelPanic,
-                property: None,
-                message: format!("handler panicked: {}", panic_message(&*panic)),
-                time: self.core.now,
-                host: Some(meta.host),
-                process: Some(ProcessId(target)),
-                event_index: self.core.event_index - 1,
-            });
-        }
+        outcome.map_err(|panic| Failure {
+            verdict: Verdict::ModelPanic,
+            property: None,
+            message: format!("handler panicked: {}", panic_message(&*panic)),
+            time: self.core.now,
+            host: Some(host),
+            process: Some(ProcessId(target)),
+            event_index: self.core.event_index - 1,
+        })
+    }
+
+    /// Installs the processes a handler spawned and ends those it stopped.
+    #[inline]
+    fn apply_spawns_and_stops(&mut self) {
         if !self.core.spawned.is_empty() {
             for (id, p) in std::mem::take(&mut self.core.spawned) {
                 self.install(id, p);
@@ -260,6 +286,5 @@ impl<P: Process> Sim<P> {
                 self.kill(id, Lifecycle::Stopped);
             }
         }
-        Ok(())
     }
 }

@@ -105,6 +105,33 @@ impl<P: Process> Sim<P> {
         }
     }
 
+    /// Pauses a host that is up: its events wait in `deferred` until it resumes.
+    pub(super) fn pause_host(&mut self, h: HostId) {
+        let host = &mut self.core.hosts[h.index()];
+        if host.up && !host.paused {
+            host.paused = true;
+            self.core.note_host_lifecycle(h, Lifecycle::Paused);
+        }
+    }
+
+    /// A `KillProcess` fault: at its begin, kills the chosen boot process (if alive on a host
+    /// that is up) and marks it for restart; at its end, restarts it if still so marked.
+    pub(super) fn kill_fault(&mut self, h: HostId, process_index: u32, begin: bool) {
+        let Some(p) = self.boot_process_of(h, process_index) else {
+            return;
+        };
+        let host_up = self.core.hosts[h.index()].up;
+        if begin {
+            if self.core.procs[p.index()].alive && host_up {
+                self.kill(p, Lifecycle::Killed);
+                self.core.procs[p.index()].killed = true;
+            }
+        } else if self.core.procs[p.index()].killed && host_up {
+            self.restart(p);
+        }
+    }
+
+    /// The host's boot process number `index` (modulo their count), if it has any.
     pub(super) fn boot_process_of(&self, h: HostId, index: u32) -> Option<ProcessId> {
         let boots: Vec<ProcessId> = self.core.hosts[h.index()]
             .processes

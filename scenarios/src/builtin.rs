@@ -35,6 +35,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "raft_lease_without_drift_margin",
         include_str!("../data/raft_lease_without_drift_margin.toml"),
     ),
+    ("swim", include_str!("../data/swim.toml")),
+    ("scheduler", include_str!("../data/scheduler.toml")),
+    (
+        "scheduler_applier_trusts_snapshot",
+        include_str!("../data/scheduler_applier_trusts_snapshot.toml"),
+    ),
+    ("catalog_stack", include_str!("../data/catalog_stack.toml")),
 ];
 
 /// The text of the built-in scenario `name`.

@@ -2,8 +2,9 @@
 //!
 //! A [`Scenario`](scenario::Scenario) is a run described as data (TOML): a model and its
 //! parameters, a topology, a workload, faults, invariants and limits. The [`runner`] turns a
-//! scenario and a seed into an [`Outcome`](runner::Outcome) through one generic code path for
-//! every model ([`registry`]); [`sweep`] runs many seeds in parallel with results that do not
+//! scenario and a seed into an [`Outcome`](runner::Outcome) through one code path for every
+//! model (a loaded scenario carries its model from the [`registry`]); [`sweep`] runs many seeds
+//! in parallel with results that do not
 //! depend on how the work was split; [`recording`] writes full traces of runs; [`cli`] is the
 //! `ruckus` command line, callable in-process.
 //!
@@ -14,8 +15,8 @@
 //! | `scenario.rs` | the file format, `--set` overrides, checks with located errors |
 //! | `error.rs` | `ScenarioError`, line/column, edit-distance suggestions |
 //! | `builtin.rs` | scenarios/data/*.toml embedded in the binary |
-//! | `registry.rs` | model names to types (`Model`, `dispatch`) |
-//! | `runner.rs` | build and run one seed; `Attach` and `with_sim` hooks; quiet panics |
+//! | `registry.rs` | `Registry`: the models and named scenarios a binary knows (built-ins plus a user's own); `ModelRef` |
+//! | `runner.rs` | build (`simulation`, a `Box<dyn Simulation>`) and run one seed; quiet panics |
 //! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
 //! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
 //! | `sweep.rs` | seeds per index, shards, result lines, resume |

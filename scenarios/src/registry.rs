@@ -39,7 +39,9 @@ use crate::builtin;
 use crate::error::ScenarioError;
 use crate::runner;
 use crate::scenario::{Partial, Scenario};
-use ruckus_models::{lease_lock, pingpong, raft, services};
+use ruckus_models::discovery::swim::model::SwimModel;
+use ruckus_models::scheduler::SchedulerModel;
+use ruckus_models::{compose, lease_lock, pingpong, raft, services};
 pub use ruckus_sim::Model;
 use ruckus_sim::{FaultPlan, Instant, Metrics, Simulation};
 use std::collections::BTreeMap;
@@ -90,7 +92,10 @@ impl Registry {
             .with::<lease_lock::LeaseLockModel>()
             .with::<raft::RaftModel>()
             .with::<services::ServicesModel>()
-            .with::<services::ContentionModel>();
+            .with::<services::ContentionModel>()
+            .with::<SwimModel>()
+            .with::<SchedulerModel>()
+            .with::<compose::CatalogStackModel>();
         for (name, text) in builtin::BUILTIN {
             registry = registry.with_scenario(name, *text);
         }
@@ -274,7 +279,16 @@ mod tests {
         let models: Vec<&str> = r.model_names().collect();
         assert_eq!(
             models,
-            ["pingpong", "lease_lock", "raft", "services", "backoff_contention"]
+            [
+                "pingpong",
+                "lease_lock",
+                "raft",
+                "services",
+                "backoff_contention",
+                "swim",
+                "scheduler",
+                "catalog_stack"
+            ]
         );
         assert_eq!(r.scenario_names().count(), builtin::BUILTIN.len());
         assert!(r.scenario_text("raft").is_some());

@@ -361,6 +361,7 @@ fn environment_variables_parse_and_bad_values_name_the_variable() {
         ("RUCKUS_SEEDS", "500"),
         ("RUCKUS_CHECK_DETERMINISM", "Yes"),
         ("RUCKUS_TRACE_DIR", "/tmp/failures"),
+        ("RUCKUS_SET", "model.clients=2; faults.enabled=false;"),
     ])
     .unwrap();
     assert_eq!(
@@ -370,6 +371,7 @@ fn environment_variables_parse_and_bad_values_name_the_variable() {
             seeds: 500,
             check_determinism: true,
             trace_dir: PathBuf::from("/tmp/failures"),
+            overrides: vec!["model.clients=2".into(), "faults.enabled=false".into()],
         }
     );
     assert_eq!(env.proptest_config().cases, 1, "one seed, one case");

@@ -1,4 +1,4 @@
-//! Clients of the replicated store: closed-loop or open-loop, mixed, read-only or write-only.
+//! Clients of a replicated state machine: closed-loop or open-loop, driven by a [`Workload`].
 //!
 //! A closed-loop client runs one operation at a time and thinks between them. An open-loop
 //! client invokes operations at Poisson arrival times drawn from its own random stream, whether
@@ -7,14 +7,52 @@
 //! is in trouble. Every operation has a per-attempt timeout, retries against other servers, and a
 //! bounded number of attempts and redirects; each is recorded in the history as an invocation and
 //! a completion (ok, failed, or unknown outcome).
+//!
+//! The client is a component: what it asks for comes from its [`Workload`], and its handlers
+//! take a [`Scope`] over any host process whose history records take [`Record`]s. Each handler
+//! returns the operation it completed, if any, so a host can act on the answer.
 
-use super::{Answer, Config, Message, Raft, Record, Timer};
+use super::state_machine::KvStore;
+use super::{Answer, Config, Message, MessageOf, Record, RecordOf, StateMachine, Timer};
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
-use ruckus_sim::{Context, Duration, Instant, ProcessId, TimerId};
+use ruckus_sim::{Duration, Instant, Process, ProcessId, Random, Scope, TimerId};
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 
-type Ctx<'a> = Context<'a, Raft>;
+/// The scope a client's handlers act through, inside host process `P`.
+type Cx<'s, 'a, P, W> = Scope<'s, 'a, P, MessageOf<<W as Workload>::Machine>, Timer>;
+
+/// What a client asks a replicated state machine to do.
+pub trait Workload: Clone + Debug + 'static {
+    /// The state machine the cluster replicates.
+    type Machine: StateMachine;
+    /// The next command to invoke; every random draw comes from `rng`.
+    fn next_command(&mut self, rng: &mut Random) -> <Self::Machine as StateMachine>::Command;
+    /// Learns the answer to an acknowledged command (for example the last value seen, to aim
+    /// later commands at it).
+    fn acknowledged(
+        &mut self,
+        _command: &<Self::Machine as StateMachine>::Command,
+        _output: &<Self::Machine as StateMachine>::Output,
+    ) {
+    }
+}
+
+/// An operation a client finished, handed back to its host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion<C, O> {
+    /// What was asked.
+    pub command: C,
+    /// How it ended.
+    pub outcome: Outcome<O>,
+}
+
+/// The completion type of workload `W`.
+type CompletionOf<W> = Completion<
+    <<W as Workload>::Machine as StateMachine>::Command,
+    <<W as Workload>::Machine as StateMachine>::Output,
+>;
 
 /// What kind of operations a client issues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,102 +65,37 @@ pub enum ClientRole {
     Writer,
 }
 
-/// An operation a client is waiting on.
+/// The key-value workload: gets, puts and compare-and-sets on `keys` keys.
 #[derive(Clone, Debug)]
-struct Pending {
-    /// The session the request is sent under (open loop: one per operation).
-    session: u64,
-    input: KvInput,
-    /// Timeouts so far.
-    attempts: u32,
-    /// Redirects so far (bounded, so two confused servers cannot bounce a client forever).
-    redirects: u32,
-    /// Whether some server may have appended it (a timeout or a lost leadership).
-    maybe_applied: bool,
-    invoked_at: Instant,
-    /// The attempt's timeout or the retry pause.
-    timer: Option<TimerId>,
-}
-
-/// A client of the replicated store.
-#[derive(Clone, Debug)]
-pub struct Client {
-    config: Config,
+pub struct KvWorkload {
     role: ClientRole,
-    /// Random per incarnation, so a restarted client never reuses sequence numbers. Closed-loop
-    /// clients send every operation under it; open-loop clients draw a fresh session per
-    /// operation (servers deduplicate by "last sequence number per session", which assumes one
-    /// operation at a time per session).
-    pub session: u64,
-    seq: u64,
-    /// The server this client sends to next.
-    leader: u32,
-    /// Outstanding operations by sequence number.
-    pending: BTreeMap<u64, Pending>,
-    /// The next arrival (open loop) or the end of the think pause (closed loop).
-    next_timer: Option<TimerId>,
+    keys: u32,
+    read_percent: u32,
     /// The last value this client saw per key, to aim compare-and-sets at likely values.
     seen: Vec<Option<u64>>,
-    /// Operations completed with a known result by this incarnation.
-    pub completed: u64,
 }
 
-impl Client {
-    /// A boot image of a mixed client.
-    pub fn new(config: Config) -> Client {
-        Client::with_role(config, ClientRole::Mixed)
-    }
-
-    /// A boot image of a client in `role`.
-    pub fn with_role(config: Config, role: ClientRole) -> Client {
-        Client {
-            config,
+impl KvWorkload {
+    /// A workload of `role` with `config`'s keys and read percentage.
+    pub fn new(config: &Config, role: ClientRole) -> KvWorkload {
+        KvWorkload {
             role,
-            session: 0,
-            seq: 0,
-            leader: 0,
-            pending: BTreeMap::new(),
-            next_timer: None,
+            keys: config.keys,
+            read_percent: config.read_percent,
             seen: vec![None; config.keys as usize],
-            completed: 0,
         }
     }
+}
 
-    /// What kind of operations this client issues.
-    pub fn role(&self) -> ClientRole {
-        self.role
-    }
+impl Workload for KvWorkload {
+    type Machine = KvStore;
 
-    /// Operations invoked and not yet completed.
-    pub fn outstanding(&self) -> usize {
-        self.pending.len()
-    }
-
-    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_>) {
-        self.session = ctx.random().next_u64();
-        self.leader = ctx.random().below(u64::from(self.config.servers)) as u32;
-        self.schedule_next(ctx);
-    }
-
-    /// Closed loop: a think pause, uniform up to `client_think_time`. Open loop: an exponential
-    /// gap with mean `open_loop_mean_interval`.
-    fn schedule_next(&mut self, ctx: &mut Ctx<'_>) {
-        let pause = if self.config.open_loop {
-            let mean = self.config.open_loop_mean_interval.0 as f64;
-            Duration(ctx.random().exponential(mean) as u64)
-        } else {
-            Duration(ctx.random().range_inclusive(0, self.config.client_think_time.0))
-        };
-        self.next_timer = Some(ctx.set_timer(pause, Timer::ClientNext));
-    }
-
-    fn next_input(&mut self, ctx: &mut Ctx<'_>) -> KvInput {
-        let rng = ctx.random();
-        let key = rng.below(u64::from(self.config.keys)) as u32;
+    fn next_command(&mut self, rng: &mut Random) -> KvInput {
+        let key = rng.below(u64::from(self.keys)) as u32;
         // Values are random so distinct writes are told apart in the history.
         let value = rng.below(1 << 40);
         let reads = match self.role {
-            ClientRole::Mixed => u64::from(self.config.read_percent),
+            ClientRole::Mixed => u64::from(self.read_percent),
             ClientRole::Reader => 100,
             ClientRole::Writer => 0,
         };
@@ -136,19 +109,147 @@ impl Client {
         }
     }
 
-    fn invoke(&mut self, ctx: &mut Ctx<'_>) {
+    fn acknowledged(&mut self, input: &KvInput, output: &KvOutput) {
+        let k = input.key() as usize;
+        match (*input, *output) {
+            (KvInput::Get(_), KvOutput::Value(v)) => self.seen[k] = v,
+            (KvInput::Put(_, v), _) | (KvInput::Cas(_, _, v), KvOutput::Swapped(true)) => {
+                self.seen[k] = Some(v)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An operation a client is waiting on.
+#[derive(Clone, Debug)]
+struct Pending<C> {
+    /// The session the request is sent under (open loop: one per operation).
+    session: u64,
+    input: C,
+    /// Timeouts so far.
+    attempts: u32,
+    /// Redirects so far (bounded, so two confused servers cannot bounce a client forever).
+    redirects: u32,
+    /// Whether some server may have appended it (a timeout or a lost leadership).
+    maybe_applied: bool,
+    invoked_at: Instant,
+    /// The attempt's timeout or the retry pause.
+    timer: Option<TimerId>,
+}
+
+/// A client of a replicated state machine, driven by workload `W`.
+#[derive(Clone, Debug)]
+pub struct Client<W: Workload = KvWorkload> {
+    config: Config,
+    /// The cluster's servers (server `i` is `members[i]`, as in the servers' own lists).
+    members: Vec<ProcessId>,
+    workload: W,
+    /// Random per incarnation, so a restarted client never reuses sequence numbers. Closed-loop
+    /// clients send every operation under it; open-loop clients draw a fresh session per
+    /// operation (servers deduplicate by "last sequence number per session", which assumes one
+    /// operation at a time per session).
+    pub session: u64,
+    seq: u64,
+    /// The server (member index) this client sends to next.
+    leader: u32,
+    /// Outstanding operations by sequence number.
+    pending: BTreeMap<u64, Pending<<W::Machine as StateMachine>::Command>>,
+    /// The next arrival (open loop) or the end of the think pause (closed loop).
+    next_timer: Option<TimerId>,
+    /// Operations completed with a known result by this incarnation.
+    pub completed: u64,
+}
+
+impl Client<KvWorkload> {
+    /// A boot image of a mixed key-value client.
+    pub fn new(config: Config) -> Client {
+        Client::with_role(config, ClientRole::Mixed)
+    }
+
+    /// A boot image of a key-value client in `role`.
+    pub fn with_role(config: Config, role: ClientRole) -> Client {
+        let members = (0..config.servers).map(ProcessId).collect();
+        Client::with_workload(config, members, KvWorkload::new(&config, role))
+    }
+
+    /// What kind of operations this client issues.
+    pub fn role(&self) -> ClientRole {
+        self.workload.role
+    }
+}
+
+impl<W: Workload> Client<W> {
+    /// A boot image of a client of the cluster `members` that runs `workload`, with the
+    /// client settings of `config` (timeouts, attempts, think time, open or closed loop).
+    pub fn with_workload(config: Config, members: Vec<ProcessId>, workload: W) -> Client<W> {
+        assert!(!members.is_empty(), "a client needs at least one server");
+        Client {
+            config,
+            members,
+            workload,
+            session: 0,
+            seq: 0,
+            leader: 0,
+            pending: BTreeMap::new(),
+            next_timer: None,
+            completed: 0,
+        }
+    }
+
+    /// The workload (and what it has learned so far).
+    pub fn workload(&self) -> &W {
+        &self.workload
+    }
+
+    /// Operations invoked and not yet completed.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn servers(&self) -> u32 {
+        self.members.len() as u32
+    }
+
+    /// Starts (or restarts, as a new session) and schedules the first operation.
+    pub fn on_start<P>(&mut self, cx: &mut Cx<'_, '_, P, W>)
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
+        self.session = cx.random().next_u64();
+        self.leader = cx.random().below(u64::from(self.servers())) as u32;
+        self.schedule_next(cx);
+    }
+
+    /// Closed loop: a think pause, uniform up to `client_think_time`. Open loop: an exponential
+    /// gap with mean `open_loop_mean_interval`.
+    fn schedule_next<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, W>) {
+        let pause = if self.config.open_loop {
+            let mean = self.config.open_loop_mean_interval.0 as f64;
+            Duration(cx.random().exponential(mean) as u64)
+        } else {
+            Duration(cx.random().range_inclusive(0, self.config.client_think_time.0))
+        };
+        self.next_timer = Some(cx.set_timer(pause, Timer::ClientNext));
+    }
+
+    fn invoke<P>(&mut self, cx: &mut Cx<'_, '_, P, W>)
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
         self.seq += 1;
-        let input = self.next_input(ctx);
+        let input = self.workload.next_command(cx.random());
         let session = if self.config.open_loop {
-            ctx.random().next_u64()
+            cx.random().next_u64()
         } else {
             self.session
         };
-        ctx.record(Record::Invoke {
+        let record = Record::Invoke {
             session,
             seq: self.seq,
-            input,
-        });
+            input: input.clone(),
+        };
+        cx.context().record(record.into());
         self.pending.insert(
             self.seq,
             Pending {
@@ -157,142 +258,165 @@ impl Client {
                 attempts: 0,
                 redirects: 0,
                 maybe_applied: false,
-                invoked_at: ctx.now(),
+                invoked_at: cx.now(),
                 timer: None,
             },
         );
-        self.send(ctx, self.seq);
+        self.send(cx, self.seq);
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_>, seq: u64) {
+    fn send<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, W>, seq: u64) {
         let Some(p) = self.pending.get_mut(&seq) else {
             return;
         };
         let message = Message::Request {
             session: p.session,
             seq,
-            input: p.input,
+            input: p.input.clone(),
         };
-        ctx.send(ProcessId(self.leader), message);
+        cx.send(self.members[self.leader as usize], message);
         if let Some(t) = p.timer.take() {
-            ctx.cancel_timer(t);
+            cx.cancel_timer(t);
         }
         let timer = Timer::ClientTimeout {
             seq,
             attempt: p.attempts,
         };
-        p.timer = Some(ctx.set_timer(self.config.client_timeout, timer));
+        p.timer = Some(cx.set_timer(self.config.client_timeout, timer));
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_>, seq: u64, outcome: Outcome<KvOutput>) {
-        let Some(mut p) = self.pending.remove(&seq) else {
-            return;
-        };
+    fn finish<P>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, W>,
+        seq: u64,
+        outcome: Outcome<<W::Machine as StateMachine>::Output>,
+    ) -> Option<CompletionOf<W>>
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
+        let mut p = self.pending.remove(&seq)?;
         if let Some(t) = p.timer.take() {
-            ctx.cancel_timer(t);
+            cx.cancel_timer(t);
         }
-        match outcome {
+        match &outcome {
             Outcome::Ok(out) => {
                 self.completed += 1;
-                ctx.count("raft.client.ok", 1);
-                ctx.observe(
+                cx.count("raft.client.ok", 1);
+                cx.observe(
                     "raft.client.latency_ns",
-                    ctx.now().saturating_since(p.invoked_at).0,
+                    cx.now().saturating_since(p.invoked_at).0,
                 );
-                let k = p.input.key() as usize;
-                match (p.input, out) {
-                    (KvInput::Get(_), KvOutput::Value(v)) => self.seen[k] = v,
-                    (KvInput::Put(_, v), _) | (KvInput::Cas(_, _, v), KvOutput::Swapped(true)) => {
-                        self.seen[k] = Some(v)
-                    }
-                    _ => {}
-                }
+                self.workload.acknowledged(&p.input, out);
             }
-            Outcome::Failed => ctx.count("raft.client.failed", 1),
-            Outcome::Unknown => ctx.count("raft.client.unknown", 1),
+            Outcome::Failed => cx.count("raft.client.failed", 1),
+            Outcome::Unknown => cx.count("raft.client.unknown", 1),
         }
-        ctx.record(Record::Complete {
+        let record = Record::Complete {
             session: p.session,
             seq,
-            outcome,
-        });
+            outcome: outcome.clone(),
+        };
+        cx.context().record(record.into());
         if !self.config.open_loop {
-            self.schedule_next(ctx);
+            self.schedule_next(cx);
         }
+        Some(Completion {
+            command: p.input,
+            outcome,
+        })
     }
 
-    fn give_up(&mut self, ctx: &mut Ctx<'_>, seq: u64) {
+    fn give_up<P>(&mut self, cx: &mut Cx<'_, '_, P, W>, seq: u64) -> Option<CompletionOf<W>>
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
         let maybe = self.pending.get(&seq).is_some_and(|p| p.maybe_applied);
-        self.finish(ctx, seq, if maybe { Outcome::Unknown } else { Outcome::Failed });
+        self.finish(cx, seq, if maybe { Outcome::Unknown } else { Outcome::Failed })
     }
 
     fn rotate(&mut self) {
-        self.leader = (self.leader + 1) % self.config.servers;
+        self.leader = (self.leader + 1) % self.servers();
     }
 
-    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+    /// Handles one of its timers (server timers are ignored); returns the operation it gave
+    /// up on, if any.
+    pub fn on_timer<P>(&mut self, cx: &mut Cx<'_, '_, P, W>, timer: Timer) -> Option<CompletionOf<W>>
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
         match timer {
             Timer::ClientNext => {
                 self.next_timer = None;
                 if self.config.open_loop {
-                    self.schedule_next(ctx);
+                    self.schedule_next(cx);
                     if self.pending.len() >= self.config.open_loop_max_outstanding as usize {
-                        ctx.count("raft.client.shed", 1);
-                        return;
+                        cx.count("raft.client.shed", 1);
+                        return None;
                     }
                 }
-                self.invoke(ctx);
+                self.invoke(cx);
+                None
             }
             Timer::ClientTimeout { seq, attempt } => {
-                let Some(p) = self.pending.get_mut(&seq) else {
-                    return;
-                };
+                let p = self.pending.get_mut(&seq)?;
                 if p.attempts != attempt {
-                    return;
+                    return None;
                 }
                 p.timer = None;
                 p.maybe_applied = true;
                 p.attempts += 1;
                 if p.attempts >= self.config.client_attempts {
-                    self.give_up(ctx, seq);
+                    self.give_up(cx, seq)
                 } else {
                     self.rotate();
-                    self.send(ctx, seq);
+                    self.send(cx, seq);
+                    None
                 }
             }
             Timer::ClientRetry { seq } => {
                 if let Some(p) = self.pending.get_mut(&seq) {
                     p.timer = None;
-                    self.send(ctx, seq);
+                    self.send(cx, seq);
                 }
+                None
             }
-            Timer::Election | Timer::Heartbeat => {}
+            Timer::Election | Timer::Heartbeat => None,
         }
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_>, from: ProcessId, message: Message) {
+    /// Handles a server's reply; returns the operation it completed, if any.
+    pub fn on_message<P>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, W>,
+        from: ProcessId,
+        message: MessageOf<W::Machine>,
+    ) -> Option<CompletionOf<W>>
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
         let Message::Reply { session, seq, answer } = message else {
-            return;
+            return None;
         };
-        let Some(p) = self.pending.get_mut(&seq) else {
-            return;
-        };
+        let p = self.pending.get_mut(&seq)?;
         if session != p.session {
-            return;
+            return None;
         }
+        let limit = 4 * self.members.len() as u32;
         match answer {
             Answer::Done(out) => {
-                self.leader = from.0;
-                self.finish(ctx, seq, Outcome::Ok(out));
+                if let Some(i) = self.members.iter().position(|&m| m == from) {
+                    self.leader = i as u32;
+                }
+                self.finish(cx, seq, Outcome::Ok(out))
             }
             Answer::NotLeader { hint: Some(hint) } => {
                 p.redirects += 1;
-                if p.redirects > 4 * self.config.servers {
-                    self.give_up(ctx, seq);
-                    return;
+                if p.redirects > limit {
+                    return self.give_up(cx, seq);
                 }
-                self.leader = hint;
-                self.send(ctx, seq);
+                self.leader = hint % self.servers();
+                self.send(cx, seq);
+                None
             }
             Answer::NotLeader { hint: None } | Answer::Lost => {
                 // No better idea: try the next server after a short pause.
@@ -300,18 +424,18 @@ impl Client {
                     p.maybe_applied = true;
                 }
                 p.redirects += 1;
-                if p.redirects > 4 * self.config.servers {
-                    self.give_up(ctx, seq);
-                    return;
+                if p.redirects > limit {
+                    return self.give_up(cx, seq);
                 }
                 if let Some(t) = p.timer.take() {
-                    ctx.cancel_timer(t);
+                    cx.cancel_timer(t);
                 }
                 let pause = self.config.heartbeat_interval;
-                p.timer = Some(ctx.set_timer(pause, Timer::ClientRetry { seq }));
-                if from.0 == self.leader {
+                p.timer = Some(cx.set_timer(pause, Timer::ClientRetry { seq }));
+                if self.members.get(self.leader as usize) == Some(&from) {
                     self.rotate();
                 }
+                None
             }
         }
     }

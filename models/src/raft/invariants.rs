@@ -4,17 +4,27 @@
 //! per event rather than O(log length). The committed log is tracked as the run goes: the first
 //! time any server's commit index covers an index, that entry (its prefix hash) and the term of
 //! the server that committed it are recorded; every later commit must agree.
+//!
+//! The server invariants and the liveness check are generic over the host process: a system
+//! that embeds Raft servers passes a function that finds the server inside its process type
+//! ([`server_properties`], [`leader_and_progress_after_heal`]) and gets the same checks.
 
-use super::{Config, Raft, Record, Role, Server};
-use crate::linearizability::kv::{KvInput, KvOutput, KvSpec};
-use crate::linearizability::{CheckOptions, CheckResult, History, check};
-use ruckus_sim::{HistoryEntry, Property, View};
+use super::{Config, Raft, Record, Role, Server, StateMachine};
+use crate::linearizability::kv::KvSpec;
+use crate::linearizability::{CheckOptions, CheckResult, History, Specification, check};
+use ruckus_sim::{Duration, HistoryEntry, Process, Property, View};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::rc::Rc;
 
+/// Finds the Raft server of state machine `S` inside a process, if it holds one.
+pub type ServerOf<P, S> = fn(&P) -> Option<&Server<S>>;
+
 /// Builds the checker's history from the run's recorded client operations.
-pub fn history_of(entries: &[HistoryEntry<Record>]) -> Result<History<KvInput, KvOutput>, String> {
+pub fn history_of<C: Clone + Debug, O: Clone + Debug>(
+    entries: &[HistoryEntry<Record<C, O>>],
+) -> Result<History<C, O>, String> {
     let mut ids: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     let mut history = History::new();
     for e in entries {
@@ -22,7 +32,7 @@ pub fn history_of(entries: &[HistoryEntry<Record>]) -> Result<History<KvInput, K
             Record::Invoke { session, seq, input } => {
                 let id = ids.len() as u64;
                 ids.insert((*session, *seq), id);
-                history.invoke(id, u64::from(e.process.0), *input)?;
+                history.invoke(id, u64::from(e.process.0), input.clone())?;
             }
             Record::Complete {
                 session,
@@ -45,13 +55,22 @@ pub fn history_of(entries: &[HistoryEntry<Record>]) -> Result<History<KvInput, K
 /// error that says "inconclusive" (it proves nothing either way, so it must not pass silently)
 /// unless `config.allow_inconclusive_check` is set.
 pub fn check_history(config: &Config, entries: &[HistoryEntry<Record>]) -> Result<(), String> {
+    check_history_against(&KvSpec, config, entries)
+}
+
+/// Like [`check_history`], for clients of any state machine whose behaviour `spec` describes.
+pub fn check_history_against<Sp: Specification>(
+    spec: &Sp,
+    config: &Config,
+    entries: &[HistoryEntry<Record<Sp::Input, Sp::Output>>],
+) -> Result<(), String> {
     let history = history_of(entries)?;
     let options = CheckOptions {
         max_steps: config.check_max_steps,
         max_memo_bytes: 256 << 20,
         ..CheckOptions::default()
     };
-    match check(&KvSpec, &history, options) {
+    match check(spec, &history, options) {
         CheckResult::Linearizable => Ok(()),
         CheckResult::NotLinearizable(violation) => Err(format!("client history {violation}")),
         CheckResult::Unknown { reason } if !config.allow_inconclusive_check => Err(format!(
@@ -74,19 +93,26 @@ struct Committed {
     first_in_term: BTreeMap<u64, u64>,
 }
 
-fn servers<'a>(v: &View<'a, Raft>) -> impl Iterator<Item = &'a Server> + 'a {
-    v.processes().filter_map(|(_, _, p)| p.as_server())
+fn servers<'a, P: Process, S: StateMachine>(
+    v: &View<'a, P>,
+    server: ServerOf<P, S>,
+) -> impl Iterator<Item = &'a Server<S>> + 'a {
+    v.processes().filter_map(move |(_, _, p)| server(p))
 }
 
-/// Every property of a Raft run.
-pub fn properties(config: &Config) -> Vec<Property<Raft>> {
+/// The Raft invariants (election safety, log matching, state machine safety, leader
+/// completeness, committed entries never lost) for any process type that embeds servers of
+/// `config.servers`; `server` finds the server in a process.
+pub fn server_properties<P: Process, S: StateMachine>(
+    config: &Config,
+    server: ServerOf<P, S>,
+) -> Vec<Property<P>> {
     let committed = Rc::new(RefCell::new(Committed::default()));
     let mut props = Vec::new();
-
     let leaders: RefCell<BTreeMap<u64, u32>> = RefCell::new(BTreeMap::new());
-    props.push(Property::always("election_safety", move |v: &View<'_, Raft>| {
+    props.push(Property::always("election_safety", move |v: &View<'_, P>| {
         let mut leaders = leaders.borrow_mut();
-        for s in servers(v).filter(|s| s.role == Role::Leader) {
+        for s in servers(v, server).filter(|s| s.role == Role::Leader) {
             let first = *leaders.entry(s.term).or_insert(s.id);
             if first != s.id {
                 return Err(format!("two leaders in term {}: p{first} and p{}", s.term, s.id));
@@ -95,8 +121,8 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
         Ok(())
     }));
 
-    props.push(Property::always("log_matching", |v: &View<'_, Raft>| {
-        let all: Vec<&Server> = servers(v).collect();
+    props.push(Property::always("log_matching", move |v: &View<'_, P>| {
+        let all: Vec<&Server<S>> = servers(v, server).collect();
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
                 // The highest index where both hold an entry of the same term: equal terms there
@@ -120,9 +146,9 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
     }));
 
     let record = committed.clone();
-    props.push(Property::always("state_machine_safety", move |v: &View<'_, Raft>| {
+    props.push(Property::always("state_machine_safety", move |v: &View<'_, P>| {
         let mut rec = record.borrow_mut();
-        for s in servers(v) {
+        for s in servers(v, server) {
             if s.commit > s.last_index() {
                 return Err(format!(
                     "p{} has commit index {} but only {} log entries: committed entries were lost",
@@ -151,38 +177,35 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
     }));
 
     let record = committed.clone();
-    props.push(Property::always(
-        "leader_completeness",
-        move |v: &View<'_, Raft>| {
-            let rec = record.borrow();
-            for s in servers(v).filter(|s| s.role == Role::Leader) {
-                // Entries committed by leaders of earlier terms: everything before the first
-                // index committed in this term or later.
-                let later = rec.first_in_term.range(s.term..).map(|(_, &i)| i).min();
-                let must = later.map_or(rec.entries.len() as u64, |i| i - 1);
-                if must == 0 {
-                    continue;
-                }
-                if s.last_index() < must || s.hash_at(must) != rec.entries[must as usize - 1].0 {
-                    return Err(format!(
-                        "p{} leads term {} without the entries committed up to index {must} in earlier terms",
-                        s.id, s.term
-                    ));
-                }
+    props.push(Property::always("leader_completeness", move |v: &View<'_, P>| {
+        let rec = record.borrow();
+        for s in servers(v, server).filter(|s| s.role == Role::Leader) {
+            // Entries committed by leaders of earlier terms: everything before the first
+            // index committed in this term or later.
+            let later = rec.first_in_term.range(s.term..).map(|(_, &i)| i).min();
+            let must = later.map_or(rec.entries.len() as u64, |i| i - 1);
+            if must == 0 {
+                continue;
             }
-            Ok(())
-        },
-    ));
+            if s.last_index() < must || s.hash_at(must) != rec.entries[must as usize - 1].0 {
+                return Err(format!(
+                    "p{} leads term {} without the entries committed up to index {must} in earlier terms",
+                    s.id, s.term
+                ));
+            }
+        }
+        Ok(())
+    }));
 
     let record = committed;
     let majority = config.servers / 2 + 1;
-    props.push(Property::at_end("committed_never_lost", move |v: &View<'_, Raft>| {
+    props.push(Property::at_end("committed_never_lost", move |v: &View<'_, P>| {
         let rec = record.borrow();
         let n = rec.entries.len() as u64;
         if n == 0 {
             return Ok(());
         }
-        let holders = servers(v)
+        let holders = servers(v, server)
             .filter(|s| s.last_index() >= n && s.hash_at(n) == rec.entries[n as usize - 1].0)
             .count() as u32;
         if holders >= majority {
@@ -193,7 +216,12 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
             ))
         }
     }));
+    props
+}
 
+/// Every property of a Raft run.
+pub fn properties(config: &Config) -> Vec<Property<Raft>> {
+    let mut props = server_properties(config, Raft::as_server);
     let lin_config = *config;
     let check_linearizable = move |v: &View<'_, Raft>| check_history(&lin_config, v.history());
     props.push(Property::at_end("linearizable", check_linearizable));
@@ -207,17 +235,32 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
         ));
     }
 
-    let baseline: Cell<Option<u64>> = Cell::new(None);
     let need_client = config.clients + config.writers + config.readers_per_host > 0;
-    props.push(Property::eventually(
-        "leader_and_progress_after_heal",
+    props.push(leader_and_progress_after_heal(
         config.liveness_within,
-        move |v: &View<'_, Raft>| {
+        need_client,
+        Raft::as_server,
+    ));
+    props
+}
+
+/// Liveness after the heal: within `within`, a leader of the highest term exists and (if
+/// `need_client`) some client operation completed since the heal (`raft.client.ok` grew).
+pub fn leader_and_progress_after_heal<P: Process, S: StateMachine>(
+    within: Duration,
+    need_client: bool,
+    server: ServerOf<P, S>,
+) -> Property<P> {
+    let baseline: Cell<Option<u64>> = Cell::new(None);
+    Property::eventually(
+        "leader_and_progress_after_heal",
+        within,
+        move |v: &View<'_, P>| {
             let ok = v.metrics().counter("raft.client.ok");
             let base = *baseline.get().get_or_insert(ok);
             baseline.set(Some(base));
-            let top = servers(v).map(|s| s.term).max().unwrap_or(0);
-            if !servers(v).any(|s| s.role == Role::Leader && s.term == top) {
+            let top = servers(v, server).map(|s| s.term).max().unwrap_or(0);
+            if !servers(v, server).any(|s| s.role == Role::Leader && s.term == top) {
                 return Err(format!("no leader in the highest term {top}"));
             }
             if need_client && ok <= base {
@@ -225,6 +268,5 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
             }
             Ok(())
         },
-    ));
-    props
+    )
 }

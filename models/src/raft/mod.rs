@@ -1,12 +1,20 @@
-//! Raft with a replicated key-value store, clients whose histories are checked for
+//! Raft with a pluggable replicated state machine, clients whose histories are checked for
 //! linearizability, and switches that re-introduce classic Raft bugs.
 //!
-//! One process type, [`Raft`], covers both roles: servers `p0..p{servers-1}` on hosts
-//! `0..servers`, then clients, spread round-robin over every host of the topology.
+//! Raft is a component: [`Server`] and [`Client`] are written once against a
+//! [`ruckus_sim::Scope`] over the component's own [`Message`] and [`Timer`] types, generic over
+//! the [`StateMachine`] they replicate and over the host process, so a larger system embeds them
+//! as variants of its own process and message enums (see `crate::compose`). [`server_properties`],
+//! [`leader_and_progress_after_heal`] and [`check_history_against`] give such a system the same
+//! checks.
+//!
+//! The standalone model replicates the key-value store ([`KvStore`]). One process type,
+//! [`Raft`], covers both roles: servers `p0..p{servers-1}` on hosts `0..servers`, then clients,
+//! spread round-robin over every host of the topology.
 //!
 //! - **Servers** ([`Server`]) elect a leader with randomized timeouts drawn from their own
-//!   random stream, replicate a log, commit by majority, and apply committed entries to a
-//!   key-value map (get, put, compare-and-set) with per-client-session deduplication, so retried
+//!   random stream, replicate a log, commit by majority, and apply committed entries to the
+//!   state machine (here a key-value map: get, put, compare-and-set) with per-client-session deduplication, so retried
 //!   requests take effect at most once. Term, vote and log are written to the host's durable
 //!   storage and synced before the server replies; `on_start` reads them back, so a restarted
 //!   server resumes where its disk left it. Reads go through the log by default; with
@@ -57,14 +65,19 @@ mod client;
 mod invariants;
 mod model;
 mod server;
+mod state_machine;
 mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, ClientRole};
-pub use invariants::{INCONCLUSIVE, check_history, history_of};
+pub use client::{Client, ClientRole, Completion, KvWorkload, Workload};
+pub use invariants::{
+    INCONCLUSIVE, check_history, check_history_against, history_of, leader_and_progress_after_heal,
+    server_properties,
+};
 pub use model::RaftModel;
 pub use server::{Role, Server};
+pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
@@ -260,37 +273,38 @@ impl Config {
     }
 }
 
-/// A replicated command.
+/// A replicated command: what the log holds, for commands `C` of the state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Command {
+pub enum Command<C = KvInput> {
     /// A new leader's empty entry.
     Noop,
     /// A client request, identified by session and sequence number for deduplication.
-    Kv {
+    Client {
         /// The client session.
         session: u64,
         /// The request's sequence number within the session.
         seq: u64,
-        /// The request.
-        input: KvInput,
+        /// The state machine command.
+        input: C,
     },
 }
 
 /// A log entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Entry {
+pub struct Entry<C = KvInput> {
     /// The term of the leader that created it.
     pub term: u64,
     /// What it does.
-    pub command: Command,
+    pub command: Command<C>,
 }
 
-/// A server's answer to a client.
+/// A server's answer to a client, for outputs `O` of the state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Answer {
+pub enum Answer<O = KvOutput> {
     /// Applied (or read) with this result.
-    Done(KvOutput),
-    /// This server is not the leader; it may know who is. Nothing was appended.
+    Done(O),
+    /// This server is not the leader; it may know who is (an index into the members). Nothing
+    /// was appended.
     NotLeader {
         /// The leader this server last heard from.
         hint: Option<u32>,
@@ -299,9 +313,10 @@ pub enum Answer {
     Lost,
 }
 
-/// What processes send each other.
+/// What Raft servers and their clients send each other: the component's message type, for
+/// commands `C` and outputs `O` of the replicated state machine (the key-value store by default).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Message {
+pub enum Message<C = KvInput, O = KvOutput> {
     /// A candidate asks for a vote.
     RequestVote {
         /// The candidate's term.
@@ -327,7 +342,7 @@ pub enum Message {
         /// Its term.
         prev_term: u64,
         /// Entries to store after `prev_index`.
-        entries: Vec<Entry>,
+        entries: Vec<Entry<C>>,
         /// The leader's commit index.
         commit: u64,
         /// The leader's clock when sent (echoed back, for leases).
@@ -351,7 +366,7 @@ pub enum Message {
         /// Sequence number within the session.
         seq: u64,
         /// The request.
-        input: KvInput,
+        input: C,
     },
     /// A server's answer to `Request`.
     Reply {
@@ -360,11 +375,15 @@ pub enum Message {
         /// The request's sequence number.
         seq: u64,
         /// The answer.
-        answer: Answer,
+        answer: Answer<O>,
     },
 }
 
-/// Timers.
+/// The message type of a Raft cluster replicating `S`.
+pub type MessageOf<S> = Message<<S as StateMachine>::Command, <S as StateMachine>::Output>;
+
+/// The component's timers (servers and clients share one type, so a system embeds Raft with
+/// one timer variant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// A follower or candidate heard from no leader in time.
@@ -387,9 +406,10 @@ pub enum Timer {
     },
 }
 
-/// What clients record in the history.
+/// What clients record in the history, for commands `C` and outputs `O`. A system that embeds
+/// clients records these through `From<Record<C, O>>` on its own operation type.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Record {
+pub enum Record<C = KvInput, O = KvOutput> {
     /// An operation was invoked.
     Invoke {
         /// The client session.
@@ -397,7 +417,7 @@ pub enum Record {
         /// Sequence number within the session.
         seq: u64,
         /// The request.
-        input: KvInput,
+        input: C,
     },
     /// An operation ended.
     Complete {
@@ -406,11 +426,16 @@ pub enum Record {
         /// Sequence number within the session.
         seq: u64,
         /// How it ended.
-        outcome: Outcome<KvOutput>,
+        outcome: Outcome<O>,
     },
 }
 
-/// A Raft process: a server or a client.
+/// The history record type of clients of a cluster replicating `S`.
+pub type RecordOf<S> = Record<<S as StateMachine>::Command, <S as StateMachine>::Output>;
+
+/// The standalone Raft model's process: a server or a client of the key-value store. Both
+/// roles are the embeddable components ([`Server`], [`Client`]) run through
+/// `ctx.scope(|m| m, |t| t)`: this model's message and timer types are the component's own.
 // One value per process, stored in place and never moved per event: boxing the server would
 // only add an indirection.
 #[allow(clippy::large_enum_variant)]
@@ -438,21 +463,28 @@ impl Process for Raft {
     type Operation = Record;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        let mut cx = ctx.scope(|m| m, |t| t);
         match self {
-            Raft::Server(s) => s.on_start(ctx),
-            Raft::Client(c) => c.on_start(ctx),
+            Raft::Server(s) => s.on_start(&mut cx),
+            Raft::Client(c) => c.on_start(&mut cx),
         }
     }
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Message) {
+        let mut cx = ctx.scope(|m| m, |t| t);
         match self {
-            Raft::Server(s) => s.on_message(ctx, from, message),
-            Raft::Client(c) => c.on_message(ctx, from, message),
+            Raft::Server(s) => s.on_message(&mut cx, from, message),
+            Raft::Client(c) => {
+                c.on_message(&mut cx, from, message);
+            }
         }
     }
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Timer) {
+        let mut cx = ctx.scope(|m| m, |t| t);
         match self {
-            Raft::Server(s) => s.on_timer(ctx, timer),
-            Raft::Client(c) => c.on_timer(ctx, timer),
+            Raft::Server(s) => s.on_timer(&mut cx, timer),
+            Raft::Client(c) => {
+                c.on_timer(&mut cx, timer);
+            }
         }
     }
 }

@@ -1,12 +1,17 @@
-//! A Raft server: election, replication, commit, persistence, and the key-value state machine.
+//! A Raft server: election, replication, commit, persistence, and applying committed commands
+//! to a pluggable [`StateMachine`].
+//!
+//! The server is a component: its handlers take a [`Scope`] over any host process `P`, so the
+//! same code runs as the standalone Raft model and inside a larger system's process enum.
 
+use super::state_machine::KvStore;
 use super::storage::{self, META};
-use super::{Answer, Command, Config, Entry, Message, Raft, ReadMode, Timer};
-use crate::linearizability::kv::{self, KvInput, KvOutput};
-use ruckus_sim::{Context, Duration, Instant, ProcessId, TimerId};
+use super::{Answer, Command, Config, Entry, Message, MessageOf, ReadMode, StateMachine, Timer};
+use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::BTreeMap;
 
-type Ctx<'a, 'b> = Context<'a, Raft>;
+/// The scope a server's handlers act through, inside host process `P`.
+type Cx<'s, 'a, P, S> = Scope<'s, 'a, P, MessageOf<S>, Timer>;
 
 /// A server's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,11 +24,15 @@ pub enum Role {
     Leader,
 }
 
-/// One Raft replica. Fields are public so invariants and state dumps can read them.
+/// One Raft replica of state machine `S`. Fields are public so invariants and state dumps can
+/// read them.
 #[derive(Clone, Debug)]
-pub struct Server {
-    /// This server's index (and process id).
+pub struct Server<S: StateMachine = KvStore> {
+    /// This server's index in `members`.
     pub id: u32,
+    /// The cluster: member `i` is server `i`'s process (votes, hints and match indexes are
+    /// kept by index).
+    pub members: Vec<ProcessId>,
     /// Parameters.
     pub config: Config,
     /// Current term (durable).
@@ -31,7 +40,7 @@ pub struct Server {
     /// Vote in the current term (durable).
     pub voted_for: Option<u32>,
     /// The log; entry `i` (1-based) is `log[i - 1]` (durable).
-    pub log: Vec<Entry>,
+    pub log: Vec<Entry<S::Command>>,
     /// `hashes[i - 1]` hashes the log prefix up to entry `i` (derived, for invariants).
     pub hashes: Vec<u64>,
     /// Role.
@@ -40,12 +49,12 @@ pub struct Server {
     pub leader: Option<u32>,
     /// Highest index known committed.
     pub commit: u64,
-    /// Highest index applied to `kv`.
+    /// Highest index applied to `state`.
     pub applied: u64,
-    /// The key-value state.
-    pub kv: BTreeMap<u32, u64>,
+    /// The replicated state machine.
+    pub state: S,
     /// Per client session: last applied sequence number and its result.
-    pub sessions: BTreeMap<u64, (u64, KvOutput)>,
+    pub sessions: BTreeMap<u64, (u64, S::Output)>,
     /// Candidate: bitmask of votes received.
     votes: u64,
     /// Leader: next index to send to each server.
@@ -65,12 +74,27 @@ pub struct Server {
     election_started: Instant,
 }
 
-impl Server {
-    /// A boot image for server `id`.
-    pub fn new(id: u32, config: Config) -> Server {
+impl<S: StateMachine> Server<S> {
+    /// A boot image for server `id` of a cluster on processes `p0..p{servers-1}`.
+    pub fn new(id: u32, config: Config) -> Server<S> {
+        let members = (0..config.servers).map(ProcessId).collect();
+        Server::with_members(id, members, config)
+    }
+
+    /// A boot image for server `id` of the cluster `members` (server `i` is process
+    /// `members[i]`), for systems whose servers are not the first processes.
+    pub fn with_members(id: u32, members: Vec<ProcessId>, config: Config) -> Server<S> {
+        assert_eq!(
+            members.len(),
+            config.servers as usize,
+            "one member per configured server"
+        );
+        assert!((id as usize) < members.len(), "server {id} is not a member");
+        assert!(members.len() <= 64, "votes are a 64-bit mask");
         let n = config.servers as usize;
         Server {
             id,
+            members,
             config,
             term: 0,
             voted_for: None,
@@ -80,7 +104,7 @@ impl Server {
             leader: None,
             commit: 0,
             applied: 0,
-            kv: BTreeMap::new(),
+            state: S::default(),
             sessions: BTreeMap::new(),
             votes: 0,
             next_index: vec![1; n],
@@ -122,39 +146,52 @@ impl Server {
         self.config.servers / 2 + 1
     }
 
+    /// The member index of process `p`, if it is a server of this cluster.
+    fn index_of(&self, p: ProcessId) -> Option<u32> {
+        self.members.iter().position(|&m| m == p).map(|i| i as u32)
+    }
+
     // ---- persistence ----
 
-    fn persist_meta(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn persist_meta<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         // The bug: the vote stays in memory only.
         let vote = self.voted_for.filter(|_| !self.config.bugs.vote_not_persisted);
-        let mut disk = ctx.storage();
+        let mut disk = cx.storage();
         disk.put(META, storage::encode_meta(self.term, vote));
         disk.sync();
     }
 
-    fn push_entry(&mut self, entry: Entry) {
-        let h = storage::chain(self.hash_at(self.last_index()), &entry);
+    fn push_entry(&mut self, entry: Entry<S::Command>) {
+        let h = storage::chain::<S>(self.hash_at(self.last_index()), &entry);
         self.log.push(entry);
         self.hashes.push(h);
     }
 
     /// Truncates the log after `keep` entries and appends `entries`, on disk too, then syncs.
-    fn store_entries(&mut self, ctx: &mut Ctx<'_, '_>, keep: u64, entries: &[Entry]) {
-        let mut disk = ctx.storage();
+    fn store_entries<P: Process>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, S>,
+        keep: u64,
+        entries: &[Entry<S::Command>],
+    ) {
+        let mut disk = cx.storage();
         for i in keep + 1..=self.last_index() {
             disk.delete(&storage::log_key(i));
         }
         self.log.truncate(keep as usize);
         self.hashes.truncate(keep as usize);
         for e in entries {
-            self.push_entry(*e);
-            disk.put(&storage::log_key(self.last_index()), storage::encode_entry(e));
+            self.push_entry(e.clone());
+            disk.put(
+                &storage::log_key(self.last_index()),
+                storage::encode_entry::<S>(e),
+            );
         }
         disk.sync();
     }
 
-    fn recover(&mut self, ctx: &mut Ctx<'_, '_>) {
-        let disk = ctx.storage();
+    fn recover<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
+        let disk = cx.storage();
         if let Some((term, vote)) = disk.get(META).and_then(storage::decode_meta) {
             self.term = term;
             self.voted_for = vote;
@@ -162,7 +199,7 @@ impl Server {
         let mut entries = Vec::new();
         while let Some(e) = disk
             .get(&storage::log_key(entries.len() as u64 + 1))
-            .and_then(storage::decode_entry)
+            .and_then(storage::decode_entry::<S>)
         {
             entries.push(e);
         }
@@ -173,41 +210,43 @@ impl Server {
 
     // ---- timers ----
 
-    fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn reset_election_timer<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         if let Some(t) = self.election_timer.take() {
-            ctx.cancel_timer(t);
+            cx.cancel_timer(t);
         }
         let (lo, hi) = (
             self.config.election_timeout_min.0,
             self.config.election_timeout_max.0,
         );
-        let after = Duration(ctx.random().range_inclusive(lo, hi));
-        self.election_timer = Some(ctx.set_timer(after, Timer::Election));
+        let after = Duration(cx.random().range_inclusive(lo, hi));
+        self.election_timer = Some(cx.set_timer(after, Timer::Election));
     }
 
-    fn arm_heartbeat(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn arm_heartbeat<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         if let Some(t) = self.heartbeat_timer.take() {
-            ctx.cancel_timer(t);
+            cx.cancel_timer(t);
         }
-        self.heartbeat_timer = Some(ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat));
+        self.heartbeat_timer = Some(cx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat));
     }
 
     // ---- handlers ----
 
-    pub(super) fn on_start(&mut self, ctx: &mut Ctx<'_, '_>) {
-        self.recover(ctx);
+    /// Boots (or reboots after a crash) from durable storage.
+    pub fn on_start<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
+        self.recover(cx);
         // Lease mode: a restarted server does not know when it last heard from a leader, so it
         // assumes just now and withholds votes for one election timeout.
-        self.last_heard = ctx.now();
-        self.reset_election_timer(ctx);
+        self.last_heard = cx.now();
+        self.reset_election_timer(cx);
     }
 
-    pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, '_>, timer: Timer) {
+    /// Handles one of its timers (client timers are ignored).
+    pub fn on_timer<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, timer: Timer) {
         match timer {
             Timer::Election => {
                 self.election_timer = None;
                 if self.role != Role::Leader {
-                    self.start_election(ctx);
+                    self.start_election(cx);
                 }
             }
             Timer::Heartbeat => {
@@ -216,18 +255,18 @@ impl Server {
                     Role::Leader => {
                         for p in 0..self.config.servers {
                             if p != self.id {
-                                self.send_append(ctx, p);
+                                self.send_append(cx, p);
                             }
                         }
-                        self.arm_heartbeat(ctx);
+                        self.arm_heartbeat(cx);
                     }
                     Role::Candidate => {
                         for p in 0..self.config.servers {
                             if p != self.id && self.votes & (1 << p) == 0 {
-                                self.request_vote(ctx, p);
+                                self.request_vote(cx, p);
                             }
                         }
-                        self.arm_heartbeat(ctx);
+                        self.arm_heartbeat(cx);
                     }
                     Role::Follower => {}
                 }
@@ -236,14 +275,28 @@ impl Server {
         }
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Ctx<'_, '_>, from: ProcessId, message: Message) {
+    /// Handles a message from a peer server or a client.
+    pub fn on_message<P: Process>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, S>,
+        from: ProcessId,
+        message: MessageOf<S>,
+    ) {
+        if let Message::Request { session, seq, input } = message {
+            self.on_request(cx, from, session, seq, input);
+            return;
+        }
+        // Everything else is server to server: ignore anything from outside the cluster.
+        let Some(peer) = self.index_of(from) else {
+            return;
+        };
         match message {
             Message::RequestVote {
                 term,
                 last_index,
                 last_term,
-            } => self.on_request_vote(ctx, from, term, last_index, last_term),
-            Message::Vote { term, granted } => self.on_vote(ctx, from, term, granted),
+            } => self.on_request_vote(cx, peer, term, last_index, last_term),
+            Message::Vote { term, granted } => self.on_vote(cx, peer, term, granted),
             Message::Append {
                 term,
                 prev_index,
@@ -251,34 +304,33 @@ impl Server {
                 entries,
                 commit,
                 sent_at,
-            } => self.on_append(ctx, from, term, prev_index, prev_term, &entries, commit, sent_at),
+            } => self.on_append(cx, peer, term, prev_index, prev_term, &entries, commit, sent_at),
             Message::AppendReply {
                 term,
                 success,
                 match_index,
                 sent_at,
-            } => self.on_append_reply(ctx, from, term, success, match_index, sent_at),
-            Message::Request { session, seq, input } => self.on_request(ctx, from, session, seq, input),
-            Message::Reply { .. } => {}
+            } => self.on_append_reply(cx, peer, term, success, match_index, sent_at),
+            Message::Request { .. } | Message::Reply { .. } => {}
         }
     }
 
     /// Adopts a newer term as follower.
-    fn observe_term(&mut self, ctx: &mut Ctx<'_, '_>, term: u64) {
+    fn observe_term<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, term: u64) {
         if term > self.term {
             self.term = term;
             self.voted_for = None;
             self.leader = None;
-            self.persist_meta(ctx);
-            self.step_down(ctx);
+            self.persist_meta(cx);
+            self.step_down(cx);
         }
     }
 
-    fn step_down(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn step_down<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         if self.role == Role::Leader {
             // Requests already appended may still commit under the next leader.
             for (_, (client, session, seq)) in std::mem::take(&mut self.waiting) {
-                ctx.send(
+                cx.send(
                     client,
                     Message::Reply {
                         session,
@@ -291,37 +343,37 @@ impl Server {
         if self.role != Role::Follower {
             self.role = Role::Follower;
             if let Some(t) = self.heartbeat_timer.take() {
-                ctx.cancel_timer(t);
+                cx.cancel_timer(t);
             }
-            self.reset_election_timer(ctx);
+            self.reset_election_timer(cx);
         }
     }
 
-    fn start_election(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn start_election<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         self.term += 1;
         self.role = Role::Candidate;
         self.voted_for = Some(self.id);
         self.leader = None;
         self.votes = 1 << self.id;
-        self.election_started = ctx.now();
-        self.persist_meta(ctx);
-        ctx.count("raft.elections", 1);
-        self.reset_election_timer(ctx);
+        self.election_started = cx.now();
+        self.persist_meta(cx);
+        cx.count("raft.elections", 1);
+        self.reset_election_timer(cx);
         if self.votes.count_ones() >= self.majority() {
-            self.become_leader(ctx);
+            self.become_leader(cx);
             return;
         }
         for p in 0..self.config.servers {
             if p != self.id {
-                self.request_vote(ctx, p);
+                self.request_vote(cx, p);
             }
         }
-        self.arm_heartbeat(ctx);
+        self.arm_heartbeat(cx);
     }
 
-    fn request_vote(&mut self, ctx: &mut Ctx<'_, '_>, to: u32) {
-        ctx.send(
-            ProcessId(to),
+    fn request_vote<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, to: u32) {
+        cx.send(
+            self.members[to as usize],
             Message::RequestVote {
                 term: self.term,
                 last_index: self.last_index(),
@@ -330,20 +382,20 @@ impl Server {
         );
     }
 
-    fn on_request_vote(
+    fn on_request_vote<P: Process>(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
-        from: ProcessId,
+        cx: &mut Cx<'_, '_, P, S>,
+        peer: u32,
         term: u64,
         last_index: u64,
         last_term: u64,
     ) {
         if self.config.read_mode == ReadMode::Lease && term > self.term {
             // Leader stickiness: while a leader's lease may be running, refuse to help depose it.
-            let quiet = ctx.now().saturating_since(self.last_heard);
+            let quiet = cx.now().saturating_since(self.last_heard);
             if self.role == Role::Leader || quiet < self.config.election_timeout_min {
-                ctx.send(
-                    from,
+                cx.send(
+                    self.members[peer as usize],
                     Message::Vote {
                         term: self.term,
                         granted: false,
@@ -352,20 +404,20 @@ impl Server {
                 return;
             }
         }
-        self.observe_term(ctx, term);
+        self.observe_term(cx, term);
         let my_last_term = self.term_at(self.last_index());
         let up_to_date =
             last_term > my_last_term || (last_term == my_last_term && last_index >= self.last_index());
-        let granted = term == self.term && self.voted_for.is_none_or(|v| v == from.0) && up_to_date;
+        let granted = term == self.term && self.voted_for.is_none_or(|v| v == peer) && up_to_date;
         if granted {
             if self.voted_for.is_none() {
-                self.voted_for = Some(from.0);
-                self.persist_meta(ctx);
+                self.voted_for = Some(peer);
+                self.persist_meta(cx);
             }
-            self.reset_election_timer(ctx);
+            self.reset_election_timer(cx);
         }
-        ctx.send(
-            from,
+        cx.send(
+            self.members[peer as usize],
             Message::Vote {
                 term: self.term,
                 granted,
@@ -373,29 +425,29 @@ impl Server {
         );
     }
 
-    fn on_vote(&mut self, ctx: &mut Ctx<'_, '_>, from: ProcessId, term: u64, granted: bool) {
-        self.observe_term(ctx, term);
+    fn on_vote<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, peer: u32, term: u64, granted: bool) {
+        self.observe_term(cx, term);
         if self.role != Role::Candidate || term != self.term || !granted {
             return;
         }
-        self.votes |= 1 << from.0;
+        self.votes |= 1 << peer;
         if self.votes.count_ones() >= self.majority() {
-            self.become_leader(ctx);
+            self.become_leader(cx);
         }
     }
 
-    fn become_leader(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn become_leader<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         self.role = Role::Leader;
         self.leader = Some(self.id);
         if let Some(t) = self.election_timer.take() {
-            ctx.cancel_timer(t);
+            cx.cancel_timer(t);
         }
-        ctx.count("raft.leaders_elected", 1);
-        ctx.observe(
+        cx.count("raft.leaders_elected", 1);
+        cx.observe(
             "raft.election_ns",
-            ctx.now().saturating_since(self.election_started).0,
+            cx.now().saturating_since(self.election_started).0,
         );
-        ctx.note(&format!("leader of term {}", self.term));
+        cx.note(&format!("leader of term {}", self.term));
         let last = self.last_index();
         self.next_index.iter_mut().for_each(|n| *n = last + 1);
         self.match_index.iter_mut().for_each(|m| *m = 0);
@@ -405,20 +457,20 @@ impl Server {
                 term: self.term,
                 command: Command::Noop,
             };
-            self.store_entries(ctx, last, &[noop]);
+            self.store_entries(cx, last, &[noop]);
         }
         self.term_start = last + 1;
         self.match_index[self.id as usize] = self.last_index();
-        self.advance_commit(ctx);
+        self.advance_commit(cx);
         for p in 0..self.config.servers {
             if p != self.id {
-                self.send_append(ctx, p);
+                self.send_append(cx, p);
             }
         }
-        self.arm_heartbeat(ctx);
+        self.arm_heartbeat(cx);
     }
 
-    fn send_append(&mut self, ctx: &mut Ctx<'_, '_>, to: u32) {
+    fn send_append<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, to: u32) {
         let next = self.next_index[to as usize].clamp(1, self.last_index() + 1);
         let end = self
             .last_index()
@@ -426,28 +478,28 @@ impl Server {
         let entries = self.log[next as usize - 1..end as usize].to_vec();
         // Optimistic: assume delivery; a rejection resets it.
         self.next_index[to as usize] = end + 1;
-        ctx.send(
-            ProcessId(to),
+        cx.send(
+            self.members[to as usize],
             Message::Append {
                 term: self.term,
                 prev_index: next - 1,
                 prev_term: self.term_at(next - 1),
                 entries,
                 commit: self.commit,
-                sent_at: ctx.now(),
+                sent_at: cx.now(),
             },
         );
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_append(
+    fn on_append<P: Process>(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
-        from: ProcessId,
+        cx: &mut Cx<'_, '_, P, S>,
+        peer: u32,
         term: u64,
         prev_index: u64,
         prev_term: u64,
-        entries: &[Entry],
+        entries: &[Entry<S::Command>],
         commit: u64,
         sent_at: Instant,
     ) {
@@ -458,27 +510,27 @@ impl Server {
                 match_index: 0,
                 sent_at,
             };
-            ctx.send(from, reply);
+            cx.send(self.members[peer as usize], reply);
             return;
         }
-        self.observe_term(ctx, term);
+        self.observe_term(cx, term);
         if self.role != Role::Follower {
-            self.step_down(ctx);
+            self.step_down(cx);
         }
-        self.leader = Some(from.0);
-        self.last_heard = ctx.now();
-        self.reset_election_timer(ctx);
-        let reject = |server: &Self, ctx: &mut Ctx<'_, '_>, hint: u64| {
+        self.leader = Some(peer);
+        self.last_heard = cx.now();
+        self.reset_election_timer(cx);
+        let reject = |server: &Self, cx: &mut Cx<'_, '_, P, S>, hint: u64| {
             let reply = Message::AppendReply {
                 term: server.term,
                 success: false,
                 match_index: hint,
                 sent_at,
             };
-            ctx.send(from, reply);
+            cx.send(server.members[peer as usize], reply);
         };
         if prev_index > self.last_index() {
-            reject(self, ctx, self.last_index());
+            reject(self, cx, self.last_index());
             return;
         }
         if self.term_at(prev_index) != prev_term {
@@ -488,7 +540,7 @@ impl Server {
             while i > 1 && self.term_at(i - 1) == conflict {
                 i -= 1;
             }
-            reject(self, ctx, i - 1);
+            reject(self, cx, i - 1);
             return;
         }
         // Find the first entry that is new or conflicts; keep everything before it.
@@ -502,12 +554,12 @@ impl Server {
         }
         if skip < entries.len() {
             let keep = prev_index + skip as u64;
-            self.store_entries(ctx, keep, &entries[skip..]);
+            self.store_entries(cx, keep, &entries[skip..]);
         }
         let last_new = prev_index + entries.len() as u64;
         if commit > self.commit {
             self.commit = commit.min(last_new).max(self.commit);
-            self.apply(ctx);
+            self.apply(cx);
         }
         let reply = Message::AppendReply {
             term: self.term,
@@ -515,66 +567,67 @@ impl Server {
             match_index: last_new,
             sent_at,
         };
-        ctx.send(from, reply);
+        cx.send(self.members[peer as usize], reply);
     }
 
-    fn on_append_reply(
+    fn on_append_reply<P: Process>(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
-        from: ProcessId,
+        cx: &mut Cx<'_, '_, P, S>,
+        peer: u32,
         term: u64,
         success: bool,
         match_index: u64,
         sent_at: Instant,
     ) {
-        self.observe_term(ctx, term);
+        self.observe_term(cx, term);
         if self.role != Role::Leader || term != self.term {
             return;
         }
-        let p = from.index();
+        let p = peer as usize;
         if success {
             self.match_index[p] = self.match_index[p].max(match_index);
             self.next_index[p] = self.next_index[p].max(match_index + 1);
             self.acked[p] = Some(self.acked[p].map_or(sent_at, |a| a.max(sent_at)));
-            self.advance_commit(ctx);
+            self.advance_commit(cx);
             if self.match_index[p] < self.last_index() && self.next_index[p] <= self.last_index() {
-                self.send_append(ctx, from.0);
+                self.send_append(cx, peer);
             }
         } else {
             self.next_index[p] = (match_index + 1).max(self.match_index[p] + 1);
-            self.send_append(ctx, from.0);
+            self.send_append(cx, peer);
         }
     }
 
-    fn advance_commit(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn advance_commit<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         let mut matches = self.match_index.clone();
         matches[self.id as usize] = self.last_index();
         matches.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = matches[self.majority() as usize - 1];
         let ours = self.term_at(candidate) == self.term;
         if candidate > self.commit && (ours || self.config.bugs.commit_previous_term) {
-            ctx.count("raft.entries_committed", candidate - self.commit);
+            cx.count("raft.entries_committed", candidate - self.commit);
             self.commit = candidate;
-            self.apply(ctx);
+            self.apply(cx);
         }
     }
 
-    fn apply(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn apply<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         while self.applied < self.commit {
             self.applied += 1;
-            let entry = self.log[self.applied as usize - 1];
-            let Command::Kv { session, seq, input } = entry.command else {
+            let Command::Client {
+                session,
+                seq,
+                ref input,
+            } = self.log[self.applied as usize - 1].command
+            else {
                 continue;
             };
             let output = match self.sessions.get(&session) {
-                Some(&(last, out)) if last == seq => Some(out),
-                Some(&(last, _)) if last > seq => None,
+                Some((last, out)) if *last == seq => Some(out.clone()),
+                Some((last, _)) if *last > seq => None,
                 _ => {
-                    let (value, out) = kv::apply(self.kv.get(&input.key()).copied(), &input);
-                    if let Some(v) = value {
-                        self.kv.insert(input.key(), v);
-                    }
-                    self.sessions.insert(session, (seq, out));
+                    let out = self.state.apply(input);
+                    self.sessions.insert(session, (seq, out.clone()));
                     Some(out)
                 }
             };
@@ -583,7 +636,7 @@ impl Server {
                     Some(out) if s == session && q == seq => Answer::Done(out),
                     _ => Answer::Lost,
                 };
-                ctx.send(
+                cx.send(
                     client,
                     Message::Reply {
                         session: s,
@@ -622,10 +675,17 @@ impl Server {
         now < start.saturating_add(lease)
     }
 
-    fn on_request(&mut self, ctx: &mut Ctx<'_, '_>, from: ProcessId, session: u64, seq: u64, input: KvInput) {
+    fn on_request<P: Process>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, S>,
+        from: ProcessId,
+        session: u64,
+        seq: u64,
+        input: S::Command,
+    ) {
         if self.role != Role::Leader {
             let hint = self.leader.filter(|&l| l != self.id);
-            ctx.send(
+            cx.send(
                 from,
                 Message::Reply {
                     session,
@@ -636,57 +696,46 @@ impl Server {
             return;
         }
         match self.sessions.get(&session) {
-            Some(&(last, out)) if last == seq => {
-                ctx.send(
-                    from,
-                    Message::Reply {
-                        session,
-                        seq,
-                        answer: Answer::Done(out),
-                    },
-                );
+            Some((last, out)) if *last == seq => {
+                let answer = Answer::Done(out.clone());
+                cx.send(from, Message::Reply { session, seq, answer });
                 return;
             }
-            Some(&(last, _)) if last > seq => return,
+            Some((last, _)) if *last > seq => return,
             _ => {}
         }
-        if let KvInput::Get(key) = input {
+        // A read-only command may be answered from local state, when that is safe (or when
+        // the stale-read bug says so).
+        if let Some(output) = self.state.read(&input) {
             let local = if self.config.bugs.stale_read_deposed_leader {
                 true
             } else {
                 self.config.read_mode == ReadMode::Lease
                     && self.applied >= self.term_start
-                    && self.lease_valid(ctx.now())
+                    && self.lease_valid(cx.now())
             };
             if local {
-                let value = self.kv.get(&key).copied();
-                ctx.count("raft.local_reads", 1);
-                ctx.send(
-                    from,
-                    Message::Reply {
-                        session,
-                        seq,
-                        answer: Answer::Done(KvOutput::Value(value)),
-                    },
-                );
+                cx.count("raft.local_reads", 1);
+                let answer = Answer::Done(output);
+                cx.send(from, Message::Reply { session, seq, answer });
                 return;
             }
         }
         let entry = Entry {
             term: self.term,
-            command: Command::Kv { session, seq, input },
+            command: Command::Client { session, seq, input },
         };
         let last = self.last_index();
-        self.store_entries(ctx, last, &[entry]);
+        self.store_entries(cx, last, &[entry]);
         let index = self.last_index();
         self.waiting.insert(index, (from, session, seq));
         self.match_index[self.id as usize] = index;
-        self.advance_commit(ctx);
+        self.advance_commit(cx);
         for p in 0..self.config.servers {
             // Followers already sent everything before this entry get it now; the others
             // will get it with their pending catch-up or the next heartbeat.
             if p != self.id && self.next_index[p as usize] == index {
-                self.send_append(ctx, p);
+                self.send_append(cx, p);
             }
         }
     }

@@ -3,8 +3,7 @@
 //! `meta` holds the current term and vote; `log/<index>` holds one entry each. A value that
 //! does not decode (a torn write) reads as absent, and the log ends at the first absent index.
 
-use super::{Command, Entry};
-use crate::linearizability::kv::KvInput;
+use super::{Command, Entry, StateMachine};
 
 /// The key of the term-and-vote record.
 pub const META: &str = "meta";
@@ -37,54 +36,38 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-/// Encodes a log entry.
-pub fn encode_entry(entry: &Entry) -> Vec<u8> {
+/// Bytes before a client command's own encoding: term, tag, session, sequence number.
+const CLIENT_HEADER: usize = 8 + 1 + 8 + 8;
+
+/// Encodes a log entry: term, then a tag (0: no-op, 1: client command with its session,
+/// sequence number and the state machine's encoding).
+pub fn encode_entry<S: StateMachine>(entry: &Entry<S::Command>) -> Vec<u8> {
     let mut out = Vec::with_capacity(48);
     put_u64(&mut out, entry.term);
-    match entry.command {
+    match &entry.command {
         Command::Noop => out.push(0),
-        Command::Kv { session, seq, input } => {
+        Command::Client { session, seq, input } => {
             out.push(1);
-            put_u64(&mut out, session);
-            put_u64(&mut out, seq);
-            let (tag, key, a, b) = match input {
-                KvInput::Get(k) => (0u8, k, 0, 0),
-                KvInput::Put(k, v) => (1, k, v, 0),
-                KvInput::Cas(k, None, v) => (2, k, 0, v),
-                KvInput::Cas(k, Some(e), v) => (3, k, e, v),
-            };
-            out.push(tag);
-            out.extend_from_slice(&key.to_le_bytes());
-            put_u64(&mut out, a);
-            put_u64(&mut out, b);
+            put_u64(&mut out, *session);
+            put_u64(&mut out, *seq);
+            S::encode(input, &mut out);
         }
     }
     out
 }
 
 /// Decodes a log entry; `None` if the bytes are not a whole entry.
-pub fn decode_entry(bytes: &[u8]) -> Option<Entry> {
+pub fn decode_entry<S: StateMachine>(bytes: &[u8]) -> Option<Entry<S::Command>> {
     let u64_at =
         |i: usize| -> Option<u64> { Some(u64::from_le_bytes(bytes.get(i..i + 8)?.try_into().ok()?)) };
     let term = u64_at(0)?;
     let command = match (bytes.get(8)?, bytes.len()) {
         (0, 9) => Command::Noop,
-        (1, 46) => {
-            let key = u32::from_le_bytes(bytes.get(26..30)?.try_into().ok()?);
-            let (a, b) = (u64_at(30)?, u64_at(38)?);
-            let input = match bytes[25] {
-                0 => KvInput::Get(key),
-                1 => KvInput::Put(key, a),
-                2 => KvInput::Cas(key, None, b),
-                3 => KvInput::Cas(key, Some(a), b),
-                _ => return None,
-            };
-            Command::Kv {
-                session: u64_at(9)?,
-                seq: u64_at(17)?,
-                input,
-            }
-        }
+        (1, len) if len >= CLIENT_HEADER => Command::Client {
+            session: u64_at(9)?,
+            seq: u64_at(17)?,
+            input: S::decode(&bytes[CLIENT_HEADER..])?,
+        },
         _ => return None,
     };
     Some(Entry { term, command })
@@ -92,22 +75,14 @@ pub fn decode_entry(bytes: &[u8]) -> Option<Entry> {
 
 /// Folds an entry into a running hash of the log prefix before it. Equal prefix hashes mean
 /// equal prefixes (up to collisions), which lets invariants compare logs in O(1).
-pub fn chain(prev: u64, entry: &Entry) -> u64 {
+pub fn chain<S: StateMachine>(prev: u64, entry: &Entry<S::Command>) -> u64 {
     let mut h = mix(prev ^ entry.term.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    match entry.command {
+    match &entry.command {
         Command::Noop => h = mix(h ^ 0x6e6f_6f70),
-        Command::Kv { session, seq, input } => {
+        Command::Client { session, seq, input } => {
             h = mix(h ^ session);
             h = mix(h ^ seq);
-            let (tag, key, a, b) = match input {
-                KvInput::Get(k) => (1u64, k, 0, 0),
-                KvInput::Put(k, v) => (2, k, v, 0),
-                KvInput::Cas(k, None, v) => (3, k, 0, v),
-                KvInput::Cas(k, Some(e), v) => (4, k, e, v),
-            };
-            h = mix(h ^ (tag << 32 | u64::from(key)));
-            h = mix(h ^ a);
-            h = mix(h ^ b);
+            h = mix(h ^ S::digest(input));
         }
     }
     h
@@ -124,6 +99,8 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linearizability::kv::KvInput;
+    use crate::raft::KvStore;
 
     #[test]
     fn records_round_trip_and_torn_ones_read_as_absent() {
@@ -136,7 +113,7 @@ mod tests {
             },
             Entry {
                 term: 9,
-                command: Command::Kv {
+                command: Command::Client {
                     session: u64::MAX,
                     seq: 4,
                     input: KvInput::Cas(2, Some(5), 6),
@@ -144,7 +121,7 @@ mod tests {
             },
             Entry {
                 term: 9,
-                command: Command::Kv {
+                command: Command::Client {
                     session: 1,
                     seq: 5,
                     input: KvInput::Cas(2, None, 6),
@@ -152,7 +129,7 @@ mod tests {
             },
             Entry {
                 term: 1,
-                command: Command::Kv {
+                command: Command::Client {
                     session: 1,
                     seq: 1,
                     input: KvInput::Get(0),
@@ -160,10 +137,10 @@ mod tests {
             },
         ];
         for e in entries {
-            let bytes = encode_entry(&e);
-            assert_eq!(decode_entry(&bytes), Some(e));
+            let bytes = encode_entry::<KvStore>(&e);
+            assert_eq!(decode_entry::<KvStore>(&bytes), Some(e));
             for cut in 0..bytes.len() {
-                assert_eq!(decode_entry(&bytes[..cut]), None, "{e:?} cut at {cut}");
+                assert_eq!(decode_entry::<KvStore>(&bytes[..cut]), None, "{e:?} cut at {cut}");
             }
         }
         let meta = encode_meta(5, Some(1));
@@ -171,7 +148,7 @@ mod tests {
             assert_eq!(decode_meta(&meta[..cut]), None);
         }
         // Different entries chain differently.
-        assert_ne!(chain(0, &entries[1]), chain(0, &entries[2]));
-        assert_ne!(chain(1, &entries[0]), chain(0, &entries[0]));
+        assert_ne!(chain::<KvStore>(0, &entries[1]), chain::<KvStore>(0, &entries[2]));
+        assert_ne!(chain::<KvStore>(1, &entries[0]), chain::<KvStore>(0, &entries[0]));
     }
 }

@@ -230,12 +230,15 @@ impl TestEnv {
     }
 
     /// A proptest configuration running `RUCKUS_SEEDS` cases (one when `RUCKUS_SEED` is set,
-    /// since every case would be the same seed) and allowing [`SHRINK_RUNS_MAX`] shrinking
-    /// runs; everything else as proptest's default.
+    /// since every case would be the same seed), allowing [`SHRINK_RUNS_MAX`] shrinking runs
+    /// and writing no regression files; everything else as proptest's default.
     pub fn proptest_config(&self) -> ProptestConfig {
         ProptestConfig {
             cases: if self.seed.is_some() { 1 } else { self.seeds },
             max_shrink_iters: SHRINK_RUNS_MAX,
+            // A failure is reproduced by its seed (RUCKUS_SEED) and kept as a trace file;
+            // proptest's own regression files would only warn that they cannot be placed.
+            failure_persistence: None,
             ..ProptestConfig::default()
         }
     }
@@ -534,10 +537,7 @@ pub fn check(scenario: &Scenario) {
 /// the smallest failing run is recorded to the trace directory, and the error reports it.
 pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Box<CheckFailure>> {
     let strategy = FaultPlans::from_scenario(scenario);
-    let mut runner = TestRunner::new(ProptestConfig {
-        failure_persistence: None,
-        ..env.proptest_config()
-    });
+    let mut runner = TestRunner::new(env.proptest_config());
     let seeds = env.seeds_for(scenario);
     for (passed, &seed) in seeds.iter().enumerate() {
         let tree = strategy.tree(seed);
@@ -605,6 +605,10 @@ mod tests {
         assert_eq!(one.seeds_for(&s), vec![16]);
         assert_eq!(one.proptest_config().cases, 1);
         assert_eq!(TestEnv::default().proptest_config().cases, DEFAULT_SEEDS);
+        assert!(
+            TestEnv::default().proptest_config().failure_persistence.is_none(),
+            "no regression files, so no warning that they cannot be placed"
+        );
     }
 
     #[test]
@@ -644,5 +648,22 @@ mod tests {
             matches!(&err, CaseFailure::Invalid(m) if m.contains("h99")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_scenario_naming_a_model_the_registry_lacks_is_bad_input() {
+        let dir = std::env::temp_dir().join(format!("ruckus-testing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("drift_lock.toml");
+        std::fs::write(&file, "[model]\nname = \"drift_lock\"\n[topology]\nhosts = 2\nlatency = { uniform = { min = \"1ms\", max = \"2ms\" } }\n").unwrap();
+        let reference = file.to_str().unwrap().to_owned();
+        let panic = std::panic::catch_unwind(|| scenario_in(&Registry::builtin(), &reference))
+            .expect_err("an unknown model cannot load");
+        let message = crate::runner::panic_text(&*panic);
+        assert!(message.starts_with("ruckus: bad input: "), "{message}");
+        assert!(message.contains("unknown model `drift_lock`"), "{message}");
+        assert!(message.contains("with::<YourModel>()"), "{message}");
+        assert!(!message.contains("panicked"), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -325,6 +325,7 @@ impl ruckus_sim::Model for PrimaryBackup {
 /// this model and its two scenario files.
 pub fn registry() -> ruckus_scenarios::registry::Registry {
     ruckus_scenarios::registry::Registry::builtin()
+        .program("primary-backup")
         .with::<PrimaryBackup>()
         .with_scenario("primary_backup", include_str!("../scenarios/primary_backup.toml"))
         .with_scenario(

@@ -1,0 +1,459 @@
+//! What SWIM members send each other, the timers they set, and the queue of updates waiting
+//! to be piggybacked.
+//!
+//! Payloads stay unboxed: a message carries its piggybacked updates in a fixed inline array
+//! ([`Piggyback`]), so sending one allocates nothing. Only the full state of a push-pull
+//! exchange (every known member) is a vector; it goes out once per push-pull interval.
+
+use ruckus_sim::ProcessId;
+use std::fmt;
+
+/// A member's incarnation: `life` counts its boots (kept on its disk), `number` its
+/// refutations within one life. Ordered by life first, so a restarted member's fresh alive
+/// outranks anything said about its earlier life, and "declared dead, then alive in the same
+/// life" is a false positive that a member can recognise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Incarnation {
+    /// Boot count of the member (1 for its first life).
+    pub life: u32,
+    /// Refutations within this life.
+    pub number: u32,
+}
+
+impl fmt::Display for Incarnation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.life, self.number)
+    }
+}
+
+/// What one member believes about another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Never heard of (the roster slot exists, the member is not known yet).
+    #[default]
+    Unknown,
+    /// Answering probes.
+    Alive,
+    /// Missed a probe round; declared dead unless it refutes in time.
+    Suspect,
+    /// Declared failed.
+    Dead,
+    /// Left gracefully (said so itself).
+    Left,
+}
+
+impl Status {
+    /// Alive or suspect: still a member that gets probed and gossiped to.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Alive | Status::Suspect)
+    }
+}
+
+/// The kind of a disseminated update (memberlist's alive, suspect and dead messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UpdateKind {
+    /// The member is alive at this incarnation (joins and refutations).
+    Alive,
+    /// `from` suspects the member at this incarnation.
+    Suspect,
+    /// `from` declares the member dead; `from == member` is a graceful leave.
+    Dead,
+}
+
+/// One membership update, as piggybacked or gossiped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Update {
+    /// What is said.
+    pub kind: UpdateKind,
+    /// About whom (member index).
+    pub member: u32,
+    /// At which incarnation.
+    pub incarnation: Incarnation,
+    /// Who says so (member index): the accuser of a suspicion, or the member itself.
+    pub from: u32,
+}
+
+impl Update {
+    /// Estimated encoded size: memberlist's msgpack messages carry the node name (and, for
+    /// alive, address, port, metadata and protocol versions) besides the numbers.
+    pub fn bytes(&self) -> u32 {
+        match self.kind {
+            UpdateKind::Alive => 60,
+            UpdateKind::Suspect | UpdateKind::Dead => 40,
+        }
+    }
+}
+
+/// Most updates one message carries (also limited by the byte budget).
+pub const PIGGYBACK_MAX: usize = 10;
+
+/// Updates carried inline by one message.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Piggyback {
+    len: u8,
+    items: [Update; PIGGYBACK_MAX],
+}
+
+impl Default for Piggyback {
+    fn default() -> Self {
+        const BLANK: Update = Update {
+            kind: UpdateKind::Alive,
+            member: 0,
+            incarnation: Incarnation { life: 0, number: 0 },
+            from: 0,
+        };
+        Piggyback {
+            len: 0,
+            items: [BLANK; PIGGYBACK_MAX],
+        }
+    }
+}
+
+impl Piggyback {
+    /// Adds an update; false when full.
+    pub fn push(&mut self, update: Update) -> bool {
+        if usize::from(self.len) == PIGGYBACK_MAX {
+            return false;
+        }
+        self.items[usize::from(self.len)] = update;
+        self.len += 1;
+        true
+    }
+    /// The updates carried.
+    pub fn updates(&self) -> &[Update] {
+        &self.items[..usize::from(self.len)]
+    }
+    /// No updates carried.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Estimated bytes of the updates, with the compound-message framing memberlist adds
+    /// (one byte of type, one of count, two of length per part).
+    pub fn bytes(&self) -> u32 {
+        if self.is_empty() {
+            0
+        } else {
+            2 + self.updates().iter().map(|u| 2 + u.bytes()).sum::<u32>()
+        }
+    }
+}
+
+impl fmt::Debug for Piggyback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.updates()).finish()
+    }
+}
+
+/// One member's entry in a push-pull state exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StateEntry {
+    /// Member index.
+    pub member: u32,
+    /// Incarnation known.
+    pub incarnation: Incarnation,
+    /// Status known (never `Unknown`).
+    pub status: Status,
+}
+
+/// What SWIM members send each other.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SwimMsg {
+    /// Are you there? (direct probe, or a relay's probe on someone's behalf).
+    Ping {
+        /// Sequence number the ack echoes.
+        seq: u32,
+        /// Member index the sender means to reach (a misdirected ping is ignored).
+        target: u32,
+        /// Piggybacked updates.
+        piggyback: Piggyback,
+    },
+    /// Please ping `target` for me and relay its ack (indirect probe).
+    PingReq {
+        /// The requester's sequence number, echoed in the relayed ack or nack.
+        seq: u32,
+        /// Member index to probe.
+        target: u32,
+        /// Lifeguard: answer with a nack if the target stays silent.
+        nack: bool,
+        /// Piggybacked updates.
+        piggyback: Piggyback,
+    },
+    /// Yes, here (or, relayed, the target answered).
+    Ack {
+        /// The ping's sequence number.
+        seq: u32,
+        /// Piggybacked updates.
+        piggyback: Piggyback,
+    },
+    /// Lifeguard: I am a relay and the target did not answer me either (so the requester's
+    /// own network is fine).
+    Nack {
+        /// The requester's sequence number.
+        seq: u32,
+        /// Piggybacked updates.
+        piggyback: Piggyback,
+    },
+    /// A gossip round's updates.
+    Gossip {
+        /// The updates.
+        piggyback: Piggyback,
+    },
+    /// Full state exchange (join, anti-entropy, reconnect).
+    PushPull {
+        /// The receiver should answer with its own state.
+        reply: bool,
+        /// Every member the sender knows.
+        state: Vec<StateEntry>,
+    },
+}
+
+impl SwimMsg {
+    /// Estimated encoded size in bytes (memberlist's msgpack encoding with node names and
+    /// addresses; a UDP/IP header is not counted).
+    pub fn bytes(&self) -> u32 {
+        match self {
+            SwimMsg::Ping { piggyback, .. } => 50 + piggyback.bytes(),
+            SwimMsg::PingReq { piggyback, .. } => 70 + piggyback.bytes(),
+            SwimMsg::Ack { piggyback, .. } => 20 + piggyback.bytes(),
+            SwimMsg::Nack { piggyback, .. } => 12 + piggyback.bytes(),
+            SwimMsg::Gossip { piggyback } => piggyback.bytes(),
+            SwimMsg::PushPull { state, .. } => 30 + 60 * state.len() as u32,
+        }
+    }
+
+    /// A short name for per-kind counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SwimMsg::Ping { .. } => "ping",
+            SwimMsg::PingReq { .. } => "ping_req",
+            SwimMsg::Ack { .. } => "ack",
+            SwimMsg::Nack { .. } => "nack",
+            SwimMsg::Gossip { .. } => "gossip",
+            SwimMsg::PushPull { .. } => "push_pull",
+        }
+    }
+}
+
+/// The component's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SwimTimer {
+    /// Start the next probe round.
+    Probe,
+    /// The direct ping of probe `seq` is overdue: go indirect.
+    ProbeTimeout {
+        /// The probe.
+        seq: u32,
+    },
+    /// The round of probe `seq` is over: no ack means suspicion.
+    ProbeDeadline {
+        /// The probe.
+        seq: u32,
+    },
+    /// A relayed ping `seq` got no ack: send the requester a nack.
+    RelayTimeout {
+        /// The relay's own ping sequence number.
+        seq: u32,
+    },
+    /// A suspicion of `member` may have run out.
+    Suspicion {
+        /// The suspect.
+        member: u32,
+    },
+    /// Time for a gossip round.
+    Gossip,
+    /// Time for a push-pull with a random live member.
+    PushPull,
+    /// Time for a push-pull with a random dead member.
+    Reconnect,
+    /// Still alone: ask the seeds again.
+    JoinRetry,
+    /// A slow member finished handling the message at the head of its inbox.
+    InboxDone,
+}
+
+/// An update waiting to be sent, with how often it has been.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    update: Update,
+    transmits: u32,
+    /// Insertion order: among equally sent updates the newest goes first.
+    id: u64,
+}
+
+/// memberlist's transmit-limited queue: updates go out fewest-sent first (newest first among
+/// equals) until each has been sent `limit` times; a new update about a member replaces any
+/// queued one about the same member. The queue holds at most one update per member and is
+/// usually a handful long, so scans over it are cheap; nothing here is O(cluster size).
+#[derive(Clone, Debug, Default)]
+pub struct BroadcastQueue {
+    items: Vec<Queued>,
+    next_id: u64,
+}
+
+impl BroadcastQueue {
+    /// Queues `update`, replacing whatever was queued about the same member.
+    pub fn push(&mut self, update: Update) {
+        self.items.retain(|q| q.update.member != update.member);
+        self.items.push(Queued {
+            update,
+            transmits: 0,
+            id: self.next_id,
+        });
+        self.next_id += 1;
+    }
+
+    /// Updates waiting.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Nothing waiting.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Fills `out` with the least-sent updates that fit in `bytes_max`, counts a transmission
+    /// for each, and drops those sent `limit` times.
+    pub fn fill(&mut self, out: &mut Piggyback, bytes_max: u32, limit: u32) {
+        if self.items.is_empty() {
+            return;
+        }
+        self.items
+            .sort_unstable_by(|a, b| a.transmits.cmp(&b.transmits).then(b.id.cmp(&a.id)));
+        let mut used = out.bytes().max(2);
+        for q in &mut self.items {
+            let cost = 2 + q.update.bytes();
+            if used + cost > bytes_max {
+                continue;
+            }
+            if !out.push(q.update) {
+                break;
+            }
+            used += cost;
+            q.transmits += 1;
+        }
+        self.items.retain(|q| q.transmits < limit);
+    }
+}
+
+/// The member index of each process and the process of each member index, shared by every
+/// member of one cluster (the address book; knowing a slot is not knowing the member).
+#[derive(Clone, Debug)]
+pub struct Roster {
+    processes: Vec<ProcessId>,
+    index_of: Vec<u32>,
+}
+
+impl Roster {
+    /// Member `i` is `processes[i]`.
+    pub fn new(processes: Vec<ProcessId>) -> Roster {
+        assert!(!processes.is_empty(), "a cluster needs a member");
+        let top = processes.iter().map(|p| p.index()).max().unwrap_or(0);
+        let mut index_of = vec![u32::MAX; top + 1];
+        for (i, p) in processes.iter().enumerate() {
+            assert_eq!(index_of[p.index()], u32::MAX, "{p} listed twice");
+            index_of[p.index()] = i as u32;
+        }
+        Roster { processes, index_of }
+    }
+    /// Number of member slots.
+    pub fn len(&self) -> u32 {
+        self.processes.len() as u32
+    }
+    /// Never true (a roster has at least one member).
+    pub fn is_empty(&self) -> bool {
+        self.processes.is_empty()
+    }
+    /// The process of member `i`.
+    pub fn process(&self, i: u32) -> ProcessId {
+        self.processes[i as usize]
+    }
+    /// The member index of a process, if it is a member.
+    pub fn member(&self, p: ProcessId) -> Option<u32> {
+        self.index_of.get(p.index()).copied().filter(|&i| i != u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(member: u32) -> Update {
+        Update {
+            kind: UpdateKind::Alive,
+            member,
+            incarnation: Incarnation { life: 1, number: 0 },
+            from: member,
+        }
+    }
+
+    #[test]
+    fn queue_sends_each_update_limit_times_then_forgets_it() {
+        let mut q = BroadcastQueue::default();
+        q.push(alive(1));
+        for _ in 0..3 {
+            let mut p = Piggyback::default();
+            q.fill(&mut p, 1_400, 3);
+            assert_eq!(p.updates(), &[alive(1)]);
+        }
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn queue_replaces_an_update_about_the_same_member() {
+        let mut q = BroadcastQueue::default();
+        q.push(alive(1));
+        let suspect = Update {
+            kind: UpdateKind::Suspect,
+            from: 2,
+            ..alive(1)
+        };
+        q.push(suspect);
+        assert_eq!(q.len(), 1);
+        let mut p = Piggyback::default();
+        q.fill(&mut p, 1_400, 3);
+        assert_eq!(p.updates(), &[suspect]);
+    }
+
+    #[test]
+    fn queue_prefers_least_sent_then_newest_and_respects_the_byte_budget() {
+        let mut q = BroadcastQueue::default();
+        q.push(alive(1));
+        let mut p = Piggyback::default();
+        q.fill(&mut p, 1_400, 5); // alive(1) sent once
+        q.push(alive(2));
+        q.push(alive(3));
+        let mut p = Piggyback::default();
+        // Room for two alive updates (2 + 2 * 62 = 126 bytes).
+        q.fill(&mut p, 126, 5);
+        assert_eq!(p.updates(), &[alive(3), alive(2)]);
+        let mut p = Piggyback::default();
+        q.fill(&mut p, 1_400, 5);
+        assert_eq!(
+            p.updates(),
+            &[alive(3), alive(2), alive(1)],
+            "now all sent once: newest first"
+        );
+    }
+
+    #[test]
+    fn piggyback_holds_at_most_its_capacity() {
+        let mut q = BroadcastQueue::default();
+        for m in 0..20 {
+            q.push(alive(m));
+        }
+        let mut p = Piggyback::default();
+        q.fill(&mut p, u32::MAX, 5);
+        assert_eq!(p.updates().len(), PIGGYBACK_MAX);
+        assert_eq!(q.len(), 20);
+    }
+
+    #[test]
+    fn roster_maps_both_ways() {
+        let r = Roster::new(vec![ProcessId(4), ProcessId(2)]);
+        assert_eq!(r.member(ProcessId(2)), Some(1));
+        assert_eq!(r.member(ProcessId(3)), None);
+        assert_eq!(r.member(ProcessId(9)), None);
+        assert_eq!(r.process(0), ProcessId(4));
+    }
+}

@@ -1,0 +1,348 @@
+//! The client agent (one per node host) and the tasks it runs.
+//!
+//! The agent registers its node, heartbeats at the TTL the server grants (retrying a heartbeat
+//! that is not answered), runs each allocation's task as a sibling process on its host,
+//! restarts a failed task by its restart policy (attempts within an interval, after a delay;
+//! past that the allocation fails) and reports allocation statuses until the server acks them.
+
+use super::placement::{JobKind, NodeAttributes, NodeId, Resources, TaskSpec};
+use super::policy::RestartPolicy;
+use super::state::{AllocId, ClientStatus, DesiredStatus};
+use super::{AllocSpec, Msg, Timer};
+use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
+use std::collections::BTreeMap;
+
+/// A host process type that can run tasks: the agent spawns them as siblings.
+pub trait RunsTasks: Process {
+    /// The process value of a task.
+    fn task(task: Task) -> Self;
+}
+
+/// What an agent needs from the model's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentSettings {
+    /// The server.
+    pub server: ProcessId,
+    /// Restart policy of service tasks.
+    pub service_restart: RestartPolicy,
+    /// Restart policy of batch tasks.
+    pub batch_restart: RestartPolicy,
+    /// Resend an unanswered registration or heartbeat after this long.
+    pub retry: Duration,
+    /// Mean time between random task crashes (`None`: tasks crash only as their spec says).
+    pub task_mean_time_to_failure: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Local {
+    spec: AllocSpec,
+    task: Option<ProcessId>,
+    restarts: Vec<Instant>,
+    status: ClientStatus,
+}
+
+/// The client agent of one node.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    settings: AgentSettings,
+    node: NodeId,
+    capacity: Resources,
+    attributes: NodeAttributes,
+    registered: bool,
+    allocs: BTreeMap<AllocId, Local>,
+    unacked: BTreeMap<AllocId, ClientStatus>,
+    heartbeat: Option<TimerId>,
+    retry: Option<TimerId>,
+}
+
+impl Agent {
+    /// The agent of `node`, offering `capacity`, with `attributes`.
+    pub fn new(
+        settings: AgentSettings,
+        node: NodeId,
+        capacity: Resources,
+        attributes: NodeAttributes,
+    ) -> Agent {
+        Agent {
+            settings,
+            node,
+            capacity,
+            attributes,
+            registered: false,
+            allocs: BTreeMap::new(),
+            unacked: BTreeMap::new(),
+            heartbeat: None,
+            retry: None,
+        }
+    }
+
+    /// Tasks this agent runs now, by allocation.
+    pub fn running(&self) -> impl Iterator<Item = (AllocId, ProcessId)> + '_ {
+        self.allocs.iter().filter_map(|(id, l)| l.task.map(|t| (*id, t)))
+    }
+
+    /// Registers (again, after a restart: the tasks died with the host).
+    pub fn on_start<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        self.register(cx);
+    }
+
+    fn register<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        self.registered = false;
+        let m = Msg::Register {
+            node: self.node,
+            capacity: self.capacity,
+            attributes: self.attributes.clone(),
+        };
+        cx.send(self.settings.server, m);
+        self.arm_retry(cx);
+    }
+
+    fn arm_retry<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        if let Some(t) = self.retry.take() {
+            cx.cancel_timer(t);
+        }
+        self.retry = Some(cx.set_timer(self.settings.retry, Timer::Retry));
+    }
+
+    fn arm_heartbeat<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, ttl: Duration) {
+        if let Some(t) = self.retry.take() {
+            cx.cancel_timer(t);
+        }
+        if let Some(t) = self.heartbeat.take() {
+            cx.cancel_timer(t);
+        }
+        self.heartbeat = Some(cx.set_timer(ttl, Timer::Heartbeat));
+    }
+
+    fn send_heartbeat<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        cx.send(self.settings.server, Msg::Heartbeat { node: self.node });
+        if !self.unacked.is_empty() {
+            let updates = self.unacked.iter().map(|(a, s)| (*a, *s)).collect();
+            cx.send(
+                self.settings.server,
+                Msg::AllocUpdate {
+                    node: self.node,
+                    updates,
+                },
+            );
+        }
+        self.arm_retry(cx);
+    }
+
+    /// Handles a protocol message.
+    pub fn on_message<P: RunsTasks>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        from: ProcessId,
+        m: Msg,
+    ) {
+        match m {
+            Msg::RegisterAck { ttl } => {
+                self.registered = true;
+                self.arm_heartbeat(cx, ttl);
+            }
+            Msg::HeartbeatAck { ttl } => self.arm_heartbeat(cx, ttl),
+            Msg::UnknownNode => {
+                // The server lost its state: everything it had placed here is void.
+                let tasks: Vec<ProcessId> = self.allocs.values().filter_map(|l| l.task).collect();
+                for t in tasks {
+                    cx.context().stop_process(t);
+                }
+                self.allocs.clear();
+                self.unacked.clear();
+                self.register(cx);
+            }
+            Msg::NodeAllocs { allocs } => self.reconcile(cx, allocs),
+            Msg::AllocUpdateAck { ids } => {
+                for id in ids {
+                    self.unacked.remove(&id);
+                }
+            }
+            Msg::TaskExited { alloc, ok } => self.task_exited(cx, from, alloc, ok),
+            _ => {}
+        }
+    }
+
+    /// Handles a timer.
+    pub fn on_timer<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
+        match t {
+            Timer::Retry => {
+                self.retry = None;
+                if self.registered {
+                    cx.count("sched.heartbeat_retries", 1);
+                    self.send_heartbeat(cx);
+                } else {
+                    self.register(cx);
+                }
+            }
+            Timer::Heartbeat => {
+                self.heartbeat = None;
+                self.send_heartbeat(cx);
+            }
+            Timer::RestartTask(alloc) => {
+                let Some(local) = self.allocs.get(&alloc) else {
+                    return;
+                };
+                if local.task.is_none() && local.status == ClientStatus::Running {
+                    self.start(cx, alloc);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reconcile<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, allocs: Vec<AllocSpec>) {
+        let wanted: BTreeMap<AllocId, AllocSpec> = allocs.into_iter().map(|a| (a.id, a)).collect();
+        let gone: Vec<AllocId> = self
+            .allocs
+            .keys()
+            .filter(|id| wanted.get(id).is_none_or(|s| s.desired == DesiredStatus::Stop))
+            .copied()
+            .collect();
+        for id in gone {
+            let local = self.allocs.remove(&id).expect("listed above");
+            if let Some(t) = local.task {
+                cx.context().stop_process(t);
+            }
+            if local.status == ClientStatus::Running && wanted.contains_key(&id) {
+                // Stopped on request: for the servers it is over.
+                self.report(cx, id, ClientStatus::Complete);
+            }
+        }
+        for (id, spec) in wanted {
+            if spec.desired == DesiredStatus::Run && !self.allocs.contains_key(&id) {
+                self.allocs.insert(
+                    id,
+                    Local {
+                        spec,
+                        task: None,
+                        restarts: Vec::new(),
+                        status: ClientStatus::Running,
+                    },
+                );
+                self.start(cx, id);
+                self.report(cx, id, ClientStatus::Running);
+            }
+        }
+    }
+
+    fn start<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, alloc: AllocId) {
+        let agent = cx.id();
+        let local = self
+            .allocs
+            .get_mut(&alloc)
+            .expect("started allocations are known");
+        let task = Task {
+            alloc,
+            agent,
+            spec: local.spec.task,
+            mean_time_to_failure: self.settings.task_mean_time_to_failure,
+        };
+        local.task = Some(cx.context().spawn(P::task(task)));
+        cx.count("sched.tasks_started", 1);
+    }
+
+    fn task_exited<P: RunsTasks>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        from: ProcessId,
+        alloc: AllocId,
+        ok: bool,
+    ) {
+        let now = cx.now();
+        let Some(local) = self.allocs.get_mut(&alloc) else {
+            return;
+        };
+        if local.task != Some(from) {
+            return;
+        }
+        local.task = None;
+        if ok {
+            local.status = ClientStatus::Complete;
+            self.report(cx, alloc, ClientStatus::Complete);
+            return;
+        }
+        cx.count("sched.task_failures", 1);
+        let policy = match local.spec.kind {
+            JobKind::Service => self.settings.service_restart,
+            JobKind::Batch => self.settings.batch_restart,
+        };
+        if policy.may_restart(&local.restarts, now) {
+            local.restarts.push(now);
+            cx.count("sched.task_restarts", 1);
+            cx.set_timer(policy.delay, Timer::RestartTask(alloc));
+        } else {
+            local.status = ClientStatus::Failed;
+            self.report(cx, alloc, ClientStatus::Failed);
+        }
+    }
+
+    fn report<P: RunsTasks>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        alloc: AllocId,
+        status: ClientStatus,
+    ) {
+        self.unacked.insert(alloc, status);
+        let m = Msg::AllocUpdate {
+            node: self.node,
+            updates: vec![(alloc, status)],
+        };
+        cx.send(self.settings.server, m);
+    }
+}
+
+/// One running task: a sibling process of its agent that exits when its spec (or a random
+/// crash) says so, telling the agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// Its allocation.
+    pub alloc: AllocId,
+    /// The agent that started it.
+    pub agent: ProcessId,
+    /// How it behaves.
+    pub spec: TaskSpec,
+    /// Mean time between random crashes, if any.
+    pub mean_time_to_failure: Option<Duration>,
+}
+
+impl Task {
+    /// Schedules the task's exit: the earliest of completion, its planned crash and a random
+    /// crash drawn from the process's own stream.
+    pub fn on_start<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        let mut exit: Option<(Duration, bool)> = None;
+        let mut consider = |d: Duration, ok: bool| {
+            if exit.is_none_or(|(e, _)| d < e) {
+                exit = Some((d, ok));
+            }
+        };
+        if let Some(d) = self.spec.run_for {
+            consider(d, true);
+        }
+        if let Some(d) = self.spec.fail_after {
+            consider(d, false);
+        }
+        if let Some(mean) = self.mean_time_to_failure {
+            let d = cx.random().exponential(mean.as_nanos() as f64) as u64;
+            consider(Duration::from_nanos(d.max(1)), false);
+        }
+        if let Some((after, ok)) = exit {
+            cx.set_timer(after, Timer::TaskExit { ok });
+        }
+    }
+
+    /// Exits: tells the agent, then stops this process.
+    pub fn on_timer<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
+        if let Timer::TaskExit { ok } = t {
+            cx.send(
+                self.agent,
+                Msg::TaskExited {
+                    alloc: self.alloc,
+                    ok,
+                },
+            );
+            let me = cx.id();
+            cx.context().stop_process(me);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! A scheduler worker's job: compare a job with its allocations on a snapshot of the state and
+//! propose a [`Plan`] (stops and placements). Pure: the snapshot, the time and a random stream
+//! in, a plan and the number of nodes examined (what scheduling time is charged for) out.
+
+use super::placement::{Candidate, FitAlgorithm, JobKind, choose, sample_limit};
+use super::policy::ReschedulePolicy;
+use super::state::{Allocation, ClientStatus, ClusterState, DesiredStatus, Placement, Plan};
+use ruckus_sim::{Instant, Random};
+use std::collections::BTreeSet;
+
+/// What a worker needs besides the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// How fit is scored.
+    pub algorithm: FitAlgorithm,
+    /// Reschedule policy of service jobs.
+    pub service_reschedule: ReschedulePolicy,
+    /// Reschedule policy of batch jobs.
+    pub batch_reschedule: ReschedulePolicy,
+    /// Bug: lost allocations still count towards the group's count, so they are never replaced.
+    pub lost_allocs_not_replaced: bool,
+    /// Bug: failed allocations are replaced at once, without the policy's delay.
+    pub reschedule_without_backoff: bool,
+}
+
+/// A worker's plan and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// Nodes examined over all placements.
+    pub examined: u32,
+}
+
+/// When a failed allocation may be replaced under `policy` (`None`: never).
+pub fn reschedule_at(a: &Allocation, policy: &ReschedulePolicy, without_backoff: bool) -> Option<Instant> {
+    if !policy.allows(a.reschedules) {
+        return None;
+    }
+    let failed = a.finished_at.unwrap_or(a.created_at);
+    if without_backoff {
+        return Some(failed);
+    }
+    Some(failed + policy.delay_after(a.reschedules))
+}
+
+/// Reconciles `job` on `state` at `now` (see the module docs).
+pub fn compute_plan(
+    state: &ClusterState,
+    job: &str,
+    now: Instant,
+    settings: &Settings,
+    rng: &mut Random,
+) -> Planned {
+    let mut plan = Plan {
+        job: job.to_owned(),
+        ..Plan::default()
+    };
+    let Some(record) = state.jobs.get(job) else {
+        return Planned { plan, examined: 0 };
+    };
+    let job = &record.job;
+    let policy = match job.kind {
+        JobKind::Service => settings.service_reschedule,
+        JobKind::Batch => settings.batch_reschedule,
+    };
+    // Candidates: schedulable nodes, with what their live allocations use.
+    let usage = state.usage();
+    let mut nodes: Vec<Candidate> = state
+        .nodes
+        .values()
+        .filter(|n| n.schedulable())
+        .map(|n| Candidate {
+            id: n.id,
+            capacity: n.capacity,
+            used: usage.get(&n.id).copied().unwrap_or_default(),
+            attributes: n.attributes.clone(),
+            job_allocs: 0,
+            group_allocs: 0,
+        })
+        .collect();
+    let limit = sample_limit(job.kind, nodes.len());
+    let mut examined = 0;
+    for (g, group) in job.groups.iter().enumerate() {
+        let g = g as u32;
+        let allocs: Vec<&Allocation> = state
+            .allocs
+            .values()
+            .filter(|a| a.job == job.name && a.group == g)
+            .collect();
+        for n in nodes.iter_mut() {
+            n.job_allocs = state
+                .allocs
+                .values()
+                .filter(|a| a.live() && a.job == job.name && a.node == n.id)
+                .count() as u32;
+            n.group_allocs = allocs.iter().filter(|a| a.live() && a.node == n.id).count() as u32;
+        }
+        let draining: BTreeSet<_> = state
+            .nodes
+            .values()
+            .filter(|n| n.drain_deadline.is_some())
+            .map(|n| n.id)
+            .collect();
+        let live: Vec<&&Allocation> = allocs.iter().filter(|a| a.live()).collect();
+        let migrating: Vec<&&Allocation> = live
+            .iter()
+            .copied()
+            .filter(|a| draining.contains(&a.node))
+            .collect();
+        let mut held = live.len();
+        // Replacements owed for lost and failed allocations, with their chain positions.
+        let mut owed: Vec<(Option<&Allocation>, u32)> = Vec::new();
+        for a in allocs
+            .iter()
+            .filter(|a| a.desired == DesiredStatus::Run && !a.replaced)
+        {
+            match a.client {
+                ClientStatus::Lost if settings.lost_allocs_not_replaced => held += 1,
+                ClientStatus::Lost => owed.push((Some(a), a.reschedules)),
+                ClientStatus::Failed => {
+                    match reschedule_at(a, &policy, settings.reschedule_without_backoff) {
+                        Some(at) if at <= now => owed.push((Some(a), a.reschedules + 1)),
+                        Some(at) => {
+                            held += 1;
+                            plan.follow_up = Some(plan.follow_up.map_or(at, |f| f.min(at)));
+                        }
+                        // Attempts exhausted: the failure stands, the slot is not refilled.
+                        None => held += 1,
+                    }
+                }
+                ClientStatus::Complete if job.kind == JobKind::Batch => held += 1,
+                _ => {}
+            }
+        }
+        let count = group.count as usize;
+        if held > count {
+            // Excess: stop the newest live allocations not already leaving.
+            let mut excess = held - count;
+            for a in live.iter().rev() {
+                if excess == 0 {
+                    break;
+                }
+                if !migrating.iter().any(|m| m.id == a.id) {
+                    plan.stops.push(a.id);
+                    excess -= 1;
+                }
+            }
+        }
+        let missing = count.saturating_sub(held);
+        owed.truncate(missing);
+        while owed.len() < missing {
+            owed.push((None, 0));
+        }
+        // Migrations: each allocation on a draining node gets a replacement, then is stopped.
+        let moves: Vec<(Option<&Allocation>, u32, bool)> = owed
+            .into_iter()
+            .map(|(a, r)| (a, r, false))
+            .chain(migrating.iter().map(|a| (Some(**a), a.reschedules, true)))
+            .collect();
+        for (previous, reschedules, stop_previous) in moves {
+            let choice = choose(settings.algorithm, &nodes, group, limit, rng);
+            examined += choice.examined;
+            let Some(i) = choice.index else {
+                plan.blocked = true;
+                continue;
+            };
+            let node = &mut nodes[i];
+            node.used = node.used.plus(group.resources);
+            node.job_allocs += 1;
+            node.group_allocs += 1;
+            plan.placements.push(Placement {
+                group: g,
+                node: node.id,
+                resources: group.resources,
+                previous: previous.map(|a| a.id),
+                reschedules,
+            });
+            if stop_previous && let Some(a) = previous {
+                plan.stops.push(a.id);
+            }
+        }
+    }
+    Planned { plan, examined }
+}

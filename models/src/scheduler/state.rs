@@ -1,0 +1,703 @@
+//! The servers' cluster state: jobs, nodes, allocations and evaluations, changed only by
+//! [`ClusterState::apply`] on a [`Command`]. Commands carry every input (including the time),
+//! so applying one log of commands gives one state anywhere: the shape a Raft log needs.
+//!
+//! The plan applier lives here too ([`Command::ApplyPlan`]): it re-checks each placement of a
+//! worker's plan against the latest state and commits the part that still fits.
+
+use super::placement::{Constraint, Job, JobKind, NodeAttributes, NodeId, Resources};
+use ruckus_sim::{Duration, Instant, ProcessId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Identifies an allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AllocId(pub u64);
+
+/// Identifies an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EvalId(pub u64);
+
+/// What the servers want an allocation to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DesiredStatus {
+    /// Run it.
+    Run,
+    /// Stop it (migrated, excess, or its node drained).
+    Stop,
+}
+
+/// What the client last reported (or the servers concluded) about an allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientStatus {
+    /// Placed, not yet reported running.
+    Pending,
+    /// Its task runs.
+    Running,
+    /// Its task failed past the restart policy.
+    Failed,
+    /// Its task finished successfully (batch).
+    Complete,
+    /// Its node was marked down.
+    Lost,
+}
+
+impl ClientStatus {
+    /// Whether the allocation is over for the client.
+    pub fn terminal(self) -> bool {
+        matches!(
+            self,
+            ClientStatus::Failed | ClientStatus::Complete | ClientStatus::Lost
+        )
+    }
+}
+
+/// One placed instance of a task group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    /// Its id.
+    pub id: AllocId,
+    /// Its job's name.
+    pub job: String,
+    /// Index of its task group in the job.
+    pub group: u32,
+    /// Where it runs.
+    pub node: NodeId,
+    /// What it uses.
+    pub resources: Resources,
+    /// What the servers want.
+    pub desired: DesiredStatus,
+    /// What the client reports.
+    pub client: ClientStatus,
+    /// State index of the command that created it.
+    pub created_index: u64,
+    /// When it was created.
+    pub created_at: Instant,
+    /// When its client status became terminal.
+    pub finished_at: Option<Instant>,
+    /// The allocation it replaces (rescheduled, lost or migrated).
+    pub previous: Option<AllocId>,
+    /// How many reschedules after failure led to it (0 for an original).
+    pub reschedules: u32,
+    /// A replacement has been placed for it.
+    pub replaced: bool,
+    /// It reported running at least once.
+    pub ran: bool,
+}
+
+impl Allocation {
+    /// Whether it holds resources on its node: wanted and not over.
+    pub fn live(&self) -> bool {
+        self.desired == DesiredStatus::Run && !self.client.terminal()
+    }
+}
+
+/// Whether a node answers heartbeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeStatus {
+    /// Heartbeating.
+    Ready,
+    /// Missed its heartbeat deadline.
+    Down,
+}
+
+/// A registered node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// Its id.
+    pub id: NodeId,
+    /// Its client agent process.
+    pub agent: ProcessId,
+    /// What it offers.
+    pub capacity: Resources,
+    /// Its attributes.
+    pub attributes: NodeAttributes,
+    /// Heartbeat status.
+    pub status: NodeStatus,
+    /// Whether new allocations may go there.
+    pub eligible: bool,
+    /// Set while the node drains: by then every allocation must have left.
+    pub drain_deadline: Option<Instant>,
+    /// State index since which the node has been unschedulable (down, draining, ineligible).
+    pub unusable_since: Option<u64>,
+}
+
+impl NodeRecord {
+    /// Whether new allocations may be placed there.
+    pub fn schedulable(&self) -> bool {
+        self.status == NodeStatus::Ready && self.eligible && self.drain_deadline.is_none()
+    }
+}
+
+/// A submitted job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The specification.
+    pub job: Job,
+    /// When it was first submitted.
+    pub submitted_at: Instant,
+    /// When every group first ran at its count.
+    pub running_at: Option<Instant>,
+}
+
+/// Why an evaluation was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// A job was submitted.
+    JobRegister,
+    /// A node went down or came back.
+    NodeUpdate,
+    /// An allocation failed.
+    AllocFailed,
+    /// Part of a plan did not fit the latest state.
+    PlanRejected,
+    /// A delayed reschedule is due.
+    Reschedule,
+    /// A node drains.
+    Drain,
+    /// Capacity freed up for a job that could not be placed.
+    Unblocked,
+}
+
+/// A request to reconcile one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Its id.
+    pub id: EvalId,
+    /// The job.
+    pub job: String,
+    /// Why.
+    pub trigger: Trigger,
+    /// Not before this time (delayed reschedules).
+    pub wait_until: Option<Instant>,
+    /// Processed.
+    pub done: bool,
+}
+
+/// One placement a worker proposes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// Task group index.
+    pub group: u32,
+    /// The chosen node.
+    pub node: NodeId,
+    /// What it uses.
+    pub resources: Resources,
+    /// The allocation it replaces.
+    pub previous: Option<AllocId>,
+    /// Reschedules after failure in its chain.
+    pub reschedules: u32,
+}
+
+/// What a worker proposes for one evaluation, computed on a snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The evaluation it answers.
+    pub eval: Option<EvalId>,
+    /// The job.
+    pub job: String,
+    /// Allocations to stop.
+    pub stops: Vec<AllocId>,
+    /// Allocations to create.
+    pub placements: Vec<Placement>,
+    /// Re-evaluate the job at this time (a delayed reschedule).
+    pub follow_up: Option<Instant>,
+    /// Some placements found no feasible node: retry when capacity frees up.
+    pub blocked: bool,
+}
+
+/// A change to the cluster state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// A node registers (or re-registers after being down).
+    RegisterNode {
+        /// Its id.
+        id: NodeId,
+        /// Its agent.
+        agent: ProcessId,
+        /// What it offers.
+        capacity: Resources,
+        /// Its attributes.
+        attributes: NodeAttributes,
+    },
+    /// A node missed its heartbeat deadline: its allocations are lost.
+    NodeDown {
+        /// The node.
+        id: NodeId,
+        /// When.
+        now: Instant,
+    },
+    /// A node starts draining; its allocations must leave by `deadline`.
+    DrainNode {
+        /// The node.
+        id: NodeId,
+        /// When the remaining allocations are stopped.
+        deadline: Instant,
+    },
+    /// A drain's deadline passed: whatever is still on the node is stopped.
+    DrainDeadline {
+        /// The node.
+        id: NodeId,
+    },
+    /// A job is submitted (again: a no-op if it is known).
+    RegisterJob {
+        /// The job.
+        job: Job,
+        /// When.
+        now: Instant,
+    },
+    /// A delayed evaluation is created.
+    CreateEval {
+        /// The job.
+        job: String,
+        /// Why.
+        trigger: Trigger,
+        /// Not before.
+        wait_until: Option<Instant>,
+    },
+    /// A worker's plan, to be re-checked (unless `trust_snapshot`) and committed.
+    ApplyPlan {
+        /// The plan.
+        plan: Plan,
+        /// Commit every placement unchecked (the `applier_trusts_snapshot` bug).
+        trust_snapshot: bool,
+        /// When.
+        now: Instant,
+    },
+    /// A client reports allocation statuses.
+    UpdateAllocs {
+        /// The reporting node.
+        node: NodeId,
+        /// New statuses.
+        updates: Vec<(AllocId, ClientStatus)>,
+        /// When.
+        now: Instant,
+    },
+}
+
+/// What applying a command did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Evaluations created (for the broker).
+    pub evals: Vec<EvalId>,
+    /// Nodes whose allocation lists changed (their clients are told).
+    pub nodes_touched: BTreeSet<NodeId>,
+    /// Allocations a plan created.
+    pub placed: u32,
+    /// Placements a plan had that no longer fit (sent back for a new evaluation).
+    pub rejected: u32,
+    /// Allocations a plan stopped.
+    pub stopped: u32,
+    /// Placements onto a different node than the allocation they replace.
+    pub moved: u32,
+    /// Allocations that turned running, with how long since the allocation they replace ended.
+    pub replacements_running: Vec<Duration>,
+    /// Jobs that reached their full count for the first time, with time since submission.
+    pub jobs_running: Vec<Duration>,
+    /// Whether a `RegisterNode` introduced a node the state did not know.
+    pub new_node: bool,
+}
+
+/// The cluster state, changed only by [`ClusterState::apply`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterState {
+    /// Jobs by name.
+    pub jobs: BTreeMap<String, JobRecord>,
+    /// Nodes by id.
+    pub nodes: BTreeMap<NodeId, NodeRecord>,
+    /// Every allocation ever made.
+    pub allocs: BTreeMap<AllocId, Allocation>,
+    /// Every evaluation ever made.
+    pub evals: BTreeMap<EvalId, Evaluation>,
+    /// Jobs with placements that found no room, re-evaluated when capacity frees up.
+    pub blocked: BTreeSet<String>,
+    /// Number of commands applied.
+    pub index: u64,
+    next_alloc: u64,
+    next_eval: u64,
+}
+
+impl ClusterState {
+    /// Applies one command. Deterministic: the result depends only on the state and the command.
+    pub fn apply(&mut self, command: Command) -> Applied {
+        self.index += 1;
+        let mut out = Applied::default();
+        match command {
+            Command::RegisterNode {
+                id,
+                agent,
+                capacity,
+                attributes,
+            } => {
+                let index = self.index;
+                let node = self.nodes.entry(id).or_insert_with(|| {
+                    out.new_node = true;
+                    NodeRecord {
+                        id,
+                        agent,
+                        capacity,
+                        attributes: attributes.clone(),
+                        status: NodeStatus::Ready,
+                        eligible: true,
+                        drain_deadline: None,
+                        unusable_since: None,
+                    }
+                });
+                let was_down = node.status == NodeStatus::Down;
+                node.agent = agent;
+                node.capacity = capacity;
+                node.attributes = attributes;
+                node.status = NodeStatus::Ready;
+                node.unusable_since = if node.schedulable() {
+                    None
+                } else {
+                    node.unusable_since.or(Some(index))
+                };
+                out.nodes_touched.insert(id);
+                if out.new_node || was_down {
+                    self.unblock(&mut out);
+                }
+            }
+            Command::NodeDown { id, now } => {
+                let index = self.index;
+                let Some(node) = self.nodes.get_mut(&id) else {
+                    return out;
+                };
+                if node.status == NodeStatus::Down {
+                    return out;
+                }
+                node.status = NodeStatus::Down;
+                node.unusable_since.get_or_insert(index);
+                let mut jobs = BTreeSet::new();
+                for a in self.allocs.values_mut().filter(|a| a.node == id) {
+                    if !a.client.terminal() {
+                        a.client = ClientStatus::Lost;
+                        a.finished_at = Some(now);
+                        jobs.insert(a.job.clone());
+                    }
+                }
+                for job in jobs {
+                    let e = self.new_eval(job, Trigger::NodeUpdate, None);
+                    out.evals.push(e);
+                }
+            }
+            Command::DrainNode { id, deadline } => {
+                let index = self.index;
+                let Some(node) = self.nodes.get_mut(&id) else {
+                    return out;
+                };
+                if node.drain_deadline.is_some() {
+                    return out;
+                }
+                node.drain_deadline = Some(deadline);
+                node.unusable_since.get_or_insert(index);
+                let jobs: BTreeSet<String> = self
+                    .allocs
+                    .values()
+                    .filter(|a| a.node == id && a.live())
+                    .map(|a| a.job.clone())
+                    .collect();
+                for job in jobs {
+                    let e = self.new_eval(job, Trigger::Drain, None);
+                    out.evals.push(e);
+                }
+            }
+            Command::DrainDeadline { id } => {
+                let Some(node) = self.nodes.get_mut(&id) else {
+                    return out;
+                };
+                node.eligible = false;
+                let mut jobs = BTreeSet::new();
+                for a in self.allocs.values_mut().filter(|a| a.node == id && a.live()) {
+                    a.desired = DesiredStatus::Stop;
+                    jobs.insert(a.job.clone());
+                    out.stopped += 1;
+                }
+                if !jobs.is_empty() {
+                    out.nodes_touched.insert(id);
+                }
+                for job in jobs {
+                    let e = self.new_eval(job, Trigger::Drain, None);
+                    out.evals.push(e);
+                }
+            }
+            Command::RegisterJob { job, now } => {
+                if self.jobs.contains_key(&job.name) {
+                    return out;
+                }
+                let name = job.name.clone();
+                self.jobs.insert(
+                    name.clone(),
+                    JobRecord {
+                        job,
+                        submitted_at: now,
+                        running_at: None,
+                    },
+                );
+                let e = self.new_eval(name, Trigger::JobRegister, None);
+                out.evals.push(e);
+            }
+            Command::CreateEval {
+                job,
+                trigger,
+                wait_until,
+            } => {
+                let e = self.new_eval(job, trigger, wait_until);
+                out.evals.push(e);
+            }
+            Command::ApplyPlan {
+                plan,
+                trust_snapshot,
+                now,
+            } => self.apply_plan(plan, trust_snapshot, now, &mut out),
+            Command::UpdateAllocs { node, updates, now } => {
+                let mut failed_jobs = BTreeSet::new();
+                let mut freed = false;
+                let mut running_jobs = BTreeSet::new();
+                for (id, status) in updates {
+                    let Some(a) = self.allocs.get_mut(&id) else {
+                        continue;
+                    };
+                    if a.node != node || a.client.terminal() || a.client == status {
+                        continue;
+                    }
+                    a.client = status;
+                    if status.terminal() {
+                        a.finished_at = Some(now);
+                        freed = true;
+                        if status == ClientStatus::Failed && a.desired == DesiredStatus::Run {
+                            failed_jobs.insert(a.job.clone());
+                        }
+                    } else if status == ClientStatus::Running && !a.ran {
+                        a.ran = true;
+                        running_jobs.insert(a.job.clone());
+                        if let Some(prev) = a.previous {
+                            let since = self.allocs[&prev]
+                                .finished_at
+                                .unwrap_or(self.allocs[&id].created_at);
+                            out.replacements_running.push(now.saturating_since(since));
+                        }
+                    }
+                }
+                for job in running_jobs {
+                    if let Some(d) = self.mark_job_running(&job, now) {
+                        out.jobs_running.push(d);
+                    }
+                }
+                for job in failed_jobs {
+                    let e = self.new_eval(job, Trigger::AllocFailed, None);
+                    out.evals.push(e);
+                }
+                if freed {
+                    self.unblock(&mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn new_eval(&mut self, job: String, trigger: Trigger, wait_until: Option<Instant>) -> EvalId {
+        let id = EvalId(self.next_eval);
+        self.next_eval += 1;
+        self.evals.insert(
+            id,
+            Evaluation {
+                id,
+                job,
+                trigger,
+                wait_until,
+                done: false,
+            },
+        );
+        id
+    }
+
+    fn unblock(&mut self, out: &mut Applied) {
+        for job in std::mem::take(&mut self.blocked) {
+            let e = self.new_eval(job, Trigger::Unblocked, None);
+            out.evals.push(e);
+        }
+    }
+
+    fn mark_job_running(&mut self, job: &str, now: Instant) -> Option<Duration> {
+        let record = self.jobs.get(job)?;
+        if record.running_at.is_some() {
+            return None;
+        }
+        let full = (0..record.job.groups.len() as u32).all(|g| {
+            let running = self.running_count(job, g);
+            let done = match record.job.kind {
+                JobKind::Batch => self.complete_count(job, g),
+                JobKind::Service => 0,
+            };
+            running + done >= record.job.groups[g as usize].count as usize
+        });
+        if !full {
+            return None;
+        }
+        let record = self.jobs.get_mut(job)?;
+        record.running_at = Some(now);
+        Some(now.saturating_since(record.submitted_at))
+    }
+
+    /// Allocations of a group the servers see running (reported running, wanted).
+    pub fn running_count(&self, job: &str, group: u32) -> usize {
+        self.allocs
+            .values()
+            .filter(|a| {
+                a.job == job
+                    && a.group == group
+                    && a.desired == DesiredStatus::Run
+                    && a.client == ClientStatus::Running
+            })
+            .count()
+    }
+
+    /// Allocations of a group that completed successfully.
+    pub fn complete_count(&self, job: &str, group: u32) -> usize {
+        self.allocs
+            .values()
+            .filter(|a| {
+                a.job == job
+                    && a.group == group
+                    && a.desired == DesiredStatus::Run
+                    && a.client == ClientStatus::Complete
+            })
+            .count()
+    }
+
+    /// What the live allocations on each node use.
+    pub fn usage(&self) -> BTreeMap<NodeId, Resources> {
+        let mut used = BTreeMap::new();
+        for a in self.allocs.values().filter(|a| a.live()) {
+            let u: &mut Resources = used.entry(a.node).or_default();
+            *u = u.plus(a.resources);
+        }
+        used
+    }
+
+    /// The allocations a node's client should know about: not over for the client.
+    pub fn allocs_on(&self, node: NodeId) -> impl Iterator<Item = &Allocation> + '_ {
+        self.allocs
+            .values()
+            .filter(move |a| a.node == node && !a.client.terminal())
+    }
+
+    fn apply_plan(&mut self, plan: Plan, trust_snapshot: bool, now: Instant, out: &mut Applied) {
+        if let Some(e) = plan.eval.and_then(|e| self.evals.get_mut(&e)) {
+            e.done = true;
+        }
+        if !self.jobs.contains_key(&plan.job) {
+            return;
+        }
+        for id in &plan.stops {
+            if let Some(a) = self.allocs.get_mut(id)
+                && a.live()
+            {
+                a.desired = DesiredStatus::Stop;
+                out.stopped += 1;
+                out.nodes_touched.insert(a.node);
+            }
+        }
+        let mut used = self.usage();
+        let job = self.jobs[&plan.job].job.clone();
+        for p in plan.placements {
+            let fits = trust_snapshot || self.placement_fits(&job, &p, &used);
+            if !fits {
+                out.rejected += 1;
+                continue;
+            }
+            let Some(node) = self.nodes.get(&p.node) else {
+                out.rejected += 1;
+                continue;
+            };
+            let node_id = node.id;
+            let u = used.entry(node_id).or_default();
+            *u = u.plus(p.resources);
+            let id = AllocId(self.next_alloc);
+            self.next_alloc += 1;
+            if let Some(prev) = p.previous.and_then(|prev| self.allocs.get_mut(&prev)) {
+                prev.replaced = true;
+                if prev.node != node_id {
+                    out.moved += 1;
+                }
+            }
+            self.allocs.insert(
+                id,
+                Allocation {
+                    id,
+                    job: job.name.clone(),
+                    group: p.group,
+                    node: node_id,
+                    resources: p.resources,
+                    desired: DesiredStatus::Run,
+                    client: ClientStatus::Pending,
+                    created_index: self.index,
+                    created_at: now,
+                    finished_at: None,
+                    previous: p.previous,
+                    reschedules: p.reschedules,
+                    replaced: false,
+                    ran: false,
+                },
+            );
+            out.placed += 1;
+            out.nodes_touched.insert(node_id);
+        }
+        if out.rejected > 0 {
+            let e = self.new_eval(job.name.clone(), Trigger::PlanRejected, None);
+            out.evals.push(e);
+        } else if plan.blocked {
+            self.blocked.insert(job.name.clone());
+        }
+        if let Some(at) = plan.follow_up {
+            let e = self.new_eval(job.name.clone(), Trigger::Reschedule, Some(at));
+            out.evals.push(e);
+        }
+        if out.stopped > 0 {
+            let blocked_other: Vec<String> =
+                self.blocked.iter().filter(|j| **j != job.name).cloned().collect();
+            for j in blocked_other {
+                self.blocked.remove(&j);
+                let e = self.new_eval(j, Trigger::Unblocked, None);
+                out.evals.push(e);
+            }
+        }
+    }
+
+    /// The plan applier's re-check of one placement against the latest state: the node is
+    /// schedulable, the resources fit with what is committed (and accepted earlier in this
+    /// plan), the constraints hold, and the group is not already at its count.
+    fn placement_fits(&self, job: &Job, p: &Placement, used: &BTreeMap<NodeId, Resources>) -> bool {
+        let Some(node) = self.nodes.get(&p.node) else {
+            return false;
+        };
+        if !node.schedulable() {
+            return false;
+        }
+        let now_used = used.get(&p.node).copied().unwrap_or_default();
+        if !now_used.plus(p.resources).fits_in(node.capacity) {
+            return false;
+        }
+        let Some(group) = job.groups.get(p.group as usize) else {
+            return false;
+        };
+        for c in &group.constraints {
+            let ok = match c {
+                Constraint::AttributeEquals { attribute, value } => node.attributes.get(*attribute) == value,
+                Constraint::DistinctHosts => !self
+                    .allocs
+                    .values()
+                    .any(|a| a.live() && a.job == job.name && a.node == p.node),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        let live = self
+            .allocs
+            .values()
+            .filter(|a| a.live() && a.job == job.name && a.group == p.group)
+            .count();
+        live < group.count as usize
+    }
+}

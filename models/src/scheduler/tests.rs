@@ -1,0 +1,494 @@
+use super::placement::*;
+use super::state::*;
+use super::*;
+use ruckus_sim::{
+    Fault, FaultAction, FaultPlan, FaultProfile, FaultRate, Limits, RunReport, SimConfig, Verdict,
+    check_determinism,
+};
+
+fn build(config: &Config, seed: u64, horizon: Duration, plan: FaultPlan) -> Sim<Scheduler> {
+    let mut sim_config = SimConfig::with_seed(seed);
+    sim_config.limits = Limits {
+        horizon,
+        ..Limits::default()
+    };
+    let mut sim = Sim::new(sim_config, &config.topology());
+    setup(&mut sim, config);
+    sim.set_fault_plan(plan).expect("valid plan");
+    for p in properties(config) {
+        sim.add_property(p);
+    }
+    sim
+}
+
+fn run(config: &Config, seed: u64, horizon: Duration, plan: FaultPlan) -> (RunReport, Sim<Scheduler>) {
+    let mut sim = build(config, seed, horizon, plan);
+    let report = sim.run();
+    (report, sim)
+}
+
+fn server(sim: &Sim<Scheduler>) -> &Server {
+    sim.process(ProcessId(0))
+        .and_then(Scheduler::as_server)
+        .expect("p0 is the server")
+}
+
+fn crash(host: u32, at_s: u64, down_s: u64) -> FaultAction {
+    FaultAction {
+        at: Instant::ZERO + Duration::from_secs(at_s),
+        fault: Fault::CrashHost {
+            host: HostId(host),
+            down_for: Duration::from_secs(down_s),
+        },
+    }
+}
+
+fn failed_property(report: &RunReport) -> Option<&str> {
+    report.failure.as_ref().and_then(|f| f.property.as_deref())
+}
+
+// ---- the state machine ----
+
+fn one_node_state(cpu: u64) -> ClusterState {
+    let mut s = ClusterState::default();
+    s.apply(Command::RegisterNode {
+        id: NodeId(0),
+        agent: ProcessId(2),
+        capacity: Resources::new(cpu, 1000),
+        attributes: NodeAttributes::default(),
+    });
+    let job = Job {
+        name: "j".into(),
+        kind: JobKind::Service,
+        groups: vec![TaskGroup {
+            count: 2,
+            resources: Resources::new(600, 100),
+            ..TaskGroup::default()
+        }],
+    };
+    s.apply(Command::RegisterJob {
+        job,
+        now: Instant::ZERO,
+    });
+    s
+}
+
+fn two_placements() -> Plan {
+    let p = Placement {
+        group: 0,
+        node: NodeId(0),
+        resources: Resources::new(600, 100),
+        previous: None,
+        reschedules: 0,
+    };
+    Plan {
+        eval: Some(EvalId(0)),
+        job: "j".into(),
+        placements: vec![p.clone(), p],
+        ..Plan::default()
+    }
+}
+
+#[test]
+fn plan_applier_commits_the_part_that_fits_and_re_evaluates_the_rest() {
+    let mut s = one_node_state(1000);
+    let out = s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert_eq!((out.placed, out.rejected), (1, 1));
+    assert_eq!(out.evals.len(), 1);
+    assert_eq!(s.evals[&out.evals[0]].trigger, Trigger::PlanRejected);
+    assert!(check_capacity(&s).is_ok());
+    // The bug commits both: 1200 MHz on a 1000 MHz node.
+    let mut s = one_node_state(1000);
+    let out = s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: true,
+        now: Instant::ZERO,
+    });
+    assert_eq!((out.placed, out.rejected), (2, 0));
+    assert!(check_capacity(&s).is_err());
+}
+
+#[test]
+fn a_down_node_loses_its_allocations_and_takes_no_more() {
+    let mut s = one_node_state(2000);
+    s.apply(Command::ApplyPlan {
+        plan: Plan {
+            placements: vec![two_placements().placements[0].clone()],
+            ..two_placements()
+        },
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    let out = s.apply(Command::NodeDown {
+        id: NodeId(0),
+        now: Instant::ZERO + Duration::from_secs(5),
+    });
+    assert_eq!(out.evals.len(), 1);
+    assert!(s.allocs.values().all(|a| a.client == ClientStatus::Lost));
+    let out = s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert_eq!((out.placed, out.rejected), (0, 2));
+    // Forced through (the bug), it breaks `usable_nodes`.
+    s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: true,
+        now: Instant::ZERO,
+    });
+    assert!(check_usable_nodes(&s).is_err());
+}
+
+#[test]
+fn reconcile_replaces_lost_at_once_and_failed_after_the_delay() {
+    let mut s = one_node_state(4000);
+    s.apply(Command::RegisterNode {
+        id: NodeId(1),
+        agent: ProcessId(3),
+        capacity: Resources::new(4000, 1000),
+        attributes: NodeAttributes::default(),
+    });
+    let mut first = two_placements();
+    first.placements[1].node = NodeId(1);
+    s.apply(Command::ApplyPlan {
+        plan: first,
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    let t = |secs| Instant::ZERO + Duration::from_secs(secs);
+    s.apply(Command::UpdateAllocs {
+        node: NodeId(0),
+        updates: vec![(AllocId(0), ClientStatus::Failed)],
+        now: t(10),
+    });
+    s.apply(Command::NodeDown {
+        id: NodeId(1),
+        now: t(10),
+    });
+    let settings = Settings {
+        algorithm: FitAlgorithm::Binpack,
+        service_reschedule: ReschedulePolicy::default(),
+        batch_reschedule: ReschedulePolicy::batch_default(),
+        lost_allocs_not_replaced: false,
+        reschedule_without_backoff: false,
+    };
+    let mut rng = ruckus_sim::Random::stream(1, "t", 0);
+    let planned = reconcile::compute_plan(&s, "j", t(11), &settings, &mut rng);
+    // The lost one is replaced now; the failed one waits 30 s (follow-up at 40 s).
+    assert_eq!(planned.plan.placements.len(), 1);
+    assert_eq!(planned.plan.placements[0].previous, Some(AllocId(1)));
+    assert_eq!(planned.plan.follow_up, Some(t(40)));
+    let later = reconcile::compute_plan(&s, "j", t(40), &settings, &mut rng);
+    assert_eq!(later.plan.placements.len(), 2);
+    assert_eq!(later.plan.placements[0].reschedules, 1);
+    // The bugs: lost never replaced; failed replaced at once.
+    let lost_bug = Settings {
+        lost_allocs_not_replaced: true,
+        ..settings
+    };
+    let p = reconcile::compute_plan(&s, "j", t(11), &lost_bug, &mut rng);
+    assert!(p.plan.placements.is_empty());
+    let backoff_bug = Settings {
+        reschedule_without_backoff: true,
+        ..settings
+    };
+    let p = reconcile::compute_plan(&s, "j", t(11), &backoff_bug, &mut rng);
+    assert_eq!(p.plan.placements.len(), 2);
+}
+
+// ---- whole runs ----
+
+#[test]
+fn a_healthy_cluster_runs_every_job_at_its_count() {
+    let config = Config::default();
+    let (report, sim) = run(&config, 1, Duration::from_secs(120), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = server(&sim);
+    assert!(check_jobs_at_count(&s.state, &config).is_ok());
+    let jobs = config.all_jobs().len();
+    assert_eq!(sim.metrics().samples("sched.submit_to_running_ns").len(), jobs);
+    // Batch work (60 s) finished: every batch allocation completed.
+    let complete = s
+        .state
+        .allocs
+        .values()
+        .filter(|a| a.client == ClientStatus::Complete)
+        .count();
+    assert_eq!(complete, (config.batch_jobs * config.batch_count) as usize);
+    let summary = summarize(&config, sim.metrics(), report.end_time);
+    assert!(summary["submit_to_running_mean_s"] < 1.0, "{summary:?}");
+    assert!(summary["cpu_utilisation_mean_pct"] > 0.0);
+}
+
+#[test]
+fn runs_are_deterministic() {
+    let config = Config {
+        task_mean_time_to_failure: Some(Duration::from_secs(20)),
+        ..Config::default()
+    };
+    let plan = FaultPlan {
+        actions: vec![crash(2, 20, 40)],
+        heal_at: None,
+    };
+    let a = check_determinism(|| build(&config, 9, Duration::from_secs(90), plan.clone()))
+        .expect("deterministic");
+    assert!(a.events > 200, "{}", a.events);
+}
+
+fn spread_config() -> Config {
+    Config {
+        nodes: 4,
+        algorithm: FitAlgorithm::Spread,
+        batch_jobs: 0,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn a_crashed_node_is_marked_down_and_its_allocations_replaced() {
+    let config = spread_config();
+    let plan = FaultPlan {
+        actions: vec![crash(1, 20, 60)],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 3, Duration::from_secs(200), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert_eq!(sim.metrics().counter("sched.nodes_down"), 1);
+    let replaced = sim.metrics().samples("sched.replacement_running_ns");
+    assert!(!replaced.is_empty());
+    // Lost when the deadline passed (TTL 10-20 s + 10 s grace after the last heartbeat), then
+    // replaced within a few scheduling rounds.
+    assert!(replaced.iter().all(|&ns| ns < 1_000_000_000), "{replaced:?}");
+    assert!(sim.metrics().counter("sched.allocs_moved") >= replaced.len() as u64);
+}
+
+#[test]
+fn bug_lost_allocs_not_replaced_leaves_jobs_short() {
+    let plan = FaultPlan {
+        actions: vec![crash(1, 20, 60)],
+        heal_at: None,
+    };
+    let mut config = spread_config();
+    config.bugs.lost_allocs_not_replaced = true;
+    let (report, _) = run(&config, 3, Duration::from_secs(200), plan.clone());
+    assert_eq!(report.verdict, Verdict::LivenessFailure, "{report}");
+    assert_eq!(failed_property(&report), Some("jobs_at_count"));
+}
+
+#[test]
+fn a_drained_node_is_emptied_by_its_deadline() {
+    let mut config = spread_config();
+    config.drains = vec![DrainSpec {
+        node: 0,
+        at: Duration::from_secs(20),
+        deadline: Duration::from_secs(30),
+    }];
+    let (report, sim) = run(&config, 4, Duration::from_secs(120), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = server(&sim);
+    assert!(
+        s.state
+            .allocs
+            .values()
+            .filter(|a| a.live())
+            .all(|a| a.node != NodeId(0))
+    );
+    assert!(
+        s.state.allocs.values().any(|a| a.node == NodeId(0)),
+        "node 0 had allocations to move"
+    );
+    assert!(sim.metrics().counter("sched.allocs_moved") > 0);
+    assert!(check_jobs_at_count(&s.state, &config).is_ok());
+}
+
+fn contention_config() -> Config {
+    Config {
+        nodes: 4,
+        workers: 4,
+        scheduling_cost_per_node: Duration::from_millis(50),
+        service_jobs: 4,
+        service_count: 2,
+        service_resources: Resources::new(1500, 1024),
+        batch_jobs: 0,
+        submit_interval: Duration::ZERO,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn concurrent_workers_collide_and_the_applier_commits_in_part() {
+    let config = contention_config();
+    let (report, sim) = run(&config, 5, Duration::from_secs(60), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert!(sim.metrics().counter("sched.plans_partial") > 0);
+    assert!(check_jobs_at_count(&server(&sim).state, &config).is_ok());
+}
+
+#[test]
+fn bug_applier_trusts_snapshot_oversubscribes_a_node() {
+    let mut config = contention_config();
+    config.bugs.applier_trusts_snapshot = true;
+    let (report, _) = run(&config, 5, Duration::from_secs(60), FaultPlan::none());
+    assert_eq!(failed_property(&report), Some("capacity"), "{report}");
+    // With one worker there is no concurrent plan to collide with.
+    config.workers = 1;
+    let (report, _) = run(&config, 5, Duration::from_secs(60), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+}
+
+fn crash_loop_config() -> Config {
+    Config {
+        nodes: 3,
+        service_jobs: 1,
+        batch_jobs: 0,
+        crashing_jobs: 1,
+        crash_after: Duration::from_secs(2),
+        service_restart: RestartPolicy {
+            attempts: 1,
+            interval: Duration::from_secs(600),
+            delay: Duration::from_secs(1),
+        },
+        ..Config::default()
+    }
+}
+
+#[test]
+fn a_crash_looping_job_is_restarted_then_rescheduled_with_backoff() {
+    let config = crash_loop_config();
+    let (report, sim) = run(&config, 6, Duration::from_secs(300), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = server(&sim);
+    let chain: Vec<&Allocation> = s
+        .state
+        .allocs
+        .values()
+        .filter(|a| a.job == "crashing-0")
+        .collect();
+    // Each allocation lives ~2 s + 1 s restart delay + ~2 s, then waits 30, 60, 120 s: by 300 s
+    // the chain is 4 long (created at ~1, ~36, ~101, ~226 s).
+    assert_eq!(chain.len(), 4, "{chain:#?}");
+    for pair in chain.windows(2) {
+        let wait = pair[1].created_at.saturating_since(pair[0].finished_at.unwrap());
+        let due = config.service_reschedule.delay_after(pair[0].reschedules);
+        assert!(
+            wait >= due && wait < due + Duration::from_secs(1),
+            "{wait} vs {due}"
+        );
+    }
+    assert_eq!(sim.metrics().counter("sched.task_restarts"), 4);
+}
+
+#[test]
+fn bug_reschedule_without_backoff_replaces_at_once() {
+    let mut config = crash_loop_config();
+    config.bugs.reschedule_without_backoff = true;
+    let (report, _) = run(&config, 6, Duration::from_secs(300), FaultPlan::none());
+    assert_eq!(failed_property(&report), Some("reschedule_backoff"), "{report}");
+}
+
+fn big_cluster() -> Config {
+    Config {
+        nodes: 1500,
+        service_jobs: 0,
+        batch_jobs: 0,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn heartbeat_ttl_keeps_a_large_cluster_under_the_rate_limit() {
+    let config = big_cluster();
+    let (report, sim) = run(&config, 7, Duration::from_secs(120), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = server(&sim);
+    // 1500 nodes at 50/s: base TTL 30 s, so ~1500 / 45 s = 33/s, ~333 per 10 s window.
+    assert!(
+        s.max_window_heartbeats > 200 && s.max_window_heartbeats <= 625,
+        "{}",
+        s.max_window_heartbeats
+    );
+    assert_eq!(sim.metrics().counter("sched.nodes_down"), 0);
+}
+
+#[test]
+fn bug_fixed_heartbeat_ttl_floods_the_server() {
+    let mut config = big_cluster();
+    config.bugs.fixed_heartbeat_ttl = true;
+    let (report, _) = run(&config, 7, Duration::from_secs(120), FaultPlan::none());
+    assert_eq!(failed_property(&report), Some("heartbeat_load"), "{report}");
+}
+
+#[test]
+fn random_crashes_and_partitions_keep_every_property() {
+    let config = Config {
+        nodes: 6,
+        ..Config::default()
+    };
+    let profile = FaultProfile {
+        crash: Some(FaultRate {
+            mean_interval: Duration::from_secs(40),
+            duration_min: Duration::from_secs(5),
+            duration_max: Duration::from_secs(60),
+        }),
+        partition: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_secs(1),
+            duration_max: Duration::from_secs(40),
+        }),
+        max_hosts_down: 2,
+        quiet_period: Duration::from_secs(120),
+        ..FaultProfile::default()
+    };
+    let horizon = Duration::from_secs(360);
+    for seed in 0..4 {
+        let topology = config.topology();
+        let plan = profile.plan(seed, topology.hosts(), horizon);
+        let (report, _) = run(&config, seed, horizon, plan);
+        assert_eq!(report.verdict, Verdict::Held, "seed {seed}: {report}");
+    }
+}
+
+/// Decision time against optimism: more workers and slower planning mean more collisions the
+/// plan applier has to reject. Figures are quoted in the module docs.
+#[test]
+#[ignore]
+fn measure_decision_time_and_collisions() {
+    for workers in [1, 2, 4, 8] {
+        for cost_ms in [0, 1, 10, 50] {
+            let config = Config {
+                nodes: 20,
+                workers,
+                scheduling_cost_per_node: Duration::from_millis(cost_ms),
+                service_jobs: 8,
+                service_count: 4,
+                service_resources: Resources::new(1500, 1024),
+                batch_jobs: 0,
+                submit_interval: Duration::ZERO,
+                ..Config::default()
+            };
+            let plan = FaultPlan {
+                actions: vec![crash(3, 60, 60)],
+                heal_at: None,
+            };
+            let (report, sim) = run(&config, 11, Duration::from_secs(240), plan);
+            assert_eq!(report.verdict, Verdict::Held, "{report}");
+            let s = summarize(&config, sim.metrics(), report.end_time);
+            println!(
+                "workers {workers} cost {cost_ms:>2} ms: submit->running mean {:.3} s p99 {:.3} s, replacement mean {:.3} s, evals {}, partial commits {}, rejected {}, moved {}, cpu {:.0}%",
+                s["submit_to_running_mean_s"],
+                s["submit_to_running_p99_s"],
+                s.get("replacement_running_mean_s").copied().unwrap_or(f64::NAN),
+                s["evaluations"],
+                s["partial_commits"],
+                s["placements_rejected"],
+                s["allocs_moved"],
+                s["cpu_utilisation_mean_pct"],
+            );
+        }
+    }
+}

@@ -173,3 +173,51 @@ fn raft_lease_without_drift_margin() {
         ],
     );
 }
+
+#[test]
+fn swim() {
+    check(
+        "swim",
+        &[
+            (1, "held", "3723a706a7689b62", 8592),
+            (2, "held", "b11cc9983f1049c7", 7825),
+            (3, "held", "ca56d1392bf0f215", 8331),
+        ],
+    );
+}
+
+#[test]
+fn scheduler() {
+    check(
+        "scheduler",
+        &[
+            (1, "held", "ee2efb69ae64a2b1", 1757),
+            (2, "held", "342f46624b0f279b", 1364),
+            (3, "held", "71f6490f5610e7fd", 1386),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_applier_trusts_snapshot() {
+    check(
+        "scheduler_applier_trusts_snapshot",
+        &[
+            (1, "safety_violation", "7479394d9a61a7c7", 31),
+            (2, "safety_violation", "c17a0bb3e1b8b3dc", 31),
+            (3, "safety_violation", "b7850f8676f08983", 30),
+        ],
+    );
+}
+
+#[test]
+fn catalog_stack() {
+    check(
+        "catalog_stack",
+        &[
+            (1, "held", "0a19e81a28961bb9", 13989),
+            (2, "held", "0bcd65f2428d1144", 17866),
+            (3, "held", "b1543b97787201c7", 12489),
+        ],
+    );
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod explore;
+mod golden;
 mod one_shrinker;
 mod own_model;
 mod proptest_plans;

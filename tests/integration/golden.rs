@@ -191,9 +191,9 @@ fn scheduler() {
     check(
         "scheduler",
         &[
-            (1, "held", "ee2efb69ae64a2b1", 1757),
-            (2, "held", "342f46624b0f279b", 1364),
-            (3, "held", "71f6490f5610e7fd", 1386),
+            (1, "held", "c84840fe20667d62", 1814),
+            (2, "held", "c3e171c54326fe9b", 1447),
+            (3, "held", "0293e2ec884d6dbc", 1403),
         ],
     );
 }
@@ -219,5 +219,56 @@ fn catalog_stack() {
             (2, "held", "0bcd65f2428d1144", 17866),
             (3, "held", "b1543b97787201c7", 12489),
         ],
+    );
+}
+
+#[test]
+fn scheduler_lost_allocs_not_replaced() {
+    check(
+        "scheduler_lost_allocs_not_replaced",
+        &[
+            (1, "liveness_failure", "39a8d55629c451a5", 1674),
+            (2, "liveness_failure", "c14d31a5d581637b", 1247),
+            (3, "liveness_failure", "ad22cd492a7a1d88", 1267),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_reschedule_without_backoff() {
+    check(
+        "scheduler_reschedule_without_backoff",
+        &[
+            (1, "safety_violation", "e617181e52087307", 113),
+            (2, "safety_violation", "c1f5642981f2a7d5", 122),
+            (3, "safety_violation", "61e903cebed7548d", 121),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_fixed_heartbeat_ttl() {
+    check(
+        "scheduler_fixed_heartbeat_ttl",
+        &[
+            (1, "safety_violation", "dd17299776a22ad7", 5661),
+            (2, "safety_violation", "2e67c0d90f8d31ec", 5684),
+            (3, "safety_violation", "09acdad687167ae0", 5686),
+        ],
+    );
+}
+
+#[test]
+fn every_builtin_scenario_is_pinned() {
+    let source = include_str!("golden.rs");
+    let missing: Vec<&str> = ruckus_scenarios::builtin::names()
+        .filter(|name| {
+            !source.contains(&format!("check(\"{name}\""))
+                && !source.contains(&format!("\"{name}\",\n        &["))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "built-in scenarios without golden fingerprints (add three seeds each): {missing:?}"
     );
 }

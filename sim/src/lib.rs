@@ -67,6 +67,7 @@
 pub mod clock;
 pub mod component;
 pub mod disk;
+pub mod divergence;
 pub mod fault;
 pub mod metrics;
 pub mod model;
@@ -84,6 +85,7 @@ pub mod trace;
 pub use clock::{Clock, ClockConfig};
 pub use component::Scope;
 pub use disk::DiskFaultConfig;
+pub use divergence::Divergence;
 pub use fault::{Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate};
 pub use metrics::Metrics;
 pub use model::{Model, Simulation};
@@ -92,7 +94,7 @@ pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storag
 pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};
-pub use sim::{Divergence, Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};
+pub use sim::{Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};
 pub use time::{Duration, Instant};
 
 #[cfg(test)]

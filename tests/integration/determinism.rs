@@ -299,8 +299,8 @@ fn a_nondeterministic_process_is_caught_at_the_first_differing_event() {
     // sent while handling 40 (event #42) is the first to differ, so its delivery, #43, is
     // where the runs part: same time, same processes, different payload.
     let divergence = check_determinism(|| bouncers(true)).expect_err("global state must be caught");
-    assert_eq!(divergence.index, 43, "{divergence}");
-    let (first, second) = (divergence.first.unwrap(), divergence.second.unwrap());
+    assert_eq!(divergence.position, 43, "{divergence}");
+    let (first, second) = (divergence.recorded.unwrap(), divergence.replayed.unwrap());
     assert_eq!(first.kind, RecordKind::Deliver);
     assert_eq!(
         (first.index, first.time, first.process),
@@ -310,5 +310,12 @@ fn a_nondeterministic_process_is_caught_at_the_first_differing_event() {
     let before: Vec<u64> = divergence.before.iter().map(|r| r.index).collect();
     assert_eq!(before, vec![38, 39, 40, 41, 42]);
     let text = divergence.to_string();
-    assert!(text.contains("diverge at event #43"), "{text}");
+    assert!(
+        text.contains("diverges at record #43: payload digest differ"),
+        "{text}"
+    );
+    assert!(
+        text.contains("outside the seed"),
+        "the message names the usual causes: {text}"
+    );
 }

@@ -15,7 +15,7 @@ mod report;
 
 pub use checks::Limits;
 pub(crate) use core::Core;
-pub use determinism::{Divergence, check_determinism};
+pub use determinism::check_determinism;
 pub(crate) use report::panic_message;
 pub use report::{Failure, Progress, RunReport, Verdict};
 

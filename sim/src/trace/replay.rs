@@ -1,114 +1,25 @@
 //! Replay verification: re-run the recorded seed and check every event against the file.
 
 use super::*;
-
-/// Where a re-execution first differs from its recording.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplayDivergence {
-    /// Position of the first differing record in the file (0-based).
-    pub position: u64,
-    /// What the recording has there (`None`: the recording ended earlier).
-    pub recorded: Option<EventRecord>,
-    /// What the re-execution did there (`None`: the re-execution ended earlier).
-    pub replayed: Option<EventRecord>,
-    /// Up to `context` records both agreed on just before.
-    pub before: Vec<EventRecord>,
-    /// A short explanation.
-    pub reason: String,
-}
-
-impl fmt::Display for ReplayDivergence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "replay diverges at record #{}: {}", self.position, self.reason)?;
-        for r in &self.before {
-            writeln!(f, "    both:     {r:?}")?;
-        }
-        match &self.recorded {
-            Some(r) => writeln!(f, "    recorded: {r:?}")?,
-            None => writeln!(f, "    recorded: (the recording ends here)")?,
-        }
-        match &self.replayed {
-            Some(r) => write!(f, "    replayed: {r:?}"),
-            None => write!(f, "    replayed: (the re-execution ends here)"),
-        }
-    }
-}
+use crate::divergence::{Comparison, Divergence};
 
 /// The observer behind [`Replay`]: compares each event with the next recorded one.
 struct ReplayChecker {
     reader: TraceReader,
-    context: usize,
-    recent: std::collections::VecDeque<EventRecord>,
-    position: u64,
-    divergence: Option<ReplayDivergence>,
+    comparison: Comparison,
     error: Option<TraceError>,
 }
 
 impl ReplayChecker {
     fn check(&mut self, replayed: &EventRecord) {
-        if self.divergence.is_some() || self.error.is_some() {
+        if self.comparison.divergence.is_some() || self.error.is_some() {
             return;
         }
         match self.reader.next_event() {
             Err(e) => self.error = Some(e),
-            Ok(recorded) => {
-                let recorded = recorded.map(|e| e.record);
-                if recorded.as_ref() == Some(replayed) {
-                    if self.recent.len() == self.context {
-                        self.recent.pop_front();
-                    }
-                    if self.context > 0 {
-                        self.recent.push_back(*replayed);
-                    }
-                    self.position += 1;
-                } else {
-                    let reason = match &recorded {
-                        None => "the re-execution goes on after the recording ended".to_string(),
-                        Some(r) => describe_difference(r, replayed),
-                    };
-                    self.divergence = Some(ReplayDivergence {
-                        position: self.position,
-                        recorded,
-                        replayed: Some(*replayed),
-                        before: self.recent.iter().copied().collect(),
-                        reason,
-                    });
-                }
-            }
+            Ok(recorded) => self.comparison.next(recorded.map(|e| e.record), replayed),
         }
     }
-}
-
-fn describe_difference(a: &EventRecord, b: &EventRecord) -> String {
-    let mut fields = Vec::new();
-    if a.index != b.index {
-        fields.push("index");
-    }
-    if a.time != b.time {
-        fields.push("time");
-    }
-    if a.kind != b.kind {
-        fields.push("kind");
-    }
-    if a.process != b.process {
-        fields.push("process");
-    }
-    if a.host != b.host {
-        fields.push("host");
-    }
-    if a.peer != b.peer {
-        fields.push("peer");
-    }
-    if a.aux != b.aux {
-        fields.push("aux");
-    }
-    if a.digest != b.digest {
-        fields.push("payload digest");
-    }
-    format!(
-        "{} differ (has the model or the engine changed since the recording?)",
-        fields.join(", ")
-    )
 }
 
 impl Observer for ReplayChecker {
@@ -135,7 +46,7 @@ pub enum ReplayOutcome {
         report: RunReport,
     },
     /// The re-execution differs; it was stopped at the first difference.
-    Diverged(Box<ReplayDivergence>),
+    Diverged(Box<Divergence>),
 }
 
 impl fmt::Display for ReplayOutcome {
@@ -193,10 +104,10 @@ impl Replay {
         let footer = reader.footer().clone();
         let (observer, checker) = shared(ReplayChecker {
             reader,
-            context,
-            recent: std::collections::VecDeque::with_capacity(context),
-            position: 0,
-            divergence: None,
+            comparison: Comparison::new(
+                context,
+                "has the model or the engine changed since the recording?",
+            ),
             error: None,
         });
         match also {
@@ -215,7 +126,7 @@ impl Replay {
             if let Some(e) = checker.error.take() {
                 return Err(e);
             }
-            if let Some(d) = checker.divergence.take() {
+            if let Some(d) = checker.comparison.divergence.take() {
                 return Ok(ReplayStatus::Done(ReplayOutcome::Diverged(Box::new(d))));
             }
             match progress {
@@ -240,13 +151,9 @@ impl Replay {
 
     fn finish(&self, checker: &mut ReplayChecker, report: RunReport) -> Result<ReplayOutcome, TraceError> {
         let diverged = |checker: &mut ReplayChecker, recorded: Option<EventRecord>, reason: String| {
-            ReplayOutcome::Diverged(Box::new(ReplayDivergence {
-                position: checker.position,
-                recorded,
-                replayed: None,
-                before: checker.recent.iter().copied().collect(),
-                reason,
-            }))
+            checker.comparison.ended(recorded, reason);
+            let d = checker.comparison.divergence.take().expect("just recorded");
+            ReplayOutcome::Diverged(Box::new(d))
         };
         // The re-execution is over: the recording must be too.
         if let Some(rest) = checker.reader.next_event()? {
@@ -279,7 +186,7 @@ impl Replay {
         }
         Ok(ReplayOutcome::Matches {
             events: report.events,
-            records: checker.position,
+            records: checker.comparison.position,
             fingerprint: report.fingerprint,
             report,
         })

@@ -134,11 +134,11 @@ pub struct Existing {
 /// Reads a sweep output file. A last line without its newline (a run cut off mid-write) is
 /// left out of `valid_len` so it can be truncated; any other bad line is an error.
 pub fn read_output(path: &Path) -> Result<Existing, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        _ => crate::output::check_input(path)?,
     };
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut reader = BufReader::new(file);
     let mut existing = Existing::default();
     let mut buf = String::new();

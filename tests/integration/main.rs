@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod explore;
+mod hardening;
 mod own_model;
 mod proptest_plans;
 mod raft_cli;

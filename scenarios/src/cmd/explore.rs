@@ -102,12 +102,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::output::write_file(path, |f| f.write_all(text.as_bytes()))?;
         writeln!(io.err, "results written to {}", path.display()).map_err(w)?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, report::html(&results, &command))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let html = report::html(&results, &command);
+        crate::output::write_file(path, |f| f.write_all(html.as_bytes()))?;
         writeln!(io.err, "report written to {}", path.display()).map_err(w)?;
     }
     // Exploring is measuring: runs that fail a property are reported in the table, not an error.

@@ -14,7 +14,6 @@ use crate::runner::{self, quietly};
 use crate::scenario::Scenario;
 use ruckus_sim::trace::{DetailText, Replay, ReplayOutcome, ReplayStatus, TraceReader, shared};
 use ruckus_sim::{ProcessId, Simulation};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Flags of `ruckus replay`.
@@ -44,6 +43,7 @@ pub(crate) struct Opened {
 
 /// Opens `path` and rebuilds its scenario with `registry`; errors are one line naming the file.
 pub(crate) fn open(registry: &Registry, path: &Path) -> Result<Opened, String> {
+    crate::output::check_input(path)?;
     let reader = TraceReader::open(path).map_err(|e| e.to_string())?;
     let scenario = recording::scenario_of(registry, reader.header(), path).map_err(|e| e.to_string())?;
     Ok(Opened { reader, scenario })
@@ -60,6 +60,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             )
         })?),
     };
+    if let Some(p) = &args.export {
+        crate::output::check_target(p)?;
+    }
     let Opened { reader, scenario } = open(registry, &args.trace)?;
     let header = reader.header().clone();
     let footer = reader.footer().clone();
@@ -110,11 +113,7 @@ pub(crate) fn write_export(trace: &Path, out: &Path, format: Format, texts: &[St
         .with_failure(reader.footer().failure.as_ref())
         .with_details(texts)
         .with_title(&title);
-    let file = std::fs::File::create(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
-    let mut file = std::io::BufWriter::new(file);
-    export::write(format, &input, &mut file)
-        .and_then(|()| file.flush())
-        .map_err(|e| format!("{}: write failed: {e}", out.display()))
+    crate::output::write_file(out, |file| export::write(format, &input, file))
 }
 
 /// What a replay produced for the command to print.

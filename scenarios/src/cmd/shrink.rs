@@ -267,6 +267,16 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     };
     let scenario = opened.scenario;
     let seed = header.seed;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .trace
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        args.trace.with_file_name(format!("{stem}.shrunk.trace"))
+    });
+    // Before the long search: where the result goes must be writable.
+    crate::output::check_target(&out)?;
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
     writeln!(
         io.out,
@@ -291,14 +301,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let plan = &shrunk.plan.plan;
     write!(io.out, "{shrunk}").map_err(w)?;
     writeln!(io.out, "{} test runs in all", shrunk.tests()).map_err(w)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stem = args
-            .trace
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        args.trace.with_file_name(format!("{stem}.shrunk.trace"))
-    });
+    crate::output::check_target(&out)?;
     let mut header = recording::header(&shrunk.scenario, seed, plan);
     header.horizon = Some(shrunk.scenario.limits.horizon);
     let mut sim = runner::simulation(&shrunk.scenario, seed, plan)?;

@@ -11,6 +11,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+/// Where failing runs' traces go unless `--trace-dir` says otherwise.
+pub const DEFAULT_TRACE_DIR: &str = "ruckus-out/traces";
+
 /// Flags of `ruckus sweep`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -53,8 +56,8 @@ pub struct Args {
     /// Start no new runs after the first failure.
     #[arg(long)]
     pub stop_on_failure: bool,
-    /// Where failing runs' traces go.
-    #[arg(long, value_name = "DIR", default_value = "ruckus-out/traces")]
+    /// Where failing runs' traces go (created if missing; only the default gets parents made).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_TRACE_DIR)]
     pub trace_dir: PathBuf,
     /// Do not re-run failures with a full trace.
     #[arg(long)]
@@ -89,8 +92,14 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let base_seed = args.seed.unwrap_or(scenario.seed);
     let config = scenario.config_hash();
 
+    if !args.no_traces {
+        // An unusable trace directory is bad input now, not a missing trace per failing run.
+        let default = args.trace_dir == std::path::Path::new(DEFAULT_TRACE_DIR);
+        crate::output::ensure_dir(&args.trace_dir, default)?;
+    }
     let mut done: Vec<SweepLine> = Vec::new();
     if let Some(path) = &args.out {
+        crate::output::check_target(path)?;
         let existing = sweep::read_output(path)?;
         if !args.resume && !existing.lines.is_empty() {
             return Err(format!(

@@ -1,0 +1,189 @@
+//! Hardening: outputs never replace what is not a regular file, inputs are bounded, and the
+//! exit codes of the edge cases are right. Each test fails without the behaviour it names.
+
+use crate::support::{TempDir, ruckus};
+use ruckus_scenarios::registry::Registry;
+use ruckus_scenarios::runner;
+use ruckus_scenarios::scenario::Scenario;
+use std::path::Path;
+
+/// A failing run of `lease_lock_no_fencing`, traced to `path`; returns its seed.
+fn failing_trace(path: &Path) -> u64 {
+    let s = Scenario::load(&Registry::builtin(), "lease_lock_no_fencing", &[]).unwrap();
+    let seed = (0..500)
+        .find(|&seed| runner::run(&s, seed).report.failure.is_some())
+        .expect("a failing seed within 500");
+    let r = ruckus(&[
+        "run",
+        "lease_lock_no_fencing",
+        "--seed",
+        &seed.to_string(),
+        "--trace",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    seed
+}
+
+fn assert_bad_input(r: &crate::support::Ran, needle: &str) {
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.err.contains(needle), "expected {needle:?} in {}", r.err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output files
+
+#[test]
+fn run_trace_refuses_symlinks_directories_and_missing_parents() {
+    let dir = TempDir::new("out-run");
+    let target = dir.file("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.file("link.trace");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let r = ruckus(&[
+        "run",
+        "pingpong",
+        "--set",
+        "workload.deliveries=100",
+        "--trace",
+        link.to_str().unwrap(),
+    ]);
+    assert_bad_input(&r, "a symbolic link");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+
+    let r = ruckus(&[
+        "run",
+        "pingpong",
+        "--set",
+        "workload.deliveries=100",
+        "--trace",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_bad_input(&r, "a directory");
+
+    let missing = dir.file("no/such/dir/x.trace");
+    let r = ruckus(&[
+        "run",
+        "pingpong",
+        "--set",
+        "workload.deliveries=100",
+        "--trace",
+        missing.to_str().unwrap(),
+    ]);
+    assert_bad_input(&r, "does not exist");
+    assert!(!dir.file("no").exists(), "no directory is created");
+
+    // A regular file is replaced as before.
+    let plain = dir.file("plain.trace");
+    std::fs::write(&plain, "old").unwrap();
+    let r = ruckus(&[
+        "run",
+        "pingpong",
+        "--set",
+        "workload.deliveries=100",
+        "--trace",
+        plain.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_ne!(std::fs::read(&plain).unwrap(), b"old");
+}
+
+#[test]
+fn shrink_export_merge_and_sweep_outputs_refuse_links_and_directories() {
+    let dir = TempDir::new("out-others");
+    let trace = dir.file("fail.trace");
+    failing_trace(&trace);
+    let target = dir.file("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.file("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (t, l, d) = (
+        trace.to_str().unwrap(),
+        link.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    );
+
+    assert_bad_input(&ruckus(&["shrink", t, "-o", l]), "a symbolic link");
+    assert_bad_input(&ruckus(&["shrink", t, "-o", d]), "a directory");
+    let nowhere = dir.file("missing/out.html");
+    assert_bad_input(
+        &ruckus(&["export", t, "-o", nowhere.to_str().unwrap()]),
+        "does not exist",
+    );
+    std::os::unix::fs::symlink(&target, dir.file("link.html")).unwrap();
+    let html_link = dir.file("link.html");
+    assert_bad_input(
+        &ruckus(&["export", t, "--no-payloads", "-o", html_link.to_str().unwrap()]),
+        "a symbolic link",
+    );
+    assert_bad_input(
+        &ruckus(&["replay", t, "--export", html_link.to_str().unwrap()]),
+        "a symbolic link",
+    );
+
+    let sweep_out = dir.file("sweep.jsonl");
+    let r = ruckus(&[
+        "sweep",
+        "pingpong",
+        "--seeds",
+        "1",
+        "--set",
+        "workload.deliveries=100",
+        "--no-traces",
+        "--out",
+        sweep_out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_bad_input(
+        &ruckus(&["merge", sweep_out.to_str().unwrap(), "--out", l]),
+        "a symbolic link",
+    );
+    assert_bad_input(
+        &ruckus(&["sweep", "pingpong", "--seeds", "1", "--no-traces", "--out", l]),
+        "a symbolic link",
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+}
+
+#[test]
+fn an_unusable_trace_dir_is_an_error_before_any_run() {
+    let dir = TempDir::new("out-tracedir");
+    let file = dir.file("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let r = ruckus(&[
+        "sweep",
+        "pingpong",
+        "--seeds",
+        "1",
+        "--trace-dir",
+        file.to_str().unwrap(),
+    ]);
+    assert_bad_input(&r, "not a directory");
+    assert!(r.out.is_empty(), "no run started: {}", r.out);
+    let deep = dir.file("a/b");
+    let r = ruckus(&[
+        "sweep",
+        "pingpong",
+        "--seeds",
+        "1",
+        "--trace-dir",
+        deep.to_str().unwrap(),
+    ]);
+    assert_bad_input(&r, "does not exist");
+    assert!(!dir.file("a").exists());
+    // A named directory whose parent exists is created.
+    let named = dir.file("traces");
+    let r = ruckus(&[
+        "sweep",
+        "pingpong",
+        "--seeds",
+        "1",
+        "--set",
+        "workload.deliveries=100",
+        "--trace-dir",
+        named.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(named.is_dir());
+}

@@ -9,6 +9,9 @@
 /// partitions are used: about 600 MB at this bound).
 pub const MAX_HOSTS: u32 = 10_000;
 
+/// Zones of a zoned topology (their switches are joined in a full mesh).
+pub const MAX_ZONES: u32 = 1_000;
+
 /// Processes a model's setup may place (checked after the setup, from the built run).
 pub const MAX_PROCESSES: usize = 100_000;
 
@@ -43,6 +46,29 @@ pub const MAX_JOBS: usize = 1024;
 
 /// Agreeing events shown before a replay divergence (`replay --context`).
 pub const MAX_CONTEXT: usize = 10_000;
+
+/// Checks a `--jobs` value: at least 1, at most [`MAX_JOBS`]; `None` means one per core.
+pub fn jobs(requested: Option<usize>) -> Result<usize, String> {
+    match requested {
+        Some(0) => Err("--jobs must be at least 1".into()),
+        Some(j) if j > MAX_JOBS => Err(format!("--jobs {j} is over the bound of {MAX_JOBS}")),
+        Some(j) => Ok(j),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// Checks a number of runs (`--seeds`): at least 1, at most [`MAX_SWEEP_RUNS`].
+pub fn runs(flag: &str, n: u64) -> Result<u64, String> {
+    if n == 0 {
+        return Err(format!("{flag} must be at least 1"));
+    }
+    if n > MAX_SWEEP_RUNS {
+        return Err(format!(
+            "{flag} {n} is over the bound of {MAX_SWEEP_RUNS} runs per invocation (split the sweep with --start or --shard)"
+        ));
+    }
+    Ok(n)
+}
 
 /// Longest value echoed in an error message; longer ones are cut.
 pub const MAX_ECHO_CHARS: usize = 80;

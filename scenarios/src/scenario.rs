@@ -38,6 +38,7 @@
 //! with the closest valid name for unknown names.
 
 use crate::error::ScenarioError;
+use crate::limits;
 use crate::registry::{ModelRef, Registry};
 use crate::runner;
 use ruckus_sim::{Distribution, Fault, FaultPlan, FaultProfile, Limits, Model};
@@ -400,6 +401,20 @@ impl Scenario {
             let origin = format!("built-in scenario `{reference}` (scenarios/data/{reference}.toml)");
             return Scenario::from_text(registry, reference, reference, &origin, text, overrides);
         }
+        let path = std::path::Path::new(reference);
+        if path.exists() || looks_like_path {
+            let text = crate::output::read_bounded(path, crate::limits::MAX_SCENARIO_BYTES, "scenario file")
+                .map_err(|m| {
+                    ScenarioError::new(
+                        reference,
+                        m.trim_start_matches(&format!("{reference}: ")).to_owned(),
+                    )
+                })?;
+            let name = path
+                .file_stem()
+                .map_or_else(|| reference.to_owned(), |s| s.to_string_lossy().into_owned());
+            return Scenario::from_text(registry, &name, reference, reference, &text, overrides);
+        }
         match std::fs::read_to_string(reference) {
             Ok(text) => {
                 let name = std::path::Path::new(reference)
@@ -548,6 +563,18 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
     if t.hosts == 0 {
         return Err(cx.error(&at("hosts"), "a topology needs at least one host".into()));
     }
+    if t.hosts > limits::MAX_HOSTS {
+        return Err(cx.error(
+            &at("hosts"),
+            format!("{} hosts is over the bound of {}", t.hosts, limits::MAX_HOSTS),
+        ));
+    }
+    if let Some(z) = t.zones.filter(|z| *z > limits::MAX_ZONES) {
+        return Err(cx.error(
+            &at("zones"),
+            format!("{z} zones is over the bound of {}", limits::MAX_ZONES),
+        ));
+    }
     if let Err(m) = t.latency.validate() {
         return Err(cx.error(&at("latency"), m));
     }
@@ -618,9 +645,63 @@ fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError
                 "give either a fault profile or an explicit plan, not both".into(),
             ));
         }
+        if plan.actions.len() > limits::MAX_PLAN_ACTIONS {
+            return Err(cx.error(
+                &faults("plan"),
+                format!(
+                    "{} fault actions is over the bound of {}",
+                    plan.actions.len(),
+                    limits::MAX_PLAN_ACTIONS
+                ),
+            ));
+        }
         let topology = runner::topology(&file.topology);
         plan.validate(topology.hosts())
             .map_err(|m| cx.error(&faults("plan"), m))?;
+    } else if file.faults.enabled {
+        check_plan_size(cx, file)?;
+    }
+    Ok(())
+}
+
+/// A profile whose expansion over the horizon would exceed the plan bounds is refused before
+/// any plan is expanded: the expected number of actions (and of host ids partitions name)
+/// is computed from the rates.
+fn check_plan_size(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
+    let profile = &file.faults.profile;
+    let expected = profile.expected_actions(file.limits.horizon);
+    let total: f64 = expected.iter().map(|(_, n)| n).sum();
+    let at = [Step::Key("faults".into()), Step::Key("profile".into())];
+    if total > limits::MAX_PLAN_ACTIONS as f64 {
+        let parts: Vec<String> = expected
+            .iter()
+            .filter(|(_, n)| *n >= 1.0)
+            .map(|(k, n)| format!("{}: {n:.0}", k.name()))
+            .collect();
+        return Err(cx.error(
+            &at,
+            format!(
+                "over the horizon of {} this profile expands to about {total:.0} fault actions ({}), over the bound of {}: raise a mean_interval or shorten limits.horizon",
+                file.limits.horizon,
+                parts.join(", "),
+                limits::MAX_PLAN_ACTIONS
+            ),
+        ));
+    }
+    let partitions = expected
+        .iter()
+        .find(|(k, _)| *k == ruckus_sim::FaultKind::Partition)
+        .map_or(0.0, |(_, n)| *n);
+    let ids = partitions * f64::from(file.topology.hosts);
+    if ids > limits::MAX_PLAN_HOST_IDS as f64 {
+        return Err(cx.error(
+            &at,
+            format!(
+                "about {partitions:.0} partitions of up to {} hosts each would name {ids:.0} host ids, over the bound of {}: raise partition.mean_interval or shorten limits.horizon",
+                file.topology.hosts,
+                limits::MAX_PLAN_HOST_IDS
+            ),
+        ));
     }
     Ok(())
 }
@@ -658,6 +739,98 @@ fn check_degrade_modes<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<
         }
     }
     Ok(())
+}
+
+/// Key names that count processes (or hosts): each such integer in a model's parameters is
+/// bounded by [`limits::MAX_PROCESS_KNOB`] (times the hosts for a `*_per_host` key) before the
+/// model's setup runs, whatever the model.
+const PROCESS_COUNT_KEYS: [&str; 13] = [
+    "clients",
+    "writers",
+    "readers",
+    "members",
+    "instances",
+    "callers",
+    "workers",
+    "nodes",
+    "servers",
+    "hosts",
+    "replicas",
+    "peers",
+    "agents",
+];
+
+/// Bounds the sizes in the model's parameters before its setup allocates for them: declared
+/// workload knobs by [`limits::MAX_WORKLOAD_KNOB`], counts of processes by
+/// [`limits::MAX_PROCESS_KNOB`] (a `*_per_host` count times the hosts by
+/// [`limits::MAX_PROCESSES`]).
+fn check_sizes<M: Model>(
+    cx: &Context<'_>,
+    params: &toml::Table,
+    from_workload: &[String],
+    hosts: u32,
+) -> Result<(), ScenarioError> {
+    let located = |path: &str| {
+        let mut steps: Vec<Step> = path.split('.').map(|k| Step::Key(k.to_owned())).collect();
+        let first = path.split('.').next().unwrap_or_default();
+        let section = if from_workload.iter().any(|k| k == first) {
+            "workload"
+        } else {
+            "model"
+        };
+        steps.insert(0, Step::Key(section.into()));
+        steps
+    };
+    let mut ints = Vec::new();
+    integers(params, "", &mut ints);
+    for (path, value) in ints {
+        let key = path.rsplit('.').next().unwrap_or_default();
+        let per_host = key.strip_suffix("_per_host");
+        let counts = PROCESS_COUNT_KEYS.contains(&per_host.unwrap_or(key));
+        let declared = M::WORKLOAD_KNOBS.iter().any(|(k, _)| *k == path);
+        let (bound, what) = match (counts, per_host) {
+            (true, Some(_)) => (
+                limits::MAX_PROCESSES as u64 / u64::from(hosts.max(1)),
+                format!(
+                    "{value} per host on {hosts} hosts is over the bound of {} processes",
+                    limits::MAX_PROCESSES
+                ),
+            ),
+            (true, None) => (
+                limits::MAX_PROCESS_KNOB,
+                format!("{value} is over the bound of {}", limits::MAX_PROCESS_KNOB),
+            ),
+            (false, _) if declared => (
+                limits::MAX_WORKLOAD_KNOB,
+                format!("{value} is over the bound of {}", limits::MAX_WORKLOAD_KNOB),
+            ),
+            (false, _) => continue,
+        };
+        if value > bound {
+            return Err(cx.error(&located(&path), format!("{what} (model `{}`)", M::NAME)));
+        }
+    }
+    Ok(())
+}
+
+/// Every non-negative integer in `table`, by dotted path.
+fn integers(table: &toml::Table, prefix: &str, out: &mut Vec<(String, u64)>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Integer(i) => {
+                if let Ok(u) = u64::try_from(*i) {
+                    out.push((path, u));
+                }
+            }
+            toml::Value::Table(t) => integers(t, &path, out),
+            _ => {}
+        }
+    }
 }
 
 /// A parsed file waiting for its model's type.
@@ -750,6 +923,13 @@ impl Partial<'_> {
                 "the horizon must be positive".into(),
             ));
         }
+        if limits.max_queue > limits::MAX_QUEUE {
+            return Err(cx.error(
+                &[Step::Key("limits".into()), Step::Key("max_queue".into())],
+                format!("{} is over the bound of {}", limits.max_queue, limits::MAX_QUEUE),
+            ));
+        }
+        check_sizes::<M>(cx, &model_params, &from_workload, file.topology.hosts)?;
         M::check(&config, file.topology.hosts)
             .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}`: {m}", M::NAME)))?;
         check_degrade_modes::<M>(cx, file)?;
@@ -760,8 +940,19 @@ impl Partial<'_> {
                     format!("model `{}` rejected its parameters: {m}", M::NAME),
                 )
             })?;
-        let offered: Vec<String> = M::properties(&config).into_iter().map(|p| p.name).collect();
+        let processes = probe.process_count();
         drop(probe);
+        if processes > limits::MAX_PROCESSES {
+            return Err(cx.error(
+                &[Step::Key("model".into())],
+                format!(
+                    "model `{}` places {processes} processes with these parameters, over the bound of {}",
+                    M::NAME,
+                    limits::MAX_PROCESSES
+                ),
+            ));
+        }
+        let offered: Vec<String> = M::properties(&config).into_iter().map(|p| p.name).collect();
         let lists = [
             ("check", file.invariants.check.clone().unwrap_or_default()),
             ("skip", file.invariants.skip.clone()),

@@ -13,7 +13,7 @@ use crate::recording;
 use crate::runner::{self, RunSummary};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -144,9 +144,24 @@ pub fn read_output(path: &Path) -> Result<Existing, String> {
     let mut buf = String::new();
     for number in 1.. {
         buf.clear();
-        let n = reader
+        let max = crate::limits::MAX_SWEEP_LINE_BYTES;
+        let n = (&mut reader)
+            .take(max as u64 + 1)
             .read_line(&mut buf)
             .map_err(|e| format!("{}: line {number}: {e}", path.display()))?;
+        if n > max {
+            return Err(format!(
+                "{}:{number}: a line longer than {max} bytes is not a sweep result line",
+                path.display()
+            ));
+        }
+        if number > crate::limits::MAX_SWEEP_RUNS {
+            return Err(format!(
+                "{}: more than {} lines, over the bound of one sweep output",
+                path.display(),
+                crate::limits::MAX_SWEEP_RUNS
+            ));
+        }
         if n == 0 {
             break;
         }

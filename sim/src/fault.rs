@@ -358,6 +358,10 @@ impl fmt::Display for FaultPlan {
     }
 }
 
+/// The most fault candidates of one kind [`FaultProfile::plan`] draws: a safety stop far above
+/// any useful plan (tools bound plans much lower, before expanding them).
+pub const PLAN_CANDIDATES_MAX: usize = 1_000_000;
+
 /// How often one kind of fault happens and how long each lasts.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -539,7 +543,28 @@ impl FaultProfile {
         Ok(())
     }
 
+    /// The expected number of fault actions of each enabled kind over `horizon` (before bounds
+    /// such as `max_hosts_down` skip some): what a plan will hold, known without expanding it,
+    /// so a profile that would expand into millions of faults can be refused up front.
+    pub fn expected_actions(&self, horizon: Duration) -> Vec<(FaultKind, f64)> {
+        let span = horizon.0.saturating_sub(self.quiet_period.0) as f64;
+        FaultKind::ALL
+            .iter()
+            .filter_map(|&kind| {
+                let rate = self.rate(kind)?;
+                if kind == FaultKind::Degrade && self.degrade_modes.is_empty() {
+                    return None;
+                }
+                Some((kind, span / rate.mean_interval.0.max(1) as f64))
+            })
+            .collect()
+    }
+
     /// Expands the profile into an explicit plan for a run of length `horizon` on `hosts`.
+    ///
+    /// At most [`PLAN_CANDIDATES_MAX`] candidates of one kind are drawn: a profile that
+    /// would expand further is cut there rather than exhausting memory (callers refuse such
+    /// profiles first, with [`expected_actions`](FaultProfile::expected_actions)).
     ///
     /// Each kind draws from its own stream `("faults/<kind>", 0)`, so enabling one kind never
     /// changes another's faults; swarm decisions come from `("faults/swarm", 0)`. Candidates are
@@ -562,7 +587,12 @@ impl FaultProfile {
                 }
                 let mut rng = Random::stream(seed, &format!("faults/{}", kind.name()), 0);
                 let mut t = 0u64;
+                let mut drawn = 0usize;
                 loop {
+                    drawn += 1;
+                    if drawn > PLAN_CANDIDATES_MAX {
+                        break;
+                    }
                     t = t.saturating_add(rng.exponential(rate.mean_interval.0 as f64) as u64);
                     if t >= faults_end.0 {
                         break;

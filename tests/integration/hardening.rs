@@ -187,3 +187,142 @@ fn an_unusable_trace_dir_is_an_error_before_any_run() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(named.is_dir());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounds
+
+#[test]
+fn sizes_from_input_are_bounded_before_anything_is_allocated() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "pingpong", "--set", "topology.hosts=70000"],
+            "over the bound of 10000",
+        ),
+        (
+            &[
+                "run",
+                "raft_commit_previous_term",
+                "--set",
+                "workload.clients=1000000",
+            ],
+            "field `workload.clients`: 1000000 is over the bound of 100000",
+        ),
+        (
+            &[
+                "run",
+                "raft_commit_previous_term",
+                "--set",
+                "workload.readers_per_host=100000",
+            ],
+            "over the bound of 100000 processes",
+        ),
+        (
+            &[
+                "run",
+                "raft_commit_previous_term",
+                "--set",
+                "limits.horizon=100000h",
+            ],
+            "over the bound of 100000: raise a mean_interval",
+        ),
+        (
+            &[
+                "run",
+                "raft_commit_previous_term",
+                "--set",
+                "faults.profile.crash.mean_interval=1ns",
+            ],
+            "crash: 58000000000",
+        ),
+        (
+            &["run", "pingpong", "--set", "limits.max_queue=1000000000000"],
+            "field `limits.max_queue`",
+        ),
+        (
+            &["sweep", "pingpong", "--seeds", "3", "--jobs", "10000"],
+            "--jobs 10000 is over the bound of 1024",
+        ),
+        (
+            &["sweep", "pingpong", "--seeds", "100000000000"],
+            "over the bound of 10000000 runs",
+        ),
+        (
+            &["explore", "backoff", "--jobs", "5000"],
+            "over the bound of 1024",
+        ),
+    ];
+    for (args, needle) in cases {
+        assert_bad_input(&ruckus(args), needle);
+    }
+}
+
+#[test]
+fn scenario_files_must_be_regular_and_small() {
+    let dir = TempDir::new("bounded-reads");
+    let big = dir.file("big.toml");
+    std::fs::write(&big, vec![b'#'; (1 << 20) + 1]).unwrap();
+    assert_bad_input(
+        &ruckus(&["run", big.to_str().unwrap()]),
+        "over the bound of 1048576 bytes",
+    );
+    let fifo = dir.file("fifo.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // Without the check this would block forever waiting for a writer.
+    assert_bad_input(
+        &ruckus(&["scenarios", "--show", fifo.to_str().unwrap()]),
+        "a FIFO",
+    );
+    assert_bad_input(&ruckus(&["replay", fifo.to_str().unwrap()]), "a FIFO");
+    assert_bad_input(&ruckus(&["run", dir.path().to_str().unwrap()]), "a directory");
+}
+
+#[test]
+fn a_trace_whose_scenario_is_too_large_is_refused_by_every_reader() {
+    use ruckus_sim::FaultPlan;
+    use ruckus_sim::trace::{TraceHeader, TraceWriter};
+    let dir = TempDir::new("bounded-trace");
+    let s = Scenario::load(&Registry::builtin(), "pingpong", &[]).unwrap();
+    let huge = s.to_toml().replace("hosts = 5", "hosts = 1000000");
+    assert!(huge.contains("hosts = 1000000"));
+    let path = dir.file("huge.trace");
+    let mut header = TraceHeader::new(1, huge, FaultPlan::none());
+    header.labels = vec![("model".into(), "pingpong".into())];
+    let mut w = TraceWriter::create(&path, &header).unwrap();
+    w.finish(None).unwrap();
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["replay", p],
+        vec!["shrink", p],
+        vec!["export", p, "-o", dir.file("x.html").to_str().unwrap()],
+    ] {
+        let r = ruckus(&args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.err.contains("over the bound of 10000"), "{args:?}: {}", r.err);
+    }
+}
+
+#[test]
+fn replay_context_is_bounded() {
+    let dir = TempDir::new("bounded-context");
+    let trace = dir.file("p.trace");
+    let r = ruckus(&[
+        "run",
+        "pingpong",
+        "--set",
+        "workload.deliveries=100",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for n in ["18446744073709551615", "4294967296"] {
+        assert_bad_input(
+            &ruckus(&["replay", trace.to_str().unwrap(), "--context", n]),
+            "over the bound of 10000",
+        );
+    }
+    assert_eq!(
+        ruckus(&["replay", trace.to_str().unwrap(), "--context", "10000"]).code,
+        0
+    );
+}

@@ -39,19 +39,19 @@ pub struct Args {
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let mut experiment = Experiment::load(registry, &args.experiment, &args.overrides)?;
     if let Some(n) = args.seeds {
-        if n == 0 {
-            return Err("--seeds must be at least 1".into());
-        }
-        experiment.spec.seeds = n;
+        experiment.spec.seeds = crate::limits::runs("--seeds", n)?;
     }
+    crate::limits::runs(
+        "seeds",
+        experiment
+            .spec
+            .seeds
+            .saturating_mul(experiment.scenarios.len() as u64),
+    )?;
     if let Some(s) = args.seed {
         experiment.spec.seed = s;
     }
-    let jobs = match args.jobs {
-        Some(0) => return Err("--jobs must be at least 1".into()),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = crate::limits::jobs(args.jobs)?;
     let total = experiment.spec.seeds * experiment.scenarios.len() as u64;
     let bar = if io.terminal {
         let bar = indicatif::ProgressBar::new(total);

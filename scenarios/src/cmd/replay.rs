@@ -27,7 +27,7 @@ pub struct Args {
     /// With --stop-at: the process ids to dump (repeatable; default: every process).
     #[arg(long = "dump", value_name = "PID")]
     pub dump: Vec<u32>,
-    /// Agreeing events to show before a divergence.
+    /// Agreeing events to show before a divergence (at most 10000).
     #[arg(long, default_value_t = 5)]
     pub context: usize,
     /// Also export the run to FILE (format from the extension: .html, .json, .jsonl).
@@ -51,6 +51,13 @@ pub(crate) fn open(registry: &Registry, path: &Path) -> Result<Opened, String> {
 
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    if args.context > crate::limits::MAX_CONTEXT {
+        return Err(format!(
+            "--context {} is over the bound of {}",
+            args.context,
+            crate::limits::MAX_CONTEXT
+        ));
+    }
     let export_format = match &args.export {
         None => None,
         Some(p) => Some(Format::from_path(p).ok_or_else(|| {

@@ -72,18 +72,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let scenario = registry
         .scenario(&args.scenario, &args.overrides)
         .map_err(|e| e.to_string())?;
-    if args.seeds == 0 {
-        return Err("--seeds must be at least 1".into());
-    }
+    crate::limits::runs("--seeds", args.seeds)?;
     let end = args
         .start
         .checked_add(args.seeds)
         .ok_or("--start plus --seeds overflows")?;
-    let jobs = match args.jobs {
-        Some(0) => return Err("--jobs must be at least 1".into()),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = crate::limits::jobs(args.jobs)?;
     let shard = match (&args.shard, args.shard_from_env) {
         (Some(s), _) => Some(Shard::parse(s)?),
         (None, Some(n)) => Some(Shard::from_env(n, |k| std::env::var(k).ok())?),

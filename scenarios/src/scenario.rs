@@ -157,7 +157,7 @@ struct ModelSection {
 struct FileFormat {
     #[serde(default)]
     description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "seed_text")]
     seed: Option<u64>,
     model: ModelSection,
     topology: TopologySpec,
@@ -169,6 +169,55 @@ struct FileFormat {
     invariants: InvariantsSpec,
     #[serde(default)]
     limits: Limits,
+}
+
+/// Seeds in files: TOML integers are signed 64-bit, so a seed of 2^63 or more (half of those a
+/// sweep prints) is written as a string, decimal or `0x` hex: `seed = "18446744073709551615"`.
+/// Smaller seeds may be either; a scenario is written back with an integer when one fits.
+mod seed_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Parses a seed written as text: decimal or `0x`-prefixed hex, `_` separators allowed.
+    pub fn parse(text: &str) -> Result<u64, String> {
+        let t = text.trim().replace('_', "");
+        let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => t.parse::<u64>(),
+        };
+        parsed.map_err(|_| {
+            format!(
+                "seed {:?} is not a number from 0 to 18446744073709551615 (decimal or 0x hex)",
+                crate::error::clip(text, crate::limits::MAX_ECHO_CHARS)
+            )
+        })
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Integer(i64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<Written>::deserialize(d)? {
+            None => Ok(None),
+            Some(Written::Integer(i)) => u64::try_from(i)
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("seed {i} is negative"))),
+            Some(Written::Text(t)) => parse(&t).map(Some).map_err(serde::de::Error::custom),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match seed {
+            None => s.serialize_none(),
+            Some(v) => match i64::try_from(*v) {
+                Ok(i) => s.serialize_i64(i),
+                Err(_) => s.serialize_str(&v.to_string()),
+            },
+        }
+    }
 }
 
 /// A checked scenario, ready to run under any seed.
@@ -223,6 +272,38 @@ fn render_path(path: &[Step]) -> String {
         }
     }
     s
+}
+
+/// The dotted path of the deepest key whose value spans byte `offset` of the text.
+fn path_at(table: &DeTable<'_>, offset: usize) -> Vec<Step> {
+    let mut path = Vec::new();
+    let mut table = Some(table);
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    loop {
+        let found = if let Some(t) = table {
+            // A `[table]`'s own span covers only its header: take the last key before `offset`.
+            t.iter()
+                .filter(|(k, _)| k.span().start <= offset)
+                .max_by_key(|(k, _)| k.span().start)
+                .map(|(k, v)| (Step::Key(k.get_ref().to_string()), v))
+        } else if let Some(a) = array {
+            a.iter()
+                .enumerate()
+                .find(|(_, v)| v.span().contains(&offset))
+                .map(|(i, v)| (Step::Index(i), v))
+        } else {
+            None
+        };
+        let Some((step, value)) = found else { return path };
+        path.push(step);
+        table = None;
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(a),
+            _ => return path,
+        }
+    }
 }
 
 /// One `--set key=value`, parsed.
@@ -446,14 +527,38 @@ impl Scenario {
         overrides: &[String],
     ) -> Result<Scenario, ScenarioError> {
         let root = DeTable::parse(text).map_err(|e| {
-            let mut err = ScenarioError::new(origin, e.message().trim().to_owned());
+            let mut message = e.message().trim().to_owned();
+            if let Some(span) = e.span() {
+                // Name the key: "duplicate key" alone does not say which.
+                if message.starts_with("duplicate key")
+                    && let Some(key) = text.get(span.clone()).map(str::trim).filter(|k| !k.is_empty())
+                {
+                    message = format!("duplicate key `{key}`");
+                }
+            }
+            let mut err = ScenarioError::new(origin, message);
             if let Some(span) = e.span() {
                 err = err.at_offset(text, span.start);
             }
             err
         })?;
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| ScenarioError::new(origin, e.message().trim()))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let mut message = e.message().trim().to_owned();
+            let path = e.span().map(|s| path_at(root.get_ref(), s.start)).unwrap_or_default();
+            if message.contains("too large") {
+                message = "the integer is out of range: TOML integers are signed 64-bit (at most 9223372036854775807)".into();
+                if path == [Step::Key("seed".into())] {
+                    message.push_str(
+                        "; write a larger seed as a string, e.g. seed = \"18446744073709551615\" or \"0xffffffffffffffff\"",
+                    );
+                }
+            }
+            let mut err = ScenarioError::new(origin, message).at_field(render_path(&path));
+            if let Some(span) = e.span() {
+                err = err.at_offset(text, span.start);
+            }
+            err
+        })?;
         let mut parsed = Vec::new();
         for raw in overrides {
             let (o, value) = parse_override(raw)?;
@@ -634,10 +739,18 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
 
 fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
     let faults = |field: &str| vec![Step::Key("faults".into()), Step::Key(field.into())];
-    file.faults
-        .profile
-        .validate()
-        .map_err(|m| cx.error(&faults("profile"), m))?;
+    file.faults.profile.validate().map_err(|m| {
+        // The message starts with the field at fault (`chaos.loss must be ...`): point there.
+        let mut path = faults("profile");
+        let first = m.split_whitespace().next().unwrap_or_default();
+        if first
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        {
+            path.extend(first.split('.').map(|k| Step::Key(k.to_owned())));
+        }
+        cx.error(&path, m)
+    })?;
     if let Some(plan) = &file.faults.plan {
         if !file.faults.profile.is_empty() {
             return Err(cx.error(
@@ -813,6 +926,17 @@ fn check_sizes<M: Model>(
     Ok(())
 }
 
+/// Whether the dotted `path` names a value in `table`.
+fn param_exists(table: &toml::Table, path: &str) -> bool {
+    let mut parts = path.split('.');
+    let Some(first) = parts.next() else { return false };
+    let mut value = table.get(first);
+    for p in parts {
+        value = value.and_then(|v| v.as_table()).and_then(|t| t.get(p));
+    }
+    value.is_some()
+}
+
 /// Every non-negative integer in `table`, by dotted path.
 fn integers(table: &toml::Table, prefix: &str, out: &mut Vec<(String, u64)>) {
     for (k, v) in table {
@@ -930,8 +1054,27 @@ impl Partial<'_> {
             ));
         }
         check_sizes::<M>(cx, &model_params, &from_workload, file.topology.hosts)?;
-        M::check(&config, file.topology.hosts)
-            .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}`: {m}", M::NAME)))?;
+        M::check(&config, file.topology.hosts).map_err(|m| {
+            // Point at the first parameter the message names, else at the model.
+            let named = m
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .find(|w| !w.is_empty() && param_exists(&model_params, w));
+            let path = match named {
+                Some(key) => {
+                    let first = key.split('.').next().unwrap_or_default();
+                    let section = if from_workload.iter().any(|k| k == first) {
+                        "workload"
+                    } else {
+                        "model"
+                    };
+                    let mut p = vec![Step::Key(section.into())];
+                    p.extend(key.split('.').map(|k| Step::Key(k.to_owned())));
+                    p
+                }
+                None => vec![Step::Key("model".into())],
+            };
+            cx.error(&path, format!("model `{}`: {m}", M::NAME))
+        })?;
         check_degrade_modes::<M>(cx, file)?;
         let probe = runner::build::<M>(&file.topology, &config, &FaultPlan::none(), limits, 0, None)
             .map_err(|m| {

@@ -113,7 +113,12 @@ pub struct SweepLine {
 impl SweepLine {
     /// The exit this line's verdict calls for.
     pub fn exit(&self) -> Exit {
-        Exit::of_name(&self.run.verdict)
+        match Exit::of_name(&self.run.verdict) {
+            Exit::Safety => {
+                Exit::of_failure(ruckus_sim::Verdict::SafetyViolation, self.run.message.as_deref())
+            }
+            exit => exit,
+        }
     }
 
     /// The line as JSON text (no newline).
@@ -129,6 +134,39 @@ pub struct Existing {
     pub lines: Vec<SweepLine>,
     /// Length of the file's prefix made of complete, valid lines.
     pub valid_len: u64,
+    /// Lines that repeat an earlier line exactly (left out of `lines`).
+    pub duplicates: u64,
+}
+
+/// Removes the `NAME.<pid>.partial` files in `dir` left by a killed process (one whose pid is
+/// no longer running, on systems with `/proc`; elsewhere every other process's), and returns
+/// how many. A trace is written under such a name and renamed when complete, so these are
+/// never whole traces.
+pub fn remove_stale_partials(dir: &Path) -> Result<usize, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    let me = std::process::id();
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_suffix(".partial")
+            .and_then(|rest| rest.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == me || (proc_fs && Path::new("/proc").join(pid.to_string()).exists());
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Reads a sweep output file. A last line without its newline (a run cut off mid-write) is
@@ -142,6 +180,7 @@ pub fn read_output(path: &Path) -> Result<Existing, String> {
     let mut reader = BufReader::new(file);
     let mut existing = Existing::default();
     let mut buf = String::new();
+    let mut seen: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
     for number in 1.. {
         buf.clear();
         let max = crate::limits::MAX_SWEEP_LINE_BYTES;
@@ -168,8 +207,24 @@ pub fn read_output(path: &Path) -> Result<Existing, String> {
         let complete = buf.ends_with('\n');
         match serde_json::from_str::<SweepLine>(buf.trim_end()) {
             Ok(line) if complete => {
-                existing.lines.push(line);
                 existing.valid_len += n as u64;
+                match seen.get(&line.index) {
+                    // The same run written twice (a copied line): counted once.
+                    Some(&at) if existing.lines[at] == line => existing.duplicates += 1,
+                    Some(&at) => {
+                        return Err(format!(
+                            "{}:{number}: run {} appears twice with different results (fingerprints {} and {})",
+                            path.display(),
+                            line.index,
+                            existing.lines[at].run.fingerprint,
+                            line.run.fingerprint
+                        ));
+                    }
+                    None => {
+                        seen.insert(line.index, existing.lines.len());
+                        existing.lines.push(line);
+                    }
+                }
             }
             _ if !complete => break,
             Ok(_) => unreachable!("complete is true here"),

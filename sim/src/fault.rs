@@ -446,12 +446,7 @@ impl Default for FaultProfile {
             clock_jump_max: Duration::from_millis(500),
             clock_drift_max_ppm: 100_000,
             slow_factor_max: 10,
-            chaos: NetworkChaos {
-                loss: 0.05,
-                duplicate: 0.02,
-                reorder: 0.05,
-                reorder_window: Duration::from_millis(20),
-            },
+            chaos: NetworkChaos::default(),
         }
     }
 }

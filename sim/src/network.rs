@@ -294,9 +294,10 @@ impl Partition {
     }
 }
 
-/// Per-message misbehaviour applied to every send while active.
+/// Per-message misbehaviour applied to every send while active. A field left out takes its
+/// default, so `--set faults.profile.chaos.loss=0.1` changes one rate.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetworkChaos {
     /// Probability a message is dropped.
     pub loss: f64,
@@ -306,6 +307,18 @@ pub struct NetworkChaos {
     pub reorder: f64,
     /// The largest extra delay a reordered message gets (uniform from zero).
     pub reorder_window: Duration,
+}
+
+impl Default for NetworkChaos {
+    /// 5% loss, 2% duplication, 5% reordering within 20 ms.
+    fn default() -> Self {
+        NetworkChaos {
+            loss: 0.05,
+            duplicate: 0.02,
+            reorder: 0.05,
+            reorder_window: Duration::from_millis(20),
+        }
+    }
 }
 
 /// A path's latency recipe, shared by every host pair whose path has the same parts (on a

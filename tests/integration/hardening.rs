@@ -326,3 +326,173 @@ fn replay_context_is_bounded() {
         0
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exit codes and checks
+
+#[test]
+fn shrink_verifies_every_record_block_first() {
+    let dir = TempDir::new("shrink-corrupt");
+    let trace = dir.file("fail.trace");
+    failing_trace(&trace);
+    let mut bytes = std::fs::read(&trace).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    let bad = dir.file("bad.trace");
+    std::fs::write(&bad, &bytes).unwrap();
+    let r = ruckus(&["shrink", bad.to_str().unwrap()]);
+    assert_bad_input(&r, "corrupted");
+    assert!(
+        !dir.file("bad.shrunk.trace").exists(),
+        "no shrunk trace of a corrupt one"
+    );
+}
+
+#[test]
+fn an_inconclusive_linearizability_check_exits_4() {
+    let r = ruckus(&["run", "raft", "--set", "model.check_max_steps=1"]);
+    assert!(r.out.contains("inconclusive linearizability check"), "{}", r.out);
+    assert_eq!(r.code, 4, "{}", r.out);
+}
+
+#[test]
+fn resume_removes_stale_partials_and_counts_a_repeated_line_once() {
+    let dir = TempDir::new("resume");
+    let out = dir.file("s.jsonl");
+    let traces = dir.file("traces");
+    let (o, t) = (out.to_str().unwrap(), traces.to_str().unwrap());
+    let base = [
+        "sweep",
+        "pingpong",
+        "--set",
+        "workload.deliveries=100",
+        "--out",
+        o,
+        "--trace-dir",
+        t,
+    ];
+    let r = ruckus(&[&base[..], &["--seeds", "3"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    // A killed sweep's unfinished trace, and a result line written twice.
+    let stale = traces.join("pingpong-seed-7.trace.4000000000.partial");
+    std::fs::write(&stale, "half a trace").unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let first = text.lines().next().unwrap().to_owned();
+    std::fs::write(&out, format!("{text}{first}\n")).unwrap();
+    let r = ruckus(&[&base[..], &["--seeds", "4", "--resume"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!stale.exists(), "the stale partial trace is removed");
+    assert!(r.out.contains("(4 runs"), "each index once: {}", r.out);
+    assert!(
+        r.err.contains("1 repeated result lines counted once"),
+        "{}",
+        r.err
+    );
+    // The same index with a different result is refused.
+    let changed = first.replacen("\"fingerprint\":\"", "\"fingerprint\":\"0", 1);
+    std::fs::write(&out, format!("{text}{changed}\n")).unwrap();
+    let r = ruckus(&[&base[..], &["--seeds", "4", "--resume"]].concat());
+    assert_bad_input(&r, "appears twice with different results");
+}
+
+#[test]
+fn seeds_of_two_to_the_63_and_above_can_be_written() {
+    let dir = TempDir::new("big-seeds");
+    let s = Scenario::load(
+        &Registry::builtin(),
+        "pingpong",
+        &["workload.deliveries=100".into()],
+    )
+    .unwrap();
+    let file = dir.file("big.toml");
+    let text = s
+        .to_toml()
+        .replace("seed = 1\n", "seed = \"18446744073709551615\"\n");
+    std::fs::write(&file, text).unwrap();
+    let r = ruckus(&["run", file.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.contains("seed          18446744073709551615"), "{}", r.out);
+    for value in ["9223372036854775808", "0x8000000000000000"] {
+        let r = ruckus(&[
+            "run",
+            "pingpong",
+            "--set",
+            "workload.deliveries=100",
+            "--set",
+            &format!("seed={value}"),
+        ]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.out.contains("seed          9223372036854775808"), "{}", r.out);
+    }
+    // Written back as a string, the scenario loads again (traces store it this way).
+    let big = Scenario::load(&Registry::builtin(), file.to_str().unwrap(), &[]).unwrap();
+    assert_eq!(big.seed, u64::MAX);
+    assert!(big.to_toml().contains("seed = \"18446744073709551615\""));
+    // An integer too large for TOML names the line, the field and the way out.
+    std::fs::write(
+        &file,
+        s.to_toml().replace("seed = 1\n", "seed = 18446744073709551615\n"),
+    )
+    .unwrap();
+    let r = ruckus(&["run", file.to_str().unwrap()]);
+    assert_bad_input(&r, ":2:8: field `seed`: the integer is out of range");
+    assert!(r.err.contains("as a string"), "{}", r.err);
+}
+
+#[test]
+fn pingpong_with_faults_holds_its_delivery_bound() {
+    let r = ruckus(&[
+        "sweep",
+        "pingpong",
+        "--seeds",
+        "12",
+        "--no-traces",
+        "--set",
+        "faults.enabled=true",
+        "--set",
+        "workload.deliveries=20000",
+        "--set",
+        "faults.profile.chaos.duplicate=0.3",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.err);
+}
+
+#[test]
+fn error_messages_name_the_value_the_key_and_cut_huge_values() {
+    let r = ruckus(&["run", "pingpong", "--set", "faults.profile.chaos.loss=1.5"]);
+    assert_bad_input(
+        &r,
+        "field `faults.profile.chaos.loss`: chaos.loss must be within 0..=1, got 1.5",
+    );
+    let dir = TempDir::new("messages");
+    let s = Scenario::load(&Registry::builtin(), "pingpong", &[]).unwrap();
+    let file = dir.file("dup.toml");
+    std::fs::write(
+        &file,
+        s.to_toml()
+            .replace("[topology]\n", "[topology]\nlayout = \"zoned\"\n"),
+    )
+    .unwrap();
+    assert_bad_input(
+        &ruckus(&["run", file.to_str().unwrap()]),
+        "duplicate key `layout`",
+    );
+    let file = dir.file("big.toml");
+    std::fs::write(
+        &file,
+        s.to_toml()
+            .replace("max_events = 100000000", "max_events = 18446744073709551615"),
+    )
+    .unwrap();
+    assert_bad_input(
+        &ruckus(&["run", file.to_str().unwrap()]),
+        "field `limits.max_events`: the integer is out of range",
+    );
+    let r = ruckus(&["run", "lease_lock", "--set", "workload.clients=5000"]);
+    assert_bad_input(&r, "field `workload.clients`");
+    let huge = "x".repeat(10_000);
+    let r = ruckus(&["run", "pingpong", "--set", &format!("model.name={huge}")]);
+    assert_eq!(r.code, 2);
+    assert!(r.err.len() < 2_000, "{} bytes of error", r.err.len());
+    assert!(r.err.contains("(10000 characters)"), "{}", r.err);
+}

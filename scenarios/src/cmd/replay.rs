@@ -103,7 +103,10 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         writeln!(io.out, "exported {} to {}", format.name(), path.display()).map_err(w)?;
     }
     Ok(if matched {
-        Exit::of(footer.verdict)
+        Exit::of_failure(
+            footer.verdict,
+            footer.failure.as_ref().map(|f| f.message.as_str()),
+        )
     } else {
         Exit::BadInput
     })

@@ -255,9 +255,18 @@ fn shrink_workload(
     Ok((smaller, result))
 }
 
+/// Reads every record block of the trace (checksums, record count, fingerprint against the
+/// footer), as replay and export do, so a damaged trace is refused instead of "shrunk".
+fn verify_records(path: &std::path::Path) -> Result<(), String> {
+    let mut reader = ruckus_sim::trace::TraceReader::open(path).map_err(|e| e.to_string())?;
+    while reader.next_event().map_err(|e| e.to_string())?.is_some() {}
+    Ok(())
+}
+
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let opened = open(registry, &args.trace)?;
+    verify_records(&args.trace)?;
     let header = opened.reader.header().clone();
     let Some(failure) = opened.reader.footer().failure.clone() else {
         return Err(format!(
@@ -317,7 +326,10 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         shrunk.scenario.replay_trace_command(&out)
     )
     .map_err(w)?;
-    Ok(Exit::of(report.verdict))
+    Ok(Exit::of_failure(
+        report.verdict,
+        report.failure.as_ref().map(|f| f.message.as_str()),
+    ))
 }
 
 #[cfg(test)]

@@ -90,6 +90,17 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         // An unusable trace directory is bad input now, not a missing trace per failing run.
         let default = args.trace_dir == std::path::Path::new(DEFAULT_TRACE_DIR);
         crate::output::ensure_dir(&args.trace_dir, default)?;
+        if args.resume {
+            let removed = sweep::remove_stale_partials(&args.trace_dir)?;
+            if removed > 0 {
+                writeln!(
+                    io.err,
+                    "note: removed {removed} unfinished trace files (*.partial) of an interrupted sweep from {}",
+                    args.trace_dir.display()
+                )
+                .map_err(|e| e.to_string())?;
+            }
+        }
     }
     let mut done: Vec<SweepLine> = Vec::new();
     if let Some(path) = &args.out {
@@ -101,6 +112,15 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
                 path.display(),
                 existing.lines.len()
             ));
+        }
+        if existing.duplicates > 0 {
+            writeln!(
+                io.err,
+                "note: {}: {} repeated result lines counted once",
+                path.display(),
+                existing.duplicates
+            )
+            .map_err(|e| e.to_string())?;
         }
         for line in &existing.lines {
             if line.config != config {

@@ -334,7 +334,32 @@ impl FaultPlan {
                 return Err(format!("fault #{i}: a degrade fault needs a mode"));
             }
         }
+        let concurrent = self.max_concurrent_partitions();
+        if concurrent > crate::network::MAX_ACTIVE_PARTITIONS {
+            return Err(format!(
+                "{concurrent} partitions are active at once, over the bound of {}",
+                crate::network::MAX_ACTIVE_PARTITIONS
+            ));
+        }
         Ok(())
+    }
+
+    /// The most partitions active at the same time (ends before starts at equal times).
+    pub fn max_concurrent_partitions(&self) -> usize {
+        let mut edges: Vec<(Instant, i8)> = Vec::new();
+        for a in &self.actions {
+            if let Fault::Partition { duration, .. } = &a.fault {
+                edges.push((a.at, 1));
+                edges.push((a.at.saturating_add(*duration), -1));
+            }
+        }
+        edges.sort();
+        let (mut now, mut most) = (0i64, 0i64);
+        for (_, d) in edges {
+            now += i64::from(d);
+            most = most.max(now);
+        }
+        most as usize
     }
 
     /// Sorts actions by start time (stable, so equal times keep their order).

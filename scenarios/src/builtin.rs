@@ -41,6 +41,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scheduler_applier_trusts_snapshot",
         include_str!("../data/scheduler_applier_trusts_snapshot.toml"),
     ),
+    (
+        "scheduler_lost_allocs_not_replaced",
+        include_str!("../data/scheduler_lost_allocs_not_replaced.toml"),
+    ),
+    (
+        "scheduler_reschedule_without_backoff",
+        include_str!("../data/scheduler_reschedule_without_backoff.toml"),
+    ),
+    (
+        "scheduler_fixed_heartbeat_ttl",
+        include_str!("../data/scheduler_fixed_heartbeat_ttl.toml"),
+    ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
 ];
 

@@ -173,6 +173,7 @@ fn setup_panic(seed: u64, message: String) -> RunReport {
         end_time: Instant::ZERO,
         fingerprint: 0,
         last_events: Vec::new(),
+        metrics: ruckus_sim::Metrics::default(),
     }
 }
 

@@ -3,6 +3,10 @@
 //! Models read only their host's local clock; invariant checkers see true time. Timers are
 //! set in local durations and run at the host's current drift rate (like a monotonic clock:
 //! a jump, such as an NTP step, moves the reading but does not move pending timers).
+//!
+//! Each clock gives two readings, as a real host does: [`Clock::local`] is the wall clock
+//! (offset, drift and jumps), [`Clock::monotonic`] is the same oscillator without the jumps
+//! (offset and drift only), which never goes backwards.
 
 use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,8 @@ pub struct Clock {
     base_true: u64,
     base_local: i128,
     drift_ppm: i64,
+    /// The sum of every jump so far: the wall reading minus the monotonic one.
+    jumped: i128,
 }
 
 impl Clock {
@@ -40,6 +46,7 @@ impl Clock {
             base_true: 0,
             base_local: i128::from(config.offset_ns),
             drift_ppm: config.drift_ppm,
+            jumped: 0,
         }
     }
 
@@ -53,9 +60,15 @@ impl Clock {
         self.base_local + elapsed * (PPM + i128::from(self.drift_ppm)) / PPM
     }
 
-    /// The local reading at true time `now`.
+    /// The local wall-clock reading at true time `now`: offset, drift and jumps.
     pub fn local(&self, now: Instant) -> Instant {
         Instant(self.local_raw(now).clamp(0, i128::from(u64::MAX)) as u64)
+    }
+
+    /// The local monotonic reading at true time `now`: offset and drift, but no jumps, so it
+    /// never goes backwards (it runs at the drifted rate, which is always positive).
+    pub fn monotonic(&self, now: Instant) -> Instant {
+        Instant((self.local_raw(now) - self.jumped).clamp(0, i128::from(u64::MAX)) as u64)
     }
 
     fn rebase(&mut self, now: Instant) {
@@ -79,6 +92,7 @@ impl Clock {
     pub fn jump(&mut self, now: Instant, delta_ns: i64) {
         self.rebase(now);
         self.base_local += i128::from(delta_ns);
+        self.jumped += i128::from(delta_ns);
     }
 
     /// How much true time passes while this clock advances by `local`, at the current rate.
@@ -120,6 +134,26 @@ mod tests {
         assert_eq!(c.local(Instant(10)), Instant(1_010));
         c.jump(Instant(20), -5_000);
         assert_eq!(c.local(Instant(20)), Instant(0), "a reading below zero clamps");
+    }
+
+    #[test]
+    fn the_monotonic_reading_drifts_but_ignores_jumps() {
+        let mut c = Clock::new(ClockConfig {
+            offset_ns: 1_000,
+            drift_ppm: 100_000,
+        });
+        assert_eq!(c.monotonic(Instant(0)), c.local(Instant(0)));
+        c.jump(Instant(10_000), -5_000);
+        assert_eq!(c.local(Instant(10_000)), Instant(1_000 + 11_000 - 5_000));
+        assert_eq!(
+            c.monotonic(Instant(10_000)),
+            Instant(1_000 + 11_000),
+            "no step back"
+        );
+        c.set_drift(Instant(10_000), 0);
+        c.jump(Instant(20_000), 7_000);
+        assert_eq!(c.monotonic(Instant(20_000)), Instant(12_000 + 10_000));
+        assert_eq!(c.local(Instant(20_000)), Instant(12_000 + 10_000 - 5_000 + 7_000));
     }
 
     #[test]

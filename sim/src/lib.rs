@@ -88,8 +88,8 @@ pub use fault::{Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRat
 pub use metrics::Metrics;
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
-pub use process::{Context, HistoryEntry, Process, ProcessId, Storage, TimerId};
-pub use property::{Property, PropertyKind, View};
+pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storage, TimerId};
+pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};
 pub use sim::{Divergence, Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};

@@ -10,6 +10,7 @@ use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
 use crate::rng::Random;
 use crate::sim::Core;
 use crate::time::{Duration, Instant};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Debug};
 use std::hash::Hash;
@@ -101,9 +102,21 @@ impl<P: Process> Context<'_, P> {
         self.host
     }
 
-    /// The host's local clock reading (offset, drift and jumps included). Models see only this.
+    /// The host's wall clock: offset, drift and jumps (an NTP step moves it, even backwards).
+    /// Use it for what a real system reads the wall clock for: timestamps shown to users,
+    /// comparing readings across hosts, clock-based tokens. Do not measure elapsed time with
+    /// it (leases, timeouts, TTLs): a jump makes such a span wrong; use [`monotonic`](Self::monotonic).
     pub fn now(&self) -> Instant {
         self.core.hosts[self.host.index()].clock.local(self.core.now)
+    }
+
+    /// The host's monotonic clock: the same oscillator as [`now`](Self::now) (offset and
+    /// drift) without the jumps, so it never goes backwards, like `CLOCK_MONOTONIC`. Measure
+    /// elapsed local time with it: lease expiries, timeouts, TTLs, rate limits. Only meaningful
+    /// on this host (its origin is arbitrary), and it still drifts: a lease that must hold
+    /// against a fast or slow clock needs a drift margin. Timers run on this clock.
+    pub fn monotonic(&self) -> Instant {
+        self.core.hosts[self.host.index()].clock.monotonic(self.core.now)
     }
 
     /// The model-defined conditions (`Fault::Degrade` modes) active on this host now, in the
@@ -211,9 +224,33 @@ impl<P: Process> Context<'_, P> {
     }
 }
 
+/// A stored value that did not decode as the type asked for: a torn unsynced write, a value
+/// written as another type, or a format change between the writer and the reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The key read.
+    pub key: String,
+    /// What the decoder said.
+    pub message: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stored value of `{}` does not decode: {}",
+            self.key, self.message
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
 /// A process's view of its durable storage: a key-value store on the host's disk.
 ///
 /// Writes are visible to the process at once but survive a host crash only after `sync`.
+/// [`put_value`](Self::put_value) and [`get_value`](Self::get_value) store typed values in
+/// postcard, the compact binary format traces use.
 #[derive(Debug)]
 pub struct Storage<'a> {
     disk: &'a mut crate::disk::Disk,
@@ -240,5 +277,75 @@ impl Storage<'_> {
     /// Every key this process has, sorted.
     pub fn keys(&self) -> Vec<String> {
         self.disk.keys(self.process)
+    }
+    /// Writes `value` under `key`, encoded with postcard (durable only after `sync`). Panics
+    /// if serde cannot encode it (a model bug, e.g. a sequence of unknown length).
+    pub fn put_value<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        let bytes = postcard::to_allocvec(value)
+            .unwrap_or_else(|e| panic!("cannot encode the value for storage key `{key}`: {e}"));
+        self.put(key, bytes);
+    }
+    /// The value of `key` decoded as `T`: `None` if absent, an error if the bytes are not a
+    /// `T` (a crash can tear an unsynced write, so a model must decide what that means).
+    pub fn get_value<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, DecodeError>> {
+        let bytes = self.get(key)?;
+        Some(postcard::from_bytes(bytes).map_err(|e| DecodeError {
+            key: key.to_string(),
+            message: e.to_string(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::{Disk, DiskFaultConfig};
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Persistent {
+        term: u64,
+        voted_for: Option<ProcessId>,
+        log: Vec<(u64, String)>,
+    }
+
+    #[test]
+    fn typed_values_survive_a_crash_after_sync_and_torn_ones_fail_to_decode() {
+        let tear_everything = DiskFaultConfig {
+            unsynced_loss_probability: 0.0,
+            torn_write_probability: 1.0,
+        };
+        let state = Persistent {
+            term: 7,
+            voted_for: Some(ProcessId(2)),
+            log: vec![(1, "set x".into()), (7, "set y".into())],
+        };
+        let mut disk = Disk::default();
+        let mut storage = Storage {
+            disk: &mut disk,
+            process: 3,
+        };
+        storage.put_value("state", &state);
+        storage.sync();
+        let mut index = BTreeMap::new();
+        index.insert("x".to_string(), 1u32);
+        storage.put_value("index", &index);
+        assert_eq!(storage.get_value::<Persistent>("nothing"), None);
+        disk.crash(&tear_everything, &mut Random::stream(1, "disk", 0));
+        let storage = Storage {
+            disk: &mut disk,
+            process: 3,
+        };
+        assert_eq!(storage.get_value::<Persistent>("state"), Some(Ok(state)));
+        let torn = storage.get_value::<BTreeMap<String, u32>>("index");
+        let err = torn.expect("a torn write keeps a prefix").unwrap_err();
+        assert_eq!(err.key, "index");
+        assert!(
+            err.to_string()
+                .starts_with("stored value of `index` does not decode"),
+            "{err}"
+        );
+        let wrong_type = storage.get_value::<bool>("state").unwrap();
+        assert!(wrong_type.is_err(), "{wrong_type:?}");
     }
 }

@@ -8,6 +8,7 @@ use crate::network::HostId;
 use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::sim::Core;
 use crate::time::{Duration, Instant};
+use std::cell::Cell;
 use std::fmt;
 
 /// When a property is checked and what failing it means.
@@ -27,6 +28,36 @@ pub enum PropertyKind {
     },
     /// Checked once when the run ends without another failure. A failure is a safety violation.
     AtEnd,
+}
+
+/// What happened to a process, as its lifecycle records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lifecycle {
+    /// Its host crashed: volatile state and unsynced writes lost.
+    Crashed,
+    /// A `KillProcess` fault ended it (the OS keeps its unsynced writes).
+    Killed,
+    /// A process on its host stopped it (`Context::stop_process`).
+    Stopped,
+    /// A new incarnation started from the boot image (after a crash or kill).
+    Restarted,
+    /// Its host was paused: it handles nothing until resumed.
+    Paused,
+    /// Its host resumed; deferred events run now. A crash while paused ends the pause without
+    /// a `Resumed`.
+    Resumed,
+}
+
+/// One lifecycle change of a process, so checkers need not infer crashes by polling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LifecycleEvent {
+    /// True time it happened.
+    pub time: Instant,
+    /// What happened.
+    pub kind: Lifecycle,
+    /// The incarnation concerned: the one that ended (crash, kill, stop), the one that began
+    /// (restart), or the current one (pause, resume).
+    pub incarnation: u32,
 }
 
 /// What a checker sees: true time, the processes' states, history and metrics.
@@ -62,13 +93,22 @@ impl<'a, P: Process> View<'a, P> {
     pub fn host_up(&self, host: HostId) -> bool {
         self.core.hosts[host.index()].up
     }
-    /// A host's local clock reading now.
+    /// A host's wall-clock reading now (what `Context::now` gives a process there).
     pub fn local_time(&self, host: HostId) -> Instant {
         self.core.hosts[host.index()].clock.local(self.core.now)
+    }
+    /// A host's monotonic reading now (what `Context::monotonic` gives a process there).
+    pub fn monotonic_time(&self, host: HostId) -> Instant {
+        self.core.hosts[host.index()].clock.monotonic(self.core.now)
     }
     /// The history recorded so far.
     pub fn history(&self) -> &'a [HistoryEntry<P::Operation>] {
         &self.core.history
+    }
+    /// The history recorded since `cursor` last read it (all of it the first time), for
+    /// checkers that keep their own running state; see [`HistoryCursor`].
+    pub fn history_since(&self, cursor: &HistoryCursor) -> &'a [HistoryEntry<P::Operation>] {
+        cursor.advance(&self.core.history)
     }
     /// The metrics recorded so far.
     pub fn metrics(&self) -> &'a Metrics {
@@ -78,12 +118,109 @@ impl<'a, P: Process> View<'a, P> {
     pub fn deliveries(&self) -> u64 {
         self.core.deliveries
     }
+    /// Whether a host is paused (its processes handle nothing until it resumes).
+    pub fn host_paused(&self, host: HostId) -> bool {
+        self.core.hosts[host.index()].paused
+    }
+    /// A process's crashes, kills, stops, restarts, pauses and resumes so far, in order.
+    ///
+    /// A checker that must know whether a process restarted between two of its checks
+    /// compares incarnations or scans this list, instead of guessing from state it polls.
+    pub fn lifecycle(&self, id: ProcessId) -> &'a [LifecycleEvent] {
+        &self.core.lifecycles[id.index()]
+    }
+    /// A process's current incarnation: 0 at spawn, bumped when it dies and again when it
+    /// restarts, never decreasing. Equal incarnations at two checks mean no crash between.
+    pub fn incarnation(&self, id: ProcessId) -> u32 {
+        self.core.procs[id.index()].incarnation
+    }
+    /// Whether a process would handle an event now: alive, and its host neither crashed nor
+    /// paused.
+    pub fn process_up(&self, id: ProcessId) -> bool {
+        let meta = self.core.procs[id.index()];
+        let host = &self.core.hosts[meta.host.index()];
+        meta.alive && host.up && !host.paused
+    }
+}
+
+/// How far an incremental checker has read the history, so each check looks only at the
+/// entries recorded since the previous one instead of rescanning from the start.
+///
+/// Checks are `Fn` closures, so the cursor advances through a shared reference (a `Cell`).
+/// Move one cursor into one property's closure; the history only grows during a run.
+///
+/// ```
+/// use ruckus_sim::{Duration, HistoryCursor, Process, Property};
+/// use std::cell::Cell;
+///
+/// /// At most `limit` operations recorded in total, checked every 10 ms of true time.
+/// fn bounded<P: Process>(limit: usize) -> Property<P> {
+///     let cursor = HistoryCursor::new();
+///     let total = Cell::new(0);
+///     Property::always_every("bounded", Duration::from_millis(10), move |v| {
+///         total.set(total.get() + v.history_since(&cursor).len());
+///         if total.get() <= limit { Ok(()) } else { Err(format!("{} operations", total.get())) }
+///     })
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct HistoryCursor {
+    read: Cell<usize>,
+}
+
+impl HistoryCursor {
+    /// A cursor at the start of the history.
+    pub fn new() -> HistoryCursor {
+        HistoryCursor::default()
+    }
+
+    /// The entries after the cursor; moves the cursor past them. A history shorter than the
+    /// cursor (the closure reused in a new run) is read again from its start.
+    pub fn advance<'h, O>(&self, history: &'h [HistoryEntry<O>]) -> &'h [HistoryEntry<O>] {
+        let from = if self.read.get() > history.len() {
+            0
+        } else {
+            self.read.get()
+        };
+        self.read.set(history.len());
+        &history[from..]
+    }
+
+    /// How many entries have been read.
+    pub fn position(&self) -> usize {
+        self.read.get()
+    }
 }
 
 /// The signature of a check: `Ok(())` when it holds, otherwise what is wrong.
 pub type CheckFn<P> = Box<dyn Fn(&View<'_, P>) -> Result<(), String>>;
 
 /// A named property of a run.
+///
+/// # Closures without type annotations
+///
+/// The constructors take `impl Fn(&View<'_, P>) -> Result<(), String>`, so a closure passed
+/// to them gets its argument type from that bound, higher-ranked lifetime included: `|v|`
+/// needs no annotation. What the bound cannot supply is `P` itself when nothing has fixed it
+/// yet: rustc checks a closure's body where it stands, and in `vec![Property::always(..)]`
+/// or `list.push(Property::always(..))` the model type only arrives later (from the return
+/// type), so `v.processes()` yields `&_` and reading a field of the state fails with "type
+/// annotations needed". Methods of the view itself (`v.metrics()`, `v.history()`) work in
+/// any case. To read states without annotating each closure, name the process type once:
+/// collect into [`Properties<P>`](Properties), or write `Property::<Node>::always`. A closure
+/// kept in a variable to be used twice gets its signature from [`Property::check_fn`].
+///
+/// ```
+/// use ruckus_sim::{Process, Property};
+///
+/// /// Generic over the model: `|v|` is inferred, no `&View<'_, P>` annotation.
+/// fn few_retries<P: Process>(limit: u64) -> Property<P> {
+///     Property::always("few_retries", move |v| {
+///         let retries = v.metrics().counter("retries");
+///         if retries <= limit { Ok(()) } else { Err(format!("{retries} retries")) }
+///     })
+/// }
+/// ```
 pub struct Property<P: Process> {
     /// The name reports use.
     pub name: String,
@@ -144,5 +281,178 @@ impl<P: Process> Property<P> {
             kind: PropertyKind::AtEnd,
             check: Box::new(check),
         }
+    }
+    /// Returns `check` unchanged, with the signature of a check fixed: a closure stored in a
+    /// variable (to serve two properties, say) otherwise gets no higher-ranked signature and
+    /// fails with "implementation of `Fn` is not general enough".
+    ///
+    /// ```
+    /// # use ruckus_sim::{Context, Process, ProcessId, Property};
+    /// # #[derive(Clone, Debug)] struct Node;
+    /// # impl Process for Node {
+    /// #     type Message = (); type Timer = (); type Operation = u32;
+    /// #     fn on_start(&mut self, _: &mut Context<'_, Self>) {}
+    /// #     fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+    /// #     fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+    /// # }
+    /// let small = Property::<Node>::check_fn(|v| match v.history().iter().find(|e| e.operation > 9) {
+    ///     Some(e) => Err(format!("{} recorded {}", e.process, e.operation)),
+    ///     None => Ok(()),
+    /// });
+    /// let props = [Property::always("small", small), Property::at_end("small_at_end", small)];
+    /// # assert_eq!(props.len(), 2);
+    /// ```
+    pub fn check_fn<F>(check: F) -> F
+    where
+        F: Fn(&View<'_, P>) -> Result<(), String>,
+    {
+        check
+    }
+}
+
+/// A model's list of properties, with its process type named once, so the checks' closures
+/// can read process states without annotating `v` (see [`Property`] for why `vec![..]` of
+/// `Property::always(..)` cannot).
+///
+/// ```
+/// use ruckus_sim::{Context, Duration, Process, ProcessId, Properties, Property};
+///
+/// #[derive(Clone, Debug)]
+/// struct Node { term: u64, leader: bool }
+/// # impl Process for Node {
+/// #     type Message = (); type Timer = (); type Operation = ();
+/// #     fn on_start(&mut self, _: &mut Context<'_, Self>) {}
+/// #     fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+/// #     fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+/// # }
+///
+/// fn properties() -> Vec<Property<Node>> {
+///     let mut props = Properties::<Node>::new();
+///     props
+///         .always("one_leader_per_term", |v| {
+///             let mut terms: Vec<u64> = v.processes().filter(|(_, _, n)| n.leader).map(|(_, _, n)| n.term).collect();
+///             terms.sort_unstable();
+///             match terms.windows(2).find(|w| w[0] == w[1]) {
+///                 Some(w) => Err(format!("two leaders in term {}", w[0])),
+///                 None => Ok(()),
+///             }
+///         })
+///         .eventually("a_leader", Duration::from_secs(5), |v| {
+///             if v.processes().any(|(_, _, n)| n.leader) { Ok(()) } else { Err("no leader".into()) }
+///         });
+///     props.into()
+/// }
+/// assert_eq!(properties().len(), 2);
+/// ```
+pub struct Properties<P: Process> {
+    list: Vec<Property<P>>,
+}
+
+impl<P: Process> Default for Properties<P> {
+    fn default() -> Self {
+        Properties { list: Vec::new() }
+    }
+}
+
+impl<P: Process> fmt::Debug for Properties<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.list).finish()
+    }
+}
+
+impl<P: Process> Properties<P> {
+    /// An empty list.
+    pub fn new() -> Self {
+        Properties::default()
+    }
+    /// Adds a property built elsewhere.
+    pub fn push(&mut self, property: Property<P>) -> &mut Self {
+        self.list.push(property);
+        self
+    }
+    /// Adds [`Property::always`].
+    pub fn always(
+        &mut self,
+        name: &str,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::always(name, check))
+    }
+    /// Adds [`Property::always_every`].
+    pub fn always_every(
+        &mut self,
+        name: &str,
+        cadence: Duration,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::always_every(name, cadence, check))
+    }
+    /// Adds [`Property::eventually`].
+    pub fn eventually(
+        &mut self,
+        name: &str,
+        within: Duration,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::eventually(name, within, check))
+    }
+    /// Adds [`Property::at_end`].
+    pub fn at_end(
+        &mut self,
+        name: &str,
+        check: impl Fn(&View<'_, P>) -> Result<(), String> + 'static,
+    ) -> &mut Self {
+        self.push(Property::at_end(name, check))
+    }
+    /// How many properties there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<P: Process> From<Properties<P>> for Vec<Property<P>> {
+    fn from(properties: Properties<P>) -> Self {
+        properties.list
+    }
+}
+
+impl<P: Process> IntoIterator for Properties<P> {
+    type Item = Property<P>;
+    type IntoIter = std::vec::IntoIter<Property<P>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u32) -> HistoryEntry<u32> {
+        HistoryEntry {
+            time: Instant(u64::from(n)),
+            process: ProcessId(0),
+            operation: n,
+        }
+    }
+
+    #[test]
+    fn a_cursor_hands_out_each_entry_once() {
+        let cursor = HistoryCursor::new();
+        let mut history: Vec<HistoryEntry<u32>> = (0..3).map(entry).collect();
+        let ops = |c: &HistoryCursor, h: &[HistoryEntry<u32>]| -> Vec<u32> {
+            c.advance(h).iter().map(|e| e.operation).collect()
+        };
+        assert_eq!(ops(&cursor, &history), [0, 1, 2]);
+        assert_eq!(ops(&cursor, &history), [] as [u32; 0], "nothing new");
+        history.extend((3..5).map(entry));
+        assert_eq!(ops(&cursor, &history), [3, 4]);
+        assert_eq!(cursor.position(), 5);
+        history.truncate(1);
+        assert_eq!(ops(&cursor, &history), [0], "a shorter history is a new run");
     }
 }

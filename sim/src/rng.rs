@@ -135,8 +135,16 @@ impl Random {
 /// A distribution of durations, used for link latency, service times and fault lengths.
 ///
 /// Every variant documents how it is sampled; samples are whole nanoseconds, never negative.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+///
+/// In scenario files (TOML, JSON) a distribution is a table with one key naming the kind:
+/// `{ uniform = { min = "1ms", max = "5ms" } }`, `{ normal = { mean = "5ms", std_dev = "1ms" } }`,
+/// `{ log_normal = { median = "2ms", sigma = 0.5 } }`. One-parameter kinds also take the bare
+/// value: `{ constant = "1ms" }` (or `{ constant = { value = "1ms" } }`), `{ exponential = "5ms" }`
+/// (or `{ mean = "5ms" }`), and a bare duration `"1ms"` is a constant. A wrong or missing key
+/// is an error that names the keys the kind expects. Binary formats keep serde's plain enum
+/// encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Distribution {
     /// Always the same value (no draw).
     Constant {
@@ -229,6 +237,211 @@ impl Distribution {
     }
 }
 
+/// The derived encoding, for binary formats (postcard traces), where field names are absent.
+#[derive(Deserialize)]
+#[serde(rename = "Distribution", rename_all = "snake_case")]
+enum BinaryDistribution {
+    Constant { value: Duration },
+    Uniform { min: Duration, max: Duration },
+    Normal { mean: Duration, std_dev: Duration },
+    LogNormal { median: Duration, sigma: f64 },
+    Exponential { mean: Duration },
+}
+
+impl From<BinaryDistribution> for Distribution {
+    fn from(b: BinaryDistribution) -> Distribution {
+        match b {
+            BinaryDistribution::Constant { value } => Distribution::Constant { value },
+            BinaryDistribution::Uniform { min, max } => Distribution::Uniform { min, max },
+            BinaryDistribution::Normal { mean, std_dev } => Distribution::Normal { mean, std_dev },
+            BinaryDistribution::LogNormal { median, sigma } => Distribution::LogNormal { median, sigma },
+            BinaryDistribution::Exponential { mean } => Distribution::Exponential { mean },
+        }
+    }
+}
+
+/// The kinds a scenario file may name, with how each is written (quoted in errors).
+const KINDS: [(&str, &str); 5] = [
+    ("constant", r#"as a duration such as "1ms", or { value = "1ms" }"#),
+    ("uniform", r#"as { min = "1ms", max = "5ms" }"#),
+    ("normal", r#"as { mean = "5ms", std_dev = "1ms" }"#),
+    ("log_normal", r#"as { median = "2ms", sigma = 0.5 }"#),
+    (
+        "exponential",
+        r#"as a duration such as "5ms", or { mean = "5ms" }"#,
+    ),
+];
+
+/// The names alone, for serde's "unknown variant" error.
+const KIND_NAMES: &[&str] = &["constant", "uniform", "normal", "log_normal", "exponential"];
+
+fn kind_list() -> String {
+    KINDS
+        .iter()
+        .map(|(k, _)| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The outer table `{ kind = ... }`, or a bare duration (a constant).
+struct DistributionVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DistributionVisitor {
+    type Value = Distribution;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            r#"a distribution: a table with one of the keys {} (e.g. {{ uniform = {{ min = "1ms", max = "5ms" }} }}), or a duration"#,
+            kind_list()
+        )
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Distribution, E> {
+        let nanos = crate::time::parse_nanos(v).map_err(E::custom)?;
+        Ok(Distribution::constant(Duration(nanos)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Distribution, E> {
+        Ok(Distribution::constant(Duration(v)))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Distribution, E> {
+        let nanos =
+            u64::try_from(v).map_err(|_| E::custom(format!("a duration cannot be negative, got {v}")))?;
+        self.visit_u64(nanos)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Distribution, A::Error> {
+        use serde::de::Error;
+        let Some(kind) = map.next_key::<String>()? else {
+            return Err(A::Error::custom(format!(
+                "a distribution needs one of the keys {}",
+                kind_list()
+            )));
+        };
+        let Some(&(kind, form)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+            // serde's own wording, which scenario errors turn into a "did you mean".
+            return Err(A::Error::unknown_variant(&kind, KIND_NAMES));
+        };
+        let distribution = map.next_value_seed(KindSeed { kind, form })?;
+        if let Some(extra) = map.next_key::<String>()? {
+            return Err(A::Error::custom(format!(
+                "a distribution has exactly one kind, but `{kind}` and `{extra}` are both given"
+            )));
+        }
+        Ok(distribution)
+    }
+}
+
+/// The value under a kind's key.
+#[derive(Clone, Copy)]
+struct KindSeed {
+    kind: &'static str,
+    form: &'static str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KindSeed {
+    type Value = Distribution;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Distribution, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl KindSeed {
+    /// The bare-value shorthand of one-parameter kinds.
+    fn bare<E: serde::de::Error>(self, nanos: u64) -> Result<Distribution, E> {
+        match self.kind {
+            "constant" => Ok(Distribution::Constant {
+                value: Duration(nanos),
+            }),
+            "exponential" => Ok(Distribution::Exponential {
+                mean: Duration(nanos),
+            }),
+            _ => Err(E::custom(format!("`{}` is written {}", self.kind, self.form))),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KindSeed {
+    type Value = Distribution;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` {}", self.kind, self.form)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Distribution, E> {
+        let nanos = crate::time::parse_nanos(v).map_err(|e| E::custom(format!("`{}`: {e}", self.kind)))?;
+        self.bare(nanos)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Distribution, E> {
+        self.bare(v)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Distribution, E> {
+        let nanos = u64::try_from(v)
+            .map_err(|_| E::custom(format!("`{}`: a duration cannot be negative, got {v}", self.kind)))?;
+        self.bare(nanos)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Distribution, A::Error> {
+        use serde::de::Error;
+        let fields: &[&str] = match self.kind {
+            "constant" => &["value"],
+            "uniform" => &["min", "max"],
+            "normal" => &["mean", "std_dev"],
+            "log_normal" => &["median", "sigma"],
+            _ => &["mean"],
+        };
+        let mut durations: [Option<Duration>; 2] = [None, None];
+        let mut sigma: Option<f64> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(slot) = fields.iter().position(|f| *f == key) else {
+                // serde's wording first (scenario errors suggest a name from it), then the form.
+                let expected: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+                return Err(A::Error::custom(format!(
+                    "unknown field `{key}`, expected {}: {} is written {}",
+                    expected.join(" or "),
+                    self.kind,
+                    self.form
+                )));
+            };
+            let duplicate = if fields[slot] == "sigma" {
+                sigma.replace(map.next_value()?).is_some()
+            } else {
+                durations[slot].replace(map.next_value()?).is_some()
+            };
+            if duplicate {
+                return Err(A::Error::custom(format!("`{}` gives `{key}` twice", self.kind)));
+            }
+        }
+        let missing = |name: &str| {
+            A::Error::custom(format!(
+                "`{}` is missing `{name}`: it is written {}",
+                self.kind, self.form
+            ))
+        };
+        let get = |slot: usize| durations[slot].ok_or_else(|| missing(fields[slot]));
+        Ok(match self.kind {
+            "constant" => Distribution::Constant { value: get(0)? },
+            "uniform" => Distribution::Uniform {
+                min: get(0)?,
+                max: get(1)?,
+            },
+            "normal" => Distribution::Normal {
+                mean: get(0)?,
+                std_dev: get(1)?,
+            },
+            "log_normal" => Distribution::LogNormal {
+                median: get(0)?,
+                sigma: sigma.ok_or_else(|| missing("sigma"))?,
+            },
+            _ => Distribution::Exponential { mean: get(0)? },
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Distribution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            d.deserialize_any(DistributionVisitor)
+        } else {
+            BinaryDistribution::deserialize(d).map(Distribution::from)
+        }
+    }
+}
+
 fn to_nanos(x: f64) -> u64 {
     if x.is_finite() && x > 0.0 {
         // Saturating float-to-int conversion is defined in Rust; the round is deterministic.
@@ -259,22 +472,156 @@ mod tests {
         assert_ne!(a1[0], other_seed.next_u64());
     }
 
+    // What seed 42, stream "pin", index 0 gives; see `stream_values_are_pinned`.
+    const PINNED_KEY: u64 = 0x158b_af17_d068_ddad;
+    const PINNED_RAW: [u64; 2] = [0x2405_4af4_e612_469a, 0x6e99_e640_2f85_eea6];
+    const PINNED_INTS: [u64; 3] = [760, 9, 3];
+    const PINNED_FLOATS: [f64; 4] = [
+        0.08040968254199954,
+        0.8501906661842241,
+        12.934869286829981,
+        0.33944078492711793,
+    ];
+    const PINNED_DECK: [u8; 6] = [4, 3, 1, 0, 2, 5];
+    const PINNED_SAMPLED_NS: [u64; 2] = [3_957_432, 1_625_281];
+
     #[test]
     fn stream_values_are_pinned() {
-        // Pinned so that a change to derivation or sampling is caught: it would change every trace.
+        // Literal values: a change to key derivation or to any sampling function changes every
+        // trace and fingerprint, so it must be deliberate.
+        const WHY: &str = "random stream changed (so event order changed): if intended, update the literals";
         let mut r = Random::stream(42, "pin", 0);
-        let got = [r.below(1000), r.range_inclusive(5, 9), (r.unit() * 1e6) as u64];
-        let mut again = Random::stream(42, "pin", 0);
+        let raw = [r.next_u64(), r.next_u64()];
+        let ints = [r.below(1000), r.range_inclusive(5, 9), r.index(7) as u64];
+        let floats = [
+            r.unit(),
+            r.exponential(2.0),
+            r.normal(10.0, 3.0),
+            r.lognormal(0.0, 1.0),
+        ];
+        let mut deck = [0u8, 1, 2, 3, 4, 5];
+        r.shuffle(&mut deck);
+        let sampled = [
+            Distribution::uniform(Duration::from_millis(1), Duration::from_millis(10)).sample(&mut r),
+            Distribution::Exponential {
+                mean: Duration::from_millis(5),
+            }
+            .sample(&mut r),
+        ];
+        assert_eq!(derive_stream_key(42, "pin", 0), PINNED_KEY, "{WHY}");
+        assert_eq!(raw, PINNED_RAW, "{WHY}");
+        assert_eq!(ints, PINNED_INTS, "{WHY}");
         assert_eq!(
-            got,
-            [
-                again.below(1000),
-                again.range_inclusive(5, 9),
-                (again.unit() * 1e6) as u64
-            ]
+            floats.map(f64::to_bits),
+            PINNED_FLOATS.map(f64::to_bits),
+            "{WHY}: {floats:?}"
         );
-        assert_eq!(derive_stream_key(42, "pin", 0), derive_stream_key(42, "pin", 0));
-        assert_ne!(derive_stream_key(42, "pin", 0), derive_stream_key(42, "pin", 1));
+        assert_eq!(deck, PINNED_DECK, "{WHY}");
+        assert_eq!(sampled.map(Duration::as_nanos), PINNED_SAMPLED_NS, "{WHY}");
+    }
+
+    fn parse(text: &str) -> Result<Distribution, String> {
+        #[derive(Debug, Deserialize)]
+        struct Link {
+            #[allow(dead_code)] // read through Debug only
+            latency: Distribution,
+        }
+        toml::from_str::<Link>(text)
+            .map(|l| l.latency)
+            .map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn distributions_parse_in_full_and_in_shorthand() {
+        let c = Distribution::constant(Duration::from_millis(1));
+        assert_eq!(parse(r#"latency = { constant = "1ms" }"#), Ok(c));
+        assert_eq!(parse(r#"latency = { constant = { value = "1ms" } }"#), Ok(c));
+        assert_eq!(parse(r#"latency = "1ms""#), Ok(c));
+        assert_eq!(parse("latency = { constant = 1000000 }"), Ok(c));
+        let e = Distribution::Exponential {
+            mean: Duration::from_millis(5),
+        };
+        assert_eq!(parse(r#"latency = { exponential = "5ms" }"#), Ok(e));
+        assert_eq!(parse(r#"latency = { exponential = { mean = "5ms" } }"#), Ok(e));
+        assert_eq!(
+            parse(r#"latency = { uniform = { min = "1ms", max = "5ms" } }"#),
+            Ok(Distribution::uniform(
+                Duration::from_millis(1),
+                Duration::from_millis(5)
+            ))
+        );
+        assert_eq!(
+            parse(r#"latency = { log_normal = { median = "2ms", sigma = 1 } }"#),
+            Ok(Distribution::LogNormal {
+                median: Duration::from_millis(2),
+                sigma: 1.0
+            })
+        );
+        assert_eq!(
+            parse(r#"latency = { normal = { mean = "5ms", std_dev = "1ms" } }"#),
+            Ok(Distribution::Normal {
+                mean: Duration::from_millis(5),
+                std_dev: Duration::from_millis(1)
+            })
+        );
+    }
+
+    #[test]
+    fn distribution_errors_name_the_expected_keys() {
+        assert_eq!(KINDS.map(|(k, _)| k), KIND_NAMES);
+        let err = |text: &str| parse(text).unwrap_err();
+        assert_eq!(
+            err(r#"latency = { constant = { val = "1ms" } }"#),
+            r#"unknown field `val`, expected `value`: constant is written as a duration such as "1ms", or { value = "1ms" }"#
+        );
+        assert_eq!(
+            err(r#"latency = { uniform = { min = "1ms", maximum = "2ms" } }"#),
+            r#"unknown field `maximum`, expected `min` or `max`: uniform is written as { min = "1ms", max = "5ms" }"#
+        );
+        assert_eq!(
+            err(r#"latency = { uniform = { min = "1ms" } }"#),
+            r#"`uniform` is missing `max`: it is written as { min = "1ms", max = "5ms" }"#
+        );
+        assert_eq!(
+            err(r#"latency = { uniform = "1ms" }"#),
+            r#"`uniform` is written as { min = "1ms", max = "5ms" }"#
+        );
+        assert!(
+            err(r#"latency = { normal = true }"#)
+                .contains(r#"`normal` as { mean = "5ms", std_dev = "1ms" }"#),
+            "{}",
+            err(r#"latency = { normal = true }"#)
+        );
+        assert_eq!(
+            err(r#"latency = { constnt = "1ms" }"#),
+            "unknown variant `constnt`, expected one of `constant`, `uniform`, `normal`, `log_normal`, `exponential`"
+        );
+        assert!(err("latency = {}").contains("needs one of the keys `constant`"));
+        assert!(
+            err(r#"latency = { constant = "1ms", uniform = { min = "1ms", max = "2ms" } }"#)
+                .contains("exactly one kind")
+        );
+        assert!(err(r#"latency = { constant = "1 parsec" }"#).contains("unknown unit"));
+    }
+
+    #[test]
+    fn the_binary_encoding_is_unchanged() {
+        for d in [
+            Distribution::constant(Duration(7)),
+            Distribution::uniform(Duration(1), Duration(9)),
+            Distribution::LogNormal {
+                median: Duration(5),
+                sigma: 0.25,
+            },
+        ] {
+            let bytes = postcard::to_allocvec(&d).unwrap();
+            assert_eq!(postcard::from_bytes::<Distribution>(&bytes).unwrap(), d);
+        }
+        // Variant index 1 (uniform), then two varints: the derived encoding.
+        assert_eq!(
+            postcard::to_allocvec(&Distribution::uniform(Duration(1), Duration(9))).unwrap(),
+            [1, 1, 9]
+        );
     }
 
     #[test]

@@ -391,6 +391,64 @@ fn clock_drift_and_jumps_show_in_local_time_but_not_true_time() {
     assert_eq!(s.now(), at(300), "true time is unaffected");
 }
 
+/// Reads both clocks every 100 ms of local time.
+#[derive(Clone, Debug)]
+struct ClockReader;
+
+impl Process for ClockReader {
+    type Message = ();
+    type Timer = ();
+    /// (wall clock, monotonic clock) at each tick.
+    type Operation = (Instant, Instant);
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.set_timer(ms(100), ());
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
+        let reading = (ctx.now(), ctx.monotonic());
+        ctx.record(reading);
+        ctx.set_timer(ms(100), ());
+    }
+}
+
+#[test]
+fn a_clock_jump_moves_the_wall_clock_but_not_the_monotonic_one() {
+    let mut topo = Topology::single_switch(1, Distribution::constant(ms(10)));
+    topo.host_mut(HostId(0)).clock = ClockConfig {
+        offset_ns: ms(1000).0 as i64,
+        drift_ppm: 0,
+    };
+    let mut config = SimConfig::with_seed(1);
+    config.limits.horizon = ms(450);
+    let mut s = Sim::new(config, &topo);
+    s.spawn(HostId(0), ClockReader);
+    let jump = |t: u64, delta_ms: i64| {
+        (
+            t,
+            Fault::ClockJump {
+                host: HostId(0),
+                delta_ns: delta_ms * 1_000_000,
+            },
+        )
+    };
+    s.set_fault_plan(plan(vec![jump(150, -700), jump(250, 300)]))
+        .unwrap();
+    s.run();
+    let readings: Vec<(Instant, Instant)> = s.history().iter().map(|e| e.operation).collect();
+    assert_eq!(
+        readings,
+        vec![
+            (at(1100), at(1100)),
+            (at(1200 - 700), at(1200)),
+            (at(1300 - 400), at(1300)),
+            (at(1400 - 400), at(1400)),
+        ],
+        "the wall clock steps back then forward; the monotonic one keeps counting"
+    );
+    assert_eq!(s.local_time(HostId(0)), at(1450 - 400));
+    assert_eq!(s.monotonic_time(HostId(0)), at(1450));
+}
+
 #[test]
 fn equal_time_events_keep_their_scheduling_order() {
     let mut s = sim();
@@ -799,4 +857,216 @@ fn a_crash_keeps_degradations_and_the_heal_ends_them() {
         degradations_at(&s, ProcessId(0), 110).is_empty(),
         "healed at 100 ms"
     );
+}
+
+/// What an `always` property saw of process `p` after each event: (true time, incarnation, up).
+fn watch_process(
+    s: &mut Sim<Probe>,
+    p: ProcessId,
+) -> std::rc::Rc<std::cell::RefCell<Vec<(Instant, u32, bool)>>> {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    s.add_property(Property::always("watch", move |v| {
+        let entry = (v.now(), v.incarnation(p), v.process_up(p));
+        let mut log = log.borrow_mut();
+        if log
+            .last()
+            .is_none_or(|last: &(Instant, u32, bool)| (last.1, last.2) != (entry.1, entry.2))
+        {
+            log.push(entry);
+        }
+        Ok(())
+    }));
+    seen
+}
+
+fn lifecycle_event(time: u64, kind: Lifecycle, incarnation: u32) -> LifecycleEvent {
+    LifecycleEvent {
+        time: at(time),
+        kind,
+        incarnation,
+    }
+}
+
+#[test]
+fn crashes_kills_and_restarts_are_in_the_lifecycle_with_their_incarnations() {
+    let mut s = sim();
+    let a = s.spawn(HostId(0), Probe::new(vec![Action::Timer(ms(100), 1)]));
+    let b = s.spawn(HostId(1), Probe::new(vec![Action::Timer(ms(100), 1)]));
+    s.set_fault_plan(plan(vec![
+        (
+            5,
+            Fault::CrashHost {
+                host: HostId(1),
+                down_for: ms(3),
+            },
+        ),
+        (
+            20,
+            Fault::KillProcess {
+                host: HostId(1),
+                process_index: 0,
+                down_for: ms(10),
+            },
+        ),
+    ]))
+    .unwrap();
+    let watched = watch_process(&mut s, b);
+    assert_eq!(s.run().verdict, Verdict::Held);
+    assert_eq!(
+        s.lifecycle(b),
+        [
+            lifecycle_event(5, Lifecycle::Crashed, 0),
+            lifecycle_event(8, Lifecycle::Restarted, 2),
+            lifecycle_event(20, Lifecycle::Killed, 2),
+            lifecycle_event(30, Lifecycle::Restarted, 4),
+        ]
+    );
+    assert_eq!(s.lifecycle(a), [], "the other host saw nothing");
+    assert_eq!(
+        *watched.borrow(),
+        vec![
+            (at(0), 0, true),
+            (at(5), 1, false),
+            (at(8), 2, true),
+            (at(20), 3, false),
+            (at(30), 4, true),
+        ],
+        "the view's incarnation and process_up follow each change at the event that made it"
+    );
+}
+
+#[test]
+fn pauses_are_in_the_lifecycle_and_a_paused_process_is_not_up() {
+    let mut s = sim();
+    let a = s.spawn(HostId(0), Probe::new(vec![]));
+    s.spawn(HostId(1), Probe::new(vec![]));
+    s.set_fault_plan(plan(vec![(
+        10,
+        Fault::PauseHost {
+            host: HostId(0),
+            paused_for: ms(15),
+        },
+    )]))
+    .unwrap();
+    let watched = watch_process(&mut s, a);
+    let paused_seen = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = paused_seen.clone();
+    s.add_property(Property::always("paused host", move |v| {
+        flag.set(flag.get() || v.host_paused(HostId(0)));
+        Ok(())
+    }));
+    s.run();
+    assert_eq!(
+        s.lifecycle(a),
+        [
+            lifecycle_event(10, Lifecycle::Paused, 0),
+            lifecycle_event(25, Lifecycle::Resumed, 0),
+        ]
+    );
+    assert_eq!(
+        *watched.borrow(),
+        vec![(at(0), 0, true), (at(10), 0, false), (at(25), 0, true)]
+    );
+    assert!(paused_seen.get());
+}
+
+#[test]
+fn a_stopped_sibling_is_in_its_lifecycle() {
+    #[derive(Clone, Debug)]
+    struct Parent {
+        child: Option<ProcessId>,
+    }
+    impl Process for Parent {
+        type Message = ();
+        type Timer = ();
+        type Operation = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            if self.child.is_none() && ctx.id() == ProcessId(0) {
+                self.child = Some(ctx.spawn(Parent { child: None }));
+                ctx.set_timer(ms(7), ());
+            }
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
+            ctx.stop_process(self.child.expect("spawned"));
+        }
+    }
+    let mut s: Sim<Parent> = Sim::new(
+        SimConfig::with_seed(1),
+        &Topology::single_switch(1, Distribution::constant(ms(1))),
+    );
+    s.spawn(HostId(0), Parent { child: None });
+    s.run();
+    assert_eq!(
+        s.lifecycle(ProcessId(1)),
+        [lifecycle_event(7, Lifecycle::Stopped, 0)]
+    );
+}
+
+#[test]
+fn the_report_carries_the_runs_metrics() {
+    #[derive(Clone, Debug)]
+    struct Counter;
+    impl Process for Counter {
+        type Message = ();
+        type Timer = u64;
+        type Operation = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            ctx.set_timer(ms(1), 1);
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, n: u64) {
+            ctx.count("ticks", 1);
+            ctx.observe("n", n);
+            if n < 5 {
+                ctx.set_timer(ms(1), n + 1);
+            }
+        }
+    }
+    let mut s: Sim<Counter> = Sim::new(
+        SimConfig::with_seed(1),
+        &Topology::single_switch(1, Distribution::constant(ms(1))),
+    );
+    s.spawn(HostId(0), Counter);
+    let report = s.run();
+    assert_eq!(report.metrics.counter("ticks"), 5);
+    assert_eq!(report.metrics.samples("n"), [1, 2, 3, 4, 5]);
+    assert_eq!(&report.metrics, s.metrics());
+}
+
+#[test]
+fn a_properties_list_reads_states_without_annotations_and_is_checked() {
+    let mut s = sim();
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 3)]));
+    let mut extra = Probe::new(vec![]);
+    extra.on_message = vec![Action::Timer(ms(1), 9)];
+    s.spawn(HostId(1), extra);
+    let mut props = Properties::<Probe>::new();
+    props
+        .at_end("probes", |v| {
+            // Reads a field of the state through `v` with no annotation on `v`.
+            let actions: usize = v.processes().map(|(_, _, p)| p.on_message.len()).sum();
+            if actions == 1 {
+                Ok(())
+            } else {
+                Err(format!("{actions} actions"))
+            }
+        })
+        .always("no_timer_9", |v| {
+            match v
+                .history()
+                .iter()
+                .find(|e| matches!(e.operation, Seen::Timer { value: 9, .. }))
+            {
+                Some(e) => Err(format!("timer 9 fired in {}", e.process)),
+                None => Ok(()),
+            }
+        });
+    assert_eq!(props.len(), 2);
+    s.add_properties(props);
+    let report = s.run();
+    let failure = report.failure.expect("timer 9 fires at 11 ms");
+    assert_eq!(failure.property.as_deref(), Some("no_timer_9"));
+    assert_eq!(failure.time, at(11));
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::ops::{Add, AddAssign, Mul, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
 /// A point in virtual time, in nanoseconds since the start of the run.
 ///
@@ -128,9 +128,47 @@ impl Instant {
         Duration(self.0.saturating_sub(earlier.0))
     }
 
+    /// Time elapsed from `earlier` to `self`, or zero if `earlier` is later (as
+    /// `std::time::Instant::duration_since` does). Use `self - earlier` where `earlier` being
+    /// later is a bug that should panic, and [`checked_duration_since`](Self::checked_duration_since)
+    /// where it is a case to handle.
+    pub const fn duration_since(self, earlier: Instant) -> Duration {
+        self.saturating_since(earlier)
+    }
+
+    /// Time elapsed from `earlier` to `self`, or `None` if `earlier` is later.
+    pub const fn checked_duration_since(self, earlier: Instant) -> Option<Duration> {
+        match self.0.checked_sub(earlier.0) {
+            Some(n) => Some(Duration(n)),
+            None => None,
+        }
+    }
+
     /// `self + d`, clamped at `Instant::MAX` instead of overflowing.
     pub const fn saturating_add(self, d: Duration) -> Instant {
         Instant(self.0.saturating_add(d.0))
+    }
+
+    /// `self + d`, or `None` past `Instant::MAX`.
+    pub const fn checked_add(self, d: Duration) -> Option<Instant> {
+        match self.0.checked_add(d.0) {
+            Some(n) => Some(Instant(n)),
+            None => None,
+        }
+    }
+
+    /// `self - d`, clamped at `Instant::ZERO` (e.g. the start of a window that reaches back
+    /// before the run began).
+    pub const fn saturating_sub(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_sub(d.0))
+    }
+
+    /// `self - d`, or `None` before `Instant::ZERO`.
+    pub const fn checked_sub(self, d: Duration) -> Option<Instant> {
+        match self.0.checked_sub(d.0) {
+            Some(n) => Some(Instant(n)),
+            None => None,
+        }
     }
 }
 
@@ -166,6 +204,62 @@ impl Duration {
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
+    /// Whether this is no time at all.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+    /// `self + other`, or `None` on overflow.
+    pub const fn checked_add(self, other: Duration) -> Option<Duration> {
+        match self.0.checked_add(other.0) {
+            Some(n) => Some(Duration(n)),
+            None => None,
+        }
+    }
+    /// `self + other`, clamped at the largest duration.
+    pub const fn saturating_add(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_add(other.0))
+    }
+    /// `self - other`, or `None` if `other` is longer (a deadline already passed, say).
+    pub const fn checked_sub(self, other: Duration) -> Option<Duration> {
+        match self.0.checked_sub(other.0) {
+            Some(n) => Some(Duration(n)),
+            None => None,
+        }
+    }
+    /// `self - other`, or zero if `other` is longer: the time left before a deadline.
+    pub const fn saturating_sub(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_sub(other.0))
+    }
+    /// `self * k`, or `None` on overflow (exponential backoff that may run away).
+    pub const fn checked_mul(self, k: u64) -> Option<Duration> {
+        match self.0.checked_mul(k) {
+            Some(n) => Some(Duration(n)),
+            None => None,
+        }
+    }
+    /// `self * k`, clamped at the largest duration.
+    pub const fn saturating_mul(self, k: u64) -> Duration {
+        Duration(self.0.saturating_mul(k))
+    }
+    /// `self / k`, or `None` when `k` is zero.
+    pub const fn checked_div(self, k: u64) -> Option<Duration> {
+        match self.0.checked_div(k) {
+            Some(n) => Some(Duration(n)),
+            None => None,
+        }
+    }
+    /// `self` scaled by `factor` (a drift margin such as `0.9`, a jitter factor), rounded to
+    /// the nearest nanosecond and clamped to `[0, the largest duration]`; a NaN factor gives
+    /// zero. Deterministic: IEEE-754 multiplication and rounding are exact operations.
+    pub fn mul_f64(self, factor: f64) -> Duration {
+        let x = self.0 as f64 * factor;
+        if x.is_nan() || x <= 0.0 {
+            Duration::ZERO
+        } else {
+            // `as` saturates at u64::MAX, so an overflow clamps instead of wrapping.
+            Duration(x.round() as u64)
+        }
+    }
 }
 
 impl Add<Duration> for Instant {
@@ -181,6 +275,9 @@ impl AddAssign<Duration> for Instant {
     }
 }
 
+/// `later - earlier` is the time between them. It panics if `earlier` is later: in a run,
+/// subtracting a later instant is a logic error. Use [`Instant::duration_since`] (saturating)
+/// or [`Instant::checked_duration_since`] when either order can happen.
 impl Sub<Instant> for Instant {
     type Output = Duration;
     fn sub(self, earlier: Instant) -> Duration {
@@ -199,10 +296,69 @@ impl Add for Duration {
     }
 }
 
+impl AddAssign for Duration {
+    fn add_assign(&mut self, o: Duration) {
+        *self = *self + o;
+    }
+}
+
+/// Panics if `o` is longer, like `std::time::Duration`; see [`Duration::saturating_sub`].
+impl Sub for Duration {
+    type Output = Duration;
+    fn sub(self, o: Duration) -> Duration {
+        Duration(self.0.checked_sub(o.0).expect("subtracting a longer duration"))
+    }
+}
+
+impl SubAssign for Duration {
+    fn sub_assign(&mut self, o: Duration) {
+        *self = *self - o;
+    }
+}
+
+/// An instant `d` earlier. Panics before `Instant::ZERO`; see [`Instant::saturating_sub`].
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, d: Duration) -> Instant {
+        Instant(
+            self.0
+                .checked_sub(d.0)
+                .expect("an instant before the start of the run"),
+        )
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, d: Duration) {
+        *self = *self - d;
+    }
+}
+
 impl Mul<u64> for Duration {
     type Output = Duration;
     fn mul(self, k: u64) -> Duration {
         Duration(self.0.checked_mul(k).expect("duration overflow"))
+    }
+}
+
+impl Mul<Duration> for u64 {
+    type Output = Duration;
+    fn mul(self, d: Duration) -> Duration {
+        d * self
+    }
+}
+
+/// Integer division, rounding down. Panics when dividing by zero.
+impl Div<u64> for Duration {
+    type Output = Duration;
+    fn div(self, k: u64) -> Duration {
+        Duration(self.0 / k)
+    }
+}
+
+impl std::iter::Sum for Duration {
+    fn sum<I: Iterator<Item = Duration>>(iter: I) -> Duration {
+        iter.fold(Duration::ZERO, |a, b| a + b)
     }
 }
 
@@ -282,6 +438,72 @@ mod tests {
         let bytes = postcard::to_allocvec(&d).unwrap();
         assert_eq!(postcard::from_bytes::<Duration>(&bytes).unwrap(), d);
         assert!(bytes.len() <= 5, "varint, not text");
+    }
+
+    #[test]
+    fn duration_arithmetic() {
+        let d = Duration::from_millis(10);
+        assert_eq!(d - Duration::from_millis(4), Duration::from_millis(6));
+        assert_eq!(d.saturating_sub(Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(d.checked_sub(Duration::from_secs(1)), None);
+        assert_eq!(
+            d.checked_sub(Duration::from_millis(3)),
+            Some(Duration::from_millis(7))
+        );
+        assert_eq!(d * 3, Duration::from_millis(30));
+        assert_eq!(3 * d, Duration::from_millis(30));
+        assert_eq!(d / 4, Duration::from_micros(2_500));
+        assert_eq!(Duration(7) / 2, Duration(3), "rounds down");
+        assert_eq!(d.checked_div(0), None);
+        assert_eq!(d.checked_mul(u64::MAX), None);
+        assert_eq!(d.saturating_mul(u64::MAX), Duration(u64::MAX));
+        assert_eq!(Duration(u64::MAX).checked_add(Duration(1)), None);
+        assert_eq!(Duration(u64::MAX).saturating_add(Duration(1)), Duration(u64::MAX));
+        assert_eq!(d.mul_f64(0.9), Duration::from_millis(9));
+        assert_eq!(
+            Duration(3).mul_f64(0.5),
+            Duration(2),
+            "rounds to nearest (half away from zero)"
+        );
+        assert_eq!(d.mul_f64(-1.0), Duration::ZERO);
+        assert_eq!(d.mul_f64(f64::NAN), Duration::ZERO);
+        assert_eq!(d.mul_f64(f64::INFINITY), Duration(u64::MAX));
+        let mut acc = Duration::ZERO;
+        acc += d;
+        acc += d;
+        acc -= Duration::from_millis(5);
+        assert_eq!(acc, Duration::from_millis(15));
+        assert_eq!([d, d, d].into_iter().sum::<Duration>(), Duration::from_millis(30));
+        assert!(Duration::ZERO.is_zero() && !d.is_zero());
+    }
+
+    #[test]
+    fn instant_arithmetic() {
+        let t = Instant(1_000);
+        assert_eq!(t.duration_since(Instant(400)), Duration(600));
+        assert_eq!(t.duration_since(Instant(4_000)), Duration::ZERO, "saturates");
+        assert_eq!(t.checked_duration_since(Instant(4_000)), None);
+        assert_eq!(t.checked_duration_since(Instant(1_000)), Some(Duration::ZERO));
+        assert_eq!(t - Duration(300), Instant(700));
+        assert_eq!(t.saturating_sub(Duration(5_000)), Instant::ZERO);
+        assert_eq!(t.checked_sub(Duration(5_000)), None);
+        assert_eq!(Instant::MAX.checked_add(Duration(1)), None);
+        assert_eq!(t.checked_add(Duration(1)), Some(Instant(1_001)));
+        let mut u = t;
+        u -= Duration(1_000);
+        assert_eq!(u, Instant::ZERO);
+    }
+
+    #[test]
+    #[should_panic(expected = "longer duration")]
+    fn subtracting_longer_duration_panics() {
+        let _ = Duration(1) - Duration(2);
+    }
+
+    #[test]
+    #[should_panic(expected = "before the start")]
+    fn instant_before_zero_panics() {
+        let _ = Instant(1) - Duration(2);
     }
 
     #[test]

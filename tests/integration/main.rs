@@ -3,7 +3,9 @@
 mod cli;
 mod determinism;
 mod explore;
+mod golden;
 mod hardening;
+mod one_shrinker;
 mod own_model;
 mod proptest_plans;
 mod raft_cli;

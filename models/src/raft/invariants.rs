@@ -18,8 +18,14 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::rc::Rc;
 
-/// Finds the Raft server of state machine `S` inside a process, if it holds one.
-pub type ServerOf<P, S> = fn(&P) -> Option<&Server<S>>;
+/// Finds the Raft server of state machine `S` inside a process, if it holds one (usually a
+/// method such as `Raft::as_server`; a function item, so checks inline it).
+pub trait ServerOf<P, S: StateMachine>: for<'x> Fn(&'x P) -> Option<&'x Server<S>> + Copy + 'static {}
+
+impl<P, S: StateMachine, F> ServerOf<P, S> for F where
+    F: for<'x> Fn(&'x P) -> Option<&'x Server<S>> + Copy + 'static
+{
+}
 
 /// Builds the checker's history from the run's recorded client operations.
 pub fn history_of<C: Clone + Debug, O: Clone + Debug>(
@@ -95,7 +101,7 @@ struct Committed {
 
 fn servers<'a, P: Process, S: StateMachine>(
     v: &View<'a, P>,
-    server: ServerOf<P, S>,
+    server: impl ServerOf<P, S>,
 ) -> impl Iterator<Item = &'a Server<S>> + 'a {
     v.processes().filter_map(move |(_, _, p)| server(p))
 }
@@ -105,7 +111,7 @@ fn servers<'a, P: Process, S: StateMachine>(
 /// `config.servers`; `server` finds the server in a process.
 pub fn server_properties<P: Process, S: StateMachine>(
     config: &Config,
-    server: ServerOf<P, S>,
+    server: impl ServerOf<P, S>,
 ) -> Vec<Property<P>> {
     let committed = Rc::new(RefCell::new(Committed::default()));
     let mut props = Vec::new();
@@ -249,7 +255,7 @@ pub fn properties(config: &Config) -> Vec<Property<Raft>> {
 pub fn leader_and_progress_after_heal<P: Process, S: StateMachine>(
     within: Duration,
     need_client: bool,
-    server: ServerOf<P, S>,
+    server: impl ServerOf<P, S>,
 ) -> Property<P> {
     let baseline: Cell<Option<u64>> = Cell::new(None);
     Property::eventually(

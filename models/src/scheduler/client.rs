@@ -115,7 +115,14 @@ impl Agent {
     }
 
     fn send_heartbeat<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
-        cx.send(self.settings.server, Msg::Heartbeat { node: self.node });
+        let holds = self.allocs.keys().copied().collect();
+        cx.send(
+            self.settings.server,
+            Msg::Heartbeat {
+                node: self.node,
+                holds,
+            },
+        );
         if !self.unacked.is_empty() {
             let updates = self.unacked.iter().map(|(a, s)| (*a, *s)).collect();
             cx.send(

@@ -10,7 +10,7 @@
 
 use super::placement::NodeId;
 use super::reconcile::{Settings, compute_plan};
-use super::state::{AllocId, Applied, ClusterState, Command, EvalId, NodeStatus, Plan};
+use super::state::{AllocId, Applied, ClusterState, Command, DesiredStatus, EvalId, NodeStatus, Plan};
 use super::{AllocSpec, Msg, Timer};
 use crate::scheduler::policy::HeartbeatPolicy;
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
@@ -110,7 +110,7 @@ impl Server {
                 cx.send(from, Msg::RegisterAck { ttl });
                 self.after_apply(cx, applied);
             }
-            Msg::Heartbeat { node } => {
+            Msg::Heartbeat { node, holds } => {
                 self.count_heartbeat(cx.now());
                 let Some(record) = self.state.nodes.get(&node) else {
                     cx.send(from, Msg::UnknownNode);
@@ -128,6 +128,10 @@ impl Server {
                 }
                 let ttl = self.grant(cx, node);
                 cx.send(from, Msg::HeartbeatAck { ttl });
+                if !self.agent_in_sync(node, &holds) {
+                    cx.count("sched.alloc_resyncs", 1);
+                    self.push_allocs(cx, node);
+                }
             }
             Msg::AllocUpdate { node, updates } => {
                 let ids: Vec<AllocId> = updates.iter().map(|(id, _)| *id).collect();
@@ -236,6 +240,17 @@ impl Server {
         self.dispatch(cx);
     }
 
+    /// Whether the allocations an agent holds are exactly those the servers want run there
+    /// (placed, not stopped, not over).
+    fn agent_in_sync(&self, node: NodeId, holds: &[AllocId]) -> bool {
+        let wanted = self
+            .state
+            .allocs_on(node)
+            .filter(|a| a.desired == DesiredStatus::Run)
+            .map(|a| a.id);
+        wanted.eq(holds.iter().copied())
+    }
+
     /// Tells a node's client every allocation it should know about.
     fn push_allocs<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, node: NodeId) {
         let Some(record) = self.state.nodes.get(&node) else {
@@ -274,12 +289,20 @@ impl Server {
             // Later evaluations of the same job are answered by this one.
             let before = self.ready.len();
             let evals = &self.state.evals;
-            self.ready.retain(|e| evals[e].job != job);
+            let mut coalesced = Vec::new();
+            self.ready.retain(|e| {
+                let same = evals[e].job == job;
+                if same {
+                    coalesced.push(*e);
+                }
+                !same
+            });
             cx.count("sched.evals_coalesced", (before - self.ready.len()) as u64);
             let now = cx.now();
             let planned = compute_plan(&self.state, &job, now, &self.settings.planning, cx.random());
             let mut plan = planned.plan;
             plan.eval = Some(eval);
+            plan.coalesced = coalesced;
             cx.count("sched.nodes_examined", u64::from(planned.examined));
             let cost = self.settings.scheduling_cost_per_node * u64::from(planned.examined);
             cx.set_timer(cost, Timer::WorkerDone(w as u32));

@@ -174,7 +174,7 @@ pub struct Evaluation {
 }
 
 /// One placement a worker proposes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Placement {
     /// Task group index.
     pub group: u32,
@@ -189,10 +189,12 @@ pub struct Placement {
 }
 
 /// What a worker proposes for one evaluation, computed on a snapshot.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Plan {
     /// The evaluation it answers.
     pub eval: Option<EvalId>,
+    /// Later evaluations of the same job this plan answers too (coalesced by the broker).
+    pub coalesced: Vec<EvalId>,
     /// The job.
     pub job: String,
     /// Allocations to stop.
@@ -206,7 +208,7 @@ pub struct Plan {
 }
 
 /// A change to the cluster state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Command {
     /// A node registers (or re-registers after being down).
     RegisterNode {
@@ -275,7 +277,7 @@ pub enum Command {
 }
 
 /// What applying a command did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Applied {
     /// Evaluations created (for the broker).
     pub evals: Vec<EvalId>,
@@ -295,6 +297,29 @@ pub struct Applied {
     pub jobs_running: Vec<Duration>,
     /// Whether a `RegisterNode` introduced a node the state did not know.
     pub new_node: bool,
+}
+
+/// The servers replicate the cluster state with Raft: every replica applies the same commands.
+impl crate::raft::StateMachine for ClusterState {
+    type Command = Command;
+    type Output = Applied;
+
+    fn apply(&mut self, command: &Command) -> Applied {
+        ClusterState::apply(self, command.clone())
+    }
+
+    /// Every command changes state (the index at least): none is served without the log.
+    fn read(&self, _command: &Command) -> Option<Applied> {
+        None
+    }
+
+    fn encode(command: &Command, out: &mut Vec<u8>) {
+        super::codec::encode(command, out);
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Command> {
+        super::codec::decode(bytes)
+    }
 }
 
 /// The cluster state, changed only by [`ClusterState::apply`].
@@ -583,8 +608,10 @@ impl ClusterState {
     }
 
     fn apply_plan(&mut self, plan: Plan, trust_snapshot: bool, now: Instant, out: &mut Applied) {
-        if let Some(e) = plan.eval.and_then(|e| self.evals.get_mut(&e)) {
-            e.done = true;
+        for id in plan.eval.iter().chain(&plan.coalesced) {
+            if let Some(e) = self.evals.get_mut(id) {
+                e.done = true;
+            }
         }
         if !self.jobs.contains_key(&plan.job) {
             return;

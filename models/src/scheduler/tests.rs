@@ -423,6 +423,45 @@ fn bug_fixed_heartbeat_ttl_floods_the_server() {
     assert_eq!(failed_property(&report), Some("heartbeat_load"), "{report}");
 }
 
+/// The server's pushes to the nodes are cut (one way) while the jobs are placed: the agents never
+/// hear of their allocations until a heartbeat shows the server they hold none.
+#[test]
+fn a_lost_allocation_push_is_repaired_by_the_next_heartbeat() {
+    let config = Config {
+        nodes: 2,
+        service_jobs: 1,
+        service_count: 2,
+        batch_jobs: 0,
+        ..Config::default()
+    };
+    let cut = FaultAction {
+        at: Instant::ZERO + Duration::from_millis(500),
+        fault: Fault::Partition {
+            partition: ruckus_sim::Partition::OneWay {
+                from: vec![HostId(0)],
+                to: vec![HostId(1), HostId(2)],
+            },
+            duration: Duration::from_secs(5),
+        },
+    };
+    let (report, sim) = run(
+        &config,
+        3,
+        Duration::from_secs(60),
+        FaultPlan {
+            actions: vec![cut],
+            heal_at: None,
+        },
+    );
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = server(&sim);
+    assert_eq!(s.state.running_count("service-0", 0), 2);
+    assert!(sim.metrics().counter("sched.alloc_resyncs") >= 2);
+    // Nothing ran before the partition healed: the push made while it lasted was lost.
+    let first = sim.metrics().samples("sched.submit_to_running_ns")[0];
+    assert!(first > Duration::from_secs(5).as_nanos(), "{first}");
+}
+
 #[test]
 fn random_crashes_and_partitions_keep_every_property() {
     let config = Config {
@@ -439,6 +478,21 @@ fn random_crashes_and_partitions_keep_every_property() {
             mean_interval: Duration::from_secs(60),
             duration_min: Duration::from_secs(1),
             duration_max: Duration::from_secs(40),
+        }),
+        network_chaos: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_secs(1),
+            duration_max: Duration::from_secs(20),
+        }),
+        pause: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_millis(100),
+            duration_max: Duration::from_secs(15),
+        }),
+        clock_drift: Some(FaultRate {
+            mean_interval: Duration::from_secs(60),
+            duration_min: Duration::from_secs(5),
+            duration_max: Duration::from_secs(60),
         }),
         max_hosts_down: 2,
         quiet_period: Duration::from_secs(120),
@@ -491,4 +545,158 @@ fn measure_decision_time_and_collisions() {
             );
         }
     }
+}
+
+// ---- each bug switch, on its scenario's first failing seed ----
+
+/// The seed of run index 0 of a sweep with base seed 1 (every bug scenario's first failure).
+const FIRST_SWEEP_SEED: u64 = 9289464798280533400;
+
+fn rate(mean_s: u64, min_s: u64, max_s: u64) -> Option<FaultRate> {
+    Some(FaultRate {
+        mean_interval: Duration::from_secs(mean_s),
+        duration_min: Duration::from_secs(min_s),
+        duration_max: Duration::from_secs(max_s),
+    })
+}
+
+/// Runs `config` as its scenario file does (same profile, horizon and seed) with the bug on,
+/// then off; returns the failed property and whether the healthy run held.
+fn bug_and_healthy(
+    config: &Config,
+    heal: impl Fn(&mut Config),
+    profile: &FaultProfile,
+    horizon: Duration,
+) -> (Option<String>, RunReport) {
+    let plan = profile.plan(FIRST_SWEEP_SEED, config.topology().hosts(), horizon);
+    let (buggy, _) = run(config, FIRST_SWEEP_SEED, horizon, plan.clone());
+    let mut healthy = config.clone();
+    heal(&mut healthy);
+    let (held, _) = run(&healthy, FIRST_SWEEP_SEED, horizon, plan);
+    (failed_property(&buggy).map(str::to_owned), held)
+}
+
+/// scenarios/data/scheduler_lost_allocs_not_replaced.toml.
+#[test]
+fn scenario_lost_allocs_not_replaced_fails_on_its_first_seed_and_the_fix_holds() {
+    let config = Config {
+        nodes: 6,
+        workers: 2,
+        bugs: Bugs {
+            lost_allocs_not_replaced: true,
+            ..Bugs::default()
+        },
+        ..Config::default()
+    };
+    let profile = FaultProfile {
+        max_hosts_down: 2,
+        quiet_period: Duration::from_secs(120),
+        crash: rate(40, 5, 60),
+        partition: rate(60, 1, 40),
+        ..FaultProfile::default()
+    };
+    let (failed, healthy) = bug_and_healthy(
+        &config,
+        |c| c.bugs.lost_allocs_not_replaced = false,
+        &profile,
+        Duration::from_secs(360),
+    );
+    assert_eq!(failed.as_deref(), Some("jobs_at_count"));
+    assert_eq!(healthy.verdict, Verdict::Held, "{healthy}");
+}
+
+/// scenarios/data/scheduler_reschedule_without_backoff.toml.
+#[test]
+fn scenario_reschedule_without_backoff_fails_on_its_first_seed_and_the_fix_holds() {
+    let config = Config {
+        nodes: 4,
+        workers: 2,
+        crashing_jobs: 1,
+        crash_after: Duration::from_secs(2),
+        service_restart: RestartPolicy {
+            attempts: 1,
+            interval: Duration::from_secs(600),
+            delay: Duration::from_secs(1),
+        },
+        bugs: Bugs {
+            reschedule_without_backoff: true,
+            ..Bugs::default()
+        },
+        ..Config::default()
+    };
+    let profile = FaultProfile {
+        max_hosts_down: 1,
+        quiet_period: Duration::from_secs(30),
+        crash: rate(40, 5, 30),
+        ..FaultProfile::default()
+    };
+    let (failed, healthy) = bug_and_healthy(
+        &config,
+        |c| c.bugs.reschedule_without_backoff = false,
+        &profile,
+        Duration::from_secs(120),
+    );
+    assert_eq!(failed.as_deref(), Some("reschedule_backoff"));
+    assert_eq!(healthy.verdict, Verdict::Held, "{healthy}");
+}
+
+/// scenarios/data/scheduler_fixed_heartbeat_ttl.toml.
+#[test]
+fn scenario_fixed_heartbeat_ttl_fails_on_its_first_seed_and_the_fix_holds() {
+    let config = Config {
+        nodes: 300,
+        service_jobs: 0,
+        batch_jobs: 0,
+        heartbeat: HeartbeatPolicy {
+            max_heartbeats_per_second: 10,
+            ..HeartbeatPolicy::default()
+        },
+        bugs: Bugs {
+            fixed_heartbeat_ttl: true,
+            ..Bugs::default()
+        },
+        ..Config::default()
+    };
+    let profile = FaultProfile {
+        max_hosts_down: 10,
+        quiet_period: Duration::from_secs(30),
+        crash: rate(10, 5, 30),
+        ..FaultProfile::default()
+    };
+    let (failed, healthy) = bug_and_healthy(
+        &config,
+        |c| c.bugs.fixed_heartbeat_ttl = false,
+        &profile,
+        Duration::from_secs(120),
+    );
+    assert_eq!(failed.as_deref(), Some("heartbeat_load"));
+    assert_eq!(healthy.verdict, Verdict::Held, "{healthy}");
+}
+
+/// scenarios/data/scheduler_applier_trusts_snapshot.toml (no faults).
+#[test]
+fn scenario_applier_trusts_snapshot_fails_on_its_first_seed_and_the_fix_holds() {
+    let config = Config {
+        nodes: 4,
+        workers: 4,
+        scheduling_cost_per_node: Duration::from_millis(50),
+        service_jobs: 4,
+        service_count: 2,
+        service_resources: Resources::new(1500, 1024),
+        batch_jobs: 0,
+        submit_interval: Duration::ZERO,
+        bugs: Bugs {
+            applier_trusts_snapshot: true,
+            ..Bugs::default()
+        },
+        ..Config::default()
+    };
+    let (failed, healthy) = bug_and_healthy(
+        &config,
+        |c| c.bugs.applier_trusts_snapshot = false,
+        &FaultProfile::none(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(failed.as_deref(), Some("capacity"));
+    assert_eq!(healthy.verdict, Verdict::Held, "{healthy}");
 }

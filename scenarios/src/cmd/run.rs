@@ -63,9 +63,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     };
     let failed = report.failure.is_some();
     let replay = match (&args.trace, failed) {
-        (Some(p), _) if crate::cmd::tour::has_subcommand("replay") => Some(scenario.replay_trace_command(p)),
-        (Some(_), true) => Some(scenario.replay_command(seed)),
-        (Some(_), false) => None,
+        (Some(p), _) => Some(scenario.replay_trace_command(p)),
         (None, true) => Some(scenario.replay_command(seed)),
         (None, false) => None,
     };

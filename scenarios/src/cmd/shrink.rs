@@ -6,7 +6,10 @@
 //! full re-run of the scenario from the trace header with the candidate plan, horizon and
 //! workload. The steps run in that order:
 //!
-//! 1. delta debugging over the fault plan's actions, then each remaining fault made shorter;
+//! 1. the fault plan, by the engine's one plan shrinker ([`ruckus_sim::shrink::PlanSearch`], the
+//!    same search `testing::check` drives through proptest): faults after the failure dropped
+//!    first, then delta debugging over the actions, then each remaining fault made simpler
+//!    (shorter, fewer hosts, a simpler partition, a smaller clock step);
 //! 2. the horizon, by bisection down to the failure time;
 //! 3. the workload sizes the model declares ([`ruckus_sim::Model::WORKLOAD_KNOBS`]: clients, writes,
 //!    deliveries), each bisected toward its minimum, repeated until none moves.
@@ -166,15 +169,20 @@ pub fn shrink_failure(
     workload: bool,
 ) -> Result<Shrunk, String> {
     let mut setup_error = None;
-    let plan_shrink = shrink_plan_before(plan, failure.time, max_tests, |p| {
-        match failure_of(scenario, seed, p) {
+    let topology = runner::topology(&scenario.topology);
+    let plan_shrink = shrink_plan_before(
+        plan,
+        topology.hosts(),
+        failure.time,
+        max_tests,
+        |p| match failure_of(scenario, seed, p) {
             Ok(f) => same(f.as_ref(), failure),
             Err(e) => {
                 setup_error.get_or_insert(e);
                 false
             }
-        }
-    })
+        },
+    )
     .map_err(|e| setup_error.unwrap_or_else(|| e.to_string()))?;
     let plan = &plan_shrink.plan;
     let mut budget = max_tests.saturating_sub(plan_shrink.tests);

@@ -140,15 +140,13 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
         "3. Shrink the fault plan, the workload and the horizon while `{property}` still fails"
     )
     .map_err(w)?;
-    if has_subcommand("shrink") {
-        writeln!(
-            out,
-            "   $ ruckus shrink {} -o {}",
-            full.display(),
-            dir.join("shrunk.trace").display()
-        )
-        .map_err(w)?;
-    }
+    writeln!(
+        out,
+        "   $ ruckus shrink {} -o {}",
+        full.display(),
+        dir.join("shrunk.trace").display()
+    )
+    .map_err(w)?;
     let failure = outcome
         .report
         .failure
@@ -191,7 +189,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
 
     // 5. Replay.
     writeln!(out, "5. Replay it, bit for bit, as often as you like:").map_err(w)?;
-    writeln!(out, "   $ {}", replay_command(&small_trace)).map_err(w)?;
+    writeln!(out, "   $ {}", scenario.replay_trace_command(&small_trace)).map_err(w)?;
     writeln!(
         out,
         "   $ {}   (the original, unshrunk run)",
@@ -226,28 +224,4 @@ fn html_timeline(trace: &std::path::Path, html: &std::path::Path) -> Result<Path
         .with_title(&title);
     crate::output::write_file(html, |file| crate::export::write(Format::Html, &input, file))?;
     Ok(html.to_path_buf())
-}
-
-/// Whether this build's command line has the subcommand `name` (replay, shrink and export
-/// land with the trace work; until then the tour says so instead of printing a dead command).
-pub fn has_subcommand(name: &str) -> bool {
-    use clap::CommandFactory;
-    crate::cli::Cli::command()
-        .get_subcommands()
-        .any(|c| c.get_name() == name)
-}
-
-/// The command that replays the shrunk trace.
-fn replay_command(trace: &std::path::Path) -> String {
-    if has_subcommand("replay") {
-        format!(
-            "ruckus replay {}",
-            crate::scenario::shell_quote(&trace.display().to_string())
-        )
-    } else {
-        format!(
-            "ruckus replay {}   (not in this build yet; the next command replays the unshrunk run)",
-            trace.display()
-        )
-    }
 }

@@ -54,8 +54,12 @@
 //! `ruckus run --seed` uses). Shrinking deletes actions and simplifies the rest (shorter faults,
 //! fewer hosts in a partition, isolating one host instead of splitting the cluster, smaller clock
 //! steps; see [`plans`]); the seed never changes, since another seed is another run, not a
-//! smaller one. Each failing candidate's run is recorded over the same trace file, so when
-//! shrinking ends the file holds the smallest failing run, the one the message describes.
+//! smaller one. [`check`] shrinks exactly as `ruckus shrink` does (both drive the engine's one
+//! plan shrinker, `ruckus_sim::shrink::PlanSearch`): faults after the failure go first, and a
+//! candidate counts as failing only if it fails the same way (same verdict and property). It
+//! records only the smallest failing run, the one the message describes. Inside `proptest!`,
+//! [`run_case`] records each failing candidate over the same trace file, so there too the file
+//! ends up holding the smallest failing run.
 //!
 //! ## Environment variables
 //!
@@ -418,25 +422,11 @@ pub fn run_case(scenario: &Scenario, case: &FaultCase) -> Result<RunReport, Case
 
 /// [`run_case`] with explicit settings.
 pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Result<RunReport, CaseFailure> {
-    let topology = runner::topology(&scenario.topology);
-    case.plan
-        .validate(topology.hosts())
-        .map_err(CaseFailure::Invalid)?;
-    let seed = case.seed;
-    let (report, divergence) = if env.check_determinism {
-        match twice(scenario, case)? {
-            Ok(report) => (report, None),
-            Err(d) => (
-                runner::run_plan(scenario, seed, case.plan.clone()).report,
-                Some(d),
-            ),
-        }
-    } else {
-        (runner::run_plan(scenario, seed, case.plan.clone()).report, None)
-    };
+    let (report, divergence) = outcome(scenario, case, env)?;
     if report.verdict == Verdict::Held && divergence.is_none() {
         return Ok(report);
     }
+    let seed = case.seed;
     let path = env.trace_path(scenario, seed);
     // A determinism failure is exactly when the re-run may not match the fast run.
     let expected = divergence.is_none().then_some(report.fingerprint);
@@ -450,6 +440,58 @@ pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Re
         divergence,
         trace,
     })))
+}
+
+/// Runs `case` (twice when `env` checks determinism) without recording anything: its report,
+/// and where two runs differed if they did.
+fn outcome(
+    scenario: &Scenario,
+    case: &FaultCase,
+    env: &TestEnv,
+) -> Result<(RunReport, Option<Box<Divergence>>), CaseFailure> {
+    let topology = runner::topology(&scenario.topology);
+    case.plan
+        .validate(topology.hosts())
+        .map_err(CaseFailure::Invalid)?;
+    let seed = case.seed;
+    Ok(if env.check_determinism {
+        match twice(scenario, case)? {
+            Ok(report) => (report, None),
+            Err(d) => (
+                runner::run_plan(scenario, seed, case.plan.clone()).report,
+                Some(d),
+            ),
+        }
+    } else {
+        (runner::run_plan(scenario, seed, case.plan.clone()).report, None)
+    })
+}
+
+/// What makes two failing cases "the same failure" while shrinking: an invalid plan, or the
+/// verdict, the property and whether the runs diverged. `None` when the case passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FailureKind {
+    Invalid,
+    Failed {
+        verdict: Verdict,
+        property: Option<String>,
+        diverged: bool,
+    },
+}
+
+/// The kind of failure an [`outcome`] is, if it is one.
+fn failure_kind(outcome: &Result<(RunReport, Option<Box<Divergence>>), CaseFailure>) -> Option<FailureKind> {
+    match outcome {
+        Err(_) => Some(FailureKind::Invalid),
+        Ok((report, divergence)) if report.verdict != Verdict::Held || divergence.is_some() => {
+            Some(FailureKind::Failed {
+                verdict: report.verdict,
+                property: report.failure.as_ref().and_then(|f| f.property.clone()),
+                diverged: divergence.is_some(),
+            })
+        }
+        Ok(_) => None,
+    }
 }
 
 /// Runs the case twice through `ruckus_sim::check_determinism`.
@@ -533,8 +575,11 @@ pub fn check(scenario: &Scenario) {
 }
 
 /// Runs `scenario` under the seeds of `env` (see [`TestEnv::seeds_for`]), each with its
-/// scenario plan, stopping at the first failing seed: proptest shrinks its plan (seed fixed),
-/// the smallest failing run is recorded to the trace directory, and the error reports it.
+/// scenario plan, stopping at the first failing seed. Proptest then shrinks its plan (seed
+/// fixed) with the engine's plan shrinker, told the failure time as `ruckus shrink` is, and
+/// keeping only candidates that fail the same way (same verdict and property), so both tools
+/// reduce a failure to the same plan. The smallest failing run is recorded to the trace
+/// directory, and the error reports it.
 pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Box<CheckFailure>> {
     let strategy = FaultPlans::from_scenario(scenario);
     let mut runner = TestRunner::new(env.proptest_config());
@@ -542,17 +587,40 @@ pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Bo
     for (passed, &seed) in seeds.iter().enumerate() {
         let tree = strategy.tree(seed);
         let original = tree.current();
+        let first = outcome(scenario, &original, env);
+        let Some(kind) = failure_kind(&first) else {
+            continue;
+        };
+        let tree = match &first {
+            Ok((report, _)) => match &report.failure {
+                Some(failure) => tree.failed_at(failure.time),
+                None => tree,
+            },
+            Err(_) => tree,
+        };
         let runs = Cell::new(0u64);
         let result = runner.run_one(tree, |case| {
             runs.set(runs.get() + 1);
-            run_case_with(scenario, &case, env)
-                .map(drop)
-                .map_err(TestCaseError::from)
+            if failure_kind(&outcome(scenario, &case, env)).as_ref() == Some(&kind) {
+                Err(TestCaseError::fail("the same failure"))
+            } else {
+                Ok(())
+            }
         });
-        let (message, minimal) = match result {
-            Ok(_) => continue,
-            Err(TestError::Fail(reason, minimal)) => (reason.message().to_owned(), minimal),
-            Err(TestError::Abort(reason)) => (format!("proptest aborted: {reason}"), original.clone()),
+        let (minimal, note) = match result {
+            Err(TestError::Fail(_, minimal)) => (minimal, String::new()),
+            Err(TestError::Abort(reason)) => (original.clone(), format!("proptest aborted: {reason}\n")),
+            Ok(_) => (
+                original.clone(),
+                "the case failed once and then held: is the run deterministic?\n".to_owned(),
+            ),
+        };
+        // Only the smallest failing run is recorded (with the message that describes it).
+        let message = match run_case_with(scenario, &minimal, env) {
+            Err(failure) => format!("{note}{failure}"),
+            Ok(_) => {
+                format!("{note}the smallest failing case held when run again: is the run deterministic?")
+            }
         };
         return Err(Box::new(CheckFailure {
             scenario: scenario.name.clone(),

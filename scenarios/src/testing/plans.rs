@@ -2,29 +2,19 @@
 //! the plan the profile expands for it) and [`PlanTree`] shrinks it.
 //!
 //! Shrinking never touches the seed: the seed fixes the network, the clocks and the workload, so
-//! a changed seed would be a different run, not a smaller one. What shrinks is the plan, in
-//! passes of two stages each:
-//!
-//! 1. **Remove** actions, as delta debugging does: first all of them; then, for chunks of half,
-//!    a quarter, ... down to one action, keep only one chunk, or delete one chunk.
-//! 2. **Simplify** each remaining action, one candidate at a time: a bridge split becomes a plain
-//!    split, a zone cut becomes a split of the zone's hosts, a split becomes the isolation of one
-//!    host, partitions lose hosts, durations halve (down to 1 ms), clock jumps, drifts and
-//!    slow-link factors halve, network chaos loses one kind of misbehaviour at a time, a killed
-//!    process index moves towards 0.
-//!
-//! Passes repeat while they make progress (at most [`PlanTree::MAX_PASSES`]). When the search
-//! ends on its own, the plan is 1-minimal: removing any single action, or applying any single
-//! simplification, makes the failure go away.
+//! a changed seed would be a different run, not a smaller one. What shrinks is the plan, by the
+//! one plan shrinker of the engine, [`ruckus_sim::shrink::PlanSearch`] (remove actions as delta
+//! debugging does, then simplify each remaining fault; see its docs for the order): proptest
+//! drives it, `simplify` answering "the candidate still fails" and `complicate` "it passed".
+//! `ruckus shrink` runs the same search in a loop, so both reduce one failure to one plan.
 
 use crate::runner;
 use crate::scenario::Scenario;
 use proptest::prelude::any;
 use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use ruckus_sim::{
-    Duration, Fault, FaultPlan, FaultProfile, HostId, HostSpec, NetworkChaos, Partition, Topology,
-};
+use ruckus_sim::shrink::PlanSearch;
+use ruckus_sim::{Duration, FaultPlan, FaultProfile, HostSpec, Instant, Topology};
 use std::fmt;
 
 /// One generated test case: the run's seed and the fault plan it suffers.
@@ -144,214 +134,35 @@ impl Strategy for FaultPlans {
     }
 }
 
-/// Where the shrinking search stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
-    /// Trying to keep only (`keep`) or to delete actions `at..at + size`.
-    Remove { size: usize, at: usize, keep: bool },
-    /// Trying simplification number `option` of action `action`.
-    Simplify { action: usize, option: usize },
-    /// Nothing more to try.
-    Done,
-}
-
-/// The shrinking state of one [`FaultCase`]: the last plan known to fail, the candidate being
-/// tested, and where the search stands. See the module docs for the order of candidates.
+/// The shrinking state of one [`FaultCase`]: the engine's [`PlanSearch`] over its plan, with
+/// the seed held fixed. `current()` is the candidate under test, or the smallest plan known to
+/// fail when none is.
 #[derive(Clone, Debug)]
 pub struct PlanTree {
     seed: u64,
-    hosts: Vec<HostSpec>,
-    /// The smallest plan known to fail.
-    accepted: FaultPlan,
-    /// What `current()` returns: `accepted`, or a candidate being tested.
-    current: FaultPlan,
-    /// Whether `current` is an untested candidate.
-    trying: bool,
-    stage: Stage,
-    /// Simplifications of the action under `Stage::Simplify` that did not fail.
-    rejected: Vec<Fault>,
-    /// Every candidate that passed, so a later pass does not run it again.
-    passed: Vec<FaultPlan>,
-    pass: u32,
-    progress: bool,
+    search: PlanSearch,
 }
 
 impl PlanTree {
-    /// Passes of remove-then-simplify at most; each pass after the first runs only if the one
-    /// before changed something.
-    pub const MAX_PASSES: u32 = 4;
-
-    /// Faults are never shortened below this.
-    pub const DURATION_MIN: Duration = Duration::from_millis(1);
-
     /// The tree for `seed` starting from `plan`; `hosts` (the topology's) lets a zone cut be
     /// rewritten as a split of the zone's hosts.
     pub fn new(seed: u64, plan: FaultPlan, hosts: Vec<HostSpec>) -> PlanTree {
-        let size = plan.actions.len();
         PlanTree {
             seed,
-            hosts,
-            accepted: plan.clone(),
-            current: plan,
-            trying: false,
-            stage: Stage::Remove {
-                size,
-                at: 0,
-                keep: false,
-            },
-            rejected: Vec::new(),
-            passed: Vec::new(),
-            pass: 0,
-            progress: false,
+            search: PlanSearch::new(plan, &hosts),
         }
     }
 
-    /// The candidate failed too: it becomes the plan to shrink further.
-    fn accept(&mut self) {
-        self.accepted = self.current.clone();
-        self.progress = true;
-        match self.stage {
-            // The plan is now that one chunk: split it finer.
-            Stage::Remove { size, keep: true, .. } => {
-                self.stage = Stage::Remove {
-                    size: size / 2,
-                    at: 0,
-                    keep: true,
-                };
-            }
-            // A deletion keeps its position: the actions after the deleted chunk moved into it.
-            Stage::Remove { keep: false, .. } => {}
-            // The action changed: its simplifications start over.
-            Stage::Simplify { action, .. } => self.stage = Stage::Simplify { action, option: 0 },
-            Stage::Done => {}
-        }
+    /// The run failed at `failed_at`: the first shrinking candidate drops every fault that
+    /// starts later, as `ruckus shrink` does (see [`PlanSearch::failed_at`]).
+    pub fn failed_at(mut self, failed_at: Instant) -> PlanTree {
+        self.search = self.search.failed_at(failed_at);
+        self
     }
 
-    /// The candidate passed: the failure needs what it removed or changed.
-    fn reject(&mut self) {
-        let candidate = std::mem::replace(&mut self.current, self.accepted.clone());
-        self.passed.push(candidate);
-        self.skip();
-    }
-
-    /// Moves past the candidate under the cursor.
-    fn skip(&mut self) {
-        match self.stage {
-            Stage::Remove { size, at, keep } => {
-                self.stage = Stage::Remove {
-                    size,
-                    at: at + size,
-                    keep,
-                };
-            }
-            Stage::Simplify { action, option } => {
-                let options = simplifications(&self.accepted.actions[action].fault, &self.hosts);
-                self.rejected.push(options[option].clone());
-                self.stage = Stage::Simplify {
-                    action,
-                    option: option + 1,
-                };
-            }
-            Stage::Done => {}
-        }
-    }
-
-    /// Moves to the next candidate and makes it current; `false` (with `current` back at the
-    /// last failing plan) when there is none left.
-    fn next_candidate(&mut self) -> bool {
-        loop {
-            let len = self.accepted.actions.len();
-            match self.stage {
-                Stage::Done => {
-                    self.current = self.accepted.clone();
-                    return false;
-                }
-                Stage::Remove { size, at, keep } => {
-                    let size = size.min(len);
-                    if size == 0 {
-                        self.stage = Stage::Simplify { action: 0, option: 0 };
-                    } else if keep && (size == len || at >= len) {
-                        // Keeping everything is no change; after the keeps come the deletions.
-                        self.stage = Stage::Remove {
-                            size,
-                            at: 0,
-                            keep: false,
-                        };
-                    } else if at >= len {
-                        self.stage = if size == 1 {
-                            Stage::Simplify { action: 0, option: 0 }
-                        } else {
-                            Stage::Remove {
-                                size: size / 2,
-                                at: 0,
-                                keep: true,
-                            }
-                        };
-                    } else {
-                        self.stage = Stage::Remove { size, at, keep };
-                        let end = (at + size).min(len);
-                        let mut candidate = self.accepted.clone();
-                        if keep {
-                            candidate.actions = candidate.actions[at..end].to_vec();
-                        } else {
-                            candidate.actions.drain(at..end);
-                        }
-                        if self.try_candidate(candidate) {
-                            return true;
-                        }
-                    }
-                }
-                Stage::Simplify { action, option } => {
-                    if action >= len {
-                        self.rejected.clear();
-                        self.stage = if self.progress && self.pass + 1 < Self::MAX_PASSES {
-                            self.pass += 1;
-                            self.progress = false;
-                            Stage::Remove {
-                                size: len,
-                                at: 0,
-                                keep: false,
-                            }
-                        } else {
-                            Stage::Done
-                        };
-                        continue;
-                    }
-                    let fault = &self.accepted.actions[action].fault;
-                    let options = simplifications(fault, &self.hosts);
-                    let next = (option..options.len()).find(|&i| !self.rejected.contains(&options[i]));
-                    match next {
-                        None => {
-                            self.rejected.clear();
-                            self.stage = Stage::Simplify {
-                                action: action + 1,
-                                option: 0,
-                            };
-                        }
-                        Some(i) => {
-                            self.stage = Stage::Simplify { action, option: i };
-                            let mut candidate = self.accepted.clone();
-                            candidate.actions[action].fault = options[i].clone();
-                            if self.try_candidate(candidate) {
-                                return true;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Makes `candidate` current, unless it is known to pass: then the cursor moves on and the
-    /// answer is `false`.
-    fn try_candidate(&mut self, candidate: FaultPlan) -> bool {
-        if self.passed.contains(&candidate) {
-            self.skip();
-            return false;
-        }
-        self.current = candidate;
-        self.trying = true;
-        true
+    /// The smallest plan known to fail so far.
+    pub fn best(&self) -> &FaultPlan {
+        self.search.best()
     }
 }
 
@@ -361,186 +172,36 @@ impl ValueTree for PlanTree {
     fn current(&self) -> FaultCase {
         FaultCase {
             seed: self.seed,
-            plan: self.current.clone(),
+            plan: self
+                .search
+                .pending()
+                .unwrap_or_else(|| self.search.best())
+                .clone(),
         }
     }
 
     /// Called after `current()` failed: keep it and propose the next smaller candidate.
     fn simplify(&mut self) -> bool {
-        if self.trying {
-            self.trying = false;
-            self.accept();
-        }
-        self.next_candidate()
+        self.search.keep();
+        self.search.propose().is_some()
     }
 
     /// Called after `current()` passed: drop it and propose the next candidate from the last
     /// failing plan; `false` once there is none (and `current()` is that plan again).
     fn complicate(&mut self) -> bool {
-        if !self.trying {
+        if self.search.pending().is_none() {
             return false;
         }
-        self.trying = false;
-        self.reject();
-        self.next_candidate()
+        self.search.reject();
+        self.search.propose().is_some()
     }
-}
-
-/// The one-step simplifications of `fault`, most drastic first. Each strictly decreases a
-/// measure (partition shape, hosts named, a duration or magnitude), so shrinking terminates.
-pub fn simplifications(fault: &Fault, hosts: &[HostSpec]) -> Vec<Fault> {
-    let mut out = Vec::new();
-    match fault {
-        Fault::Partition { partition, duration } => {
-            for p in simpler_partitions(partition, hosts) {
-                out.push(Fault::Partition {
-                    partition: p,
-                    duration: *duration,
-                });
-            }
-        }
-        Fault::KillProcess {
-            host,
-            process_index,
-            down_for,
-        } => {
-            // Lower indexes first; a small index names the same process whatever the count.
-            for i in 0..(*process_index).min(4) {
-                out.push(Fault::KillProcess {
-                    host: *host,
-                    process_index: i,
-                    down_for: *down_for,
-                });
-            }
-        }
-        Fault::SlowLink {
-            from,
-            to,
-            factor,
-            duration,
-        } if *factor > 2 => out.push(Fault::SlowLink {
-            from: *from,
-            to: *to,
-            factor: (*factor / 2).max(2),
-            duration: *duration,
-        }),
-        Fault::ClockJump { host, delta_ns } if delta_ns.unsigned_abs() >= 2 * PlanTree::DURATION_MIN.0 => {
-            out.push(Fault::ClockJump {
-                host: *host,
-                delta_ns: delta_ns / 2,
-            });
-        }
-        Fault::ClockDrift {
-            host,
-            drift_ppm,
-            duration,
-        } if drift_ppm.unsigned_abs() >= 2 => out.push(Fault::ClockDrift {
-            host: *host,
-            drift_ppm: drift_ppm / 2,
-            duration: *duration,
-        }),
-        Fault::NetworkChaos { chaos, duration } => {
-            let quieter = |f: fn(&mut NetworkChaos)| {
-                let mut c = *chaos;
-                f(&mut c);
-                Fault::NetworkChaos {
-                    chaos: c,
-                    duration: *duration,
-                }
-            };
-            if chaos.loss > 0.0 {
-                out.push(quieter(|c| c.loss = 0.0));
-            }
-            if chaos.duplicate > 0.0 {
-                out.push(quieter(|c| c.duplicate = 0.0));
-            }
-            if chaos.reorder > 0.0 {
-                out.push(quieter(|c| c.reorder = 0.0));
-            }
-        }
-        _ => {}
-    }
-    if let Some(d) = fault.duration() {
-        let half = Duration(d.0 / 2);
-        if half >= PlanTree::DURATION_MIN {
-            out.push(ruckus_sim::shrink::with_duration(fault, half).expect("the fault has a duration"));
-        }
-    }
-    out
-}
-
-/// Simpler partitions: a simpler shape first, then the same shape naming fewer hosts.
-fn simpler_partitions(partition: &Partition, hosts: &[HostSpec]) -> Vec<Partition> {
-    let without = |side: &[HostId], i: usize| -> Vec<HostId> {
-        let mut s = side.to_vec();
-        s.remove(i);
-        s
-    };
-    let mut out = Vec::new();
-    match partition {
-        Partition::Isolate { .. } => {}
-        Partition::Halves { side } => {
-            out.extend(side.iter().map(|&host| Partition::Isolate { host }));
-            if side.len() >= 2 {
-                out.extend((0..side.len()).map(|i| Partition::Halves {
-                    side: without(side, i),
-                }));
-            }
-        }
-        Partition::OneWay { from, to } => {
-            if from.len() >= 2 {
-                out.extend((0..from.len()).map(|i| Partition::OneWay {
-                    from: without(from, i),
-                    to: to.clone(),
-                }));
-            }
-            if to.len() >= 2 {
-                out.extend((0..to.len()).map(|i| Partition::OneWay {
-                    from: from.clone(),
-                    to: without(to, i),
-                }));
-            }
-        }
-        Partition::Bridge { left, right, bridge } => {
-            // Without the bridge host's double role: left against everyone else.
-            if !left.is_empty() {
-                out.push(Partition::Halves { side: left.clone() });
-            }
-            if left.len() >= 2 {
-                out.extend((0..left.len()).map(|i| Partition::Bridge {
-                    left: without(left, i),
-                    right: right.clone(),
-                    bridge: *bridge,
-                }));
-            }
-            if right.len() >= 2 {
-                out.extend((0..right.len()).map(|i| Partition::Bridge {
-                    left: left.clone(),
-                    right: without(right, i),
-                    bridge: *bridge,
-                }));
-            }
-        }
-        Partition::Zone { zone } => {
-            let side: Vec<HostId> = hosts
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.zone.as_deref() == Some(zone.as_str()))
-                .map(|(i, _)| HostId(i as u32))
-                .collect();
-            if !side.is_empty() {
-                out.push(Partition::Halves { side });
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::test_runner::{Config, TestCaseError, TestError};
-    use ruckus_sim::{Distribution, FaultAction, FaultRate, Instant};
+    use ruckus_sim::{Distribution, Fault, FaultAction, FaultRate, HostId, Partition};
 
     fn topology() -> Topology {
         Topology::zoned(
@@ -628,10 +289,10 @@ mod tests {
         });
         let tree = PlanTree::new(77, plan.clone(), hosts.clone());
         let seeds = std::cell::RefCell::new(Vec::new());
+        let fails = |p: &FaultPlan| cuts(p, 1, 2, &hosts, Duration::from_millis(100)) && crashes(p, 3);
         let result = runner.run_one(tree, |case| {
             seeds.borrow_mut().push(case.seed);
-            let fails = cuts(&case.plan, 1, 2, &hosts, Duration::from_millis(100)) && crashes(&case.plan, 3);
-            if fails {
+            if fails(&case.plan) {
                 Err(TestCaseError::fail("culprits present"))
             } else {
                 Ok(())
@@ -664,6 +325,31 @@ mod tests {
                 down_for: Duration(Duration::from_millis(700).0 >> 9)
             }
         );
+        // Proptest drove the engine's search: a plain loop over it tests the same candidates
+        // (all but proptest's first run, the original) and ends at the same plan.
+        let looped = PlanSearch::new(plan.clone(), &hosts).run(0, 4096, fails);
+        assert_eq!(looped.plan, minimal.plan);
+        assert_eq!(looped.tests, seeds.borrow().len() - 1);
+    }
+
+    #[test]
+    fn told_the_failure_time_the_first_candidate_drops_the_later_faults() {
+        let topology = topology();
+        let plan = busy_plan(topology.hosts());
+        let failed_at = Instant(Duration::from_secs(3).0);
+        let mut tree = PlanTree::new(5, plan.clone(), topology.hosts().to_vec()).failed_at(failed_at);
+        assert!(tree.simplify());
+        let cut = tree.current().plan;
+        assert!(cut.actions.len() < plan.actions.len());
+        assert!(cut.actions.iter().all(|a| a.at <= failed_at));
+        assert_eq!(
+            cut.actions.len(),
+            plan.actions.iter().filter(|a| a.at <= failed_at).count()
+        );
+        // It passed: the next candidate starts from the whole plan again (no actions at all).
+        assert!(tree.complicate());
+        assert!(tree.current().plan.actions.is_empty());
+        assert_eq!(tree.best(), &plan);
     }
 
     #[test]
@@ -694,72 +380,6 @@ mod tests {
         }
         assert!(steps > plan.actions.len(), "{steps}");
         assert_eq!(tree.current().plan, plan);
-    }
-
-    #[test]
-    fn simplifications_shrink_every_kind() {
-        let topology = topology();
-        let hosts = topology.hosts();
-        let d = Duration::from_millis(40);
-        let zone = hosts[0].zone.clone().unwrap();
-        let halves = simplifications(
-            &Fault::Partition {
-                partition: Partition::Zone { zone },
-                duration: d,
-            },
-            hosts,
-        );
-        assert!(matches!(
-            &halves[0],
-            Fault::Partition { partition: Partition::Halves { side }, .. } if side.len() == 3
-        ));
-        let isolate = simplifications(&halves[0], hosts);
-        assert!(matches!(
-            isolate[0],
-            Fault::Partition {
-                partition: Partition::Isolate { .. },
-                ..
-            }
-        ));
-        assert_eq!(
-            isolate.len(),
-            3 + 3 + 1,
-            "isolate each, drop each, halve the duration"
-        );
-        let chaos = simplifications(
-            &Fault::NetworkChaos {
-                chaos: FaultProfile::default().chaos,
-                duration: Duration::from_micros(1500),
-            },
-            hosts,
-        );
-        assert_eq!(
-            chaos.len(),
-            3,
-            "one per rate; 1.5 ms does not halve below the floor"
-        );
-        let kill = Fault::KillProcess {
-            host: HostId(1),
-            process_index: 9000,
-            down_for: d,
-        };
-        assert_eq!(simplifications(&kill, hosts).len(), 5);
-        let jump = Fault::ClockJump {
-            host: HostId(0),
-            delta_ns: -(Duration::from_millis(3).0 as i64),
-        };
-        assert_eq!(
-            simplifications(&jump, hosts),
-            vec![Fault::ClockJump {
-                host: HostId(0),
-                delta_ns: -(Duration::from_micros(1500).0 as i64)
-            }]
-        );
-        let floor = Fault::CrashHost {
-            host: HostId(0),
-            down_for: Duration::from_micros(1999),
-        };
-        assert!(simplifications(&floor, hosts).is_empty());
     }
 
     #[test]

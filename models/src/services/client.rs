@@ -1,0 +1,57 @@
+//! Clients: open-loop (Poisson) or closed-loop load.
+
+use super::*;
+
+/// A client process.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(super) workload: Workload,
+    pub(super) caller: Caller,
+    measure_from: Instant,
+}
+
+impl Client {
+    /// A client generating `workload` through `caller`; counts from `measure_from`.
+    pub(super) fn new(workload: Workload, caller: Caller, measure_from: Instant) -> Client {
+        Client {
+            workload,
+            caller,
+            measure_from,
+        }
+    }
+
+    pub(super) fn arrive_after(&self, ctx: &mut Context<'_, Node>) {
+        if let Workload::Open { rate } = self.workload {
+            let gap = ctx.random().exponential(1e9 / rate);
+            ctx.set_timer(Duration(gap.round().max(1.0) as u64), Timer::Arrive);
+        }
+    }
+
+    pub(super) fn offer(&mut self, ctx: &mut Context<'_, Node>) {
+        let now = ctx.now();
+        if now >= self.measure_from {
+            ctx.count("offered", 1);
+            ctx.observe("offered_at", now.as_nanos());
+        }
+        if let Some(done) = self.caller.start(ctx, 0, None) {
+            self.done(ctx, done);
+        }
+    }
+
+    pub(super) fn done(&mut self, ctx: &mut Context<'_, Node>, done: Done) {
+        let now = ctx.now();
+        if done.measured {
+            if done.ok {
+                ctx.count("ok", 1);
+                ctx.observe("latency", (now - done.started).as_nanos());
+                ctx.observe("ok_at", now.as_nanos());
+            } else {
+                ctx.count("failed", 1);
+            }
+        }
+        if let Workload::Closed { think_time, .. } = self.workload {
+            let think = think_time.sample(ctx.random());
+            ctx.set_timer(think, Timer::Think);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The figures an experiment compares, from one run's metrics.
+
+use super::*;
+
+/// Summary figures of one run: the numbers experiments compare. `end` is when the run ended.
+///
+/// `goodput` (successes per second over the measured span), `success_rate`, `amplification`
+/// (attempts per offered request), `latency_{mean,p50,p99,p999}_ms`, `recovery_time_s` (from
+/// the last degradation's end to the first window whose successes reach `recovery_threshold` of
+/// the offers in it; the rest of the run if never, with `recovered` = 0) and the raw counters.
+pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (name, v) in metrics.counters() {
+        out.insert(name.clone(), *v as f64);
+    }
+    let offered = metrics.counter("offered") as f64;
+    let ok = metrics.counter("ok") as f64;
+    let attempts = metrics.counter("attempts") as f64;
+    let span = end
+        .saturating_since(Instant::ZERO + config.measure_after)
+        .as_secs_f64();
+    out.insert("goodput".into(), if span > 0.0 { ok / span } else { 0.0 });
+    out.insert(
+        "success_rate".into(),
+        if offered > 0.0 { ok / offered } else { 0.0 },
+    );
+    out.insert(
+        "amplification".into(),
+        if offered > 0.0 { attempts / offered } else { 0.0 },
+    );
+    let lat = metrics.samples("latency");
+    if !lat.is_empty() {
+        let mean = lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64;
+        out.insert("latency_mean_ms".into(), mean / 1e6);
+        for (name, q) in [
+            ("latency_p50_ms", 0.5),
+            ("latency_p99_ms", 0.99),
+            ("latency_p999_ms", 0.999),
+        ] {
+            out.insert(
+                name.into(),
+                metrics.quantile("latency", q).unwrap_or(0) as f64 / 1e6,
+            );
+        }
+    }
+    for (i, _) in config.tiers.iter().enumerate() {
+        let name = format!("tier{i}.sojourn");
+        let s = metrics.samples(&name);
+        if !s.is_empty() {
+            let mean = s.iter().map(|&x| x as f64).sum::<f64>() / s.len() as f64;
+            out.insert(format!("tier{i}.sojourn_mean_ms"), mean / 1e6);
+        }
+    }
+    if let Some(trigger) = config.trigger_end() {
+        let (recovered, time) = recovery_time(
+            Instant::ZERO + trigger,
+            end,
+            config.recovery_window,
+            config.recovery_threshold,
+            metrics.samples("offered_at"),
+            metrics.samples("ok_at"),
+        );
+        out.insert("recovered".into(), if recovered { 1.0 } else { 0.0 });
+        out.insert("recovery_time_s".into(), time.as_secs_f64());
+    }
+    out
+}
+
+/// Time from `trigger` to the start of the first whole window in which successes reach
+/// `threshold` of offers. Returns `(false, end - trigger)` when no window does.
+pub fn recovery_time(
+    trigger: Instant,
+    end: Instant,
+    window: Duration,
+    threshold: f64,
+    offered_at: &[u64],
+    ok_at: &[u64],
+) -> (bool, Duration) {
+    let w = window.0.max(1);
+    let windows = end.saturating_since(trigger).0 / w;
+    let bucket = |samples: &[u64]| {
+        let mut counts = vec![0u64; windows as usize];
+        for &t in samples {
+            if t >= trigger.0 {
+                let k = (t - trigger.0) / w;
+                if k < windows {
+                    counts[k as usize] += 1;
+                }
+            }
+        }
+        counts
+    };
+    let offers = bucket(offered_at);
+    let oks = bucket(ok_at);
+    for k in 0..windows as usize {
+        if offers[k] > 0 && oks[k] as f64 >= threshold * offers[k] as f64 {
+            return (true, Duration(k as u64 * w));
+        }
+    }
+    (false, end.saturating_since(trigger))
+}

@@ -1,0 +1,179 @@
+//! Properties and limits: when each property is checked, and what failing one (or running out
+//! of events or queue room) makes of the run.
+
+use super::{Failure, Sim, Verdict, panic_message};
+use crate::process::Process;
+use crate::property::{PropertyKind, View};
+use crate::time::{Duration, Instant};
+use serde::{Deserialize, Serialize};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Bounds on a run. The horizon ends a run normally; the others are reported failures, so a
+/// run that stops making progress ends with a verdict instead of hanging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// True time at which the run ends.
+    pub horizon: Duration,
+    /// Most events a run may process.
+    pub max_events: u64,
+    /// Most events that may wait in the queue at once.
+    pub max_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            horizon: Duration::from_secs(60),
+            max_events: 100_000_000,
+            max_queue: 10_000_000,
+        }
+    }
+}
+
+impl<P: Process> Sim<P> {
+    /// Whether the event budget is not yet spent and the queue within its bound.
+    #[inline]
+    pub(super) fn within_limits(&self) -> bool {
+        let limits = &self.config.limits;
+        self.core.event_index < limits.max_events && self.core.queue.len() <= limits.max_queue
+    }
+
+    /// The `LimitExceeded` failure for the limit `within_limits` found exceeded.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn limit_exceeded(&self) -> Failure {
+        let limits = &self.config.limits;
+        if self.core.event_index >= limits.max_events {
+            self.limit_failure(format!(
+                "event budget of {} exhausted at {} (the run is not converging or the budget is too small)",
+                limits.max_events, self.core.now
+            ))
+        } else {
+            self.limit_failure(format!(
+                "event queue grew past its bound of {} (runaway message or timer creation?)",
+                limits.max_queue
+            ))
+        }
+    }
+
+    fn limit_failure(&self, message: String) -> Failure {
+        Failure {
+            verdict: Verdict::LimitExceeded,
+            property: None,
+            message,
+            time: self.core.now,
+            host: None,
+            process: None,
+            event_index: self.core.event_index,
+        }
+    }
+
+    /// Runs one check under `catch_unwind`, turning a panicking checker into a failure.
+    pub(super) fn run_check(&self, i: usize) -> Result<(), (Verdict, String)> {
+        let view = View {
+            core: &self.core,
+            states: &self.states,
+        };
+        match catch_unwind(AssertUnwindSafe(|| (self.properties[i].check)(&view))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err((Verdict::SafetyViolation, msg)),
+            Err(panic) => Err((
+                Verdict::ModelPanic,
+                format!("checker panicked: {}", panic_message(&*panic)),
+            )),
+        }
+    }
+
+    pub(super) fn property_failure(
+        &self,
+        i: usize,
+        verdict: Verdict,
+        message: String,
+        time: Instant,
+    ) -> Failure {
+        Failure {
+            verdict,
+            property: Some(self.properties[i].name.clone()),
+            message,
+            time,
+            host: None,
+            process: None,
+            event_index: self.core.event_index,
+        }
+    }
+
+    pub(super) fn check_properties(&mut self) -> Option<Failure> {
+        let now = self.core.now;
+        for i in 0..self.properties.len() {
+            match self.properties[i].kind {
+                PropertyKind::Always { cadence } => {
+                    if let Some(c) = cadence {
+                        if now < self.next_check[i] {
+                            continue;
+                        }
+                        self.next_check[i] = now.saturating_add(c);
+                    }
+                    if let Err((v, msg)) = self.run_check(i) {
+                        return Some(self.property_failure(i, v, msg, now));
+                    }
+                }
+                PropertyKind::Eventually { .. } => {
+                    if self.satisfied[i] || now < self.heal_at {
+                        continue;
+                    }
+                    match self.run_check(i) {
+                        Ok(()) => self.satisfied[i] = true,
+                        Err((Verdict::ModelPanic, msg)) => {
+                            return Some(self.property_failure(i, Verdict::ModelPanic, msg, now));
+                        }
+                        Err(_) => {}
+                    }
+                }
+                PropertyKind::AtEnd => {}
+            }
+        }
+        None
+    }
+
+    /// A liveness failure if some `Eventually` property's deadline is before `before`.
+    pub(super) fn liveness_deadline_passed(&self, before: Instant) -> Option<Failure> {
+        for (i, p) in self.properties.iter().enumerate() {
+            if let PropertyKind::Eventually { within } = p.kind {
+                let deadline = self.heal_at.saturating_add(within);
+                if !self.satisfied[i] && deadline < before {
+                    let last = self.run_check(i).err().map(|(_, m)| m).unwrap_or_default();
+                    let time = if before == Instant::MAX {
+                        self.core.now
+                    } else {
+                        deadline
+                    };
+                    let msg = if before == Instant::MAX && deadline > self.core.now {
+                        format!(
+                            "did not hold when the run ended at {} (deadline {deadline}): {last}",
+                            self.core.now
+                        )
+                    } else {
+                        format!(
+                            "did not hold within {within} of the heal at {}: {last}",
+                            self.heal_at
+                        )
+                    };
+                    return Some(self.property_failure(i, Verdict::LivenessFailure, msg, time));
+                }
+            }
+        }
+        None
+    }
+
+    pub(super) fn check_at_end(&self) -> Option<Failure> {
+        for (i, p) in self.properties.iter().enumerate() {
+            if p.kind == PropertyKind::AtEnd
+                && let Err((v, msg)) = self.run_check(i)
+            {
+                return Some(self.property_failure(i, v, msg, self.core.now));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,283 @@
+//! The queue and what a handler's context reaches: events ordered by (time, sequence), hosts,
+//! process records, the network, timers, and the record every event leaves.
+
+use crate::clock::Clock;
+use crate::disk::{Disk, DiskFaultConfig};
+use crate::metrics::Metrics;
+use crate::network::{HostId, Network, Transmission};
+use crate::process::{HistoryEntry, Process, ProcessId, TimerId};
+use crate::property::LifecycleEvent;
+use crate::record::{EventDetail, EventRecord, Fingerprint, FlightRecorder, Observer};
+use crate::rng::Random;
+use crate::time::{Duration, Instant};
+use crate::timers::TimerSet;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+pub(crate) enum Payload<P: Process> {
+    Start,
+    Deliver {
+        from: ProcessId,
+        sent_at: Instant,
+        message: P::Message,
+    },
+    Timer {
+        id: TimerId,
+        timer: P::Timer,
+    },
+    FaultBegin(u32),
+    FaultEnd(u32),
+    /// The husk left at the top of the queue while its event is being handled (see `take_top`).
+    Consumed,
+    Heal,
+}
+
+pub(crate) struct Event<P: Process> {
+    pub(crate) time: Instant,
+    pub(crate) seq: u64,
+    pub(crate) target: u32,
+    pub(crate) incarnation: u32,
+    pub(crate) payload: Payload<P>,
+}
+
+impl<P: Process> PartialEq for Event<P> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl<P: Process> Eq for Event<P> {}
+impl<P: Process> PartialOrd for Event<P> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<P: Process> Ord for Event<P> {
+    // Reversed: BinaryHeap is a max-heap and the earliest (time, seq) must come out first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+pub(crate) struct HostState<P: Process> {
+    pub(crate) clock: Clock,
+    pub(crate) disk: Disk,
+    pub(crate) up: bool,
+    pub(crate) paused: bool,
+    pub(crate) deferred: Vec<Event<P>>,
+    pub(crate) processes: Vec<ProcessId>,
+    pub(crate) disk_rng: Random,
+    /// Drift to return to when a drift fault ends.
+    pub(crate) base_drift_ppm: i64,
+    /// Active `Fault::Degrade` conditions as (fault index, mode), in the order they began.
+    /// Environmental: a crash keeps them, their end or the heal removes them.
+    pub(crate) degradations: Vec<(u32, String)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProcMeta {
+    pub(crate) host: HostId,
+    pub(crate) incarnation: u32,
+    pub(crate) alive: bool,
+    pub(crate) boot: bool,
+    /// Killed by a fault (so the heal restarts it), as opposed to stopped by a sibling.
+    pub(crate) killed: bool,
+}
+
+/// Everything but the process states, so a handler can hold its own state mutably while the
+/// context reaches the rest.
+pub(crate) struct Core<P: Process> {
+    pub(crate) now: Instant,
+    pub(crate) seq: u64,
+    pub(crate) queue: BinaryHeap<Event<P>>,
+    /// Whether the top of `queue` is the husk of the event being handled (see `take_top`).
+    pub(crate) husk_on_top: bool,
+    pub(crate) hosts: Vec<HostState<P>>,
+    pub(crate) procs: Vec<ProcMeta>,
+    /// Each process's crashes, kills, stops, restarts, pauses and resumes, in order.
+    pub(crate) lifecycles: Vec<Vec<LifecycleEvent>>,
+    pub(crate) net: Network,
+    pub(crate) net_rng: Random,
+    pub(crate) next_timer: u64,
+    pub(crate) live_timers: TimerSet,
+    pub(crate) event_index: u64,
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) recorder: FlightRecorder,
+    pub(crate) observer: Option<Box<dyn Observer>>,
+    pub(crate) metrics: Metrics,
+    pub(crate) history: Vec<HistoryEntry<P::Operation>>,
+    pub(crate) spawned: Vec<(ProcessId, P)>,
+    pub(crate) stopped: Vec<ProcessId>,
+    pub(crate) stop_requested: bool,
+    pub(crate) deliveries: u64,
+    pub(crate) disk_faults: DiskFaultConfig,
+}
+
+impl<P: Process> Core<P> {
+    #[inline]
+    pub(super) fn push(&mut self, time: Instant, target: u32, incarnation: u32, payload: Payload<P>) {
+        debug_assert!(
+            time >= self.now,
+            "an event scheduled at {time}, before now ({})",
+            self.now
+        );
+        self.seq += 1;
+        let event = Event {
+            time,
+            seq: self.seq,
+            target,
+            incarnation,
+            payload,
+        };
+        if self.husk_on_top {
+            // The event being handled still sits at the top as a husk. Every new event sorts
+            // after it (time >= now, larger sequence), so writing the new event over the husk
+            // and sifting it down keeps the heap valid: one sift instead of a pop and a push.
+            self.husk_on_top = false;
+            let mut top = self.queue.peek_mut().expect("the husk is in the queue");
+            debug_assert!(
+                matches!(top.payload, Payload::Consumed),
+                "the reused top slot holds the husk"
+            );
+            debug_assert!(
+                (top.time, top.seq) < (event.time, event.seq),
+                "a new event sorts after the husk it replaces"
+            );
+            *top = event;
+        } else {
+            self.queue.push(event);
+        }
+    }
+
+    /// Takes the earliest event's contents, leaving a husk with the same (time, sequence) at
+    /// the top of the queue; the first event pushed while handling it replaces the husk, and
+    /// `drop_husk` removes it if none was. Event order is exactly that of pop-then-push.
+    #[inline]
+    pub(super) fn take_top(&mut self) -> Option<Event<P>> {
+        debug_assert!(!self.husk_on_top, "the last event's husk was not dropped");
+        let mut top = self.queue.peek_mut()?;
+        let payload = std::mem::replace(&mut top.payload, Payload::Consumed);
+        let event = Event {
+            time: top.time,
+            seq: top.seq,
+            target: top.target,
+            incarnation: top.incarnation,
+            payload,
+        };
+        drop(top);
+        self.husk_on_top = true;
+        Some(event)
+    }
+
+    /// Removes the husk of the event just handled, if nothing replaced it.
+    #[inline]
+    pub(super) fn drop_husk(&mut self) {
+        if self.husk_on_top {
+            self.husk_on_top = false;
+            let husk = self.queue.pop();
+            debug_assert!(
+                husk.is_some_and(|e| matches!(e.payload, Payload::Consumed)),
+                "the top of the queue is the husk"
+            );
+        }
+    }
+
+    // Always inlined: the record is built field by field at each call site, and passing it
+    // through a call cost a store and reload of 48 bytes per event.
+    #[inline(always)]
+    pub(crate) fn emit(&mut self, record: EventRecord, detail: EventDetail<'_>) {
+        self.fingerprint.add(&record);
+        self.recorder.push(record);
+        if let Some(obs) = self.observer.as_mut() {
+            obs.on_event(&record, detail);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn send(&mut self, from: ProcessId, from_host: HostId, to: ProcessId, message: P::Message) {
+        let target = self.procs[to.index()];
+        let now = self.now;
+        match self.net.transmit(from_host, target.host, now, &mut self.net_rng) {
+            Transmission::Dropped => {}
+            Transmission::Once(t) => {
+                self.push(
+                    t,
+                    to.0,
+                    target.incarnation,
+                    Payload::Deliver {
+                        from,
+                        sent_at: now,
+                        message,
+                    },
+                );
+            }
+            Transmission::Twice(t1, t2) => {
+                self.push(
+                    t1,
+                    to.0,
+                    target.incarnation,
+                    Payload::Deliver {
+                        from,
+                        sent_at: now,
+                        message: message.clone(),
+                    },
+                );
+                self.push(
+                    t2,
+                    to.0,
+                    target.incarnation,
+                    Payload::Deliver {
+                        from,
+                        sent_at: now,
+                        message,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn set_timer(
+        &mut self,
+        me: ProcessId,
+        host: HostId,
+        after: Duration,
+        timer: P::Timer,
+    ) -> TimerId {
+        self.next_timer += 1;
+        let id = self.next_timer;
+        self.live_timers.insert(id);
+        let delay = self.hosts[host.index()].clock.true_duration(after);
+        let at = self.now.saturating_add(delay);
+        let incarnation = self.procs[me.index()].incarnation;
+        self.push(
+            at,
+            me.0,
+            incarnation,
+            Payload::Timer {
+                id: TimerId(id),
+                timer,
+            },
+        );
+        TimerId(id)
+    }
+
+    pub(super) fn new_process(&mut self, host: HostId, boot: bool) -> ProcessId {
+        let id = ProcessId(self.procs.len() as u32);
+        self.procs.push(ProcMeta {
+            host,
+            incarnation: 0,
+            alive: true,
+            boot,
+            killed: false,
+        });
+        self.lifecycles.push(Vec::new());
+        self.hosts[host.index()].processes.push(id);
+        id
+    }
+
+    pub(crate) fn spawn_from_handler(&mut self, host: HostId, process: P) -> ProcessId {
+        let id = self.new_process(host, false);
+        self.push(self.now, id.0, 0, Payload::Start);
+        self.spawned.push((id, process));
+        id
+    }
+}

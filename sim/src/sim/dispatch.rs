@@ -1,0 +1,290 @@
+//! The event loop: pop the earliest event, hand it to its process (or apply the fault), check
+//! properties and limits, and finish with a report.
+
+use super::core::{Event, Payload};
+use super::{Failure, Progress, RunReport, Sim, Verdict, panic_message};
+use crate::network::HostId;
+use crate::process::{Context, Process, ProcessId};
+use crate::property::Lifecycle;
+use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
+use crate::time::Instant;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+impl<P: Process> Sim<P> {
+    /// Queues the plan's faults, the heal and the boot processes' starts.
+    pub(super) fn start(&mut self) {
+        self.started = true;
+        for (i, a) in self.plan.actions.iter().enumerate() {
+            self.core.push(a.at, NONE, 0, Payload::FaultBegin(i as u32));
+            if let Some(d) = a.fault.duration() {
+                self.core
+                    .push(a.at.saturating_add(d), NONE, 0, Payload::FaultEnd(i as u32));
+            }
+        }
+        self.heal_at = self.plan.faults_end();
+        if !self.plan.actions.is_empty() {
+            self.core.push(self.heal_at, NONE, 0, Payload::Heal);
+        }
+        // Boot processes start after the faults are queued, so a fault at time t takes effect
+        // before anything a process does at t.
+        for id in 0..self.states.len() {
+            self.core.push(Instant::ZERO, id as u32, 0, Payload::Start);
+        }
+    }
+
+    /// Runs until `index` events have been processed (then pauses, so the state can be
+    /// inspected) or the run ends.
+    pub fn run_until_event(&mut self, index: u64) -> Progress {
+        if let Some(r) = &self.finished {
+            return Progress::Finished(r.clone());
+        }
+        if !self.started {
+            self.start();
+        }
+        let horizon = Instant(self.config.limits.horizon.0);
+        while self.core.event_index < index {
+            let Some(next_time) = self.core.queue.peek().map(|e| e.time) else {
+                return self.finish(None);
+            };
+            if !self.properties.is_empty()
+                && let Some(f) = self.liveness_deadline_passed(next_time.min(horizon))
+            {
+                return self.finish(Some(f));
+            }
+            if next_time > horizon {
+                self.core.now = horizon;
+                return self.finish(None);
+            }
+            let event = self.core.take_top().expect("peeked");
+            debug_assert!(event.time >= self.core.now, "time never goes backwards");
+            self.core.now = event.time;
+            let dispatched = self.dispatch(event);
+            self.core.drop_husk();
+            if let Err(f) = dispatched {
+                return self.finish(Some(f));
+            }
+            if self.core.stop_requested {
+                return self.finish(None);
+            }
+            if !self.within_limits() {
+                let f = self.limit_exceeded();
+                return self.finish(Some(f));
+            }
+            if !self.properties.is_empty()
+                && let Some(f) = self.check_properties()
+            {
+                return self.finish(Some(f));
+            }
+        }
+        Progress::Paused
+    }
+
+    /// Ends the run: the last liveness and end-of-run checks, then the report (kept, so asking
+    /// again returns the same one).
+    pub(super) fn finish(&mut self, failure: Option<Failure>) -> Progress {
+        let failure = failure
+            .or_else(|| self.liveness_deadline_passed(Instant::MAX))
+            .or_else(|| self.check_at_end());
+        let report = RunReport {
+            seed: self.config.seed,
+            verdict: failure.as_ref().map_or(Verdict::Held, |f| f.verdict),
+            failure,
+            events: self.core.event_index,
+            deliveries: self.core.deliveries,
+            end_time: self.core.now,
+            fingerprint: self.core.fingerprint.value(),
+            last_events: self.core.recorder.events(),
+            metrics: self.core.metrics.clone(),
+        };
+        self.finished = Some(report.clone());
+        Progress::Finished(report)
+    }
+
+    /// A record of the current event for `process` (or none: `NONE`).
+    pub(super) fn record(
+        &self,
+        kind: RecordKind,
+        process: u32,
+        peer: u32,
+        aux: u64,
+        digest: u64,
+    ) -> EventRecord {
+        let host = if process == NONE {
+            NONE
+        } else {
+            self.core.procs[process as usize].host.0
+        };
+        EventRecord {
+            index: self.core.event_index,
+            time: self.core.now,
+            kind,
+            process,
+            host,
+            peer,
+            aux,
+            digest,
+        }
+    }
+
+    /// Handles one event: applies a fault, or hands a message, timer or start to its process
+    /// (deferred if its host is paused, dropped if it is addressed to a dead incarnation).
+    pub(super) fn dispatch(&mut self, event: Event<P>) -> Result<(), Failure> {
+        let timer = match &event.payload {
+            Payload::FaultBegin(i) => {
+                self.apply_fault(*i as usize, true);
+                return Ok(());
+            }
+            Payload::FaultEnd(i) => {
+                self.apply_fault(*i as usize, false);
+                return Ok(());
+            }
+            Payload::Heal => {
+                self.heal();
+                return Ok(());
+            }
+            Payload::Timer { id, .. } => Some(id.0),
+            Payload::Deliver { .. } | Payload::Start | Payload::Consumed => None,
+        };
+        if let Some(id) = timer
+            && !self.core.live_timers.contains(&id)
+        {
+            return Ok(()); // cancelled: not an event
+        }
+        let meta = self.core.procs[event.target as usize];
+        debug_assert!(
+            event.incarnation <= meta.incarnation,
+            "an event addressed to an incarnation that does not exist yet"
+        );
+        let host = &self.core.hosts[meta.host.index()];
+        let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
+        if host.paused && deliverable {
+            self.defer(event, meta.host);
+            return Ok(());
+        }
+        if let Some(id) = timer {
+            self.core.live_timers.remove(&id);
+        }
+        if !deliverable {
+            self.drop_event(event);
+            return Ok(());
+        }
+        self.handle(event, meta.host, meta.incarnation)?;
+        self.apply_spawns_and_stops();
+        Ok(())
+    }
+
+    /// Keeps an event for a paused host until it resumes.
+    fn defer(&mut self, event: Event<P>, host: HostId) {
+        let r = self.record(RecordKind::Deferred, event.target, NONE, 0, 0);
+        self.core.emit(r, EventDetail::None);
+        self.core.event_index += 1;
+        self.core.hosts[host.index()].deferred.push(event);
+    }
+
+    /// Records an event whose process (incarnation) or host is gone, and forgets it.
+    fn drop_event(&mut self, event: Event<P>) {
+        let (peer, digest) = match &event.payload {
+            Payload::Deliver { from, message, .. } => (from.0, digest(message)),
+            Payload::Timer { timer, .. } => (NONE, digest(timer)),
+            _ => (NONE, 0),
+        };
+        let r = self.record(RecordKind::Dropped, event.target, peer, 0, digest);
+        self.core.emit(r, EventDetail::None);
+        self.core.event_index += 1;
+    }
+
+    /// Records a deliverable event and runs its handler; a panic becomes a failure.
+    #[inline]
+    fn handle(&mut self, event: Event<P>, host: HostId, incarnation: u32) -> Result<(), Failure> {
+        let target = event.target;
+        let state = self.states[target as usize]
+            .as_mut()
+            .expect("live process has a state");
+        let mut ctx = Context {
+            core: &mut self.core,
+            me: ProcessId(target),
+            host,
+            rng: &mut self.rngs[target as usize],
+        };
+        // Each record is built field by field where it is emitted: building one and copying it
+        // with changes cost measurably more per event.
+        let (index, now) = (ctx.core.event_index, ctx.core.now);
+        let outcome = match event.payload {
+            Payload::Deliver {
+                from,
+                sent_at,
+                message,
+            } => {
+                let record = EventRecord {
+                    index,
+                    time: now,
+                    kind: RecordKind::Deliver,
+                    process: target,
+                    host: host.0,
+                    peer: from.0,
+                    aux: sent_at.0,
+                    digest: digest(&message),
+                };
+                ctx.core.emit(record, EventDetail::Message(&message));
+                ctx.core.deliveries += 1;
+                catch_unwind(AssertUnwindSafe(|| state.on_message(&mut ctx, from, message)))
+            }
+            Payload::Timer { id, timer } => {
+                let record = EventRecord {
+                    index,
+                    time: now,
+                    kind: RecordKind::Timer,
+                    process: target,
+                    host: host.0,
+                    peer: NONE,
+                    aux: id.0,
+                    digest: digest(&timer),
+                };
+                ctx.core.emit(record, EventDetail::Timer(&timer));
+                catch_unwind(AssertUnwindSafe(|| state.on_timer(&mut ctx, timer)))
+            }
+            Payload::Start => {
+                let record = EventRecord {
+                    index,
+                    time: now,
+                    kind: RecordKind::Start,
+                    process: target,
+                    host: host.0,
+                    peer: NONE,
+                    aux: u64::from(incarnation),
+                    digest: 0,
+                };
+                ctx.core.emit(record, EventDetail::None);
+                catch_unwind(AssertUnwindSafe(|| state.on_start(&mut ctx)))
+            }
+            Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal | Payload::Consumed => {
+                unreachable!("not addressed to a process")
+            }
+        };
+        self.core.event_index += 1;
+        outcome.map_err(|panic| Failure {
+            verdict: Verdict::ModelPanic,
+            property: None,
+            message: format!("handler panicked: {}", panic_message(&*panic)),
+            time: self.core.now,
+            host: Some(host),
+            process: Some(ProcessId(target)),
+            event_index: self.core.event_index - 1,
+        })
+    }
+
+    /// Installs the processes a handler spawned and ends those it stopped.
+    #[inline]
+    fn apply_spawns_and_stops(&mut self) {
+        if !self.core.spawned.is_empty() {
+            for (id, p) in std::mem::take(&mut self.core.spawned) {
+                self.install(id, p);
+            }
+        }
+        if !self.core.stopped.is_empty() {
+            for id in std::mem::take(&mut self.core.stopped) {
+                self.kill(id, Lifecycle::Stopped);
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The engine: one thread, one event queue ordered by (time, sequence), one seed.
+//!
+//! One file per concept: [`core`] (the queue and what a handler's context reaches),
+//! `dispatch` (the event loop), `lifecycle` (crash, kill, restart, pause), `faults` (the plan's
+//! faults and the heal), `checks` (properties and limits), `report` (verdicts and reports) and
+//! `determinism` (`check_determinism`).
+
+mod checks;
+pub(crate) mod core;
+mod determinism;
+mod dispatch;
+mod faults;
+mod lifecycle;
+mod report;
+
+pub use checks::Limits;
+pub(crate) use core::Core;
+pub use determinism::{Divergence, check_determinism};
+pub(crate) use report::panic_message;
+pub use report::{Failure, Progress, RunReport, Verdict};
+
+use crate::clock::Clock;
+use crate::disk::{Disk, DiskFaultConfig};
+use crate::fault::FaultPlan;
+use crate::metrics::Metrics;
+use crate::network::{HostId, HostSpec, Network, Topology};
+use crate::process::{HistoryEntry, Process, ProcessId};
+use crate::property::{LifecycleEvent, Property};
+use crate::record::{Fingerprint, FlightRecorder, Observer};
+use crate::rng::Random;
+use crate::time::Instant;
+use crate::timers::TimerSet;
+use core::{HostState, Payload};
+use std::collections::BinaryHeap;
+use std::fmt;
+
+/// Everything that identifies a run besides the model, topology and plan.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimConfig {
+    /// The root seed; every random stream derives from it.
+    pub seed: u64,
+    /// Bounds on the run.
+    pub limits: Limits,
+    /// How many recent events the flight recorder keeps for failure reports.
+    pub flight_recorder: usize,
+    /// What a crash does to unsynced writes.
+    pub disk_faults: DiskFaultConfig,
+}
+
+impl SimConfig {
+    /// Defaults with the given seed.
+    pub fn with_seed(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            limits: Limits::default(),
+            flight_recorder: 64,
+            disk_faults: DiskFaultConfig::default(),
+        }
+    }
+}
+
+/// A simulation of one model on one topology under one seed.
+///
+/// Build it (`new`, `spawn`, `set_fault_plan`, `add_property`), then `run` it. The same
+/// inputs always give the same run, event for event.
+pub struct Sim<P: Process> {
+    core: Core<P>,
+    states: Vec<Option<P>>,
+    boot_images: Vec<P>,
+    rngs: Vec<Random>,
+    properties: Vec<Property<P>>,
+    /// Next check time of each `Always` property with a cadence (indexed like `properties`).
+    next_check: Vec<Instant>,
+    /// Whether each `Eventually` property has been satisfied.
+    satisfied: Vec<bool>,
+    plan: FaultPlan,
+    heal_at: Instant,
+    config: SimConfig,
+    hosts: Vec<HostSpec>,
+    started: bool,
+    finished: Option<RunReport>,
+}
+
+impl<P: Process> fmt::Debug for Sim<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sim")
+            .field("seed", &self.config.seed)
+            .field("now", &self.core.now)
+            .field("events", &self.core.event_index)
+            .field("processes", &self.states.len())
+            .finish()
+    }
+}
+
+impl<P: Process> Sim<P> {
+    /// A new simulation of `topology` with no processes yet.
+    pub fn new(config: SimConfig, topology: &Topology) -> Sim<P> {
+        let seed = config.seed;
+        let hosts: Vec<HostState<P>> = topology
+            .hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| HostState {
+                clock: Clock::new(spec.clock),
+                disk: Disk::default(),
+                up: true,
+                paused: false,
+                deferred: Vec::new(),
+                processes: Vec::new(),
+                disk_rng: Random::stream(seed, "disk", i as u64),
+                base_drift_ppm: spec.clock.drift_ppm,
+                degradations: Vec::new(),
+            })
+            .collect();
+        Sim {
+            core: Core {
+                now: Instant::ZERO,
+                seq: 0,
+                queue: BinaryHeap::with_capacity(1024),
+                husk_on_top: false,
+                hosts,
+                procs: Vec::new(),
+                lifecycles: Vec::new(),
+                net: Network::new(topology),
+                net_rng: Random::stream(seed, "network", 0),
+                next_timer: 0,
+                live_timers: TimerSet::default(),
+                event_index: 0,
+                fingerprint: Fingerprint::default(),
+                recorder: FlightRecorder::new(config.flight_recorder),
+                observer: None,
+                metrics: Metrics::default(),
+                history: Vec::new(),
+                spawned: Vec::new(),
+                stopped: Vec::new(),
+                stop_requested: false,
+                deliveries: 0,
+                disk_faults: config.disk_faults,
+            },
+            states: Vec::new(),
+            boot_images: Vec::new(),
+            rngs: Vec::new(),
+            properties: Vec::new(),
+            next_check: Vec::new(),
+            satisfied: Vec::new(),
+            plan: FaultPlan::none(),
+            heal_at: Instant::ZERO,
+            config,
+            hosts: topology.hosts().to_vec(),
+            started: false,
+            finished: None,
+        }
+    }
+
+    /// Places a boot process on `host`. Boot processes start at time zero in spawn order (after
+    /// any fault planned for time zero), and a host restart brings them back from a clone of
+    /// `process`.
+    pub fn spawn(&mut self, host: HostId, process: P) -> ProcessId {
+        assert!(host.index() < self.hosts.len(), "no host {host}");
+        let id = self.core.new_process(host, true);
+        if self.started {
+            self.core.push(self.core.now, id.0, 0, Payload::Start);
+        }
+        self.install(id, process);
+        id
+    }
+
+    fn install(&mut self, id: ProcessId, process: P) {
+        let incarnation = self.core.procs[id.index()].incarnation;
+        let rng = Random::stream(
+            self.config.seed,
+            "process",
+            (u64::from(id.0) << 32) | u64::from(incarnation),
+        );
+        if id.index() == self.states.len() {
+            self.boot_images.push(process.clone());
+            self.states.push(Some(process));
+            self.rngs.push(rng);
+        } else {
+            self.states[id.index()] = Some(process);
+            self.rngs[id.index()] = rng;
+        }
+    }
+
+    /// Sets the fault plan. Must be called before the run starts; checks the hosts it names.
+    pub fn set_fault_plan(&mut self, plan: FaultPlan) -> Result<(), String> {
+        assert!(!self.started, "the fault plan is fixed once the run starts");
+        plan.validate(&self.hosts)?;
+        self.plan = plan;
+        self.plan.sort();
+        Ok(())
+    }
+
+    /// The fault plan in force.
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// Adds a property to check.
+    pub fn add_property(&mut self, property: Property<P>) {
+        self.next_check.push(Instant::ZERO);
+        self.satisfied.push(false);
+        self.properties.push(property);
+    }
+
+    /// Adds every property of a list (a `Vec<Property<P>>` or a [`Properties<P>`](crate::Properties)).
+    pub fn add_properties(&mut self, properties: impl IntoIterator<Item = Property<P>>) {
+        for property in properties {
+            self.add_property(property);
+        }
+    }
+
+    /// Attaches an observer that sees every event (for full traces).
+    pub fn set_observer(&mut self, observer: Box<dyn Observer>) {
+        self.core.observer = Some(observer);
+    }
+
+    /// Detaches and returns the observer.
+    pub fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
+        self.core.observer.take()
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+    /// True time now.
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.core.event_index
+    }
+    /// A live process's state.
+    pub fn process(&self, id: ProcessId) -> Option<&P> {
+        self.states.get(id.index()).and_then(|s| s.as_ref())
+    }
+    /// Number of processes ever spawned.
+    pub fn process_count(&self) -> usize {
+        self.states.len()
+    }
+    /// The host a process lives on.
+    pub fn host_of(&self, id: ProcessId) -> HostId {
+        self.core.procs[id.index()].host
+    }
+    /// The hosts of the topology.
+    pub fn hosts(&self) -> &[HostSpec] {
+        &self.hosts
+    }
+    /// Whether a host is up.
+    pub fn host_up(&self, host: HostId) -> bool {
+        self.core.hosts[host.index()].up
+    }
+    /// Whether a host is paused.
+    pub fn host_paused(&self, host: HostId) -> bool {
+        self.core.hosts[host.index()].paused
+    }
+    /// A host's wall-clock reading now.
+    pub fn local_time(&self, host: HostId) -> Instant {
+        self.core.hosts[host.index()].clock.local(self.core.now)
+    }
+    /// A host's monotonic reading now (the wall clock without its jumps).
+    pub fn monotonic_time(&self, host: HostId) -> Instant {
+        self.core.hosts[host.index()].clock.monotonic(self.core.now)
+    }
+    /// The metrics so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.core.metrics
+    }
+    /// A process's crashes, kills, stops, restarts, pauses and resumes so far, in order.
+    pub fn lifecycle(&self, id: ProcessId) -> &[LifecycleEvent] {
+        &self.core.lifecycles[id.index()]
+    }
+    /// The history so far.
+    pub fn history(&self) -> &[HistoryEntry<P::Operation>] {
+        &self.core.history
+    }
+    /// Whether messages from `a` currently reach `b`.
+    pub fn reachable(&self, a: HostId, b: HostId) -> bool {
+        self.core.net.reachable(a, b)
+    }
+    /// The fingerprint so far.
+    pub fn fingerprint(&self) -> u64 {
+        self.core.fingerprint.value()
+    }
+    /// Events waiting in the queue.
+    pub fn queue_len(&self) -> usize {
+        self.core.queue.len()
+    }
+
+    /// Runs to the end and returns the report.
+    pub fn run(&mut self) -> RunReport {
+        match self.run_until_event(u64::MAX) {
+            Progress::Finished(r) => r,
+            Progress::Paused => unreachable!("run_until_event(MAX) cannot pause"),
+        }
+    }
+}

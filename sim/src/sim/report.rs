@@ -1,0 +1,139 @@
+//! How a run ended: the verdict, the failure and the report a caller keeps.
+
+use crate::metrics::Metrics;
+use crate::network::HostId;
+use crate::process::ProcessId;
+use crate::record::EventRecord;
+use crate::time::Instant;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every property held until the run ended.
+    Held,
+    /// A safety property failed.
+    SafetyViolation,
+    /// A liveness property did not come to hold in time after the heal.
+    LivenessFailure,
+    /// A model's handler (or a checker) panicked.
+    ModelPanic,
+    /// The event budget or queue bound was exceeded.
+    LimitExceeded,
+}
+
+impl Verdict {
+    /// The snake_case name used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Held => "held",
+            Verdict::SafetyViolation => "safety_violation",
+            Verdict::LivenessFailure => "liveness_failure",
+            Verdict::ModelPanic => "model_panic",
+            Verdict::LimitExceeded => "limit_exceeded",
+        }
+    }
+}
+
+/// What went wrong, where and when. Trace files keep it in their footer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The verdict this failure gives the run.
+    pub verdict: Verdict,
+    /// The property that failed, if one did.
+    pub property: Option<String>,
+    /// What the checker, the panic or the limit said.
+    pub message: String,
+    /// True time of the failure.
+    pub time: Instant,
+    /// The host involved, when one is.
+    pub host: Option<HostId>,
+    /// The process involved, when one is.
+    pub process: Option<ProcessId>,
+    /// The index of the event at (or after) which it failed.
+    pub event_index: u64,
+}
+
+/// The outcome of a run: verdict, counts, fingerprint, and the failure with its last events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    /// The root seed.
+    pub seed: u64,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// The failure, unless the verdict is `Held`.
+    pub failure: Option<Failure>,
+    /// Events processed.
+    pub events: u64,
+    /// Messages delivered to a handler.
+    pub deliveries: u64,
+    /// True time reached.
+    pub end_time: Instant,
+    /// The rolling hash of every event.
+    pub fingerprint: u64,
+    /// The flight recorder's contents at the end.
+    pub last_events: Vec<EventRecord>,
+    /// The counters and samples the model recorded (`Context::count`, `Context::observe`),
+    /// as they stood when the run ended, so a caller that only keeps the report (a sweep, a
+    /// benchmark) can still read throughput, latencies and retries.
+    pub metrics: Metrics,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {} -> {} after {} events ({} deliveries), time {}, fingerprint {:016x}",
+            self.seed,
+            self.verdict.name(),
+            self.events,
+            self.deliveries,
+            self.end_time,
+            self.fingerprint
+        )?;
+        if let Some(failure) = &self.failure {
+            write!(f, "  {}", failure.verdict.name())?;
+            if let Some(p) = &failure.property {
+                write!(f, " of property `{p}`")?;
+            }
+            write!(f, " at {} (event #{})", failure.time, failure.event_index)?;
+            if let Some(h) = failure.host {
+                write!(f, " on {h}")?;
+            }
+            if let Some(p) = failure.process {
+                write!(f, " in {p}")?;
+            }
+            writeln!(f, ": {}", failure.message)?;
+            writeln!(f, "  last {} events:", self.last_events.len())?;
+            for r in &self.last_events {
+                writeln!(f, "    {r:?}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `run_until_event` stopped early or the run is over.
+// The report is large (it carries the metrics) but a `Progress` is made once per call, not
+// per event: boxing it would only make callers' matches noisier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// Stopped before the requested event; the run can continue.
+    Paused,
+    /// The run ended.
+    Finished(RunReport),
+}
+
+/// The text of a panic payload (a handler's or a checker's).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

@@ -1,0 +1,274 @@
+//! Golden fingerprints: three seeds of every built-in scenario, pinned as literals.
+//!
+//! A fingerprint folds every event of a run in order, so any change to event order, timing or
+//! random draws shows up here even when every verdict stays the same. Engine refactors must
+//! leave these untouched; a change that alters runs on purpose updates the literals in the same
+//! commit and says why. The runs go through the CLI (`ruckus run NAME --seed N --json`), the
+//! interface that stays stable while the scenarios API changes.
+
+use crate::support::ruckus;
+
+/// One pinned run: seed, verdict, fingerprint, event count.
+type Golden = (u64, &'static str, &'static str, u64);
+
+/// Runs each seed of `scenario` and fails, listing every mismatch, if any run differs.
+fn check(scenario: &str, pinned: &[Golden]) {
+    let mut mismatches = Vec::new();
+    for &(seed, verdict, fingerprint, events) in pinned {
+        let ran = ruckus(&["run", scenario, "--seed", &seed.to_string(), "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&ran.out)
+            .unwrap_or_else(|e| panic!("{scenario} seed {seed}: not JSON ({e}): {}{}", ran.out, ran.err));
+        let got = (
+            json["verdict"].as_str().unwrap_or("?").to_string(),
+            json["fingerprint"].as_str().unwrap_or("?").to_string(),
+            json["events"].as_u64().unwrap_or(0),
+        );
+        if got != (verdict.to_string(), fingerprint.to_string(), events) {
+            mismatches.push(format!(
+                "  {scenario} seed {seed}: pinned ({verdict}, {fingerprint}, {events} events), got ({}, {}, {} events)",
+                got.0, got.1, got.2
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "event order changed: if intended, update the literals in tests/integration/golden.rs\n{}",
+        mismatches.join("\n")
+    );
+}
+
+// pingpong is a million deliveries (about 2 s a seed in debug): one test per seed, so they
+// run in parallel.
+#[test]
+fn pingpong_seed_1() {
+    check("pingpong", &[(1, "held", "38c18714b641d8f2", 1_000_005)]);
+}
+
+#[test]
+fn pingpong_seed_2() {
+    check("pingpong", &[(2, "held", "1effd120c3cecedd", 1_000_005)]);
+}
+
+#[test]
+fn pingpong_seed_3() {
+    check("pingpong", &[(3, "held", "5d3f693792739734", 1_000_005)]);
+}
+
+#[test]
+fn lease_lock() {
+    check(
+        "lease_lock",
+        &[
+            (1, "held", "33a0722b02af620f", 1815),
+            (2, "held", "ab949628b6bb6854", 1715),
+            (3, "held", "6534546ac4e16117", 1681),
+        ],
+    );
+}
+
+#[test]
+fn lease_lock_no_fencing() {
+    check(
+        "lease_lock_no_fencing",
+        &[
+            (1, "safety_violation", "8f9ad5e1f05dbb64", 515),
+            (2, "safety_violation", "52ebf23f1e78fc73", 608),
+            (3, "held", "6534546ac4e16117", 1681),
+        ],
+    );
+}
+
+#[test]
+fn lease_lock_no_sync() {
+    check(
+        "lease_lock_no_sync",
+        &[
+            (1, "held", "33a0722b02af620f", 1815),
+            (2, "held", "ab949628b6bb6854", 1715),
+            (3, "held", "6534546ac4e16117", 1681),
+        ],
+    );
+}
+
+#[test]
+fn lease_lock_clock_tokens() {
+    check(
+        "lease_lock_clock_tokens",
+        &[
+            (1, "held", "ef918b0247faf0a9", 1823),
+            (2, "held", "b3fe5bca05500e7b", 1715),
+            (3, "held", "7dd0069bb1ddb281", 1699),
+        ],
+    );
+}
+
+#[test]
+fn raft() {
+    check(
+        "raft",
+        &[
+            (1, "held", "6b1312bd4d113050", 48381),
+            (2, "held", "51a2282da0b7b509", 37497),
+            (3, "held", "7f048e94040c0f34", 48521),
+        ],
+    );
+}
+
+#[test]
+fn raft_lease() {
+    check(
+        "raft_lease",
+        &[
+            (1, "held", "579d85a565e4182c", 10019),
+            (2, "held", "ab52b554a24f6560", 10677),
+            (3, "held", "bb629b25f35326ad", 9834),
+        ],
+    );
+}
+
+#[test]
+fn raft_stale_read_deposed_leader() {
+    check(
+        "raft_stale_read_deposed_leader",
+        &[
+            (1, "safety_violation", "b48e2334ebc2537f", 10785),
+            (2, "held", "84d1bd3901e25e57", 10363),
+            (3, "held", "5be7fdfdcbb76ac0", 9231),
+        ],
+    );
+}
+
+#[test]
+fn raft_vote_not_persisted() {
+    check(
+        "raft_vote_not_persisted",
+        &[
+            (1, "held", "435132a0456ec983", 12650),
+            (2, "held", "64e96dda320379f6", 11740),
+            (3, "held", "b993eedb7ac0a699", 11587),
+        ],
+    );
+}
+
+#[test]
+fn raft_commit_previous_term() {
+    check(
+        "raft_commit_previous_term",
+        &[
+            (1, "held", "3495b6390c16697b", 33716),
+            (2, "held", "250c620a54ebaf3a", 35016),
+            (3, "safety_violation", "a4137b7225c552de", 7913),
+        ],
+    );
+}
+
+#[test]
+fn raft_lease_without_drift_margin() {
+    check(
+        "raft_lease_without_drift_margin",
+        &[
+            (1, "held", "9429196a6f7ac631", 10445),
+            (2, "held", "a276e3b2b3889dc3", 11333),
+            (3, "held", "161154fb79b78af0", 10035),
+        ],
+    );
+}
+
+#[test]
+fn swim() {
+    check(
+        "swim",
+        &[
+            (1, "held", "3723a706a7689b62", 8592),
+            (2, "held", "b11cc9983f1049c7", 7825),
+            (3, "held", "ca56d1392bf0f215", 8331),
+        ],
+    );
+}
+
+#[test]
+fn scheduler() {
+    check(
+        "scheduler",
+        &[
+            (1, "held", "c84840fe20667d62", 1814),
+            (2, "held", "c3e171c54326fe9b", 1447),
+            (3, "held", "0293e2ec884d6dbc", 1403),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_applier_trusts_snapshot() {
+    check(
+        "scheduler_applier_trusts_snapshot",
+        &[
+            (1, "safety_violation", "7479394d9a61a7c7", 31),
+            (2, "safety_violation", "c17a0bb3e1b8b3dc", 31),
+            (3, "safety_violation", "b7850f8676f08983", 30),
+        ],
+    );
+}
+
+#[test]
+fn catalog_stack() {
+    check(
+        "catalog_stack",
+        &[
+            (1, "held", "0a19e81a28961bb9", 13989),
+            (2, "held", "0bcd65f2428d1144", 17866),
+            (3, "held", "b1543b97787201c7", 12489),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_lost_allocs_not_replaced() {
+    check(
+        "scheduler_lost_allocs_not_replaced",
+        &[
+            (1, "liveness_failure", "39a8d55629c451a5", 1674),
+            (2, "liveness_failure", "c14d31a5d581637b", 1247),
+            (3, "liveness_failure", "ad22cd492a7a1d88", 1267),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_reschedule_without_backoff() {
+    check(
+        "scheduler_reschedule_without_backoff",
+        &[
+            (1, "safety_violation", "e617181e52087307", 113),
+            (2, "safety_violation", "c1f5642981f2a7d5", 122),
+            (3, "safety_violation", "61e903cebed7548d", 121),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_fixed_heartbeat_ttl() {
+    check(
+        "scheduler_fixed_heartbeat_ttl",
+        &[
+            (1, "safety_violation", "dd17299776a22ad7", 5661),
+            (2, "safety_violation", "2e67c0d90f8d31ec", 5684),
+            (3, "safety_violation", "09acdad687167ae0", 5686),
+        ],
+    );
+}
+
+#[test]
+fn every_builtin_scenario_is_pinned() {
+    let source = include_str!("golden.rs");
+    let missing: Vec<&str> = ruckus_scenarios::builtin::names()
+        .filter(|name| {
+            !source.contains(&format!("check(\"{name}\""))
+                && !source.contains(&format!("\"{name}\",\n        &["))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "built-in scenarios without golden fingerprints (add three seeds each): {missing:?}"
+    );
+}

@@ -56,16 +56,46 @@ impl ScenarioError {
     }
 }
 
+/// `text` cut to `max` characters (with how long it was) when longer: a 10 KB bad value is
+/// not echoed in full.
+pub fn clip(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}... ({count} characters)")
+}
+
+/// `message` with every quoted part (between backticks or double quotes) longer than `max`
+/// characters cut, and the whole kept under a few lines.
+pub fn clip_quoted(message: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(start) = rest.find(['`', '"']) {
+        let quote = rest[start..].chars().next().unwrap_or('`');
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else { break };
+        out.push_str(&rest[..=start]);
+        out.push_str(&clip(&after[..len], max));
+        out.push(quote);
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
+    clip(&out, 20 * max)
+}
+
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.origin)?;
+        let max = crate::limits::MAX_ECHO_CHARS;
+        write!(f, "{}", clip(&self.origin, 3 * max))?;
         if let Some((line, column)) = self.position {
             write!(f, ":{line}:{column}")?;
         }
         if !self.field.is_empty() {
-            write!(f, ": field `{}`", self.field)?;
+            write!(f, ": field `{}`", clip(&self.field, max))?;
         }
-        write!(f, ": {}", self.message)?;
+        write!(f, ": {}", clip_quoted(&self.message, max))?;
         if let Some(s) = &self.suggestion {
             write!(f, " (did you mean `{s}`?)")?;
         }
@@ -149,6 +179,19 @@ mod tests {
         assert_eq!(line_column(text, offset), (1, 3));
         let second = text.rfind('=').unwrap();
         assert_eq!(line_column(text, second), (2, 4));
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let huge = "x".repeat(10_000);
+        let e = ScenarioError::new(
+            format!("--set model.name={huge}"),
+            format!("unknown model `{huge}`"),
+        );
+        let text = e.to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert!(text.contains("(10000 characters)"), "{text}");
+        assert_eq!(clip_quoted("a `b` \"c\"", 5), "a `b` \"c\"");
     }
 
     #[test]

@@ -9,7 +9,8 @@ Exit codes:
   1  a safety property was violated
   2  bad input or usage (scenario file, flags, trace file)
   3  a liveness property failed
-  4  a model panicked or a limit (event budget, queue bound) was exceeded
+  4  a model panicked, a limit (event budget, queue bound) was exceeded, or a
+     check was inconclusive (a linearizability check out of its step budget)
 When a sweep has several kinds of failure, the first in the order 1, 3, 4 wins.";
 
 /// How `ruckus` ends.
@@ -46,6 +47,19 @@ impl Exit {
             Verdict::SafetyViolation => Exit::Safety,
             Verdict::LivenessFailure => Exit::Liveness,
             Verdict::ModelPanic | Verdict::LimitExceeded => Exit::PanicOrLimit,
+        }
+    }
+
+    /// The exit for a verdict and its failure message: a safety failure whose check was
+    /// inconclusive (its message starts with
+    /// [`INCONCLUSIVE`](ruckus_models::linearizability::INCONCLUSIVE)) is a limit, not a
+    /// proven violation.
+    pub fn of_failure(verdict: Verdict, message: Option<&str>) -> Exit {
+        let inconclusive =
+            message.is_some_and(|m| m.starts_with(ruckus_models::linearizability::INCONCLUSIVE));
+        match Exit::of(verdict) {
+            Exit::Safety if inconclusive => Exit::PanicOrLimit,
+            exit => exit,
         }
     }
 
@@ -103,5 +117,30 @@ mod tests {
         assert_eq!(Exit::worst([Exit::Held, Exit::PanicOrLimit]), Exit::PanicOrLimit);
         assert_eq!(Exit::worst([]), Exit::Held);
         assert_eq!(Exit::of(Verdict::LimitExceeded), Exit::PanicOrLimit);
+    }
+
+    #[test]
+    fn an_inconclusive_check_is_a_limit_not_a_violation() {
+        let message = format!(
+            "{}: step budget exhausted",
+            ruckus_models::linearizability::INCONCLUSIVE
+        );
+        assert_eq!(
+            Exit::of_failure(Verdict::SafetyViolation, Some(&message)),
+            Exit::PanicOrLimit
+        );
+        assert_eq!(
+            Exit::of_failure(Verdict::SafetyViolation, Some("stale read")),
+            Exit::Safety
+        );
+        assert_eq!(
+            Exit::of_failure(Verdict::LivenessFailure, Some(&message)),
+            Exit::Liveness
+        );
+        // Raft's failure text must keep using the shared prefix.
+        assert_eq!(
+            ruckus_models::raft::INCONCLUSIVE,
+            ruckus_models::linearizability::INCONCLUSIVE
+        );
     }
 }

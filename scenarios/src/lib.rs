@@ -22,6 +22,8 @@
 //! | `sweep.rs` | seeds per index, shards, result lines, resume |
 //! | `testing/` | proptest strategy over fault plans, `check_scenario`/`run_case` for users' tests, `RUCKUS_*` variables |
 //! | `exit.rs` | exit codes |
+//! | `output.rs` | what may be written (regular files only, no unasked-for directories) and bounded reads |
+//! | `limits.rs` | the upper bound of every size that comes from input |
 //! | `wallclock.rs` | the only wall-clock reads (timing for humans) |
 //! | `cli.rs`, `cmd/*.rs` | the command line, one file per subcommand |
 
@@ -32,6 +34,8 @@ pub mod error;
 pub mod exit;
 pub mod explore;
 pub mod export;
+pub mod limits;
+pub mod output;
 pub mod recording;
 pub mod registry;
 pub mod runner;

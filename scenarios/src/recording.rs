@@ -87,10 +87,7 @@ pub fn record_plan(
     path: &Path,
     expected_fingerprint: Option<u64>,
 ) -> Result<(Outcome, TraceSummary), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
-    }
+    crate::output::check_target(path)?;
     let plan = plan.unwrap_or_else(|| runner::fault_plan(scenario, seed));
     let mut sim = runner::simulation(scenario, seed, &plan)?;
     let header = header(scenario, seed, &plan);

@@ -38,6 +38,7 @@
 //! with the closest valid name for unknown names.
 
 use crate::error::ScenarioError;
+use crate::limits;
 use crate::registry::{ModelRef, Registry};
 use crate::runner;
 use ruckus_sim::{Distribution, Fault, FaultPlan, FaultProfile, Limits, Model};
@@ -156,7 +157,7 @@ struct ModelSection {
 struct FileFormat {
     #[serde(default)]
     description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "seed_text")]
     seed: Option<u64>,
     model: ModelSection,
     topology: TopologySpec,
@@ -168,6 +169,55 @@ struct FileFormat {
     invariants: InvariantsSpec,
     #[serde(default)]
     limits: Limits,
+}
+
+/// Seeds in files: TOML integers are signed 64-bit, so a seed of 2^63 or more (half of those a
+/// sweep prints) is written as a string, decimal or `0x` hex: `seed = "18446744073709551615"`.
+/// Smaller seeds may be either; a scenario is written back with an integer when one fits.
+mod seed_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Parses a seed written as text: decimal or `0x`-prefixed hex, `_` separators allowed.
+    pub fn parse(text: &str) -> Result<u64, String> {
+        let t = text.trim().replace('_', "");
+        let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => t.parse::<u64>(),
+        };
+        parsed.map_err(|_| {
+            format!(
+                "seed {:?} is not a number from 0 to 18446744073709551615 (decimal or 0x hex)",
+                crate::error::clip(text, crate::limits::MAX_ECHO_CHARS)
+            )
+        })
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Integer(i64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<Written>::deserialize(d)? {
+            None => Ok(None),
+            Some(Written::Integer(i)) => u64::try_from(i)
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("seed {i} is negative"))),
+            Some(Written::Text(t)) => parse(&t).map(Some).map_err(serde::de::Error::custom),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match seed {
+            None => s.serialize_none(),
+            Some(v) => match i64::try_from(*v) {
+                Ok(i) => s.serialize_i64(i),
+                Err(_) => s.serialize_str(&v.to_string()),
+            },
+        }
+    }
 }
 
 /// A checked scenario, ready to run under any seed.
@@ -222,6 +272,38 @@ fn render_path(path: &[Step]) -> String {
         }
     }
     s
+}
+
+/// The dotted path of the deepest key whose value spans byte `offset` of the text.
+fn path_at(table: &DeTable<'_>, offset: usize) -> Vec<Step> {
+    let mut path = Vec::new();
+    let mut table = Some(table);
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    loop {
+        let found = if let Some(t) = table {
+            // A `[table]`'s own span covers only its header: take the last key before `offset`.
+            t.iter()
+                .filter(|(k, _)| k.span().start <= offset)
+                .max_by_key(|(k, _)| k.span().start)
+                .map(|(k, v)| (Step::Key(k.get_ref().to_string()), v))
+        } else if let Some(a) = array {
+            a.iter()
+                .enumerate()
+                .find(|(_, v)| v.span().contains(&offset))
+                .map(|(i, v)| (Step::Index(i), v))
+        } else {
+            None
+        };
+        let Some((step, value)) = found else { return path };
+        path.push(step);
+        table = None;
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(a),
+            _ => return path,
+        }
+    }
 }
 
 /// One `--set key=value`, parsed.
@@ -400,6 +482,20 @@ impl Scenario {
             let origin = format!("built-in scenario `{reference}` (scenarios/data/{reference}.toml)");
             return Scenario::from_text(registry, reference, reference, &origin, text, overrides);
         }
+        let path = std::path::Path::new(reference);
+        if path.exists() || looks_like_path {
+            let text = crate::output::read_bounded(path, crate::limits::MAX_SCENARIO_BYTES, "scenario file")
+                .map_err(|m| {
+                    ScenarioError::new(
+                        reference,
+                        m.trim_start_matches(&format!("{reference}: ")).to_owned(),
+                    )
+                })?;
+            let name = path
+                .file_stem()
+                .map_or_else(|| reference.to_owned(), |s| s.to_string_lossy().into_owned());
+            return Scenario::from_text(registry, &name, reference, reference, &text, overrides);
+        }
         match std::fs::read_to_string(reference) {
             Ok(text) => {
                 let name = std::path::Path::new(reference)
@@ -431,14 +527,38 @@ impl Scenario {
         overrides: &[String],
     ) -> Result<Scenario, ScenarioError> {
         let root = DeTable::parse(text).map_err(|e| {
-            let mut err = ScenarioError::new(origin, e.message().trim().to_owned());
+            let mut message = e.message().trim().to_owned();
+            if let Some(span) = e.span() {
+                // Name the key: "duplicate key" alone does not say which.
+                if message.starts_with("duplicate key")
+                    && let Some(key) = text.get(span.clone()).map(str::trim).filter(|k| !k.is_empty())
+                {
+                    message = format!("duplicate key `{key}`");
+                }
+            }
+            let mut err = ScenarioError::new(origin, message);
             if let Some(span) = e.span() {
                 err = err.at_offset(text, span.start);
             }
             err
         })?;
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| ScenarioError::new(origin, e.message().trim()))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let mut message = e.message().trim().to_owned();
+            let path = e.span().map(|s| path_at(root.get_ref(), s.start)).unwrap_or_default();
+            if message.contains("too large") {
+                message = "the integer is out of range: TOML integers are signed 64-bit (at most 9223372036854775807)".into();
+                if path == [Step::Key("seed".into())] {
+                    message.push_str(
+                        "; write a larger seed as a string, e.g. seed = \"18446744073709551615\" or \"0xffffffffffffffff\"",
+                    );
+                }
+            }
+            let mut err = ScenarioError::new(origin, message).at_field(render_path(&path));
+            if let Some(span) = e.span() {
+                err = err.at_offset(text, span.start);
+            }
+            err
+        })?;
         let mut parsed = Vec::new();
         for raw in overrides {
             let (o, value) = parse_override(raw)?;
@@ -548,6 +668,18 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
     if t.hosts == 0 {
         return Err(cx.error(&at("hosts"), "a topology needs at least one host".into()));
     }
+    if t.hosts > limits::MAX_HOSTS {
+        return Err(cx.error(
+            &at("hosts"),
+            format!("{} hosts is over the bound of {}", t.hosts, limits::MAX_HOSTS),
+        ));
+    }
+    if let Some(z) = t.zones.filter(|z| *z > limits::MAX_ZONES) {
+        return Err(cx.error(
+            &at("zones"),
+            format!("{z} zones is over the bound of {}", limits::MAX_ZONES),
+        ));
+    }
     if let Err(m) = t.latency.validate() {
         return Err(cx.error(&at("latency"), m));
     }
@@ -607,10 +739,18 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
 
 fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
     let faults = |field: &str| vec![Step::Key("faults".into()), Step::Key(field.into())];
-    file.faults
-        .profile
-        .validate()
-        .map_err(|m| cx.error(&faults("profile"), m))?;
+    file.faults.profile.validate().map_err(|m| {
+        // The message starts with the field at fault (`chaos.loss must be ...`): point there.
+        let mut path = faults("profile");
+        let first = m.split_whitespace().next().unwrap_or_default();
+        if first
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        {
+            path.extend(first.split('.').map(|k| Step::Key(k.to_owned())));
+        }
+        cx.error(&path, m)
+    })?;
     if let Some(plan) = &file.faults.plan {
         if !file.faults.profile.is_empty() {
             return Err(cx.error(
@@ -618,9 +758,63 @@ fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError
                 "give either a fault profile or an explicit plan, not both".into(),
             ));
         }
+        if plan.actions.len() > limits::MAX_PLAN_ACTIONS {
+            return Err(cx.error(
+                &faults("plan"),
+                format!(
+                    "{} fault actions is over the bound of {}",
+                    plan.actions.len(),
+                    limits::MAX_PLAN_ACTIONS
+                ),
+            ));
+        }
         let topology = runner::topology(&file.topology);
         plan.validate(topology.hosts())
             .map_err(|m| cx.error(&faults("plan"), m))?;
+    } else if file.faults.enabled {
+        check_plan_size(cx, file)?;
+    }
+    Ok(())
+}
+
+/// A profile whose expansion over the horizon would exceed the plan bounds is refused before
+/// any plan is expanded: the expected number of actions (and of host ids partitions name)
+/// is computed from the rates.
+fn check_plan_size(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
+    let profile = &file.faults.profile;
+    let expected = profile.expected_actions(file.limits.horizon);
+    let total: f64 = expected.iter().map(|(_, n)| n).sum();
+    let at = [Step::Key("faults".into()), Step::Key("profile".into())];
+    if total > limits::MAX_PLAN_ACTIONS as f64 {
+        let parts: Vec<String> = expected
+            .iter()
+            .filter(|(_, n)| *n >= 1.0)
+            .map(|(k, n)| format!("{}: {n:.0}", k.name()))
+            .collect();
+        return Err(cx.error(
+            &at,
+            format!(
+                "over the horizon of {} this profile expands to about {total:.0} fault actions ({}), over the bound of {}: raise a mean_interval or shorten limits.horizon",
+                file.limits.horizon,
+                parts.join(", "),
+                limits::MAX_PLAN_ACTIONS
+            ),
+        ));
+    }
+    let partitions = expected
+        .iter()
+        .find(|(k, _)| *k == ruckus_sim::FaultKind::Partition)
+        .map_or(0.0, |(_, n)| *n);
+    let ids = partitions * f64::from(file.topology.hosts);
+    if ids > limits::MAX_PLAN_HOST_IDS as f64 {
+        return Err(cx.error(
+            &at,
+            format!(
+                "about {partitions:.0} partitions of up to {} hosts each would name {ids:.0} host ids, over the bound of {}: raise partition.mean_interval or shorten limits.horizon",
+                file.topology.hosts,
+                limits::MAX_PLAN_HOST_IDS
+            ),
+        ));
     }
     Ok(())
 }
@@ -658,6 +852,109 @@ fn check_degrade_modes<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<
         }
     }
     Ok(())
+}
+
+/// Key names that count processes (or hosts): each such integer in a model's parameters is
+/// bounded by [`limits::MAX_PROCESS_KNOB`] (times the hosts for a `*_per_host` key) before the
+/// model's setup runs, whatever the model.
+const PROCESS_COUNT_KEYS: [&str; 13] = [
+    "clients",
+    "writers",
+    "readers",
+    "members",
+    "instances",
+    "callers",
+    "workers",
+    "nodes",
+    "servers",
+    "hosts",
+    "replicas",
+    "peers",
+    "agents",
+];
+
+/// Bounds the sizes in the model's parameters before its setup allocates for them: declared
+/// workload knobs by [`limits::MAX_WORKLOAD_KNOB`], counts of processes by
+/// [`limits::MAX_PROCESS_KNOB`] (a `*_per_host` count times the hosts by
+/// [`limits::MAX_PROCESSES`]).
+fn check_sizes<M: Model>(
+    cx: &Context<'_>,
+    params: &toml::Table,
+    from_workload: &[String],
+    hosts: u32,
+) -> Result<(), ScenarioError> {
+    let located = |path: &str| {
+        let mut steps: Vec<Step> = path.split('.').map(|k| Step::Key(k.to_owned())).collect();
+        let first = path.split('.').next().unwrap_or_default();
+        let section = if from_workload.iter().any(|k| k == first) {
+            "workload"
+        } else {
+            "model"
+        };
+        steps.insert(0, Step::Key(section.into()));
+        steps
+    };
+    let mut ints = Vec::new();
+    integers(params, "", &mut ints);
+    for (path, value) in ints {
+        let key = path.rsplit('.').next().unwrap_or_default();
+        let per_host = key.strip_suffix("_per_host");
+        let counts = PROCESS_COUNT_KEYS.contains(&per_host.unwrap_or(key));
+        let declared = M::WORKLOAD_KNOBS.iter().any(|(k, _)| *k == path);
+        let (bound, what) = match (counts, per_host) {
+            (true, Some(_)) => (
+                limits::MAX_PROCESSES as u64 / u64::from(hosts.max(1)),
+                format!(
+                    "{value} per host on {hosts} hosts is over the bound of {} processes",
+                    limits::MAX_PROCESSES
+                ),
+            ),
+            (true, None) => (
+                limits::MAX_PROCESS_KNOB,
+                format!("{value} is over the bound of {}", limits::MAX_PROCESS_KNOB),
+            ),
+            (false, _) if declared => (
+                limits::MAX_WORKLOAD_KNOB,
+                format!("{value} is over the bound of {}", limits::MAX_WORKLOAD_KNOB),
+            ),
+            (false, _) => continue,
+        };
+        if value > bound {
+            return Err(cx.error(&located(&path), format!("{what} (model `{}`)", M::NAME)));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the dotted `path` names a value in `table`.
+fn param_exists(table: &toml::Table, path: &str) -> bool {
+    let mut parts = path.split('.');
+    let Some(first) = parts.next() else { return false };
+    let mut value = table.get(first);
+    for p in parts {
+        value = value.and_then(|v| v.as_table()).and_then(|t| t.get(p));
+    }
+    value.is_some()
+}
+
+/// Every non-negative integer in `table`, by dotted path.
+fn integers(table: &toml::Table, prefix: &str, out: &mut Vec<(String, u64)>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Integer(i) => {
+                if let Ok(u) = u64::try_from(*i) {
+                    out.push((path, u));
+                }
+            }
+            toml::Value::Table(t) => integers(t, &path, out),
+            _ => {}
+        }
+    }
 }
 
 /// A parsed file waiting for its model's type.
@@ -750,8 +1047,34 @@ impl Partial<'_> {
                 "the horizon must be positive".into(),
             ));
         }
-        M::check(&config, file.topology.hosts)
-            .map_err(|m| cx.error(&[Step::Key("model".into())], format!("model `{}`: {m}", M::NAME)))?;
+        if limits.max_queue > limits::MAX_QUEUE {
+            return Err(cx.error(
+                &[Step::Key("limits".into()), Step::Key("max_queue".into())],
+                format!("{} is over the bound of {}", limits.max_queue, limits::MAX_QUEUE),
+            ));
+        }
+        check_sizes::<M>(cx, &model_params, &from_workload, file.topology.hosts)?;
+        M::check(&config, file.topology.hosts).map_err(|m| {
+            // Point at the first parameter the message names, else at the model.
+            let named = m
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .find(|w| !w.is_empty() && param_exists(&model_params, w));
+            let path = match named {
+                Some(key) => {
+                    let first = key.split('.').next().unwrap_or_default();
+                    let section = if from_workload.iter().any(|k| k == first) {
+                        "workload"
+                    } else {
+                        "model"
+                    };
+                    let mut p = vec![Step::Key(section.into())];
+                    p.extend(key.split('.').map(|k| Step::Key(k.to_owned())));
+                    p
+                }
+                None => vec![Step::Key("model".into())],
+            };
+            cx.error(&path, format!("model `{}`: {m}", M::NAME))
+        })?;
         check_degrade_modes::<M>(cx, file)?;
         let probe = runner::build::<M>(&file.topology, &config, &FaultPlan::none(), limits, 0, None)
             .map_err(|m| {
@@ -760,8 +1083,19 @@ impl Partial<'_> {
                     format!("model `{}` rejected its parameters: {m}", M::NAME),
                 )
             })?;
-        let offered: Vec<String> = M::properties(&config).into_iter().map(|p| p.name).collect();
+        let processes = probe.process_count();
         drop(probe);
+        if processes > limits::MAX_PROCESSES {
+            return Err(cx.error(
+                &[Step::Key("model".into())],
+                format!(
+                    "model `{}` places {processes} processes with these parameters, over the bound of {}",
+                    M::NAME,
+                    limits::MAX_PROCESSES
+                ),
+            ));
+        }
+        let offered: Vec<String> = M::properties(&config).into_iter().map(|p| p.name).collect();
         let lists = [
             ("check", file.invariants.check.clone().unwrap_or_default()),
             ("skip", file.invariants.skip.clone()),

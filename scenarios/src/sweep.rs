@@ -13,7 +13,7 @@ use crate::recording;
 use crate::runner::{self, RunSummary};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -113,7 +113,12 @@ pub struct SweepLine {
 impl SweepLine {
     /// The exit this line's verdict calls for.
     pub fn exit(&self) -> Exit {
-        Exit::of_name(&self.run.verdict)
+        match Exit::of_name(&self.run.verdict) {
+            Exit::Safety => {
+                Exit::of_failure(ruckus_sim::Verdict::SafetyViolation, self.run.message.as_deref())
+            }
+            exit => exit,
+        }
     }
 
     /// The line as JSON text (no newline).
@@ -129,32 +134,97 @@ pub struct Existing {
     pub lines: Vec<SweepLine>,
     /// Length of the file's prefix made of complete, valid lines.
     pub valid_len: u64,
+    /// Lines that repeat an earlier line exactly (left out of `lines`).
+    pub duplicates: u64,
+}
+
+/// Removes the `NAME.<pid>.partial` files in `dir` left by a killed process (one whose pid is
+/// no longer running, on systems with `/proc`; elsewhere every other process's), and returns
+/// how many. A trace is written under such a name and renamed when complete, so these are
+/// never whole traces.
+pub fn remove_stale_partials(dir: &Path) -> Result<usize, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    let me = std::process::id();
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_suffix(".partial")
+            .and_then(|rest| rest.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == me || (proc_fs && Path::new("/proc").join(pid.to_string()).exists());
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Reads a sweep output file. A last line without its newline (a run cut off mid-write) is
 /// left out of `valid_len` so it can be truncated; any other bad line is an error.
 pub fn read_output(path: &Path) -> Result<Existing, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        _ => crate::output::check_input(path)?,
     };
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut reader = BufReader::new(file);
     let mut existing = Existing::default();
     let mut buf = String::new();
+    let mut seen: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
     for number in 1.. {
         buf.clear();
-        let n = reader
+        let max = crate::limits::MAX_SWEEP_LINE_BYTES;
+        let n = (&mut reader)
+            .take(max as u64 + 1)
             .read_line(&mut buf)
             .map_err(|e| format!("{}: line {number}: {e}", path.display()))?;
+        if n > max {
+            return Err(format!(
+                "{}:{number}: a line longer than {max} bytes is not a sweep result line",
+                path.display()
+            ));
+        }
+        if number > crate::limits::MAX_SWEEP_RUNS {
+            return Err(format!(
+                "{}: more than {} lines, over the bound of one sweep output",
+                path.display(),
+                crate::limits::MAX_SWEEP_RUNS
+            ));
+        }
         if n == 0 {
             break;
         }
         let complete = buf.ends_with('\n');
         match serde_json::from_str::<SweepLine>(buf.trim_end()) {
             Ok(line) if complete => {
-                existing.lines.push(line);
                 existing.valid_len += n as u64;
+                match seen.get(&line.index) {
+                    // The same run written twice (a copied line): counted once.
+                    Some(&at) if existing.lines[at] == line => existing.duplicates += 1,
+                    Some(&at) => {
+                        return Err(format!(
+                            "{}:{number}: run {} appears twice with different results (fingerprints {} and {})",
+                            path.display(),
+                            line.index,
+                            existing.lines[at].run.fingerprint,
+                            line.run.fingerprint
+                        ));
+                    }
+                    None => {
+                        seen.insert(line.index, existing.lines.len());
+                        existing.lines.push(line);
+                    }
+                }
             }
             _ if !complete => break,
             Ok(_) => unreachable!("complete is true here"),

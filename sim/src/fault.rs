@@ -334,7 +334,32 @@ impl FaultPlan {
                 return Err(format!("fault #{i}: a degrade fault needs a mode"));
             }
         }
+        let concurrent = self.max_concurrent_partitions();
+        if concurrent > crate::network::MAX_ACTIVE_PARTITIONS {
+            return Err(format!(
+                "{concurrent} partitions are active at once, over the bound of {}",
+                crate::network::MAX_ACTIVE_PARTITIONS
+            ));
+        }
         Ok(())
+    }
+
+    /// The most partitions active at the same time (ends before starts at equal times).
+    pub fn max_concurrent_partitions(&self) -> usize {
+        let mut edges: Vec<(Instant, i8)> = Vec::new();
+        for a in &self.actions {
+            if let Fault::Partition { duration, .. } = &a.fault {
+                edges.push((a.at, 1));
+                edges.push((a.at.saturating_add(*duration), -1));
+            }
+        }
+        edges.sort();
+        let (mut now, mut most) = (0i64, 0i64);
+        for (_, d) in edges {
+            now += i64::from(d);
+            most = most.max(now);
+        }
+        most as usize
     }
 
     /// Sorts actions by start time (stable, so equal times keep their order).
@@ -357,6 +382,10 @@ impl fmt::Display for FaultPlan {
         Ok(())
     }
 }
+
+/// The most fault candidates of one kind [`FaultProfile::plan`] draws: a safety stop far above
+/// any useful plan (tools bound plans much lower, before expanding them).
+pub const PLAN_CANDIDATES_MAX: usize = 1_000_000;
 
 /// How often one kind of fault happens and how long each lasts.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -442,12 +471,7 @@ impl Default for FaultProfile {
             clock_jump_max: Duration::from_millis(500),
             clock_drift_max_ppm: 100_000,
             slow_factor_max: 10,
-            chaos: NetworkChaos {
-                loss: 0.05,
-                duplicate: 0.02,
-                reorder: 0.05,
-                reorder_window: Duration::from_millis(20),
-            },
+            chaos: NetworkChaos::default(),
         }
     }
 }
@@ -539,7 +563,28 @@ impl FaultProfile {
         Ok(())
     }
 
+    /// The expected number of fault actions of each enabled kind over `horizon` (before bounds
+    /// such as `max_hosts_down` skip some): what a plan will hold, known without expanding it,
+    /// so a profile that would expand into millions of faults can be refused up front.
+    pub fn expected_actions(&self, horizon: Duration) -> Vec<(FaultKind, f64)> {
+        let span = horizon.0.saturating_sub(self.quiet_period.0) as f64;
+        FaultKind::ALL
+            .iter()
+            .filter_map(|&kind| {
+                let rate = self.rate(kind)?;
+                if kind == FaultKind::Degrade && self.degrade_modes.is_empty() {
+                    return None;
+                }
+                Some((kind, span / rate.mean_interval.0.max(1) as f64))
+            })
+            .collect()
+    }
+
     /// Expands the profile into an explicit plan for a run of length `horizon` on `hosts`.
+    ///
+    /// At most [`PLAN_CANDIDATES_MAX`] candidates of one kind are drawn: a profile that
+    /// would expand further is cut there rather than exhausting memory (callers refuse such
+    /// profiles first, with [`expected_actions`](FaultProfile::expected_actions)).
     ///
     /// Each kind draws from its own stream `("faults/<kind>", 0)`, so enabling one kind never
     /// changes another's faults; swarm decisions come from `("faults/swarm", 0)`. Candidates are
@@ -562,7 +607,12 @@ impl FaultProfile {
                 }
                 let mut rng = Random::stream(seed, &format!("faults/{}", kind.name()), 0);
                 let mut t = 0u64;
+                let mut drawn = 0usize;
                 loop {
+                    drawn += 1;
+                    if drawn > PLAN_CANDIDATES_MAX {
+                        break;
+                    }
                     t = t.saturating_add(rng.exponential(rate.mean_interval.0 as f64) as u64);
                     if t >= faults_end.0 {
                         break;

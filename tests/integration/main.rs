@@ -4,6 +4,7 @@ mod cli;
 mod determinism;
 mod explore;
 mod golden;
+mod hardening;
 mod one_shrinker;
 mod own_model;
 mod proptest_plans;

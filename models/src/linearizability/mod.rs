@@ -28,6 +28,11 @@
 
 pub mod kv;
 
+/// How a property's failure message starts when the check ran out of budget rather than
+/// finding a violation: tools report such a failure as a limit (exit code 4), not a proven
+/// safety violation. Models that fail a property on [`CheckResult::Unknown`] start with it.
+pub const INCONCLUSIVE: &str = "inconclusive linearizability check";
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Debug, Write as _};
 

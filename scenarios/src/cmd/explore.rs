@@ -39,19 +39,19 @@ pub struct Args {
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let mut experiment = Experiment::load(registry, &args.experiment, &args.overrides)?;
     if let Some(n) = args.seeds {
-        if n == 0 {
-            return Err("--seeds must be at least 1".into());
-        }
-        experiment.spec.seeds = n;
+        experiment.spec.seeds = crate::limits::runs("--seeds", n)?;
     }
+    crate::limits::runs(
+        "seeds",
+        experiment
+            .spec
+            .seeds
+            .saturating_mul(experiment.scenarios.len() as u64),
+    )?;
     if let Some(s) = args.seed {
         experiment.spec.seed = s;
     }
-    let jobs = match args.jobs {
-        Some(0) => return Err("--jobs must be at least 1".into()),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = crate::limits::jobs(args.jobs)?;
     let total = experiment.spec.seeds * experiment.scenarios.len() as u64;
     let bar = if io.terminal {
         let bar = indicatif::ProgressBar::new(total);
@@ -102,12 +102,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::output::write_file(path, |f| f.write_all(text.as_bytes()))?;
         writeln!(io.err, "results written to {}", path.display()).map_err(w)?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, report::html(&results, &command))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let html = report::html(&results, &command);
+        crate::output::write_file(path, |f| f.write_all(html.as_bytes()))?;
         writeln!(io.err, "report written to {}", path.display()).map_err(w)?;
     }
     // Exploring is measuring: runs that fail a property are reported in the table, not an error.

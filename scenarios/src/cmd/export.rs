@@ -39,9 +39,11 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         .out
         .clone()
         .unwrap_or_else(|| args.trace.with_extension(format.extension()));
+    crate::output::check_target(&out)?;
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
     let texts = if args.no_payloads {
         // From the file alone: no registry needed, so traces of any model export.
+        crate::output::check_input(&args.trace)?;
         TraceReader::open(&args.trace).map_err(|e| e.to_string())?;
         Vec::new()
     } else {

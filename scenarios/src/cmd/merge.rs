@@ -89,7 +89,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         text.push('\n');
     }
     match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(path) => crate::output::write_file(path, |f| f.write_all(text.as_bytes()))?,
         None => io.out.write_all(text.as_bytes()).map_err(w)?,
     }
     let summary = Summary {

@@ -14,7 +14,6 @@ use crate::runner::{self, quietly};
 use crate::scenario::Scenario;
 use ruckus_sim::trace::{DetailText, Replay, ReplayOutcome, ReplayStatus, TraceReader, shared};
 use ruckus_sim::{ProcessId, Simulation};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Flags of `ruckus replay`.
@@ -28,7 +27,7 @@ pub struct Args {
     /// With --stop-at: the process ids to dump (repeatable; default: every process).
     #[arg(long = "dump", value_name = "PID")]
     pub dump: Vec<u32>,
-    /// Agreeing events to show before a divergence.
+    /// Agreeing events to show before a divergence (at most 10000).
     #[arg(long, default_value_t = 5)]
     pub context: usize,
     /// Also export the run to FILE (format from the extension: .html, .json, .jsonl).
@@ -44,6 +43,7 @@ pub(crate) struct Opened {
 
 /// Opens `path` and rebuilds its scenario with `registry`; errors are one line naming the file.
 pub(crate) fn open(registry: &Registry, path: &Path) -> Result<Opened, String> {
+    crate::output::check_input(path)?;
     let reader = TraceReader::open(path).map_err(|e| e.to_string())?;
     let scenario = recording::scenario_of(registry, reader.header(), path).map_err(|e| e.to_string())?;
     Ok(Opened { reader, scenario })
@@ -51,6 +51,13 @@ pub(crate) fn open(registry: &Registry, path: &Path) -> Result<Opened, String> {
 
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    if args.context > crate::limits::MAX_CONTEXT {
+        return Err(format!(
+            "--context {} is over the bound of {}",
+            args.context,
+            crate::limits::MAX_CONTEXT
+        ));
+    }
     let export_format = match &args.export {
         None => None,
         Some(p) => Some(Format::from_path(p).ok_or_else(|| {
@@ -60,6 +67,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             )
         })?),
     };
+    if let Some(p) = &args.export {
+        crate::output::check_target(p)?;
+    }
     let Opened { reader, scenario } = open(registry, &args.trace)?;
     let header = reader.header().clone();
     let footer = reader.footer().clone();
@@ -93,7 +103,10 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         writeln!(io.out, "exported {} to {}", format.name(), path.display()).map_err(w)?;
     }
     Ok(if matched {
-        Exit::of(footer.verdict)
+        Exit::of_failure(
+            footer.verdict,
+            footer.failure.as_ref().map(|f| f.message.as_str()),
+        )
     } else {
         Exit::BadInput
     })
@@ -110,11 +123,7 @@ pub(crate) fn write_export(trace: &Path, out: &Path, format: Format, texts: &[St
         .with_failure(reader.footer().failure.as_ref())
         .with_details(texts)
         .with_title(&title);
-    let file = std::fs::File::create(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
-    let mut file = std::io::BufWriter::new(file);
-    export::write(format, &input, &mut file)
-        .and_then(|()| file.flush())
-        .map_err(|e| format!("{}: write failed: {e}", out.display()))
+    crate::output::write_file(out, |file| export::write(format, &input, file))
 }
 
 /// What a replay produced for the command to print.

@@ -110,5 +110,8 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             writeln!(out, "replay with   {r}").map_err(w)?;
         }
     }
-    Ok(Exit::of(report.verdict))
+    Ok(Exit::of_failure(
+        report.verdict,
+        report.failure.as_ref().map(|f| f.message.as_str()),
+    ))
 }

@@ -263,9 +263,18 @@ fn shrink_workload(
     Ok((smaller, result))
 }
 
+/// Reads every record block of the trace (checksums, record count, fingerprint against the
+/// footer), as replay and export do, so a damaged trace is refused instead of "shrunk".
+fn verify_records(path: &std::path::Path) -> Result<(), String> {
+    let mut reader = ruckus_sim::trace::TraceReader::open(path).map_err(|e| e.to_string())?;
+    while reader.next_event().map_err(|e| e.to_string())?.is_some() {}
+    Ok(())
+}
+
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let opened = open(registry, &args.trace)?;
+    verify_records(&args.trace)?;
     let header = opened.reader.header().clone();
     let Some(failure) = opened.reader.footer().failure.clone() else {
         return Err(format!(
@@ -275,6 +284,16 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     };
     let scenario = opened.scenario;
     let seed = header.seed;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .trace
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        args.trace.with_file_name(format!("{stem}.shrunk.trace"))
+    });
+    // Before the long search: where the result goes must be writable.
+    crate::output::check_target(&out)?;
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
     writeln!(
         io.out,
@@ -299,14 +318,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let plan = &shrunk.plan.plan;
     write!(io.out, "{shrunk}").map_err(w)?;
     writeln!(io.out, "{} test runs in all", shrunk.tests()).map_err(w)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stem = args
-            .trace
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        args.trace.with_file_name(format!("{stem}.shrunk.trace"))
-    });
+    crate::output::check_target(&out)?;
     let mut header = recording::header(&shrunk.scenario, seed, plan);
     header.horizon = Some(shrunk.scenario.limits.horizon);
     let mut sim = runner::simulation(&shrunk.scenario, seed, plan)?;
@@ -322,7 +334,10 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         shrunk.scenario.replay_trace_command(&out)
     )
     .map_err(w)?;
-    Ok(Exit::of(report.verdict))
+    Ok(Exit::of_failure(
+        report.verdict,
+        report.failure.as_ref().map(|f| f.message.as_str()),
+    ))
 }
 
 #[cfg(test)]

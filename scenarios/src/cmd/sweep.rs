@@ -11,6 +11,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+/// Where failing runs' traces go unless `--trace-dir` says otherwise.
+pub const DEFAULT_TRACE_DIR: &str = "ruckus-out/traces";
+
 /// Flags of `ruckus sweep`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
@@ -53,8 +56,8 @@ pub struct Args {
     /// Start no new runs after the first failure.
     #[arg(long)]
     pub stop_on_failure: bool,
-    /// Where failing runs' traces go.
-    #[arg(long, value_name = "DIR", default_value = "ruckus-out/traces")]
+    /// Where failing runs' traces go (created if missing; only the default gets parents made).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_TRACE_DIR)]
     pub trace_dir: PathBuf,
     /// Do not re-run failures with a full trace.
     #[arg(long)]
@@ -69,18 +72,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let scenario = registry
         .scenario(&args.scenario, &args.overrides)
         .map_err(|e| e.to_string())?;
-    if args.seeds == 0 {
-        return Err("--seeds must be at least 1".into());
-    }
+    crate::limits::runs("--seeds", args.seeds)?;
     let end = args
         .start
         .checked_add(args.seeds)
         .ok_or("--start plus --seeds overflows")?;
-    let jobs = match args.jobs {
-        Some(0) => return Err("--jobs must be at least 1".into()),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = crate::limits::jobs(args.jobs)?;
     let shard = match (&args.shard, args.shard_from_env) {
         (Some(s), _) => Some(Shard::parse(s)?),
         (None, Some(n)) => Some(Shard::from_env(n, |k| std::env::var(k).ok())?),
@@ -89,8 +86,25 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let base_seed = args.seed.unwrap_or(scenario.seed);
     let config = scenario.config_hash();
 
+    if !args.no_traces {
+        // An unusable trace directory is bad input now, not a missing trace per failing run.
+        let default = args.trace_dir == std::path::Path::new(DEFAULT_TRACE_DIR);
+        crate::output::ensure_dir(&args.trace_dir, default)?;
+        if args.resume {
+            let removed = sweep::remove_stale_partials(&args.trace_dir)?;
+            if removed > 0 {
+                writeln!(
+                    io.err,
+                    "note: removed {removed} unfinished trace files (*.partial) of an interrupted sweep from {}",
+                    args.trace_dir.display()
+                )
+                .map_err(|e| e.to_string())?;
+            }
+        }
+    }
     let mut done: Vec<SweepLine> = Vec::new();
     if let Some(path) = &args.out {
+        crate::output::check_target(path)?;
         let existing = sweep::read_output(path)?;
         if !args.resume && !existing.lines.is_empty() {
             return Err(format!(
@@ -98,6 +112,15 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
                 path.display(),
                 existing.lines.len()
             ));
+        }
+        if existing.duplicates > 0 {
+            writeln!(
+                io.err,
+                "note: {}: {} repeated result lines counted once",
+                path.display(),
+                existing.duplicates
+            )
+            .map_err(|e| e.to_string())?;
         }
         for line in &existing.lines {
             if line.config != config {

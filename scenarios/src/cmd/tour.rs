@@ -16,7 +16,6 @@ use crate::recording;
 use crate::registry::Registry;
 use crate::sweep::{self, SweepLine, SweepOptions};
 use crate::wallclock::Stopwatch;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -40,12 +39,13 @@ pub struct Args {
 /// Runs the tour.
 /// The tour runs on its own embedded scenario, whatever models `_registry` adds.
 pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, String> {
+    let default_dir = args.dir.is_none();
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("ruckus-out/tour"));
     let seeds = args.seeds.unwrap_or(200);
     let w = |e: std::io::Error| format!("cannot write the tour: {e}");
     let watch = Stopwatch::start();
     let out = &mut *io.out;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::output::ensure_dir(&dir, default_dir)?;
     let reference = args.scenario.as_deref().unwrap_or(TOUR_SCENARIO);
     let scenario = Registry::builtin()
         .scenario(reference, &[])
@@ -222,10 +222,6 @@ fn html_timeline(trace: &std::path::Path, html: &std::path::Path) -> Result<Path
     let input = ExportInput::new(&events, &header.plan)
         .with_failure(footer.failure.as_ref())
         .with_title(&title);
-    let mut file =
-        std::io::BufWriter::new(std::fs::File::create(html).map_err(|e| format!("{}: {e}", html.display()))?);
-    crate::export::write(Format::Html, &input, &mut file)
-        .and_then(|()| file.flush())
-        .map_err(|e| format!("{}: {e}", html.display()))?;
+    crate::output::write_file(html, |file| crate::export::write(Format::Html, &input, file))?;
     Ok(html.to_path_buf())
 }

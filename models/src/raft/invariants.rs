@@ -87,8 +87,9 @@ pub fn check_history_against<Sp: Specification>(
     }
 }
 
-/// How a failure message starts when the linearizability check ran out of budget.
-pub const INCONCLUSIVE: &str = "inconclusive linearizability check";
+/// How a failure message starts when the linearizability check ran out of budget (the shared
+/// checker's wording, which the command line maps to its "limit" exit code).
+pub use crate::linearizability::INCONCLUSIVE;
 
 /// The committed log as observed so far.
 #[derive(Debug, Default)]

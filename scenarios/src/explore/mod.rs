@@ -136,12 +136,14 @@ impl Experiment {
                 overrides,
             );
         }
-        let text = std::fs::read_to_string(reference).map_err(|e| {
+        let text = crate::output::read_bounded(
+            std::path::Path::new(reference),
+            crate::limits::MAX_SCENARIO_BYTES,
+            "experiment file",
+        )
+        .map_err(|e| {
             let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
-            format!(
-                "{reference}: cannot read the experiment file ({e}); built-in experiments: {}",
-                names.join(", ")
-            )
+            format!("{e}; built-in experiments: {}", names.join(", "))
         })?;
         let name = std::path::Path::new(reference)
             .file_stem()

@@ -133,6 +133,18 @@ fn a_users_own_model_gets_the_whole_toolbox() {
         "payloads of the user's messages are in the timeline"
     );
 
+    // An experiment over the user's model: the same seeds and faults for both designs.
+    std::fs::write(
+        d.join("acks.toml"),
+        "seeds = 4\nmetrics = [\"end_time_s\"]\nscenario = \"primary_backup\"\n\
+         [[variants]]\nname = \"ack_after_replicate\"\n\
+         [[variants]]\nname = \"ack_early\"\nset = { \"model.ack_before_replicate\" = true }\n",
+    )
+    .unwrap();
+    let (code, out, err) = primary_backup(&bin, d, &["explore", "acks.toml", "--html", "acks.html"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ack_early") && d.join("acks.html").exists(), "{out}");
+
     // The stock binary does not have the model: replay is bad input that names the fix, and an
     // export from the file alone still works.
     let stock = ruckus(&["replay", small_arg]);

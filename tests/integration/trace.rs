@@ -289,13 +289,15 @@ fn replay_can_pause_at_an_event_for_inspection_then_finish() {
         4,
         Some(Box::new(details)),
     );
+    let halfway = report.events / 2;
+    assert!(halfway > 100, "a run long enough to pause in: {report:?}");
     assert_eq!(
-        replay.run_until(&mut sim, 1_234).unwrap(),
-        ReplayStatus::Paused { events: 1_234 }
+        replay.run_until(&mut sim, halfway).unwrap(),
+        ReplayStatus::Paused { events: halfway }
     );
     let state = format!("{:?}", sim.process(ProcessId(0)));
     assert!(state.contains("received"), "{state}");
-    assert_eq!(sim.events(), 1_234);
+    assert_eq!(sim.events(), halfway);
     let ReplayOutcome::Matches { events, records, .. } = replay.run_to_end(&mut sim).unwrap() else {
         panic!("stepping changed the run")
     };

@@ -81,6 +81,7 @@ pub mod plans;
 
 pub use plans::{FaultCase, FaultPlans, PlanTree};
 
+use crate::output;
 use crate::recording;
 use crate::registry::Registry;
 use crate::runner::{self, quietly};
@@ -430,8 +431,14 @@ pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Re
     let path = env.trace_path(scenario, seed);
     // A determinism failure is exactly when the re-run may not match the fast run.
     let expected = divergence.is_none().then_some(report.fingerprint);
-    let trace =
-        recording::record_plan(scenario, seed, Some(case.plan.clone()), &path, expected).map(|_| path);
+    // The trace directory is one the user named (RUCKUS_TRACE_DIR) or the default under
+    // ruckus-out/: create it like `sweep --trace-dir` does.
+    let default_dir = env.trace_dir == Path::new(DEFAULT_TRACE_DIR);
+    let trace = path
+        .parent()
+        .map_or(Ok(()), |dir| output::ensure_dir(dir, default_dir))
+        .and_then(|()| recording::record_plan(scenario, seed, Some(case.plan.clone()), &path, expected))
+        .map(|_| path);
     Err(CaseFailure::Failed(Box::new(FailedCase {
         scenario: scenario.name.clone(),
         program: scenario.program.clone(),

@@ -42,6 +42,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../data/scheduler_applier_trusts_snapshot.toml"),
     ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
+    ("consul", include_str!("../data/consul.toml")),
+    (
+        "consul_cache_without_expiry",
+        include_str!("../data/consul_cache_without_expiry.toml"),
+    ),
+    (
+        "consul_registrations_not_persisted",
+        include_str!("../data/consul_registrations_not_persisted.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario `name`.

@@ -4,4 +4,6 @@
 //! the Lifeguard extensions, written once as a component that a system embeds in its own
 //! process, plus a standalone model of it.
 
+pub mod consul;
+pub mod resolve;
 pub mod swim;

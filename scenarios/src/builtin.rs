@@ -43,6 +43,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
     ("consul", include_str!("../data/consul.toml")),
+    ("eureka", include_str!("../data/eureka.toml")),
+    (
+        "eureka_no_self_preservation",
+        include_str!("../data/eureka_no_self_preservation.toml"),
+    ),
     (
         "consul_cache_without_expiry",
         include_str!("../data/consul_cache_without_expiry.toml"),

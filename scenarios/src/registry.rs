@@ -96,7 +96,8 @@ impl Registry {
             .with::<SwimModel>()
             .with::<SchedulerModel>()
             .with::<compose::CatalogStackModel>()
-            .with::<ruckus_models::discovery::consul::ConsulModel>();
+            .with::<ruckus_models::discovery::consul::ConsulModel>()
+            .with::<ruckus_models::discovery::eureka::EurekaModel>();
         for (name, text) in builtin::BUILTIN {
             registry = registry.with_scenario(name, *text);
         }
@@ -289,7 +290,8 @@ mod tests {
                 "swim",
                 "scheduler",
                 "catalog_stack",
-                "consul"
+                "consul",
+                "eureka"
             ]
         );
         assert_eq!(r.scenario_names().count(), builtin::BUILTIN.len());

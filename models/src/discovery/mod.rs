@@ -5,5 +5,6 @@
 //! process, plus a standalone model of it.
 
 pub mod consul;
+pub mod eureka;
 pub mod resolve;
 pub mod swim;

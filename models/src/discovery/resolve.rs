@@ -63,6 +63,8 @@ pub enum DiscoveryOp {
         /// The instance called.
         instance: InstanceId,
     },
+    /// A caller that had instances in its view found it empty when it wanted to call.
+    EmptyView,
     /// An instance's registration was acknowledged to it.
     Acknowledged {
         /// The instance.
@@ -107,6 +109,8 @@ pub struct Router {
     generation: u64,
     /// Local time the source last confirmed the view (a fetch, a watch answer).
     confirmed_at: Option<Instant>,
+    /// Whether this incarnation's view ever listed an instance.
+    had_view: bool,
     next_call: u64,
     calls: BTreeMap<u64, InFlight>,
     deaths: DeathSchedule,
@@ -122,6 +126,7 @@ impl Router {
             balancer: None,
             generation: 0,
             confirmed_at: None,
+            had_view: false,
             next_call: 0,
             calls: BTreeMap::new(),
             deaths,
@@ -143,6 +148,7 @@ impl Router {
         healthy.sort_unstable();
         healthy.dedup();
         self.confirmed_at = Some(at);
+        self.had_view |= !healthy.is_empty();
         if healthy == self.healthy && (self.balancer.is_some() || healthy.is_empty()) {
             return;
         }
@@ -157,8 +163,8 @@ impl Router {
         self.confirmed_at = None;
     }
 
-    /// Calls one believed-healthy instance; `false` (and `discovery.calls.no_instance`) if the
-    /// view is empty.
+    /// Calls one believed-healthy instance; `false` (and `discovery.calls.no_instance`, and an
+    /// [`DiscoveryOp::EmptyView`] record if the view once listed instances) if it is empty.
     pub fn call<P>(&mut self, cx: &mut Scope<'_, '_, P, CallMsg, CallTimer>) -> bool
     where
         P: Process<Operation: From<DiscoveryOp>>,
@@ -166,6 +172,9 @@ impl Router {
         let now = cx.now();
         let Some(balancer) = self.balancer.as_mut() else {
             cx.count("discovery.calls.no_instance", 1);
+            if self.had_view {
+                cx.context().record(DiscoveryOp::EmptyView.into());
+            }
             return false;
         };
         let slot = balancer.pick(now, None, cx.random());

@@ -1451,7 +1451,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
 fn route_of(op: &DiscoveryOp) -> Option<InstanceId> {
     match *op {
         DiscoveryOp::Route { instance } => Some(instance),
-        DiscoveryOp::Acknowledged { .. } => None,
+        DiscoveryOp::Acknowledged { .. } | DiscoveryOp::EmptyView => None,
     }
 }
 

@@ -35,6 +35,24 @@
 //!   expiry): they go on routing to an instance that died after their first lookup.
 //! - `registrations_not_persisted`: agents keep registrations only in memory; an agent restart
 //!   forgets them and its anti-entropy then removes them from the catalog.
+//!
+//! ## Measured
+//!
+//! | scenario | seeds failing | shrunk to |
+//! |---|---|---|
+//! | `consul` (healthy, DNS mode: crashes, kills, partitions, pauses, one permanent crash) | 0 of 1,000 (`ruckus sweep consul --seeds 1000`) | |
+//! | `consul` with `--set model.resolve='"watch"'` | 0 of WATCH_DONE so far | |
+//! | `consul_cache_without_expiry` | 19 of 20, first at index 0 | no fault at all, 1 caller, 1 instance |
+//! | `consul_registrations_not_persisted` | 14 of 20, first at index 0 (0 of 20 with the switch off) | one 4.9 ms kill of an agent |
+//!
+//! (`ruckus sweep NAME --seeds N`, then `ruckus shrink` on the first failing trace.)
+//!
+//! ## Consul-style against Eureka-style on an instance crash
+//!
+//! `ruckus explore discovery_crash` (6 instances, 3 callers calling every 100 ms, one instance
+//! dead for good at 200 s, 20 seeds; means with 95 % intervals):
+//!
+//! CRASH_TABLE
 
 pub mod catalog;
 #[cfg(test)]
@@ -476,6 +494,7 @@ impl CatalogServer {
         wait: Duration,
     ) {
         if !self.may_answer() {
+            ctx.count("consul.queries_refused", 1);
             let hint = self.leader_hint();
             ctx.send(
                 from,
@@ -1106,7 +1125,12 @@ pub struct ConsulCaller {
 
 impl ConsulCaller {
     fn on_start(&mut self, ctx: &mut Context<'_, ConsulNode>) {
-        let first = Duration(ctx.random().below(self.config.call_interval.0));
+        // Callers start at spread-out times, so their DNS caches expire at unrelated moments.
+        let spread = match self.config.resolve {
+            ResolveMode::Dns => self.config.call_interval.max(self.config.cache_ttl),
+            ResolveMode::Watch | ResolveMode::Agent => self.config.call_interval,
+        };
+        let first = Duration(ctx.random().below(spread.0));
         ctx.set_timer(first, ConsulTimer::CallEvery);
         self.query.target = ctx.random().below(u64::from(self.config.raft.servers)) as u32;
         if self.config.resolve == ResolveMode::Watch {

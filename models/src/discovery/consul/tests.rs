@@ -186,3 +186,22 @@ fn the_healthy_design_holds_under_crashes_partitions_and_pauses() {
         }
     }
 }
+
+#[test]
+fn stale_reads_let_followers_answer_queries() {
+    let run = |stale_reads| {
+        let config = Config {
+            resolve: ResolveMode::Watch,
+            stale_reads,
+            ..Config::default()
+        };
+        let mut sim = build(&config, 7, &FaultProfile::none(), Duration::from_secs(20));
+        assert_eq!(sim.run().verdict, Verdict::Held);
+        let m = sim.metrics();
+        assert!(m.counter("discovery.calls.ok") > 300, "{:?}", m.counters());
+        m.counter("consul.queries_refused")
+    };
+    // Callers start at a random server: without stale reads followers send them on.
+    assert!(run(false) > 0);
+    assert_eq!(run(true), 0);
+}

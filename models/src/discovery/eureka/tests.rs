@@ -122,5 +122,5 @@ fn peers_replicate_so_callers_of_either_server_see_every_instance() {
         assert_eq!(server.leases.len(), 10, "p{r}: {:?}", server.leases);
         assert_eq!(server.expected_clients, 10);
     }
-    assert!(sim.metrics().counter("discovery.calls.ok") > 500);
+    assert!(sim.metrics().counter("discovery.calls.ok") > 200);
 }

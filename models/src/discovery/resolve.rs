@@ -309,6 +309,41 @@ where
     })
 }
 
+/// `views_converge_after_heal`: within `within` of the heal, every caller's view lists every
+/// live instance of its service, and (if `exact`) nothing else. `caller_of` gives a process's
+/// service and view if it is a caller; `service_of` an instance's service.
+pub fn views_converge_after_heal<P: Process>(
+    within: Duration,
+    exact: bool,
+    instances: Vec<InstanceId>,
+    service_of: impl Fn(InstanceId) -> ServiceId + 'static,
+    caller_of: impl Fn(&P) -> Option<(ServiceId, &[InstanceId])> + 'static,
+) -> Property<P> {
+    Property::eventually("views_converge_after_heal", within, move |v: &View<'_, P>| {
+        for (id, _, p) in v.processes() {
+            let Some((service, view)) = caller_of(p) else {
+                continue;
+            };
+            let live: Vec<InstanceId> = instances
+                .iter()
+                .copied()
+                .filter(|&i| service_of(i) == service && v.process(ProcessId(i)).is_some())
+                .collect();
+            if let Some(missing) = live.iter().find(|i| !view.contains(i)) {
+                return Err(format!(
+                    "{id}'s view {view:?} of service {service} lacks live p{missing}"
+                ));
+            }
+            if exact && let Some(extra) = view.iter().find(|i| !live.contains(i)) {
+                return Err(format!(
+                    "{id}'s view {view:?} of service {service} lists dead p{extra}"
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,8 @@
 //!   the later of its death and the heal.
 //! - `acknowledged_registrations_kept` (at the end): every registration an agent acknowledged is
 //!   still in the most advanced server's catalog (whatever its health).
+//! - `views_converge_after_heal`: within the routing bound plus a sync interval of the heal,
+//!   every caller's view is exactly the live instances of its service.
 //! - Raft's own invariants through `raft::server_properties`, and a leader after the heal.
 //!
 //! ## Bug switches
@@ -1491,6 +1493,17 @@ pub fn properties(config: &Config) -> Vec<Property<ConsulNode>> {
         heal,
         route_of,
         |_| false,
+    ));
+    let (first, services) = (config.instance_pid(0), config.services);
+    props.push(resolve::views_converge_after_heal(
+        config.routing_bound() + config.sync_interval,
+        true,
+        (0..config.instances).map(|i| config.instance_pid(i)).collect(),
+        move |i| (i - first) % services,
+        |p: &ConsulNode| match p {
+            ConsulNode::Caller(c) => Some((c.service, c.router.healthy())),
+            _ => None,
+        },
     ));
     props.push(Property::at_end(
         "acknowledged_registrations_kept",

@@ -158,7 +158,12 @@ fn registrations_survive_agent_restarts_only_when_persisted() {
         let mut buggy = config.clone();
         buggy.bugs.registrations_not_persisted = true;
         let mut sim = build(&buggy, seed, &agent_kills(), Duration::from_secs(40));
-        if failed_property(&sim.run()).as_deref() == Some("acknowledged_registrations_kept") {
+        // The lost registration shows either in the catalog at the end or as a live instance
+        // missing from the callers' views after the heal, whichever is judged first.
+        if matches!(
+            failed_property(&sim.run()).as_deref(),
+            Some("acknowledged_registrations_kept" | "views_converge_after_heal")
+        ) {
             lost_with_bug += 1;
         }
     }

@@ -31,6 +31,9 @@
 //!   it is, Eureka knowingly keeps dead instances).
 //! - `callers_keep_live_instances`: a caller whose view once listed instances never finds it
 //!   empty while an instance of its service has been up for [`Config::listing_window`].
+//! - `views_converge_after_heal`: within the listing window plus the routing bound of the heal,
+//!   every caller's view lists every live instance of its service (dead ones may linger while
+//!   a server self-preserves).
 //!
 //! ## Bug switch
 //!
@@ -829,6 +832,17 @@ pub fn properties(config: &Config) -> Vec<Property<EurekaNode>> {
             preserving,
         ),
     ];
+    let (first, n_services) = (config.instance_pid(0), config.services);
+    props.push(resolve::views_converge_after_heal(
+        config.listing_window() + config.routing_bound(),
+        false,
+        instances.clone(),
+        move |i| (i - first) % n_services,
+        |p: &EurekaNode| match p {
+            EurekaNode::Caller(c) => Some((c.service, c.router.healthy())),
+            _ => None,
+        },
+    ));
     let window = config.listing_window();
     let services = config.services;
     let up_since: RefCell<(usize, BTreeMap<InstanceId, Instant>)> = RefCell::new((0, BTreeMap::new()));

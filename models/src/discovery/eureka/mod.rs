@@ -45,8 +45,11 @@
 //!
 //! | scenario | seeds failing | shrunk to |
 //! |---|---|---|
-//! | `eureka` (healthy: crashes, kills, partitions up to 5 min, pauses, one permanent crash; 40 min) | 0 of EUREKA_DONE (`ruckus sweep eureka --seeds 1000`, EUREKA_DONE done when this was written) | |
-//! | `eureka_no_self_preservation` (partitions of 8-15 min) | 25 of 50, first at index 4 (0 of 50 with the switch off) | two partitions (halves, 749 s and 501 s) |
+//! | `eureka` (crashes, kills, partitions up to 5 min, pauses, one permanent crash; 40 min) | 0 of 1,000 | |
+//! | `eureka_no_self_preservation` (partitions of 8-15 min) | 24 of 50 (first: index 4); 0 of 50 with the switch off | two partitions (halves, 749 s and 501 s) |
+//!
+//! Commands: `ruckus sweep NAME --seeds N` (debug build, one job), then `ruckus shrink` on the
+//! first failing trace. The comparison with the Consul-like design is in `consul`'s docs.
 //!
 //! Instances renew and callers fetch at random phases (as if started at different times); the
 //! server's eviction and cache timers run from its own start. Not modelled: delta fetches, Eureka's known extra lease

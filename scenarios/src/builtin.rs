@@ -54,6 +54,20 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../data/scheduler_fixed_heartbeat_ttl.toml"),
     ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
+    ("consul", include_str!("../data/consul.toml")),
+    ("eureka", include_str!("../data/eureka.toml")),
+    (
+        "eureka_no_self_preservation",
+        include_str!("../data/eureka_no_self_preservation.toml"),
+    ),
+    (
+        "consul_cache_without_expiry",
+        include_str!("../data/consul_cache_without_expiry.toml"),
+    ),
+    (
+        "consul_registrations_not_persisted",
+        include_str!("../data/consul_registrations_not_persisted.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario `name`.

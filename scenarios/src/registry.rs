@@ -95,7 +95,9 @@ impl Registry {
             .with::<services::ContentionModel>()
             .with::<SwimModel>()
             .with::<SchedulerModel>()
-            .with::<compose::CatalogStackModel>();
+            .with::<compose::CatalogStackModel>()
+            .with::<ruckus_models::discovery::consul::ConsulModel>()
+            .with::<ruckus_models::discovery::eureka::EurekaModel>();
         for (name, text) in builtin::BUILTIN {
             registry = registry.with_scenario(name, *text);
         }
@@ -287,7 +289,9 @@ mod tests {
                 "backoff_contention",
                 "swim",
                 "scheduler",
-                "catalog_stack"
+                "catalog_stack",
+                "consul",
+                "eureka"
             ]
         );
         assert_eq!(r.scenario_names().count(), builtin::BUILTIN.len());

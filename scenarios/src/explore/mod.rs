@@ -53,6 +53,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../data/experiments/retry_storm.toml"),
     ),
     ("mm1", include_str!("../../data/experiments/mm1.toml")),
+    (
+        "discovery_crash",
+        include_str!("../../data/experiments/discovery_crash.toml"),
+    ),
+    (
+        "swim_tuning",
+        include_str!("../../data/experiments/swim_tuning.toml"),
+    ),
+    (
+        "swim_tuning_loss",
+        include_str!("../../data/experiments/swim_tuning_loss.toml"),
+    ),
 ];
 
 /// One variant as written: a name and overrides of the scenario by dotted path.

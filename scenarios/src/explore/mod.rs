@@ -53,6 +53,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../data/experiments/retry_storm.toml"),
     ),
     ("mm1", include_str!("../../data/experiments/mm1.toml")),
+    (
+        "scheduler_placement",
+        include_str!("../../data/experiments/scheduler_placement.toml"),
+    ),
+    (
+        "scheduler_workers",
+        include_str!("../../data/experiments/scheduler_workers.toml"),
+    ),
 ];
 
 /// One variant as written: a name and overrides of the scenario by dotted path.

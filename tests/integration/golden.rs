@@ -191,9 +191,9 @@ fn scheduler() {
     check(
         "scheduler",
         &[
-            (1, "held", "c84840fe20667d62", 1814),
-            (2, "held", "c3e171c54326fe9b", 1447),
-            (3, "held", "0293e2ec884d6dbc", 1403),
+            (1, "held", "a5077f430d984301", 3788),
+            (2, "held", "f7c953fed0d4071b", 3451),
+            (3, "held", "c07756e67f23b3b7", 3442),
         ],
     );
 }
@@ -203,9 +203,9 @@ fn scheduler_applier_trusts_snapshot() {
     check(
         "scheduler_applier_trusts_snapshot",
         &[
-            (1, "safety_violation", "7479394d9a61a7c7", 31),
-            (2, "safety_violation", "c17a0bb3e1b8b3dc", 31),
-            (3, "safety_violation", "b7850f8676f08983", 30),
+            (1, "safety_violation", "17c16619b8e066f2", 35),
+            (2, "safety_violation", "7c87a694e7142890", 35),
+            (3, "safety_violation", "98ee89071ff5b61c", 34),
         ],
     );
 }
@@ -227,9 +227,9 @@ fn scheduler_lost_allocs_not_replaced() {
     check(
         "scheduler_lost_allocs_not_replaced",
         &[
-            (1, "liveness_failure", "39a8d55629c451a5", 1674),
-            (2, "liveness_failure", "c14d31a5d581637b", 1247),
-            (3, "liveness_failure", "ad22cd492a7a1d88", 1267),
+            (1, "liveness_failure", "82648642023b68a5", 3467),
+            (2, "liveness_failure", "0b3a4509382311e6", 3123),
+            (3, "liveness_failure", "c7234abcf7d8f1ef", 3126),
         ],
     );
 }
@@ -239,9 +239,9 @@ fn scheduler_reschedule_without_backoff() {
     check(
         "scheduler_reschedule_without_backoff",
         &[
-            (1, "safety_violation", "e617181e52087307", 113),
-            (2, "safety_violation", "c1f5642981f2a7d5", 122),
-            (3, "safety_violation", "61e903cebed7548d", 121),
+            (1, "safety_violation", "233447e1a3e7f5c2", 133),
+            (2, "safety_violation", "a200511bb6a9b33c", 146),
+            (3, "safety_violation", "c590435213c9d68d", 145),
         ],
     );
 }
@@ -251,9 +251,69 @@ fn scheduler_fixed_heartbeat_ttl() {
     check(
         "scheduler_fixed_heartbeat_ttl",
         &[
-            (1, "safety_violation", "dd17299776a22ad7", 5661),
-            (2, "safety_violation", "2e67c0d90f8d31ec", 5684),
-            (3, "safety_violation", "09acdad687167ae0", 5686),
+            (1, "safety_violation", "44ef5700f40cd805", 29534),
+            (2, "safety_violation", "06c042632920d27b", 29595),
+            (3, "safety_violation", "627826dc729134b4", 29588),
+        ],
+    );
+}
+
+#[test]
+fn consul() {
+    check(
+        "consul",
+        &[
+            (1, "held", "46bf190c7c5587c0", 25507),
+            (2, "held", "859dec5d35d164a5", 26115),
+            (3, "held", "afb31e6e54143e0e", 26194),
+        ],
+    );
+}
+
+#[test]
+fn consul_cache_without_expiry() {
+    check(
+        "consul_cache_without_expiry",
+        &[
+            (1, "safety_violation", "74b0a60b1165e64c", 10549),
+            (2, "safety_violation", "b26447e450ca706a", 10471),
+            (3, "safety_violation", "a5baed7da559a076", 10406),
+        ],
+    );
+}
+
+#[test]
+fn consul_registrations_not_persisted() {
+    check(
+        "consul_registrations_not_persisted",
+        &[
+            (1, "held", "57bb8b766a9a7b66", 8855),
+            (2, "liveness_failure", "b368414f8b636926", 9091),
+            (3, "liveness_failure", "c1c9968ff4e3c05e", 8869),
+        ],
+    );
+}
+
+#[test]
+fn eureka() {
+    check(
+        "eureka",
+        &[
+            (1, "held", "debb3148030e3a51", 41748),
+            (2, "held", "4fc90e02f9c316bb", 40897),
+            (3, "held", "fae73baf7dc0b179", 42453),
+        ],
+    );
+}
+
+#[test]
+fn eureka_no_self_preservation() {
+    check(
+        "eureka_no_self_preservation",
+        &[
+            (1, "safety_violation", "a367ccc8314dc893", 25911),
+            (2, "held", "acad694fc0f60288", 41647),
+            (3, "safety_violation", "9867222b808dc802", 32595),
         ],
     );
 }

@@ -12,6 +12,15 @@ use super::{AllocSpec, Msg, Timer};
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::BTreeMap;
 
+/// Distribution of grid times (ns), one sample per allocation running at that time.
+pub const RUNNING_AT: &str = "sched.running_at_ns";
+
+/// `now` rounded to the nearest multiple of `period`, in nanoseconds: the sample grid's time.
+pub fn grid_time(now: Instant, period: Duration) -> u64 {
+    let period = period.as_nanos().max(1);
+    (now.as_nanos() + period / 2) / period * period
+}
+
 /// A host process type that can run tasks: the agent spawns them as siblings.
 pub trait RunsTasks: Process {
     /// The process value of a task.
@@ -31,6 +40,9 @@ pub struct AgentSettings {
     pub retry: Duration,
     /// Mean time between random task crashes (`None`: tasks crash only as their spec says).
     pub task_mean_time_to_failure: Option<Duration>,
+    /// The availability sampling period (the server samples the desired allocations on the
+    /// same grid of multiples of it).
+    pub sample_every: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +96,26 @@ impl Agent {
     /// Registers (again, after a restart: the tasks died with the host).
     pub fn on_start<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         self.register(cx);
+        self.arm_sample(cx);
+    }
+
+    /// Arms the next availability sample at the next multiple of the period (after a crash
+    /// the agent rejoins the grid the server samples on).
+    fn arm_sample<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        let period = self.settings.sample_every.as_nanos().max(1);
+        let now = cx.now().as_nanos();
+        cx.set_timer(Duration::from_nanos(period - now % period), Timer::SampleRunning);
+    }
+
+    /// Records one `sched.running_at_ns` sample, valued at the sample's grid time, per
+    /// allocation whose task runs now: a crashed host records nothing, so the count of
+    /// samples per grid time is the number of allocations really running then.
+    fn sample_running<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        let tick = grid_time(cx.now(), self.settings.sample_every);
+        for _ in self.allocs.values().filter(|l| l.task.is_some()) {
+            cx.observe(RUNNING_AT, tick);
+        }
+        self.arm_sample(cx);
     }
 
     fn register<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
@@ -186,6 +218,7 @@ impl Agent {
                 self.heartbeat = None;
                 self.send_heartbeat(cx);
             }
+            Timer::SampleRunning => self.sample_running(cx),
             Timer::RestartTask(alloc) => {
                 let Some(local) = self.allocs.get(&alloc) else {
                     return;

@@ -8,6 +8,7 @@
 //! jobs. Every change goes through [`ClusterState::apply`], so replicating it with Raft is a
 //! matter of putting the commands in a log.
 
+use super::client::grid_time;
 use super::placement::NodeId;
 use super::reconcile::{Settings, compute_plan};
 use super::state::{AllocId, Applied, ClusterState, Command, DesiredStatus, EvalId, NodeStatus, Plan};
@@ -37,6 +38,12 @@ pub struct ServerSettings {
     /// registered while the cluster was still small hold short TTLs until their next heartbeat.
     pub heartbeat_warmup: Duration,
 }
+
+/// Distribution of grid times (ns), one sample per allocation the servers want running then.
+pub const DESIRED_AT: &str = "sched.desired_at_ns";
+
+/// Distribution: nodes holding at least one live allocation, per sample.
+pub const NODES_USED: &str = "sched.nodes_used";
 
 /// The length of the windows heartbeat load is counted in.
 pub const HEARTBEAT_WINDOW: Duration = Duration::from_secs(10);
@@ -346,6 +353,11 @@ impl Server {
         }
         if let Some(pct) = (used * 100).checked_div(capacity) {
             cx.observe("sched.cpu_utilisation_pct", pct);
+        }
+        cx.observe(NODES_USED, usage.len() as u64);
+        let tick = grid_time(cx.now(), self.settings.sample_every);
+        for _ in 0..self.state.desired_allocs() {
+            cx.observe(DESIRED_AT, tick);
         }
     }
 }

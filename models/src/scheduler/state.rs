@@ -590,6 +590,22 @@ impl ClusterState {
             .count()
     }
 
+    /// Allocations the servers want running: every service group's count, and each batch
+    /// group's count less its completed allocations.
+    pub fn desired_allocs(&self) -> usize {
+        let mut desired = 0;
+        for (name, record) in &self.jobs {
+            for (g, group) in record.job.groups.iter().enumerate() {
+                let done = match record.job.kind {
+                    JobKind::Batch => self.complete_count(name, g as u32),
+                    JobKind::Service => 0,
+                };
+                desired += (group.count as usize).saturating_sub(done);
+            }
+        }
+        desired
+    }
+
     /// What the live allocations on each node use.
     pub fn usage(&self) -> BTreeMap<NodeId, Resources> {
         let mut used = BTreeMap::new();

@@ -700,3 +700,80 @@ fn scenario_applier_trusts_snapshot_fails_on_its_first_seed_and_the_fix_holds() 
     assert_eq!(failed.as_deref(), Some("capacity"));
     assert_eq!(healthy.verdict, Verdict::Held, "{healthy}");
 }
+
+/// Availability, nodes used and the partial-commit fraction, hand-computed from a tiny set.
+#[test]
+fn summary_availability_from_a_tiny_metrics_set() {
+    use ruckus_sim::Metrics;
+    let s = |t: u64| t * 1_000_000_000;
+    let mut m = Metrics::default();
+    // Two allocations desired at grid times 1..=7 s.
+    for t in 1..=7 {
+        for _ in 0..2 {
+            m.observe(server::DESIRED_AT, s(t));
+        }
+    }
+    // Running: 0 (still placing), 3 (a stale one too: capped at 1), 1, 1, 2, 1, 0.
+    for (t, n) in [(1, 0), (2, 3), (3, 1), (4, 1), (5, 2), (6, 1), (7, 0)] {
+        for _ in 0..n {
+            m.observe(client::RUNNING_AT, s(t));
+        }
+    }
+    for n in [1, 3, 2] {
+        m.observe(server::NODES_USED, n);
+    }
+    m.count("sched.plans", 4);
+    m.count("sched.plans_partial", 1);
+    let a = availability(&m).expect("something was desired");
+    // (0 + 1 + 0.5 + 0.5 + 1 + 0.5 + 0) / 7.
+    assert!((a.running_fraction - 3.5 / 7.0).abs() < 1e-12, "{a:?}");
+    // Short 3 s..5 s (2 s), then from 6 s to the end at 7 s (1 s, never recovered); the
+    // start-up at 1 s does not count.
+    assert_eq!(a.longest_shortfall, Duration::from_secs(2));
+    assert_eq!(a.total_shortfall, Duration::from_secs(3));
+    assert!(a.ended_short);
+    let out = summarize(&Config::default(), &m, Instant::ZERO);
+    assert_eq!(out["nodes_used_mean"], 2.0);
+    assert_eq!(out["nodes_used_max"], 3.0);
+    assert_eq!(out["partial_commit_fraction"], 0.25);
+    assert_eq!(out["longest_shortfall_s"], 2.0);
+    assert_eq!(out["ended_short"], 1.0);
+    assert!(availability(&Metrics::default()).is_none());
+}
+
+/// Agents sample what really runs: a run without faults ends with every desired allocation
+/// running; crashing every node host for 20 s leaves a shortfall at least that long.
+#[test]
+fn summary_reports_availability_of_a_run() {
+    let config = Config {
+        batch_jobs: 0,
+        ..Config::default()
+    };
+    let horizon = Duration::from_secs(120);
+    let (report, sim) = run(&config, 3, horizon, FaultPlan::none());
+    let calm = summarize(&config, sim.metrics(), report.end_time);
+    assert_eq!(calm["ended_short"], 0.0, "{calm:?}");
+    assert_eq!(calm["longest_shortfall_s"], 0.0, "{calm:?}");
+    assert!(
+        calm["running_fraction"] > 0.9 && calm["running_fraction"] <= 1.0,
+        "{calm:?}"
+    );
+    assert!(calm["nodes_used_max"] >= 1.0, "{calm:?}");
+    let actions = (1..=config.nodes)
+        .map(|h| FaultAction {
+            at: Instant::ZERO + Duration::from_secs(40),
+            fault: Fault::CrashHost {
+                host: HostId(h),
+                down_for: Duration::from_secs(20),
+            },
+        })
+        .collect();
+    let plan = FaultPlan {
+        actions,
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 3, horizon, plan);
+    let out = summarize(&config, sim.metrics(), report.end_time);
+    assert!(out["longest_shortfall_s"] >= 20.0, "{out:?}");
+    assert!(out["running_fraction"] < calm["running_fraction"], "{out:?}");
+}

@@ -65,6 +65,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "swim_tuning_loss",
         include_str!("../../data/experiments/swim_tuning_loss.toml"),
     ),
+    (
+        "scheduler_placement",
+        include_str!("../../data/experiments/scheduler_placement.toml"),
+    ),
+    (
+        "scheduler_workers",
+        include_str!("../../data/experiments/scheduler_workers.toml"),
+    ),
 ];
 
 /// One variant as written: a name and overrides of the scenario by dotted path.

@@ -7,10 +7,11 @@
 //! (`CARGO_BIN_EXE_ruckus`), built fresh by cargo for them.
 
 use ruckus_scenarios::sweep::SweepLine;
+use ruckus_scenarios::wallclock::Stopwatch;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RUNS: u64 = 300;
 const SCENARIO: &str = "lease_lock_no_fencing";
@@ -69,17 +70,47 @@ fn lines_of(path: &Path) -> Vec<SweepLine> {
         .collect()
 }
 
-/// The kill moments: a fixed xorshift stream, 40-600 ms after the start.
-fn kill_delays(count: usize) -> Vec<Duration> {
+/// The kill moments as fractions (5-95%) of the time the remaining runs should take: a fixed
+/// xorshift stream, so debug and release builds both get killed mid-sweep.
+fn kill_fractions(count: usize) -> Vec<f64> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..count)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            Duration::from_millis(40 + x % 560)
+            0.05 + (x % 90) as f64 / 100.0
         })
         .collect()
+}
+
+/// Runs the sweep without interruption and without traces, the reference; returns its lines
+/// by index and how long it took.
+fn uninterrupted_sweep(out: &Path) -> (BTreeMap<u64, SweepLine>, Duration) {
+    let started = Stopwatch::start();
+    let status = Command::new(env!("CARGO_BIN_EXE_ruckus"))
+        .args([
+            "sweep",
+            SCENARIO,
+            "--seeds",
+            &RUNS.to_string(),
+            "--seed",
+            "7",
+            "--jobs",
+            "2",
+        ])
+        .arg("--out")
+        .arg(out)
+        .arg("--no-traces")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let took = Duration::from_secs_f64(started.seconds());
+    assert_eq!(status.code(), Some(1), "the planted bug fails some seeds");
+    let lines: BTreeMap<u64, SweepLine> = lines_of(out).into_iter().map(|l| (l.index, l)).collect();
+    assert_eq!(lines.len() as u64, RUNS);
+    (lines, took)
 }
 
 #[test]
@@ -87,28 +118,31 @@ fn a_sweep_killed_at_random_moments_and_resumed_equals_one_uninterrupted_sweep()
     let dir = Scratch::new("sweep");
     let out = dir.0.join("killed.jsonl");
     let traces = dir.0.join("traces");
+    let (reference, uninterrupted) = uninterrupted_sweep(&dir.0.join("whole.jsonl"));
 
-    // Interrupted and resumed, with a growing result file checked after every kill.
+    // Killed and resumed, the result file checked after every kill.
     let mut interrupted_midway = 0;
     let mut before = 0;
-    for (round, delay) in kill_delays(8).into_iter().enumerate() {
+    for (round, fraction) in kill_fractions(8).into_iter().enumerate() {
+        let remaining = (RUNS - before as u64) as f64 / RUNS as f64;
+        let delay = uninterrupted.mul_f64(fraction * remaining);
         let mut child = start_sweep(&out, &traces, round > 0);
-        let started = Instant::now();
-        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(5));
+        let started = Stopwatch::start();
+        while started.seconds() < delay.as_secs_f64() && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
         }
         let was_running = child.try_wait().unwrap().is_none();
         child.kill().unwrap_or(()); // SIGKILL; a child that already exited is fine
         let status = child.wait().unwrap();
-        let now = lines_of(&out);
-        assert!(now.len() >= before, "a resumed sweep never loses finished lines");
+        let now = lines_of(&out).len();
+        assert!(now >= before, "a resumed sweep never loses finished lines");
         if was_running {
             assert!(!status.success(), "a killed sweep does not report success");
-            if now.len() > 0 && (now.len() as u64) < RUNS {
+            if now > before && (now as u64) < RUNS {
                 interrupted_midway += 1;
             }
         }
-        before = now.len();
+        before = now;
         if before as u64 == RUNS {
             break;
         }
@@ -119,8 +153,7 @@ fn a_sweep_killed_at_random_moments_and_resumed_equals_one_uninterrupted_sweep()
     );
 
     // The last resume finishes the sweep; the planted bug fails some seeds (exit 1).
-    let child = start_sweep(&out, &traces, true);
-    let result = child.wait_with_output().unwrap();
+    let result = start_sweep(&out, &traces, true).wait_with_output().unwrap();
     assert_eq!(
         result.status.code(),
         Some(1),
@@ -142,6 +175,18 @@ fn a_sweep_killed_at_random_moments_and_resumed_equals_one_uninterrupted_sweep()
         count.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
     );
 
+    // The same result per index as the uninterrupted sweep, fingerprints included.
+    for line in &killed {
+        let expected = &reference[&line.index];
+        assert_eq!(
+            line.run.fingerprint, expected.run.fingerprint,
+            "index {}",
+            line.index
+        );
+        assert_eq!(line.run, expected.run, "index {}", line.index);
+        assert_eq!(line.config, expected.config);
+    }
+
     // No unfinished trace of a killed run is left behind, and every failing line's trace exists.
     let partials: Vec<_> = std::fs::read_dir(&traces)
         .unwrap()
@@ -155,38 +200,5 @@ fn a_sweep_killed_at_random_moments_and_resumed_equals_one_uninterrupted_sweep()
     for line in &failing {
         let trace = line.trace.as_ref().expect("a failing line names its trace");
         assert!(Path::new(trace).is_file(), "{trace}");
-    }
-
-    // The same seeds uninterrupted: the same result per index, fingerprints included.
-    let whole = dir.0.join("whole.jsonl");
-    let status = Command::new(env!("CARGO_BIN_EXE_ruckus"))
-        .args([
-            "sweep",
-            SCENARIO,
-            "--seeds",
-            &RUNS.to_string(),
-            "--seed",
-            "7",
-            "--jobs",
-            "2",
-        ])
-        .arg("--out")
-        .arg(&whole)
-        .arg("--no-traces")
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(1));
-    let reference: BTreeMap<u64, SweepLine> = lines_of(&whole).into_iter().map(|l| (l.index, l)).collect();
-    assert_eq!(reference.len() as u64, RUNS);
-    for line in &killed {
-        let expected = &reference[&line.index];
-        assert_eq!(
-            line.run.fingerprint, expected.run.fingerprint,
-            "index {}",
-            line.index
-        );
-        assert_eq!(line.run, expected.run, "index {}", line.index);
-        assert_eq!(line.config, expected.config);
     }
 }

@@ -576,7 +576,7 @@ proptest! {
         // The fixed --set after the fuzzed one keeps every accepted run short.
         let r = ruckus(&["run", "lease_lock", "--set", &set, "--set", "limits.max_events=3000"]);
         prop_assert!(
-            matches!(r.code, 0 | 1 | 2 | 3 | 4),
+            r.code <= 4,
             "exit {} for --set {set:?}: {}",
             r.code,
             r.err

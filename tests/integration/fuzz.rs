@@ -10,8 +10,8 @@
 //!   expansion of what it accepts;
 //! - `--set` strings, through `ruckus run` in-process.
 //!
-//! Cases per test: `RUCKUS_FUZZ_CASES` (default 256, so `cargo test` stays fast); `.ci/run`
-//! runs them again with more. `PROPTEST_RNG_SEED` fixes the inputs to reproduce a run.
+//! Cases per test: `RUCKUS_FUZZ_CASES` (default 256, so `cargo test` stays fast), four times
+//! that for the cheap trace-decoder targets; `.ci/run` runs them again with more. `PROPTEST_RNG_SEED` fixes the inputs to reproduce a run.
 
 use crate::support::{TempDir, ruckus};
 use proptest::prelude::*;
@@ -33,8 +33,13 @@ fn cases() -> u32 {
 }
 
 fn config() -> ProptestConfig {
+    config_times(1)
+}
+
+/// `factor` times the cases: for targets whose cases cost a hundredth of the others'.
+fn config_times(factor: u32) -> ProptestConfig {
     ProptestConfig {
-        cases: cases(),
+        cases: cases().saturating_mul(factor),
         // Inputs are printed on failure; no regression files written into the source tree.
         failure_persistence: None,
         max_shrink_iters: 2_000,
@@ -295,7 +300,7 @@ fn the_section_splitter_reseals_a_real_trace_byte_for_byte() {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config_times(4))]
 
     #[test]
     fn fuzz_trace_decoder_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {

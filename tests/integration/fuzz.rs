@@ -343,6 +343,54 @@ proptest! {
     }
 }
 
+/// `1/divisor` of the cases: for targets that run a whole simulation per case.
+fn config_over(divisor: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: (cases() / divisor).max(1),
+        ..config()
+    }
+}
+
+proptest! {
+    #![proptest_config(config_over(4))]
+
+    /// Behind valid checksums a flipped byte of the header mostly changes the stored scenario
+    /// text or fault plan: `ruckus replay` must rebuild the run from it or refuse it cleanly.
+    #[test]
+    fn fuzz_replay_of_resealed_traces(
+        header in any::<bool>(),
+        block in any::<Index>(),
+        edits in mutations(),
+    ) {
+        let mut s = split(real_trace());
+        if header {
+            apply(&mut s.header, &edits);
+        } else {
+            let b = block.index(s.blocks.len());
+            apply(&mut s.blocks[b].1, &edits);
+        }
+        let dir = TempDir::new("fuzz-replay");
+        let path = dir.file("mutated.trace");
+        std::fs::write(&path, seal(&s)).unwrap();
+        let r = ruckus(&["replay", path.to_str().unwrap()]);
+        prop_assert!(r.code <= 4, "exit {}: {}", r.code, r.err);
+        prop_assert!(
+            !r.out.contains("model_panic") && !r.err.contains("model_panic"),
+            "the model panicked replaying {edits:?}: {}{}",
+            r.out,
+            r.err
+        );
+        // Exit 2: a bad file (on stderr) or a divergence from the records (on stdout).
+        if r.code == 2 {
+            prop_assert!(
+                !r.err.trim().is_empty() || r.out.contains("diverge"),
+                "exit 2 without a reason: {}",
+                r.out
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The scenario parser
 

@@ -1,17 +1,19 @@
 //! Fuzzing on a stable toolchain: proptest throws random and mutated input at the three parsers
 //! that take outside input, and each must answer with a clean error value, never a panic:
 //!
-//! - the trace decoder (`TraceReader::from_bytes`, then every record): random bytes, random bytes
-//!   behind a valid signature, mutated and truncated real traces, and real traces whose header,
-//!   record blocks or footer are mutated *and resealed* with correct lengths and checksums, so
-//!   the postcard and record decoders behind the checksums are reached too;
+//! - the trace decoder (`TraceReader::from_bytes`, then every record): random bytes, random
+//!   bytes behind a valid signature, mutated and truncated real traces, and real traces whose
+//!   header, record blocks or footer are mutated *and resealed* with correct lengths and
+//!   checksums, so the postcard and record decoders behind the checksums are reached too;
+//!   resealed traces also go through `ruckus replay` (the stored scenario and plan);
 //! - the scenario parser (`Scenario::from_text` with the built-in registry): mutated built-in
 //!   scenario files (bytes, lines, values) and random TOML-like text, then the fault-plan
 //!   expansion of what it accepts;
 //! - `--set` strings, through `ruckus run` in-process.
 //!
 //! Cases per test: `RUCKUS_FUZZ_CASES` (default 256, so `cargo test` stays fast), four times
-//! that for the cheap trace-decoder targets; `.ci/run` runs them again with more. `PROPTEST_RNG_SEED` fixes the inputs to reproduce a run.
+//! that for the cheap trace-decoder targets and a tenth for whole replays; `.ci/run` runs them
+//! again with 100,000. `PROPTEST_RNG_SEED` fixes the inputs to reproduce a run.
 
 use crate::support::{TempDir, ruckus};
 use proptest::prelude::*;
@@ -352,7 +354,7 @@ fn config_over(divisor: u32) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(config_over(4))]
+    #![proptest_config(config_over(10))]
 
     /// Behind valid checksums a flipped byte of the header mostly changes the stored scenario
     /// text or fault plan: `ruckus replay` must rebuild the run from it or refuse it cleanly.

@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod explore;
+mod fuzz;
 mod golden;
 mod hardening;
 mod one_shrinker;

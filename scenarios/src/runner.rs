@@ -68,7 +68,10 @@ pub fn build<M: Model>(
     let mut sim = Sim::new(sim_config, &topology);
     quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config)))).map_err(|p| panic_text(&*p))?;
     sim.set_fault_plan(plan.clone())?;
-    for p in M::properties(config) {
+    // The model's property constructors run model code too: a panic there is the model's.
+    let offered = quietly(|| catch_unwind(AssertUnwindSafe(|| M::properties(config))))
+        .map_err(|p| format!("building the properties: {}", panic_text(&*p)))?;
+    for p in offered {
         if properties.is_none_or(|names| names.contains(&p.name)) {
             sim.add_property(p);
         }

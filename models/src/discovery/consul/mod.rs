@@ -298,7 +298,10 @@ impl Config {
         match self.check {
             CheckKind::Ttl => self.ttl,
             CheckKind::Active => {
-                self.check_interval * u64::from(self.failures_before_critical) + self.check_timeout
+                // Saturating: absurd parameters give an absurd bound, not an overflow.
+                self.check_interval
+                    .saturating_mul(u64::from(self.failures_before_critical))
+                    .saturating_add(self.check_timeout)
             }
         }
     }
@@ -306,9 +309,11 @@ impl Config {
     /// How long a caller's view may lag the catalog in its resolve mode.
     pub fn view_staleness(&self) -> Duration {
         match self.resolve {
-            ResolveMode::Dns => self.cache_ttl + self.query_timeout,
-            ResolveMode::Watch => self.watch_wait + self.query_timeout,
-            ResolveMode::Agent => self.watch_wait + self.query_timeout + self.query_timeout,
+            ResolveMode::Dns => self.cache_ttl.saturating_add(self.query_timeout),
+            ResolveMode::Watch => self.watch_wait.saturating_add(self.query_timeout),
+            ResolveMode::Agent => self
+                .watch_wait
+                .saturating_add(self.query_timeout.saturating_mul(2)),
         }
     }
 
@@ -316,10 +321,15 @@ impl Config {
     /// silence when the whole host is gone), then the catalog write (a leader within
     /// `raft.liveness_within`, a few client attempts), then the resolve mode's staleness.
     pub fn routing_bound(&self) -> Duration {
-        let node = self.node_timeout + self.heartbeat_interval;
+        let node = self.node_timeout.saturating_add(self.heartbeat_interval);
         let detection = self.check_detection().max(node);
-        let commit = self.raft.liveness_within + self.raft.client_timeout * 2;
-        detection + commit + self.view_staleness()
+        let commit = self
+            .raft
+            .liveness_within
+            .saturating_add(self.raft.client_timeout.saturating_mul(2));
+        detection
+            .saturating_add(commit)
+            .saturating_add(self.view_staleness())
     }
 }
 

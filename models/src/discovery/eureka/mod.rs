@@ -208,17 +208,27 @@ impl Config {
     /// The design's bound on routing to a dead instance: its lease runs out, the next eviction
     /// removes it, the response cache refreshes, callers fetch (plus a timed-out fetch).
     pub fn routing_bound(&self) -> Duration {
-        self.lease_duration
-            + self.eviction_interval
-            + self.response_cache_interval
-            + self.fetch_interval
-            + self.request_timeout
+        // Saturating: absurd parameters give an absurd bound, not an overflow.
+        [
+            self.eviction_interval,
+            self.response_cache_interval,
+            self.fetch_interval,
+            self.request_timeout,
+        ]
+        .into_iter()
+        .fold(self.lease_duration, Duration::saturating_add)
     }
 
     /// How long an instance must have been up to be in every caller's view: a renewal (a 404
     /// makes it re-register), a cache refresh, a fetch (plus a timed-out fetch).
     pub fn listing_window(&self) -> Duration {
-        self.renewal_interval + self.request_timeout * 2 + self.response_cache_interval + self.fetch_interval
+        [
+            self.request_timeout.saturating_mul(2),
+            self.response_cache_interval,
+            self.fetch_interval,
+        ]
+        .into_iter()
+        .fold(self.renewal_interval, Duration::saturating_add)
     }
 }
 

@@ -42,9 +42,9 @@
 //! fault plan (1 actions):
 //!   #0      @262.850116ms  clog h4->h1 for 392.959737ms
 //!   heal everything at @5.000000000s
-//! trace: /work/main/tests/ruckus-out/traces/lease_lock_no_fencing-seed-4596266611717324268.trace
+//! trace: /home/you/myproject/tests/ruckus-out/traces/lease_lock_no_fencing-seed-4596266611717324268.trace
 //! replay it with:
-//!     ruckus replay /work/main/tests/ruckus-out/traces/lease_lock_no_fencing-seed-4596266611717324268.trace
+//!     ruckus replay /home/you/myproject/tests/ruckus-out/traces/lease_lock_no_fencing-seed-4596266611717324268.trace
 //! (RUCKUS_SEED=4596266611717324268 runs only this seed again)
 //! ```
 //!

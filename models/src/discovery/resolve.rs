@@ -8,7 +8,7 @@
 //! SWIM model. The property learns deaths from the processes the checker sees.
 
 use crate::services::policy::{Balancer, BalancerConfig};
-use ruckus_sim::{Duration, Instant, Process, ProcessId, Property, Scope, TimerId, View};
+use ruckus_sim::{Duration, Instant, Metrics, Process, ProcessId, Property, Scope, TimerId, View};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -342,6 +342,45 @@ pub fn views_converge_after_heal<P: Process>(
         }
         Ok(())
     })
+}
+
+/// The callers' figures of a run, from the `discovery.*` metrics they record: calls, errors,
+/// routing to the dead, view staleness.
+pub fn summarize(metrics: &Metrics) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let ok = metrics.counter("discovery.calls.ok") as f64;
+    let timeout = metrics.counter("discovery.calls.timeout") as f64;
+    let none = metrics.counter("discovery.calls.no_instance") as f64;
+    out.insert("calls_ok".into(), ok);
+    out.insert("call_errors".into(), timeout + none);
+    let tried = ok + timeout + none;
+    out.insert(
+        "error_ratio".into(),
+        if tried > 0.0 {
+            (timeout + none) / tried
+        } else {
+            0.0
+        },
+    );
+    out.insert(
+        "routed_to_dead".into(),
+        metrics.counter("discovery.routed_to_dead") as f64,
+    );
+    let dead = metrics.samples("discovery.dead_route_age_ns");
+    out.insert(
+        "stop_routing_s".into(),
+        dead.iter().max().map_or(0.0, |&ns| ns as f64 / 1e9),
+    );
+    let ages = metrics.samples("discovery.view_age_ns");
+    if !ages.is_empty() {
+        let mean = ages.iter().map(|&a| a as f64).sum::<f64>() / ages.len() as f64;
+        out.insert("view_age_mean_s".into(), mean / 1e9);
+        out.insert(
+            "view_age_max_s".into(),
+            *ages.iter().max().expect("non-empty") as f64 / 1e9,
+        );
+    }
+    out
 }
 
 #[cfg(test)]

@@ -900,7 +900,7 @@ pub fn properties(config: &Config) -> Vec<Property<EurekaNode>> {
 
 /// The figures a run is judged by (as the Consul model's, plus evictions).
 pub fn summarize(metrics: &Metrics) -> BTreeMap<String, f64> {
-    let mut out = super::consul::summarize(metrics);
+    let mut out = resolve::summarize(metrics);
     out.insert("evictions".into(), metrics.counter("eureka.evictions") as f64);
     out.insert(
         "self_preservation_entered".into(),

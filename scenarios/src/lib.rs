@@ -21,6 +21,9 @@
 //! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
 //! | `sweep.rs` | seeds per index, shards, result lines, resume |
 //! | `testing/` | proptest strategy over fault plans, `check_scenario`/`run_case` for users' tests, `RUCKUS_*` variables |
+//! | `chart.rs` | hand-written SVG line charts with shaded windows and marked moments |
+//! | `over_time.rs` | timed samples bucketed: rates, success rates, latency percentiles; fault windows |
+//! | `run_report.rs` | `ruckus run --report`: one run as an HTML page of charts over time |
 //! | `exit.rs` | exit codes |
 //! | `output.rs` | what may be written (regular files only, no unasked-for directories) and bounded reads |
 //! | `limits.rs` | the upper bound of every size that comes from input |
@@ -28,6 +31,7 @@
 //! | `cli.rs`, `cmd/*.rs` | the command line, one file per subcommand |
 
 pub mod builtin;
+pub mod chart;
 pub mod cli;
 pub mod cmd;
 pub mod error;
@@ -36,8 +40,10 @@ pub mod explore;
 pub mod export;
 pub mod limits;
 pub mod output;
+pub mod over_time;
 pub mod recording;
 pub mod registry;
+pub mod run_report;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;

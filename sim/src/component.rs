@@ -167,6 +167,14 @@ impl<'a, P: Process, M, T> Scope<'_, 'a, P, M, T> {
     pub fn observe(&mut self, metric: &str, value: u64) {
         self.ctx.observe(metric, value);
     }
+    /// Records one sample stamped with the current true time, for charts over time.
+    pub fn observe_timed(&mut self, metric: &str, value: u64) {
+        self.ctx.observe_timed(metric, value);
+    }
+    /// Marks this moment on charts.
+    pub fn mark(&mut self, label: &str) {
+        self.ctx.mark(label);
+    }
     /// Logs a note into the trace.
     pub fn note(&mut self, text: &str) {
         self.ctx.note(text);

@@ -175,6 +175,19 @@ impl<P: Process> Context<'_, P> {
         self.core.metrics.observe(metric, value);
     }
 
+    /// Records one sample stamped with the current true time, for charts over time (see
+    /// [`crate::Metrics::observe_at`] for the `<group>.ok` / `<group>.failed` convention).
+    pub fn observe_timed(&mut self, metric: &str, value: u64) {
+        let now = self.core.now;
+        self.core.metrics.observe_at(metric, now, value);
+    }
+
+    /// Marks this moment (true time) on charts, e.g. "node n3 marked down".
+    pub fn mark(&mut self, label: &str) {
+        let now = self.core.now;
+        self.core.metrics.mark(now, label);
+    }
+
     /// Appends an operation to the history, stamped with true time.
     pub fn record(&mut self, operation: P::Operation) {
         let time = self.core.now;

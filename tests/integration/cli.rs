@@ -2,7 +2,7 @@
 //! sharded and resumed sweeps. Most tests call the CLI in-process
 //! (`ruckus_scenarios::cli::main_with_args`); a few spawn the real binary.
 
-use crate::support::{ruckus, scratch};
+use crate::support::{TempDir, ruckus, scratch};
 use ruckus_scenarios::registry::Registry;
 use ruckus_scenarios::runner;
 use ruckus_scenarios::scenario::Scenario;
@@ -716,4 +716,44 @@ fn the_binary_exits_with_the_documented_codes() {
     let (c, out, _) = code(&["--help"]);
     assert_eq!(c, Some(0));
     assert!(out.contains("Exit codes"), "{out}");
+}
+
+/// `ruckus run --html` draws the run over time: the outcome group's charts, a shaded band per
+/// fault in each, the heal; nothing loaded from outside. A bad target fails before the run.
+#[test]
+fn run_writes_an_html_report_over_time() {
+    let dir = TempDir::new("run-html");
+    let page = dir.file("run.html");
+    let ran = ruckus(&["run", "catalog_stack", "--html", page.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}{}", ran.out, ran.err);
+    assert!(ran.out.contains("report"), "{}", ran.out);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for title in [
+        "compose.calls: success rate",
+        "compose.calls: latency of successes",
+        "compose.calls: outcomes per second",
+    ] {
+        assert!(html.contains(title), "missing {title}");
+    }
+    let faults: usize = ran
+        .out
+        .lines()
+        .find_map(|l| l.strip_prefix("faults"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("the run prints its fault count");
+    assert!(faults > 0);
+    assert_eq!(
+        html.matches("class=\"band\"").count(),
+        3 * faults,
+        "every fault in each of 3 charts"
+    );
+    assert!(html.contains(">heal</text>"));
+    for forbidden in ["<script", "https://", "<link", "@import"] {
+        assert!(!html.contains(forbidden), "{forbidden}");
+    }
+    // A directory is not a file to write: refused at once, before the run.
+    let ran = ruckus(&["run", "catalog_stack", "--html", dir.path().to_str().unwrap()]);
+    assert_eq!(ran.code, 2, "{}{}", ran.out, ran.err);
+    assert!(!ran.out.contains("verdict"), "nothing ran: {}", ran.out);
 }

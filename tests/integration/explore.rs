@@ -151,9 +151,10 @@ fn html_report_is_self_contained() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         html.matches("<svg").count(),
-        r.metrics.len() + 2,
-        "a bar chart per metric, a CDF, a timeline"
+        r.metrics.len() + 4,
+        "a bar chart per metric, a CDF, a timeline, success rate and p99 over time"
     );
+    assert!(html.contains("requests: success rate"));
     for forbidden in ["<script", "http://", "https://", "<link", "@import"] {
         let hits: Vec<_> = html
             .match_indices(forbidden)
@@ -169,4 +170,82 @@ fn html_report_is_self_contained() {
         table.contains("retries_breaker") && table.contains("Δ"),
         "{table}"
     );
+}
+
+/// The success rate over time shows the metastable failure: every variant serves before the
+/// 2 s stall at t = 10 s; afterwards plain retries stay down while the breaker recovers.
+#[test]
+fn success_over_time_shows_who_recovers() {
+    let r = explore("retry_storm", 2, &[]);
+    assert_eq!(r.success, Some(("requests".to_owned(), 1.0)));
+    let success = |name: &str| -> Vec<Option<f64>> {
+        r.variants
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("no variant {name}"))
+            .success
+            .clone()
+    };
+    let mean = |xs: &[Option<f64>]| -> f64 {
+        let defined: Vec<f64> = xs.iter().flatten().copied().collect();
+        assert!(!defined.is_empty());
+        defined.iter().sum::<f64>() / defined.len() as f64
+    };
+    for v in &r.variants {
+        let before = mean(&v.success[2..9]);
+        assert!(before > 0.95, "{}: {before} before the stall", v.name);
+    }
+    let retries = success("retries");
+    let breaker = success("retries_breaker");
+    let last = retries.len() - 10..retries.len();
+    assert!(mean(&retries[last.clone()]) < 0.2, "{:?}", &retries[last.clone()]);
+    assert!(mean(&breaker[last.clone()]) > 0.9, "{:?}", &breaker[last]);
+    // The stall is part of the model's configuration, not the fault plan: nothing to shade.
+    assert!(r.fault_windows.is_empty());
+}
+
+/// Fault windows are shaded only when every seed meets the same plan.
+#[test]
+fn fault_windows_are_shared_only_by_explicit_plans() {
+    let text = |faults: &str| {
+        format!(
+            r#"
+metrics = ["writes"]
+seeds = 3
+[scenario]
+[scenario.model]
+name = "lease_lock"
+[scenario.topology]
+hosts = 5
+latency = {{ constant = {{ value = "2ms" }} }}
+[scenario.workload]
+clients = 3
+[scenario.limits]
+horizon = "2s"
+{faults}
+[[variants]]
+name = "only"
+"#
+        )
+    };
+    let explicit = text(
+        r#"[[scenario.faults.plan.actions]]
+at = "500ms"
+fault = { crash_host = { host = 0, down_for = "300ms" } }"#,
+    );
+    let random = text(
+        r#"[scenario.faults.profile]
+crash = { mean_interval = "300ms", duration_min = "50ms", duration_max = "200ms" }"#,
+    );
+    let run = |t: &str| {
+        let e = Experiment::from_text(&Registry::builtin(), "t", "t.toml", t, &[]).expect("loads");
+        explore::run_all(&e, 1, &|| {}).expect("runs")
+    };
+    let shared = run(&explicit);
+    assert_eq!(shared.fault_windows.len(), 1);
+    assert_eq!(
+        (shared.fault_windows[0].from, shared.fault_windows[0].to),
+        (0.5, 0.8)
+    );
+    assert!(run(&random).fault_windows.is_empty(), "plans differ by seed");
 }

@@ -218,6 +218,7 @@ impl Caller {
         };
         if list.is_empty() {
             cx.count("compose.calls.no_instance", 1);
+            cx.observe_timed("compose.calls.failed", 0);
             return;
         }
         let target = list[cx.random().index(list.len())];
@@ -238,19 +239,23 @@ impl Caller {
         };
         cx.cancel_timer(timer);
         if served {
+            let took = cx.now().saturating_since(sent).0;
             cx.count("compose.calls.ok", 1);
-            cx.observe("compose.calls.latency_ns", cx.now().saturating_since(sent).0);
+            cx.observe("compose.calls.latency_ns", took);
+            cx.observe_timed("compose.calls.ok", took);
         } else {
             // The catalog listed an instance that had deregistered (or not yet re-registered).
             cx.count("compose.calls.refused", 1);
+            cx.observe_timed("compose.calls.failed", cx.now().saturating_since(sent).0);
         }
     }
 
     /// Handles a call timeout.
     pub fn on_call_timer<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, CallMsg, CallTimer>, t: CallTimer) {
         let CallTimer::Timeout { id } = t;
-        if self.calls.remove(&id).is_some() {
+        if let Some((_, sent)) = self.calls.remove(&id) {
             cx.count("compose.calls.timeout", 1);
+            cx.observe_timed("compose.calls.failed", cx.now().saturating_since(sent).0);
         }
     }
 }

@@ -172,6 +172,7 @@ impl Router {
         let now = cx.now();
         let Some(balancer) = self.balancer.as_mut() else {
             cx.count("discovery.calls.no_instance", 1);
+            cx.observe_timed("discovery.calls.failed", 0);
             if self.had_view {
                 cx.context().record(DiscoveryOp::EmptyView.into());
             }
@@ -223,6 +224,7 @@ impl Router {
         self.feedback(&flight, now, false);
         cx.count("discovery.calls.ok", 1);
         cx.observe("discovery.calls.latency_ns", now.saturating_since(flight.sent).0);
+        cx.observe_timed("discovery.calls.ok", now.saturating_since(flight.sent).0);
     }
 
     /// Handles a call timeout.
@@ -232,6 +234,7 @@ impl Router {
             let now = cx.now();
             self.feedback(&flight, now, true);
             cx.count("discovery.calls.timeout", 1);
+            cx.observe_timed("discovery.calls.failed", now.saturating_since(flight.sent).0);
         }
     }
 }

@@ -40,6 +40,12 @@ impl Client {
 
     pub(super) fn done(&mut self, ctx: &mut Context<'_, Node>, done: Done) {
         let now = ctx.now();
+        // Over time, every request counts (the charts show the warm-up too).
+        if done.ok {
+            ctx.observe_timed("requests.ok", (now - done.started).as_nanos());
+        } else {
+            ctx.observe_timed("requests.failed", (now - done.started).as_nanos());
+        }
         if done.measured {
             if done.ok {
                 ctx.count("ok", 1);

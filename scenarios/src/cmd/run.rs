@@ -21,6 +21,10 @@ pub struct Args {
     /// Also write a full trace of the run to FILE (for replay, shrink and export).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Also write an HTML report of the run over time to FILE: success rate, latency and rates
+    /// per second, with the fault windows shaded and the heal and the model's moments marked.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
@@ -49,6 +53,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         .scenario(&args.scenario, &args.overrides)
         .map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or(scenario.seed);
+    if let Some(path) = &args.html {
+        crate::output::check_target(path)?;
+    }
     let watch = Stopwatch::start();
     let outcome: Outcome = match &args.trace {
         None => runner::run(&scenario, seed),
@@ -68,6 +75,11 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         (None, false) => None,
     };
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
+    if let Some(path) = &args.html {
+        let again = scenario.replay_command(seed);
+        let page = crate::run_report::html(&scenario.name, &outcome, replay.as_deref().unwrap_or(&again));
+        crate::output::write_file(path, |f| f.write_all(page.as_bytes()))?;
+    }
     if args.json {
         let json = JsonReport {
             scenario: &scenario.name,
@@ -105,6 +117,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         }
         if let Some(t) = &args.trace {
             writeln!(out, "trace         {}", t.display()).map_err(w)?;
+        }
+        if let Some(h) = &args.html {
+            writeln!(out, "report        {}", h.display()).map_err(w)?;
         }
         if let Some(r) = &replay {
             writeln!(out, "replay with   {r}").map_err(w)?;

@@ -11,7 +11,9 @@
 //! metrics = ["goodput", "latency_p99_ms"]
 //! cdf = "latency"            # optional: a distribution metric drawn as a CDF (ns)
 //! timeline = "ok_at"         # optional: event times (ns) drawn as a rate over time
-//! timeline_bucket = "1s"
+//! timeline_bucket = "1s"      # also the bucket of the success chart
+//! success = "requests"       # optional: a group of outcomes over time (`requests.ok` and
+//!                            # `requests.failed` timed samples) charted as success rate and p99
 //!
 //! [scenario]                 # a scenario, as in scenario files (or: scenario = "name-or-path")
 //! # ...
@@ -37,10 +39,12 @@ pub mod figures;
 pub mod report;
 pub mod stats;
 
+use crate::chart::Band;
+use crate::over_time::{self, Buckets};
 use crate::registry::Registry;
 use crate::runner;
 use crate::scenario::Scenario;
-use ruckus_sim::Duration;
+use ruckus_sim::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use stats::Estimate;
 use std::collections::BTreeMap;
@@ -120,9 +124,14 @@ pub struct ExperimentSpec {
     /// A distribution of event times to draw as a rate over time.
     #[serde(default)]
     pub timeline: Option<String>,
-    /// Bucket width of the timeline.
+    /// Bucket width of the timeline and of the success chart.
     #[serde(default = "default_bucket")]
     pub timeline_bucket: Duration,
+    /// A group of outcomes over time (the model's `<group>.ok` and `<group>.failed` timed
+    /// samples) to chart per variant as the success rate and the p99 latency of successes per
+    /// bucket, averaged over seeds.
+    #[serde(default)]
+    pub success: Option<String>,
     /// The scenario: an inline table, or a built-in name or path.
     pub scenario: toml::Value,
     /// The variants.
@@ -268,6 +277,26 @@ pub struct RunResult {
     /// Timeline counts per bucket (empty if none).
     #[serde(skip)]
     pub timeline: Vec<u64>,
+    /// Success rate of the `success` group per bucket (`None`: no outcomes in the bucket).
+    #[serde(skip)]
+    pub success: Vec<Option<f64>>,
+    /// p99 latency of the group's successes per bucket, in milliseconds.
+    #[serde(skip)]
+    pub p99_ms: Vec<Option<f64>>,
+}
+
+/// The baseline's fault windows when every seed meets the same plan, else none (shading one
+/// seed's faults under an average over seeds would mislead).
+fn shared_fault_windows(experiment: &Experiment) -> Vec<Band> {
+    let scenario = &experiment.scenarios[experiment.baseline];
+    let seeds = experiment.spec.seeds.max(1);
+    let first = runner::fault_plan(scenario, experiment.seed(0));
+    if first.actions.is_empty()
+        || (1..seeds).any(|i| runner::fault_plan(scenario, experiment.seed(i)) != first)
+    {
+        return Vec::new();
+    }
+    over_time::fault_bands(&first, Instant::ZERO.saturating_add(scenario.limits.horizon))
 }
 
 /// Points per CDF curve.
@@ -312,6 +341,26 @@ pub fn run_one(experiment: &Experiment, variant: usize, index: u64) -> Result<Ru
             counts
         })
         .unwrap_or_default();
+    let (success, p99_ms) = match &spec.success {
+        None => (Vec::new(), Vec::new()),
+        Some(group) => {
+            let buckets = Buckets::over(
+                Instant::ZERO.saturating_add(scenario.limits.horizon),
+                spec.timeline_bucket,
+            );
+            let ok = metrics.timed(&format!("{group}.ok"));
+            let failed = metrics.timed(&format!("{group}.failed"));
+            let defined = |v: Vec<f64>, scale: f64| -> Vec<Option<f64>> {
+                v.into_iter()
+                    .map(|x| x.is_finite().then_some(x * scale))
+                    .collect()
+            };
+            (
+                defined(over_time::success_rate(ok, failed, buckets), 1.0),
+                defined(over_time::quantile(ok, buckets, 0.99), 1e-6),
+            )
+        }
+    };
     Ok(RunResult {
         variant,
         index,
@@ -321,6 +370,8 @@ pub fn run_one(experiment: &Experiment, variant: usize, index: u64) -> Result<Ru
         figures,
         cdf,
         timeline,
+        success,
+        p99_ms,
     })
 }
 
@@ -375,6 +426,12 @@ pub struct VariantResult {
     pub cdf: Vec<f64>,
     /// Mean timeline count per bucket over seeds, as a rate per second.
     pub timeline: Vec<f64>,
+    /// Mean success rate per bucket over the seeds with outcomes in it.
+    #[serde(default)]
+    pub success: Vec<Option<f64>>,
+    /// Mean p99 latency (ms) per bucket over the seeds with successes in it.
+    #[serde(default)]
+    pub p99_ms: Vec<Option<f64>>,
 }
 
 /// Everything an exploration produced.
@@ -396,6 +453,13 @@ pub struct Results {
     pub cdf: Option<String>,
     /// The timeline metric, if any, and its bucket width in seconds.
     pub timeline: Option<(String, f64)>,
+    /// The success group, if any, and its bucket width in seconds.
+    #[serde(default)]
+    pub success: Option<(String, f64)>,
+    /// The fault windows, when every seed of the baseline meets the same plan (an explicit
+    /// plan); empty when plans differ by seed.
+    #[serde(default)]
+    pub fault_windows: Vec<Band>,
     /// Per variant.
     pub variants: Vec<VariantResult>,
     /// Every run, by variant then index.
@@ -446,6 +510,17 @@ impl Results {
                     sum as f64 / lines.len() as f64 / bucket_s
                 })
                 .collect();
+            let mean_per_bucket = |pick: &dyn Fn(&RunResult) -> &Vec<Option<f64>>| -> Vec<Option<f64>> {
+                let len = per(v).map(|r| pick(r).len()).max().unwrap_or(0);
+                (0..len)
+                    .map(|k| {
+                        let xs: Vec<f64> = per(v).filter_map(|r| pick(r).get(k).copied().flatten()).collect();
+                        (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+                    })
+                    .collect()
+            };
+            let success = mean_per_bucket(&|r| &r.success);
+            let p99_ms = mean_per_bucket(&|r| &r.p99_ms);
             variants.push(VariantResult {
                 name: vs.name.clone(),
                 set: vs.set.iter().map(|(k, val)| format!("{k}={val}")).collect(),
@@ -453,6 +528,8 @@ impl Results {
                 metrics,
                 cdf,
                 timeline,
+                success,
+                p99_ms,
             });
         }
         Results {
@@ -467,6 +544,14 @@ impl Results {
                 .timeline
                 .clone()
                 .map(|t| (t, spec.timeline_bucket.as_secs_f64())),
+            success: spec.success.clone().map(|g| {
+                let horizon = experiment.scenarios[experiment.baseline].limits.horizon;
+                (
+                    g,
+                    Buckets::over(Instant::ZERO.saturating_add(horizon), spec.timeline_bucket).width_s(),
+                )
+            }),
+            fault_windows: shared_fault_windows(experiment),
             variants,
             runs,
         }

@@ -5,27 +5,10 @@
 
 use super::Results;
 use super::stats::Estimate;
+pub use crate::chart::num;
+use crate::chart::{Decor, Series, W, colour, esc, line_chart, tick_label, ticks};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::fmt::Write;
-
-/// A number with about four significant digits.
-pub fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return if x.is_nan() { "n/a".into() } else { "inf".into() };
-    }
-    let a = x.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if a >= 10_000.0 {
-        format!("{x:.0}")
-    } else if a >= 100.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.3}")
-    } else {
-        format!("{x:.4}")
-    }
-}
 
 fn pm(e: &Estimate) -> String {
     format!("{} ± {}", num(e.mean), num(e.half_width))
@@ -72,46 +55,6 @@ pub fn table(results: &Results) -> String {
     )
 }
 
-/// Colours for variants, in order (a palette that stays distinct for the colour-blind).
-const COLOURS: [&str; 8] = [
-    "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",
-];
-
-fn colour(i: usize) -> &'static str {
-    COLOURS[i % COLOURS.len()]
-}
-
-/// Escapes text for HTML and SVG.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// "Nice" tick values covering `[lo, hi]`.
-fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
-    let span = (hi - lo).max(1e-12);
-    let raw = span / want.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    let mut out = Vec::new();
-    let mut t = (lo / step).ceil() * step;
-    while t <= hi + step * 1e-9 {
-        out.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
-        t += step;
-    }
-    out
-}
-
-/// One line of a chart: the variant's index (its colour), its name, and its points.
-type Series<'a> = (usize, &'a str, Vec<(f64, f64)>);
-
-const W: f64 = 600.0;
 const LEFT: f64 = 150.0;
 const RIGHT: f64 = 30.0;
 
@@ -166,7 +109,7 @@ fn bar_chart(results: &Results, m: usize) -> String {
             s,
             r##"<line x1="{tx:.1}" y1="{top}" x2="{tx:.1}" y2="{axis_y}" stroke="#ddd"/><text x="{tx:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
             axis_y + 16.0,
-            num(t)
+            tick_label(t)
         );
     }
     for (k, (i, name, e)) in rows.iter().enumerate() {
@@ -209,114 +152,6 @@ fn bar_chart(results: &Results, m: usize) -> String {
         r##"<line x1="{LEFT}" y1="{axis_y}" x2="{:.1}" y2="{axis_y}" stroke="#444"/>"##,
         W - RIGHT
     );
-    s.push_str("</svg>");
-    s
-}
-
-/// A line chart: one polyline per series of (x, y) points, with a legend.
-fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_>], log_x: bool) -> String {
-    let h = 320.0;
-    let (top, bottom) = (30.0, 50.0);
-    let left = 70.0;
-    let plot_w = W - left - RIGHT - 120.0;
-    let plot_h = h - top - bottom;
-    let tx = |v: f64| if log_x { v.max(1e-12).log10() } else { v };
-    let pts = series.iter().flat_map(|s| s.2.iter());
-    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
-    for &(x, y) in pts {
-        if log_x && x <= 0.0 {
-            continue;
-        }
-        x0 = x0.min(tx(x));
-        x1 = x1.max(tx(x));
-        y1 = y1.max(y);
-    }
-    if !x0.is_finite() || x1 <= x0 {
-        x0 = if x0.is_finite() { x0 } else { 0.0 };
-        x1 = x0 + 1.0;
-    }
-    if y1 <= 0.0 {
-        y1 = 1.0;
-    }
-    y1 *= 1.05;
-    let sx = |v: f64| left + (tx(v) - x0) / (x1 - x0) * plot_w;
-    let sy = |v: f64| top + plot_h - v / y1 * plot_h;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" role="img" aria-label="{t}"><text x="{left}" y="18" class="title">{t}</text>"#,
-        t = esc(title)
-    );
-    let xticks: Vec<f64> = if log_x {
-        (x0.floor() as i32..=x1.ceil() as i32)
-            .map(|e| 10f64.powi(e))
-            .filter(|v| tx(*v) >= x0 && tx(*v) <= x1)
-            .collect()
-    } else {
-        ticks(x0, x1, 6)
-    };
-    for t in xticks {
-        let px = sx(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{px:.1}" y1="{top}" x2="{px:.1}" y2="{:.1}" stroke="#eee"/><text x="{px:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
-            top + plot_h,
-            top + plot_h + 16.0,
-            num(t)
-        );
-    }
-    for t in ticks(0.0, y1, 5) {
-        let py = sy(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
-            left + plot_w,
-            left - 6.0,
-            py + 4.0,
-            num(t)
-        );
-    }
-    let _ = write!(
-        s,
-        r##"<rect x="{left}" y="{top}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#444"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="label">{}</text><text transform="translate(14,{:.1}) rotate(-90)" text-anchor="middle" class="label">{}</text>"##,
-        left + plot_w / 2.0,
-        h - 12.0,
-        esc(x_label),
-        top + plot_h / 2.0,
-        esc(y_label)
-    );
-    for (k, (i, name, points)) in series.iter().enumerate() {
-        let mut d = String::new();
-        for &(x, y) in points {
-            if log_x && x <= 0.0 {
-                continue;
-            }
-            let _ = write!(
-                d,
-                "{}{:.1},{:.1}",
-                if d.is_empty() { "M" } else { "L" },
-                sx(x),
-                sy(y)
-            );
-        }
-        if !d.is_empty() {
-            let _ = write!(
-                s,
-                r#"<path d="{d}" fill="none" stroke="{}" stroke-width="2"/>"#,
-                colour(*i)
-            );
-        }
-        let ly = top + 14.0 + 18.0 * k as f64;
-        let lx = left + plot_w + 12.0;
-        let _ = write!(
-            s,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{ly:.1}" class="legend">{}</text>"#,
-            ly - 10.0,
-            colour(*i),
-            lx + 16.0,
-            esc(name)
-        );
-    }
     s.push_str("</svg>");
     s
 }
@@ -398,6 +233,7 @@ pub fn html(results: &Results, command: &str) -> String {
                 "fraction",
                 &series,
                 true,
+                &Decor::default(),
             ));
         }
     }
@@ -425,45 +261,75 @@ pub fn html(results: &Results, command: &str) -> String {
                 "per second",
                 &series,
                 false,
+                &Decor::default(),
             ));
+        }
+    }
+    if let Some((group, bucket)) = &results.success {
+        let decor = Decor {
+            bands: results.fault_windows.clone(),
+            ..Decor::default()
+        };
+        let line = |pick: &dyn Fn(&super::VariantResult) -> &Vec<Option<f64>>| -> Vec<Series<'_>> {
+            results
+                .variants
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !pick(v).is_empty())
+                .map(|(i, v)| {
+                    let pts = pick(v)
+                        .iter()
+                        .enumerate()
+                        .map(|(k, y)| ((k as f64 + 0.5) * bucket, y.unwrap_or(f64::NAN)))
+                        .collect();
+                    (i, v.name.as_str(), pts)
+                })
+                .collect()
+        };
+        let success = line(&|v| &v.success);
+        if !success.is_empty() {
+            let shaded = if decor.bands.is_empty() {
+                ""
+            } else {
+                "; shaded: the fault windows every seed meets"
+            };
+            let _ = write!(
+                body,
+                "<h2>{} over time</h2><p class=\"meta\">mean over seeds per {}s bucket{shaded}</p><div class=\"charts\">",
+                esc(group),
+                num(*bucket)
+            );
+            body.push_str(&line_chart(
+                &format!("{group}: success rate"),
+                "time (s)",
+                "fraction ok",
+                &success,
+                false,
+                &Decor {
+                    y_max: Some(1.0),
+                    ..decor.clone()
+                },
+            ));
+            body.push_str(&line_chart(
+                &format!("{group}: p99 latency of successes"),
+                "time (s)",
+                "ms",
+                &line(&|v| &v.p99_ms),
+                false,
+                &decor,
+            ));
+            body.push_str("</div>");
         }
     }
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ruckus explore: {title}</title>
 <style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; max-width: 1320px; }}
-table {{ border-collapse: collapse; margin: 12px 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; vertical-align: top; }}
-th:first-child, td:first-child, td:nth-child(2) {{ text-align: left; }}
-.meta {{ color: #555; font-size: 90%; }}
-.sig {{ font-weight: bold; }} .ns {{ color: #777; }}
-.dot {{ display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }}
-.charts {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-svg {{ background: #fff; border: 1px solid #eee; }}
-svg text {{ font-family: sans-serif; fill: #222; }}
-svg .title {{ font-size: 14px; font-weight: bold; }}
-svg .tick {{ font-size: 11px; fill: #555; }}
-svg .label, svg .legend {{ font-size: 12px; }}
-</style></head><body>
+{style}</style></head><body>
 {body}
 </body></html>
 "#,
-        title = esc(&results.experiment)
+        title = esc(&results.experiment),
+        style = crate::chart::STYLE
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_and_ticks() {
-        assert_eq!(num(0.0), "0");
-        assert_eq!(num(12345.6), "12346");
-        assert_eq!(num(1.23456), "1.235");
-        assert_eq!(num(f64::NAN), "n/a");
-        assert_eq!(ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        assert_eq!(esc("<a&\"b\">"), "&lt;a&amp;&quot;b&quot;&gt;");
-    }
 }

@@ -20,7 +20,7 @@
 //! out a token twice; after restarting with a token on disk it waits one lease before granting
 //! again (whoever held the lease before the crash may still believe in it). A client measures
 //! its lease from when it *sent* its first request for it, shortened by a drift margin, and
-//! checks it before each write; between the check and the write it works for `work_ms`, and
+//! checks it before each write; between the check and the write it works for `work`, and
 //! that gap is where a pause turns it into a stale writer.
 //!
 //! ## Invariants
@@ -31,7 +31,7 @@
 //! - `tokens_increasing` (safety): every fresh grant carries a token strictly greater than
 //!   every token granted before it, so no token is ever granted twice (re-sending a grant to
 //!   its own holder is not a fresh grant).
-//! - `writes_resume` (liveness): within `liveness_bound_ms` of the heal, some client completes
+//! - `writes_resume` (liveness): within `liveness_bound` of the heal, some client completes
 //!   a write (the storage accepted it and the client saw the acknowledgement).
 //!
 //! ## Planted bugs
@@ -77,21 +77,21 @@ pub struct LeaseLockConfig {
     /// Number of client processes (each on its own host).
     pub clients: u32,
     /// Lease length, in the lock server's local clock.
-    pub lease_ms: u64,
+    pub lease: Duration,
     /// Share of the lease a client gives up as a safety margin against clock drift.
     pub drift_margin_percent: u64,
     /// How long a client waits for a reply before retrying.
-    pub request_timeout_ms: u64,
+    pub request_timeout: Duration,
     /// Lock requests a client sends for one acquisition before backing off.
     pub acquire_tries_max: u32,
     /// Work between checking the lease and sending a write (where a pause hurts).
-    pub work_ms: u64,
+    pub work: Duration,
     /// Writes a client makes under one lease before releasing it.
     pub writes_per_lease: u32,
     /// Longest pause between a client's attempts (uniform from 1 ms).
-    pub think_ms_max: u64,
+    pub think_max: Duration,
     /// Bound of the `writes_resume` liveness property, from the heal.
-    pub liveness_bound_ms: u64,
+    pub liveness_bound: Duration,
     /// Planted bug: the storage accepts writes under any token (no fencing).
     pub bug_no_fencing: bool,
     /// Planted bug: the lock server does not sync the token before granting.
@@ -104,14 +104,14 @@ impl Default for LeaseLockConfig {
     fn default() -> Self {
         LeaseLockConfig {
             clients: 3,
-            lease_ms: 400,
+            lease: Duration::from_millis(400),
             drift_margin_percent: 25,
-            request_timeout_ms: 50,
+            request_timeout: Duration::from_millis(50),
             acquire_tries_max: 4,
-            work_ms: 30,
+            work: Duration::from_millis(30),
             writes_per_lease: 3,
-            think_ms_max: 100,
-            liveness_bound_ms: 2_000,
+            think_max: Duration::from_millis(100),
+            liveness_bound: Duration::from_millis(2_000),
             bug_no_fencing: false,
             bug_no_sync: false,
             bug_clock_tokens: false,
@@ -124,16 +124,33 @@ impl LeaseLockConfig {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("clients", u64::from(self.clients)),
-            ("lease_ms", self.lease_ms),
-            ("request_timeout_ms", self.request_timeout_ms),
             ("acquire_tries_max", u64::from(self.acquire_tries_max)),
             ("writes_per_lease", u64::from(self.writes_per_lease)),
-            ("think_ms_max", self.think_ms_max),
-            ("liveness_bound_ms", self.liveness_bound_ms),
         ];
         for (name, value) in positive {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
+            }
+        }
+        let times = [
+            ("lease", self.lease),
+            ("request_timeout", self.request_timeout),
+            ("work", self.work),
+            ("think_max", self.think_max),
+            ("liveness_bound", self.liveness_bound),
+        ];
+        for (name, value) in times {
+            // Clients think for at least 1 ms; work may be zero.
+            let least = if name == "think_max" {
+                Duration::from_millis(1)
+            } else {
+                Duration(1)
+            };
+            if name != "work" && value < least {
+                return Err(format!(
+                    "{name} must be at least {}",
+                    ruckus_sim::nanos_with_unit(least.0)
+                ));
             }
         }
         if self.drift_margin_percent >= 100 {
@@ -145,17 +162,15 @@ impl LeaseLockConfig {
         if self.clients > 1_000 {
             return Err(format!("clients must be at most 1000 (got {})", self.clients));
         }
-        // Durations are kept in nanoseconds; refuse values that would overflow.
-        let ms_max = u64::MAX / 1_000_000 / 16;
-        for (name, value) in [
-            ("lease_ms", self.lease_ms),
-            ("request_timeout_ms", self.request_timeout_ms),
-            ("work_ms", self.work_ms),
-            ("think_ms_max", self.think_ms_max),
-            ("liveness_bound_ms", self.liveness_bound_ms),
-        ] {
-            if value > ms_max {
-                return Err(format!("{name} is too large ({value} ms; at most {ms_max})"));
+        // Refuse times whose sums (twice a lease, a deadline past now) would overflow.
+        let max = Duration(u64::MAX / 16);
+        for (name, value) in times {
+            if value > max {
+                return Err(format!(
+                    "{name} is too large ({}; at most {})",
+                    ruckus_sim::nanos_with_unit(value.0),
+                    ruckus_sim::nanos_with_unit(max.0)
+                ));
             }
         }
         Ok(())
@@ -180,7 +195,7 @@ impl LeaseLockConfig {
     }
 
     fn lease(&self) -> Duration {
-        Duration::from_millis(self.lease_ms)
+        self.lease
     }
 }
 
@@ -577,9 +592,7 @@ impl LockClient {
     fn go_idle(&mut self, ctx: &mut Context<'_, LeaseLock>) {
         self.step += 1;
         self.state = ClientState::Idle;
-        let think = ctx
-            .random()
-            .range_inclusive(ms(1).0, ms(self.config.think_ms_max).0);
+        let think = ctx.random().range_inclusive(ms(1).0, self.config.think_max.0);
         ctx.set_timer(Duration(think), LockTimer::Think { step: self.step });
     }
 
@@ -592,7 +605,7 @@ impl LockClient {
         };
         ctx.send(SERVER, LockMessage::Acquire { req });
         ctx.set_timer(
-            ms(self.config.request_timeout_ms),
+            self.config.request_timeout,
             LockTimer::AcquireTimeout { step: self.step },
         );
     }
@@ -617,7 +630,7 @@ impl LockClient {
             deadline,
             writes_done,
         };
-        ctx.set_timer(ms(self.config.work_ms), LockTimer::Work { step: self.step });
+        ctx.set_timer(self.config.work, LockTimer::Work { step: self.step });
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, LeaseLock>, from: ProcessId, message: LockMessage) {
@@ -724,7 +737,7 @@ impl LockClient {
                 ctx.count("writes_sent", 1);
                 ctx.send(STORAGE, LockMessage::Write { token, seq });
                 ctx.set_timer(
-                    ms(self.config.request_timeout_ms),
+                    self.config.request_timeout,
                     LockTimer::WriteTimeout { step: self.step },
                 );
             }
@@ -880,7 +893,7 @@ pub fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
     // The first check runs at the heal; the property holds once writes completed exceed the
     // count seen then.
     let baseline: Cell<Option<u64>> = Cell::new(None);
-    let writes_resume = Property::eventually("writes_resume", ms(config.liveness_bound_ms), move |v| {
+    let writes_resume = Property::eventually("writes_resume", config.liveness_bound, move |v| {
         let done = v.metrics().counter("writes_completed");
         let base = *baseline.get().get_or_insert(done);
         baseline.set(Some(base));
@@ -1035,7 +1048,7 @@ mod tests {
             at: at.saturating_add(ms(1)),
             fault: Fault::PauseHost {
                 host,
-                paused_for: ms(2 * config.lease_ms),
+                paused_for: config.lease.saturating_mul(2),
             },
         };
         sim.set_fault_plan(FaultPlan {
@@ -1130,7 +1143,7 @@ mod tests {
     fn writes_resume_fails_when_writes_cannot_complete_in_time() {
         // No write can complete within 1 ms of the heal (a round trip alone takes 2 ms or more).
         let config = LeaseLockConfig {
-            liveness_bound_ms: 1,
+            liveness_bound: Duration::from_millis(1),
             ..LeaseLockConfig::default()
         };
         let report = run(&config, 0);
@@ -1151,10 +1164,19 @@ mod tests {
         };
         assert!(bad.validate().unwrap_err().contains("drift_margin_percent"));
         let bad = LeaseLockConfig {
-            lease_ms: u64::MAX,
+            lease: Duration(u64::MAX),
             ..LeaseLockConfig::default()
         };
-        assert!(bad.validate().unwrap_err().contains("lease_ms"));
+        assert!(bad.validate().unwrap_err().contains("lease is too large"));
+        let bad = LeaseLockConfig {
+            think_max: Duration::from_micros(10),
+            ..LeaseLockConfig::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("think_max must be at least 1ms")
+        );
         LeaseLockConfig::default().validate().unwrap();
     }
 }

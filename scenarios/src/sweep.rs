@@ -15,7 +15,7 @@ use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The seed of run `index` in a sweep with base seed `base`: the engine's documented stream-key
 /// derivation under the label `sweep`, so it never depends on sharding or job count.
@@ -254,11 +254,69 @@ pub struct SweepOptions {
     pub stop_on_failure: bool,
     /// Where failing runs are re-run with a full trace (`None`: no traces).
     pub trace_dir: Option<PathBuf>,
+    /// At most this many traces per sweep (counting `traces_kept`): a sweep of a bug that fails
+    /// on most seeds must not fill the disk. Failing runs past it get a replay command only.
+    pub max_traces: u64,
+    /// Stop writing traces once they take this many bytes (counting `trace_bytes_kept`).
+    pub max_trace_bytes: u64,
+    /// Traces an earlier invocation of this sweep wrote (on `--resume`).
+    pub traces_kept: u64,
+    /// Their size in bytes.
+    pub trace_bytes_kept: u64,
+}
+
+impl SweepOptions {
+    /// Options with no traces and no budget to spend: the caller sets what it wants.
+    pub fn untraced(base_seed: u64, jobs: usize, stop_on_failure: bool) -> SweepOptions {
+        SweepOptions {
+            base_seed,
+            jobs,
+            stop_on_failure,
+            trace_dir: None,
+            max_traces: u64::MAX,
+            max_trace_bytes: u64::MAX,
+            traces_kept: 0,
+            trace_bytes_kept: 0,
+        }
+    }
+}
+
+/// Default of `--max-traces`.
+pub const DEFAULT_MAX_TRACES: u64 = 10;
+/// Default of `--max-trace-mb`.
+pub const DEFAULT_MAX_TRACE_MB: u64 = 256;
+
+/// What a sweep may still spend on traces, shared by its worker threads. Which failing runs
+/// get the traces depends on completion order; the result lines do not.
+#[derive(Debug)]
+struct TraceBudget {
+    traces: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl TraceBudget {
+    fn new(options: &SweepOptions) -> TraceBudget {
+        TraceBudget {
+            traces: AtomicU64::new(options.traces_kept),
+            bytes: AtomicU64::new(options.trace_bytes_kept),
+        }
+    }
+
+    /// Takes one trace slot, or says no when the count or the size is spent.
+    fn take(&self, options: &SweepOptions) -> bool {
+        if self.bytes.load(Ordering::Relaxed) >= options.max_trace_bytes {
+            return false;
+        }
+        let taken = self.traces.fetch_add(1, Ordering::Relaxed);
+        taken < options.max_traces
+    }
 }
 
 /// What a sweep did.
 #[derive(Clone, Debug, Default)]
 pub struct SweepStats {
+    /// Failing runs of this invocation left without a trace by the trace budget.
+    pub untraced_failures: u64,
     /// Runs finished in this invocation.
     pub finished: u64,
     /// Runs skipped because of `stop_on_failure`.
@@ -281,6 +339,8 @@ pub fn run(
         .build()
         .map_err(|e| format!("cannot start {} worker threads: {e}", options.jobs))?;
     let stop = AtomicBool::new(false);
+    let budget = TraceBudget::new(options);
+    let untraced = AtomicU64::new(0);
     let config = scenario.config_hash();
     let results: Vec<Option<u64>> = pool.install(|| {
         indices
@@ -290,16 +350,22 @@ pub fn run(
                 if options.stop_on_failure && stop.load(Ordering::Relaxed) {
                     return None;
                 }
-                let line = run_one(scenario, &config, index, options);
+                let line = run_traced(scenario, &config, index, options, &budget);
                 if line.run.verdict != "held" {
                     stop.store(true, Ordering::Relaxed);
+                    if options.trace_dir.is_some() && line.trace.is_none() {
+                        untraced.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 on_line(&line);
                 Some(line.run.events)
             })
             .collect()
     });
-    let mut stats = SweepStats::default();
+    let mut stats = SweepStats {
+        untraced_failures: untraced.into_inner(),
+        ..SweepStats::default()
+    };
     for r in results {
         match r {
             Some(events) => {
@@ -312,8 +378,19 @@ pub fn run(
     Ok(stats)
 }
 
-/// Runs one index of a sweep (with a traced re-run if it fails and traces are wanted).
+/// Runs one index of a sweep (with a traced re-run if it fails and traces are wanted, within
+/// the options' trace budget counted for this run alone).
 pub fn run_one(scenario: &Scenario, config: &str, index: u64, options: &SweepOptions) -> SweepLine {
+    run_traced(scenario, config, index, options, &TraceBudget::new(options))
+}
+
+fn run_traced(
+    scenario: &Scenario,
+    config: &str,
+    index: u64,
+    options: &SweepOptions,
+    budget: &TraceBudget,
+) -> SweepLine {
     let seed = seed_for(options.base_seed, index);
     let outcome = runner::run(scenario, seed);
     let mut line = SweepLine {
@@ -326,10 +403,14 @@ pub fn run_one(scenario: &Scenario, config: &str, index: u64, options: &SweepOpt
     };
     if line.run.verdict != "held" {
         line.replay = Some(scenario.replay_command(seed));
-        if let Some(dir) = &options.trace_dir {
+        if let Some(dir) = options.trace_dir.as_ref().filter(|_| budget.take(options)) {
             let path = dir.join(format!("{}-seed-{seed}.trace", scenario.name));
             match recording::record(scenario, seed, &path, Some(outcome.report.fingerprint)) {
-                Ok(_) => line.trace = Some(path.display().to_string()),
+                Ok(_) => {
+                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    budget.bytes.fetch_add(size, Ordering::Relaxed);
+                    line.trace = Some(path.display().to_string());
+                }
                 Err(e) => {
                     // The fast result stands; the line says why there is no trace.
                     line.run.message = Some(format!(

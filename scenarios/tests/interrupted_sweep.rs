@@ -51,6 +51,7 @@ fn start_sweep(out: &Path, traces: &Path, resume: bool) -> Child {
     .arg(out)
     .arg("--trace-dir")
     .arg(traces)
+    .args(["--max-traces", "100000"])
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(Stdio::piped());

@@ -95,7 +95,7 @@ pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Propert
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};
 pub use sim::{Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};
-pub use time::{Duration, Instant};
+pub use time::{Duration, Instant, nanos_with_unit};
 
 #[cfg(test)]
 mod tests;

@@ -13,13 +13,13 @@ use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 ///
 /// Serialized as a whole number of nanoseconds. Human-readable formats (TOML, JSON) also accept
 /// a string with a unit, such as `"1.5s"` (see [`parse_nanos`]), so scenario files stay readable.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant(pub u64);
 
 /// A span of virtual time in nanoseconds.
 ///
 /// Serialized like [`Instant`]: nanoseconds, or in human-readable formats also `"10ms"`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(pub u64);
 
 /// Parses a time written with a unit — `ns`, `us`, `ms`, `s`, `m` or `h`, with an optional
@@ -72,19 +72,49 @@ pub fn parse_nanos(text: &str) -> Result<u64, String> {
     Ok(nanos)
 }
 
-/// Accepts nanoseconds, or (in human-readable formats) a string for `parse_nanos`.
+/// Binary formats: whole nanoseconds.
 struct NanosVisitor;
 
 impl serde::de::Visitor<'_> for NanosVisitor {
     type Value = u64;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("nanoseconds, or a time with a unit such as \"10ms\"")
+        f.write_str("whole nanoseconds")
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
         Ok(v)
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
         u64::try_from(v).map_err(|_| E::custom(format!("a time cannot be negative, got {v}")))
+    }
+}
+
+/// Human-readable formats (scenario files, `--set`, JSON): a time with a unit. A bare number
+/// other than 0 is refused: `horizon = 10` is 10 s to one reader and 10 ns to another.
+struct UnitVisitor;
+
+impl serde::de::Visitor<'_> for UnitVisitor {
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a time with a unit such as \"10ms\" or \"5s\"")
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+        if v == 0 {
+            return Ok(0);
+        }
+        Err(E::custom(format!(
+            "`{v}` is a bare number: write a time with its unit, e.g. \"{v}s\" or \"{v}ms\" (ns, us, ms, s, m, h)"
+        )))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+        if v < 0 {
+            return Err(E::custom(format!("a time cannot be negative, got {v}")));
+        }
+        self.visit_u64(v as u64)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+        Err(E::custom(format!(
+            "`{v}` is a bare number: write a time with its unit, e.g. \"{v}s\" or \"{v}ms\""
+        )))
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
         parse_nanos(v).map_err(E::custom)
@@ -93,10 +123,45 @@ impl serde::de::Visitor<'_> for NanosVisitor {
 
 fn deserialize_nanos<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     if d.is_human_readable() {
-        d.deserialize_any(NanosVisitor)
+        d.deserialize_any(UnitVisitor)
     } else {
         // Binary formats (postcard traces) keep the plain integer encoding.
         d.deserialize_u64(NanosVisitor)
+    }
+}
+
+/// A time as text with the largest unit that keeps it exact (`"300s"`, `"1500ms"`, `"0s"`), the
+/// form [`parse_nanos`] reads back.
+pub fn nanos_with_unit(nanos: u64) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        if nanos % scale == 0 {
+            return format!("{}{unit}", nanos / scale);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+fn serialize_nanos<S: serde::Serializer>(nanos: u64, s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        s.serialize_str(&nanos_with_unit(nanos))
+    } else {
+        // Binary formats (postcard traces) keep the plain integer encoding.
+        s.serialize_u64(nanos)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_nanos(self.0, s)
+    }
+}
+
+impl Serialize for Instant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_nanos(self.0, s)
     }
 }
 
@@ -408,6 +473,33 @@ mod tests {
         assert_eq!(format!("{t}"), "@3.000000ms");
         assert_eq!(format!("{}", Duration::from_secs(2)), "2.000000000s");
         assert_eq!(Instant(5).saturating_since(Instant(9)), Duration::ZERO);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Limits {
+        horizon: Duration,
+        at: Instant,
+    }
+
+    #[test]
+    fn human_readable_times_carry_units_both_ways() {
+        let limits = Limits {
+            horizon: Duration::from_secs(300),
+            at: Instant(1_500_000),
+        };
+        let text = toml::to_string(&limits).unwrap();
+        assert_eq!(text, "horizon = \"300s\"\nat = \"1500us\"\n");
+        assert_eq!(toml::from_str::<Limits>(&text).unwrap(), limits);
+        assert_eq!(nanos_with_unit(0), "0s");
+        assert_eq!(nanos_with_unit(1_500_000_000), "1500ms");
+        assert_eq!(nanos_with_unit(7), "7ns");
+        // Zero needs no unit; any other bare number is refused with the fix in the message.
+        let zero: Limits = toml::from_str("horizon = 0\nat = \"1s\"").unwrap();
+        assert_eq!(zero.horizon, Duration::ZERO);
+        let err = toml::from_str::<Limits>("horizon = 10\nat = \"1s\"").unwrap_err();
+        assert!(err.to_string().contains("\"10s\" or \"10ms\""), "{err}");
+        let err = toml::from_str::<Limits>("horizon = 1.5\nat = \"1s\"").unwrap_err();
+        assert!(err.to_string().contains("bare number"), "{err}");
     }
 
     #[test]

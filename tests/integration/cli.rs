@@ -157,7 +157,7 @@ fn safety_violation_exits_1_with_a_report_and_replay_command() {
 #[test]
 fn liveness_failure_exits_3() {
     // With a 1 ms bound nobody can complete a write after the heal in time.
-    let set = ["workload.liveness_bound_ms=1".to_owned()];
+    let set = ["workload.liveness_bound=1ms".to_owned()];
     let (seed, verdict) = first_failing_seed("lease_lock", &set);
     assert_eq!(verdict, "liveness_failure");
     let r = ruckus(&[
@@ -581,6 +581,8 @@ fn sweep_to_stdout_writes_one_line_per_seed_and_traces_failures() {
         "20",
         "--trace-dir",
         &traces,
+        "--max-traces",
+        "20",
     ]);
     assert_eq!(r.code, 1, "{r:?}");
     let lines: Vec<SweepLine> = r.out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -716,6 +718,10 @@ fn the_binary_exits_with_the_documented_codes() {
     let (c, out, _) = code(&["--help"]);
     assert_eq!(c, Some(0));
     assert!(out.contains("Exit codes"), "{out}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "help piped to a file carries no colour codes: {out:?}"
+    );
 }
 
 /// `ruckus run --html` draws the run over time: the outcome group's charts, a shaded band per
@@ -756,4 +762,55 @@ fn run_writes_an_html_report_over_time() {
     let ran = ruckus(&["run", "catalog_stack", "--html", dir.path().to_str().unwrap()]);
     assert_eq!(ran.code, 2, "{}{}", ran.out, ran.err);
     assert!(!ran.out.contains("verdict"), "nothing ran: {}", ran.out);
+}
+
+/// A sweep of a bug that fails on most seeds writes at most `--max-traces` traces (10 by
+/// default), says so, and a resumed sweep counts the traces it already has.
+#[test]
+fn sweep_traces_are_capped_and_the_cap_survives_resume() {
+    let dir = TempDir::new("trace-cap");
+    let traces = dir.file("traces");
+    let out = dir.file("out.jsonl");
+    let traced = |lines: &[SweepLine]| lines.iter().filter(|l| l.trace.is_some()).count();
+    let files = || std::fs::read_dir(&traces).map_or(0, |d| d.count());
+    let sweep = |seeds: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "raft_vote_not_persisted",
+            "--seeds",
+            seeds,
+            "--out",
+            out.to_str().unwrap(),
+            "--trace-dir",
+            traces.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ruckus(&args)
+    };
+    std::fs::create_dir(&traces).unwrap();
+    let r = sweep("40", &["--max-traces", "3"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let lines = lines_of(&out);
+    let failing = lines.iter().filter(|l| l.run.verdict != "held").count();
+    assert!(
+        failing > 3,
+        "the scenario must fail often for this test: {failing} of 40"
+    );
+    assert_eq!(traced(&lines), 3);
+    assert_eq!(files(), 3);
+    assert!(
+        r.out
+            .contains(&format!("{} failing runs have no trace", failing - 3))
+            && r.out.contains("--max-traces 3"),
+        "{}",
+        r.out
+    );
+    for l in lines.iter().filter(|l| l.run.verdict != "held") {
+        assert!(l.replay.is_some(), "every failure keeps its replay command");
+    }
+    // Resumed with a cap of 4: one more trace at most, whatever the new runs find.
+    let r = sweep("80", &["--max-traces", "4", "--resume"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(traced(&lines_of(&out)), 4);
+    assert_eq!(files(), 4);
 }

@@ -39,7 +39,7 @@ const HORIZON: Duration = Duration::from_secs(4);
 /// are checked as well as runs that go to the horizon.
 fn lease_lock_variant(seed: u64) -> LeaseLockConfig {
     let base = LeaseLockConfig {
-        liveness_bound_ms: 900,
+        liveness_bound: Duration::from_millis(900),
         ..LeaseLockConfig::default()
     };
     match seed % 4 {

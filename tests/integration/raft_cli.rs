@@ -154,16 +154,19 @@ fn a_stale_read_shrinks_to_a_few_faults_and_its_trace_replays() {
         "60",
     ]);
     assert_eq!(s.code, 1, "{s:?}");
-    // "kept K of N fault actions": a partition that cuts the leader off is all it takes
+    // "faults: kept K of N (...)": a partition that cuts the leader off is all it takes
     // (measured: 1 of 14).
     let kept: Vec<u64> = s
         .out
         .lines()
-        .find_map(|l| l.strip_prefix("kept "))
-        .and_then(|l| l.split_once(" fault actions"))
+        .find_map(|l| l.strip_prefix("faults: kept "))
+        .and_then(|l| l.split_once(" ("))
         .map(|(counts, _)| counts.split(" of ").map(|n| n.parse().unwrap()).collect())
         .unwrap_or_else(|| panic!("no `kept` line: {s:?}"));
     assert!(kept[0] <= 2 && kept[1] > kept[0], "{kept:?}\n{}", s.out);
+    // Counts only, unless asked: no line per removed fault.
+    assert!(!s.out.contains("removed #"), "{}", s.out);
+    assert!(s.out.contains("--verbose lists every"), "{}", s.out);
     let replay = ruckus(&["replay", shrunk.to_str().unwrap()]);
     assert_eq!(replay.code, 1, "{replay:?}");
     assert!(replay.out.contains("matches"), "{}", replay.out);

@@ -29,12 +29,34 @@ pub struct Args {
     pub no_payloads: bool,
 }
 
+/// The format to write: `--format`, else the output's extension, else HTML. An extension that
+/// names no format, or another format than `--format`, is refused rather than written wrongly.
+fn choose_format(flag: Option<Format>, out: Option<&std::path::Path>) -> Result<Format, String> {
+    let Some(path) = out else {
+        return Ok(flag.unwrap_or(Format::Html));
+    };
+    let Some(extension) = path.extension().map(|e| e.to_string_lossy().into_owned()) else {
+        return Ok(flag.unwrap_or(Format::Html));
+    };
+    match (Format::from_path(path), flag) {
+        (Some(implied), None) => Ok(implied),
+        (Some(implied), Some(asked)) if implied == asked => Ok(asked),
+        (Some(implied), Some(asked)) => Err(format!(
+            "{}: --format {} but the extension .{extension} means {}; change one of them",
+            path.display(),
+            asked.name(),
+            implied.name()
+        )),
+        (None, _) => Err(format!(
+            "{}: ruckus cannot export .{extension}; use .html (timeline), .json (Chrome trace for Perfetto) or .jsonl (one event per line)",
+            path.display()
+        )),
+    }
+}
+
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
-    let format = args
-        .format
-        .or_else(|| args.out.as_deref().and_then(Format::from_path))
-        .unwrap_or(Format::Html);
+    let format = choose_format(args.format, args.out.as_deref())?;
     let out = args
         .out
         .clone()
@@ -73,4 +95,34 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     write_export(&args.trace, &out, format, &texts)?;
     writeln!(io.out, "wrote {} ({})", out.display(), format.name()).map_err(w)?;
     Ok(Exit::Held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_format_follows_the_extension_or_refuses_it() {
+        assert_eq!(choose_format(None, None), Ok(Format::Html));
+        assert_eq!(
+            choose_format(None, Some(Path::new("a.jsonl"))),
+            Ok(Format::JsonLines)
+        );
+        assert_eq!(choose_format(None, Some(Path::new("a.json"))), Ok(Format::Chrome));
+        assert_eq!(
+            choose_format(Some(Format::Chrome), Some(Path::new("a"))),
+            Ok(Format::Chrome)
+        );
+        let svg = choose_format(None, Some(Path::new("out.svg"))).unwrap_err();
+        assert!(
+            svg.contains("cannot export .svg") && svg.contains(".html"),
+            "{svg}"
+        );
+        let clash = choose_format(Some(Format::JsonLines), Some(Path::new("out.html"))).unwrap_err();
+        assert!(
+            clash.contains("--format jsonl") && clash.contains("means html"),
+            "{clash}"
+        );
+    }
 }

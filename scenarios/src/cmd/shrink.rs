@@ -30,7 +30,6 @@ use crate::scenario::Scenario;
 use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan_before};
 use ruckus_sim::trace::record_run;
 use ruckus_sim::{Duration, Failure, FaultPlan};
-use std::fmt;
 use std::path::PathBuf;
 
 /// Flags of `ruckus shrink`.
@@ -47,6 +46,9 @@ pub struct Args {
     /// Keep the workload as recorded (shrink only the faults and the horizon).
     #[arg(long)]
     pub keep_workload: bool,
+    /// List every fault removed or simplified, not only the counts.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// A failure made small: the reduced scenario and plan, and what each step removed.
@@ -71,17 +73,46 @@ impl Shrunk {
     }
 }
 
-impl fmt::Display for Shrunk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.plan)?;
+impl Shrunk {
+    /// What shrinking did, in a few lines: counts, the workload sizes that moved, the horizon,
+    /// and which budget flag to raise if the search ran out. `verbose` lists every removed and
+    /// simplified fault as well.
+    pub fn report(&self, max_tests: usize, verbose: bool) -> String {
+        let mut s = String::new();
+        let p = &self.plan;
+        let total = p.plan.actions.len() + p.removed.len();
+        if verbose {
+            s.push_str(&p.to_string());
+        } else {
+            s.push_str(&format!(
+                "faults: kept {} of {total} ({} removed, {} simplified) in {} test runs\n",
+                p.plan.actions.len(),
+                p.removed.len(),
+                p.simplified.len(),
+                p.tests
+            ));
+        }
         if let Some(w) = &self.workload {
-            write!(f, "{w}")?;
+            s.push_str(&w.to_string());
         }
         let horizon = self.scenario.limits.horizon;
         if horizon != self.horizon_before {
-            writeln!(f, "horizon shortened from {} to {horizon}", self.horizon_before)?;
+            s.push_str(&format!(
+                "horizon shortened from {} to {}\n",
+                ruckus_sim::nanos_with_unit(self.horizon_before.0),
+                ruckus_sim::nanos_with_unit(horizon.0)
+            ));
         }
-        Ok(())
+        let exhausted = p.exhausted || self.workload.as_ref().is_some_and(|w| w.exhausted);
+        if exhausted {
+            s.push_str(&format!(
+                "the budget of {max_tests} test runs ran out before the search finished: raise --max-tests to shrink further\n"
+            ));
+        }
+        if !verbose && (!p.removed.is_empty() || !p.simplified.is_empty()) {
+            s.push_str("(--verbose lists every removed and simplified fault)\n");
+        }
+        s
     }
 }
 
@@ -316,7 +347,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     )
     .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let plan = &shrunk.plan.plan;
-    write!(io.out, "{shrunk}").map_err(w)?;
+    write!(io.out, "{}", shrunk.report(args.max_tests, args.verbose)).map_err(w)?;
     writeln!(io.out, "{} test runs in all", shrunk.tests()).map_err(w)?;
     crate::output::check_target(&out)?;
     let mut header = recording::header(&shrunk.scenario, seed, plan);

@@ -62,6 +62,13 @@ pub struct Args {
     /// Do not re-run failures with a full trace.
     #[arg(long)]
     pub no_traces: bool,
+    /// Write at most N traces of failing runs (counting those of a resumed sweep); the other
+    /// failing runs keep their replay command.
+    #[arg(long, value_name = "N", default_value_t = sweep::DEFAULT_MAX_TRACES)]
+    pub max_traces: u64,
+    /// Stop writing traces once they take this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = sweep::DEFAULT_MAX_TRACE_MB)]
+    pub max_trace_mb: u64,
     /// Override a scenario value by dotted path (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -157,11 +164,20 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         .filter(|i| shard.is_none_or(|s| s.owns(*i)) && !finished.contains(i))
         .collect();
 
+    // Traces a resumed sweep already wrote count against the budget.
+    let kept: Vec<u64> = done
+        .iter()
+        .filter_map(|l| l.trace.as_ref())
+        .filter_map(|t| std::fs::metadata(t).ok())
+        .map(|m| m.len())
+        .collect();
     let options = SweepOptions {
-        base_seed,
-        jobs,
-        stop_on_failure: args.stop_on_failure,
         trace_dir: (!args.no_traces).then(|| args.trace_dir.clone()),
+        max_traces: args.max_traces,
+        max_trace_bytes: args.max_trace_mb.saturating_mul(1 << 20),
+        traces_kept: kept.len() as u64,
+        trace_bytes_kept: kept.iter().sum(),
+        ..SweepOptions::untraced(base_seed, jobs, args.stop_on_failure)
     };
     let mut file_sink = match &args.out {
         Some(path) => Some(
@@ -230,6 +246,18 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         jobs: Some(jobs),
     }
     .render();
+    let mut report = report;
+    if stats.untraced_failures > 0 {
+        let example = all
+            .iter()
+            .find(|l| l.run.verdict != "held" && l.trace.is_none())
+            .and_then(|l| l.replay.clone())
+            .unwrap_or_else(|| scenario.replay_command(base_seed));
+        report.push_str(&format!(
+            "{} failing runs have no trace (at most --max-traces {} and --max-trace-mb {} per sweep); record one with `{example} --trace FILE`\n",
+            stats.untraced_failures, args.max_traces, args.max_trace_mb
+        ));
+    }
     let w = |e: std::io::Error| format!("cannot write the summary: {e}");
     if summary_to_out {
         write!(io.out, "{report}").map_err(w)?;
@@ -242,8 +270,14 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
 fn progress_bar(len: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     let style =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {rate}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.1} runs/s", state.per_sec());
+                },
+            );
     bar.set_style(style);
     bar
 }

@@ -77,12 +77,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     )
     .map_err(w)?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let options = SweepOptions {
-        base_seed: scenario.seed,
-        jobs,
-        stop_on_failure: true,
-        trace_dir: None,
-    };
+    let options = SweepOptions::untraced(scenario.seed, jobs, true);
     let found: Mutex<Vec<SweepLine>> = Mutex::new(Vec::new());
     let indices: Vec<u64> = (0..seeds).collect();
     let stats = sweep::run(&scenario, &indices, &options, &|line| {
@@ -153,7 +148,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
         .as_ref()
         .ok_or("the traced re-run of the failing seed held")?;
     let shrunk = super::shrink::shrink_failure(&scenario, seed, &outcome.plan, failure, 400, true)?;
-    for line in shrunk.to_string().lines() {
+    for line in shrunk.report(400, false).lines() {
         writeln!(out, "   {line}").map_err(w)?;
     }
     writeln!(out, "   the faults that remain:").map_err(w)?;

@@ -649,6 +649,11 @@ fn tour_finds_shrinks_and_explains_the_planted_bug() {
         html.starts_with("<!") && html.contains("</html>"),
         "not an HTML page"
     );
+    // The same page `ruckus export` writes: messages carry their payloads, not only digests.
+    assert!(
+        html.contains("Acquire { req:"),
+        "the tour's timeline lacks payload text"
+    );
     assert!(
         r.out.contains("ruckus run lease_lock_no_sync --seed"),
         "{}",

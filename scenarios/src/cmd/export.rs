@@ -11,7 +11,7 @@ use crate::exit::Exit;
 use crate::export::Format;
 use crate::registry::Registry;
 use ruckus_sim::trace::{ReplayOutcome, TraceReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Flags of `ruckus export`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,41 @@ fn choose_format(flag: Option<Format>, out: Option<&std::path::Path>) -> Result<
     }
 }
 
+/// Exports `trace` to `out` with every message's and timer's `Debug` text, collected by
+/// re-executing the run from its header (checked against the recording on the way). If the
+/// re-execution diverges, says so on `warnings` and exports without the text.
+pub(crate) fn export_with_payloads(
+    registry: &Registry,
+    trace: &Path,
+    out: &Path,
+    format: Format,
+    warnings: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let opened = open(registry, trace)?;
+    let scenario = opened.scenario;
+    let visit = ReplayVisit {
+        reader: opened.reader,
+        stop_at: None,
+        dump: Vec::new(),
+        context: 3,
+        collect: true,
+    };
+    let result = visit.run(&scenario)?;
+    let texts = match result.outcome {
+        ReplayOutcome::Matches { .. } => result.texts,
+        ReplayOutcome::Diverged(d) => {
+            writeln!(
+                warnings,
+                "warning: the re-execution diverges from the recording at record #{} ({}); exporting without payload text",
+                d.position, d.reason
+            )
+            .map_err(|e| e.to_string())?;
+            Vec::new()
+        }
+    };
+    write_export(trace, out, format, &texts)
+}
+
 /// Runs the command.
 pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
     let format = choose_format(args.format, args.out.as_deref())?;
@@ -63,36 +98,14 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         .unwrap_or_else(|| args.trace.with_extension(format.extension()));
     crate::output::check_target(&out)?;
     let w = |e: std::io::Error| format!("cannot write the report: {e}");
-    let texts = if args.no_payloads {
+    if args.no_payloads {
         // From the file alone: no registry needed, so traces of any model export.
         crate::output::check_input(&args.trace)?;
         TraceReader::open(&args.trace).map_err(|e| e.to_string())?;
-        Vec::new()
+        write_export(&args.trace, &out, format, &[])?;
     } else {
-        let opened = open(registry, &args.trace)?;
-        let scenario = opened.scenario;
-        let visit = ReplayVisit {
-            reader: opened.reader,
-            stop_at: None,
-            dump: Vec::new(),
-            context: 3,
-            collect: true,
-        };
-        let result = visit.run(&scenario)?;
-        match result.outcome {
-            ReplayOutcome::Matches { .. } => result.texts,
-            ReplayOutcome::Diverged(d) => {
-                writeln!(
-                    io.err,
-                    "warning: the re-execution diverges from the recording at record #{} ({}); exporting without payload text",
-                    d.position, d.reason
-                )
-                .map_err(w)?;
-                Vec::new()
-            }
-        }
-    };
-    write_export(&args.trace, &out, format, &texts)?;
+        export_with_payloads(registry, &args.trace, &out, format, io.err)?;
+    }
     writeln!(io.out, "wrote {} ({})", out.display(), format.name()).map_err(w)?;
     Ok(Exit::Held)
 }

@@ -170,8 +170,19 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
 
     // 4. Timeline.
     writeln!(out, "4. Export the shrunk run as an HTML timeline").map_err(w)?;
-    match html_timeline(&small_trace, &dir.join("shrunk.html")) {
+    let html = dir.join("shrunk.html");
+    let mut warnings: Vec<u8> = Vec::new();
+    match super::export::export_with_payloads(
+        &Registry::builtin(),
+        &small_trace,
+        &html,
+        crate::export::Format::Html,
+        &mut warnings,
+    )
+    .map(|()| html.clone())
+    {
         Ok(path) => {
+            out.write_all(&warnings).map_err(w)?;
             writeln!(
                 out,
                 "   wrote {} (open it in a browser; it needs no network)\n",
@@ -204,19 +215,4 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     )
     .map_err(w)?;
     Ok(Exit::Held)
-}
-
-/// Writes the HTML timeline of `trace` to `html`.
-fn html_timeline(trace: &std::path::Path, html: &std::path::Path) -> Result<PathBuf, String> {
-    use crate::export::{ExportInput, Format};
-    let mut reader = ruckus_sim::trace::TraceReader::open(trace).map_err(|e| e.to_string())?;
-    let events = reader.read_all().map_err(|e| e.to_string())?;
-    let header = reader.header().clone();
-    let footer = reader.footer().clone();
-    let title = format!("ruckus tour: seed {}", header.seed);
-    let input = ExportInput::new(&events, &header.plan)
-        .with_failure(footer.failure.as_ref())
-        .with_title(&title);
-    crate::output::write_file(html, |file| crate::export::write(Format::Html, &input, file))?;
-    Ok(html.to_path_buf())
 }

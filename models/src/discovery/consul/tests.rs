@@ -1,5 +1,8 @@
 use super::*;
+use crate::discovery::resolve::ScheduledCrash;
+use crate::linearizability::Outcome;
 use ruckus_sim::{FaultPlan, FaultProfile, FaultRate, Limits, RunReport, SimConfig, Verdict};
+use std::cell::RefCell;
 
 pub(crate) fn build(
     config: &Config,
@@ -116,14 +119,43 @@ fn a_cache_without_expiry_keeps_routing_to_the_dead() {
     );
 }
 
+/// When a node was first critical, and last turned passing again.
+type Transitions = (Option<Instant>, Option<Instant>);
+
+/// Records, after every event, the first time some server's catalog holds `node` critical and
+/// the last time one turned it passing again.
+fn node_health_watch(node: NodeId) -> (Property<ConsulNode>, Rc<RefCell<Transitions>>) {
+    let seen = Rc::new(RefCell::new((None, None)));
+    let out = Rc::clone(&seen);
+    let was_critical = Cell::new(false);
+    let p = Property::always("node_health_watch", move |v: &View<'_, ConsulNode>| {
+        let critical = v
+            .processes()
+            .filter_map(|(_, _, p)| p.as_server())
+            .any(|s| s.state.node_health(node) == Health::Critical);
+        let mut s = seen.borrow_mut();
+        if critical && s.0.is_none() {
+            s.0 = Some(v.now());
+        }
+        if !critical && was_critical.get() {
+            s.1 = Some(v.now());
+        }
+        was_critical.set(critical);
+        Ok(())
+    });
+    (p, out)
+}
+
 #[test]
-fn a_whole_node_down_is_marked_critical_by_the_leader() {
-    // Host 3 is node 0: its agent and instances 0 and 3 go down for 20 s.
+fn a_whole_node_down_is_found_by_the_pool_and_marked_critical_then_passing() {
+    // Host 3 is node 0: its agent and instances 0 and 3 go down for 20 s at 10 s.
     let config = Config {
         resolve: ResolveMode::Watch,
         ..Config::default()
     };
-    let mut sim = build(&config, 1, &FaultProfile::none(), Duration::from_secs(40));
+    let mut sim = build(&config, 1, &FaultProfile::none(), Duration::from_secs(60));
+    let (watch, seen) = node_health_watch(0);
+    sim.add_property(watch);
     let mut plan = FaultPlan::none();
     plan.actions.push(ruckus_sim::FaultAction {
         at: Instant::ZERO + Duration::from_secs(10),
@@ -135,8 +167,53 @@ fn a_whole_node_down_is_marked_critical_by_the_leader() {
     sim.set_fault_plan(plan).expect("valid plan");
     let report = sim.run();
     assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let (critical, passing) = *seen.borrow();
+    let critical = critical.expect("node 0 was never marked critical");
+    let crash = Instant::ZERO + Duration::from_secs(10);
+    // The pool needs a failed probe and a suspicion (4 s at the floor) first.
+    assert!(
+        critical > crash + Duration::from_secs(4),
+        "critical at {critical}"
+    );
+    assert!(
+        critical <= crash + config.node_detection() + config.commit_bound(),
+        "critical at {critical}"
+    );
+    // Back when the host is: the restarted agent rejoins the pool, the leader marks it passing.
+    let passing = passing.expect("node 0 never passing again");
+    assert!(passing > crash + Duration::from_secs(20), "passing at {passing}");
     assert!(sim.metrics().counter("consul.nodes_marked_critical") >= 1);
+    assert!(sim.metrics().counter("consul.nodes_marked_passing") >= 1);
     assert!(sim.metrics().counter("discovery.calls.ok") > 500);
+}
+
+#[test]
+fn an_isolated_node_is_marked_critical_then_passing_after_the_heal() {
+    // Node 1 (host 4) cut off from every other host for 15 s: its agent and instances run on,
+    // but the pool declares it dead; after the heal it refutes and rejoins.
+    let config = Config {
+        resolve: ResolveMode::Watch,
+        ..Config::default()
+    };
+    let mut sim = build(&config, 2, &FaultProfile::none(), Duration::from_secs(60));
+    let (watch, seen) = node_health_watch(1);
+    sim.add_property(watch);
+    let mut plan = FaultPlan::none();
+    plan.actions.push(ruckus_sim::FaultAction {
+        at: Instant::ZERO + Duration::from_secs(10),
+        fault: ruckus_sim::Fault::Partition {
+            partition: ruckus_sim::Partition::Isolate { host: HostId(4) },
+            duration: Duration::from_secs(15),
+        },
+    });
+    sim.set_fault_plan(plan).expect("valid plan");
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let (critical, passing) = *seen.borrow();
+    assert!(
+        critical.is_some() && passing.is_some(),
+        "{critical:?} {passing:?}"
+    );
 }
 
 /// Agent restarts (process kills) and nothing else: instances stay up and never re-register.
@@ -209,4 +286,87 @@ fn stale_reads_let_followers_answer_queries() {
     // Callers start at a random server: without stale reads followers send them on.
     assert!(run(false) > 0);
     assert_eq!(run(true), 0);
+}
+
+#[test]
+fn a_deregistered_instance_stops_receiving_calls_before_it_shuts_down() {
+    // Instance 0 deregisters at 10 s and stops 10 s after its agent acknowledged; with the
+    // same schedule as a crash, calls go on reaching it until its check fails.
+    let base = Config {
+        resolve: ResolveMode::Watch,
+        ..Config::default()
+    };
+    let deregistering = Config {
+        deregistrations: vec![ScheduledDeregistration {
+            instance: 0,
+            at: Duration::from_secs(10),
+        }],
+        ..base.clone()
+    };
+    let crashing = Config {
+        crashes: vec![crash_at(0, 10)],
+        ..base.clone()
+    };
+    let gone = deregistering.instance_pid(0);
+    let mut sim = build(&deregistering, 4, &FaultProfile::none(), Duration::from_secs(40));
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert_eq!(sim.metrics().counter("consul.graceful_shutdowns"), 1);
+    assert!(sim.process(ProcessId(gone)).is_none(), "it shut down");
+    let last_route = sim
+        .history()
+        .iter()
+        .filter(|e| route_of(&e.operation) == Some(gone))
+        .map(|e| e.time)
+        .max()
+        .expect("it served calls before");
+    // A watch hears of the deregistration within a commit and a few messages.
+    assert!(
+        last_route < Instant::ZERO + Duration::from_secs(11),
+        "last call to it at {last_route}"
+    );
+    assert_eq!(summarize(sim.metrics())["routed_to_dead"], 0.0);
+    let mut sim = build(&crashing, 4, &FaultProfile::none(), Duration::from_secs(40));
+    assert_eq!(sim.run().verdict, Verdict::Held);
+    assert!(summarize(sim.metrics())["routed_to_dead"] > 0.0);
+}
+
+#[test]
+fn the_catalog_history_is_checked_and_a_corrupted_read_fails_the_check() {
+    let mut p = FaultProfile::none();
+    p.crash = Some(rate(3000, 100, 3000));
+    p.partition = Some(rate(3000, 100, 3000));
+    p.quiet_period = Duration::from_secs(20);
+    let config = Config::default();
+    let mut sim = build(&config, 5, &p, Duration::from_secs(40));
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let mut history = catalog_history(sim.history());
+    let count = |f: fn(&HealthCommand) -> bool| {
+        history
+            .iter()
+            .filter(|e| matches!(&e.operation, raft::Record::Invoke { input, .. } if f(input)))
+            .count()
+    };
+    let reads = count(|c| matches!(c, HealthCommand::ReadNode { .. }));
+    let syncs = count(|c| matches!(c, HealthCommand::SyncNode { .. }));
+    assert!(reads >= 10 && syncs >= 6, "{reads} reads, {syncs} syncs");
+    let check = |h: &[HistoryEntry<RecordOf<HealthCatalog>>]| {
+        raft::check_history_against(&HealthSpec, &config.raft, h)
+    };
+    assert_eq!(check(&history), Ok(()));
+    // Make the last read that saw instances answer as if the node were empty: a lost write.
+    let corrupted = history.iter_mut().rev().find_map(|e| match &mut e.operation {
+        raft::Record::Complete {
+            outcome: Outcome::Ok(HealthOutput::Node(state)),
+            ..
+        } if !state.services.is_empty() => {
+            state.services.clear();
+            Some(())
+        }
+        _ => None,
+    });
+    assert!(corrupted.is_some(), "no read saw a registration");
+    let err = check(&history).expect_err("a read missing acknowledged registrations");
+    assert!(err.contains("client history"), "{err}");
 }

@@ -86,11 +86,6 @@ impl Agent {
         &mut self.catalog
     }
 
-    /// Whether the agent holds a registration of `instance`.
-    pub fn holds(&self, instance: InstanceId) -> bool {
-        self.local.contains_key(&instance)
-    }
-
     fn snapshot(&self) -> Vec<NodeService> {
         self.local
             .iter()

@@ -370,3 +370,46 @@ fn the_catalog_history_is_checked_and_a_corrupted_read_fails_the_check() {
     let err = check(&history).expect_err("a read missing acknowledged registrations");
     assert!(err.contains("client history"), "{err}");
 }
+
+/// Fast anti-entropy reads and flapping checks under short partitions: many catalog commands
+/// in flight while leaders change.
+fn stale_read_hunt(bug: bool) -> (Config, FaultProfile) {
+    let mut config = Config {
+        ttl: Duration::from_millis(300),
+        ttl_refresh: Duration::from_millis(100),
+        sync_interval: Duration::from_millis(100),
+        callers: 0,
+        ..Config::default()
+    };
+    config.raft.client_timeout = Duration::from_millis(50);
+    config.raft.bugs.stale_read_deposed_leader = bug;
+    let mut p = FaultProfile::none();
+    p.partition = Some(rate(200, 200, 800));
+    p.kill_process = Some(rate(300, 100, 500));
+    p.quiet_period = Duration::from_secs(1);
+    (config, p)
+}
+
+/// With Raft's `stale_read_deposed_leader`, a cut-off leader answers an agent's read of its
+/// node from a stale catalog: `catalog_linearizable` fails on seeds 20 and 34 of 0..40, and on
+/// none of them with the switch off.
+#[test]
+fn a_stale_node_read_from_a_deposed_leader_fails_catalog_linearizable() {
+    let horizon = Duration::from_secs(4);
+    let (config, profile) = stale_read_hunt(true);
+    let found = (0..40).find_map(|seed| {
+        let report = build(&config, seed, &profile, horizon).run();
+        (report.verdict != Verdict::Held).then_some((seed, report))
+    });
+    let (seed, report) = found.expect("the stale read is found within 40 seeds");
+    assert_eq!(
+        failed_property(&report).as_deref(),
+        Some("catalog_linearizable"),
+        "{report}"
+    );
+    let (fixed, profile) = stale_read_hunt(false);
+    for s in 0..=seed {
+        let report = build(&fixed, s, &profile, horizon).run();
+        assert_eq!(report.verdict, Verdict::Held, "seed {s}\n{report}");
+    }
+}

@@ -56,6 +56,28 @@
 //! - `registrations_not_persisted`: agents keep registrations only in memory; an agent restart
 //!   forgets them and its anti-entropy then removes them from the catalog.
 //!
+//! ## Measured
+//!
+//! | scenario | seeds failing | shrunk to |
+//! |---|---|---|
+//! | `consul` (DNS mode; host crashes, process kills, partitions, pauses, one permanent instance crash, one deregistration) | 0 of 300 | |
+//! | `consul --set model.resolve='"watch"'` | 0 of 100 | |
+//! | `consul --set model.resolve='"agent"'` | 0 of 100 | |
+//! | `consul_cache_without_expiry` | 20 of 20 (first: index 0) | no fault at all |
+//! | `consul_registrations_not_persisted` | 14 of 20 (first: index 0; 12 by `views_converge_after_heal`, 2 by `acknowledged_registrations_kept`); 0 of 20 with the switch off | one 1.2 ms kill of an agent, 1 caller, 2 instances |
+//!
+//! Commands: `ruckus sweep NAME --seeds N --jobs 1` (debug build), then `ruckus shrink` on the
+//! first failing trace. Raft's `stale_read_deposed_leader` under short partitions makes
+//! `catalog_linearizable` fail (an agent reads its node from a cut-off leader's stale catalog):
+//! 2 of 40 seeds, 0 of 40 with it off (test
+//! `a_stale_node_read_from_a_deposed_leader_fails_catalog_linearizable`).
+//!
+//! Node failure detection (test `node_detection_times`, 20 seeds): a node's host crashes; the
+//! catalog holds it critical 5.92 ± 0.34 s later (at most 8.2 s: a failed probe, the 4 s
+//! suspicion floor once two members confirm, gossip, a commit), about what the earlier
+//! heartbeats to the servers gave with a 5 s timeout; when the host is back its agent rejoins
+//! with a new life and the node is passing 15 ms later.
+//!
 
 mod agent;
 mod caller;

@@ -78,6 +78,40 @@
 //! heartbeats to the servers gave with a 5 s timeout; when the host is back its agent rejoins
 //! with a new life and the node is passing 15 ms later.
 //!
+//! ## Consul-style against Eureka-style on an instance crash
+//!
+//! `ruckus explore discovery_crash`: 10 instances, 3 callers calling every 100 ms with round
+//! robin, one instance dead for good at 200 s, no other fault; 20 seeds, means with 95 %
+//! intervals. `stop` is the dead instance's age at the last call routed to it; every call
+//! routed to it is a caller-visible error (a timeout). `errors` counts all failed calls,
+//! including "no instance" calls before the callers' first lookup (Eureka's first fetch can
+//! only see the registry once its 30 s response cache has been rebuilt).
+//!
+//! | variant | stop (s) | calls routed to the dead | errors | mean view age (s) |
+//! |---|---|---|---|---|
+//! | Consul, TTL 3 s, DNS cache 5 s | 5.10 ± 0.54 | 13.5 ± 1.5 | 20.9 ± 8.2 | 2.47 |
+//! | Consul, TTL 3 s, watch | 1.77 ± 0.09 | 6.1 ± 0.2 | 13.3 ± 0.7 | 4.97 |
+//! | Consul, TTL 3 s, agent cache | 1.77 ± 0.09 | 6.1 ± 0.2 | 9.6 ± 0.4 | 4.97 |
+//! | Consul, active check (1 s, 500 ms, 2 failures), watch | 1.27 ± 0.09 | 4.6 ± 0.4 | 11.9 ± 0.9 | 4.98 |
+//! | Eureka defaults (30 s / 90 s / 60 s / 30 s / 30 s) | 123.4 ± 2.3 | 348.5 ± 5.2 | 1,726 ± 57 | 14.8 |
+//! | Eureka scaled down six times | 23.5 ± 0.4 | 67.9 ± 0.9 | 298 ± 10 | 2.50 |
+//! | Eureka defaults, 6 instances | 183.7 ± 41.0 | 900 ± 213 | 2,254 ± 228 | 14.8 |
+//!
+//! Health-checked discovery stops routing to the dead within its check's detection time plus
+//! the resolve path (the TTL's 2-3 s, plus up to the DNS TTL), about 25x sooner than Eureka's
+//! defaults, whose lease (90 s), eviction period, response cache and fetch interval add up.
+//! A watch's view is "older" on average (it is confirmed only when something changes) yet the
+//! freshest in effect. With 6 instances one crash leaves 5/6 = 83 % of the expected renewals,
+//! below Eureka's 85 % threshold: self-preservation keeps the dead instance for the rest of
+//! many runs (the run ends 300 s after the crash).
+//!
+//! The Consul rows were measured again after node failure detection moved to the gossip pool
+//! and agents' writes to `raft::Client` (debug build, same seeds): stop times and calls to the
+//! dead are unchanged within their intervals (an instance crash is the check's to find, not
+//! the pool's). Errors are up by a few in every mode (agent cache 6.1 -> 9.6, about 1-3.5
+//! more per run). On a checked seed they all fall in the first 2 s: "no instance" calls before
+//! the first registrations reach the catalog, likely later now because the client pauses
+//! between retries while no leader is known, where the agent used to resend at once.
 
 mod agent;
 mod caller;

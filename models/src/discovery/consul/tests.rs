@@ -459,3 +459,35 @@ fn node_detection_times() {
     );
     eprintln!("back -> passing: {:?} s", stats(&rejoin));
 }
+
+#[test]
+fn config_rejects_an_instance_scheduled_twice_or_missing() {
+    let dereg = |instance| ScheduledDeregistration {
+        instance,
+        at: Duration::from_secs(1),
+    };
+    let twice = Config {
+        crashes: vec![crash_at(1, 5)],
+        deregistrations: vec![dereg(1)],
+        ..Config::default()
+    };
+    assert!(
+        twice.validate().unwrap_err().contains("already"),
+        "{:?}",
+        twice.validate()
+    );
+    let missing = Config {
+        deregistrations: vec![dereg(6)],
+        ..Config::default()
+    };
+    assert!(missing.validate().unwrap_err().contains("does not exist"));
+    let fine = Config {
+        crashes: vec![crash_at(0, 5)],
+        deregistrations: vec![dereg(1)],
+        ..Config::default()
+    };
+    assert_eq!(fine.validate(), Ok(()));
+    // The bounds grow with what they add up.
+    assert!(fine.views_converge_bound() > fine.routing_bound() + fine.node_rejoin());
+    assert!(fine.node_detection() > fine.swim.suspicion_timeout_max(fine.pool_members()));
+}

@@ -69,6 +69,8 @@ fn every_resolve_mode_stops_routing_to_a_dead_instance_within_its_bound() {
             assert_eq!(report.verdict, Verdict::Held, "{resolve:?} {check:?}\n{report}");
             let s = summarize(sim.metrics());
             assert!(s["calls_ok"] > 500.0, "{resolve:?} {check:?}: {s:?}");
+            // Every node stays up and reachable: the pool never has the leader mark one.
+            assert_eq!(sim.metrics().counter("consul.nodes_marked_critical"), 0);
             // Calls did reach the dead instance for a while, and then stopped well within
             // the stated bound: detection + sync + the mode's staleness.
             assert!(s["routed_to_dead"] > 0.0, "{resolve:?} {check:?}: {s:?}");

@@ -263,9 +263,9 @@ fn consul() {
     check(
         "consul",
         &[
-            (1, "held", "46bf190c7c5587c0", 25507),
-            (2, "held", "859dec5d35d164a5", 26115),
-            (3, "held", "afb31e6e54143e0e", 26194),
+            (1, "held", "9a3350f709a94290", 30584),
+            (2, "held", "c44884ea393c33a6", 31759),
+            (3, "held", "6343b759641a3f94", 31884),
         ],
     );
 }
@@ -275,9 +275,9 @@ fn consul_cache_without_expiry() {
     check(
         "consul_cache_without_expiry",
         &[
-            (1, "safety_violation", "74b0a60b1165e64c", 10549),
-            (2, "safety_violation", "b26447e450ca706a", 10471),
-            (3, "safety_violation", "a5baed7da559a076", 10406),
+            (1, "safety_violation", "a27921c7b6541651", 11920),
+            (2, "safety_violation", "f5611d1fd427d3df", 11817),
+            (3, "safety_violation", "09432d99f540068d", 11901),
         ],
     );
 }
@@ -287,9 +287,9 @@ fn consul_registrations_not_persisted() {
     check(
         "consul_registrations_not_persisted",
         &[
-            (1, "held", "57bb8b766a9a7b66", 8855),
-            (2, "liveness_failure", "b368414f8b636926", 9091),
-            (3, "liveness_failure", "c1c9968ff4e3c05e", 8869),
+            (1, "held", "79f983dbe2bd6166", 10791),
+            (2, "liveness_failure", "4e111f443ea1f0a6", 11126),
+            (3, "liveness_failure", "3217299856fc04a2", 10738),
         ],
     );
 }

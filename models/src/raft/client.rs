@@ -11,6 +11,10 @@
 //! The client is a component: what it asks for comes from its [`Workload`], and its handlers
 //! take a [`Scope`] over any host process whose history records take [`Record`]s. Each handler
 //! returns the operation it completed, if any, so a host can act on the answer.
+//!
+//! A host that decides itself what to ask (a Consul agent syncing its node, a leader marking a
+//! node critical) builds a [`Client::submitter`] and calls [`Client::submit`]: the command gets
+//! the same timeouts, leader hints, retries and history records as a workload's.
 
 use super::state_machine::KvStore;
 use super::{Answer, Config, Message, MessageOf, Record, RecordOf, StateMachine, Timer};
@@ -19,6 +23,7 @@ use crate::linearizability::kv::{KvInput, KvOutput};
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Random, Scope, TimerId};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::marker::PhantomData;
 
 /// The scope a client's handlers act through, inside host process `P`.
 type Cx<'s, 'a, P, W> = Scope<'s, 'a, P, MessageOf<<W as Workload>::Machine>, Timer>;
@@ -121,6 +126,26 @@ impl Workload for KvWorkload {
     }
 }
 
+/// The workload of a client that issues nothing on its own: its host hands it every command
+/// through [`Client::submit`].
+#[derive(Debug)]
+pub struct Submitted<M>(PhantomData<fn() -> M>);
+
+impl<M> Clone for Submitted<M> {
+    fn clone(&self) -> Self {
+        Submitted(PhantomData)
+    }
+}
+
+impl<M: StateMachine + 'static> Workload for Submitted<M> {
+    type Machine = M;
+
+    fn next_command(&mut self, _rng: &mut Random) -> M::Command {
+        // Only a driven client draws commands, and `Client::submitter` builds undriven ones.
+        unreachable!("a submit-only client never draws a command from its workload")
+    }
+}
+
 /// An operation a client is waiting on.
 #[derive(Clone, Debug)]
 struct Pending<C> {
@@ -159,6 +184,18 @@ pub struct Client<W: Workload = KvWorkload> {
     next_timer: Option<TimerId>,
     /// Operations completed with a known result by this incarnation.
     pub completed: u64,
+    /// Whether the workload issues operations on its own schedule (false: only `submit`).
+    driven: bool,
+}
+
+impl<M: StateMachine + 'static> Client<Submitted<M>> {
+    /// A boot image of a client of the cluster `members` that sends only what its host
+    /// submits, with the client settings of `config` (timeouts, attempts).
+    pub fn submitter(config: Config, members: Vec<ProcessId>) -> Client<Submitted<M>> {
+        let mut client = Client::with_workload(config, members, Submitted(PhantomData));
+        client.driven = false;
+        client
+    }
 }
 
 impl Client<KvWorkload> {
@@ -194,6 +231,7 @@ impl<W: Workload> Client<W> {
             pending: BTreeMap::new(),
             next_timer: None,
             completed: 0,
+            driven: true,
         }
     }
 
@@ -218,7 +256,9 @@ impl<W: Workload> Client<W> {
     {
         self.session = cx.random().next_u64();
         self.leader = cx.random().below(u64::from(self.servers())) as u32;
-        self.schedule_next(cx);
+        if self.driven {
+            self.schedule_next(cx);
+        }
     }
 
     /// Closed loop: a think pause, uniform up to `client_think_time`. Open loop: an exponential
@@ -237,13 +277,46 @@ impl<W: Workload> Client<W> {
     where
         P: Process<Operation: From<RecordOf<W::Machine>>>,
     {
-        self.seq += 1;
         let input = self.workload.next_command(cx.random());
         let session = if self.config.open_loop {
             cx.random().next_u64()
         } else {
             self.session
         };
+        self.start(cx, session, input);
+    }
+
+    /// Sends `command` to the cluster now, besides anything the workload issues, and returns
+    /// its sequence number. Its completion comes back from [`on_message`](Client::on_message)
+    /// or [`on_timer`](Client::on_timer) like any other operation's (an answer, or after the
+    /// last attempt `Failed` / `Unknown`). A command submitted while others are outstanding
+    /// goes under a session of its own: servers deduplicate one operation at a time per session.
+    pub fn submit<P>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, W>,
+        command: <W::Machine as StateMachine>::Command,
+    ) -> u64
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
+        let session = if self.pending.is_empty() && !self.config.open_loop {
+            self.session
+        } else {
+            cx.random().next_u64()
+        };
+        self.start(cx, session, command)
+    }
+
+    fn start<P>(
+        &mut self,
+        cx: &mut Cx<'_, '_, P, W>,
+        session: u64,
+        input: <W::Machine as StateMachine>::Command,
+    ) -> u64
+    where
+        P: Process<Operation: From<RecordOf<W::Machine>>>,
+    {
+        self.seq += 1;
         let record = Record::Invoke {
             session,
             seq: self.seq,
@@ -263,6 +336,7 @@ impl<W: Workload> Client<W> {
             },
         );
         self.send(cx, self.seq);
+        self.seq
     }
 
     fn send<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, W>, seq: u64) {
@@ -317,7 +391,7 @@ impl<W: Workload> Client<W> {
             outcome: outcome.clone(),
         };
         cx.context().record(record.into());
-        if !self.config.open_loop {
+        if self.driven && !self.config.open_loop {
             self.schedule_next(cx);
         }
         Some(Completion {
@@ -437,6 +511,137 @@ impl<W: Workload> Client<W> {
                 }
                 None
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Server, check_history};
+    use super::*;
+    use crate::linearizability::kv::{KvInput, KvOutput};
+    use ruckus_sim::{Context, HostId, Limits, Sim, SimConfig, Topology, View};
+    use ruckus_sim::{Distribution, Property, Verdict};
+
+    /// Raft servers, and one host process that submits its own commands.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Clone, Debug)]
+    enum Node {
+        Server(Server),
+        /// Puts `0..rounds` to key 0 one after another, and two puts at once at the start;
+        /// keeps what came back.
+        Host {
+            client: Client<Submitted<KvStore>>,
+            rounds: u64,
+            done: Vec<(KvInput, Outcome<KvOutput>)>,
+        },
+    }
+
+    impl Process for Node {
+        type Message = Message;
+        type Timer = Timer;
+        type Operation = Record;
+
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            let mut cx = ctx.scope(|m| m, |t| t);
+            match self {
+                Node::Server(s) => s.on_start(&mut cx),
+                Node::Host { client, .. } => {
+                    client.on_start(&mut cx);
+                    client.submit(&mut cx, KvInput::Put(0, 0));
+                    client.submit(&mut cx, KvInput::Put(1, 100));
+                }
+            }
+        }
+        fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, m: Message) {
+            let mut cx = ctx.scope(|m| m, |t| t);
+            match self {
+                Node::Server(s) => s.on_message(&mut cx, from, m),
+                Node::Host { client, rounds, done } => {
+                    if let Some(c) = client.on_message(&mut cx, from, m) {
+                        if let KvInput::Put(0, v) = c.command
+                            && v + 1 < *rounds
+                        {
+                            client.submit(&mut cx, KvInput::Put(0, v + 1));
+                        }
+                        done.push((c.command, c.outcome));
+                    }
+                }
+            }
+        }
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, t: Timer) {
+            let mut cx = ctx.scope(|m| m, |t| t);
+            match self {
+                Node::Server(s) => s.on_timer(&mut cx, t),
+                Node::Host { client, done, .. } => {
+                    if let Some(c) = client.on_timer(&mut cx, t) {
+                        done.push((c.command, c.outcome));
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(seed: u64) -> (Verdict, Vec<(KvInput, Outcome<KvOutput>)>) {
+        let config = Config {
+            servers: 3,
+            clients: 0,
+            ..Config::default()
+        };
+        let mut sim_config = SimConfig::with_seed(seed);
+        sim_config.limits = Limits {
+            horizon: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let topology = Topology::single_switch(
+            4,
+            Distribution::uniform(Duration::from_millis(1), Duration::from_millis(5)),
+        );
+        let mut sim: Sim<Node> = Sim::new(sim_config, &topology);
+        for i in 0..3 {
+            sim.spawn(HostId(i), Node::Server(Server::new(i, config)));
+        }
+        let members = (0..3).map(ProcessId).collect();
+        let client = Client::submitter(config, members);
+        sim.spawn(
+            HostId(3),
+            Node::Host {
+                client,
+                rounds: 20,
+                done: Vec::new(),
+            },
+        );
+        sim.add_property(Property::at_end("linearizable", |v: &View<'_, Node>| {
+            check_history(&Config::default(), v.history())
+        }));
+        let verdict = sim.run().verdict;
+        let done = match sim.process(ProcessId(3)) {
+            Some(Node::Host { done, .. }) => done.clone(),
+            other => panic!("p3 is the host, not {other:?}"),
+        };
+        (verdict, done)
+    }
+
+    #[test]
+    fn submitted_commands_find_the_leader_and_come_back_as_completions() {
+        for seed in 0..3 {
+            let (verdict, done) = run(seed);
+            assert_eq!(verdict, Verdict::Held, "seed {seed}");
+            // The first puts go out before any leader exists: they are retried until one is
+            // elected, and every one of the 20 + 1 comes back applied, in order for key 0.
+            assert_eq!(done.len(), 21, "seed {seed}: {done:?}");
+            assert!(
+                done.iter().all(|(_, o)| *o == Outcome::Ok(KvOutput::Written)),
+                "{done:?}"
+            );
+            let key0: Vec<u64> = done
+                .iter()
+                .filter_map(|(c, _)| match *c {
+                    KvInput::Put(0, v) => Some(v),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(key0, (0..20).collect::<Vec<_>>(), "seed {seed}");
         }
     }
 }

@@ -70,7 +70,7 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, ClientRole, Completion, KvWorkload, Workload};
+pub use client::{Client, ClientRole, Completion, KvWorkload, Submitted, Workload};
 pub use invariants::{
     INCONCLUSIVE, check_history, check_history_against, history_of, leader_and_progress_after_heal,
     server_properties,

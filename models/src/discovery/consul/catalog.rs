@@ -1,14 +1,20 @@
-//! The catalog Consul's servers replicate: which instance serves which service on which node,
-//! each instance's health, each node's health, and a modify index per service that blocking
+//! The catalog Consul's servers replicate: per node, which instances it runs (service and check
+//! health) and the node's own health (`serfHealth`); a modify index per service that blocking
 //! queries wait on.
 //!
 //! Agents write whole-node snapshots ([`HealthCommand::SyncNode`], anti-entropy: the servers'
-//! copy of a node becomes exactly what its agent holds, so services the agent no longer knows
-//! are removed); the leader writes node health when an agent falls silent
-//! ([`HealthCommand::NodeHealth`], Consul's `serfHealth` check). A write that changes nothing
-//! leaves the indexes alone, so blocking queries wake only on real changes.
+//! copy of a node becomes exactly what its agent holds), deregister single instances
+//! ([`HealthCommand::Deregister`]) and read their node back ([`HealthCommand::ReadNode`]) to
+//! find what anti-entropy must fix; the leader writes node health from the SWIM pool's verdicts
+//! ([`HealthCommand::NodeHealth`]). A write that changes nothing leaves the indexes alone, so
+//! blocking queries wake only on real changes.
+//!
+//! Every command touches one node, and a node's part of the catalog changes only through
+//! commands on it, so the same step ([`NodeState::apply`]) is the replicas' state machine and
+//! the linearizability specification ([`HealthSpec`]), which checks one node at a time.
 
 use super::super::resolve::{InstanceId, ServiceId};
+use crate::linearizability::Specification;
 use crate::raft::StateMachine;
 use std::collections::BTreeMap;
 
@@ -16,9 +22,10 @@ use std::collections::BTreeMap;
 pub type NodeId = u32;
 
 /// The health of a check, an instance or a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Health {
     /// Healthy.
+    #[default]
     Passing,
     /// Failing: not to be routed to.
     Critical,
@@ -35,40 +42,128 @@ pub struct NodeService {
     pub health: Health,
 }
 
-/// A write or read of the catalog.
+/// A write or read of the catalog; each touches one node.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HealthCommand {
-    /// Anti-entropy: the node's registrations are exactly `services` (and the node is alive).
+    /// Anti-entropy: the node's registrations become exactly `services`.
     SyncNode {
         /// The node.
         node: NodeId,
         /// Everything its agent holds.
         services: Vec<NodeService>,
     },
-    /// The leader's verdict on a node's liveness.
+    /// An agent removes one of its instances.
+    Deregister {
+        /// The node.
+        node: NodeId,
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// The leader's verdict on a node's liveness (Consul's `serfHealth` check).
     NodeHealth {
         /// The node.
         node: NodeId,
         /// Its health.
         health: Health,
     },
-    /// Reads a service's instances with their effective health.
-    List {
-        /// The service.
-        service: ServiceId,
+    /// Reads a node's registrations and health (what anti-entropy compares with).
+    ReadNode {
+        /// The node.
+        node: NodeId,
     },
+}
+
+impl HealthCommand {
+    /// The node the command touches.
+    pub fn node(&self) -> NodeId {
+        match *self {
+            HealthCommand::SyncNode { node, .. }
+            | HealthCommand::Deregister { node, .. }
+            | HealthCommand::NodeHealth { node, .. }
+            | HealthCommand::ReadNode { node } => node,
+        }
+    }
 }
 
 /// The catalog's answer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HealthOutput {
-    /// A write took effect; the catalog's index after it.
+    /// A sync or node-health write took effect; whether it changed the node.
     Written {
-        /// The catalog-wide index.
-        index: u64,
+        /// False when the node already was exactly so.
+        changed: bool,
     },
-    /// A service's instances.
-    Listed(Listing),
+    /// A deregistration took effect; whether the instance was registered on the node.
+    Deregistered(bool),
+    /// The node as the catalog holds it.
+    Node(NodeState),
+}
+
+/// One node's part of the catalog.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeState {
+    /// Its instances: service and check health.
+    pub services: BTreeMap<InstanceId, (ServiceId, Health)>,
+    /// Its health as the leader judged it.
+    pub health: Health,
+}
+
+impl NodeState {
+    /// The node's registrations as an agent would sync them.
+    pub fn snapshot(&self) -> Vec<NodeService> {
+        self.services
+            .iter()
+            .map(|(&instance, &(service, health))| NodeService {
+                service,
+                instance,
+                health,
+            })
+            .collect()
+    }
+
+    /// Applies `command` (which must be about this node): the answer, and the services whose
+    /// listing changed.
+    pub fn apply(&mut self, command: &HealthCommand) -> (HealthOutput, Vec<ServiceId>) {
+        let mut touched = Vec::new();
+        let out = match command {
+            HealthCommand::SyncNode { services, .. } => {
+                let wanted: BTreeMap<InstanceId, (ServiceId, Health)> = services
+                    .iter()
+                    .map(|s| (s.instance, (s.service, s.health)))
+                    .collect();
+                for (i, &(service, _)) in &self.services {
+                    if wanted.get(i) != self.services.get(i) {
+                        touched.push(service);
+                    }
+                }
+                for (i, &(service, _)) in &wanted {
+                    if self.services.get(i) != wanted.get(i) {
+                        touched.push(service);
+                    }
+                }
+                let changed = self.services != wanted;
+                self.services = wanted;
+                HealthOutput::Written { changed }
+            }
+            HealthCommand::Deregister { instance, .. } => {
+                let removed = self.services.remove(instance);
+                touched.extend(removed.map(|(s, _)| s));
+                HealthOutput::Deregistered(removed.is_some())
+            }
+            HealthCommand::NodeHealth { health, .. } => {
+                let changed = self.health != *health;
+                if changed {
+                    self.health = *health;
+                    touched.extend(self.services.values().map(|&(s, _)| s));
+                }
+                HealthOutput::Written { changed }
+            }
+            HealthCommand::ReadNode { .. } => HealthOutput::Node(self.clone()),
+        };
+        touched.sort_unstable();
+        touched.dedup();
+        (out, touched)
+    }
 }
 
 /// A service's instances with their effective health (critical if the instance's check or its
@@ -92,24 +187,11 @@ impl Listing {
     }
 }
 
-/// One registration in the catalog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Registration {
-    /// The service.
-    pub service: ServiceId,
-    /// The node whose agent registered it.
-    pub node: NodeId,
-    /// Its check's status.
-    pub health: Health,
-}
-
 /// The replicated catalog.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HealthCatalog {
-    /// Every registration by instance.
-    pub registrations: BTreeMap<InstanceId, Registration>,
-    /// Node health as the leader judged it (absent: passing).
-    pub nodes: BTreeMap<NodeId, Health>,
+    /// Every node the catalog has heard of.
+    pub nodes: BTreeMap<NodeId, NodeState>,
     /// The catalog-wide index: bumped by every write that changes something.
     pub index: u64,
     /// Per service, the index of the last change that touched it.
@@ -124,104 +206,50 @@ impl HealthCatalog {
 
     /// A service's instances with their effective health.
     pub fn listing(&self, service: ServiceId) -> Listing {
-        let instances = self
-            .registrations
-            .iter()
-            .filter(|(_, r)| r.service == service)
-            .map(|(&i, r)| {
-                let node = self.nodes.get(&r.node).copied().unwrap_or(Health::Passing);
-                (i, r.health.max(node))
+        let mut instances: Vec<(InstanceId, Health)> = self
+            .nodes
+            .values()
+            .flat_map(|n| {
+                n.services
+                    .iter()
+                    .filter(move |(_, (s, _))| *s == service)
+                    .map(move |(&i, &(_, h))| (i, h.max(n.health)))
             })
             .collect();
+        instances.sort_unstable();
         Listing {
             index: self.service_index(service),
             instances,
         }
     }
 
-    /// Whether `instance` is registered under `service` (whatever its health).
+    /// Whether `instance` is registered under `service` on some node (whatever its health).
     pub fn lists(&self, service: ServiceId, instance: InstanceId) -> bool {
-        self.registrations
-            .get(&instance)
-            .is_some_and(|r| r.service == service)
+        self.nodes
+            .values()
+            .any(|n| n.services.get(&instance).is_some_and(|&(s, _)| s == service))
     }
 
-    fn touch(&mut self, services: impl IntoIterator<Item = ServiceId>) {
-        let mut touched = services.into_iter().peekable();
-        if touched.peek().is_none() {
+    /// The node's health as the catalog holds it (passing if never judged).
+    pub fn node_health(&self, node: NodeId) -> Health {
+        self.nodes.get(&node).map_or(Health::Passing, |n| n.health)
+    }
+
+    fn touch(&mut self, services: Vec<ServiceId>) {
+        if services.is_empty() {
             return;
         }
         self.index += 1;
-        for s in touched {
+        for s in services {
             self.service_index.insert(s, self.index);
         }
-    }
-
-    fn sync_node(&mut self, node: NodeId, services: &[NodeService]) {
-        let mut changed: Vec<ServiceId> = Vec::new();
-        let wanted: BTreeMap<InstanceId, &NodeService> = services.iter().map(|s| (s.instance, s)).collect();
-        let stale: Vec<InstanceId> = self
-            .registrations
-            .iter()
-            .filter(|(i, r)| r.node == node && !wanted.contains_key(i))
-            .map(|(&i, _)| i)
-            .collect();
-        for i in stale {
-            if let Some(r) = self.registrations.remove(&i) {
-                changed.push(r.service);
-            }
-        }
-        for s in services {
-            let next = Registration {
-                service: s.service,
-                node,
-                health: s.health,
-            };
-            let before = self.registrations.insert(s.instance, next);
-            if before != Some(next) {
-                changed.push(s.service);
-                if let Some(b) = before {
-                    changed.push(b.service);
-                }
-            }
-        }
-        // An agent that syncs is alive.
-        if self.nodes.remove(&node) == Some(Health::Critical) {
-            changed.extend(self.services_on(node));
-        }
-        changed.sort_unstable();
-        changed.dedup();
-        self.touch(changed);
-    }
-
-    fn services_on(&self, node: NodeId) -> Vec<ServiceId> {
-        self.registrations
-            .values()
-            .filter(|r| r.node == node)
-            .map(|r| r.service)
-            .collect()
-    }
-
-    fn node_health(&mut self, node: NodeId, health: Health) {
-        let before = self.nodes.get(&node).copied().unwrap_or(Health::Passing);
-        if before == health {
-            return;
-        }
-        if health == Health::Passing {
-            self.nodes.remove(&node);
-        } else {
-            self.nodes.insert(node, health);
-        }
-        let mut services = self.services_on(node);
-        services.sort_unstable();
-        services.dedup();
-        self.touch(services);
     }
 }
 
 const TAG_SYNC: u8 = 0;
 const TAG_NODE: u8 = 1;
-const TAG_LIST: u8 = 2;
+const TAG_READ: u8 = 2;
+const TAG_DEREGISTER: u8 = 3;
 
 fn health_byte(h: Health) -> u8 {
     match h {
@@ -247,18 +275,20 @@ impl StateMachine for HealthCatalog {
     type Output = HealthOutput;
 
     fn apply(&mut self, command: &HealthCommand) -> HealthOutput {
-        match command {
-            HealthCommand::SyncNode { node, services } => self.sync_node(*node, services),
-            HealthCommand::NodeHealth { node, health } => self.node_health(*node, *health),
-            HealthCommand::List { service } => return HealthOutput::Listed(self.listing(*service)),
-        }
-        HealthOutput::Written { index: self.index }
+        let node = self.nodes.entry(command.node()).or_default();
+        let (out, touched) = node.apply(command);
+        self.touch(touched);
+        out
     }
 
     fn read(&self, command: &HealthCommand) -> Option<HealthOutput> {
         match command {
-            HealthCommand::List { service } => Some(HealthOutput::Listed(self.listing(*service))),
-            HealthCommand::SyncNode { .. } | HealthCommand::NodeHealth { .. } => None,
+            HealthCommand::ReadNode { node } => Some(HealthOutput::Node(
+                self.nodes.get(node).cloned().unwrap_or_default(),
+            )),
+            HealthCommand::SyncNode { .. }
+            | HealthCommand::Deregister { .. }
+            | HealthCommand::NodeHealth { .. } => None,
         }
     }
 
@@ -279,9 +309,14 @@ impl StateMachine for HealthCatalog {
                 out.extend_from_slice(&node.to_le_bytes());
                 out.push(health_byte(*health));
             }
-            HealthCommand::List { service } => {
-                out.push(TAG_LIST);
-                out.extend_from_slice(&service.to_le_bytes());
+            HealthCommand::ReadNode { node } => {
+                out.push(TAG_READ);
+                out.extend_from_slice(&node.to_le_bytes());
+            }
+            HealthCommand::Deregister { node, instance } => {
+                out.push(TAG_DEREGISTER);
+                out.extend_from_slice(&node.to_le_bytes());
+                out.extend_from_slice(&instance.to_le_bytes());
             }
         }
     }
@@ -310,17 +345,48 @@ impl StateMachine for HealthCatalog {
                 node: u32_at(bytes, 1)?,
                 health: health_of(bytes[5])?,
             }),
-            TAG_LIST if bytes.len() == 5 => Some(HealthCommand::List {
-                service: u32_at(bytes, 1)?,
+            TAG_READ if bytes.len() == 5 => Some(HealthCommand::ReadNode {
+                node: u32_at(bytes, 1)?,
+            }),
+            TAG_DEREGISTER if bytes.len() == 9 => Some(HealthCommand::Deregister {
+                node: u32_at(bytes, 1)?,
+                instance: u32_at(bytes, 5)?,
             }),
             _ => None,
         }
     }
 }
 
+/// The catalog's sequential specification, one node at a time: the replicas' own step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthSpec;
+
+impl Specification for HealthSpec {
+    type State = NodeState;
+    type Input = HealthCommand;
+    type Output = HealthOutput;
+    type Key = NodeId;
+
+    fn initial(&self) -> NodeState {
+        NodeState::default()
+    }
+    fn step(&self, state: &NodeState, input: &HealthCommand) -> (NodeState, HealthOutput) {
+        let mut next = state.clone();
+        let (out, _) = next.apply(input);
+        (next, out)
+    }
+    fn key(&self, input: &HealthCommand) -> NodeId {
+        input.node()
+    }
+    fn is_read_only(&self, input: &HealthCommand) -> bool {
+        matches!(input, HealthCommand::ReadNode { .. })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linearizability::{CheckOptions, History, Outcome, check};
 
     fn svc(service: ServiceId, instance: InstanceId, health: Health) -> NodeService {
         NodeService {
@@ -334,16 +400,18 @@ mod tests {
     fn sync_replaces_a_nodes_registrations_and_bumps_only_touched_services() {
         let mut c = HealthCatalog::default();
         let sync = |services| HealthCommand::SyncNode { node: 1, services };
-        c.apply(&sync(vec![
+        let out = c.apply(&sync(vec![
             svc(0, 10, Health::Passing),
             svc(1, 11, Health::Passing),
         ]));
+        assert_eq!(out, HealthOutput::Written { changed: true });
         assert_eq!((c.index, c.service_index(0), c.service_index(1)), (1, 1, 1));
         // The same state again: nothing changes, blocking queries stay asleep.
-        c.apply(&sync(vec![
+        let out = c.apply(&sync(vec![
             svc(0, 10, Health::Passing),
             svc(1, 11, Health::Passing),
         ]));
+        assert_eq!(out, HealthOutput::Written { changed: false });
         assert_eq!(c.index, 1);
         // Instance 10 fails its check; 11 is no longer on the agent: removed.
         c.apply(&sync(vec![svc(0, 10, Health::Critical)]));
@@ -354,29 +422,60 @@ mod tests {
     }
 
     #[test]
-    fn a_critical_node_makes_its_instances_critical_until_its_agent_syncs() {
+    fn a_critical_node_makes_its_instances_critical_until_marked_passing() {
         let mut c = HealthCatalog::default();
         c.apply(&HealthCommand::SyncNode {
             node: 2,
             services: vec![svc(0, 7, Health::Passing)],
         });
-        c.apply(&HealthCommand::NodeHealth {
+        let critical = HealthCommand::NodeHealth {
             node: 2,
             health: Health::Critical,
-        });
+        };
+        c.apply(&critical);
         assert_eq!(c.listing(0).passing(), Vec::<InstanceId>::new());
         let index = c.index;
-        c.apply(&HealthCommand::NodeHealth {
-            node: 2,
-            health: Health::Critical,
-        });
+        assert_eq!(c.apply(&critical), HealthOutput::Written { changed: false });
         assert_eq!(c.index, index, "no change, no bump");
+        // A sync from the node's agent does not override the leader's verdict.
         c.apply(&HealthCommand::SyncNode {
             node: 2,
             services: vec![svc(0, 7, Health::Passing)],
         });
+        assert!(c.listing(0).passing().is_empty());
+        c.apply(&HealthCommand::NodeHealth {
+            node: 2,
+            health: Health::Passing,
+        });
         assert_eq!(c.listing(0).passing(), vec![7]);
         assert!(c.index > index);
+    }
+
+    #[test]
+    fn deregistration_removes_one_instance_and_says_whether_it_was_there() {
+        let mut c = HealthCatalog::default();
+        c.apply(&HealthCommand::SyncNode {
+            node: 0,
+            services: vec![svc(0, 4, Health::Passing), svc(0, 5, Health::Passing)],
+        });
+        let gone = HealthCommand::Deregister { node: 0, instance: 4 };
+        assert_eq!(c.apply(&gone), HealthOutput::Deregistered(true));
+        assert_eq!(c.listing(0).passing(), vec![5]);
+        let index = c.index;
+        assert_eq!(c.apply(&gone), HealthOutput::Deregistered(false));
+        assert_eq!(c.index, index);
+        // Instance 5 lives on node 0, not node 1.
+        assert_eq!(
+            c.apply(&HealthCommand::Deregister { node: 1, instance: 5 }),
+            HealthOutput::Deregistered(false)
+        );
+        assert_eq!(
+            c.read(&HealthCommand::ReadNode { node: 0 }),
+            Some(HealthOutput::Node(NodeState {
+                services: [(5, (0, Health::Passing))].into_iter().collect(),
+                health: Health::Passing,
+            }))
+        );
     }
 
     #[test]
@@ -394,7 +493,11 @@ mod tests {
                 node: 4,
                 health: Health::Critical,
             },
-            HealthCommand::List { service: 6 },
+            HealthCommand::ReadNode { node: 6 },
+            HealthCommand::Deregister {
+                node: 2,
+                instance: 11,
+            },
         ] {
             let mut bytes = Vec::new();
             HealthCatalog::encode(&command, &mut bytes);
@@ -407,5 +510,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn node_with(instances: &[InstanceId]) -> NodeState {
+        NodeState {
+            services: instances.iter().map(|&i| (i, (0, Health::Passing))).collect(),
+            health: Health::Passing,
+        }
+    }
+
+    #[test]
+    fn a_read_that_misses_an_acknowledged_sync_or_sees_an_undone_deregistration_is_not_linearizable() {
+        let sync = HealthCommand::SyncNode {
+            node: 0,
+            services: vec![svc(0, 5, Health::Passing)],
+        };
+        let read = HealthCommand::ReadNode { node: 0 };
+        // Sync acknowledged, then a read that does not see it.
+        let mut h = History::new();
+        h.invoke(0, 1, sync.clone()).unwrap();
+        h.complete(0, Outcome::Ok(HealthOutput::Written { changed: true }))
+            .unwrap();
+        h.invoke(1, 2, read.clone()).unwrap();
+        h.complete(1, Outcome::Ok(HealthOutput::Node(node_with(&[]))))
+            .unwrap();
+        assert!(!check(&HealthSpec, &h, CheckOptions::default()).is_linearizable());
+        // The same read seeing it is fine.
+        let mut h = History::new();
+        h.invoke(0, 1, sync.clone()).unwrap();
+        h.complete(0, Outcome::Ok(HealthOutput::Written { changed: true }))
+            .unwrap();
+        h.invoke(1, 2, read.clone()).unwrap();
+        h.complete(1, Outcome::Ok(HealthOutput::Node(node_with(&[5]))))
+            .unwrap();
+        assert!(check(&HealthSpec, &h, CheckOptions::default()).is_linearizable());
+        // A deregistration acknowledged as removing the instance, then a read that still lists it.
+        h.invoke(2, 1, HealthCommand::Deregister { node: 0, instance: 5 })
+            .unwrap();
+        h.complete(2, Outcome::Ok(HealthOutput::Deregistered(true)))
+            .unwrap();
+        h.invoke(3, 2, read).unwrap();
+        h.complete(3, Outcome::Ok(HealthOutput::Node(node_with(&[5]))))
+            .unwrap();
+        assert!(!check(&HealthSpec, &h, CheckOptions::default()).is_linearizable());
     }
 }

@@ -1,0 +1,153 @@
+//! A caller: resolves its service (DNS-like cache, watch, or the local agent), then calls one
+//! passing instance through a balancer.
+
+use super::query::QueryClient;
+use super::{Config, ConsulMsg, ConsulNode, ConsulTimer, ResolveMode, call_scope};
+use crate::discovery::resolve::{Router, ServiceId};
+use ruckus_sim::{Context, Duration, Instant, ProcessId};
+use std::rc::Rc;
+
+/// A caller: resolves its service, then calls one passing instance.
+#[derive(Clone, Debug)]
+pub struct ConsulCaller {
+    /// The service it calls.
+    pub service: ServiceId,
+    pub(super) config: Rc<Config>,
+    pub(super) agent: ProcessId,
+    /// Its view and balancer.
+    pub router: Router,
+    pub(super) query: QueryClient,
+    /// The index of the last listing seen (watch mode).
+    pub(super) index: u64,
+    /// Calls waiting for a lookup (DNS mode after expiry).
+    pub(super) waiting_calls: u32,
+    pub(super) next_resolve: u64,
+    pub(super) resolving: Option<(u64, Instant)>,
+}
+
+impl ConsulCaller {
+    pub(super) fn on_start(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+        // Callers start at spread-out times, so their DNS caches expire at unrelated moments.
+        let spread = match self.config.resolve {
+            ResolveMode::Dns => self.config.call_interval.max(self.config.cache_ttl),
+            ResolveMode::Watch | ResolveMode::Agent => self.config.call_interval,
+        };
+        let first = Duration(ctx.random().below(spread.0));
+        ctx.set_timer(first, ConsulTimer::CallEvery);
+        self.query.target = ctx.random().below(u64::from(self.config.raft.servers)) as u32;
+        if self.config.resolve == ResolveMode::Watch {
+            self.watch(ctx);
+        }
+    }
+
+    fn watch(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+        let (wait, timeout) = (self.config.watch_wait, self.config.query_timeout);
+        self.query.ask(ctx, self.service, self.index, wait, timeout);
+    }
+
+    pub(super) fn on_call_every(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+        let mean = self.config.call_interval.0;
+        let next = Duration(ctx.random().range_inclusive(mean / 2, mean + mean / 2));
+        ctx.set_timer(next, ConsulTimer::CallEvery);
+        let now = ctx.now();
+        match self.config.resolve {
+            ResolveMode::Watch => {
+                self.router.call(&mut call_scope(ctx));
+            }
+            ResolveMode::Dns => {
+                // The bug keeps any answer that listed instances for ever.
+                let forever = self.config.bugs.cache_without_expiry && !self.router.healthy().is_empty();
+                let fresh = self
+                    .router
+                    .confirmed_at()
+                    .is_some_and(|at| forever || now.saturating_since(at) < self.config.cache_ttl);
+                if fresh {
+                    self.router.call(&mut call_scope(ctx));
+                    return;
+                }
+                if self.router.confirmed_at().is_some() {
+                    self.router.clear_view();
+                }
+                self.waiting_calls = (self.waiting_calls + 1).min(1);
+                if self.query.asking.is_none() {
+                    self.query
+                        .ask(ctx, self.service, 0, Duration::ZERO, self.config.query_timeout);
+                }
+            }
+            ResolveMode::Agent => {
+                if let Some((_, sent)) = self.resolving {
+                    if now.saturating_since(sent) < self.config.query_timeout {
+                        return;
+                    }
+                    ctx.count("discovery.resolve.failed", 1);
+                }
+                self.next_resolve += 1;
+                let id = self.next_resolve;
+                self.resolving = Some((id, now));
+                ctx.send(
+                    self.agent,
+                    ConsulMsg::Resolve {
+                        id,
+                        service: self.service,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_message(&mut self, ctx: &mut Context<'_, ConsulNode>, m: ConsulMsg) {
+        let now = ctx.now();
+        match m {
+            ConsulMsg::QueryReply { id, listing, hint } => {
+                let Some(listing) = self.query.on_reply(ctx, id, listing, hint) else {
+                    return;
+                };
+                match (self.config.resolve, listing) {
+                    (ResolveMode::Watch, Some(l)) => {
+                        self.index = l.index;
+                        self.router.set_view(l.passing(), now);
+                        self.watch(ctx);
+                    }
+                    (ResolveMode::Watch, None) => self.watch(ctx),
+                    (ResolveMode::Dns, Some(l)) => {
+                        self.router.set_view(l.passing(), now);
+                        for _ in 0..std::mem::take(&mut self.waiting_calls) {
+                            self.router.call(&mut call_scope(ctx));
+                        }
+                    }
+                    (ResolveMode::Dns, None) => {
+                        let timeout = self.config.query_timeout;
+                        self.query.ask(ctx, self.service, 0, Duration::ZERO, timeout);
+                    }
+                    (ResolveMode::Agent, _) => {}
+                }
+            }
+            ConsulMsg::Resolved { id, passing, age } => {
+                if self.resolving.map(|(r, _)| r) != Some(id) {
+                    return;
+                }
+                self.resolving = None;
+                self.router
+                    .set_view(passing, Instant(now.0.saturating_sub(age.0)));
+                self.router.call(&mut call_scope(ctx));
+            }
+            ConsulMsg::Call(m) => self.router.on_call_msg(&mut call_scope(ctx), m),
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_query_timeout(&mut self, ctx: &mut Context<'_, ConsulNode>, id: u64) {
+        if !self.query.on_timeout(id) {
+            return;
+        }
+        ctx.count("discovery.resolve.failed", 1);
+        match self.config.resolve {
+            ResolveMode::Watch => self.watch(ctx),
+            ResolveMode::Dns => {
+                let timeout = self.config.query_timeout;
+                self.query.ask(ctx, self.service, 0, Duration::ZERO, timeout);
+            }
+            ResolveMode::Agent => {}
+        }
+    }
+}

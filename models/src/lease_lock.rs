@@ -750,6 +750,20 @@ impl Process for LeaseLock {
     type Timer = LockTimer;
     type Operation = LockOp;
 
+    /// Roles for role-targeted faults: `server` (the lock server), `storage`, `client`, and
+    /// `holder` (a client that believes it holds the lease: working or writing under it).
+    fn has_role(&self, role: &str) -> bool {
+        match self {
+            LeaseLock::Server(_) => role == "server",
+            LeaseLock::Storage(_) => role == "storage",
+            LeaseLock::Client(c) => match role {
+                "client" => true,
+                "holder" => matches!(c.state, ClientState::Working { .. } | ClientState::Writing { .. }),
+                _ => false,
+            },
+        }
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
             LeaseLock::Server(s) => s.on_start(ctx),

@@ -263,7 +263,13 @@ fn fault_hosts(fault: &Fault) -> Vec<u32> {
             Partition::Bridge { left, .. } => left.iter().map(|h| h.0).collect(),
             Partition::Zone { .. } => Vec::new(),
         },
-        Fault::NetworkChaos { .. } => Vec::new(),
+        // Resolved during the run: their records name the hosts hit.
+        Fault::NetworkChaos { .. }
+        | Fault::CrashRole { .. }
+        | Fault::PauseRole { .. }
+        | Fault::KillRole { .. }
+        | Fault::IsolateRole { .. }
+        | Fault::DegradeRole { .. } => Vec::new(),
     }
 }
 

@@ -8,7 +8,10 @@
 mod chaos;
 mod role;
 
-pub use chaos::{ClockSkew, InstanceKiller, LatencyMonkey, LeaderCrash, RoleAction, RoleFaultRate, ZoneOutage, ZonePartition};
+pub use chaos::{
+    ClockSkew, InstanceKiller, LatencyMonkey, LeaderCrash, RoleAction, RoleFaultRate, ZoneOutage,
+    ZonePartition,
+};
 pub use role::{Pick, RoleTarget};
 
 use crate::network::{HostId, HostSpec, NetworkChaos, Partition};
@@ -427,7 +430,9 @@ impl FaultPlan {
                 return Err(format!("fault #{i}: a degrade fault needs a mode"));
             }
             if let Some(target) = a.fault.target() {
-                target.validate().map_err(|m| format!("fault #{i} ({}): {m}", a.fault))?;
+                target
+                    .validate()
+                    .map_err(|m| format!("fault #{i} ({}): {m}", a.fault))?;
             }
         }
         let concurrent = self.max_concurrent_partitions();

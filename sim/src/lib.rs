@@ -87,8 +87,8 @@ pub use component::Scope;
 pub use disk::DiskFaultConfig;
 pub use divergence::Divergence;
 pub use fault::{
-    ClockSkew, Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate, InstanceKiller, LatencyMonkey, LeaderCrash,
-    Pick, RoleAction, RoleFaultRate, RoleTarget, ZoneOutage, ZonePartition,
+    ClockSkew, Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate, InstanceKiller,
+    LatencyMonkey, LeaderCrash, Pick, RoleAction, RoleFaultRate, RoleTarget, ZoneOutage, ZonePartition,
 };
 pub use metrics::Metrics;
 pub use model::{Model, Simulation};

@@ -11,7 +11,9 @@
 //! are offsets from the start of the run; every fault is cut to end when faults stop
 //! (`horizon - quiet_period`).
 
-use super::{Fault, FaultAction, FaultKind, FaultProfile, RoleTarget, default_duration_max, default_duration_min};
+use super::{
+    Fault, FaultAction, FaultKind, FaultProfile, RoleTarget, default_duration_max, default_duration_min,
+};
 use crate::network::{HostId, HostSpec, Partition};
 use crate::rng::Random;
 use crate::time::{Duration, Instant};
@@ -172,7 +174,9 @@ fn check_percent(field: &str, p: u32) -> Result<(), String> {
 }
 
 fn check_role(field: &str, role: &str) -> Result<(), String> {
-    RoleTarget::first(role).validate().map_err(|m| format!("{field}: {m}"))
+    RoleTarget::first(role)
+        .validate()
+        .map_err(|m| format!("{field}: {m}"))
 }
 
 impl FaultProfile {
@@ -238,7 +242,9 @@ impl FaultProfile {
             }
         }
         if let Some(c) = &self.leader_crash {
-            c.target.validate().map_err(|m| format!("leader_crash.target: {m}"))?;
+            c.target
+                .validate()
+                .map_err(|m| format!("leader_crash.target: {m}"))?;
         }
         Ok(())
     }
@@ -253,7 +259,9 @@ impl FaultProfile {
             match zone {
                 None => {}
                 Some(None) if !has_zones => {
-                    return Err(format!("{field} needs a topology with zones (layout = \"zoned\")"));
+                    return Err(format!(
+                        "{field} needs a topology with zones (layout = \"zoned\")"
+                    ));
                 }
                 Some(Some(z)) if !hosts.iter().any(|h| h.zone.as_deref() == Some(z.as_str())) => {
                     return Err(format!("{field}.zone {z:?} has no hosts in the topology"));
@@ -276,7 +284,10 @@ impl FaultProfile {
             out.push((kind, span(r.from, r.until) / r.mean_interval.0.max(1) as f64));
         }
         if let Some(k) = &self.instance_killer {
-            out.push((FaultKind::KillProcess, span(k.from, k.until) / k.every.0.max(1) as f64));
+            out.push((
+                FaultKind::KillProcess,
+                span(k.from, k.until) / k.every.0.max(1) as f64,
+            ));
         }
         let one = |present: bool, kind: FaultKind, n: f64| present.then_some((kind, n));
         out.extend(one(self.latency_monkey.is_some(), FaultKind::Degrade, 1.0));
@@ -289,7 +300,12 @@ impl FaultProfile {
     }
 
     /// The chaos-family parts' actions for one seed (unsorted), each ending by `faults_end`.
-    pub(super) fn chaos_actions(&self, seed: u64, hosts: &[HostSpec], faults_end: Instant) -> Vec<FaultAction> {
+    pub(super) fn chaos_actions(
+        &self,
+        seed: u64,
+        hosts: &[HostSpec],
+        faults_end: Instant,
+    ) -> Vec<FaultAction> {
         let mut out = Vec::new();
         let end = faults_end.0;
         for (i, r) in self.role_faults.iter().enumerate() {
@@ -302,7 +318,9 @@ impl FaultProfile {
                     break;
                 }
                 let d = Duration(rng.range_inclusive(r.duration_min.0, r.duration_max.0));
-                clipped(&mut out, end, t, d, |d| role_fault(r.action, r.target.clone(), r.mode.clone(), d));
+                clipped(&mut out, end, t, d, |d| {
+                    role_fault(r.action, r.target.clone(), r.mode.clone(), d)
+                });
             }
         }
         if let Some(k) = &self.instance_killer {
@@ -413,7 +431,10 @@ fn clipped(out: &mut Vec<FaultAction>, end: u64, at: u64, d: Duration, make: imp
 fn role_fault(action: RoleAction, target: RoleTarget, mode: Option<String>, d: Duration) -> Fault {
     match action {
         RoleAction::Crash => Fault::CrashRole { target, down_for: d },
-        RoleAction::Pause => Fault::PauseRole { target, paused_for: d },
+        RoleAction::Pause => Fault::PauseRole {
+            target,
+            paused_for: d,
+        },
         RoleAction::Kill => Fault::KillRole { target, down_for: d },
         RoleAction::Isolate => Fault::IsolateRole { target, duration: d },
         RoleAction::Degrade => Fault::DegradeRole {

@@ -73,7 +73,9 @@ impl RoleTarget {
         if let Pick::Percent(p) = self.pick
             && !(1..=100).contains(&p)
         {
-            return Err(format!("a role target's percentage must be within 1..=100, got {p}"));
+            return Err(format!(
+                "a role target's percentage must be within 1..=100, got {p}"
+            ));
         }
         Ok(())
     }
@@ -175,10 +177,21 @@ mod tests {
             assert_eq!((t.pick, t.role.as_str()), (pick, role), "{text}");
             assert_eq!(t.to_string(), text);
         }
-        assert_eq!("leader".parse::<RoleTarget>().unwrap(), RoleTarget::first("leader"));
-        assert_eq!("random server".parse::<RoleTarget>().unwrap(), RoleTarget::random("server"));
+        assert_eq!(
+            "leader".parse::<RoleTarget>().unwrap(),
+            RoleTarget::first("leader")
+        );
+        assert_eq!(
+            "random server".parse::<RoleTarget>().unwrap(),
+            RoleTarget::random("server")
+        );
         assert!("0% of x".parse::<RoleTarget>().unwrap_err().contains("1..=100"));
-        assert!("the big leader".parse::<RoleTarget>().unwrap_err().contains("not understood"));
+        assert!(
+            "the big leader"
+                .parse::<RoleTarget>()
+                .unwrap_err()
+                .contains("not understood")
+        );
         assert!("".parse::<RoleTarget>().is_err());
     }
 

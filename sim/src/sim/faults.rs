@@ -108,12 +108,20 @@ impl<P: Process> Sim<P> {
         match fault {
             Fault::CrashRole { .. } => {
                 for h in hosts {
-                    if begin { self.crash_host(h) } else { self.restart_host(h) }
+                    if begin {
+                        self.crash_host(h)
+                    } else {
+                        self.restart_host(h)
+                    }
                 }
             }
             Fault::PauseRole { .. } => {
                 for h in hosts {
-                    if begin { self.pause_host(h) } else { self.resume_host(h) }
+                    if begin {
+                        self.pause_host(h)
+                    } else {
+                        self.resume_host(h)
+                    }
                 }
             }
             Fault::KillRole { .. } => {
@@ -233,3 +241,6 @@ impl<P: Process> Sim<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

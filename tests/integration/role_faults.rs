@@ -148,3 +148,51 @@ fn the_instance_killer_kills_only_instances_of_the_named_group() {
         );
     }
 }
+
+#[test]
+fn scenario_checks_name_the_chaos_field_at_fault() {
+    let registry = Registry::builtin();
+    // `extra` goes into [faults.profile], before the instance killer.
+    let load = |extra: &str| {
+        let text =
+            SERVICES_WITH_A_KILLER.replace("instance_killer = ", &format!("{extra}\ninstance_killer = "));
+        Scenario::from_text(&registry, "k", "k", "k.toml", &text, &[])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    load("").unwrap();
+    let err = load(
+        r#"latency_monkey = { role = "tier1", percent = 50, mode = "warp:9", at = "1s", duration = "1s" }"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("faults.profile.latency_monkey.mode") && err.contains("warp:9"),
+        "{err}"
+    );
+    let err = load(r#"zone_outage = { at = "1s", down_for = "1s" }"#).unwrap_err();
+    assert!(
+        err.contains("faults.profile.zone_outage") && err.contains("zoned"),
+        "{err}"
+    );
+    let err = load(r#"leader_crash = { target = "the very leader", down_for = "1s" }"#).unwrap_err();
+    assert!(err.contains("not understood"), "{err}");
+    // An explicit plan with a role degradation is checked against the model's modes too.
+    let plan = SERVICES_WITH_A_KILLER
+        .replace(
+            r#"instance_killer = { roles = ["tier1"], every = "700ms", from = "500ms", down_for = "300ms" }"#,
+            "",
+        )
+        .replace("[faults.profile]\nquiet_period = \"2s\"\n", "")
+        + r#"
+[[faults.plan.actions]]
+at = "1s"
+fault = { degrade_role = { target = "30% of tier1", mode = "warp:9", duration = "1s" } }
+"#;
+    let err = Scenario::from_text(&registry, "k", "k", "k.toml", &plan, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("faults.plan.actions") && err.contains("warp:9"),
+        "{err}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Role-targeted faults: resolved when they begin, among live processes, as the pick says.
 
+use crate::fault::RoleTarget;
 use crate::record::NONE;
 use crate::trace::shared;
 use crate::*;
@@ -314,7 +315,7 @@ fn role_plans_run_the_same_twice_and_differ_from_host_plans() {
 }
 
 /// `n` members under `plan`, not yet run.
-fn members(seed: u64, n: u64, plan: FaultPlan) -> Sim<Member> {
+fn members(seed: u64, n: u64, ping: bool, plan: FaultPlan) -> Sim<Member> {
     let topo = Topology::single_switch(n as u32, Distribution::constant(ms(1)));
     let mut s: Sim<Member> = Sim::new(SimConfig::with_seed(seed), &topo);
     for id in 0..n {
@@ -324,7 +325,7 @@ fn members(seed: u64, n: u64, plan: FaultPlan) -> Sim<Member> {
                 id,
                 n,
                 leader: false,
-                ping: true,
+                ping,
             },
         );
     }
@@ -361,7 +362,7 @@ fn role_faults_round_trip_through_a_trace_and_replay_bit_for_bit() {
     let dir = std::env::temp_dir().join(format!("ruckus-role-trace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("roles.trace");
-    let mut sim = members(5, 5, role_plan());
+    let mut sim = members(5, 5, true, role_plan());
     let header = TraceHeader::new(5, "members", role_plan());
     let (_, summary) = record_run(&mut sim, &path, &header, None).unwrap();
     let mut reader = TraceReader::open(&path).unwrap();
@@ -383,7 +384,7 @@ fn role_faults_round_trip_through_a_trace_and_replay_bit_for_bit() {
     assert_eq!(*begins.last().unwrap(), (3, NONE, NONE));
     // Re-executed from the header, it matches the recording record for record.
     let reader = TraceReader::open(&path).unwrap();
-    let mut again = members(5, 5, reader.header().plan.clone());
+    let mut again = members(5, 5, true, reader.header().plan.clone());
     let replay = Replay::attach(&mut again, reader, 3, None);
     match replay.run_to_end(&mut again).unwrap() {
         ReplayOutcome::Matches { fingerprint, .. } => assert_eq!(fingerprint, summary.fingerprint),
@@ -425,4 +426,66 @@ fn plans_without_role_faults_keep_their_encoding() {
     let crash = postcard::to_allocvec(&new.actions[0].fault).unwrap();
     assert_eq!(crash[0], 10, "CrashRole is variant 10, after the ten host faults");
     assert_eq!(&crash[2..12], b"the leader");
+}
+
+#[test]
+fn a_failing_run_with_role_faults_shrinks_to_killing_the_leader() {
+    use crate::shrink::shrink_plan;
+    let action = |t: u64, fault: Fault| FaultAction {
+        at: Instant(ms(t).0),
+        fault,
+    };
+    let mut actions: Vec<FaultAction> = (0..6)
+        .map(|k| {
+            action(
+                40 + k * 90,
+                Fault::PauseRole {
+                    target: "a random member".parse().unwrap(),
+                    paused_for: ms(30),
+                },
+            )
+        })
+        .collect();
+    actions.push(action(
+        150,
+        Fault::DegradeRole {
+            target: "all odd".parse().unwrap(),
+            mode: "x".into(),
+            duration: ms(300),
+        },
+    ));
+    actions.push(action(250, crash("the leader", 100)));
+    actions.push(action(
+        600,
+        Fault::IsolateRole {
+            target: "a random member".parse().unwrap(),
+            duration: ms(50),
+        },
+    ));
+    let mut plan = FaultPlan {
+        actions,
+        heal_at: Some(Instant(ms(900).0)),
+    };
+    plan.sort();
+    // The failure: a member that leads is crashed or killed.
+    let leader_went_down = |p: &FaultPlan| {
+        let mut s = members(2, 5, false, p.clone());
+        s.run();
+        (0..5u32).any(|id| {
+            s.lifecycle(ProcessId(id)).iter().any(|e| {
+                matches!(e.kind, Lifecycle::Crashed | Lifecycle::Killed)
+                    && led_before(&s, id, e.time.0 / ms(1).0 + 1)
+            })
+        })
+    };
+    let out = shrink_plan(&plan, 300, leader_went_down).unwrap();
+    assert_eq!(out.plan.actions.len(), 1, "{out}");
+    let kept = &out.plan.actions[0];
+    assert_eq!(kept.at, Instant(ms(250).0));
+    let Fault::KillRole { target, down_for } = &kept.fault else {
+        panic!("{out}")
+    };
+    assert_eq!(target, &RoleTarget::first("leader"));
+    assert!(*down_for <= ms(2), "{down_for}");
+    assert!(leader_went_down(&out.plan));
 }

@@ -720,7 +720,9 @@ impl FaultProfile {
     /// Each kind draws from its own stream `("faults/<kind>", 0)`, so enabling one kind never
     /// changes another's faults; swarm decisions come from `("faults/swarm", 0)`. Candidates are
     /// merged by start time and those that would exceed `max_hosts_down` (or hit a host that is
-    /// already down) are skipped. Everything ends by `horizon - quiet_period`, where the plan heals.
+    /// already down) are skipped. The chaos-family parts (`instance_killer`, `zone_outage`, ...)
+    /// are then merged in, each from its own stream. Everything ends by
+    /// `horizon - quiet_period`, where the plan heals.
     pub fn plan(&self, seed: u64, hosts: &[HostSpec], horizon: Duration) -> FaultPlan {
         let faults_end = Instant(horizon.0.saturating_sub(self.quiet_period.0));
         let mut swarm = Random::stream(seed, "faults/swarm", 0);

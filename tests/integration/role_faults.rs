@@ -196,3 +196,26 @@ fault = { degrade_role = { target = "30% of tier1", mode = "warp:9", duration = 
         "{err}"
     );
 }
+
+#[test]
+fn ruckus_replay_says_whom_each_role_fault_hit() {
+    let dir = crate::support::TempDir::new("role-replay");
+    let trace = dir.file("leader.trace");
+    let trace = trace.to_str().unwrap();
+    let ran = crate::support::ruckus(&["run", "raft_leader_crash", "--seed", "1", "--trace", trace]);
+    assert!(ran.out.contains("held"), "{}{}", ran.out, ran.err);
+    let replayed = crate::support::ruckus(&["replay", trace]);
+    let out = &replayed.out;
+    assert!(out.contains("matches"), "{out}{}", replayed.err);
+    // Seed 1's leader at 3 s is server 3 (p3 on h3), pinned by the golden run.
+    assert!(
+        out.contains("fault #0 @3.000000000s (crash the leader for 2.000000000s): hit p3 on h3"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "fault #1 @4.000000000s (partition a random follower from the rest for 1.000000000s): hit p"
+        ),
+        "{out}"
+    );
+}

@@ -7,7 +7,8 @@
 //!
 //! Each part draws from its own stream (`"faults/<part>"`), so switching one on never changes
 //! another's faults, and a profile without them expands exactly as before. Their actions are
-//! not subject to `max_hosts_down` (a zone outage takes a whole zone down on purpose). Times
+//! not subject to `max_hosts_down` (a zone outage takes a whole zone down on purpose), and
+//! swarm mode does not switch them off (they are deliberate, not a random mix). Times
 //! are offsets from the start of the run; every fault is cut to end when faults stop
 //! (`horizon - quiet_period`).
 
@@ -293,7 +294,8 @@ impl FaultProfile {
         out.extend(one(self.latency_monkey.is_some(), FaultKind::Degrade, 1.0));
         out.extend(one(self.zone_partition.is_some(), FaultKind::Partition, 1.0));
         out.extend(one(self.leader_crash.is_some(), FaultKind::Crash, 1.0));
-        // Bounded by the host count, unknown here: count the worst case the bounds allow.
+        // One per host of the zone or share (at most the host count, unknown here): counted
+        // as one, since the bound this estimate serves is far above any topology's size.
         out.extend(one(self.zone_outage.is_some(), FaultKind::Crash, 1.0));
         out.extend(one(self.clock_skew.is_some(), FaultKind::ClockDrift, 1.0));
         out

@@ -1038,6 +1038,45 @@ mod tests {
         unreachable!()
     }
 
+    #[test]
+    fn the_holder_role_names_the_client_at_work_and_nobody_before() {
+        use ruckus_sim::trace::shared;
+        use ruckus_sim::{RecordKind, RecordingObserver};
+        let config = LeaseLockConfig::default();
+        for seed in 1..=3 {
+            let (at, host) = first_holder_at_work(&config, seed);
+            let mut sim = build_sim(&config, seed, HORIZON, &FaultProfile::none());
+            let pause = |at: Instant| FaultAction {
+                at,
+                fault: Fault::PauseRole {
+                    target: "the holder".parse().unwrap(),
+                    paused_for: ms(5),
+                },
+            };
+            let plan = FaultPlan {
+                actions: vec![pause(Instant::ZERO), pause(at.saturating_add(Duration(1)))],
+                heal_at: None,
+            };
+            sim.set_fault_plan(plan).unwrap();
+            let (obs, records) = shared(RecordingObserver::default());
+            sim.set_observer(Box::new(obs));
+            sim.run();
+            let begins: Vec<(u32, u64)> = records
+                .borrow()
+                .records
+                .iter()
+                .filter(|r| r.kind == RecordKind::FaultBegin)
+                .map(|r| (r.host, r.aux))
+                .collect();
+            // Nobody holds the lease at the start; the client at work is the holder later.
+            assert_eq!(
+                begins,
+                vec![(ruckus_sim::record::NONE, 0), (host.0, 1)],
+                "seed {seed}"
+            );
+        }
+    }
+
     /// The run's report and how many writes fencing rejected.
     fn with_long_pause(config: &LeaseLockConfig, seed: u64) -> (RunReport, u64) {
         let (at, host) = first_holder_at_work(config, seed);

@@ -763,6 +763,20 @@ impl Process for LeaseLock {
     type Timer = LockTimer;
     type Operation = LockOp;
 
+    /// Roles for role-targeted faults: `server` (the lock server), `storage`, `client`, and
+    /// `holder` (a client that believes it holds the lease: working or writing under it).
+    fn has_role(&self, role: &str) -> bool {
+        match self {
+            LeaseLock::Server(_) => role == "server",
+            LeaseLock::Storage(_) => role == "storage",
+            LeaseLock::Client(c) => match role {
+                "client" => true,
+                "holder" => matches!(c.state, ClientState::Working { .. } | ClientState::Writing { .. }),
+                _ => false,
+            },
+        }
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
             LeaseLock::Server(s) => s.on_start(ctx),
@@ -1035,6 +1049,45 @@ mod tests {
             }
         }
         unreachable!()
+    }
+
+    #[test]
+    fn the_holder_role_names_the_client_at_work_and_nobody_before() {
+        use ruckus_sim::trace::shared;
+        use ruckus_sim::{RecordKind, RecordingObserver};
+        let config = LeaseLockConfig::default();
+        for seed in 1..=3 {
+            let (at, host) = first_holder_at_work(&config, seed);
+            let mut sim = build_sim(&config, seed, HORIZON, &FaultProfile::none());
+            let pause = |at: Instant| FaultAction {
+                at,
+                fault: Fault::PauseRole {
+                    target: "the holder".parse().unwrap(),
+                    paused_for: ms(5),
+                },
+            };
+            let plan = FaultPlan {
+                actions: vec![pause(Instant::ZERO), pause(at.saturating_add(Duration(1)))],
+                heal_at: None,
+            };
+            sim.set_fault_plan(plan).unwrap();
+            let (obs, records) = shared(RecordingObserver::default());
+            sim.set_observer(Box::new(obs));
+            sim.run();
+            let begins: Vec<(u32, u64)> = records
+                .borrow()
+                .records
+                .iter()
+                .filter(|r| r.kind == RecordKind::FaultBegin)
+                .map(|r| (r.host, r.aux))
+                .collect();
+            // Nobody holds the lease at the start; the client at work is the holder later.
+            assert_eq!(
+                begins,
+                vec![(ruckus_sim::record::NONE, 0), (host.0, 1)],
+                "seed {seed}"
+            );
+        }
     }
 
     /// The run's report and how many writes fencing rejected.

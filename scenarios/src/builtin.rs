@@ -35,6 +35,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "raft_lease_without_drift_margin",
         include_str!("../data/raft_lease_without_drift_margin.toml"),
     ),
+    (
+        "raft_leader_crash",
+        include_str!("../data/raft_leader_crash.toml"),
+    ),
     ("swim", include_str!("../data/swim.toml")),
     ("scheduler", include_str!("../data/scheduler.toml")),
     (

@@ -22,6 +22,8 @@
 //! enabled = false
 //! [faults.profile]
 //! crash = { mean_interval = "5s", duration_min = "100ms", duration_max = "1s" }
+//! # the chaos family (each optional; see ruckus_sim::fault and below)
+//! instance_killer = { roles = ["tier1"], every = "10s", from = "30s", down_for = "5s" }
 //!
 //! [invariants]                  # which of the model's properties to check (all by default)
 //! skip = []
@@ -29,6 +31,61 @@
 //! [limits]                      # horizon, event budget, queue bound
 //! horizon = "300s"
 //! ```
+//!
+//! ## Faults
+//!
+//! `[faults.profile]` takes, per kind of fault, a rate (`crash`, `pause`, `kill_process`,
+//! `partition`, `clog`, `slow_link`, `clock_jump`, `clock_drift`, `network_chaos`, `degrade`:
+//! each `{ mean_interval, duration_min, duration_max }`), the bounds `max_hosts_down`,
+//! `quiet_period`, `swarm`, `clock_jump_max`, `clock_drift_max_ppm`, `slow_factor_max`,
+//! `chaos` and `degrade_modes`, and the chaos family, each part optional and combinable
+//! (times are offsets from the start; every fault ends by `horizon - quiet_period`; these
+//! parts ignore `max_hosts_down`):
+//!
+//! ```toml
+//! [faults.profile]
+//! # Chaos Monkey: every 10 s from 30 s (until when faults stop, or `until`), kill a random
+//! # process of a random one of the roles; it restarts after `down_for`.
+//! instance_killer = { roles = ["tier1", "tier2"], every = "10s", from = "30s", down_for = "5s" }
+//! # Latency Monkey: a degradation (the model's mode) on 30% of a role's processes' hosts.
+//! latency_monkey = { role = "tier1", percent = 30, mode = "slow:4", at = "40s", duration = "20s" }
+//! # Chaos Gorilla: every host of a zone down together (`zone` omitted: drawn per seed).
+//! zone_outage = { zone = "z1", at = "60s", down_for = "30s" }
+//! # One zone cut off from the others (`zone` omitted: drawn per seed).
+//! zone_partition = { at = "100s", duration = "10s" }
+//! # 20% of the hosts (drawn per seed) drift by ±500 ppm, and step by ±50 ms at the start.
+//! clock_skew = { percent = 20, drift_ppm = 500, jump = "50ms", at = "20s", duration = "60s" }
+//! # Crash "the leader" (or any role target) halfway to when faults stop (or at `at`).
+//! leader_crash = { target = "the leader", down_for = "5s" }
+//! # Role-targeted faults at random times within a window: action = crash | pause | kill |
+//! # isolate | degrade (with `mode`); `from`, `until`, `duration_min`, `duration_max` optional.
+//! [[faults.profile.role_faults]]
+//! action = "pause"
+//! target = "a random follower"
+//! mean_interval = "5s"
+//! from = "10s"
+//! until = "40s"
+//! ```
+//!
+//! An explicit plan lists actions by hand; a fault may name a role instead of a host,
+//! resolved when it begins among the live processes that play the role (the model documents
+//! its role names, e.g. raft's `leader`, `follower`, `candidate`; services' `tierN`):
+//!
+//! ```toml
+//! [faults.plan]
+//! heal_at = "20s"
+//! [[faults.plan.actions]]
+//! at = "3s"
+//! fault = { crash_host = { host = 2, down_for = "1s" } }
+//! [[faults.plan.actions]]
+//! at = "5s"
+//! fault = { crash_role = { target = "the leader", down_for = "2s" } }
+//! # also pause_role { target, paused_for }, kill_role { target, down_for },
+//! # isolate_role { target, duration }, degrade_role { target, mode, duration }
+//! ```
+//!
+//! A target is `"the <role>"`, `"a random <role>"`, `"<n>% of <role>"` or `"all <role>"`;
+//! with nobody playing the role the fault is skipped, and the trace says so.
 //!
 //! Times are nanoseconds or strings with a unit (`"10ms"`). `--set key=value` overrides any
 //! value by its dotted path before the file is checked (`--set faults.enabled=true`); the value
@@ -751,6 +808,19 @@ fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError
         }
         cx.error(&path, m)
     })?;
+    if !file.faults.profile.is_empty() {
+        let topology = runner::topology(&file.topology);
+        file.faults
+            .profile
+            .validate_zones(topology.hosts())
+            .map_err(|m| {
+                let mut path = faults("profile");
+                path.push(Step::Key(
+                    m.split(['.', ' ']).next().unwrap_or_default().to_owned(),
+                ));
+                cx.error(&path, m)
+            })?;
+    }
     if let Some(plan) = &file.faults.plan {
         if !file.faults.profile.is_empty() {
             return Err(cx.error(
@@ -838,8 +908,33 @@ fn check_degrade_modes<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<
             bad(path, mode, m)
         })?;
     }
+    let profile = &file.faults.profile;
+    let chaos_modes = profile
+        .latency_monkey
+        .iter()
+        .map(|l| {
+            (
+                vec![Step::Key("latency_monkey".into()), Step::Key("mode".into())],
+                &l.mode,
+            )
+        })
+        .chain(profile.role_faults.iter().enumerate().filter_map(|(i, r)| {
+            let path = vec![
+                Step::Key("role_faults".into()),
+                Step::Index(i),
+                Step::Key("mode".into()),
+            ];
+            r.mode.as_ref().map(|m| (path, m))
+        }));
+    for (rest, mode) in chaos_modes {
+        M::check_degrade_mode(mode).map_err(|m| {
+            let mut path = vec![Step::Key("faults".into()), Step::Key("profile".into())];
+            path.extend(rest);
+            bad(path, mode, m)
+        })?;
+    }
     for (i, action) in file.faults.plan.iter().flat_map(|p| p.actions.iter()).enumerate() {
-        if let Fault::Degrade { mode, .. } = &action.fault {
+        if let Fault::Degrade { mode, .. } | Fault::DegradeRole { mode, .. } = &action.fault {
             M::check_degrade_mode(mode).map_err(|m| {
                 let path = vec![
                     Step::Key("faults".into()),

@@ -5,6 +5,15 @@
 //! and the fault streams before the run starts. Two design variants run under one seed therefore
 //! meet exactly the same faults, and a plan can be printed, edited, saved, shrunk and replayed.
 
+mod chaos;
+mod role;
+
+pub use chaos::{
+    ClockSkew, InstanceKiller, LatencyMonkey, LeaderCrash, RoleAction, RoleFaultRate, ZoneOutage,
+    ZonePartition,
+};
+pub use role::{Pick, RoleTarget};
+
 use crate::network::{HostId, HostSpec, NetworkChaos, Partition};
 use crate::rng::Random;
 use crate::time::{Duration, Instant};
@@ -102,6 +111,49 @@ pub enum Fault {
         /// How long it lasts.
         duration: Duration,
     },
+    // Role-targeted faults (after the host faults, so older plans keep their encoding). Each
+    // resolves its target when it begins, among the live processes whose
+    // `Process::has_role` answers yes; with no such process it is skipped (and recorded so).
+    // The trace records which processes and hosts it hit.
+    /// The hosts of the processes playing a role crash, as `CrashHost` ("crash the leader").
+    CrashRole {
+        /// Who: e.g. `"the leader"`.
+        target: RoleTarget,
+        /// How long the hosts stay down.
+        down_for: Duration,
+    },
+    /// The hosts of the processes playing a role pause, as `PauseHost`.
+    PauseRole {
+        /// Who: e.g. `"a random follower"`.
+        target: RoleTarget,
+        /// How long they are paused.
+        paused_for: Duration,
+    },
+    /// The processes playing a role are killed (their hosts stay up) and restarted after
+    /// `down_for` ("kill a random instance of tier1").
+    KillRole {
+        /// Who: e.g. `"a random tier1"`.
+        target: RoleTarget,
+        /// How long they stay down.
+        down_for: Duration,
+    },
+    /// The hosts of the processes playing a role are cut off from every other host (one host:
+    /// `Partition::Isolate`; several: together on one side of `Partition::Halves`).
+    IsolateRole {
+        /// Who: e.g. `"the leader"`.
+        target: RoleTarget,
+        /// How long it lasts.
+        duration: Duration,
+    },
+    /// A `Degrade` condition on the hosts of the processes playing a role (Latency Monkey).
+    DegradeRole {
+        /// Who: e.g. `"30% of tier1"`.
+        target: RoleTarget,
+        /// The model-defined condition.
+        mode: String,
+        /// How long it lasts.
+        duration: Duration,
+    },
 }
 
 /// The kinds of fault, for profiles and swarm testing.
@@ -177,7 +229,29 @@ impl Fault {
             Fault::ClockDrift { .. } => FaultKind::ClockDrift,
             Fault::NetworkChaos { .. } => FaultKind::NetworkChaos,
             Fault::Degrade { .. } => FaultKind::Degrade,
+            Fault::CrashRole { .. } => FaultKind::Crash,
+            Fault::PauseRole { .. } => FaultKind::Pause,
+            Fault::KillRole { .. } => FaultKind::KillProcess,
+            Fault::IsolateRole { .. } => FaultKind::Partition,
+            Fault::DegradeRole { .. } => FaultKind::Degrade,
         }
+    }
+
+    /// The role a role-targeted fault aims at (`None` for faults that name hosts).
+    pub fn target(&self) -> Option<&RoleTarget> {
+        match self {
+            Fault::CrashRole { target, .. }
+            | Fault::PauseRole { target, .. }
+            | Fault::KillRole { target, .. }
+            | Fault::IsolateRole { target, .. }
+            | Fault::DegradeRole { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// Whether the fault cuts the network (a partition, or isolating a role's hosts).
+    pub fn is_partition(&self) -> bool {
+        matches!(self, Fault::Partition { .. } | Fault::IsolateRole { .. })
     }
 
     /// How long the fault lasts; `None` for instantaneous faults (clock jumps).
@@ -191,7 +265,12 @@ impl Fault {
             | Fault::SlowLink { duration: d, .. }
             | Fault::ClockDrift { duration: d, .. }
             | Fault::NetworkChaos { duration: d, .. }
-            | Fault::Degrade { duration: d, .. } => Some(*d),
+            | Fault::Degrade { duration: d, .. }
+            | Fault::CrashRole { down_for: d, .. }
+            | Fault::PauseRole { paused_for: d, .. }
+            | Fault::KillRole { down_for: d, .. }
+            | Fault::IsolateRole { duration: d, .. }
+            | Fault::DegradeRole { duration: d, .. } => Some(*d),
             Fault::ClockJump { .. } => None,
         }
     }
@@ -216,6 +295,12 @@ impl Fault {
                 Partition::Zone { .. } => vec![],
             },
             Fault::NetworkChaos { .. } => vec![],
+            // Resolved when they begin: no host to check beforehand.
+            Fault::CrashRole { .. }
+            | Fault::PauseRole { .. }
+            | Fault::KillRole { .. }
+            | Fault::IsolateRole { .. }
+            | Fault::DegradeRole { .. } => vec![],
         }
     }
 }
@@ -256,6 +341,17 @@ impl fmt::Display for Fault {
                 chaos.loss, chaos.duplicate, chaos.reorder
             ),
             Fault::Degrade { host, mode, duration } => write!(f, "degrade {host} {mode:?} for {duration}"),
+            Fault::CrashRole { target, down_for } => write!(f, "crash {target} for {down_for}"),
+            Fault::PauseRole { target, paused_for } => write!(f, "pause {target} for {paused_for}"),
+            Fault::KillRole { target, down_for } => write!(f, "kill {target} for {down_for}"),
+            Fault::IsolateRole { target, duration } => {
+                write!(f, "partition {target} from the rest for {duration}")
+            }
+            Fault::DegradeRole {
+                target,
+                mode,
+                duration,
+            } => write!(f, "degrade {target} {mode:?} for {duration}"),
         }
     }
 }
@@ -328,10 +424,15 @@ impl FaultPlan {
                     }
                 }
             }
-            if let Fault::Degrade { mode, .. } = &a.fault
+            if let Fault::Degrade { mode, .. } | Fault::DegradeRole { mode, .. } = &a.fault
                 && mode.trim().is_empty()
             {
                 return Err(format!("fault #{i}: a degrade fault needs a mode"));
+            }
+            if let Some(target) = a.fault.target() {
+                target
+                    .validate()
+                    .map_err(|m| format!("fault #{i} ({}): {m}", a.fault))?;
             }
         }
         let concurrent = self.max_concurrent_partitions();
@@ -348,9 +449,10 @@ impl FaultPlan {
     pub fn max_concurrent_partitions(&self) -> usize {
         let mut edges: Vec<(Instant, i8)> = Vec::new();
         for a in &self.actions {
-            if let Fault::Partition { duration, .. } = &a.fault {
+            if a.fault.is_partition() {
+                let duration = a.fault.duration().unwrap_or_default();
                 edges.push((a.at, 1));
-                edges.push((a.at.saturating_add(*duration), -1));
+                edges.push((a.at.saturating_add(duration), -1));
             }
         }
         edges.sort();
@@ -449,6 +551,21 @@ pub struct FaultProfile {
     pub slow_factor_max: u32,
     /// Rates used while network chaos is active.
     pub chaos: NetworkChaos,
+    // The chaos family (see `chaos.rs`): each optional, combinable with the rates above.
+    /// Role-targeted faults at random times within windows (`[[faults.profile.role_faults]]`).
+    pub role_faults: Vec<RoleFaultRate>,
+    /// Chaos Monkey: kills a random instance of a random one of some roles at a steady rate.
+    pub instance_killer: Option<InstanceKiller>,
+    /// Latency Monkey: a degradation on a share of a role's processes' hosts.
+    pub latency_monkey: Option<LatencyMonkey>,
+    /// Chaos Gorilla: a whole zone down together.
+    pub zone_outage: Option<ZoneOutage>,
+    /// One zone cut off from the others.
+    pub zone_partition: Option<ZonePartition>,
+    /// Clock drift (and steps) on a share of the hosts.
+    pub clock_skew: Option<ClockSkew>,
+    /// A crash of "the leader" (or another role target) in the middle of the faults.
+    pub leader_crash: Option<LeaderCrash>,
 }
 
 impl Default for FaultProfile {
@@ -472,6 +589,13 @@ impl Default for FaultProfile {
             clock_drift_max_ppm: 100_000,
             slow_factor_max: 10,
             chaos: NetworkChaos::default(),
+            role_faults: Vec::new(),
+            instance_killer: None,
+            latency_monkey: None,
+            zone_outage: None,
+            zone_partition: None,
+            clock_skew: None,
+            leader_crash: None,
         }
     }
 }
@@ -523,9 +647,9 @@ impl FaultProfile {
         }
     }
 
-    /// True when no kind is enabled.
+    /// True when no kind and no chaos-family part is enabled.
     pub fn is_empty(&self) -> bool {
-        FaultKind::ALL.iter().all(|k| self.rate(*k).is_none())
+        FaultKind::ALL.iter().all(|k| self.rate(*k).is_none()) && self.chaos_is_empty()
     }
 
     /// Checks rates and bounds, naming the field at fault.
@@ -560,7 +684,7 @@ impl FaultProfile {
                 return Err(format!("{name} must be within 0..=1, got {p}"));
             }
         }
-        Ok(())
+        self.validate_chaos()
     }
 
     /// The expected number of fault actions of each enabled kind over `horizon` (before bounds
@@ -568,7 +692,7 @@ impl FaultProfile {
     /// so a profile that would expand into millions of faults can be refused up front.
     pub fn expected_actions(&self, horizon: Duration) -> Vec<(FaultKind, f64)> {
         let span = horizon.0.saturating_sub(self.quiet_period.0) as f64;
-        FaultKind::ALL
+        let mut out: Vec<(FaultKind, f64)> = FaultKind::ALL
             .iter()
             .filter_map(|&kind| {
                 let rate = self.rate(kind)?;
@@ -577,7 +701,14 @@ impl FaultProfile {
                 }
                 Some((kind, span / rate.mean_interval.0.max(1) as f64))
             })
-            .collect()
+            .collect();
+        for (kind, n) in self.chaos_expected_actions(horizon) {
+            match out.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, total)) => *total += n,
+                None => out.push((kind, n)),
+            }
+        }
+        out
     }
 
     /// Expands the profile into an explicit plan for a run of length `horizon` on `hosts`.
@@ -589,7 +720,9 @@ impl FaultProfile {
     /// Each kind draws from its own stream `("faults/<kind>", 0)`, so enabling one kind never
     /// changes another's faults; swarm decisions come from `("faults/swarm", 0)`. Candidates are
     /// merged by start time and those that would exceed `max_hosts_down` (or hit a host that is
-    /// already down) are skipped. Everything ends by `horizon - quiet_period`, where the plan heals.
+    /// already down) are skipped. The chaos-family parts (`instance_killer`, `zone_outage`, ...)
+    /// are then merged in, each from its own stream. Everything ends by
+    /// `horizon - quiet_period`, where the plan heals.
     pub fn plan(&self, seed: u64, hosts: &[HostSpec], horizon: Duration) -> FaultPlan {
         let faults_end = Instant(horizon.0.saturating_sub(self.quiet_period.0));
         let mut swarm = Random::stream(seed, "faults/swarm", 0);
@@ -628,8 +761,14 @@ impl FaultProfile {
             }
         }
         candidates.sort_by_key(|a| a.at);
+        let mut actions = self.enforce_bounds(candidates);
+        if !self.chaos_is_empty() {
+            // Stable: at equal times the per-kind faults come first, in their old order.
+            actions.extend(self.chaos_actions(seed, hosts, faults_end));
+            actions.sort_by_key(|a| a.at);
+        }
         FaultPlan {
-            actions: self.enforce_bounds(candidates),
+            actions,
             heal_at: Some(faults_end),
         }
     }

@@ -86,7 +86,10 @@ pub use clock::{Clock, ClockConfig};
 pub use component::Scope;
 pub use disk::DiskFaultConfig;
 pub use divergence::Divergence;
-pub use fault::{Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate};
+pub use fault::{
+    ClockSkew, Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate, InstanceKiller,
+    LatencyMonkey, LeaderCrash, Pick, RoleAction, RoleFaultRate, RoleTarget, ZoneOutage, ZonePartition,
+};
 pub use metrics::Metrics;
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};

@@ -60,6 +60,16 @@ pub trait Process: Clone + Debug + 'static {
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Self::Message);
     /// Runs when a timer set by this incarnation fires.
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer);
+
+    /// Whether this process plays `role` now, judged from its current state: what lets a
+    /// fault plan aim at "the leader" or "a random follower" instead of a host
+    /// (`Fault::CrashRole` and the other role faults ask every live process when they begin).
+    /// Role names are the model's own words (`"leader"`, `"tier1"`, `"group:api"`); a model
+    /// documents the ones it answers. The default plays no role, so role faults skip it.
+    fn has_role(&self, role: &str) -> bool {
+        let _ = role;
+        false
+    }
 }
 
 /// One entry of the history that checkers (such as linearizability) read.

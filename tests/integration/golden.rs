@@ -175,6 +175,18 @@ fn raft_lease_without_drift_margin() {
 }
 
 #[test]
+fn raft_leader_crash() {
+    check(
+        "raft_leader_crash",
+        &[
+            (1, "held", "f5ac7f10c134b873", 46011),
+            (2, "held", "b15a3b31dededd6e", 46628),
+            (3, "held", "784dfc83ac28c00e", 46437),
+        ],
+    );
+}
+
+#[test]
 fn swim() {
     check(
         "swim",

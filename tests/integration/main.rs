@@ -10,6 +10,7 @@ mod one_shrinker;
 mod own_model;
 mod proptest_plans;
 mod raft_cli;
+mod role_faults;
 mod shrink_workload;
 mod support;
 mod trace;

@@ -462,6 +462,22 @@ impl Process for Raft {
     type Timer = Timer;
     type Operation = Record;
 
+    /// Roles for role-targeted faults: `server` and `client`, and a server's current role
+    /// `leader`, `follower` or `candidate` (a deposed leader that has not heard of the newer
+    /// term still answers `leader`).
+    fn has_role(&self, role: &str) -> bool {
+        match self {
+            Raft::Server(s) => match role {
+                "server" => true,
+                "leader" => s.role == Role::Leader,
+                "follower" => s.role == Role::Follower,
+                "candidate" => s.role == Role::Candidate,
+                _ => false,
+            },
+            Raft::Client(_) => role == "client",
+        }
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let mut cx = ctx.scope(|m| m, |t| t);
         match self {

@@ -56,6 +56,23 @@ impl Process for Node {
     type Timer = Timer;
     type Operation = ();
 
+    /// Roles for role-targeted faults: `client`; `server` and `instance` (every tier server);
+    /// `tierN` (the servers of tier N, e.g. `tier1`); `caller` (anything that calls a tier:
+    /// clients, and servers of every tier but the last).
+    fn has_role(&self, role: &str) -> bool {
+        match self {
+            Node::Client(_) => matches!(role, "client" | "caller"),
+            Node::Server(s) => match role {
+                "server" | "instance" => true,
+                "caller" => s.caller.is_some(),
+                _ => role
+                    .strip_prefix("tier")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n == s.tier()),
+            },
+        }
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
             Node::Client(c) => match c.workload {

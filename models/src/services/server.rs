@@ -19,6 +19,8 @@ const RECHECK: Duration = Duration::from_millis(1);
 #[derive(Clone, Debug)]
 pub struct Server {
     config: TierConfig,
+    /// Which tier this server belongs to (its role `tierN`).
+    tier: u32,
     pub(super) degradations: Vec<Degradation>,
     pub(super) active: Vec<u32>,
     /// The host's `Fault::Degrade` conditions as last read from the context.
@@ -56,6 +58,7 @@ impl Server {
         let n = |s: &str| format!("tier{tier}.{s}");
         Server {
             config,
+            tier: tier as u32,
             degradations,
             active: Vec::new(),
             from_faults: Vec::new(),
@@ -74,6 +77,11 @@ impl Server {
                 sojourn: n("sojourn"),
             },
         }
+    }
+
+    /// The tier this server belongs to.
+    pub(super) fn tier(&self) -> u32 {
+        self.tier
     }
 
     /// Every active degradation: the config-scheduled ones, then the fault plan's.

@@ -556,3 +556,35 @@ fn a_profile_with_degrade_modes_generates_episodes_that_show_in_the_metrics() {
             .is_empty()
     );
 }
+
+#[test]
+fn processes_answer_their_tier_server_caller_and_client_roles() {
+    let mut config = one_server();
+    config.clients = 2;
+    config.tiers = vec![
+        TierConfig {
+            servers: 2,
+            ..TierConfig::default()
+        },
+        TierConfig {
+            servers: 1,
+            ..TierConfig::default()
+        },
+    ];
+    let sim = build(&config, 1, ms(10));
+    // Tier 0 is p0-p1, tier 1 is p2, clients p3-p4.
+    let roles = |p: u32| -> Vec<&str> {
+        let node = sim.process(ProcessId(p)).unwrap();
+        [
+            "tier0", "tier1", "tier2", "server", "instance", "caller", "client", "tierx",
+        ]
+        .into_iter()
+        .filter(|r| node.has_role(r))
+        .collect()
+    };
+    assert_eq!(roles(0), vec!["tier0", "server", "instance", "caller"]);
+    assert_eq!(roles(1), vec!["tier0", "server", "instance", "caller"]);
+    assert_eq!(roles(2), vec!["tier1", "server", "instance"]);
+    assert_eq!(roles(3), vec!["caller", "client"]);
+    assert_eq!(roles(4), vec!["caller", "client"]);
+}

@@ -97,6 +97,11 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     io.out.write_all(result.text.as_bytes()).map_err(w)?;
     let matched = matches!(result.outcome, ReplayOutcome::Matches { .. });
     writeln!(io.out, "{}", result.outcome).map_err(w)?;
+    if matched {
+        io.out
+            .write_all(role_resolutions(&args.trace, &header.plan)?.as_bytes())
+            .map_err(w)?;
+    }
     if let (Some(path), Some(format)) = (&args.export, export_format) {
         let texts = if matched { result.texts } else { Vec::new() };
         write_export(&args.trace, path, format, &texts)?;
@@ -110,6 +115,41 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     } else {
         Exit::BadInput
     })
+}
+
+/// One line per role-targeted fault that began: whom its target resolved to, from the trace's
+/// begin records (empty when the plan has no role faults).
+fn role_resolutions(trace: &Path, plan: &ruckus_sim::FaultPlan) -> Result<String, String> {
+    use std::fmt::Write as _;
+    if plan.actions.iter().all(|a| a.fault.target().is_none()) {
+        return Ok(String::new());
+    }
+    let mut hits: Vec<Option<(ruckus_sim::Instant, Vec<String>)>> = vec![None; plan.actions.len()];
+    for event in TraceReader::open(trace).map_err(|e| e.to_string())? {
+        let r = event.map_err(|e| e.to_string())?.record;
+        let i = r.peer as usize;
+        if r.kind != ruckus_sim::RecordKind::FaultBegin
+            || plan.actions.get(i).is_none_or(|a| a.fault.target().is_none())
+        {
+            continue;
+        }
+        let entry = hits[i].get_or_insert_with(|| (r.time, Vec::new()));
+        if r.process != ruckus_sim::record::NONE {
+            entry.1.push(format!("p{} on h{}", r.process, r.host));
+        }
+    }
+    let mut out = String::new();
+    for (i, hit) in hits.iter().enumerate() {
+        if let Some((at, who)) = hit {
+            let whom = if who.is_empty() {
+                "nobody plays the role: skipped".to_string()
+            } else {
+                format!("hit {}", who.join(", "))
+            };
+            let _ = writeln!(out, "fault #{i} {at} ({}): {whom}", plan.actions[i].fault);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads the trace's records again and writes them in `format` to `out`.

@@ -187,6 +187,17 @@ impl<'a> ExportInput<'a> {
             match r.kind {
                 RecordKind::FaultBegin if i < self.plan.actions.len() => {
                     let fault = &self.plan.actions[i].fault;
+                    // A role fault has one begin record per process hit, naming its host.
+                    let role_host = (fault.target().is_some() && r.host != NONE).then_some(r.host);
+                    if let Some(s) = open[i]
+                        && fault.target().is_some()
+                        && spans[s].begin == r.time.0
+                    {
+                        if let Some(h) = role_host.filter(|h| !spans[s].hosts.contains(h)) {
+                            spans[s].hosts.push(h);
+                        }
+                        continue;
+                    }
                     open[i] = Some(spans.len());
                     spans.push(FaultSpan {
                         index: i,
@@ -199,7 +210,7 @@ impl<'a> ExportInput<'a> {
                         instant: fault.duration().is_none(),
                         label: fault.to_string(),
                         kind: fault_kind(fault),
-                        hosts: fault_hosts(fault),
+                        hosts: fault_hosts(fault).into_iter().chain(role_host).collect(),
                     });
                 }
                 RecordKind::FaultEnd if i < open.len() => {
@@ -263,7 +274,13 @@ fn fault_hosts(fault: &Fault) -> Vec<u32> {
             Partition::Bridge { left, .. } => left.iter().map(|h| h.0).collect(),
             Partition::Zone { .. } => Vec::new(),
         },
-        Fault::NetworkChaos { .. } => Vec::new(),
+        // Resolved during the run: their records name the hosts hit.
+        Fault::NetworkChaos { .. }
+        | Fault::CrashRole { .. }
+        | Fault::PauseRole { .. }
+        | Fault::KillRole { .. }
+        | Fault::IsolateRole { .. }
+        | Fault::DegradeRole { .. } => Vec::new(),
     }
 }
 
@@ -376,5 +393,35 @@ mod tests {
                 .details
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_role_fault_spans_the_hosts_its_records_name() {
+        use ruckus_sim::{Duration, FaultAction, Instant, RecordKind};
+        use test_support::ev;
+        let n = NONE;
+        let plan = FaultPlan {
+            actions: vec![FaultAction {
+                at: Instant(100),
+                fault: Fault::DegradeRole {
+                    target: "all tier1".parse().unwrap(),
+                    mode: "slow:2".into(),
+                    duration: Duration(50),
+                },
+            }],
+            heal_at: None,
+        };
+        // Two processes hit: two begin records sharing one index, then two end records.
+        let events = vec![
+            ev(0, 0, RecordKind::Start, 0, 0, n, 0),
+            ev(1, 100, RecordKind::FaultBegin, 2, 2, 0, 2),
+            ev(1, 100, RecordKind::FaultBegin, 3, 3, 0, 2),
+            ev(2, 150, RecordKind::FaultEnd, 2, 2, 0, 2),
+            ev(2, 150, RecordKind::FaultEnd, 3, 3, 0, 2),
+        ];
+        let spans = ExportInput::new(&events, &plan).fault_spans();
+        assert_eq!(spans.len(), 1, "{spans:?}");
+        assert_eq!((spans[0].begin, spans[0].end), (100, 150));
+        assert_eq!(spans[0].hosts, vec![2, 3]);
     }
 }

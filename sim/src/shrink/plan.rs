@@ -12,7 +12,9 @@
 //!    bridge split becomes a plain split, a zone cut becomes a split of the zone's hosts, a split
 //!    becomes the isolation of one host, partitions lose hosts, durations halve (down to
 //!    [`PlanSearch::DURATION_MIN`]), clock jumps, drifts and slow-link factors halve, network
-//!    chaos loses one kind of misbehaviour at a time, a killed process index moves towards 0.
+//!    chaos loses one kind of misbehaviour at a time, a killed process index moves towards 0;
+//!    a role crash becomes a role kill, and a role target's pick goes from a share of the
+//!    role to one random player to the first player.
 //!
 //! Passes repeat while they make progress (at most [`PlanSearch::MAX_PASSES`]). When the last
 //! pass changed nothing, the plan is 1-minimal: removing any single action, or applying any
@@ -20,7 +22,7 @@
 //! ([`PlanSearch::failed_at`]), the very first candidate drops every fault that starts later:
 //! such faults never began, and a plan from a long run loses most of its actions in one test.
 
-use crate::fault::{Fault, FaultAction, FaultPlan};
+use crate::fault::{Fault, FaultAction, FaultPlan, Pick, RoleTarget};
 use crate::network::{HostId, HostSpec, NetworkChaos, Partition};
 use crate::time::{Duration, Instant};
 use std::fmt;
@@ -453,10 +455,29 @@ pub fn with_duration(fault: &Fault, d: Duration) -> Option<Fault> {
         | Fault::SlowLink { duration: x, .. }
         | Fault::ClockDrift { duration: x, .. }
         | Fault::NetworkChaos { duration: x, .. }
-        | Fault::Degrade { duration: x, .. } => *x = d,
+        | Fault::Degrade { duration: x, .. }
+        | Fault::CrashRole { down_for: x, .. }
+        | Fault::PauseRole { paused_for: x, .. }
+        | Fault::KillRole { down_for: x, .. }
+        | Fault::IsolateRole { duration: x, .. }
+        | Fault::DegradeRole { duration: x, .. } => *x = d,
         Fault::ClockJump { .. } => return None,
     }
     Some(f)
+}
+
+/// The same role-targeted fault aimed at `target` instead (other faults unchanged).
+fn with_target(fault: &Fault, new: RoleTarget) -> Fault {
+    let mut f = fault.clone();
+    match &mut f {
+        Fault::CrashRole { target, .. }
+        | Fault::PauseRole { target, .. }
+        | Fault::KillRole { target, .. }
+        | Fault::IsolateRole { target, .. }
+        | Fault::DegradeRole { target, .. } => *target = new,
+        _ => {}
+    }
+    f
 }
 
 /// The one-step simplifications of `fault` on a topology of `hosts`, most drastic first. Each
@@ -533,6 +554,31 @@ pub fn simplifications(fault: &Fault, hosts: &[HostSpec]) -> Vec<Fault> {
             }
         }
         _ => {}
+    }
+    if let Some(target) = fault.target() {
+        // A crash of a role's host becomes a kill of its process (no disk loss, others on the
+        // host live); then a share of the role becomes one random player, and a random
+        // player the first one (no draw at all).
+        if let Fault::CrashRole { target, down_for } = fault {
+            out.push(Fault::KillRole {
+                target: target.clone(),
+                down_for: *down_for,
+            });
+        }
+        let simpler_pick = match target.pick {
+            Pick::Percent(_) => Some(Pick::Random),
+            Pick::Random => Some(Pick::First),
+            Pick::First => None,
+        };
+        if let Some(pick) = simpler_pick {
+            out.push(with_target(
+                fault,
+                RoleTarget {
+                    role: target.role.clone(),
+                    pick,
+                },
+            ));
+        }
     }
     if let Some(d) = fault.duration() {
         let half = Duration(d.0 / 2);

@@ -1,17 +1,23 @@
 //! Applying the fault plan: each fault's begin and end, and the heal that undoes them all.
 //! Host and process faults act through `lifecycle`; the rest set network, clock and
-//! degradation state.
+//! degradation state. Role-targeted faults first resolve their target among the live
+//! processes (`Process::has_role`), then act on what they hit as the host faults do.
 
 use super::Sim;
-use crate::fault::Fault;
-use crate::network::HostId;
+use crate::fault::{Fault, RoleTarget};
+use crate::network::{HostId, Partition};
 use crate::process::{Process, ProcessId};
+use crate::property::Lifecycle;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
 
 impl<P: Process> Sim<P> {
     /// Begins or ends fault `i` of the plan. Ends of faults the heal already undid do nothing.
     pub(super) fn apply_fault(&mut self, i: usize, begin: bool) {
         let fault = self.plan.actions[i].fault.clone();
+        if fault.target().is_some() {
+            self.apply_role_fault(i, begin, &fault);
+            return;
+        }
         self.record_fault(i, begin, &fault);
         if !begin && self.core.now > self.heal_at {
             return;
@@ -39,15 +45,146 @@ impl<P: Process> Sim<P> {
                 let ppm = if begin { drift_ppm } else { hs.base_drift_ppm };
                 hs.clock.set_drift(now, ppm);
             }
-            Fault::Degrade { host, mode, .. } => {
-                let active = &mut self.core.hosts[host.index()].degradations;
-                if begin {
-                    active.push((i as u32, mode));
-                } else {
-                    active.retain(|(k, _)| *k != i as u32);
-                }
+            Fault::Degrade { host, mode, .. } => self.degrade(host, i, mode, begin),
+            Fault::CrashRole { .. }
+            | Fault::PauseRole { .. }
+            | Fault::KillRole { .. }
+            | Fault::IsolateRole { .. }
+            | Fault::DegradeRole { .. } => unreachable!("role faults are applied by apply_role_fault"),
+        }
+    }
+
+    /// Begins or ends degradation `mode` of fault `i` on `host`.
+    fn degrade(&mut self, host: HostId, i: usize, mode: String, begin: bool) {
+        let active = &mut self.core.hosts[host.index()].degradations;
+        if begin {
+            active.push((i as u32, mode));
+        } else {
+            active.retain(|(k, _)| *k != i as u32);
+        }
+    }
+
+    /// The live processes that play `target`'s role now, picked as it says (random picks
+    /// draw from the `"faults/targets"` stream, only when there is someone to pick).
+    pub(super) fn resolve_target(&mut self, target: &RoleTarget) -> Vec<ProcessId> {
+        let players: Vec<ProcessId> = self
+            .states
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                self.core.procs[*i].alive && s.as_ref().is_some_and(|p| p.has_role(&target.role))
+            })
+            .map(|(i, _)| ProcessId(i as u32))
+            .collect();
+        let rng = &mut self.targets_rng;
+        target.choose(&players, |n| rng.below(n))
+    }
+
+    /// A role-targeted fault: resolved at its begin (the same processes at its end), recorded
+    /// with what it hit, then applied to those processes or their hosts. Hitting nobody, it
+    /// does nothing; its records say so (no process, `aux` 0) and `faults.role_skipped` counts it.
+    fn apply_role_fault(&mut self, i: usize, begin: bool, fault: &Fault) {
+        if begin {
+            let target = fault.target().expect("a role fault");
+            let hit = self.resolve_target(target);
+            if hit.is_empty() {
+                self.core.metrics.count("faults.role_skipped", 1);
+            }
+            self.role_hits.insert(i, hit);
+        }
+        let hit = self.role_hits.get(&i).cloned().unwrap_or_default();
+        self.record_role_fault(i, begin, fault, &hit);
+        if hit.is_empty() || (!begin && self.core.now > self.heal_at) {
+            return;
+        }
+        let mut hosts: Vec<HostId> = Vec::new();
+        for p in &hit {
+            let h = self.core.procs[p.index()].host;
+            if !hosts.contains(&h) {
+                hosts.push(h);
             }
         }
+        let id = i as u64;
+        match fault {
+            Fault::CrashRole { .. } => {
+                for h in hosts {
+                    if begin {
+                        self.crash_host(h)
+                    } else {
+                        self.restart_host(h)
+                    }
+                }
+            }
+            Fault::PauseRole { .. } => {
+                for h in hosts {
+                    if begin {
+                        self.pause_host(h)
+                    } else {
+                        self.resume_host(h)
+                    }
+                }
+            }
+            Fault::KillRole { .. } => {
+                for p in hit {
+                    let host_up = self.core.hosts[self.core.procs[p.index()].host.index()].up;
+                    if begin {
+                        if self.core.procs[p.index()].alive && host_up {
+                            self.kill(p, Lifecycle::Killed);
+                            self.core.procs[p.index()].killed = true;
+                        }
+                    } else if self.core.procs[p.index()].killed && host_up {
+                        self.restart(p);
+                    }
+                }
+            }
+            Fault::IsolateRole { .. } if begin => {
+                let partition = if let [host] = hosts[..] {
+                    Partition::Isolate { host }
+                } else {
+                    hosts.sort();
+                    Partition::Halves { side: hosts }
+                };
+                self.core.net.add_partition(id, partition);
+            }
+            Fault::IsolateRole { .. } => self.core.net.remove_partition(id),
+            Fault::DegradeRole { mode, .. } => {
+                for h in hosts {
+                    self.degrade(h, i, mode.clone(), begin);
+                }
+            }
+            _ => unreachable!("only role faults have a target"),
+        }
+    }
+
+    /// A role fault's begin or end records: one per process hit (`process`, `host` say which;
+    /// `aux` is how many were hit), sharing one event index, or one with no process when it
+    /// hit nobody.
+    fn record_role_fault(&mut self, i: usize, begin: bool, fault: &Fault, hit: &[ProcessId]) {
+        let digest = digest(&format!("{fault:?}"));
+        let kind = if begin {
+            RecordKind::FaultBegin
+        } else {
+            RecordKind::FaultEnd
+        };
+        let mut r = EventRecord {
+            index: self.core.event_index,
+            time: self.core.now,
+            kind,
+            process: NONE,
+            host: NONE,
+            peer: i as u32,
+            aux: hit.len() as u64,
+            digest,
+        };
+        if hit.is_empty() {
+            self.core.emit(r, EventDetail::Fault(fault));
+        }
+        for p in hit {
+            r.process = p.0;
+            r.host = self.core.procs[p.index()].host.0;
+            self.core.emit(r, EventDetail::Fault(fault));
+        }
+        self.core.event_index += 1;
     }
 
     /// The fault's begin or end event in the record (every one counts, even a no-op end).
@@ -104,3 +241,6 @@ impl<P: Process> Sim<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -31,7 +31,7 @@ use crate::rng::Random;
 use crate::time::Instant;
 use crate::timers::TimerSet;
 use core::{HostState, Payload};
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 
 /// Everything that identifies a run besides the model, topology and plan.
@@ -75,6 +75,10 @@ pub struct Sim<P: Process> {
     satisfied: Vec<bool>,
     plan: FaultPlan,
     heal_at: Instant,
+    /// The stream random role picks draw from (`"faults/targets"`), used only when one resolves.
+    targets_rng: Random,
+    /// The processes each begun role-targeted fault hit, by plan index, for its end.
+    role_hits: BTreeMap<usize, Vec<ProcessId>>,
     config: SimConfig,
     hosts: Vec<HostSpec>,
     started: bool,
@@ -145,6 +149,8 @@ impl<P: Process> Sim<P> {
             satisfied: Vec::new(),
             plan: FaultPlan::none(),
             heal_at: Instant::ZERO,
+            targets_rng: Random::stream(seed, "faults/targets", 0),
+            role_hits: BTreeMap::new(),
             config,
             hosts: topology.hosts().to_vec(),
             started: false,

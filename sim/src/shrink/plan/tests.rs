@@ -423,3 +423,94 @@ fn simplifications_shrink_every_kind() {
     };
     assert!(simplifications(&floor, hosts).is_empty());
 }
+
+#[test]
+fn role_faults_simplify_towards_a_kill_of_the_first_player() {
+    use crate::fault::RoleTarget;
+    let crash = Fault::CrashRole {
+        target: RoleTarget::percent("tier1", 50),
+        down_for: Duration::from_secs(2),
+    };
+    let options = simplifications(&crash, &[]);
+    assert_eq!(
+        options,
+        vec![
+            Fault::KillRole {
+                target: RoleTarget::percent("tier1", 50),
+                down_for: Duration::from_secs(2),
+            },
+            Fault::CrashRole {
+                target: RoleTarget::random("tier1"),
+                down_for: Duration::from_secs(2),
+            },
+            Fault::CrashRole {
+                target: RoleTarget::percent("tier1", 50),
+                down_for: Duration::from_secs(1),
+            },
+        ]
+    );
+    let random = Fault::IsolateRole {
+        target: RoleTarget::random("leader"),
+        duration: Duration::from_millis(1),
+    };
+    // Already at the shortest duration: only the pick gets simpler.
+    assert_eq!(
+        simplifications(&random, &[]),
+        vec![Fault::IsolateRole {
+            target: RoleTarget::first("leader"),
+            duration: Duration::from_millis(1),
+        }]
+    );
+    let first = Fault::DegradeRole {
+        target: RoleTarget::first("leader"),
+        mode: "slow:2".into(),
+        duration: Duration::from_millis(1),
+    };
+    assert!(simplifications(&first, &[]).is_empty());
+}
+
+#[test]
+fn a_plan_of_role_faults_shrinks_to_the_one_that_matters() {
+    use crate::fault::RoleTarget;
+    let role = |at: u64, fault: Fault| FaultAction {
+        at: Instant(at * 1_000_000),
+        fault,
+    };
+    let mut actions = vec![role(
+        40,
+        Fault::CrashRole {
+            target: RoleTarget::percent("leader", 100),
+            down_for: Duration::from_secs(4),
+        },
+    )];
+    for k in 0..12u32 {
+        actions.push(role(
+            50 + u64::from(k) * 10,
+            Fault::PauseRole {
+                target: RoleTarget::random("follower"),
+                paused_for: Duration::from_millis(300),
+            },
+        ));
+    }
+    let plan = FaultPlan {
+        actions,
+        heal_at: Some(Instant(1 << 40)),
+    };
+    // The failure: the leader's process goes down for at least 2 ms (by a crash or a kill).
+    let fails = |p: &FaultPlan| {
+        p.actions.iter().any(|a| match &a.fault {
+            Fault::CrashRole { target, down_for } | Fault::KillRole { target, down_for } => {
+                target.role == "leader" && *down_for >= Duration::from_millis(2)
+            }
+            _ => false,
+        })
+    };
+    let out = shrink_plan(&plan, 500, fails).unwrap();
+    assert_eq!(out.plan.actions.len(), 1, "{out}");
+    let Fault::KillRole { target, down_for } = &out.plan.actions[0].fault else {
+        panic!("{out}")
+    };
+    assert_eq!(target, &RoleTarget::first("leader"));
+    assert!(*down_for < Duration::from_millis(4), "{down_for}");
+    assert_eq!(out.removed.len(), 12);
+}

@@ -421,6 +421,8 @@ pub enum ClientState {
 #[derive(Clone, Debug)]
 pub struct LockClient {
     config: LeaseLockConfig,
+    /// Which client this is (0-based), for reports.
+    number: u32,
     /// Where the client is in its cycle.
     pub state: ClientState,
     next_req: u64,
@@ -777,6 +779,23 @@ impl Process for LeaseLock {
         }
     }
 
+    /// `lock-server`, `storage`, `client-N` (numbered from 0 in spawn order), with
+    /// `(holds the lease)` while a client works or writes under it.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            LeaseLock::Server(_) => "lock-server".into(),
+            LeaseLock::Storage(_) => "storage".into(),
+            LeaseLock::Client(c) => {
+                let holds = matches!(c.state, ClientState::Working { .. } | ClientState::Writing { .. });
+                format!(
+                    "client-{}{}",
+                    c.number,
+                    if holds { " (holds the lease)" } else { "" }
+                )
+            }
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
             LeaseLock::Server(s) => s.on_start(ctx),
@@ -838,6 +857,7 @@ pub fn setup(sim: &mut Sim<LeaseLock>, config: &LeaseLockConfig) {
     for i in 0..config.clients {
         let client = LockClient {
             config: *config,
+            number: i,
             state: ClientState::Idle,
             next_req: 0,
             next_seq: 0,
@@ -1202,6 +1222,25 @@ mod tests {
         let report = run(&config, 0);
         assert_eq!(report.verdict, Verdict::LivenessFailure, "{report}");
         assert_eq!(report.failure.unwrap().property.as_deref(), Some("writes_resume"));
+    }
+
+    #[test]
+    fn failure_reports_name_the_processes_in_their_last_events() {
+        let config = LeaseLockConfig {
+            bug_no_fencing: true,
+            ..LeaseLockConfig::default()
+        };
+        let report = (0..50)
+            .map(|seed| run(&config, seed))
+            .find(|r| r.failure.is_some())
+            .expect("no_fencing fails within 50 seeds");
+        let text = report.to_string();
+        assert!(text.contains("  processes:"), "{text}");
+        assert!(text.contains("p0@h0 lock-server"), "{text}");
+        assert!(text.contains("p1@h1 storage"), "{text}");
+        assert!(text.contains("client-"), "{text}");
+        let labels: Vec<&str> = report.processes.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels.len(), 2 + config.clients as usize, "{labels:?}");
     }
 
     #[test]

@@ -177,6 +177,7 @@ fn setup_panic(seed: u64, message: String) -> RunReport {
         fingerprint: 0,
         last_events: Vec::new(),
         metrics: ruckus_sim::Metrics::default(),
+        processes: Vec::new(),
     }
 }
 

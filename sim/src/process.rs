@@ -70,6 +70,13 @@ pub trait Process: Clone + Debug + 'static {
         let _ = role;
         false
     }
+
+    /// How a person knows this process now, with its current role where the model can say:
+    /// `"lock-server"`, `"client-3"`, `"raft-2 (leader, term 7)"`. Failure reports print it
+    /// beside the process id. The default has none, and reports show the id alone.
+    fn label(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One entry of the history that checkers (such as linearizability) read.

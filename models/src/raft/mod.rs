@@ -478,6 +478,21 @@ impl Process for Raft {
         }
     }
 
+    /// `raft-N (leader, term T)` for server N, `client` for a client.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            Raft::Server(s) => {
+                let role = match s.role {
+                    Role::Leader => "leader",
+                    Role::Follower => "follower",
+                    Role::Candidate => "candidate",
+                };
+                format!("raft-{} ({role}, term {})", s.id, s.term)
+            }
+            Raft::Client(_) => "client".into(),
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let mut cx = ctx.scope(|m| m, |t| t);
         match self {

@@ -2,7 +2,7 @@
 //! properties and limits, and finish with a report.
 
 use super::core::{Event, Payload};
-use super::{Failure, Progress, RunReport, Sim, Verdict, panic_message};
+use super::{Failure, ProcessLabel, Progress, RunReport, Sim, Verdict, panic_message};
 use crate::network::HostId;
 use crate::process::{Context, Process, ProcessId};
 use crate::property::Lifecycle;
@@ -95,9 +95,26 @@ impl<P: Process> Sim<P> {
             fingerprint: self.core.fingerprint.value(),
             last_events: self.core.recorder.events(),
             metrics: self.core.metrics.clone(),
+            processes: self.labels(),
         };
         self.finished = Some(report.clone());
         Progress::Finished(report)
+    }
+
+    /// Every process's label, from its state (or its boot image while it is down).
+    fn labels(&self) -> Vec<ProcessLabel> {
+        (0..self.states.len())
+            .filter_map(|i| {
+                let up = self.states[i].is_some();
+                let label = self.states[i].as_ref().or(self.boot_images.get(i))?.label()?;
+                Some(ProcessLabel {
+                    id: ProcessId(i as u32),
+                    host: self.core.procs[i].host,
+                    label,
+                    up,
+                })
+            })
+            .collect()
     }
 
     /// A record of the current event for `process` (or none: `NONE`).

@@ -17,7 +17,7 @@ pub use checks::Limits;
 pub(crate) use core::Core;
 pub use determinism::check_determinism;
 pub(crate) use report::panic_message;
-pub use report::{Failure, Progress, RunReport, Verdict};
+pub use report::{Failure, ProcessLabel, Progress, RunReport, Verdict};
 
 use crate::clock::Clock;
 use crate::disk::{Disk, DiskFaultConfig};

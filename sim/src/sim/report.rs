@@ -56,6 +56,20 @@ pub struct Failure {
     pub event_index: u64,
 }
 
+/// A process as a person knows it (its [`Process::label`](crate::Process::label)) at the end
+/// of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessLabel {
+    /// The process.
+    pub id: ProcessId,
+    /// Its host.
+    pub host: HostId,
+    /// Its label (from its last state, or its boot image while it is down).
+    pub label: String,
+    /// Whether it was running when the run ended.
+    pub up: bool,
+}
+
 /// The outcome of a run: verdict, counts, fingerprint, and the failure with its last events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunReport {
@@ -79,6 +93,8 @@ pub struct RunReport {
     /// as they stood when the run ended, so a caller that only keeps the report (a sweep, a
     /// benchmark) can still read throughput, latencies and retries.
     pub metrics: Metrics,
+    /// The processes that have a label, by id, as they stood at the end.
+    pub processes: Vec<ProcessLabel>,
 }
 
 impl fmt::Display for RunReport {
@@ -109,6 +125,25 @@ impl fmt::Display for RunReport {
             writeln!(f, "  last {} events:", self.last_events.len())?;
             for r in &self.last_events {
                 writeln!(f, "    {r:?}")?;
+            }
+            // Who the processes in those events are, as the model names them.
+            let named: Vec<&ProcessLabel> = self
+                .processes
+                .iter()
+                .filter(|p| {
+                    failure.process == Some(p.id)
+                        || self
+                            .last_events
+                            .iter()
+                            .any(|r| r.process == p.id.0 || r.peer == p.id.0)
+                })
+                .collect();
+            if !named.is_empty() {
+                writeln!(f, "  processes:")?;
+                for p in named {
+                    let down = if p.up { "" } else { " [down at the end]" };
+                    writeln!(f, "    {}@{} {}{down}", p.id, p.host, p.label)?;
+                }
             }
         }
         Ok(())

@@ -66,7 +66,16 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let results = explore::run_all(&experiment, jobs, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let w = |e: std::io::Error| format!("cannot write output: {e}");
-    write!(io.out, "{}", report::table(&results)).map_err(w)?;
+    // At a terminal, fit its width (a narrow one gets a block per variant); COLUMNS overrides.
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .or_else(|| {
+            io.terminal
+                .then(|| comfy_table::Table::new().width().map(usize::from))
+                .flatten()
+        });
+    write!(io.out, "{}", report::table_fitting(&results, width)).map_err(w)?;
     let missing = results.missing_metrics();
     if !missing.is_empty() {
         let known = results.figure_names();

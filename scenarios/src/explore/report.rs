@@ -14,6 +14,55 @@ fn pm(e: &Estimate) -> String {
     format!("{} ± {}", num(e.mean), num(e.half_width))
 }
 
+/// The table if it fits in `width` columns (`None`: no limit), else the same figures as one
+/// block per variant, so a narrow terminal never gets a table wrapped into unreadable rows.
+pub fn table_fitting(results: &Results, width: Option<usize>) -> String {
+    let wide = table(results);
+    let widest = wide.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    match width {
+        Some(w) if widest > w => vertical(results),
+        _ => wide,
+    }
+}
+
+/// One block per variant: its runs, then a line per metric with the estimate and the paired
+/// difference from the baseline.
+pub fn vertical(results: &Results) -> String {
+    let mut s = format!("{}\n", results.experiment);
+    let name_width = results
+        .metrics
+        .iter()
+        .map(|m| m.chars().count())
+        .max()
+        .unwrap_or(0);
+    for v in &results.variants {
+        let runs: u64 = v.verdicts.values().sum();
+        let held = v.verdicts.get("held").copied().unwrap_or(0);
+        let base = if v.name == results.baseline {
+            " (baseline)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "\n{}{base}: {runs} runs, {held} held", v.name);
+        for m in &v.metrics {
+            let main = m.estimate.as_ref().map_or_else(|| "n/a".to_owned(), pm);
+            let diff = m.difference.as_ref().map_or_else(String::new, |d| {
+                let star = if d.excludes_zero() { " *" } else { "" };
+                let sign = if d.mean >= 0.0 { "+" } else { "" };
+                format!("   Δ {sign}{}{star}", pm(d))
+            });
+            let _ = writeln!(s, "  {:<name_width$}  {main}{diff}", m.metric);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nmean ± 95% interval over {} seeds; Δ = paired difference from `{}` (* : interval excludes 0)",
+        results.seeds.len(),
+        results.baseline
+    );
+    s
+}
+
 /// The terminal table: a row per variant, a column per metric; each cell has the mean ± 95%
 /// half-width and, below it, the paired difference from the baseline (`*` where significant).
 pub fn table(results: &Results) -> String {

@@ -33,21 +33,28 @@ impl Client {
             ctx.count("offered", 1);
             ctx.observe("offered_at", now.as_nanos());
         }
-        if let Some(done) = self.caller.start(ctx, 0, None) {
+        for done in self.caller.start(ctx, 0, None) {
             self.done(ctx, done);
         }
     }
 
     pub(super) fn done(&mut self, ctx: &mut Context<'_, Node>, done: Done) {
         let now = ctx.now();
-        // Over time, every request counts (the charts show the warm-up too).
-        if done.ok {
-            ctx.observe_timed("requests.ok", (now - done.started).as_nanos());
+        // Over time, every request counts (the charts show the warm-up too). An answer from a
+        // fallback (here or downstream) is neither a success nor a failure: degraded.
+        let latency = (now - done.started).as_nanos();
+        if done.ok && done.degraded {
+            ctx.observe_timed("requests.fallback", latency);
+        } else if done.ok {
+            ctx.observe_timed("requests.ok", latency);
         } else {
-            ctx.observe_timed("requests.failed", (now - done.started).as_nanos());
+            ctx.observe_timed("requests.failed", latency);
         }
         if done.measured {
-            if done.ok {
+            if done.ok && done.degraded {
+                ctx.count("degraded", 1);
+                ctx.observe("degraded_at", now.as_nanos());
+            } else if done.ok {
                 ctx.count("ok", 1);
                 ctx.observe("latency", (now - done.started).as_nanos());
                 ctx.observe("ok_at", now.as_nanos());

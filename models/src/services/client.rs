@@ -8,15 +8,25 @@ pub struct Client {
     pub(super) workload: Workload,
     pub(super) caller: Caller,
     measure_from: Instant,
+    /// Some caller of the run has a fallback: also chart `answered.ok` / `answered.failed`
+    /// (a fallback answer counts as answered), so "degraded but answering" shows over time.
+    answered_group: bool,
 }
 
 impl Client {
     /// A client generating `workload` through `caller`; counts from `measure_from`.
-    pub(super) fn new(workload: Workload, caller: Caller, measure_from: Instant) -> Client {
+    /// `answered_group` records the `answered.*` outcomes too (runs with fallbacks).
+    pub(super) fn new(
+        workload: Workload,
+        caller: Caller,
+        measure_from: Instant,
+        answered_group: bool,
+    ) -> Client {
         Client {
             workload,
             caller,
             measure_from,
+            answered_group,
         }
     }
 
@@ -49,6 +59,10 @@ impl Client {
             ctx.observe_timed("requests.ok", latency);
         } else {
             ctx.observe_timed("requests.failed", latency);
+        }
+        if self.answered_group {
+            let name = if done.ok { "answered.ok" } else { "answered.failed" };
+            ctx.observe_timed(name, latency);
         }
         if done.measured {
             if done.ok && done.degraded {

@@ -22,7 +22,9 @@
 //! caller's fallback answers), `degraded` (requests answered from a fallback anywhere, never
 //! counted in `ok`); per tier `tierN.received`, `tierN.served`, `tierN.shed`, `tierN.limited`,
 //! `tierN.rate_limited`, `tierN.expired`, `tierN.errors` and the same caller counters as
-//! `tierN.attempts`...; timed samples `requests.ok`, `requests.failed` and `requests.fallback`;
+//! `tierN.attempts`...; timed samples `requests.ok`, `requests.failed` and `requests.fallback`
+//! (and, when some caller has a fallback, `answered.ok` / `answered.failed`, fallbacks counted
+//! as answered);
 //! distributions `tierN.limit` (a limiter's limit each time it changes),
 //! `fallback_staleness` (age of each cached fallback answer, checked against its bound by the
 //! `fallback_staleness` property),
@@ -101,9 +103,11 @@ pub fn setup(sim: &mut Sim<Node>, config: &Config) {
             host += 1;
         }
     }
+    let fallbacks =
+        config.client.fallback.is_some() || config.tiers.iter().any(|t| t.caller.fallback.is_some());
     for _ in 0..config.clients {
         let caller = Caller::new(config.client, ids(0), measure_from, "");
-        let client = Client::new(config.workload, caller, measure_from);
+        let client = Client::new(config.workload, caller, measure_from, fallbacks);
         sim.spawn(HostId(host), Node::Client(Box::new(client)));
         host += 1;
     }

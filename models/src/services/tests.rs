@@ -681,6 +681,15 @@ fn fallbacks_answer_degraded_and_are_counted_apart() {
     assert!(!ages.is_empty());
     assert!(ages.iter().all(|&a| a <= ms(500).0));
     assert!(ages.iter().any(|&a| a > ms(400).0), "ages reach toward the bound");
+    // Over time, fallbacks show as answered (and the `answered` group exists only with them).
+    let answered = sim.metrics().timed("answered.ok").len();
+    let ok = sim.metrics().timed("requests.ok").len();
+    let fallback = sim.metrics().timed("requests.fallback").len();
+    assert!(fallback > 0 && answered == ok + fallback);
+    let mut plain = build(&dependency_outage(None), 12, Duration::from_secs(3));
+    plain.run();
+    assert!(plain.metrics().timed("answered.ok").is_empty());
+    assert!(plain.metrics().timed("requests.fallback").is_empty());
 }
 
 #[test]

@@ -250,15 +250,23 @@ crash = { mean_interval = "300ms", duration_min = "50ms", duration_max = "200ms"
     assert!(run(&random).fault_windows.is_empty(), "plans differ by seed");
 }
 
-/// A tier slowed 4x for 5 s (issue 20): every concurrency limit (fixed, AIMD, Vegas, Gradient)
-/// and the caller bulkheads beat no protection on goodput, p99 and time to recover, with the
-/// paired intervals excluding zero; unprotected, the stale queue takes about 10 s to drain.
+/// A tier slowed 4x for 5 s (issue 20): every server-side concurrency limit (fixed, AIMD, Vegas,
+/// Gradient), the caller bulkheads and the caller-side AIMD limits beat no protection on
+/// goodput, p99 and time to recover, with the paired intervals excluding zero; unprotected,
+/// the stale queue takes about 10 s to drain.
 #[test]
 fn overload_protection_limits_and_bulkheads_beat_no_protection() {
     let r = explore("overload_protection", 3, &[]);
     assert!(mean(&r, "unprotected", "recovery_time_s") > 5.0, "{r:#?}");
     assert!(mean(&r, "unprotected", "latency_p99_ms") > 500.0);
-    for v in ["fixed_limit", "aimd", "vegas", "gradient", "caller_bulkheads"] {
+    for v in [
+        "fixed_limit",
+        "aimd",
+        "vegas",
+        "gradient",
+        "caller_bulkheads",
+        "caller_aimd",
+    ] {
         assert!(r.difference(v, "goodput").unwrap().low() > 100.0, "{v}");
         assert!(r.difference(v, "success_rate").unwrap().low() > 0.1, "{v}");
         assert!(r.difference(v, "latency_p99_ms").unwrap().high() < -500.0, "{v}");

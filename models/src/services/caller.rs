@@ -17,6 +17,7 @@ struct Names {
     bulkhead_rejected: String,
     fallbacks: String,
     fallback_staleness: String,
+    limited: String,
 }
 
 impl Names {
@@ -34,6 +35,7 @@ impl Names {
             bulkhead_rejected: n("bulkhead_rejected"),
             fallbacks: n("fallbacks"),
             fallback_staleness: n("fallback_staleness"),
+            limited: n("limited"),
         }
     }
 }
@@ -88,6 +90,7 @@ pub struct Caller {
     throttle: Option<AdaptiveThrottle>,
     bulkhead: Option<Bulkhead>,
     fallback: Option<Fallback>,
+    limiter: Option<ConcurrencyLimiter>,
     /// Calls finished by the event being handled, handed back when it returns.
     finished: Vec<Done>,
     calls: BTreeMap<u64, Call>,
@@ -111,6 +114,7 @@ impl Caller {
             throttle: config.throttle.map(AdaptiveThrottle::new),
             bulkhead: config.bulkhead.map(Bulkhead::new),
             fallback: config.fallback.map(Fallback::new),
+            limiter: config.limiter.map(ConcurrencyLimiter::new),
             finished: Vec::new(),
             config,
             backends,
@@ -152,9 +156,17 @@ impl Caller {
             degraded: false,
         };
         let measured = call.measured;
+        let in_flight = self.calls.len() as u32;
         self.calls.insert(id, call);
         if let Some(b) = &mut self.budget {
             b.on_request();
+        }
+        if self.limiter.as_ref().is_some_and(|l| !l.admits(in_flight)) {
+            if measured {
+                ctx.count(&self.names.limited, 1);
+            }
+            self.finish(ctx, id, false);
+            return std::mem::take(&mut self.finished);
         }
         if let Some(b) = &mut self.bulkhead {
             match b.acquire(id) {
@@ -246,8 +258,19 @@ impl Caller {
     /// Ends call `id`, answering from the fallback if it failed and one is available, and
     /// hands its bulkhead slot to the next waiting call.
     fn finish(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool) {
+        let in_flight = self.calls.len() as u32;
         let call = self.calls.remove(&id).expect("finishing a live call");
         let now = ctx.now();
+        // Only calls that went out teach the limiter (not those it or the bulkhead turned away).
+        if let Some(l) = &mut self.limiter
+            && call.attempts > 0
+        {
+            l.on_sample(Sample {
+                latency: now - call.started,
+                in_flight,
+                dropped: !ok,
+            });
+        }
         let mut done = Done {
             owner: call.owner,
             ok,

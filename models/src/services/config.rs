@@ -47,6 +47,10 @@ pub struct CallerConfig {
     /// What to answer when a call fails, if anything (counted as `fallbacks`, not `ok`).
     /// Off by default.
     pub fallback: Option<FallbackConfig>,
+    /// A concurrency limit (fixed or adaptive) on this caller's calls in flight, learning from
+    /// each call's latency (a failed call counts as a drop); calls over it fail at once
+    /// (`limited`). Off by default.
+    pub limiter: Option<LimiterConfig>,
 }
 
 impl Default for CallerConfig {
@@ -62,6 +66,7 @@ impl Default for CallerConfig {
             throttle: None,
             bulkhead: None,
             fallback: None,
+            limiter: None,
         }
     }
 }
@@ -387,6 +392,9 @@ fn check_caller(name: &str, c: &CallerConfig) -> Result<(), String> {
         && !(t.k.is_finite() && t.k >= 1.0 && t.window > Duration::ZERO)
     {
         return Err(format!("{name}.throttle: k must be >= 1 and window > 0"));
+    }
+    if let Some(l) = &c.limiter {
+        l.validate().map_err(|e| format!("{name}.limiter: {e}"))?;
     }
     if c.bulkhead.is_some_and(|b| b.max_concurrent == 0) {
         return Err(format!("{name}.bulkhead.max_concurrent must be at least 1"));

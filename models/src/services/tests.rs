@@ -885,3 +885,37 @@ fn protections_are_off_unless_configured_and_parse_from_toml() {
     bad.tiers[1].limiter = Some(LimiterConfig::Fixed { limit: 0 });
     assert!(bad.validate().unwrap_err().contains("tiers.1.limiter"));
 }
+
+#[test]
+fn caller_side_limiters_shed_at_the_client_when_the_tier_slows() {
+    let (_, plain) = run(&slowed_tier(), 19, Duration::from_secs(10));
+    let limiters = [
+        (
+            "aimd",
+            LimiterConfig::Aimd(AimdConfig {
+                initial_limit: 4,
+                latency_threshold: ms(50),
+                ..AimdConfig::default()
+            }),
+        ),
+        (
+            "gradient",
+            LimiterConfig::Gradient(GradientConfig {
+                initial_limit: 4,
+                ..GradientConfig::default()
+            }),
+        ),
+    ];
+    for (name, limiter) in limiters {
+        let mut config = slowed_tier();
+        config.client.limiter = Some(limiter);
+        let (_, s) = run(&config, 19, Duration::from_secs(10));
+        assert!(s["limited"] > 100.0, "{name}: {s:?}");
+        assert!(!s.contains_key("tier0.limited"));
+        assert!(
+            s["latency_p99_ms"] < plain["latency_p99_ms"] / 3.0,
+            "{name}: {s:?}"
+        );
+        assert!(s["success_rate"] > 0.6, "{name}: {s:?}");
+    }
+}

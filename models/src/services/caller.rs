@@ -35,7 +35,7 @@ impl Names {
             bulkhead_rejected: n("bulkhead_rejected"),
             fallbacks: n("fallbacks"),
             fallback_staleness: n("fallback_staleness"),
-            limited: n("limited"),
+            limited: n("limiter_rejected"),
         }
     }
 }

@@ -49,7 +49,7 @@ pub struct CallerConfig {
     pub fallback: Option<FallbackConfig>,
     /// A concurrency limit (fixed or adaptive) on this caller's calls in flight, learning from
     /// each call's latency (a failed call counts as a drop); calls over it fail at once
-    /// (`limited`). Off by default.
+    /// (`limiter_rejected`). Off by default.
     pub limiter: Option<LimiterConfig>,
 }
 

@@ -18,7 +18,8 @@
 //!
 //! Metrics (recorded only for requests started after `measure_after`): counters `offered`,
 //! `attempts`, `retries`, `hedges`, `timeouts`, `ok`, `failed`, `breaker_rejected`,
-//! `budget_denied`, `late_responses`, `throttled`, `bulkhead_rejected`, `fallbacks` (this
+//! `budget_denied`, `late_responses`, `throttled`, `bulkhead_rejected`, `limiter_rejected`
+//! (calls a caller-side concurrency limit turned away), `fallbacks` (this
 //! caller's fallback answers), `degraded` (requests answered from a fallback anywhere, never
 //! counted in `ok`); per tier `tierN.received`, `tierN.served`, `tierN.shed`, `tierN.limited`,
 //! `tierN.rate_limited`, `tierN.expired`, `tierN.errors` and the same caller counters as

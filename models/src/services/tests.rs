@@ -910,7 +910,7 @@ fn caller_side_limiters_shed_at_the_client_when_the_tier_slows() {
         let mut config = slowed_tier();
         config.client.limiter = Some(limiter);
         let (_, s) = run(&config, 19, Duration::from_secs(10));
-        assert!(s["limited"] > 100.0, "{name}: {s:?}");
+        assert!(s["limiter_rejected"] > 100.0, "{name}: {s:?}");
         assert!(!s.contains_key("tier0.limited"));
         assert!(
             s["latency_p99_ms"] < plain["latency_p99_ms"] / 3.0,

@@ -256,7 +256,8 @@ impl Caller {
     }
 
     /// Ends call `id`, answering from the fallback if it failed and one is available, and
-    /// hands its bulkhead slot to the next waiting call.
+    /// hands its bulkhead slot to the next waiting call (which may end at once and pass the
+    /// slot on: the recursion is at most the bulkhead's queue deep).
     fn finish(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool) {
         let in_flight = self.calls.len() as u32;
         let call = self.calls.remove(&id).expect("finishing a live call");

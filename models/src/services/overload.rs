@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 /// Client-side adaptive throttling ("Handling Overload", Site Reliability Engineering, 2016):
 /// the client rejects a request locally with probability
-/// `max(0, (requests - k * accepts) / (requests + 1))` over the last `window`.
+/// `max(0, (requests - k * accepts) / (requests + 1))` over the last `window`. Every attempt
+/// (retries and hedges too) is a request, locally rejected ones included; an accept is an
+/// attempt answered successfully (errors, sheds and timeouts are not).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {

@@ -249,3 +249,87 @@ crash = { mean_interval = "300ms", duration_min = "50ms", duration_max = "200ms"
     );
     assert!(run(&random).fault_windows.is_empty(), "plans differ by seed");
 }
+
+/// A tier slowed 4x for 5 s (issue 20): every server-side concurrency limit (fixed, AIMD, Vegas,
+/// Gradient), the caller bulkheads and the caller-side AIMD limits beat no protection on
+/// goodput, p99 and time to recover, with the paired intervals excluding zero; unprotected,
+/// the stale queue takes about 10 s to drain.
+#[test]
+fn overload_protection_limits_and_bulkheads_beat_no_protection() {
+    let r = explore("overload_protection", 3, &[]);
+    assert!(mean(&r, "unprotected", "recovery_time_s") > 5.0, "{r:#?}");
+    assert!(mean(&r, "unprotected", "latency_p99_ms") > 500.0);
+    for v in [
+        "fixed_limit",
+        "aimd",
+        "vegas",
+        "gradient",
+        "caller_bulkheads",
+        "caller_aimd",
+    ] {
+        assert!(r.difference(v, "goodput").unwrap().low() > 100.0, "{v}");
+        assert!(r.difference(v, "success_rate").unwrap().low() > 0.1, "{v}");
+        assert!(r.difference(v, "latency_p99_ms").unwrap().high() < -500.0, "{v}");
+        assert!(r.difference(v, "recovery_time_s").unwrap().high() < -5.0, "{v}");
+        assert_eq!(mean(&r, v, "recovered"), 1.0, "{v}");
+        assert!(mean(&r, v, "latency_p99_ms") < 250.0, "{v}");
+    }
+}
+
+/// The SRE book's shape: under 2.5x overload a throttling client sends the backend about K
+/// times what it accepts (received per served, within 5% of K) and goodput holds; plain retries
+/// on the same seeds send it more than 6 times.
+#[test]
+fn adaptive_throttling_sends_about_k_times_the_accepts() {
+    let r = explore("adaptive_throttling", 3, &[]);
+    let ratio = |v| r.estimate(v, "tier0.load_ratio").unwrap();
+    assert!((ratio("no_retries").mean - 2.5).abs() < 0.1, "{r:#?}");
+    assert!(ratio("retries").low() > 6.0, "{:?}", ratio("retries"));
+    for (v, k) in [
+        ("throttle_k2", 2.0),
+        ("throttle_k1.5", 1.5),
+        ("retries_throttle_k2", 2.0),
+    ] {
+        let e = ratio(v);
+        assert!(e.low() > 0.95 * k && e.high() < 1.05 * k, "{v}: {e:?}");
+        assert!(r.difference(v, "tier0.load_ratio").unwrap().high() < 0.0, "{v}");
+        // Goodput holds: within 1% of the unthrottled run on the same seeds.
+        let d = r.difference(v, "goodput").unwrap();
+        assert!(
+            d.mean.abs() < 0.01 * mean(&r, "no_retries", "goodput"),
+            "{v}: {d:?}"
+        );
+    }
+}
+
+/// A 20 s dependency outage: a static default or a 30 s cache answers every request (the SLO,
+/// fallbacks included, holds on every seed) while successes stay exactly as without fallbacks;
+/// without one, or with a 5 s staleness bound, the SLO fails.
+#[test]
+fn fallbacks_absorb_a_dependency_outage() {
+    let mut e = Experiment::load(&Registry::builtin(), "fallbacks", &[]).expect("loads");
+    e.spec.seeds = 3;
+    let r = explore::run_all(&e, 2, &|| {}).expect("runs");
+    assert!(r.missing_metrics().is_empty(), "{:?}", r.missing_metrics());
+    let held = |name: &str| {
+        let v = r.variants.iter().find(|v| v.name == name).unwrap();
+        v.verdicts.get("held").copied().unwrap_or(0)
+    };
+    for v in ["static", "cached_30s"] {
+        assert_eq!(held(v), 3, "{v}");
+        assert!(r.estimate(v, "answered_rate").unwrap().low() > 0.99, "{v}");
+        assert!(r.difference(v, "degraded_rate").unwrap().low() > 0.3, "{v}");
+    }
+    for v in ["no_fallback", "cached_5s"] {
+        assert_eq!(held(v), 0, "{v}: the SLO fails");
+        assert!(mean(&r, v, "answered_rate") < 0.8, "{v}");
+    }
+    // Fallbacks are never successes: the success rate is the same run for run.
+    for v in ["static", "cached_30s", "cached_5s"] {
+        assert_eq!(r.difference(v, "success_rate").unwrap().mean, 0.0, "{v}");
+    }
+    // A 5 s bound covers 5 s of the 20 s outage: about 5/55 of measured requests.
+    let d = mean(&r, "cached_5s", "degraded_rate");
+    assert!((d - 5.0 / 55.0).abs() < 0.015, "{d}");
+    assert_eq!(r.success, Some(("answered".to_owned(), 1.0)));
+}

@@ -8,15 +8,25 @@ pub struct Client {
     pub(super) workload: Workload,
     pub(super) caller: Caller,
     measure_from: Instant,
+    /// Some caller of the run has a fallback: also chart `answered.ok` / `answered.failed`
+    /// (a fallback answer counts as answered), so "degraded but answering" shows over time.
+    answered_group: bool,
 }
 
 impl Client {
     /// A client generating `workload` through `caller`; counts from `measure_from`.
-    pub(super) fn new(workload: Workload, caller: Caller, measure_from: Instant) -> Client {
+    /// `answered_group` records the `answered.*` outcomes too (runs with fallbacks).
+    pub(super) fn new(
+        workload: Workload,
+        caller: Caller,
+        measure_from: Instant,
+        answered_group: bool,
+    ) -> Client {
         Client {
             workload,
             caller,
             measure_from,
+            answered_group,
         }
     }
 
@@ -33,21 +43,32 @@ impl Client {
             ctx.count("offered", 1);
             ctx.observe("offered_at", now.as_nanos());
         }
-        if let Some(done) = self.caller.start(ctx, 0, None) {
+        for done in self.caller.start(ctx, 0, None) {
             self.done(ctx, done);
         }
     }
 
     pub(super) fn done(&mut self, ctx: &mut Context<'_, Node>, done: Done) {
         let now = ctx.now();
-        // Over time, every request counts (the charts show the warm-up too).
-        if done.ok {
-            ctx.observe_timed("requests.ok", (now - done.started).as_nanos());
+        // Over time, every request counts (the charts show the warm-up too). An answer from a
+        // fallback (here or downstream) is neither a success nor a failure: degraded.
+        let latency = (now - done.started).as_nanos();
+        if done.ok && done.degraded {
+            ctx.observe_timed("requests.fallback", latency);
+        } else if done.ok {
+            ctx.observe_timed("requests.ok", latency);
         } else {
-            ctx.observe_timed("requests.failed", (now - done.started).as_nanos());
+            ctx.observe_timed("requests.failed", latency);
+        }
+        if self.answered_group {
+            let name = if done.ok { "answered.ok" } else { "answered.failed" };
+            ctx.observe_timed(name, latency);
         }
         if done.measured {
-            if done.ok {
+            if done.ok && done.degraded {
+                ctx.count("degraded", 1);
+                ctx.observe("degraded_at", now.as_nanos());
+            } else if done.ok {
                 ctx.count("ok", 1);
                 ctx.observe("latency", (now - done.started).as_nanos());
                 ctx.observe("ok_at", now.as_nanos());

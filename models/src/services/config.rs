@@ -38,6 +38,19 @@ pub struct CallerConfig {
     pub hedge_after: Option<Duration>,
     /// Load balancing over the tier's servers.
     pub balancer: BalancerConfig,
+    /// Client-side adaptive throttling (SRE book), if any: attempts rejected locally are
+    /// counted as `throttled`. Off by default.
+    pub throttle: Option<ThrottleConfig>,
+    /// A bulkhead capping this caller's calls in flight to the tier, if any; calls it turns
+    /// away are counted as `bulkhead_rejected`. Off by default.
+    pub bulkhead: Option<BulkheadConfig>,
+    /// What to answer when a call fails, if anything (counted as `fallbacks`, not `ok`).
+    /// Off by default.
+    pub fallback: Option<FallbackConfig>,
+    /// A concurrency limit (fixed or adaptive) on this caller's calls in flight, learning from
+    /// each call's latency (a failed call counts as a drop); calls over it fail at once
+    /// (`limiter_rejected`). Off by default.
+    pub limiter: Option<LimiterConfig>,
 }
 
 impl Default for CallerConfig {
@@ -50,6 +63,10 @@ impl Default for CallerConfig {
             breaker: None,
             hedge_after: None,
             balancer: BalancerConfig::default(),
+            throttle: None,
+            bulkhead: None,
+            fallback: None,
+            limiter: None,
         }
     }
 }
@@ -88,6 +105,12 @@ pub struct TierConfig {
     pub fanout: u32,
     /// How this tier calls the next.
     pub caller: CallerConfig,
+    /// A concurrency limit (fixed or adaptive) on requests inside each server, queued or
+    /// working; requests over it are rejected at once (`tierN.limited`). Off by default.
+    pub limiter: Option<LimiterConfig>,
+    /// Token-bucket rate limiting at each server, global or per caller; requests without a
+    /// token are rejected at once (`tierN.rate_limited`). Off by default.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl Default for TierConfig {
@@ -104,6 +127,8 @@ impl Default for TierConfig {
             },
             fanout: 1,
             caller: CallerConfig::default(),
+            limiter: None,
+            rate_limit: None,
         }
     }
 }
@@ -213,6 +238,9 @@ pub struct Slo {
     pub success_rate: f64,
     /// Largest acceptable 99th-percentile latency of successful requests.
     pub latency_p99: Duration,
+    /// Count answers from fallbacks as successes for `success_rate` ("degraded but
+    /// answering" meets the SLO). False by default.
+    pub count_fallbacks: bool,
 }
 
 impl Default for Slo {
@@ -220,6 +248,7 @@ impl Default for Slo {
         Slo {
             success_rate: 0.99,
             latency_p99: Duration::from_millis(100),
+            count_fallbacks: false,
         }
     }
 }
@@ -292,6 +321,14 @@ impl Config {
                 .validate()
                 .map_err(|e| format!("tiers.{i}.service_time: {e}"))?;
             check_caller(&format!("tiers.{i}.caller"), &t.caller)?;
+            if let Some(l) = &t.limiter {
+                l.validate().map_err(|e| format!("tiers.{i}.limiter: {e}"))?;
+            }
+            if let Some(r) = t.rate_limit
+                && !(r.rate.is_finite() && r.rate > 0.0 && r.burst >= 1.0)
+            {
+                return Err(format!("tiers.{i}.rate_limit: rate must be > 0 and burst >= 1"));
+            }
         }
         for (i, d) in self.degradations.iter().enumerate() {
             let Some(tier) = self.tiers.get(d.tier as usize) else {
@@ -350,6 +387,17 @@ fn check_caller(name: &str, c: &CallerConfig) -> Result<(), String> {
         return Err(format!(
             "{name}.breaker: failure_ratio must be in (0, 1] and window > 0"
         ));
+    }
+    if let Some(t) = c.throttle
+        && !(t.k.is_finite() && t.k >= 1.0 && t.window > Duration::ZERO)
+    {
+        return Err(format!("{name}.throttle: k must be >= 1 and window > 0"));
+    }
+    if let Some(l) = &c.limiter {
+        l.validate().map_err(|e| format!("{name}.limiter: {e}"))?;
+    }
+    if c.bulkhead.is_some_and(|b| b.max_concurrent == 0) {
+        return Err(format!("{name}.bulkhead.max_concurrent must be at least 1"));
     }
     Ok(())
 }

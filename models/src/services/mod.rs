@@ -7,7 +7,10 @@
 //! time. Every caller (a client, or a server calling the next tier) uses one [`CallerConfig`]:
 //! per-attempt timeout, whole-call deadline (propagated to the callee), retry policy with
 //! backoff and jitter, retry budget, circuit breaker, hedging and a load balancer with outlier
-//! ejection. Policies live in [`policy`] as plain state machines.
+//! ejection; and overload protection ([`overload`]): client-side adaptive throttling, a
+//! bulkhead and a fallback per caller, a fixed or adaptive (AIMD, Vegas, Gradient) concurrency
+//! limit and token-bucket rate limiting per tier. Policies are plain state machines; every
+//! overload policy is off unless a scenario switches it on.
 //!
 //! Clients are open-loop (Poisson arrivals: load does not slow down when the service does,
 //! which is what lets a retry storm build) or closed-loop (each client keeps `concurrency`
@@ -15,8 +18,17 @@
 //!
 //! Metrics (recorded only for requests started after `measure_after`): counters `offered`,
 //! `attempts`, `retries`, `hedges`, `timeouts`, `ok`, `failed`, `breaker_rejected`,
-//! `budget_denied`, `late_responses`; per tier `tierN.served`, `tierN.shed`, `tierN.expired`,
-//! `tierN.errors` and the same caller counters as `tierN.attempts`...; distributions
+//! `budget_denied`, `late_responses`, `throttled`, `bulkhead_rejected`, `limiter_rejected`
+//! (calls a caller-side concurrency limit turned away), `fallbacks` (this
+//! caller's fallback answers), `degraded` (requests answered from a fallback anywhere, never
+//! counted in `ok`); per tier `tierN.received`, `tierN.served`, `tierN.shed`, `tierN.limited`,
+//! `tierN.rate_limited`, `tierN.expired`, `tierN.errors` and the same caller counters as
+//! `tierN.attempts`...; timed samples `requests.ok`, `requests.failed` and `requests.fallback`
+//! (and, when some caller has a fallback, `answered.ok` / `answered.failed`, fallbacks counted
+//! as answered);
+//! distributions `tierN.limit` (a limiter's limit each time it changes),
+//! `fallback_staleness` (age of each cached fallback answer, checked against its bound by the
+//! `fallback_staleness` property),
 //! `latency` (end-to-end ns of successful requests), `tierN.sojourn` (ns from arrival at a
 //! server to its answer), `offered_at` and `ok_at` (local time of each offer and success, for
 //! goodput over time and recovery time). [`summarize`] turns them into the figures an
@@ -30,6 +42,7 @@ mod config;
 pub mod contention;
 mod model;
 mod node;
+pub mod overload;
 pub mod policy;
 mod server;
 mod summary;
@@ -42,6 +55,10 @@ pub use node::{Msg, Node, Timer};
 pub use server::Server;
 pub use summary::{recovery_time, summarize};
 
+use overload::{
+    AdaptiveThrottle, Bulkhead, BulkheadConfig, ConcurrencyLimiter, Fallback, FallbackConfig, LimiterConfig,
+    Permit, RateLimitConfig, RateLimiter, Sample, ThrottleConfig,
+};
 use policy::{
     Balancer, BalancerConfig, BreakerConfig, CircuitBreaker, RetryBudget, RetryBudgetConfig, RetryPolicy,
 };
@@ -87,21 +104,30 @@ pub fn setup(sim: &mut Sim<Node>, config: &Config) {
             host += 1;
         }
     }
+    let fallbacks =
+        config.client.fallback.is_some() || config.tiers.iter().any(|t| t.caller.fallback.is_some());
     for _ in 0..config.clients {
         let caller = Caller::new(config.client, ids(0), measure_from, "");
-        let client = Client::new(config.workload, caller, measure_from);
+        let client = Client::new(config.workload, caller, measure_from, fallbacks);
         sim.spawn(HostId(host), Node::Client(Box::new(client)));
         host += 1;
     }
 }
 
-/// The SLO, if configured, as an end-of-run property.
+/// The SLO, if configured, and the staleness bound of every cached fallback, as end-of-run
+/// properties.
 pub fn properties(config: &Config) -> Vec<Property<Node>> {
-    let Some(slo) = config.slo else { return Vec::new() };
-    vec![Property::at_end("slo", move |v: &View<'_, Node>| {
+    let mut props = staleness_properties(config);
+    let Some(slo) = config.slo else { return props };
+    props.push(Property::at_end("slo", move |v: &View<'_, Node>| {
         let m = v.metrics();
         let offered = m.counter("offered");
-        let ok = m.counter("ok");
+        let ok = m.counter("ok")
+            + if slo.count_fallbacks {
+                m.counter("degraded")
+            } else {
+                0
+            };
         let rate = if offered == 0 {
             1.0
         } else {
@@ -123,7 +149,43 @@ pub fn properties(config: &Config) -> Vec<Property<Node>> {
             ));
         }
         Ok(())
-    })]
+    }));
+    props
+}
+
+/// "fallback_staleness": no caller ever served a cached response older than its bound. Every
+/// fallback answer's age is recorded (warm-up included) as `<prefix>fallback_staleness`.
+fn staleness_properties(config: &Config) -> Vec<Property<Node>> {
+    let mut bounded = Vec::new();
+    if let Some(FallbackConfig::Cached { max_staleness }) = config.client.fallback {
+        bounded.push((String::from("fallback_staleness"), max_staleness));
+    }
+    for (i, t) in config.tiers.iter().enumerate() {
+        if i + 1 < config.tiers.len()
+            && let Some(FallbackConfig::Cached { max_staleness }) = t.caller.fallback
+        {
+            bounded.push((format!("tier{i}.fallback_staleness"), max_staleness));
+        }
+    }
+    if bounded.is_empty() {
+        return Vec::new();
+    }
+    vec![Property::at_end(
+        "fallback_staleness",
+        move |v: &View<'_, Node>| {
+            for (name, bound) in &bounded {
+                if let Some(&worst) = v.metrics().samples(name).iter().max()
+                    && worst > bound.0
+                {
+                    return Err(format!(
+                        "{name}: a fallback served a response {} old, bound {bound}",
+                        Duration(worst)
+                    ));
+                }
+            }
+            Ok(())
+        },
+    )]
 }
 
 #[cfg(test)]

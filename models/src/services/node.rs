@@ -19,6 +19,12 @@ pub enum Msg {
         /// Whether it succeeded.
         ok: bool,
     },
+    /// A successful answer the server could only give from a fallback (degraded). A variant of
+    /// its own, not a field of `Response`, so runs without fallbacks hash exactly as before.
+    Degraded {
+        /// The attempt id.
+        id: u64,
+    },
 }
 
 /// Timers of services processes.
@@ -100,14 +106,15 @@ impl Process for Node {
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Msg) {
         match (self, message) {
             (Node::Server(s), Msg::Request { id, deadline }) => s.on_request(ctx, from, id, deadline),
-            (Node::Server(s), Msg::Response { id, ok }) => {
-                let done = s.caller.as_mut().and_then(|c| c.on_response(ctx, id, ok));
-                if let Some(done) = done {
-                    s.downstream_done(ctx, done);
+            (Node::Server(s), Msg::Response { id, ok }) => s.on_answer(ctx, id, ok, false),
+            (Node::Server(s), Msg::Degraded { id }) => s.on_answer(ctx, id, true, true),
+            (Node::Client(c), Msg::Response { id, ok }) => {
+                for done in c.caller.on_response(ctx, id, ok, false) {
+                    c.done(ctx, done);
                 }
             }
-            (Node::Client(c), Msg::Response { id, ok }) => {
-                if let Some(done) = c.caller.on_response(ctx, id, ok) {
+            (Node::Client(c), Msg::Degraded { id }) => {
+                for done in c.caller.on_response(ctx, id, true, true) {
                     c.done(ctx, done);
                 }
             }
@@ -122,11 +129,11 @@ impl Process for Node {
                     Timer::Arrive => {
                         c.offer(ctx);
                         c.arrive_after(ctx);
-                        None
+                        Vec::new()
                     }
                     Timer::Think => {
                         c.offer(ctx);
-                        None
+                        Vec::new()
                     }
                     Timer::AttemptTimeout(a) => c.caller.on_timeout(ctx, a),
                     Timer::Retry(id) => c.caller.on_retry(ctx, id),
@@ -135,7 +142,7 @@ impl Process for Node {
                         panic!("server timer at a client")
                     }
                 };
-                if let Some(done) = done {
+                for done in done {
                     c.done(ctx, done);
                 }
             }
@@ -143,7 +150,7 @@ impl Process for Node {
                 let done = match timer {
                     Timer::ServiceDone(id) => {
                         s.on_service_done(ctx, id);
-                        None
+                        Vec::new()
                     }
                     Timer::Degrade(i, on) => {
                         if on {
@@ -152,19 +159,23 @@ impl Process for Node {
                             s.active.retain(|&k| k != i);
                         }
                         s.dispatch(ctx);
-                        None
+                        Vec::new()
                     }
                     Timer::Recheck => {
                         s.recheck_armed = false;
                         s.dispatch(ctx);
-                        None
+                        Vec::new()
                     }
-                    Timer::AttemptTimeout(a) => s.caller.as_mut().and_then(|c| c.on_timeout(ctx, a)),
-                    Timer::Retry(id) => s.caller.as_mut().and_then(|c| c.on_retry(ctx, id)),
-                    Timer::Hedge(id) => s.caller.as_mut().and_then(|c| c.on_hedge(ctx, id)),
+                    Timer::AttemptTimeout(a) => s
+                        .caller
+                        .as_mut()
+                        .map(|c| c.on_timeout(ctx, a))
+                        .unwrap_or_default(),
+                    Timer::Retry(id) => s.caller.as_mut().map(|c| c.on_retry(ctx, id)).unwrap_or_default(),
+                    Timer::Hedge(id) => s.caller.as_mut().map(|c| c.on_hedge(ctx, id)).unwrap_or_default(),
                     Timer::Arrive | Timer::Think => panic!("client timer at a server"),
                 };
-                if let Some(done) = done {
+                for done in done {
                     s.downstream_done(ctx, done);
                 }
             }

@@ -10,6 +10,8 @@ struct Job {
     deadline: Instant,
     pending: u32,
     failed: bool,
+    /// A downstream call was answered from a fallback.
+    degraded: bool,
 }
 
 /// How often a server held back by a fault-plan stall or CPU cut looks whether it has ended.
@@ -32,6 +34,8 @@ pub struct Server {
     busy: u32,
     next_job: u64,
     pub(super) caller: Option<Caller>,
+    limiter: Option<ConcurrencyLimiter>,
+    rate_limiter: Option<RateLimiter>,
     measure_from: Instant,
     names: ServerNames,
 }
@@ -43,6 +47,10 @@ struct ServerNames {
     expired: String,
     errors: String,
     sojourn: String,
+    received: String,
+    limited: String,
+    rate_limited: String,
+    limit: String,
 }
 
 impl Server {
@@ -68,6 +76,8 @@ impl Server {
             busy: 0,
             next_job: 0,
             caller,
+            limiter: config.limiter.map(ConcurrencyLimiter::new),
+            rate_limiter: config.rate_limit.map(RateLimiter::new),
             measure_from,
             names: ServerNames {
                 served: n("served"),
@@ -75,6 +85,10 @@ impl Server {
                 expired: n("expired"),
                 errors: n("errors"),
                 sojourn: n("sojourn"),
+                received: n("received"),
+                limited: n("limited"),
+                rate_limited: n("rate_limited"),
+                limit: n("limit"),
             },
         }
     }
@@ -154,9 +168,26 @@ impl Server {
         deadline: Instant,
     ) {
         let now = ctx.now();
-        if self.queue.len() >= self.config.queue_capacity as usize {
-            if now >= self.measure_from {
-                ctx.count(&self.names.shed, 1);
+        let measured = now >= self.measure_from;
+        if measured {
+            ctx.count(&self.names.received, 1);
+        }
+        let rejected = if self.rate_limiter.as_mut().is_some_and(|r| !r.allow(from, now)) {
+            Some(&self.names.rate_limited)
+        } else if self
+            .limiter
+            .as_ref()
+            .is_some_and(|l| !l.admits(self.jobs.len() as u32))
+        {
+            Some(&self.names.limited)
+        } else if self.queue.len() >= self.config.queue_capacity as usize {
+            Some(&self.names.shed)
+        } else {
+            None
+        };
+        if let Some(name) = rejected {
+            if measured {
+                ctx.count(name, 1);
             }
             ctx.send(
                 from,
@@ -178,6 +209,7 @@ impl Server {
                 deadline,
                 pending: 0,
                 failed: false,
+                degraded: false,
             },
         );
         self.queue.push_back(id);
@@ -219,7 +251,7 @@ impl Server {
                 if measured {
                     ctx.count(name, 1);
                 }
-                self.answer(ctx, id, false, false);
+                self.answer(ctx, id, false, false, true);
                 continue;
             }
             self.busy += 1;
@@ -229,10 +261,23 @@ impl Server {
         }
     }
 
-    /// Answers job `id` and frees its worker if it held one.
-    fn answer(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool, held_worker: bool) {
+    /// Answers job `id` and frees its worker if it held one; `dropped` when shed or expired
+    /// for overload (what a concurrency limiter learns from).
+    fn answer(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool, held_worker: bool, dropped: bool) {
+        let in_flight = self.jobs.len() as u32;
         let job = self.jobs.remove(&id).expect("answering a live job");
         let now = ctx.now();
+        if let Some(l) = &mut self.limiter {
+            let before = l.limit();
+            l.on_sample(Sample {
+                latency: now - job.arrived,
+                in_flight,
+                dropped,
+            });
+            if l.limit() != before {
+                ctx.observe(&self.names.limit, u64::from(l.limit()));
+            }
+        }
         if self.measured(&job) {
             ctx.count(
                 if ok {
@@ -244,7 +289,11 @@ impl Server {
             );
             ctx.observe(&self.names.sojourn, (now - job.arrived).as_nanos());
         }
-        ctx.send(job.from, Msg::Response { id: job.request, ok });
+        if ok && job.degraded {
+            ctx.send(job.from, Msg::Degraded { id: job.request });
+        } else {
+            ctx.send(job.from, Msg::Response { id: job.request, ok });
+        }
         if held_worker {
             self.busy -= 1;
         }
@@ -257,7 +306,7 @@ impl Server {
         let fail = ctx.random().chance(p);
         let deadline = self.jobs[&id].deadline;
         if fail || self.caller.is_none() || self.config.fanout == 0 {
-            self.answer(ctx, id, !fail, true);
+            self.answer(ctx, id, !fail, true, false);
             self.dispatch(ctx);
             return;
         }
@@ -265,9 +314,21 @@ impl Server {
         self.jobs.get_mut(&id).expect("live job").pending = fanout;
         for _ in 0..fanout {
             let caller = self.caller.as_mut().expect("checked above");
-            if let Some(done) = caller.start(ctx, id, Some(deadline)) {
+            for done in caller.start(ctx, id, Some(deadline)) {
                 self.downstream_done(ctx, done);
             }
+        }
+    }
+
+    /// An answer from the next tier reached this server's caller.
+    pub(super) fn on_answer(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool, degraded: bool) {
+        let done = self
+            .caller
+            .as_mut()
+            .map(|c| c.on_response(ctx, id, ok, degraded))
+            .unwrap_or_default();
+        for done in done {
+            self.downstream_done(ctx, done);
         }
     }
 
@@ -277,9 +338,10 @@ impl Server {
         };
         job.pending -= 1;
         job.failed |= !done.ok;
+        job.degraded |= done.degraded;
         if job.pending == 0 {
             let ok = !job.failed;
-            self.answer(ctx, done.owner, ok, true);
+            self.answer(ctx, done.owner, ok, true, false);
             self.dispatch(ctx);
         }
     }

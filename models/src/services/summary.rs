@@ -4,7 +4,9 @@ use super::*;
 
 /// Summary figures of one run: the numbers experiments compare. `end` is when the run ended.
 ///
-/// `goodput` (successes per second over the measured span), `success_rate`, `amplification`
+/// `goodput` (successes per second over the measured span), `success_rate`, `degraded_rate`
+/// and `answered_rate` (fallback answers, and successes plus them, per offer), `tierN.load_ratio`
+/// (requests received per request served), `amplification`
 /// (attempts per offered request), `latency_{mean,p50,p99,p999}_ms`, `recovery_time_s` (from
 /// the last degradation's end to the first window whose successes reach `recovery_threshold` of
 /// the offers in it; the rest of the run if never, with `recovered` = 0) and the raw counters.
@@ -23,6 +25,20 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
     out.insert(
         "success_rate".into(),
         if offered > 0.0 { ok / offered } else { 0.0 },
+    );
+    // Answers from fallbacks: "degraded but answering", apart from successes.
+    let degraded = metrics.counter("degraded") as f64;
+    out.insert(
+        "degraded_rate".into(),
+        if offered > 0.0 { degraded / offered } else { 0.0 },
+    );
+    out.insert(
+        "answered_rate".into(),
+        if offered > 0.0 {
+            (ok + degraded) / offered
+        } else {
+            0.0
+        },
     );
     out.insert(
         "amplification".into(),
@@ -44,6 +60,12 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         }
     }
     for (i, _) in config.tiers.iter().enumerate() {
+        // What the tier received per request it served (about K under adaptive throttling).
+        let served = metrics.counter(&format!("tier{i}.served")) as f64;
+        if served > 0.0 {
+            let received = metrics.counter(&format!("tier{i}.received")) as f64;
+            out.insert(format!("tier{i}.load_ratio"), received / served);
+        }
         let name = format!("tier{i}.sojourn");
         let s = metrics.samples(&name);
         if !s.is_empty() {

@@ -1,5 +1,6 @@
 //! Behaviour of the services model as a whole: queueing, each policy inside a run, tiers.
 
+use super::overload::{AimdConfig, GradientConfig, VegasConfig};
 use super::policy::{
     Backoff, Balance, BalancerConfig, BreakerConfig, EjectionConfig, RetryBudgetConfig, RetryPolicy,
 };
@@ -349,6 +350,7 @@ fn slo_property_fails_when_violated() {
         slo: Some(Slo {
             success_rate: 0.99,
             latency_p99: ms(50),
+            ..Slo::default()
         }),
         ..Config::default()
     };
@@ -587,4 +589,365 @@ fn processes_answer_their_tier_server_caller_and_client_roles() {
     assert_eq!(roles(2), vec!["tier1", "server", "instance"]);
     assert_eq!(roles(3), vec!["caller", "client"]);
     assert_eq!(roles(4), vec!["caller", "client"]);
+}
+
+// ---- Overload protection inside runs ----
+
+/// One server (8 workers, 8 ms each: about 1000 requests/s), 10 clients at `rate` each.
+fn eight_workers(rate: f64) -> Config {
+    Config {
+        clients: 10,
+        workload: Workload::Open { rate },
+        tiers: vec![TierConfig {
+            concurrency: 8,
+            queue_capacity: 100_000,
+            service_time: Distribution::Exponential { mean: ms(8) },
+            ..TierConfig::default()
+        }],
+        measure_after: Duration::from_secs(1),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn bulkhead_caps_calls_in_flight_and_counts_rejections() {
+    // One client, constant 10 ms service on 100 workers, 1 ms round trip.
+    let mut config = Config {
+        clients: 1,
+        workload: Workload::Open { rate: 1000.0 },
+        tiers: vec![TierConfig {
+            concurrency: 100,
+            service_time: Distribution::constant(ms(10)),
+            ..TierConfig::default()
+        }],
+        measure_after: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let (_, free) = run(&config, 11, Duration::from_secs(5));
+    assert!(free["success_rate"] > 0.99, "{free:?}");
+    config.client.bulkhead = Some(BulkheadConfig {
+        max_concurrent: 2,
+        max_queue: 0,
+    });
+    let (_, capped) = run(&config, 11, Duration::from_secs(5));
+    // Two slots, each busy 11 ms per call: at most 2 / 11 ms = 182 calls/s.
+    assert!(
+        capped["goodput"] > 150.0 && capped["goodput"] < 182.0,
+        "{capped:?}"
+    );
+    let handled = capped["ok"] + capped["bulkhead_rejected"];
+    assert!((handled - capped["offered"]).abs() <= 2.0, "{capped:?}");
+    // Rejected calls never reach the server (a couple are still in flight at the end).
+    let answered = capped["ok"] + capped["failed"] - capped["bulkhead_rejected"];
+    assert!((capped["attempts"] - answered).abs() <= 3.0, "{capped:?}");
+    // With a queue nothing is turned away, but calls wait: latency grows without bound.
+    config.client.bulkhead = Some(BulkheadConfig {
+        max_concurrent: 2,
+        max_queue: 100_000,
+    });
+    config.client.timeout = Duration::from_secs(100);
+    config.workload = Workload::Open { rate: 300.0 };
+    let (_, queued) = run(&config, 11, Duration::from_secs(5));
+    assert!(!queued.contains_key("bulkhead_rejected"), "{queued:?}");
+    assert!(queued["latency_mean_ms"] > 100.0, "{queued:?}");
+}
+
+/// Clients -> tier 0 (front) -> tier 1 (a dependency that fails every call from 2 s to 4 s).
+fn dependency_outage(fallback: Option<FallbackConfig>) -> Config {
+    Config {
+        tiers: vec![
+            TierConfig {
+                concurrency: 16,
+                caller: CallerConfig {
+                    fallback,
+                    ..CallerConfig::default()
+                },
+                ..TierConfig::default()
+            },
+            TierConfig {
+                concurrency: 16,
+                ..TierConfig::default()
+            },
+        ],
+        degradations: vec![Degradation {
+            tier: 1,
+            server: None,
+            at: Duration::from_secs(2),
+            duration: Duration::from_secs(2),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        measure_after: Duration::from_secs(1),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn fallbacks_answer_degraded_and_are_counted_apart() {
+    let (_, none) = run(&dependency_outage(None), 12, Duration::from_secs(6));
+    // Two of five measured seconds fail.
+    assert!((none["success_rate"] - 0.6).abs() < 0.03, "{none:?}");
+    assert!(!none.contains_key("degraded"));
+    let (verdict, stat) = run(
+        &dependency_outage(Some(FallbackConfig::Static)),
+        12,
+        Duration::from_secs(6),
+    );
+    assert_eq!(verdict, Verdict::Held);
+    // Every request is answered; the outage's share is degraded, not a success.
+    assert!((stat["success_rate"] - 0.6).abs() < 0.03, "{stat:?}");
+    assert!((stat["degraded_rate"] - 0.4).abs() < 0.03, "{stat:?}");
+    assert!(stat["answered_rate"] > 0.999, "{stat:?}");
+    assert_eq!(stat["tier0.fallbacks"], stat["degraded"]);
+    assert!(!stat.contains_key("failed"));
+    // A cached response at most 500 ms old: the first 500 ms of the outage are absorbed.
+    let cached = dependency_outage(Some(FallbackConfig::Cached {
+        max_staleness: ms(500),
+    }));
+    let mut sim = build(&cached, 12, Duration::from_secs(6));
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held);
+    let s = summarize(&cached, sim.metrics(), report.end_time);
+    assert!((s["degraded_rate"] - 0.1).abs() < 0.02, "{s:?}");
+    assert!((s["success_rate"] - 0.6).abs() < 0.03, "{s:?}");
+    let ages = sim.metrics().samples("tier0.fallback_staleness");
+    assert!(!ages.is_empty());
+    assert!(ages.iter().all(|&a| a <= ms(500).0));
+    assert!(ages.iter().any(|&a| a > ms(400).0), "ages reach toward the bound");
+    // Over time, fallbacks show as answered (and the `answered` group exists only with them).
+    let answered = sim.metrics().timed("answered.ok").len();
+    let ok = sim.metrics().timed("requests.ok").len();
+    let fallback = sim.metrics().timed("requests.fallback").len();
+    assert!(fallback > 0 && answered == ok + fallback);
+    let mut plain = build(&dependency_outage(None), 12, Duration::from_secs(3));
+    plain.run();
+    assert!(plain.metrics().timed("answered.ok").is_empty());
+    assert!(plain.metrics().timed("requests.fallback").is_empty());
+}
+
+#[test]
+fn fallback_staleness_property_catches_an_answer_over_the_bound() {
+    // Run with a 500 ms bound, but check with the property of a 100 ms bound.
+    let run_with = dependency_outage(Some(FallbackConfig::Cached {
+        max_staleness: ms(500),
+    }));
+    let judged_by = dependency_outage(Some(FallbackConfig::Cached {
+        max_staleness: ms(100),
+    }));
+    let mut sc = SimConfig::with_seed(13);
+    sc.limits.horizon = Duration::from_secs(6);
+    let mut sim = Sim::new(
+        sc,
+        &run_with.topology(Distribution::constant(Duration::from_micros(500))),
+    );
+    setup(&mut sim, &run_with);
+    let props = properties(&judged_by);
+    assert_eq!(props.len(), 1, "only the staleness property (no SLO)");
+    for p in props {
+        sim.add_property(p);
+    }
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::SafetyViolation);
+    let failure = report.failure.expect("a failure");
+    assert_eq!(failure.property.as_deref(), Some("fallback_staleness"));
+    assert!(failure.message.contains("bound 100"), "{}", failure.message);
+    assert!(properties(&dependency_outage(Some(FallbackConfig::Static))).is_empty());
+}
+
+#[test]
+fn slo_can_count_fallbacks() {
+    let mut config = dependency_outage(Some(FallbackConfig::Static));
+    config.slo = Some(Slo {
+        success_rate: 0.99,
+        latency_p99: ms(100),
+        count_fallbacks: false,
+    });
+    let (verdict, _) = run(&config, 14, Duration::from_secs(6));
+    assert_eq!(verdict, Verdict::SafetyViolation);
+    config.slo = Some(Slo {
+        success_rate: 0.99,
+        latency_p99: ms(100),
+        count_fallbacks: true,
+    });
+    let (verdict, _) = run(&config, 14, Duration::from_secs(6));
+    assert_eq!(verdict, Verdict::Held);
+}
+
+#[test]
+fn adaptive_throttling_sends_about_k_times_the_accepts() {
+    // 2000 requests/s offered; the server's token bucket accepts 500/s and rejects the rest
+    // at once.
+    let mut config = eight_workers(200.0);
+    config.tiers[0].rate_limit = Some(RateLimitConfig {
+        rate: 500.0,
+        burst: 50.0,
+        per_client: false,
+    });
+    let (_, plain) = run(&config, 15, Duration::from_secs(8));
+    assert!((plain["tier0.load_ratio"] - 4.0).abs() < 0.2, "{plain:?}");
+    assert!((plain["goodput"] - 500.0).abs() < 25.0, "{plain:?}");
+    for k in [2.0, 1.5] {
+        config.client.throttle = Some(ThrottleConfig {
+            k,
+            window: Duration::from_secs(2),
+        });
+        let (_, throttled) = run(&config, 15, Duration::from_secs(8));
+        let ratio = throttled["tier0.load_ratio"];
+        assert!(
+            (ratio - k).abs() < 0.15 * k,
+            "k = {k}: ratio {ratio} {throttled:?}"
+        );
+        assert!((throttled["goodput"] - 500.0).abs() < 25.0, "{throttled:?}");
+        assert!(throttled["throttled"] > 0.0);
+    }
+}
+
+#[test]
+fn token_bucket_rate_limits_globally_or_per_client() {
+    // Two clients offering 400/s each to a server with capacity to spare.
+    let mut config = eight_workers(400.0);
+    config.clients = 2;
+    config.tiers[0].rate_limit = Some(RateLimitConfig {
+        rate: 300.0,
+        burst: 10.0,
+        per_client: false,
+    });
+    let (_, global) = run(&config, 16, Duration::from_secs(6));
+    assert!((global["goodput"] - 300.0).abs() < 15.0, "{global:?}");
+    config.tiers[0].rate_limit = Some(RateLimitConfig {
+        rate: 300.0,
+        burst: 10.0,
+        per_client: true,
+    });
+    let (_, each) = run(&config, 16, Duration::from_secs(6));
+    assert!((each["goodput"] - 600.0).abs() < 30.0, "{each:?}");
+    assert!(each["tier0.rate_limited"] > 0.0);
+}
+
+/// 800 requests/s on 1000/s of capacity; from 3 s to 6 s every request takes 4 times as long.
+fn slowed_tier() -> Config {
+    let mut config = eight_workers(80.0);
+    config.client.timeout = Duration::from_secs(10);
+    config.degradations = vec![Degradation {
+        tier: 0,
+        server: None,
+        at: Duration::from_secs(3),
+        duration: Duration::from_secs(3),
+        mode: DegradeMode::Slow { factor: 4.0 },
+    }];
+    config
+}
+
+#[test]
+fn concurrency_limits_bound_latency_when_a_tier_slows() {
+    let (_, plain) = run(&slowed_tier(), 17, Duration::from_secs(10));
+    // Unprotected, the queue grows by ~550/s for 3 s: seconds of waiting.
+    assert!(plain["latency_p99_ms"] > 1000.0, "{plain:?}");
+    assert!(!plain.contains_key("tier0.limited"));
+    let limiters = [
+        ("fixed", LimiterConfig::Fixed { limit: 16 }),
+        (
+            "aimd",
+            LimiterConfig::Aimd(AimdConfig {
+                latency_threshold: ms(50),
+                ..AimdConfig::default()
+            }),
+        ),
+        ("vegas", LimiterConfig::Vegas(VegasConfig::default())),
+        ("gradient", LimiterConfig::Gradient(GradientConfig::default())),
+    ];
+    for (name, limiter) in limiters {
+        let mut config = slowed_tier();
+        config.tiers[0].limiter = Some(limiter);
+        let mut sim = build(&config, 17, Duration::from_secs(10));
+        let report = sim.run();
+        let s = summarize(&config, sim.metrics(), report.end_time);
+        assert!(s["tier0.limited"] > 100.0, "{name}: {s:?}");
+        assert!(
+            s["latency_p99_ms"] < plain["latency_p99_ms"] / 4.0,
+            "{name}: {s:?}"
+        );
+        // Before and after the episode it lets the 800/s through.
+        assert!(s["success_rate"] > 0.6, "{name}: {s:?}");
+        if name != "fixed" {
+            let limits = sim.metrics().samples("tier0.limit");
+            assert!(!limits.is_empty(), "{name}: the limit moves");
+        }
+    }
+}
+
+#[test]
+fn runs_with_every_protection_are_deterministic() {
+    let mut config = dependency_outage(Some(FallbackConfig::Cached {
+        max_staleness: ms(300),
+    }));
+    config.client.throttle = Some(ThrottleConfig::default());
+    config.client.bulkhead = Some(BulkheadConfig {
+        max_concurrent: 3,
+        max_queue: 5,
+    });
+    config.tiers[0].caller.bulkhead = Some(BulkheadConfig::default());
+    config.tiers[1].limiter = Some(LimiterConfig::Vegas(VegasConfig::default()));
+    config.tiers[0].limiter = Some(LimiterConfig::Gradient(GradientConfig::default()));
+    config.tiers[0].rate_limit = Some(RateLimitConfig {
+        per_client: true,
+        ..RateLimitConfig::default()
+    });
+    check_determinism(|| build(&config, 18, Duration::from_secs(5))).expect("same seed, same run");
+}
+
+#[test]
+fn protections_are_off_unless_configured_and_parse_from_toml() {
+    let c = Config::default();
+    assert!(c.client.throttle.is_none() && c.client.bulkhead.is_none() && c.client.fallback.is_none());
+    assert!(c.tiers[0].limiter.is_none() && c.tiers[0].rate_limit.is_none());
+    let mut c = c;
+    c.client.throttle = Some(ThrottleConfig::default());
+    c.tiers.push(TierConfig {
+        limiter: Some(LimiterConfig::Fixed { limit: 7 }),
+        ..TierConfig::default()
+    });
+    assert!(c.validate().is_ok());
+    let mut bad = c.clone();
+    bad.client.throttle = Some(ThrottleConfig {
+        k: 0.5,
+        ..ThrottleConfig::default()
+    });
+    assert!(bad.validate().unwrap_err().contains("client.throttle"));
+    let mut bad = c;
+    bad.tiers[1].limiter = Some(LimiterConfig::Fixed { limit: 0 });
+    assert!(bad.validate().unwrap_err().contains("tiers.1.limiter"));
+}
+
+#[test]
+fn caller_side_limiters_shed_at_the_client_when_the_tier_slows() {
+    let (_, plain) = run(&slowed_tier(), 19, Duration::from_secs(10));
+    let limiters = [
+        (
+            "aimd",
+            LimiterConfig::Aimd(AimdConfig {
+                initial_limit: 4,
+                latency_threshold: ms(50),
+                ..AimdConfig::default()
+            }),
+        ),
+        (
+            "gradient",
+            LimiterConfig::Gradient(GradientConfig {
+                initial_limit: 4,
+                ..GradientConfig::default()
+            }),
+        ),
+    ];
+    for (name, limiter) in limiters {
+        let mut config = slowed_tier();
+        config.client.limiter = Some(limiter);
+        let (_, s) = run(&config, 19, Duration::from_secs(10));
+        assert!(s["limiter_rejected"] > 100.0, "{name}: {s:?}");
+        assert!(!s.contains_key("tier0.limited"));
+        assert!(
+            s["latency_p99_ms"] < plain["latency_p99_ms"] / 3.0,
+            "{name}: {s:?}"
+        );
+        assert!(s["success_rate"] > 0.6, "{name}: {s:?}");
+    }
 }

@@ -77,6 +77,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scheduler_workers",
         include_str!("../../data/experiments/scheduler_workers.toml"),
     ),
+    (
+        "overload_protection",
+        include_str!("../../data/experiments/overload_protection.toml"),
+    ),
+    (
+        "adaptive_throttling",
+        include_str!("../../data/experiments/adaptive_throttling.toml"),
+    ),
+    ("fallbacks", include_str!("../../data/experiments/fallbacks.toml")),
 ];
 
 /// One variant as written: a name and overrides of the scenario by dotted path.

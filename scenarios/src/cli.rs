@@ -142,6 +142,27 @@ where
     }
 }
 
+/// `None` when `name` on PATH is this very binary (commands can say `name`); otherwise the
+/// path this process was started by, as typed when it has a slash, else the binary's own path.
+fn invoked_as(name: &str) -> Option<String> {
+    let me = std::env::current_exe().ok()?.canonicalize().ok()?;
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    if on_path.and_then(|p| p.canonicalize().ok()).as_ref() == Some(&me) {
+        return None;
+    }
+    let typed = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned());
+    Some(match typed {
+        Some(t) if t.contains('/') => t,
+        _ => me.display().to_string(),
+    })
+}
+
 /// The binary's entry point: real arguments, stdout, stderr, the built-in models.
 pub fn main() -> std::process::ExitCode {
     main_with(Registry::builtin())
@@ -151,6 +172,12 @@ pub fn main() -> std::process::ExitCode {
 /// scenarios of `registry` (for example `Registry::builtin().with::<MyModel>()`).
 pub fn main_with(registry: Registry) -> std::process::ExitCode {
     use std::io::IsTerminal;
+    // Printed commands (replay lines, the tour) must work as printed: when the program's name
+    // does not lead back to this binary through PATH, they use the path it was started by.
+    let registry = match invoked_as(registry.program_name()) {
+        Some(path) => registry.program(&path),
+        None => registry,
+    };
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     let terminal = err.is_terminal();

@@ -694,6 +694,43 @@ fn binary() -> PathBuf {
     exe
 }
 
+/// Printed commands work as printed: `ruckus ...` when `ruckus` on PATH is this binary, the
+/// path the binary was started by when it is not.
+#[test]
+fn printed_commands_name_the_binary_the_way_it_can_be_run() {
+    let exe = binary();
+    let replay_line = |path_var: &str| -> String {
+        let o = Command::new(&exe)
+            .args([
+                "run",
+                "lease_lock_no_fencing",
+                "--seed",
+                "0",
+                "--set",
+                "faults.enabled=false",
+            ])
+            .args(["--set", "workload.liveness_bound=1ns"])
+            .env("PATH", path_var)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.lines()
+            .find_map(|l| l.strip_prefix("replay with").map(|r| r.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no replay line in {out}"))
+    };
+    let dir = exe.parent().unwrap().display().to_string();
+    assert!(
+        replay_line(&dir).starts_with("ruckus run lease_lock_no_fencing"),
+        "{}",
+        replay_line(&dir)
+    );
+    let elsewhere = replay_line("/nonexistent");
+    assert!(
+        elsewhere.starts_with(&format!("{} run ", exe.display())),
+        "{elsewhere}"
+    );
+}
+
 #[test]
 fn the_binary_exits_with_the_documented_codes() {
     let exe = binary();

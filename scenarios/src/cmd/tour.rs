@@ -37,8 +37,10 @@ pub struct Args {
 }
 
 /// Runs the tour.
-/// The tour runs on its own embedded scenario, whatever models `_registry` adds.
-pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, String> {
+/// The tour runs on its own embedded scenario, whatever models `registry` adds; its printed
+/// commands use `registry`'s program name.
+pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, String> {
+    let program = registry.program_name().to_owned();
     let default_dir = args.dir.is_none();
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("ruckus-out/tour"));
     let seeds = args.seeds.unwrap_or(200);
@@ -48,6 +50,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     crate::output::ensure_dir(&dir, default_dir)?;
     let reference = args.scenario.as_deref().unwrap_or(TOUR_SCENARIO);
     let scenario = Registry::builtin()
+        .program(&program)
         .scenario(reference, &[])
         .map_err(|e| e.to_string())?;
 
@@ -58,7 +61,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     .map_err(w)?;
     writeln!(
         out,
-        "The scenario `{}` (built in; `ruckus scenarios --show {}` prints it):",
+        "The scenario `{}` (built in; `{program} scenarios --show {}` prints it):",
         scenario.name, scenario.name
     )
     .map_err(w)?;
@@ -72,7 +75,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     .map_err(w)?;
     writeln!(
         out,
-        "   $ ruckus sweep {} --seeds {seeds} --stop-on-failure",
+        "   $ {program} sweep {} --seeds {seeds} --stop-on-failure",
         scenario.name
     )
     .map_err(w)?;
@@ -112,7 +115,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     writeln!(out, "2. Re-run seed {seed} with a full trace").map_err(w)?;
     writeln!(
         out,
-        "   $ ruckus run {} --seed {seed} --trace {}",
+        "   $ {program} run {} --seed {seed} --trace {}",
         scenario.name,
         full.display()
     )
@@ -137,7 +140,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     .map_err(w)?;
     writeln!(
         out,
-        "   $ ruckus shrink {} -o {}",
+        "   $ {program} shrink {} -o {}",
         full.display(),
         dir.join("shrunk.trace").display()
     )
@@ -211,7 +214,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, _registry: &Registry) -> Result<Exit, S
     .map_err(w)?;
     writeln!(
         out,
-        "Next: `ruckus scenarios`, `ruckus run pingpong`, `ruckus --help`."
+        "Next: `{program} scenarios`, `{program} run pingpong`, `{program} --help`."
     )
     .map_err(w)?;
     Ok(Exit::Held)

@@ -44,8 +44,17 @@ fn text(bytes: &[u8]) -> String {
 
 /// Runs the example's binary in `dir`.
 fn primary_backup(bin: &Path, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    // As a user who installed their binary: its name on PATH leads to it, so the commands it
+    // prints say `primary-backup ...`.
+    let mut path = vec![bin.parent().expect("the binary's directory").to_path_buf()];
+    path.extend(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     let out = Command::new(bin)
         .args(args)
+        .env("PATH", std::env::join_paths(path).expect("a PATH"))
         .current_dir(dir)
         .output()
         .expect("the example binary runs");

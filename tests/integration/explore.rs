@@ -165,6 +165,14 @@ fn html_report_is_self_contained() {
             "the report must not load anything: found {forbidden}"
         );
     }
+    // A narrow terminal gets a block per variant instead of a wrapped table.
+    assert_eq!(
+        explore::report::table_fitting(&r, None),
+        explore::report::table(&r)
+    );
+    let narrow = explore::report::table_fitting(&r, Some(80));
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
+    assert!(narrow.contains("retries (baseline): 2 runs"), "{narrow}");
     let table = explore::report::table(&r);
     assert!(
         table.contains("retries_breaker") && table.contains("Δ"),

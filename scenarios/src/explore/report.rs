@@ -56,7 +56,7 @@ pub fn vertical(results: &Results) -> String {
     }
     let _ = writeln!(
         s,
-        "\nmean ± 95% interval over {} seeds; Δ = paired difference from `{}` (* : interval excludes 0)",
+        "\nmean ± 95% interval over {} seeds\nΔ = paired difference from `{}` (*: interval excludes 0)",
         results.seeds.len(),
         results.baseline
     );

@@ -89,6 +89,7 @@
 
 mod config;
 pub mod model;
+mod table;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -102,6 +103,7 @@ pub use wire::{
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
+use table::{Entry, Table};
 
 /// The scope the component's handlers act through, inside any host process `P`.
 pub type SwimScope<'s, 'a, P> = Scope<'s, 'a, P, SwimMsg, SwimTimer>;
@@ -116,7 +118,8 @@ pub struct Member {
     pub status: Status,
     /// The incarnation the status refers to.
     pub incarnation: Incarnation,
-    /// Local time of the last status change.
+    /// Local time this member saw it become suspect, dead or left; `Instant::ZERO` while it
+    /// is alive or unknown (not kept for those, so the table stays at 8 bytes an entry).
     pub since: Instant,
 }
 
@@ -182,7 +185,7 @@ pub struct Swim {
     seeds: Rc<[u32]>,
     me: u32,
     incarnation: Incarnation,
-    members: Vec<Member>,
+    members: Table,
     /// Alive or suspect members, this one included (the cluster size estimate).
     active: u32,
     /// Members known dead (not left).
@@ -220,7 +223,7 @@ impl Swim {
             seeds,
             me,
             incarnation: Incarnation::default(),
-            members: vec![Member::default(); n],
+            members: Table::new(n),
             active: 0,
             dead: 0,
             probe_order: Vec::new(),
@@ -248,11 +251,20 @@ impl Swim {
     }
     /// What this member knows about member `i`.
     pub fn member(&self, i: u32) -> Member {
-        self.members[i as usize]
+        let e = self.members.get(i);
+        Member {
+            status: e.status(),
+            incarnation: e.incarnation(),
+            since: self.members.changed_at(i).unwrap_or(Instant::ZERO),
+        }
     }
-    /// The whole table, indexed by member index.
-    pub fn members(&self) -> &[Member] {
-        &self.members
+    /// The whole table, by member index (entries are unpacked as they are read).
+    pub fn members(&self) -> impl ExactSizeIterator<Item = Member> + '_ {
+        (0..self.members.len() as u32).map(|i| self.member(i))
+    }
+    /// Each member's status, by member index: the cheap way to scan the whole table.
+    pub fn statuses(&self) -> impl ExactSizeIterator<Item = Status> + '_ {
+        self.members.entries().iter().map(|e| e.status())
     }
     /// Alive or suspect members known, this one included.
     pub fn active_count(&self) -> u32 {
@@ -359,7 +371,7 @@ impl Swim {
                 let n = self.active.max(1);
                 cx.set_timer(self.config.push_pull_interval_scaled(n), SwimTimer::PushPull);
                 let mut pick = [0u32; 1];
-                if self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status == Status::Alive) == 1 {
+                if self.pick_random(cx, &mut pick, u32::MAX, false, |m, _| m.status() == Status::Alive) == 1 {
                     self.push_pull(cx, pick[0], true);
                 }
             }
@@ -367,7 +379,7 @@ impl Swim {
                 cx.set_timer(self.config.reconnect_interval, SwimTimer::Reconnect);
                 let mut pick = [0u32; 1];
                 if self.dead > 0
-                    && self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status == Status::Dead) == 1
+                    && self.pick_random(cx, &mut pick, u32::MAX, true, |m, _| m.status() == Status::Dead) == 1
                 {
                     cx.count("swim.reconnects", 1);
                     self.push_pull(cx, pick[0], true);
@@ -506,9 +518,9 @@ impl Swim {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         // The buddy system: a suspect hears of its suspicion from whoever probes it.
-        let known = self.members[target as usize];
-        let buddy = (self.config.lifeguard && known.status == Status::Suspect)
-            .then(|| self.update(UpdateKind::Suspect, target, known.incarnation, self.me));
+        let known = self.members.get(target);
+        let buddy = (self.config.lifeguard && known.status() == Status::Suspect)
+            .then(|| self.update(UpdateKind::Suspect, target, known.incarnation(), self.me));
         let piggyback = self.piggyback(buddy);
         self.send(
             cx,
@@ -541,8 +553,8 @@ impl Swim {
         };
         let mut relays = [0u32; 64];
         let k = self.config.indirect_checks as usize;
-        let found = self.pick_random(cx, &mut relays[..k], probe.target, |m, _| {
-            m.status == Status::Alive
+        let found = self.pick_random(cx, &mut relays[..k], probe.target, false, |m, _| {
+            m.status() == Status::Alive
         });
         let nack = self.config.lifeguard;
         for &relay in &relays[..found] {
@@ -580,14 +592,14 @@ impl Swim {
             };
             self.health = (self.health + delta).min(self.config.awareness_max_multiplier - 1);
         }
-        let known = self.members[probe.target as usize];
-        if !known.status.is_active() {
+        let known = self.members.get(probe.target);
+        if !known.status().is_active() {
             return;
         }
         if self.bugs.no_suspicion {
-            self.on_dead(cx, probe.target, known.incarnation, self.me);
+            self.on_dead(cx, probe.target, known.incarnation(), self.me);
         } else {
-            self.on_suspect(cx, probe.target, known.incarnation, self.me);
+            self.on_suspect(cx, probe.target, known.incarnation(), self.me);
         }
     }
 
@@ -616,8 +628,13 @@ impl Swim {
         let dead_window = self.config.gossip_to_the_dead_time;
         let mut targets = [0u32; 64];
         let k = self.config.gossip_nodes as usize;
-        let found = self.pick_random(cx, &mut targets[..k], u32::MAX, |m, _| {
-            m.status.is_active() || (m.status == Status::Dead && now.saturating_since(m.since) < dead_window)
+        let members = &self.members;
+        let found = self.pick_random(cx, &mut targets[..k], u32::MAX, false, |m, i| {
+            m.status().is_active()
+                || (m.status() == Status::Dead
+                    && members
+                        .changed_at(i)
+                        .is_some_and(|since| now.saturating_since(since) < dead_window))
         });
         for &t in &targets[..found] {
             let piggyback = self.piggyback(None);
@@ -634,14 +651,14 @@ impl Swim {
         };
         let now = cx.now();
         debug_assert!(now >= s.start, "suspicion of {member} fired before it began");
-        let known = self.members[member as usize];
+        let known = self.members.get(member);
         assert_eq!(
-            known.status,
+            known.status(),
             Status::Suspect,
             "a suspicion of {member} outlived its status"
         );
         cx.count("swim.dead_declared", 1);
-        self.on_dead(cx, member, known.incarnation, self.me);
+        self.on_dead(cx, member, known.incarnation(), self.me);
     }
 
     /// Applies an alive message about `member` at `inc`.
@@ -649,11 +666,11 @@ impl Swim {
         if member == self.me {
             return; // this member's own word about itself is final
         }
-        let known = self.members[member as usize];
-        if known.status != Status::Unknown && inc <= known.incarnation {
+        let known = self.members.get(member);
+        if known.status() != Status::Unknown && inc <= known.incarnation() {
             return;
         }
-        if known.status == Status::Dead && inc.life == known.incarnation.life {
+        if known.status() == Status::Dead && inc.life == known.incarnation().life {
             // Declared dead, yet alive in the same life: it never failed.
             cx.count("swim.false_dead", 1);
         }
@@ -678,15 +695,15 @@ impl Swim {
             }
             return;
         }
-        let known = self.members[member as usize];
-        if inc < known.incarnation || !known.status.is_active() {
+        let known = self.members.get(member);
+        if inc < known.incarnation() || !known.status().is_active() {
             return;
         }
-        if known.status == Status::Suspect {
+        if known.status() == Status::Suspect {
             if self.confirm(cx, member, from) {
                 cx.count("swim.confirmations", 1);
                 self.queue
-                    .push(self.update(UpdateKind::Suspect, member, known.incarnation, from));
+                    .push(self.update(UpdateKind::Suspect, member, known.incarnation(), from));
             }
             return;
         }
@@ -723,8 +740,8 @@ impl Swim {
             }
             return;
         }
-        let known = self.members[member as usize];
-        if inc < known.incarnation || !known.status.is_active() {
+        let known = self.members.get(member);
+        if inc < known.incarnation() || !known.status().is_active() {
             return;
         }
         self.end_suspicion(cx, member);
@@ -748,7 +765,8 @@ impl Swim {
             let mut next = self.incarnation.max(accused);
             next.number += 1;
             self.incarnation = next;
-            self.members[self.me as usize].incarnation = next;
+            let own = self.members.get(self.me).status();
+            self.members.set(self.me, own, next, cx.now());
         }
         self.queue
             .push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
@@ -792,13 +810,14 @@ impl Swim {
     fn push_pull<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, to: u32, reply: bool) {
         let state: Vec<StateEntry> = self
             .members
+            .entries()
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.status != Status::Unknown)
-            .map(|(i, m)| StateEntry {
+            .filter(|(_, e)| e.status() != Status::Unknown)
+            .map(|(i, e)| StateEntry {
                 member: i as u32,
-                incarnation: m.incarnation,
-                status: m.status,
+                incarnation: e.incarnation(),
+                status: e.status(),
             })
             .collect();
         self.send(cx, self.roster.process(to), SwimMsg::PushPull { reply, state });
@@ -852,12 +871,9 @@ impl Swim {
     }
 
     fn set_status(&mut self, member: u32, status: Status, incarnation: Incarnation, now: Instant) {
-        let m = &mut self.members[member as usize];
-        let old = m.status;
-        m.status = status;
-        m.incarnation = incarnation;
+        let old = self.members.get(member).status();
+        self.members.set(member, status, incarnation, now);
         if old != status {
-            m.since = now;
             self.active = self.active + u32::from(status.is_active()) - u32::from(old.is_active());
             self.dead = self.dead + u32::from(status == Status::Dead) - u32::from(old == Status::Dead);
             if member != self.me {
@@ -880,7 +896,7 @@ impl Swim {
         match self.config.target_selection {
             TargetSelection::Random => {
                 let mut pick = [0u32; 1];
-                (self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status.is_active()) == 1)
+                (self.pick_random(cx, &mut pick, u32::MAX, false, |m, _| m.status().is_active()) == 1)
                     .then_some(pick[0])
             }
             TargetSelection::RoundRobin => {
@@ -889,7 +905,7 @@ impl Swim {
                     while self.probe_next < self.probe_order.len() {
                         let m = self.probe_order[self.probe_next];
                         self.probe_next += 1;
-                        if self.members[m as usize].status.is_active() {
+                        if self.members.get(m).status().is_active() {
                             return Some(m);
                         }
                     }
@@ -897,7 +913,7 @@ impl Swim {
                     self.probe_order.clear();
                     self.probe_order.extend(
                         (0..self.members.len() as u32)
-                            .filter(|&i| i != me && self.members[i as usize].status.is_active()),
+                            .filter(|&i| i != me && self.members.get(i).status().is_active()),
                     );
                     cx.random().shuffle(&mut self.probe_order);
                     self.probe_next = 0;
@@ -918,11 +934,12 @@ impl Swim {
         cx: &mut SwimScope<'_, '_, P>,
         out: &mut [u32],
         exclude: u32,
-        eligible: impl Fn(&Member, u32) -> bool,
+        only_changed: bool,
+        eligible: impl Fn(Entry, u32) -> bool,
     ) -> usize {
         let n = self.members.len();
         let ok = |i: u32, chosen: &[u32]| {
-            i != self.me && i != exclude && eligible(&self.members[i as usize], i) && !chosen.contains(&i)
+            i != self.me && i != exclude && eligible(self.members.get(i), i) && !chosen.contains(&i)
         };
         let mut found = 0;
         for _ in 0..(4 * out.len() + 4) {
@@ -936,6 +953,22 @@ impl Swim {
             }
         }
         let start = cx.random().index(n);
+        if only_changed {
+            // Only suspect, dead or left members qualify: walk just those, in the same cyclic
+            // order from `start` as the full scan below would.
+            let changed = self.members.changed();
+            let split = changed.partition_point(|&(m, _)| (m as usize) < start);
+            for &(i, _) in changed[split..].iter().chain(&changed[..split]) {
+                if found == out.len() {
+                    break;
+                }
+                if ok(i, &out[..found]) {
+                    out[found] = i;
+                    found += 1;
+                }
+            }
+            return found;
+        }
         for j in 0..n {
             if found == out.len() {
                 break;

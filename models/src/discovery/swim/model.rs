@@ -360,14 +360,14 @@ pub fn properties(config: &Config) -> Vec<Property<SwimNode>> {
                 }
             }
             for (id, _, node) in v.processes() {
-                for (j, m) in node.swim.members().iter().enumerate() {
+                for (j, status) in node.swim.statuses().enumerate() {
                     let ok = if running[j] {
-                        m.status == Status::Alive
+                        status == Status::Alive
                     } else {
-                        !m.status.is_active()
+                        !status.is_active()
                     };
                     if !ok {
-                        return Err(format!("{id} sees member {j} {:?}", m.status));
+                        return Err(format!("{id} sees member {j} {status:?}"));
                     }
                 }
             }

@@ -6,6 +6,8 @@
 //! exchange (every known member) is a vector; it goes out once per push-pull interval.
 
 use ruckus_sim::ProcessId;
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A member's incarnation: `life` counts its boots (kept on its disk), `number` its
@@ -271,68 +273,77 @@ pub enum SwimTimer {
     InboxDone,
 }
 
-/// An update waiting to be sent, with how often it has been.
-#[derive(Clone, Copy, Debug)]
-struct Queued {
-    update: Update,
-    transmits: u32,
-    /// Insertion order: among equally sent updates the newest goes first.
-    id: u64,
-}
+/// Where a queued update sorts: fewest transmissions first, then newest first.
+type QueueKey = (u32, Reverse<u64>);
 
 /// memberlist's transmit-limited queue: updates go out fewest-sent first (newest first among
 /// equals) until each has been sent `limit` times; a new update about a member replaces any
-/// queued one about the same member. The queue holds at most one update per member and is
-/// usually a handful long, so scans over it are cheap; nothing here is O(cluster size).
+/// queued one about the same member. Both maps hold only queued updates (at most one per
+/// member), so a push or a fill costs O(log q) per update touched, however long the queue
+/// grows (after a join it holds an alive update for every member learned).
 #[derive(Clone, Debug, Default)]
 pub struct BroadcastQueue {
-    items: Vec<Queued>,
+    order: BTreeMap<QueueKey, Update>,
+    by_member: BTreeMap<u32, QueueKey>,
     next_id: u64,
 }
 
 impl BroadcastQueue {
     /// Queues `update`, replacing whatever was queued about the same member.
     pub fn push(&mut self, update: Update) {
-        self.items.retain(|q| q.update.member != update.member);
-        self.items.push(Queued {
-            update,
-            transmits: 0,
-            id: self.next_id,
-        });
+        let key = (0, Reverse(self.next_id));
         self.next_id += 1;
+        if let Some(old) = self.by_member.insert(update.member, key) {
+            self.order.remove(&old);
+        }
+        self.order.insert(key, update);
     }
 
     /// Updates waiting.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.order.len()
     }
 
     /// Nothing waiting.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.order.is_empty()
     }
 
     /// Fills `out` with the least-sent updates that fit in `bytes_max`, counts a transmission
     /// for each, and drops those sent `limit` times.
     pub fn fill(&mut self, out: &mut Piggyback, bytes_max: u32, limit: u32) {
-        if self.items.is_empty() {
+        if self.order.is_empty() {
             return;
         }
-        self.items
-            .sort_unstable_by(|a, b| a.transmits.cmp(&b.transmits).then(b.id.cmp(&a.id)));
         let mut used = out.bytes().max(2);
-        for q in &mut self.items {
-            let cost = 2 + q.update.bytes();
+        let mut taken = [(0, Reverse(0)); PIGGYBACK_MAX];
+        let mut count = 0;
+        for (key, update) in &self.order {
+            let cost = 2 + update.bytes();
             if used + cost > bytes_max {
                 continue;
             }
-            if !out.push(q.update) {
+            if !out.push(*update) {
                 break;
             }
             used += cost;
-            q.transmits += 1;
+            taken[count] = *key;
+            count += 1;
         }
-        self.items.retain(|q| q.transmits < limit);
+        for key in &taken[..count] {
+            let update = self.order.remove(key).expect("a taken update is queued");
+            let sent = (key.0 + 1, key.1);
+            self.order.insert(sent, update);
+            self.by_member.insert(update.member, sent);
+        }
+        // The limit falls when the cluster shrinks: drop everything sent enough, sent now or not.
+        while let Some(entry) = self.order.last_entry() {
+            if entry.key().0 < limit {
+                break;
+            }
+            let update = entry.remove();
+            self.by_member.remove(&update.member);
+        }
     }
 }
 

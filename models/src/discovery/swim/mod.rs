@@ -73,7 +73,9 @@
 //! protocol's work per member is flat (about 2 messages per period at every size); what grows
 //! is the engine's: its event queue is a binary heap of every pending timer and message by
 //! value (about 5 per member), whose sifts miss the cache once it outgrows it, and `Sim::new`
-//! lays out network paths for every pair of hosts (over a minute at 10,000, not timed).
+//! lays out network paths for every pair of hosts (40 s to a minute at 10,000, not timed).
+//! Peak memory of a 10,000-member run: 2.5 GB (tables 800 MB, probe orders 400 MB, the rest
+//! mostly the engine's host-pair paths).
 
 //! ## Tuning: probe interval x suspicion multiplier x loss
 //!

@@ -11,8 +11,10 @@
 //! * [`turmoil_pingpong`]: the same pingpong written for turmoil, the closest Rust peer.
 //! * [`trace`]: pingpong recorded to a trace file and replayed, and the file's bytes per event.
 //! * [`raft`]: the healthy Raft cluster under a steady open-loop client load.
+//! * [`swim`]: SWIM clusters of 100 to 10,000 members in steady state.
 
 pub mod raft;
+pub mod swim;
 pub mod trace;
 
 use ruckus_models::pingpong::{self, PingPong, PingPongConfig};

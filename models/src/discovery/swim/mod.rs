@@ -43,13 +43,40 @@
 //!
 //! ## Validation (see `tests.rs`)
 //!
-//! First detection of a crash with random targets matches the SWIM paper's analysis (1.425 ±
-//! 0.047 periods at n = 5, 1.513 ± 0.058 at 10, 1.690 ± 0.122 at 100, against the exact
-//! 1.463, 1.530, 1.577); steady load is about 2 messages sent and 2 received per member per
-//! period whatever the size; each bug switch breaks `accuracy` on a 2 s partition that the
-//! correct protocol refutes; next to slow members, Lifeguard cuts the false deaths of healthy
-//! members from 114 to 8 (four seeds).
+//! First detection of a crash, `ruckus explore scenarios/data/experiments/swim_paper.toml`
+//! (random targets, aligned rounds, 1000 seeds per size, 24 s): 1.460 ± 0.055 protocol
+//! periods at n = 5, 1.510 ± 0.054 at 10, 1.578 ± 0.059 at 100 (95 % intervals, each within
+//! 4 % of its mean). The exact value for a member choosing uniformly among its n - 1 peers,
+//! `1/(1-(1-1/(n-1))^(n-1))`, is 1.463, 1.530, 1.577; the paper's `1/(1-(1-1/n)^(n-1))`
+//! (1.694, 1.632, 1.587) takes `1/n` as the chance that one survivor picks the crashed member,
+//! so it lies above the measurements at small n and meets them as n grows. Steady load is about
+//! 2 messages sent and 2 received per member per period whatever the size (test up to n = 100;
+//! the `swim` bench: 2.02, 2.07, 2.15 sent at 100, 1,000, 10,000). Each bug switch breaks
+//! `accuracy` on a 2 s partition that the correct protocol refutes.
 //!
+//! ## Lifeguard
+//!
+//! `ruckus explore scenarios/data/experiments/swim_lifeguard.toml` (10 members, 3 slowed for
+//! 60 s, 30 seeds): dead declarations about the 7 healthy members fall from 25.9 ± 1.3 per run
+//! without Lifeguard to 1.7 ± 0.5 with it at `slow:20` (ratio 0.07, about 15x fewer), and from
+//! 2.2 ± 2.7 to 0.03 ± 0.07 at `slow:15`. Declarations about the slowed members themselves stay
+//! (42 vs 46 at `slow:20`): they really are too slow to answer, which Lifeguard does not aim at.
+//!
+//! ## Scale
+//!
+//! Each member's table is one packed 8-byte entry per member (`table.rs`), the broadcast queue
+//! costs O(log q) per update, messages are a few words, and an idle member's gossip ticker
+//! sleeps. `cargo bench -p ruckus-benches --bench swim` (steady state, a converged cluster,
+//! 2-core machine shared with other builds, load ~11): 100 members 7,770 simulated s per wall s
+//! (1.3 µs per member per period), 1,000 members 282 (3.6 µs), 10,000 members 3.8 (26.5 µs):
+//! 20x the 100-member cost per member per period at 10,000, against a target of 1.5x. The
+//! protocol's work per member is flat (about 2 messages per period at every size); what grows
+//! is the engine's: its event queue is a binary heap of every pending timer and message by
+//! value (about 5 per member), whose sifts miss the cache once it outgrows it, and `Sim::new`
+//! lays out network paths for every pair of hosts (40 s to a minute at 10,000, not timed).
+//! Peak memory of a 10,000-member run: 2.5 GB (tables 800 MB, probe orders 400 MB, the rest
+//! mostly the engine's host-pair paths).
+
 //! ## Tuning: probe interval x suspicion multiplier x loss
 //!
 //! `ruckus explore swim_tuning` and `ruckus explore swim_tuning_loss` (16 members, Lifeguard
@@ -86,9 +113,12 @@
 //! `swim.refutations`, `swim.dead_declared` (by this member's own suspicion timeout),
 //! `swim.false_dead` (a member declared dead came back alive in the same life: it never
 //! failed), `swim.inbox_dropped`. Distribution `swim.awareness` (the multiplier at each round).
+//! The standalone model adds `swim.false_positives` and `swim.false_positives_slow` (what they
+//! count: [`model`]'s docs).
 
 mod config;
 pub mod model;
+mod table;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -102,6 +132,7 @@ pub use wire::{
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
+use table::{Entry, Table};
 
 /// The scope the component's handlers act through, inside any host process `P`.
 pub type SwimScope<'s, 'a, P> = Scope<'s, 'a, P, SwimMsg, SwimTimer>;
@@ -116,7 +147,8 @@ pub struct Member {
     pub status: Status,
     /// The incarnation the status refers to.
     pub incarnation: Incarnation,
-    /// Local time of the last status change.
+    /// Local time this member saw it become suspect, dead or left; `Instant::ZERO` while it
+    /// is alive or unknown (not kept for those, so the table stays at 8 bytes an entry).
     pub since: Instant,
 }
 
@@ -182,7 +214,7 @@ pub struct Swim {
     seeds: Rc<[u32]>,
     me: u32,
     incarnation: Incarnation,
-    members: Vec<Member>,
+    members: Table,
     /// Alive or suspect members, this one included (the cluster size estimate).
     active: u32,
     /// Members known dead (not left).
@@ -199,6 +231,11 @@ pub struct Swim {
     inbox: VecDeque<(ProcessId, SwimMsg)>,
     events: Vec<MemberEvent>,
     leaving: bool,
+    /// Gossip ticks fall at `gossip_origin + k * gossip_interval` (local time); the timer is
+    /// only armed while the queue holds something, so an idle member's ticker sleeps instead
+    /// of waking five times a second for nothing (half of all events in a quiet cluster).
+    gossip_origin: Instant,
+    gossip_armed: bool,
 }
 
 impl Swim {
@@ -220,7 +257,7 @@ impl Swim {
             seeds,
             me,
             incarnation: Incarnation::default(),
-            members: vec![Member::default(); n],
+            members: Table::new(n),
             active: 0,
             dead: 0,
             probe_order: Vec::new(),
@@ -234,6 +271,8 @@ impl Swim {
             inbox: VecDeque::new(),
             events: Vec::new(),
             leaving: false,
+            gossip_origin: Instant::ZERO,
+            gossip_armed: false,
             roster,
         }
     }
@@ -248,11 +287,20 @@ impl Swim {
     }
     /// What this member knows about member `i`.
     pub fn member(&self, i: u32) -> Member {
-        self.members[i as usize]
+        let e = self.members.get(i);
+        Member {
+            status: e.status(),
+            incarnation: e.incarnation(),
+            since: self.members.changed_at(i).unwrap_or(Instant::ZERO),
+        }
     }
-    /// The whole table, indexed by member index.
-    pub fn members(&self) -> &[Member] {
-        &self.members
+    /// The whole table, by member index (entries are unpacked as they are read).
+    pub fn members(&self) -> impl ExactSizeIterator<Item = Member> + '_ {
+        (0..self.members.len() as u32).map(|i| self.member(i))
+    }
+    /// Each member's status, by member index: the cheap way to scan the whole table.
+    pub fn statuses(&self) -> impl ExactSizeIterator<Item = Status> + '_ {
+        self.members.entries().iter().map(|e| e.status())
     }
     /// Alive or suspect members known, this one included.
     pub fn active_count(&self) -> u32 {
@@ -275,6 +323,22 @@ impl Swim {
         self.events.drain(..)
     }
 
+    /// Makes this member start as part of a cluster that converged long ago: every other
+    /// member known alive in its first life, no join exchange. Call before
+    /// [`start`](Swim::start); no events are reported for these entries. Without it, a
+    /// cluster that starts all at once goes through a join storm (each joiner learns the
+    /// whole cluster from a seed and rebroadcasts every member it learns), which a measure of
+    /// the steady state should skip.
+    pub fn assume_joined(&mut self) {
+        let first = Incarnation { life: 1, number: 0 };
+        for i in (0..self.roster.len()).filter(|&i| i != self.me) {
+            if !self.members.get(i).status().is_active() {
+                self.members.set(i, Status::Alive, first, Instant::ZERO);
+                self.active += 1;
+            }
+        }
+    }
+
     /// Boots the member: a new life (one more than the disk remembers), alive, joined through
     /// the seeds, with its rounds scheduled.
     pub fn start<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>) {
@@ -290,8 +354,13 @@ impl Swim {
         self.incarnation = Incarnation { life, number: 0 };
         let now = cx.now();
         self.set_status(self.me, Status::Alive, self.incarnation, now);
-        self.queue
-            .push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
+        // The ticker is armed below, after the first probe (the order timers at one instant fire).
+        self.gossip_origin = now;
+        self.gossip_armed = true;
+        self.broadcast(
+            cx,
+            self.update(UpdateKind::Alive, self.me, self.incarnation, self.me),
+        );
         let first_probe = if self.config.stagger {
             Duration::from_nanos(cx.random().below(self.config.probe_interval.as_nanos()) + 1)
         } else {
@@ -303,7 +372,7 @@ impl Swim {
         let offset = cx.random().below(push_pull.as_nanos()) + 1;
         cx.set_timer(Duration::from_nanos(offset), SwimTimer::PushPull);
         cx.set_timer(self.config.reconnect_interval, SwimTimer::Reconnect);
-        if self.join(cx) {
+        if self.active <= 1 && self.join(cx) {
             cx.set_timer(self.config.join_retry_interval, SwimTimer::JoinRetry);
         }
     }
@@ -317,8 +386,10 @@ impl Swim {
         self.leaving = true;
         let now = cx.now();
         self.set_status(self.me, Status::Left, self.incarnation, now);
-        self.queue
-            .push(self.update(UpdateKind::Dead, self.me, self.incarnation, self.me));
+        self.broadcast(
+            cx,
+            self.update(UpdateKind::Dead, self.me, self.incarnation, self.me),
+        );
     }
 
     /// Handles a message from another member (after the inbox, when this member is slow).
@@ -359,7 +430,7 @@ impl Swim {
                 let n = self.active.max(1);
                 cx.set_timer(self.config.push_pull_interval_scaled(n), SwimTimer::PushPull);
                 let mut pick = [0u32; 1];
-                if self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status == Status::Alive) == 1 {
+                if self.pick_random(cx, &mut pick, u32::MAX, false, |m, _| m.status() == Status::Alive) == 1 {
                     self.push_pull(cx, pick[0], true);
                 }
             }
@@ -367,7 +438,7 @@ impl Swim {
                 cx.set_timer(self.config.reconnect_interval, SwimTimer::Reconnect);
                 let mut pick = [0u32; 1];
                 if self.dead > 0
-                    && self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status == Status::Dead) == 1
+                    && self.pick_random(cx, &mut pick, u32::MAX, true, |m, _| m.status() == Status::Dead) == 1
                 {
                     cx.count("swim.reconnects", 1);
                     self.push_pull(cx, pick[0], true);
@@ -506,9 +577,9 @@ impl Swim {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         // The buddy system: a suspect hears of its suspicion from whoever probes it.
-        let known = self.members[target as usize];
-        let buddy = (self.config.lifeguard && known.status == Status::Suspect)
-            .then(|| self.update(UpdateKind::Suspect, target, known.incarnation, self.me));
+        let known = self.members.get(target);
+        let buddy = (self.config.lifeguard && known.status() == Status::Suspect)
+            .then(|| self.update(UpdateKind::Suspect, target, known.incarnation(), self.me));
         let piggyback = self.piggyback(buddy);
         self.send(
             cx,
@@ -541,8 +612,8 @@ impl Swim {
         };
         let mut relays = [0u32; 64];
         let k = self.config.indirect_checks as usize;
-        let found = self.pick_random(cx, &mut relays[..k], probe.target, |m, _| {
-            m.status == Status::Alive
+        let found = self.pick_random(cx, &mut relays[..k], probe.target, false, |m, _| {
+            m.status() == Status::Alive
         });
         let nack = self.config.lifeguard;
         for &relay in &relays[..found] {
@@ -580,14 +651,14 @@ impl Swim {
             };
             self.health = (self.health + delta).min(self.config.awareness_max_multiplier - 1);
         }
-        let known = self.members[probe.target as usize];
-        if !known.status.is_active() {
+        let known = self.members.get(probe.target);
+        if !known.status().is_active() {
             return;
         }
         if self.bugs.no_suspicion {
-            self.on_dead(cx, probe.target, known.incarnation, self.me);
+            self.on_dead(cx, probe.target, known.incarnation(), self.me);
         } else {
-            self.on_suspect(cx, probe.target, known.incarnation, self.me);
+            self.on_suspect(cx, probe.target, known.incarnation(), self.me);
         }
     }
 
@@ -608,16 +679,22 @@ impl Swim {
     }
 
     fn gossip_round<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>) {
-        cx.set_timer(self.config.gossip_interval, SwimTimer::Gossip);
         if self.queue.is_empty() {
+            self.gossip_armed = false;
             return;
         }
+        cx.set_timer(self.config.gossip_interval, SwimTimer::Gossip);
         let now = cx.now();
         let dead_window = self.config.gossip_to_the_dead_time;
         let mut targets = [0u32; 64];
         let k = self.config.gossip_nodes as usize;
-        let found = self.pick_random(cx, &mut targets[..k], u32::MAX, |m, _| {
-            m.status.is_active() || (m.status == Status::Dead && now.saturating_since(m.since) < dead_window)
+        let members = &self.members;
+        let found = self.pick_random(cx, &mut targets[..k], u32::MAX, false, |m, i| {
+            m.status().is_active()
+                || (m.status() == Status::Dead
+                    && members
+                        .changed_at(i)
+                        .is_some_and(|since| now.saturating_since(since) < dead_window))
         });
         for &t in &targets[..found] {
             let piggyback = self.piggyback(None);
@@ -634,14 +711,14 @@ impl Swim {
         };
         let now = cx.now();
         debug_assert!(now >= s.start, "suspicion of {member} fired before it began");
-        let known = self.members[member as usize];
+        let known = self.members.get(member);
         assert_eq!(
-            known.status,
+            known.status(),
             Status::Suspect,
             "a suspicion of {member} outlived its status"
         );
         cx.count("swim.dead_declared", 1);
-        self.on_dead(cx, member, known.incarnation, self.me);
+        self.on_dead(cx, member, known.incarnation(), self.me);
     }
 
     /// Applies an alive message about `member` at `inc`.
@@ -649,19 +726,18 @@ impl Swim {
         if member == self.me {
             return; // this member's own word about itself is final
         }
-        let known = self.members[member as usize];
-        if known.status != Status::Unknown && inc <= known.incarnation {
+        let known = self.members.get(member);
+        if known.status() != Status::Unknown && inc <= known.incarnation() {
             return;
         }
-        if known.status == Status::Dead && inc.life == known.incarnation.life {
+        if known.status() == Status::Dead && inc.life == known.incarnation().life {
             // Declared dead, yet alive in the same life: it never failed.
             cx.count("swim.false_dead", 1);
         }
         self.end_suspicion(cx, member);
         let now = cx.now();
         self.set_status(member, Status::Alive, inc, now);
-        self.queue
-            .push(self.update(UpdateKind::Alive, member, inc, member));
+        self.broadcast(cx, self.update(UpdateKind::Alive, member, inc, member));
     }
 
     /// Applies a suspicion of `member` at `inc` raised by `from`.
@@ -678,15 +754,17 @@ impl Swim {
             }
             return;
         }
-        let known = self.members[member as usize];
-        if inc < known.incarnation || !known.status.is_active() {
+        let known = self.members.get(member);
+        if inc < known.incarnation() || !known.status().is_active() {
             return;
         }
-        if known.status == Status::Suspect {
+        if known.status() == Status::Suspect {
             if self.confirm(cx, member, from) {
                 cx.count("swim.confirmations", 1);
-                self.queue
-                    .push(self.update(UpdateKind::Suspect, member, known.incarnation, from));
+                self.broadcast(
+                    cx,
+                    self.update(UpdateKind::Suspect, member, known.incarnation(), from),
+                );
             }
             return;
         }
@@ -705,8 +783,7 @@ impl Swim {
         s.timer = cx.set_timer(s.timeout(), SwimTimer::Suspicion { member });
         self.suspicions.insert(member, s);
         self.set_status(member, Status::Suspect, inc, now);
-        self.queue
-            .push(self.update(UpdateKind::Suspect, member, inc, from));
+        self.broadcast(cx, self.update(UpdateKind::Suspect, member, inc, from));
     }
 
     /// Applies a dead message about `member` at `inc` from `from` (`from == member`: it left).
@@ -723,8 +800,8 @@ impl Swim {
             }
             return;
         }
-        let known = self.members[member as usize];
-        if inc < known.incarnation || !known.status.is_active() {
+        let known = self.members.get(member);
+        if inc < known.incarnation() || !known.status().is_active() {
             return;
         }
         self.end_suspicion(cx, member);
@@ -735,7 +812,7 @@ impl Swim {
         };
         let now = cx.now();
         self.set_status(member, status, inc, now);
-        self.queue.push(self.update(UpdateKind::Dead, member, inc, from));
+        self.broadcast(cx, self.update(UpdateKind::Dead, member, inc, from));
     }
 
     /// Answers an accusation at `accused`: a higher incarnation, spread as alive.
@@ -748,10 +825,13 @@ impl Swim {
             let mut next = self.incarnation.max(accused);
             next.number += 1;
             self.incarnation = next;
-            self.members[self.me as usize].incarnation = next;
+            let own = self.members.get(self.me).status();
+            self.members.set(self.me, own, next, cx.now());
         }
-        self.queue
-            .push(self.update(UpdateKind::Alive, self.me, self.incarnation, self.me));
+        self.broadcast(
+            cx,
+            self.update(UpdateKind::Alive, self.me, self.incarnation, self.me),
+        );
     }
 
     /// Counts `from` as an independent confirmation of the suspicion of `member` and shortens
@@ -792,13 +872,14 @@ impl Swim {
     fn push_pull<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, to: u32, reply: bool) {
         let state: Vec<StateEntry> = self
             .members
+            .entries()
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.status != Status::Unknown)
-            .map(|(i, m)| StateEntry {
+            .filter(|(_, e)| e.status() != Status::Unknown)
+            .map(|(i, e)| StateEntry {
                 member: i as u32,
-                incarnation: m.incarnation,
-                status: m.status,
+                incarnation: e.incarnation(),
+                status: e.status(),
             })
             .collect();
         self.send(cx, self.roster.process(to), SwimMsg::PushPull { reply, state });
@@ -842,6 +923,18 @@ impl Swim {
         p
     }
 
+    /// Queues `update` for dissemination and wakes the gossip ticker, at its next tick, if it
+    /// was asleep.
+    fn broadcast<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, update: Update) {
+        self.queue.push(update);
+        if !self.gossip_armed {
+            self.gossip_armed = true;
+            let interval = self.config.gossip_interval.as_nanos();
+            let into = cx.now().saturating_since(self.gossip_origin).as_nanos() % interval;
+            cx.set_timer(Duration::from_nanos(interval - into), SwimTimer::Gossip);
+        }
+    }
+
     fn update(&self, kind: UpdateKind, member: u32, incarnation: Incarnation, from: u32) -> Update {
         Update {
             kind,
@@ -852,12 +945,9 @@ impl Swim {
     }
 
     fn set_status(&mut self, member: u32, status: Status, incarnation: Incarnation, now: Instant) {
-        let m = &mut self.members[member as usize];
-        let old = m.status;
-        m.status = status;
-        m.incarnation = incarnation;
+        let old = self.members.get(member).status();
+        self.members.set(member, status, incarnation, now);
         if old != status {
-            m.since = now;
             self.active = self.active + u32::from(status.is_active()) - u32::from(old.is_active());
             self.dead = self.dead + u32::from(status == Status::Dead) - u32::from(old == Status::Dead);
             if member != self.me {
@@ -880,7 +970,7 @@ impl Swim {
         match self.config.target_selection {
             TargetSelection::Random => {
                 let mut pick = [0u32; 1];
-                (self.pick_random(cx, &mut pick, u32::MAX, |m, _| m.status.is_active()) == 1)
+                (self.pick_random(cx, &mut pick, u32::MAX, false, |m, _| m.status().is_active()) == 1)
                     .then_some(pick[0])
             }
             TargetSelection::RoundRobin => {
@@ -889,7 +979,7 @@ impl Swim {
                     while self.probe_next < self.probe_order.len() {
                         let m = self.probe_order[self.probe_next];
                         self.probe_next += 1;
-                        if self.members[m as usize].status.is_active() {
+                        if self.members.get(m).status().is_active() {
                             return Some(m);
                         }
                     }
@@ -897,7 +987,7 @@ impl Swim {
                     self.probe_order.clear();
                     self.probe_order.extend(
                         (0..self.members.len() as u32)
-                            .filter(|&i| i != me && self.members[i as usize].status.is_active()),
+                            .filter(|&i| i != me && self.members.get(i).status().is_active()),
                     );
                     cx.random().shuffle(&mut self.probe_order);
                     self.probe_next = 0;
@@ -918,11 +1008,12 @@ impl Swim {
         cx: &mut SwimScope<'_, '_, P>,
         out: &mut [u32],
         exclude: u32,
-        eligible: impl Fn(&Member, u32) -> bool,
+        only_changed: bool,
+        eligible: impl Fn(Entry, u32) -> bool,
     ) -> usize {
         let n = self.members.len();
         let ok = |i: u32, chosen: &[u32]| {
-            i != self.me && i != exclude && eligible(&self.members[i as usize], i) && !chosen.contains(&i)
+            i != self.me && i != exclude && eligible(self.members.get(i), i) && !chosen.contains(&i)
         };
         let mut found = 0;
         for _ in 0..(4 * out.len() + 4) {
@@ -936,6 +1027,22 @@ impl Swim {
             }
         }
         let start = cx.random().index(n);
+        if only_changed {
+            // Only suspect, dead or left members qualify: walk just those, in the same cyclic
+            // order from `start` as the full scan below would.
+            let changed = self.members.changed();
+            let split = changed.partition_point(|&(m, _)| (m as usize) < start);
+            for &(i, _) in changed[split..].iter().chain(&changed[..split]) {
+                if found == out.len() {
+                    break;
+                }
+                if ok(i, &out[..found]) {
+                    out[found] = i;
+                    found += 1;
+                }
+            }
+            return found;
+        }
         for j in 0..n {
             if found == out.len() {
                 break;

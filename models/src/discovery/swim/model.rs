@@ -20,7 +20,20 @@
 //!
 //! `first_detection_periods` (scheduled crash to the first member marking it suspect or dead),
 //! `full_dissemination_periods` (to every running member marking it dead), both in probe
-//! intervals and averaged over the scheduled crashes; `false_positives` (`swim.false_dead`);
+//! intervals and averaged over the scheduled crashes; with aligned rounds (`stagger = false`)
+//! also `first_detection_rounds`, the SWIM paper's count (rounds from the first one starting
+//! after the crash through the one that ends in the first suspicion);
+//! `false_positives`: every dead declaration made by a member itself (its suspicion timeout
+//! running out, or a failed probe under `no_suspicion`; hearsay of someone else's declaration
+//! is not counted again) about a member whose process was at that moment running in the
+//! declared life and had handled an event within two gossip intervals, so it was not crashed,
+//! killed, stopped or paused. The model cannot see the network, so a member cut off by a
+//! partition counts as live here: under partitions the figure includes deaths the partition
+//! justified (`accuracy` is the exact check there); with loss, slow members or none of these,
+//! every count is a live member wrongly declared dead. `false_positives_slow` are those about
+//! members slowed by `slow:F` at their last event, `false_positives_healthy` the rest;
+//! `false_deaths_refuted` (`swim.false_dead`) counts observers that saw a member they held
+//! dead come back alive in the same life (the older, narrower figure);
 //! `msgs_per_member_per_period`, `received_per_member_per_period`,
 //! `bytes_per_member_per_second`.
 
@@ -32,7 +45,7 @@ use ruckus_sim::{
     Topology,
 };
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -72,6 +85,9 @@ pub struct Config {
     pub outage_max: Duration,
     /// Overrides the derived convergence bound.
     pub convergence_within: Option<Duration>,
+    /// Members start as a cluster that converged long ago (each knows every other alive, no
+    /// join exchange), so a run measures the steady state instead of the join storm.
+    pub joined: bool,
 }
 
 impl Default for Config {
@@ -87,6 +103,7 @@ impl Default for Config {
             faults_affect_reachability: true,
             outage_max: Duration::ZERO,
             convergence_within: None,
+            joined: false,
         }
     }
 }
@@ -207,6 +224,19 @@ pub enum NodeTimer {
 /// When each member is scheduled to stop: (true time, graceful).
 type Schedule = Rc<[Option<(Instant, bool)>]>;
 
+/// What a member's process last showed of itself: the life it runs, when it last handled an
+/// event (local time), and whether it was slowed (`slow:F`). Only the model's bookkeeping of
+/// dead declarations reads it (for `false_positives`); the protocol never does.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pulse {
+    life: u32,
+    at: Instant,
+    slow: bool,
+}
+
+/// One pulse per member, shared by the members of one run.
+type Board = Rc<[Cell<Pulse>]>;
+
 /// One member of the standalone model.
 #[derive(Clone, Debug)]
 pub struct SwimNode {
@@ -214,17 +244,53 @@ pub struct SwimNode {
     pub swim: Swim,
     schedule: Schedule,
     leave_grace: Duration,
+    board: Board,
+    /// How stale a pulse may be for its member to count as live: two gossip intervals (a
+    /// running member's gossip timer fires every interval, so only a crash, a kill or a pause
+    /// lets its pulse age beyond that).
+    live_within: Duration,
 }
 
 impl SwimNode {
-    /// Stamps the view changes of the last handler into the history and the detection metrics.
-    fn after_handler(&mut self, ctx: &mut Context<'_, Self>) {
+    /// Stamps this member's pulse, and the view changes of the last handler into the history
+    /// and the detection metrics. `verdicts`: the handler was one in which this member itself
+    /// may declare death (a suspicion timer, or a probe deadline under `no_suspicion`), so a
+    /// dead event in it is this member's own declaration, not hearsay.
+    fn after_handler(&mut self, ctx: &mut Context<'_, Self>, verdicts: bool) {
         let now = ctx.now();
-        let SwimNode { swim, schedule, .. } = self;
+        let slow = ctx.degradations().any(|m| parse_degrade_mode(m).is_ok());
+        let SwimNode {
+            swim,
+            schedule,
+            board,
+            live_within,
+            ..
+        } = self;
         let me = swim.me();
+        board[me as usize].set(Pulse {
+            life: swim.incarnation().life,
+            at: now,
+            slow,
+        });
         for e in swim.drain_events() {
+            if verdicts && e.status == Status::Dead {
+                let target = board[e.member as usize].get();
+                let live =
+                    target.life == e.incarnation.life && now.saturating_since(target.at) <= *live_within;
+                if live {
+                    ctx.count("swim.false_positives", 1);
+                    if target.slow {
+                        ctx.count("swim.false_positives_slow", 1);
+                    }
+                }
+            }
             stamp(schedule, ctx, me, now, e);
         }
+    }
+
+    /// Marks this member's pulse stopped (a scheduled crash or the end of a leave).
+    fn stopping(&self) {
+        self.board[self.swim.me() as usize].set(Pulse::default());
     }
 }
 
@@ -277,16 +343,20 @@ impl Process for SwimNode {
                 ctx.set_timer(Duration::ZERO, timer);
             }
         }
-        self.after_handler(ctx);
+        self.after_handler(ctx, false);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: SwimMsg) {
         self.swim
             .on_message(&mut ctx.scope(|m| m, NodeTimer::Swim), from, message);
-        self.after_handler(ctx);
+        self.after_handler(ctx, false);
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: NodeTimer) {
+        let verdicts = matches!(
+            timer,
+            NodeTimer::Swim(SwimTimer::Suspicion { .. } | SwimTimer::ProbeDeadline { .. })
+        );
         match timer {
             NodeTimer::Swim(t) => self.swim.on_timer(&mut ctx.scope(|m| m, NodeTimer::Swim), t),
             NodeTimer::Crash => {
@@ -303,7 +373,10 @@ impl Process for SwimNode {
                 ctx.stop_process(me);
             }
         }
-        self.after_handler(ctx);
+        self.after_handler(ctx, verdicts);
+        if matches!(timer, NodeTimer::Crash | NodeTimer::LeaveDone) {
+            self.stopping();
+        }
     }
 }
 
@@ -323,12 +396,19 @@ pub fn setup(sim: &mut Sim<SwimNode>, config: &Config) {
         schedule[s.member as usize] = Some((Instant::ZERO + s.at, true));
     }
     let schedule: Schedule = schedule.into();
+    let board: Board = (0..n).map(|_| Cell::new(Pulse::default())).collect();
+    let live_within = config.swim.gossip_interval * 2;
     for i in 0..n {
-        let swim = Swim::new(config.swim, config.bugs, Rc::clone(&roster), i, Rc::clone(&seeds));
+        let mut swim = Swim::new(config.swim, config.bugs, Rc::clone(&roster), i, Rc::clone(&seeds));
+        if config.joined {
+            swim.assume_joined();
+        }
         let node = SwimNode {
             swim,
             schedule: Rc::clone(&schedule),
             leave_grace: config.leave_grace,
+            board: Rc::clone(&board),
+            live_within,
         };
         let id = sim.spawn(HostId(i), node);
         assert_eq!(
@@ -360,14 +440,14 @@ pub fn properties(config: &Config) -> Vec<Property<SwimNode>> {
                 }
             }
             for (id, _, node) in v.processes() {
-                for (j, m) in node.swim.members().iter().enumerate() {
+                for (j, status) in node.swim.statuses().enumerate() {
                     let ok = if running[j] {
-                        m.status == Status::Alive
+                        status == Status::Alive
                     } else {
-                        !m.status.is_active()
+                        !status.is_active()
                     };
                     if !ok {
-                        return Err(format!("{id} sees member {j} {:?}", m.status));
+                        return Err(format!("{id} sees member {j} {status:?}"));
                     }
                 }
             }
@@ -439,8 +519,19 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         );
     }
     out.insert("crashes_detected".into(), f64::from(detected));
+    if !config.swim.stagger && detected > 0 {
+        out.insert("first_detection_rounds".into(), detection_rounds(config, metrics));
+    }
+    let false_positives = metrics.counter("swim.false_positives");
+    let of_slow = metrics.counter("swim.false_positives_slow");
+    out.insert("false_positives".into(), false_positives as f64);
+    out.insert("false_positives_slow".into(), of_slow as f64);
     out.insert(
-        "false_positives".into(),
+        "false_positives_healthy".into(),
+        (false_positives - of_slow) as f64,
+    );
+    out.insert(
+        "false_deaths_refuted".into(),
         metrics.counter("swim.false_dead") as f64,
     );
     if periods > 0.0 {
@@ -459,6 +550,26 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
     out.insert("suspicions".into(), metrics.counter("swim.suspicions") as f64);
     out.insert("refutations".into(), metrics.counter("swim.refutations") as f64);
     out
+}
+
+/// The SWIM paper's count of protocol periods to first detection, averaged over the detected
+/// scheduled crashes: rounds from the first one that starts after the crash through the one
+/// whose end brings the first suspicion. Meaningful with aligned rounds (`stagger = false`,
+/// every member's rounds start at multiples of the probe interval).
+fn detection_rounds(config: &Config, metrics: &Metrics) -> f64 {
+    let period = config.swim.probe_interval.as_nanos();
+    let (mut total, mut count) = (0u64, 0u64);
+    for c in &config.crashes {
+        let samples = metrics.samples(&format!("swim.detect_ns.m{}", c.member));
+        let Some(&first) = samples.iter().min() else {
+            continue;
+        };
+        let crash = c.at.as_nanos();
+        let first_round = crash.div_ceil(period) * period;
+        total += (crash + first).saturating_sub(first_round).div_ceil(period);
+        count += 1;
+    }
+    total as f64 / count as f64
 }
 
 /// The standalone SWIM model, for scenario files (`[model] name = "swim"`).

@@ -1,12 +1,16 @@
 //! What SWIM members send each other, the timers they set, and the queue of updates waiting
 //! to be piggybacked.
 //!
-//! Payloads stay unboxed: a message carries its piggybacked updates in a fixed inline array
-//! ([`Piggyback`]), so sending one allocates nothing. Only the full state of a push-pull
-//! exchange (every known member) is a vector; it goes out once per push-pull interval.
+//! Messages stay small (a few words): piggybacked updates ride in a vector that is only
+//! allocated when there is something to carry ([`Piggyback`]), and the full state of a
+//! push-pull exchange (every known member) is a vector that goes out once per push-pull
+//! interval.
 
 use ruckus_sim::ProcessId;
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// A member's incarnation: `life` counts its boots (kept on its disk), `number` its
 /// refutations within one life. Ordered by life first, so a restarted member's fresh alive
@@ -87,45 +91,35 @@ impl Update {
 /// Most updates one message carries (also limited by the byte budget).
 pub const PIGGYBACK_MAX: usize = 10;
 
-/// Updates carried inline by one message.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// Updates carried by one message: none (no allocation, the common case once the cluster is
+/// quiet) or up to [`PIGGYBACK_MAX`] in one small vector. Keeping the message itself small
+/// matters more than the allocation: the engine keeps every pending message and timer in one
+/// event queue by value, so each event costs moves the size of the largest message (an inline
+/// array of ten updates made every event 200 bytes wider).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Piggyback {
-    len: u8,
-    items: [Update; PIGGYBACK_MAX],
-}
-
-impl Default for Piggyback {
-    fn default() -> Self {
-        const BLANK: Update = Update {
-            kind: UpdateKind::Alive,
-            member: 0,
-            incarnation: Incarnation { life: 0, number: 0 },
-            from: 0,
-        };
-        Piggyback {
-            len: 0,
-            items: [BLANK; PIGGYBACK_MAX],
-        }
-    }
+    items: Vec<Update>,
 }
 
 impl Piggyback {
     /// Adds an update; false when full.
     pub fn push(&mut self, update: Update) -> bool {
-        if usize::from(self.len) == PIGGYBACK_MAX {
+        if self.items.len() == PIGGYBACK_MAX {
             return false;
         }
-        self.items[usize::from(self.len)] = update;
-        self.len += 1;
+        if self.items.capacity() == 0 {
+            self.items.reserve_exact(PIGGYBACK_MAX);
+        }
+        self.items.push(update);
         true
     }
     /// The updates carried.
     pub fn updates(&self) -> &[Update] {
-        &self.items[..usize::from(self.len)]
+        &self.items
     }
     /// No updates carried.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.items.is_empty()
     }
     /// Estimated bytes of the updates, with the compound-message framing memberlist adds
     /// (one byte of type, one of count, two of length per part).
@@ -135,6 +129,23 @@ impl Piggyback {
         } else {
             2 + self.updates().iter().map(|u| 2 + u.bytes()).sum::<u32>()
         }
+    }
+}
+
+/// Hashes as the earlier inline form did (a count byte, then a fixed array of
+/// [`PIGGYBACK_MAX`] updates padded with blanks), so run fingerprints stay comparable.
+impl Hash for Piggyback {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        const BLANK: Update = Update {
+            kind: UpdateKind::Alive,
+            member: 0,
+            incarnation: Incarnation { life: 0, number: 0 },
+            from: 0,
+        };
+        let mut padded = [BLANK; PIGGYBACK_MAX];
+        padded[..self.items.len()].copy_from_slice(&self.items);
+        (self.items.len() as u8).hash(state);
+        padded.hash(state);
     }
 }
 
@@ -271,68 +282,77 @@ pub enum SwimTimer {
     InboxDone,
 }
 
-/// An update waiting to be sent, with how often it has been.
-#[derive(Clone, Copy, Debug)]
-struct Queued {
-    update: Update,
-    transmits: u32,
-    /// Insertion order: among equally sent updates the newest goes first.
-    id: u64,
-}
+/// Where a queued update sorts: fewest transmissions first, then newest first.
+type QueueKey = (u32, Reverse<u64>);
 
 /// memberlist's transmit-limited queue: updates go out fewest-sent first (newest first among
 /// equals) until each has been sent `limit` times; a new update about a member replaces any
-/// queued one about the same member. The queue holds at most one update per member and is
-/// usually a handful long, so scans over it are cheap; nothing here is O(cluster size).
+/// queued one about the same member. Both maps hold only queued updates (at most one per
+/// member), so a push or a fill costs O(log q) per update touched, however long the queue
+/// grows (after a join it holds an alive update for every member learned).
 #[derive(Clone, Debug, Default)]
 pub struct BroadcastQueue {
-    items: Vec<Queued>,
+    order: BTreeMap<QueueKey, Update>,
+    by_member: BTreeMap<u32, QueueKey>,
     next_id: u64,
 }
 
 impl BroadcastQueue {
     /// Queues `update`, replacing whatever was queued about the same member.
     pub fn push(&mut self, update: Update) {
-        self.items.retain(|q| q.update.member != update.member);
-        self.items.push(Queued {
-            update,
-            transmits: 0,
-            id: self.next_id,
-        });
+        let key = (0, Reverse(self.next_id));
         self.next_id += 1;
+        if let Some(old) = self.by_member.insert(update.member, key) {
+            self.order.remove(&old);
+        }
+        self.order.insert(key, update);
     }
 
     /// Updates waiting.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.order.len()
     }
 
     /// Nothing waiting.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.order.is_empty()
     }
 
     /// Fills `out` with the least-sent updates that fit in `bytes_max`, counts a transmission
     /// for each, and drops those sent `limit` times.
     pub fn fill(&mut self, out: &mut Piggyback, bytes_max: u32, limit: u32) {
-        if self.items.is_empty() {
+        if self.order.is_empty() {
             return;
         }
-        self.items
-            .sort_unstable_by(|a, b| a.transmits.cmp(&b.transmits).then(b.id.cmp(&a.id)));
         let mut used = out.bytes().max(2);
-        for q in &mut self.items {
-            let cost = 2 + q.update.bytes();
+        let mut taken = [(0, Reverse(0)); PIGGYBACK_MAX];
+        let mut count = 0;
+        for (key, update) in &self.order {
+            let cost = 2 + update.bytes();
             if used + cost > bytes_max {
                 continue;
             }
-            if !out.push(q.update) {
+            if !out.push(*update) {
                 break;
             }
             used += cost;
-            q.transmits += 1;
+            taken[count] = *key;
+            count += 1;
         }
-        self.items.retain(|q| q.transmits < limit);
+        for key in &taken[..count] {
+            let update = self.order.remove(key).expect("a taken update is queued");
+            let sent = (key.0 + 1, key.1);
+            self.order.insert(sent, update);
+            self.by_member.insert(update.member, sent);
+        }
+        // The limit falls when the cluster shrinks: drop everything sent enough, sent now or not.
+        while let Some(entry) = self.order.last_entry() {
+            if entry.key().0 < limit {
+                break;
+            }
+            let update = entry.remove();
+            self.by_member.remove(&update.member);
+        }
     }
 }
 

@@ -70,6 +70,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../data/experiments/swim_tuning_loss.toml"),
     ),
     (
+        "swim_paper",
+        include_str!("../../data/experiments/swim_paper.toml"),
+    ),
+    (
+        "swim_lifeguard",
+        include_str!("../../data/experiments/swim_lifeguard.toml"),
+    ),
+    (
         "scheduler_placement",
         include_str!("../../data/experiments/scheduler_placement.toml"),
     ),

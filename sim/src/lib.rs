@@ -94,7 +94,10 @@ pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storag
 pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};
-pub use sim::{Failure, Limits, Progress, RunReport, Sim, SimConfig, Verdict, check_determinism};
+pub use sim::{
+    DEFAULT_MAX_PROCESSES, Failure, Limits, Progress, RunReport, Sim, SimConfig, SpawnLimitExceeded, Verdict,
+    check_determinism,
+};
 pub use time::{Duration, Instant};
 
 #[cfg(test)]

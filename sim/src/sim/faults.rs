@@ -6,7 +6,7 @@ use super::Sim;
 use crate::fault::Fault;
 use crate::network::HostId;
 use crate::process::{Process, ProcessId};
-use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
+use crate::record::{EventDetail, EventRecord, NONE, RecordKind};
 
 impl<P: Process> Sim<P> {
     /// Begins or ends fault `i` of the plan. Ends of faults the heal already undid do nothing.
@@ -64,7 +64,7 @@ impl<P: Process> Sim<P> {
             host: NONE,
             peer: i as u32,
             aux: 0,
-            digest: digest(&format!("{fault:?}")),
+            digest: self.fault_digests[i],
         };
         self.core.emit(r, EventDetail::Fault(fault));
         self.core.event_index += 1;

@@ -5,14 +5,17 @@
 //! and a value over the bound is bad input (exit code 2) whose message names the field and the
 //! bound. The bounds are generous for real use and keep the worst case to a few hundred MB.
 
-/// Hosts in a topology. The engine keeps a table of every host pair (6 bytes a pair once
-/// partitions are used: about 600 MB at this bound).
+/// Hosts in a topology. The engine keeps per-host state and routes per pair of host classes
+/// (hosts on one switch share one); only more than 64 partitions active at once add a table of
+/// every host pair (2 bytes a pair: about 200 MB at this bound).
 pub const MAX_HOSTS: u32 = 10_000;
 
 /// Zones of a zoned topology (their switches are joined in a full mesh).
 pub const MAX_ZONES: u32 = 1_000;
 
-/// Processes a model's setup may place (checked after the setup, from the built run).
+/// Processes a run may hold: the engine refuses the spawn past it
+/// ([`ruckus_sim::SimConfig::max_processes`], set by the runner), in the model's setup (bad
+/// input, exit 2) or from a handler (the run ends with `limit_exceeded`).
 pub const MAX_PROCESSES: usize = 100_000;
 
 /// A workload size a model declares ([`ruckus_sim::Model::WORKLOAD_KNOBS`]: clients, writers,
@@ -20,7 +23,8 @@ pub const MAX_PROCESSES: usize = 100_000;
 pub const MAX_WORKLOAD_KNOB: u64 = 100_000_000;
 
 /// Workload sizes that count processes (clients, writers, readers, members, instances, callers,
-/// workers): checked before the model's setup runs, so a setup never spawns millions.
+/// workers), found by key name: checked before the model's setup runs, for a message that
+/// names the field. The exact bound is the engine's, on every spawn ([`MAX_PROCESSES`]).
 pub const MAX_PROCESS_KNOB: u64 = 100_000;
 
 /// Fault actions in one expanded plan (or one explicit plan).

@@ -4,11 +4,14 @@
 //! Every output (`run --trace`, `shrink -o`, sweep traces and `--out`, exports, reports) goes
 //! through [`check_target`] first: a symbolic link, a directory, a device node, a FIFO or a
 //! socket at the path is refused rather than replaced, and a missing parent directory is an
-//! error rather than created. The only directories ruckus creates are the ones a command
+//! error rather than created. Whole files ([`write_file`]) and traces are then written under a
+//! temporary name in the directory opened at the start and moved into place relative to it
+//! ([`OutputDir`]), so a path swapped for something else after the check is left alone too. The only directories ruckus creates are the ones a command
 //! names as its output directory ([`ensure_dir`]). Inputs go through [`check_input`] (a
 //! regular file) and [`read_bounded`] (at most a given number of bytes), so `/dev/zero` or a
 //! FIFO is bad input, not a hang. Every failure is a one-line message: exit code 2.
 
+use ruckus_sim::trace::OutputDir;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -113,24 +116,37 @@ pub fn ensure_dir(dir: &Path, create_parents: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes a whole file at `path` (checked with [`check_target`]) through `fill`; a failed
-/// write (a full disk) is an error naming the file, and no half-written file is left.
+/// Writes a whole file at `path` (checked with [`check_target`]) through `fill`, under a
+/// temporary name in the directory opened now, then moved into place replacing only a regular
+/// file ([`OutputDir::place`]). A failed write (a full disk) is an error naming the file, and no
+/// half-written file is left.
 pub fn write_file(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), String> {
     check_target(path)?;
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+    let (dir, name) = OutputDir::open_parent_of(path)
+        .map_err(|e| format!("{}: cannot open its directory: {e}", path.display()))?;
+    let mut temp = name.clone();
+    temp.push(format!(".{}.partial", std::process::id()));
+    let file = dir
+        .create(&temp)
+        .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let written = fill(&mut out)
         .and_then(|()| out.flush())
         .and_then(|()| out.get_ref().sync_all());
-    if let Err(e) = written {
-        drop(out);
-        let _ = std::fs::remove_file(path);
-        return Err(format!("{}: write failed: {e}", path.display()));
+    drop(out);
+    let placed = written
+        .map_err(|e| format!("{}: write failed: {e}", path.display()))
+        .and_then(|()| {
+            dir.place(&temp, &name)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        });
+    if placed.is_err() {
+        let _ = dir.remove(&temp);
     }
-    Ok(())
+    placed
 }
 
 /// Checks that `path` is a regular file to read (a symbolic link to one is fine).
@@ -228,6 +244,54 @@ mod tests {
         assert!(!path.exists());
         write_file(&path, |f| f.write_all(b"ok")).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"ok");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A target that passes the check and is then swapped for a link, a FIFO or a directory
+    /// before the file is placed: left as it was, nothing written through it, no file left
+    /// behind. A regular file swapped in is replaced as usual.
+    #[test]
+    fn a_target_swapped_after_the_check_is_not_replaced() {
+        let d = dir("swapped");
+        let path = d.join("out.html");
+        std::fs::write(d.join("victim"), "precious").unwrap();
+        let mut made = 0;
+        type Swap<'a> = &'a dyn Fn(&Path);
+        let swaps: [(&str, Swap<'_>); 3] = [
+            ("a symbolic link", &|p| {
+                std::os::unix::fs::symlink(d.join("victim"), p).unwrap()
+            }),
+            ("a FIFO", &|p| {
+                let status = std::process::Command::new("mkfifo").arg(p).status().unwrap();
+                assert!(status.success());
+            }),
+            ("a directory", &|p| std::fs::create_dir(p).unwrap()),
+        ];
+        for (what, swap) in swaps {
+            let e = write_file(&path, |f| {
+                swap(&path);
+                made += 1;
+                f.write_all(b"new")
+            })
+            .unwrap_err();
+            assert!(e.contains(&format!("it is {what}")), "{e}");
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            assert!(!meta.is_file(), "{what} left in place");
+            assert_eq!(std::fs::read(d.join("victim")).unwrap(), b"precious");
+            let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir(&path));
+        }
+        assert_eq!(made, 3);
+        write_file(&path, |f| {
+            std::fs::write(&path, "old").unwrap();
+            f.write_all(b"new")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "only out.html and victim: {names:?}");
         let _ = std::fs::remove_dir_all(&d);
     }
 

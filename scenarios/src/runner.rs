@@ -7,6 +7,7 @@
 //! Nothing here reads the wall clock or starts a thread: a run is a pure function of the
 //! scenario and the seed.
 
+use crate::limits;
 use crate::scenario::{Layout, Scenario, TopologySpec};
 use ruckus_sim::{
     Duration, Failure, FaultPlan, HostId, Instant, Limits, Model, RunReport, Sim, SimConfig, Simulation,
@@ -53,7 +54,9 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> FaultPlan {
 
 /// Builds a ready-to-run simulation of model `M`. The model's setup runs under `catch_unwind`:
 /// a setup assertion comes back as `Err` with its message. `properties` selects the checked
-/// properties by name (`None`: all of them).
+/// properties by name (`None`: all of them). The engine refuses spawns past
+/// [`limits::MAX_PROCESSES`]: a setup that asks for more is an `Err` naming the bound, and a
+/// run whose handlers spawn more ends with a `LimitExceeded` verdict.
 pub fn build<M: Model>(
     spec: &TopologySpec,
     config: &M::Config,
@@ -65,8 +68,14 @@ pub fn build<M: Model>(
     let topology = topology(spec);
     let mut sim_config = SimConfig::with_seed(seed);
     sim_config.limits = limits;
+    sim_config.max_processes = limits::MAX_PROCESSES;
     let mut sim = Sim::new(sim_config, &topology);
-    quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config)))).map_err(|p| panic_text(&*p))?;
+    let setup = quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config))));
+    // A setup that goes on to use a refused spawn's id may panic: the refusal is the cause.
+    if let Some(refused) = sim.spawn_refused() {
+        return Err(refused.to_string());
+    }
+    setup.map_err(|p| panic_text(&*p))?;
     sim.set_fault_plan(plan.clone())?;
     // The model's property constructors run model code too: a panic there is the model's.
     let offered = quietly(|| catch_unwind(AssertUnwindSafe(|| M::properties(config))))
@@ -296,6 +305,51 @@ mod tests {
         let report = setup_panic(5, err);
         assert_eq!(report.verdict, Verdict::ModelPanic);
         assert_eq!(report.seed, 5);
+    }
+
+    /// A model whose setup spawns `count` idle processes, then checks the last one's host (as
+    /// a model trusting the ids it got would).
+    #[derive(Debug)]
+    struct Crowd;
+
+    #[derive(Clone, Debug)]
+    struct Idle;
+
+    impl Process for Idle {
+        type Message = ();
+        type Timer = ();
+        type Operation = ();
+        fn on_start(&mut self, _: &mut Context<'_, Self>) {}
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
+    }
+
+    impl Model for Crowd {
+        const NAME: &'static str = "crowd";
+        const ABOUT: &'static str = "spawns a crowd";
+        type Config = usize;
+        type Process = Idle;
+        fn setup(sim: &mut Sim<Idle>, count: &usize) {
+            let ids: Vec<ProcessId> = (0..*count).map(|_| sim.spawn(HostId(0), Idle)).collect();
+            if let Some(last) = ids.last() {
+                sim.host_of(*last);
+            }
+        }
+        fn properties(_: &usize) -> Vec<Property<Idle>> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn a_setup_spawning_past_the_process_bound_is_refused_by_the_engine() {
+        let build_crowd =
+            |count: usize| build::<Crowd>(&spec(), &count, &FaultPlan::none(), Limits::default(), 3, None);
+        let sim = build_crowd(limits::MAX_PROCESSES).expect("exactly at the bound");
+        assert_eq!(sim.process_count(), limits::MAX_PROCESSES);
+        drop(sim);
+        // One more: refused (not a panic on the refused id), the message names the bound.
+        let err = build_crowd(limits::MAX_PROCESSES + 1).unwrap_err();
+        assert!(err.contains("more than 100000 processes"), "{err}");
     }
 
     #[test]

@@ -2,16 +2,21 @@
 //!
 //! The topology is a petgraph graph of hosts and switches joined by links, each with a latency
 //! distribution; a switch may add its own fabric latency when traversed. When the network is
-//! built, the shortest path (by mean latency) between every pair of hosts is folded into a
-//! pair table: a constant part plus the few hops that must be sampled. Partitions, slow links and
-//! clogs are applied to the same table when they change, so sending a message is a table lookup.
+//! built, the shortest path (by mean latency) between hosts is folded into a route table: a
+//! constant part plus the few hops that must be sampled. Hosts attached alike (one link to the
+//! same switch, same latency) share a class, and the table is kept per pair of classes, so a
+//! send is a lookup in a table whose size does not grow with the hosts of a switch.
 //!
-//! Applying or removing a partition touches only the pairs it cuts: each pair counts the active
-//! partitions that cut it, so removing one partition unblocks exactly the pairs no other still
-//! cuts, without recomputing all pairs against all partitions. `ruckus run
-//! raft_commit_previous_term --set topology.hosts=N` (release, partitions coming and going,
-//! same fingerprints before and after): 16 hosts 0.12 s -> 0.11 s, 64 0.42 s -> 0.04 s,
-//! 128 2.95 s -> 0.11 s, 255 20.0 s -> 0.13 s.
+//! Partitions are per-host labels: each active partition takes one or two of 64 label bits (a
+//! side bit for isolate, halves and zone cuts; a from/to bit per direction for one-way and
+//! bridge cuts), so applying or removing one costs time proportional to the hosts, and a send
+//! checks two hosts' label words. Partitions beyond the 64 bits fall back to a per-pair count.
+//! `ruckus run raft_commit_previous_term --set topology.hosts=N` (release, partitions coming
+//! and going, same fingerprints before and after): with per-pair counts 1,024 hosts took 1.2 s
+//! and 4,096 hosts 21 s; now 0.12 s and 0.26 s (148 MB -> 34 MB peak at 4,096), same
+//! fingerprints. The partition-heavy Raft run of `benches/benches/hosts.rs` now costs
+//! the same per event at 4,096 hosts as at 16 (0.89x-1.29x over two runs, 2026-12-02), and one
+//! halves split over 4,096 hosts is added and removed in 5.6 us.
 
 use crate::clock::ClockConfig;
 use crate::rng::{Distribution, Random};
@@ -32,15 +37,33 @@ impl HostId {
     pub const fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// Writes `h` and the decimal id in one piece (what `write!(f, "h{}", id)` writes, about
+    /// five times faster): every fault record formats its partition, thousands of hosts long.
+    fn write_name(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 11];
+        let (mut at, mut rest) = (buf.len(), self.0);
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        at -= 1;
+        buf[at] = b'h';
+        f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
+    }
 }
 impl fmt::Debug for HostId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "h{}", self.0)
+        self.write_name(f)
     }
 }
 impl fmt::Display for HostId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "h{}", self.0)
+        self.write_name(f)
     }
 }
 
@@ -242,7 +265,8 @@ impl Topology {
     }
 }
 
-/// Most partitions active at once (each pair counts the partitions cutting it in 16 bits).
+/// Most partitions active at once (past the label bits, each pair counts the partitions cutting
+/// it in 16 bits).
 pub const MAX_ACTIVE_PARTITIONS: usize = u16::MAX as usize;
 
 /// A partition: which directed host pairs cannot talk while it lasts.
@@ -342,22 +366,22 @@ struct Route {
     hop_len: u32,
 }
 
-/// One host pair of the table, packed into 32 bits so that the table of a large topology stays
-/// in cache (500 hosts: 1 MB rather than 8 MB): the low bits index the pair's [`Route`], and two
-/// flags say whether the pair is cut and whether a slow-link or clog fault applies to it.
+/// A class pair's cell, packed into 32 bits: the low bits index the pair's [`Route`], and the
+/// top bit says the classes have no physical path between them.
 type PairCell = u32;
-/// No physical path, or cut by an active partition.
+/// No physical path.
 const PAIR_BLOCKED: PairCell = 1 << 31;
-/// A slow-link or clog fault applies: look the pair up in `Network::link_faults`.
-const PAIR_LINK_FAULT: PairCell = 1 << 30;
 /// The route index bits.
-const PAIR_ROUTE: PairCell = PAIR_LINK_FAULT - 1;
+const PAIR_ROUTE: PairCell = PAIR_BLOCKED - 1;
+
+/// Bits of per-host partition labels: partitions beyond them fall back to per-pair counts.
+const PARTITION_BITS: u32 = u64::BITS;
 
 /// The active slow-link and clog faults of one directed pair, folded together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct LinkFault {
-    /// Index of the pair in the table.
-    pair: usize,
+    /// Sender and receiver host indices.
+    pair: (usize, usize),
     /// Latency multiplier from slow-link faults (1 = normal).
     slow_factor: u32,
     /// Messages sent while clogged arrive no earlier than this.
@@ -394,98 +418,177 @@ pub enum Transmission {
     Twice(Instant, Instant),
 }
 
-/// The live network of a run: the pair table and the faults that shape it.
+/// One host's labels in the active partitions that fit in bits. A pair `a != b` is cut when
+/// some bit differs between their `side`s (a symmetric split) or is in `a.from` and `b.to`
+/// (a directed cut).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct HostLabels {
+    side: u64,
+    from: u64,
+    to: u64,
+}
+
+/// Where an active partition is kept: as per-host label bits, or (once the bits run out) as
+/// per-pair counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    Bits(u64),
+    Counted,
+}
+
+/// An active partition and where it is kept.
+#[derive(Clone, Debug)]
+struct ActivePartition {
+    id: u64,
+    partition: Partition,
+    placement: Placement,
+}
+
+/// The live network of a run: the route table and the faults that shape it.
+///
+/// Hosts attached the same way (one link, to the same switch, with the same latency) have the
+/// same path to every other host, so routes are kept per pair of such classes, not per pair of
+/// hosts: a single switch of 4,096 hosts needs one cell (plus loopback), not 16 M.
 #[derive(Clone, Debug)]
 pub struct Network {
     hosts: Vec<HostSpec>,
     n: usize,
-    /// `n * n` cells, row-major by (sender, receiver).
-    pairs: Vec<PairCell>,
+    /// Each host's class.
+    class_of: Vec<u32>,
+    classes: usize,
+    /// `classes * classes` cells, row-major by (sender class, receiver class), for two
+    /// distinct hosts.
+    class_pairs: Vec<PairCell>,
+    /// The cell of two processes on one host.
+    loopback_cell: PairCell,
     routes: Vec<Route>,
     hops: Vec<Distribution>,
-    physical: Vec<bool>,
     /// Pairs with an active slow-link or clog fault (few, so a short list).
     link_faults: Vec<LinkFault>,
-    /// Per pair, how many active partitions cut it (allocated with the first partition).
+    /// Per host, its labels in the partitions kept as bits.
+    labels: Vec<HostLabels>,
+    /// Label bits in use.
+    used_bits: u64,
+    /// Label bits available (all 64; fewer in tests of the fallback).
+    bit_capacity: u32,
+    /// Per directed host pair, how many counted partitions cut it (allocated on first use).
     cuts: Vec<u16>,
-    /// `uniform` of the table with no fault applied.
-    base_uniform: Option<(PairCell, PairCell)>,
-    /// When every host talks to itself through one cell value and to every other host through
-    /// another (a single switch with no partition or link fault, the common case), those two
-    /// cells: a send then needs no lookup in the `n * n` table, which for hundreds of hosts is a
-    /// cache miss per message.
-    uniform: Option<(PairCell, PairCell)>,
+    /// Active partitions kept as counts.
+    counted: usize,
+    /// Whether any partition or link fault is active: without, a send reads one cell.
+    faulted: bool,
     loopback: Distribution,
-    partitions: Vec<(u64, Partition)>,
+    partitions: Vec<ActivePartition>,
     slow: Vec<(u64, HostId, HostId, u32)>,
     clogs: Vec<(u64, HostId, HostId, Instant)>,
     chaos: Option<NetworkChaos>,
 }
 
+/// How a host is attached, when hosts attached alike are interchangeable: one link to a switch
+/// (by node index and latency). Hosts with other attachments each get their own class.
+fn attachment(topology: &Topology, host: HostId) -> Option<(usize, [u64; 3])> {
+    let g = &topology.graph;
+    let node = topology.host_nodes[host.index()];
+    let mut edges = g.edges(node);
+    let edge = edges.next()?;
+    if edges.next().is_some() {
+        return None;
+    }
+    let other = if edge.source() == node {
+        edge.target()
+    } else {
+        edge.source()
+    };
+    matches!(g[other], Node::Switch { .. }).then(|| (other.index(), distribution_key(edge.weight())))
+}
+
 impl Network {
-    /// Builds the pair table for `topology`.
+    /// Builds the route table for `topology`: one shortest-path search per class of hosts.
     pub fn new(topology: &Topology) -> Network {
         let n = topology.hosts.len();
-        let mut pairs = Vec::with_capacity(n * n);
+        // Classes, and up to two members of each (a class's pair with itself needs two hosts).
+        let mut class_of = Vec::with_capacity(n);
+        let mut members: Vec<(HostId, Option<HostId>)> = Vec::new();
+        let mut by_attachment: BTreeMap<(usize, [u64; 3]), u32> = BTreeMap::new();
+        for h in (0..n as u32).map(HostId) {
+            let fresh = members.len() as u32;
+            let class = match attachment(topology, h) {
+                Some(key) => *by_attachment.entry(key).or_insert(fresh),
+                None => fresh,
+            };
+            if class == fresh {
+                members.push((h, None));
+            } else if members[class as usize].1.is_none() {
+                members[class as usize].1 = Some(h);
+            }
+            class_of.push(class);
+        }
+        let classes = members.len();
         let mut routes: Vec<Route> = Vec::new();
         let mut route_ids: BTreeMap<(u64, Vec<[u64; 3]>), PairCell> = BTreeMap::new();
         let mut hops = Vec::new();
-        let mut physical = Vec::with_capacity(n * n);
-        for a in 0..n {
-            for (b, path) in topology.paths_from(HostId(a as u32)).into_iter().enumerate() {
-                let blocked = path.is_none() && a != b;
-                let mut constant_ns = 0u64;
-                let mut sampled: Vec<Distribution> = Vec::new();
-                if a == b {
-                    if let Distribution::Constant { value } = topology.loopback {
-                        constant_ns = value.0;
-                    } else {
-                        sampled.push(topology.loopback);
-                    }
-                } else {
-                    for d in path.into_iter().flatten() {
-                        match d {
-                            Distribution::Constant { value } => constant_ns += value.0,
-                            other => sampled.push(other),
-                        }
-                    }
+        let mut route_of = |parts: &[Distribution]| -> PairCell {
+            let mut constant_ns = 0u64;
+            let mut sampled: Vec<Distribution> = Vec::new();
+            for d in parts {
+                match *d {
+                    Distribution::Constant { value } => constant_ns += value.0,
+                    other => sampled.push(other),
                 }
-                let key = (constant_ns, sampled.iter().map(distribution_key).collect());
-                let route = *route_ids.entry(key).or_insert_with(|| {
-                    let id = routes.len() as PairCell;
-                    assert!(id <= PAIR_ROUTE, "too many distinct routes for the pair table");
-                    routes.push(Route {
-                        constant_ns,
-                        hop_start: hops.len() as u32,
-                        hop_len: sampled.len() as u32,
-                    });
-                    hops.extend_from_slice(&sampled);
-                    id
+            }
+            let key = (constant_ns, sampled.iter().map(distribution_key).collect());
+            *route_ids.entry(key).or_insert_with(|| {
+                let id = routes.len() as PairCell;
+                assert!(id <= PAIR_ROUTE, "too many distinct routes for the pair table");
+                routes.push(Route {
+                    constant_ns,
+                    hop_start: hops.len() as u32,
+                    hop_len: sampled.len() as u32,
                 });
-                physical.push(!blocked);
-                pairs.push(if blocked { route | PAIR_BLOCKED } else { route });
+                hops.extend_from_slice(&sampled);
+                id
+            })
+        };
+        let loopback_cell = route_of(&[topology.loopback]);
+        let mut class_pairs = Vec::with_capacity(classes * classes);
+        for &(first, _) in &members {
+            let mut paths = topology.paths_from(first);
+            for &(other_first, other_second) in &members {
+                // A class's pair with itself: from its first member to its second, if any.
+                let target = if other_first == first {
+                    other_second
+                } else {
+                    Some(other_first)
+                };
+                let cell = match target.and_then(|t| paths[t.index()].take()) {
+                    Some(path) => route_of(&path),
+                    None => PAIR_BLOCKED | loopback_cell,
+                };
+                class_pairs.push(cell);
             }
         }
-        let mut network = Network {
+        Network {
             hosts: topology.hosts.clone(),
             n,
-            pairs,
+            class_of,
+            classes,
+            class_pairs,
+            loopback_cell,
             routes,
             hops,
-            physical,
             link_faults: Vec::new(),
+            labels: vec![HostLabels::default(); n],
+            used_bits: 0,
+            bit_capacity: PARTITION_BITS,
             cuts: Vec::new(),
-            base_uniform: None,
-            uniform: None,
+            counted: 0,
+            faulted: false,
             loopback: topology.loopback,
             partitions: Vec::new(),
             slow: Vec::new(),
             clogs: Vec::new(),
             chaos: None,
-        };
-        network.base_uniform = network.table_uniform();
-        network.refresh_uniform();
-        network
+        }
     }
 
     /// Number of hosts.
@@ -493,33 +596,69 @@ impl Network {
         self.n
     }
 
+    /// The physical cell of a pair: its route, or blocked when no path joins them.
+    #[inline]
+    fn cell(&self, a: usize, b: usize) -> PairCell {
+        if a == b {
+            self.loopback_cell
+        } else if self.classes == 1 {
+            self.class_pairs[0]
+        } else {
+            self.class_pairs[self.class_of[a] as usize * self.classes + self.class_of[b] as usize]
+        }
+    }
+
+    /// Whether an active partition cuts `a` from `b`: two label words per host, and a count
+    /// only when partitions overflowed the label bits.
+    #[inline]
+    fn cut(&self, a: usize, b: usize) -> bool {
+        if a == b {
+            return false;
+        }
+        let (la, lb) = (&self.labels[a], &self.labels[b]);
+        (la.side ^ lb.side) | (la.from & lb.to) != 0 || (self.counted > 0 && self.cuts[a * self.n + b] != 0)
+    }
+
     /// Whether a message from `a` to `b` would currently get through (ignoring chaos loss).
     pub fn reachable(&self, a: HostId, b: HostId) -> bool {
-        self.pairs[a.index() * self.n + b.index()] & PAIR_BLOCKED == 0
+        let (a, b) = (a.index(), b.index());
+        self.cell(a, b) & PAIR_BLOCKED == 0 && !self.cut(a, b)
     }
 
     /// Decides the fate of one message sent from `a` to `b` at `now`, drawing from `rng`.
     #[inline]
     pub fn transmit(&self, a: HostId, b: HostId, now: Instant, rng: &mut Random) -> Transmission {
-        let index = a.index() * self.n + b.index();
-        let cell = match self.uniform {
-            Some((own, other)) => {
-                if a == b {
-                    own
-                } else {
-                    other
-                }
-            }
-            None => self.pairs[index],
-        };
+        let (a, b) = (a.index(), b.index());
+        let cell = self.cell(a, b);
         if cell & PAIR_BLOCKED != 0 {
             return Transmission::Dropped;
         }
-        let pair = self.path(index, cell);
+        let mut pair = Path {
+            route: self.routes[(cell & PAIR_ROUTE) as usize],
+            slow_factor: 1,
+            clog_until: 0,
+        };
+        if self.faulted && !self.apply_faults(a, b, &mut pair) {
+            return Transmission::Dropped;
+        }
         match &self.chaos {
             None => Transmission::Once(self.arrival(&pair, now, rng)),
             Some(chaos) => self.chaotic_transmit(&pair, chaos, now, rng),
         }
+    }
+
+    /// With faults active: whether a partition cuts the pair (false), else folds its link
+    /// faults into `pair` (true).
+    #[inline(never)]
+    fn apply_faults(&self, a: usize, b: usize, pair: &mut Path) -> bool {
+        if self.cut(a, b) {
+            return false;
+        }
+        if let Some(f) = self.link_faults.iter().find(|f| f.pair == (a, b)) {
+            pair.slow_factor = f.slow_factor;
+            pair.clog_until = f.clog_until;
+        }
+        true
     }
 
     /// The rare path, kept out of line so the common one inlines into every send.
@@ -543,25 +682,6 @@ impl Network {
         }
     }
 
-    /// The latency recipe of a pair, with its link faults folded in.
-    #[inline]
-    fn path(&self, index: usize, cell: PairCell) -> Path {
-        let route = self.routes[(cell & PAIR_ROUTE) as usize];
-        let (slow_factor, clog_until) = if cell & PAIR_LINK_FAULT == 0 {
-            (1, 0)
-        } else {
-            self.link_faults
-                .iter()
-                .find(|f| f.pair == index)
-                .map_or((1, 0), |f| (f.slow_factor, f.clog_until))
-        };
-        Path {
-            route,
-            slow_factor,
-            clog_until,
-        }
-    }
-
     fn chaotic_arrival(&self, pair: &Path, chaos: &NetworkChaos, now: Instant, rng: &mut Random) -> Instant {
         let t = self.arrival(pair, now, rng);
         if rng.chance(chaos.reorder) {
@@ -582,8 +702,9 @@ impl Network {
         Instant(now.0.saturating_add(latency).max(pair.clog_until))
     }
 
-    /// Adds a partition under `id` (used later to remove it). Costs time proportional to the
-    /// pairs it cuts (plus the hosts), at most every pair once.
+    /// Adds a partition under `id` (used later to remove it). While fewer than 64 label bits
+    /// are in use (one per isolate, halves, zone or one-way cut, two per bridge) it costs time
+    /// proportional to the hosts; beyond that it is counted on every pair it cuts.
     ///
     /// # Panics
     /// With more than [`MAX_ACTIVE_PARTITIONS`] partitions active at once
@@ -593,41 +714,125 @@ impl Network {
             self.partitions.len() < MAX_ACTIVE_PARTITIONS,
             "more than {MAX_ACTIVE_PARTITIONS} partitions active at once"
         );
-        if self.cuts.is_empty() {
-            self.cuts = vec![0; self.n * self.n];
-        }
-        let (mut cuts, mut pairs) = (std::mem::take(&mut self.cuts), std::mem::take(&mut self.pairs));
-        self.for_each_cut(&partition, |i| {
-            cuts[i] += 1;
-            pairs[i] |= PAIR_BLOCKED;
+        let wanted = match partition {
+            Partition::Bridge { .. } => 2,
+            _ => 1,
+        };
+        let placement = match self.free_bits(wanted) {
+            Some(bits) => {
+                self.label(&partition, bits);
+                self.used_bits |= bits;
+                Placement::Bits(bits)
+            }
+            None => {
+                if self.cuts.is_empty() {
+                    self.cuts = vec![0; self.n * self.n];
+                }
+                let mut cuts = std::mem::take(&mut self.cuts);
+                self.for_each_cut(&partition, |i| cuts[i] += 1);
+                self.cuts = cuts;
+                self.counted += 1;
+                Placement::Counted
+            }
+        };
+        self.partitions.push(ActivePartition {
+            id,
+            partition,
+            placement,
         });
-        (self.cuts, self.pairs) = (cuts, pairs);
-        self.partitions.push((id, partition));
-        self.refresh_uniform();
+        self.refresh_faulted();
     }
 
     /// Removes the partition added under `id`, if present: the pairs it cut and no other
     /// active partition cuts get through again.
     pub fn remove_partition(&mut self, id: u64) {
-        let Some(at) = self.partitions.iter().position(|(i, _)| *i == id) else {
+        let Some(at) = self.partitions.iter().position(|p| p.id == id) else {
             return;
         };
-        let (_, partition) = self.partitions.remove(at);
-        let (mut cuts, mut pairs) = (std::mem::take(&mut self.cuts), std::mem::take(&mut self.pairs));
-        let physical = &self.physical;
-        self.for_each_cut(&partition, |i| {
-            cuts[i] -= 1;
-            if cuts[i] == 0 && physical[i] {
-                pairs[i] &= !PAIR_BLOCKED;
+        let removed = self.partitions.remove(at);
+        match removed.placement {
+            Placement::Bits(bits) => {
+                for l in &mut self.labels {
+                    l.side &= !bits;
+                    l.from &= !bits;
+                    l.to &= !bits;
+                }
+                self.used_bits &= !bits;
             }
-        });
-        (self.cuts, self.pairs) = (cuts, pairs);
-        self.refresh_uniform();
+            Placement::Counted => {
+                let mut cuts = std::mem::take(&mut self.cuts);
+                self.for_each_cut(&removed.partition, |i| cuts[i] -= 1);
+                self.cuts = cuts;
+                self.counted -= 1;
+            }
+        }
+        self.refresh_faulted();
     }
 
-    /// Calls `cut` with the table index of every directed pair `partition` blocks, each once
-    /// (the same pairs as [`Partition::blocks`]): time proportional to those pairs plus the
-    /// hosts.
+    /// `wanted` free label bits (the lowest), if there are that many.
+    fn free_bits(&self, wanted: u32) -> Option<u64> {
+        let mut free = !self.used_bits;
+        if self.bit_capacity < u64::BITS {
+            free &= (1u64 << self.bit_capacity) - 1;
+        }
+        if free.count_ones() < wanted {
+            return None;
+        }
+        let mut bits = 0;
+        for _ in 0..wanted {
+            let low = free & free.wrapping_neg();
+            bits |= low;
+            free &= !low;
+        }
+        Some(bits)
+    }
+
+    /// Sets the labels that make `partition` cut exactly the pairs [`Partition::blocks`] does:
+    /// a side bit for a split into two groups, a from/to bit per direction otherwise. Hosts
+    /// named out of range are ignored, as they name no pair.
+    fn label(&mut self, partition: &Partition, bits: u64) {
+        let low = bits & bits.wrapping_neg();
+        let high = bits & !low;
+        let labels = &mut self.labels;
+        let mut mark = |hosts: &[HostId], set: fn(&mut HostLabels, u64), bit: u64| {
+            for h in hosts {
+                if let Some(l) = labels.get_mut(h.index()) {
+                    set(l, bit);
+                }
+            }
+        };
+        let side: fn(&mut HostLabels, u64) = |l, b| l.side |= b;
+        let from: fn(&mut HostLabels, u64) = |l, b| l.from |= b;
+        let to: fn(&mut HostLabels, u64) = |l, b| l.to |= b;
+        match partition {
+            Partition::Isolate { host } => mark(&[*host], side, low),
+            Partition::Halves { side: group } => mark(group, side, low),
+            Partition::OneWay {
+                from: senders,
+                to: receivers,
+            } => {
+                mark(senders, from, low);
+                mark(receivers, to, low);
+            }
+            Partition::Bridge { left, right, .. } => {
+                mark(left, from, low);
+                mark(right, to, low);
+                mark(right, from, high);
+                mark(left, to, high);
+            }
+            Partition::Zone { zone } => {
+                for (l, h) in self.labels.iter_mut().zip(&self.hosts) {
+                    if h.zone.as_deref() == Some(zone.as_str()) {
+                        l.side |= low;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `cut` with the index (`a * n + b`) of every directed pair `partition` blocks, each
+    /// once (the same pairs as [`Partition::blocks`]): time proportional to those pairs plus
+    /// the hosts.
     fn for_each_cut(&self, partition: &Partition, mut cut: impl FnMut(usize)) {
         let n = self.n;
         let set = |hosts: &[HostId]| {
@@ -692,28 +897,13 @@ impl Network {
 
     /// The active partitions.
     pub fn partitions(&self) -> impl Iterator<Item = &Partition> {
-        self.partitions.iter().map(|(_, p)| p)
+        self.partitions.iter().map(|p| &p.partition)
     }
 
-    /// Whether every host talks to itself through one cell value and to every other host
-    /// through another, and those two values: a scan of the whole table, made once when the
-    /// network is built.
-    fn table_uniform(&self) -> Option<(PairCell, PairCell)> {
-        let n = self.n;
-        let (&own, &other) = (self.pairs.first()?, self.pairs.get(1)?);
-        let all_same = (0..n * n).all(|i| self.pairs[i] == if i / n == i % n { own } else { other });
-        all_same.then_some((own, other))
-    }
-
-    /// Recomputes `uniform` after a fault came or went, in constant time: the shortcut holds
-    /// while no partition and no link fault is active. (A partition that cuts no pair also
-    /// turns it off; sends then read the table, with the same result.)
-    fn refresh_uniform(&mut self) {
-        self.uniform = if self.partitions.is_empty() && self.link_faults.is_empty() {
-            self.base_uniform
-        } else {
-            None
-        };
+    /// Recomputes `faulted` after a fault came or went. (A partition that cuts no pair also
+    /// sets it; sends then check the labels, with the same result.)
+    fn refresh_faulted(&mut self) {
+        self.faulted = !self.partitions.is_empty() || !self.link_faults.is_empty();
     }
 
     /// Multiplies latency from `from` to `to` by `factor` until removed.
@@ -745,7 +935,7 @@ impl Network {
     }
 
     fn recompute_pair(&mut self, a: HostId, b: HostId) {
-        let index = a.index() * self.n + b.index();
+        let pair = (a.index(), b.index());
         let slow_factor = self
             .slow
             .iter()
@@ -760,18 +950,15 @@ impl Network {
             .map(|c| c.3.0)
             .max()
             .unwrap_or(0);
-        self.link_faults.retain(|f| f.pair != index);
-        if slow_factor == 1 && clog_until == 0 {
-            self.pairs[index] &= !PAIR_LINK_FAULT;
-        } else {
-            self.pairs[index] |= PAIR_LINK_FAULT;
+        self.link_faults.retain(|f| f.pair != pair);
+        if slow_factor != 1 || clog_until != 0 {
             self.link_faults.push(LinkFault {
-                pair: index,
+                pair,
                 slow_factor,
                 clog_until,
             });
         }
-        self.refresh_uniform();
+        self.refresh_faulted();
     }
 
     /// Sets (or clears, with `None`) the per-message chaos applied to every send.
@@ -786,14 +973,11 @@ impl Network {
         self.clogs.clear();
         self.chaos = None;
         self.link_faults.clear();
+        self.labels.fill(HostLabels::default());
+        self.used_bits = 0;
         self.cuts.fill(0);
-        for (cell, physical) in self.pairs.iter_mut().zip(&self.physical) {
-            *cell &= !PAIR_LINK_FAULT;
-            if *physical {
-                *cell &= !PAIR_BLOCKED;
-            }
-        }
-        self.refresh_uniform();
+        self.counted = 0;
+        self.refresh_faulted();
     }
 
     /// The latency distribution between two processes on one host.
@@ -815,6 +999,16 @@ mod tests {
     }
 
     #[test]
+    fn host_names_read_h_and_the_id() {
+        for id in [0, 7, 10, 99, 4_095, 65_536, 1_000_000_007, u32::MAX] {
+            let expect = format!("h{id}");
+            assert_eq!(format!("{}", HostId(id)), expect);
+            assert_eq!(format!("{:?}", HostId(id)), expect);
+        }
+        assert_eq!(format!("{:?}", vec![HostId(1), HostId(20)]), "[h1, h20]");
+    }
+
+    #[test]
     fn single_switch_latency_is_the_fabric_latency() {
         let net = Network::new(&Topology::single_switch(3, Distribution::uniform(ms(1), ms(10))));
         let mut rng = Random::stream(1, "net", 0);
@@ -833,17 +1027,19 @@ mod tests {
     #[test]
     fn pairs_with_the_same_path_share_one_route() {
         let net = Network::new(&Topology::single_switch(50, Distribution::uniform(ms(1), ms(10))));
-        // The loopback and the switch fabric: two recipes for 2,500 pairs.
+        // The loopback and the switch fabric: two recipes for 2,500 pairs, in one class.
         assert_eq!(net.routes.len(), 2);
         assert_eq!(net.hops.len(), 1);
+        assert_eq!((net.classes, net.class_pairs.len()), (1, 1));
         let zoned = Network::new(&Topology::zoned(
             12,
             3,
             Distribution::uniform(ms(1), ms(2)),
             Distribution::uniform(ms(5), ms(9)),
         ));
-        // Loopback, same zone, other zone.
+        // Loopback, same zone, other zone; a class per zone.
         assert_eq!(zoned.routes.len(), 3);
+        assert_eq!(zoned.classes, 3);
     }
 
     #[test]
@@ -866,41 +1062,114 @@ mod tests {
         net.heal();
         assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(1).0)));
         assert!(net.link_faults.is_empty());
-        assert!(
-            net.pairs
-                .iter()
-                .all(|c| c & (PAIR_LINK_FAULT | PAIR_BLOCKED) == 0)
-        );
+        assert!(!net.faulted);
     }
 
     #[test]
-    fn the_uniform_shortcut_holds_only_while_every_pair_is_alike() {
+    fn sends_skip_the_fault_checks_only_while_no_fault_is_active() {
         let mut net = Network::new(&Topology::single_switch(4, Distribution::constant(ms(2))));
         let mut rng = Random::stream(1, "net", 0);
-        assert!(net.uniform.is_some());
+        assert!(!net.faulted);
         net.add_partition(1, Partition::Isolate { host: HostId(3) });
-        assert!(net.uniform.is_none());
+        assert!(net.faulted);
         assert_eq!(
             net.transmit(HostId(0), HostId(3), Instant(0), &mut rng),
             Transmission::Dropped
         );
         net.remove_partition(1);
-        assert!(net.uniform.is_some());
+        assert!(!net.faulted);
         net.add_slow(2, HostId(1), HostId(2), 4);
-        assert!(net.uniform.is_none());
+        assert!(net.faulted);
         assert_eq!(
             net.transmit(HostId(1), HostId(2), Instant(0), &mut rng),
             Transmission::Once(Instant(ms(8).0))
         );
         net.heal();
-        assert!(net.uniform.is_some());
+        assert!(!net.faulted);
         assert_eq!(
             net.transmit(HostId(1), HostId(2), Instant(0), &mut rng),
             Transmission::Once(Instant(ms(2).0))
         );
-        // Zones give pairs different routes, so the table is used.
-        let zoned = Topology::zoned(4, 2, Distribution::constant(ms(1)), Distribution::constant(ms(5)));
-        assert!(Network::new(&zoned).uniform.is_none());
+    }
+
+    /// Latency parts of the shortest path from `a` to `b`, as the table would fold them:
+    /// the constant sum and the sampled hops' keys, or `None` without a path.
+    fn own_route(topo: &Topology, a: HostId, b: HostId) -> Option<(u64, Vec<[u64; 3]>)> {
+        let parts = if a == b {
+            vec![topo.loopback]
+        } else {
+            topo.paths_from(a)[b.index()].clone()?
+        };
+        let constant = parts
+            .iter()
+            .map(|d| match d {
+                Distribution::Constant { value } => value.0,
+                _ => 0,
+            })
+            .sum();
+        let sampled = parts
+            .iter()
+            .filter(|d| !matches!(d, Distribution::Constant { .. }))
+            .map(distribution_key)
+            .collect();
+        Some((constant, sampled))
+    }
+
+    /// Sharing routes by class gives every pair exactly the route its own shortest-path search
+    /// finds, in a topology mixing shared switches, distinct link latencies, a host on two
+    /// switches, a host linked straight to another, and an unlinked host.
+    #[test]
+    fn class_routes_match_every_pairs_own_path() {
+        let mut t = Topology::new();
+        let s1 = t.add_switch(Distribution::uniform(ms(1), ms(3)));
+        let s2 = t.add_switch(Distribution::constant(ms(2)));
+        t.link_switches(s1, s2, Distribution::constant(ms(7)));
+        let hosts: Vec<HostId> = (0..11)
+            .map(|i| {
+                t.add_host(HostSpec {
+                    name: format!("h{i}"),
+                    zone: None,
+                    clock: ClockConfig::default(),
+                })
+            })
+            .collect();
+        let zero = Distribution::constant(Duration::ZERO);
+        for &h in &hosts[0..4] {
+            t.link_host(h, s1, zero);
+        }
+        t.link_host(hosts[4], s1, Distribution::constant(ms(1)));
+        t.link_host(hosts[5], s2, zero);
+        t.link_host(hosts[6], s2, zero);
+        t.link_host(hosts[7], s1, zero);
+        t.link_host(hosts[7], s2, Distribution::uniform(ms(1), ms(2)));
+        t.link_hosts(hosts[8], hosts[0], Distribution::constant(ms(4)));
+        t.link_host(hosts[9], s1, zero);
+        // hosts[10] has no link.
+        let net = Network::new(&t);
+        // {1,2,3,9}, {4}, {5,6}, and h0 (two links), h7, h8, h10 alone.
+        assert_eq!(net.classes, 7);
+        let (mut blocked, mut open) = (0, 0);
+        for (a, b) in all_pairs(11) {
+            let cell = net.cell(a.index(), b.index());
+            match own_route(&t, a, b) {
+                None => {
+                    blocked += 1;
+                    assert_ne!(cell & PAIR_BLOCKED, 0, "{a}->{b} has no path");
+                    assert!(!net.reachable(a, b));
+                }
+                Some((constant, sampled)) => {
+                    open += 1;
+                    assert_eq!(cell & PAIR_BLOCKED, 0, "{a}->{b} has a path");
+                    let r = net.routes[(cell & PAIR_ROUTE) as usize];
+                    let hops = &net.hops[r.hop_start as usize..(r.hop_start + r.hop_len) as usize];
+                    let keys: Vec<[u64; 3]> = hops.iter().map(distribution_key).collect();
+                    assert_eq!((r.constant_ns, keys), (constant, sampled), "{a}->{b}");
+                }
+            }
+        }
+        // h10 reaches nobody and nobody reaches it; h8 reaches only h0 (hosts never relay).
+        assert_eq!(blocked, 2 * 10 + 2 * 8);
+        assert_eq!(open + blocked, 121);
     }
 
     #[test]
@@ -970,14 +1239,23 @@ mod tests {
         }
     }
 
-    /// The pair table after any sequence of partitions coming and going (overlapping, with
-    /// hosts named twice or on both sides of a bridge) blocks exactly what checking every
-    /// active partition on every pair would.
+    /// The labels (and, past the label bits, the per-pair counts) after any sequence of
+    /// partitions coming and going (overlapping, with hosts named twice or on both sides of a
+    /// bridge) block exactly what checking every active partition on every pair would. Run
+    /// with all 64 bits, with 3 (so some partitions are counted while others hold bits), and
+    /// with none (all counted).
     #[test]
     fn incremental_partitions_match_a_full_recomputation() {
+        for bits in [PARTITION_BITS, 3, 0] {
+            partitions_match_a_full_recomputation(bits);
+        }
+    }
+
+    fn partitions_match_a_full_recomputation(bit_capacity: u32) {
         let topo = Topology::zoned(9, 3, Distribution::constant(ms(1)), Distribution::constant(ms(5)));
         let hosts = topo.hosts().to_vec();
         let mut net = Network::new(&topo);
+        net.bit_capacity = bit_capacity;
         let mut rng = Random::stream(11, "test", 0);
         let pick = |rng: &mut Random, k: u64| -> Vec<HostId> {
             (0..rng.below(k) + 1)
@@ -985,6 +1263,7 @@ mod tests {
                 .collect()
         };
         let mut active: Vec<(u64, Partition)> = Vec::new();
+        let (mut most_counted, mut most_bits) = (0, 0);
         for step in 0..400u64 {
             if active.is_empty() || rng.chance(0.55) {
                 let p = match rng.below(5) {
@@ -1013,22 +1292,27 @@ mod tests {
                 let (id, _) = active.remove(rng.below(active.len() as u64) as usize);
                 net.remove_partition(id);
             }
+            most_counted = most_counted.max(net.counted);
+            most_bits = most_bits.max(net.used_bits.count_ones());
             for (a, b) in all_pairs(9) {
                 let cut = active.iter().any(|(_, p)| p.blocks(a, b, &hosts));
                 assert_eq!(
                     !net.reachable(a, b),
                     cut,
-                    "step {step}: {a}->{b} under {active:?}"
+                    "{bit_capacity} bits, step {step}: {a}->{b} under {active:?}"
                 );
             }
-            assert_eq!(
-                net.uniform.is_some(),
-                active.is_empty() && net.base_uniform.is_some()
-            );
+            assert_eq!(net.faulted, !active.is_empty());
         }
+        // Both ways of keeping a partition were exercised as the capacity asks.
+        assert_eq!(most_bits > 0, bit_capacity > 0);
+        assert_eq!(most_counted > 0, bit_capacity < 8, "{bit_capacity} bits");
+        assert!(most_bits <= bit_capacity);
         net.heal();
         assert!(all_pairs(9).all(|(a, b)| net.reachable(a, b)));
         assert!(net.cuts.iter().all(|&c| c == 0));
+        assert_eq!((net.used_bits, net.counted), (0, 0));
+        assert!(net.labels.iter().all(|l| *l == HostLabels::default()));
     }
 
     #[test]

@@ -22,6 +22,10 @@ use std::hash::Hash;
 pub struct ProcessId(pub u32);
 
 impl ProcessId {
+    /// The id a refused spawn returns (over [`SimConfig::max_processes`](crate::SimConfig)):
+    /// no process has it, and the run ends with a `LimitExceeded` verdict.
+    pub const REFUSED: ProcessId = ProcessId(u32::MAX);
+
     /// The index into per-process tables.
     pub const fn index(self) -> usize {
         self.0 as usize

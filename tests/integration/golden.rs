@@ -275,9 +275,9 @@ fn consul() {
     check(
         "consul",
         &[
-            (1, "held", "9a3350f709a94290", 30584),
-            (2, "held", "c44884ea393c33a6", 31759),
-            (3, "held", "6343b759641a3f94", 31884),
+            (1, "held", "c1a25f4028b3f17f", 27470),
+            (2, "held", "3dce106b820a3952", 28721),
+            (3, "held", "f625b4736eae636b", 28919),
         ],
     );
 }
@@ -287,9 +287,9 @@ fn consul_cache_without_expiry() {
     check(
         "consul_cache_without_expiry",
         &[
-            (1, "safety_violation", "a27921c7b6541651", 11920),
-            (2, "safety_violation", "f5611d1fd427d3df", 11817),
-            (3, "safety_violation", "09432d99f540068d", 11901),
+            (1, "safety_violation", "145d7ce0b28412c6", 10661),
+            (2, "safety_violation", "5b0574386d2345f8", 10601),
+            (3, "safety_violation", "477010c5ba15608f", 10595),
         ],
     );
 }
@@ -299,9 +299,9 @@ fn consul_registrations_not_persisted() {
     check(
         "consul_registrations_not_persisted",
         &[
-            (1, "held", "79f983dbe2bd6166", 10791),
-            (2, "liveness_failure", "4e111f443ea1f0a6", 11126),
-            (3, "liveness_failure", "3217299856fc04a2", 10738),
+            (1, "held", "834c076160fc9019", 9672),
+            (2, "liveness_failure", "7ef85e26c85b326c", 10027),
+            (3, "liveness_failure", "509beff2462386bd", 9611),
         ],
     );
 }

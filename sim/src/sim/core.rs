@@ -1,6 +1,7 @@
 //! The queue and what a handler's context reaches: events ordered by (time, sequence), hosts,
 //! process records, the network, timers, and the record every event leaves.
 
+use super::SpawnLimitExceeded;
 use crate::clock::Clock;
 use crate::disk::{Disk, DiskFaultConfig};
 use crate::metrics::Metrics;
@@ -110,6 +111,10 @@ pub(crate) struct Core<P: Process> {
     pub(crate) stop_requested: bool,
     pub(crate) deliveries: u64,
     pub(crate) disk_faults: DiskFaultConfig,
+    /// Most processes the run may hold.
+    pub(crate) max_processes: usize,
+    /// The first spawn refused for being over `max_processes`.
+    pub(crate) spawn_refused: Option<SpawnLimitExceeded>,
 }
 
 impl<P: Process> Core<P> {
@@ -274,7 +279,27 @@ impl<P: Process> Core<P> {
         id
     }
 
+    /// Whether one more process fits under `max_processes`; if not, records the refusal and
+    /// asks the run to stop after the current event.
+    pub(super) fn admit_spawn(&mut self, host: HostId) -> Result<(), SpawnLimitExceeded> {
+        if self.procs.len() < self.max_processes {
+            return Ok(());
+        }
+        let refused = SpawnLimitExceeded {
+            bound: self.max_processes,
+            host,
+            at: self.now,
+        };
+        self.spawn_refused.get_or_insert(refused);
+        self.stop_requested = true;
+        Err(refused)
+    }
+
+    /// A sibling spawned by a handler, or [`ProcessId::REFUSED`] over `max_processes`.
     pub(crate) fn spawn_from_handler(&mut self, host: HostId, process: P) -> ProcessId {
+        if self.admit_spawn(host).is_err() {
+            return ProcessId::REFUSED;
+        }
         let id = self.new_process(host, false);
         self.push(self.now, id.0, 0, Payload::Start);
         self.spawned.push((id, process));

@@ -2,7 +2,7 @@
 //! properties and limits, and finish with a report.
 
 use super::core::{Event, Payload};
-use super::{Failure, ProcessLabel, Progress, RunReport, Sim, Verdict, panic_message};
+use super::{Failure, ProcessLabel, Progress, RunReport, Sim, SpawnLimitExceeded, Verdict, panic_message};
 use crate::network::HostId;
 use crate::process::{Context, Process, ProcessId};
 use crate::property::Lifecycle;
@@ -38,6 +38,10 @@ impl<P: Process> Sim<P> {
         if let Some(r) = &self.finished {
             return Progress::Finished(r.clone());
         }
+        if let Some(refused) = self.core.spawn_refused {
+            // Refused in setup: the run is not the one the model asked for.
+            return self.finish(Some(self.spawn_failure(refused)));
+        }
         if !self.started {
             self.start();
         }
@@ -61,10 +65,14 @@ impl<P: Process> Sim<P> {
             let dispatched = self.dispatch(event);
             self.core.drop_husk();
             if let Err(f) = dispatched {
+                // A handler that goes on to use a refused spawn's id panics: the refusal is
+                // the cause to report.
+                let f = self.core.spawn_refused.map_or(f, |r| self.spawn_failure(r));
                 return self.finish(Some(f));
             }
             if self.core.stop_requested {
-                return self.finish(None);
+                let refused = self.core.spawn_refused.map(|r| self.spawn_failure(r));
+                return self.finish(refused);
             }
             if !self.within_limits() {
                 let f = self.limit_exceeded();
@@ -77,6 +85,20 @@ impl<P: Process> Sim<P> {
             }
         }
         Progress::Paused
+    }
+
+    /// The `LimitExceeded` failure of a refused spawn.
+    #[cold]
+    fn spawn_failure(&self, refused: SpawnLimitExceeded) -> Failure {
+        Failure {
+            verdict: Verdict::LimitExceeded,
+            property: None,
+            message: refused.to_string(),
+            time: refused.at,
+            host: Some(refused.host),
+            process: None,
+            event_index: self.core.event_index,
+        }
     }
 
     /// Ends the run: the last liveness and end-of-run checks, then the report (kept, so asking

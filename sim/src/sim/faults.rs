@@ -8,7 +8,7 @@ use crate::fault::{Fault, RoleTarget};
 use crate::network::{HostId, Partition};
 use crate::process::{Process, ProcessId};
 use crate::property::Lifecycle;
-use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
+use crate::record::{EventDetail, EventRecord, NONE, RecordKind};
 
 impl<P: Process> Sim<P> {
     /// Begins or ends fault `i` of the plan. Ends of faults the heal already undid do nothing.
@@ -160,7 +160,7 @@ impl<P: Process> Sim<P> {
     /// `aux` is how many were hit), sharing one event index, or one with no process when it
     /// hit nobody.
     fn record_role_fault(&mut self, i: usize, begin: bool, fault: &Fault, hit: &[ProcessId]) {
-        let digest = digest(&format!("{fault:?}"));
+        let digest = self.fault_digests[i];
         let kind = if begin {
             RecordKind::FaultBegin
         } else {
@@ -201,7 +201,7 @@ impl<P: Process> Sim<P> {
             host: NONE,
             peer: i as u32,
             aux: 0,
-            digest: digest(&format!("{fault:?}")),
+            digest: self.fault_digests[i],
         };
         self.core.emit(r, EventDetail::Fault(fault));
         self.core.event_index += 1;

@@ -12,6 +12,8 @@ mod dispatch;
 mod faults;
 mod lifecycle;
 mod report;
+#[cfg(test)]
+mod spawn_tests;
 
 pub use checks::Limits;
 pub(crate) use core::Core;
@@ -26,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::network::{HostId, HostSpec, Network, Topology};
 use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::property::{LifecycleEvent, Property};
-use crate::record::{Fingerprint, FlightRecorder, Observer};
+use crate::record::{Fingerprint, FlightRecorder, Observer, digest};
 use crate::rng::Random;
 use crate::time::Instant;
 use crate::timers::TimerSet;
@@ -45,7 +47,38 @@ pub struct SimConfig {
     pub flight_recorder: usize,
     /// What a crash does to unsynced writes.
     pub disk_faults: DiskFaultConfig,
+    /// Most processes a run may hold (every spawn counts; restarts reuse their process): a
+    /// spawn past it is refused, and the run ends with a `LimitExceeded` verdict.
+    pub max_processes: usize,
 }
+
+/// [`SimConfig::max_processes`] unless set: far above any model's need, far below what would
+/// exhaust memory.
+pub const DEFAULT_MAX_PROCESSES: usize = 1_000_000;
+
+/// A spawn the engine refused because the run already holds [`SimConfig::max_processes`]
+/// processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpawnLimitExceeded {
+    /// The bound in force.
+    pub bound: usize,
+    /// The host the process was to run on.
+    pub host: HostId,
+    /// When the spawn was asked for (zero during setup).
+    pub at: Instant,
+}
+
+impl fmt::Display for SpawnLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the model spawned more than {} processes (the bound on processes per run; refused a spawn on {} at {})",
+            self.bound, self.host, self.at
+        )
+    }
+}
+
+impl std::error::Error for SpawnLimitExceeded {}
 
 impl SimConfig {
     /// Defaults with the given seed.
@@ -55,6 +88,7 @@ impl SimConfig {
             limits: Limits::default(),
             flight_recorder: 64,
             disk_faults: DiskFaultConfig::default(),
+            max_processes: DEFAULT_MAX_PROCESSES,
         }
     }
 }
@@ -74,6 +108,9 @@ pub struct Sim<P: Process> {
     /// Whether each `Eventually` property has been satisfied.
     satisfied: Vec<bool>,
     plan: FaultPlan,
+    /// The digest of each planned fault's description, which its begin and end records carry:
+    /// computed with the plan, so recording a fault costs the same whatever hosts it names.
+    fault_digests: Vec<u64>,
     heal_at: Instant,
     /// The stream random role picks draw from (`"faults/targets"`), used only when one resolves.
     targets_rng: Random,
@@ -140,6 +177,8 @@ impl<P: Process> Sim<P> {
                 stop_requested: false,
                 deliveries: 0,
                 disk_faults: config.disk_faults,
+                max_processes: config.max_processes,
+                spawn_refused: None,
             },
             states: Vec::new(),
             boot_images: Vec::new(),
@@ -148,6 +187,7 @@ impl<P: Process> Sim<P> {
             next_check: Vec::new(),
             satisfied: Vec::new(),
             plan: FaultPlan::none(),
+            fault_digests: Vec::new(),
             heal_at: Instant::ZERO,
             targets_rng: Random::stream(seed, "faults/targets", 0),
             role_hits: BTreeMap::new(),
@@ -161,14 +201,32 @@ impl<P: Process> Sim<P> {
     /// Places a boot process on `host`. Boot processes start at time zero in spawn order (after
     /// any fault planned for time zero), and a host restart brings them back from a clone of
     /// `process`.
+    ///
+    /// Past [`SimConfig::max_processes`] the spawn is refused: it returns
+    /// [`ProcessId::REFUSED`], [`spawn_refused`](Self::spawn_refused) says why, and running
+    /// ends at once with a `LimitExceeded` verdict. [`try_spawn`](Self::try_spawn) returns the
+    /// refusal instead.
     pub fn spawn(&mut self, host: HostId, process: P) -> ProcessId {
+        self.try_spawn(host, process).unwrap_or(ProcessId::REFUSED)
+    }
+
+    /// [`spawn`](Self::spawn), or the refusal when the run already holds
+    /// [`SimConfig::max_processes`] processes (nothing is allocated for a refused process).
+    pub fn try_spawn(&mut self, host: HostId, process: P) -> Result<ProcessId, SpawnLimitExceeded> {
         assert!(host.index() < self.hosts.len(), "no host {host}");
+        self.core.admit_spawn(host)?;
         let id = self.core.new_process(host, true);
         if self.started {
             self.core.push(self.core.now, id.0, 0, Payload::Start);
         }
         self.install(id, process);
-        id
+        Ok(id)
+    }
+
+    /// The first spawn refused for being over [`SimConfig::max_processes`], if any (in setup
+    /// or from a handler).
+    pub fn spawn_refused(&self) -> Option<SpawnLimitExceeded> {
+        self.core.spawn_refused
     }
 
     fn install(&mut self, id: ProcessId, process: P) {
@@ -194,6 +252,12 @@ impl<P: Process> Sim<P> {
         plan.validate(&self.hosts)?;
         self.plan = plan;
         self.plan.sort();
+        self.fault_digests = self
+            .plan
+            .actions
+            .iter()
+            .map(|a| digest(&format!("{:?}", a.fault)))
+            .collect();
         Ok(())
     }
 

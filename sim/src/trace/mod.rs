@@ -58,7 +58,7 @@ mod writer;
 pub use observers::{DetailText, Observers, SharedObserver, shared};
 pub use reader::TraceReader;
 pub use replay::{Replay, ReplayOutcome, ReplayStatus};
-pub use writer::{TraceWriter, record_run};
+pub use writer::{OutputDir, TraceWriter, record_run};
 
 use format::{Codec, checksum, get_varint};
 

@@ -1,6 +1,148 @@
-//! Writing a trace: the `TraceWriter` observer and `record_run`.
+//! Writing a trace: the `TraceWriter` observer and `record_run`, and [`OutputDir`], which
+//! moves a finished file into place without replacing anything but a regular file.
 
 use super::*;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+
+/// A directory held open: files are created in it and moved into place relative to it, so a
+/// path that passed the output checks and is then swapped (for a symbolic link, a device node,
+/// a directory, or a parent directory swapped for a link elsewhere) is neither written through
+/// nor replaced.
+///
+/// [`place`](OutputDir::place) swaps the new file in atomically (`renameat2` with
+/// `RENAME_NOREPLACE`, else `RENAME_EXCHANGE`), looks at what it displaced, and if that is not a
+/// regular file swaps it back and refuses. On a filesystem without those flags it checks the
+/// destination and renames, with a window of a few system calls between the two.
+#[derive(Debug)]
+pub struct OutputDir {
+    dir: OwnedFd,
+    path: PathBuf,
+}
+
+/// What a directory entry is, in words, when it is not a regular file.
+fn not_regular(file_type: FileType) -> Option<&'static str> {
+    match file_type {
+        FileType::RegularFile => None,
+        FileType::Symlink => Some("a symbolic link"),
+        FileType::Directory => Some("a directory"),
+        FileType::CharacterDevice | FileType::BlockDevice => Some("a device"),
+        FileType::Fifo => Some("a FIFO"),
+        FileType::Socket => Some("a socket"),
+        FileType::Unknown => Some("not a regular file"),
+    }
+}
+
+impl OutputDir {
+    /// Opens the directory `path` lands in (`.` for a bare name) and returns it with the
+    /// file's name in it.
+    pub fn open_parent_of(path: &Path) -> io::Result<(OutputDir, OsString)> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+        let dir_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir = rustix::fs::open(
+            &dir_path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok((OutputDir { dir, path: dir_path }, name.to_os_string()))
+    }
+
+    /// The directory's path as opened.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates `name` in the directory for writing: a new file, never through a link (a stale
+    /// regular file or link of that name is removed first).
+    pub fn create(&self, name: &OsStr) -> io::Result<File> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(0o666);
+        let fd = match rustix::fs::openat(&self.dir, name, flags, mode) {
+            Err(Errno::EXIST) => {
+                let stale = rustix::fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                if let Some(what) = not_regular(FileType::from_raw_mode(stale.st_mode))
+                    && what != "a symbolic link"
+                {
+                    return Err(io::Error::other(format!(
+                        "{} is in the way: it is {what}",
+                        Path::new(name).display()
+                    )));
+                }
+                rustix::fs::unlinkat(&self.dir, name, AtFlags::empty())?;
+                rustix::fs::openat(&self.dir, name, flags, mode)?
+            }
+            other => other?,
+        };
+        Ok(File::from(fd))
+    }
+
+    /// Removes `name` from the directory (a link itself, never what it points to).
+    pub fn remove(&self, name: &OsStr) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(&self.dir, name, AtFlags::empty())?)
+    }
+
+    /// Moves `temp` to `name`, replacing only a regular file. Anything else at `name` is left
+    /// as it was (and `temp` stays) with an error saying what it is.
+    pub fn place(&self, temp: &OsStr, name: &OsStr) -> io::Result<()> {
+        let (dir, at) = (&self.dir, AtFlags::SYMLINK_NOFOLLOW);
+        // Bounded: each turn needs the destination to appear or vanish between two calls.
+        for _ in 0..100 {
+            match rustix::fs::renameat_with(dir, temp, dir, name, RenameFlags::NOREPLACE) {
+                Ok(()) => return Ok(()),
+                Err(Errno::EXIST) => {}
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    return self.place_by_check(temp, name);
+                }
+                Err(e) => return Err(e.into()),
+            }
+            match rustix::fs::renameat_with(dir, temp, dir, name, RenameFlags::EXCHANGE) {
+                Ok(()) => {}
+                Err(Errno::NOENT) => continue,
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    return self.place_by_check(temp, name);
+                }
+                Err(e) => return Err(e.into()),
+            }
+            // `temp` now names what was at `name`.
+            let displaced = rustix::fs::statat(dir, temp, at)?;
+            return match not_regular(FileType::from_raw_mode(displaced.st_mode)) {
+                None => Ok(rustix::fs::unlinkat(dir, temp, AtFlags::empty())?),
+                Some(what) => {
+                    rustix::fs::renameat_with(dir, temp, dir, name, RenameFlags::EXCHANGE)?;
+                    Err(refusal(what))
+                }
+            };
+        }
+        Err(io::Error::other("the destination kept appearing and vanishing"))
+    }
+
+    /// [`place`](Self::place) where the filesystem has no atomic exchange: check, then rename.
+    fn place_by_check(&self, temp: &OsStr, name: &OsStr) -> io::Result<()> {
+        match rustix::fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => {
+                if let Some(what) = not_regular(FileType::from_raw_mode(st.st_mode)) {
+                    return Err(refusal(what));
+                }
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(rustix::fs::renameat(&self.dir, temp, &self.dir, name)?)
+    }
+}
+
+fn refusal(what: &str) -> io::Error {
+    io::Error::other(format!(
+        "refusing to replace it: it is {what} (it became one after the output checks), and ruckus only replaces regular files"
+    ))
+}
 
 /// Streams every event of a run into a trace file; an [`Observer`] for any process type.
 ///
@@ -9,7 +151,9 @@ use super::*;
 /// its temporary file.
 pub struct TraceWriter {
     path: PathBuf,
-    temp: PathBuf,
+    dir: OutputDir,
+    name: OsString,
+    temp: OsString,
     out: Option<BufWriter<File>>,
     block: Vec<u8>,
     block_records: u32,
@@ -32,16 +176,18 @@ impl fmt::Debug for TraceWriter {
 
 impl TraceWriter {
     /// Starts a trace at `path` (written under a temporary name next to it until `finish`).
+    /// The directory is opened now and everything after happens relative to it (see
+    /// [`OutputDir`]).
     pub fn create(path: impl AsRef<Path>, header: &TraceHeader) -> Result<TraceWriter, TraceError> {
         let path = path.as_ref().to_path_buf();
-        let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(format!(".{}.partial", std::process::id()));
-        let temp = path.with_file_name(name);
         let io_err = |action, source| TraceError::Io {
             path: path.clone(),
             action,
             source,
         };
+        let (dir, name) = OutputDir::open_parent_of(&path).map_err(|e| io_err("opening the directory", e))?;
+        let mut temp = name.clone();
+        temp.push(format!(".{}.partial", std::process::id()));
         let wire = WireHeader {
             ruckus_version: header.ruckus_version.clone(),
             seed: header.seed,
@@ -63,7 +209,9 @@ impl TraceWriter {
                 ),
             });
         }
-        let file = File::create(&temp).map_err(|e| io_err("cannot create the temporary file", e))?;
+        let file = dir
+            .create(&temp)
+            .map_err(|e| io_err("cannot create the temporary file", e))?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
         let mut head = Vec::with_capacity(body.len() + 22);
         head.extend_from_slice(&MAGIC);
@@ -72,12 +220,14 @@ impl TraceWriter {
         head.extend_from_slice(&checksum(&body).to_le_bytes());
         head.extend_from_slice(&body);
         if let Err(e) = out.write_all(&head) {
-            let _ = std::fs::remove_file(&temp);
+            let _ = dir.remove(&temp);
             return Err(io_err("write", e));
         }
         Ok(TraceWriter {
             bytes: head.len() as u64,
             path,
+            dir,
+            name,
             temp,
             out: Some(out),
             block: Vec::with_capacity(BLOCK_TARGET + 256),
@@ -183,18 +333,21 @@ impl TraceWriter {
         };
         drop(out);
         if let Err(e) = result {
-            let _ = std::fs::remove_file(&self.temp);
+            let _ = self.dir.remove(&self.temp);
             return Err(TraceError::Io {
                 path: self.path.clone(),
                 action: "write",
                 source: e,
             });
         }
-        std::fs::rename(&self.temp, &self.path).map_err(|e| TraceError::Io {
-            path: self.path.clone(),
-            action: "moving the finished trace into place",
-            source: e,
-        })?;
+        if let Err(e) = self.dir.place(&self.temp, &self.name) {
+            let _ = self.dir.remove(&self.temp);
+            return Err(TraceError::Io {
+                path: self.path.clone(),
+                action: "moving the finished trace into place",
+                source: e,
+            });
+        }
         Ok(TraceSummary {
             path: self.path.clone(),
             bytes: self.bytes,
@@ -208,7 +361,7 @@ impl TraceWriter {
 impl Drop for TraceWriter {
     fn drop(&mut self) {
         if self.out.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp);
+            let _ = self.dir.remove(&self.temp);
         }
     }
 }
@@ -250,4 +403,85 @@ pub fn record_run(
     }
     let summary = writer.finish(Some(&report))?;
     Ok((report, summary))
+}
+
+#[cfg(test)]
+mod place_tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ruckus-writer-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn writer(path: &Path) -> TraceWriter {
+        TraceWriter::create(path, &TraceHeader::new(1, "test", FaultPlan::none())).unwrap()
+    }
+
+    /// The trace's path turns into a link to another file while the run is recorded: the link
+    /// and its target stay as they were, the trace is refused, no temporary file is left.
+    #[test]
+    fn a_trace_path_swapped_for_a_link_is_not_replaced() {
+        let d = dir("link");
+        let (path, victim) = (d.join("run.trace"), d.join("victim"));
+        std::fs::write(&victim, "precious").unwrap();
+        let mut w = writer(&path);
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let e = w.finish(None).unwrap_err().to_string();
+        assert!(e.contains("it is a symbolic link"), "{e}");
+        assert_eq!(std::fs::read_link(&path).unwrap(), victim);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2, "no partial file left");
+        // A regular file that appeared meanwhile is replaced.
+        std::fs::remove_file(&path).unwrap();
+        let mut w = writer(&path);
+        std::fs::write(&path, "old").unwrap();
+        w.finish(None).unwrap();
+        assert!(TraceReader::open(&path).is_ok());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// The directory is swapped for a link elsewhere after the writer opened it: the trace
+    /// lands in the directory that was checked, nothing in the link's target.
+    #[test]
+    fn a_directory_swapped_for_a_link_does_not_redirect_the_trace() {
+        let d = dir("parent");
+        let (sub, moved, elsewhere) = (d.join("sub"), d.join("moved"), d.join("elsewhere"));
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::create_dir(&elsewhere).unwrap();
+        let mut w = writer(&sub.join("run.trace"));
+        std::fs::rename(&sub, &moved).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &sub).unwrap();
+        w.finish(None).unwrap();
+        assert!(TraceReader::open(moved.join("run.trace")).is_ok());
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn place_leaves_a_fifo_or_directory_alone() {
+        let d = dir("kinds");
+        let (out, _) = OutputDir::open_parent_of(&d.join("x")).unwrap();
+        std::fs::create_dir(d.join("x")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(d.join("y"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for (name, what) in [("x", "a directory"), ("y", "a FIFO")] {
+            out.create(OsStr::new("t")).unwrap();
+            let e = out.place(OsStr::new("t"), OsStr::new(name)).unwrap_err();
+            assert!(e.to_string().contains(&format!("it is {what}")), "{e}");
+            assert!(
+                d.join("t").is_file(),
+                "the new file is still at its temporary name"
+            );
+            out.remove(OsStr::new("t")).unwrap();
+        }
+        assert!(d.join("x").is_dir());
+        assert!(!std::fs::symlink_metadata(d.join("y")).unwrap().is_file());
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

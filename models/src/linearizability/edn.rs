@@ -290,8 +290,7 @@ impl Reader {
     fn token(&mut self) -> String {
         let mut token = String::new();
         while let Some(c) = self.peek() {
-            if c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | ';')
-            {
+            if c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | ';') {
                 break;
             }
             token.push(c);
@@ -331,8 +330,8 @@ fn atom(token: &str) -> Result<Edn, String> {
     }
     let first = token.chars().next().unwrap_or(' ');
     let second = token.chars().nth(1);
-    let numeric = first.is_ascii_digit()
-        || (matches!(first, '-' | '+') && second.is_some_and(|c| c.is_ascii_digit()));
+    let numeric =
+        first.is_ascii_digit() || (matches!(first, '-' | '+') && second.is_some_and(|c| c.is_ascii_digit()));
     if !numeric {
         return Ok(Edn::Symbol(token.to_string()));
     }

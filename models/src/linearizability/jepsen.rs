@@ -26,7 +26,7 @@
 //! `{"process":0,"type":"invoke","f":"cas","value":[1,2]}`; `null` is nil and arrays are vectors.
 
 use super::edn::Edn;
-use super::{History, Operation, Outcome, Specification};
+use super::{History, Outcome, Specification};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -111,7 +111,7 @@ pub struct Input {
 }
 
 /// What an operation asks of the model.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Command {
     /// Read the register, or the whole set.
     Read,
@@ -343,11 +343,7 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
     let mut lines = Vec::new();
     for (line, entry) in entries {
         let line = *line;
-        let err = |field: &'static str, message: String| EntryError {
-            line,
-            field,
-            message,
-        };
+        let err = |field: &'static str, message: String| EntryError { line, field, message };
         if !matches!(entry, Edn::Map(_)) {
             return Err(err("type", format!("expected a map, found {entry}")));
         }
@@ -397,9 +393,7 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
         let outcome = match kind_name {
             "ok" => {
                 let _ = at;
-                Outcome::Ok(
-                    response(kind, &f, &invoked_value, &value).map_err(|(fl, m)| err(fl, m))?,
-                )
+                Outcome::Ok(response(kind, &f, &invoked_value, &value).map_err(|(fl, m)| err(fl, m))?)
             }
             "fail" => Outcome::Failed,
             "info" => Outcome::Unknown,
@@ -499,10 +493,7 @@ fn response(kind: ModelKind, f: &str, invoked: &Edn, value: &Edn) -> Result<Outp
             let items = match &value {
                 Edn::List(items) | Edn::Set(items) => items,
                 other => {
-                    return Err((
-                        "value",
-                        format!("expected the set's elements, found {other}"),
-                    ));
+                    return Err(("value", format!("expected the set's elements, found {other}")));
                 }
             };
             Output::Elements(items.iter().map(value_of).collect::<Result<_, _>>()?)
@@ -565,7 +556,11 @@ mod tests {
         assert!(!run(h, ModelKind::CasRegister, Value::Int(0)).0.is_linearizable());
         let one = "{:process 0 :type :invoke :f :cas :value [0 1]}
                    {:process 0 :type :ok :f :cas :value [0 1]}";
-        assert!(run(one, ModelKind::CasRegister, Value::Int(0)).0.is_linearizable());
+        assert!(
+            run(one, ModelKind::CasRegister, Value::Int(0))
+                .0
+                .is_linearizable()
+        );
         assert!(!run(one, ModelKind::CasRegister, Value::Nil).0.is_linearizable());
     }
 
@@ -576,7 +571,11 @@ mod tests {
                    {:process 1 :type :invoke :f :read :value nil}
                    {:process 1 :type :ok :f :read :value #{}}";
         assert!(!run(set, ModelKind::Set, Value::Nil).0.is_linearizable());
-        assert!(run(&set.replace("#{}", "#{1}"), ModelKind::Set, Value::Nil).0.is_linearizable());
+        assert!(
+            run(&set.replace("#{}", "#{1}"), ModelKind::Set, Value::Nil)
+                .0
+                .is_linearizable()
+        );
         let queue = "{:process 0 :type :invoke :f :enqueue :value 1}
                      {:process 0 :type :ok :f :enqueue :value 1}
                      {:process 0 :type :invoke :f :enqueue :value 2}
@@ -597,7 +596,10 @@ mod tests {
                  {:process 1 :type :invoke :f :read :value [\"a\" nil]}
                  {:process 1 :type :ok :f :read :value [\"a\" 1]}";
         assert!(run(h, ModelKind::Kv, Value::Nil).0.is_linearizable());
-        let stale = h.replace(":type :ok :f :read :value [\"a\" 1]", ":type :ok :f :read :value [\"a\" nil]");
+        let stale = h.replace(
+            ":type :ok :f :read :value [\"a\" 1]",
+            ":type :ok :f :read :value [\"a\" nil]",
+        );
         match run(&stale, ModelKind::Kv, Value::Nil).0 {
             CheckResult::NotLinearizable(v) => assert_eq!(v.key, Value::Str("a".into())),
             other => panic!("{other:?}"),
@@ -606,7 +608,9 @@ mod tests {
 
     #[test]
     fn bad_entries_are_located() {
-        let entries = read_all("{:process 0 :type :invoke :f :read :value nil}\n{:process 0 :type :done :f :read}").unwrap();
+        let entries =
+            read_all("{:process 0 :type :invoke :f :read :value nil}\n{:process 0 :type :done :f :read}")
+                .unwrap();
         let e = convert(&entries, ModelKind::Register).unwrap_err();
         assert_eq!((e.line, e.field), (2, "type"));
         let entries = read_all("{:process 0 :type :invoke :f :frob :value nil}").unwrap();

@@ -27,6 +27,7 @@
 //! at its completion; `...` marks an unknown outcome that never completed.
 
 pub mod edn;
+pub mod generate;
 pub mod jepsen;
 pub mod kv;
 
@@ -553,7 +554,7 @@ fn witness_within<S: Specification>(
     // The prefix of events before position p: operations invoked before p, with those not
     // completed before p turned into unknown outcomes. If a prefix fails, every longer one
     // does. Each kept operation remembers its index in `ops`.
-    let prefix = |p: u64| -> (Vec<Operation<S::Input, S::Output>>, Vec<usize>) {
+    let prefix = |p: u64| -> (SpecOps<S>, Vec<usize>) {
         let mut kept = Vec::new();
         let mut index = Vec::new();
         for (i, o) in ops.iter().enumerate().filter(|(_, o)| o.call < p) {

@@ -268,7 +268,10 @@ fn html_page(
     let (ops, heading): (Vec<&Op>, String) = match failure {
         Some((k, _)) => (
             parts[k].1.iter().collect(),
-            format!("not linearizable: key {:?}", parts[k].0),
+            match &parts[k].0 {
+                Value::Nil => "not linearizable".to_string(),
+                key => format!("not linearizable: key {key:?}"),
+            },
         ),
         None => {
             let mut all: Vec<&Op> = parts.iter().flat_map(|(_, o)| o.iter()).collect();

@@ -372,13 +372,11 @@ fn html_page(
         }
         let _ = writeln!(
             svg,
-            "<g><title>{}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"18\" rx=\"3\" fill=\"{fill}\"{stroke}{dash}/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\" clip-path=\"inset(0)\">{}</text></g>",
+            "<g><title>{}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"18\" rx=\"3\" fill=\"{fill}\"{stroke}{dash}/>\
+             <svg x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"18\"><text x=\"3\" y=\"13\" fill=\"#fff\">{}</text></svg></g>",
             esc(&tip),
-            x1 - x0,
-            x0 + 3.0,
-            y + 13.0,
-            esc(&label)
+            esc(&label),
+            w = x1 - x0,
         );
     }
     svg.push_str("</svg>\n");

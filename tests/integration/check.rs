@@ -192,6 +192,9 @@ fn malformed_files_exit_2_with_file_line_and_field() {
         assert!(ran.err.contains(name), "{text}: {}", ran.err);
         assert!(ran.err.contains(located), "{text}: {}", ran.err);
     }
+    let ran = check("h.edn", "", &["--model", "set", "--initial", "1"]);
+    assert_eq!(ran.code, 2);
+    assert!(ran.err.contains("starts empty"), "{}", ran.err);
     let ran = check("h.edn", "", &["--model", "btree"]);
     assert_eq!(ran.code, 2);
     assert!(ran.err.contains("unknown model"), "{}", ran.err);

@@ -76,6 +76,12 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         let names: Vec<&str> = ModelKind::ALL.iter().map(|(n, _)| *n).collect();
         format!("unknown model `{}` (one of {})", args.model, names.join(", "))
     })?;
+    if args.initial.is_some() && matches!(kind, ModelKind::Set | ModelKind::Queue) {
+        return Err(format!(
+            "--initial applies to registers; a {} starts empty",
+            args.model
+        ));
+    }
     let spec = ModelSpec {
         kind,
         initial: args.initial.as_deref().map_or(Value::Nil, Value::parse),

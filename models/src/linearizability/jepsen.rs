@@ -12,7 +12,8 @@
 //! - Entries whose process is not an integer (Jepsen's `:nemesis`) are not client operations:
 //!   they are ignored and counted.
 //!
-//! Values are integers (negative too), strings or nil. Per model, `f` and `value` are:
+//! Values are integers (negative too), strings or nil (a keyword such as `:a` is read as the
+//! string `":a"`). Per model, `f` and `value` are:
 //!
 //! | model | operations |
 //! |---|---|
@@ -384,17 +385,14 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
             next_id += 1;
             continue;
         }
-        let Some((id, invoked_value, at)) = open.remove(&process) else {
+        let Some((id, invoked_value, _)) = open.remove(&process) else {
             return Err(err(
                 "process",
                 format!("`{kind_name}` for process {process}, which has no open invocation"),
             ));
         };
         let outcome = match kind_name {
-            "ok" => {
-                let _ = at;
-                Outcome::Ok(response(kind, &f, &invoked_value, &value).map_err(|(fl, m)| err(fl, m))?)
-            }
+            "ok" => Outcome::Ok(response(kind, &f, &invoked_value, &value).map_err(|(fl, m)| err(fl, m))?),
             "fail" => Outcome::Failed,
             "info" => Outcome::Unknown,
             other => {

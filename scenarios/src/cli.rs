@@ -78,6 +78,9 @@ pub enum Command {
     Scenarios(cmd::scenarios::Args),
     /// The built-in tour (also what `ruckus` with no arguments runs).
     Tour(cmd::tour::Args),
+    /// Check a recorded history (Jepsen EDN or JSON Lines) for linearizability.
+    #[command(after_help = cmd::check::CHECK_EXIT_CODES)]
+    Check(cmd::check::Args),
 }
 
 /// Runs the command line `args` (the first item is the program name) with the built-in models
@@ -132,6 +135,7 @@ where
         Some(Command::Export(a)) => cmd::export::exec(a, io, registry),
         Some(Command::Scenarios(a)) => cmd::scenarios::exec(a, io, registry),
         Some(Command::Tour(a)) => cmd::tour::exec(a, io, registry),
+        Some(Command::Check(a)) => cmd::check::exec(a, io),
     };
     match result {
         Ok(exit) => exit,

@@ -1,5 +1,6 @@
 //! ruckus's integration tests: one test binary, one module per feature.
 
+mod check;
 mod cli;
 mod determinism;
 mod explore;

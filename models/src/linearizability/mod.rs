@@ -26,6 +26,9 @@
 //! Positions are event ranks, not times: a bar starts at the operation's invocation and ends
 //! at its completion; `...` marks an unknown outcome that never completed.
 
+pub mod edn;
+pub mod generate;
+pub mod jepsen;
 pub mod kv;
 
 /// How a property's failure message starts when the check ran out of budget rather than
@@ -275,21 +278,10 @@ pub fn check_operations<S: Specification>(
     operations: &[Operation<S::Input, S::Output>],
     options: CheckOptions,
 ) -> CheckResult<S::Input, S::Output, S::Key> {
-    let mut parts: BTreeMap<S::Key, SpecOps<S>> = BTreeMap::new();
-    for op in operations {
-        let keep = match &op.outcome {
-            Outcome::Ok(_) => true,
-            Outcome::Failed => false,
-            Outcome::Unknown => !spec.is_read_only(&op.input),
-        };
-        if keep {
-            parts.entry(spec.key(&op.input)).or_default().push(op.clone());
-        }
-    }
+    let parts = partition(spec, operations);
     let mut budget = options.max_steps;
-    for (key, mut ops) in parts {
-        ops.sort_by_key(|o| o.call);
-        match search(spec, &ops, &mut budget, options.max_memo_bytes) {
+    for (key, ops) in parts {
+        match search(spec, &ops, &mut budget, options.max_memo_bytes, None) {
             Search::Found => {}
             Search::Impossible => {
                 let original_len = ops.len();
@@ -352,6 +344,7 @@ fn search<S: Specification>(
     ops: &[Operation<S::Input, S::Output>],
     budget: &mut u64,
     max_memo_bytes: u64,
+    path: Option<&mut Vec<usize>>,
 ) -> Search {
     let n = ops.len();
     // Bytes one memo entry costs, roughly: the bit set, the state and the tree's overhead.
@@ -359,6 +352,9 @@ fn search<S: Specification>(
     let max_memo = (max_memo_bytes / entry_bytes).max(1) as usize;
     let must: usize = ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
     if must == 0 {
+        if let Some(path) = path {
+            path.clear();
+        }
         return Search::Found;
     }
     // Completed operations by return position: the first not yet linearized bounds the
@@ -416,6 +412,11 @@ fn search<S: Specification>(
             if matches!(ops[i].outcome, Outcome::Ok(_)) {
                 done_must += 1;
                 if done_must == must {
+                    if let Some(path) = path {
+                        path.clear();
+                        path.extend(stack.iter().skip(1).map(|f| f.chosen));
+                        path.push(i);
+                    }
                     return Search::Found;
                 }
             }
@@ -447,23 +448,128 @@ fn shrink<S: Specification>(
     budget: &mut u64,
     max_memo_bytes: u64,
 ) -> Vec<Operation<S::Input, S::Output>> {
+    let mut never = || false;
+    witness_within(spec, &ops, budget, max_memo_bytes, true, &mut never).operations
+}
+
+/// One key's operations: what the checker keeps of `operations` (failed operations and
+/// unknown-outcome reads dropped), split by key and sorted by invocation.
+pub fn partition<S: Specification>(
+    spec: &S,
+    operations: &[Operation<S::Input, S::Output>],
+) -> BTreeMap<S::Key, SpecOps<S>> {
+    let mut parts: BTreeMap<S::Key, SpecOps<S>> = BTreeMap::new();
+    for op in operations {
+        let keep = match &op.outcome {
+            Outcome::Ok(_) => true,
+            Outcome::Failed => false,
+            Outcome::Unknown => !spec.is_read_only(&op.input),
+        };
+        if keep {
+            parts.entry(spec.key(&op.input)).or_default().push(op.clone());
+        }
+    }
+    for ops in parts.values_mut() {
+        ops.sort_by_key(|o| o.call);
+    }
+    parts
+}
+
+/// The verdict on one key, without a witness: what a tool reports before (or instead of)
+/// spending time on shrinking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Some linearization explains every completed operation.
+    Linearizable,
+    /// None does.
+    NotLinearizable,
+    /// The step budget or memo bound ran out first.
+    Inconclusive,
+}
+
+/// Decides one key's operations (as [`partition`] returns them) within `options.max_steps`;
+/// also returns the steps spent. Single-threaded; callers may run keys in parallel.
+pub fn decide<S: Specification>(
+    spec: &S,
+    key_operations: &[Operation<S::Input, S::Output>],
+    options: CheckOptions,
+) -> (Decision, u64) {
+    let mut budget = options.max_steps;
+    let decision = match search(spec, key_operations, &mut budget, options.max_memo_bytes, None) {
+        Search::Found => Decision::Linearizable,
+        Search::Impossible => Decision::NotLinearizable,
+        Search::OutOfBudget => Decision::Inconclusive,
+    };
+    (decision, options.max_steps - budget)
+}
+
+/// Where and why one key's history fails, for reports and drawings.
+#[derive(Clone, Debug)]
+pub struct Witness<I, O> {
+    /// A small failing sub-history (the whole failing prefix when thinning was skipped or cut short).
+    pub operations: Vec<Operation<I, O>>,
+    /// Event position that ends the longest linearizable prefix found: every event before it
+    /// can be explained, the event at it cannot be added.
+    pub prefix_end: u64,
+    /// Index (in the key's operations) of the operation whose completion at `prefix_end`
+    /// no ordering can explain, if the prefix search finished.
+    pub failing: Option<usize>,
+    /// A linearization of the longest linearizable prefix: indices into the key's operations,
+    /// in the order they take effect.
+    pub linearization: Vec<usize>,
+    /// False if the step budget or the `stop` callback cut the search short.
+    pub complete: bool,
+}
+
+/// Finds where one failing key's operations (as [`partition`] returns them) stop being
+/// linearizable and, if `thin`, shrinks them to a small failing sub-history. Bounded by
+/// `options.max_shrink_steps` and by `stop`, asked between searches (a tool can pass a
+/// wall-clock deadline; inside a run, pass `|| false`).
+pub fn witness<S: Specification>(
+    spec: &S,
+    key_operations: &[Operation<S::Input, S::Output>],
+    options: CheckOptions,
+    thin: bool,
+    stop: &mut dyn FnMut() -> bool,
+) -> Witness<S::Input, S::Output> {
+    let mut budget = options.max_shrink_steps;
+    witness_within(
+        spec,
+        key_operations,
+        &mut budget,
+        options.max_memo_bytes,
+        thin,
+        stop,
+    )
+}
+
+fn witness_within<S: Specification>(
+    spec: &S,
+    ops: &[Operation<S::Input, S::Output>],
+    budget: &mut u64,
+    max_memo_bytes: u64,
+    thin: bool,
+    stop: &mut dyn FnMut() -> bool,
+) -> Witness<S::Input, S::Output> {
     // The prefix of events before position p: operations invoked before p, with those not
-    // completed before p turned into unknown outcomes. If a prefix fails, every longer one does.
-    let prefix = |p: u64| -> Vec<Operation<S::Input, S::Output>> {
-        ops.iter()
-            .filter(|o| o.call < p)
-            .filter_map(|o| {
-                let mut o = o.clone();
-                if o.ret.is_none_or(|r| r >= p) {
-                    if spec.is_read_only(&o.input) {
-                        return None;
-                    }
-                    o.ret = None;
-                    o.outcome = Outcome::Unknown;
+    // completed before p turned into unknown outcomes. If a prefix fails, every longer one
+    // does. Each kept operation remembers its index in `ops`.
+    let prefix = |p: u64| -> (SpecOps<S>, Vec<usize>) {
+        let mut kept = Vec::new();
+        let mut index = Vec::new();
+        for (i, o) in ops.iter().enumerate().filter(|(_, o)| o.call < p) {
+            let mut o = o.clone();
+            if o.ret.is_none_or(|r| r >= p) {
+                if spec.is_read_only(&o.input) {
+                    continue;
                 }
-                Some(o)
-            })
-            .collect()
+                o.ret = None;
+                o.outcome = Outcome::Unknown;
+            }
+            kept.push(o);
+            index.push(i);
+        }
+        (kept, index)
     };
     let mut hi = ops
         .iter()
@@ -471,33 +577,66 @@ fn shrink<S: Specification>(
         .max()
         .unwrap_or(0);
     let mut lo = 0u64;
-    let mut best = ops.clone();
+    let mut best = ops.to_vec();
+    let mut linearization = Vec::new();
+    let mut path = Vec::new();
+    let mut complete = true;
     // Invariant: prefix(hi) fails; prefix(lo) is not known to fail.
     while lo + 1 < hi {
+        if stop() {
+            complete = false;
+            break;
+        }
         let mid = lo + (hi - lo) / 2;
-        let candidate = prefix(mid);
-        match search(spec, &candidate, budget, max_memo_bytes) {
+        let (candidate, index) = prefix(mid);
+        match search(spec, &candidate, budget, max_memo_bytes, Some(&mut path)) {
             Search::Impossible => {
                 hi = mid;
                 best = candidate;
             }
-            Search::Found => lo = mid,
-            Search::OutOfBudget => return best,
+            Search::Found => {
+                lo = mid;
+                linearization = path.iter().map(|&i| index[i]).collect();
+            }
+            Search::OutOfBudget => {
+                complete = false;
+                break;
+            }
         }
     }
+    let failing = if complete {
+        ops.iter().position(|o| o.ret == Some(lo))
+    } else {
+        None
+    };
     // Drop single operations while the remainder still fails on its own.
-    let mut i = best.len();
-    while i > 0 {
-        i -= 1;
-        let mut without = best.clone();
-        without.remove(i);
-        match search(spec, &without, budget, max_memo_bytes) {
-            Search::Impossible => best = without,
-            Search::Found => {}
-            Search::OutOfBudget => break,
+    if thin && complete {
+        let mut i = best.len();
+        while i > 0 {
+            if stop() {
+                complete = false;
+                break;
+            }
+            i -= 1;
+            let mut without = best.clone();
+            without.remove(i);
+            match search(spec, &without, budget, max_memo_bytes, None) {
+                Search::Impossible => best = without,
+                Search::Found => {}
+                Search::OutOfBudget => {
+                    complete = false;
+                    break;
+                }
+            }
         }
     }
-    best
+    Witness {
+        operations: best,
+        prefix_end: lo,
+        failing,
+        linearization,
+        complete,
+    }
 }
 
 /// Draws operations as a text timeline: one line per operation, bars between event ranks.

@@ -383,3 +383,35 @@ fn agrees_with_brute_force_on_random_small_histories() {
     // Both answers were exercised.
     assert!(yes > 300 && no > 300, "yes {yes} no {no}");
 }
+
+#[test]
+fn witness_finds_the_prefix_the_failing_completion_and_an_order() {
+    // put 1; put 2; then a read of 1 after both completed: the read is the failing completion.
+    let h = vec![
+        ok(1, KvInput::Put(0, 1), W, 0, 1),
+        ok(2, KvInput::Put(0, 2), W, 2, 3),
+        ok(3, KvInput::Get(0), val(2), 4, 5),
+        ok(3, KvInput::Get(0), val(1), 6, 7),
+    ];
+    let parts = partition(&KvSpec, &h);
+    let ops = &parts[&0];
+    assert_eq!(
+        decide(&KvSpec, ops, CheckOptions::default()).0,
+        Decision::NotLinearizable
+    );
+    let w = witness(&KvSpec, ops, CheckOptions::default(), true, &mut || false);
+    assert!(w.complete);
+    assert_eq!(w.prefix_end, 7);
+    assert_eq!(w.failing, Some(3));
+    assert_eq!(w.linearization, vec![0, 1, 2]);
+    assert_eq!(w.operations.len(), 2, "{:?}", w.operations);
+    // A stop that fires at once leaves the search incomplete, with no failing operation named.
+    let cut = witness(&KvSpec, ops, CheckOptions::default(), true, &mut || true);
+    assert!(!cut.complete);
+    assert_eq!(cut.failing, None);
+    assert_eq!(cut.operations.len(), 4);
+    // Without thinning, the failing prefix is kept whole.
+    let whole = witness(&KvSpec, ops, CheckOptions::default(), false, &mut || false);
+    assert_eq!(whole.operations.len(), 4);
+    assert_eq!(whole.failing, Some(3));
+}

@@ -1,6 +1,7 @@
 //! One file per subcommand. Each exposes `Args` (clap) and `exec(args, io) -> Result<Exit, String>`;
 //! `Err` is a bad-input message, reported with exit code 2.
 
+pub mod check;
 pub mod explore;
 pub mod export;
 pub mod merge;

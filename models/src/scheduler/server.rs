@@ -420,9 +420,8 @@ impl Server {
         node: NodeId,
         after: Duration,
     ) {
-        if !self.drain_timers.contains_key(&node) {
-            let id = cx.set_timer(after, Timer::DrainDeadline(node));
-            self.drain_timers.insert(node, id);
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.drain_timers.entry(node) {
+            slot.insert(cx.set_timer(after, Timer::DrainDeadline(node)));
         }
     }
 

@@ -102,11 +102,9 @@ impl Submitter {
         m: Msg,
     ) {
         match m {
-            Msg::JobAck { name, term } => {
-                if self.jobs_acked.insert(name.clone()) {
-                    cx.count("sched.jobs_acknowledged", 1);
-                    cx.context().record(Op::JobAcknowledged { job: name, term });
-                }
+            Msg::JobAck { name, term } if self.jobs_acked.insert(name.clone()) => {
+                cx.count("sched.jobs_acknowledged", 1);
+                cx.context().record(Op::JobAcknowledged { job: name, term });
             }
             Msg::DrainAck { node } => {
                 self.drains_acked.insert(node.0);

@@ -789,3 +789,135 @@ fn summary_reports_availability_of_a_run() {
     assert!(out["longest_shortfall_s"] >= 20.0, "{out:?}");
     assert!(out["running_fraction"] < calm["running_fraction"], "{out:?}");
 }
+
+/// scenarios/data/scheduler_evals_in_leader_memory.toml: the first failing runs of the sweep
+/// (indexes 1 and 2; index 0 holds) fail `jobs_at_count` with the bug, and hold without it,
+/// where the new leaders restored pending evaluations from the replicated state.
+#[test]
+fn scenario_evals_in_leader_memory_fails_on_its_first_failing_seeds_and_the_fix_holds() {
+    let config = Config {
+        servers: 3,
+        nodes: 4,
+        workers: 1,
+        scheduling_cost_per_node: Duration::from_secs(2),
+        service_jobs: 4,
+        service_count: 2,
+        batch_jobs: 0,
+        bugs: Bugs {
+            evals_in_leader_memory: true,
+            ..Bugs::default()
+        },
+        ..Config::default()
+    };
+    let profile = FaultProfile {
+        max_hosts_down: 1,
+        quiet_period: Duration::from_secs(180),
+        crash: rate(20, 5, 30),
+        partition: rate(40, 1, 20),
+        ..FaultProfile::default()
+    };
+    let horizon = Duration::from_secs(360);
+    for index in [1, 2] {
+        let seed = ruckus_sim::rng::derive_stream_key(1, "sweep", index);
+        let plan = profile.plan(seed, config.topology().hosts(), horizon);
+        let (buggy, _) = run(&config, seed, horizon, plan.clone());
+        assert_eq!(
+            failed_property(&buggy),
+            Some("jobs_at_count"),
+            "index {index}: {buggy}"
+        );
+        let mut healthy = config.clone();
+        healthy.bugs.evals_in_leader_memory = false;
+        let (held, sim) = run(&healthy, seed, horizon, plan);
+        assert_eq!(held.verdict, Verdict::Held, "index {index}: {held}");
+        assert!(sim.metrics().counter("sched.evals_restored") > 0, "index {index}");
+    }
+}
+
+#[test]
+fn sweep_seeds_are_the_engines_derivation() {
+    assert_eq!(
+        ruckus_sim::rng::derive_stream_key(1, "sweep", 0),
+        FIRST_SWEEP_SEED
+    );
+}
+
+/// A leader of term `t` must hold every job acknowledged in term `t` or before; a job
+/// acknowledged later (by a newer leader) is not its business.
+#[test]
+fn acknowledged_registrations_are_checked_against_leaders_of_that_term_or_later() {
+    let mut state = ClusterState::default();
+    let job = |name: &str| Job {
+        name: name.into(),
+        kind: JobKind::Service,
+        groups: vec![TaskGroup {
+            count: 1,
+            resources: Resources::new(100, 100),
+            constraints: Vec::new(),
+            spread: None,
+            task: TaskSpec::default(),
+        }],
+    };
+    state.apply(Command::RegisterJob {
+        job: job("a"),
+        now: Instant::ZERO,
+    });
+    let acked: BTreeMap<String, u64> = [("a".to_string(), 2), ("b".to_string(), 4)].into();
+    assert!(check_acknowledged_kept(&state, 3, &acked).is_ok());
+    let lost = check_acknowledged_kept(&state, 4, &acked).unwrap_err();
+    assert!(lost.contains("job b"), "{lost}");
+    let empty = ClusterState::default();
+    assert!(check_acknowledged_kept(&empty, 1, &acked).is_ok());
+    assert!(check_acknowledged_kept(&empty, 2, &acked).is_err());
+}
+
+/// Every submitted job is acknowledged once committed, and the history records it with the
+/// committing leader's term.
+#[test]
+fn job_registrations_are_acknowledged_after_commit_and_recorded() {
+    let config = Config::default();
+    let (report, sim) = run(&config, 2, Duration::from_secs(30), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let jobs = config.all_jobs().len() as u64;
+    assert_eq!(sim.metrics().counter("sched.jobs_acknowledged"), jobs);
+    let recorded: Vec<&Op> = sim.history().iter().map(|e| &e.operation).collect();
+    assert_eq!(recorded.len() as u64, jobs);
+    let leader = servers(&sim).find(|s| s.is_acting_leader()).expect("a leader");
+    for op in recorded {
+        let Op::JobAcknowledged { job, term } = op;
+        assert!(*term >= 1 && *term <= leader.raft.term);
+        assert!(leader.state().jobs.contains_key(job));
+    }
+    // Every server applied the registrations: the state is replicated.
+    for s in servers(&sim) {
+        assert_eq!(s.state().jobs.len() as u64, jobs, "p{}", s.raft.id);
+    }
+}
+
+/// The leader crashes (a host holding a server): a new one is elected, restores the pending
+/// evaluations and node deadlines, and the cluster converges.
+#[test]
+fn a_leader_crash_hands_the_scheduling_to_a_new_leader() {
+    let config = Config {
+        batch_jobs: 0,
+        ..Config::default()
+    };
+    // All three server hosts crash in turn, 40 s apart, so whichever leads is taken once.
+    let plan = FaultPlan {
+        actions: vec![
+            crash_host(0, 10, 20),
+            crash_host(1, 50, 20),
+            crash_host(2, 90, 20),
+        ],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 5, Duration::from_secs(240), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert!(sim.metrics().counter("sched.leaderships") >= 2);
+    assert!(check_jobs_at_count(state(&sim), &config).is_ok());
+    assert_eq!(
+        sim.metrics().counter("sched.nodes_down"),
+        0,
+        "no node missed a deadline"
+    );
+}

@@ -259,6 +259,18 @@ fn scheduler_fixed_heartbeat_ttl() {
 }
 
 #[test]
+fn scheduler_evals_in_leader_memory() {
+    check(
+        "scheduler_evals_in_leader_memory",
+        &[
+            (1, "held", "0000000000000000", 0),
+            (2, "held", "0000000000000000", 0),
+            (3, "held", "0000000000000000", 0),
+        ],
+    );
+}
+
+#[test]
 fn consul() {
     check(
         "consul",

@@ -575,7 +575,7 @@ impl Config {
     /// - every agent finds it: one `client_retry` per server tried;
     /// - a node that missed its deadline during the faults is marked down: a new leader arms
     ///   every deadline afresh, so at most the longest TTL (twice the base for the cluster's
-    ///   size, with the stagger) plus the grace;
+    ///   size, with the stagger) plus the grace (plus the time to find the leader, above);
     /// - the node's allocations are then replaced by one plan per job
     ///   (`scheduling_cost_per_node` x nodes examined, at worst every job in turn on one
     ///   worker), committed within an election timeout;
@@ -674,6 +674,7 @@ impl Config {
             heartbeat_warmup: self.heartbeat.base_ttl(self.nodes as usize, false) * 2
                 + self.heartbeat.heartbeat_grace,
             evals_in_leader_memory: self.bugs.evals_in_leader_memory,
+            failover_grace: self.client_retry * u64::from(self.servers),
         }
     }
 }

@@ -14,7 +14,8 @@
 //!
 //! On establishing its leadership a server rebuilds the broker from the evaluations the
 //! replicated state holds as pending (Nomad restores its eval broker the same way) and arms
-//! every ready node's heartbeat deadline afresh, with a new TTL plus grace. A server that loses
+//! every ready node's heartbeat deadline afresh: the longest TTL it would grant plus grace,
+//! plus a client retry per server for the agents to find it. A server that loses
 //! leadership drops its broker, workers and timers.
 
 use super::client::grid_time;
@@ -50,6 +51,9 @@ pub struct ServerSettings {
     /// Bug: a new leader does not restore the pending evaluations from the replicated state,
     /// as if they lived only in the old leader's broker.
     pub evals_in_leader_memory: bool,
+    /// Extra time a new leader allows every node before its first deadline: the agents still
+    /// heartbeat the old leader and must find the new one (a client retry per server).
+    pub failover_grace: Duration,
 }
 
 /// Distribution of grid times (ns), one sample per allocation the servers want running then.
@@ -233,9 +237,14 @@ impl Server {
                 (n.id, n.status == NodeStatus::Ready, drain)
             })
             .collect();
+        // Agents hold TTLs the old leader granted, up to twice the base: each node gets the
+        // longest TTL plus grace, plus the time to find this leader.
+        let policy = self.settings.heartbeat;
+        let longest_ttl = policy.base_ttl(nodes.len(), self.settings.fixed_heartbeat_ttl) * 2;
+        let first_deadline = policy.deadline(longest_ttl) + self.settings.failover_grace;
         for (node, ready, drain) in nodes {
             if ready {
-                self.grant(cx, node);
+                self.arm_deadline(cx, node, first_deadline);
             }
             if let Some(at) = drain {
                 self.arm_drain(cx, node, at.saturating_since(now));
@@ -406,12 +415,21 @@ impl Server {
         let policy = self.settings.heartbeat;
         let nodes = self.raft.state.nodes.len();
         let ttl = policy.ttl(nodes, self.settings.fixed_heartbeat_ttl, stagger);
+        self.arm_deadline(cx, node, policy.deadline(ttl));
+        ttl
+    }
+
+    fn arm_deadline<P: Process>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        node: NodeId,
+        after: Duration,
+    ) {
         if let Some(old) = self.deadlines.remove(&node) {
             cx.cancel_timer(old);
         }
-        let id = cx.set_timer(policy.deadline(ttl), Timer::NodeDeadline(node));
+        let id = cx.set_timer(after, Timer::NodeDeadline(node));
         self.deadlines.insert(node, id);
-        ttl
     }
 
     fn arm_drain<P: Process>(
@@ -569,6 +587,7 @@ impl Server {
             let mut plan = planned.plan;
             plan.eval = Some(eval);
             plan.coalesced = coalesced;
+            plan.snapshot_index = self.raft.state.index;
             cx.count("sched.nodes_examined", u64::from(planned.examined));
             let cost = self.settings.scheduling_cost_per_node * u64::from(planned.examined);
             let timer = cx.set_timer(cost, Timer::WorkerDone(w as u32));

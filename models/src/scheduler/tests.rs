@@ -921,3 +921,67 @@ fn a_leader_crash_hands_the_scheduling_to_a_new_leader() {
         "no node missed a deadline"
     );
 }
+
+/// A worker planned on a state without room and its plan blocked the job, but a node joined
+/// before the plan applied (found by the sweep of the evaluations scenario with the bug off:
+/// jobs submitted before any node registered stayed blocked for good). The applier notices
+/// the capacity change since the plan's snapshot and re-evaluates at once.
+#[test]
+fn a_blocked_plan_made_before_capacity_appeared_is_re_evaluated() {
+    let mut s = ClusterState::default();
+    let job = Job {
+        name: "j".into(),
+        kind: JobKind::Service,
+        groups: vec![TaskGroup {
+            count: 1,
+            resources: Resources::new(600, 100),
+            ..TaskGroup::default()
+        }],
+    };
+    s.apply(Command::RegisterJob {
+        job,
+        now: Instant::ZERO,
+    });
+    let stale = Plan {
+        eval: Some(EvalId(0)),
+        job: "j".into(),
+        blocked: true,
+        snapshot_index: s.index,
+        ..Plan::default()
+    };
+    let register = |s: &mut ClusterState, id: u32| {
+        s.apply(Command::RegisterNode {
+            id: NodeId(id),
+            agent: ProcessId(9),
+            capacity: Resources::new(1000, 1000),
+            attributes: NodeAttributes::default(),
+        })
+    };
+    register(&mut s, 0);
+    let applied = s.apply(Command::ApplyPlan {
+        plan: stale,
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert_eq!(applied.evals.len(), 1, "{applied:?}");
+    assert_eq!(s.evals[&applied.evals[0]].trigger, Trigger::Unblocked);
+    assert!(s.blocked.is_empty());
+    // A plan made on the latest state really is blocked: it waits for capacity.
+    let current = Plan {
+        eval: Some(applied.evals[0]),
+        job: "j".into(),
+        blocked: true,
+        snapshot_index: s.index,
+        ..Plan::default()
+    };
+    let applied = s.apply(Command::ApplyPlan {
+        plan: current,
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert!(applied.evals.is_empty());
+    assert!(s.blocked.contains("j"));
+    // The next node to join unblocks it.
+    let joined = register(&mut s, 1);
+    assert_eq!(joined.evals.len(), 1);
+}

@@ -57,6 +57,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scheduler_fixed_heartbeat_ttl",
         include_str!("../data/scheduler_fixed_heartbeat_ttl.toml"),
     ),
+    (
+        "scheduler_evals_in_leader_memory",
+        include_str!("../data/scheduler_evals_in_leader_memory.toml"),
+    ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
     ("consul", include_str!("../data/consul.toml")),
     ("eureka", include_str!("../data/eureka.toml")),

@@ -203,9 +203,9 @@ fn scheduler() {
     check(
         "scheduler",
         &[
-            (1, "held", "a5077f430d984301", 3788),
-            (2, "held", "f7c953fed0d4071b", 3451),
-            (3, "held", "c07756e67f23b3b7", 3442),
+            (1, "held", "e40f76419d592505", 12474),
+            (2, "held", "255e6f3248b851bd", 12865),
+            (3, "held", "39be4990e01a8d45", 12861),
         ],
     );
 }
@@ -215,9 +215,9 @@ fn scheduler_applier_trusts_snapshot() {
     check(
         "scheduler_applier_trusts_snapshot",
         &[
-            (1, "safety_violation", "17c16619b8e066f2", 35),
-            (2, "safety_violation", "7c87a694e7142890", 35),
-            (3, "safety_violation", "98ee89071ff5b61c", 34),
+            (1, "safety_violation", "b836ba797decd842", 256),
+            (2, "safety_violation", "f5e7fa226477a6f2", 212),
+            (3, "safety_violation", "aed4486d4db8f602", 224),
         ],
     );
 }
@@ -239,9 +239,9 @@ fn scheduler_lost_allocs_not_replaced() {
     check(
         "scheduler_lost_allocs_not_replaced",
         &[
-            (1, "liveness_failure", "82648642023b68a5", 3467),
-            (2, "liveness_failure", "0b3a4509382311e6", 3123),
-            (3, "liveness_failure", "c7234abcf7d8f1ef", 3126),
+            (1, "liveness_failure", "c2fbb36981f9ff91", 11905),
+            (2, "liveness_failure", "e9d4f9be597a6985", 12574),
+            (3, "liveness_failure", "245d2abbab20ec76", 12221),
         ],
     );
 }
@@ -251,9 +251,9 @@ fn scheduler_reschedule_without_backoff() {
     check(
         "scheduler_reschedule_without_backoff",
         &[
-            (1, "safety_violation", "233447e1a3e7f5c2", 133),
-            (2, "safety_violation", "a200511bb6a9b33c", 146),
-            (3, "safety_violation", "c590435213c9d68d", 145),
+            (1, "safety_violation", "e59a51bf0a6c6b40", 550),
+            (2, "safety_violation", "fd0fa49a3e0747ef", 639),
+            (3, "safety_violation", "21591a8637cce76f", 608),
         ],
     );
 }
@@ -263,9 +263,21 @@ fn scheduler_fixed_heartbeat_ttl() {
     check(
         "scheduler_fixed_heartbeat_ttl",
         &[
-            (1, "safety_violation", "44ef5700f40cd805", 29534),
-            (2, "safety_violation", "06c042632920d27b", 29595),
-            (3, "safety_violation", "627826dc729134b4", 29588),
+            (1, "safety_violation", "5ea77bdc8dd8173d", 35342),
+            (2, "safety_violation", "ec3bc905e03c6073", 35367),
+            (3, "safety_violation", "e53c61a364bfa98b", 35096),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_evals_in_leader_memory() {
+    check(
+        "scheduler_evals_in_leader_memory",
+        &[
+            (1, "held", "31369d5bd92b173f", 11619),
+            (2, "liveness_failure", "625391b7ee96602a", 10423),
+            (3, "liveness_failure", "b327c2164d5ff714", 10513),
         ],
     );
 }

@@ -76,7 +76,7 @@ pub use invariants::{
     server_properties,
 };
 pub use model::RaftModel;
-pub use server::{Role, Server};
+pub use server::{PROPOSAL_SESSION, Role, Server};
 pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;

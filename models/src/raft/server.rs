@@ -72,7 +72,13 @@ pub struct Server<S: StateMachine = KvStore> {
     election_timer: Option<TimerId>,
     heartbeat_timer: Option<TimerId>,
     election_started: Instant,
+    /// Outputs of applied entries, by index, for a host that asked with [`Server::keep_outputs`].
+    outputs: Option<Vec<(u64, S::Output)>>,
 }
+
+/// The session of commands a co-located host proposes with [`Server::propose`]: applied without
+/// session deduplication (the host never resends one entry; it proposes again if it must).
+pub const PROPOSAL_SESSION: u64 = u64::MAX;
 
 impl<S: StateMachine> Server<S> {
     /// A boot image for server `id` of a cluster on processes `p0..p{servers-1}`.
@@ -116,6 +122,63 @@ impl<S: StateMachine> Server<S> {
             election_timer: None,
             heartbeat_timer: None,
             election_started: Instant::ZERO,
+            outputs: None,
+        }
+    }
+
+    /// Keeps the output of every applied entry until [`Server::take_outputs`]: a host process
+    /// that proposes commands itself learns when each index applied and what it returned.
+    pub fn keep_outputs(mut self) -> Server<S> {
+        self.outputs = Some(Vec::new());
+        self
+    }
+
+    /// The outputs of the entries applied since the last call, by index, in order (empty
+    /// unless [`Server::keep_outputs`] was asked for). Noops and deduplicated client
+    /// retries yield nothing.
+    pub fn take_outputs(&mut self) -> Vec<(u64, S::Output)> {
+        self.outputs.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Whether this server leads and has applied every entry of earlier terms (its no-op
+    /// applied): its state holds everything committed before its term, so it may act on it.
+    pub fn established(&self) -> bool {
+        self.role == Role::Leader && self.term_start > 0 && self.applied >= self.term_start
+    }
+
+    /// Appends `command` to the log if this server leads, and starts replicating it: the
+    /// host's own proposal, without a client session. Returns its index; the host learns
+    /// that it committed when that index shows up in [`Server::take_outputs`] while this
+    /// server still leads the same term (a deposed leader's entry may commit or vanish).
+    pub fn propose<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, command: S::Command) -> Option<u64> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let index = self.last_index() + 1;
+        let entry = Entry {
+            term: self.term,
+            command: Command::Client {
+                session: PROPOSAL_SESSION,
+                seq: index,
+                input: command,
+            },
+        };
+        self.append_and_replicate(cx, entry);
+        Some(index)
+    }
+
+    fn append_and_replicate<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>, entry: Entry<S::Command>) {
+        let last = self.last_index();
+        self.store_entries(cx, last, &[entry]);
+        let index = self.last_index();
+        self.match_index[self.id as usize] = index;
+        self.advance_commit(cx);
+        for p in 0..self.config.servers {
+            // Followers already sent everything before this entry get it now; the others
+            // will get it with their pending catch-up or the next heartbeat.
+            if p != self.id && self.next_index[p as usize] == index {
+                self.send_append(cx, p);
+            }
         }
     }
 
@@ -626,12 +689,22 @@ impl<S: StateMachine> Server<S> {
             else {
                 continue;
             };
+            if session == PROPOSAL_SESSION {
+                let out = self.state.apply(input);
+                if let Some(outputs) = self.outputs.as_mut() {
+                    outputs.push((self.applied, out));
+                }
+                continue;
+            }
             let output = match self.sessions.get(&session) {
                 Some((last, out)) if *last == seq => Some(out.clone()),
                 Some((last, _)) if *last > seq => None,
                 _ => {
                     let out = self.state.apply(input);
                     self.sessions.insert(session, (seq, out.clone()));
+                    if let Some(outputs) = self.outputs.as_mut() {
+                        outputs.push((self.applied, out.clone()));
+                    }
                     Some(out)
                 }
             };

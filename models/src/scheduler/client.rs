@@ -4,6 +4,8 @@
 //! that is not answered), runs each allocation's task as a sibling process on its host,
 //! restarts a failed task by its restart policy (attempts within an interval, after a delay;
 //! past that the allocation fails) and reports allocation statuses until the server acks them.
+//! Requests go to the server it believes leads; a follower's [`Msg::NotLeader`] names the
+//! leader, and an unanswered request moves on to the next server.
 
 use super::placement::{JobKind, NodeAttributes, NodeId, Resources, TaskSpec};
 use super::policy::RestartPolicy;
@@ -30,8 +32,8 @@ pub trait RunsTasks: Process {
 /// What an agent needs from the model's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AgentSettings {
-    /// The server.
-    pub server: ProcessId,
+    /// The servers: processes `p0..p{servers-1}`.
+    pub servers: u32,
     /// Restart policy of service tasks.
     pub service_restart: RestartPolicy,
     /// Restart policy of batch tasks.
@@ -65,6 +67,8 @@ pub struct Agent {
     unacked: BTreeMap<AllocId, ClientStatus>,
     heartbeat: Option<TimerId>,
     retry: Option<TimerId>,
+    /// The server believed to lead (requests go there).
+    leader: u32,
 }
 
 impl Agent {
@@ -85,6 +89,7 @@ impl Agent {
             unacked: BTreeMap::new(),
             heartbeat: None,
             retry: None,
+            leader: 0,
         }
     }
 
@@ -118,6 +123,19 @@ impl Agent {
         self.arm_sample(cx);
     }
 
+    fn server(&self) -> ProcessId {
+        ProcessId(self.leader)
+    }
+
+    /// Resends what is unanswered: the registration, or a heartbeat with the pending reports.
+    fn resend<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        if self.registered {
+            self.send_heartbeat(cx);
+        } else {
+            self.register(cx);
+        }
+    }
+
     fn register<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         self.registered = false;
         let m = Msg::Register {
@@ -125,7 +143,7 @@ impl Agent {
             capacity: self.capacity,
             attributes: self.attributes.clone(),
         };
-        cx.send(self.settings.server, m);
+        cx.send(self.server(), m);
         self.arm_retry(cx);
     }
 
@@ -149,7 +167,7 @@ impl Agent {
     fn send_heartbeat<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let holds = self.allocs.keys().copied().collect();
         cx.send(
-            self.settings.server,
+            self.server(),
             Msg::Heartbeat {
                 node: self.node,
                 holds,
@@ -158,7 +176,7 @@ impl Agent {
         if !self.unacked.is_empty() {
             let updates = self.unacked.iter().map(|(a, s)| (*a, *s)).collect();
             cx.send(
-                self.settings.server,
+                self.server(),
                 Msg::AllocUpdate {
                     node: self.node,
                     updates,
@@ -181,8 +199,23 @@ impl Agent {
                 self.arm_heartbeat(cx, ttl);
             }
             Msg::HeartbeatAck { ttl } => self.arm_heartbeat(cx, ttl),
+            Msg::NotLeader { hint } => {
+                if from != self.server() {
+                    return;
+                }
+                cx.count("sched.redirects", 1);
+                match hint {
+                    // Straight to the leader named; without a name, the retry timer moves on.
+                    Some(leader) if leader.0 < self.settings.servers => {
+                        self.leader = leader.0;
+                        self.resend(cx);
+                    }
+                    _ => {}
+                }
+            }
             Msg::UnknownNode => {
-                // The server lost its state: everything it had placed here is void.
+                // The leader does not know this node (its registration never committed):
+                // whatever was placed here under that registration is void.
                 let tasks: Vec<ProcessId> = self.allocs.values().filter_map(|l| l.task).collect();
                 for t in tasks {
                     cx.context().stop_process(t);
@@ -206,13 +239,13 @@ impl Agent {
     pub fn on_timer<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
         match t {
             Timer::Retry => {
+                // Unanswered: the server may be down or cut off; try the next one.
                 self.retry = None;
+                self.leader = (self.leader + 1) % self.settings.servers.max(1);
                 if self.registered {
                     cx.count("sched.heartbeat_retries", 1);
-                    self.send_heartbeat(cx);
-                } else {
-                    self.register(cx);
                 }
+                self.resend(cx);
             }
             Timer::Heartbeat => {
                 self.heartbeat = None;
@@ -328,7 +361,7 @@ impl Agent {
             node: self.node,
             updates: vec![(alloc, status)],
         };
-        cx.send(self.settings.server, m);
+        cx.send(self.server(), m);
     }
 }
 

@@ -252,6 +252,7 @@ impl Writer<'_> {
         }
         self.opt_u64(plan.follow_up.map(|t| t.0));
         self.u8(u8::from(plan.blocked));
+        self.u64(plan.snapshot_index);
     }
 }
 
@@ -376,6 +377,7 @@ impl Reader<'_> {
             placements,
             follow_up: self.opt_u64()?.map(Instant),
             blocked: self.bool()?,
+            snapshot_index: self.u64()?,
         })
     }
 }
@@ -419,6 +421,7 @@ mod tests {
             }],
             follow_up: Some(Instant(77)),
             blocked: true,
+            snapshot_index: 41,
         };
         vec![
             Command::RegisterNode {

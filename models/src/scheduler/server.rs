@@ -1,18 +1,29 @@
-//! The server: one leader holding the [`ClusterState`], an evaluation broker, N scheduler
-//! workers that plan on the state as it was when they started (optimistic: they do not see
-//! each other's placements), and the plan applier, serialised on the leader, that re-checks
-//! each plan against the latest state and commits what still fits.
+//! The servers: `servers` processes, each embedding a [`raft::Server`] that replicates the
+//! [`ClusterState`]. Every change (job and node registrations, node status, drains, plans,
+//! allocation status) is a Raft command; every server applies the committed log, so the state
+//! each reads is the replicated one.
 //!
-//! Only one server runs for now, and its state is volatile: a crash of its host loses the
-//! cluster state, clients re-register and the submitter's periodic resubmission rebuilds the
-//! jobs. Every change goes through [`ClusterState::apply`], so replicating it with Raft is a
-//! matter of putting the commands in a log.
+//! Only the leader acts, once established (its no-op applied, so its state holds everything
+//! committed before its term): it answers agents and the submitter, times node heartbeats,
+//! and runs the evaluation broker, N scheduler workers that plan on the state as it was when
+//! they started (optimistic: they do not see each other's placements), and the plan applier,
+//! which proposes each plan through Raft. The plan counts as committed when its entry applies
+//! (re-checked there against the latest applied state, committed in part if it must be).
+//! Requests reach it through whichever server they hit: a follower answers
+//! [`Msg::NotLeader`] with the leader it knows.
+//!
+//! On establishing its leadership a server rebuilds the broker from the evaluations the
+//! replicated state holds as pending (Nomad restores its eval broker the same way) and arms
+//! every ready node's heartbeat deadline afresh: the longest TTL it would grant plus grace,
+//! plus a client retry per server for the agents to find it. A server that loses
+//! leadership drops its broker, workers and timers.
 
 use super::client::grid_time;
 use super::placement::NodeId;
 use super::reconcile::{Settings, compute_plan};
 use super::state::{AllocId, Applied, ClusterState, Command, DesiredStatus, EvalId, NodeStatus, Plan};
 use super::{AllocSpec, Msg, Timer};
+use crate::raft::{self, MessageOf, Role};
 use crate::scheduler::policy::HeartbeatPolicy;
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -37,6 +48,12 @@ pub struct ServerSettings {
     /// Heartbeat load is judged only after this long from the server's start: nodes that
     /// registered while the cluster was still small hold short TTLs until their next heartbeat.
     pub heartbeat_warmup: Duration,
+    /// Bug: a new leader does not restore the pending evaluations from the replicated state,
+    /// as if they lived only in the old leader's broker.
+    pub evals_in_leader_memory: bool,
+    /// Extra time a new leader allows every node before its first deadline: the agents still
+    /// heartbeat the old leader and must find the new one (a client retry per server).
+    pub failover_grace: Duration,
 }
 
 /// Distribution of grid times (ns), one sample per allocation the servers want running then.
@@ -48,23 +65,51 @@ pub const NODES_USED: &str = "sched.nodes_used";
 /// The length of the windows heartbeat load is counted in.
 pub const HEARTBEAT_WINDOW: Duration = Duration::from_secs(10);
 
-/// A worker busy with one evaluation.
+/// A worker busy with one evaluation: planning until `timer` fires, then waiting for its plan
+/// (proposed at `index`) to apply.
 #[derive(Clone, Debug, PartialEq)]
 struct Busy {
     eval: EvalId,
-    plan: Plan,
+    job: String,
+    plan: Option<Plan>,
+    timer: Option<TimerId>,
 }
 
-/// The leader server (see the module docs).
+/// What the leader does when one of its proposals applies.
+#[derive(Clone, Debug, PartialEq)]
+enum Pending {
+    /// Grant the node a TTL and acknowledge its registration.
+    Register { agent: ProcessId, node: NodeId },
+    /// Acknowledge an agent's status reports.
+    AllocUpdate { agent: ProcessId, ids: Vec<AllocId> },
+    /// Acknowledge a job registration (only now is it durable).
+    Job { from: ProcessId, name: String },
+    /// Acknowledge a drain and arm its deadline.
+    Drain { from: ProcessId, node: NodeId },
+    /// A worker's plan committed: the worker is free.
+    Plan { worker: usize },
+    /// Nothing to answer (node down, drain deadline, re-registration on a heartbeat).
+    Quiet,
+}
+
+type RaftServer = raft::Server<ClusterState>;
+type RaftScope<'s, 'a, P> = Scope<'s, 'a, P, MessageOf<ClusterState>, raft::Timer>;
+
+/// One scheduler server (see the module docs).
 #[derive(Clone, Debug)]
 pub struct Server {
     settings: ServerSettings,
-    /// The committed cluster state.
-    pub state: ClusterState,
+    /// This server's Raft replica; its `state` is the replicated cluster state.
+    pub raft: RaftServer,
+    /// The term this server leads and acts in (established), if any.
+    leading: Option<u64>,
+    pending: BTreeMap<u64, Pending>,
     ready: VecDeque<EvalId>,
     jobs_in_flight: BTreeSet<String>,
     workers: Vec<Option<Busy>>,
     deadlines: BTreeMap<NodeId, TimerId>,
+    drain_timers: BTreeMap<NodeId, TimerId>,
+    eval_timers: BTreeMap<EvalId, TimerId>,
     started_at: Instant,
     window_start: Instant,
     window_heartbeats: u64,
@@ -73,15 +118,20 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with an empty state.
-    pub fn new(settings: ServerSettings) -> Server {
+    /// Server `id` of the cluster `members` (server `i` is process `members[i]`), with an
+    /// empty log.
+    pub fn new(settings: ServerSettings, id: u32, members: Vec<ProcessId>, raft: raft::Config) -> Server {
         Server {
             settings,
-            state: ClusterState::default(),
+            raft: raft::Server::with_members(id, members, raft).keep_outputs(),
+            leading: None,
+            pending: BTreeMap::new(),
             ready: VecDeque::new(),
             jobs_in_flight: BTreeSet::new(),
             workers: vec![None; settings.workers.max(1) as usize],
             deadlines: BTreeMap::new(),
+            drain_timers: BTreeMap::new(),
+            eval_timers: BTreeMap::new(),
             started_at: Instant::ZERO,
             window_start: Instant::ZERO,
             window_heartbeats: 0,
@@ -89,37 +139,193 @@ impl Server {
         }
     }
 
-    /// Starts the utilisation sampler.
+    /// The replicated cluster state as this server has applied it.
+    pub fn state(&self) -> &ClusterState {
+        &self.raft.state
+    }
+
+    /// Whether this server leads and acts (its leadership established).
+    pub fn is_acting_leader(&self) -> bool {
+        self.leading.is_some()
+    }
+
+    /// Boots Raft from the disk and starts the utilisation sampler.
     pub fn on_start<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         self.started_at = cx.now();
         self.window_start = cx.now();
         cx.set_timer(self.settings.sample_every, Timer::Sample);
+        self.with_raft(cx, |r, rcx| r.on_start(rcx));
+    }
+
+    /// Runs `f` on the Raft replica, then acts on what it did: leadership gained or lost,
+    /// entries applied.
+    fn with_raft<'a, P: Process, R>(
+        &mut self,
+        cx: &mut Scope<'_, 'a, P, Msg, Timer>,
+        f: impl FnOnce(&mut RaftServer, &mut RaftScope<'_, 'a, P>) -> R,
+    ) -> R {
+        let raft = &mut self.raft;
+        let out = cx.nest(Msg::Raft, Timer::Raft, |rcx| f(raft, rcx));
+        self.after_raft(cx);
+        out
+    }
+
+    fn after_raft<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        let outputs = self.raft.take_outputs();
+        let still_leading = self.raft.role == Role::Leader && Some(self.raft.term) == self.leading;
+        if self.leading.is_some() && !still_leading {
+            self.lose_leadership(cx);
+        }
+        if self.leading.is_some() {
+            for (index, applied) in outputs {
+                self.on_applied(cx, index, applied);
+            }
+        } else if self.raft.established() {
+            // Everything applied so far, this call's entries included, is in the state the
+            // broker is rebuilt from.
+            self.take_leadership(cx);
+        }
+    }
+
+    /// Proposes `command` with what to do once it applies; false if this server does not lead.
+    fn propose<P: Process>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        command: Command,
+        then: Pending,
+    ) -> bool {
+        if self.leading.is_none() {
+            return false;
+        }
+        // Registered first: with a single server the entry commits (and applies) at once.
+        let index = self.raft.last_index() + 1;
+        self.pending.insert(index, then);
+        let proposed = self.with_raft(cx, |r, rcx| r.propose(rcx, command));
+        debug_assert!(proposed.is_none_or(|i| i == index));
+        if proposed.is_none() {
+            self.pending.remove(&index);
+        }
+        proposed.is_some()
+    }
+
+    fn take_leadership<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        self.leading = Some(self.raft.term);
+        cx.count("sched.leaderships", 1);
+        cx.note(&format!("scheduler leader of term {}", self.raft.term));
+        let now = cx.now();
+        if !self.settings.evals_in_leader_memory {
+            let pending: Vec<(EvalId, Option<Instant>)> = self
+                .raft
+                .state
+                .evals
+                .values()
+                .filter(|e| !e.done)
+                .map(|e| (e.id, e.wait_until))
+                .collect();
+            cx.count("sched.evals_restored", pending.len() as u64);
+            for (eval, wait_until) in pending {
+                self.enqueue(cx, eval, wait_until, now);
+            }
+        }
+        let nodes: Vec<(NodeId, bool, Option<Instant>)> = self
+            .raft
+            .state
+            .nodes
+            .values()
+            .map(|n| {
+                let drain = n.drain_deadline.filter(|_| n.eligible);
+                (n.id, n.status == NodeStatus::Ready, drain)
+            })
+            .collect();
+        // Agents hold TTLs the old leader granted, up to twice the base: each node gets the
+        // longest TTL plus grace, plus the time to find this leader.
+        let policy = self.settings.heartbeat;
+        let longest_ttl = policy.base_ttl(nodes.len(), self.settings.fixed_heartbeat_ttl) * 2;
+        let first_deadline = policy.deadline(longest_ttl) + self.settings.failover_grace;
+        for (node, ready, drain) in nodes {
+            if ready {
+                self.arm_deadline(cx, node, first_deadline);
+            }
+            if let Some(at) = drain {
+                self.arm_drain(cx, node, at.saturating_since(now));
+            }
+        }
+        self.dispatch(cx);
+    }
+
+    fn lose_leadership<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        self.leading = None;
+        cx.note("scheduler leadership lost");
+        let timers: Vec<TimerId> = std::mem::take(&mut self.deadlines)
+            .into_values()
+            .chain(std::mem::take(&mut self.drain_timers).into_values())
+            .chain(std::mem::take(&mut self.eval_timers).into_values())
+            .chain(
+                self.workers
+                    .iter_mut()
+                    .filter_map(|w| w.take().and_then(|b| b.timer)),
+            )
+            .collect();
+        for t in timers {
+            cx.cancel_timer(t);
+        }
+        self.pending.clear();
+        self.ready.clear();
+        self.jobs_in_flight.clear();
+    }
+
+    /// Answers a request only on the acting leader; a follower names the leader it knows, and
+    /// a leader still applying its predecessors' entries stays silent (the sender retries).
+    fn accepts<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, from: ProcessId) -> bool {
+        if self.leading.is_some() {
+            return true;
+        }
+        if self.raft.role != Role::Leader {
+            let hint = self
+                .raft
+                .leader
+                .filter(|&l| l != self.raft.id)
+                .map(|l| self.raft.members[l as usize]);
+            cx.send(from, Msg::NotLeader { hint });
+        }
+        false
     }
 
     /// Handles a protocol message.
     pub fn on_message<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, from: ProcessId, m: Msg) {
+        if let Msg::Raft(m) = m {
+            self.with_raft(cx, |r, rcx| r.on_message(rcx, from, m));
+            return;
+        }
+        if !matches!(
+            m,
+            Msg::Register { .. }
+                | Msg::Heartbeat { .. }
+                | Msg::AllocUpdate { .. }
+                | Msg::SubmitJob { .. }
+                | Msg::DrainNode { .. }
+        ) || !self.accepts(cx, from)
+        {
+            return;
+        }
+        let now = cx.now();
         match m {
             Msg::Register {
                 node,
                 capacity,
                 attributes,
             } => {
-                let applied = self.state.apply(Command::RegisterNode {
+                let command = Command::RegisterNode {
                     id: node,
                     agent: from,
                     capacity,
                     attributes,
-                });
-                if applied.new_node {
-                    cx.count("sched.nodes_registered", 1);
-                }
-                let ttl = self.grant(cx, node);
-                cx.send(from, Msg::RegisterAck { ttl });
-                self.after_apply(cx, applied);
+                };
+                self.propose(cx, command, Pending::Register { agent: from, node });
             }
             Msg::Heartbeat { node, holds } => {
-                self.count_heartbeat(cx.now());
-                let Some(record) = self.state.nodes.get(&node) else {
+                self.count_heartbeat(now);
+                let Some(record) = self.raft.state.nodes.get(&node) else {
                     cx.send(from, Msg::UnknownNode);
                     return;
                 };
@@ -130,8 +336,7 @@ impl Server {
                         capacity: record.capacity,
                         attributes: record.attributes.clone(),
                     };
-                    let applied = self.state.apply(command);
-                    self.after_apply(cx, applied);
+                    self.propose(cx, command, Pending::Quiet);
                 }
                 let ttl = self.grant(cx, node);
                 cx.send(from, Msg::HeartbeatAck { ttl });
@@ -141,29 +346,20 @@ impl Server {
                 }
             }
             Msg::AllocUpdate { node, updates } => {
-                let ids: Vec<AllocId> = updates.iter().map(|(id, _)| *id).collect();
-                let now = cx.now();
-                let applied = self.state.apply(Command::UpdateAllocs { node, updates, now });
-                cx.send(from, Msg::AllocUpdateAck { ids });
-                self.after_apply(cx, applied);
+                let ids = updates.iter().map(|(id, _)| *id).collect();
+                let command = Command::UpdateAllocs { node, updates, now };
+                self.propose(cx, command, Pending::AllocUpdate { agent: from, ids });
             }
             Msg::SubmitJob { job } => {
-                let now = cx.now();
-                let applied = self.state.apply(Command::RegisterJob { job, now });
-                if !applied.evals.is_empty() {
-                    cx.count("sched.jobs_submitted", 1);
-                }
-                self.after_apply(cx, applied);
+                let name = job.name.clone();
+                self.propose(cx, Command::RegisterJob { job, now }, Pending::Job { from, name });
             }
             Msg::DrainNode { node, deadline } => {
-                let at = cx.now() + deadline;
-                let applied = self.state.apply(Command::DrainNode {
+                let command = Command::DrainNode {
                     id: node,
-                    deadline: at,
-                });
-                cx.count("sched.drains", 1);
-                cx.set_timer(deadline, Timer::DrainDeadline(node));
-                self.after_apply(cx, applied);
+                    deadline: now + deadline,
+                };
+                self.propose(cx, command, Pending::Drain { from, node });
             }
             _ => {}
         }
@@ -172,27 +368,32 @@ impl Server {
     /// Handles a timer.
     pub fn on_timer<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
         match t {
+            Timer::Raft(t) => self.with_raft(cx, |r, rcx| r.on_timer(rcx, t)),
+            Timer::Sample => {
+                if self.leading.is_some() {
+                    self.sample(cx);
+                }
+                cx.set_timer(self.settings.sample_every, Timer::Sample);
+            }
+            _ if self.leading.is_none() => {}
             Timer::NodeDeadline(node) => {
                 self.deadlines.remove(&node);
                 let now = cx.now();
-                let applied = self.state.apply(Command::NodeDown { id: node, now });
-                cx.count("sched.nodes_down", 1);
-                cx.note(&format!("node {} missed its heartbeat: down", node.0));
-                self.after_apply(cx, applied);
+                if self.propose(cx, Command::NodeDown { id: node, now }, Pending::Quiet) {
+                    cx.count("sched.nodes_down", 1);
+                    cx.note(&format!("node {} missed its heartbeat: down", node.0));
+                }
             }
             Timer::DrainDeadline(node) => {
-                let applied = self.state.apply(Command::DrainDeadline { id: node });
-                self.after_apply(cx, applied);
+                self.drain_timers.remove(&node);
+                self.propose(cx, Command::DrainDeadline { id: node }, Pending::Quiet);
             }
             Timer::EvalDue(eval) => {
+                self.eval_timers.remove(&eval);
                 self.ready.push_back(eval);
                 self.dispatch(cx);
             }
             Timer::WorkerDone(w) => self.finish(cx, w as usize),
-            Timer::Sample => {
-                self.sample(cx);
-                cx.set_timer(self.settings.sample_every, Timer::Sample);
-            }
             _ => {}
         }
     }
@@ -212,26 +413,101 @@ impl Server {
     fn grant<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, node: NodeId) -> Duration {
         let stagger = cx.random().unit();
         let policy = self.settings.heartbeat;
-        let ttl = policy.ttl(self.state.nodes.len(), self.settings.fixed_heartbeat_ttl, stagger);
-        if let Some(old) = self.deadlines.remove(&node) {
-            cx.cancel_timer(old);
-        }
-        let id = cx.set_timer(policy.deadline(ttl), Timer::NodeDeadline(node));
-        self.deadlines.insert(node, id);
+        let nodes = self.raft.state.nodes.len();
+        let ttl = policy.ttl(nodes, self.settings.fixed_heartbeat_ttl, stagger);
+        self.arm_deadline(cx, node, policy.deadline(ttl));
         ttl
     }
 
-    /// Hands what a command did to the broker, the clients and the metrics.
-    fn after_apply<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, applied: Applied) {
+    fn arm_deadline<P: Process>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        node: NodeId,
+        after: Duration,
+    ) {
+        if let Some(old) = self.deadlines.remove(&node) {
+            cx.cancel_timer(old);
+        }
+        let id = cx.set_timer(after, Timer::NodeDeadline(node));
+        self.deadlines.insert(node, id);
+    }
+
+    fn arm_drain<P: Process>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        node: NodeId,
+        after: Duration,
+    ) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.drain_timers.entry(node) {
+            slot.insert(cx.set_timer(after, Timer::DrainDeadline(node)));
+        }
+    }
+
+    /// Hands an evaluation to the broker: ready now, or when its delay is due.
+    fn enqueue<P: Process>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        eval: EvalId,
+        wait_until: Option<Instant>,
+        now: Instant,
+    ) {
+        match wait_until {
+            Some(at) if at > now => {
+                let id = cx.set_timer(at.saturating_since(now), Timer::EvalDue(eval));
+                self.eval_timers.insert(eval, id);
+            }
+            _ => self.ready.push_back(eval),
+        }
+    }
+
+    /// One of this leader's entries (or a predecessor's, committed in its term) applied.
+    fn on_applied<P: Process>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        index: u64,
+        applied: Applied,
+    ) {
+        match self.pending.remove(&index) {
+            Some(Pending::Register { agent, node }) => {
+                if applied.new_node {
+                    cx.count("sched.nodes_registered", 1);
+                }
+                let ttl = self.grant(cx, node);
+                cx.send(agent, Msg::RegisterAck { ttl });
+            }
+            Some(Pending::AllocUpdate { agent, ids }) => cx.send(agent, Msg::AllocUpdateAck { ids }),
+            Some(Pending::Job { from, name }) => {
+                if !applied.evals.is_empty() {
+                    cx.count("sched.jobs_submitted", 1);
+                }
+                let term = self.raft.term;
+                cx.send(from, Msg::JobAck { name, term });
+            }
+            Some(Pending::Drain { from, node }) => {
+                if let Some(at) = self.raft.state.nodes.get(&node).and_then(|n| n.drain_deadline) {
+                    cx.count("sched.drains", 1);
+                    let after = at.saturating_since(cx.now());
+                    self.arm_drain(cx, node, after);
+                }
+                cx.send(from, Msg::DrainAck { node });
+            }
+            Some(Pending::Plan { worker }) => {
+                if let Some(busy) = self.workers.get_mut(worker).and_then(Option::take) {
+                    self.jobs_in_flight.remove(&busy.job);
+                }
+                cx.count("sched.plans", 1);
+                if applied.rejected > 0 {
+                    cx.count("sched.plans_partial", 1);
+                    cx.count("sched.placements_rejected", u64::from(applied.rejected));
+                }
+            }
+            Some(Pending::Quiet) | None => {}
+        }
         let now = cx.now();
         for eval in applied.evals {
             cx.count("sched.evals", 1);
-            match self.state.evals[&eval].wait_until {
-                Some(at) if at > now => {
-                    cx.set_timer(at.saturating_since(now), Timer::EvalDue(eval));
-                }
-                _ => self.ready.push_back(eval),
-            }
+            let wait_until = self.raft.state.evals[&eval].wait_until;
+            self.enqueue(cx, eval, wait_until, now);
         }
         for node in applied.nodes_touched {
             self.push_allocs(cx, node);
@@ -251,6 +527,7 @@ impl Server {
     /// (placed, not stopped, not over).
     fn agent_in_sync(&self, node: NodeId, holds: &[AllocId]) -> bool {
         let wanted = self
+            .raft
             .state
             .allocs_on(node)
             .filter(|a| a.desired == DesiredStatus::Run)
@@ -260,15 +537,15 @@ impl Server {
 
     /// Tells a node's client every allocation it should know about.
     fn push_allocs<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, node: NodeId) {
-        let Some(record) = self.state.nodes.get(&node) else {
+        let state = &self.raft.state;
+        let Some(record) = state.nodes.get(&node) else {
             return;
         };
         let agent = record.agent;
-        let allocs: Vec<AllocSpec> = self
-            .state
+        let allocs: Vec<AllocSpec> = state
             .allocs_on(node)
             .map(|a| {
-                let job = &self.state.jobs[&a.job].job;
+                let job = &state.jobs[&a.job].job;
                 AllocSpec {
                     id: a.id,
                     kind: job.kind,
@@ -284,65 +561,72 @@ impl Server {
     /// plans now, on the state as it is now, and submits its plan after the scheduling time.
     fn dispatch<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         while let Some(w) = self.workers.iter().position(Option::is_none) {
+            let evals = &self.raft.state.evals;
             let Some(pos) = self
                 .ready
                 .iter()
-                .position(|e| !self.jobs_in_flight.contains(&self.state.evals[e].job))
+                .position(|e| !self.jobs_in_flight.contains(&evals[e].job))
             else {
                 return;
             };
             let eval = self.ready.remove(pos).expect("position is in range");
-            let job = self.state.evals[&eval].job.clone();
+            let job = evals[&eval].job.clone();
             // Later evaluations of the same job are answered by this one.
             let before = self.ready.len();
-            let evals = &self.state.evals;
             let mut coalesced = Vec::new();
             self.ready.retain(|e| {
                 let same = evals[e].job == job;
-                if same {
+                if same && *e != eval {
                     coalesced.push(*e);
                 }
                 !same
             });
             cx.count("sched.evals_coalesced", (before - self.ready.len()) as u64);
             let now = cx.now();
-            let planned = compute_plan(&self.state, &job, now, &self.settings.planning, cx.random());
+            let planned = compute_plan(&self.raft.state, &job, now, &self.settings.planning, cx.random());
             let mut plan = planned.plan;
             plan.eval = Some(eval);
             plan.coalesced = coalesced;
+            plan.snapshot_index = self.raft.state.index;
             cx.count("sched.nodes_examined", u64::from(planned.examined));
             let cost = self.settings.scheduling_cost_per_node * u64::from(planned.examined);
-            cx.set_timer(cost, Timer::WorkerDone(w as u32));
-            self.jobs_in_flight.insert(job);
-            self.workers[w] = Some(Busy { eval, plan });
+            let timer = cx.set_timer(cost, Timer::WorkerDone(w as u32));
+            self.jobs_in_flight.insert(job.clone());
+            self.workers[w] = Some(Busy {
+                eval,
+                job,
+                plan: Some(plan),
+                timer: Some(timer),
+            });
         }
     }
 
-    /// The plan applier: commits a worker's plan (re-checked unless the bug is on).
+    /// The plan applier: proposes a worker's finished plan through Raft. It is re-checked
+    /// (unless the bug is on) and committed, in whole or in part, when its entry applies; the
+    /// worker stays busy until then.
     fn finish<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, w: usize) {
-        let Some(busy) = self.workers.get_mut(w).and_then(Option::take) else {
+        let Some(busy) = self.workers.get_mut(w).and_then(Option::as_mut) else {
             return;
         };
-        debug_assert_eq!(busy.plan.eval, Some(busy.eval));
-        self.jobs_in_flight.remove(&busy.plan.job);
+        busy.timer = None;
+        let Some(plan) = busy.plan.take() else {
+            return;
+        };
+        debug_assert_eq!(plan.eval, Some(busy.eval));
         let now = cx.now();
-        let applied = self.state.apply(Command::ApplyPlan {
-            plan: busy.plan,
+        let command = Command::ApplyPlan {
+            plan,
             trust_snapshot: self.settings.applier_trusts_snapshot,
             now,
-        });
-        cx.count("sched.plans", 1);
-        if applied.rejected > 0 {
-            cx.count("sched.plans_partial", 1);
-            cx.count("sched.placements_rejected", u64::from(applied.rejected));
-        }
-        self.after_apply(cx, applied);
+        };
+        self.propose(cx, command, Pending::Plan { worker: w });
     }
 
     fn sample<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
-        let usage = self.state.usage();
+        let usage = self.raft.state.usage();
         let (mut used, mut capacity) = (0u64, 0u64);
         for n in self
+            .raft
             .state
             .nodes
             .values()
@@ -356,7 +640,7 @@ impl Server {
         }
         cx.observe(NODES_USED, usage.len() as u64);
         let tick = grid_time(cx.now(), self.settings.sample_every);
-        for _ in 0..self.state.desired_allocs() {
+        for _ in 0..self.raft.state.desired_allocs() {
             cx.observe(DESIRED_AT, tick);
         }
     }

@@ -205,6 +205,9 @@ pub struct Plan {
     pub follow_up: Option<Instant>,
     /// Some placements found no feasible node: retry when capacity frees up.
     pub blocked: bool,
+    /// The state index the worker planned on: a blocked plan whose capacity changed since
+    /// (a node joined, allocations ended) is re-evaluated at once instead of waiting.
+    pub snapshot_index: u64,
 }
 
 /// A change to the cluster state.
@@ -337,6 +340,8 @@ pub struct ClusterState {
     pub blocked: BTreeSet<String>,
     /// Number of commands applied.
     pub index: u64,
+    /// Index of the last command that freed or added capacity (and unblocked jobs).
+    pub capacity_changed_at: u64,
     next_alloc: u64,
     next_eval: u64,
 }
@@ -537,6 +542,7 @@ impl ClusterState {
     }
 
     fn unblock(&mut self, out: &mut Applied) {
+        self.capacity_changed_at = self.index;
         for job in std::mem::take(&mut self.blocked) {
             let e = self.new_eval(job, Trigger::Unblocked, None);
             out.evals.push(e);
@@ -689,6 +695,11 @@ impl ClusterState {
         if out.rejected > 0 {
             let e = self.new_eval(job.name.clone(), Trigger::PlanRejected, None);
             out.evals.push(e);
+        } else if plan.blocked && plan.snapshot_index < self.capacity_changed_at {
+            // Capacity appeared while the worker planned (or its plan waited for Raft): the
+            // unblocking it missed happens now.
+            let e = self.new_eval(job.name.clone(), Trigger::Unblocked, None);
+            out.evals.push(e);
         } else if plan.blocked {
             self.blocked.insert(job.name.clone());
         }
@@ -697,6 +708,7 @@ impl ClusterState {
             out.evals.push(e);
         }
         if out.stopped > 0 {
+            self.capacity_changed_at = self.index;
             let blocked_other: Vec<String> =
                 self.blocked.iter().filter(|j| **j != job.name).cloned().collect();
             for j in blocked_other {

@@ -27,13 +27,30 @@ fn run(config: &Config, seed: u64, horizon: Duration, plan: FaultPlan) -> (RunRe
     (report, sim)
 }
 
-fn server(sim: &Sim<Scheduler>) -> &Server {
-    sim.process(ProcessId(0))
-        .and_then(Scheduler::as_server)
-        .expect("p0 is the server")
+fn servers(sim: &Sim<Scheduler>) -> impl Iterator<Item = &Server> {
+    (0..64)
+        .map_while(|i| sim.process(ProcessId(i)))
+        .filter_map(Scheduler::as_server)
 }
 
-fn crash(host: u32, at_s: u64, down_s: u64) -> FaultAction {
+/// The replicated state as far as the furthest server applied it.
+fn state(sim: &Sim<Scheduler>) -> &ClusterState {
+    servers(sim)
+        .max_by_key(|s| s.raft.applied)
+        .map(Server::state)
+        .expect("a live server")
+}
+
+fn most_heartbeats(sim: &Sim<Scheduler>) -> u64 {
+    servers(sim).map(|s| s.max_window_heartbeats).max().unwrap_or(0)
+}
+
+/// Crashes the host of node `node` (with the default three servers).
+fn crash(node: u32, at_s: u64, down_s: u64) -> FaultAction {
+    crash_host(Config::default().node_host(node).0, at_s, down_s)
+}
+
+fn crash_host(host: u32, at_s: u64, down_s: u64) -> FaultAction {
     FaultAction {
         at: Instant::ZERO + Duration::from_secs(at_s),
         fault: Fault::CrashHost {
@@ -208,13 +225,12 @@ fn a_healthy_cluster_runs_every_job_at_its_count() {
     let config = Config::default();
     let (report, sim) = run(&config, 1, Duration::from_secs(120), FaultPlan::none());
     assert_eq!(report.verdict, Verdict::Held, "{report}");
-    let s = server(&sim);
-    assert!(check_jobs_at_count(&s.state, &config).is_ok());
+    let s = state(&sim);
+    assert!(check_jobs_at_count(s, &config).is_ok());
     let jobs = config.all_jobs().len();
     assert_eq!(sim.metrics().samples("sched.submit_to_running_ns").len(), jobs);
     // Batch work (60 s) finished: every batch allocation completed.
     let complete = s
-        .state
         .allocs
         .values()
         .filter(|a| a.client == ClientStatus::Complete)
@@ -232,7 +248,7 @@ fn runs_are_deterministic() {
         ..Config::default()
     };
     let plan = FaultPlan {
-        actions: vec![crash(2, 20, 40)],
+        actions: vec![crash(1, 20, 40)],
         heal_at: None,
     };
     let a = check_determinism(|| build(&config, 9, Duration::from_secs(90), plan.clone()))
@@ -253,7 +269,7 @@ fn spread_config() -> Config {
 fn a_crashed_node_is_marked_down_and_its_allocations_replaced() {
     let config = spread_config();
     let plan = FaultPlan {
-        actions: vec![crash(1, 20, 60)],
+        actions: vec![crash(0, 20, 60)],
         heal_at: None,
     };
     let (report, sim) = run(&config, 3, Duration::from_secs(200), plan);
@@ -270,7 +286,7 @@ fn a_crashed_node_is_marked_down_and_its_allocations_replaced() {
 #[test]
 fn bug_lost_allocs_not_replaced_leaves_jobs_short() {
     let plan = FaultPlan {
-        actions: vec![crash(1, 20, 60)],
+        actions: vec![crash(0, 20, 60)],
         heal_at: None,
     };
     let mut config = spread_config();
@@ -290,20 +306,19 @@ fn a_drained_node_is_emptied_by_its_deadline() {
     }];
     let (report, sim) = run(&config, 4, Duration::from_secs(120), FaultPlan::none());
     assert_eq!(report.verdict, Verdict::Held, "{report}");
-    let s = server(&sim);
+    let s = state(&sim);
     assert!(
-        s.state
-            .allocs
+        s.allocs
             .values()
             .filter(|a| a.live())
             .all(|a| a.node != NodeId(0))
     );
     assert!(
-        s.state.allocs.values().any(|a| a.node == NodeId(0)),
+        s.allocs.values().any(|a| a.node == NodeId(0)),
         "node 0 had allocations to move"
     );
     assert!(sim.metrics().counter("sched.allocs_moved") > 0);
-    assert!(check_jobs_at_count(&s.state, &config).is_ok());
+    assert!(check_jobs_at_count(s, &config).is_ok());
 }
 
 fn contention_config() -> Config {
@@ -326,7 +341,7 @@ fn concurrent_workers_collide_and_the_applier_commits_in_part() {
     let (report, sim) = run(&config, 5, Duration::from_secs(60), FaultPlan::none());
     assert_eq!(report.verdict, Verdict::Held, "{report}");
     assert!(sim.metrics().counter("sched.plans_partial") > 0);
-    assert!(check_jobs_at_count(&server(&sim).state, &config).is_ok());
+    assert!(check_jobs_at_count(state(&sim), &config).is_ok());
 }
 
 #[test]
@@ -362,9 +377,7 @@ fn a_crash_looping_job_is_restarted_then_rescheduled_with_backoff() {
     let config = crash_loop_config();
     let (report, sim) = run(&config, 6, Duration::from_secs(300), FaultPlan::none());
     assert_eq!(report.verdict, Verdict::Held, "{report}");
-    let s = server(&sim);
-    let chain: Vec<&Allocation> = s
-        .state
+    let chain: Vec<&Allocation> = state(&sim)
         .allocs
         .values()
         .filter(|a| a.job == "crashing-0")
@@ -405,13 +418,9 @@ fn heartbeat_ttl_keeps_a_large_cluster_under_the_rate_limit() {
     let config = big_cluster();
     let (report, sim) = run(&config, 7, Duration::from_secs(120), FaultPlan::none());
     assert_eq!(report.verdict, Verdict::Held, "{report}");
-    let s = server(&sim);
+    let most = most_heartbeats(&sim);
     // 1500 nodes at 50/s: base TTL 30 s, so ~1500 / 45 s = 33/s, ~333 per 10 s window.
-    assert!(
-        s.max_window_heartbeats > 200 && s.max_window_heartbeats <= 625,
-        "{}",
-        s.max_window_heartbeats
-    );
+    assert!(most > 200 && most <= 625, "{most}");
     assert_eq!(sim.metrics().counter("sched.nodes_down"), 0);
 }
 
@@ -432,14 +441,16 @@ fn a_lost_allocation_push_is_repaired_by_the_next_heartbeat() {
         service_jobs: 1,
         service_count: 2,
         batch_jobs: 0,
+        submit_at: Duration::from_secs(10),
         ..Config::default()
     };
+    // After the leader is elected and the nodes registered (a few seconds), before the job.
     let cut = FaultAction {
-        at: Instant::ZERO + Duration::from_millis(500),
+        at: Instant::ZERO + Duration::from_millis(9_500),
         fault: Fault::Partition {
             partition: ruckus_sim::Partition::OneWay {
-                from: vec![HostId(0)],
-                to: vec![HostId(1), HostId(2)],
+                from: (0..config.servers).map(HostId).collect(),
+                to: vec![config.node_host(0), config.node_host(1)],
             },
             duration: Duration::from_secs(5),
         },
@@ -454,12 +465,12 @@ fn a_lost_allocation_push_is_repaired_by_the_next_heartbeat() {
         },
     );
     assert_eq!(report.verdict, Verdict::Held, "{report}");
-    let s = server(&sim);
-    assert_eq!(s.state.running_count("service-0", 0), 2);
+    assert_eq!(state(&sim).running_count("service-0", 0), 2);
     assert!(sim.metrics().counter("sched.alloc_resyncs") >= 2);
-    // Nothing ran before the partition healed: the push made while it lasted was lost.
+    // Nothing ran before the partition healed (at 14.5 s, the job committed at ~10 s): the
+    // push made while it lasted was lost.
     let first = sim.metrics().samples("sched.submit_to_running_ns")[0];
-    assert!(first > Duration::from_secs(5).as_nanos(), "{first}");
+    assert!(first > Duration::from_secs(4).as_nanos(), "{first}");
 }
 
 #[test]
@@ -526,7 +537,7 @@ fn measure_decision_time_and_collisions() {
                 ..Config::default()
             };
             let plan = FaultPlan {
-                actions: vec![crash(3, 60, 60)],
+                actions: vec![crash(2, 60, 60)],
                 heal_at: None,
             };
             let (report, sim) = run(&config, 11, Duration::from_secs(240), plan);
@@ -759,7 +770,8 @@ fn summary_reports_availability_of_a_run() {
         "{calm:?}"
     );
     assert!(calm["nodes_used_max"] >= 1.0, "{calm:?}");
-    let actions = (1..=config.nodes)
+    let actions = (0..config.nodes)
+        .map(|i| config.node_host(i).0)
         .map(|h| FaultAction {
             at: Instant::ZERO + Duration::from_secs(40),
             fault: Fault::CrashHost {
@@ -776,4 +788,200 @@ fn summary_reports_availability_of_a_run() {
     let out = summarize(&config, sim.metrics(), report.end_time);
     assert!(out["longest_shortfall_s"] >= 20.0, "{out:?}");
     assert!(out["running_fraction"] < calm["running_fraction"], "{out:?}");
+}
+
+/// scenarios/data/scheduler_evals_in_leader_memory.toml: the first failing runs of the sweep
+/// (indexes 1 and 2; index 0 holds) fail `jobs_at_count` with the bug, and hold without it,
+/// where the new leaders restored pending evaluations from the replicated state.
+#[test]
+fn scenario_evals_in_leader_memory_fails_on_its_first_failing_seeds_and_the_fix_holds() {
+    let config = Config {
+        servers: 3,
+        nodes: 4,
+        workers: 1,
+        scheduling_cost_per_node: Duration::from_secs(2),
+        service_jobs: 4,
+        service_count: 2,
+        batch_jobs: 0,
+        bugs: Bugs {
+            evals_in_leader_memory: true,
+            ..Bugs::default()
+        },
+        ..Config::default()
+    };
+    let profile = FaultProfile {
+        max_hosts_down: 1,
+        quiet_period: Duration::from_secs(180),
+        crash: rate(20, 5, 30),
+        partition: rate(40, 1, 20),
+        ..FaultProfile::default()
+    };
+    let horizon = Duration::from_secs(360);
+    for index in [1, 2] {
+        let seed = ruckus_sim::rng::derive_stream_key(1, "sweep", index);
+        let plan = profile.plan(seed, config.topology().hosts(), horizon);
+        let (buggy, _) = run(&config, seed, horizon, plan.clone());
+        assert_eq!(
+            failed_property(&buggy),
+            Some("jobs_at_count"),
+            "index {index}: {buggy}"
+        );
+        let mut healthy = config.clone();
+        healthy.bugs.evals_in_leader_memory = false;
+        let (held, sim) = run(&healthy, seed, horizon, plan);
+        assert_eq!(held.verdict, Verdict::Held, "index {index}: {held}");
+        assert!(sim.metrics().counter("sched.evals_restored") > 0, "index {index}");
+    }
+}
+
+#[test]
+fn sweep_seeds_are_the_engines_derivation() {
+    assert_eq!(
+        ruckus_sim::rng::derive_stream_key(1, "sweep", 0),
+        FIRST_SWEEP_SEED
+    );
+}
+
+/// A leader of term `t` must hold every job acknowledged in term `t` or before; a job
+/// acknowledged later (by a newer leader) is not its business.
+#[test]
+fn acknowledged_registrations_are_checked_against_leaders_of_that_term_or_later() {
+    let mut state = ClusterState::default();
+    let job = |name: &str| Job {
+        name: name.into(),
+        kind: JobKind::Service,
+        groups: vec![TaskGroup {
+            count: 1,
+            resources: Resources::new(100, 100),
+            constraints: Vec::new(),
+            spread: None,
+            task: TaskSpec::default(),
+        }],
+    };
+    state.apply(Command::RegisterJob {
+        job: job("a"),
+        now: Instant::ZERO,
+    });
+    let acked: BTreeMap<String, u64> = [("a".to_string(), 2), ("b".to_string(), 4)].into();
+    assert!(check_acknowledged_kept(&state, 3, &acked).is_ok());
+    let lost = check_acknowledged_kept(&state, 4, &acked).unwrap_err();
+    assert!(lost.contains("job b"), "{lost}");
+    let empty = ClusterState::default();
+    assert!(check_acknowledged_kept(&empty, 1, &acked).is_ok());
+    assert!(check_acknowledged_kept(&empty, 2, &acked).is_err());
+}
+
+/// Every submitted job is acknowledged once committed, and the history records it with the
+/// committing leader's term.
+#[test]
+fn job_registrations_are_acknowledged_after_commit_and_recorded() {
+    let config = Config::default();
+    let (report, sim) = run(&config, 2, Duration::from_secs(30), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let jobs = config.all_jobs().len() as u64;
+    assert_eq!(sim.metrics().counter("sched.jobs_acknowledged"), jobs);
+    let recorded: Vec<&Op> = sim.history().iter().map(|e| &e.operation).collect();
+    assert_eq!(recorded.len() as u64, jobs);
+    let leader = servers(&sim).find(|s| s.is_acting_leader()).expect("a leader");
+    for op in recorded {
+        let Op::JobAcknowledged { job, term } = op;
+        assert!(*term >= 1 && *term <= leader.raft.term);
+        assert!(leader.state().jobs.contains_key(job));
+    }
+    // Every server applied the registrations: the state is replicated.
+    for s in servers(&sim) {
+        assert_eq!(s.state().jobs.len() as u64, jobs, "p{}", s.raft.id);
+    }
+}
+
+/// The leader crashes (a host holding a server): a new one is elected, restores the pending
+/// evaluations and node deadlines, and the cluster converges.
+#[test]
+fn a_leader_crash_hands_the_scheduling_to_a_new_leader() {
+    let config = Config {
+        batch_jobs: 0,
+        ..Config::default()
+    };
+    // All three server hosts crash in turn, 40 s apart, so whichever leads is taken once.
+    let plan = FaultPlan {
+        actions: vec![
+            crash_host(0, 10, 20),
+            crash_host(1, 50, 20),
+            crash_host(2, 90, 20),
+        ],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 5, Duration::from_secs(240), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert!(sim.metrics().counter("sched.leaderships") >= 2);
+    assert!(check_jobs_at_count(state(&sim), &config).is_ok());
+    assert_eq!(
+        sim.metrics().counter("sched.nodes_down"),
+        0,
+        "no node missed a deadline"
+    );
+}
+
+/// A worker planned on a state without room and its plan blocked the job, but a node joined
+/// before the plan applied (found by the sweep of the evaluations scenario with the bug off:
+/// jobs submitted before any node registered stayed blocked for good). The applier notices
+/// the capacity change since the plan's snapshot and re-evaluates at once.
+#[test]
+fn a_blocked_plan_made_before_capacity_appeared_is_re_evaluated() {
+    let mut s = ClusterState::default();
+    let job = Job {
+        name: "j".into(),
+        kind: JobKind::Service,
+        groups: vec![TaskGroup {
+            count: 1,
+            resources: Resources::new(600, 100),
+            ..TaskGroup::default()
+        }],
+    };
+    s.apply(Command::RegisterJob {
+        job,
+        now: Instant::ZERO,
+    });
+    let stale = Plan {
+        eval: Some(EvalId(0)),
+        job: "j".into(),
+        blocked: true,
+        snapshot_index: s.index,
+        ..Plan::default()
+    };
+    let register = |s: &mut ClusterState, id: u32| {
+        s.apply(Command::RegisterNode {
+            id: NodeId(id),
+            agent: ProcessId(9),
+            capacity: Resources::new(1000, 1000),
+            attributes: NodeAttributes::default(),
+        })
+    };
+    register(&mut s, 0);
+    let applied = s.apply(Command::ApplyPlan {
+        plan: stale,
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert_eq!(applied.evals.len(), 1, "{applied:?}");
+    assert_eq!(s.evals[&applied.evals[0]].trigger, Trigger::Unblocked);
+    assert!(s.blocked.is_empty());
+    // A plan made on the latest state really is blocked: it waits for capacity.
+    let current = Plan {
+        eval: Some(applied.evals[0]),
+        job: "j".into(),
+        blocked: true,
+        snapshot_index: s.index,
+        ..Plan::default()
+    };
+    let applied = s.apply(Command::ApplyPlan {
+        plan: current,
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert!(applied.evals.is_empty());
+    assert!(s.blocked.contains("j"));
+    // The next node to join unblocks it.
+    let joined = register(&mut s, 1);
+    assert_eq!(joined.evals.len(), 1);
 }

@@ -14,6 +14,9 @@ struct Job {
     degraded: bool,
 }
 
+/// Times (ns, the server's clock) at which a server first handled an event after a fault-plan
+/// degradation of its host ended.
+pub const FAULT_DEGRADATION_END: &str = "fault_degradation_end_at";
 /// How often a server held back by a fault-plan stall or CPU cut looks whether it has ended.
 const RECHECK: Duration = Duration::from_millis(1);
 
@@ -108,13 +111,20 @@ impl Server {
 
     /// Reads the host's fault-plan degradations. An unknown mode is a bug in the plan or profile,
     /// so it panics (the engine reports the panic as the run's failure).
-    fn refresh(&mut self, ctx: &Context<'_, Node>) {
+    fn refresh(&mut self, ctx: &mut Context<'_, Node>) {
+        let was_degraded = !self.from_faults.is_empty();
         self.from_faults.clear();
         for text in ctx.degradations() {
             match DegradeMode::parse(text) {
                 Ok(mode) => self.from_faults.push(mode),
                 Err(e) => panic!("services server on {}: {e}", ctx.host()),
             }
+        }
+        // No handler runs when a fault-plan degradation ends: the first event after it marks
+        // its end, which the summary's recovery time counts from.
+        if was_degraded && self.from_faults.is_empty() {
+            let now = ctx.now().as_nanos();
+            ctx.observe(FAULT_DEGRADATION_END, now);
         }
     }
 

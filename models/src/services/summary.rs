@@ -73,7 +73,18 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
             out.insert(format!("tier{i}.sojourn_mean_ms"), mean / 1e6);
         }
     }
-    if let Some(trigger) = config.trigger_end() {
+    // The trigger is the last degradation's end: scheduled in the config, or seen by a server
+    // when a fault-plan `Fault::Degrade` on its host ended.
+    let fault_end = metrics
+        .samples(super::server::FAULT_DEGRADATION_END)
+        .iter()
+        .max()
+        .map(|&ns| Duration(ns));
+    let trigger = match (config.trigger_end(), fault_end) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(trigger) = trigger {
         let (recovered, time) = recovery_time(
             Instant::ZERO + trigger,
             end,

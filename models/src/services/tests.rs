@@ -453,6 +453,31 @@ fn degrade_plan(mode: &str, at: u64, duration: u64) -> ruckus_sim::FaultPlan {
     }
 }
 
+/// A fault-plan slowdown is a trigger for the recovery time just as a scheduled one is: its
+/// end is seen by the server at its first event afterwards.
+#[test]
+fn recovery_time_counts_from_the_end_of_a_fault_plan_degradation() {
+    let config = Config {
+        clients: 4,
+        workload: Workload::Open { rate: 100.0 },
+        ..one_server()
+    };
+    let (_, calm) = run_with_plan(&config, ruckus_sim::FaultPlan::none());
+    assert!(
+        !calm.contains_key("recovery_time_s"),
+        "no trigger, no recovery figure: {calm:?}"
+    );
+    let (_, slowed) = run_with_plan(&config, degrade_plan("slow:4", 1_000, 500));
+    assert_eq!(slowed.get("recovered"), Some(&1.0), "{slowed:?}");
+    // Seen at the server's first event after 1.5 s: within a few ms of the real end.
+    let mut sim = build(&config, 7, Duration::from_secs(4));
+    sim.set_fault_plan(degrade_plan("slow:4", 1_000, 500)).unwrap();
+    sim.run();
+    let seen = sim.metrics().samples(super::server::FAULT_DEGRADATION_END);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!((1_500_000_000..1_520_000_000).contains(&seen[0]), "{seen:?}");
+}
+
 #[test]
 fn degrade_modes_parse_and_bad_ones_are_named() {
     assert_eq!(

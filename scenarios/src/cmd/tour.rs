@@ -83,9 +83,32 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let options = SweepOptions::untraced(scenario.seed, jobs, true);
     let found: Mutex<Vec<SweepLine>> = Mutex::new(Vec::new());
     let indices: Vec<u64> = (0..seeds).collect();
-    let stats = sweep::run(&scenario, &indices, &options, &|line| {
+    let record = |line: &SweepLine| {
         found.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
-    })?;
+    };
+    let mut stats = sweep::run(&scenario, &indices, &options, &record)?;
+    // Parallel runs stop at whichever failure finishes first; run what was skipped below the
+    // lowest failure found, so the tour always tells the story of the lowest failing run,
+    // whatever the machine's timing.
+    loop {
+        let done: Vec<(u64, bool)> = found
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|l| (l.index, l.run.verdict != "held"))
+            .collect();
+        let Some(lowest) = done.iter().filter(|(_, failed)| *failed).map(|(i, _)| *i).min() else {
+            break;
+        };
+        let missing: Vec<u64> = (0..lowest)
+            .filter(|i| !done.iter().any(|(d, _)| d == i))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        let more = sweep::run(&scenario, &missing, &options, &record)?;
+        stats.finished += more.finished;
+    }
     let mut lines = found.into_inner().unwrap_or_else(|p| p.into_inner());
     lines.sort_by_key(|l| l.index);
     let Some(failure) = lines.iter().find(|l| l.run.verdict != "held").cloned() else {

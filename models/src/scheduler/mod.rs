@@ -22,6 +22,23 @@
 //!   by the restart policy and reporting statuses; [`Task`] processes.
 //! - [`policy`]: heartbeat, restart and reschedule timing (Nomad defaults).
 //!
+//! ## Drains and disconnections
+//!
+//! A drain migrates at most [`Config::migrate_max_parallel`] (Nomad's `migrate.max_parallel`,
+//! default 1) allocations of each task group at a time: a replacement is placed first, and the
+//! original is stopped only once the replacement reports running (that report re-evaluates
+//! the job, which starts the next migration). The group stays at its count throughout; the
+//! drain deadline stops whatever is still on the node at once. While both run, the servers
+//! count the pair once ([`state::ClusterState::running_count`]).
+//!
+//! [`Config::disconnect`] is Nomad's `disconnect` block. With `lost_after` zero (the default) a
+//! node that misses its heartbeats loses its allocations, replaced at once. Otherwise they turn
+//! `Unknown`: they keep their slots, unreplaced, until `lost_after` has passed since the node
+//! was marked down (a follow-up evaluation is due then). If the node comes back, they run on;
+//! where replacements exist, `reconcile` picks who stays: `keep_original` (the default) stops
+//! the replacements, `best_score` keeps whichever scores better on its node under the fit
+//! algorithm (ties keep the original).
+//!
 //! ## Healthy under faults
 //!
 //! `ruckus sweep scheduler --seeds 1000` holds on all 1,000 seeds (45 to 69 s of wall time on

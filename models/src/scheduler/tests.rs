@@ -1261,3 +1261,53 @@ fn best_score_keeps_whichever_fits_its_node_better() {
     let (_, plan) = reconnect_plan(ReconnectPolicy::BestScore);
     assert_eq!(plan.stops, vec![AllocId(0), AllocId(1)]);
 }
+
+fn disconnect_config(lost_after_s: u64) -> Config {
+    Config {
+        disconnect: DisconnectPolicy {
+            lost_after: Duration::from_secs(lost_after_s),
+            reconcile: ReconnectPolicy::KeepOriginal,
+        },
+        ..spread_config()
+    }
+}
+
+#[test]
+fn a_node_back_within_lost_after_runs_its_allocations_on() {
+    // Node 0 is marked down at about 40-50 s and back at 80 s, within the 120 s allowed.
+    let config = disconnect_config(120);
+    let plan = FaultPlan {
+        actions: vec![crash(0, 20, 60)],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 3, Duration::from_secs(200), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert_eq!(sim.metrics().counter("sched.nodes_down"), 1);
+    assert_eq!(sim.metrics().counter("sched.allocs_moved"), 0);
+    let s = state(&sim);
+    assert!(s.allocs.values().any(|a| a.live() && a.node == NodeId(0)));
+    assert!(
+        s.allocs.values().all(|a| a.previous.is_none()),
+        "nothing was replaced"
+    );
+}
+
+#[test]
+fn a_node_back_after_lost_after_keeps_its_originals() {
+    // Replaced 10 s after being marked down; back at 80 s: the replacements are stopped.
+    let config = disconnect_config(10);
+    let plan = FaultPlan {
+        actions: vec![crash(0, 20, 60)],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 3, Duration::from_secs(200), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert!(sim.metrics().counter("sched.allocs_moved") > 0);
+    let s = state(&sim);
+    let replacements: Vec<&Allocation> = s.allocs.values().filter(|a| a.previous.is_some()).collect();
+    assert!(!replacements.is_empty());
+    for r in replacements {
+        assert_eq!(r.desired, DesiredStatus::Stop, "{r:?}");
+        assert!(s.allocs[&r.previous.expect("a replacement")].live());
+    }
+}

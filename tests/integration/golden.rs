@@ -203,9 +203,9 @@ fn scheduler() {
     check(
         "scheduler",
         &[
-            (1, "held", "e40f76419d592505", 12474),
-            (2, "held", "255e6f3248b851bd", 12865),
-            (3, "held", "39be4990e01a8d45", 12861),
+            (1, "held", "1e644aa07623bb81", 12474),
+            (2, "held", "c773e42838af2dd0", 12865),
+            (3, "held", "6f1b738cbd0113b1", 12861),
         ],
     );
 }
@@ -239,9 +239,9 @@ fn scheduler_lost_allocs_not_replaced() {
     check(
         "scheduler_lost_allocs_not_replaced",
         &[
-            (1, "liveness_failure", "c2fbb36981f9ff91", 11905),
-            (2, "liveness_failure", "e9d4f9be597a6985", 12574),
-            (3, "liveness_failure", "245d2abbab20ec76", 12221),
+            (1, "liveness_failure", "f0447dd6ea325427", 11905),
+            (2, "liveness_failure", "a7e4edd5b7338fd2", 12574),
+            (3, "liveness_failure", "c661cf5cf1eef15f", 12221),
         ],
     );
 }
@@ -263,9 +263,9 @@ fn scheduler_fixed_heartbeat_ttl() {
     check(
         "scheduler_fixed_heartbeat_ttl",
         &[
-            (1, "safety_violation", "5ea77bdc8dd8173d", 35342),
-            (2, "safety_violation", "ec3bc905e03c6073", 35367),
-            (3, "safety_violation", "e53c61a364bfa98b", 35096),
+            (1, "safety_violation", "844b9e93e14a6096", 35342),
+            (2, "safety_violation", "71d4c0f35645446b", 35367),
+            (3, "safety_violation", "f998820b5bdd4f95", 35096),
         ],
     );
 }
@@ -275,9 +275,9 @@ fn scheduler_evals_in_leader_memory() {
     check(
         "scheduler_evals_in_leader_memory",
         &[
-            (1, "held", "31369d5bd92b173f", 11619),
-            (2, "liveness_failure", "625391b7ee96602a", 10423),
-            (3, "liveness_failure", "b327c2164d5ff714", 10513),
+            (1, "held", "6f03eb8df9fb3c28", 11619),
+            (2, "liveness_failure", "757801c8c399f1d7", 10423),
+            (3, "liveness_failure", "014462c5a71fbc1b", 10513),
         ],
     );
 }

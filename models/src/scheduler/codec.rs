@@ -31,10 +31,16 @@ pub fn encode(command: &Command, out: &mut Vec<u8>) {
                 w.str(s);
             }
         }
-        Command::NodeDown { id, now } => {
+        Command::NodeDown { id, now, unknown_for } if *unknown_for == Duration::ZERO => {
             w.u8(1);
             w.u32(id.0);
             w.u64(now.0);
+        }
+        Command::NodeDown { id, now, unknown_for } => {
+            w.u8(8);
+            w.u32(id.0);
+            w.u64(now.0);
+            w.u64(unknown_for.0);
         }
         Command::DrainNode { id, deadline } => {
             w.u8(2);
@@ -101,6 +107,12 @@ pub fn decode(bytes: &[u8]) -> Option<Command> {
         1 => Command::NodeDown {
             id: NodeId(r.u32()?),
             now: Instant(r.u64()?),
+            unknown_for: Duration::ZERO,
+        },
+        8 => Command::NodeDown {
+            id: NodeId(r.u32()?),
+            now: Instant(r.u64()?),
+            unknown_for: Duration(r.u64()?),
         },
         2 => Command::DrainNode {
             id: NodeId(r.u32()?),
@@ -159,6 +171,7 @@ fn client_status(tag: u8) -> Option<ClientStatus> {
         2 => ClientStatus::Failed,
         3 => ClientStatus::Complete,
         4 => ClientStatus::Lost,
+        5 => ClientStatus::Unknown,
         _ => return None,
     })
 }
@@ -438,6 +451,12 @@ mod tests {
             Command::NodeDown {
                 id: NodeId(1),
                 now: Instant(5),
+                unknown_for: Duration::ZERO,
+            },
+            Command::NodeDown {
+                id: NodeId(2),
+                now: Instant(5),
+                unknown_for: Duration::from_secs(30),
             },
             Command::DrainNode {
                 id: NodeId(1),

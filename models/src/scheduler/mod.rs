@@ -22,6 +22,23 @@
 //!   by the restart policy and reporting statuses; [`Task`] processes.
 //! - [`policy`]: heartbeat, restart and reschedule timing (Nomad defaults).
 //!
+//! ## Drains and disconnections
+//!
+//! A drain migrates at most [`Config::migrate_max_parallel`] (Nomad's `migrate.max_parallel`,
+//! default 1) allocations of each task group at a time: a replacement is placed first, and the
+//! original is stopped only once the replacement reports running (that report re-evaluates
+//! the job, which starts the next migration). The group stays at its count throughout; the
+//! drain deadline stops whatever is still on the node at once. While both run, the servers
+//! count the pair once ([`state::ClusterState::running_count`]).
+//!
+//! [`Config::disconnect`] is Nomad's `disconnect` block. With `lost_after` zero (the default) a
+//! node that misses its heartbeats loses its allocations, replaced at once. Otherwise they turn
+//! `Unknown`: they keep their slots, unreplaced, until `lost_after` has passed since the node
+//! was marked down (a follow-up evaluation is due then). If the node comes back, they run on;
+//! where replacements exist, `reconcile` picks who stays: `keep_original` (the default) stops
+//! the replacements, `best_score` keeps whichever scores better on its node under the fit
+//! algorithm (ties keep the original).
+//!
 //! ## Healthy under faults
 //!
 //! `ruckus sweep scheduler --seeds 1000` holds on all 1,000 seeds (45 to 69 s of wall time on
@@ -41,7 +58,7 @@
 //! since (Nomad's blocked evaluations compare snapshot indexes the same way).
 //!
 //! The liveness bound is computed from the parameters by [`Config::liveness_within`] (election,
-//! finding the leader, TTL plus grace, planning, re-sync, restart and reschedule delays; 107 s
+//! finding the leader, TTL plus grace plus the disconnect policy's `lost_after`, planning, re-sync, restart and reschedule delays; 107 s
 //! for the healthy scenario).
 //!
 //! Properties: `capacity`, `constraints`, `usable_nodes`, `count`, `reschedule_backoff` (on the
@@ -182,7 +199,7 @@ use crate::raft::{self, MessageOf};
 use placement::{
     Attribute, Constraint, FitAlgorithm, Job, JobKind, NodeAttributes, NodeId, Resources, TaskGroup, TaskSpec,
 };
-use policy::{HeartbeatPolicy, ReschedulePolicy, RestartPolicy};
+use policy::{DisconnectPolicy, HeartbeatPolicy, ReschedulePolicy, RestartPolicy};
 use reconcile::Settings;
 use ruckus_sim::{
     Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Sim, Topology,
@@ -449,6 +466,14 @@ pub struct Config {
     pub submit_interval: Duration,
     /// Drains the operator starts.
     pub drains: Vec<DrainSpec>,
+    /// Allocations of a task group migrated off draining nodes at once (Nomad's
+    /// `migrate.max_parallel`, default 1; the same for every group, since groups carry no
+    /// migrate block here). An original is stopped only once its replacement runs; the drain
+    /// deadline stops whatever is left together.
+    pub migrate_max_parallel: u32,
+    /// What happens to the allocations of a node that misses its heartbeats: kept unknown for
+    /// `lost_after` (default 0: replaced at once), and who stays when it comes back.
+    pub disconnect: DisconnectPolicy,
     /// Utilisation sampling period.
     pub sample_every: Duration,
     /// Bug switches (all off: a correct scheduler).
@@ -496,6 +521,8 @@ impl Default for Config {
             submit_at: Duration::from_secs(1),
             submit_interval: Duration::from_millis(100),
             drains: Vec::new(),
+            migrate_max_parallel: 1,
+            disconnect: DisconnectPolicy::default(),
             sample_every: Duration::from_secs(1),
             bugs: Bugs::default(),
         }
@@ -606,7 +633,7 @@ impl Config {
             .heartbeat
             .base_ttl(self.nodes as usize, self.bugs.fixed_heartbeat_ttl)
             * 2;
-        let marked_down = longest_ttl + self.heartbeat.heartbeat_grace;
+        let marked_down = longest_ttl + self.heartbeat.heartbeat_grace + self.disconnect.lost_after;
         let jobs = self.all_jobs().len() as u64;
         let plans =
             self.scheduling_cost_per_node * (u64::from(self.nodes) * jobs) + self.election_timeout_max;
@@ -626,6 +653,9 @@ impl Config {
         }
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
+        }
+        if self.migrate_max_parallel == 0 {
+            return Err("migrate_max_parallel must be at least 1".into());
         }
         if self.servers == 0 || self.servers > 64 {
             return Err("servers must be between 1 and 64".into());
@@ -680,6 +710,8 @@ impl Config {
                 batch_reschedule: self.batch_reschedule,
                 lost_allocs_not_replaced: self.bugs.lost_allocs_not_replaced,
                 reschedule_without_backoff: self.bugs.reschedule_without_backoff,
+                migrate_max_parallel: self.migrate_max_parallel,
+                disconnect: self.disconnect,
             },
             applier_trusts_snapshot: self.bugs.applier_trusts_snapshot,
             fixed_heartbeat_ttl: self.bugs.fixed_heartbeat_ttl,

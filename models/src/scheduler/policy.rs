@@ -191,3 +191,28 @@ mod tests {
         assert!(!b.allows(1));
     }
 }
+
+/// Which allocation stays when a disconnected node comes back while replacements of its
+/// allocations exist (Nomad's `disconnect.reconcile`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconnectPolicy {
+    /// The original runs on; its replacement is stopped (Nomad's default).
+    #[default]
+    KeepOriginal,
+    /// Whichever scores better on its node under the fit algorithm stays (a tie keeps the
+    /// original).
+    BestScore,
+}
+
+/// What happens to the allocations of a node that missed its heartbeats (Nomad's `disconnect`
+/// block).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisconnectPolicy {
+    /// How long they stay "unknown" (holding their slot, not replaced) before they are
+    /// replaced. Zero (the default): lost and replaced at once, as without the block.
+    pub lost_after: Duration,
+    /// Who stays when the node comes back and replacements exist.
+    pub reconcile: ReconnectPolicy,
+}

@@ -2,8 +2,8 @@
 //! propose a [`Plan`] (stops and placements). Pure: the snapshot, the time and a random stream
 //! in, a plan and the number of nodes examined (what scheduling time is charged for) out.
 
-use super::placement::{Candidate, FitAlgorithm, JobKind, choose, sample_limit};
-use super::policy::ReschedulePolicy;
+use super::placement::{Candidate, FitAlgorithm, JobKind, choose, fit_score, sample_limit};
+use super::policy::{DisconnectPolicy, ReconnectPolicy, ReschedulePolicy};
 use super::state::{Allocation, ClientStatus, ClusterState, DesiredStatus, Placement, Plan};
 use ruckus_sim::{Instant, Random};
 use std::collections::BTreeSet;
@@ -21,6 +21,24 @@ pub struct Settings {
     pub lost_allocs_not_replaced: bool,
     /// Bug: failed allocations are replaced at once, without the policy's delay.
     pub reschedule_without_backoff: bool,
+    /// Allocations of a task group migrated off draining nodes at once (Nomad's
+    /// `migrate.max_parallel`, default 1): each original is stopped only once its replacement
+    /// runs, so the group stays at its count while a node drains.
+    pub migrate_max_parallel: u32,
+    /// How allocations of nodes that missed their heartbeats are kept and settled.
+    pub disconnect: DisconnectPolicy,
+}
+
+/// How well `a` fits its node under `algorithm` (as if placed there now); a node that takes
+/// no allocations scores lowest.
+fn score_on_node(algorithm: FitAlgorithm, nodes: &[Candidate], a: &Allocation) -> f64 {
+    nodes.iter().find(|n| n.id == a.node).map_or(f64::MIN, |n| {
+        let without = Candidate {
+            used: n.used.minus(a.resources),
+            ..n.clone()
+        };
+        fit_score(algorithm, &without, a.resources)
+    })
 }
 
 /// A worker's plan and what it cost.
@@ -102,22 +120,69 @@ pub fn compute_plan(
             .filter(|n| n.drain_deadline.is_some())
             .map(|n| n.id)
             .collect();
-        let live: Vec<&&Allocation> = allocs.iter().filter(|a| a.live()).collect();
+        // Unknown allocations (their node missed its heartbeats) are settled below, apart.
+        let live: Vec<&&Allocation> = allocs
+            .iter()
+            .filter(|a| a.live() && a.client != ClientStatus::Unknown)
+            .collect();
+        let live_ids: BTreeSet<_> = live.iter().map(|a| a.id).collect();
         let migrating: Vec<&&Allocation> = live
             .iter()
             .copied()
             .filter(|a| draining.contains(&a.node))
             .collect();
-        let mut held = live.len();
+        // A migrating allocation's live replacement, if it has one (it holds the slot).
+        let replacement_of = |a: &Allocation| live.iter().find(|r| r.previous == Some(a.id)).copied();
+        let mut in_flight = 0;
+        let mut waiting: Vec<&Allocation> = Vec::new();
+        for a in &migrating {
+            match replacement_of(a) {
+                // Its replacement runs: the original may go now.
+                Some(r) if r.client == ClientStatus::Running => plan.stops.push(a.id),
+                Some(_) => in_flight += 1,
+                None => waiting.push(a),
+            }
+        }
+        // Back from a disconnection while a replacement runs or waits: the reconnect policy
+        // picks which of the two stays.
+        let mut settled: BTreeSet<_> = BTreeSet::new();
+        for a in live.iter().filter(|a| !draining.contains(&a.node)) {
+            let Some(r) = replacement_of(a) else {
+                continue;
+            };
+            let keep_replacement = match settings.disconnect.reconcile {
+                ReconnectPolicy::KeepOriginal => false,
+                ReconnectPolicy::BestScore => {
+                    score_on_node(settings.algorithm, &nodes, r)
+                        > score_on_node(settings.algorithm, &nodes, a)
+                }
+            };
+            plan.stops.push(if keep_replacement { a.id } else { r.id });
+            settled.insert(a.id);
+            settled.insert(r.id);
+        }
+        let superseded = migrating.iter().filter(|a| replacement_of(a).is_some()).count() + settled.len() / 2;
+        let mut held = live.len() - superseded;
         // Replacements owed for lost and failed allocations, with their chain positions.
         let mut owed: Vec<(Option<&Allocation>, u32)> = Vec::new();
         for a in allocs
             .iter()
             .filter(|a| a.desired == DesiredStatus::Run && !a.replaced)
+            // A failed replacement of an allocation still running: the original holds the slot.
+            .filter(|a| !a.previous.is_some_and(|p| live_ids.contains(&p)))
         {
             match a.client {
                 ClientStatus::Lost if settings.lost_allocs_not_replaced => held += 1,
                 ClientStatus::Lost => owed.push((Some(a), a.reschedules)),
+                ClientStatus::Unknown => {
+                    let lost_at = a.finished_at.unwrap_or(a.created_at) + settings.disconnect.lost_after;
+                    if lost_at <= now {
+                        owed.push((Some(a), a.reschedules));
+                    } else {
+                        held += 1;
+                        plan.follow_up = Some(plan.follow_up.map_or(lost_at, |f| f.min(lost_at)));
+                    }
+                }
                 ClientStatus::Failed => {
                     match reschedule_at(a, &policy, settings.reschedule_without_backoff) {
                         Some(at) if at <= now => owed.push((Some(a), a.reschedules + 1)),
@@ -141,7 +206,8 @@ pub fn compute_plan(
                 if excess == 0 {
                     break;
                 }
-                if !migrating.iter().any(|m| m.id == a.id) {
+                let migration = migrating.iter().any(|m| m.id == a.id || a.previous == Some(m.id));
+                if !migration && !settled.contains(&a.id) {
                     plan.stops.push(a.id);
                     excess -= 1;
                 }
@@ -152,13 +218,14 @@ pub fn compute_plan(
         while owed.len() < missing {
             owed.push((None, 0));
         }
-        // Migrations: each allocation on a draining node gets a replacement, then is stopped.
-        let moves: Vec<(Option<&Allocation>, u32, bool)> = owed
+        // Migrations: at most `migrate_max_parallel` allocations on draining nodes get a
+        // replacement at once; each is stopped once its replacement runs (above).
+        let budget = (settings.migrate_max_parallel.max(1) as usize).saturating_sub(in_flight);
+        let moves: Vec<(Option<&Allocation>, u32)> = owed
             .into_iter()
-            .map(|(a, r)| (a, r, false))
-            .chain(migrating.iter().map(|a| (Some(**a), a.reschedules, true)))
+            .chain(waiting.iter().take(budget).map(|a| (Some(*a), a.reschedules)))
             .collect();
-        for (previous, reschedules, stop_previous) in moves {
+        for (previous, reschedules) in moves {
             let choice = choose(settings.algorithm, &nodes, group, limit, rng);
             examined += choice.examined;
             let Some(i) = choice.index else {
@@ -176,9 +243,6 @@ pub fn compute_plan(
                 previous: previous.map(|a| a.id),
                 reschedules,
             });
-            if stop_previous && let Some(a) = previous {
-                plan.stops.push(a.id);
-            }
         }
     }
     Planned { plan, examined }

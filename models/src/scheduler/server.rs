@@ -379,7 +379,13 @@ impl Server {
             Timer::NodeDeadline(node) => {
                 self.deadlines.remove(&node);
                 let now = cx.now();
-                if self.propose(cx, Command::NodeDown { id: node, now }, Pending::Quiet) {
+                let unknown_for = self.settings.planning.disconnect.lost_after;
+                let command = Command::NodeDown {
+                    id: node,
+                    now,
+                    unknown_for,
+                };
+                if self.propose(cx, command, Pending::Quiet) {
                     cx.count("sched.nodes_down", 1);
                     cx.note(&format!("node {} missed its heartbeat: down", node.0));
                 }

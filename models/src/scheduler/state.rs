@@ -39,6 +39,9 @@ pub enum ClientStatus {
     Complete,
     /// Its node was marked down.
     Lost,
+    /// Its node was marked down under a disconnect policy: it keeps its slot, unreplaced,
+    /// for `lost_after`, and runs on if the node comes back.
+    Unknown,
 }
 
 impl ClientStatus {
@@ -72,7 +75,7 @@ pub struct Allocation {
     pub created_index: u64,
     /// When it was created.
     pub created_at: Instant,
-    /// When its client status became terminal.
+    /// When its client status became terminal (or unknown: when its node was marked down).
     pub finished_at: Option<Instant>,
     /// The allocation it replaces (rescheduled, lost or migrated).
     pub previous: Option<AllocId>,
@@ -224,12 +227,15 @@ pub enum Command {
         /// Its attributes.
         attributes: NodeAttributes,
     },
-    /// A node missed its heartbeat deadline: its allocations are lost.
+    /// A node missed its heartbeat deadline: its allocations are lost (or unknown).
     NodeDown {
         /// The node.
         id: NodeId,
         /// When.
         now: Instant,
+        /// The disconnect policy's `lost_after`: non-zero, the allocations turn unknown
+        /// rather than lost.
+        unknown_for: Duration,
     },
     /// A node starts draining; its allocations must leave by `deadline`.
     DrainNode {
@@ -383,11 +389,14 @@ impl ClusterState {
                     node.unusable_since.or(Some(index))
                 };
                 out.nodes_touched.insert(id);
+                if was_down {
+                    self.reconnect(id, &mut out);
+                }
                 if out.new_node || was_down {
                     self.unblock(&mut out);
                 }
             }
-            Command::NodeDown { id, now } => {
+            Command::NodeDown { id, now, unknown_for } => {
                 let index = self.index;
                 let Some(node) = self.nodes.get_mut(&id) else {
                     return out;
@@ -399,8 +408,12 @@ impl ClusterState {
                 node.unusable_since.get_or_insert(index);
                 let mut jobs = BTreeSet::new();
                 for a in self.allocs.values_mut().filter(|a| a.node == id) {
-                    if !a.client.terminal() {
-                        a.client = ClientStatus::Lost;
+                    if !a.client.terminal() && a.client != ClientStatus::Unknown {
+                        a.client = if unknown_for == Duration::ZERO {
+                            ClientStatus::Lost
+                        } else {
+                            ClientStatus::Unknown
+                        };
                         a.finished_at = Some(now);
                         jobs.insert(a.job.clone());
                     }
@@ -483,6 +496,7 @@ impl ClusterState {
                 let mut failed_jobs = BTreeSet::new();
                 let mut freed = false;
                 let mut running_jobs = BTreeSet::new();
+                let mut migrated_jobs = BTreeSet::new();
                 for (id, status) in updates {
                     let Some(a) = self.allocs.get_mut(&id) else {
                         continue;
@@ -501,6 +515,10 @@ impl ClusterState {
                         a.ran = true;
                         running_jobs.insert(a.job.clone());
                         if let Some(prev) = a.previous {
+                            if self.migrating(prev) {
+                                // A migration's replacement runs: stop its original, start the next.
+                                migrated_jobs.insert(self.allocs[&id].job.clone());
+                            }
                             let since = self.allocs[&prev]
                                 .finished_at
                                 .unwrap_or(self.allocs[&id].created_at);
@@ -513,6 +531,10 @@ impl ClusterState {
                         out.jobs_running.push(d);
                     }
                 }
+                for job in migrated_jobs {
+                    let e = self.new_eval(job, Trigger::Drain, None);
+                    out.evals.push(e);
+                }
                 for job in failed_jobs {
                     let e = self.new_eval(job, Trigger::AllocFailed, None);
                     out.evals.push(e);
@@ -523,6 +545,29 @@ impl ClusterState {
             }
         }
         out
+    }
+
+    /// A node came back: its unknown allocations run on (running if they ever ran) and their
+    /// jobs are re-evaluated, which settles any replacement by the reconnect policy.
+    fn reconnect(&mut self, id: NodeId, out: &mut Applied) {
+        let mut jobs = BTreeSet::new();
+        for a in self
+            .allocs
+            .values_mut()
+            .filter(|a| a.node == id && a.client == ClientStatus::Unknown)
+        {
+            a.client = if a.ran {
+                ClientStatus::Running
+            } else {
+                ClientStatus::Pending
+            };
+            a.finished_at = None;
+            jobs.insert(a.job.clone());
+        }
+        for job in jobs {
+            let e = self.new_eval(job, Trigger::NodeUpdate, None);
+            out.evals.push(e);
+        }
     }
 
     fn new_eval(&mut self, job: String, trigger: Trigger, wait_until: Option<Instant>) -> EvalId {
@@ -570,9 +615,23 @@ impl ClusterState {
         Some(now.saturating_since(record.submitted_at))
     }
 
-    /// Allocations of a group the servers see running (reported running, wanted).
+    /// Whether an allocation is live on a draining node (it is to be migrated).
+    pub fn migrating(&self, id: AllocId) -> bool {
+        self.allocs.get(&id).is_some_and(|a| {
+            a.live()
+                && self
+                    .nodes
+                    .get(&a.node)
+                    .is_some_and(|n| n.drain_deadline.is_some())
+        })
+    }
+
+    /// Allocations of a group the servers see running (reported running, wanted). An
+    /// allocation whose replacement already runs is counted once: a migrating original about
+    /// to be stopped, or an unknown one back with its node until the reconnect policy picks.
     pub fn running_count(&self, job: &str, group: u32) -> usize {
-        self.allocs
+        let running: Vec<&Allocation> = self
+            .allocs
             .values()
             .filter(|a| {
                 a.job == job
@@ -580,7 +639,13 @@ impl ClusterState {
                     && a.desired == DesiredStatus::Run
                     && a.client == ClientStatus::Running
             })
-            .count()
+            .collect();
+        let superseded = running
+            .iter()
+            .filter_map(|r| r.previous)
+            .filter(|p| running.iter().any(|a| a.id == *p))
+            .count();
+        running.len() - superseded
     }
 
     /// Allocations of a group that completed successfully.
@@ -645,6 +710,13 @@ impl ClusterState {
                 a.desired = DesiredStatus::Stop;
                 out.stopped += 1;
                 out.nodes_touched.insert(a.node);
+                // A stopped replacement of an allocation that runs on gives it back its slot.
+                if let Some(prev) = a.previous
+                    && let Some(p) = self.allocs.get_mut(&prev)
+                    && p.live()
+                {
+                    p.replaced = false;
+                }
             }
         }
         let mut used = self.usage();
@@ -748,11 +820,21 @@ impl ClusterState {
                 return false;
             }
         }
-        let live = self
+        // A migrating or unknown allocation with a live replacement (committed, earlier in this plan, or
+        // this one) gives up its slot.
+        let group_live: Vec<&Allocation> = self
             .allocs
             .values()
             .filter(|a| a.live() && a.job == job.name && a.group == p.group)
+            .collect();
+        let migrated = group_live
+            .iter()
+            .filter(|a| {
+                let replaced =
+                    p.previous == Some(a.id) || group_live.iter().any(|r| r.previous == Some(a.id));
+                replaced && (self.migrating(a.id) || a.client == ClientStatus::Unknown)
+            })
             .count();
-        live < group.count as usize
+        group_live.len() - migrated < group.count as usize
     }
 }

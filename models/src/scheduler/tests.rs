@@ -1,4 +1,5 @@
 use super::placement::*;
+use super::policy::ReconnectPolicy;
 use super::state::*;
 use super::*;
 use ruckus_sim::{
@@ -143,6 +144,7 @@ fn a_down_node_loses_its_allocations_and_takes_no_more() {
     let out = s.apply(Command::NodeDown {
         id: NodeId(0),
         now: Instant::ZERO + Duration::from_secs(5),
+        unknown_for: Duration::ZERO,
     });
     assert_eq!(out.evals.len(), 1);
     assert!(s.allocs.values().all(|a| a.client == ClientStatus::Lost));
@@ -186,6 +188,7 @@ fn reconcile_replaces_lost_at_once_and_failed_after_the_delay() {
     s.apply(Command::NodeDown {
         id: NodeId(1),
         now: t(10),
+        unknown_for: Duration::ZERO,
     });
     let settings = Settings {
         algorithm: FitAlgorithm::Binpack,
@@ -193,6 +196,8 @@ fn reconcile_replaces_lost_at_once_and_failed_after_the_delay() {
         batch_reschedule: ReschedulePolicy::batch_default(),
         lost_allocs_not_replaced: false,
         reschedule_without_backoff: false,
+        migrate_max_parallel: 1,
+        disconnect: DisconnectPolicy::default(),
     };
     let mut rng = ruckus_sim::Random::stream(1, "t", 0);
     let planned = reconcile::compute_plan(&s, "j", t(11), &settings, &mut rng);
@@ -984,4 +989,325 @@ fn a_blocked_plan_made_before_capacity_appeared_is_re_evaluated() {
     // The next node to join unblocks it.
     let joined = register(&mut s, 1);
     assert_eq!(joined.evals.len(), 1);
+}
+
+fn migrate_config(drain_node: u32, deadline: Duration) -> Config {
+    Config {
+        nodes: 4,
+        algorithm: FitAlgorithm::Binpack,
+        service_jobs: 1,
+        service_count: 4,
+        batch_jobs: 0,
+        drains: vec![DrainSpec {
+            node: drain_node,
+            at: Duration::from_secs(20),
+            deadline,
+        }],
+        ..Config::default()
+    }
+}
+
+/// What one step of a drain looks like from the furthest-applied state.
+struct DrainView {
+    /// Allocations on the drained node still live.
+    live_on_node: usize,
+    /// Allocations of the drained node whose replacement does not run yet.
+    in_migration: usize,
+    /// The group's running allocations (servers' view).
+    running: usize,
+    draining: bool,
+    deadline_passed: bool,
+}
+
+fn drain_view(s: &ClusterState, node: NodeId) -> DrainView {
+    let on_node: Vec<&Allocation> = s.allocs.values().filter(|a| a.node == node).collect();
+    let in_migration = on_node
+        .iter()
+        .filter(|a| {
+            s.allocs
+                .values()
+                .any(|r| r.previous == Some(a.id) && r.live() && r.client != ClientStatus::Running)
+        })
+        .count();
+    let record = s.nodes.get(&node);
+    DrainView {
+        live_on_node: on_node.iter().filter(|a| a.live()).count(),
+        in_migration,
+        running: s.running_count("service-0", 0),
+        draining: record.is_some_and(|n| n.drain_deadline.is_some()),
+        deadline_passed: record.is_some_and(|n| !n.eligible),
+    }
+}
+
+/// Steps a run event by event, calling `check` with the state after each.
+fn step_run(
+    config: &Config,
+    seed: u64,
+    horizon: Duration,
+    mut check: impl FnMut(&ClusterState),
+) -> RunReport {
+    let mut sim = build(config, seed, horizon, FaultPlan::none());
+    let mut event = 0;
+    loop {
+        event += 1;
+        if let ruckus_sim::Progress::Finished(report) = sim.run_until_event(event) {
+            return report;
+        }
+        check(state(&sim));
+    }
+}
+
+#[test]
+fn a_drain_migrates_one_allocation_at_a_time() {
+    // Binpack puts the job's 4 allocations on few nodes; drain the node holding the most.
+    let probe = migrate_config(0, Duration::from_secs(600));
+    let mut sim = build(&probe, 5, Duration::from_secs(19), FaultPlan::none());
+    sim.run();
+    let s = state(&sim);
+    let node = (0..4)
+        .max_by_key(|n| {
+            s.allocs
+                .values()
+                .filter(|a| a.live() && a.node == NodeId(*n))
+                .count()
+        })
+        .expect("nodes");
+    let before = s
+        .allocs
+        .values()
+        .filter(|a| a.live() && a.node == NodeId(node))
+        .count();
+    assert!(before >= 2, "the drained node holds {before} allocations");
+    let config = migrate_config(node, Duration::from_secs(600));
+    let (mut most_in_migration, mut fewest_running) = (0, usize::MAX);
+    let mut emptied = false;
+    let report = step_run(&config, 5, Duration::from_secs(120), |s| {
+        let v = drain_view(s, NodeId(node));
+        if v.draining && !v.deadline_passed {
+            most_in_migration = most_in_migration.max(v.in_migration);
+            fewest_running = fewest_running.min(v.running);
+            emptied |= v.live_on_node == 0;
+        }
+    });
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert_eq!(most_in_migration, 1);
+    assert!(fewest_running >= 3, "the group fell to {fewest_running} running");
+    assert!(emptied, "the node was emptied before its deadline");
+}
+
+#[test]
+fn a_drain_deadline_stops_the_remaining_allocations_together() {
+    let probe = migrate_config(0, Duration::from_secs(600));
+    let mut sim = build(&probe, 5, Duration::from_secs(19), FaultPlan::none());
+    sim.run();
+    let s = state(&sim);
+    let node = (0..4)
+        .max_by_key(|n| {
+            s.allocs
+                .values()
+                .filter(|a| a.live() && a.node == NodeId(*n))
+                .count()
+        })
+        .expect("nodes");
+    // Slow planning (2 s per node examined): each migration step takes seconds, so the
+    // 3 s deadline comes first.
+    let mut config = migrate_config(node, Duration::from_secs(3));
+    config.scheduling_cost_per_node = Duration::from_secs(2);
+    let mut live_before_deadline = 0;
+    let mut live_at_deadline = None;
+    let report = step_run(&config, 5, Duration::from_secs(120), |s| {
+        let v = drain_view(s, NodeId(node));
+        if v.deadline_passed {
+            live_at_deadline.get_or_insert(v.live_on_node);
+        } else if v.draining {
+            live_before_deadline = v.live_on_node;
+        }
+    });
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert!(
+        live_before_deadline >= 2,
+        "{live_before_deadline} left at the deadline"
+    );
+    assert_eq!(live_at_deadline, Some(0));
+}
+
+// ---- the disconnect policy ----
+
+fn planning(disconnect: DisconnectPolicy) -> Settings {
+    Settings {
+        algorithm: FitAlgorithm::Binpack,
+        service_reschedule: ReschedulePolicy::default(),
+        batch_reschedule: ReschedulePolicy::batch_default(),
+        lost_allocs_not_replaced: false,
+        reschedule_without_backoff: false,
+        migrate_max_parallel: 1,
+        disconnect,
+    }
+}
+
+fn secs(s: u64) -> Instant {
+    Instant::ZERO + Duration::from_secs(s)
+}
+
+/// Job `j` (2 x 600 MHz) running on node 0, which goes down at 10 s with its allocations kept
+/// unknown for 60 s; node 1 (2000 MHz, so fuller once it holds the replacements) is free.
+fn disconnected_state() -> ClusterState {
+    let mut s = one_node_state(4000);
+    s.apply(Command::RegisterNode {
+        id: NodeId(1),
+        agent: ProcessId(3),
+        capacity: Resources::new(2000, 1000),
+        attributes: NodeAttributes::default(),
+    });
+    s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    s.apply(Command::UpdateAllocs {
+        node: NodeId(0),
+        updates: vec![
+            (AllocId(0), ClientStatus::Running),
+            (AllocId(1), ClientStatus::Running),
+        ],
+        now: secs(1),
+    });
+    s.apply(Command::NodeDown {
+        id: NodeId(0),
+        now: secs(10),
+        unknown_for: Duration::from_secs(60),
+    });
+    s
+}
+
+#[test]
+fn disconnected_allocations_are_replaced_only_after_lost_after() {
+    let s = disconnected_state();
+    assert!(s.allocs.values().all(|a| a.client == ClientStatus::Unknown));
+    let settings = planning(DisconnectPolicy {
+        lost_after: Duration::from_secs(60),
+        ..DisconnectPolicy::default()
+    });
+    let mut rng = ruckus_sim::Random::stream(1, "t", 0);
+    let early = reconcile::compute_plan(&s, "j", secs(11), &settings, &mut rng).plan;
+    assert!(early.placements.is_empty(), "{early:?}");
+    assert!(early.stops.is_empty());
+    assert_eq!(early.follow_up, Some(secs(70)));
+    let due = reconcile::compute_plan(&s, "j", secs(70), &settings, &mut rng).plan;
+    let previous: Vec<_> = due.placements.iter().map(|p| p.previous).collect();
+    assert_eq!(previous, vec![Some(AllocId(0)), Some(AllocId(1))]);
+    assert!(due.placements.iter().all(|p| p.node == NodeId(1)));
+}
+
+/// [`disconnected_state`] past `lost_after` (replacements 2 and 3 running on node 1), then
+/// node 0 back; returns the plan of the reconnect evaluation under `policy`.
+fn reconnect_plan(policy: ReconnectPolicy) -> (ClusterState, Plan) {
+    let mut s = disconnected_state();
+    let settings = planning(DisconnectPolicy {
+        lost_after: Duration::from_secs(60),
+        reconcile: policy,
+    });
+    let mut rng = ruckus_sim::Random::stream(1, "t", 0);
+    let due = reconcile::compute_plan(&s, "j", secs(70), &settings, &mut rng).plan;
+    let out = s.apply(Command::ApplyPlan {
+        plan: due,
+        trust_snapshot: false,
+        now: secs(70),
+    });
+    assert_eq!(out.placed, 2, "{out:?} {:?}", s.allocs);
+    s.apply(Command::UpdateAllocs {
+        node: NodeId(1),
+        updates: vec![
+            (AllocId(2), ClientStatus::Running),
+            (AllocId(3), ClientStatus::Running),
+        ],
+        now: secs(71),
+    });
+    let out = s.apply(Command::RegisterNode {
+        id: NodeId(0),
+        agent: ProcessId(2),
+        capacity: Resources::new(4000, 1000),
+        attributes: NodeAttributes::default(),
+    });
+    assert_eq!(out.evals.len(), 1, "the reconnect re-evaluates the job");
+    assert_eq!(s.allocs[&AllocId(0)].client, ClientStatus::Running);
+    // Original and replacement both run: the servers count each pair once.
+    assert_eq!(s.running_count("j", 0), 2);
+    assert!(check_counts(&s).is_ok());
+    let plan = reconcile::compute_plan(&s, "j", secs(80), &settings, &mut rng).plan;
+    assert!(plan.placements.is_empty(), "{plan:?}");
+    (s, plan)
+}
+
+#[test]
+fn a_reconnected_node_keeps_its_originals_and_stops_the_replacements() {
+    let (mut s, plan) = reconnect_plan(ReconnectPolicy::KeepOriginal);
+    assert_eq!(plan.stops, vec![AllocId(2), AllocId(3)]);
+    s.apply(Command::ApplyPlan {
+        plan,
+        trust_snapshot: false,
+        now: secs(80),
+    });
+    let live: Vec<_> = s.allocs.values().filter(|a| a.live()).map(|a| a.id).collect();
+    assert_eq!(live, vec![AllocId(0), AllocId(1)]);
+    // The originals hold their slots again: a later failure of one is replaced.
+    assert!(s.allocs.values().filter(|a| a.live()).all(|a| !a.replaced));
+}
+
+#[test]
+fn best_score_keeps_whichever_fits_its_node_better() {
+    // Binpack prefers fuller nodes: the replacements fill 60% of node 1, the originals 30% of
+    // node 0, so the originals go.
+    let (_, plan) = reconnect_plan(ReconnectPolicy::BestScore);
+    assert_eq!(plan.stops, vec![AllocId(0), AllocId(1)]);
+}
+
+fn disconnect_config(lost_after_s: u64) -> Config {
+    Config {
+        disconnect: DisconnectPolicy {
+            lost_after: Duration::from_secs(lost_after_s),
+            reconcile: ReconnectPolicy::KeepOriginal,
+        },
+        ..spread_config()
+    }
+}
+
+#[test]
+fn a_node_back_within_lost_after_runs_its_allocations_on() {
+    // Node 0 is marked down at about 40-50 s and back at 80 s, within the 120 s allowed.
+    let config = disconnect_config(120);
+    let plan = FaultPlan {
+        actions: vec![crash(0, 20, 60)],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 3, Duration::from_secs(200), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert_eq!(sim.metrics().counter("sched.nodes_down"), 1);
+    assert_eq!(sim.metrics().counter("sched.allocs_moved"), 0);
+    let s = state(&sim);
+    assert!(s.allocs.values().any(|a| a.live() && a.node == NodeId(0)));
+    assert!(
+        s.allocs.values().all(|a| a.previous.is_none()),
+        "nothing was replaced"
+    );
+}
+
+#[test]
+fn a_node_back_after_lost_after_keeps_its_originals() {
+    // Replaced 10 s after being marked down; back at 80 s: the replacements are stopped.
+    let config = disconnect_config(10);
+    let plan = FaultPlan {
+        actions: vec![crash(0, 20, 60)],
+        heal_at: None,
+    };
+    let (report, sim) = run(&config, 3, Duration::from_secs(200), plan);
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert!(sim.metrics().counter("sched.allocs_moved") > 0);
+    let s = state(&sim);
+    let replacements: Vec<&Allocation> = s.allocs.values().filter(|a| a.previous.is_some()).collect();
+    assert!(!replacements.is_empty());
+    for r in replacements {
+        assert_eq!(r.desired, DesiredStatus::Stop, "{r:?}");
+        assert!(s.allocs[&r.previous.expect("a replacement")].live());
+    }
 }

@@ -14,6 +14,7 @@
 //! * [`swim`]: SWIM clusters of 100 to 10,000 members in steady state.
 
 pub mod raft;
+pub mod scheduler;
 pub mod swim;
 pub mod trace;
 

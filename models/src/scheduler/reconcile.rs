@@ -2,11 +2,11 @@
 //! propose a [`Plan`] (stops and placements). Pure: the snapshot, the time and a random stream
 //! in, a plan and the number of nodes examined (what scheduling time is charged for) out.
 
-use super::placement::{Candidate, FitAlgorithm, JobKind, choose, fit_score, sample_limit};
+use super::placement::{Candidate, FitAlgorithm, JobKind, NodeId, choose, fit_score, sample_limit};
 use super::policy::{DisconnectPolicy, ReconnectPolicy, ReschedulePolicy};
 use super::state::{Allocation, ClientStatus, ClusterState, DesiredStatus, Placement, Plan};
 use ruckus_sim::{Instant, Random};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a worker needs besides the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,14 @@ pub fn compute_plan(
         .collect();
     let limit = sample_limit(job.kind, nodes.len());
     let mut examined = 0;
+    // The job's live allocations per node and per (group, node), counted in one pass: a scan
+    // per node made planning cost nodes x allocations (85% of a 500-node run).
+    let mut job_per_node: BTreeMap<NodeId, u32> = BTreeMap::new();
+    let mut group_per_node: BTreeMap<(u32, NodeId), u32> = BTreeMap::new();
+    for a in state.allocs.values().filter(|a| a.live() && a.job == job.name) {
+        *job_per_node.entry(a.node).or_default() += 1;
+        *group_per_node.entry((a.group, a.node)).or_default() += 1;
+    }
     for (g, group) in job.groups.iter().enumerate() {
         let g = g as u32;
         let allocs: Vec<&Allocation> = state
@@ -107,12 +115,8 @@ pub fn compute_plan(
             .filter(|a| a.job == job.name && a.group == g)
             .collect();
         for n in nodes.iter_mut() {
-            n.job_allocs = state
-                .allocs
-                .values()
-                .filter(|a| a.live() && a.job == job.name && a.node == n.id)
-                .count() as u32;
-            n.group_allocs = allocs.iter().filter(|a| a.live() && a.node == n.id).count() as u32;
+            n.job_allocs = job_per_node.get(&n.id).copied().unwrap_or(0);
+            n.group_allocs = group_per_node.get(&(g, n.id)).copied().unwrap_or(0);
         }
         let draining: BTreeSet<_> = state
             .nodes

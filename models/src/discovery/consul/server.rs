@@ -210,17 +210,22 @@ impl CatalogServer {
     /// A held query's wait is over: it gets the listing as it is.
     pub(super) fn on_watch_expire(&mut self, ctx: &mut Context<'_, ConsulNode>, key: u64) {
         if let Some(h) = self.held.remove(&key) {
-            let listing = self.may_answer().then(|| self.raft.state.listing(h.service));
-            let hint = self.leader_hint();
-            ctx.send(
-                h.from,
-                ConsulMsg::QueryReply {
-                    id: h.id,
-                    listing,
-                    hint,
-                },
-            );
+            let may = self.may_answer();
+            self.answer_held(ctx, &h, may);
         }
+    }
+
+    /// Sends a held query its answer: the listing, or none when this server may not answer.
+    fn answer_held(&self, ctx: &mut Context<'_, ConsulNode>, h: &Held, may: bool) {
+        let listing = may.then(|| self.raft.state.listing(h.service));
+        ctx.send(
+            h.from,
+            ConsulMsg::QueryReply {
+                id: h.id,
+                listing,
+                hint: self.leader_hint(),
+            },
+        );
     }
 
     /// Answers held queries whose service changed, and refuses them all if this server may no
@@ -239,16 +244,7 @@ impl CatalogServer {
         for key in ready {
             let h = self.held.remove(&key).expect("listed");
             ctx.cancel_timer(h.timer);
-            let listing = may.then(|| self.raft.state.listing(h.service));
-            let hint = self.leader_hint();
-            ctx.send(
-                h.from,
-                ConsulMsg::QueryReply {
-                    id: h.id,
-                    listing,
-                    hint,
-                },
-            );
+            self.answer_held(ctx, &h, may);
         }
     }
 }

@@ -5,13 +5,13 @@
 use super::catalog::{Health, HealthCommand, HealthOutput, NodeId, NodeService};
 use super::query::QueryClient;
 use super::{
-    CatalogClient, CatalogCompletion, CheckKind, Config, ConsulMsg, ConsulNode, ConsulTimer, submit_scope,
+    CatalogClient, CatalogCompletion, CheckKind, Config, ConsulMsg, ConsulHost, ConsulScope, ConsulTimer, submit_scope,
     swim_scope,
 };
 use crate::discovery::resolve::{InstanceId, ServiceId};
 use crate::discovery::swim::Swim;
 use crate::linearizability::Outcome;
-use ruckus_sim::{Context, Duration, Instant, ProcessId, TimerId};
+use ruckus_sim::{Duration, Instant, ProcessId, TimerId};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -50,6 +50,7 @@ pub struct Agent {
     /// Its member of the gossip pool.
     pub swim: Swim,
     catalog: CatalogClient,
+    servers: Rc<[ProcessId]>,
     /// Registered instances by process number.
     local: BTreeMap<InstanceId, Local>,
     /// A sync in flight, and whether the state changed since it was sent.
@@ -66,9 +67,18 @@ pub struct Agent {
 const REGISTRATIONS_KEY: &str = "agent.registrations";
 
 impl Agent {
-    pub(super) fn new(node: NodeId, config: Rc<Config>, swim: Swim, catalog: CatalogClient) -> Agent {
+    /// The agent of `node`: its gossip member, its catalog client, and the catalog servers'
+    /// processes (for queries).
+    pub fn new(
+        node: NodeId,
+        config: Rc<Config>,
+        swim: Swim,
+        catalog: CatalogClient,
+        servers: Rc<[ProcessId]>,
+    ) -> Agent {
         Agent {
             node,
+            servers,
             config,
             swim,
             catalog,
@@ -82,8 +92,37 @@ impl Agent {
         }
     }
 
-    pub(super) fn catalog_mut(&mut self) -> &mut CatalogClient {
-        &mut self.catalog
+    /// Handles a message to the agent: catalog replies, gossip, its instances' and callers'
+    /// requests, query replies.
+    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
+        match m {
+            ConsulMsg::Raft(m) => {
+                if let Some(c) = submit_scope(cx, |s| self.catalog.on_message(s, from, m)) {
+                    self.on_completion(cx, c);
+                }
+            }
+            ConsulMsg::Swim(m) => {
+                swim_scope(cx, |s| self.swim.on_message(s, from, m));
+                self.after_swim();
+            }
+            m => self.on_local_message(cx, from, m),
+        }
+    }
+
+    /// Handles the agent's timer.
+    pub fn on_timer<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, t: ConsulTimer) {
+        match t {
+            ConsulTimer::Catalog(t) => {
+                if let Some(c) = submit_scope(cx, |s| self.catalog.on_timer(s, t)) {
+                    self.on_completion(cx, c);
+                }
+            }
+            ConsulTimer::Swim(t) => {
+                swim_scope(cx, |s| self.swim.on_timer(s, t));
+                self.after_swim();
+            }
+            t => self.on_local_timer(cx, t),
+        }
     }
 
     fn snapshot(&self) -> Vec<NodeService> {
@@ -97,7 +136,7 @@ impl Agent {
             .collect()
     }
 
-    fn persist(&self, ctx: &mut Context<'_, ConsulNode>) {
+    fn persist<P: ConsulHost>(&self, cx: &mut ConsulScope<'_, '_, P>) {
         if self.config.bugs.registrations_not_persisted {
             return;
         }
@@ -106,23 +145,23 @@ impl Agent {
             bytes.extend_from_slice(&instance.to_le_bytes());
             bytes.extend_from_slice(&l.service.to_le_bytes());
         }
-        let mut storage = ctx.storage();
+        let mut storage = cx.storage();
         storage.put(REGISTRATIONS_KEY, bytes);
         storage.sync();
     }
 
-    pub(super) fn on_start(&mut self, ctx: &mut Context<'_, ConsulNode>) {
-        self.catalog.on_start(&mut submit_scope(ctx));
-        self.swim.start(&mut swim_scope(ctx));
+    pub fn on_start<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
+        submit_scope(cx, |s| self.catalog.on_start(s));
+        swim_scope(cx, |s| self.swim.start(s));
         self.after_swim();
-        let saved = ctx.storage().get(REGISTRATIONS_KEY).map(<[u8]>::to_vec);
+        let saved = cx.storage().get(REGISTRATIONS_KEY).map(<[u8]>::to_vec);
         for pair in saved.unwrap_or_default().chunks_exact(8) {
             let instance = u32::from_le_bytes(pair[0..4].try_into().expect("4 bytes"));
             let service = u32::from_le_bytes(pair[4..8].try_into().expect("4 bytes"));
-            self.add(ctx, instance, service);
+            self.add(cx, instance, service);
         }
-        let jitter = Duration(ctx.random().below(self.config.sync_interval.0));
-        ctx.set_timer(jitter, ConsulTimer::SyncEvery);
+        let jitter = Duration(cx.random().below(self.config.sync_interval.0));
+        cx.set_timer(jitter, ConsulTimer::SyncEvery);
     }
 
     /// The agent acts on no membership news itself (the servers' leader does); it only drops
@@ -132,7 +171,7 @@ impl Agent {
     }
 
     /// Starts tracking an instance: its check starts critical.
-    fn add(&mut self, ctx: &mut Context<'_, ConsulNode>, instance: InstanceId, service: ServiceId) {
+    fn add<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, instance: InstanceId, service: ServiceId) {
         if self.local.contains_key(&instance) {
             return;
         }
@@ -152,33 +191,33 @@ impl Agent {
                     instance,
                     generation: 0,
                 };
-                ctx.set_timer(self.config.ttl, timer);
+                cx.set_timer(self.config.ttl, timer);
             }
             CheckKind::Active => {
-                ctx.set_timer(Duration::ZERO, ConsulTimer::ProbeEvery { instance });
+                cx.set_timer(Duration::ZERO, ConsulTimer::ProbeEvery { instance });
             }
         }
     }
 
-    fn set_health(&mut self, ctx: &mut Context<'_, ConsulNode>, instance: InstanceId, health: Health) {
+    fn set_health<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, instance: InstanceId, health: Health) {
         let Some(l) = self.local.get_mut(&instance) else {
             return;
         };
         if l.health != health {
             l.health = health;
-            ctx.count(
+            cx.count(
                 match health {
                     Health::Passing => "consul.checks.passing",
                     Health::Critical => "consul.checks.critical",
                 },
                 1,
             );
-            self.sync(ctx);
+            self.sync(cx);
         }
     }
 
     /// Sends the node's state to the catalog, or marks it dirty if a sync is in flight.
-    fn sync(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    fn sync<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         if self.syncing {
             self.dirty = true;
             return;
@@ -189,22 +228,22 @@ impl Agent {
             node: self.node,
             services: self.snapshot(),
         };
-        self.catalog.submit(&mut submit_scope(ctx), command);
+        submit_scope(cx, |s| self.catalog.submit(s, command));
     }
 
     /// One of its catalog commands came back.
-    pub(super) fn on_completion(&mut self, ctx: &mut Context<'_, ConsulNode>, c: CatalogCompletion) {
+    pub(super) fn on_completion<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, c: CatalogCompletion) {
         let ok = matches!(c.outcome, Outcome::Ok(_));
         match (c.command, c.outcome) {
             (HealthCommand::SyncNode { .. }, _) => {
                 self.syncing = false;
                 if ok {
-                    ctx.count("consul.agent.syncs", 1);
+                    cx.count("consul.agent.syncs", 1);
                 } else {
-                    ctx.count("consul.agent.sync_failures", 1);
+                    cx.count("consul.agent.sync_failures", 1);
                 }
                 if self.dirty || !ok {
-                    self.sync(ctx);
+                    self.sync(cx);
                 }
             }
             (HealthCommand::ReadNode { .. }, outcome) => {
@@ -212,38 +251,38 @@ impl Agent {
                 if let Outcome::Ok(HealthOutput::Node(held)) = outcome
                     && held.snapshot() != self.snapshot()
                 {
-                    ctx.count("consul.agent.repairs", 1);
-                    self.sync(ctx);
+                    cx.count("consul.agent.repairs", 1);
+                    self.sync(cx);
                 }
             }
             (HealthCommand::Deregister { .. }, _) if !ok => {
                 // Anti-entropy removes it with the next sync of the node.
-                self.sync(ctx);
+                self.sync(cx);
             }
             _ => {}
         }
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Context<'_, ConsulNode>, from: ProcessId, m: ConsulMsg) {
+    fn on_local_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
         match m {
             ConsulMsg::Register { instance, service } => {
-                self.add(ctx, instance, service);
-                self.persist(ctx);
-                ctx.send(from, ConsulMsg::Registered);
-                self.sync(ctx);
+                self.add(cx, instance, service);
+                self.persist(cx);
+                cx.send(from, ConsulMsg::Registered);
+                self.sync(cx);
             }
             ConsulMsg::Deregister { instance } => {
-                ctx.send(from, ConsulMsg::Deregistered);
+                cx.send(from, ConsulMsg::Deregistered);
                 if let Some(l) = self.local.remove(&instance) {
                     if let Some((_, t)) = l.probe {
-                        ctx.cancel_timer(t);
+                        cx.cancel_timer(t);
                     }
-                    self.persist(ctx);
+                    self.persist(cx);
                     let command = HealthCommand::Deregister {
                         node: self.node,
                         instance,
                     };
-                    self.catalog.submit(&mut submit_scope(ctx), command);
+                    submit_scope(cx, |s| self.catalog.submit(s, command));
                     // A sync in flight still lists it: the one after it must not.
                     if self.syncing {
                         self.dirty = true;
@@ -259,8 +298,8 @@ impl Agent {
                 }
                 l.ttl_generation += 1;
                 let generation = l.ttl_generation;
-                ctx.set_timer(self.config.ttl, ConsulTimer::TtlExpire { instance, generation });
-                self.set_health(ctx, instance, Health::Passing);
+                cx.set_timer(self.config.ttl, ConsulTimer::TtlExpire { instance, generation });
+                self.set_health(cx, instance, Health::Passing);
             }
             ConsulMsg::ProbeAck { seq } => {
                 let Some((&instance, _)) = self
@@ -273,27 +312,27 @@ impl Agent {
                 let l = self.local.get_mut(&instance).expect("found");
                 let (_, t) = l.probe.take().expect("found");
                 l.failures = 0;
-                ctx.cancel_timer(t);
-                self.set_health(ctx, instance, Health::Passing);
+                cx.cancel_timer(t);
+                self.set_health(cx, instance, Health::Passing);
             }
-            ConsulMsg::Resolve { id, service } => self.on_resolve(ctx, from, id, service),
+            ConsulMsg::Resolve { id, service } => self.on_resolve(cx, from, id, service),
             ConsulMsg::QueryReply { id, listing, hint } => {
                 let Some((&service, _)) = self.cache_queries.iter().find(|(_, q)| q.asks(id)) else {
                     return;
                 };
                 let q = self.cache_queries.get_mut(&service).expect("found");
-                let Some(listing) = q.on_reply(ctx, id, listing, hint) else {
+                let Some(listing) = q.on_reply(cx, id, listing, hint) else {
                     return;
                 };
                 if let Some(listing) = listing {
-                    let now = ctx.now();
+                    let now = cx.now();
                     let entry = self.cache.entry(service).or_default();
                     entry.confirmed_at = now;
                     let passing = listing.passing();
                     entry.listing = Some(listing);
                     for (caller, id) in std::mem::take(&mut entry.waiting) {
                         let passing = passing.clone();
-                        ctx.send(
+                        cx.send(
                             caller,
                             ConsulMsg::Resolved {
                                 id,
@@ -303,24 +342,22 @@ impl Agent {
                         );
                     }
                 }
-                self.refresh_cache(ctx, service);
+                self.refresh_cache(cx, service);
             }
             _ => {}
         }
     }
 
-    fn on_resolve(
-        &mut self,
-        ctx: &mut Context<'_, ConsulNode>,
+    fn on_resolve<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
         from: ProcessId,
         id: u64,
         service: ServiceId,
     ) {
-        let now = ctx.now();
+        let now = cx.now();
         let entry = self.cache.entry(service).or_default();
         if let Some(listing) = &entry.listing {
             let age = now.saturating_since(entry.confirmed_at);
-            ctx.send(
+            cx.send(
                 from,
                 ConsulMsg::Resolved {
                     id,
@@ -332,14 +369,14 @@ impl Agent {
             entry.waiting.push((from, id));
         }
         if !self.cache_queries.contains_key(&service) {
-            let servers = self.config.raft.servers;
+            let servers = Rc::clone(&self.servers);
             self.cache_queries.insert(service, QueryClient::new(servers));
-            self.refresh_cache(ctx, service);
+            self.refresh_cache(cx, service);
         }
     }
 
     /// Keeps a blocking query open for a cached service.
-    fn refresh_cache(&mut self, ctx: &mut Context<'_, ConsulNode>, service: ServiceId) {
+    fn refresh_cache<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, service: ServiceId) {
         let min_index = self
             .cache
             .get(&service)
@@ -347,18 +384,18 @@ impl Agent {
             .map_or(0, |l| l.index);
         let (wait, timeout) = (self.config.watch_wait, self.config.query_timeout);
         if let Some(q) = self.cache_queries.get_mut(&service) {
-            q.ask(ctx, service, min_index, wait, timeout);
+            q.ask(cx, service, min_index, wait, timeout);
         }
     }
 
-    pub(super) fn on_timer(&mut self, ctx: &mut Context<'_, ConsulNode>, t: ConsulTimer) {
+    fn on_local_timer<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, t: ConsulTimer) {
         match t {
             ConsulTimer::SyncEvery => {
-                ctx.set_timer(self.config.sync_interval, ConsulTimer::SyncEvery);
+                cx.set_timer(self.config.sync_interval, ConsulTimer::SyncEvery);
                 if !self.reading {
                     self.reading = true;
                     let command = HealthCommand::ReadNode { node: self.node };
-                    self.catalog.submit(&mut submit_scope(ctx), command);
+                    submit_scope(cx, |s| self.catalog.submit(s, command));
                 }
             }
             ConsulTimer::TtlExpire { instance, generation }
@@ -367,20 +404,20 @@ impl Agent {
                     .get(&instance)
                     .is_some_and(|l| l.ttl_generation == generation) =>
             {
-                self.set_health(ctx, instance, Health::Critical);
+                self.set_health(cx, instance, Health::Critical);
             }
             ConsulTimer::ProbeEvery { instance } => {
                 let Some(l) = self.local.get_mut(&instance) else {
                     return;
                 };
-                ctx.set_timer(self.config.check_interval, ConsulTimer::ProbeEvery { instance });
+                cx.set_timer(self.config.check_interval, ConsulTimer::ProbeEvery { instance });
                 if l.probe.is_some() {
                     return;
                 }
                 self.probe_seq += 1;
                 let seq = self.probe_seq;
-                ctx.send(ProcessId(instance), ConsulMsg::Probe { seq });
-                let timer = ctx.set_timer(
+                cx.send(ProcessId(instance), ConsulMsg::Probe { seq });
+                let timer = cx.set_timer(
                     self.config.check_timeout,
                     ConsulTimer::ProbeTimeout { instance, seq },
                 );
@@ -396,7 +433,7 @@ impl Agent {
                 l.probe = None;
                 l.failures += 1;
                 if l.failures >= self.config.failures_before_critical {
-                    self.set_health(ctx, instance, Health::Critical);
+                    self.set_health(cx, instance, Health::Critical);
                 }
             }
             ConsulTimer::QueryTimeout { id } => {
@@ -409,7 +446,7 @@ impl Agent {
                     .expect("found")
                     .on_timeout(id)
                 {
-                    self.refresh_cache(ctx, service);
+                    self.refresh_cache(cx, service);
                 }
             }
             _ => {}

@@ -2,9 +2,9 @@
 //! passing instance through a balancer.
 
 use super::query::QueryClient;
-use super::{Config, ConsulMsg, ConsulNode, ConsulTimer, ResolveMode, call_scope};
+use super::{Config, ConsulMsg, ConsulHost, ConsulScope, ConsulTimer, ResolveMode, call_scope};
 use crate::discovery::resolve::{Router, ServiceId};
-use ruckus_sim::{Context, Duration, Instant, ProcessId};
+use ruckus_sim::{Duration, Instant, ProcessId};
 use std::rc::Rc;
 
 /// A caller: resolves its service, then calls one passing instance.
@@ -26,33 +26,43 @@ pub struct ConsulCaller {
 }
 
 impl ConsulCaller {
-    pub(super) fn on_start(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    pub fn on_start<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         // Callers start at spread-out times, so their DNS caches expire at unrelated moments.
         let spread = match self.config.resolve {
             ResolveMode::Dns => self.config.call_interval.max(self.config.cache_ttl),
             ResolveMode::Watch | ResolveMode::Agent => self.config.call_interval,
         };
-        let first = Duration(ctx.random().below(spread.0));
-        ctx.set_timer(first, ConsulTimer::CallEvery);
-        self.query.target = ctx.random().below(u64::from(self.config.raft.servers)) as u32;
+        let first = Duration(cx.random().below(spread.0));
+        cx.set_timer(first, ConsulTimer::CallEvery);
+        self.query.target = cx.random().below(u64::from(self.config.raft.servers)) as u32;
         if self.config.resolve == ResolveMode::Watch {
-            self.watch(ctx);
+            self.watch(cx);
         }
     }
 
-    fn watch(&mut self, ctx: &mut Context<'_, ConsulNode>) {
-        let (wait, timeout) = (self.config.watch_wait, self.config.query_timeout);
-        self.query.ask(ctx, self.service, self.index, wait, timeout);
+    /// Handles the caller's timer.
+    pub fn on_timer<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, t: ConsulTimer) {
+        match t {
+            ConsulTimer::CallEvery => self.on_call_every(cx),
+            ConsulTimer::QueryTimeout { id } => self.on_query_timeout(cx, id),
+            ConsulTimer::Call(t) => call_scope(cx, |s| self.router.on_call_timer(s, t)),
+            _ => {}
+        }
     }
 
-    pub(super) fn on_call_every(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    fn watch<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
+        let (wait, timeout) = (self.config.watch_wait, self.config.query_timeout);
+        self.query.ask(cx, self.service, self.index, wait, timeout);
+    }
+
+    pub(super) fn on_call_every<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         let mean = self.config.call_interval.0;
-        let next = Duration(ctx.random().range_inclusive(mean / 2, mean + mean / 2));
-        ctx.set_timer(next, ConsulTimer::CallEvery);
-        let now = ctx.now();
+        let next = Duration(cx.random().range_inclusive(mean / 2, mean + mean / 2));
+        cx.set_timer(next, ConsulTimer::CallEvery);
+        let now = cx.now();
         match self.config.resolve {
             ResolveMode::Watch => {
-                self.router.call(&mut call_scope(ctx));
+                call_scope(cx, |s| self.router.call(s));
             }
             ResolveMode::Dns => {
                 // The bug keeps any answer that listed instances for ever.
@@ -62,7 +72,7 @@ impl ConsulCaller {
                     .confirmed_at()
                     .is_some_and(|at| forever || now.saturating_since(at) < self.config.cache_ttl);
                 if fresh {
-                    self.router.call(&mut call_scope(ctx));
+                    call_scope(cx, |s| self.router.call(s));
                     return;
                 }
                 if self.router.confirmed_at().is_some() {
@@ -71,7 +81,7 @@ impl ConsulCaller {
                 self.waiting_calls = (self.waiting_calls + 1).min(1);
                 if self.query.asking.is_none() {
                     self.query
-                        .ask(ctx, self.service, 0, Duration::ZERO, self.config.query_timeout);
+                        .ask(cx, self.service, 0, Duration::ZERO, self.config.query_timeout);
                 }
             }
             ResolveMode::Agent => {
@@ -79,12 +89,12 @@ impl ConsulCaller {
                     if now.saturating_since(sent) < self.config.query_timeout {
                         return;
                     }
-                    ctx.count("discovery.resolve.failed", 1);
+                    cx.count("discovery.resolve.failed", 1);
                 }
                 self.next_resolve += 1;
                 let id = self.next_resolve;
                 self.resolving = Some((id, now));
-                ctx.send(
+                cx.send(
                     self.agent,
                     ConsulMsg::Resolve {
                         id,
@@ -95,29 +105,29 @@ impl ConsulCaller {
         }
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Context<'_, ConsulNode>, m: ConsulMsg) {
-        let now = ctx.now();
+    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, m: ConsulMsg) {
+        let now = cx.now();
         match m {
             ConsulMsg::QueryReply { id, listing, hint } => {
-                let Some(listing) = self.query.on_reply(ctx, id, listing, hint) else {
+                let Some(listing) = self.query.on_reply(cx, id, listing, hint) else {
                     return;
                 };
                 match (self.config.resolve, listing) {
                     (ResolveMode::Watch, Some(l)) => {
                         self.index = l.index;
                         self.router.set_view(l.passing(), now);
-                        self.watch(ctx);
+                        self.watch(cx);
                     }
-                    (ResolveMode::Watch, None) => self.watch(ctx),
+                    (ResolveMode::Watch, None) => self.watch(cx),
                     (ResolveMode::Dns, Some(l)) => {
                         self.router.set_view(l.passing(), now);
                         for _ in 0..std::mem::take(&mut self.waiting_calls) {
-                            self.router.call(&mut call_scope(ctx));
+                            call_scope(cx, |s| self.router.call(s));
                         }
                     }
                     (ResolveMode::Dns, None) => {
                         let timeout = self.config.query_timeout;
-                        self.query.ask(ctx, self.service, 0, Duration::ZERO, timeout);
+                        self.query.ask(cx, self.service, 0, Duration::ZERO, timeout);
                     }
                     (ResolveMode::Agent, _) => {}
                 }
@@ -129,23 +139,23 @@ impl ConsulCaller {
                 self.resolving = None;
                 self.router
                     .set_view(passing, Instant(now.0.saturating_sub(age.0)));
-                self.router.call(&mut call_scope(ctx));
+                call_scope(cx, |s| self.router.call(s));
             }
-            ConsulMsg::Call(m) => self.router.on_call_msg(&mut call_scope(ctx), m),
+            ConsulMsg::Call(m) => call_scope(cx, |s| self.router.on_call_msg(s, m)),
             _ => {}
         }
     }
 
-    pub(super) fn on_query_timeout(&mut self, ctx: &mut Context<'_, ConsulNode>, id: u64) {
+    pub(super) fn on_query_timeout<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, id: u64) {
         if !self.query.on_timeout(id) {
             return;
         }
-        ctx.count("discovery.resolve.failed", 1);
+        cx.count("discovery.resolve.failed", 1);
         match self.config.resolve {
-            ResolveMode::Watch => self.watch(ctx),
+            ResolveMode::Watch => self.watch(cx),
             ResolveMode::Dns => {
                 let timeout = self.config.query_timeout;
-                self.query.ask(ctx, self.service, 0, Duration::ZERO, timeout);
+                self.query.ask(cx, self.service, 0, Duration::ZERO, timeout);
             }
             ResolveMode::Agent => {}
         }

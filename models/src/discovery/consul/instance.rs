@@ -1,9 +1,9 @@
 //! A service instance: registers through its agent, keeps its TTL check fresh, answers probes
 //! and calls; crashes or deregisters and shuts down gracefully at a scheduled time.
 
-use super::{CheckKind, ConsulMsg, ConsulNode, ConsulOp, ConsulTimer, call_scope};
+use super::{CheckKind, ConsulMsg, ConsulHost, ConsulScope, ConsulOp, ConsulTimer, call_scope};
 use crate::discovery::resolve::{self, DiscoveryOp, ServiceId};
-use ruckus_sim::{Context, Duration, Instant, ProcessId};
+use ruckus_sim::{Duration, Instant, ProcessId};
 
 /// How long an instance waits for its agent's acknowledgement before asking again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -28,86 +28,86 @@ pub struct ConsulInstance {
 }
 
 impl ConsulInstance {
-    pub(super) fn on_start(&mut self, ctx: &mut Context<'_, ConsulNode>) {
-        let now = ctx.now();
+    pub fn on_start<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
+        let now = cx.now();
         if let Some(at) = self.crash_at {
-            ctx.set_timer(at.saturating_since(now), ConsulTimer::Crash);
+            cx.set_timer(at.saturating_since(now), ConsulTimer::Crash);
         }
         if let Some(at) = self.deregister_at {
-            ctx.set_timer(at.saturating_since(now), ConsulTimer::DeregisterAt);
+            cx.set_timer(at.saturating_since(now), ConsulTimer::DeregisterAt);
             if at <= now {
                 // Restarted after its deregistration: it only finishes leaving.
                 return;
             }
         }
-        self.register(ctx);
+        self.register(cx);
         if self.check == CheckKind::Ttl {
-            ctx.set_timer(Duration::ZERO, ConsulTimer::TtlRefresh);
+            cx.set_timer(Duration::ZERO, ConsulTimer::TtlRefresh);
         }
     }
 
-    fn register(&mut self, ctx: &mut Context<'_, ConsulNode>) {
-        let instance = ctx.id().0;
-        ctx.send(
+    fn register<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
+        let instance = cx.id().0;
+        cx.send(
             self.agent,
             ConsulMsg::Register {
                 instance,
                 service: self.service,
             },
         );
-        ctx.set_timer(RETRY, ConsulTimer::RegisterRetry);
+        cx.set_timer(RETRY, ConsulTimer::RegisterRetry);
     }
 
-    fn deregister(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    fn deregister<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         self.deregistering = true;
-        let instance = ctx.id().0;
-        ctx.send(self.agent, ConsulMsg::Deregister { instance });
-        ctx.set_timer(RETRY, ConsulTimer::DeregisterAt);
+        let instance = cx.id().0;
+        cx.send(self.agent, ConsulMsg::Deregister { instance });
+        cx.set_timer(RETRY, ConsulTimer::DeregisterAt);
     }
 
-    pub(super) fn on_message(&mut self, ctx: &mut Context<'_, ConsulNode>, from: ProcessId, m: ConsulMsg) {
+    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
         match m {
             ConsulMsg::Registered if !self.registered && !self.deregistering => {
                 self.registered = true;
-                let instance = ctx.id().0;
-                ctx.record(ConsulOp::Discovery(DiscoveryOp::Acknowledged {
+                let instance = cx.id().0;
+                cx.context().record(ConsulOp::Discovery(DiscoveryOp::Acknowledged {
                     instance,
                     service: self.service,
-                }));
+                }).into());
             }
             ConsulMsg::Deregistered if self.deregistering && !self.deregistered => {
                 self.deregistered = true;
-                let instance = ctx.id().0;
-                ctx.record(ConsulOp::Deregistered {
+                let instance = cx.id().0;
+                cx.context().record(ConsulOp::Deregistered {
                     instance,
                     service: self.service,
-                });
-                ctx.set_timer(self.deregister_grace, ConsulTimer::ShutDown);
+                }.into());
+                cx.set_timer(self.deregister_grace, ConsulTimer::ShutDown);
             }
-            ConsulMsg::Probe { seq } => ctx.send(from, ConsulMsg::ProbeAck { seq }),
-            ConsulMsg::Call(m) => resolve::answer_call(&mut call_scope(ctx), from, m),
+            ConsulMsg::Probe { seq } => cx.send(from, ConsulMsg::ProbeAck { seq }),
+            ConsulMsg::Call(m) => call_scope(cx, |s| resolve::answer_call(s, from, m)),
             _ => {}
         }
     }
 
-    pub(super) fn on_timer(&mut self, ctx: &mut Context<'_, ConsulNode>, t: ConsulTimer) {
+    pub fn on_timer<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, t: ConsulTimer) {
         match t {
-            ConsulTimer::RegisterRetry if !self.registered && !self.deregistering => self.register(ctx),
+            ConsulTimer::RegisterRetry if !self.registered && !self.deregistering => self.register(cx),
             ConsulTimer::TtlRefresh if !self.deregistering => {
-                ctx.set_timer(self.ttl_refresh, ConsulTimer::TtlRefresh);
-                let instance = ctx.id().0;
-                ctx.send(self.agent, ConsulMsg::TtlPass { instance });
+                cx.set_timer(self.ttl_refresh, ConsulTimer::TtlRefresh);
+                let instance = cx.id().0;
+                cx.send(self.agent, ConsulMsg::TtlPass { instance });
             }
-            ConsulTimer::DeregisterAt if !self.deregistered => self.deregister(ctx),
+            ConsulTimer::DeregisterAt if !self.deregistered => self.deregister(cx),
             ConsulTimer::Crash => {
-                ctx.count("discovery.scheduled_crashes", 1);
-                let me = ctx.id();
-                ctx.stop_process(me);
+                cx.count("discovery.scheduled_crashes", 1);
+                let me = cx.id();
+                cx.context().stop_process(me);
             }
             ConsulTimer::ShutDown => {
-                ctx.count("consul.graceful_shutdowns", 1);
-                let me = ctx.id();
-                ctx.stop_process(me);
+                cx.count("consul.graceful_shutdowns", 1);
+                let me = cx.id();
+                cx.context().stop_process(me);
             }
             _ => {}
         }

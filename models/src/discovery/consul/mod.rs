@@ -134,7 +134,7 @@ pub use server::CatalogServer;
 
 use super::resolve::{self, CallMsg, CallTimer, DeathSchedule, DiscoveryOp, InstanceId, Router, ServiceId};
 use super::swim::{Roster, Swim, SwimMsg, SwimScope, SwimTimer};
-use crate::raft::{self, Message, MessageOf, RecordOf, Submitted};
+use crate::raft::{self, MessageOf, RecordOf, Submitted};
 use query::QueryClient;
 use ruckus_sim::{
     Context, Duration, HistoryEntry, HostId, Instant, Metrics, Model, Process, ProcessId, Property, Scope,
@@ -313,24 +313,44 @@ type CatalogClient = raft::Client<Submitted<HealthCatalog>>;
 /// A catalog command the client finished.
 type CatalogCompletion = raft::Completion<HealthCommand, HealthOutput>;
 
-fn raft_scope<'s, 'a>(
-    ctx: &'s mut Context<'a, ConsulNode>,
-) -> Scope<'s, 'a, ConsulNode, MessageOf<HealthCatalog>, raft::Timer> {
-    ctx.scope(ConsulMsg::Raft, ConsulTimer::Raft)
+/// A process that can host this system's parts (servers, agents, instances, callers): its
+/// history takes what they record. [`ConsulNode`] is one; a larger system embeds the parts
+/// through `ctx.scope(Wrap::Consul, WrapTimer::Consul)`.
+pub trait ConsulHost: Process<Operation: From<ConsulOp> + From<RecordOf<HealthCatalog>> + From<DiscoveryOp>> {}
+
+impl<P> ConsulHost for P where
+    P: Process<Operation: From<ConsulOp> + From<RecordOf<HealthCatalog>> + From<DiscoveryOp>>
+{
 }
 
-fn submit_scope<'s, 'a>(
-    ctx: &'s mut Context<'a, ConsulNode>,
-) -> Scope<'s, 'a, ConsulNode, MessageOf<HealthCatalog>, raft::Timer> {
-    ctx.scope(ConsulMsg::Raft, ConsulTimer::Catalog)
+/// The view of a context the parts act through.
+pub type ConsulScope<'s, 'a, P> = Scope<'s, 'a, P, ConsulMsg, ConsulTimer>;
+
+type RaftScope<'s, 'a, P> = Scope<'s, 'a, P, MessageOf<HealthCatalog>, raft::Timer>;
+
+fn raft_scope<P: ConsulHost, R>(
+    cx: &mut ConsulScope<'_, '_, P>,
+    f: impl FnOnce(&mut RaftScope<'_, '_, P>) -> R,
+) -> R {
+    cx.nest(ConsulMsg::Raft, ConsulTimer::Raft, f)
 }
 
-fn swim_scope<'s, 'a>(ctx: &'s mut Context<'a, ConsulNode>) -> SwimScope<'s, 'a, ConsulNode> {
-    ctx.scope(ConsulMsg::Swim, ConsulTimer::Swim)
+fn submit_scope<P: ConsulHost, R>(
+    cx: &mut ConsulScope<'_, '_, P>,
+    f: impl FnOnce(&mut RaftScope<'_, '_, P>) -> R,
+) -> R {
+    cx.nest(ConsulMsg::Raft, ConsulTimer::Catalog, f)
 }
 
-fn call_scope<'s, 'a>(ctx: &'s mut Context<'a, ConsulNode>) -> Scope<'s, 'a, ConsulNode, CallMsg, CallTimer> {
-    ctx.scope(ConsulMsg::Call, ConsulTimer::Call)
+fn swim_scope<P: ConsulHost, R>(cx: &mut ConsulScope<'_, '_, P>, f: impl FnOnce(&mut SwimScope<'_, '_, P>) -> R) -> R {
+    cx.nest(ConsulMsg::Swim, ConsulTimer::Swim, f)
+}
+
+fn call_scope<P: ConsulHost, R>(
+    cx: &mut ConsulScope<'_, '_, P>,
+    f: impl FnOnce(&mut Scope<'_, '_, P, CallMsg, CallTimer>) -> R,
+) -> R {
+    cx.nest(ConsulMsg::Call, ConsulTimer::Call, f)
 }
 
 /// The system's process: one of four roles.
@@ -372,97 +392,32 @@ impl Process for ConsulNode {
     type Operation = ConsulOp;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        let cx = &mut ctx.scope(|m| m, |t| t);
         match self {
-            ConsulNode::Server(s) => s.on_start(ctx),
-            ConsulNode::Agent(a) => a.on_start(ctx),
-            ConsulNode::Instance(i) => i.on_start(ctx),
-            ConsulNode::Caller(c) => c.on_start(ctx),
+            ConsulNode::Server(s) => s.on_start(cx),
+            ConsulNode::Agent(a) => a.on_start(cx),
+            ConsulNode::Instance(i) => i.on_start(cx),
+            ConsulNode::Caller(c) => c.on_start(cx),
         }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, m: ConsulMsg) {
+        let cx = &mut ctx.scope(|m| m, |t| t);
         match self {
-            ConsulNode::Server(s) => {
-                match m {
-                    ConsulMsg::Raft(m @ Message::Reply { .. }) => {
-                        if let Some(c) = s.catalog_mut().on_message(&mut submit_scope(ctx), from, m) {
-                            s.on_completion(ctx, c);
-                        }
-                    }
-                    ConsulMsg::Raft(m) => s.raft.on_message(&mut raft_scope(ctx), from, m),
-                    ConsulMsg::Swim(m) => {
-                        s.swim.on_message(&mut swim_scope(ctx), from, m);
-                        s.after_swim(ctx);
-                    }
-                    ConsulMsg::Query {
-                        id,
-                        service,
-                        min_index,
-                        wait,
-                    } => s.on_query(ctx, from, id, service, min_index, wait),
-                    _ => {}
-                }
-                s.serve_held(ctx);
-            }
-            ConsulNode::Agent(a) => match m {
-                ConsulMsg::Raft(m) => {
-                    if let Some(c) = a.catalog_mut().on_message(&mut submit_scope(ctx), from, m) {
-                        a.on_completion(ctx, c);
-                    }
-                }
-                ConsulMsg::Swim(m) => {
-                    a.swim.on_message(&mut swim_scope(ctx), from, m);
-                    a.after_swim();
-                }
-                m => a.on_message(ctx, from, m),
-            },
-            ConsulNode::Instance(i) => i.on_message(ctx, from, m),
-            ConsulNode::Caller(c) => c.on_message(ctx, m),
+            ConsulNode::Server(s) => s.on_message(cx, from, m),
+            ConsulNode::Agent(a) => a.on_message(cx, from, m),
+            ConsulNode::Instance(i) => i.on_message(cx, from, m),
+            ConsulNode::Caller(c) => c.on_message(cx, m),
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, t: ConsulTimer) {
+        let cx = &mut ctx.scope(|m| m, |t| t);
         match self {
-            ConsulNode::Server(s) => {
-                match t {
-                    ConsulTimer::Raft(t) => s.raft.on_timer(&mut raft_scope(ctx), t),
-                    ConsulTimer::Catalog(t) => {
-                        if let Some(c) = s.catalog_mut().on_timer(&mut submit_scope(ctx), t) {
-                            s.on_completion(ctx, c);
-                        }
-                    }
-                    ConsulTimer::Swim(t) => {
-                        s.swim.on_timer(&mut swim_scope(ctx), t);
-                        s.after_swim(ctx);
-                    }
-                    ConsulTimer::Reconcile => {
-                        ctx.set_timer(s.reconcile_interval(), ConsulTimer::Reconcile);
-                        s.reconcile(ctx);
-                    }
-                    ConsulTimer::WatchExpire { key } => s.on_watch_expire(ctx, key),
-                    _ => {}
-                }
-                s.serve_held(ctx);
-            }
-            ConsulNode::Agent(a) => match t {
-                ConsulTimer::Catalog(t) => {
-                    if let Some(c) = a.catalog_mut().on_timer(&mut submit_scope(ctx), t) {
-                        a.on_completion(ctx, c);
-                    }
-                }
-                ConsulTimer::Swim(t) => {
-                    a.swim.on_timer(&mut swim_scope(ctx), t);
-                    a.after_swim();
-                }
-                t => a.on_timer(ctx, t),
-            },
-            ConsulNode::Instance(i) => i.on_timer(ctx, t),
-            ConsulNode::Caller(c) => match t {
-                ConsulTimer::CallEvery => c.on_call_every(ctx),
-                ConsulTimer::QueryTimeout { id } => c.on_query_timeout(ctx, id),
-                ConsulTimer::Call(t) => c.router.on_call_timer(&mut call_scope(ctx), t),
-                _ => {}
-            },
+            ConsulNode::Server(s) => s.on_timer(cx, t),
+            ConsulNode::Agent(a) => a.on_timer(cx, t),
+            ConsulNode::Instance(i) => i.on_timer(cx, t),
+            ConsulNode::Caller(c) => c.on_timer(cx, t),
         }
     }
 }
@@ -498,6 +453,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
     let shared = Rc::new(config.clone());
     let servers = config.raft.servers;
     let members: Vec<ProcessId> = (0..servers).map(ProcessId).collect();
+    let server_pids: Rc<[ProcessId]> = members.iter().copied().collect();
     let roster = Rc::new(Roster::new((0..config.pool_members()).map(ProcessId).collect()));
     let seeds: Rc<[u32]> = (0..servers).collect();
     let member = |i: u32| {
@@ -528,6 +484,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
             Rc::clone(&shared),
             member(pid.0),
             raft::Client::submitter(config.raft, members.clone()),
+            Rc::clone(&server_pids),
         );
         let id = sim.spawn(node_host(k), ConsulNode::Agent(agent));
         assert_eq!(id, pid);
@@ -562,7 +519,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
             config: Rc::clone(&shared),
             agent: config.agent_pid(node),
             router: Router::new(config.balancer, config.call_timeout, Rc::clone(&deaths)),
-            query: QueryClient::new(servers),
+            query: QueryClient::new(Rc::clone(&server_pids)),
             index: 0,
             waiting_calls: 0,
             next_resolve: 0,

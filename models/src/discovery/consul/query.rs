@@ -2,9 +2,10 @@
 //! by leader hints and retried elsewhere on a timeout.
 
 use super::catalog::Listing;
-use super::{ConsulMsg, ConsulNode, ConsulTimer};
+use super::{ConsulMsg, ConsulHost, ConsulScope, ConsulTimer};
 use crate::discovery::resolve::ServiceId;
-use ruckus_sim::{Context, Duration, ProcessId, TimerId};
+use std::rc::Rc;
+use ruckus_sim::{Duration, ProcessId, TimerId};
 
 /// A blocking query in flight (agent cache or caller watch).
 #[derive(Clone, Debug)]
@@ -16,14 +17,14 @@ pub(super) struct Asking {
 /// Talks to the catalog servers for reads: whom to ask, the query in flight.
 #[derive(Clone, Debug)]
 pub(super) struct QueryClient {
-    servers: u32,
+    servers: Rc<[ProcessId]>,
     pub(super) target: u32,
     next_id: u64,
     pub(super) asking: Option<Asking>,
 }
 
 impl QueryClient {
-    pub(super) fn new(servers: u32) -> QueryClient {
+    pub(super) fn new(servers: Rc<[ProcessId]>) -> QueryClient {
         QueryClient {
             servers,
             target: 0,
@@ -37,21 +38,19 @@ impl QueryClient {
         self.asking.as_ref().map(|a| a.id) == Some(id)
     }
 
-    pub(super) fn ask(
-        &mut self,
-        ctx: &mut Context<'_, ConsulNode>,
+    pub(super) fn ask<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
         service: ServiceId,
         min_index: u64,
         wait: Duration,
         timeout: Duration,
     ) {
         if let Some(a) = self.asking.take() {
-            ctx.cancel_timer(a.timer);
+            cx.cancel_timer(a.timer);
         }
         self.next_id += 1;
         let id = self.next_id;
-        let to = ProcessId(self.target % self.servers);
-        ctx.send(
+        let to = self.servers[self.target as usize % self.servers.len()];
+        cx.send(
             to,
             ConsulMsg::Query {
                 id,
@@ -60,14 +59,12 @@ impl QueryClient {
                 wait,
             },
         );
-        let timer = ctx.set_timer(wait + timeout, ConsulTimer::QueryTimeout { id });
+        let timer = cx.set_timer(wait + timeout, ConsulTimer::QueryTimeout { id });
         self.asking = Some(Asking { id, timer });
     }
 
     /// The listing of a reply to the query in flight; redirects on a refusal (`None`).
-    pub(super) fn on_reply(
-        &mut self,
-        ctx: &mut Context<'_, ConsulNode>,
+    pub(super) fn on_reply<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
         id: u64,
         listing: Option<Listing>,
         hint: Option<u32>,
@@ -76,7 +73,7 @@ impl QueryClient {
             return None;
         }
         let a = self.asking.take().expect("checked");
-        ctx.cancel_timer(a.timer);
+        cx.cancel_timer(a.timer);
         if listing.is_none() {
             self.target = match hint {
                 Some(h) => h,

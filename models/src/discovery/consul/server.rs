@@ -2,12 +2,15 @@
 //! verdicts the leader writes into the catalog as node health, and blocking queries.
 
 use super::catalog::{Health, HealthCatalog, HealthCommand, HealthOutput, NodeId};
-use super::{CatalogClient, CatalogCompletion, ConsulMsg, ConsulNode, ConsulTimer, raft_scope, submit_scope};
+use super::{
+    CatalogClient, CatalogCompletion, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer, raft_scope, submit_scope,
+    swim_scope,
+};
 use crate::discovery::resolve::ServiceId;
 use crate::discovery::swim::{Status, Swim};
 use crate::linearizability::Outcome;
-use crate::raft::{self, Role};
-use ruckus_sim::{Context, Duration, ProcessId, TimerId};
+use crate::raft::{self, Message, Role};
+use ruckus_sim::{Duration, ProcessId, TimerId};
 use std::collections::BTreeMap;
 
 /// A query a server holds until its service changes.
@@ -74,12 +77,51 @@ impl CatalogServer {
         }
     }
 
-    pub(super) fn catalog_mut(&mut self) -> &mut CatalogClient {
-        &mut self.catalog
+    /// Handles a message to a server: Raft, catalog replies, gossip, queries.
+    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
+        match m {
+            ConsulMsg::Raft(m @ Message::Reply { .. }) => {
+                if let Some(c) = submit_scope(cx, |s| self.catalog.on_message(s, from, m)) {
+                    self.on_completion(cx, c);
+                }
+            }
+            ConsulMsg::Raft(m) => raft_scope(cx, |s| self.raft.on_message(s, from, m)),
+            ConsulMsg::Swim(m) => {
+                swim_scope(cx, |s| self.swim.on_message(s, from, m));
+                self.after_swim(cx);
+            }
+            ConsulMsg::Query {
+                id,
+                service,
+                min_index,
+                wait,
+            } => self.on_query(cx, from, id, service, min_index, wait),
+            _ => {}
+        }
+        self.serve_held(cx);
     }
 
-    pub(super) fn reconcile_interval(&self) -> Duration {
-        self.reconcile_interval
+    /// Handles a server's timer.
+    pub fn on_timer<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, t: ConsulTimer) {
+        match t {
+            ConsulTimer::Raft(t) => raft_scope(cx, |s| self.raft.on_timer(s, t)),
+            ConsulTimer::Catalog(t) => {
+                if let Some(c) = submit_scope(cx, |s| self.catalog.on_timer(s, t)) {
+                    self.on_completion(cx, c);
+                }
+            }
+            ConsulTimer::Swim(t) => {
+                swim_scope(cx, |s| self.swim.on_timer(s, t));
+                self.after_swim(cx);
+            }
+            ConsulTimer::Reconcile => {
+                cx.set_timer(self.reconcile_interval, ConsulTimer::Reconcile);
+                self.reconcile(cx);
+            }
+            ConsulTimer::WatchExpire { key } => self.on_watch_expire(cx, key),
+            _ => {}
+        }
+        self.serve_held(cx);
     }
 
     /// What this server's member thinks of node `node`'s agent (`Unknown` if never heard of).
@@ -95,16 +137,16 @@ impl CatalogServer {
         self.raft.leader.filter(|&l| l != self.raft.id)
     }
 
-    pub(super) fn on_start(&mut self, ctx: &mut Context<'_, ConsulNode>) {
-        self.raft.on_start(&mut raft_scope(ctx));
-        self.catalog.on_start(&mut submit_scope(ctx));
-        self.swim.start(&mut super::swim_scope(ctx));
-        self.after_swim(ctx);
-        ctx.set_timer(self.reconcile_interval, ConsulTimer::Reconcile);
+    pub fn on_start<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
+        raft_scope(cx, |s| self.raft.on_start(s));
+        submit_scope(cx, |s| self.catalog.on_start(s));
+        swim_scope(cx, |s| self.swim.start(s));
+        self.after_swim(cx);
+        cx.set_timer(self.reconcile_interval, ConsulTimer::Reconcile);
     }
 
     /// Takes in what the member learned in its last handler; reconciles on news of an agent.
-    pub(super) fn after_swim(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    pub(super) fn after_swim<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         let mut agents_changed = false;
         // Agents' member indices follow the servers'.
         let first_agent = self.servers;
@@ -115,12 +157,12 @@ impl CatalogServer {
             }
         }
         if agents_changed {
-            self.reconcile(ctx);
+            self.reconcile(cx);
         }
     }
 
     /// Leader: writes every node whose health in the catalog disagrees with the pool.
-    pub(super) fn reconcile(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    pub(super) fn reconcile<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         if self.raft.role != Role::Leader {
             return;
         }
@@ -133,7 +175,7 @@ impl CatalogServer {
             if self.raft.state.node_health(node) == wanted || self.marking.get(&node) == Some(&wanted) {
                 continue;
             }
-            ctx.count(
+            cx.count(
                 match wanted {
                     Health::Critical => "consul.nodes_marked_critical",
                     Health::Passing => "consul.nodes_marked_passing",
@@ -142,25 +184,23 @@ impl CatalogServer {
             );
             self.marking.insert(node, wanted);
             let command = HealthCommand::NodeHealth { node, health: wanted };
-            self.catalog.submit(&mut submit_scope(ctx), command);
+            submit_scope(cx, |s| self.catalog.submit(s, command));
         }
     }
 
     /// A node-health write came back (the next reconcile retries one that did not apply).
-    pub(super) fn on_completion(&mut self, ctx: &mut Context<'_, ConsulNode>, c: CatalogCompletion) {
+    pub(super) fn on_completion<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, c: CatalogCompletion) {
         if let HealthCommand::NodeHealth { node, health } = c.command {
             if self.marking.get(&node) == Some(&health) {
                 self.marking.remove(&node);
             }
             if !matches!(c.outcome, Outcome::Ok(HealthOutput::Written { .. })) {
-                ctx.count("consul.node_marks_failed", 1);
+                cx.count("consul.node_marks_failed", 1);
             }
         }
     }
 
-    pub(super) fn on_query(
-        &mut self,
-        ctx: &mut Context<'_, ConsulNode>,
+    pub(super) fn on_query<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
         from: ProcessId,
         id: u64,
         service: ServiceId,
@@ -168,9 +208,9 @@ impl CatalogServer {
         wait: Duration,
     ) {
         if !self.may_answer() {
-            ctx.count("consul.queries_refused", 1);
+            cx.count("consul.queries_refused", 1);
             let hint = self.leader_hint();
-            ctx.send(
+            cx.send(
                 from,
                 ConsulMsg::QueryReply {
                     id,
@@ -182,7 +222,7 @@ impl CatalogServer {
         }
         if self.raft.state.service_index(service) > min_index || wait == Duration::ZERO {
             let listing = Some(self.raft.state.listing(service));
-            ctx.send(
+            cx.send(
                 from,
                 ConsulMsg::QueryReply {
                     id,
@@ -194,7 +234,7 @@ impl CatalogServer {
         }
         self.next_key += 1;
         let key = self.next_key;
-        let timer = ctx.set_timer(wait, ConsulTimer::WatchExpire { key });
+        let timer = cx.set_timer(wait, ConsulTimer::WatchExpire { key });
         self.held.insert(
             key,
             Held {
@@ -208,17 +248,17 @@ impl CatalogServer {
     }
 
     /// A held query's wait is over: it gets the listing as it is.
-    pub(super) fn on_watch_expire(&mut self, ctx: &mut Context<'_, ConsulNode>, key: u64) {
+    pub(super) fn on_watch_expire<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, key: u64) {
         if let Some(h) = self.held.remove(&key) {
             let may = self.may_answer();
-            self.answer_held(ctx, &h, may);
+            self.answer_held(cx, &h, may);
         }
     }
 
     /// Sends a held query its answer: the listing, or none when this server may not answer.
-    fn answer_held(&self, ctx: &mut Context<'_, ConsulNode>, h: &Held, may: bool) {
+    fn answer_held<P: ConsulHost>(&self, cx: &mut ConsulScope<'_, '_, P>, h: &Held, may: bool) {
         let listing = may.then(|| self.raft.state.listing(h.service));
-        ctx.send(
+        cx.send(
             h.from,
             ConsulMsg::QueryReply {
                 id: h.id,
@@ -230,7 +270,7 @@ impl CatalogServer {
 
     /// Answers held queries whose service changed, and refuses them all if this server may no
     /// longer answer.
-    pub(super) fn serve_held(&mut self, ctx: &mut Context<'_, ConsulNode>) {
+    pub(super) fn serve_held<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         if self.held.is_empty() {
             return;
         }
@@ -243,8 +283,8 @@ impl CatalogServer {
             .collect();
         for key in ready {
             let h = self.held.remove(&key).expect("listed");
-            ctx.cancel_timer(h.timer);
-            self.answer_held(ctx, &h, may);
+            cx.cancel_timer(h.timer);
+            self.answer_held(cx, &h, may);
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod lease_lock;
 pub mod linearizability;
 pub mod pingpong;
+pub mod platform;
 pub mod raft;
 pub mod scheduler;
 pub mod services;

@@ -25,8 +25,11 @@ pub fn grid_time(now: Instant, period: Duration) -> u64 {
 
 /// A host process type that can run tasks: the agent spawns them as siblings.
 pub trait RunsTasks: Process {
-    /// The process value of a task.
-    fn task(task: Task) -> Self;
+    /// What an agent carries to build its tasks (a larger system's shared configuration, say;
+    /// `()` for the standalone scheduler).
+    type TaskEnv;
+    /// The process value of a task, built with the agent's `env`.
+    fn task(task: Task, env: &Self::TaskEnv) -> Self;
 }
 
 /// What an agent needs from the model's configuration.
@@ -57,7 +60,7 @@ struct Local {
 
 /// The client agent of one node.
 #[derive(Clone, Debug)]
-pub struct Agent {
+pub struct Agent<E = ()> {
     settings: AgentSettings,
     node: NodeId,
     capacity: Resources,
@@ -69,6 +72,8 @@ pub struct Agent {
     retry: Option<TimerId>,
     /// The server believed to lead (requests go there).
     leader: u32,
+    /// What its tasks are built with.
+    env: E,
 }
 
 impl Agent {
@@ -79,6 +84,19 @@ impl Agent {
         capacity: Resources,
         attributes: NodeAttributes,
     ) -> Agent {
+        Agent::with_env(settings, node, capacity, attributes, ())
+    }
+}
+
+impl<E> Agent<E> {
+    /// The agent of `node`, building its tasks with `env` (see [`RunsTasks::task`]).
+    pub fn with_env(
+        settings: AgentSettings,
+        node: NodeId,
+        capacity: Resources,
+        attributes: NodeAttributes,
+        env: E,
+    ) -> Agent<E> {
         Agent {
             settings,
             node,
@@ -90,6 +108,7 @@ impl Agent {
             heartbeat: None,
             retry: None,
             leader: 0,
+            env,
         }
     }
 
@@ -99,14 +118,14 @@ impl Agent {
     }
 
     /// Registers (again, after a restart: the tasks died with the host).
-    pub fn on_start<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    pub fn on_start<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         self.register(cx);
         self.arm_sample(cx);
     }
 
     /// Arms the next availability sample at the next multiple of the period (after a crash
     /// the agent rejoins the grid the server samples on).
-    fn arm_sample<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    fn arm_sample<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let period = self.settings.sample_every.as_nanos().max(1);
         let now = cx.now().as_nanos();
         cx.set_timer(Duration::from_nanos(period - now % period), Timer::SampleRunning);
@@ -115,7 +134,7 @@ impl Agent {
     /// Records one `sched.running_at_ns` sample, valued at the sample's grid time, per
     /// allocation whose task runs now: a crashed host records nothing, so the count of
     /// samples per grid time is the number of allocations really running then.
-    fn sample_running<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    fn sample_running<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let tick = grid_time(cx.now(), self.settings.sample_every);
         for _ in self.allocs.values().filter(|l| l.task.is_some()) {
             cx.observe(RUNNING_AT, tick);
@@ -128,7 +147,7 @@ impl Agent {
     }
 
     /// Resends what is unanswered: the registration, or a heartbeat with the pending reports.
-    fn resend<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    fn resend<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         if self.registered {
             self.send_heartbeat(cx);
         } else {
@@ -136,7 +155,7 @@ impl Agent {
         }
     }
 
-    fn register<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    fn register<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         self.registered = false;
         let m = Msg::Register {
             node: self.node,
@@ -147,14 +166,14 @@ impl Agent {
         self.arm_retry(cx);
     }
 
-    fn arm_retry<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    fn arm_retry<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         if let Some(t) = self.retry.take() {
             cx.cancel_timer(t);
         }
         self.retry = Some(cx.set_timer(self.settings.retry, Timer::Retry));
     }
 
-    fn arm_heartbeat<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, ttl: Duration) {
+    fn arm_heartbeat<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, ttl: Duration) {
         if let Some(t) = self.retry.take() {
             cx.cancel_timer(t);
         }
@@ -164,7 +183,7 @@ impl Agent {
         self.heartbeat = Some(cx.set_timer(ttl, Timer::Heartbeat));
     }
 
-    fn send_heartbeat<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
+    fn send_heartbeat<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let holds = self.allocs.keys().copied().collect();
         cx.send(
             self.server(),
@@ -187,7 +206,7 @@ impl Agent {
     }
 
     /// Handles a protocol message.
-    pub fn on_message<P: RunsTasks>(
+    pub fn on_message<P: RunsTasks<TaskEnv = E>>(
         &mut self,
         cx: &mut Scope<'_, '_, P, Msg, Timer>,
         from: ProcessId,
@@ -236,7 +255,7 @@ impl Agent {
     }
 
     /// Handles a timer.
-    pub fn on_timer<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
+    pub fn on_timer<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, t: Timer) {
         match t {
             Timer::Retry => {
                 // Unanswered: the server may be down or cut off; try the next one.
@@ -264,7 +283,7 @@ impl Agent {
         }
     }
 
-    fn reconcile<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, allocs: Vec<AllocSpec>) {
+    fn reconcile<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, allocs: Vec<AllocSpec>) {
         let wanted: BTreeMap<AllocId, AllocSpec> = allocs.into_iter().map(|a| (a.id, a)).collect();
         let gone: Vec<AllocId> = self
             .allocs
@@ -299,7 +318,7 @@ impl Agent {
         }
     }
 
-    fn start<P: RunsTasks>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, alloc: AllocId) {
+    fn start<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, alloc: AllocId) {
         let agent = cx.id();
         let local = self
             .allocs
@@ -311,11 +330,11 @@ impl Agent {
             spec: local.spec.task,
             mean_time_to_failure: self.settings.task_mean_time_to_failure,
         };
-        local.task = Some(cx.context().spawn(P::task(task)));
+        local.task = Some(cx.context().spawn(P::task(task, &self.env)));
         cx.count("sched.tasks_started", 1);
     }
 
-    fn task_exited<P: RunsTasks>(
+    fn task_exited<P: RunsTasks<TaskEnv = E>>(
         &mut self,
         cx: &mut Scope<'_, '_, P, Msg, Timer>,
         from: ProcessId,
@@ -350,7 +369,7 @@ impl Agent {
         }
     }
 
-    fn report<P: RunsTasks>(
+    fn report<P: RunsTasks<TaskEnv = E>>(
         &mut self,
         cx: &mut Scope<'_, '_, P, Msg, Timer>,
         alloc: AllocId,

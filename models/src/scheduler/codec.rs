@@ -241,7 +241,20 @@ impl Writer<'_> {
                 }
             }
             self.opt_u64(g.task.run_for.map(|d| d.0));
-            self.opt_u64(g.task.fail_after.map(|d| d.0));
+            // A task's service rides on the tag of `fail_after` (2 and 3 instead of 0 and 1),
+            // so tasks without one encode exactly as before.
+            match (g.task.fail_after, g.task.service) {
+                (fail_after, None) => self.opt_u64(fail_after.map(|d| d.0)),
+                (None, Some(service)) => {
+                    self.u8(2);
+                    self.u32(service);
+                }
+                (Some(d), Some(service)) => {
+                    self.u8(3);
+                    self.u64(d.0);
+                    self.u32(service);
+                }
+            }
         }
     }
     fn plan(&mut self, plan: &Plan) {
@@ -344,9 +357,18 @@ impl Reader<'_> {
                 1 => Some(attribute(self.u8()?)?),
                 _ => return None,
             };
+            let run_for = self.opt_u64()?.map(Duration);
+            let (fail_after, service) = match self.u8()? {
+                0 => (None, None),
+                1 => (Some(Duration(self.u64()?)), None),
+                2 => (None, Some(self.u32()?)),
+                3 => (Some(Duration(self.u64()?)), Some(self.u32()?)),
+                _ => return None,
+            };
             let task = TaskSpec {
-                run_for: self.opt_u64()?.map(Duration),
-                fail_after: self.opt_u64()?.map(Duration),
+                run_for,
+                fail_after,
+                service,
             };
             groups.push(TaskGroup {
                 count,
@@ -417,6 +439,7 @@ mod tests {
                 task: TaskSpec {
                     run_for: Some(Duration::from_secs(60)),
                     fail_after: None,
+                    service: Some(2),
                 },
             }],
         };

@@ -562,6 +562,7 @@ impl Config {
                     task: TaskSpec {
                         run_for: Some(self.batch_run_for),
                         fail_after: None,
+                        service: None,
                     },
                 }],
             });
@@ -578,6 +579,7 @@ impl Config {
                     task: TaskSpec {
                         run_for: None,
                         fail_after: Some(self.crash_after),
+                        service: None,
                     },
                 }],
             });
@@ -699,7 +701,20 @@ impl Config {
         )
     }
 
-    fn server_settings(&self) -> ServerSettings {
+    /// What each node's agent is built with.
+    pub fn agent_settings(&self) -> AgentSettings {
+        AgentSettings {
+            servers: self.servers,
+            service_restart: self.service_restart,
+            batch_restart: self.batch_restart,
+            retry: self.client_retry,
+            task_mean_time_to_failure: self.task_mean_time_to_failure,
+            sample_every: self.sample_every,
+        }
+    }
+
+    /// What each server is built with.
+    pub fn server_settings(&self) -> ServerSettings {
         ServerSettings {
             workers: self.workers,
             scheduling_cost_per_node: self.scheduling_cost_per_node,
@@ -749,7 +764,8 @@ impl Scheduler {
 }
 
 impl RunsTasks for Scheduler {
-    fn task(task: Task) -> Self {
+    type TaskEnv = ();
+    fn task(task: Task, _: &()) -> Self {
         Scheduler::Task(task)
     }
 }
@@ -818,14 +834,7 @@ pub fn setup(sim: &mut Sim<Scheduler>, config: &Config) {
         assert_eq!(pid, members[i as usize], "servers are the first processes");
     }
     sim.spawn(HostId(0), Scheduler::Submitter(Submitter::new(config)));
-    let agent_settings = AgentSettings {
-        servers: config.servers,
-        service_restart: config.service_restart,
-        batch_restart: config.batch_restart,
-        retry: config.client_retry,
-        task_mean_time_to_failure: config.task_mean_time_to_failure,
-        sample_every: config.sample_every,
-    };
+    let agent_settings = config.agent_settings();
     for i in 0..config.nodes {
         let host = config.node_host(i);
         let zone = sim.hosts()[host.index()].zone.clone();
@@ -835,20 +844,60 @@ pub fn setup(sim: &mut Sim<Scheduler>, config: &Config) {
     }
 }
 
+/// How the properties find the scheduler in a host system: its servers among the processes,
+/// and its job acknowledgements among the history's records.
+pub struct Embedding<P: Process> {
+    /// The scheduler server a process is, if it is one.
+    pub as_server: fn(&P) -> Option<&Server>,
+    /// The scheduler record a history entry is, if it is one.
+    pub as_op: fn(&P::Operation) -> Option<&Op>,
+}
+
+impl<P: Process> Clone for Embedding<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P: Process> Copy for Embedding<P> {}
+
+impl Embedding<Scheduler> {
+    /// The standalone scheduler.
+    pub fn standalone() -> Self {
+        Embedding {
+            as_server: Scheduler::as_server,
+            as_op: Some,
+        }
+    }
+}
+
+fn servers_in<'v, P: Process>(v: &View<'v, P>, e: Embedding<P>) -> impl Iterator<Item = &'v Server> + 'v {
+    v.processes().filter_map(move |(_, _, p)| (e.as_server)(p))
+}
+
 fn servers<'v>(v: &View<'v, Scheduler>) -> impl Iterator<Item = &'v Server> + 'v {
-    v.processes().filter_map(|(_, _, p)| p.as_server())
+    servers_in(v, Embedding::standalone())
 }
 
 /// The replicated state as far as any live server has applied it. Every server applies the
 /// same log, and the first to reach an index is then the furthest: checking this one after
 /// every event checks every state the log passes through.
 pub fn replicated_state<'v>(v: &View<'v, Scheduler>) -> Option<&'v ClusterState> {
-    servers(v).max_by_key(|s| s.raft.applied).map(Server::state)
+    replicated_state_in(v, Embedding::standalone())
+}
+
+/// [`replicated_state`] of a scheduler embedded in a larger system.
+pub fn replicated_state_in<'v, P: Process>(v: &View<'v, P>, e: Embedding<P>) -> Option<&'v ClusterState> {
+    servers_in(v, e).max_by_key(|s| s.raft.applied).map(Server::state)
 }
 
 /// The acting leader of the highest term (its leadership established), if any.
 pub fn acting_leader<'v>(v: &View<'v, Scheduler>) -> Option<&'v Server> {
-    servers(v)
+    acting_leader_in(v, Embedding::standalone())
+}
+
+/// [`acting_leader`] of a scheduler embedded in a larger system.
+pub fn acting_leader_in<'v, P: Process>(v: &View<'v, P>, e: Embedding<P>) -> Option<&'v Server> {
+    servers_in(v, e)
         .filter(|s| s.is_acting_leader())
         .max_by_key(|s| s.raft.term)
 }
@@ -1029,8 +1078,14 @@ pub fn check_jobs_at_count(state: &ClusterState, config: &Config) -> Result<(), 
 /// heartbeat load bound, and liveness after the heal (on the acting leader, within
 /// [`Config::liveness_within`]).
 pub fn properties(config: &Config) -> Vec<Property<Scheduler>> {
+    properties_in(config, Embedding::standalone())
+}
+
+/// [`properties`] of a scheduler embedded in a larger system (the same checks, found through
+/// `e`).
+pub fn properties_in<P: Process>(config: &Config, e: Embedding<P>) -> Vec<Property<P>> {
     let with_state = |f: fn(&ClusterState) -> Result<(), String>| {
-        move |v: &View<'_, Scheduler>| replicated_state(v).map_or(Ok(()), f)
+        move |v: &View<'_, P>| replicated_state_in(v, e).map_or(Ok(()), f)
     };
     let cursor = ruckus_sim::HistoryCursor::new();
     let acknowledged: RefCell<BTreeMap<String, u64>> = RefCell::new(BTreeMap::new());
@@ -1045,23 +1100,25 @@ pub fn properties(config: &Config) -> Vec<Property<Scheduler>> {
         Property::always("usable_nodes", with_state(check_usable_nodes)),
         Property::always("count", with_state(check_counts)),
         Property::always("reschedule_backoff", move |v| {
-            replicated_state(v).map_or(Ok(()), |s| check_backoff(s, &backoff_config))
+            replicated_state_in(v, e).map_or(Ok(()), |s| check_backoff(s, &backoff_config))
         }),
         Property::always("acknowledged_registrations_kept", move |v| {
             let mut acked = acknowledged.borrow_mut();
-            for e in v.history_since(&cursor) {
-                let Op::JobAcknowledged { job, term } = &e.operation;
+            for entry in v.history_since(&cursor) {
+                let Some(Op::JobAcknowledged { job, term }) = (e.as_op)(&entry.operation) else {
+                    continue;
+                };
                 let first = acked.entry(job.clone()).or_insert(*term);
                 *first = (*first).min(*term);
             }
-            for s in servers(v).filter(|s| s.is_acting_leader()) {
+            for s in servers_in(v, e).filter(|s| s.is_acting_leader()) {
                 check_acknowledged_kept(s.state(), s.raft.term, &acked)
                     .map_err(|e| format!("p{} (term {}): {e}", s.raft.id, s.raft.term))?;
             }
             Ok(())
         }),
         Property::always("heartbeat_load", move |v| {
-            let most = servers(v).map(|s| s.max_window_heartbeats).max().unwrap_or(0);
+            let most = servers_in(v, e).map(|s| s.max_window_heartbeats).max().unwrap_or(0);
             if most > window_limit {
                 return Err(format!(
                     "{most} heartbeats in one 10 s window on one server (limit {window_limit})"
@@ -1070,7 +1127,7 @@ pub fn properties(config: &Config) -> Vec<Property<Scheduler>> {
             Ok(())
         }),
         Property::eventually("jobs_at_count", config.liveness_within(), move |v| {
-            acting_leader(v).map_or(Err("no acting leader".into()), |s| {
+            acting_leader_in(v, e).map_or(Err("no acting leader".into()), |s| {
                 check_jobs_at_count(s.state(), &live_config)
             })
         }),

@@ -132,13 +132,29 @@ pub struct TaskGroup {
 }
 
 /// How a task behaves when run: the workload's side of a task group.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TaskSpec {
     /// The task exits successfully after this long (batch work); `None`: runs until stopped.
     pub run_for: Option<Duration>,
     /// The task crashes this long after every start (a crash-looping release).
     pub fail_after: Option<Duration>,
+    /// The service the task's instance offers, for a system that runs tasks as service
+    /// instances (the platform's tier); `None` for the scheduler's own tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<u32>,
+}
+
+// By hand so that a task without a service hashes as before the field existed (message
+// digests, and so fingerprints, of scheduler runs stay the same).
+impl std::hash::Hash for TaskSpec {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.run_for.hash(state);
+        self.fail_after.hash(state);
+        if let Some(service) = self.service {
+            service.hash(state);
+        }
+    }
 }
 
 impl Default for TaskGroup {

@@ -95,7 +95,7 @@ impl Submitter {
     }
 
     /// Takes acknowledgements (recording job registrations in the history) and redirects.
-    pub fn on_message<P: Process<Operation = Op>>(
+    pub fn on_message<P: Process<Operation: From<Op>>>(
         &mut self,
         cx: &mut Scope<'_, '_, P, Msg, Timer>,
         from: ProcessId,
@@ -104,7 +104,7 @@ impl Submitter {
         match m {
             Msg::JobAck { name, term } if self.jobs_acked.insert(name.clone()) => {
                 cx.count("sched.jobs_acknowledged", 1);
-                cx.context().record(Op::JobAcknowledged { job: name, term });
+                cx.context().record(Op::JobAcknowledged { job: name, term }.into());
             }
             Msg::DrainAck { node } => {
                 self.drains_acked.insert(node.0);

@@ -125,6 +125,36 @@ impl Agent {
         }
     }
 
+    /// The service `instance` registered under, if it is registered here.
+    pub fn service_of(&self, instance: InstanceId) -> Option<ServiceId> {
+        self.local.get(&instance).map(|l| l.service)
+    }
+
+    /// The instances registered with this agent.
+    pub fn registered(&self) -> impl Iterator<Item = InstanceId> + '_ {
+        self.local.keys().copied()
+    }
+
+    /// Deregisters `instance` on behalf of whoever runs it (a scheduler's agent whose
+    /// allocation stopped): as an instance's own deregistration, without an answer to send.
+    pub fn forget<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, instance: InstanceId) {
+        let Some(l) = self.local.remove(&instance) else {
+            return;
+        };
+        if let Some((_, t)) = l.probe {
+            cx.cancel_timer(t);
+        }
+        self.persist(cx);
+        let command = HealthCommand::Deregister {
+            node: self.node,
+            instance,
+        };
+        submit_scope(cx, |s| self.catalog.submit(s, command));
+        if self.syncing {
+            self.dirty = true;
+        }
+    }
+
     fn snapshot(&self) -> Vec<NodeService> {
         self.local
             .iter()
@@ -273,21 +303,7 @@ impl Agent {
             }
             ConsulMsg::Deregister { instance } => {
                 cx.send(from, ConsulMsg::Deregistered);
-                if let Some(l) = self.local.remove(&instance) {
-                    if let Some((_, t)) = l.probe {
-                        cx.cancel_timer(t);
-                    }
-                    self.persist(cx);
-                    let command = HealthCommand::Deregister {
-                        node: self.node,
-                        instance,
-                    };
-                    submit_scope(cx, |s| self.catalog.submit(s, command));
-                    // A sync in flight still lists it: the one after it must not.
-                    if self.syncing {
-                        self.dirty = true;
-                    }
-                }
+                self.forget(cx, instance);
             }
             ConsulMsg::TtlPass { instance } => {
                 let Some(l) = self.local.get_mut(&instance) else {

@@ -1,7 +1,7 @@
 //! A service instance: registers through its agent, keeps its TTL check fresh, answers probes
 //! and calls; crashes or deregisters and shuts down gracefully at a scheduled time.
 
-use super::{CheckKind, ConsulMsg, ConsulHost, ConsulScope, ConsulOp, ConsulTimer, call_scope};
+use super::{CheckKind, Config, ConsulMsg, ConsulHost, ConsulScope, ConsulOp, ConsulTimer, call_scope};
 use crate::discovery::resolve::{self, DiscoveryOp, ServiceId};
 use ruckus_sim::{Duration, Instant, ProcessId};
 
@@ -28,6 +28,23 @@ pub struct ConsulInstance {
 }
 
 impl ConsulInstance {
+    /// An instance of `service` that registers through `agent` and keeps the check `config`
+    /// names, with no scheduled crash or deregistration (whoever runs it decides when it ends).
+    pub fn new(service: ServiceId, agent: ProcessId, config: &Config) -> ConsulInstance {
+        ConsulInstance {
+            service,
+            agent,
+            check: config.check,
+            ttl_refresh: config.ttl_refresh,
+            crash_at: None,
+            deregister_at: None,
+            deregister_grace: config.deregister_grace,
+            registered: false,
+            deregistering: false,
+            deregistered: false,
+        }
+    }
+
     pub fn on_start<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
         let now = cx.now();
         if let Some(at) = self.crash_at {

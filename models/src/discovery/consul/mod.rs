@@ -118,7 +118,7 @@ mod caller;
 pub mod catalog;
 mod config;
 mod instance;
-mod query;
+pub(crate) mod query;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -538,10 +538,18 @@ fn route_of(op: &ConsulOp) -> Option<InstanceId> {
 
 /// The catalog commands of a history, for the linearizability checker.
 pub fn catalog_history(history: &[HistoryEntry<ConsulOp>]) -> Vec<HistoryEntry<RecordOf<HealthCatalog>>> {
+    catalog_history_in(history, Some)
+}
+
+/// [`catalog_history`] of a history whose records include the catalog's (`as_op` finds them).
+pub fn catalog_history_in<O>(
+    history: &[HistoryEntry<O>],
+    as_op: fn(&O) -> Option<&ConsulOp>,
+) -> Vec<HistoryEntry<RecordOf<HealthCatalog>>> {
     history
         .iter()
-        .filter_map(|e| match &e.operation {
-            ConsulOp::Catalog(r) => Some(HistoryEntry {
+        .filter_map(|e| match as_op(&e.operation) {
+            Some(ConsulOp::Catalog(r)) => Some(HistoryEntry {
                 time: e.time,
                 process: e.process,
                 operation: r.clone(),
@@ -551,16 +559,54 @@ pub fn catalog_history(history: &[HistoryEntry<ConsulOp>]) -> Vec<HistoryEntry<R
         .collect()
 }
 
-/// Every property of the system (see the module docs).
-pub fn properties(config: &Config) -> Vec<Property<ConsulNode>> {
-    let mut props = raft::server_properties(&config.raft, ConsulNode::as_server);
-    let raft_config = config.raft;
+/// The catalog's own properties, for the catalog embedded in any system: Raft's invariants,
+/// `catalog_linearizable` and `acknowledged_registrations_kept` (see the module docs).
+/// `as_server` finds the catalog servers' Raft among the processes, `as_op` the catalog's
+/// records in the history.
+pub fn catalog_properties_in<P: Process>(
+    raft_config: &raft::Config,
+    as_server: fn(&P) -> Option<&raft::Server<HealthCatalog>>,
+    as_op: fn(&P::Operation) -> Option<&ConsulOp>,
+) -> Vec<Property<P>> {
+    let mut props = raft::server_properties(raft_config, as_server);
+    let raft_config = *raft_config;
+    props.push(Property::at_end("catalog_linearizable", move |v: &View<'_, P>| {
+        raft::check_history_against(&HealthSpec, &raft_config, &catalog_history_in(v.history(), as_op))
+    }));
     props.push(Property::at_end(
-        "catalog_linearizable",
-        move |v: &View<'_, ConsulNode>| {
-            raft::check_history_against(&HealthSpec, &raft_config, &catalog_history(v.history()))
+        "acknowledged_registrations_kept",
+        move |v: &View<'_, P>| {
+            let Some(best) = v.processes().filter_map(|(_, _, p)| as_server(p)).max_by_key(|s| s.applied) else {
+                return Err("no catalog server".into());
+            };
+            let deregistered: BTreeSet<InstanceId> = v
+                .history()
+                .iter()
+                .filter_map(|e| match as_op(&e.operation) {
+                    Some(ConsulOp::Deregistered { instance, .. }) => Some(*instance),
+                    _ => None,
+                })
+                .collect();
+            for e in v.history() {
+                if let Some(&ConsulOp::Discovery(DiscoveryOp::Acknowledged { instance, service })) = as_op(&e.operation)
+                    && !deregistered.contains(&instance)
+                    && !best.state.lists(service, instance)
+                {
+                    return Err(format!(
+                        "p{instance}'s registration in service {service}, acknowledged at {}, is not in the catalog of p{} (applied {})",
+                        e.time, best.id, best.applied
+                    ));
+                }
+            }
+            Ok(())
         },
     ));
+    props
+}
+
+/// Every property of the system (see the module docs).
+pub fn properties(config: &Config) -> Vec<Property<ConsulNode>> {
+    let mut props = catalog_properties_in(&config.raft, ConsulNode::as_server, Some);
     let heal = Rc::new(Cell::new(None));
     props.push(resolve::heal_marker(Rc::clone(&heal)));
     let instances = (0..config.instances).map(|i| config.instance_pid(i)).collect();
@@ -580,34 +626,6 @@ pub fn properties(config: &Config) -> Vec<Property<ConsulNode>> {
         |p: &ConsulNode| match p {
             ConsulNode::Caller(c) => Some((c.service, c.router.healthy())),
             _ => None,
-        },
-    ));
-    props.push(Property::at_end(
-        "acknowledged_registrations_kept",
-        |v: &View<'_, ConsulNode>| {
-            let Some(best) = v.processes().filter_map(|(_, _, p)| p.as_server()).max_by_key(|s| s.applied) else {
-                return Err("no catalog server".into());
-            };
-            let deregistered: BTreeSet<InstanceId> = v
-                .history()
-                .iter()
-                .filter_map(|e| match e.operation {
-                    ConsulOp::Deregistered { instance, .. } => Some(instance),
-                    _ => None,
-                })
-                .collect();
-            for e in v.history() {
-                if let ConsulOp::Discovery(DiscoveryOp::Acknowledged { instance, service }) = e.operation
-                    && !deregistered.contains(&instance)
-                    && !best.state.lists(service, instance)
-                {
-                    return Err(format!(
-                        "p{instance}'s registration in service {service}, acknowledged at {}, is not in the catalog of p{} (applied {})",
-                        e.time, best.id, best.applied
-                    ));
-                }
-            }
-            Ok(())
         },
     ));
     props.push(raft::leader_and_progress_after_heal(

@@ -9,22 +9,22 @@ use ruckus_sim::{Duration, ProcessId, TimerId};
 
 /// A blocking query in flight (agent cache or caller watch).
 #[derive(Clone, Debug)]
-pub(super) struct Asking {
-    pub(super) id: u64,
+pub(crate) struct Asking {
+    pub(crate) id: u64,
     timer: TimerId,
 }
 
 /// Talks to the catalog servers for reads: whom to ask, the query in flight.
 #[derive(Clone, Debug)]
-pub(super) struct QueryClient {
+pub(crate) struct QueryClient {
     servers: Rc<[ProcessId]>,
-    pub(super) target: u32,
+    pub(crate) target: u32,
     next_id: u64,
-    pub(super) asking: Option<Asking>,
+    pub(crate) asking: Option<Asking>,
 }
 
 impl QueryClient {
-    pub(super) fn new(servers: Rc<[ProcessId]>) -> QueryClient {
+    pub(crate) fn new(servers: Rc<[ProcessId]>) -> QueryClient {
         QueryClient {
             servers,
             target: 0,
@@ -34,11 +34,11 @@ impl QueryClient {
     }
 
     /// Whether `id` is the query in flight.
-    pub(super) fn asks(&self, id: u64) -> bool {
+    pub(crate) fn asks(&self, id: u64) -> bool {
         self.asking.as_ref().map(|a| a.id) == Some(id)
     }
 
-    pub(super) fn ask<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
+    pub(crate) fn ask<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
         service: ServiceId,
         min_index: u64,
         wait: Duration,
@@ -64,7 +64,7 @@ impl QueryClient {
     }
 
     /// The listing of a reply to the query in flight; redirects on a refusal (`None`).
-    pub(super) fn on_reply<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
+    pub(crate) fn on_reply<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
         id: u64,
         listing: Option<Listing>,
         hint: Option<u32>,
@@ -85,7 +85,7 @@ impl QueryClient {
 
     /// Whether the timeout is for the query in flight (which is then dropped and the next
     /// server tried).
-    pub(super) fn on_timeout(&mut self, id: u64) -> bool {
+    pub(crate) fn on_timeout(&mut self, id: u64) -> bool {
         if !self.asks(id) {
             return false;
         }

@@ -53,7 +53,10 @@ pub struct CatalogServer {
 
 impl CatalogServer {
     /// The boot image of server `raft.id`.
-    pub(super) fn new(
+    /// A catalog server: its Raft replica, its gossip member (member index = Raft id: servers
+    /// come first in the pool), its catalog client, the pool's `nodes`, how often the leader
+    /// reconciles node health, and whether followers answer queries.
+    pub fn new(
         raft: raft::Server<HealthCatalog>,
         swim: Swim,
         catalog: CatalogClient,

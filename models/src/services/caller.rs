@@ -591,7 +591,7 @@ mod tests {
         /// Runs `script` (each step at a time since the start) and records every ended call
         /// with the balancer's outstanding counts right after it.
         Calling {
-            caller: Caller,
+            caller: Box<Caller>,
             script: Vec<(Duration, Step)>,
             ended: Vec<(Instant, Done, Vec<u32>)>,
         },
@@ -682,12 +682,12 @@ mod tests {
     ) -> ruckus_sim::Sim<TestNode> {
         let topology = Topology::single_switch(1 + delays.len() as u32, Distribution::constant(ms(1)));
         let mut sim = ruckus_sim::Sim::new(SimConfig::with_seed(1), &topology);
-        let caller = Caller::new(
+        let caller = Box::new(Caller::new(
             config,
             initial.iter().map(|&k| ProcessId(k)).collect(),
             Instant::ZERO,
             "",
-        );
+        ));
         sim.spawn(
             HostId(0),
             TestNode::Calling {

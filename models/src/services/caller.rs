@@ -18,6 +18,7 @@ struct Names {
     fallbacks: String,
     fallback_staleness: String,
     limited: String,
+    no_backend: String,
 }
 
 impl Names {
@@ -36,6 +37,7 @@ impl Names {
             fallbacks: n("fallbacks"),
             fallback_staleness: n("fallback_staleness"),
             limited: n("limiter_rejected"),
+            no_backend: n("no_backend"),
         }
     }
 }
@@ -60,7 +62,10 @@ struct Call {
 #[derive(Clone, Debug)]
 struct Attempt {
     call: u64,
-    backend: usize,
+    /// Where it went: by id, since the backend set may change while it is out.
+    backend: ProcessId,
+    /// The backend's balancer slot when it was sent (a hint, checked against `backend`).
+    slot: usize,
     timer: TimerId,
 }
 
@@ -80,6 +85,12 @@ pub struct Done {
 }
 
 /// The calling side of a process: every policy of [`CallerConfig`] around a set of backends.
+///
+/// A part, not a process: its owner (a [`Client`], a [`Server`], or another model's process)
+/// starts calls with [`Caller::start`], forwards the caller's answers and timers to
+/// [`Caller::on_message`] and [`Caller::on_timer`], and gets back the calls that ended as
+/// [`Done`] values. Its handlers work in any host process through a [`Scope`] speaking the
+/// services [`Msg`] and [`Timer`].
 #[derive(Clone, Debug)]
 pub struct Caller {
     config: CallerConfig,
@@ -101,7 +112,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub(super) fn new(
+    /// A caller with `config`'s policies over `backends` (may be empty: calls then fail at
+    /// once until [`Caller::set_backends`] gives it some), measuring calls started from
+    /// `measure_from`, its counters named `<prefix>attempts`... (`prefix` is `""` for a
+    /// client, `tierN.` for a server).
+    pub fn new(
         config: CallerConfig,
         backends: Vec<ProcessId>,
         measure_from: Instant,
@@ -126,11 +141,50 @@ impl Caller {
         }
     }
 
-    /// Starts a call; `deadline` is the caller's own deadline (from upstream), if any.
-    /// Returns the calls that ended (this one, if it ended at once).
-    pub(super) fn start(
+    /// The backends calls go to.
+    pub fn backends(&self) -> &[ProcessId] {
+        &self.backends
+    }
+
+    /// Replaces the backend set (discovery says which instances are healthy). Backends still
+    /// present keep their balancer state (outstanding count, failure streak, ejection); new
+    /// ones start fresh; removed ones are forgotten. Attempts already sent to a removed backend
+    /// still end normally (answer or timeout), only no longer feeding its balancer state. A
+    /// repeated id counts once. With no backends, calls fail at once (`<prefix>no_backend`).
+    pub fn set_backends(&mut self, backends: Vec<ProcessId>) {
+        let mut unique = Vec::with_capacity(backends.len());
+        for b in backends {
+            if !unique.contains(&b) {
+                unique.push(b);
+            }
+        }
+        let from: Vec<Option<usize>> = unique
+            .iter()
+            .map(|b| self.backends.iter().position(|o| o == b))
+            .collect();
+        self.balancer.reindex(&from);
+        self.backends = unique;
+    }
+
+    /// Calls in progress.
+    pub fn calls_in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The balancer slot of `backend` now, trying the slot it had (`hint`) first.
+    fn slot_of(&self, backend: ProcessId, hint: usize) -> Option<usize> {
+        if self.backends.get(hint) == Some(&backend) {
+            return Some(hint);
+        }
+        self.backends.iter().position(|&b| b == backend)
+    }
+
+    /// Starts a call for `owner` (a tag handed back in its [`Done`]); `deadline` is the
+    /// caller's own deadline (from upstream), if any. Returns the calls that ended (this one,
+    /// if it ended at once).
+    pub fn start<P: Process>(
         &mut self,
-        ctx: &mut Context<'_, Node>,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
         owner: u64,
         deadline: Option<Instant>,
     ) -> Vec<Done> {
@@ -186,12 +240,26 @@ impl Caller {
     }
 
     /// Sends one attempt of call `id` (or fails the call when the breaker or deadline says so).
-    fn send_attempt(&mut self, ctx: &mut Context<'_, Node>, id: u64, avoid: Option<usize>) {
+    fn send_attempt<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        id: u64,
+        avoid: Option<usize>,
+    ) {
         let now = ctx.now();
         let call = self.calls.get(&id).expect("attempt for a live call");
         let measured = call.measured;
         if now >= call.deadline {
             return self.finish(ctx, id, false);
+        }
+        if self.backends.is_empty() {
+            if measured {
+                ctx.count(&self.names.no_backend, 1);
+            }
+            if call.in_flight == 0 {
+                self.finish(ctx, id, false);
+            }
+            return;
         }
         if let Some(b) = &mut self.breaker
             && !b.allow(now)
@@ -229,8 +297,9 @@ impl Caller {
         } else {
             self.config.hedge_after
         };
+        let to = self.backends[backend];
         ctx.send(
-            self.backends[backend],
+            to,
             Msg::Request {
                 id: attempt,
                 deadline,
@@ -246,7 +315,8 @@ impl Caller {
             attempt,
             Attempt {
                 call: id,
-                backend,
+                backend: to,
+                slot: backend,
                 timer,
             },
         );
@@ -258,7 +328,7 @@ impl Caller {
     /// Ends call `id`, answering from the fallback if it failed and one is available, and
     /// hands its bulkhead slot to the next waiting call (which may end at once and pass the
     /// slot on: the recursion is at most the bulkhead's queue deep).
-    fn finish(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool) {
+    fn finish<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64, ok: bool) {
         let in_flight = self.calls.len() as u32;
         let call = self.calls.remove(&id).expect("finishing a live call");
         let now = ctx.now();
@@ -303,12 +373,20 @@ impl Caller {
     }
 
     /// An attempt ended (answered, `degraded` if from a fallback downstream, or timed out).
-    fn attempt_ended(&mut self, ctx: &mut Context<'_, Node>, attempt: u64, ok: bool, degraded: bool) {
+    fn attempt_ended<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        attempt: u64,
+        ok: bool,
+        degraded: bool,
+    ) {
         let now = ctx.now();
         let Some(a) = self.attempts.remove(&attempt) else {
             return;
         };
-        self.balancer.on_result(a.backend, now, !ok);
+        if let Some(slot) = self.slot_of(a.backend, a.slot) {
+            self.balancer.on_result(slot, now, !ok);
+        }
         if let Some(b) = &mut self.breaker {
             b.record(now, !ok);
         }
@@ -329,7 +407,9 @@ impl Caller {
             for k in others {
                 let o = self.attempts.remove(&k).expect("listed");
                 ctx.cancel_timer(o.timer);
-                self.balancer.on_result(o.backend, now, false);
+                if let Some(slot) = self.slot_of(o.backend, o.slot) {
+                    self.balancer.on_result(slot, now, false);
+                }
             }
             return self.finish(ctx, a.call, true);
         }
@@ -340,7 +420,7 @@ impl Caller {
     }
 
     /// Every attempt of the call failed: retry after a backoff, or give up.
-    fn after_failure(&mut self, ctx: &mut Context<'_, Node>, id: u64) {
+    fn after_failure<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64) {
         let now = ctx.now();
         let call = self.calls.get_mut(&id).expect("live call");
         let measured = call.measured;
@@ -372,7 +452,12 @@ impl Caller {
         }
     }
 
-    pub(super) fn on_timeout(&mut self, ctx: &mut Context<'_, Node>, attempt: u64) -> Vec<Done> {
+    /// Attempt `attempt`'s timer fired ([`Timer::AttemptTimeout`]). Returns the calls that ended.
+    pub fn on_timeout<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        attempt: u64,
+    ) -> Vec<Done> {
         let Some(measured) = self.attempts.get(&attempt).map(|a| self.calls[&a.call].measured) else {
             return Vec::new();
         };
@@ -383,10 +468,11 @@ impl Caller {
         std::mem::take(&mut self.finished)
     }
 
-    /// The answer to an attempt: `ok`, and `degraded` when it came from a fallback downstream.
-    pub(super) fn on_response(
+    /// The answer to an attempt: `ok`, and `degraded` when it came from a fallback downstream
+    /// ([`Msg::Response`], [`Msg::Degraded`]). Returns the calls that ended.
+    pub fn on_response<P: Process>(
         &mut self,
-        ctx: &mut Context<'_, Node>,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
         attempt: u64,
         ok: bool,
         degraded: bool,
@@ -400,14 +486,16 @@ impl Caller {
         std::mem::take(&mut self.finished)
     }
 
-    pub(super) fn on_retry(&mut self, ctx: &mut Context<'_, Node>, id: u64) -> Vec<Done> {
+    /// Call `id`'s backoff is over ([`Timer::Retry`]). Returns the calls that ended.
+    pub fn on_retry<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64) -> Vec<Done> {
         if self.calls.contains_key(&id) {
             self.send_attempt(ctx, id, None);
         }
         std::mem::take(&mut self.finished)
     }
 
-    pub(super) fn on_hedge(&mut self, ctx: &mut Context<'_, Node>, id: u64) -> Vec<Done> {
+    /// Call `id`'s hedge delay is over ([`Timer::Hedge`]). Returns the calls that ended.
+    pub fn on_hedge<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64) -> Vec<Done> {
         let Some(call) = self.calls.get_mut(&id) else {
             return Vec::new();
         };
@@ -427,8 +515,341 @@ impl Caller {
         if measured {
             ctx.count(&self.names.hedges, 1);
         }
-        let avoid = self.attempts.values().find(|a| a.call == id).map(|a| a.backend);
+        let avoid = self
+            .attempts
+            .values()
+            .find(|a| a.call == id)
+            .and_then(|a| self.slot_of(a.backend, a.slot));
         self.send_attempt(ctx, id, avoid);
         std::mem::take(&mut self.finished)
+    }
+
+    /// A message for the calling side: an answer to one of its attempts. Returns the calls
+    /// that ended. Panics on a [`Msg::Request`] (a caller serves nothing: a routing bug).
+    pub fn on_message<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        message: Msg,
+    ) -> Vec<Done> {
+        match message {
+            Msg::Response { id, ok } => self.on_response(ctx, id, ok, false),
+            Msg::Degraded { id } => self.on_response(ctx, id, true, true),
+            Msg::Request { .. } => panic!("a caller received a request"),
+        }
+    }
+
+    /// Whether `timer` is one of a caller's ([`Caller::on_timer`] handles it).
+    pub fn handles(timer: &Timer) -> bool {
+        matches!(
+            timer,
+            Timer::AttemptTimeout(_) | Timer::Retry(_) | Timer::Hedge(_)
+        )
+    }
+
+    /// A caller's timer fired (see [`Caller::handles`]). Returns the calls that ended. Panics
+    /// on another part's timer (a routing bug).
+    pub fn on_timer<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        timer: Timer,
+    ) -> Vec<Done> {
+        match timer {
+            Timer::AttemptTimeout(a) => self.on_timeout(ctx, a),
+            Timer::Retry(id) => self.on_retry(ctx, id),
+            Timer::Hedge(id) => self.on_hedge(ctx, id),
+            other => panic!("{other:?} is not a caller's timer"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruckus_sim::{SimConfig, Topology};
+
+    /// A test system of its own (not the services `Node`): the caller is embedded in a foreign
+    /// process type, its messages and timers wrapped into the system's.
+    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
+    enum TestMsg {
+        Svc(Msg),
+    }
+    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
+    enum TestTimer {
+        Svc(Timer),
+        Step(usize),
+        Answer(ProcessId, u64),
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Call(u64),
+        SetBackends(Vec<ProcessId>),
+    }
+
+    #[derive(Clone, Debug)]
+    enum TestNode {
+        /// Runs `script` (each step at a time since the start) and records every ended call
+        /// with the balancer's outstanding counts right after it.
+        Calling {
+            caller: Box<Caller>,
+            script: Vec<(Duration, Step)>,
+            ended: Vec<(Instant, Done, Vec<u32>)>,
+        },
+        /// Answers every request with a success after `delay`, or never.
+        Backend { delay: Option<Duration>, received: u32 },
+    }
+
+    fn scope<'s, 'a>(ctx: &'s mut Context<'a, TestNode>) -> Scope<'s, 'a, TestNode, Msg, Timer> {
+        ctx.scope(TestMsg::Svc, TestTimer::Svc)
+    }
+
+    impl TestNode {
+        fn record(&mut self, now: Instant, done: Vec<Done>) {
+            let TestNode::Calling { caller, ended, .. } = self else {
+                unreachable!()
+            };
+            for d in done {
+                let outstanding = (0..caller.backends.len())
+                    .map(|i| caller.balancer.outstanding(i))
+                    .collect();
+                ended.push((now, d, outstanding));
+            }
+        }
+    }
+
+    impl Process for TestNode {
+        type Message = TestMsg;
+        type Timer = TestTimer;
+        type Operation = ();
+
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            if let TestNode::Calling { script, .. } = self {
+                for (i, (at, _)) in script.iter().enumerate() {
+                    ctx.set_timer(*at, TestTimer::Step(i));
+                }
+            }
+        }
+
+        fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, TestMsg::Svc(m): TestMsg) {
+            let now = ctx.now();
+            let done = match self {
+                TestNode::Calling { caller, .. } => caller.on_message(&mut scope(ctx), m),
+                TestNode::Backend { delay, received } => {
+                    let Msg::Request { id, .. } = m else {
+                        panic!("a backend got {m:?}")
+                    };
+                    *received += 1;
+                    if let Some(d) = *delay {
+                        ctx.set_timer(d, TestTimer::Answer(from, id));
+                    }
+                    return;
+                }
+            };
+            self.record(now, done);
+        }
+
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: TestTimer) {
+            let now = ctx.now();
+            let done = match (&mut *self, timer) {
+                (TestNode::Backend { .. }, TestTimer::Answer(to, id)) => {
+                    return ctx.send(to, TestMsg::Svc(Msg::Response { id, ok: true }));
+                }
+                (TestNode::Calling { caller, script, .. }, TestTimer::Step(i)) => match &script[i].1 {
+                    Step::Call(owner) => caller.start(&mut scope(ctx), *owner, None),
+                    Step::SetBackends(b) => {
+                        caller.set_backends(b.clone());
+                        Vec::new()
+                    }
+                },
+                (TestNode::Calling { caller, .. }, TestTimer::Svc(t)) => caller.on_timer(&mut scope(ctx), t),
+                (node, t) => panic!("{t:?} at {node:?}"),
+            };
+            self.record(now, done);
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Process 0 calls with `config` over `initial` backends (ids 1..), running `script`;
+    /// backend k answers after `delays[k - 1]`. Returns the finished run.
+    fn run(
+        config: CallerConfig,
+        initial: &[u32],
+        delays: &[Option<Duration>],
+        script: Vec<(Duration, Step)>,
+    ) -> ruckus_sim::Sim<TestNode> {
+        let topology = Topology::single_switch(1 + delays.len() as u32, Distribution::constant(ms(1)));
+        let mut sim = ruckus_sim::Sim::new(SimConfig::with_seed(1), &topology);
+        let caller = Box::new(Caller::new(
+            config,
+            initial.iter().map(|&k| ProcessId(k)).collect(),
+            Instant::ZERO,
+            "",
+        ));
+        sim.spawn(
+            HostId(0),
+            TestNode::Calling {
+                caller,
+                script,
+                ended: Vec::new(),
+            },
+        );
+        for (k, &delay) in delays.iter().enumerate() {
+            sim.spawn(HostId(k as u32 + 1), TestNode::Backend { delay, received: 0 });
+        }
+        sim.run();
+        sim
+    }
+
+    fn ended(sim: &ruckus_sim::Sim<TestNode>) -> &[(Instant, Done, Vec<u32>)] {
+        match sim.process(ProcessId(0)) {
+            Some(TestNode::Calling { ended, .. }) => ended,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn received(sim: &ruckus_sim::Sim<TestNode>, k: u32) -> u32 {
+        match sim.process(ProcessId(k)) {
+            Some(TestNode::Backend { received, .. }) => *received,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_backends_keeps_survivors_state_and_starts_new_ones_fresh() {
+        let mut config = CallerConfig::default();
+        config.balancer.ejection = Some(policy::EjectionConfig {
+            consecutive_failures: 1,
+            ejection_time: Duration::from_secs(10),
+            max_ejected_fraction: 1.0,
+        });
+        let ids = |v: &[u32]| v.iter().map(|&k| ProcessId(k)).collect::<Vec<_>>();
+        let mut c = Caller::new(config, ids(&[1, 2, 3]), Instant::ZERO, "");
+        let now = Instant::ZERO;
+        c.balancer.on_send(0);
+        c.balancer.on_send(0);
+        c.balancer.on_send(2);
+        c.balancer.on_result(2, now, true); // 3 is ejected
+        c.balancer.on_send(1);
+        // 3 and 1 stay (in a new order), 9 is new, 2 is dropped; the repeated 3 counts once.
+        c.set_backends(ids(&[3, 1, 9, 3]));
+        assert_eq!(c.backends(), ids(&[3, 1, 9]));
+        let mut b = c.balancer.clone();
+        assert_eq!((b.outstanding(0), b.outstanding(1), b.outstanding(2)), (0, 2, 0));
+        assert!(b.is_ejected(0, now), "3 keeps its ejection");
+        assert!(!b.is_ejected(1, now) && !b.is_ejected(2, now));
+        // 2 comes back: fresh, its outstanding request forgotten.
+        c.set_backends(ids(&[2, 1]));
+        assert_eq!((c.balancer.outstanding(0), c.balancer.outstanding(1)), (0, 2));
+    }
+
+    #[test]
+    fn an_answer_from_a_removed_backend_still_ends_its_call_and_spares_the_survivors_state() {
+        // Call 1 goes to backend 1 (slot 0), call 2 to backend 2 (slot 1); then backend 1 is
+        // removed and backend 2 takes slot 0. Backend 1's late answer must end call 1 without
+        // touching slot 0 (backend 2 still has call 2 outstanding).
+        let sim = run(
+            CallerConfig::default(),
+            &[1, 2],
+            &[Some(ms(50)), Some(ms(200))],
+            vec![
+                (ms(0), Step::Call(1)),
+                (ms(5), Step::Call(2)),
+                (ms(10), Step::SetBackends(vec![ProcessId(2)])),
+            ],
+        );
+        let ended = ended(&sim);
+        assert_eq!(ended.len(), 2, "{ended:?}");
+        let (at, done, outstanding) = &ended[0];
+        assert_eq!((done.owner, done.ok), (1, true));
+        assert_eq!(*at, Instant::ZERO + ms(52));
+        assert_eq!(outstanding, &[1], "backend 2's outstanding call is still counted");
+        let (_, done, outstanding) = &ended[1];
+        assert_eq!((done.owner, done.ok), (2, true));
+        assert_eq!(outstanding, &[0]);
+        assert_eq!(sim.metrics().counter("timeouts"), 0);
+    }
+
+    #[test]
+    fn an_attempt_to_a_removed_backend_times_out_and_is_retried_on_the_rest() {
+        // Backend 2 (the last slot) never answers and is removed while call 2 waits on it: the
+        // attempt times out normally and the retry goes to backend 1.
+        let config = CallerConfig {
+            timeout: ms(100),
+            retry: RetryPolicy {
+                backoff: policy::Backoff::Fixed,
+                ..RetryPolicy::default()
+            },
+            ..CallerConfig::default()
+        };
+        let sim = run(
+            config,
+            &[1, 2],
+            &[Some(ms(10)), None],
+            vec![
+                (ms(0), Step::Call(1)),
+                (ms(1), Step::Call(2)),
+                (ms(5), Step::SetBackends(vec![ProcessId(1)])),
+            ],
+        );
+        let ended = ended(&sim);
+        let owners: Vec<(u64, bool)> = ended.iter().map(|(_, d, _)| (d.owner, d.ok)).collect();
+        assert_eq!(owners, [(1, true), (2, true)]);
+        // Timeout at 101 ms, a 5 ms backoff, then 1 + 10 + 1 ms at backend 1.
+        assert_eq!(
+            ended[1].0,
+            Instant::ZERO + ms(118),
+            "call 2 waited for its timeout"
+        );
+        assert_eq!(ended[1].2, [0]);
+        let m = sim.metrics();
+        assert_eq!(
+            (m.counter("timeouts"), m.counter("retries"), m.counter("attempts")),
+            (1, 1, 3)
+        );
+        assert_eq!((received(&sim, 1), received(&sim, 2)), (2, 1));
+    }
+
+    #[test]
+    fn with_no_backends_a_call_fails_at_once() {
+        let config = CallerConfig {
+            timeout: ms(100),
+            retry: RetryPolicy {
+                backoff: policy::Backoff::Fixed,
+                ..RetryPolicy::default()
+            },
+            ..CallerConfig::default()
+        };
+        let sim = run(
+            config,
+            &[],
+            &[None],
+            vec![
+                (ms(0), Step::Call(1)),
+                (ms(10), Step::SetBackends(vec![ProcessId(1)])),
+                (ms(20), Step::Call(2)),
+                // Backend 1 goes while call 2 waits: its retry finds no backend.
+                (ms(30), Step::SetBackends(Vec::new())),
+            ],
+        );
+        let ended = ended(&sim);
+        let got: Vec<(Instant, u64, bool)> = ended.iter().map(|(t, d, _)| (*t, d.owner, d.ok)).collect();
+        assert_eq!(got[0], (Instant::ZERO, 1, false), "failed at once, when started");
+        assert_eq!((got[1].1, got[1].2), (2, false));
+        // Timeout at 120 ms, then the retry after a 5 ms backoff finds no backend.
+        assert_eq!(
+            got[1].0,
+            Instant::ZERO + ms(125),
+            "call 2 waited for its timeout first"
+        );
+        let m = sim.metrics();
+        assert_eq!(m.counter("no_backend"), 2);
+        assert_eq!(
+            (m.counter("attempts"), m.counter("timeouts"), m.counter("retries")),
+            (1, 1, 1)
+        );
+        assert_eq!(received(&sim, 1), 1);
     }
 }

@@ -2,11 +2,15 @@
 
 use super::*;
 
-/// A client process.
+/// A client: generates its workload's calls through a [`Caller`] and counts the outcomes.
+///
+/// A component: a host process forwards its start, the services messages it receives and the
+/// services timers to [`Client::on_start`], [`Client::on_message`] and [`Client::on_timer`]
+/// through a [`Scope`] speaking [`Msg`] and [`Timer`].
 #[derive(Clone, Debug)]
 pub struct Client {
-    pub(super) workload: Workload,
-    pub(super) caller: Caller,
+    workload: Workload,
+    caller: Caller,
     measure_from: Instant,
     /// Some caller of the run has a fallback: also chart `answered.ok` / `answered.failed`
     /// (a fallback answer counts as answered), so "degraded but answering" shows over time.
@@ -16,12 +20,7 @@ pub struct Client {
 impl Client {
     /// A client generating `workload` through `caller`; counts from `measure_from`.
     /// `answered_group` records the `answered.*` outcomes too (runs with fallbacks).
-    pub(super) fn new(
-        workload: Workload,
-        caller: Caller,
-        measure_from: Instant,
-        answered_group: bool,
-    ) -> Client {
+    pub fn new(workload: Workload, caller: Caller, measure_from: Instant, answered_group: bool) -> Client {
         Client {
             workload,
             caller,
@@ -30,14 +29,80 @@ impl Client {
         }
     }
 
-    pub(super) fn arrive_after(&self, ctx: &mut Context<'_, Node>) {
+    /// Its workload.
+    pub fn workload(&self) -> Workload {
+        self.workload
+    }
+
+    /// Its calling side.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Its calling side, e.g. to change the backends ([`Caller::set_backends`]).
+    pub fn caller_mut(&mut self) -> &mut Caller {
+        &mut self.caller
+    }
+
+    /// Starts the load: the first open-loop arrival, or every closed-loop slot's first request.
+    pub fn on_start<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        match self.workload {
+            Workload::Open { .. } => self.arrive_after(ctx),
+            Workload::Closed { concurrency, .. } => {
+                for _ in 0..concurrency {
+                    self.offer(ctx);
+                }
+            }
+        }
+    }
+
+    /// An answer reached the client's caller. Panics on a request (clients serve nothing).
+    pub fn on_message<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        _from: ProcessId,
+        message: Msg,
+    ) {
+        if let Msg::Request { .. } = message {
+            panic!("a client received a request");
+        }
+        for done in self.caller.on_message(ctx, message) {
+            self.done(ctx, done);
+        }
+    }
+
+    /// A client or caller timer fired. Panics on a server's timer.
+    pub fn on_timer<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, timer: Timer) {
+        let done = match timer {
+            Timer::Arrive => {
+                self.offer(ctx);
+                self.arrive_after(ctx);
+                Vec::new()
+            }
+            Timer::Think => {
+                self.offer(ctx);
+                Vec::new()
+            }
+            Timer::AttemptTimeout(_) | Timer::Retry(_) | Timer::Hedge(_) => self.caller.on_timer(ctx, timer),
+            Timer::ServiceDone(_) | Timer::Degrade(..) | Timer::Recheck => {
+                panic!("server timer at a client")
+            }
+        };
+        for done in done {
+            self.done(ctx, done);
+        }
+    }
+
+    /// Open loop: arms the next arrival (an exponential gap); closed loop: nothing.
+    pub fn arrive_after<P: Process>(&self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
         if let Workload::Open { rate } = self.workload {
             let gap = ctx.random().exponential(1e9 / rate);
             ctx.set_timer(Duration(gap.round().max(1.0) as u64), Timer::Arrive);
         }
     }
 
-    pub(super) fn offer(&mut self, ctx: &mut Context<'_, Node>) {
+    /// Offers one request: starts a call and counts it.
+    pub fn offer<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let now = ctx.now();
         if now >= self.measure_from {
             ctx.count("offered", 1);
@@ -48,7 +113,8 @@ impl Client {
         }
     }
 
-    pub(super) fn done(&mut self, ctx: &mut Context<'_, Node>, done: Done) {
+    /// A call ended: records its outcome and, closed loop, arms the slot's think time.
+    pub fn done<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, done: Done) {
         let now = ctx.now();
         // Over time, every request counts (the charts show the warm-up too). An answer from a
         // fallback (here or downstream) is neither a success nor a failure: degraded.

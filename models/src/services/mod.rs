@@ -19,7 +19,8 @@
 //! Metrics (recorded only for requests started after `measure_after`): counters `offered`,
 //! `attempts`, `retries`, `hedges`, `timeouts`, `ok`, `failed`, `breaker_rejected`,
 //! `budget_denied`, `late_responses`, `throttled`, `bulkhead_rejected`, `limiter_rejected`
-//! (calls a caller-side concurrency limit turned away), `fallbacks` (this
+//! (calls a caller-side concurrency limit turned away), `no_backend` (attempts a caller could
+//! not send for want of backends: the call fails), `fallbacks` (this
 //! caller's fallback answers), `degraded` (requests answered from a fallback anywhere, never
 //! counted in `ok`); per tier `tierN.received`, `tierN.served`, `tierN.shed`, `tierN.limited`,
 //! `tierN.rate_limited`, `tierN.expired`, `tierN.errors` and the same caller counters as
@@ -35,6 +36,11 @@
 //! experiment compares.
 //!
 //! Processes: tier servers first (tier 0's servers get ids `0..`), then clients; one host each.
+//!
+//! The parts are components: [`Client`], [`Server`] and [`Caller`] handle events through a
+//! [`Scope`] speaking [`Msg`] and [`Timer`], generic over the host process, so another model
+//! embeds them the way it embeds a Raft server ([`Node`] hosts them with an identity scope). A
+//! caller's backends may change while it runs ([`Caller::set_backends`]).
 
 mod caller;
 mod client;
@@ -63,8 +69,8 @@ use policy::{
     Balancer, BalancerConfig, BreakerConfig, CircuitBreaker, RetryBudget, RetryBudgetConfig, RetryPolicy,
 };
 use ruckus_sim::{
-    Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Sim, TimerId,
-    Topology, View,
+    Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Scope, Sim,
+    TimerId, Topology, View,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};

@@ -1,4 +1,5 @@
-//! The processes: messages and timers, and how each event reaches a client or a server.
+//! The processes: messages and timers, and how each event reaches a client or a server (the
+//! model's own process hosts each part as a component with an identity [`Scope`]).
 
 use super::*;
 
@@ -70,7 +71,7 @@ impl Process for Node {
             Node::Client(_) => matches!(role, "client" | "caller"),
             Node::Server(s) => match role {
                 "server" | "instance" => true,
-                "caller" => s.caller.is_some(),
+                "caller" => s.caller().is_some(),
                 _ => role
                     .strip_prefix("tier")
                     .and_then(|n| n.parse::<u32>().ok())
@@ -80,105 +81,26 @@ impl Process for Node {
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        let mut cx = ctx.scope(|m| m, |t| t);
         match self {
-            Node::Client(c) => match c.workload {
-                Workload::Open { .. } => c.arrive_after(ctx),
-                Workload::Closed { concurrency, .. } => {
-                    for _ in 0..concurrency {
-                        c.offer(ctx);
-                    }
-                }
-            },
-            Node::Server(s) => {
-                let now = ctx.now();
-                for (i, d) in s.degradations.iter().enumerate() {
-                    let on = Instant::ZERO + d.at;
-                    let off = on + d.duration;
-                    if off > now {
-                        ctx.set_timer(on.saturating_since(now), Timer::Degrade(i as u32, true));
-                        ctx.set_timer(off - now, Timer::Degrade(i as u32, false));
-                    }
-                }
-            }
+            Node::Client(c) => c.on_start(&mut cx),
+            Node::Server(s) => s.on_start(&mut cx),
         }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Msg) {
-        match (self, message) {
-            (Node::Server(s), Msg::Request { id, deadline }) => s.on_request(ctx, from, id, deadline),
-            (Node::Server(s), Msg::Response { id, ok }) => s.on_answer(ctx, id, ok, false),
-            (Node::Server(s), Msg::Degraded { id }) => s.on_answer(ctx, id, true, true),
-            (Node::Client(c), Msg::Response { id, ok }) => {
-                for done in c.caller.on_response(ctx, id, ok, false) {
-                    c.done(ctx, done);
-                }
-            }
-            (Node::Client(c), Msg::Degraded { id }) => {
-                for done in c.caller.on_response(ctx, id, true, true) {
-                    c.done(ctx, done);
-                }
-            }
-            (Node::Client(_), Msg::Request { .. }) => panic!("a client received a request"),
+        let mut cx = ctx.scope(|m| m, |t| t);
+        match self {
+            Node::Client(c) => c.on_message(&mut cx, from, message),
+            Node::Server(s) => s.on_message(&mut cx, from, message),
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Timer) {
+        let mut cx = ctx.scope(|m| m, |t| t);
         match self {
-            Node::Client(c) => {
-                let done = match timer {
-                    Timer::Arrive => {
-                        c.offer(ctx);
-                        c.arrive_after(ctx);
-                        Vec::new()
-                    }
-                    Timer::Think => {
-                        c.offer(ctx);
-                        Vec::new()
-                    }
-                    Timer::AttemptTimeout(a) => c.caller.on_timeout(ctx, a),
-                    Timer::Retry(id) => c.caller.on_retry(ctx, id),
-                    Timer::Hedge(id) => c.caller.on_hedge(ctx, id),
-                    Timer::ServiceDone(_) | Timer::Degrade(..) | Timer::Recheck => {
-                        panic!("server timer at a client")
-                    }
-                };
-                for done in done {
-                    c.done(ctx, done);
-                }
-            }
-            Node::Server(s) => {
-                let done = match timer {
-                    Timer::ServiceDone(id) => {
-                        s.on_service_done(ctx, id);
-                        Vec::new()
-                    }
-                    Timer::Degrade(i, on) => {
-                        if on {
-                            s.active.push(i);
-                        } else {
-                            s.active.retain(|&k| k != i);
-                        }
-                        s.dispatch(ctx);
-                        Vec::new()
-                    }
-                    Timer::Recheck => {
-                        s.recheck_armed = false;
-                        s.dispatch(ctx);
-                        Vec::new()
-                    }
-                    Timer::AttemptTimeout(a) => s
-                        .caller
-                        .as_mut()
-                        .map(|c| c.on_timeout(ctx, a))
-                        .unwrap_or_default(),
-                    Timer::Retry(id) => s.caller.as_mut().map(|c| c.on_retry(ctx, id)).unwrap_or_default(),
-                    Timer::Hedge(id) => s.caller.as_mut().map(|c| c.on_hedge(ctx, id)).unwrap_or_default(),
-                    Timer::Arrive | Timer::Think => panic!("client timer at a server"),
-                };
-                for done in done {
-                    s.downstream_done(ctx, done);
-                }
-            }
+            Node::Client(c) => c.on_timer(&mut cx, timer),
+            Node::Server(s) => s.on_timer(&mut cx, timer),
         }
     }
 }

@@ -364,9 +364,9 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// A balancer over `n` backends, all in rotation.
+    /// A balancer over `n` backends, all in rotation. `n` may be 0 (a caller whose backends
+    /// are not known yet), but then nothing may be picked until [`Balancer::reindex`] adds some.
     pub fn new(config: BalancerConfig, n: usize) -> Balancer {
-        assert!(n > 0, "a balancer needs at least one backend");
         Balancer {
             config,
             backends: vec![Backend::default(); n],
@@ -389,8 +389,10 @@ impl Balancer {
     }
 
     /// Picks a backend, avoiding `avoid` (e.g. the one a hedge duplicates) when possible.
+    /// Panics with no backends: the caller checks first.
     pub fn pick(&mut self, now: Instant, avoid: Option<usize>, rng: &mut Random) -> usize {
         let n = self.backends.len();
+        assert!(n > 0, "picking from a balancer with no backends");
         let mut live: Vec<usize> = (0..n).filter(|&i| !self.is_ejected(i, now)).collect();
         if live.is_empty() {
             live = (0..n).collect();
@@ -453,6 +455,33 @@ impl Balancer {
     /// Requests outstanding at backend `i` from this caller.
     pub fn outstanding(&self, i: usize) -> u32 {
         self.backends[i].outstanding
+    }
+
+    /// How many backends it balances over.
+    pub fn len(&self) -> usize {
+        self.backends.len()
+    }
+
+    /// Whether it has no backends.
+    pub fn is_empty(&self) -> bool {
+        self.backends.is_empty()
+    }
+
+    /// The backend set changed: new backend `k` was old backend `from[k]`, or is new (`None`).
+    /// Survivors keep their state (outstanding count, failure streak, ejection), new backends
+    /// start fresh, the others are forgotten. The round-robin cursor stays on the first
+    /// surviving backend at or after it, so the rotation carries on where it was.
+    pub fn reindex(&mut self, from: &[Option<usize>]) {
+        let old = std::mem::take(&mut self.backends);
+        self.backends = from
+            .iter()
+            .map(|o| o.map(|j| old[j]).unwrap_or_default())
+            .collect();
+        let n = old.len();
+        self.next = (0..n)
+            .map(|k| (self.next + k) % n)
+            .find_map(|j| from.iter().position(|&o| o == Some(j)))
+            .unwrap_or(0);
     }
 }
 
@@ -689,5 +718,41 @@ mod tests {
         // Time up: backend 1 is back in rotation.
         assert!(!b.is_ejected(1, t(101)));
         assert!((0..8).any(|_| b.pick(t(101), None, &mut rng) == 1));
+    }
+
+    #[test]
+    fn reindex_keeps_survivors_state_and_starts_new_backends_fresh() {
+        let mut rng = Random::stream(4, "t", 0);
+        let ej = EjectionConfig {
+            consecutive_failures: 1,
+            ejection_time: ms(100),
+            max_ejected_fraction: 1.0,
+        };
+        let config = BalancerConfig {
+            policy: Balance::RoundRobin,
+            ejection: Some(ej),
+        };
+        let mut b = Balancer::new(config, 3);
+        let now = Instant::ZERO;
+        b.on_send(0);
+        b.on_send(0);
+        b.on_send(2);
+        b.on_send(1);
+        b.on_result(1, now, true); // ejects 1
+        assert!(b.is_ejected(1, now));
+        assert_eq!(b.pick(now, None, &mut rng), 0); // cursor now on 1 (ejected), then 2
+        // Old 2 becomes 0, old 1 becomes 1, slot 2 is new; old 0 is gone.
+        b.reindex(&[Some(2), Some(1), None]);
+        assert_eq!(b.len(), 3);
+        assert_eq!((b.outstanding(0), b.outstanding(1), b.outstanding(2)), (1, 0, 0));
+        assert!(b.is_ejected(1, now), "a surviving backend stays ejected");
+        assert!(!b.is_ejected(2, now), "a new backend starts in rotation");
+        // The cursor was on old 1, which is now slot 1 (ejected): the rotation goes on at 2.
+        let picks: Vec<usize> = (0..4).map(|_| b.pick(now, None, &mut rng)).collect();
+        assert_eq!(picks, [2, 0, 2, 0]);
+        b.reindex(&[]);
+        assert!(b.is_empty());
+        b.reindex(&[None]);
+        assert_eq!(b.pick(now, None, &mut rng), 0);
     }
 }

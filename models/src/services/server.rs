@@ -20,23 +20,28 @@ pub const FAULT_DEGRADATION_END: &str = "fault_degradation_end_at";
 /// How often a server held back by a fault-plan stall or CPU cut looks whether it has ended.
 const RECHECK: Duration = Duration::from_millis(1);
 
-/// A server process.
+/// A server: a bounded queue in front of workers, its tier's overload protections and
+/// degradations, and (but in the last tier) a [`Caller`] to the next tier.
+///
+/// A component: a host process forwards its start, the services messages it receives and the
+/// services timers to [`Server::on_start`], [`Server::on_message`] and [`Server::on_timer`]
+/// through a [`Scope`] speaking [`Msg`] and [`Timer`].
 #[derive(Clone, Debug)]
 pub struct Server {
     config: TierConfig,
     /// Which tier this server belongs to (its role `tierN`).
     tier: u32,
-    pub(super) degradations: Vec<Degradation>,
-    pub(super) active: Vec<u32>,
+    degradations: Vec<Degradation>,
+    active: Vec<u32>,
     /// The host's `Fault::Degrade` conditions as last read from the context.
     from_faults: Vec<DegradeMode>,
     /// A `Timer::Recheck` is pending.
-    pub(super) recheck_armed: bool,
+    recheck_armed: bool,
     queue: VecDeque<u64>,
     jobs: BTreeMap<u64, Job>,
     busy: u32,
     next_job: u64,
-    pub(super) caller: Option<Caller>,
+    caller: Option<Caller>,
     limiter: Option<ConcurrencyLimiter>,
     rate_limiter: Option<RateLimiter>,
     measure_from: Instant,
@@ -59,7 +64,7 @@ struct ServerNames {
 impl Server {
     /// Server `tier`.k with its share of the config's degradations, calling the next tier
     /// through `caller` (none for the last tier); counts from `measure_from`.
-    pub(super) fn new(
+    pub fn new(
         config: TierConfig,
         tier: usize,
         degradations: Vec<Degradation>,
@@ -97,8 +102,82 @@ impl Server {
     }
 
     /// The tier this server belongs to.
-    pub(super) fn tier(&self) -> u32 {
+    pub fn tier(&self) -> u32 {
         self.tier
+    }
+
+    /// Its calling side, if it calls a next tier.
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
+    }
+
+    /// Its calling side, e.g. to change the backends ([`Caller::set_backends`]).
+    pub fn caller_mut(&mut self) -> Option<&mut Caller> {
+        self.caller.as_mut()
+    }
+
+    /// Arms the timers of its scheduled degradations that have not ended yet (times are
+    /// since the run's start).
+    pub fn on_start<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        let now = ctx.now();
+        for (i, d) in self.degradations.iter().enumerate() {
+            let on = Instant::ZERO + d.at;
+            let off = on + d.duration;
+            if off > now {
+                ctx.set_timer(on.saturating_since(now), Timer::Degrade(i as u32, true));
+                ctx.set_timer(off - now, Timer::Degrade(i as u32, false));
+            }
+        }
+    }
+
+    /// A request, or an answer to its caller.
+    pub fn on_message<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        from: ProcessId,
+        message: Msg,
+    ) {
+        match message {
+            Msg::Request { id, deadline } => self.on_request(ctx, from, id, deadline),
+            Msg::Response { id, ok } => self.on_answer(ctx, id, ok, false),
+            Msg::Degraded { id } => self.on_answer(ctx, id, true, true),
+        }
+    }
+
+    /// A server or caller timer fired. Panics on a client's timer.
+    pub fn on_timer<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, timer: Timer) {
+        match timer {
+            Timer::ServiceDone(id) => self.on_service_done(ctx, id),
+            Timer::Degrade(i, on) => self.on_degrade(ctx, i, on),
+            Timer::Recheck => self.on_recheck(ctx),
+            Timer::AttemptTimeout(_) | Timer::Retry(_) | Timer::Hedge(_) => {
+                let done = self
+                    .caller
+                    .as_mut()
+                    .map(|c| c.on_timer(ctx, timer))
+                    .unwrap_or_default();
+                for done in done {
+                    self.downstream_done(ctx, done);
+                }
+            }
+            Timer::Arrive | Timer::Think => panic!("client timer at a server"),
+        }
+    }
+
+    /// Scheduled degradation `index` switches on or off ([`Timer::Degrade`]).
+    pub fn on_degrade<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, index: u32, on: bool) {
+        if on {
+            self.active.push(index);
+        } else {
+            self.active.retain(|&k| k != index);
+        }
+        self.dispatch(ctx);
+    }
+
+    /// The look again of a server held back by a fault-plan stall or CPU cut ([`Timer::Recheck`]).
+    pub fn on_recheck<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
+        self.recheck_armed = false;
+        self.dispatch(ctx);
     }
 
     /// Every active degradation: the config-scheduled ones, then the fault plan's.
@@ -111,7 +190,7 @@ impl Server {
 
     /// Reads the host's fault-plan degradations. An unknown mode is a bug in the plan or profile,
     /// so it panics (the engine reports the panic as the run's failure).
-    fn refresh(&mut self, ctx: &mut Context<'_, Node>) {
+    fn refresh<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
         let was_degraded = !self.from_faults.is_empty();
         self.from_faults.clear();
         for text in ctx.degradations() {
@@ -170,9 +249,11 @@ impl Server {
         job.arrived >= self.measure_from
     }
 
-    pub(super) fn on_request(
+    /// A request `request` from `from`, useful until `deadline`: rejected at once (rate
+    /// limit, concurrency limit, full queue) or queued.
+    pub fn on_request<P: Process>(
         &mut self,
-        ctx: &mut Context<'_, Node>,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
         from: ProcessId,
         request: u64,
         deadline: Instant,
@@ -227,7 +308,7 @@ impl Server {
     }
 
     /// Starts queued jobs while workers are free.
-    pub(super) fn dispatch(&mut self, ctx: &mut Context<'_, Node>) {
+    pub fn dispatch<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
         self.refresh(ctx);
         // No handler runs when a fault-plan stall or CPU cut ends, so look again shortly.
         let held = self
@@ -273,7 +354,14 @@ impl Server {
 
     /// Answers job `id` and frees its worker if it held one; `dropped` when shed or expired
     /// for overload (what a concurrency limiter learns from).
-    fn answer(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool, held_worker: bool, dropped: bool) {
+    fn answer<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        id: u64,
+        ok: bool,
+        held_worker: bool,
+        dropped: bool,
+    ) {
         let in_flight = self.jobs.len() as u32;
         let job = self.jobs.remove(&id).expect("answering a live job");
         let now = ctx.now();
@@ -309,7 +397,8 @@ impl Server {
         }
     }
 
-    pub(super) fn on_service_done(&mut self, ctx: &mut Context<'_, Node>, id: u64) {
+    /// Job `id`'s local work is over ([`Timer::ServiceDone`]): answer it, or call the next tier.
+    pub fn on_service_done<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64) {
         self.refresh(ctx);
         let p = self.error_probability();
         // Always draw, so switching errors on does not shift later draws of this stream.
@@ -331,7 +420,13 @@ impl Server {
     }
 
     /// An answer from the next tier reached this server's caller.
-    pub(super) fn on_answer(&mut self, ctx: &mut Context<'_, Node>, id: u64, ok: bool, degraded: bool) {
+    pub fn on_answer<P: Process>(
+        &mut self,
+        ctx: &mut Scope<'_, '_, P, Msg, Timer>,
+        id: u64,
+        ok: bool,
+        degraded: bool,
+    ) {
         let done = self
             .caller
             .as_mut()
@@ -342,7 +437,8 @@ impl Server {
         }
     }
 
-    pub(super) fn downstream_done(&mut self, ctx: &mut Context<'_, Node>, done: Done) {
+    /// A call to the next tier ended: answer the job once all its calls have.
+    pub fn downstream_done<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, done: Done) {
         let Some(job) = self.jobs.get_mut(&done.owner) else {
             return;
         };

@@ -63,6 +63,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
     ("consul", include_str!("../data/consul.toml")),
+    ("platform", include_str!("../data/platform.toml")),
     ("eureka", include_str!("../data/eureka.toml")),
     (
         "eureka_no_self_preservation",

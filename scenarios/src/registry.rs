@@ -97,6 +97,7 @@ impl Registry {
             .with::<SchedulerModel>()
             .with::<compose::CatalogStackModel>()
             .with::<ruckus_models::discovery::consul::ConsulModel>()
+            .with::<ruckus_models::platform::PlatformModel>()
             .with::<ruckus_models::discovery::eureka::EurekaModel>();
         for (name, text) in builtin::BUILTIN {
             registry = registry.with_scenario(name, *text);
@@ -291,6 +292,7 @@ mod tests {
                 "scheduler",
                 "catalog_stack",
                 "consul",
+                "platform",
                 "eureka"
             ]
         );

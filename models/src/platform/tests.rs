@@ -14,7 +14,6 @@ fn build(config: &Config, seed: u64) -> Sim<Platform> {
 fn the_healthy_platform_places_registers_and_serves() {
     let config = Config::default();
     let mut sim = build(&config, 1);
-    sim.set_horizon(Instant::ZERO + Duration::from_secs(60));
     let report = sim.run();
     assert_eq!(report.verdict, Verdict::Held, "{report:?}");
     let m = sim.metrics();

@@ -846,6 +846,7 @@ pub fn setup(sim: &mut Sim<Scheduler>, config: &Config) {
 
 /// How the properties find the scheduler in a host system: its servers among the processes,
 /// and its job acknowledgements among the history's records.
+#[derive(Debug)]
 pub struct Embedding<P: Process> {
     /// The scheduler server a process is, if it is one.
     pub as_server: fn(&P) -> Option<&Server>,
@@ -865,17 +866,13 @@ impl Embedding<Scheduler> {
     pub fn standalone() -> Self {
         Embedding {
             as_server: Scheduler::as_server,
-            as_op: Some,
+            as_op: |op| Some(op),
         }
     }
 }
 
 fn servers_in<'v, P: Process>(v: &View<'v, P>, e: Embedding<P>) -> impl Iterator<Item = &'v Server> + 'v {
     v.processes().filter_map(move |(_, _, p)| (e.as_server)(p))
-}
-
-fn servers<'v>(v: &View<'v, Scheduler>) -> impl Iterator<Item = &'v Server> + 'v {
-    servers_in(v, Embedding::standalone())
 }
 
 /// The replicated state as far as any live server has applied it. Every server applies the

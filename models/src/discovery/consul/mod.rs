@@ -538,7 +538,7 @@ fn route_of(op: &ConsulOp) -> Option<InstanceId> {
 
 /// The catalog commands of a history, for the linearizability checker.
 pub fn catalog_history(history: &[HistoryEntry<ConsulOp>]) -> Vec<HistoryEntry<RecordOf<HealthCatalog>>> {
-    catalog_history_in(history, Some)
+    catalog_history_in(history, |op| Some(op))
 }
 
 /// [`catalog_history`] of a history whose records include the catalog's (`as_op` finds them).
@@ -606,7 +606,7 @@ pub fn catalog_properties_in<P: Process>(
 
 /// Every property of the system (see the module docs).
 pub fn properties(config: &Config) -> Vec<Property<ConsulNode>> {
-    let mut props = catalog_properties_in(&config.raft, ConsulNode::as_server, Some);
+    let mut props = catalog_properties_in(&config.raft, ConsulNode::as_server, |op| Some(op));
     let heal = Rc::new(Cell::new(None));
     props.push(resolve::heal_marker(Rc::clone(&heal)));
     let instances = (0..config.instances).map(|i| config.instance_pid(i)).collect();

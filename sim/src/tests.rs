@@ -67,6 +67,11 @@ impl Process for Probe {
     type Timer = u32;
     type Operation = Seen;
 
+    /// A probe with nothing to do on start (what `Action::Spawn` makes) plays `child`.
+    fn has_role(&self, role: &str) -> bool {
+        role == "child" && self.on_start.is_empty()
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let stored = ctx.storage().keys();
         ctx.record(Seen::Start { stored });
@@ -690,6 +695,36 @@ fn spawned_siblings_die_with_the_host_and_are_not_restarted() {
     assert_eq!(seen_by(&s, ProcessId(1)), vec![(at(0), start())]);
     assert_eq!(seen_by(&s, ProcessId(2)), vec![(at(6), start())]);
     assert!(s.process(ProcessId(1)).is_none() && s.process(parent).is_some());
+}
+
+#[test]
+fn a_killed_sibling_whose_host_crashes_stays_dead_through_the_kill_end_and_the_heal() {
+    let mut s = sim();
+    s.spawn(HostId(1), Probe::new(vec![Action::Spawn]));
+    let mut p = plan(vec![
+        (
+            5,
+            Fault::KillRole {
+                target: "the child".parse().unwrap(),
+                down_for: ms(20),
+            },
+        ),
+        (
+            10,
+            Fault::CrashHost {
+                host: HostId(1),
+                down_for: ms(1),
+            },
+        ),
+    ]);
+    p.heal_at = Some(at(50));
+    s.set_fault_plan(p).unwrap();
+    s.run();
+    // p1 died by the kill, then with its host: neither the kill's end at 25 ms nor the heal
+    // brings it back (its parent, restarted at 11 ms, spawned p2 instead).
+    assert_eq!(seen_by(&s, ProcessId(1)), vec![(at(0), start())]);
+    assert!(s.process(ProcessId(1)).is_none());
+    assert_eq!(seen_by(&s, ProcessId(2)), vec![(at(11), start())]);
 }
 
 #[test]

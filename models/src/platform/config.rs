@@ -6,6 +6,9 @@ use crate::scheduler::{
     self,
     placement::{Attribute, Constraint, Job, JobKind, Resources, TaskGroup, TaskSpec},
 };
+use crate::services::policy::{
+    Backoff, Balance, BalancerConfig, BreakerConfig, EjectionConfig, RetryBudgetConfig, RetryPolicy,
+};
 use crate::services::{CallerConfig, TierConfig, Workload};
 use ruckus_sim::{Distribution, Duration, HostId, ProcessId, Topology};
 use serde::{Deserialize, Serialize};
@@ -57,14 +60,14 @@ impl Default for Slo {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The cluster scheduler (servers, nodes, their capacity, zones and racks, placement,
-    /// heartbeats, restart and reschedule policies, bug switches). Its own job fields
-    /// (`service_jobs`, `batch_jobs`, `crashing_jobs`, `jobs`) must stay empty: the platform's
-    /// jobs are its tiers.
+    /// heartbeats, restart and reschedule policies, bug switches). The platform's jobs are its
+    /// tiers: the scheduler's generated jobs (`service_jobs`, `batch_jobs`) are not used, and
+    /// `crashing_jobs` and `jobs` must stay empty.
     pub scheduler: scheduler::Config,
     /// Discovery, Consul-like (catalog servers' Raft, the gossip pool, health checks, how
     /// clients resolve, bug switches). `nodes` and `services` follow the scheduler's nodes and
-    /// the tiers; its workload fields (`instances`, `callers`, `crashes`, `deregistrations`)
-    /// must stay empty: the scheduler starts the instances.
+    /// the tiers, and its own workload (`instances`, `callers`) is not used: the scheduler
+    /// starts the instances, so `crashes` and `deregistrations` must stay empty.
     pub discovery: consul::Config,
     /// The service, front to back (`edge -> api -> storage`): tier `i` calls tier `i + 1`.
     pub tiers: Vec<Tier>,
@@ -89,35 +92,67 @@ pub struct Config {
     pub warmup: Duration,
 }
 
+/// Power of two choices with outlier ejection: 3 failures in a row take a backend out for
+/// 5 s, at most half of them at once.
+pub fn balancer_with_ejection() -> BalancerConfig {
+    BalancerConfig {
+        policy: Balance::PowerOfTwo,
+        ejection: Some(EjectionConfig {
+            consecutive_failures: 3,
+            ejection_time: Duration::from_secs(5),
+            max_ejected_fraction: 0.5,
+        }),
+    }
+}
+
 impl Default for Config {
+    /// The flagship scenario's settings (`scenarios/data/platform.toml` writes them out).
     fn default() -> Self {
         let scheduler = scheduler::Config {
             servers: 3,
             nodes: 9,
             zones: 3,
             racks: 3,
+            algorithm: scheduler::placement::FitAlgorithm::Spread,
             service_jobs: 0,
             batch_jobs: 0,
             submit_at: Duration::from_secs(2),
             ..scheduler::Config::default()
         };
         let discovery = consul::Config {
+            raft: crate::raft::Config {
+                servers: 3,
+                clients: 0,
+                election_timeout_min: Duration::from_millis(150),
+                election_timeout_max: Duration::from_millis(300),
+                heartbeat_interval: Duration::from_millis(50),
+                client_timeout: Duration::from_millis(400),
+                liveness_within: Duration::from_secs(4),
+                ..crate::raft::Config::default()
+            },
             nodes: scheduler.nodes,
             services: 3,
             instances: 0,
             callers: 0,
+            crashes: Vec::new(),
+            deregistrations: Vec::new(),
             ..consul::Config::default()
         };
-        let tier = |name: &str, servers: u32, mean_ms: u64| Tier {
+        let tier = |name: &str, mean_ms: u64, timeout_ms: Option<u64>| Tier {
             name: name.into(),
             serve: TierConfig {
-                servers,
-                concurrency: 8,
+                servers: 3,
+                concurrency: 16,
                 service_time: Distribution::Exponential {
                     mean: Duration::from_millis(mean_ms),
                 },
                 caller: CallerConfig {
-                    timeout: Duration::from_millis(100),
+                    timeout: Duration::from_millis(timeout_ms.unwrap_or(1000)),
+                    retry: RetryPolicy {
+                        max_attempts: 2,
+                        ..RetryPolicy::default()
+                    },
+                    balancer: balancer_with_ejection(),
                     ..CallerConfig::default()
                 },
                 ..TierConfig::default()
@@ -127,13 +162,37 @@ impl Default for Config {
         Config {
             scheduler,
             discovery,
-            tiers: vec![tier("edge", 3, 2), tier("api", 3, 5), tier("storage", 3, 5)],
+            tiers: vec![
+                tier("edge", 2, Some(100)),
+                tier("api", 5, Some(80)),
+                tier("storage", 5, None),
+            ],
             spread_over_zones: true,
             distinct_hosts: true,
             clients: 3,
             workload: Workload::Open { rate: 50.0 },
             client: CallerConfig {
                 timeout: Duration::from_millis(300),
+                hedge_after: Some(Duration::from_millis(150)),
+                retry: RetryPolicy {
+                    backoff: Backoff::FullJitter,
+                    base: Duration::from_millis(10),
+                    cap: Duration::from_millis(200),
+                    max_attempts: 3,
+                },
+                budget: Some(RetryBudgetConfig {
+                    ratio: 0.2,
+                    max_tokens: 20.0,
+                    initial_tokens: 10.0,
+                }),
+                breaker: Some(BreakerConfig {
+                    window: 20,
+                    min_calls: 10,
+                    failure_ratio: 0.5,
+                    open_for: Duration::from_secs(2),
+                    half_open_probes: 2,
+                }),
+                balancer: balancer_with_ejection(),
                 ..CallerConfig::default()
             },
             resolve_every: Duration::from_secs(1),
@@ -234,6 +293,9 @@ impl Config {
             .collect();
         scheduler::Config {
             jobs,
+            service_jobs: 0,
+            batch_jobs: 0,
+            crashing_jobs: 0,
             ..self.scheduler.clone()
         }
     }
@@ -243,6 +305,8 @@ impl Config {
         consul::Config {
             nodes: self.scheduler.nodes,
             services: self.tiers.len() as u32,
+            instances: 0,
+            callers: 0,
             ..self.discovery.clone()
         }
     }
@@ -267,12 +331,12 @@ impl Config {
     /// Checks the parameters, naming the field at fault.
     pub fn validate(&self) -> Result<(), String> {
         let s = &self.scheduler;
-        if s.service_jobs + s.batch_jobs + s.crashing_jobs > 0 || !s.jobs.is_empty() {
-            return Err("scheduler: service_jobs, batch_jobs, crashing_jobs and jobs must be 0 or empty: the platform's jobs are its tiers".into());
+        if s.crashing_jobs > 0 || !s.jobs.is_empty() {
+            return Err("scheduler: crashing_jobs and jobs must be 0 or empty: the platform's jobs are its tiers".into());
         }
         let d = &self.discovery;
-        if d.instances > 0 || d.callers > 0 || !d.crashes.is_empty() || !d.deregistrations.is_empty() {
-            return Err("discovery: instances, callers, crashes and deregistrations must be 0 or empty: the scheduler starts the instances".into());
+        if !d.crashes.is_empty() || !d.deregistrations.is_empty() {
+            return Err("discovery: crashes and deregistrations must be empty: the scheduler starts and stops the instances".into());
         }
         if d.resolve == consul::ResolveMode::Agent {
             return Err("discovery.resolve = \"agent\" is for callers on a node; the platform's clients are outside the cluster: use \"dns\" or \"watch\"".into());

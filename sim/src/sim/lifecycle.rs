@@ -74,6 +74,11 @@ impl<P: Process> Sim<P> {
         host.disk.crash(&self.core.disk_faults, &mut host.disk_rng);
         for id in host.processes.clone() {
             self.kill(id, Lifecycle::Crashed);
+            // A spawned process dies with its host for good: a kill fault that hit it earlier
+            // must not bring it back when it ends (or at the heal).
+            if !self.core.procs[id.index()].boot {
+                self.core.procs[id.index()].killed = false;
+            }
         }
     }
 

@@ -40,7 +40,13 @@ fn booted(config: &Config) -> Sim<Platform> {
         horizon: WARM + SIMULATED,
         ..Limits::default()
     };
-    let mut sim = Sim::new(SimConfig { limits, ..SimConfig::with_seed(1) }, &config.topology());
+    let mut sim = Sim::new(
+        SimConfig {
+            limits,
+            ..SimConfig::with_seed(1)
+        },
+        &config.topology(),
+    );
     platform::setup(&mut sim, config);
     while sim.now() < SimInstant::ZERO + WARM {
         if let Progress::Finished(r) = sim.run_until_event(sim.events() + 1_000) {
@@ -83,7 +89,10 @@ fn platform_speed(c: &mut Criterion) {
         );
         rates.push(rate);
     }
-    println!("100 nodes vs 10 nodes: {:.2}x the wall time per simulated second", rates[0] / rates[1]);
+    println!(
+        "100 nodes vs 10 nodes: {:.2}x the wall time per simulated second",
+        rates[0] / rates[1]
+    );
     g.finish();
 }
 

@@ -332,7 +332,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         let s = &self.scheduler;
         if s.crashing_jobs > 0 || !s.jobs.is_empty() {
-            return Err("scheduler: crashing_jobs and jobs must be 0 or empty: the platform's jobs are its tiers".into());
+            return Err(
+                "scheduler: crashing_jobs and jobs must be 0 or empty: the platform's jobs are its tiers"
+                    .into(),
+            );
         }
         let d = &self.discovery;
         if !d.crashes.is_empty() || !d.deregistrations.is_empty() {
@@ -341,8 +344,6 @@ impl Config {
         if d.resolve == consul::ResolveMode::Agent {
             return Err("discovery.resolve = \"agent\" is for callers on a node; the platform's clients are outside the cluster: use \"dns\" or \"watch\"".into());
         }
-        self.scheduler_config().validate().map_err(|e| format!("scheduler: {e}"))?;
-        self.discovery_config().validate().map_err(|e| format!("discovery: {e}"))?;
         if self.tiers.is_empty() {
             return Err("tiers: at least one tier".into());
         }
@@ -351,12 +352,22 @@ impl Config {
                 return Err(format!("tiers[{i}]: each tier needs a name of its own"));
             }
             if t.serve.servers == 0 || t.serve.concurrency == 0 {
-                return Err(format!("tiers[{i}] ({}): servers and concurrency must be at least 1", t.name));
+                return Err(format!(
+                    "tiers[{i}] ({}): servers and concurrency must be at least 1",
+                    t.name
+                ));
             }
         }
         if self.clients == 0 {
             return Err("clients must be at least 1".into());
         }
+        self.scheduler_config()
+            .validate()
+            .map_err(|e| format!("scheduler: {e}"))?;
+        self.discovery_config()
+            .validate()
+            .map_err(|e| format!("discovery: {e}"))?;
+
         if let Workload::Open { rate } = self.workload
             && !(rate > 0.0 && rate.is_finite())
         {
@@ -366,7 +377,10 @@ impl Config {
             return Err("resolve_every and slo.window must be positive".into());
         }
         if !(0.0..=1.0).contains(&self.slo.success_rate) {
-            return Err(format!("slo.success_rate must be within 0..1, got {}", self.slo.success_rate));
+            return Err(format!(
+                "slo.success_rate must be within 0..1, got {}",
+                self.slo.success_rate
+            ));
         }
         Ok(())
     }

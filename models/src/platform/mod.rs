@@ -38,6 +38,8 @@
 //! - `discovery_matches_scheduler` (liveness): within [`Config::recovery_bound`] of the heal,
 //!   every tier runs at least its count of live instances and the catalog leader lists exactly
 //!   the live instances as passing.
+//! - `client_views_converge` (liveness): within the same bound, every client's view of the
+//!   front tier is the catalog's passing list.
 //! - `slo_after_heal` (liveness): within the same bound, a whole SLO window of client requests
 //!   succeeds at `slo.success_rate` or better.
 //!
@@ -82,7 +84,9 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
     );
     let sched = config.scheduler_config();
     let discovery = Rc::new(config.discovery_config());
-    let catalog_members: Vec<ProcessId> = (0..layout.catalog_servers).map(|i| layout.catalog_server(i)).collect();
+    let catalog_members: Vec<ProcessId> = (0..layout.catalog_servers)
+        .map(|i| layout.catalog_server(i))
+        .collect();
     let catalog_servers: Rc<[ProcessId]> = catalog_members.iter().copied().collect();
     let shared = Rc::new(Shared {
         config: config.clone(),
@@ -94,7 +98,10 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
     for i in 0..layout.sched_servers {
         let server = scheduler::Server::new(sched.server_settings(), i, sched_members.clone(), sched.raft());
         let pid = sim.spawn(HostId(i), Platform::SchedServer(server));
-        assert_eq!(pid, sched_members[i as usize], "scheduler servers are the first processes");
+        assert_eq!(
+            pid, sched_members[i as usize],
+            "scheduler servers are the first processes"
+        );
     }
     let pid = sim.spawn(HostId(0), Platform::Submitter(scheduler::Submitter::new(&sched)));
     assert_eq!(pid, layout.submitter());
@@ -135,7 +142,13 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
         let zone = sim.hosts()[host.index()].zone.clone();
         let attributes = scheduler::node_attributes(&sched, k, zone.as_deref());
         let agent = NodeAgent {
-            sched: scheduler::Agent::with_env(settings, NodeId(k), sched.node_capacity, attributes, Rc::clone(&shared)),
+            sched: scheduler::Agent::with_env(
+                settings,
+                NodeId(k),
+                sched.node_capacity,
+                attributes,
+                Rc::clone(&shared),
+            ),
             consul: consul::Agent::new(
                 k,
                 Rc::clone(&discovery),
@@ -200,6 +213,33 @@ pub fn check_discovery_matches(v: &View<'_, Platform>, config: &Config) -> Resul
     Ok(())
 }
 
+/// Whether every client's view of the front tier is what the catalog leader lists as passing.
+pub fn check_client_views(v: &View<'_, Platform>) -> Result<(), String> {
+    let Some(leader) = v
+        .processes()
+        .filter_map(|(_, _, p)| p.as_catalog_raft())
+        .filter(|s| s.role == raft::Role::Leader)
+        .max_by_key(|s| s.term)
+    else {
+        return Err("no catalog leader".into());
+    };
+    let passing: BTreeSet<u32> = leader.state.listing(0).passing().into_iter().collect();
+    for (id, _, p) in v.processes() {
+        if let Some(c) = p.as_client()
+            && v.process_up(id)
+        {
+            let view: BTreeSet<u32> = c.client.caller().backends().iter().map(|b| b.0).collect();
+            if view != passing {
+                return Err(format!(
+                    "client p{}'s view of the front tier is {view:?}, the catalog lists {passing:?}",
+                    id.0
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The client requests' success rate within `[from, to)`, and how many there were.
 pub fn success_between(metrics: &Metrics, from: Instant, to: Instant) -> (f64, u64) {
     let count = |name: &str| {
@@ -218,7 +258,10 @@ pub fn success_between(metrics: &Metrics, from: Instant, to: Instant) -> (f64, u
 pub fn properties(config: &Config) -> Vec<Property<Platform>> {
     let sched = config.scheduler_config();
     let discovery = config.discovery_config();
-    let mut props = renamed("scheduler", raft::server_properties(&sched.raft(), Platform::as_sched_raft));
+    let mut props = renamed(
+        "scheduler",
+        raft::server_properties(&sched.raft(), Platform::as_sched_raft),
+    );
     props.extend(renamed(
         "scheduler",
         scheduler::properties_in(
@@ -229,8 +272,11 @@ pub fn properties(config: &Config) -> Vec<Property<Platform>> {
             },
         ),
     ));
-    let mut catalog =
-        consul::catalog_properties_in::<Platform>(&discovery.raft, Platform::as_catalog_raft, PlatformOp::as_consul);
+    let mut catalog = consul::catalog_properties_in::<Platform>(
+        &discovery.raft,
+        Platform::as_catalog_raft,
+        PlatformOp::as_consul,
+    );
     catalog.push(raft::leader_and_progress_after_heal::<Platform, HealthCatalog>(
         discovery.raft.liveness_within,
         false,
@@ -239,31 +285,48 @@ pub fn properties(config: &Config) -> Vec<Property<Platform>> {
     props.extend(renamed("catalog", catalog));
     let bound = config.recovery_bound();
     let matches = config.clone();
-    props.push(Property::eventually("discovery_matches_scheduler", bound, move |v| {
-        check_discovery_matches(v, &matches)
-    }));
+    props.push(Property::eventually(
+        "discovery_matches_scheduler",
+        bound,
+        move |v| check_discovery_matches(v, &matches),
+    ));
+    props.push(Property::eventually(
+        "client_views_converge",
+        bound,
+        check_client_views,
+    ));
     let slo = config.slo;
-    props.push(Property::eventually("slo_after_heal", bound, move |v: &View<'_, Platform>| {
-        let now = v.now();
-        let from = Instant(now.0.saturating_sub(slo.window.0));
-        let (rate, total) = success_between(v.metrics(), from, now);
-        if total == 0 {
-            return Err(format!("no client request in the last {}", slo.window));
-        }
-        if rate < slo.success_rate {
-            return Err(format!(
-                "{:.4} of the last {}'s {total} requests succeeded, below the SLO {}",
-                rate, slo.window, slo.success_rate
-            ));
-        }
-        Ok(())
-    }));
+    props.push(Property::eventually(
+        "slo_after_heal",
+        bound,
+        move |v: &View<'_, Platform>| {
+            let now = v.now();
+            let from = Instant(now.0.saturating_sub(slo.window.0));
+            let (rate, total) = success_between(v.metrics(), from, now);
+            if total == 0 {
+                return Err(format!("no client request in the last {}", slo.window));
+            }
+            if rate < slo.success_rate {
+                return Err(format!(
+                    "{:.4} of the last {}'s {total} requests succeeded, below the SLO {}",
+                    rate, slo.window, slo.success_rate
+                ));
+            }
+            Ok(())
+        },
+    ));
     props
 }
 
 /// Outages seen by the clients: `window`-long buckets from `from` whose success rate is below
 /// `slo`, merged when consecutive. Returns each outage's (start, length).
-pub fn outages(metrics: &Metrics, from: Instant, end: Instant, window: Duration, slo: f64) -> Vec<(Instant, Duration)> {
+pub fn outages(
+    metrics: &Metrics,
+    from: Instant,
+    end: Instant,
+    window: Duration,
+    slo: f64,
+) -> Vec<(Instant, Duration)> {
     let w = window.0.max(1);
     let buckets = end.saturating_since(from).0 / w;
     let mut found: Vec<(Instant, Duration)> = Vec::new();
@@ -287,25 +350,47 @@ pub fn outages(metrics: &Metrics, from: Instant, end: Instant, window: Duration,
     found
 }
 
-/// The figures a run is judged by: `success_ratio` and `requests_failed` (client requests
-/// that failed after every retry: lost for good), `goodput_per_s`, and from one-second
+/// The figures a run is judged by, from client requests started after the warm-up:
+/// `success_ratio` and `requests_failed` (failed after every retry: lost for good),
+/// `goodput_per_s`, and from one-second
 /// buckets below the SLO rate: `outages`, `mttr_s` (their mean length), `longest_outage_s`,
 /// `time_below_slo_s`; and `replacement_running_s`, the scheduler's mean time from an
 /// allocation lost to its replacement running.
 pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    let ok = metrics.timed("requests.ok").len() as f64;
-    let failed = metrics.timed("requests.failed").len() as f64;
-    out.insert("success_ratio".into(), if ok + failed > 0.0 { ok / (ok + failed) } else { 0.0 });
+    let from = Instant::ZERO + config.warmup();
+    let after = |name: &str| metrics.timed(name).iter().filter(|(at, _)| *at >= from).count() as f64;
+    let (ok, failed) = (after("requests.ok"), after("requests.failed"));
+    out.insert(
+        "success_ratio".into(),
+        if ok + failed > 0.0 {
+            ok / (ok + failed)
+        } else {
+            0.0
+        },
+    );
     out.insert("requests_failed".into(), failed);
-    out.insert("goodput_per_s".into(), ok / (end.0.max(1) as f64 / 1e9));
-    let found = outages(metrics, Instant::ZERO + config.warmup(), end, Duration::from_secs(1), config.slo.success_rate);
+    out.insert(
+        "goodput_per_s".into(),
+        ok / (end.saturating_since(from).0.max(1) as f64 / 1e9),
+    );
+    let found = outages(
+        metrics,
+        from,
+        end,
+        Duration::from_secs(1),
+        config.slo.success_rate,
+    );
     let total: u64 = found.iter().map(|(_, d)| d.0).sum();
     out.insert("outages".into(), found.len() as f64);
     out.insert("time_below_slo_s".into(), total as f64 / 1e9);
     out.insert(
         "mttr_s".into(),
-        if found.is_empty() { 0.0 } else { total as f64 / found.len() as f64 / 1e9 },
+        if found.is_empty() {
+            0.0
+        } else {
+            total as f64 / found.len() as f64 / 1e9
+        },
     );
     out.insert(
         "longest_outage_s".into(),
@@ -343,7 +428,10 @@ impl Model for PlatformModel {
         if hosts < need {
             return Err(format!(
                 "{} scheduler servers, {} catalog servers, {} nodes and {} clients need {need} hosts, the topology has {hosts}",
-                config.scheduler.servers, config.discovery.raft.servers, config.scheduler.nodes, config.clients
+                config.scheduler.servers,
+                config.discovery.raft.servers,
+                config.scheduler.nodes,
+                config.clients
             ));
         }
         Ok(())

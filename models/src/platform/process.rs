@@ -223,7 +223,9 @@ impl Client {
             Some(l) => {
                 self.index = l.index;
                 self.confirmed_at = Some(ctx.now());
-                self.client.caller_mut().set_backends(l.passing().into_iter().map(ProcessId).collect());
+                self.client
+                    .caller_mut()
+                    .set_backends(l.passing().into_iter().map(ProcessId).collect());
                 match d.resolve {
                     ResolveMode::Watch => self.ask(ctx),
                     ResolveMode::Dns | ResolveMode::Agent => {
@@ -334,7 +336,9 @@ impl Process for Platform {
                 _ => false,
             },
             Platform::NodeAgent(_) => role == "node",
-            Platform::Instance(i) => role == "instance" || i.shared.config.tiers[i.tier as usize].name == role,
+            Platform::Instance(i) => {
+                role == "instance" || i.shared.config.tiers[i.tier as usize].name == role
+            }
             Platform::Client(_) => role == "client",
             Platform::Submitter(_) => role == "submitter",
         }
@@ -353,7 +357,10 @@ impl Process for Platform {
             Platform::Submitter(_) => "submitter".into(),
             Platform::NodeAgent(a) => format!("node-{}", a.consul.node),
             Platform::Instance(i) => {
-                format!("{} (alloc {})", i.shared.config.tiers[i.tier as usize].name, i.task.alloc.0)
+                format!(
+                    "{} (alloc {})",
+                    i.shared.config.tiers[i.tier as usize].name, i.task.alloc.0
+                )
             }
             Platform::Client(_) => "client".into(),
         })
@@ -395,14 +402,20 @@ impl Process for Platform {
                 a.sched.on_message(&mut sched(ctx), from, m);
                 a.sync_services(ctx);
             }
-            (Platform::NodeAgent(a), PlatformMsg::Consul(m)) => a.consul.on_message(&mut consul(ctx), from, m),
+            (Platform::NodeAgent(a), PlatformMsg::Consul(m)) => {
+                a.consul.on_message(&mut consul(ctx), from, m)
+            }
             (Platform::Instance(i), PlatformMsg::Consul(ConsulMsg::Resolved { passing, .. })) => {
                 if let Some(caller) = i.server.caller_mut() {
                     caller.set_backends(passing.into_iter().map(ProcessId).collect());
                 }
             }
-            (Platform::Instance(i), PlatformMsg::Consul(m)) => i.registration.on_message(&mut consul(ctx), from, m),
-            (Platform::Instance(i), PlatformMsg::Service(m)) => i.server.on_message(&mut service(ctx), from, m),
+            (Platform::Instance(i), PlatformMsg::Consul(m)) => {
+                i.registration.on_message(&mut consul(ctx), from, m)
+            }
+            (Platform::Instance(i), PlatformMsg::Service(m)) => {
+                i.server.on_message(&mut service(ctx), from, m)
+            }
             (Platform::Client(c), PlatformMsg::Consul(ConsulMsg::QueryReply { id, listing, hint })) => {
                 if let Some(listing) = c.query.on_reply(&mut consul(ctx), id, listing, hint) {
                     c.on_listing(ctx, listing);

@@ -173,7 +173,11 @@ impl<E> Agent<E> {
         self.retry = Some(cx.set_timer(self.settings.retry, Timer::Retry));
     }
 
-    fn arm_heartbeat<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, ttl: Duration) {
+    fn arm_heartbeat<P: RunsTasks<TaskEnv = E>>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        ttl: Duration,
+    ) {
         if let Some(t) = self.retry.take() {
             cx.cancel_timer(t);
         }
@@ -283,7 +287,11 @@ impl<E> Agent<E> {
         }
     }
 
-    fn reconcile<P: RunsTasks<TaskEnv = E>>(&mut self, cx: &mut Scope<'_, '_, P, Msg, Timer>, allocs: Vec<AllocSpec>) {
+    fn reconcile<P: RunsTasks<TaskEnv = E>>(
+        &mut self,
+        cx: &mut Scope<'_, '_, P, Msg, Timer>,
+        allocs: Vec<AllocSpec>,
+    ) {
         let wanted: BTreeMap<AllocId, AllocSpec> = allocs.into_iter().map(|a| (a.id, a)).collect();
         let gone: Vec<AllocId> = self
             .allocs

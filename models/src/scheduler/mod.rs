@@ -1115,7 +1115,10 @@ pub fn properties_in<P: Process>(config: &Config, e: Embedding<P>) -> Vec<Proper
             Ok(())
         }),
         Property::always("heartbeat_load", move |v| {
-            let most = servers_in(v, e).map(|s| s.max_window_heartbeats).max().unwrap_or(0);
+            let most = servers_in(v, e)
+                .map(|s| s.max_window_heartbeats)
+                .max()
+                .unwrap_or(0);
             if most > window_limit {
                 return Err(format!(
                     "{most} heartbeats in one 10 s window on one server (limit {window_limit})"

@@ -104,7 +104,8 @@ impl Submitter {
         match m {
             Msg::JobAck { name, term } if self.jobs_acked.insert(name.clone()) => {
                 cx.count("sched.jobs_acknowledged", 1);
-                cx.context().record(Op::JobAcknowledged { job: name, term }.into());
+                cx.context()
+                    .record(Op::JobAcknowledged { job: name, term }.into());
             }
             Msg::DrainAck { node } => {
                 self.drains_acked.insert(node.0);

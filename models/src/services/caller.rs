@@ -337,7 +337,7 @@ impl Caller {
             && call.attempts > 0
         {
             l.on_sample(Sample {
-                latency: now - call.started,
+                latency: now.saturating_since(call.started),
                 in_flight,
                 dropped: !ok,
             });

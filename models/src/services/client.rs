@@ -118,7 +118,7 @@ impl Client {
         let now = ctx.now();
         // Over time, every request counts (the charts show the warm-up too). An answer from a
         // fallback (here or downstream) is neither a success nor a failure: degraded.
-        let latency = (now - done.started).as_nanos();
+        let latency = now.saturating_since(done.started).as_nanos();
         if done.ok && done.degraded {
             ctx.observe_timed("requests.fallback", latency);
         } else if done.ok {
@@ -136,7 +136,7 @@ impl Client {
                 ctx.observe("degraded_at", now.as_nanos());
             } else if done.ok {
                 ctx.count("ok", 1);
-                ctx.observe("latency", (now - done.started).as_nanos());
+                ctx.observe("latency", now.saturating_since(done.started).as_nanos());
                 ctx.observe("ok_at", now.as_nanos());
             } else {
                 ctx.count("failed", 1);

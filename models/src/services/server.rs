@@ -368,7 +368,7 @@ impl Server {
         if let Some(l) = &mut self.limiter {
             let before = l.limit();
             l.on_sample(Sample {
-                latency: now - job.arrived,
+                latency: now.saturating_since(job.arrived),
                 in_flight,
                 dropped,
             });
@@ -385,7 +385,7 @@ impl Server {
                 },
                 1,
             );
-            ctx.observe(&self.names.sojourn, (now - job.arrived).as_nanos());
+            ctx.observe(&self.names.sojourn, now.saturating_since(job.arrived).as_nanos());
         }
         if ok && job.degraded {
             ctx.send(job.from, Msg::Degraded { id: job.request });

@@ -5,8 +5,8 @@
 use super::catalog::{Health, HealthCommand, HealthOutput, NodeId, NodeService};
 use super::query::QueryClient;
 use super::{
-    CatalogClient, CatalogCompletion, CheckKind, Config, ConsulMsg, ConsulHost, ConsulScope, ConsulTimer, submit_scope,
-    swim_scope,
+    CatalogClient, CatalogCompletion, CheckKind, Config, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer,
+    submit_scope, swim_scope,
 };
 use crate::discovery::resolve::{InstanceId, ServiceId};
 use crate::discovery::swim::Swim;
@@ -94,7 +94,12 @@ impl Agent {
 
     /// Handles a message to the agent: catalog replies, gossip, its instances' and callers'
     /// requests, query replies.
-    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
+    pub fn on_message<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        from: ProcessId,
+        m: ConsulMsg,
+    ) {
         match m {
             ConsulMsg::Raft(m) => {
                 if let Some(c) = submit_scope(cx, |s| self.catalog.on_message(s, from, m)) {
@@ -201,7 +206,12 @@ impl Agent {
     }
 
     /// Starts tracking an instance: its check starts critical.
-    fn add<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, instance: InstanceId, service: ServiceId) {
+    fn add<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        instance: InstanceId,
+        service: ServiceId,
+    ) {
         if self.local.contains_key(&instance) {
             return;
         }
@@ -229,7 +239,12 @@ impl Agent {
         }
     }
 
-    fn set_health<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, instance: InstanceId, health: Health) {
+    fn set_health<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        instance: InstanceId,
+        health: Health,
+    ) {
         let Some(l) = self.local.get_mut(&instance) else {
             return;
         };
@@ -262,7 +277,11 @@ impl Agent {
     }
 
     /// One of its catalog commands came back.
-    pub(super) fn on_completion<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, c: CatalogCompletion) {
+    pub(super) fn on_completion<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        c: CatalogCompletion,
+    ) {
         let ok = matches!(c.outcome, Outcome::Ok(_));
         match (c.command, c.outcome) {
             (HealthCommand::SyncNode { .. }, _) => {
@@ -293,7 +312,12 @@ impl Agent {
         }
     }
 
-    fn on_local_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
+    fn on_local_message<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        from: ProcessId,
+        m: ConsulMsg,
+    ) {
         match m {
             ConsulMsg::Register { instance, service } => {
                 self.add(cx, instance, service);
@@ -364,7 +388,9 @@ impl Agent {
         }
     }
 
-    fn on_resolve<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
+    fn on_resolve<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
         from: ProcessId,
         id: u64,
         service: ServiceId,

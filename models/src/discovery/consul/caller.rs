@@ -2,7 +2,7 @@
 //! passing instance through a balancer.
 
 use super::query::QueryClient;
-use super::{Config, ConsulMsg, ConsulHost, ConsulScope, ConsulTimer, ResolveMode, call_scope};
+use super::{Config, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer, ResolveMode, call_scope};
 use crate::discovery::resolve::{Router, ServiceId};
 use ruckus_sim::{Duration, Instant, ProcessId};
 use std::rc::Rc;

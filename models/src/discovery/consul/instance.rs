@@ -1,7 +1,7 @@
 //! A service instance: registers through its agent, keeps its TTL check fresh, answers probes
 //! and calls; crashes or deregisters and shuts down gracefully at a scheduled time.
 
-use super::{CheckKind, Config, ConsulMsg, ConsulHost, ConsulScope, ConsulOp, ConsulTimer, call_scope};
+use super::{CheckKind, Config, ConsulHost, ConsulMsg, ConsulOp, ConsulScope, ConsulTimer, call_scope};
 use crate::discovery::resolve::{self, DiscoveryOp, ServiceId};
 use ruckus_sim::{Duration, Instant, ProcessId};
 
@@ -82,23 +82,34 @@ impl ConsulInstance {
         cx.set_timer(RETRY, ConsulTimer::DeregisterAt);
     }
 
-    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
+    pub fn on_message<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        from: ProcessId,
+        m: ConsulMsg,
+    ) {
         match m {
             ConsulMsg::Registered if !self.registered && !self.deregistering => {
                 self.registered = true;
                 let instance = cx.id().0;
-                cx.context().record(ConsulOp::Discovery(DiscoveryOp::Acknowledged {
-                    instance,
-                    service: self.service,
-                }).into());
+                cx.context().record(
+                    ConsulOp::Discovery(DiscoveryOp::Acknowledged {
+                        instance,
+                        service: self.service,
+                    })
+                    .into(),
+                );
             }
             ConsulMsg::Deregistered if self.deregistering && !self.deregistered => {
                 self.deregistered = true;
                 let instance = cx.id().0;
-                cx.context().record(ConsulOp::Deregistered {
-                    instance,
-                    service: self.service,
-                }.into());
+                cx.context().record(
+                    ConsulOp::Deregistered {
+                        instance,
+                        service: self.service,
+                    }
+                    .into(),
+                );
                 cx.set_timer(self.deregister_grace, ConsulTimer::ShutDown);
             }
             ConsulMsg::Probe { seq } => cx.send(from, ConsulMsg::ProbeAck { seq }),

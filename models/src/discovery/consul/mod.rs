@@ -316,7 +316,10 @@ type CatalogCompletion = raft::Completion<HealthCommand, HealthOutput>;
 /// A process that can host this system's parts (servers, agents, instances, callers): its
 /// history takes what they record. [`ConsulNode`] is one; a larger system embeds the parts
 /// through `ctx.scope(Wrap::Consul, WrapTimer::Consul)`.
-pub trait ConsulHost: Process<Operation: From<ConsulOp> + From<RecordOf<HealthCatalog>> + From<DiscoveryOp>> {}
+pub trait ConsulHost:
+    Process<Operation: From<ConsulOp> + From<RecordOf<HealthCatalog>> + From<DiscoveryOp>>
+{
+}
 
 impl<P> ConsulHost for P where
     P: Process<Operation: From<ConsulOp> + From<RecordOf<HealthCatalog>> + From<DiscoveryOp>>
@@ -342,7 +345,10 @@ fn submit_scope<P: ConsulHost, R>(
     cx.nest(ConsulMsg::Raft, ConsulTimer::Catalog, f)
 }
 
-fn swim_scope<P: ConsulHost, R>(cx: &mut ConsulScope<'_, '_, P>, f: impl FnOnce(&mut SwimScope<'_, '_, P>) -> R) -> R {
+fn swim_scope<P: ConsulHost, R>(
+    cx: &mut ConsulScope<'_, '_, P>,
+    f: impl FnOnce(&mut SwimScope<'_, '_, P>) -> R,
+) -> R {
     cx.nest(ConsulMsg::Swim, ConsulTimer::Swim, f)
 }
 
@@ -570,9 +576,12 @@ pub fn catalog_properties_in<P: Process>(
 ) -> Vec<Property<P>> {
     let mut props = raft::server_properties(raft_config, as_server);
     let raft_config = *raft_config;
-    props.push(Property::at_end("catalog_linearizable", move |v: &View<'_, P>| {
-        raft::check_history_against(&HealthSpec, &raft_config, &catalog_history_in(v.history(), as_op))
-    }));
+    props.push(Property::at_end(
+        "catalog_linearizable",
+        move |v: &View<'_, P>| {
+            raft::check_history_against(&HealthSpec, &raft_config, &catalog_history_in(v.history(), as_op))
+        },
+    ));
     props.push(Property::at_end(
         "acknowledged_registrations_kept",
         move |v: &View<'_, P>| {

@@ -2,10 +2,10 @@
 //! by leader hints and retried elsewhere on a timeout.
 
 use super::catalog::Listing;
-use super::{ConsulMsg, ConsulHost, ConsulScope, ConsulTimer};
+use super::{ConsulHost, ConsulMsg, ConsulScope, ConsulTimer};
 use crate::discovery::resolve::ServiceId;
-use std::rc::Rc;
 use ruckus_sim::{Duration, ProcessId, TimerId};
+use std::rc::Rc;
 
 /// A blocking query in flight (agent cache or caller watch).
 #[derive(Clone, Debug)]
@@ -38,7 +38,9 @@ impl QueryClient {
         self.asking.as_ref().map(|a| a.id) == Some(id)
     }
 
-    pub(crate) fn ask<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
+    pub(crate) fn ask<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
         service: ServiceId,
         min_index: u64,
         wait: Duration,
@@ -64,7 +66,9 @@ impl QueryClient {
     }
 
     /// The listing of a reply to the query in flight; redirects on a refusal (`None`).
-    pub(crate) fn on_reply<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
+    pub(crate) fn on_reply<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
         id: u64,
         listing: Option<Listing>,
         hint: Option<u32>,

@@ -3,8 +3,8 @@
 
 use super::catalog::{Health, HealthCatalog, HealthCommand, HealthOutput, NodeId};
 use super::{
-    CatalogClient, CatalogCompletion, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer, raft_scope, submit_scope,
-    swim_scope,
+    CatalogClient, CatalogCompletion, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer, raft_scope,
+    submit_scope, swim_scope,
 };
 use crate::discovery::resolve::ServiceId;
 use crate::discovery::swim::{Status, Swim};
@@ -81,7 +81,12 @@ impl CatalogServer {
     }
 
     /// Handles a message to a server: Raft, catalog replies, gossip, queries.
-    pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, from: ProcessId, m: ConsulMsg) {
+    pub fn on_message<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        from: ProcessId,
+        m: ConsulMsg,
+    ) {
         match m {
             ConsulMsg::Raft(m @ Message::Reply { .. }) => {
                 if let Some(c) = submit_scope(cx, |s| self.catalog.on_message(s, from, m)) {
@@ -192,7 +197,11 @@ impl CatalogServer {
     }
 
     /// A node-health write came back (the next reconcile retries one that did not apply).
-    pub(super) fn on_completion<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, c: CatalogCompletion) {
+    pub(super) fn on_completion<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
+        c: CatalogCompletion,
+    ) {
         if let HealthCommand::NodeHealth { node, health } = c.command {
             if self.marking.get(&node) == Some(&health) {
                 self.marking.remove(&node);
@@ -203,7 +212,9 @@ impl CatalogServer {
         }
     }
 
-    pub(super) fn on_query<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>,
+    pub(super) fn on_query<P: ConsulHost>(
+        &mut self,
+        cx: &mut ConsulScope<'_, '_, P>,
         from: ProcessId,
         id: u64,
         service: ServiceId,

@@ -1,6 +1,7 @@
 //! The engine: one thread, one event queue ordered by (time, sequence), one seed.
 //!
-//! One file per concept: [`core`] (the queue and what a handler's context reaches),
+//! One file per concept: [`core`] (what a handler's context reaches), `queue` (the event
+//! queue, a timing wheel),
 //! `dispatch` (the event loop), `lifecycle` (crash, kill, restart, pause), `faults` (the plan's
 //! faults and the heal), `checks` (properties and limits), `report` (verdicts and reports) and
 //! `determinism` (`check_determinism`).
@@ -11,6 +12,7 @@ mod determinism;
 mod dispatch;
 mod faults;
 mod lifecycle;
+mod queue;
 mod report;
 #[cfg(test)]
 mod spawn_tests;
@@ -33,7 +35,8 @@ use crate::rng::Random;
 use crate::time::Instant;
 use crate::timers::TimerSet;
 use core::{HostState, Payload};
-use std::collections::{BTreeMap, BinaryHeap};
+use queue::EventQueue;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Everything that identifies a run besides the model, topology and plan.
@@ -157,8 +160,7 @@ impl<P: Process> Sim<P> {
             core: Core {
                 now: Instant::ZERO,
                 seq: 0,
-                queue: BinaryHeap::with_capacity(1024),
-                husk_on_top: false,
+                queue: EventQueue::new(),
                 hosts,
                 procs: Vec::new(),
                 lifecycles: Vec::new(),

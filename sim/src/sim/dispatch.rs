@@ -192,7 +192,7 @@ impl<P: Process> Sim<P> {
             event.incarnation <= meta.incarnation,
             "an event addressed to an incarnation that does not exist yet"
         );
-        let host = &self.core.hosts[meta.host.index()];
+        let host = self.core.status[meta.host.index()];
         let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
         if host.paused && deliverable {
             self.defer(event, meta.host);

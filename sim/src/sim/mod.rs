@@ -34,7 +34,7 @@ use crate::record::{Fingerprint, FlightRecorder, Observer, digest};
 use crate::rng::Random;
 use crate::time::Instant;
 use crate::timers::TimerSet;
-use core::{HostState, Payload};
+use core::{HostState, HostStatus, Payload};
 use queue::EventQueue;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -147,8 +147,6 @@ impl<P: Process> Sim<P> {
             .map(|(i, spec)| HostState {
                 clock: Clock::new(spec.clock),
                 disk: Disk::default(),
-                up: true,
-                paused: false,
                 deferred: Vec::new(),
                 processes: Vec::new(),
                 disk_rng: Random::stream(seed, "disk", i as u64),
@@ -161,6 +159,13 @@ impl<P: Process> Sim<P> {
                 now: Instant::ZERO,
                 seq: 0,
                 queue: EventQueue::new(),
+                status: vec![
+                    HostStatus {
+                        up: true,
+                        paused: false,
+                    };
+                    hosts.len()
+                ],
                 hosts,
                 procs: Vec::new(),
                 lifecycles: Vec::new(),
@@ -322,11 +327,11 @@ impl<P: Process> Sim<P> {
     }
     /// Whether a host is up.
     pub fn host_up(&self, host: HostId) -> bool {
-        self.core.hosts[host.index()].up
+        self.core.status[host.index()].up
     }
     /// Whether a host is paused.
     pub fn host_paused(&self, host: HostId) -> bool {
-        self.core.hosts[host.index()].paused
+        self.core.status[host.index()].paused
     }
     /// A host's wall-clock reading now.
     pub fn local_time(&self, host: HostId) -> Instant {

@@ -66,7 +66,13 @@ fn pingpong_group(
 
 /// The standard yardstick: 5 hosts, 50 in flight, uniform 1-10 ms, 1,000,000 deliveries.
 fn pingpong_5_hosts(c: &mut Criterion) {
-    pingpong_group(c, "pingpong_5_hosts", PingPongConfig::default(), build_pingpong, true);
+    pingpong_group(
+        c,
+        "pingpong_5_hosts",
+        PingPongConfig::default(),
+        build_pingpong,
+        true,
+    );
 }
 
 /// A large queue: 500 hosts and 5,000 messages in flight, same latency and deliveries.

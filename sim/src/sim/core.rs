@@ -2,6 +2,7 @@
 //! process records, the network, timers, and the record every event leaves.
 
 use super::SpawnLimitExceeded;
+use super::queue::EventQueue;
 use crate::clock::Clock;
 use crate::disk::{Disk, DiskFaultConfig};
 use crate::metrics::Metrics;
@@ -12,7 +13,6 @@ use crate::record::{EventDetail, EventRecord, Fingerprint, FlightRecorder, Obser
 use crate::rng::Random;
 use crate::time::{Duration, Instant};
 use crate::timers::TimerSet;
-use super::queue::EventQueue;
 use std::cmp::Ordering;
 
 pub(crate) enum Payload<P: Process> {

@@ -1,4 +1,4 @@
-//! The event queue: a hierarchical timing wheel over virtual time with a small binary heap for
+//! The event queue: a hierarchical timing wheel over virtual time with a binary heap for
 //! the current bucket, popping events in exact (time, sequence) order.
 //!
 //! Time is cut into buckets of `2^BUCKET_BITS` ns. The events of the current bucket sit in a
@@ -14,7 +14,7 @@
 //! Why this and not one binary heap: a heap's pop walks `log n` levels of a structure as large
 //! as the whole queue, which at thousands of hosts (tens of thousands of pending events) misses
 //! the cache on most levels; here an event is appended to a slot, moved a level or two in
-//! sequential batches, and sorted in a heap holding only its bucket's few events.
+//! sequential batches, and sorted in a heap holding only its bucket's events.
 
 use super::core::Event;
 use crate::process::Process;
@@ -150,7 +150,11 @@ impl<P: Process> EventQueue<P> {
             // below. Events elsewhere in the wheel keep their level and slot relative to it.
             let shift = level as u32 * LEVEL_BITS;
             let above = shift + LEVEL_BITS;
-            let high = if above >= 64 { 0 } else { (self.current >> above) << above };
+            let high = if above >= 64 {
+                0
+            } else {
+                (self.current >> above) << above
+            };
             self.current = high | (slot << shift);
             let index = level * SLOTS + slot as usize;
             let mut events = std::mem::take(&mut self.slots[index]);
@@ -224,13 +228,13 @@ mod tests {
                 let r = x.rotate_left(16 * k as u32);
                 let delay = match r % 8 {
                     0 => 0,
-                    1 => r >> 60,                     // a few ns: same bucket, ties
-                    2 => (r >> 20) % 70_000,          // around one bucket
-                    3 => (r >> 20) % 10_000_000,      // up to 10 ms
-                    4 => (r >> 20) % 2_000_000_000,   // up to 2 s
-                    5 => (r >> 10) % (1 << 45),       // up to 9 hours
-                    6 => 1_000_000 * ((r >> 8) % 4),  // coarse: many equal times
-                    _ => u64::MAX - now - (r >> 62),  // the end of time
+                    1 => r >> 60,                    // a few ns: same bucket, ties
+                    2 => (r >> 20) % 70_000,         // around one bucket
+                    3 => (r >> 20) % 10_000_000,     // up to 10 ms
+                    4 => (r >> 20) % 2_000_000_000,  // up to 2 s
+                    5 => (r >> 10) % (1 << 45),      // up to 9 hours
+                    6 => 1_000_000 * ((r >> 8) % 4), // coarse: many equal times
+                    _ => u64::MAX - now - (r >> 62), // the end of time
                 };
                 seq += 1;
                 let t = now.saturating_add(delay);

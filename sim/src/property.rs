@@ -91,7 +91,7 @@ impl<'a, P: Process> View<'a, P> {
     }
     /// Whether a host is up (not crashed).
     pub fn host_up(&self, host: HostId) -> bool {
-        self.core.hosts[host.index()].up
+        self.core.status[host.index()].up
     }
     /// A host's wall-clock reading now (what `Context::now` gives a process there).
     pub fn local_time(&self, host: HostId) -> Instant {
@@ -120,7 +120,7 @@ impl<'a, P: Process> View<'a, P> {
     }
     /// Whether a host is paused (its processes handle nothing until it resumes).
     pub fn host_paused(&self, host: HostId) -> bool {
-        self.core.hosts[host.index()].paused
+        self.core.status[host.index()].paused
     }
     /// A process's crashes, kills, stops, restarts, pauses and resumes so far, in order.
     ///
@@ -138,7 +138,7 @@ impl<'a, P: Process> View<'a, P> {
     /// paused.
     pub fn process_up(&self, id: ProcessId) -> bool {
         let meta = self.core.procs[id.index()];
-        let host = &self.core.hosts[meta.host.index()];
+        let host = self.core.status[meta.host.index()];
         meta.alive && host.up && !host.paused
     }
 }

@@ -2,6 +2,7 @@
 //! process records, the network, timers, and the record every event leaves.
 
 use super::SpawnLimitExceeded;
+use super::queue::EventQueue;
 use crate::clock::Clock;
 use crate::disk::{Disk, DiskFaultConfig};
 use crate::metrics::Metrics;
@@ -13,7 +14,6 @@ use crate::rng::Random;
 use crate::time::{Duration, Instant};
 use crate::timers::TimerSet;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 pub(crate) enum Payload<P: Process> {
     Start,
@@ -28,8 +28,6 @@ pub(crate) enum Payload<P: Process> {
     },
     FaultBegin(u32),
     FaultEnd(u32),
-    /// The husk left at the top of the queue while its event is being handled (see `take_top`).
-    Consumed,
     Heal,
 }
 
@@ -53,7 +51,7 @@ impl<P: Process> PartialOrd for Event<P> {
     }
 }
 impl<P: Process> Ord for Event<P> {
-    // Reversed: BinaryHeap is a max-heap and the earliest (time, seq) must come out first.
+    // Reversed: the queue's BinaryHeap is a max-heap and the earliest (time, seq) must come out first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
@@ -62,8 +60,6 @@ impl<P: Process> Ord for Event<P> {
 pub(crate) struct HostState<P: Process> {
     pub(crate) clock: Clock,
     pub(crate) disk: Disk,
-    pub(crate) up: bool,
-    pub(crate) paused: bool,
     pub(crate) deferred: Vec<Event<P>>,
     pub(crate) processes: Vec<ProcessId>,
     pub(crate) disk_rng: Random,
@@ -72,6 +68,14 @@ pub(crate) struct HostState<P: Process> {
     /// Active `Fault::Degrade` conditions as (fault index, mode), in the order they began.
     /// Environmental: a crash keeps them, their end or the heal removes them.
     pub(crate) degradations: Vec<(u32, String)>,
+}
+
+/// Whether a host is up and whether it is paused: read for every event, so kept apart from the
+/// rest of a host's state (hundreds of bytes), packed for all hosts in a few cache lines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HostStatus {
+    pub(crate) up: bool,
+    pub(crate) paused: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -89,10 +93,10 @@ pub(crate) struct ProcMeta {
 pub(crate) struct Core<P: Process> {
     pub(crate) now: Instant,
     pub(crate) seq: u64,
-    pub(crate) queue: BinaryHeap<Event<P>>,
-    /// Whether the top of `queue` is the husk of the event being handled (see `take_top`).
-    pub(crate) husk_on_top: bool,
+    pub(crate) queue: EventQueue<P>,
     pub(crate) hosts: Vec<HostState<P>>,
+    /// Each host's up and paused flags, indexed like `hosts`.
+    pub(crate) status: Vec<HostStatus>,
     pub(crate) procs: Vec<ProcMeta>,
     /// Each process's crashes, kills, stops, restarts, pauses and resumes, in order.
     pub(crate) lifecycles: Vec<Vec<LifecycleEvent>>,
@@ -126,64 +130,13 @@ impl<P: Process> Core<P> {
             self.now
         );
         self.seq += 1;
-        let event = Event {
+        self.queue.push(Event {
             time,
             seq: self.seq,
             target,
             incarnation,
             payload,
-        };
-        if self.husk_on_top {
-            // The event being handled still sits at the top as a husk. Every new event sorts
-            // after it (time >= now, larger sequence), so writing the new event over the husk
-            // and sifting it down keeps the heap valid: one sift instead of a pop and a push.
-            self.husk_on_top = false;
-            let mut top = self.queue.peek_mut().expect("the husk is in the queue");
-            debug_assert!(
-                matches!(top.payload, Payload::Consumed),
-                "the reused top slot holds the husk"
-            );
-            debug_assert!(
-                (top.time, top.seq) < (event.time, event.seq),
-                "a new event sorts after the husk it replaces"
-            );
-            *top = event;
-        } else {
-            self.queue.push(event);
-        }
-    }
-
-    /// Takes the earliest event's contents, leaving a husk with the same (time, sequence) at
-    /// the top of the queue; the first event pushed while handling it replaces the husk, and
-    /// `drop_husk` removes it if none was. Event order is exactly that of pop-then-push.
-    #[inline]
-    pub(super) fn take_top(&mut self) -> Option<Event<P>> {
-        debug_assert!(!self.husk_on_top, "the last event's husk was not dropped");
-        let mut top = self.queue.peek_mut()?;
-        let payload = std::mem::replace(&mut top.payload, Payload::Consumed);
-        let event = Event {
-            time: top.time,
-            seq: top.seq,
-            target: top.target,
-            incarnation: top.incarnation,
-            payload,
-        };
-        drop(top);
-        self.husk_on_top = true;
-        Some(event)
-    }
-
-    /// Removes the husk of the event just handled, if nothing replaced it.
-    #[inline]
-    pub(super) fn drop_husk(&mut self) {
-        if self.husk_on_top {
-            self.husk_on_top = false;
-            let husk = self.queue.pop();
-            debug_assert!(
-                husk.is_some_and(|e| matches!(e.payload, Payload::Consumed)),
-                "the top of the queue is the husk"
-            );
-        }
+        });
     }
 
     // Always inlined: the record is built field by field at each call site, and passing it

@@ -47,7 +47,7 @@ impl<P: Process> Sim<P> {
         }
         let horizon = Instant(self.config.limits.horizon.0);
         while self.core.event_index < index {
-            let Some(next_time) = self.core.queue.peek().map(|e| e.time) else {
+            let Some(next_time) = self.core.queue.peek_time() else {
                 return self.finish(None);
             };
             if !self.properties.is_empty()
@@ -59,12 +59,10 @@ impl<P: Process> Sim<P> {
                 self.core.now = horizon;
                 return self.finish(None);
             }
-            let event = self.core.take_top().expect("peeked");
+            let event = self.core.queue.pop().expect("peeked");
             debug_assert!(event.time >= self.core.now, "time never goes backwards");
             self.core.now = event.time;
-            let dispatched = self.dispatch(event);
-            self.core.drop_husk();
-            if let Err(f) = dispatched {
+            if let Err(f) = self.dispatch(event) {
                 // A handler that goes on to use a refused spawn's id panics: the refusal is
                 // the cause to report.
                 let f = self.core.spawn_refused.map_or(f, |r| self.spawn_failure(r));
@@ -182,7 +180,7 @@ impl<P: Process> Sim<P> {
                 return Ok(());
             }
             Payload::Timer { id, .. } => Some(id.0),
-            Payload::Deliver { .. } | Payload::Start | Payload::Consumed => None,
+            Payload::Deliver { .. } | Payload::Start => None,
         };
         if let Some(id) = timer
             && !self.core.live_timers.contains(&id)
@@ -194,7 +192,7 @@ impl<P: Process> Sim<P> {
             event.incarnation <= meta.incarnation,
             "an event addressed to an incarnation that does not exist yet"
         );
-        let host = &self.core.hosts[meta.host.index()];
+        let host = self.core.status[meta.host.index()];
         let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
         if host.paused && deliverable {
             self.defer(event, meta.host);
@@ -296,7 +294,7 @@ impl<P: Process> Sim<P> {
                 ctx.core.emit(record, EventDetail::None);
                 catch_unwind(AssertUnwindSafe(|| state.on_start(&mut ctx)))
             }
-            Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal | Payload::Consumed => {
+            Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal => {
                 unreachable!("not addressed to a process")
             }
         };

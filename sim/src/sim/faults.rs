@@ -126,7 +126,7 @@ impl<P: Process> Sim<P> {
             }
             Fault::KillRole { .. } => {
                 for p in hit {
-                    let host_up = self.core.hosts[self.core.procs[p.index()].host.index()].up;
+                    let host_up = self.core.status[self.core.procs[p.index()].host.index()].up;
                     if begin {
                         if self.core.procs[p.index()].alive && host_up {
                             self.kill(p, Lifecycle::Killed);

@@ -64,12 +64,13 @@ impl<P: Process> Sim<P> {
     }
 
     pub(super) fn crash_host(&mut self, h: HostId) {
-        let host = &mut self.core.hosts[h.index()];
-        if !host.up {
+        let status = &mut self.core.status[h.index()];
+        if !status.up {
             return;
         }
-        host.up = false;
-        host.paused = false;
+        status.up = false;
+        status.paused = false;
+        let host = &mut self.core.hosts[h.index()];
         host.deferred.clear();
         host.disk.crash(&self.core.disk_faults, &mut host.disk_rng);
         for id in host.processes.clone() {
@@ -83,12 +84,12 @@ impl<P: Process> Sim<P> {
     }
 
     pub(super) fn restart_host(&mut self, h: HostId) {
-        let host = &mut self.core.hosts[h.index()];
-        if host.up {
+        let status = &mut self.core.status[h.index()];
+        if status.up {
             return;
         }
-        host.up = true;
-        for id in host.processes.clone() {
+        status.up = true;
+        for id in self.core.hosts[h.index()].processes.clone() {
             if self.core.procs[id.index()].boot {
                 self.restart(id);
             }
@@ -97,11 +98,11 @@ impl<P: Process> Sim<P> {
 
     pub(super) fn resume_host(&mut self, h: HostId) {
         let now = self.core.now;
-        let host = &mut self.core.hosts[h.index()];
-        if !host.paused {
+        let status = &mut self.core.status[h.index()];
+        if !status.paused {
             return;
         }
-        host.paused = false;
+        status.paused = false;
         self.core.note_host_lifecycle(h, Lifecycle::Resumed);
         let host = &mut self.core.hosts[h.index()];
         // Re-queued in arrival order at the resume time: handled in order, timers late.
@@ -112,9 +113,9 @@ impl<P: Process> Sim<P> {
 
     /// Pauses a host that is up: its events wait in `deferred` until it resumes.
     pub(super) fn pause_host(&mut self, h: HostId) {
-        let host = &mut self.core.hosts[h.index()];
-        if host.up && !host.paused {
-            host.paused = true;
+        let status = &mut self.core.status[h.index()];
+        if status.up && !status.paused {
+            status.paused = true;
             self.core.note_host_lifecycle(h, Lifecycle::Paused);
         }
     }
@@ -125,7 +126,7 @@ impl<P: Process> Sim<P> {
         let Some(p) = self.boot_process_of(h, process_index) else {
             return;
         };
-        let host_up = self.core.hosts[h.index()].up;
+        let host_up = self.core.status[h.index()].up;
         if begin {
             if self.core.procs[p.index()].alive && host_up {
                 self.kill(p, Lifecycle::Killed);

@@ -1,6 +1,7 @@
 //! The engine: one thread, one event queue ordered by (time, sequence), one seed.
 //!
-//! One file per concept: [`core`] (the queue and what a handler's context reaches),
+//! One file per concept: [`core`] (what a handler's context reaches), `queue` (the event
+//! queue, a timing wheel),
 //! `dispatch` (the event loop), `lifecycle` (crash, kill, restart, pause), `faults` (the plan's
 //! faults and the heal), `checks` (properties and limits), `report` (verdicts and reports) and
 //! `determinism` (`check_determinism`).
@@ -11,6 +12,7 @@ mod determinism;
 mod dispatch;
 mod faults;
 mod lifecycle;
+mod queue;
 mod report;
 #[cfg(test)]
 mod spawn_tests;
@@ -32,8 +34,9 @@ use crate::record::{Fingerprint, FlightRecorder, Observer, digest};
 use crate::rng::Random;
 use crate::time::Instant;
 use crate::timers::TimerSet;
-use core::{HostState, Payload};
-use std::collections::{BTreeMap, BinaryHeap};
+use core::{HostState, HostStatus, Payload};
+use queue::EventQueue;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Everything that identifies a run besides the model, topology and plan.
@@ -144,8 +147,6 @@ impl<P: Process> Sim<P> {
             .map(|(i, spec)| HostState {
                 clock: Clock::new(spec.clock),
                 disk: Disk::default(),
-                up: true,
-                paused: false,
                 deferred: Vec::new(),
                 processes: Vec::new(),
                 disk_rng: Random::stream(seed, "disk", i as u64),
@@ -157,8 +158,14 @@ impl<P: Process> Sim<P> {
             core: Core {
                 now: Instant::ZERO,
                 seq: 0,
-                queue: BinaryHeap::with_capacity(1024),
-                husk_on_top: false,
+                queue: EventQueue::new(),
+                status: vec![
+                    HostStatus {
+                        up: true,
+                        paused: false,
+                    };
+                    hosts.len()
+                ],
                 hosts,
                 procs: Vec::new(),
                 lifecycles: Vec::new(),
@@ -320,11 +327,11 @@ impl<P: Process> Sim<P> {
     }
     /// Whether a host is up.
     pub fn host_up(&self, host: HostId) -> bool {
-        self.core.hosts[host.index()].up
+        self.core.status[host.index()].up
     }
     /// Whether a host is paused.
     pub fn host_paused(&self, host: HostId) -> bool {
-        self.core.hosts[host.index()].paused
+        self.core.status[host.index()].paused
     }
     /// A host's wall-clock reading now.
     pub fn local_time(&self, host: HostId) -> Instant {

@@ -576,7 +576,14 @@ impl LockServer {
                 if let Some(h) = self.holder.filter(|h| h.token == token) {
                     let elapsed = ctx.now().saturating_since(h.granted_local);
                     let remaining = Duration(self.config.lease().0.saturating_sub(elapsed.0));
-                    ctx.send(client, LockMessage::Granted { req, token, remaining });
+                    ctx.send(
+                        client,
+                        LockMessage::Granted {
+                            req,
+                            token,
+                            remaining,
+                        },
+                    );
                 }
             }
             other => panic!("lock server got a client timer {other:?}"),

@@ -124,7 +124,10 @@ mod tests {
         );
         assert_eq!(Exit::worst([Exit::Held, Exit::PanicOrLimit]), Exit::PanicOrLimit);
         assert_eq!(Exit::worst([Exit::Uncovered, Exit::Held]), Exit::Uncovered);
-        assert_eq!(Exit::worst([Exit::Uncovered, Exit::PanicOrLimit]), Exit::PanicOrLimit);
+        assert_eq!(
+            Exit::worst([Exit::Uncovered, Exit::PanicOrLimit]),
+            Exit::PanicOrLimit
+        );
         assert_eq!(Exit::worst([]), Exit::Held);
         assert_eq!(Exit::of(Verdict::LimitExceeded), Exit::PanicOrLimit);
     }

@@ -943,16 +943,16 @@ fn check_coverage<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<(), S
                 format!("it declares: {}", declared.join(", "))
             };
             return Err(cx
-                .error(&path, format!("model `{}` has no probe `{name}` ({has})", M::NAME))
+                .error(
+                    &path,
+                    format!("model `{}` has no probe `{name}` ({has})", M::NAME),
+                )
                 .suggest(name, declared.iter().copied()));
         }
     }
-    file.buggify.validate().map_err(|m| {
-        cx.error(
-            &[Step::Key("buggify".into()), Step::Key("probability".into())],
-            m,
-        )
-    })
+    file.buggify
+        .validate()
+        .map_err(|m| cx.error(&[Step::Key("buggify".into()), Step::Key("probability".into())], m))
 }
 
 /// Every degradation mode the faults name must mean something to the model.

@@ -168,7 +168,11 @@ mod tests {
             .filter(|s| b.decide(s).unwrap().first == Some(true))
             .count();
         assert!((70..=130).contains(&enabled), "{enabled} of 200");
-        let off = sites.iter().find(|s| !b.sites[s.as_str()].enabled).unwrap().clone();
+        let off = sites
+            .iter()
+            .find(|s| !b.sites[s.as_str()].enabled)
+            .unwrap()
+            .clone();
         assert!(fired(&mut b, &off, 100).iter().all(|f| !f));
         assert_eq!(b.decide(&off).unwrap().first, None, "met before");
     }
@@ -185,7 +189,14 @@ mod tests {
         let mut b = Buggify::new(config, seed);
         let n = fired(&mut b, "x", 4000).iter().filter(|f| **f).count();
         assert!((850..=1150).contains(&n), "{n} of 4000");
-        assert!(BuggifyConfig { enabled: true, probability: 1.5 }.validate().is_err());
+        assert!(
+            BuggifyConfig {
+                enabled: true,
+                probability: 1.5
+            }
+            .validate()
+            .is_err()
+        );
         assert!(BuggifyConfig::on().validate().is_ok());
     }
 }

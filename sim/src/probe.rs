@@ -96,16 +96,29 @@ mod tests {
     }
 
     fn run(seed: u64) -> crate::RunReport {
-        let topology = Topology::single_switch(2, Distribution::uniform(Duration::from_millis(1), Duration::from_millis(3)));
+        let topology = Topology::single_switch(
+            2,
+            Distribution::uniform(Duration::from_millis(1), Duration::from_millis(3)),
+        );
         let mut sim = Sim::new(SimConfig::with_seed(seed), &topology);
         for (host, peer) in [(0, 1), (1, 0)] {
-            sim.spawn(HostId(host), Pinger { peer: ProcessId(peer), rounds: 5, seen: 0 });
+            sim.spawn(
+                HostId(host),
+                Pinger {
+                    peer: ProcessId(peer),
+                    rounds: 5,
+                    seen: 0,
+                },
+            );
         }
-        sim.add_property(Property::always("both answered", |v: &crate::View<'_, Pinger>| {
-            let both = v.processes().all(|(_, _, p)| p.seen > 0);
-            v.sometimes("both answered", both);
-            Ok(())
-        }));
+        sim.add_property(Property::always(
+            "both answered",
+            |v: &crate::View<'_, Pinger>| {
+                let both = v.processes().all(|(_, _, p)| p.seen > 0);
+                v.sometimes("both answered", both);
+                Ok(())
+            },
+        ));
         sim.run()
     }
 
@@ -141,10 +154,20 @@ mod tests {
             }
             fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
         }
-        let topology = Topology::single_switch(2, Distribution::uniform(Duration::from_millis(1), Duration::from_millis(3)));
+        let topology = Topology::single_switch(
+            2,
+            Distribution::uniform(Duration::from_millis(1), Duration::from_millis(3)),
+        );
         let mut sim = Sim::new(SimConfig::with_seed(4), &topology);
         for (host, peer) in [(0, 1), (1, 0)] {
-            sim.spawn(HostId(host), Plain(Pinger { peer: ProcessId(peer), rounds: 5, seen: 0 }));
+            sim.spawn(
+                HostId(host),
+                Plain(Pinger {
+                    peer: ProcessId(peer),
+                    rounds: 5,
+                    seen: 0,
+                }),
+            );
         }
         let plain = sim.run();
         let probed = run(4);

@@ -235,8 +235,8 @@ impl<P: Process> Context<'_, P> {
     }
 
     /// A coverage probe: records that the state `name` stands for was reached, if `cond`
-    /// holds (see [`crate::probe`]). Costs a comparison when `cond` is false; never changes
-    /// the run (no draw, no event, outside the fingerprint).
+    /// holds (see [`crate::probe`]), and returns `cond`. Costs a comparison when `cond` is
+    /// false; never changes the run (no draw, no event, outside the fingerprint).
     #[inline]
     pub fn sometimes(&mut self, name: &str, cond: bool) -> bool {
         if cond {

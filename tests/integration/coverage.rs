@@ -47,7 +47,15 @@ fn a_required_probe_no_run_reaches_fails_the_sweep_with_exit_code_5() {
     }
     // The same sweep without the requirement passes.
     let free = ruckus(&[
-        "sweep", "lease_lock", "--seeds", "3", "--jobs", "1", "--no-traces", "--set", "faults.enabled=false",
+        "sweep",
+        "lease_lock",
+        "--seeds",
+        "3",
+        "--jobs",
+        "1",
+        "--no-traces",
+        "--set",
+        "faults.enabled=false",
     ]);
     assert_eq!(free.code, 0, "{}", free.err);
 }
@@ -76,7 +84,10 @@ fn a_sweep_counts_the_runs_that_reached_each_probe() {
             *reached.entry(p.as_str().unwrap().to_owned()).or_default() += 1;
         }
     }
-    assert!(!reached.is_empty(), "a faulty lease_lock run reaches some probe:\n{text}");
+    assert!(
+        !reached.is_empty(),
+        "a faulty lease_lock run reaches some probe:\n{text}"
+    );
     // With --out the summary goes to stdout: one row per declared probe, with its count.
     let declared = Registry::builtin().model("lease_lock").unwrap().probes();
     for name in declared {
@@ -102,7 +113,11 @@ fn an_unknown_required_probe_is_bad_input_with_a_suggestion() {
     assert_eq!(ran.code, 2, "{}", ran.err);
     assert!(ran.err.contains("coverage.require[0]"), "{}", ran.err);
     assert!(ran.err.contains("has no probe"), "{}", ran.err);
-    assert!(ran.err.contains(PAUSED), "the suggestion names the closest: {}", ran.err);
+    assert!(
+        ran.err.contains(PAUSED),
+        "the suggestion names the closest: {}",
+        ran.err
+    );
     let bad = ruckus(&["run", "lease_lock", "--set", "buggify.probability=2"]);
     assert_eq!(bad.code, 2, "{}", bad.err);
     assert!(bad.err.contains("buggify.probability"), "{}", bad.err);
@@ -120,7 +135,10 @@ fn check_reports_coverage_and_fails_on_an_unreached_required_probe() {
         .scenario("lease_lock", &["faults.enabled=false".to_owned(), require])
         .unwrap();
     let summary = testing::check_with(&quiet, &env).unwrap_or_else(|f| panic!("{f}"));
-    let message = summary.uncovered.clone().expect("the required probe was not reached");
+    let message = summary
+        .uncovered
+        .clone()
+        .expect("the required probe was not reached");
     assert!(message.contains(PAUSED), "{message}");
     let paused = summary.coverage.iter().find(|p| p.name == PAUSED).unwrap();
     assert_eq!((paused.runs, paused.required), (0, true));
@@ -135,11 +153,16 @@ fn check_reports_coverage_and_fails_on_an_unreached_required_probe() {
 fn buggify_is_off_by_default_and_switching_it_off_gives_back_the_plain_run() {
     let registry = Registry::builtin();
     let plain = registry.scenario("lease_lock", &[]).unwrap();
-    let on = registry.scenario("lease_lock", &["buggify.enabled=true".to_owned()]).unwrap();
+    let on = registry
+        .scenario("lease_lock", &["buggify.enabled=true".to_owned()])
+        .unwrap();
     let off = registry
         .scenario(
             "lease_lock",
-            &["buggify.enabled=true".to_owned(), "buggify.enabled=false".to_owned()],
+            &[
+                "buggify.enabled=true".to_owned(),
+                "buggify.enabled=false".to_owned(),
+            ],
         )
         .unwrap();
     assert!(!plain.buggify.enabled);
@@ -147,8 +170,15 @@ fn buggify_is_off_by_default_and_switching_it_off_gives_back_the_plain_run() {
     let base = runner::run(&plain, seed).report;
     assert_eq!(runner::run(&off, seed).report.fingerprint, base.fingerprint);
     let buggy = runner::run(&on, seed).report;
-    assert_ne!(buggy.fingerprint, base.fingerprint, "the sites' choices are part of the run");
-    assert_eq!(runner::run(&on, seed).report.fingerprint, buggy.fingerprint, "and deterministic");
+    assert_ne!(
+        buggy.fingerprint, base.fingerprint,
+        "the sites' choices are part of the run"
+    );
+    assert_eq!(
+        runner::run(&on, seed).report.fingerprint,
+        buggy.fingerprint,
+        "and deterministic"
+    );
     // The choices are in the trace, as notes.
     let dir = TempDir::new("buggify-trace");
     let trace = dir.file("on.trace");
@@ -164,12 +194,25 @@ fn buggify_is_off_by_default_and_switching_it_off_gives_back_the_plain_run() {
     ]);
     assert!(ran.code == 0 || ran.code == 1, "{}", ran.err);
     let jsonl = dir.file("on.jsonl");
-    let exported = ruckus(&["export", trace.to_str().unwrap(), "--out", jsonl.to_str().unwrap()]);
+    let exported = ruckus(&[
+        "export",
+        trace.to_str().unwrap(),
+        "--out",
+        jsonl.to_str().unwrap(),
+    ]);
     assert_eq!(exported.code, 0, "{}", exported.err);
     let events = std::fs::read_to_string(&jsonl).unwrap();
-    assert!(events.contains("buggify lease_lock."), "no buggify note in the export");
+    assert!(
+        events.contains("buggify lease_lock."),
+        "no buggify note in the export"
+    );
     // And the replay of that trace rebuilds buggify from the scenario in its header.
     let replayed = ruckus(&["replay", trace.to_str().unwrap()]);
-    assert!(replayed.code == 0 || replayed.code == 1, "{}\n{}", replayed.out, replayed.err);
+    assert!(
+        replayed.code == 0 || replayed.code == 1,
+        "{}\n{}",
+        replayed.out,
+        replayed.err
+    );
     assert!(!replayed.err.contains("diverge"), "{}", replayed.err);
 }

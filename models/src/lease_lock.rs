@@ -310,6 +310,15 @@ pub enum LockTimer {
     },
     /// Server: the recovery wait after a restart is over.
     GraceOver,
+    /// Server: a slow token sync (a buggify site) finished; the grant can go out.
+    Synced {
+        /// The new holder.
+        client: ProcessId,
+        /// Its request.
+        req: u64,
+        /// The token granted.
+        token: u64,
+    },
 }
 
 /// What the server and storage record for the checkers (true time is added by the engine).
@@ -534,6 +543,15 @@ impl LockServer {
         self.expiry = Some(ctx.set_timer(self.config.lease(), LockTimer::Expire { token }));
         ctx.record(LockOp::Granted { token, client });
         ctx.count("grants", 1);
+        if ctx.buggify("lease_lock.slow_token_sync") {
+            // The sync takes a while: the lease runs from the grant, the reply goes out late.
+            let slow = ctx.random().range_inclusive(ms(1).0, self.config.lease().0 / 2);
+            ctx.set_timer(Duration(slow), LockTimer::Synced { client, req, token });
+            return;
+        }
+        if ctx.buggify("lease_lock.dropped_grant") {
+            return;
+        }
         ctx.send(
             client,
             LockMessage::Granted {
@@ -554,6 +572,20 @@ impl LockServer {
                 }
             }
             LockTimer::GraceOver => self.ready = true,
+            LockTimer::Synced { client, req, token } => {
+                if let Some(h) = self.holder.filter(|h| h.token == token) {
+                    let elapsed = ctx.now().saturating_since(h.granted_local);
+                    let remaining = Duration(self.config.lease().0.saturating_sub(elapsed.0));
+                    ctx.send(
+                        client,
+                        LockMessage::Granted {
+                            req,
+                            token,
+                            remaining,
+                        },
+                    );
+                }
+            }
             other => panic!("lock server got a client timer {other:?}"),
         }
     }
@@ -572,6 +604,8 @@ impl StorageServer {
         let LockMessage::Write { token, seq } = message else {
             panic!("storage got an unexpected message {message:?} from {from}");
         };
+        // The window of `bug_no_fencing`: a stale holder's write reaches the storage.
+        ctx.sometimes("lease_lock.stale_write_reached_storage", token < self.max_token);
         if !self.config.bug_no_fencing && token < self.max_token {
             ctx.record(LockOp::WriteRejected { token, client: from });
             ctx.count("writes_rejected", 1);
@@ -586,6 +620,9 @@ impl StorageServer {
         }
         ctx.record(LockOp::WriteAccepted { token, client: from });
         ctx.count("writes_accepted", 1);
+        if ctx.buggify("lease_lock.dropped_write_ack") {
+            return;
+        }
         ctx.send(from, LockMessage::WriteAck { seq, accepted: true });
     }
 }
@@ -606,10 +643,11 @@ impl LockClient {
             tries,
         };
         ctx.send(SERVER, LockMessage::Acquire { req });
-        ctx.set_timer(
-            self.config.request_timeout,
-            LockTimer::AcquireTimeout { step: self.step },
-        );
+        let mut timeout = self.config.request_timeout;
+        if ctx.buggify("lease_lock.spurious_acquire_timeout") {
+            timeout = Duration(timeout.0 / 10);
+        }
+        ctx.set_timer(timeout, LockTimer::AcquireTimeout { step: self.step });
     }
 
     /// Checks the lease by the local clock; if it still holds, starts the work for a write.
@@ -875,6 +913,31 @@ fn unseen<'a>(v: &View<'a, LeaseLock>, cursor: &Cell<usize>) -> &'a [ruckus_sim:
     new
 }
 
+/// Coverage of the holder's side: a client that believes in a lease the server has already
+/// expired while its host is paused (what fencing exists for), and a holder whose clock runs
+/// slow while the server's runs fast (the drift its margin must cover).
+fn holder_probes(v: &View<'_, LeaseLock>) {
+    let Some(LeaseLock::Server(server)) = v.process(SERVER) else {
+        return;
+    };
+    let server_fast = v.drift_ppm(HostId(0)) > 0;
+    for (_, host, p) in v.processes() {
+        let LeaseLock::Client(c) = p else { continue };
+        let (ClientState::Working { token, .. } | ClientState::Writing { token, .. }) = c.state else {
+            continue;
+        };
+        let expired = server.holder.is_none_or(|h| h.token != token);
+        v.sometimes(
+            "lease_lock.lease_expired_while_holder_paused",
+            expired && v.host_paused(host),
+        );
+        v.sometimes(
+            "lease_lock.holder_clock_slow_while_server_clock_fast",
+            server_fast && v.drift_ppm(host) < 0,
+        );
+    }
+}
+
 /// The model's invariants; see the module docs for their exact statements.
 pub fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
     // Each checker scans only history it has not seen yet; what it keeps is its own summary of
@@ -882,6 +945,7 @@ pub fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
     let fenced_cursor = Cell::new(0usize);
     let fenced_max: Cell<Option<(u64, ProcessId, Instant)>> = Cell::new(None);
     let storage_fenced = Property::always("storage_fenced", move |v| {
+        holder_probes(v);
         for e in unseen(v, &fenced_cursor) {
             if let LockOp::WriteAccepted { token, client } = e.operation {
                 match fenced_max.get() {
@@ -902,9 +966,23 @@ pub fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
 
     let grants_cursor = Cell::new(0usize);
     let grants_max: Cell<Option<(u64, ProcessId, Instant)>> = Cell::new(None);
+    let last_grant_local: Cell<Option<Instant>> = Cell::new(None);
     let tokens_increasing = Property::always("tokens_increasing", move |v| {
         for e in unseen(v, &grants_cursor) {
             if let LockOp::Granted { token, client } = e.operation {
+                // The window of `bug_clock_tokens`: the server's clock reads no later than at
+                // an earlier grant (checked right after the grant, so this is its reading).
+                let local = v.local_time(HostId(0));
+                v.sometimes(
+                    "lease_lock.grant_after_server_clock_stepped_back",
+                    last_grant_local.get().is_some_and(|t| local <= t),
+                );
+                last_grant_local.set(Some(local));
+                // The window of `bug_no_sync`: a grant by a restarted lock server.
+                v.sometimes(
+                    "lease_lock.grant_after_server_restart",
+                    grants_max.get().is_some() && v.incarnation(SERVER) > 0,
+                );
                 if let Some((max, holder, at)) = grants_max.get()
                     && token <= max
                 {
@@ -1008,6 +1086,56 @@ mod tests {
     const FENCING_SEEDS: u64 = 30;
     const NO_SYNC_SEEDS: u64 = 30;
     const CLOCK_SEEDS: u64 = 30;
+
+    /// Every run a planted bug fails reached the probe the model declares for that bug's
+    /// window, and some runs of the healthy design reach it too: the probe marks where the bug
+    /// can show, not the bug itself.
+    #[test]
+    fn each_bugs_failing_runs_reached_its_probe() {
+        let cases = [
+            (
+                LeaseLockConfig {
+                    bug_no_fencing: true,
+                    ..LeaseLockConfig::default()
+                },
+                "lease_lock.stale_write_reached_storage",
+            ),
+            (
+                LeaseLockConfig {
+                    bug_no_sync: true,
+                    ..LeaseLockConfig::default()
+                },
+                "lease_lock.grant_after_server_restart",
+            ),
+            (
+                LeaseLockConfig {
+                    bug_clock_tokens: true,
+                    ..LeaseLockConfig::default()
+                },
+                "lease_lock.grant_after_server_clock_stepped_back",
+            ),
+        ];
+        for (config, probe) in cases {
+            assert!(<LeaseLockModel as ruckus_sim::Model>::probes().contains(&probe));
+            let mut failed = 0;
+            for seed in 0..30 {
+                let report = run(&config, seed);
+                let reached = report.probes.iter().any(|p| p.name == probe);
+                if report.verdict != Verdict::Held {
+                    failed += 1;
+                    assert!(reached, "seed {seed} failed without reaching {probe}:\n{report}");
+                }
+            }
+            assert!(failed > 0, "no seed of 30 failed for {probe}");
+            let healthy = (0..30).any(|seed| {
+                run(&LeaseLockConfig::default(), seed)
+                    .probes
+                    .iter()
+                    .any(|p| p.name == probe)
+            });
+            assert!(healthy, "no healthy run reached {probe}");
+        }
+    }
 
     #[test]
     fn bug_no_fencing_is_found_within_a_small_sweep() {
@@ -1288,6 +1416,19 @@ impl ruckus_sim::Model for LeaseLockModel {
     }
     fn properties(config: &LeaseLockConfig) -> Vec<Property<LeaseLock>> {
         properties(config)
+    }
+    /// The states the planted bugs need: a lease expired while its holder is paused and a
+    /// stale write reaching the storage (`bug_no_fencing`), a grant by a restarted server
+    /// (`bug_no_sync`), a grant after the server's clock stepped back (`bug_clock_tokens`),
+    /// and the holder's and server's clocks drifting apart (what the drift margin is for).
+    fn probes() -> &'static [&'static str] {
+        &[
+            "lease_lock.lease_expired_while_holder_paused",
+            "lease_lock.stale_write_reached_storage",
+            "lease_lock.grant_after_server_restart",
+            "lease_lock.grant_after_server_clock_stepped_back",
+            "lease_lock.holder_clock_slow_while_server_clock_fast",
+        ]
     }
     fn check(config: &LeaseLockConfig, hosts: u32) -> Result<(), String> {
         config.validate()?;

@@ -11,7 +11,9 @@ Exit codes:
   3  a liveness property failed
   4  a model panicked, a limit (event budget, queue bound) was exceeded, or a
      check was inconclusive (a linearizability check out of its step budget)
-When a sweep has several kinds of failure, the first in the order 1, 3, 4 wins.";
+  5  a sweep's runs all held, but no run reached a coverage probe the scenario
+     requires ([coverage] require): the sweep never explored that state
+When a sweep has several kinds of failure, the first in the order 1, 3, 4, 5 wins.";
 
 /// How `ruckus` ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,6 +28,8 @@ pub enum Exit {
     Liveness,
     /// A model panic or an exceeded limit (4).
     PanicOrLimit,
+    /// A required coverage probe no run of a sweep reached (5).
+    Uncovered,
 }
 
 impl Exit {
@@ -37,6 +41,7 @@ impl Exit {
             Exit::BadInput => 2,
             Exit::Liveness => 3,
             Exit::PanicOrLimit => 4,
+            Exit::Uncovered => 5,
         }
     }
 
@@ -73,12 +78,14 @@ impl Exit {
         }
     }
 
-    /// The exit for many runs: safety first, then liveness, then panics and limits.
+    /// The exit for many runs: safety first, then liveness, then panics and limits, then
+    /// unreached coverage.
     pub fn worst(exits: impl IntoIterator<Item = Exit>) -> Exit {
         let rank = |e: Exit| match e {
-            Exit::Safety => 4,
-            Exit::Liveness => 3,
-            Exit::PanicOrLimit => 2,
+            Exit::Safety => 5,
+            Exit::Liveness => 4,
+            Exit::PanicOrLimit => 3,
+            Exit::Uncovered => 2,
             Exit::BadInput => 1,
             Exit::Held => 0,
         };
@@ -98,6 +105,7 @@ mod tests {
             (Exit::BadInput, 2),
             (Exit::Liveness, 3),
             (Exit::PanicOrLimit, 4),
+            (Exit::Uncovered, 5),
         ] {
             assert_eq!(exit.code(), code);
             assert!(EXIT_CODES_HELP.contains(&format!("  {code}  ")));
@@ -115,6 +123,11 @@ mod tests {
             Exit::Liveness
         );
         assert_eq!(Exit::worst([Exit::Held, Exit::PanicOrLimit]), Exit::PanicOrLimit);
+        assert_eq!(Exit::worst([Exit::Uncovered, Exit::Held]), Exit::Uncovered);
+        assert_eq!(
+            Exit::worst([Exit::Uncovered, Exit::PanicOrLimit]),
+            Exit::PanicOrLimit
+        );
         assert_eq!(Exit::worst([]), Exit::Held);
         assert_eq!(Exit::of(Verdict::LimitExceeded), Exit::PanicOrLimit);
     }

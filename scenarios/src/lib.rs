@@ -19,7 +19,7 @@
 //! | `runner.rs` | build (`simulation`, a `Box<dyn Simulation>`) and run one seed; quiet panics |
 //! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
 //! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
-//! | `sweep.rs` | seeds per index, shards, result lines, resume |
+//! | `sweep.rs` | seeds per index, shards, result lines, resume, probe coverage per sweep |
 //! | `testing/` | proptest strategy over fault plans, `check_scenario`/`run_case` for users' tests, `RUCKUS_*` variables |
 //! | `chart.rs` | hand-written SVG line charts with shaded windows and marked moments |
 //! | `over_time.rs` | timed samples bucketed: rates, success rates, latency percentiles; fault windows |

@@ -195,6 +195,10 @@ impl ModelRef {
     pub fn workload_knobs(&self) -> &'static [(&'static str, u64)] {
         self.0.workload_knobs()
     }
+    /// The coverage probes the model declares ([`Model::probes`]).
+    pub fn probes(&self) -> &'static [&'static str] {
+        self.0.probes()
+    }
     pub(crate) fn entry(&self) -> &dyn ModelEntry {
         &*self.0
     }
@@ -226,6 +230,7 @@ pub(crate) trait ModelEntry: Send + Sync {
     fn about(&self) -> &'static str;
     fn hosts_key(&self) -> Option<&'static str>;
     fn workload_knobs(&self) -> &'static [(&'static str, u64)];
+    fn probes(&self) -> &'static [&'static str];
     /// Checks the model's part of a parsed scenario file and completes the scenario.
     fn resolve(&self, model: &ModelRef, partial: Partial<'_>) -> Result<Scenario, ScenarioError>;
     /// Builds a ready-to-run simulation of `scenario` under `seed` with `plan`.
@@ -249,12 +254,15 @@ impl<M: Model> ModelEntry for Entry<M> {
     fn workload_knobs(&self) -> &'static [(&'static str, u64)] {
         M::WORKLOAD_KNOBS
     }
+    fn probes(&self) -> &'static [&'static str] {
+        M::probes()
+    }
     fn resolve(&self, model: &ModelRef, partial: Partial<'_>) -> Result<Scenario, ScenarioError> {
         partial.resolve::<M>(model)
     }
     fn build(&self, scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Box<dyn Simulation>, String> {
         let config = scenario.model_config::<M>()?;
-        let sim = runner::build::<M>(
+        let mut sim = runner::build::<M>(
             &scenario.topology,
             &config,
             plan,
@@ -262,6 +270,7 @@ impl<M: Model> ModelEntry for Entry<M> {
             seed,
             Some(&scenario.properties),
         )?;
+        sim.set_buggify(scenario.buggify);
         Ok(Box::new(sim))
     }
     fn summarize(&self, params: &toml::Table, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {

@@ -112,6 +112,7 @@ impl Outcome {
             property: f.and_then(|f| f.property.clone()),
             message: f.map(|f| f.message.clone()),
             failure_time_ns: f.map(|f| f.time.as_nanos()),
+            probes: self.report.probes.iter().map(|p| p.name.clone()).collect(),
         }
     }
 }
@@ -142,6 +143,9 @@ pub struct RunSummary {
     /// When it failed, in nanoseconds of true time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_time_ns: Option<u64>,
+    /// The coverage probes the run reached, in first-hit order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
 }
 
 /// Runs `scenario` under `seed`.
@@ -187,6 +191,7 @@ fn setup_panic(seed: u64, message: String) -> RunReport {
         last_events: Vec::new(),
         metrics: ruckus_sim::Metrics::default(),
         processes: Vec::new(),
+        probes: Vec::new(),
     }
 }
 

@@ -30,6 +30,13 @@
 //!
 //! [limits]                      # horizon, event budget, queue bound
 //! horizon = "300s"
+//!
+//! [coverage]                    # probes (the model's `Model::probes`) a sweep must reach
+//! require = ["raft.leader_change_during_partition"]
+//!
+//! [buggify]                     # code-level fault sites in the model (off by default)
+//! enabled = true
+//! probability = 0.25            # how often an enabled site fires
 //! ```
 //!
 //! ## Faults
@@ -98,7 +105,7 @@ use crate::error::ScenarioError;
 use crate::limits;
 use crate::registry::{ModelRef, Registry};
 use crate::runner;
-use ruckus_sim::{Distribution, Fault, FaultPlan, FaultProfile, Limits, Model};
+use ruckus_sim::{BuggifyConfig, Distribution, Fault, FaultPlan, FaultProfile, Limits, Model};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -200,6 +207,26 @@ impl InvariantsSpec {
     }
 }
 
+/// The `[coverage]` part: coverage probes the sweep must reach.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageSpec {
+    /// Probes (declared by the model) that at least one run of a sweep must reach; a sweep
+    /// where none does fails with its own exit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
+}
+
+impl CoverageSpec {
+    fn is_empty(&self) -> bool {
+        self.require.is_empty()
+    }
+}
+
+fn buggify_is_default(b: &BuggifyConfig) -> bool {
+    *b == BuggifyConfig::default()
+}
+
 /// The `[model]` part as written: a name, and parameters checked against the model's Config.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ModelSection {
@@ -226,6 +253,10 @@ struct FileFormat {
     invariants: InvariantsSpec,
     #[serde(default)]
     limits: Limits,
+    #[serde(default, skip_serializing_if = "CoverageSpec::is_empty")]
+    coverage: CoverageSpec,
+    #[serde(default, skip_serializing_if = "buggify_is_default")]
+    buggify: BuggifyConfig,
 }
 
 /// Seeds in files: TOML integers are signed 64-bit, so a seed of 2^63 or more (half of those a
@@ -306,6 +337,10 @@ pub struct Scenario {
     pub program: String,
     /// The names of the properties that will be checked.
     pub properties: Vec<String>,
+    /// Coverage probes a sweep must reach.
+    pub coverage: CoverageSpec,
+    /// Buggify sites: off, or on with a firing probability.
+    pub buggify: BuggifyConfig,
 }
 
 /// One step of a field path.
@@ -674,6 +709,8 @@ impl Scenario {
             faults: self.faults.clone(),
             invariants: self.invariants.clone(),
             limits: self.limits,
+            coverage: self.coverage.clone(),
+            buggify: self.buggify,
         };
         toml::to_string(&file).expect("a checked scenario always serializes")
     }
@@ -887,6 +924,35 @@ fn check_plan_size(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioEr
         ));
     }
     Ok(())
+}
+
+/// Every required probe must be one the model declares, and buggify's probability a
+/// probability.
+fn check_coverage<M: Model>(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
+    let declared = M::probes();
+    for (i, name) in file.coverage.require.iter().enumerate() {
+        if !declared.contains(&name.as_str()) {
+            let path = [
+                Step::Key("coverage".into()),
+                Step::Key("require".into()),
+                Step::Index(i),
+            ];
+            let has = if declared.is_empty() {
+                "it declares none: a model lists its probes in `Model::probes`".to_owned()
+            } else {
+                format!("it declares: {}", declared.join(", "))
+            };
+            return Err(cx
+                .error(
+                    &path,
+                    format!("model `{}` has no probe `{name}` ({has})", M::NAME),
+                )
+                .suggest(name, declared.iter().copied()));
+        }
+    }
+    file.buggify
+        .validate()
+        .map_err(|m| cx.error(&[Step::Key("buggify".into()), Step::Key("probability".into())], m))
 }
 
 /// Every degradation mode the faults name must mean something to the model.
@@ -1217,6 +1283,7 @@ impl Partial<'_> {
             }
         }
         let properties = offered.into_iter().filter(|n| file.invariants.wants(n)).collect();
+        check_coverage::<M>(cx, file)?;
         Ok(Scenario {
             name: self.name.to_owned(),
             reference: self.reference.to_owned(),
@@ -1231,6 +1298,8 @@ impl Partial<'_> {
             overrides: self.overrides.to_vec(),
             program: String::new(),
             properties,
+            coverage: file.coverage.clone(),
+            buggify: file.buggify,
         })
     }
 }

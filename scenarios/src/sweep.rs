@@ -127,6 +127,88 @@ impl SweepLine {
     }
 }
 
+/// How many runs of a sweep reached one coverage probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeCoverage {
+    /// The probe's name.
+    pub name: String,
+    /// Runs that reached it.
+    pub runs: u64,
+    /// Whether the model declares it (`Model::probes`).
+    pub declared: bool,
+    /// Whether the scenario requires it (`[coverage] require`).
+    pub required: bool,
+}
+
+/// Per probe, how many of `lines` reached it: the `declared` probes first in their order
+/// (reached or not), then any other probe in the order the lines (sorted by index) first
+/// reached it. `required` names are marked (and listed even if undeclared).
+pub fn coverage(lines: &[SweepLine], declared: &[&str], required: &[String]) -> Vec<ProbeCoverage> {
+    let mut out: Vec<ProbeCoverage> = declared
+        .iter()
+        .map(|n| ProbeCoverage {
+            name: (*n).to_owned(),
+            runs: 0,
+            declared: true,
+            required: false,
+        })
+        .collect();
+    let mut sorted: Vec<&SweepLine> = lines.iter().collect();
+    sorted.sort_by_key(|l| l.index);
+    let names = sorted
+        .iter()
+        .flat_map(|l| l.run.probes.iter().map(String::as_str))
+        .chain(required.iter().map(String::as_str));
+    let mut index: std::collections::BTreeMap<String, usize> =
+        out.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+    for name in names {
+        if !index.contains_key(name) {
+            index.insert(name.to_owned(), out.len());
+            out.push(ProbeCoverage {
+                name: name.to_owned(),
+                runs: 0,
+                declared: false,
+                required: false,
+            });
+        }
+    }
+    for line in &sorted {
+        // A probe counts once per run, whatever the line says.
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &line.run.probes {
+            if seen.insert(name.as_str()) {
+                out[index[name.as_str()]].runs += 1;
+            }
+        }
+    }
+    for name in required {
+        out[index[name.as_str()]].required = true;
+    }
+    out
+}
+
+/// The required probes no run reached, by name.
+pub fn unreached_required(coverage: &[ProbeCoverage]) -> Vec<&str> {
+    coverage
+        .iter()
+        .filter(|p| p.required && p.runs == 0)
+        .map(|p| p.name.as_str())
+        .collect()
+}
+
+/// The message of a sweep that reached none of `unreached` (required by `scenario`) in
+/// `runs` runs.
+pub fn uncovered_message(scenario: &Scenario, unreached: &[&str], runs: usize) -> String {
+    let list: Vec<String> = unreached.iter().map(|n| format!("`{n}`")).collect();
+    format!(
+        "coverage: none of the {runs} runs reached the required probe{} {} ([coverage] require of scenario `{}`): the sweep never explored the state{} those checks need, so its passing runs say nothing about them; run more seeds or widen the fault profile (exit code 5)",
+        if unreached.len() == 1 { "" } else { "s" },
+        list.join(", "),
+        scenario.name,
+        if unreached.len() == 1 { "" } else { "s" },
+    )
+}
+
 /// The lines already in a sweep output file, and how many bytes of it are whole lines.
 #[derive(Debug, Default)]
 pub struct Existing {
@@ -427,6 +509,54 @@ fn run_traced(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(index: u64, probes: &[&str]) -> SweepLine {
+        SweepLine {
+            index,
+            run: RunSummary {
+                seed: index,
+                verdict: "held".into(),
+                fingerprint: "0".into(),
+                events: 1,
+                deliveries: 0,
+                virtual_time_ns: 0,
+                faults: 0,
+                property: None,
+                message: None,
+                failure_time_ns: None,
+                probes: probes.iter().map(|p| (*p).to_owned()).collect(),
+            },
+            scenario: "s".into(),
+            config: "c".into(),
+            trace: None,
+            replay: None,
+        }
+    }
+
+    #[test]
+    fn coverage_counts_runs_per_probe_declared_first() {
+        let lines = [
+            line(2, &["extra", "b"]),
+            line(0, &["b"]),
+            line(1, &["late", "b", "b"]),
+        ];
+        let required = vec!["a".to_owned(), "b".to_owned()];
+        let c = coverage(&lines, &["a", "b"], &required);
+        let rows: Vec<(&str, u64, bool, bool)> = c
+            .iter()
+            .map(|p| (p.name.as_str(), p.runs, p.declared, p.required))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a", 0, true, true),
+                ("b", 3, true, true),
+                ("late", 1, false, false),
+                ("extra", 1, false, false)
+            ]
+        );
+        assert_eq!(unreached_required(&c), ["a"]);
+    }
 
     #[test]
     fn seeds_depend_only_on_base_and_index() {

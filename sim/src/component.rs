@@ -179,6 +179,16 @@ impl<'a, P: Process, M, T> Scope<'_, 'a, P, M, T> {
     pub fn note(&mut self, text: &str) {
         self.ctx.note(text);
     }
+    /// A coverage probe (see [`Context::sometimes`]).
+    #[inline]
+    pub fn sometimes(&mut self, name: &str, cond: bool) -> bool {
+        self.ctx.sometimes(name, cond)
+    }
+    /// A buggify site (see [`Context::buggify`]).
+    #[inline]
+    pub fn buggify(&mut self, site: &str) -> bool {
+        self.ctx.buggify(site)
+    }
     /// The whole context of the host process.
     pub fn context(&mut self) -> &mut Context<'a, P> {
         self.ctx

@@ -64,6 +64,7 @@
 //! another thread. Every random draw comes from a [`Random`] stream derived from the seed and a
 //! name, so adding a draw in one place never shifts another stream.
 
+pub mod buggify;
 pub mod clock;
 pub mod component;
 pub mod disk;
@@ -72,6 +73,7 @@ pub mod fault;
 pub mod metrics;
 pub mod model;
 pub mod network;
+pub mod probe;
 pub mod process;
 pub mod property;
 pub mod record;
@@ -82,6 +84,7 @@ pub mod time;
 mod timers;
 pub mod trace;
 
+pub use buggify::BuggifyConfig;
 pub use clock::{Clock, ClockConfig};
 pub use component::Scope;
 pub use disk::DiskFaultConfig;
@@ -93,6 +96,7 @@ pub use fault::{
 pub use metrics::Metrics;
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
+pub use probe::ProbeHit;
 pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storage, TimerId};
 pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};

@@ -58,6 +58,13 @@ pub trait Model: 'static {
     fn check_degrade_mode(_mode: &str) -> Result<(), String> {
         Ok(())
     }
+    /// The coverage probes the model has (the names it passes to `sometimes`), in the order
+    /// reports list them: the states in which its planted bugs can show. Tools name the
+    /// declared probes no run reached, and a scenario may require some (`[coverage]`). The
+    /// default declares none.
+    fn probes() -> &'static [&'static str] {
+        &[]
+    }
     /// The model's own summary figures of one run (goodput, detection time, ...), beside the
     /// generic ones every run has (each counter, each distribution's mean and quantiles).
     /// Experiments compare variants on these by name.

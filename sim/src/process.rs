@@ -234,6 +234,36 @@ impl<P: Process> Context<'_, P> {
         self.core.emit(record, EventDetail::Note(text));
     }
 
+    /// A coverage probe: records that the state `name` stands for was reached, if `cond`
+    /// holds (see [`crate::probe`]), and returns `cond`. Costs a comparison when `cond` is
+    /// false; never changes the run (no draw, no event, outside the fingerprint).
+    #[inline]
+    pub fn sometimes(&mut self, name: &str, cond: bool) -> bool {
+        if cond {
+            self.core.probes.get_mut().hit(name, self.core.now);
+        }
+        cond
+    }
+
+    /// A buggify site: whether to take the rare path `site` names now (see [`crate::buggify`]).
+    /// Always false unless the run has buggify on; then the site is enabled or not for the
+    /// whole run from the seed, and an enabled site fires with the configured probability.
+    /// The choices are trace notes, so they are part of the run and its fingerprint.
+    #[inline]
+    pub fn buggify(&mut self, site: &str) -> bool {
+        let Some(choice) = self.core.buggify.decide(site) else {
+            return false;
+        };
+        if let Some(enabled) = choice.first {
+            let state = if enabled { "enabled" } else { "disabled" };
+            self.note(&format!("buggify {site}: {state}"));
+        }
+        if choice.fires {
+            self.note(&format!("buggify {site}: fired"));
+        }
+        choice.fires
+    }
+
     /// Starts a sibling process on this host; it runs `on_start` at the current time. Siblings
     /// die with the host and are not restarted by a host restart (the parent re-spawns them).
     pub fn spawn(&mut self, process: P) -> ProcessId {

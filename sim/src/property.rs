@@ -134,6 +134,23 @@ impl<'a, P: Process> View<'a, P> {
     pub fn incarnation(&self, id: ProcessId) -> u32 {
         self.core.procs[id.index()].incarnation
     }
+    /// A coverage probe from a checker: records that the state `name` stands for was
+    /// reached, if `cond` holds (see [`crate::probe`]). Recording is not steering: the run is
+    /// the same with or without it.
+    pub fn sometimes(&self, name: &str, cond: bool) -> bool {
+        if cond {
+            self.core.probes.borrow_mut().hit(name, self.core.now);
+        }
+        cond
+    }
+    /// A host's clock drift now, in parts per million (positive: fast), faults included.
+    pub fn drift_ppm(&self, host: HostId) -> i64 {
+        self.core.hosts[host.index()].clock.drift_ppm()
+    }
+    /// Whether messages from host `a` currently reach host `b` (no partition or clog between).
+    pub fn reachable(&self, a: HostId, b: HostId) -> bool {
+        self.core.net.reachable(a, b)
+    }
     /// Whether a process would handle an event now: alive, and its host neither crashed nor
     /// paused.
     pub fn process_up(&self, id: ProcessId) -> bool {

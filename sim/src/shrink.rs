@@ -5,8 +5,8 @@
 //! the usual test); the shrinker only proposes candidates and keeps the ones that still fail.
 //!
 //! - [`PlanSearch`]: the one fault-plan shrinker, a step-wise search (remove actions as delta
-//!   debugging does, then simplify each remaining fault: shorter, fewer hosts, simpler
-//!   partitions, smaller clock steps), which [`shrink_plan`] and [`shrink_plan_before`] run in a
+//!   debugging does, a large plan first by whole fault kinds and time windows, then simplify
+//!   each remaining fault: shorter, fewer hosts, simpler partitions, smaller clock steps), which [`shrink_plan`] and [`shrink_plan_before`] run in a
 //!   loop and the proptest strategy of ruckus-scenarios drives through its `ValueTree`. When it
 //!   ends on its own the plan is 1-minimal: removing or simplifying any single remaining action
 //!   makes the failure go away.

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod coverage;
 mod determinism;
 mod explore;
 mod fuzz;

@@ -119,11 +119,30 @@ pub fn server_properties<P: Process, S: StateMachine>(
     let leaders: RefCell<BTreeMap<u64, u32>> = RefCell::new(BTreeMap::new());
     props.push(Property::always("election_safety", move |v: &View<'_, P>| {
         let mut leaders = leaders.borrow_mut();
+        let mut leading = 0;
+        let mut new_leader = false;
         for s in servers(v, server).filter(|s| s.role == Role::Leader) {
-            let first = *leaders.entry(s.term).or_insert(s.id);
+            leading += 1;
+            let first = *leaders.entry(s.term).or_insert_with(|| {
+                new_leader = true;
+                s.id
+            });
             if first != s.id {
                 return Err(format!("two leaders in term {}: p{first} and p{}", s.term, s.id));
             }
+        }
+        // Coverage: the states the stale-read and lease bugs need (a deposed leader that does
+        // not know it yet), and a leader elected while the cluster is cut.
+        v.sometimes("raft.two_leaders_at_once", leading >= 2);
+        if new_leader {
+            let hosts: Vec<_> = v
+                .processes()
+                .filter_map(|(_, h, p)| server(p).map(|_| h))
+                .collect();
+            let cut = hosts
+                .iter()
+                .any(|&a| hosts.iter().any(|&b| a != b && !v.reachable(a, b)));
+            v.sometimes("raft.leader_change_during_partition", cut);
         }
         Ok(())
     }));

@@ -25,6 +25,19 @@ impl ruckus_sim::Model for RaftModel {
     fn properties(config: &Config) -> Vec<Property<Raft>> {
         properties(config)
     }
+    /// The states the planted bugs need: a vote asked for in a term a restarted server read
+    /// back (`vote_not_persisted`), a new leader with uncommitted entries of earlier terms
+    /// (`commit_previous_term`), two leaders at once and a local read (`stale_read_deposed_leader`,
+    /// `lease_without_drift_margin`), and a leader change during a partition.
+    fn probes() -> &'static [&'static str] {
+        &[
+            "raft.leader_change_during_partition",
+            "raft.two_leaders_at_once",
+            "raft.vote_requested_in_recovered_term",
+            "raft.leader_with_uncommitted_entries_of_earlier_terms",
+            "raft.local_read_served",
+        ]
+    }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;
         if hosts < config.servers {

@@ -74,6 +74,8 @@ pub struct Server<S: StateMachine = KvStore> {
     election_started: Instant,
     /// Outputs of applied entries, by index, for a host that asked with [`Server::keep_outputs`].
     outputs: Option<Vec<(u64, S::Output)>>,
+    /// The term this incarnation read back from disk when it started (none on a first boot).
+    recovered_term: Option<u64>,
 }
 
 /// The session of commands a co-located host proposes with [`Server::propose`]: applied without
@@ -123,6 +125,7 @@ impl<S: StateMachine> Server<S> {
             heartbeat_timer: None,
             election_started: Instant::ZERO,
             outputs: None,
+            recovered_term: None,
         }
     }
 
@@ -262,6 +265,7 @@ impl<S: StateMachine> Server<S> {
         if let Some((term, vote)) = disk.get(META).and_then(storage::decode_meta) {
             self.term = term;
             self.voted_for = vote;
+            self.recovered_term = Some(term);
         }
         let mut entries = Vec::new();
         while let Some(e) = disk
@@ -285,7 +289,12 @@ impl<S: StateMachine> Server<S> {
             self.config.election_timeout_min.0,
             self.config.election_timeout_max.0,
         );
-        let after = Duration(cx.random().range_inclusive(lo, hi));
+        let mut after = Duration(cx.random().range_inclusive(lo, hi));
+        // A timer that fires far too early (a scheduler hiccup, a stepped clock): an election
+        // nobody needed, which Raft must survive.
+        if cx.buggify("raft.spurious_election_timeout") {
+            after = Duration(lo / 8);
+        }
         self.election_timer = Some(cx.set_timer(after, Timer::Election));
     }
 
@@ -472,6 +481,12 @@ impl<S: StateMachine> Server<S> {
             }
         }
         self.observe_term(cx, term);
+        // The window of `vote_not_persisted`: asked for a vote in the very term this
+        // incarnation read back from disk, whose vote a buggy server forgot.
+        cx.sometimes(
+            "raft.vote_requested_in_recovered_term",
+            term == self.term && self.recovered_term == Some(term),
+        );
         let my_last_term = self.term_at(self.last_index());
         let up_to_date =
             last_term > my_last_term || (last_term == my_last_term && last_index >= self.last_index());
@@ -482,6 +497,9 @@ impl<S: StateMachine> Server<S> {
                 self.persist_meta(cx);
             }
             self.reset_election_timer(cx);
+        }
+        if cx.buggify("raft.dropped_vote_reply") {
+            return;
         }
         cx.send(
             self.members[peer as usize],
@@ -516,6 +534,12 @@ impl<S: StateMachine> Server<S> {
         );
         cx.note(&format!("leader of term {}", self.term));
         let last = self.last_index();
+        // The window of `commit_previous_term`: a new leader holding entries of earlier
+        // terms that are not known committed.
+        cx.sometimes(
+            "raft.leader_with_uncommitted_entries_of_earlier_terms",
+            last > self.commit,
+        );
         self.next_index.iter_mut().for_each(|n| *n = last + 1);
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.acked.iter_mut().for_each(|a| *a = None);
@@ -634,6 +658,9 @@ impl<S: StateMachine> Server<S> {
             match_index: last_new,
             sent_at,
         };
+        if cx.buggify("raft.dropped_append_reply") {
+            return;
+        }
         cx.send(self.members[peer as usize], reply);
     }
 
@@ -793,6 +820,7 @@ impl<S: StateMachine> Server<S> {
             };
             if local {
                 cx.count("raft.local_reads", 1);
+                cx.sometimes("raft.local_read_served", true);
                 let answer = Answer::Done(output);
                 cx.send(from, Message::Reply { session, seq, answer });
                 return;

@@ -929,10 +929,11 @@ fn pinned_figure_8_needs_a_chain_of_leader_changes() {
 #[test]
 fn a_failing_bug_run_shrinks_to_a_few_faults() {
     // The sim's ddmin shrinker, driven end to end: the vote bug's seed 17 (984 faults) comes
-    // down to at most a few that still break election safety.
+    // down to at most a few that still break election safety. (Cutting by fault kind and time
+    // window first ends at 5 here; plain ddmin ended at 4.)
     let s = shrink_bug("vote_not_persisted", 17, 300);
     assert!(
-        s.shrink.plan.actions.len() <= 4,
+        s.shrink.plan.actions.len() <= 5,
         "kept {} actions:\n{}",
         s.shrink.plan.actions.len(),
         s.shrink.plan

@@ -92,6 +92,8 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         Some(path) => crate::output::write_file(path, |f| f.write_all(text.as_bytes()))?,
         None => io.out.write_all(text.as_bytes()).map_err(w)?,
     }
+    // The merged lines do not say which model they ran: probes are those the runs reached.
+    let coverage = sweep::coverage(&lines, &[], &[]);
     let summary = Summary {
         title: format!("merged {} files: {} runs", args.files.len(), lines.len()),
         lines: &lines,
@@ -100,6 +102,7 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         events_now: 0,
         wall_s: None,
         jobs: None,
+        coverage: &coverage,
     }
     .render();
     let report = if args.out.is_some() {

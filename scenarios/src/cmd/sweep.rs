@@ -3,7 +3,7 @@
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::registry::Registry;
-use crate::sweep::{self, Shard, SweepLine, SweepOptions};
+use crate::sweep::{self, ProbeCoverage, Shard, SweepLine, SweepOptions};
 use crate::wallclock::Stopwatch;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::collections::BTreeSet;
@@ -231,6 +231,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     all.sort_by_key(|l| l.index);
 
     let summary_to_out = args.out.is_some();
+    let coverage = sweep::coverage(&all, scenario.model.probes(), &scenario.coverage.require);
     let report = Summary {
         title: format!(
             "sweep of {} ({} runs{}, base seed {base_seed})",
@@ -244,9 +245,27 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         events_now: stats.events,
         wall_s: Some(wall),
         jobs: Some(jobs),
+        coverage: &coverage,
     }
     .render();
     let mut report = report;
+    let unreached = sweep::unreached_required(&coverage);
+    let mut exit = Exit::worst(all.iter().map(SweepLine::exit));
+    if !unreached.is_empty() {
+        if let Some(s) = shard {
+            // One shard's runs are not the sweep: coverage is judged over all of them.
+            report.push_str(&format!(
+                "note: this shard ({}/{}) reached none of the required probes {}; coverage is judged over the whole sweep\n",
+                s.index,
+                s.count,
+                unreached.join(", ")
+            ));
+        } else {
+            report.push_str(&sweep::uncovered_message(&scenario, &unreached, all.len()));
+            report.push('\n');
+            exit = Exit::worst([exit, Exit::Uncovered]);
+        }
+    }
     if stats.untraced_failures > 0 {
         let example = all
             .iter()
@@ -264,7 +283,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     } else {
         write!(io.err, "{report}").map_err(w)?;
     }
-    Ok(Exit::worst(all.iter().map(SweepLine::exit)))
+    Ok(exit)
 }
 
 fn progress_bar(len: u64) -> indicatif::ProgressBar {
@@ -299,6 +318,8 @@ pub struct Summary<'a> {
     pub wall_s: Option<f64>,
     /// Worker threads used.
     pub jobs: Option<usize>,
+    /// Per coverage probe, how many runs reached it (see [`sweep::coverage`]).
+    pub coverage: &'a [ProbeCoverage],
 }
 
 impl Summary<'_> {
@@ -324,6 +345,36 @@ impl Summary<'_> {
             table.add_row(vec![verdict.to_owned(), of.len().to_string(), first]);
         }
         let mut s = format!("{}\n{table}\n", self.title);
+        if !self.coverage.is_empty() {
+            let mut probes = Table::new();
+            probes.load_preset(UTF8_FULL_CONDENSED);
+            probes.set_header(vec!["coverage probe", "runs reaching it", ""]);
+            for p in self.coverage {
+                let mut notes = Vec::new();
+                if p.required {
+                    notes.push("required");
+                }
+                if p.runs == 0 {
+                    notes.push("NEVER REACHED");
+                }
+                if !p.declared {
+                    notes.push("not declared by the model");
+                }
+                probes.add_row(vec![
+                    p.name.clone(),
+                    format!("{} of {}", p.runs, self.lines.len()),
+                    notes.join(", "),
+                ]);
+            }
+            s.push_str(&format!("{probes}\n"));
+            let never = self.coverage.iter().filter(|p| p.runs == 0).count();
+            if never > 0 {
+                s.push_str(&format!(
+                    "{never} of {} probes were reached by no run\n",
+                    self.coverage.len()
+                ));
+            }
+        }
         if let Some(wall) = self.wall_s {
             let per = |n: f64| if wall > 0.0 { n / wall } else { 0.0 };
             s.push_str(&format!(

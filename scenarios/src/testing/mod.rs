@@ -86,7 +86,7 @@ use crate::recording;
 use crate::registry::Registry;
 use crate::runner::{self, quietly};
 use crate::scenario::{Scenario, shell_quote};
-use crate::sweep::seed_for;
+use crate::sweep::{self, ProbeCoverage, SweepLine, seed_for};
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestError, TestRunner};
 use ruckus_sim::{Divergence, RunReport, Verdict, check_determinism};
@@ -518,6 +518,37 @@ pub struct CheckSummary {
     pub scenario: String,
     /// The seeds that ran, in order; every one held.
     pub seeds: Vec<u64>,
+    /// Per coverage probe (the model's declared ones first), how many of the seeds reached it.
+    pub coverage: Vec<ProbeCoverage>,
+    /// The message naming the probes the scenario requires (`[coverage] require`) that no
+    /// seed reached, if any: [`check`] fails the test with it, as a sweep fails with exit 5.
+    pub uncovered: Option<String>,
+}
+
+impl fmt::Display for CheckSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "ruckus: scenario `{}` held on {} seeds",
+            self.scenario,
+            self.seeds.len()
+        )?;
+        for p in &self.coverage {
+            let required = if p.required { " (required)" } else { "" };
+            let never = if p.runs == 0 { "  NEVER REACHED" } else { "" };
+            writeln!(
+                f,
+                "  probe {}{required}: {} of {} seeds{never}",
+                p.name,
+                p.runs,
+                self.seeds.len()
+            )?;
+        }
+        if let Some(m) = &self.uncovered {
+            writeln!(f, "{m}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a failing [`check_with`] found.
@@ -574,10 +605,13 @@ pub fn check_scenario_in(registry: &Registry, reference: &str) {
 }
 
 /// Runs `scenario` under the environment's seeds; panics with the [`CheckFailure`] report of
-/// the first failing seed, shrunk.
+/// the first failing seed, shrunk, or, when every seed held but a probe the scenario requires
+/// was reached by none, with the coverage report.
 pub fn check(scenario: &Scenario) {
-    if let Err(failure) = check_with(scenario, &env()) {
-        panic!("{failure}");
+    match check_with(scenario, &env()) {
+        Err(failure) => panic!("{failure}"),
+        Ok(summary) if summary.uncovered.is_some() => panic!("{summary}"),
+        Ok(_) => {}
     }
 }
 
@@ -591,11 +625,15 @@ pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Bo
     let strategy = FaultPlans::from_scenario(scenario);
     let mut runner = TestRunner::new(env.proptest_config());
     let seeds = env.seeds_for(scenario);
+    let mut reached: Vec<SweepLine> = Vec::new();
     for (passed, &seed) in seeds.iter().enumerate() {
         let tree = strategy.tree(seed);
         let original = tree.current();
         let first = outcome(scenario, &original, env);
         let Some(kind) = failure_kind(&first) else {
+            if let Ok((report, _)) = &first {
+                reached.push(probe_line(passed as u64, report));
+            }
             continue;
         };
         let tree = match &first {
@@ -638,10 +676,40 @@ pub fn check_with(scenario: &Scenario, env: &TestEnv) -> Result<CheckSummary, Bo
             message,
         }));
     }
+    let coverage = sweep::coverage(&reached, scenario.model.probes(), &scenario.coverage.require);
+    let unreached = sweep::unreached_required(&coverage);
+    let uncovered =
+        (!unreached.is_empty()).then(|| sweep::uncovered_message(scenario, &unreached, seeds.len()));
     Ok(CheckSummary {
         scenario: scenario.name.clone(),
         seeds,
+        coverage,
+        uncovered,
     })
+}
+
+/// A run's probes as a sweep line, so the sweep's coverage count serves both tools.
+fn probe_line(index: u64, report: &RunReport) -> SweepLine {
+    SweepLine {
+        index,
+        run: runner::RunSummary {
+            seed: report.seed,
+            verdict: report.verdict.name().to_owned(),
+            fingerprint: String::new(),
+            events: report.events,
+            deliveries: report.deliveries,
+            virtual_time_ns: report.end_time.as_nanos(),
+            faults: 0,
+            property: None,
+            message: None,
+            failure_time_ns: None,
+            probes: report.probes.iter().map(|p| p.name.clone()).collect(),
+        },
+        scenario: String::new(),
+        config: String::new(),
+        trace: None,
+        replay: None,
+    }
 }
 
 /// The trace file a failure message names, if it names one (for tools and tests that want to

@@ -7,7 +7,12 @@
 //!
 //! 1. **Remove** actions by delta debugging (Zeller's ddmin): first all of them; then, with
 //!    the plan cut into 2, 4, 8, ... chunks, keep only one chunk (and start over from it), or
-//!    delete one chunk (and go on with one chunk fewer).
+//!    delete one chunk (and go on with one chunk fewer). A large plan (more than
+//!    [`PlanSearch::HIERARCHY_MIN`] actions) is first cut hierarchically: every action of one
+//!    fault kind at a time (the most frequent kind first), then every action in one time window
+//!    (halves, quarters, ... down to [`PlanSearch::WINDOWS_MAX`] windows of the plan's span),
+//!    so a plan of a thousand faults loses whole kinds and stretches of time in a few runs
+//!    each before ddmin looks at chunks and single actions.
 //! 2. **Simplify** each remaining action, one candidate at a time ([`simplifications`]): a
 //!    bridge split becomes a plain split, a zone cut becomes a split of the zone's hosts, a split
 //!    becomes the isolation of one host, partitions lose hosts, durations halve (down to
@@ -84,6 +89,10 @@ enum Stage {
     Cut { failed_at: Instant },
     /// Trying the plan without any action.
     Empty,
+    /// Trying the plan without every action of the `i`-th fault kind (most frequent first).
+    Kinds { i: usize },
+    /// Trying the plan without the actions that start in time window `i` of `n`.
+    Windows { n: usize, i: usize },
     /// Delta debugging at granularity `n`: trying to keep only chunk `i` of `n` equal chunks
     /// of the plan, or (`complements`) to delete it.
     Ddmin { n: usize, complements: bool, i: usize },
@@ -132,6 +141,12 @@ impl PlanSearch {
 
     /// Faults are never shortened below this.
     pub const DURATION_MIN: Duration = Duration::from_millis(1);
+
+    /// Plans with more actions than this are cut by fault kind and time window before ddmin.
+    pub const HIERARCHY_MIN: usize = 64;
+
+    /// The finest split of a plan's span into time windows.
+    pub const WINDOWS_MAX: usize = 32;
 
     /// A search from `plan`, which is known to fail. `hosts` (the topology's) lets a zone cut
     /// be rewritten as a split of the zone's hosts; without them zone cuts only get shorter.
@@ -188,6 +203,10 @@ impl PlanSearch {
         self.stage = match self.stage {
             Stage::Cut { .. } => Stage::Empty,
             Stage::Empty => Stage::Simplify { action: 0, option: 0 },
+            // That kind is gone: the same position now names the next one.
+            Stage::Kinds { i } => Stage::Kinds { i },
+            // The windows are recomputed over what is left: go on from the same one.
+            Stage::Windows { n, i } => Stage::Windows { n, i },
             // The plan is now that one chunk: split it in two.
             Stage::Ddmin {
                 complements: false, ..
@@ -270,7 +289,9 @@ impl PlanSearch {
     fn skip(&mut self) {
         self.stage = match self.stage {
             Stage::Cut { .. } => Stage::Empty,
-            Stage::Empty => Self::ddmin(2),
+            Stage::Empty => Stage::Kinds { i: 0 },
+            Stage::Kinds { i } => Stage::Kinds { i: i + 1 },
+            Stage::Windows { n, i } => Stage::Windows { n, i: i + 1 },
             Stage::Ddmin { n, complements, i } => Stage::Ddmin {
                 n,
                 complements,
@@ -306,6 +327,38 @@ impl PlanSearch {
                         continue;
                     }
                     self.subset(&[])
+                }
+                Stage::Kinds { i } => {
+                    let kinds = self.kinds_by_count();
+                    if len <= Self::HIERARCHY_MIN || kinds.len() < 2 || i >= kinds.len() {
+                        self.stage = if len <= Self::HIERARCHY_MIN {
+                            Self::ddmin(2)
+                        } else {
+                            Stage::Windows { n: 2, i: 0 }
+                        };
+                        continue;
+                    }
+                    let keep: Vec<usize> = (0..len)
+                        .filter(|&j| self.accepted.actions[j].fault.kind() != kinds[i])
+                        .collect();
+                    self.subset(&keep)
+                }
+                Stage::Windows { n, i } => {
+                    if len <= Self::HIERARCHY_MIN || i >= n {
+                        self.stage = if len > Self::HIERARCHY_MIN && i >= n && n < Self::WINDOWS_MAX {
+                            Stage::Windows { n: 2 * n, i: 0 }
+                        } else {
+                            Self::ddmin(2)
+                        };
+                        continue;
+                    }
+                    let keep = self.outside_window(n, i);
+                    if keep.is_empty() || keep.len() == len {
+                        // Nothing in the window, or all of it (the empty plan, tried).
+                        self.stage = Stage::Windows { n, i: i + 1 };
+                        continue;
+                    }
+                    self.subset(&keep)
                 }
                 Stage::Ddmin { n, complements, i } => {
                     let n = n.min(len);
@@ -377,6 +430,35 @@ impl PlanSearch {
             self.pending = Some(candidate);
             return;
         }
+    }
+
+    /// The fault kinds of the accepted plan, the most frequent first (ties in kind order).
+    fn kinds_by_count(&self) -> Vec<crate::fault::FaultKind> {
+        let mut counts: std::collections::BTreeMap<crate::fault::FaultKind, usize> =
+            std::collections::BTreeMap::new();
+        for a in &self.accepted.actions {
+            *counts.entry(a.fault.kind()).or_default() += 1;
+        }
+        let mut kinds: Vec<_> = counts.into_iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        kinds.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// The indexes of the accepted actions that do not start in window `i` of `n` equal
+    /// windows of the span from the first action's start to the last one's.
+    fn outside_window(&self, n: usize, i: usize) -> Vec<usize> {
+        let actions = &self.accepted.actions;
+        let (Some(first), Some(last)) = (
+            actions.iter().map(|a| a.at).min(),
+            actions.iter().map(|a| a.at).max(),
+        ) else {
+            return Vec::new();
+        };
+        let span = u128::from(last.0 - first.0) + 1;
+        let window = |at: Instant| (u128::from(at.0 - first.0) * n as u128 / span) as usize;
+        (0..actions.len())
+            .filter(|&j| window(actions[j].at) != i)
+            .collect()
     }
 
     /// The accepted plan with only the actions at `indexes` (ascending).

@@ -119,6 +119,10 @@ pub(crate) struct Core<P: Process> {
     pub(crate) max_processes: usize,
     /// The first spawn refused for being over `max_processes`.
     pub(crate) spawn_refused: Option<SpawnLimitExceeded>,
+    /// Coverage probes reached (a cell: checkers record them through a shared `View`).
+    pub(crate) probes: std::cell::RefCell<crate::probe::Probes>,
+    /// Buggify sites met and their streams.
+    pub(crate) buggify: crate::buggify::Buggify,
 }
 
 impl<P: Process> Core<P> {

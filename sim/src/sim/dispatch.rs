@@ -116,6 +116,7 @@ impl<P: Process> Sim<P> {
             last_events: self.core.recorder.events(),
             metrics: self.core.metrics.clone(),
             processes: self.labels(),
+            probes: self.core.probes.borrow().reached(),
         };
         self.finished = Some(report.clone());
         Progress::Finished(report)

@@ -23,6 +23,7 @@ pub use determinism::check_determinism;
 pub(crate) use report::panic_message;
 pub use report::{Failure, ProcessLabel, Progress, RunReport, Verdict};
 
+use crate::buggify::{Buggify, BuggifyConfig};
 use crate::clock::Clock;
 use crate::disk::{Disk, DiskFaultConfig};
 use crate::fault::FaultPlan;
@@ -186,6 +187,8 @@ impl<P: Process> Sim<P> {
                 disk_faults: config.disk_faults,
                 max_processes: config.max_processes,
                 spawn_refused: None,
+                probes: Default::default(),
+                buggify: Buggify::new(BuggifyConfig::default(), seed),
             },
             states: Vec::new(),
             boot_images: Vec::new(),
@@ -266,6 +269,18 @@ impl<P: Process> Sim<P> {
             .map(|a| digest(&format!("{:?}", a.fault)))
             .collect();
         Ok(())
+    }
+
+    /// Switches buggify sites on or off for this run (off unless set; see [`crate::buggify`]).
+    /// Must be called before the run starts.
+    pub fn set_buggify(&mut self, config: BuggifyConfig) {
+        assert!(!self.started, "buggify is fixed once the run starts");
+        self.core.buggify.set_config(config);
+    }
+
+    /// The buggify settings in force.
+    pub fn buggify(&self) -> BuggifyConfig {
+        self.core.buggify.config()
     }
 
     /// The fault plan in force.

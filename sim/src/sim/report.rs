@@ -2,6 +2,7 @@
 
 use crate::metrics::Metrics;
 use crate::network::HostId;
+use crate::probe::ProbeHit;
 use crate::process::ProcessId;
 use crate::record::EventRecord;
 use crate::time::Instant;
@@ -95,6 +96,9 @@ pub struct RunReport {
     pub metrics: Metrics,
     /// The processes that have a label, by id, as they stood at the end.
     pub processes: Vec<ProcessLabel>,
+    /// The coverage probes the run reached, in first-hit order (see [`crate::probe`]).
+    /// Outside the fingerprint.
+    pub probes: Vec<ProbeHit>,
 }
 
 impl fmt::Display for RunReport {

@@ -514,3 +514,64 @@ fn a_plan_of_role_faults_shrinks_to_the_one_that_matters() {
     assert!(*down_for < Duration::from_millis(4), "{down_for}");
     assert_eq!(out.removed.len(), 12);
 }
+
+/// 1,200 faults of four kinds spread over 20 s; the failure needs one crash early, one pause
+/// in the middle and one late crash (the shape of a long raft run's first failure).
+fn huge_plan() -> FaultPlan {
+    let mut actions = Vec::new();
+    for i in 0..1200u64 {
+        let at = Instant(i * 16_000_000 + (i * 7919) % 1_000_000);
+        let host = HostId((i % 5) as u32);
+        let d = Duration::from_millis(1 + i % 30);
+        let fault = match i % 4 {
+            0 => Fault::CrashHost { host, down_for: d },
+            1 => Fault::PauseHost { host, paused_for: d },
+            2 => Fault::Clog {
+                from: host,
+                to: HostId(((i + 1) % 5) as u32),
+                duration: d,
+            },
+            _ => Fault::SlowLink {
+                from: host,
+                to: HostId(((i + 2) % 5) as u32),
+                factor: 4,
+                duration: d,
+            },
+        };
+        actions.push(FaultAction { at, fault });
+    }
+    let mut plan = FaultPlan {
+        actions,
+        heal_at: Some(Instant(30_000_000_000)),
+    };
+    plan.sort();
+    plan
+}
+
+#[test]
+fn a_plan_of_a_thousand_faults_shrinks_by_kind_and_window_within_the_default_budget() {
+    let plan = huge_plan();
+    let culprits = [
+        plan.actions[40].clone(),
+        plan.actions[601].clone(),
+        plan.actions[1100].clone(),
+    ];
+    let fails = |p: &FaultPlan| culprits.iter().all(|c| p.actions.iter().any(|a| a.at == c.at));
+    let mut sizes = Vec::new();
+    let r = PlanSearch::new(plan.clone(), &[]).run(0, 500, |p| {
+        sizes.push(p.actions.len());
+        fails(p)
+    });
+    assert!(
+        !r.exhausted,
+        "{} tests, {} actions left",
+        r.tests,
+        r.plan.actions.len()
+    );
+    assert_eq!(r.plan.actions.len(), 3, "{}", r.plan);
+    // Whole kinds go first (equal counts: in kind order): without the crashes and without the
+    // pauses fail to fail, without the clogs and then the slow links go, one test each; then
+    // halves of the span (each holds a culprit), quarters, ...
+    assert_eq!(&sizes[1..7], &[900, 900, 900, 600, 300, 300], "{sizes:?}");
+    assert!(r.tests < 150, "{} tests", r.tests);
+}

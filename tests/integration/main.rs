@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod determinism;
 mod explore;
+mod first_hour;
 mod fuzz;
 mod golden;
 mod hardening;

@@ -79,6 +79,14 @@ impl Process for Node {
         }
     }
 
+    /// `client`, or `tierN-server` for a server of tier N.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            Node::Client(_) => "client".into(),
+            Node::Server(s) => format!("tier{}-server", s.tier()),
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
             Node::Client(c) => match c.workload {

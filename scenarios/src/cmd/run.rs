@@ -53,6 +53,11 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         .scenario(&args.scenario, &args.overrides)
         .map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or(scenario.seed);
+    // A horizon before a liveness deadline is the scenario's mistake, not the model's failure.
+    runner::check_horizon(
+        &scenario,
+        &*runner::simulation(&scenario, seed, &runner::fault_plan(&scenario, seed))?,
+    )?;
     if let Some(path) = &args.html {
         crate::output::check_target(path)?;
     }
@@ -113,7 +118,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         writeln!(out, "verdict       {}", report.verdict.name()).map_err(w)?;
         if failed {
             writeln!(out, "\n{report}").map_err(w)?;
-            writeln!(out, "fault plan:\n{}", outcome.plan).map_err(w)?;
+            // Rebuilt (setup only) to say which process each kill hits.
+            let plan = match runner::simulation(&scenario, seed, &outcome.plan) {
+                Ok(sim) => runner::plan_text(&outcome.plan, &*sim, &report.processes),
+                Err(_) => outcome.plan.to_string(),
+            };
+            writeln!(out, "fault plan:\n{plan}").map_err(w)?;
         }
         if let Some(t) = &args.trace {
             writeln!(out, "trace         {}", t.display()).map_err(w)?;

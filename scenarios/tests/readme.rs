@@ -58,7 +58,11 @@ fn scratch(name: &str, long: bool) -> PathBuf {
             }
         };
         in_console = true;
-        text.push_str(if keep { "```console\n" } else { "```console,ignore\n" });
+        text.push_str(if keep {
+            "```console\n"
+        } else {
+            "```console,ignore\n"
+        });
     }
     let copy = dir.join("README.md");
     std::fs::write(&copy, text).expect("scratch README");
@@ -70,8 +74,7 @@ fn cases(copy: &Path) -> trycmd::TestCases {
     // `ruckus` on PATH is this binary, so the commands it prints say `ruckus`, as the README does.
     let dir = bin.parent().expect("the binary's directory").to_owned();
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let path = std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&path)))
-        .expect("PATH");
+    let path = std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&path))).expect("PATH");
     let t = trycmd::TestCases::new();
     t.register_bin("ruckus", bin)
         .env("PATH", path.to_string_lossy().into_owned())

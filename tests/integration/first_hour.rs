@@ -12,12 +12,7 @@ use ruckus_sim::{Duration, Fault, FaultAction, FaultPlan, HostId, Instant};
 /// A failing lease_lock trace (the first seed of `lease_lock_no_fencing` fails).
 fn failing_trace(dir: &TempDir) -> std::path::PathBuf {
     let trace = dir.file("fail.trace");
-    let ran = ruckus(&[
-        "run",
-        "lease_lock_no_fencing",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let ran = ruckus(&["run", "lease_lock_no_fencing", "--trace", trace.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{}{}", ran.out, ran.err);
     trace
 }
@@ -27,11 +22,20 @@ fn replay_stop_at_stops_there_and_says_what_it_checked() {
     let dir = TempDir::new("stop-at");
     let trace = failing_trace(&dir);
     let total = TraceReader::open(&trace).unwrap().footer().events;
-    let ran = ruckus(&["replay", trace.to_str().unwrap(), "--stop-at", "40", "--dump", "0"]);
+    let ran = ruckus(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--stop-at",
+        "40",
+        "--dump",
+        "0",
+    ]);
     assert_eq!(ran.code, 0, "{}{}", ran.out, ran.err);
     assert!(ran.out.contains("paused after 40 events"), "{}", ran.out);
     assert!(
-        ran.out.contains(&format!("stopped: the first 40 events match the recording ({total} recorded")),
+        ran.out.contains(&format!(
+            "stopped: the first 40 events match the recording ({total} recorded"
+        )),
         "{}",
         ran.out
     );
@@ -40,7 +44,11 @@ fn replay_stop_at_stops_there_and_says_what_it_checked() {
     // Without --stop-at the whole run is checked and its verdict is the exit code.
     let full = ruckus(&["replay", trace.to_str().unwrap()]);
     assert_eq!(full.code, 1, "{}", full.out);
-    assert!(full.out.contains(&format!("matches, {total} events")), "{}", full.out);
+    assert!(
+        full.out.contains(&format!("matches, {total} events")),
+        "{}",
+        full.out
+    );
 }
 
 #[test]
@@ -48,7 +56,11 @@ fn traces_name_the_processes_and_the_exports_use_the_names() {
     let dir = TempDir::new("names");
     let trace = failing_trace(&dir);
     let names = recording::process_names(TraceReader::open(&trace).unwrap().header());
-    assert_eq!(names.get(&0).map(String::as_str), Some("lock-server"), "{names:?}");
+    assert_eq!(
+        names.get(&0).map(String::as_str),
+        Some("lock-server"),
+        "{names:?}"
+    );
     assert_eq!(names.get(&1).map(String::as_str), Some("storage"), "{names:?}");
     assert!(names.values().any(|n| n == "client-0"), "{names:?}");
 
@@ -70,7 +82,10 @@ fn traces_name_the_processes_and_the_exports_use_the_names() {
     let ran = ruckus(&["export", trace.to_str().unwrap(), "-o", html.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{}", ran.err);
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains(r#""names":["lock-server","storage","client-0""#), "no names in the page");
+    assert!(
+        page.contains(r#""names":["lock-server","storage","client-0""#),
+        "no names in the page"
+    );
 
     // A trace without the label (an older recording) still exports, with bare ids.
     let mut header = TraceReader::open(&trace).unwrap().header().clone();
@@ -98,7 +113,10 @@ fn a_process_kill_in_the_fault_plan_names_the_process_it_hits() {
     let report_labels = sim.process_labels();
     let text = runner::plan_text(&plan, &*sim, &report_labels);
     // Host 0 has one boot process, the lock server: any index hits it.
-    assert!(text.contains("kill process #15160 on h0") && text.contains("-> p0 lock-server"), "{text}");
+    assert!(
+        text.contains("kill process #15160 on h0") && text.contains("-> p0 lock-server"),
+        "{text}"
+    );
     assert!(text.contains("-> p2 client-0"), "{text}");
 }
 
@@ -106,7 +124,15 @@ fn a_process_kill_in_the_fault_plan_names_the_process_it_hits() {
 fn every_model_names_its_processes() {
     let registry = Registry::builtin();
     // services has no built-in scenario (its experiments define theirs): its unit tests check it.
-    for name in ["swim", "consul", "eureka", "scheduler", "catalog_stack", "raft", "lease_lock"] {
+    for name in [
+        "swim",
+        "consul",
+        "eureka",
+        "scheduler",
+        "catalog_stack",
+        "raft",
+        "lease_lock",
+    ] {
         let scenario = match registry.scenario(name, &[]) {
             Ok(s) => s,
             Err(e) => panic!("{name}: {e}"),
@@ -128,7 +154,13 @@ fn shrink_draws_one_progress_line_on_a_terminal_and_none_when_piped() {
     let dir = TempDir::new("shrink-progress");
     let trace = failing_trace(&dir);
     let small = dir.file("small.trace");
-    let args = ["ruckus", "shrink", trace.to_str().unwrap(), "-o", small.to_str().unwrap()];
+    let args = [
+        "ruckus",
+        "shrink",
+        trace.to_str().unwrap(),
+        "-o",
+        small.to_str().unwrap(),
+    ];
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = {
         let mut io = ruckus_scenarios::cli::Io {
@@ -141,7 +173,10 @@ fn shrink_draws_one_progress_line_on_a_terminal_and_none_when_piped() {
     let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
     assert_eq!(code, 1, "{out}{err}");
     // Redrawn in place (carriage return, clear line), never a new line, and cleared at the end.
-    assert!(err.contains("\r\x1b[2Kshrinking: faults, 0 of at most 500 test runs"), "{err:?}");
+    assert!(
+        err.contains("\r\x1b[2Kshrinking: faults, 0 of at most 500 test runs"),
+        "{err:?}"
+    );
     assert!(err.matches("\r\x1b[2K").count() > 2, "{err:?}");
     assert!(!err.contains('\n'), "{err:?}");
     assert!(err.ends_with("\r\x1b[2K"), "{err:?}");
@@ -158,8 +193,9 @@ fn a_horizon_before_a_liveness_deadline_is_bad_input_not_a_liveness_failure() {
     let ran = ruckus(&["run", "lease_lock", "--set", "limits.horizon=10ns"]);
     assert_eq!(ran.code, 2, "{}{}", ran.out, ran.err);
     assert!(
-        ran.err.contains("limits.horizon = \"10ns\" ends the run before the liveness deadline of property `writes_resume`")
-            && ran.err.contains("set limits.horizon to at least"),
+        ran.err.contains(
+            "limits.horizon = \"10ns\" ends the run before the liveness deadline of property `writes_resume`"
+        ) && ran.err.contains("set limits.horizon to at least"),
         "{}",
         ran.err
     );
@@ -203,7 +239,10 @@ fn assert_no_text_cut(drawn: &serde_json::Value) {
     let width = drawn["width"].as_f64().unwrap();
     for t in drawn["texts"].as_array().unwrap() {
         let (x, w) = (t["x"].as_f64().unwrap(), t["width"].as_f64().unwrap());
-        assert!(x >= 0.0 && x + w <= width + 0.5, "text cut at the edge: {t} in {width}px");
+        assert!(
+            x >= 0.0 && x + w <= width + 0.5,
+            "text cut at the edge: {t} in {width}px"
+        );
     }
 }
 
@@ -212,18 +251,34 @@ fn the_timeline_fits_its_window_names_lanes_and_aggregates_dense_regions() {
     let dir = TempDir::new("timeline");
     let trace = failing_trace(&dir);
     let page = dir.file("t.html");
-    assert_eq!(ruckus(&["export", trace.to_str().unwrap(), "-o", page.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        ruckus(&["export", trace.to_str().unwrap(), "-o", page.to_str().unwrap()]).code,
+        0
+    );
     for (width, height) in [(1400, 900), (500, 400)] {
-        let Some(drawn) = draw_timeline(&page, width, height, "") else { return };
+        let Some(drawn) = draw_timeline(&page, width, height, "") else {
+            return;
+        };
         assert_eq!(drawn["status"]["render"], "ok");
         assert_no_text_cut(&drawn);
         // The lanes take the window's height instead of leaving most of it empty.
         let bottom: f64 = drawn["status"]["lanesBottom"].as_str().unwrap().parse().unwrap();
-        assert!(bottom >= f64::from(height) - 10.0, "lanes end at {bottom} of {height}");
-        let texts: Vec<&str> = drawn["texts"].as_array().unwrap().iter().map(|t| t["text"].as_str().unwrap()).collect();
+        assert!(
+            bottom >= f64::from(height) - 10.0,
+            "lanes end at {bottom} of {height}"
+        );
+        let texts: Vec<&str> = drawn["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["text"].as_str().unwrap())
+            .collect();
         assert!(texts.iter().any(|t| t.starts_with("p0 lock")), "{texts:?}");
         if width == 1400 {
-            assert!(texts.contains(&"p0 lock-server") && texts.contains(&"p3 client-1"), "{texts:?}");
+            assert!(
+                texts.contains(&"p0 lock-server") && texts.contains(&"p3 client-1"),
+                "{texts:?}"
+            );
         }
     }
 
@@ -239,13 +294,27 @@ fn the_timeline_fits_its_window_names_lanes_and_aggregates_dense_regions() {
     ]);
     assert_eq!(ran.code, 0, "{}{}", ran.out, ran.err);
     let page = dir.file("dense.html");
-    assert_eq!(ruckus(&["export", trace.to_str().unwrap(), "-o", page.to_str().unwrap()]).code, 0);
-    let Some(whole) = draw_timeline(&page, 1000, 600, "") else { return };
+    assert_eq!(
+        ruckus(&["export", trace.to_str().unwrap(), "-o", page.to_str().unwrap()]).code,
+        0
+    );
+    let Some(whole) = draw_timeline(&page, 1000, 600, "") else {
+        return;
+    };
     assert_eq!(whole["status"]["aggregated"], "yes", "{}", whole["status"]);
     assert!(whole["status"]["bins"].as_str().unwrap().parse::<u32>().unwrap() > 100);
     assert_eq!(whole["status"]["markers"], "0");
     assert_no_text_cut(&whole);
-    let Some(zoomed) = draw_timeline(&page, 1000, 600, "#view=0,2000000") else { return };
+    let Some(zoomed) = draw_timeline(&page, 1000, 600, "#view=0,2000000") else {
+        return;
+    };
     assert_eq!(zoomed["status"]["aggregated"], "no", "{}", zoomed["status"]);
-    assert!(zoomed["status"]["markers"].as_str().unwrap().parse::<u32>().unwrap() > 0);
+    assert!(
+        zoomed["status"]["markers"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
 }

@@ -221,12 +221,8 @@ pub fn shrink_failure_with(
     };
     let mut setup_error = None;
     let topology = runner::topology(&scenario.topology);
-    let plan_shrink = shrink_plan_before(
-        plan,
-        topology.hosts(),
-        failure.time,
-        max_tests,
-        |p| match {
+    let plan_shrink = shrink_plan_before(plan, topology.hosts(), failure.time, max_tests, |p| {
+        match {
             tick("faults");
             failure_of(scenario, seed, p)
         } {
@@ -235,8 +231,8 @@ pub fn shrink_failure_with(
                 setup_error.get_or_insert(e);
                 false
             }
-        },
-    )
+        }
+    })
     .map_err(|e| setup_error.unwrap_or_else(|| e.to_string()))?;
     let plan = &plan_shrink.plan;
     let mut budget = max_tests.saturating_sub(plan_shrink.tests);
@@ -369,7 +365,10 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let max_tests = args.max_tests;
     let mut progress = |step: &'static str, tests: usize| {
         if terminal {
-            let _ = write!(err, "\r\x1b[2Kshrinking: {step}, {tests} of at most {max_tests} test runs");
+            let _ = write!(
+                err,
+                "\r\x1b[2Kshrinking: {step}, {tests} of at most {max_tests} test runs"
+            );
             let _ = err.flush();
         }
     };

@@ -194,7 +194,7 @@ fn a_horizon_before_a_liveness_deadline_is_bad_input_not_a_liveness_failure() {
     assert_eq!(ran.code, 2, "{}{}", ran.out, ran.err);
     assert!(
         ran.err.contains(
-            "limits.horizon = \"10ns\" ends the run before the liveness deadline of property `writes_resume`"
+            "limits.horizon = \"10ns\" is shorter than the liveness bound of property `writes_resume`"
         ) && ran.err.contains("set limits.horizon to at least"),
         "{}",
         ran.err
@@ -288,7 +288,7 @@ fn the_timeline_fits_its_window_names_lanes_and_aggregates_dense_regions() {
         "run",
         "pingpong",
         "--set",
-        "model.deliveries=20000",
+        "workload.deliveries=20000",
         "--trace",
         trace.to_str().unwrap(),
     ]);

@@ -188,30 +188,6 @@ fn shrink_draws_one_progress_line_on_a_terminal_and_none_when_piped() {
     assert!(piped.out.contains("faults: kept"), "{}", piped.out);
 }
 
-#[test]
-fn a_horizon_before_a_liveness_deadline_is_bad_input_not_a_liveness_failure() {
-    let ran = ruckus(&["run", "lease_lock", "--set", "limits.horizon=10ns"]);
-    assert_eq!(ran.code, 2, "{}{}", ran.out, ran.err);
-    assert!(
-        ran.err.contains(
-            "limits.horizon = \"10ns\" is shorter than the liveness bound of property `writes_resume`"
-        ) && ran.err.contains("set limits.horizon to at least"),
-        "{}",
-        ran.err
-    );
-    assert!(!ran.out.contains("liveness_failure"), "{}", ran.out);
-    // Every built-in scenario's horizon leaves its liveness properties time to be judged.
-    let registry = Registry::builtin();
-    for name in registry.scenario_names() {
-        let scenario = registry.scenario(name, &[]).unwrap();
-        let plan = runner::fault_plan(&scenario, scenario.seed);
-        let sim = runner::simulation(&scenario, scenario.seed, &plan).unwrap();
-        if let Err(e) = runner::check_horizon(&scenario, &*sim) {
-            panic!("{name}: {e}");
-        }
-    }
-}
-
 /// What the timeline's script drew in a window of `width` x `height` (see timeline_harness.js),
 /// or `None` where node is not installed.
 fn draw_timeline(page: &std::path::Path, width: u32, height: u32, hash: &str) -> Option<serde_json::Value> {

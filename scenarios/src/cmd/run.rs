@@ -53,11 +53,6 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         .scenario(&args.scenario, &args.overrides)
         .map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or(scenario.seed);
-    // A horizon before a liveness deadline is the scenario's mistake, not the model's failure.
-    runner::check_horizon(
-        &scenario,
-        &*runner::simulation(&scenario, seed, &runner::fault_plan(&scenario, seed))?,
-    )?;
     if let Some(path) = &args.html {
         crate::output::check_target(path)?;
     }

@@ -6,7 +6,7 @@
 //! model is on (the per-event safety invariants, linearizability of the whole history at the
 //! end, liveness), because that is what a user's property test pays for per seed.
 //!
-//! Only the public API of `ruckus_models::raft` is used: [`Config`], [`setup`], [`properties`]
+//! Only the public API of `ruckus_models::raft` is used: [`Config`], [`setup`](raft::setup), [`properties`](raft::properties)
 //! and [`Config::topology`].
 
 use ruckus_models::linearizability::History;

@@ -2,7 +2,7 @@
 //! measure the file's size per event.
 //!
 //! The three runs the bench compares are the same simulation ([`build_pingpong`]): untraced
-//! (flight recorder and fingerprint only), recording (a [`TraceWriter`] observer streaming every
+//! (flight recorder and fingerprint only), recording (a [`TraceWriter`](ruckus_sim::trace::TraceWriter) observer streaming every
 //! event to disk), and replay (a [`Replay`] checker reading the file back and comparing every
 //! re-executed event with it). Building a simulation is never part of what is timed.
 

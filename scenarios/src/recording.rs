@@ -22,6 +22,38 @@ pub mod labels {
     pub const MODEL: &str = "model";
     /// The `--set` overrides, one per line.
     pub const OVERRIDES: &str = "overrides";
+    /// The processes as the model names them when the run starts (`Process::label`), one per
+    /// line: `ID<tab>HOST<tab>LABEL`. Replay and export name lanes and tracks with them.
+    pub const PROCESSES: &str = "processes";
+}
+
+/// The `processes` label of a header for `sim` as built (before its first event).
+pub fn processes_label(sim: &dyn ruckus_sim::Simulation) -> (String, String) {
+    let text: Vec<String> = sim
+        .process_labels()
+        .iter()
+        .map(|p| format!("{}\t{}\t{}", p.id.0, p.host.0, p.label.replace(['\t', '\n'], " ")))
+        .collect();
+    (labels::PROCESSES.into(), text.join("\n"))
+}
+
+/// Each process's name from a trace header's `processes` label (empty for traces that have
+/// none): its label as the run started, without the state in parentheses (`raft-2`, not
+/// `raft-2 (follower, term 0)`), since the state changes as the run goes on.
+pub fn process_names(header: &TraceHeader) -> std::collections::BTreeMap<u32, String> {
+    let mut names = std::collections::BTreeMap::new();
+    for line in header.label(labels::PROCESSES).unwrap_or("").lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (Some(id), Some(_host), Some(label)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(id) = id.parse::<u32>() else { continue };
+        let name = label.split(" (").next().unwrap_or(label).trim();
+        if !name.is_empty() {
+            names.insert(id, name.to_owned());
+        }
+    }
+    names
 }
 
 /// The header a trace of `scenario` under `seed` with `plan` carries.
@@ -90,7 +122,8 @@ pub fn record_plan(
     crate::output::check_target(path)?;
     let plan = plan.unwrap_or_else(|| runner::fault_plan(scenario, seed));
     let mut sim = runner::simulation(scenario, seed, &plan)?;
-    let header = header(scenario, seed, &plan);
+    let mut header = header(scenario, seed, &plan);
+    header.labels.push(processes_label(&*sim));
     let (report, summary) =
         quietly(|| record_run(&mut *sim, path, &header, expected_fingerprint)).map_err(|e| e.to_string())?;
     Ok((Outcome { report, plan }, summary))

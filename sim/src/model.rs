@@ -14,7 +14,7 @@ use crate::network::HostId;
 use crate::process::{Process, ProcessId};
 use crate::property::Property;
 use crate::record::Observer;
-use crate::sim::{Progress, RunReport, Sim};
+use crate::sim::{ProcessLabel, Progress, RunReport, Sim};
 use crate::time::Instant;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -101,6 +101,14 @@ pub trait Simulation {
     fn host_of(&self, id: ProcessId) -> HostId;
     /// A process's current state, pretty-printed (`None` for an unknown id).
     fn describe_process(&self, id: ProcessId) -> Option<String>;
+    /// Every labelled process as the model names it now ([`Process::label`]).
+    fn process_labels(&self) -> Vec<ProcessLabel>;
+    /// The process a `KillProcess` fault on `host` with `process_index` hits (see
+    /// [`Sim::boot_process_of`]).
+    fn boot_process_of(&self, host: HostId, process_index: u32) -> Option<ProcessId>;
+    /// Each liveness property's name and deadline (the heal plus its bound; see
+    /// [`Sim::liveness_deadlines`]).
+    fn liveness_deadlines(&self) -> Vec<(String, Instant)>;
     /// The `Sim<P>` itself, for code that knows the model (downcast with `Any`).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -141,6 +149,15 @@ impl<P: Process> Simulation for Sim<P> {
     }
     fn describe_process(&self, id: ProcessId) -> Option<String> {
         Sim::process(self, id).map(|p| format!("{p:#?}"))
+    }
+    fn process_labels(&self) -> Vec<ProcessLabel> {
+        Sim::process_labels(self)
+    }
+    fn boot_process_of(&self, host: HostId, process_index: u32) -> Option<ProcessId> {
+        Sim::boot_process_of(self, host, process_index)
+    }
+    fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
+        Sim::liveness_deadlines(self)
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
@@ -185,6 +202,15 @@ impl<S: Simulation + ?Sized> Simulation for Box<S> {
     }
     fn describe_process(&self, id: ProcessId) -> Option<String> {
         (**self).describe_process(id)
+    }
+    fn process_labels(&self) -> Vec<ProcessLabel> {
+        (**self).process_labels()
+    }
+    fn boot_process_of(&self, host: HostId, process_index: u32) -> Option<ProcessId> {
+        (**self).boot_process_of(host, process_index)
+    }
+    fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
+        (**self).liveness_deadlines()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         (**self).as_any_mut()

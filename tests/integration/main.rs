@@ -5,6 +5,7 @@ mod cli;
 mod coverage;
 mod determinism;
 mod explore;
+mod first_hour;
 mod fuzz;
 mod golden;
 mod hardening;

@@ -300,6 +300,15 @@ impl Process for Stack {
     type Timer = StackTimer;
     type Operation = RecordOf<Catalog>;
 
+    /// `catalog-N (leader, term T)` for catalog server N; `instance`, `caller`.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            Stack::Server(s) => s.label("catalog"),
+            Stack::Instance(_) => "instance".into(),
+            Stack::Caller(_) => "caller".into(),
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let cx = &mut raft_scope(ctx);
         match self {

@@ -481,14 +481,7 @@ impl Process for Raft {
     /// `raft-N (leader, term T)` for server N, `client` for a client.
     fn label(&self) -> Option<String> {
         Some(match self {
-            Raft::Server(s) => {
-                let role = match s.role {
-                    Role::Leader => "leader",
-                    Role::Follower => "follower",
-                    Role::Candidate => "candidate",
-                };
-                format!("raft-{} ({role}, term {})", s.id, s.term)
-            }
+            Raft::Server(s) => s.label("raft"),
             Raft::Client(_) => "client".into(),
         })
     }

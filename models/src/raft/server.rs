@@ -83,6 +83,17 @@ pub struct Server<S: StateMachine = KvStore> {
 pub const PROPOSAL_SESSION: u64 = u64::MAX;
 
 impl<S: StateMachine> Server<S> {
+    /// How reports name this server: `NAME-ID (ROLE, term T)`, e.g. `raft-2 (leader, term 7)`
+    /// (`Process::label` of every model that embeds a Raft server).
+    pub fn label(&self, name: &str) -> String {
+        let role = match self.role {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+        };
+        format!("{name}-{} ({role}, term {})", self.id, self.term)
+    }
+
     /// A boot image for server `id` of a cluster on processes `p0..p{servers-1}`.
     pub fn new(id: u32, config: Config) -> Server<S> {
         let members = (0..config.servers).map(ProcessId).collect();

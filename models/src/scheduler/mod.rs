@@ -775,6 +775,16 @@ impl Process for Scheduler {
     type Timer = Timer;
     type Operation = Op;
 
+    /// `scheduler-N (leader, term T)` for server N; `agent`, `task`, `submitter`.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            Scheduler::Server(s) => s.raft.label("scheduler"),
+            Scheduler::Agent(_) => "agent".into(),
+            Scheduler::Task(_) => "task".into(),
+            Scheduler::Submitter(_) => "submitter".into(),
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let cx = &mut ctx.scope(|m| m, |t| t);
         match self {

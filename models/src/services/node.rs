@@ -80,6 +80,14 @@ impl Process for Node {
         }
     }
 
+    /// `client`, or `tierN-server` for a server of tier N.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            Node::Client(_) => "client".into(),
+            Node::Server(s) => format!("tier{}-server", s.tier()),
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let mut cx = ctx.scope(|m| m, |t| t);
         match self {

@@ -614,6 +614,12 @@ fn processes_answer_their_tier_server_caller_and_client_roles() {
     assert_eq!(roles(2), vec!["tier1", "server", "instance"]);
     assert_eq!(roles(3), vec!["caller", "client"]);
     assert_eq!(roles(4), vec!["caller", "client"]);
+    // Reports name them by tier.
+    let labels: Vec<String> = sim.process_labels().into_iter().map(|l| l.label).collect();
+    assert_eq!(
+        labels,
+        ["tier0-server", "tier0-server", "tier1-server", "client", "client"]
+    );
 }
 
 // ---- Overload protection inside runs ----

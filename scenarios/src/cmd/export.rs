@@ -5,7 +5,7 @@
 //! header to collect each message's and timer's `Debug` text (and checked against the
 //! recording on the way); `--no-payloads` skips that and exports from the file alone.
 
-use super::replay::{ReplayVisit, open, write_export};
+use super::replay::{ReplayEnd, ReplayVisit, open, write_export};
 use crate::cli::Io;
 use crate::exit::Exit;
 use crate::export::Format;
@@ -74,9 +74,9 @@ pub(crate) fn export_with_payloads(
         collect: true,
     };
     let result = visit.run(&scenario)?;
-    let texts = match result.outcome {
-        ReplayOutcome::Matches { .. } => result.texts,
-        ReplayOutcome::Diverged(d) => {
+    let texts = match result.end {
+        ReplayEnd::Done(ReplayOutcome::Matches { .. }) | ReplayEnd::Stopped(_) => result.texts,
+        ReplayEnd::Done(ReplayOutcome::Diverged(d)) => {
             writeln!(
                 warnings,
                 "warning: the re-execution diverges from the recording at record #{} ({}); exporting without payload text",

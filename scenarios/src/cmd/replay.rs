@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     /// The trace file (written by `ruckus run --trace FILE` or `ruckus shrink`).
     pub trace: PathBuf,
-    /// Pause after this many events and print process state (then finish the replay).
+    /// Stop after this many events and print process state. The replay ends there (exit 0
+    /// when every event up to it matched), unless --export needs the whole run.
     #[arg(long, value_name = "N")]
     pub stop_at: Option<u64>,
     /// With --stop-at: the process ids to dump (repeatable; default: every process).
@@ -95,8 +96,20 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     };
     let result = visit.run(&scenario)?;
     io.out.write_all(result.text.as_bytes()).map_err(w)?;
-    let matched = matches!(result.outcome, ReplayOutcome::Matches { .. });
-    writeln!(io.out, "{}", result.outcome).map_err(w)?;
+    let outcome = match result.end {
+        ReplayEnd::Done(outcome) => outcome,
+        ReplayEnd::Stopped(events) => {
+            writeln!(
+            io.out,
+            "stopped: the first {events} events match the recording ({} recorded; replay without --stop-at to check them all)",
+                footer.events
+            )
+            .map_err(w)?;
+            return Ok(Exit::Held);
+        }
+    };
+    let matched = matches!(outcome, ReplayOutcome::Matches { .. });
+    writeln!(io.out, "{outcome}").map_err(w)?;
     if matched {
         io.out
             .write_all(role_resolutions(&args.trace, &header.plan)?.as_bytes())
@@ -159,7 +172,9 @@ pub(crate) fn write_export(trace: &Path, out: &Path, format: Format, texts: &[St
     let header = reader.header();
     let name = header.label(recording::labels::SCENARIO).unwrap_or("traced run");
     let title = format!("{name} seed {}", header.seed);
+    let names = recording::process_names(header);
     let input = ExportInput::new(&events, &reader.header().plan)
+        .with_names(&names)
         .with_failure(reader.footer().failure.as_ref())
         .with_details(texts)
         .with_title(&title);
@@ -168,11 +183,19 @@ pub(crate) fn write_export(trace: &Path, out: &Path, format: Format, texts: &[St
 
 /// What a replay produced for the command to print.
 pub(crate) struct ReplayResult {
-    pub outcome: ReplayOutcome,
+    pub end: ReplayEnd,
     /// Text printed at the stop point (state dumps).
     pub text: String,
     /// Payload text per record, when collected.
     pub texts: Vec<String>,
+}
+
+/// How a replay visit ended.
+pub(crate) enum ReplayEnd {
+    /// It ran to the end (or to a divergence).
+    Done(ReplayOutcome),
+    /// It stopped at `--stop-at` after this many events, every one matching the recording.
+    Stopped(u64),
 }
 
 pub(crate) struct ReplayVisit {
@@ -200,11 +223,19 @@ impl ReplayVisit {
             match quietly(|| replay.run_until(&mut *sim, n)).map_err(|e| e.to_string())? {
                 ReplayStatus::Paused { events } => {
                     text.push_str(&dump_state(&*sim, events, &self.dump));
+                    // An export needs every record's text: only then does the replay go on.
+                    if !self.collect {
+                        return Ok(ReplayResult {
+                            end: ReplayEnd::Stopped(events),
+                            text,
+                            texts: Vec::new(),
+                        });
+                    }
                 }
                 ReplayStatus::Done(outcome) => {
                     text.push_str(&format!("the run ended before event {n}\n"));
                     return Ok(ReplayResult {
-                        outcome,
+                        end: ReplayEnd::Done(outcome),
                         text,
                         texts: take(&texts),
                     });
@@ -214,7 +245,7 @@ impl ReplayVisit {
         let outcome = quietly(|| replay.run_to_end(&mut *sim)).map_err(|e| e.to_string())?;
         drop(sim);
         Ok(ReplayResult {
-            outcome,
+            end: ReplayEnd::Done(outcome),
             text,
             texts: take(&texts),
         })

@@ -113,7 +113,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         writeln!(out, "verdict       {}", report.verdict.name()).map_err(w)?;
         if failed {
             writeln!(out, "\n{report}").map_err(w)?;
-            writeln!(out, "fault plan:\n{}", outcome.plan).map_err(w)?;
+            // Rebuilt (setup only) to say which process each kill hits.
+            let plan = match runner::simulation(&scenario, seed, &outcome.plan) {
+                Ok(sim) => runner::plan_text(&outcome.plan, &*sim, &report.processes),
+                Err(_) => outcome.plan.to_string(),
+            };
+            writeln!(out, "fault plan:\n{plan}").map_err(w)?;
         }
         if let Some(t) = &args.trace {
             writeln!(out, "trace         {}", t.display()).map_err(w)?;

@@ -199,27 +199,46 @@ pub fn shrink_failure(
     max_tests: usize,
     workload: bool,
 ) -> Result<Shrunk, String> {
+    shrink_failure_with(scenario, seed, plan, failure, max_tests, workload, &mut |_, _| {})
+}
+
+/// [`shrink_failure`], calling `progress(step, test runs so far)` before every re-run, where
+/// `step` is `"faults"`, `"workload"` or `"horizon"` (for a progress line).
+pub fn shrink_failure_with(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &FaultPlan,
+    failure: &Failure,
+    max_tests: usize,
+    workload: bool,
+    progress: &mut dyn FnMut(&'static str, usize),
+) -> Result<Shrunk, String> {
+    let tests = std::cell::Cell::new(0usize);
+    let progress = std::cell::RefCell::new(progress);
+    let tick = |step: &'static str| {
+        (progress.borrow_mut())(step, tests.get());
+        tests.set(tests.get() + 1);
+    };
     let mut setup_error = None;
     let topology = runner::topology(&scenario.topology);
-    let plan_shrink = shrink_plan_before(
-        plan,
-        topology.hosts(),
-        failure.time,
-        max_tests,
-        |p| match failure_of(scenario, seed, p) {
+    let plan_shrink = shrink_plan_before(plan, topology.hosts(), failure.time, max_tests, |p| {
+        match {
+            tick("faults");
+            failure_of(scenario, seed, p)
+        } {
             Ok(f) => same(f.as_ref(), failure),
             Err(e) => {
                 setup_error.get_or_insert(e);
                 false
             }
-        },
-    )
+        }
+    })
     .map_err(|e| setup_error.unwrap_or_else(|| e.to_string()))?;
     let plan = &plan_shrink.plan;
     let mut budget = max_tests.saturating_sub(plan_shrink.tests);
 
     let (mut smaller, knobs) = if workload {
-        let (s, k) = shrink_workload(scenario, seed, plan, failure, budget)?;
+        let (s, k) = shrink_workload(scenario, seed, plan, failure, budget, &|| tick("workload"))?;
         budget = budget.saturating_sub(k.tests);
         (s, Some(k))
     } else {
@@ -243,6 +262,7 @@ pub fn shrink_failure(
     let (horizon, horizon_tests) = shrink_horizon(horizon_before, floor, budget.saturating_sub(1), |h| {
         let mut s = smaller.clone();
         s.limits.horizon = h;
+        tick("horizon");
         failure_of(&s, seed, plan).is_ok_and(|f| same(f.as_ref(), failure))
     });
     smaller.limits.horizon = horizon;
@@ -262,6 +282,7 @@ fn shrink_workload(
     plan: &FaultPlan,
     failure: &Failure,
     budget: usize,
+    tick: &dyn Fn(),
 ) -> Result<(Scenario, KnobShrink), String> {
     let (declared, hosts_key) = (scenario.model.workload_knobs(), scenario.model.hosts_key());
     // Only the knobs this scenario's parameters actually hold (a nested one may be absent).
@@ -281,6 +302,7 @@ fn shrink_workload(
     let paths: Vec<&str> = present.iter().map(|(p, _)| *p).collect();
     let knobs: Vec<Knob> = present.into_iter().map(|(_, k)| k).collect();
     let result = shrink_knobs(&knobs, budget, |values| {
+        tick();
         with_workload(scenario, &paths, values, hosts_key)
             .and_then(|s| failure_of(&s, seed, plan))
             .is_ok_and(|f| same(f.as_ref(), failure))
@@ -337,15 +359,33 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         scenario.limits.horizon
     )
     .map_err(w)?;
-    let shrunk = shrink_failure(
+    // On a terminal, one progress line on stderr, redrawn in place and cleared at the end.
+    let terminal = io.terminal;
+    let err = &mut *io.err;
+    let max_tests = args.max_tests;
+    let mut progress = |step: &'static str, tests: usize| {
+        if terminal {
+            let _ = write!(
+                err,
+                "\r\x1b[2Kshrinking: {step}, {tests} of at most {max_tests} test runs"
+            );
+            let _ = err.flush();
+        }
+    };
+    let shrunk = shrink_failure_with(
         &scenario,
         seed,
         &header.plan,
         &failure,
         args.max_tests,
         !args.keep_workload,
-    )
-    .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+        &mut progress,
+    );
+    if terminal {
+        let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
+    }
+    let shrunk = shrunk.map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let plan = &shrunk.plan.plan;
     write!(io.out, "{}", shrunk.report(args.max_tests, args.verbose)).map_err(w)?;
     writeln!(io.out, "{} test runs in all", shrunk.tests()).map_err(w)?;
@@ -353,6 +393,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let mut header = recording::header(&shrunk.scenario, seed, plan);
     header.horizon = Some(shrunk.scenario.limits.horizon);
     let mut sim = runner::simulation(&shrunk.scenario, seed, plan)?;
+    header.labels.push(recording::processes_label(&*sim));
     let (report, summary) =
         quietly(|| record_run(&mut *sim, &out, &header, None)).map_err(|e| e.to_string())?;
     writeln!(io.out, "shrunk plan:\n{plan}").map_err(w)?;

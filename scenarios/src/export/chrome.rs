@@ -70,7 +70,8 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             emit(
                 &mut out,
                 format!(
-                    r#"{{"ph":"M","name":"thread_name","pid":{pid},"tid":{p},"args":{{"name":"p{p}"}}}}"#
+                    r#"{{"ph":"M","name":"thread_name","pid":{pid},"tid":{p},"args":{{"name":{}}}}}"#,
+                    json_str(&input.process_name(p as u32))
                 ),
             )?;
         }

@@ -25,6 +25,8 @@ struct Data<'a> {
     hosts: u32,
     /// Host of each process id (-1: never seen).
     proc_host: Vec<i64>,
+    /// Name of each process id as the model gives it (empty: none); omitted when unknown.
+    names: Option<Vec<String>>,
     /// Columns, one entry per event.
     t: Vec<u64>,
     k: Vec<u8>,
@@ -82,6 +84,12 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
         title: input.title,
         hosts: input.host_count(),
         proc_host: input.process_hosts().into_iter().map(signed).collect(),
+        names: input.names.map(|names| {
+            let count = input.process_hosts().len();
+            (0..count as u32)
+                .map(|p| names.get(&p).cloned().unwrap_or_default())
+                .collect()
+        }),
         t: input.events.iter().map(|e| e.record.time.0).collect(),
         k: input.events.iter().map(|e| e.record.kind as u8).collect(),
         p: input.events.iter().map(|e| signed(e.record.process)).collect(),

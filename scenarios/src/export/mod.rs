@@ -25,6 +25,7 @@ pub mod jsonl;
 use ruckus_sim::Failure;
 use ruckus_sim::trace::TraceEvent;
 use ruckus_sim::{Fault, FaultPlan, Partition, RecordKind};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::str::FromStr;
 
@@ -98,6 +99,8 @@ pub struct ExportInput<'a> {
     pub failure: Option<&'a Failure>,
     /// A title for the views that show one.
     pub title: &'a str,
+    /// Process names by id, as the model gave them (from the trace header), if known.
+    pub names: Option<&'a BTreeMap<u32, String>>,
 }
 
 impl<'a> ExportInput<'a> {
@@ -109,6 +112,21 @@ impl<'a> ExportInput<'a> {
             plan,
             failure: None,
             title: "ruckus run",
+            names: None,
+        }
+    }
+
+    /// Names the processes (lanes, tracks and event text say `p3 client-1`).
+    pub fn with_names(mut self, names: &'a BTreeMap<u32, String>) -> Self {
+        self.names = Some(names);
+        self
+    }
+
+    /// Process `p` as a person knows it: `p3 client-1`, or `p3` without a name.
+    pub(crate) fn process_name(&self, p: u32) -> String {
+        match self.names.and_then(|n| n.get(&p)) {
+            Some(name) => format!("p{p} {name}"),
+            None => format!("p{p}"),
         }
     }
 

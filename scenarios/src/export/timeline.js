@@ -21,12 +21,17 @@
     crash: "#e53e3e", pause: "#dd9b1f", kill_process: "#ed8936", partition: "#3182ce", clog: "#805ad5",
     slow_link: "#319795", clock_jump: "#38a169", clock_drift: "#68d391", network_chaos: "#a0aec0",
   };
-  const GUTTER = 70, AXIS = 26, FAULT_ROW = 12, MAX_FAULT_ROWS = 8;
+  const AXIS = 26, FAULT_ROW = 12, MAX_FAULT_ROWS = 8;
   const MAX_ARROWS = 60000, MAX_MARKERS = 150000;
+  // Aggregation: above this many events per pixel the view draws density strips, BIN px wide.
+  const DENSE_PER_PX = 2, BIN = 3;
 
   // ---- derived data ------------------------------------------------------------------------
   const hosts = Math.max(1, D.hosts);
   const procHost = D.proc_host;
+  // A process as the model names it: "p3 client-1" (the trace header's names), else "p3".
+  const NAMES = D.names || [];
+  function procName(p) { return NAMES[p] ? "p" + p + " " + NAMES[p] : "p" + p; }
   const procRank = [], hostProcs = new Array(hosts).fill(0);
   for (let p = 0; p < procHost.length; p++) {
     const h = procHost[p];
@@ -60,6 +65,26 @@
   let t0 = tMin, nsPerPx = 1, yOff = 0;
   let hover = -1, hoverFault = null, pinned = -1;
   let laneH = 40, laneTop = 0;
+  // The label column is as wide as its widest label (within 40% of the window), so names are
+  // not cut; a label still too wide ends in an ellipsis instead of running under the lanes.
+  let GUTTER = 70;
+  function gutterWidth() {
+    let widest = 0;
+    ctx.font = "10px system-ui, sans-serif";
+    for (let p = 0; p < procHost.length; p++) widest = Math.max(widest, ctx.measureText(procName(p)).width);
+    ctx.font = "bold 12px system-ui, sans-serif";
+    widest = Math.max(widest, ctx.measureText("faults").width, ctx.measureText("h" + (hosts - 1)).width);
+    return Math.round(Math.max(70, Math.min(widest + 18, 0.4 * W)));
+  }
+  function clipText(text, width) {
+    if (ctx.measureText(text).width <= width) return text;
+    let lo = 0, hi = text.length;
+    while (lo < hi) {
+      const m = (lo + hi + 1) >> 1;
+      if (ctx.measureText(text.slice(0, m) + "\u2026").width <= width) lo = m; else hi = m - 1;
+    }
+    return text.slice(0, lo) + "\u2026";
+  }
   let drawn = { markers: 0, arrows: 0 };
 
   function resize() {
@@ -69,7 +94,9 @@
     canvas.width = Math.round(W * dpr);
     canvas.height = Math.round(Hpx * dpr);
     laneTop = AXIS + faultRows * FAULT_ROW + 10;
-    laneH = Math.max(16, Math.min(90, (Hpx - laneTop - 6) / hosts));
+    // Lanes share the whole height (the page fits its window), at least 16 px each.
+    laneH = Math.max(16, (Hpx - laneTop - 6) / hosts);
+    GUTTER = gutterWidth();
   }
   function fit() {
     const span = tMax - tMin;
@@ -116,9 +143,13 @@
     drawLanes();
     drawFaultShading(tA, tB);
     drawFaultLane(tA, tB);
-    drawn = { markers: 0, arrows: 0 };
-    if (arrowsBox.checked) drawArrows(tA, tB);
-    drawMarkers(tA, tB);
+    drawn = { markers: 0, arrows: 0, bins: 0 };
+    // Dense views (more events than DENSE_PER_PX per pixel) are aggregated: per process, a
+    // strip whose shade counts the events under each few pixels; zoom in for single events.
+    const inView = upperBound(T, tB) - lowerBound(T, tA);
+    const dense = inView > DENSE_PER_PX * Math.max(1, W - GUTTER);
+    if (arrowsBox.checked && !dense) drawArrows(tA, tB);
+    if (dense) drawDensity(tA, tB); else drawMarkers(tA, tB);
     drawHealsAndViolation();
     drawAxis(tA, tB);
     drawGutter();
@@ -126,6 +157,10 @@
     status.dataset.events = String(N);
     status.dataset.markers = String(drawn.markers);
     status.dataset.arrows = String(drawn.arrows);
+    status.dataset.bins = String(drawn.bins);
+    status.dataset.aggregated = dense ? "yes" : "no";
+    status.dataset.lanesBottom = String(Math.round(laneTop + hosts * laneH));
+    status.dataset.gutter = String(GUTTER);
   }
 
   function drawLanes() {
@@ -198,14 +233,11 @@
       ctx.fillRect(x0, y, x1 - x0, FAULT_ROW - 2);
       ctx.globalAlpha = 1;
       if (x1 - x0 > 40) {
-        // Clip the label to its bar rather than squeezing it.
-        ctx.save();
-        ctx.beginPath();
-        ctx.rect(x0, y, x1 - x0 - 2, FAULT_ROW - 2);
-        ctx.clip();
+        // A label wider than its bar ends in an ellipsis (never a word cut mid-way); hover
+        // shows it whole.
+        const left = Math.max(x0, GUTTER) + 3, room = Math.min(x1, W) - left - 3;
         ctx.fillStyle = "#fff";
-        ctx.fillText(f.label, Math.max(x0, GUTTER) + 3, y + (FAULT_ROW - 2) / 2);
-        ctx.restore();
+        if (room > 12) ctx.fillText(clipText(f.label, room), left, y + (FAULT_ROW - 2) / 2);
       }
     }
     ctx.restore();
@@ -268,6 +300,35 @@
     ctx.lineTo(x1 - s * Math.cos(a + 0.4), y1 - s * Math.sin(a + 0.4));
     ctx.closePath();
     ctx.fill();
+  }
+
+  function drawDensity(tA, tB) {
+    const lo = lowerBound(T, tA), hi = upperBound(T, tB);
+    const cols = Math.ceil((W - GUTTER) / BIN) + 1;
+    const rows = new Map(); // process id, or -1 - host for host events without a process
+    let most = 1;
+    for (let j = lo; j < hi; j++) {
+      if (H[j] < 0) continue;
+      const key = P[j] >= 0 ? P[j] : -1 - H[j];
+      let counts = rows.get(key);
+      if (!counts) { counts = new Uint32Array(cols); rows.set(key, counts); }
+      const c = Math.floor((xOf(T[j]) - GUTTER) / BIN);
+      if (c < 0 || c >= cols) continue;
+      counts[c] += 1;
+      if (counts[c] > most) most = counts[c];
+    }
+    const scale = Math.log(1 + most);
+    for (const [key, counts] of rows) {
+      const y = key >= 0 ? procY(key, procHost[key]) : laneY(-1 - key) + laneH / 2;
+      if (y < laneTop - 2 || y > Hpx) continue;
+      for (let c = 0; c < cols; c++) {
+        if (!counts[c]) continue;
+        const shade = 0.2 + 0.8 * Math.log(1 + counts[c]) / scale;
+        ctx.fillStyle = "rgba(56,103,214," + shade.toFixed(3) + ")";
+        ctx.fillRect(GUTTER + c * BIN, y - 4, BIN, 8);
+        drawn.bins++;
+      }
+    }
   }
 
   function drawMarkers(tA, tB) {
@@ -383,7 +444,9 @@
       const x = Math.round(xOf(t)) + 0.5;
       ctx.moveTo(x, AXIS - 6);
       ctx.lineTo(x, Hpx);
-      ctx.fillText(fmtTime(t), x + 3, AXIS / 2);
+      // A label that would run past the right edge goes on the tick's left instead.
+      const text = fmtTime(t), tw = ctx.measureText(text).width;
+      ctx.fillText(text, x + 3 + tw > W - 2 ? x - 3 - tw : x + 3, AXIS / 2);
     }
     ctx.stroke();
   }
@@ -410,10 +473,18 @@
       if (laneH >= 30 && hostProcs[h] > 0) {
         ctx.font = "10px system-ui, sans-serif";
         ctx.fillStyle = "#718096";
-        const ps = [];
-        for (let p = 0; p < procHost.length && ps.length < 4; p++) if (procHost[p] === h) ps.push("p" + p);
-        if (hostProcs[h] > ps.length) ps.push("\u2026");
-        ctx.fillText(ps.join(" "), 8, y + Math.min(laneH / 2, 12) + 13);
+        const room = GUTTER - 12;
+        if (hostProcs[h] > 1 && laneH / (hostProcs[h] + 1) >= 11) {
+          // Room for a line per process: each name beside its own sub-row.
+          for (let p = 0; p < procHost.length; p++) {
+            if (procHost[p] === h) ctx.fillText(clipText(procName(p), room), 8, procY(p, h) + 6);
+          }
+        } else {
+          const ps = [];
+          for (let p = 0; p < procHost.length && ps.length < 4; p++) if (procHost[p] === h) ps.push(procName(p));
+          if (hostProcs[h] > ps.length) ps.push("\u2026");
+          ctx.fillText(clipText(ps.join(" "), room), 8, y + Math.min(laneH / 2, 12) + 13);
+        }
       }
     }
   }
@@ -422,12 +493,12 @@
   function describe(j) {
     const k = K[j];
     let s = "#" + I[j] + "  " + fmtTime(T[j]) + "  " + D.kinds[k];
-    if (P[j] >= 0) s += "  p" + P[j];
+    if (P[j] >= 0) s += "  " + procName(P[j]);
     if (H[j] >= 0) s += "@h" + H[j];
-    if (k === DELIVER) s += "\nfrom p" + Q[j] + ", sent " + fmtTime(A[j]) + " (latency " + fmtTime(T[j] - A[j]) + ")";
+    if (k === DELIVER) s += "\nfrom " + procName(Q[j]) + ", sent " + fmtTime(A[j]) + " (latency " + fmtTime(T[j] - A[j]) + ")";
     else if (k === TIMER) s += "\ntimer id " + A[j];
     else if (k === START) s += "\nincarnation " + A[j];
-    else if (k === DROPPED && Q[j] >= 0) s += "\nmessage from p" + Q[j] + " to a dead process";
+    else if (k === DROPPED && Q[j] >= 0) s += "\nmessage from " + procName(Q[j]) + " to a dead process";
     else if (k === DROPPED) s += "\ntimer of a dead incarnation";
     else if (k === DEFERRED) s += "\nheld: the host is paused";
     s += "\ndigest " + D.g[j];

@@ -136,6 +136,20 @@ impl<P: Process> Sim<P> {
         None
     }
 
+    /// Each liveness (`Eventually`) property's deadline: the end of the plan's faults (the
+    /// heal) plus its bound. A horizon before a deadline ends the run before the property can
+    /// be judged, so tools treat such a horizon as bad input.
+    pub fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
+        let heal = self.plan.faults_end();
+        self.properties
+            .iter()
+            .filter_map(|p| match p.kind {
+                PropertyKind::Eventually { within } => Some((p.name.clone(), heal.saturating_add(within))),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A liveness failure if some `Eventually` property's deadline is before `before`.
     pub(super) fn liveness_deadline_passed(&self, before: Instant) -> Option<Failure> {
         for (i, p) in self.properties.iter().enumerate() {

@@ -115,15 +115,16 @@ impl<P: Process> Sim<P> {
             fingerprint: self.core.fingerprint.value(),
             last_events: self.core.recorder.events(),
             metrics: self.core.metrics.clone(),
-            processes: self.labels(),
+            processes: self.process_labels(),
             probes: self.core.probes.borrow().reached(),
         };
         self.finished = Some(report.clone());
         Progress::Finished(report)
     }
 
-    /// Every process's label, from its state (or its boot image while it is down).
-    fn labels(&self) -> Vec<ProcessLabel> {
+    /// Every labelled process's label now, from its state (or its boot image while it is
+    /// down); processes whose model gives no label are left out.
+    pub fn process_labels(&self) -> Vec<ProcessLabel> {
         (0..self.states.len())
             .filter_map(|i| {
                 let up = self.states[i].is_some();

@@ -137,8 +137,10 @@ impl<P: Process> Sim<P> {
         }
     }
 
-    /// The host's boot process number `index` (modulo their count), if it has any.
-    pub(super) fn boot_process_of(&self, h: HostId, index: u32) -> Option<ProcessId> {
+    /// The process a [`Fault::KillProcess`](crate::Fault::KillProcess) on `host` with
+    /// `process_index` kills: the host's boot process number `index` (modulo their count), if
+    /// it has any. Lets reports name the process instead of the raw index.
+    pub fn boot_process_of(&self, h: HostId, index: u32) -> Option<ProcessId> {
         let boots: Vec<ProcessId> = self.core.hosts[h.index()]
             .processes
             .iter()

@@ -1,6 +1,6 @@
 //! The engine: one thread, one event queue ordered by (time, sequence), one seed.
 //!
-//! One file per concept: [`core`] (what a handler's context reaches), `queue` (the event
+//! One file per concept: `core` (what a handler's context reaches), `queue` (the event
 //! queue, a timing wheel),
 //! `dispatch` (the event loop), `lifecycle` (crash, kill, restart, pause), `faults` (the plan's
 //! faults and the heal), `checks` (properties and limits), `report` (verdicts and reports) and

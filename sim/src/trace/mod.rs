@@ -36,9 +36,9 @@
 //! postcard uses) then the record body. The body starts with a tag byte — bits 0-3 the
 //! [`RecordKind`], bit 4 "index delta follows" (otherwise the index is the previous one plus 1),
 //! bit 5 "host follows" (otherwise the host the process was last seen on), bit 6 "digest
-//! follows" (otherwise 0), bit 7 "aux follows" (otherwise 0) — then varints: [index delta],
-//! time delta from the previous record, process+1, [host+1], peer+1, [aux], then [digest as 8
-//! LE bytes], and for notes a varint length and the UTF-8 text. A delivery stores its latency
+//! follows" (otherwise 0), bit 7 "aux follows" (otherwise 0) — then varints: \[index delta\],
+//! time delta from the previous record, process+1, \[host+1\], peer+1, \[aux\], then \[digest as 8
+//! LE bytes\], and for notes a varint length and the UTF-8 text. A delivery stores its latency
 //! (time − send time) instead of the send time. All arithmetic wraps, so any record round-trips.
 //! On pingpong this is about 19 bytes per event.
 //!

@@ -397,6 +397,16 @@ impl Process for ConsulNode {
     type Timer = ConsulTimer;
     type Operation = ConsulOp;
 
+    /// `consul-N (leader, term T)` for catalog server N; `agent-NODE`, `instance`, `caller`.
+    fn label(&self) -> Option<String> {
+        Some(match self {
+            ConsulNode::Server(s) => s.raft.label("consul"),
+            ConsulNode::Agent(a) => format!("agent-{}", a.node),
+            ConsulNode::Instance(_) => "instance".into(),
+            ConsulNode::Caller(_) => "caller".into(),
+        })
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let cx = &mut ctx.scope(|m| m, |t| t);
         match self {

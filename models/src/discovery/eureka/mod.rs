@@ -723,6 +723,18 @@ impl Process for EurekaNode {
     type Timer = EurekaTimer;
     type Operation = DiscoveryOp;
 
+    /// `eureka-registry`, `instance`, `caller`.
+    fn label(&self) -> Option<String> {
+        Some(
+            match self {
+                EurekaNode::Registry(_) => "eureka-registry",
+                EurekaNode::Instance(_) => "instance",
+                EurekaNode::Caller(_) => "caller",
+            }
+            .into(),
+        )
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
             EurekaNode::Registry(r) => r.on_start(ctx),

@@ -325,6 +325,11 @@ impl Process for SwimNode {
     type Timer = NodeTimer;
     type Operation = SwimOp;
 
+    /// `member-N`, N its index in the pool.
+    fn label(&self) -> Option<String> {
+        Some(format!("member-{}", self.swim.me()))
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         let me = self.swim.me();
         ctx.record(SwimOp::Boot { member: me });

@@ -245,6 +245,65 @@ pub fn seconds(d: Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
 }
 
+/// The fault plan as `FaultPlan`'s text, with each process kill naming the process it hits as
+/// the model knows it (`kill process #15160 on h3 ... -> p3 client-1`): the plan stores a raw
+/// index (modulo the host's boot processes), which means nothing to a reader. `labels` are
+/// the run's (`RunReport::processes`); `sim` is the run's simulation as built.
+pub fn plan_text(plan: &FaultPlan, sim: &dyn Simulation, labels: &[ruckus_sim::ProcessLabel]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if plan.actions.is_empty() {
+        out.push_str("  (no faults)\n");
+    }
+    for (i, a) in plan.actions.iter().enumerate() {
+        let _ = write!(out, "  #{i:<3} {:>16}  {}", a.at.to_string(), a.fault);
+        if let ruckus_sim::Fault::KillProcess {
+            host, process_index, ..
+        } = &a.fault
+        {
+            match sim.boot_process_of(*host, *process_index) {
+                Some(p) => {
+                    let _ = write!(out, " -> {p}");
+                    if let Some(l) = labels.iter().find(|l| l.id == p) {
+                        // The name, without the state at the run's end.
+                        let _ = write!(out, " {}", l.label.split(" (").next().unwrap_or(&l.label));
+                    }
+                }
+                None => out.push_str(" -> no process there"),
+            }
+        }
+        out.push('\n');
+    }
+    if let Some(h) = plan.heal_at {
+        let _ = writeln!(out, "  heal everything at {h}");
+    }
+    out
+}
+
+/// `Err` (bad input) when the scenario's horizon is shorter than a liveness property's bound
+/// (the time it is given after the heal): such a run can never show the property coming to
+/// hold, and reporting it as a liveness failure would blame the model for the scenario's
+/// horizon. (A horizon that ends after the bound but before the heal plus the bound is left
+/// alone: some built-in scenarios are written so.)
+pub fn check_horizon(scenario: &Scenario, sim: &dyn Simulation) -> Result<(), String> {
+    let heal = sim.fault_plan().faults_end();
+    let short = sim
+        .liveness_deadlines()
+        .into_iter()
+        .map(|(name, deadline)| (name, deadline.saturating_since(heal), deadline))
+        .filter(|(_, bound, _)| *bound > scenario.limits.horizon)
+        .max_by_key(|(_, bound, _)| *bound);
+    match short {
+        None => Ok(()),
+        Some((property, bound, deadline)) => Err(format!(
+            "limits.horizon = \"{}\" is shorter than the liveness bound of property `{property}` ({}): the run would end before it could hold; set limits.horizon to at least \"{}\"",
+            ruckus_sim::nanos_with_unit(scenario.limits.horizon.0),
+            ruckus_sim::nanos_with_unit(bound.0),
+            ruckus_sim::nanos_with_unit(deadline.as_nanos()),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,64 +423,5 @@ mod tests {
         let caught = std::panic::catch_unwind(|| quietly(|| panic!("inside")));
         assert!(caught.is_err());
         QUIET.with(|q| assert_eq!(q.get(), 0));
-    }
-}
-
-/// The fault plan as `FaultPlan`'s text, with each process kill naming the process it hits as
-/// the model knows it (`kill process #15160 on h3 ... -> p3 client-1`): the plan stores a raw
-/// index (modulo the host's boot processes), which means nothing to a reader. `labels` are
-/// the run's (`RunReport::processes`); `sim` is the run's simulation as built.
-pub fn plan_text(plan: &FaultPlan, sim: &dyn Simulation, labels: &[ruckus_sim::ProcessLabel]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    if plan.actions.is_empty() {
-        out.push_str("  (no faults)\n");
-    }
-    for (i, a) in plan.actions.iter().enumerate() {
-        let _ = write!(out, "  #{i:<3} {:>16}  {}", a.at.to_string(), a.fault);
-        if let ruckus_sim::Fault::KillProcess {
-            host, process_index, ..
-        } = &a.fault
-        {
-            match sim.boot_process_of(*host, *process_index) {
-                Some(p) => {
-                    let _ = write!(out, " -> {p}");
-                    if let Some(l) = labels.iter().find(|l| l.id == p) {
-                        // The name, without the state at the run's end.
-                        let _ = write!(out, " {}", l.label.split(" (").next().unwrap_or(&l.label));
-                    }
-                }
-                None => out.push_str(" -> no process there"),
-            }
-        }
-        out.push('\n');
-    }
-    if let Some(h) = plan.heal_at {
-        let _ = writeln!(out, "  heal everything at {h}");
-    }
-    out
-}
-
-/// `Err` (bad input) when the scenario's horizon is shorter than a liveness property's bound
-/// (the time it is given after the heal): such a run can never show the property coming to
-/// hold, and reporting it as a liveness failure would blame the model for the scenario's
-/// horizon. (A horizon that ends after the bound but before the heal plus the bound is left
-/// alone: some built-in scenarios are written so.)
-pub fn check_horizon(scenario: &Scenario, sim: &dyn Simulation) -> Result<(), String> {
-    let heal = sim.fault_plan().faults_end();
-    let short = sim
-        .liveness_deadlines()
-        .into_iter()
-        .map(|(name, deadline)| (name, deadline.saturating_since(heal), deadline))
-        .filter(|(_, bound, _)| *bound > scenario.limits.horizon)
-        .max_by_key(|(_, bound, _)| *bound);
-    match short {
-        None => Ok(()),
-        Some((property, bound, deadline)) => Err(format!(
-            "limits.horizon = \"{}\" is shorter than the liveness bound of property `{property}` ({}): the run would end before it could hold; set limits.horizon to at least \"{}\"",
-            ruckus_sim::nanos_with_unit(scenario.limits.horizon.0),
-            ruckus_sim::nanos_with_unit(bound.0),
-            ruckus_sim::nanos_with_unit(deadline.as_nanos()),
-        )),
     }
 }

@@ -343,6 +343,18 @@ fn eureka_no_self_preservation() {
 }
 
 #[test]
+fn platform() {
+    check(
+        "platform",
+        &[
+            (1, "held", "bcce760a3002ff3b", 610957),
+            (2, "held", "f361742d6263f0d5", 619579),
+            (3, "held", "19591bf4c15fcb95", 591206),
+        ],
+    );
+}
+
+#[test]
 fn every_builtin_scenario_is_pinned() {
     let source = include_str!("golden.rs");
     let missing: Vec<&str> = ruckus_scenarios::builtin::names()

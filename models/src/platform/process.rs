@@ -217,6 +217,14 @@ impl Client {
         self.query.ask(&mut consul(ctx), 0, min_index, wait, timeout);
     }
 
+    /// A query got no answer in time: ask the next server.
+    fn on_query_timeout(&mut self, ctx: &mut Context<'_, Platform>, id: u64) {
+        if self.query.on_timeout(id) {
+            ctx.count("discovery.resolve.failed", 1);
+            self.ask(ctx);
+        }
+    }
+
     fn on_listing(&mut self, ctx: &mut Context<'_, Platform>, listing: Option<consul::Listing>) {
         let d = Rc::clone(&self.shared.discovery);
         match listing {
@@ -446,10 +454,7 @@ impl Process for Platform {
             (Platform::Instance(i), PlatformTimer::Resolve) => i.resolve(ctx),
             (Platform::Client(c), PlatformTimer::Service(t)) => c.client.on_timer(&mut service(ctx), t),
             (Platform::Client(c), PlatformTimer::Consul(ConsulTimer::QueryTimeout { id })) => {
-                if c.query.on_timeout(id) {
-                    ctx.count("discovery.resolve.failed", 1);
-                    c.ask(ctx);
-                }
+                c.on_query_timeout(ctx, id);
             }
             (Platform::Client(c), PlatformTimer::Resolve) => c.ask(ctx),
             _ => {}

@@ -114,7 +114,9 @@ fn config_errors_name_the_field() {
     let mut c = Config::default();
     c.discovery.resolve = crate::discovery::consul::ResolveMode::Agent;
     assert!(c.validate().unwrap_err().contains("discovery.resolve"));
-    let mut c = Config::default();
-    c.clients = 0;
+    let c = Config {
+        clients: 0,
+        ..Config::default()
+    };
     assert!(c.validate().unwrap_err().contains("clients"));
 }

@@ -191,6 +191,8 @@ pub(crate) struct ReplayResult {
 }
 
 /// How a replay visit ended.
+// One value per replay, returned once: boxing the outcome would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ReplayEnd {
     /// It ran to the end (or to a divergence).
     Done(ReplayOutcome),

@@ -222,10 +222,9 @@ pub fn shrink_failure_with(
     let mut setup_error = None;
     let topology = runner::topology(&scenario.topology);
     let plan_shrink = shrink_plan_before(plan, topology.hosts(), failure.time, max_tests, |p| {
-        match {
-            tick("faults");
-            failure_of(scenario, seed, p)
-        } {
+        tick("faults");
+        let outcome = failure_of(scenario, seed, p);
+        match outcome {
             Ok(f) => same(f.as_ref(), failure),
             Err(e) => {
                 setup_error.get_or_insert(e);

@@ -94,6 +94,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../data/experiments/adaptive_throttling.toml"),
     ),
     ("fallbacks", include_str!("../../data/experiments/fallbacks.toml")),
+    (
+        "platform_health_filtering",
+        include_str!("../../data/experiments/platform_health_filtering.toml"),
+    ),
+    (
+        "platform_retry_budget",
+        include_str!("../../data/experiments/platform_retry_budget.toml"),
+    ),
+    (
+        "platform_placement",
+        include_str!("../../data/experiments/platform_placement.toml"),
+    ),
+    (
+        "platform_cache_ttl",
+        include_str!("../../data/experiments/platform_cache_ttl.toml"),
+    ),
 ];
 
 /// One variant as written: a name and overrides of the scenario by dotted path.

@@ -177,17 +177,19 @@ fn renamed<P: ruckus_sim::Process>(prefix: &str, props: Vec<Property<P>>) -> Vec
         .collect()
 }
 
-/// Whether discovery agrees with the scheduler: every tier runs at least its count of live
-/// instances, and the catalog leader lists exactly the live ones as passing.
-pub fn check_discovery_matches(v: &View<'_, Platform>, config: &Config) -> Result<(), String> {
-    let Some(leader) = v
-        .processes()
+/// The catalog's leader of the highest term.
+fn catalog_leader<'v>(v: &View<'v, Platform>) -> Result<&'v raft::Server<HealthCatalog>, String> {
+    v.processes()
         .filter_map(|(_, _, p)| p.as_catalog_raft())
         .filter(|s| s.role == raft::Role::Leader)
         .max_by_key(|s| s.term)
-    else {
-        return Err("no catalog leader".into());
-    };
+        .ok_or_else(|| "no catalog leader".into())
+}
+
+/// Whether discovery agrees with the scheduler: every tier runs at least its count of live
+/// instances, and the catalog leader lists exactly the live ones as passing.
+pub fn check_discovery_matches(v: &View<'_, Platform>, config: &Config) -> Result<(), String> {
+    let leader = catalog_leader(v)?;
     for (t, tier) in config.tiers.iter().enumerate() {
         let live: BTreeSet<u32> = v
             .processes()
@@ -215,14 +217,7 @@ pub fn check_discovery_matches(v: &View<'_, Platform>, config: &Config) -> Resul
 
 /// Whether every client's view of the front tier is what the catalog leader lists as passing.
 pub fn check_client_views(v: &View<'_, Platform>) -> Result<(), String> {
-    let Some(leader) = v
-        .processes()
-        .filter_map(|(_, _, p)| p.as_catalog_raft())
-        .filter(|s| s.role == raft::Role::Leader)
-        .max_by_key(|s| s.term)
-    else {
-        return Err("no catalog leader".into());
-    };
+    let leader = catalog_leader(v)?;
     let passing: BTreeSet<u32> = leader.state.listing(0).passing().into_iter().collect();
     for (id, _, p) in v.processes() {
         if let Some(c) = p.as_client()

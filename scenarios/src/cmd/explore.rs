@@ -11,7 +11,10 @@ use std::path::PathBuf;
 #[command(after_long_help = "\
 Every variant runs on the same seeds (common random numbers), so it meets the same fault plans
 and workloads; the table gives each metric's mean and 95% interval over seeds, and the paired
-difference from the baseline variant. Built-in experiments: backoff, retry_storm, mm1.")]
+difference from the baseline variant. Built-in experiments: backoff, retry_storm, mm1,
+discovery_crash, swim_tuning, swim_tuning_loss, swim_paper, swim_lifeguard, scheduler_placement,
+scheduler_workers, overload_protection, adaptive_throttling, fallbacks, platform_health_filtering,
+platform_retry_budget, platform_placement, platform_cache_ttl.")]
 pub struct Args {
     /// A built-in experiment name or a path to an experiment file.
     pub experiment: String,
@@ -121,4 +124,27 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     }
     // Exploring is measuring: runs that fail a property are reported in the table, not an error.
     Ok(Exit::Held)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    #[test]
+    fn the_long_help_names_every_builtin_experiment() {
+        let help = Wrapper::command().render_long_help().to_string();
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (name, _) in crate::explore::BUILTIN {
+            assert!(
+                flat.contains(&format!("{name},")) || flat.contains(&format!("{name}.")),
+                "`ruckus explore --help` does not list {name}"
+            );
+        }
+    }
 }

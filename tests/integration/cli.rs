@@ -660,7 +660,12 @@ fn tour_finds_shrinks_and_explains_the_planted_bug() {
         r.out
     );
     // Step 6: the platform loses a zone and heals; its report is written.
-    assert!(r.out.contains("hosts h2, h5, h8, h11, h14, h17 down from 60.000s to 120.000s"), "{}", r.out);
+    assert!(
+        r.out
+            .contains("hosts h2, h5, h8, h11, h14, h17 down from 60.000s to 120.000s"),
+        "{}",
+        r.out
+    );
     assert!(r.out.contains("verdict held"), "{}", r.out);
     let rates: Vec<f64> = r
         .out
@@ -668,15 +673,24 @@ fn tour_finds_shrinks_and_explains_the_planted_bug() {
         .skip_while(|l| !l.contains("client success rate per 10 s"))
         .skip(1)
         .take(2)
-        .flat_map(|l| l.split_whitespace().skip(2).map(|x| x.parse::<f64>().expect("a rate")).collect::<Vec<_>>())
+        .flat_map(|l| {
+            l.split_whitespace()
+                .skip(2)
+                .map(|x| x.parse::<f64>().expect("a rate"))
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert_eq!(rates.len(), 22, "{}", r.out);
     // Whole before the outage, a dip when the zone goes down at 60 s, whole again at the end.
     assert!(rates[..4].iter().all(|&x| x > 99.0), "{rates:?}");
     assert!(rates[4] < 99.0, "{rates:?}");
     assert!(rates[rates.len() - 5..].iter().all(|&x| x > 99.0), "{rates:?}");
-    let report = std::fs::read_to_string(dir.join("platform.html")).expect("the tour writes the platform report");
-    assert!(report.contains("requests: success rate"), "the platform report lacks its chart");
+    let report =
+        std::fs::read_to_string(dir.join("platform.html")).expect("the tour writes the platform report");
+    assert!(
+        report.contains("requests: success rate"),
+        "the platform report lacks its chart"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

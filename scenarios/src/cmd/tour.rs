@@ -31,10 +31,22 @@ pub const TOUR_PLATFORM: &str = "platform_zone_outage";
 const PLATFORM_FIGURES: &[(&str, &str)] = &[
     ("success_ratio", "of client requests succeeded"),
     ("requests_failed", "requests failed for good (after retries)"),
-    ("time_to_first_error_s", "s from a failure to the first client error"),
-    ("time_to_stop_routing_s", "s until callers stopped routing to a lost instance"),
-    ("replacement_running_s", "s from the scheduler declaring an instance lost to its replacement running"),
-    ("time_to_desired_count_s", "s until every tier was back at its count"),
+    (
+        "time_to_first_error_s",
+        "s from a failure to the first client error",
+    ),
+    (
+        "time_to_stop_routing_s",
+        "s until callers stopped routing to a lost instance",
+    ),
+    (
+        "replacement_running_s",
+        "s from the scheduler declaring an instance lost to its replacement running",
+    ),
+    (
+        "time_to_desired_count_s",
+        "s until every tier was back at its count",
+    ),
     ("time_below_slo_s", "s below the success SLO in all"),
     ("mttr_s", "s to recover, mean over outages"),
 ];
@@ -278,7 +290,13 @@ fn platform_step(out: &mut dyn std::io::Write, program: &str, dir: &std::path::P
         "6. The whole stack heals itself: the platform loses a zone under steady load"
     )
     .map_err(w)?;
-    writeln!(out, "   $ {program} run {} --html {}", scenario.name, html.display()).map_err(w)?;
+    writeln!(
+        out,
+        "   $ {program} run {} --html {}",
+        scenario.name,
+        html.display()
+    )
+    .map_err(w)?;
     writeln!(out, "   {}", scenario.description).map_err(w)?;
     let outcome = crate::runner::run(&scenario, scenario.seed);
     let report = &outcome.report;
@@ -286,23 +304,29 @@ fn platform_step(out: &mut dyn std::io::Write, program: &str, dir: &std::path::P
     let metrics = &report.metrics;
     let width = Duration::from_secs(10);
     let buckets = Buckets::over(report.end_time, width);
-    let rates = success_rate(metrics.timed("requests.ok"), metrics.timed("requests.failed"), buckets);
+    let rates = success_rate(
+        metrics.timed("requests.ok"),
+        metrics.timed("requests.failed"),
+        buckets,
+    );
     // The first 20 s are the platform starting (placing, registering): not shown.
     let skip = 2;
     writeln!(out, "   client success rate per 10 s from {} s, in %:", skip * 10).map_err(w)?;
     for (row, chunk) in rates[skip.min(rates.len())..].chunks(11).enumerate() {
         let cells: Vec<String> = chunk
             .iter()
-            .map(|r| if r.is_finite() { format!("{:5.1}", r * 100.0) } else { "    -".into() })
+            .map(|r| {
+                if r.is_finite() {
+                    format!("{:5.1}", r * 100.0)
+                } else {
+                    "    -".into()
+                }
+            })
             .collect();
         writeln!(out, "   {:>5} s {}", (skip + row * 11) * 10, cells.join(" ")).map_err(w)?;
     }
-    let figures = crate::explore::figures::figures(
-        &scenario.model,
-        &scenario.model_params,
-        metrics,
-        report.end_time,
-    );
+    let figures =
+        crate::explore::figures::figures(&scenario.model, &scenario.model_params, metrics, report.end_time);
     for (name, meaning) in PLATFORM_FIGURES {
         if let Some(v) = figures.get(*name) {
             let shown = if *name == "success_ratio" {

@@ -262,45 +262,61 @@ fn between(series: &[(Instant, u64)], from: Instant, to: Instant) -> &[(Instant,
     &series[a..b]
 }
 
+/// How far [`check_slo_outside_blast`] has judged a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SloProgress {
+    /// The first SLO window not yet judged (0: the one starting at the warm-up).
+    pub next_window: u64,
+    /// Whether the platform is up: some window since the warm-up met the SLO. Windows before
+    /// that are its start (the catalog filling, the clients' first answers), not outages.
+    pub up: bool,
+}
+
 /// Whether every SLO window (consecutive `slo.window`s from the warm-up) that ended by `now`,
-/// from window `first` on, and overlaps no fault's blast window (its fault window extended by
-/// `slo.blast_grace`) met the SLO. Returns the index of the first window not yet over.
+/// from `progress` on, met the SLO if it overlaps no fault's blast window (its fault window
+/// extended by `slo.blast_grace`) and the platform was up (see [`SloProgress::up`]).
+/// Returns how far it got.
 pub fn check_slo_outside_blast(
     metrics: &Metrics,
     config: &Config,
-    first: u64,
+    progress: SloProgress,
     now: Instant,
-) -> Result<u64, String> {
+) -> Result<SloProgress, String> {
     let slo = config.slo;
     let w = slo.window.as_nanos().max(1);
     let start = Instant::ZERO + config.warmup();
-    let mut k = first;
+    let mut p = progress;
     loop {
-        let from = Instant(start.0 + k * w);
+        let from = Instant(start.0 + p.next_window * w);
         let to = Instant(from.0 + w);
         if to > now {
-            return Ok(k);
+            return Ok(p);
+        }
+        p.next_window += 1;
+        let (rate, total) = success_between(metrics, from, to);
+        let met = total > 0 && rate >= slo.success_rate;
+        if !p.up {
+            p.up = met;
+            continue;
         }
         let blasted = metrics
             .fault_windows()
             .iter()
             .any(|f| f.blast_overlaps(slo.blast_grace, from, to));
-        if !blasted {
-            let (rate, total) = success_between(metrics, from, to);
-            if total == 0 {
-                return Err(format!(
-                    "no client request in [{from}, {to}), {} or more from any fault",
-                    slo.blast_grace
-                ));
-            }
-            if rate < slo.success_rate {
-                return Err(format!(
-                    "{rate:.4} of the {total} client requests in [{from}, {to}) succeeded, below the SLO {}, with no fault within {} of it",
-                    slo.success_rate, slo.blast_grace
-                ));
-            }
+        if blasted || met {
+            continue;
         }
-        k += 1;
+        return Err(if total == 0 {
+            format!(
+                "no client request in [{from}, {to}), {} or more from any fault",
+                slo.blast_grace
+            )
+        } else {
+            format!(
+                "{rate:.4} of the {total} client requests in [{from}, {to}) succeeded, below the SLO {}, with no fault within {} of it",
+                slo.success_rate, slo.blast_grace
+            )
+        });
     }
 }
 
@@ -366,17 +382,17 @@ pub fn properties(config: &Config) -> Vec<Property<Platform>> {
         },
     ));
     let blast = config.clone();
-    let next = Cell::new((0u64, Instant::ZERO));
+    let progress = Cell::new((SloProgress::default(), Instant::ZERO));
     props.push(Property::always_every(
         "slo_outside_blast_windows",
         Duration::from_secs(1),
         move |v: &View<'_, Platform>| {
-            let (mut first, last) = next.get();
+            let (mut p, last) = progress.get();
             if v.now() < last {
-                first = 0; // the closure reused in a new run
+                p = SloProgress::default(); // the closure reused in a new run
             }
-            let k = check_slo_outside_blast(v.metrics(), &blast, first, v.now())?;
-            next.set((k, v.now()));
+            let p = check_slo_outside_blast(v.metrics(), &blast, p, v.now())?;
+            progress.set((p, v.now()));
             Ok(())
         },
     ));

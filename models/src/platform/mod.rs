@@ -42,14 +42,22 @@
 //!   front tier is the catalog's passing list.
 //! - `slo_after_heal` (liveness): within the same bound, a whole SLO window of client requests
 //!   succeeds at `slo.success_rate` or better.
+//! - `slo_outside_blast_windows` (safety, [`check_slo_outside_blast`]): once the platform is
+//!   up, every SLO window (consecutive `slo.window`s from the warm-up) that overlaps no fault
+//!   window extended by `slo.blast_grace` (30 s) meets the SLO. The fault windows are the
+//!   engine's record of what each fault really did (`Metrics::fault_windows`).
 //!
 //! ## Metrics
 //!
 //! Clients record `requests.ok` / `requests.failed` over time (the run report's success-rate
-//! chart); tiers their `tierN.*` counters; the scheduler `sched.*`, discovery `consul.*`.
+//! chart); every caller the backend of each attempt ([`process::ROUTES`]); tiers their
+//! `tierN.*` counters; the scheduler `sched.*`, discovery `consul.*`.
 //! [`summarize`] gives the figures experiments compare: success ratio, requests lost,
 //! time below the SLO, the number and mean length of outages (mean time to recover), the
-//! longest, and the scheduler's replacement time.
+//! longest, the scheduler's replacement time, and per failure ([`self_healing`]) the time to
+//! the first client error, to the last request sent to a dead instance, and to the desired
+//! count running again. The run report marks detection, rescheduling and recovery once per
+//! episode over the shaded fault windows (`marks`).
 
 mod config;
 mod marks;

@@ -125,7 +125,14 @@ fn at(s: f64) -> Instant {
     Instant((s * 1e9) as u64)
 }
 
-fn window(index: usize, kind: FaultKind, begin: f64, end: f64, hosts: &[u32], processes: &[u32]) -> FaultWindow {
+fn window(
+    index: usize,
+    kind: FaultKind,
+    begin: f64,
+    end: f64,
+    hosts: &[u32],
+    processes: &[u32],
+) -> FaultWindow {
     FaultWindow {
         index,
         kind,
@@ -150,7 +157,15 @@ fn self_healing_figures_come_from_the_fault_windows_and_what_the_platform_record
     for t in [40.5, 41.0, 69.5, 72.0] {
         m.observe_at("requests.failed", at(t), 0);
     }
-    for (t, to) in [(39.0, 20), (42.0, 20), (45.0, 20), (55.0, 20), (71.0, 21), (73.0, 21), (74.0, 22)] {
+    for (t, to) in [
+        (39.0, 20),
+        (42.0, 20),
+        (45.0, 20),
+        (55.0, 20),
+        (71.0, 21),
+        (73.0, 21),
+        (74.0, 22),
+    ] {
         m.observe_at(process::ROUTES, at(t), to);
     }
     // Nine allocations desired from 30 s to 90 s; the crashed host's agent counts nothing
@@ -171,7 +186,10 @@ fn self_healing_figures_come_from_the_fault_windows_and_what_the_platform_record
     // p20 last sent to at 45 s (55 s is after its restart); p21 at 73 s; p13 is no instance.
     assert_eq!(h.stop_routing, [Duration::from_secs(5), Duration::from_secs(3)]);
     // Back at count when the kill ended (50 s) and when the replacement ran (86 s).
-    assert_eq!(h.desired_count, [Duration::from_secs(10), Duration::from_secs(16)]);
+    assert_eq!(
+        h.desired_count,
+        [Duration::from_secs(10), Duration::from_secs(16)]
+    );
     let s = summarize(&config, &m, at(100.0));
     assert_eq!(s["time_to_first_error_s"], 0.5);
     assert_eq!(s["time_to_stop_routing_s"], 4.0);
@@ -260,7 +278,10 @@ fn the_slo_outside_blast_windows_holds_when_the_platform_heals_within_the_grace(
     let h = self_healing(&config, m, at(150.0));
     assert_eq!(h.first_error.len(), 1, "{h:?}");
     assert_eq!(h.desired_count.len(), 1, "{h:?}");
-    assert!(h.desired_count[0] > Duration::ZERO && h.desired_count[0] < secs(40), "{h:?}");
+    assert!(
+        h.desired_count[0] > Duration::ZERO && h.desired_count[0] < secs(40),
+        "{h:?}"
+    );
 }
 
 #[test]

@@ -105,9 +105,9 @@ impl<P: Process> Sim<P> {
             Fault::KillProcess {
                 host, process_index, ..
             } => {
-                let killed = self.boot_process_of(*host, *process_index).filter(|p| {
-                    self.core.procs[p.index()].alive && self.core.status[host.index()].up
-                });
+                let killed = self
+                    .boot_process_of(*host, *process_index)
+                    .filter(|p| self.core.procs[p.index()].alive && self.core.status[host.index()].up);
                 (vec![*host], killed.into_iter().collect())
             }
             Fault::Partition { partition, .. } => {

@@ -562,7 +562,14 @@ fn fault_windows_record_begin_end_and_what_each_fault_hit() {
             // Hit nobody: a window all the same, with nothing in it.
             (3, FaultKind::KillProcess, 400, Some(450), vec![], vec![]),
             (4, FaultKind::Pause, 500, Some(600), vec![0], vec![0]),
-            (5, FaultKind::Crash, 700, Some(850), crashed_odd.clone(), crashed_odd),
+            (
+                5,
+                FaultKind::Crash,
+                700,
+                Some(850),
+                crashed_odd.clone(),
+                crashed_odd
+            ),
             // Still cut when the heal comes at 900 ms: the heal ends it.
             (6, FaultKind::Partition, 800, Some(900), vec![2], vec![]),
         ]
@@ -606,7 +613,11 @@ fn a_checker_sees_each_fault_window_open_exactly_while_the_fault_acts() {
         for w in v.fault_windows() {
             let open = w.end.is_none_or(|e| e > v.now());
             if open == v.host_up(w.hosts[0]) {
-                return Err(format!("{} open: {open}, host up: {}", w.label, v.host_up(w.hosts[0])));
+                return Err(format!(
+                    "{} open: {open}, host up: {}",
+                    w.label,
+                    v.host_up(w.hosts[0])
+                ));
             }
         }
         Ok(())

@@ -64,6 +64,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
     ("consul", include_str!("../data/consul.toml")),
     ("platform", include_str!("../data/platform.toml")),
+    (
+        "platform_zone_outage",
+        include_str!("../data/platform_zone_outage.toml"),
+    ),
     ("eureka", include_str!("../data/eureka.toml")),
     (
         "eureka_no_self_preservation",

@@ -355,6 +355,18 @@ fn platform() {
 }
 
 #[test]
+fn platform_zone_outage() {
+    check(
+        "platform_zone_outage",
+        &[
+            (1, "held", "fa79ae433cefd245", 412365),
+            (2, "held", "16cbfa971e9d3d2e", 413384),
+            (3, "held", "7cabaea844101288", 408506),
+        ],
+    );
+}
+
+#[test]
 fn every_builtin_scenario_is_pinned() {
     let source = include_str!("golden.rs");
     let missing: Vec<&str> = ruckus_scenarios::builtin::names()

@@ -67,6 +67,8 @@ struct Attempt {
     /// The backend's balancer slot when it was sent (a hint, checked against `backend`).
     slot: usize,
     timer: TimerId,
+    /// Sent as a half-open breaker's probe: the breaker's trip count then.
+    probe: Option<u32>,
 }
 
 /// A finished call, handed back to its owner.
@@ -271,9 +273,14 @@ impl Caller {
             }
             return;
         }
-        if let Some(b) = &mut self.breaker
-            && !b.allow(now)
-        {
+        let (allowed, probe) = match &mut self.breaker {
+            None => (true, None),
+            Some(b) => {
+                let allowed = b.allow(now);
+                (allowed, (allowed && b.probing(now)).then_some(b.trips))
+            }
+        };
+        if !allowed {
             if measured {
                 ctx.count(&self.names.breaker_rejected, 1);
             }
@@ -331,6 +338,7 @@ impl Caller {
                 backend: to,
                 slot: backend,
                 timer,
+                probe,
             },
         );
         if measured {
@@ -420,6 +428,11 @@ impl Caller {
             for k in others {
                 let o = self.attempts.remove(&k).expect("listed");
                 ctx.cancel_timer(o.timer);
+                // A probe dropped unanswered gives its place back, or the half-open
+                // breaker would wait for its outcome forever.
+                if let (Some(b), Some(trips)) = (&mut self.breaker, o.probe) {
+                    b.abandon_probe(now, trips);
+                }
                 if let Some(slot) = self.slot_of(o.backend, o.slot) {
                     self.balancer.on_result(slot, now, false);
                 }

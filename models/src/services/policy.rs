@@ -255,6 +255,26 @@ impl CircuitBreaker {
         }
     }
 
+    /// Whether the breaker is half-open at `now` (a call `allow` lets through is a probe).
+    pub fn probing(&mut self, now: Instant) -> bool {
+        matches!(self.state(now), BreakerState::HalfOpen { .. })
+    }
+
+    /// A probe let through while the breaker had tripped `trips` times will never report (its
+    /// call ended another way): if the breaker is still in that half-open spell, its place goes
+    /// to the next call. Without this, a half-open breaker whose probes were all dropped would
+    /// reject every call for good.
+    pub fn abandon_probe(&mut self, now: Instant, trips: u32) {
+        if let BreakerState::HalfOpen { sent, succeeded } = self.state(now)
+            && trips == self.trips
+        {
+            self.state = BreakerState::HalfOpen {
+                sent: sent.saturating_sub(1),
+                succeeded,
+            };
+        }
+    }
+
     /// Records the outcome of a call that `allow` let through.
     pub fn record(&mut self, now: Instant, failed: bool) {
         match self.state(now) {
@@ -617,6 +637,43 @@ mod tests {
         b.record(t(301), true);
         assert_eq!(b.state(t(301)), BreakerState::Open { until: t(401) });
         assert_eq!(b.trips, 3);
+    }
+
+    #[test]
+    fn an_abandoned_probe_gives_its_place_back_in_its_own_half_open_spell_only() {
+        let cfg = BreakerConfig {
+            window: 2,
+            min_calls: 2,
+            failure_ratio: 0.5,
+            open_for: ms(100),
+            half_open_probes: 2,
+        };
+        let mut b = CircuitBreaker::new(cfg);
+        let t = |n| Instant::ZERO + ms(n);
+        for _ in 0..2 {
+            assert!(b.allow(t(0)));
+            b.record(t(0), true);
+        }
+        // Half-open: a probe and its hedge go out; the probe answers, the hedge is dropped.
+        assert!(b.allow(t(100)) && b.probing(t(100)));
+        assert!(b.allow(t(101)));
+        b.record(t(102), false);
+        assert!(!b.allow(t(103)), "both places taken, one outcome still owed");
+        b.abandon_probe(t(103), b.trips);
+        assert!(b.allow(t(104)), "the dropped hedge's place is free again");
+        b.record(t(105), false);
+        assert_eq!(b.state(t(105)), BreakerState::Closed);
+        // A probe of an earlier spell does not free a place in a later one.
+        for _ in 0..2 {
+            assert!(b.allow(t(200)));
+            b.record(t(200), true);
+        }
+        let old_spell = b.trips;
+        assert!(b.allow(t(300)));
+        b.record(t(301), true); // the probe fails: open again, a new spell follows
+        assert!(b.allow(t(401)) && b.allow(t(402)));
+        b.abandon_probe(t(403), old_spell);
+        assert!(!b.allow(t(404)));
     }
 
     #[test]

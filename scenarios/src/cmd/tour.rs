@@ -7,6 +7,8 @@
 //!    workload and horizon.
 //! 4. Write the shrunk run as a trace and an HTML timeline.
 //! 5. Print the commands that replay it.
+//! 6. Run the whole platform (scheduler, discovery, a three-tier service) through a zone
+//!    outage, print how it degraded and healed, and write the run's HTML report.
 //!
 //! A step whose machinery is not in this build says so and the tour goes on.
 
@@ -21,6 +23,21 @@ use std::sync::Mutex;
 
 /// The embedded scenario the tour sweeps.
 pub const TOUR_SCENARIO: &str = "lease_lock_no_sync";
+
+/// The embedded scenario of the tour's last step: the platform through a zone outage.
+pub const TOUR_PLATFORM: &str = "platform_zone_outage";
+
+/// The platform's figures the tour prints, with what they mean, in this order.
+const PLATFORM_FIGURES: &[(&str, &str)] = &[
+    ("success_ratio", "of client requests succeeded"),
+    ("requests_failed", "requests failed for good (after retries)"),
+    ("time_to_first_error_s", "s from a failure to the first client error"),
+    ("time_to_stop_routing_s", "s until callers stopped routing to a lost instance"),
+    ("replacement_running_s", "s from the scheduler declaring an instance lost to its replacement running"),
+    ("time_to_desired_count_s", "s until every tier was back at its count"),
+    ("time_below_slo_s", "s below the success SLO in all"),
+    ("mttr_s", "s to recover, mean over outages"),
+];
 
 /// Flags of `ruckus tour`.
 #[derive(Debug, Default, clap::Args)]
@@ -228,6 +245,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         scenario.replay_command(seed)
     )
     .map_err(w)?;
+    // 6. The platform heals itself.
+    platform_step(out, &program, &dir)?;
+
     writeln!(
         out,
         "\nTour done in {:.3}s. Outputs are in {}/.",
@@ -241,4 +261,107 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     )
     .map_err(w)?;
     Ok(Exit::Held)
+}
+
+/// Step 6: the platform through a zone outage, as a few lines and an HTML report.
+fn platform_step(out: &mut dyn std::io::Write, program: &str, dir: &std::path::Path) -> Result<(), String> {
+    use crate::over_time::{Buckets, success_rate};
+    use ruckus_sim::Duration;
+    let w = |e: std::io::Error| format!("cannot write the tour: {e}");
+    let scenario = Registry::builtin()
+        .program(program)
+        .scenario(TOUR_PLATFORM, &[])
+        .map_err(|e| e.to_string())?;
+    let html = dir.join("platform.html");
+    writeln!(
+        out,
+        "6. The whole stack heals itself: the platform loses a zone under steady load"
+    )
+    .map_err(w)?;
+    writeln!(out, "   $ {program} run {} --html {}", scenario.name, html.display()).map_err(w)?;
+    writeln!(out, "   {}", scenario.description).map_err(w)?;
+    let outcome = crate::runner::run(&scenario, scenario.seed);
+    let report = &outcome.report;
+    writeln!(out, "   {}", crash_summary(&outcome.plan)).map_err(w)?;
+    let metrics = &report.metrics;
+    let width = Duration::from_secs(10);
+    let buckets = Buckets::over(report.end_time, width);
+    let rates = success_rate(metrics.timed("requests.ok"), metrics.timed("requests.failed"), buckets);
+    // The first 20 s are the platform starting (placing, registering): not shown.
+    let skip = 2;
+    writeln!(out, "   client success rate per 10 s from {} s, in %:", skip * 10).map_err(w)?;
+    for (row, chunk) in rates[skip.min(rates.len())..].chunks(11).enumerate() {
+        let cells: Vec<String> = chunk
+            .iter()
+            .map(|r| if r.is_finite() { format!("{:5.1}", r * 100.0) } else { "    -".into() })
+            .collect();
+        writeln!(out, "   {:>5} s {}", (skip + row * 11) * 10, cells.join(" ")).map_err(w)?;
+    }
+    let figures = crate::explore::figures::figures(
+        &scenario.model,
+        &scenario.model_params,
+        metrics,
+        report.end_time,
+    );
+    for (name, meaning) in PLATFORM_FIGURES {
+        if let Some(v) = figures.get(*name) {
+            let shown = if *name == "success_ratio" {
+                format!("{:.2}%", v * 100.0)
+            } else if name.ends_with("_s") {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            };
+            writeln!(out, "   {shown:>8} {meaning}").map_err(w)?;
+        }
+    }
+    let verdict = match &report.failure {
+        None => "held: every tier back at its count, the catalog lists exactly the live instances, the clients within the SLO".to_owned(),
+        Some(f) => format!(
+            "{} `{}` at {}: {}",
+            report.verdict.name(),
+            f.property.as_deref().unwrap_or_default(),
+            f.time,
+            f.message
+        ),
+    };
+    writeln!(out, "   verdict {verdict}").map_err(w)?;
+    let page = crate::run_report::html(&scenario.name, &outcome, &scenario.replay_command(scenario.seed));
+    std::fs::write(&html, page).map_err(|e| format!("cannot write {}: {e}", html.display()))?;
+    writeln!(
+        out,
+        "   wrote {} (success rate and latency over time, the outage shaded)",
+        html.display()
+    )
+    .map_err(w)?;
+    Ok(())
+}
+
+/// One line for a plan of host crashes sharing a start and a length (a zone outage), else the
+/// plan's own text on one line per fault.
+fn crash_summary(plan: &ruckus_sim::FaultPlan) -> String {
+    use ruckus_sim::Fault;
+    let crashes: Vec<_> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a.fault {
+            Fault::CrashHost { host, down_for } => Some((a.at, down_for, host)),
+            _ => None,
+        })
+        .collect();
+    match crashes.first() {
+        Some(&(at, down_for, _))
+            if crashes.len() == plan.actions.len()
+                && crashes.iter().all(|c| c.0 == at && c.1 == down_for) =>
+        {
+            let hosts: Vec<String> = crashes.iter().map(|c| c.2.to_string()).collect();
+            format!(
+                "hosts {} down from {} to {}",
+                hosts.join(", "),
+                crate::runner::seconds(at - ruckus_sim::Instant::ZERO),
+                crate::runner::seconds(at.saturating_add(down_for) - ruckus_sim::Instant::ZERO)
+            )
+        }
+        _ => plan.to_string().trim_end().replace('\n', "\n   "),
+    }
 }

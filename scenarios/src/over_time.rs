@@ -157,6 +157,33 @@ pub fn fault_bands(plan: &FaultPlan, end: Instant) -> Vec<Band> {
         .collect()
 }
 
+/// The fault windows the engine recorded in `metrics` as shaded bands (in seconds), cut at
+/// `end`: each as it really was (cut short by the heal, still open at the end) and, on hover,
+/// what it hit (a role fault's processes, a crash's victims).
+pub fn window_bands(metrics: &Metrics, end: Instant) -> Vec<Band> {
+    let s = |t: Instant| t.min(end).as_nanos() as f64 / 1e9;
+    metrics
+        .fault_windows()
+        .iter()
+        .filter(|w| w.begin < end)
+        .map(|w| {
+            let mut label = format!("{} at {}", w.label, w.begin);
+            if !w.processes.is_empty() {
+                let hit: Vec<String> = w.processes.iter().map(|p| p.to_string()).collect();
+                label.push_str(&format!(" (hit {})", hit.join(", ")));
+            } else if !w.hosts.is_empty() {
+                let hit: Vec<String> = w.hosts.iter().map(|h| h.to_string()).collect();
+                label.push_str(&format!(" (on {})", hit.join(", ")));
+            }
+            Band {
+                from: s(w.begin),
+                to: s(w.end_or(end)),
+                label,
+            }
+        })
+        .collect()
+}
+
 /// The model's marked moments, and the heal, as chart marks (in seconds).
 pub fn marks(metrics: &Metrics, plan: &FaultPlan, end: Instant) -> Vec<Mark> {
     let mut out: Vec<Mark> = metrics
@@ -243,6 +270,19 @@ mod tests {
         assert_eq!(labels, [(4.0, "node down"), (5.0, "heal")]);
         // A band that starts after the end is dropped; one that runs past it is cut.
         assert!(fault_bands(&plan, at(1)).is_empty());
+        // The engine's windows: as they really were, with what they hit.
+        m.fault_began(ruckus_sim::FaultWindow {
+            index: 0,
+            kind: ruckus_sim::FaultKind::Crash,
+            label: "crash h1".into(),
+            begin: at(2),
+            end: None,
+            hosts: vec![HostId(1)],
+            processes: vec![ruckus_sim::ProcessId(4)],
+        });
+        let real = window_bands(&m, at(10));
+        assert_eq!((real[0].from, real[0].to), (2.0, 10.0), "open: to the end");
+        assert!(real[0].label.ends_with("(hit p4)"), "{}", real[0].label);
         assert_eq!(fault_bands(&plan, at(3))[0].to, 3.0);
     }
 }

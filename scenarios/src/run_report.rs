@@ -1,7 +1,7 @@
 //! `ruckus run --report FILE.html`: one run as charts over time. For each group of outcomes
 //! the model records (`<group>.ok` / `<group>.failed`), the success rate, the latency
 //! percentiles and the rates of both; then every other timed series as a rate. The fault
-//! windows are shaded, the heal and the model's marked moments drawn as lines, the violation
+//! windows (as the engine recorded them) are shaded, the heal and the model's marked moments drawn as lines, the violation
 //! (if any) marked in red. One self-contained file: no script, nothing fetched.
 
 use crate::chart::{Decor, Mark, STYLE, Series, esc, line_chart, num};
@@ -19,8 +19,15 @@ pub fn html(scenario: &str, outcome: &Outcome, replay: &str) -> String {
     let metrics = &report.metrics;
     let end = report.end_time;
     let buckets = Buckets::over(end, BUCKET);
+    // The engine's record of the faults when it has one (role targets resolved, the heal's
+    // cut); the plan otherwise.
+    let bands = if metrics.fault_windows().is_empty() {
+        over_time::fault_bands(&outcome.plan, end)
+    } else {
+        over_time::window_bands(metrics, end)
+    };
     let mut decor = Decor {
-        bands: over_time::fault_bands(&outcome.plan, end),
+        bands,
         marks: over_time::marks(metrics, &outcome.plan, end),
         y_max: None,
         x_range: Some((0.0, end.as_nanos() as f64 / 1e9)),

@@ -93,7 +93,7 @@ pub use fault::{
     ClockSkew, Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate, InstanceKiller,
     LatencyMonkey, LeaderCrash, Pick, RoleAction, RoleFaultRate, RoleTarget, ZoneOutage, ZonePartition,
 };
-pub use metrics::Metrics;
+pub use metrics::{FaultWindow, Metrics};
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
 pub use probe::ProbeHit;

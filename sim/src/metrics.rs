@@ -1,8 +1,54 @@
 //! Metrics a model records during a run: counters, distributions of samples, samples stamped
-//! with the time they were taken (for charts over time), and marked moments.
+//! with the time they were taken (for charts over time), and marked moments. The engine adds
+//! the fault windows: when each fault of the plan really began and ended, and what it hit.
 
-use crate::time::Instant;
+use crate::fault::FaultKind;
+use crate::network::HostId;
+use crate::process::ProcessId;
+use crate::time::{Duration, Instant};
 use std::collections::BTreeMap;
+
+/// One fault of the plan as it happened: when it began and ended, and what it hit.
+///
+/// The engine records one per fault begun (role faults with the processes they resolved to),
+/// so summaries and checkers can relate what the system did to the faults it met.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultWindow {
+    /// The fault's index in the (sorted) plan.
+    pub index: usize,
+    /// Its kind (a role fault has the kind of its host counterpart: `KillRole` is
+    /// `KillProcess`, `CrashRole` is `Crash`...).
+    pub kind: FaultKind,
+    /// What it was, for a reader (the fault's description, e.g. `"kill a random api for 10s"`).
+    pub label: String,
+    /// When it began.
+    pub begin: Instant,
+    /// When it ended: its own end or the heal, whichever came first (equal to `begin` for an
+    /// instantaneous fault). `None` while it lasts, or if nothing undid it before the run ended.
+    pub end: Option<Instant>,
+    /// The hosts it acted on: the host it names, both ends of a link fault, the hosts of a
+    /// partition's named side (of a cut zone), the hosts of a role fault's processes. Empty
+    /// for faults on the whole network (network chaos).
+    pub hosts: Vec<HostId>,
+    /// The processes it acted on: for a crash, every process that died with the hosts; for a
+    /// kill, the process killed; for a pause, those on the paused hosts; for any other role
+    /// fault, the processes it resolved to. Empty otherwise, and when it hit nobody.
+    pub processes: Vec<ProcessId>,
+}
+
+impl FaultWindow {
+    /// Its end, or `end_of_run` if it had none.
+    pub fn end_or(&self, end_of_run: Instant) -> Instant {
+        self.end.unwrap_or(end_of_run)
+    }
+
+    /// Whether `[begin, end + grace)` (open-ended while it lasts) overlaps `[from, to)`: a
+    /// fault's blast window, for checks that excuse what happens during and shortly after it.
+    pub fn blast_overlaps(&self, grace: Duration, from: Instant, to: Instant) -> bool {
+        let blast_end = self.end.map_or(Instant::MAX, |e| e.saturating_add(grace));
+        self.begin < to && blast_end > from && from < to
+    }
+}
 
 /// Counters and sample sets, keyed by name and kept in sorted order for stable reports.
 ///
@@ -13,6 +59,7 @@ pub struct Metrics {
     samples: BTreeMap<String, Vec<u64>>,
     timed: BTreeMap<String, Vec<(Instant, u64)>>,
     marks: Vec<(Instant, String)>,
+    faults: Vec<FaultWindow>,
 }
 
 impl Metrics {
@@ -91,6 +138,36 @@ impl Metrics {
         &self.marks
     }
 
+    /// Records a fault's begin (the engine does this for every fault of the plan; tests build
+    /// windows by hand). Windows stay in the order they began.
+    pub fn fault_began(&mut self, window: FaultWindow) {
+        self.faults.push(window);
+    }
+
+    /// Records the end at `at` of plan fault `index`'s window, if it is still open.
+    pub fn fault_ended(&mut self, index: usize, at: Instant) {
+        if let Some(w) = self
+            .faults
+            .iter_mut()
+            .rev()
+            .find(|w| w.index == index && w.end.is_none())
+        {
+            w.end = Some(at);
+        }
+    }
+
+    /// Ends every open fault window at `at` (the heal undoes every fault).
+    pub fn faults_healed(&mut self, at: Instant) {
+        for w in self.faults.iter_mut().filter(|w| w.end.is_none()) {
+            w.end = Some(at);
+        }
+    }
+
+    /// The fault windows so far, in the order the faults began.
+    pub fn fault_windows(&self) -> &[FaultWindow] {
+        &self.faults
+    }
+
     /// The `q`-quantile (0.0..=1.0) of a distribution by the nearest-rank method, or `None`.
     pub fn quantile(&self, name: &str, q: f64) -> Option<u64> {
         let mut v = self.samples(name).to_vec();
@@ -139,5 +216,57 @@ mod tests {
         assert!(m.samples("calls.ok").is_empty());
         m.mark(Instant(9), "node down");
         assert_eq!(m.marks(), &[(Instant(9), "node down".to_string())]);
+    }
+
+    fn window(index: usize, begin: u64) -> FaultWindow {
+        FaultWindow {
+            index,
+            kind: FaultKind::Crash,
+            label: format!("fault {index}"),
+            begin: Instant(begin),
+            end: None,
+            hosts: vec![HostId(index as u32)],
+            processes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fault_windows_close_by_index_once_and_the_heal_closes_the_rest() {
+        let mut m = Metrics::default();
+        m.fault_began(window(0, 10));
+        m.fault_began(window(1, 20));
+        m.fault_began(window(2, 30));
+        m.fault_ended(1, Instant(25));
+        // A second end of the same fault (after the heal undid it, say) changes nothing.
+        m.fault_ended(1, Instant(99));
+        m.faults_healed(Instant(40));
+        m.fault_ended(0, Instant(50));
+        let ends: Vec<_> = m.fault_windows().iter().map(|w| (w.index, w.end)).collect();
+        assert_eq!(
+            ends,
+            [
+                (0, Some(Instant(40))),
+                (1, Some(Instant(25))),
+                (2, Some(Instant(40)))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_blast_window_reaches_grace_past_the_end_and_forever_while_open() {
+        let mut w = window(0, 100);
+        let grace = Duration(50);
+        // Open: everything from its begin on.
+        assert!(w.blast_overlaps(grace, Instant(1_000), Instant(2_000)));
+        assert!(!w.blast_overlaps(grace, Instant(0), Instant(100)));
+        w.end = Some(Instant(200));
+        assert!(w.blast_overlaps(grace, Instant(0), Instant(101)));
+        assert!(w.blast_overlaps(grace, Instant(249), Instant(300)));
+        assert!(!w.blast_overlaps(grace, Instant(250), Instant(300)));
+        assert!(!w.blast_overlaps(Duration::ZERO, Instant(200), Instant(300)));
+        assert_eq!(w.end_or(Instant(7)), Instant(200));
+        // An instantaneous fault still blasts for the grace.
+        w.end = Some(Instant(100));
+        assert!(w.blast_overlaps(grace, Instant(120), Instant(130)));
     }
 }

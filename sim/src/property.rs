@@ -3,7 +3,7 @@
 //! Checkers only observe. They get a [`View`] of true time and every process's state, and
 //! return `Ok(())` or a message saying what is wrong; they can never change the run.
 
-use crate::metrics::Metrics;
+use crate::metrics::{FaultWindow, Metrics};
 use crate::network::HostId;
 use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::sim::Core;
@@ -113,6 +113,11 @@ impl<'a, P: Process> View<'a, P> {
     /// The metrics recorded so far.
     pub fn metrics(&self) -> &'a Metrics {
         &self.core.metrics
+    }
+    /// The fault windows so far: each fault begun, when it ended, what it hit (the same as
+    /// `metrics().fault_windows()`).
+    pub fn fault_windows(&self) -> &'a [FaultWindow] {
+        self.core.metrics.fault_windows()
     }
     /// Messages delivered so far.
     pub fn deliveries(&self) -> u64 {

@@ -43,6 +43,9 @@ pub struct Slo {
     /// After the heal, the platform is back at its desired count and within the SLO this
     /// long later at the latest (None: [`Config::recovery_bound`] computes it).
     pub recover_within: Option<Duration>,
+    /// How long after a fault ends its blast window lasts: every SLO window that overlaps
+    /// no fault window extended by this much must meet the SLO.
+    pub blast_grace: Duration,
 }
 
 impl Default for Slo {
@@ -51,6 +54,7 @@ impl Default for Slo {
             success_rate: 0.99,
             window: Duration::from_secs(10),
             recover_within: None,
+            blast_grace: Duration::from_secs(30),
         }
     }
 }

@@ -42,28 +42,39 @@
 //!   front tier is the catalog's passing list.
 //! - `slo_after_heal` (liveness): within the same bound, a whole SLO window of client requests
 //!   succeeds at `slo.success_rate` or better.
+//! - `slo_outside_blast_windows` (safety, [`check_slo_outside_blast`]): once the platform is
+//!   up, every SLO window (consecutive `slo.window`s from the warm-up) that overlaps no fault
+//!   window extended by `slo.blast_grace` (30 s) meets the SLO. The fault windows are the
+//!   engine's record of what each fault really did (`Metrics::fault_windows`).
 //!
 //! ## Metrics
 //!
 //! Clients record `requests.ok` / `requests.failed` over time (the run report's success-rate
-//! chart); tiers their `tierN.*` counters; the scheduler `sched.*`, discovery `consul.*`.
+//! chart); every caller the backend of each attempt ([`process::ROUTES`]); tiers their
+//! `tierN.*` counters; the scheduler `sched.*`, discovery `consul.*`.
 //! [`summarize`] gives the figures experiments compare: success ratio, requests lost,
 //! time below the SLO, the number and mean length of outages (mean time to recover), the
-//! longest, and the scheduler's replacement time.
+//! longest, the scheduler's replacement time, and per failure ([`self_healing`]) the time to
+//! the first client error, to the last request sent to a dead instance, and to the desired
+//! count running again. The run report marks detection, rescheduling and recovery once per
+//! episode over the shaded fault windows (`marks`).
 
 mod config;
+mod marks;
 pub mod process;
 #[cfg(test)]
 mod tests;
 
 pub use config::{Config, Layout, Slo, Tier};
+pub use marks::{DetectionMarks, RecoveryMarks, RescheduleMarks};
 pub use process::{Client, Instance, NodeAgent, Platform, PlatformMsg, PlatformOp, PlatformTimer, Shared};
 
 use crate::discovery::consul::{self, HealthCatalog};
 use crate::discovery::swim::{self, Roster, Swim};
 use crate::raft;
 use crate::scheduler::{self, placement::NodeId};
-use ruckus_sim::{Duration, HostId, Instant, Metrics, Model, ProcessId, Property, Sim, View};
+use ruckus_sim::{Duration, FaultKind, HostId, Instant, Metrics, Model, ProcessId, Property, Sim, View};
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -97,7 +108,10 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
     let sched_members: Vec<ProcessId> = (0..layout.sched_servers).map(ProcessId).collect();
     for i in 0..layout.sched_servers {
         let server = scheduler::Server::new(sched.server_settings(), i, sched_members.clone(), sched.raft());
-        let pid = sim.spawn(HostId(i), Platform::SchedServer(server));
+        let pid = sim.spawn(
+            HostId(i),
+            Platform::SchedServer(server, RescheduleMarks::new(&shared)),
+        );
         assert_eq!(
             pid, sched_members[i as usize],
             "scheduler servers are the first processes"
@@ -132,7 +146,10 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
             discovery.reconcile_interval,
             discovery.stale_reads,
         );
-        let pid = sim.spawn(layout.catalog_host(i), Platform::CatalogServer(server));
+        let pid = sim.spawn(
+            layout.catalog_host(i),
+            Platform::CatalogServer(server, DetectionMarks::new(Rc::clone(&shared))),
+        );
         assert_eq!(pid, layout.catalog_server(i));
     }
 
@@ -237,16 +254,78 @@ pub fn check_client_views(v: &View<'_, Platform>) -> Result<(), String> {
 
 /// The client requests' success rate within `[from, to)`, and how many there were.
 pub fn success_between(metrics: &Metrics, from: Instant, to: Instant) -> (f64, u64) {
-    let count = |name: &str| {
-        metrics
-            .timed(name)
-            .iter()
-            .filter(|(at, _)| *at >= from && *at < to)
-            .count() as u64
-    };
-    let (ok, failed) = (count("requests.ok"), count("requests.failed"));
+    let (ok, failed) = (
+        between(metrics.timed("requests.ok"), from, to).len() as u64,
+        between(metrics.timed("requests.failed"), from, to).len() as u64,
+    );
     let total = ok + failed;
     (if total == 0 { 0.0 } else { ok as f64 / total as f64 }, total)
+}
+
+/// The samples of a timed series stamped within `[from, to)`. A process stamps its samples
+/// with the time it records them, so every series is in time order: two binary searches.
+fn between(series: &[(Instant, u64)], from: Instant, to: Instant) -> &[(Instant, u64)] {
+    let a = series.partition_point(|(at, _)| *at < from);
+    let b = series.partition_point(|(at, _)| *at < to).max(a);
+    &series[a..b]
+}
+
+/// How far [`check_slo_outside_blast`] has judged a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SloProgress {
+    /// The first SLO window not yet judged (0: the one starting at the warm-up).
+    pub next_window: u64,
+    /// Whether the platform is up: some window since the warm-up met the SLO. Windows before
+    /// that are its start (the catalog filling, the clients' first answers), not outages.
+    pub up: bool,
+}
+
+/// Whether every SLO window (consecutive `slo.window`s from the warm-up) that ended by `now`,
+/// from `progress` on, met the SLO if it overlaps no fault's blast window (its fault window
+/// extended by `slo.blast_grace`) and the platform was up (see [`SloProgress::up`]).
+/// Returns how far it got.
+pub fn check_slo_outside_blast(
+    metrics: &Metrics,
+    config: &Config,
+    progress: SloProgress,
+    now: Instant,
+) -> Result<SloProgress, String> {
+    let slo = config.slo;
+    let w = slo.window.as_nanos().max(1);
+    let start = Instant::ZERO + config.warmup();
+    let mut p = progress;
+    loop {
+        let from = Instant(start.0 + p.next_window * w);
+        let to = Instant(from.0 + w);
+        if to > now {
+            return Ok(p);
+        }
+        p.next_window += 1;
+        let (rate, total) = success_between(metrics, from, to);
+        let met = total > 0 && rate >= slo.success_rate;
+        if !p.up {
+            p.up = met;
+            continue;
+        }
+        let blasted = metrics
+            .fault_windows()
+            .iter()
+            .any(|f| f.blast_overlaps(slo.blast_grace, from, to));
+        if blasted || met {
+            continue;
+        }
+        return Err(if total == 0 {
+            format!(
+                "no client request in [{from}, {to}), {} or more from any fault",
+                slo.blast_grace
+            )
+        } else {
+            format!(
+                "{rate:.4} of the {total} client requests in [{from}, {to}) succeeded, below the SLO {}, with no fault within {} of it",
+                slo.success_rate, slo.blast_grace
+            )
+        });
+    }
 }
 
 /// The components' properties and the platform's own (see the module docs).
@@ -310,6 +389,21 @@ pub fn properties(config: &Config) -> Vec<Property<Platform>> {
             Ok(())
         },
     ));
+    let blast = config.clone();
+    let progress = Cell::new((SloProgress::default(), Instant::ZERO));
+    props.push(Property::always_every(
+        "slo_outside_blast_windows",
+        Duration::from_secs(1),
+        move |v: &View<'_, Platform>| {
+            let (mut p, last) = progress.get();
+            if v.now() < last {
+                p = SloProgress::default(); // the closure reused in a new run
+            }
+            let p = check_slo_outside_blast(v.metrics(), &blast, p, v.now())?;
+            progress.set((p, v.now()));
+            Ok(())
+        },
+    ));
     props
 }
 
@@ -350,7 +444,9 @@ pub fn outages(
 /// `goodput_per_s`, and from one-second
 /// buckets below the SLO rate: `outages`, `mttr_s` (their mean length), `longest_outage_s`,
 /// `time_below_slo_s`; and `replacement_running_s`, the scheduler's mean time from an
-/// allocation lost to its replacement running.
+/// allocation lost to its replacement running. Per failure, from the fault windows the engine
+/// recorded ([`self_healing`]): `time_to_first_error_s`, `time_to_stop_routing_s` and
+/// `time_to_desired_count_s` (each left out when no fault gave it a sample).
 pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     let from = Instant::ZERO + config.warmup();
@@ -398,6 +494,155 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
             replaced.iter().sum::<u64>() as f64 / replaced.len() as f64 / 1e9,
         );
     }
+    let healing = self_healing(config, metrics, end);
+    for (key, samples) in [
+        ("time_to_first_error_s", &healing.first_error),
+        ("time_to_stop_routing_s", &healing.stop_routing),
+        ("time_to_desired_count_s", &healing.desired_count),
+    ] {
+        if !samples.is_empty() {
+            let sum: u64 = samples.iter().map(|d| d.as_nanos()).sum();
+            out.insert(key.into(), sum as f64 / samples.len() as f64 / 1e9);
+        }
+    }
+    out
+}
+
+/// Per-failure self-healing times of a run, from the engine's fault windows and what the
+/// platform recorded (see [`self_healing`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelfHealing {
+    /// Per fault onset (faults beginning at one instant are one onset) that found the
+    /// clients without errors in the second before it and was followed by a client error
+    /// before the next onset and within its blast window: the time to that first error.
+    pub first_error: Vec<Duration>,
+    /// Per instance death (a crash of its host, or a kill): the time to the last request any
+    /// caller sent it while it was dead (zero if none was): until the kill ended, or for good
+    /// after a crash (an instance does not come back with its host).
+    pub stop_routing: Vec<Duration>,
+    /// Per fault onset followed by a shortfall of running allocations (the agents' samples on
+    /// the scheduler's one-second grid, less the instances a kill holds down) against the
+    /// desired ones: the time to the end of the last shortfall that began within its blast
+    /// window, with no later onset before it (the desired count running again; the last grid
+    /// time if it never ended).
+    pub desired_count: Vec<Duration>,
+}
+
+/// The instants faults began at, each with the end of its faults' blast windows (the latest
+/// end plus the grace; `end` for one still open).
+fn onsets(metrics: &Metrics, grace: Duration, end: Instant) -> Vec<(Instant, Instant)> {
+    let mut out: Vec<(Instant, Instant)> = Vec::new();
+    for w in metrics.fault_windows() {
+        let blast_end = w.end.map_or(end, |e| e.saturating_add(grace));
+        match out.iter_mut().find(|(b, _)| *b == w.begin) {
+            Some((_, e)) => *e = (*e).max(blast_end),
+            None => out.push((w.begin, blast_end)),
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The self-healing figures of a run ending at `end` (see [`SelfHealing`]): each measured
+/// from what happened in the run, never from the configuration.
+pub fn self_healing(config: &Config, metrics: &Metrics, end: Instant) -> SelfHealing {
+    let mut out = SelfHealing::default();
+    let warm = Instant::ZERO + config.warmup();
+    let grace = config.slo.blast_grace;
+    let onsets = onsets(metrics, grace, end);
+    let next_onset = |k: usize| onsets.get(k + 1).map_or(end, |(b, _)| *b);
+
+    let failures = metrics.timed("requests.failed");
+    for (k, &(b, blast_end)) in onsets.iter().enumerate() {
+        let quiet_before = between(failures, b.saturating_sub(Duration::from_secs(1)), b).is_empty();
+        if b < warm || !quiet_before {
+            continue;
+        }
+        if let Some((at, _)) = between(failures, b, next_onset(k).min(blast_end)).first() {
+            out.first_error.push(at.saturating_since(b));
+        }
+    }
+
+    let instances = config.layout().boot_processes();
+    let routes = metrics.timed(process::ROUTES);
+    let windows = metrics.fault_windows();
+    for w in windows {
+        let until = match w.kind {
+            FaultKind::KillProcess => w.end_or(end),
+            FaultKind::Crash => end,
+            _ => continue,
+        };
+        for p in w.processes.iter().filter(|p| p.0 >= instances) {
+            let last = between(routes, w.begin, until)
+                .iter()
+                .rev()
+                .find(|(_, to)| *to == u64::from(p.0));
+            out.stop_routing
+                .push(last.map_or(Duration::ZERO, |(at, _)| at.saturating_since(w.begin)));
+        }
+    }
+
+    // Running allocations per grid time, less the instances a kill holds down (their agents
+    // still count them) unless their host crashed since (then its agent counts nothing).
+    let per_tick = |name: &str| {
+        let mut m: BTreeMap<u64, u64> = BTreeMap::new();
+        for &t in metrics.samples(name) {
+            *m.entry(t).or_insert(0) += 1;
+        }
+        m
+    };
+    let desired = per_tick(scheduler::server::DESIRED_AT);
+    let running = per_tick(scheduler::client::RUNNING_AT);
+    let killed_at = |t: Instant| {
+        windows
+            .iter()
+            .filter(|w| w.kind == FaultKind::KillProcess && w.begin <= t && t < w.end_or(end))
+            .filter(|w| {
+                !windows.iter().any(|c| {
+                    c.kind == FaultKind::Crash
+                        && c.begin >= w.begin
+                        && c.begin <= t
+                        && c.hosts.iter().any(|h| w.hosts.contains(h))
+                })
+            })
+            .map(|w| w.processes.iter().filter(|p| p.0 >= instances).count() as u64)
+            .sum::<u64>()
+    };
+    let mut shortfalls: Vec<(Instant, Instant)> = Vec::new();
+    let (mut was_full, mut short_since, mut last) = (false, None, Instant::ZERO);
+    for (&tick, &want) in &desired {
+        let t = Instant(tick);
+        last = t;
+        let have = running
+            .get(&tick)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(killed_at(t));
+        if have >= want {
+            if let Some(s) = short_since.take() {
+                shortfalls.push((s, t));
+            }
+            was_full = true;
+        } else if was_full && short_since.is_none() {
+            short_since = Some(t);
+        }
+    }
+    if let Some(s) = short_since {
+        shortfalls.push((s, last));
+    }
+    let mut per_onset: BTreeMap<usize, Duration> = BTreeMap::new();
+    for (s, e) in shortfalls {
+        let Some(k) = onsets.iter().rposition(|(b, _)| *b <= s) else {
+            continue;
+        };
+        // The latest onset before it, if the shortfall began within its blast window.
+        let (b, blast_end) = onsets[k];
+        if s < blast_end {
+            let d = per_onset.entry(k).or_insert(Duration::ZERO);
+            *d = (*d).max(e.saturating_since(b));
+        }
+    }
+    out.desired_count = per_onset.into_values().collect();
     out
 }
 

@@ -2,6 +2,7 @@
 //! own parts, and each component's traffic travels wrapped in a variant of its own.
 
 use super::config::Config;
+use super::marks::{DetectionMarks, RecoveryMarks, RescheduleMarks};
 use crate::discovery::consul::{
     self, ConsulInstance, ConsulMsg, ConsulOp, ConsulScope, ConsulTimer, HealthCatalog, ResolveMode,
     query::QueryClient,
@@ -12,6 +13,10 @@ use crate::scheduler::{self, RunsTasks, Task};
 use crate::services;
 use ruckus_sim::{Context, Duration, Instant, Process, ProcessId, Scope};
 use std::rc::Rc;
+
+/// The timed series every caller of the platform records its attempts' backends in (valued
+/// by process id): when callers stopped sending to a dead instance.
+pub const ROUTES: &str = "routed";
 
 /// What every instance and agent shares: the platform's parameters, and discovery's as the
 /// catalog's parts read them.
@@ -190,20 +195,27 @@ pub struct Client {
     index: u64,
     /// When the view was last confirmed.
     pub confirmed_at: Option<Instant>,
+    /// Its number among the clients (0 is the first).
+    pub number: u32,
+    /// The first client marks recoveries on the report's charts.
+    recovery: Option<RecoveryMarks>,
 }
 
 impl Client {
-    /// Client `_index` of the platform, resolving through the catalog servers.
-    pub fn new(shared: Rc<Shared>, _index: u32) -> Client {
+    /// Client `index` of the platform, resolving through the catalog servers.
+    pub fn new(shared: Rc<Shared>, index: u32) -> Client {
         let config = &shared.config;
         let measure_from = Instant::ZERO + config.warmup;
-        let caller = services::Caller::new(config.client, Vec::new(), measure_from, "");
+        let mut caller = services::Caller::new(config.client, Vec::new(), measure_from, "");
+        caller.record_routes(ROUTES);
         Client {
             client: services::Client::new(config.workload, caller, measure_from, false),
             query: QueryClient::new(Rc::clone(&shared.catalog_servers)),
             shared,
             index: 0,
             confirmed_at: None,
+            number: index,
+            recovery: None,
         }
     }
 
@@ -222,6 +234,13 @@ impl Client {
         if self.query.on_timeout(id) {
             ctx.count("discovery.resolve.failed", 1);
             self.ask(ctx);
+        }
+    }
+
+    /// The first client's recovery watch, after each of its calls' events.
+    fn watch(&mut self, ctx: &mut Context<'_, Platform>) {
+        if let Some(r) = &mut self.recovery {
+            r.after(ctx, self.client.outcomes());
         }
     }
 
@@ -253,12 +272,14 @@ impl Client {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Platform {
-    /// A scheduler server (the scheduler's own server, replicating with Raft).
-    SchedServer(scheduler::Server),
+    /// A scheduler server (the scheduler's own server, replicating with Raft), and its watch
+    /// for the report's rescheduling marks.
+    SchedServer(scheduler::Server, RescheduleMarks),
     /// The operator who submits the tiers as jobs.
     Submitter(scheduler::Submitter),
-    /// A catalog server (discovery's own server, replicating with Raft, in the gossip pool).
-    CatalogServer(consul::CatalogServer),
+    /// A catalog server (discovery's own server, replicating with Raft, in the gossip pool),
+    /// and its watch for the report's detection marks.
+    CatalogServer(consul::CatalogServer, DetectionMarks),
     /// A node's agents.
     NodeAgent(NodeAgent),
     /// A service instance the scheduler started.
@@ -275,7 +296,10 @@ impl RunsTasks for Platform {
         let t = &config.tiers[tier as usize];
         let last = tier as usize + 1 == config.tiers.len();
         let caller = (!last).then(|| {
-            services::Caller::new(t.serve.caller, Vec::new(), Instant::ZERO, &format!("tier{tier}."))
+            let mut c =
+                services::Caller::new(t.serve.caller, Vec::new(), Instant::ZERO, &format!("tier{tier}."));
+            c.record_routes(ROUTES);
+            c
         });
         Platform::Instance(Instance {
             registration: ConsulInstance::new(tier, task.agent, &shared.discovery),
@@ -292,7 +316,7 @@ impl Platform {
     /// The scheduler server, if this is one.
     pub fn as_sched_server(&self) -> Option<&scheduler::Server> {
         match self {
-            Platform::SchedServer(s) => Some(s),
+            Platform::SchedServer(s, _) => Some(s),
             _ => None,
         }
     }
@@ -303,7 +327,7 @@ impl Platform {
     /// The catalog server's Raft, if this is one.
     pub fn as_catalog_raft(&self) -> Option<&raft::Server<HealthCatalog>> {
         match self {
-            Platform::CatalogServer(s) => Some(&s.raft),
+            Platform::CatalogServer(s, _) => Some(&s.raft),
             _ => None,
         }
     }
@@ -333,12 +357,12 @@ impl Process for Platform {
     /// `api`...), `client`; `leader` is either leader.
     fn has_role(&self, role: &str) -> bool {
         match self {
-            Platform::SchedServer(s) => match role {
+            Platform::SchedServer(s, _) => match role {
                 "sched-server" => true,
                 "sched-leader" | "leader" => s.is_acting_leader(),
                 _ => false,
             },
-            Platform::CatalogServer(s) => match role {
+            Platform::CatalogServer(s, _) => match role {
                 "catalog-server" => true,
                 "catalog-leader" | "leader" => s.raft.role == raft::Role::Leader,
                 _ => false,
@@ -354,14 +378,14 @@ impl Process for Platform {
 
     fn label(&self) -> Option<String> {
         Some(match self {
-            Platform::SchedServer(s) if s.is_acting_leader() => {
+            Platform::SchedServer(s, _) if s.is_acting_leader() => {
                 format!("sched-{} (leader, term {})", s.raft.id, s.raft.term)
             }
-            Platform::SchedServer(s) => format!("sched-{}", s.raft.id),
-            Platform::CatalogServer(s) if s.raft.role == raft::Role::Leader => {
+            Platform::SchedServer(s, _) => format!("sched-{}", s.raft.id),
+            Platform::CatalogServer(s, _) if s.raft.role == raft::Role::Leader => {
                 format!("catalog-{} (leader, term {})", s.raft.id, s.raft.term)
             }
-            Platform::CatalogServer(s) => format!("catalog-{}", s.raft.id),
+            Platform::CatalogServer(s, _) => format!("catalog-{}", s.raft.id),
             Platform::Submitter(_) => "submitter".into(),
             Platform::NodeAgent(a) => format!("node-{}", a.consul.node),
             Platform::Instance(i) => {
@@ -376,9 +400,9 @@ impl Process for Platform {
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
         match self {
-            Platform::SchedServer(s) => s.on_start(&mut sched(ctx)),
+            Platform::SchedServer(s, _) => s.on_start(&mut sched(ctx)),
             Platform::Submitter(s) => s.on_start(&mut sched(ctx)),
-            Platform::CatalogServer(s) => s.on_start(&mut consul(ctx)),
+            Platform::CatalogServer(s, _) => s.on_start(&mut consul(ctx)),
             Platform::NodeAgent(a) => {
                 a.sched.on_start(&mut sched(ctx));
                 a.consul.on_start(&mut consul(ctx));
@@ -393,6 +417,9 @@ impl Process for Platform {
                 }
             }
             Platform::Client(c) => {
+                if c.number == 0 {
+                    c.recovery = Some(RecoveryMarks::new(&c.shared, ctx.now()));
+                }
                 c.client.on_start(&mut service(ctx));
                 let servers = c.shared.catalog_servers.len() as u64;
                 c.query.target = ctx.random().below(servers) as u32;
@@ -403,9 +430,15 @@ impl Process for Platform {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, m: PlatformMsg) {
         match (self, m) {
-            (Platform::SchedServer(s), PlatformMsg::Sched(m)) => s.on_message(&mut sched(ctx), from, m),
+            (Platform::SchedServer(s, w), PlatformMsg::Sched(m)) => {
+                s.on_message(&mut sched(ctx), from, m);
+                w.after(ctx, s.state(), s.is_acting_leader());
+            }
             (Platform::Submitter(s), PlatformMsg::Sched(m)) => s.on_message(&mut sched(ctx), from, m),
-            (Platform::CatalogServer(s), PlatformMsg::Consul(m)) => s.on_message(&mut consul(ctx), from, m),
+            (Platform::CatalogServer(s, w), PlatformMsg::Consul(m)) => {
+                s.on_message(&mut consul(ctx), from, m);
+                w.after(ctx, &s.raft.state, s.raft.role == raft::Role::Leader);
+            }
             (Platform::NodeAgent(a), PlatformMsg::Sched(m)) => {
                 a.sched.on_message(&mut sched(ctx), from, m);
                 a.sync_services(ctx);
@@ -429,16 +462,25 @@ impl Process for Platform {
                     c.on_listing(ctx, listing);
                 }
             }
-            (Platform::Client(c), PlatformMsg::Service(m)) => c.client.on_message(&mut service(ctx), from, m),
+            (Platform::Client(c), PlatformMsg::Service(m)) => {
+                c.client.on_message(&mut service(ctx), from, m);
+                c.watch(ctx);
+            }
             _ => {}
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, t: PlatformTimer) {
         match (self, t) {
-            (Platform::SchedServer(s), PlatformTimer::Sched(t)) => s.on_timer(&mut sched(ctx), t),
+            (Platform::SchedServer(s, w), PlatformTimer::Sched(t)) => {
+                s.on_timer(&mut sched(ctx), t);
+                w.after(ctx, s.state(), s.is_acting_leader());
+            }
             (Platform::Submitter(s), PlatformTimer::Sched(t)) => s.on_timer(&mut sched(ctx), t),
-            (Platform::CatalogServer(s), PlatformTimer::Consul(t)) => s.on_timer(&mut consul(ctx), t),
+            (Platform::CatalogServer(s, w), PlatformTimer::Consul(t)) => {
+                s.on_timer(&mut consul(ctx), t);
+                w.after(ctx, &s.raft.state, s.raft.role == raft::Role::Leader);
+            }
             (Platform::NodeAgent(a), PlatformTimer::Sched(t)) => {
                 a.sched.on_timer(&mut sched(ctx), t);
                 a.sync_services(ctx);
@@ -452,7 +494,10 @@ impl Process for Platform {
             (Platform::Instance(i), PlatformTimer::Consul(t)) => i.registration.on_timer(&mut consul(ctx), t),
             (Platform::Instance(i), PlatformTimer::Service(t)) => i.server.on_timer(&mut service(ctx), t),
             (Platform::Instance(i), PlatformTimer::Resolve) => i.resolve(ctx),
-            (Platform::Client(c), PlatformTimer::Service(t)) => c.client.on_timer(&mut service(ctx), t),
+            (Platform::Client(c), PlatformTimer::Service(t)) => {
+                c.client.on_timer(&mut service(ctx), t);
+                c.watch(ctx);
+            }
             (Platform::Client(c), PlatformTimer::Consul(ConsulTimer::QueryTimeout { id })) => {
                 c.on_query_timeout(ctx, id);
             }

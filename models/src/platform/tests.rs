@@ -1,5 +1,5 @@
 use super::*;
-use ruckus_sim::{Fault, FaultAction, FaultPlan, Limits, SimConfig, Verdict};
+use ruckus_sim::{Fault, FaultAction, FaultKind, FaultPlan, FaultWindow, Limits, SimConfig, Verdict};
 
 fn build(config: &Config, seed: u64, horizon: Duration, plan: FaultPlan) -> Sim<Platform> {
     let limits = Limits {
@@ -119,4 +119,182 @@ fn config_errors_name_the_field() {
         ..Config::default()
     };
     assert!(c.validate().unwrap_err().contains("clients"));
+}
+
+fn at(s: f64) -> Instant {
+    Instant((s * 1e9) as u64)
+}
+
+fn window(
+    index: usize,
+    kind: FaultKind,
+    begin: f64,
+    end: f64,
+    hosts: &[u32],
+    processes: &[u32],
+) -> FaultWindow {
+    FaultWindow {
+        index,
+        kind,
+        label: format!("fault {index}"),
+        begin: at(begin),
+        end: Some(at(end)),
+        hosts: hosts.iter().map(|h| HostId(*h)).collect(),
+        processes: processes.iter().map(|p| ProcessId(*p)).collect(),
+    }
+}
+
+#[test]
+fn self_healing_figures_come_from_the_fault_windows_and_what_the_platform_recorded() {
+    let config = Config::default();
+    // Processes from 19 on are instances (3 + 1 + 3 + 9 + 3 boot processes).
+    assert_eq!(config.layout().boot_processes(), 19);
+    let mut m = Metrics::default();
+    // A kill of instance p20 (40-50 s); a crash of node host 10 (70-80 s) that took its
+    // agent p13 and instance p21.
+    m.fault_began(window(0, FaultKind::KillProcess, 40.0, 50.0, &[9], &[20]));
+    m.fault_began(window(1, FaultKind::Crash, 70.0, 80.0, &[10], &[13, 21]));
+    for t in [40.5, 41.0, 69.5, 72.0] {
+        m.observe_at("requests.failed", at(t), 0);
+    }
+    for (t, to) in [
+        (39.0, 20),
+        (42.0, 20),
+        (45.0, 20),
+        (55.0, 20),
+        (71.0, 21),
+        (73.0, 21),
+        (74.0, 22),
+    ] {
+        m.observe_at(process::ROUTES, at(t), to);
+    }
+    // Nine allocations desired from 30 s to 90 s; the crashed host's agent counts nothing
+    // from 70 s until the replacement runs at 86 s. The killed one its agent still counts.
+    for tick in 30..=90u64 {
+        let ns = tick * 1_000_000_000;
+        for _ in 0..9 {
+            m.observe(scheduler::server::DESIRED_AT, ns);
+        }
+        let running = if (70..86).contains(&tick) { 8 } else { 9 };
+        for _ in 0..running {
+            m.observe(scheduler::client::RUNNING_AT, ns);
+        }
+    }
+    let h = self_healing(&config, &m, at(100.0));
+    // The kill's first error after 0.5 s; the crash came while clients already failed.
+    assert_eq!(h.first_error, [Duration::from_millis(500)]);
+    // p20 last sent to at 45 s (55 s is after its restart); p21 at 73 s; p13 is no instance.
+    assert_eq!(h.stop_routing, [Duration::from_secs(5), Duration::from_secs(3)]);
+    // Back at count when the kill ended (50 s) and when the replacement ran (86 s).
+    assert_eq!(
+        h.desired_count,
+        [Duration::from_secs(10), Duration::from_secs(16)]
+    );
+    let s = summarize(&config, &m, at(100.0));
+    assert_eq!(s["time_to_first_error_s"], 0.5);
+    assert_eq!(s["time_to_stop_routing_s"], 4.0);
+    assert_eq!(s["time_to_desired_count_s"], 13.0);
+}
+
+#[test]
+fn the_slo_is_checked_only_in_windows_outside_every_blast_window() {
+    let config = Config::default();
+    let mut m = Metrics::default();
+    // Blast window: 35 s to 40 s + 30 s of grace. SLO windows: 10 s each from 20 s.
+    m.fault_began(window(0, FaultKind::Crash, 35.0, 40.0, &[6], &[]));
+    for s in 20..100u64 {
+        for k in 0..10 {
+            let t = at(s as f64 + k as f64 / 10.0);
+            // All failing in [50, 60) s (blasted) and [80, 90) s (not).
+            let failing = (50..60).contains(&s) || (80..90).contains(&s);
+            m.observe_at(if failing { "requests.failed" } else { "requests.ok" }, t, 0);
+        }
+    }
+    let judged = |m: &Metrics, now: f64| check_slo_outside_blast(m, &config, SloProgress::default(), at(now));
+    let up_to = SloProgress {
+        next_window: 6,
+        up: true,
+    };
+    assert_eq!(judged(&m, 85.0), Ok(up_to));
+    let err = check_slo_outside_blast(&m, &config, up_to, at(90.0)).unwrap_err();
+    assert!(err.contains("0.0000 of the 100 client requests"), "{err}");
+    // Without the fault, [50, 60) s is judged too.
+    let mut bare = Metrics::default();
+    for (name, series) in m.timed_series() {
+        for (t, v) in series {
+            bare.observe_at(name, *t, *v);
+        }
+    }
+    assert!(judged(&bare, 85.0).unwrap_err().contains("[@50"));
+    // Until a window first meets the SLO the platform is starting, not failing.
+    let mut starting = Metrics::default();
+    for s in 20..60u64 {
+        let name = if s < 40 { "requests.failed" } else { "requests.ok" };
+        starting.observe_at(name, at(s as f64), 0);
+    }
+    assert_eq!(
+        judged(&starting, 60.0),
+        Ok(SloProgress {
+            next_window: 4,
+            up: true
+        })
+    );
+}
+
+/// One edge instance only, its host crashed at 40 s for good (healed at 80 s): every client
+/// request fails until the scheduler places a replacement and discovery lists it.
+fn a_lone_edge_crashed() -> (Config, FaultPlan) {
+    let mut config = Config::default();
+    config.tiers[0].serve.servers = 1;
+    let plan = FaultPlan {
+        actions: vec![FaultAction {
+            at: Instant::ZERO + secs(40),
+            fault: Fault::CrashRole {
+                target: "the edge".parse().expect("a target"),
+                down_for: secs(1000),
+            },
+        }],
+        heal_at: Some(Instant::ZERO + secs(80)),
+    };
+    (config, plan)
+}
+
+#[test]
+fn the_slo_outside_blast_windows_holds_when_the_platform_heals_within_the_grace() {
+    let (config, plan) = a_lone_edge_crashed();
+    let mut sim = build(&config, 3, secs(150), plan);
+    let report = sim.run();
+    assert!(
+        report
+            .failure
+            .as_ref()
+            .is_none_or(|f| f.property.as_deref() != Some("slo_outside_blast_windows")),
+        "{report:?}"
+    );
+    // The clients failed in the blast window (excused), and healed well before 110 s.
+    let m = sim.metrics();
+    assert!(success_between(m, at(40.0), at(50.0)).0 < 0.9);
+    assert!(success_between(m, at(110.0), at(150.0)).0 >= config.slo.success_rate);
+    let h = self_healing(&config, m, at(150.0));
+    assert_eq!(h.first_error.len(), 1, "{h:?}");
+    assert_eq!(h.desired_count.len(), 1, "{h:?}");
+    assert!(
+        h.desired_count[0] > Duration::ZERO && h.desired_count[0] < secs(40),
+        "{h:?}"
+    );
+}
+
+#[test]
+fn a_scheduler_that_never_replaces_breaks_the_slo_outside_blast_windows() {
+    let (mut config, plan) = a_lone_edge_crashed();
+    config.scheduler.bugs.lost_allocs_not_replaced = true;
+    let report = build(&config, 3, secs(150), plan).run();
+    let failure = report.failure.expect("a failure");
+    assert_eq!(
+        failure.property.as_deref(),
+        Some("slo_outside_blast_windows"),
+        "{failure:?}"
+    );
+    // Judged only once the blast window (to the heal at 80 s, plus 30 s) was over.
+    assert!(failure.time >= at(120.0), "{failure:?}");
 }

@@ -111,6 +111,8 @@ pub struct Caller {
     next_id: u64,
     measure_from: Instant,
     names: Names,
+    /// The timed series each attempt's backend goes to, if routes are recorded.
+    routes: Option<String>,
 }
 
 impl Caller {
@@ -140,7 +142,15 @@ impl Caller {
             next_id: 0,
             measure_from,
             names: Names::new(prefix),
+            routes: None,
         }
+    }
+
+    /// Records every attempt from now on as a sample of timed series `series`, valued by the
+    /// backend's process id, so a summary can tell when callers last sent to an instance
+    /// (e.g. after it died). One series for all callers keeps it to one push per attempt.
+    pub fn record_routes(&mut self, series: &str) {
+        self.routes = Some(series.to_string());
     }
 
     /// The backends calls go to.
@@ -305,6 +315,9 @@ impl Caller {
             self.config.hedge_after
         };
         let to = self.backends[backend];
+        if let Some(series) = &self.routes {
+            ctx.observe_timed(series, u64::from(to.0));
+        }
         ctx.send(
             to,
             Msg::Request {

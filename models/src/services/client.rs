@@ -15,6 +15,8 @@ pub struct Client {
     /// Some caller of the run has a fallback: also chart `answered.ok` / `answered.failed`
     /// (a fallback answer counts as answered), so "degraded but answering" shows over time.
     answered_group: bool,
+    /// Calls that ended in a success, in a failure (warm-up included; fallbacks in neither).
+    outcomes: (u64, u64),
 }
 
 impl Client {
@@ -26,7 +28,14 @@ impl Client {
             caller,
             measure_from,
             answered_group,
+            outcomes: (0, 0),
         }
+    }
+
+    /// How many calls have ended so far as a success and as a failure, from the start (the
+    /// `requests.ok` and `requests.failed` series; fallback answers count in neither).
+    pub fn outcomes(&self) -> (u64, u64) {
+        self.outcomes
     }
 
     /// Its workload.
@@ -123,8 +132,10 @@ impl Client {
             ctx.observe_timed("requests.fallback", latency);
         } else if done.ok {
             ctx.observe_timed("requests.ok", latency);
+            self.outcomes.0 += 1;
         } else {
             ctx.observe_timed("requests.failed", latency);
+            self.outcomes.1 += 1;
         }
         if self.answered_group {
             let name = if done.ok { "answered.ok" } else { "answered.failed" };

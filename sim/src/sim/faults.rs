@@ -2,9 +2,12 @@
 //! Host and process faults act through `lifecycle`; the rest set network, clock and
 //! degradation state. Role-targeted faults first resolve their target among the live
 //! processes (`Process::has_role`), then act on what they hit as the host faults do.
+//! Each begin, end and the heal also go into the metrics' fault windows (outside the
+//! fingerprint, like every metric), so summaries and checkers see what faults really did.
 
 use super::Sim;
 use crate::fault::{Fault, RoleTarget};
+use crate::metrics::FaultWindow;
 use crate::network::{HostId, Partition};
 use crate::process::{Process, ProcessId};
 use crate::property::Lifecycle;
@@ -19,8 +22,13 @@ impl<P: Process> Sim<P> {
             return;
         }
         self.record_fault(i, begin, &fault);
-        if !begin && self.core.now > self.heal_at {
+        if begin {
+            let (hosts, processes) = self.host_fault_hits(&fault);
+            self.open_window(i, &fault, hosts, processes);
+        } else if self.core.now > self.heal_at {
             return;
+        } else {
+            self.core.metrics.fault_ended(i, self.core.now);
         }
         let (now, id, net) = (self.core.now, i as u64, &mut self.core.net);
         match fault {
@@ -51,6 +59,82 @@ impl<P: Process> Sim<P> {
             | Fault::KillRole { .. }
             | Fault::IsolateRole { .. }
             | Fault::DegradeRole { .. } => unreachable!("role faults are applied by apply_role_fault"),
+        }
+    }
+
+    /// Records fault `i`'s window as begun now (an instantaneous one also ends now).
+    fn open_window(&mut self, i: usize, fault: &Fault, hosts: Vec<HostId>, processes: Vec<ProcessId>) {
+        let now = self.core.now;
+        self.core.metrics.fault_began(FaultWindow {
+            index: i,
+            kind: fault.kind(),
+            label: fault.to_string(),
+            begin: now,
+            end: fault.duration().is_none().then_some(now),
+            hosts,
+            processes,
+        });
+    }
+
+    /// The live processes on `hosts` that are up (and, with `unpaused`, not paused): what a
+    /// crash (or pause) of those hosts acts on.
+    fn processes_on(&self, hosts: &[HostId], unpaused: bool) -> Vec<ProcessId> {
+        let mut out = Vec::new();
+        for h in hosts {
+            let status = self.core.status[h.index()];
+            if !status.up || (unpaused && status.paused) {
+                continue;
+            }
+            out.extend(
+                self.core.hosts[h.index()]
+                    .processes
+                    .iter()
+                    .copied()
+                    .filter(|p| self.core.procs[p.index()].alive),
+            );
+        }
+        out
+    }
+
+    /// What a fault naming hosts acts on as it begins (see [`FaultWindow`]), read before it
+    /// is applied.
+    fn host_fault_hits(&self, fault: &Fault) -> (Vec<HostId>, Vec<ProcessId>) {
+        match fault {
+            Fault::CrashHost { host, .. } => (vec![*host], self.processes_on(&[*host], false)),
+            Fault::PauseHost { host, .. } => (vec![*host], self.processes_on(&[*host], true)),
+            Fault::KillProcess {
+                host, process_index, ..
+            } => {
+                let killed = self
+                    .boot_process_of(*host, *process_index)
+                    .filter(|p| self.core.procs[p.index()].alive && self.core.status[host.index()].up);
+                (vec![*host], killed.into_iter().collect())
+            }
+            Fault::Partition { partition, .. } => {
+                let hosts = match partition {
+                    Partition::Isolate { host } => vec![*host],
+                    Partition::Halves { side } => side.clone(),
+                    Partition::OneWay { from, to } => from.iter().chain(to).copied().collect(),
+                    Partition::Bridge { left, right, bridge } => {
+                        left.iter().chain(right).chain([bridge]).copied().collect()
+                    }
+                    Partition::Zone { zone } => (0..self.hosts.len() as u32)
+                        .map(HostId)
+                        .filter(|h| self.hosts[h.index()].zone.as_deref() == Some(zone.as_str()))
+                        .collect(),
+                };
+                (hosts, Vec::new())
+            }
+            Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => (vec![*from, *to], Vec::new()),
+            Fault::ClockJump { host, .. } | Fault::ClockDrift { host, .. } | Fault::Degrade { host, .. } => {
+                (vec![*host], Vec::new())
+            }
+            Fault::NetworkChaos { .. } => (Vec::new(), Vec::new()),
+            Fault::CrashRole { .. }
+            | Fault::PauseRole { .. }
+            | Fault::KillRole { .. }
+            | Fault::IsolateRole { .. }
+            | Fault::DegradeRole { .. } => unreachable!("role faults are resolved when they begin"),
         }
     }
 
@@ -94,15 +178,25 @@ impl<P: Process> Sim<P> {
         }
         let hit = self.role_hits.get(&i).cloned().unwrap_or_default();
         self.record_role_fault(i, begin, fault, &hit);
-        if hit.is_empty() || (!begin && self.core.now > self.heal_at) {
-            return;
-        }
         let mut hosts: Vec<HostId> = Vec::new();
         for p in &hit {
             let h = self.core.procs[p.index()].host;
             if !hosts.contains(&h) {
                 hosts.push(h);
             }
+        }
+        if begin {
+            let processes = match fault {
+                Fault::CrashRole { .. } => self.processes_on(&hosts, false),
+                Fault::PauseRole { .. } => self.processes_on(&hosts, true),
+                _ => hit.clone(),
+            };
+            self.open_window(i, fault, hosts.clone(), processes);
+        } else if self.core.now <= self.heal_at {
+            self.core.metrics.fault_ended(i, self.core.now);
+        }
+        if hit.is_empty() || (!begin && self.core.now > self.heal_at) {
+            return;
         }
         let id = i as u64;
         match fault {
@@ -223,6 +317,7 @@ impl<P: Process> Sim<P> {
         };
         self.core.emit(r, EventDetail::None);
         self.core.event_index += 1;
+        self.core.metrics.faults_healed(self.core.now);
         self.core.net.heal();
         let now = self.core.now;
         for h in 0..self.core.hosts.len() {

@@ -489,3 +489,142 @@ fn a_failing_run_with_role_faults_shrinks_to_killing_the_leader() {
     assert!(*down_for <= ms(2), "{down_for}");
     assert!(leader_went_down(&out.plan));
 }
+
+/// (index, kind, begin ms, end ms, hosts, processes) of every fault window, in begin order.
+type WindowRow = (usize, FaultKind, u64, Option<u64>, Vec<u32>, Vec<u32>);
+
+fn window_rows(s: &Sim<Member>) -> Vec<WindowRow> {
+    let to_ms = |t: Instant| t.0 / ms(1).0;
+    s.metrics()
+        .fault_windows()
+        .iter()
+        .map(|w| {
+            (
+                w.index,
+                w.kind,
+                to_ms(w.begin),
+                w.end.map(to_ms),
+                w.hosts.iter().map(|h| h.0).collect(),
+                w.processes.iter().map(|p| p.0).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn fault_windows_record_begin_end_and_what_each_fault_hit() {
+    let faults = vec![
+        (
+            100,
+            Fault::CrashHost {
+                host: HostId(1),
+                down_for: ms(200),
+            },
+        ),
+        // p1 is down: the only live odd member is p3.
+        (150, kill("a random odd", 100)),
+        (
+            200,
+            Fault::ClockJump {
+                host: HostId(0),
+                delta_ns: 5,
+            },
+        ),
+        (400, kill("a random ghost", 50)),
+        (
+            500,
+            Fault::PauseHost {
+                host: HostId(0),
+                paused_for: ms(100),
+            },
+        ),
+        (700, crash("a random odd", 150)),
+        (
+            800,
+            Fault::Partition {
+                partition: Partition::Isolate { host: HostId(2) },
+                duration: ms(500),
+            },
+        ),
+    ];
+    let (s, _) = run(5, 4, faults);
+    let rows = window_rows(&s);
+    let crashed_odd = rows[5].4.clone();
+    assert_eq!(crashed_odd.len(), 1, "{rows:?}");
+    assert!([1, 3].contains(&crashed_odd[0]), "{rows:?}");
+    assert_eq!(
+        rows,
+        vec![
+            (0, FaultKind::Crash, 100, Some(300), vec![1], vec![1]),
+            (1, FaultKind::KillProcess, 150, Some(250), vec![3], vec![3]),
+            // Instantaneous: it ends as it begins.
+            (2, FaultKind::ClockJump, 200, Some(200), vec![0], vec![]),
+            // Hit nobody: a window all the same, with nothing in it.
+            (3, FaultKind::KillProcess, 400, Some(450), vec![], vec![]),
+            (4, FaultKind::Pause, 500, Some(600), vec![0], vec![0]),
+            (
+                5,
+                FaultKind::Crash,
+                700,
+                Some(850),
+                crashed_odd.clone(),
+                crashed_odd
+            ),
+            // Still cut when the heal comes at 900 ms: the heal ends it.
+            (6, FaultKind::Partition, 800, Some(900), vec![2], vec![]),
+        ]
+    );
+    assert!(
+        s.metrics().fault_windows()[1]
+            .label
+            .starts_with("kill a random odd for 100"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn a_checker_sees_each_fault_window_open_exactly_while_the_fault_acts() {
+    let topo = Topology::single_switch(3, Distribution::constant(ms(1)));
+    let mut s: Sim<Member> = Sim::new(SimConfig::with_seed(2), &topo);
+    for id in 0..3 {
+        s.spawn(
+            HostId(id as u32),
+            Member {
+                id,
+                n: 3,
+                leader: false,
+                ping: true,
+            },
+        );
+    }
+    let crash_at = |t: u64, host: u32, down: u64| FaultAction {
+        at: Instant(ms(t).0),
+        fault: Fault::CrashHost {
+            host: HostId(host),
+            down_for: ms(down),
+        },
+    };
+    s.set_fault_plan(FaultPlan {
+        actions: vec![crash_at(100, 1, 200), crash_at(500, 2, 1000)],
+        heal_at: Some(Instant(ms(700).0)),
+    })
+    .unwrap();
+    s.add_property(Property::always("windows_match_hosts", |v: &View<'_, Member>| {
+        for w in v.fault_windows() {
+            let open = w.end.is_none_or(|e| e > v.now());
+            if open == v.host_up(w.hosts[0]) {
+                return Err(format!(
+                    "{} open: {open}, host up: {}",
+                    w.label,
+                    v.host_up(w.hosts[0])
+                ));
+            }
+        }
+        Ok(())
+    }));
+    let report = s.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report:?}");
+    let ends: Vec<_> = s.metrics().fault_windows().iter().map(|w| w.end).collect();
+    // The second crash would last to 1.5 s: the heal at 700 ms ends it.
+    assert_eq!(ends, [Some(Instant(ms(300).0)), Some(Instant(ms(700).0))]);
+}

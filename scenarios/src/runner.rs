@@ -163,6 +163,38 @@ pub fn run_plan(scenario: &Scenario, seed: u64, plan: FaultPlan) -> Outcome {
     Outcome { report, plan }
 }
 
+/// Replaces the report's last events with those up to its failure's event, when the failure
+/// lies before the run's end (a property that checked the history at the end and blamed an
+/// earlier operation): the run is re-run to that event, which a run's determinism makes the
+/// same run. Otherwise, or if the rebuild fails, the report stays as it is.
+pub fn events_up_to_failure(scenario: &Scenario, outcome: &mut Outcome) {
+    use ruckus_sim::{EventDetail, EventRecord, Observer};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    struct Ring(Rc<RefCell<ruckus_sim::record::FlightRecorder>>);
+    impl Observer for Ring {
+        fn on_event(&mut self, record: &EventRecord, _: EventDetail<'_>) {
+            self.0.borrow_mut().push(*record);
+        }
+    }
+    let report = &outcome.report;
+    let Some(f) = &report.failure else { return };
+    if f.event_index + 1 >= report.events {
+        return;
+    }
+    let Ok(mut sim) = simulation(scenario, report.seed, &outcome.plan) else {
+        return;
+    };
+    let keep = report.last_events.len().max(1);
+    let ring = Rc::new(RefCell::new(ruckus_sim::record::FlightRecorder::new(keep)));
+    sim.set_observer(Box::new(Ring(ring.clone())));
+    quietly(|| sim.run_until_event(f.event_index + 1));
+    let events = ring.borrow().events();
+    if events.last().is_some_and(|e| e.index == f.event_index) {
+        outcome.report.last_events = events;
+    }
+}
+
 /// Builds the simulation of `scenario` under `seed` with fault `plan` (the scenario's own from
 /// [`fault_plan`], or a trace's recorded or shrunk one), ready to run: the entry point for
 /// anything that drives the run itself (traces, replay, state dumps, explore). `Err` carries
@@ -183,6 +215,7 @@ fn setup_panic(seed: u64, message: String) -> RunReport {
             host: None,
             process: None,
             event_index: 0,
+            operation: None,
         }),
         events: 0,
         deliveries: 0,

@@ -294,3 +294,86 @@ fn the_timeline_fits_its_window_names_lanes_and_aggregates_dense_regions() {
             > 0
     );
 }
+
+/// A linearizability failure found when the run ends points at the operation no ordering
+/// explains: report, trace footer, the events shown, the export's violation marker and the
+/// suggested `replay --stop-at` all name that moment, not the run's last event.
+#[test]
+fn a_history_failure_points_at_the_operation_that_broke_it() {
+    let dir = TempDir::new("history-failure");
+    let trace = dir.file("stale.trace");
+    let ran = ruckus(&[
+        "run",
+        "raft_stale_read_deposed_leader",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 1, "{}{}", ran.out, ran.err);
+    let footer = TraceReader::open(&trace).unwrap().footer().clone();
+    let f = footer.failure.expect("failed");
+    assert_eq!(f.property.as_deref(), Some("linearizable"));
+    // Long before the run's end, at a client's completed operation.
+    assert!(
+        f.time < footer.end_time && f.event_index + 1 < footer.events,
+        "{f:?}"
+    );
+    let op = f.operation.clone().expect("the operation is named");
+    assert!(op.description.starts_with("get(k0) -> "), "{op:?}");
+    assert_eq!((op.completed, Some(op.process)), (Some(f.time), f.process));
+    assert!(op.invoked <= f.time);
+    // The report says so and shows the events up to it.
+    assert!(
+        ran.out
+            .contains(&format!("at {} (event #{})", f.time, f.event_index)),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.out.contains(&format!("blamed operation: {op}")),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.out
+            .contains(&format!("events up to #{} (the run went on", f.event_index)),
+        "{}",
+        ran.out
+    );
+    let last_shown = ran
+        .out
+        .lines()
+        .filter(|l| l.starts_with("    #")) // events; the fault plan's lines are indented less
+        .next_back()
+        .expect("events shown");
+    assert!(
+        last_shown
+            .trim_start()
+            .starts_with(&format!("#{} @", f.event_index)),
+        "{last_shown}"
+    );
+    // The suggested replay stops right after that event.
+    let stop = format!("--stop-at {}", f.event_index + 1);
+    assert!(ran.out.contains(&stop), "{}", ran.out);
+    let replay = ruckus(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--stop-at",
+        &(f.event_index + 1).to_string(),
+        "--dump",
+        "0",
+    ]);
+    assert_eq!(replay.code, 0, "{}{}", replay.out, replay.err);
+    // The export marks that event.
+    let jsonl = dir.file("stale.jsonl");
+    let exported = ruckus(&["export", trace.to_str().unwrap(), "-o", jsonl.to_str().unwrap()]);
+    assert_eq!(exported.code, 0, "{}", exported.err);
+    let marked: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["violation"] == true)
+        .collect();
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0]["index"], f.event_index);
+    assert_eq!(marked[0]["time_ns"], f.time.as_nanos());
+}

@@ -57,11 +57,14 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         crate::output::check_target(path)?;
     }
     let watch = Stopwatch::start();
-    let outcome: Outcome = match &args.trace {
+    let mut outcome: Outcome = match &args.trace {
         None => runner::run(&scenario, seed),
         Some(path) => recording::record(&scenario, seed, path, None)?.0,
     };
     let wall = watch.seconds();
+    if !args.json {
+        runner::events_up_to_failure(&scenario, &mut outcome);
+    }
     let report = &outcome.report;
     let rate = if wall > 0.0 {
         report.events as f64 / wall
@@ -122,6 +125,19 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         }
         if let Some(t) = &args.trace {
             writeln!(out, "trace         {}", t.display()).map_err(w)?;
+            // A failure placed before the end: the state right after its event.
+            if let Some(f) = report
+                .failure
+                .as_ref()
+                .filter(|f| f.event_index + 1 < report.events)
+            {
+                let at = format!(
+                    "{} --stop-at {}",
+                    scenario.replay_trace_command(t),
+                    f.event_index + 1
+                );
+                writeln!(out, "state there   {at}").map_err(w)?;
+            }
         }
         if let Some(h) = &args.html {
             writeln!(out, "report        {}", h.display()).map_err(w)?;

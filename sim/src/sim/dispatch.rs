@@ -96,6 +96,7 @@ impl<P: Process> Sim<P> {
             host: Some(refused.host),
             process: None,
             event_index: self.core.event_index,
+            operation: None,
         }
     }
 
@@ -309,6 +310,7 @@ impl<P: Process> Sim<P> {
             host: Some(host),
             process: Some(ProcessId(target)),
             event_index: self.core.event_index - 1,
+            operation: None,
         })
     }
 

@@ -186,6 +186,27 @@ fn shrink_draws_one_progress_line_on_a_terminal_and_none_when_piped() {
     assert_eq!(piped.code, 1);
     assert!(piped.err.is_empty(), "{:?}", piped.err);
     assert!(piped.out.contains("faults: kept"), "{}", piped.out);
+    // Durations as the rest of the output gives them, not bare nanoseconds.
+    let shortened = piped
+        .out
+        .lines()
+        .find(|l| l.starts_with("horizon shortened"))
+        .expect("shortened");
+    let words: Vec<&str> = shortened.split(' ').collect();
+    assert_eq!(
+        words[..4],
+        ["horizon", "shortened", "from", "8.000s"],
+        "{shortened}"
+    );
+    assert!(
+        words[5].ends_with('s') && words[5].parse::<f64>().is_err(),
+        "{shortened}"
+    );
+    let secs = words[5].trim_end_matches('s');
+    assert!(
+        secs.parse::<f64>().is_ok() && secs.split('.').nth(1).is_some_and(|d| d.len() == 3),
+        "{shortened}"
+    );
 }
 
 /// What the timeline's script drew in a window of `width` x `height` (see timeline_harness.js),
@@ -376,4 +397,66 @@ fn a_history_failure_points_at_the_operation_that_broke_it() {
     assert_eq!(marked.len(), 1);
     assert_eq!(marked[0]["index"], f.event_index);
     assert_eq!(marked[0]["time_ns"], f.time.as_nanos());
+}
+
+/// A horizon too short for a liveness property is named next to the failure it caused (the
+/// `--set` or the file that gave it, and the horizon that would judge it), by `run` and by a
+/// sweep's summary; a failure at the property's real deadline gets no such warning.
+#[test]
+fn a_horizon_before_a_liveness_deadline_is_named_with_the_fix() {
+    let ran = ruckus(&["run", "lease_lock", "--set", "limits.horizon=10ms"]);
+    assert_eq!(ran.code, 3, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.err.contains("warning: the run ended at @10.000000ms (limits.horizon = \"10ms\", from --set limits.horizon=10ms)")
+            && ran.err.contains("liveness property `writes_resume`")
+            && ran.err.contains("set limits.horizon to at least \"2s\""),
+        "{}",
+        ran.err
+    );
+    let json = ruckus(&["run", "lease_lock", "--set", "limits.horizon=10ms", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(json.out.trim()).unwrap();
+    assert!(
+        v["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("at least \"2s\"")),
+        "{v}"
+    );
+    // From a file: the file is named.
+    let dir = TempDir::new("short-horizon");
+    let file = dir.file("short.toml");
+    let text = ruckus_scenarios::builtin::text("lease_lock").unwrap();
+    assert!(text.contains("[limits]\nhorizon = \"8s\""));
+    std::fs::write(
+        &file,
+        text.replace("[limits]\nhorizon = \"8s\"", "[limits]\nhorizon = \"10ms\""),
+    )
+    .unwrap();
+    let ran = ruckus(&["run", file.to_str().unwrap()]);
+    assert!(
+        ran.err
+            .contains(&format!("from [limits] horizon in {}", file.display())),
+        "{}{}",
+        ran.out,
+        ran.err
+    );
+    // A sweep says it once, in its summary.
+    let ran = ruckus(&[
+        "sweep",
+        "lease_lock",
+        "--seeds",
+        "3",
+        "--no-traces",
+        "--set",
+        "limits.horizon=10ms",
+    ]);
+    assert_eq!(ran.code, 3, "{}", ran.err);
+    assert!(
+        ran.err
+            .contains("warning: 3 of the liveness failures came at the horizon"),
+        "{}",
+        ran.err
+    );
+    // The horizon is long enough: a failure, if any, is not blamed on it.
+    let ran = ruckus(&["run", "lease_lock", "--set", "limits.horizon=3s"]);
+    assert!(!ran.err.contains("warning:"), "{}", ran.err);
 }

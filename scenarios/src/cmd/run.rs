@@ -45,6 +45,9 @@ struct JsonReport<'a> {
     trace: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replay: Option<String>,
+    /// Why a liveness failure may be the horizon's (see `runner::horizon_warning`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
 }
 
 /// Runs the command.
@@ -65,6 +68,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     if !args.json {
         runner::events_up_to_failure(&scenario, &mut outcome);
     }
+    let warning = runner::horizon_warning(&scenario, &outcome);
     let report = &outcome.report;
     let rate = if wall > 0.0 {
         report.events as f64 / wall
@@ -91,6 +95,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             events_per_s: rate,
             trace: args.trace.as_ref().map(|p| p.display().to_string()),
             replay,
+            warning: warning.clone(),
         };
         let text = serde_json::to_string(&json).map_err(|e| e.to_string())?;
         writeln!(io.out, "{text}").map_err(w)?;
@@ -145,6 +150,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         if let Some(r) = &replay {
             writeln!(out, "replay with   {r}").map_err(w)?;
         }
+    }
+    if let Some(warning) = &warning {
+        writeln!(io.err, "warning: {warning}").map_err(w)?;
     }
     Ok(Exit::of_failure(
         report.verdict,

@@ -162,7 +162,7 @@ impl<P: Process> Sim<P> {
 
     /// Each liveness (`Eventually`) property's deadline: the end of the plan's faults (the
     /// heal) plus its bound. A horizon before a deadline ends the run before the property can
-    /// be judged, so tools treat such a horizon as bad input.
+    /// be judged: a liveness failure at such a horizon may be the horizon's, which tools say.
     pub fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
         let heal = self.plan.faults_end();
         self.properties

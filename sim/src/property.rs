@@ -637,6 +637,29 @@ mod tests {
         assert_eq!(f.operation, None);
     }
 
+    /// A run with a liveness property that never holds within `within` and a failing check
+    /// at the end.
+    fn cut_short(within: Duration) -> crate::RunReport {
+        let topology =
+            crate::Topology::single_switch(1, crate::Distribution::constant(Duration::from_millis(1)));
+        let mut sim = crate::Sim::new(crate::SimConfig::with_seed(1), &topology);
+        sim.spawn(HostId(0), Ticker);
+        sim.add_property(Property::eventually("never", within, |_| Err("not yet".into())));
+        sim.add_property(Property::at_end("no_three", blame_the_three));
+        sim.run()
+    }
+
+    #[test]
+    fn a_violation_found_at_the_end_outranks_a_liveness_property_the_horizon_cut_off() {
+        // The run ends at 100 ms, long before the liveness deadline at 10 s: not judged.
+        let report = cut_short(Duration::from_secs(10));
+        assert_eq!(report.verdict, crate::Verdict::SafetyViolation, "{report}");
+        assert_eq!(report.failure.unwrap().property.as_deref(), Some("no_three"));
+        // A deadline that passed during the run is a liveness failure, as before.
+        let report = cut_short(Duration::from_millis(50));
+        assert_eq!(report.verdict, crate::Verdict::LivenessFailure, "{report}");
+    }
+
     #[test]
     fn blaming_past_the_history_is_a_checker_panic() {
         let report = run_with(Property::at_end("bad_index", |v| {

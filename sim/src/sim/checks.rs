@@ -204,6 +204,24 @@ impl<P: Process> Sim<P> {
         None
     }
 
+    /// The checks when a run ends without a failure: liveness deadlines, then the end-of-run
+    /// properties. A liveness property whose deadline lies after the end was cut off by the
+    /// horizon, not judged: a safety violation found at the end (a history that no ordering
+    /// explains) outranks it, so a shorter horizon never hides a proven violation.
+    pub(super) fn end_of_run_failure(&self) -> Option<Failure> {
+        let liveness = self.liveness_deadline_passed(Instant::MAX);
+        let cut = liveness.as_ref().is_some_and(|f| {
+            self.liveness_deadlines()
+                .iter()
+                .any(|(name, deadline)| f.property.as_ref() == Some(name) && *deadline > self.core.now)
+        });
+        match liveness {
+            Some(f) if cut => self.check_at_end().or(Some(f)),
+            Some(f) => Some(f),
+            None => self.check_at_end(),
+        }
+    }
+
     pub(super) fn check_at_end(&self) -> Option<Failure> {
         for (i, p) in self.properties.iter().enumerate() {
             if p.kind == PropertyKind::AtEnd

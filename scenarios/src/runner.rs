@@ -340,10 +340,11 @@ fn horizon_origin(scenario: &Scenario) -> String {
 /// time than it is given. `None` for any other outcome.
 ///
 /// Why a warning and not bad input: the deadline depends on the heal, so on the fault plan,
-/// and several built-in bug scenarios are written so (a scheduler or catalog that never
-/// recovers fails the same way with any horizon; the healthy design holds in the same time).
-/// What matters is that a person whose horizon is simply too short is told so, next to the
-/// failure, with the field to change.
+/// and a run ending before it still shows what it shows. Eleven built-in scenarios end before
+/// their models' generous derived bounds (`raft_lease`, `swim`, the scheduler's and consul's
+/// bug scenarios among them); in the bug scenarios the bug shows as a property that has not
+/// held by the end while the healthy design holds in the same time. What matters is that a person whose horizon is simply too
+/// short is told so, next to the failure, with the field to change.
 pub fn horizon_warning(scenario: &Scenario, outcome: &Outcome) -> Option<String> {
     let report = &outcome.report;
     let f = report.failure.as_ref()?;

@@ -363,8 +363,7 @@ fn a_history_failure_points_at_the_operation_that_broke_it() {
     let last_shown = ran
         .out
         .lines()
-        .filter(|l| l.starts_with("    #")) // events; the fault plan's lines are indented less
-        .next_back()
+        .rfind(|l| l.starts_with("    #")) // events; the fault plan's lines are indented less
         .expect("events shown");
     assert!(
         last_shown

@@ -272,6 +272,9 @@ impl Default for CheckOptions {
 /// The operations of one specification.
 type SpecOps<S> = Vec<Operation<<S as Specification>::Input, <S as Specification>::Output>>;
 
+/// A witness over one specification's operations.
+type SpecWitness<S> = Witness<<S as Specification>::Input, <S as Specification>::Output>;
+
 /// What one key's search concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Search {
@@ -301,7 +304,7 @@ pub fn check_operations<S: Specification>(
     let mut never = || false;
     // Every failing key's longest linearizable prefix: the one that fails earliest in the
     // history is reported (the first key in order may fail long after another).
-    let mut earliest: Option<(S::Key, SpecOps<S>, Witness<S::Input, S::Output>)> = None;
+    let mut earliest: Option<(S::Key, SpecOps<S>, SpecWitness<S>)> = None;
     for (key, ops) in parts {
         match search(spec, &ops, &mut budget, options.max_memo_bytes, None) {
             Search::Found => {}
@@ -314,7 +317,7 @@ pub fn check_operations<S: Specification>(
                     false,
                     &mut never,
                 );
-                let ends = |w: &Witness<S::Input, S::Output>| (!w.complete, w.prefix_end);
+                let ends = |w: &SpecWitness<S>| (!w.complete, w.prefix_end);
                 if earliest.as_ref().is_none_or(|(_, _, w)| ends(&found) < ends(w)) {
                     earliest = Some((key, ops, found));
                 }

@@ -117,12 +117,12 @@ impl<P: Process> Sim<P> {
             failure.host = Some(self.core.procs[entry.process.index()].host);
             // The event that recorded the entry, as a handler panic names its event.
             failure.event_index = self.core.history_events[at];
-            failure.operation = Some(FailedOperation {
+            failure.operation = Some(Box::new(FailedOperation {
                 process: history[b.invocation].process,
                 description: b.description,
                 invoked: history[b.invocation].time,
                 completed: b.completion.map(|c| history[c].time),
-            });
+            }));
         }
         failure
     }

@@ -59,9 +59,10 @@ pub struct Failure {
     /// when it did: `time`, `process` and `event_index` are then those of the operation's
     /// completion (the event that recorded it; `replay --stop-at` one more to see the state
     /// after it), not of the check that found it (a history checked at the end).
-    // Last, so trace footers written before it existed still decode (see the trace reader).
+    // Last, so trace footers written before it existed still decode (see the trace reader);
+    // boxed, so a `Result<_, Failure>` on the event loop's path stays small.
     #[serde(default)]
-    pub operation: Option<FailedOperation>,
+    pub operation: Option<Box<FailedOperation>>,
 }
 
 /// The operation a failed property blamed, as the history recorded it.

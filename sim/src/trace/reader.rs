@@ -403,7 +403,7 @@ mod footer_tests {
     use super::*;
     use crate::{FailedOperation, Failure, HostId, ProcessId, Verdict};
 
-    fn footer(operation: Option<FailedOperation>) -> TraceFooter {
+    fn footer(operation: Option<Box<FailedOperation>>) -> TraceFooter {
         TraceFooter {
             records: 9,
             events: 8,
@@ -431,7 +431,7 @@ mod footer_tests {
             invoked: Instant(3),
             completed: Some(Instant(5)),
         };
-        let new = footer(Some(op));
+        let new = footer(Some(Box::new(op)));
         assert_eq!(decode_footer(&postcard::to_allocvec(&new).unwrap()).unwrap(), new);
         // The layout before `operation` existed: the same bytes without its (trailing) tag.
         let old = footer(None);

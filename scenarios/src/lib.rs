@@ -16,10 +16,10 @@
 //! | `error.rs` | `ScenarioError`, line/column, edit-distance suggestions |
 //! | `builtin.rs` | scenarios/data/*.toml embedded in the binary |
 //! | `registry.rs` | `Registry`: the models and named scenarios a binary knows (built-ins plus a user's own); `ModelRef` |
-//! | `runner.rs` | build (`simulation`, a `Box<dyn Simulation>`) and run one seed; quiet panics |
+//! | `runner.rs` | build (`simulation`, a `Box<dyn Simulation>`) and run one seed; quiet panics; the events up to a failure placed before the end; the warning for a liveness failure judged at a horizon before its deadline |
 //! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
 //! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
-//! | `sweep.rs` | seeds per index, shards, result lines, resume, probe coverage per sweep |
+//! | `sweep.rs` | seeds per index, shards, result lines, resume, probe coverage per sweep; traces for the failing runs of lowest index |
 //! | `testing/` | proptest strategy over fault plans, `check_scenario`/`run_case` for users' tests, `RUCKUS_*` variables |
 //! | `chart.rs` | hand-written SVG line charts with shaded windows and marked moments |
 //! | `over_time.rs` | timed samples bucketed: rates, success rates, latency percentiles; fault windows |

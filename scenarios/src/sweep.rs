@@ -15,7 +15,7 @@ use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The seed of run `index` in a sweep with base seed `base`: the engine's documented stream-key
 /// derivation under the label `sweep`, so it never depends on sharding or job count.
@@ -368,32 +368,6 @@ pub const DEFAULT_MAX_TRACES: u64 = 10;
 /// Default of `--max-trace-mb`.
 pub const DEFAULT_MAX_TRACE_MB: u64 = 256;
 
-/// What a sweep may still spend on traces, shared by its worker threads. Which failing runs
-/// get the traces depends on completion order; the result lines do not.
-#[derive(Debug)]
-struct TraceBudget {
-    traces: AtomicU64,
-    bytes: AtomicU64,
-}
-
-impl TraceBudget {
-    fn new(options: &SweepOptions) -> TraceBudget {
-        TraceBudget {
-            traces: AtomicU64::new(options.traces_kept),
-            bytes: AtomicU64::new(options.trace_bytes_kept),
-        }
-    }
-
-    /// Takes one trace slot, or says no when the count or the size is spent.
-    fn take(&self, options: &SweepOptions) -> bool {
-        if self.bytes.load(Ordering::Relaxed) >= options.max_trace_bytes {
-            return false;
-        }
-        let taken = self.traces.fetch_add(1, Ordering::Relaxed);
-        taken < options.max_traces
-    }
-}
-
 /// What a sweep did.
 #[derive(Clone, Debug, Default)]
 pub struct SweepStats {
@@ -407,23 +381,41 @@ pub struct SweepStats {
     pub events: u64,
 }
 
-/// Runs `indices` of `scenario` in parallel and calls `on_line` (from worker threads, in
-/// completion order) with each result. `Err` when the thread pool cannot be built.
+/// Runs `indices` of `scenario` in parallel and calls `on_line` (from worker threads) with
+/// each result. `Err` when the thread pool cannot be built. See [`run_reporting`].
 pub fn run(
     scenario: &Scenario,
     indices: &[u64],
     options: &SweepOptions,
     on_line: &(dyn Fn(&SweepLine) + Sync),
 ) -> Result<SweepStats, String> {
+    run_reporting(scenario, indices, options, on_line, &|_| {})
+}
+
+/// Like [`run`], also calling `on_finished(failed)` as each run finishes (for progress).
+///
+/// Passing runs' lines come in completion order. When traces are wanted, failing runs' lines
+/// wait until every run is done: the trace budget goes to the failing runs of lowest index
+/// (then the size cap applies in index order), so which runs get a trace does not depend on
+/// which worker finished first; those traces are recorded in parallel, and the failing lines
+/// follow in index order.
+pub fn run_reporting(
+    scenario: &Scenario,
+    indices: &[u64],
+    options: &SweepOptions,
+    on_line: &(dyn Fn(&SweepLine) + Sync),
+    on_finished: &(dyn Fn(bool) + Sync),
+) -> Result<SweepStats, String> {
     use rayon::prelude::*;
+    use std::sync::Mutex;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
         .map_err(|e| format!("cannot start {} worker threads: {e}", options.jobs))?;
     let stop = AtomicBool::new(false);
-    let budget = TraceBudget::new(options);
-    let untraced = AtomicU64::new(0);
     let config = scenario.config_hash();
+    // Failing lines waiting for the trace phase, with their runs' fingerprints.
+    let waiting: Mutex<Vec<(SweepLine, u64)>> = Mutex::new(Vec::new());
     let results: Vec<Option<u64>> = pool.install(|| {
         indices
             .par_iter()
@@ -432,22 +424,61 @@ pub fn run(
                 if options.stop_on_failure && stop.load(Ordering::Relaxed) {
                     return None;
                 }
-                let line = run_traced(scenario, &config, index, options, &budget);
-                if line.run.verdict != "held" {
+                let (line, fingerprint) = run_untraced(scenario, &config, index, options);
+                let failed = line.run.verdict != "held";
+                let events = line.run.events;
+                on_finished(failed);
+                if failed {
                     stop.store(true, Ordering::Relaxed);
-                    if options.trace_dir.is_some() && line.trace.is_none() {
-                        untraced.fetch_add(1, Ordering::Relaxed);
-                    }
                 }
-                on_line(&line);
-                Some(line.run.events)
+                if failed && options.trace_dir.is_some() {
+                    waiting
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((line, fingerprint));
+                } else {
+                    on_line(&line);
+                }
+                Some(events)
             })
             .collect()
     });
-    let mut stats = SweepStats {
-        untraced_failures: untraced.into_inner(),
-        ..SweepStats::default()
-    };
+    let mut waiting = waiting.into_inner().unwrap_or_else(|p| p.into_inner());
+    waiting.sort_by_key(|(l, _)| l.index);
+    let mut stats = SweepStats::default();
+    if let Some(dir) = &options.trace_dir {
+        let slots = options.max_traces.saturating_sub(options.traces_kept);
+        let wanted = if options.trace_bytes_kept >= options.max_trace_bytes {
+            0
+        } else {
+            waiting.len().min(usize::try_from(slots).unwrap_or(usize::MAX))
+        };
+        let sizes: Vec<Option<u64>> = pool.install(|| {
+            waiting[..wanted]
+                .par_iter_mut()
+                .with_max_len(1)
+                .map(|(line, fingerprint)| record_trace(scenario, dir, line, *fingerprint))
+                .collect()
+        });
+        // The size cap in index order: a trace recorded past it is removed again.
+        let mut bytes = options.trace_bytes_kept;
+        for ((line, _), size) in waiting.iter_mut().zip(sizes) {
+            let Some(size) = size else { continue };
+            if bytes >= options.max_trace_bytes {
+                if let Some(t) = line.trace.take() {
+                    let _ = std::fs::remove_file(t);
+                }
+                continue;
+            }
+            bytes = bytes.saturating_add(size);
+        }
+        for (line, _) in &waiting {
+            if line.trace.is_none() {
+                stats.untraced_failures += 1;
+            }
+            on_line(line);
+        }
+    }
     for r in results {
         match r {
             Some(events) => {
@@ -460,50 +491,54 @@ pub fn run(
     Ok(stats)
 }
 
-/// Runs one index of a sweep (with a traced re-run if it fails and traces are wanted, within
-/// the options' trace budget counted for this run alone).
+/// Runs one index of a sweep (with a traced re-run if it fails, traces are wanted and the
+/// options' budget has room).
 pub fn run_one(scenario: &Scenario, config: &str, index: u64, options: &SweepOptions) -> SweepLine {
-    run_traced(scenario, config, index, options, &TraceBudget::new(options))
+    let (mut line, fingerprint) = run_untraced(scenario, config, index, options);
+    let room = options.traces_kept < options.max_traces && options.trace_bytes_kept < options.max_trace_bytes;
+    if line.run.verdict != "held"
+        && room
+        && let Some(dir) = &options.trace_dir
+    {
+        record_trace(scenario, dir, &mut line, fingerprint);
+    }
+    line
 }
 
-fn run_traced(
-    scenario: &Scenario,
-    config: &str,
-    index: u64,
-    options: &SweepOptions,
-    budget: &TraceBudget,
-) -> SweepLine {
+/// One index's result line (with a replay command if it failed) and its fingerprint.
+fn run_untraced(scenario: &Scenario, config: &str, index: u64, options: &SweepOptions) -> (SweepLine, u64) {
     let seed = seed_for(options.base_seed, index);
     let outcome = runner::run(scenario, seed);
-    let mut line = SweepLine {
+    let failed = outcome.report.verdict != ruckus_sim::Verdict::Held;
+    let line = SweepLine {
         index,
         run: outcome.summary(),
         scenario: scenario.name.clone(),
         config: config.to_owned(),
         trace: None,
-        replay: None,
+        replay: failed.then(|| scenario.replay_command(seed)),
     };
-    if line.run.verdict != "held" {
-        line.replay = Some(scenario.replay_command(seed));
-        if let Some(dir) = options.trace_dir.as_ref().filter(|_| budget.take(options)) {
-            let path = dir.join(format!("{}-seed-{seed}.trace", scenario.name));
-            match recording::record(scenario, seed, &path, Some(outcome.report.fingerprint)) {
-                Ok(_) => {
-                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-                    budget.bytes.fetch_add(size, Ordering::Relaxed);
-                    line.trace = Some(path.display().to_string());
-                }
-                Err(e) => {
-                    // The fast result stands; the line says why there is no trace.
-                    line.run.message = Some(format!(
-                        "{} (no trace: {e})",
-                        line.run.message.as_deref().unwrap_or_default()
-                    ));
-                }
-            }
+    (line, outcome.report.fingerprint)
+}
+
+/// Re-runs a failing line's seed with a full trace in `dir`; its size, or `None` (the line
+/// then says why there is no trace; the fast result stands).
+fn record_trace(scenario: &Scenario, dir: &Path, line: &mut SweepLine, fingerprint: u64) -> Option<u64> {
+    let seed = line.run.seed;
+    let path = dir.join(format!("{}-seed-{seed}.trace", scenario.name));
+    match recording::record(scenario, seed, &path, Some(fingerprint)) {
+        Ok(_) => {
+            line.trace = Some(path.display().to_string());
+            Some(std::fs::metadata(&path).map_or(0, |m| m.len()))
+        }
+        Err(e) => {
+            line.run.message = Some(format!(
+                "{} (no trace: {e})",
+                line.run.message.as_deref().unwrap_or_default()
+            ));
+            None
         }
     }
-    line
 }
 
 #[cfg(test)]

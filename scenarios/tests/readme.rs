@@ -94,3 +94,60 @@ fn readme_examples() {
 fn readme_long_examples() {
     cases(&scratch("readme-long", true)).run();
 }
+
+/// The `check_scenario` failure the README's "Property tests" section shows (a panic inside
+/// `cargo test`, which trycmd cannot run), compared line by line: a `...` line stands for any
+/// lines, and the README's `/home/you/myproject/tests/` for this test's directory.
+#[test]
+fn readme_check_scenario_sample() {
+    use ruckus_scenarios::testing::{TestEnv, check_with, scenario};
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("```text\nruckus: scenario `lease_lock_no_fencing` failed")
+        .expect("the sample in README.md")
+        + "```text\n".len();
+    let expected: Vec<&str> = readme[start..]
+        .split("\n```")
+        .next()
+        .expect("closed")
+        .lines()
+        .collect();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme-check-scenario");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("ruckus-out")).expect("scratch directory");
+    let env = TestEnv {
+        trace_dir: dir.join("ruckus-out/traces"),
+        ..TestEnv::default()
+    };
+    let failure = check_with(&scenario("lease_lock_no_fencing"), &env).expect_err("the scenario fails");
+    let actual = failure
+        .to_string()
+        .replace(&format!("{}/", dir.display()), "/home/you/myproject/tests/");
+    let actual: Vec<&str> = actual.lines().collect();
+    let mut at = 0;
+    let mut skipping = false;
+    for line in &expected {
+        if line.trim() == "..." {
+            skipping = true;
+            continue;
+        }
+        while skipping && at < actual.len() && actual[at] != *line {
+            at += 1;
+        }
+        skipping = false;
+        assert_eq!(
+            actual.get(at),
+            Some(line),
+            "README.md's check_scenario sample differs at its line {line:?}; the report is:\n{}",
+            actual.join("\n")
+        );
+        at += 1;
+    }
+    assert_eq!(
+        at,
+        actual.len(),
+        "the actual report goes on:\n{}",
+        actual.join("\n")
+    );
+}

@@ -102,8 +102,8 @@ pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Propert
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
 pub use rng::{Distribution, Random};
 pub use sim::{
-    DEFAULT_MAX_PROCESSES, Failure, Limits, ProcessLabel, Progress, RunReport, Sim, SimConfig,
-    SpawnLimitExceeded, Verdict, check_determinism,
+    DEFAULT_MAX_PROCESSES, FailedOperation, Failure, Limits, ProcessLabel, Progress, RunReport, Sim,
+    SimConfig, SpawnLimitExceeded, Verdict, check_determinism,
 };
 pub use time::{Duration, Instant, nanos_with_unit};
 

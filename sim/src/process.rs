@@ -217,6 +217,7 @@ impl<P: Process> Context<'_, P> {
             process: self.me,
             operation,
         });
+        self.core.history_events.push(self.core.event_index);
     }
 
     /// Logs a note into the trace. It is hashed into the fingerprint and kept in full traces.

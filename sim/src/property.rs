@@ -148,6 +148,32 @@ impl<'a, P: Process> View<'a, P> {
         }
         cond
     }
+    /// Blames the failure this check is about to return on an operation of the history:
+    /// `invocation` and `completion` index [`history`](Self::history) (the entries that
+    /// recorded its start and its end; `None`: it never completed), `description` says what
+    /// it was (`get(k0) -> 7`).
+    ///
+    /// A check that finds a failure after the fact (a history checked at the end or every
+    /// few seconds) calls this so that the report, the trace's footer, its timeline and
+    /// `replay --stop-at` point at the moment the operation completed (or, never completed,
+    /// was invoked), and name it, instead of at the check. Without it a failure is placed
+    /// where the check ran. Ignored when the check returns `Ok`; the last call wins.
+    ///
+    /// # Panics
+    ///
+    /// If an index is past the history's end (a checker bug, reported as a checker panic).
+    pub fn blame(&self, invocation: usize, completion: Option<usize>, description: &str) {
+        let len = self.core.history.len();
+        assert!(
+            invocation < len && completion.is_none_or(|c| c < len),
+            "blamed history entries {invocation}/{completion:?}, but the history has {len}"
+        );
+        *self.core.blame.borrow_mut() = Some(Blame {
+            invocation,
+            completion,
+            description: description.to_owned(),
+        });
+    }
     /// A host's clock drift now, in parts per million (positive: fast), faults included.
     pub fn drift_ppm(&self, host: HostId) -> i64 {
         self.core.hosts[host.index()].clock.drift_ppm()
@@ -163,6 +189,14 @@ impl<'a, P: Process> View<'a, P> {
         let host = self.core.status[meta.host.index()];
         meta.alive && host.up && !host.paused
     }
+}
+
+/// What a check blamed its failure on (see [`View::blame`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Blame {
+    pub(crate) invocation: usize,
+    pub(crate) completion: Option<usize>,
+    pub(crate) description: String,
 }
 
 /// How far an incremental checker has read the history, so each check looks only at the
@@ -476,5 +510,169 @@ mod tests {
         assert_eq!(cursor.position(), 5);
         history.truncate(1);
         assert_eq!(ops(&cursor, &history), [0], "a shorter history is a new run");
+    }
+
+    /// Records its timer number every 10 ms, ten times; number 3 is the "bad" one.
+    #[derive(Clone, Debug)]
+    struct Ticker;
+
+    impl Process for Ticker {
+        type Message = ();
+        type Timer = u32;
+        type Operation = u32;
+        fn on_start(&mut self, ctx: &mut crate::Context<'_, Self>) {
+            ctx.set_timer(Duration::from_millis(10), 0);
+        }
+        fn on_message(&mut self, _: &mut crate::Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut crate::Context<'_, Self>, n: u32) {
+            ctx.record(n);
+            if n < 9 {
+                ctx.set_timer(Duration::from_millis(10), n + 1);
+            }
+        }
+    }
+
+    fn run_with(property: Property<Ticker>) -> crate::RunReport {
+        let topology =
+            crate::Topology::single_switch(2, crate::Distribution::constant(Duration::from_millis(1)));
+        let mut sim = crate::Sim::new(crate::SimConfig::with_seed(1), &topology);
+        sim.spawn(HostId(0), Ticker);
+        sim.spawn(HostId(1), Ticker);
+        sim.add_property(property);
+        sim.run()
+    }
+
+    /// The first entry recording 3, as a history checker at the end would find it.
+    fn blame_the_three(v: &View<'_, Ticker>) -> Result<(), String> {
+        let at = v
+            .history()
+            .iter()
+            .position(|e| e.operation == 3)
+            .expect("recorded");
+        v.blame(at - 2, Some(at), "tick 3");
+        Err("3 is bad".into())
+    }
+
+    #[test]
+    fn a_blamed_failure_points_at_the_operation_not_at_the_check() {
+        let report = run_with(Property::at_end("no_three", blame_the_three));
+        let f = report.failure.expect("fails");
+        assert_eq!(f.property.as_deref(), Some("no_three"));
+        // Tick 3 fires at 40 ms (start, then every 10 ms); the run went on to 100 ms.
+        assert_eq!(f.time, Instant::ZERO + Duration::from_millis(40));
+        assert!(report.end_time > f.time);
+        assert_eq!(
+            f.process,
+            Some(ProcessId(0)),
+            "process 0's timer fires first at 40 ms"
+        );
+        assert_eq!(f.host, Some(HostId(0)));
+        // The event that recorded it.
+        let event = report_event_of(&f);
+        assert_eq!(event.index, f.event_index);
+        assert_eq!(event.time, f.time);
+        assert_eq!(event.process, 0);
+        assert!(f.event_index < report.events);
+        let op = f.operation.expect("named");
+        assert_eq!(op.description, "tick 3");
+        assert_eq!(op.invoked, Instant::ZERO + Duration::from_millis(30));
+        assert_eq!(op.completed, Some(f.time));
+        assert_eq!(
+            op.to_string(),
+            "p0 tick 3, invoked @30.000000ms, completed @40.000000ms"
+        );
+    }
+
+    /// The last event of the same run replayed through event `f.event_index` (what
+    /// `replay --stop-at` one more does).
+    fn report_event_of(f: &crate::Failure) -> crate::EventRecord {
+        struct Last(std::rc::Rc<Cell<Option<crate::EventRecord>>>);
+        impl crate::Observer for Last {
+            fn on_event(&mut self, record: &crate::EventRecord, _: crate::EventDetail<'_>) {
+                self.0.set(Some(*record));
+            }
+        }
+        let topology =
+            crate::Topology::single_switch(2, crate::Distribution::constant(Duration::from_millis(1)));
+        let mut sim = crate::Sim::new(crate::SimConfig::with_seed(1), &topology);
+        sim.spawn(HostId(0), Ticker);
+        sim.spawn(HostId(1), Ticker);
+        let last = std::rc::Rc::new(Cell::new(None));
+        sim.set_observer(Box::new(Last(last.clone())));
+        let _ = sim.run_until_event(f.event_index + 1);
+        assert_eq!(sim.events(), f.event_index + 1);
+        last.get().expect("an event")
+    }
+
+    #[test]
+    fn an_unblamed_failure_stays_where_the_check_ran() {
+        let report = run_with(Property::at_end("no_three", |v| {
+            if v.history().iter().any(|e| e.operation == 3) {
+                Err("3 is bad".into())
+            } else {
+                Ok(())
+            }
+        }));
+        let f = report.failure.expect("fails");
+        assert_eq!(f.time, report.end_time);
+        assert_eq!(f.event_index, report.events);
+        assert_eq!((f.process, f.operation), (None, None));
+    }
+
+    #[test]
+    fn a_blame_from_a_check_that_holds_is_forgotten() {
+        // The first check that sees a history blames it and holds; the failure found later is
+        // placed where it ran.
+        let blamed = Cell::new(false);
+        let report = run_with(Property::always("late", move |v| {
+            if !blamed.get() && !v.history().is_empty() {
+                blamed.set(true);
+                v.blame(0, None, "unused");
+                return Ok(());
+            }
+            if v.now() >= Instant::ZERO + Duration::from_millis(70) {
+                Err("late".into())
+            } else {
+                Ok(())
+            }
+        }));
+        assert!(report.failure.is_some());
+        let f = report.failure.expect("fails");
+        assert_eq!(f.time, Instant::ZERO + Duration::from_millis(70));
+        assert_eq!(f.operation, None);
+    }
+
+    /// A run with a liveness property that never holds within `within` and a failing check
+    /// at the end.
+    fn cut_short(within: Duration) -> crate::RunReport {
+        let topology =
+            crate::Topology::single_switch(1, crate::Distribution::constant(Duration::from_millis(1)));
+        let mut sim = crate::Sim::new(crate::SimConfig::with_seed(1), &topology);
+        sim.spawn(HostId(0), Ticker);
+        sim.add_property(Property::eventually("never", within, |_| Err("not yet".into())));
+        sim.add_property(Property::at_end("no_three", blame_the_three));
+        sim.run()
+    }
+
+    #[test]
+    fn a_violation_found_at_the_end_outranks_a_liveness_property_the_horizon_cut_off() {
+        // The run ends at 100 ms, long before the liveness deadline at 10 s: not judged.
+        let report = cut_short(Duration::from_secs(10));
+        assert_eq!(report.verdict, crate::Verdict::SafetyViolation, "{report}");
+        assert_eq!(report.failure.unwrap().property.as_deref(), Some("no_three"));
+        // A deadline that passed during the run is a liveness failure, as before.
+        let report = cut_short(Duration::from_millis(50));
+        assert_eq!(report.verdict, crate::Verdict::LivenessFailure, "{report}");
+    }
+
+    #[test]
+    fn blaming_past_the_history_is_a_checker_panic() {
+        let report = run_with(Property::at_end("bad_index", |v| {
+            v.blame(v.history().len(), None, "nothing");
+            Err("never reached".into())
+        }));
+        let f = report.failure.expect("fails");
+        assert_eq!(f.verdict, crate::Verdict::ModelPanic);
+        assert!(f.message.contains("blamed history entries"), "{}", f.message);
     }
 }

@@ -862,9 +862,10 @@ fn sweep_traces_are_capped_and_the_cap_survives_resume() {
         ruckus(&args)
     };
     std::fs::create_dir(&traces).unwrap();
-    let r = sweep("40", &["--max-traces", "3"]);
+    let r = sweep("40", &["--max-traces", "3", "--jobs", "2"]);
     assert_eq!(r.code, 1, "{r:?}");
-    let lines = lines_of(&out);
+    let mut lines = lines_of(&out);
+    lines.sort_by_key(|l| l.index);
     let failing = lines.iter().filter(|l| l.run.verdict != "held").count();
     assert!(
         failing > 3,
@@ -872,6 +873,19 @@ fn sweep_traces_are_capped_and_the_cap_survives_resume() {
     );
     assert_eq!(traced(&lines), 3);
     assert_eq!(files(), 3);
+    // The traces go to the failing runs of lowest index, whichever worker finished first.
+    let lowest: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.run.verdict != "held")
+        .take(3)
+        .map(|l| l.index)
+        .collect();
+    let with_trace: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.trace.is_some())
+        .map(|l| l.index)
+        .collect();
+    assert_eq!(with_trace, lowest);
     assert!(
         r.out
             .contains(&format!("{} failing runs have no trace", failing - 3))

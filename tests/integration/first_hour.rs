@@ -186,6 +186,27 @@ fn shrink_draws_one_progress_line_on_a_terminal_and_none_when_piped() {
     assert_eq!(piped.code, 1);
     assert!(piped.err.is_empty(), "{:?}", piped.err);
     assert!(piped.out.contains("faults: kept"), "{}", piped.out);
+    // Durations as the rest of the output gives them, not bare nanoseconds.
+    let shortened = piped
+        .out
+        .lines()
+        .find(|l| l.starts_with("horizon shortened"))
+        .expect("shortened");
+    let words: Vec<&str> = shortened.split(' ').collect();
+    assert_eq!(
+        words[..4],
+        ["horizon", "shortened", "from", "8.000s"],
+        "{shortened}"
+    );
+    assert!(
+        words[5].ends_with('s') && words[5].parse::<f64>().is_err(),
+        "{shortened}"
+    );
+    let secs = words[5].trim_end_matches('s');
+    assert!(
+        secs.parse::<f64>().is_ok() && secs.split('.').nth(1).is_some_and(|d| d.len() == 3),
+        "{shortened}"
+    );
 }
 
 /// What the timeline's script drew in a window of `width` x `height` (see timeline_harness.js),
@@ -293,4 +314,148 @@ fn the_timeline_fits_its_window_names_lanes_and_aggregates_dense_regions() {
             .unwrap()
             > 0
     );
+}
+
+/// A linearizability failure found when the run ends points at the operation no ordering
+/// explains: report, trace footer, the events shown, the export's violation marker and the
+/// suggested `replay --stop-at` all name that moment, not the run's last event.
+#[test]
+fn a_history_failure_points_at_the_operation_that_broke_it() {
+    let dir = TempDir::new("history-failure");
+    let trace = dir.file("stale.trace");
+    let ran = ruckus(&[
+        "run",
+        "raft_stale_read_deposed_leader",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, 1, "{}{}", ran.out, ran.err);
+    let footer = TraceReader::open(&trace).unwrap().footer().clone();
+    let f = footer.failure.expect("failed");
+    assert_eq!(f.property.as_deref(), Some("linearizable"));
+    // Long before the run's end, at a client's completed operation.
+    assert!(
+        f.time < footer.end_time && f.event_index + 1 < footer.events,
+        "{f:?}"
+    );
+    let op = f.operation.clone().expect("the operation is named");
+    assert!(op.description.starts_with("get(k0) -> "), "{op:?}");
+    assert_eq!((op.completed, Some(op.process)), (Some(f.time), f.process));
+    assert!(op.invoked <= f.time);
+    // The report says so and shows the events up to it.
+    assert!(
+        ran.out
+            .contains(&format!("at {} (event #{})", f.time, f.event_index)),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.out.contains(&format!("blamed operation: {op}")),
+        "{}",
+        ran.out
+    );
+    assert!(
+        ran.out
+            .contains(&format!("events up to #{} (the run went on", f.event_index)),
+        "{}",
+        ran.out
+    );
+    let last_shown = ran
+        .out
+        .lines()
+        .rfind(|l| l.starts_with("    #")) // events; the fault plan's lines are indented less
+        .expect("events shown");
+    assert!(
+        last_shown
+            .trim_start()
+            .starts_with(&format!("#{} @", f.event_index)),
+        "{last_shown}"
+    );
+    // The suggested replay stops right after that event.
+    let stop = format!("--stop-at {}", f.event_index + 1);
+    assert!(ran.out.contains(&stop), "{}", ran.out);
+    let replay = ruckus(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--stop-at",
+        &(f.event_index + 1).to_string(),
+        "--dump",
+        "0",
+    ]);
+    assert_eq!(replay.code, 0, "{}{}", replay.out, replay.err);
+    // The export marks that event.
+    let jsonl = dir.file("stale.jsonl");
+    let exported = ruckus(&["export", trace.to_str().unwrap(), "-o", jsonl.to_str().unwrap()]);
+    assert_eq!(exported.code, 0, "{}", exported.err);
+    let marked: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["violation"] == true)
+        .collect();
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0]["index"], f.event_index);
+    assert_eq!(marked[0]["time_ns"], f.time.as_nanos());
+}
+
+/// A horizon too short for a liveness property is named next to the failure it caused (the
+/// `--set` or the file that gave it, and the horizon that would judge it), by `run` and by a
+/// sweep's summary; a failure at the property's real deadline gets no such warning.
+#[test]
+fn a_horizon_before_a_liveness_deadline_is_named_with_the_fix() {
+    let ran = ruckus(&["run", "lease_lock", "--set", "limits.horizon=10ms"]);
+    assert_eq!(ran.code, 3, "{}{}", ran.out, ran.err);
+    assert!(
+        ran.err.contains("warning: the run ended at @10.000000ms (limits.horizon = \"10ms\", from --set limits.horizon=10ms)")
+            && ran.err.contains("liveness property `writes_resume`")
+            && ran.err.contains("set limits.horizon to at least \"2s\""),
+        "{}",
+        ran.err
+    );
+    let json = ruckus(&["run", "lease_lock", "--set", "limits.horizon=10ms", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(json.out.trim()).unwrap();
+    assert!(
+        v["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("at least \"2s\"")),
+        "{v}"
+    );
+    // From a file: the file is named.
+    let dir = TempDir::new("short-horizon");
+    let file = dir.file("short.toml");
+    let text = ruckus_scenarios::builtin::text("lease_lock").unwrap();
+    assert!(text.contains("[limits]\nhorizon = \"8s\""));
+    std::fs::write(
+        &file,
+        text.replace("[limits]\nhorizon = \"8s\"", "[limits]\nhorizon = \"10ms\""),
+    )
+    .unwrap();
+    let ran = ruckus(&["run", file.to_str().unwrap()]);
+    assert!(
+        ran.err
+            .contains(&format!("from [limits] horizon in {}", file.display())),
+        "{}{}",
+        ran.out,
+        ran.err
+    );
+    // A sweep says it once, in its summary.
+    let ran = ruckus(&[
+        "sweep",
+        "lease_lock",
+        "--seeds",
+        "3",
+        "--no-traces",
+        "--set",
+        "limits.horizon=10ms",
+    ]);
+    assert_eq!(ran.code, 3, "{}", ran.err);
+    assert!(
+        ran.err
+            .contains("warning: 3 of the liveness failures came at the horizon"),
+        "{}",
+        ran.err
+    );
+    // The horizon is long enough: a failure, if any, is not blamed on it.
+    let ran = ruckus(&["run", "lease_lock", "--set", "limits.horizon=3s"]);
+    assert!(!ran.err.contains("warning:"), "{}", ran.err);
 }

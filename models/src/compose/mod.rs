@@ -476,7 +476,9 @@ pub fn properties(config: &Config) -> Vec<Property<Stack>> {
     let raft_config = config.raft;
     props.push(Property::at_end(
         "catalog_linearizable",
-        move |v: &View<'_, Stack>| raft::check_history_against(&CatalogSpec, &raft_config, v.history()),
+        move |v: &View<'_, Stack>| {
+            raft::check_linearizable_in(v, &CatalogSpec, &raft_config, v.history(), None)
+        },
     ));
     props.push(Property::at_end(
         "acknowledged_registrations_kept",

@@ -193,9 +193,14 @@ pub struct Violation<I, O, K> {
     pub original_len: usize,
     /// The sub-history drawn as a text timeline.
     pub timeline: String,
+    /// The earliest operation no ordering explains: its completion ends the longest
+    /// linearizable prefix of the history (every event before it can be explained). Its
+    /// `call` and `ret` are positions in the whole history, so a model can say when it ran.
+    /// `None` when the shrinking budget ran out before the prefix search finished.
+    pub failing: Option<Operation<I, O>>,
 }
 
-impl<I, O, K: Debug> fmt::Display for Violation<I, O, K> {
+impl<I: Debug, O: Debug, K: Debug> fmt::Display for Violation<I, O, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -204,7 +209,19 @@ impl<I, O, K: Debug> fmt::Display for Violation<I, O, K> {
             self.operations.len(),
             self.original_len
         )?;
-        write!(f, "{}", self.timeline)
+        write!(f, "{}", self.timeline)?;
+        if let Some(o) = &self.failing {
+            writeln!(
+                f,
+                "first unexplained: c{} {:?} -> {:?} (history positions {} to {})",
+                o.client,
+                o.input,
+                o.outcome,
+                o.call,
+                o.ret.map_or("?".into(), |r| r.to_string())
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -255,6 +272,9 @@ impl Default for CheckOptions {
 /// The operations of one specification.
 type SpecOps<S> = Vec<Operation<<S as Specification>::Input, <S as Specification>::Output>>;
 
+/// A witness over one specification's operations.
+type SpecWitness<S> = Witness<<S as Specification>::Input, <S as Specification>::Output>;
+
 /// What one key's search concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Search {
@@ -280,21 +300,30 @@ pub fn check_operations<S: Specification>(
 ) -> CheckResult<S::Input, S::Output, S::Key> {
     let parts = partition(spec, operations);
     let mut budget = options.max_steps;
+    let mut shrink_budget = options.max_shrink_steps;
+    let mut never = || false;
+    // Every failing key's longest linearizable prefix: the one that fails earliest in the
+    // history is reported (the first key in order may fail long after another).
+    let mut earliest: Option<(S::Key, SpecOps<S>, SpecWitness<S>)> = None;
     for (key, ops) in parts {
         match search(spec, &ops, &mut budget, options.max_memo_bytes, None) {
             Search::Found => {}
             Search::Impossible => {
-                let original_len = ops.len();
-                let mut shrink_budget = options.max_shrink_steps;
-                let operations = shrink(spec, ops, &mut shrink_budget, options.max_memo_bytes);
-                let timeline = timeline(&operations);
-                return CheckResult::NotLinearizable(Box::new(Violation {
-                    key,
-                    operations,
-                    original_len,
-                    timeline,
-                }));
+                let found = witness_within(
+                    spec,
+                    &ops,
+                    &mut shrink_budget,
+                    options.max_memo_bytes,
+                    false,
+                    &mut never,
+                );
+                let ends = |w: &SpecWitness<S>| (!w.complete, w.prefix_end);
+                if earliest.as_ref().is_none_or(|(_, _, w)| ends(&found) < ends(w)) {
+                    earliest = Some((key, ops, found));
+                }
             }
+            // A violation found is a violation, whatever the other keys would say.
+            Search::OutOfBudget if earliest.is_some() => break,
             Search::OutOfBudget => {
                 return CheckResult::Unknown {
                     reason: format!(
@@ -307,7 +336,30 @@ pub fn check_operations<S: Specification>(
             }
         }
     }
-    CheckResult::Linearizable
+    let Some((key, ops, found)) = earliest else {
+        return CheckResult::Linearizable;
+    };
+    let failing = found.failing.map(|i| ops[i].clone());
+    let operations = if found.complete {
+        thin_within(
+            spec,
+            found.operations,
+            &mut shrink_budget,
+            options.max_memo_bytes,
+            &mut never,
+        )
+        .0
+    } else {
+        found.operations
+    };
+    let timeline = timeline(&operations);
+    CheckResult::NotLinearizable(Box::new(Violation {
+        key,
+        operations,
+        original_len: ops.len(),
+        timeline,
+        failing,
+    }))
 }
 
 /// A fixed-size set of operation indices.
@@ -438,18 +490,6 @@ fn search<S: Specification>(
             }
         }
     }
-}
-
-/// The operations of a failing key, cut to the shortest failing prefix and then thinned one
-/// operation at a time while the rest still fails. Stops early when the budget runs out.
-fn shrink<S: Specification>(
-    spec: &S,
-    ops: Vec<Operation<S::Input, S::Output>>,
-    budget: &mut u64,
-    max_memo_bytes: u64,
-) -> Vec<Operation<S::Input, S::Output>> {
-    let mut never = || false;
-    witness_within(spec, &ops, budget, max_memo_bytes, true, &mut never).operations
 }
 
 /// One key's operations: what the checker keeps of `operations` (failed operations and
@@ -609,26 +649,8 @@ fn witness_within<S: Specification>(
     } else {
         None
     };
-    // Drop single operations while the remainder still fails on its own.
     if thin && complete {
-        let mut i = best.len();
-        while i > 0 {
-            if stop() {
-                complete = false;
-                break;
-            }
-            i -= 1;
-            let mut without = best.clone();
-            without.remove(i);
-            match search(spec, &without, budget, max_memo_bytes, None) {
-                Search::Impossible => best = without,
-                Search::Found => {}
-                Search::OutOfBudget => {
-                    complete = false;
-                    break;
-                }
-            }
-        }
+        (best, complete) = thin_within(spec, best, budget, max_memo_bytes, stop);
     }
     Witness {
         operations: best,
@@ -637,6 +659,32 @@ fn witness_within<S: Specification>(
         linearization,
         complete,
     }
+}
+
+/// Drops single operations from a failing sub-history while the rest still fails on its own;
+/// also says whether it finished (false: the budget or `stop` cut it short).
+fn thin_within<S: Specification>(
+    spec: &S,
+    mut best: SpecOps<S>,
+    budget: &mut u64,
+    max_memo_bytes: u64,
+    stop: &mut dyn FnMut() -> bool,
+) -> (SpecOps<S>, bool) {
+    let mut i = best.len();
+    while i > 0 {
+        if stop() {
+            return (best, false);
+        }
+        i -= 1;
+        let mut without = best.clone();
+        without.remove(i);
+        match search(spec, &without, budget, max_memo_bytes, None) {
+            Search::Impossible => best = without,
+            Search::Found => {}
+            Search::OutOfBudget => return (best, false),
+        }
+    }
+    (best, true)
 }
 
 /// Draws operations as a text timeline: one line per operation, bars between event ranks.

@@ -415,3 +415,50 @@ fn witness_finds_the_prefix_the_failing_completion_and_an_order() {
     assert_eq!(whole.operations.len(), 4);
     assert_eq!(whole.failing, Some(3));
 }
+
+#[test]
+fn the_earliest_unexplained_operation_is_named_across_keys() {
+    // Key 0 goes wrong at its last read (positions 8..9); key 1, later in key order, at its
+    // read at positions 4..5: the violation reported is key 1's, with that read.
+    let h = vec![
+        ok(1, KvInput::Put(0, 1), W, 0, 1),
+        ok(2, KvInput::Put(1, 5), W, 2, 3),
+        ok(2, KvInput::Get(1), UNSET, 4, 5),
+        ok(1, KvInput::Get(0), val(1), 6, 7),
+        ok(1, KvInput::Get(0), val(9), 8, 9),
+    ];
+    let CheckResult::NotLinearizable(v) = run(h.clone()) else {
+        panic!("not linearizable")
+    };
+    assert_eq!(v.key, 1);
+    assert_eq!(v.failing.as_ref(), Some(&h[2]));
+    assert!(
+        v.to_string()
+            .contains("first unexplained: c2 get(k1) -> unset (history positions 4 to 5)"),
+        "{v}"
+    );
+    // Without key 1's bad read, key 0's is the earliest.
+    let mut rest = h.clone();
+    rest.remove(2);
+    let CheckResult::NotLinearizable(v) = run(rest) else {
+        panic!("not linearizable")
+    };
+    assert_eq!((v.key, v.failing.as_ref()), (0, Some(&h[4])));
+}
+
+#[test]
+fn the_unexplained_operation_is_the_first_whose_completion_cannot_be_placed() {
+    // Writes of 1 and 2 in sequence, then a read of 1 (stale), then more reads of 2: the
+    // stale read is the first completion no ordering explains, not the last operation.
+    let h = vec![
+        ok(1, KvInput::Put(0, 1), W, 0, 1),
+        ok(1, KvInput::Put(0, 2), W, 2, 3),
+        ok(2, KvInput::Get(0), val(1), 4, 5),
+        ok(2, KvInput::Get(0), val(2), 6, 7),
+        ok(3, KvInput::Get(0), val(2), 8, 9),
+    ];
+    let CheckResult::NotLinearizable(v) = run(h.clone()) else {
+        panic!("not linearizable")
+    };
+    assert_eq!(v.failing.as_ref(), Some(&h[2]));
+}

@@ -70,7 +70,29 @@ pub fn check_history_against<Sp: Specification>(
     config: &Config,
     entries: &[HistoryEntry<Record<Sp::Input, Sp::Output>>],
 ) -> Result<(), String> {
-    let history = history_of(entries)?;
+    check_history_located(spec, config, entries).map_err(|(message, _)| message)
+}
+
+/// The earliest operation a history check could not explain, by its entries in the history
+/// it was given, for [`View::blame`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unexplained {
+    /// The entry that recorded its invocation.
+    pub invocation: usize,
+    /// The entry that recorded its completion (`None`: it never completed).
+    pub completion: Option<usize>,
+    /// What it was: `get(k0) -> 7`.
+    pub description: String,
+}
+
+/// Like [`check_history_against`], and a violation also names the earliest operation no
+/// ordering explains (when the checker's shrinking budget sufficed to find it).
+pub fn check_history_located<Sp: Specification>(
+    spec: &Sp,
+    config: &Config,
+    entries: &[HistoryEntry<Record<Sp::Input, Sp::Output>>],
+) -> Result<(), (String, Option<Unexplained>)> {
+    let history = history_of(entries).map_err(|e| (e, None))?;
     let options = CheckOptions {
         max_steps: config.check_max_steps,
         max_memo_bytes: 256 << 20,
@@ -78,13 +100,44 @@ pub fn check_history_against<Sp: Specification>(
     };
     match check(spec, &history, options) {
         CheckResult::Linearizable => Ok(()),
-        CheckResult::NotLinearizable(violation) => Err(format!("client history {violation}")),
-        CheckResult::Unknown { reason } if !config.allow_inconclusive_check => Err(format!(
-            "{INCONCLUSIVE}: {reason}; this is not a proven violation (raise check_max_steps, \
-             or set allow_inconclusive_check to let it pass)"
+        CheckResult::NotLinearizable(violation) => {
+            // `history_of` makes one history event of each entry: positions are entry indices.
+            let unexplained = violation.failing.as_ref().map(|o| Unexplained {
+                invocation: o.call as usize,
+                completion: o.ret.map(|r| r as usize),
+                description: format!("{:?} -> {:?}", o.input, o.outcome),
+            });
+            Err((format!("client history {violation}"), unexplained))
+        }
+        CheckResult::Unknown { reason } if !config.allow_inconclusive_check => Err((
+            format!(
+                "{INCONCLUSIVE}: {reason}; this is not a proven violation (raise check_max_steps, \
+                 or set allow_inconclusive_check to let it pass)"
+            ),
+            None,
         )),
         CheckResult::Unknown { .. } => Ok(()),
     }
+}
+
+/// Checks the client operations `entries` hold for linearizability and, on a violation,
+/// blames its earliest unexplained operation on `v`, so the failure points at the moment
+/// that operation completed rather than at the check. `entries` is `v.history()` itself
+/// (`index`: `None`) or a part of it, `index[i]` being the position of `entries[i]` there.
+pub fn check_linearizable_in<P: Process, Sp: Specification>(
+    v: &View<'_, P>,
+    spec: &Sp,
+    config: &Config,
+    entries: &[HistoryEntry<Record<Sp::Input, Sp::Output>>],
+    index: Option<&[usize]>,
+) -> Result<(), String> {
+    check_history_located(spec, config, entries).map_err(|(message, unexplained)| {
+        if let Some(u) = unexplained {
+            let at = |i: usize| index.map_or(i, |index| index[i]);
+            v.blame(at(u.invocation), u.completion.map(at), &u.description);
+        }
+        message
+    })
 }
 
 /// How a failure message starts when the linearizability check ran out of budget (the shared
@@ -249,7 +302,8 @@ pub fn server_properties<P: Process, S: StateMachine>(
 pub fn properties(config: &Config) -> Vec<Property<Raft>> {
     let mut props = server_properties(config, Raft::as_server);
     let lin_config = *config;
-    let check_linearizable = move |v: &View<'_, Raft>| check_history(&lin_config, v.history());
+    let check_linearizable =
+        move |v: &View<'_, Raft>| check_linearizable_in(v, &KvSpec, &lin_config, v.history(), None);
     props.push(Property::at_end("linearizable", check_linearizable));
     if let Some(cadence) = config.check_every {
         // The history so far: operations still open count as unknown outcomes, so a prefix

@@ -72,8 +72,8 @@ mod tests;
 
 pub use client::{Client, ClientRole, Completion, KvWorkload, Submitted, Workload};
 pub use invariants::{
-    INCONCLUSIVE, check_history, check_history_against, history_of, leader_and_progress_after_heal,
-    server_properties,
+    INCONCLUSIVE, Unexplained, check_history, check_history_against, check_history_located,
+    check_linearizable_in, history_of, leader_and_progress_after_heal, server_properties,
 };
 pub use model::RaftModel;
 pub use server::{PROPOSAL_SESSION, Role, Server};

@@ -45,6 +45,9 @@ struct JsonReport<'a> {
     trace: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replay: Option<String>,
+    /// Why a liveness failure may be the horizon's (see `runner::horizon_warning`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
 }
 
 /// Runs the command.
@@ -57,11 +60,15 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         crate::output::check_target(path)?;
     }
     let watch = Stopwatch::start();
-    let outcome: Outcome = match &args.trace {
+    let mut outcome: Outcome = match &args.trace {
         None => runner::run(&scenario, seed),
         Some(path) => recording::record(&scenario, seed, path, None)?.0,
     };
     let wall = watch.seconds();
+    if !args.json {
+        runner::events_up_to_failure(&scenario, &mut outcome);
+    }
+    let warning = runner::horizon_warning(&scenario, &outcome);
     let report = &outcome.report;
     let rate = if wall > 0.0 {
         report.events as f64 / wall
@@ -88,6 +95,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             events_per_s: rate,
             trace: args.trace.as_ref().map(|p| p.display().to_string()),
             replay,
+            warning: warning.clone(),
         };
         let text = serde_json::to_string(&json).map_err(|e| e.to_string())?;
         writeln!(io.out, "{text}").map_err(w)?;
@@ -122,6 +130,19 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         }
         if let Some(t) = &args.trace {
             writeln!(out, "trace         {}", t.display()).map_err(w)?;
+            // A failure placed before the end: the state right after its event.
+            if let Some(f) = report
+                .failure
+                .as_ref()
+                .filter(|f| f.event_index + 1 < report.events)
+            {
+                let at = format!(
+                    "{} --stop-at {}",
+                    scenario.replay_trace_command(t),
+                    f.event_index + 1
+                );
+                writeln!(out, "state there   {at}").map_err(w)?;
+            }
         }
         if let Some(h) = &args.html {
             writeln!(out, "report        {}", h.display()).map_err(w)?;
@@ -129,6 +150,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         if let Some(r) = &replay {
             writeln!(out, "replay with   {r}").map_err(w)?;
         }
+    }
+    if let Some(warning) = &warning {
+        writeln!(io.err, "warning: {warning}").map_err(w)?;
     }
     Ok(Exit::of_failure(
         report.verdict,

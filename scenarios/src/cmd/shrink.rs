@@ -99,8 +99,8 @@ impl Shrunk {
         if horizon != self.horizon_before {
             s.push_str(&format!(
                 "horizon shortened from {} to {}\n",
-                ruckus_sim::nanos_with_unit(self.horizon_before.0),
-                ruckus_sim::nanos_with_unit(horizon.0)
+                crate::runner::seconds(self.horizon_before),
+                crate::runner::seconds(horizon)
             ));
         }
         let exhausted = p.exhausted || self.workload.as_ref().is_some_and(|w| w.exhausted);

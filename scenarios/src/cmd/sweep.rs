@@ -209,15 +209,21 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
                         .get_or_insert(format!("cannot write a result line: {e}"));
                 }
             }
-            let mut lines = new_lines.lock().unwrap_or_else(|p| p.into_inner());
-            lines.push(line.clone());
+            new_lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(line.clone());
+        };
+        let failing = std::sync::atomic::AtomicU64::new(0);
+        let on_finished = |failed: bool| {
+            let failures = failing.fetch_add(u64::from(failed), std::sync::atomic::Ordering::Relaxed)
+                + u64::from(failed);
             if let Some(b) = &bar {
-                let failures = lines.iter().filter(|l| l.run.verdict != "held").count();
                 b.set_message(format!("{failures} failing"));
                 b.inc(1);
             }
         };
-        sweep::run(&scenario, &todo, &options, &on_line)?
+        sweep::run_reporting(&scenario, &todo, &options, &on_line, &on_finished)?
     };
     let wall = watch.seconds();
     if let Some(b) = &bar {
@@ -277,6 +283,18 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             stats.untraced_failures, args.max_traces, args.max_trace_mb
         ));
     }
+    // A liveness failure judged at a horizon before its deadline: say so once, for the first.
+    let warnings: Vec<(u64, String)> = all
+        .iter()
+        .filter(|l| l.run.verdict == "liveness_failure")
+        .filter_map(|l| runner_warning(&scenario, l).map(|w| (l.run.seed, w)))
+        .collect();
+    if let Some((seed, warning)) = warnings.first() {
+        report.push_str(&format!(
+            "warning: {} of the liveness failures came at the horizon, before their deadline; seed {seed}: {warning}\n",
+            warnings.len()
+        ));
+    }
     let w = |e: std::io::Error| format!("cannot write the summary: {e}");
     if summary_to_out {
         write!(io.out, "{report}").map_err(w)?;
@@ -284,6 +302,14 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         write!(io.err, "{report}").map_err(w)?;
     }
     Ok(exit)
+}
+
+/// [`crate::runner::horizon_warning`] for a sweep's result line.
+fn runner_warning(scenario: &crate::scenario::Scenario, line: &SweepLine) -> Option<String> {
+    let seed = line.run.seed;
+    let plan = crate::runner::fault_plan(scenario, seed);
+    let failed_at = ruckus_sim::Instant(line.run.failure_time_ns?);
+    crate::runner::horizon_warning_for(scenario, seed, &plan, line.run.property.as_deref()?, failed_at)
 }
 
 fn progress_bar(len: u64) -> indicatif::ProgressBar {

@@ -62,6 +62,9 @@ struct Failure {
     property: Option<String>,
     message: String,
     event_index: u64,
+    /// The operation the property blamed, and when it was invoked (a band to `t`).
+    operation: Option<String>,
+    invoked: Option<u64>,
 }
 
 fn signed(v: u32) -> i64 {
@@ -124,6 +127,8 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             property: f.property.clone(),
             message: f.message.clone(),
             event_index: f.event_index,
+            operation: f.operation.as_ref().map(|o| o.to_string()),
+            invoked: f.operation.as_ref().map(|o| o.invoked.0),
         }),
     };
     let json = serde_json::to_string(&data).map_err(io::Error::other)?;

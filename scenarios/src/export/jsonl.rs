@@ -122,6 +122,7 @@ mod tests {
             host: None,
             process: None,
             event_index: 7,
+            operation: None,
         };
         let details: Vec<String> = (0..events.len())
             .map(|i| if i == 2 { "Ping(1)".into() } else { String::new() })

@@ -400,6 +400,12 @@
     const f = D.failure;
     if (f) {
       const x = xOf(f.t);
+      if (f.invoked !== null && f.invoked !== undefined) {
+        // The blamed operation, from its invocation to its completion at the failure.
+        const x0 = xOf(f.invoked);
+        ctx.fillStyle = "rgba(197, 48, 48, 0.15)";
+        ctx.fillRect(x0, AXIS, Math.max(2, x - x0), Hpx - AXIS);
+      }
       ctx.strokeStyle = "#c53030";
       ctx.lineWidth = 2;
       ctx.beginPath();
@@ -626,7 +632,7 @@
   if (D.failure) {
     verdict.className = "bad";
     verdict.textContent = D.failure.verdict + (D.failure.property ? " of " + D.failure.property : "") + " at " + fmtTime(D.failure.t);
-    verdict.title = D.failure.message;
+    verdict.title = D.failure.message + (D.failure.operation ? "\nblamed operation: " + D.failure.operation : "");
   } else {
     verdict.className = "good";
     verdict.textContent = "no violation";

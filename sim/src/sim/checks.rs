@@ -1,7 +1,7 @@
 //! Properties and limits: when each property is checked, and what failing one (or running out
 //! of events or queue room) makes of the run.
 
-use super::{Failure, Sim, Verdict, panic_message};
+use super::{FailedOperation, Failure, Sim, Verdict, panic_message};
 use crate::process::Process;
 use crate::property::{PropertyKind, View};
 use crate::time::{Duration, Instant};
@@ -66,6 +66,7 @@ impl<P: Process> Sim<P> {
             host: None,
             process: None,
             event_index: self.core.event_index,
+            operation: None,
         }
     }
 
@@ -75,6 +76,8 @@ impl<P: Process> Sim<P> {
             core: &self.core,
             states: &self.states,
         };
+        // A blame belongs to the check that made it and fails.
+        self.core.blame.borrow_mut().take();
         match catch_unwind(AssertUnwindSafe(|| (self.properties[i].check)(&view))) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(msg)) => Err((Verdict::SafetyViolation, msg)),
@@ -85,6 +88,8 @@ impl<P: Process> Sim<P> {
         }
     }
 
+    /// The failure of property `i`, found at `time`; placed at the operation its check
+    /// blamed, if it blamed one (see [`View::blame`]).
     pub(super) fn property_failure(
         &self,
         i: usize,
@@ -92,7 +97,7 @@ impl<P: Process> Sim<P> {
         message: String,
         time: Instant,
     ) -> Failure {
-        Failure {
+        let mut failure = Failure {
             verdict,
             property: Some(self.properties[i].name.clone()),
             message,
@@ -100,7 +105,26 @@ impl<P: Process> Sim<P> {
             host: None,
             process: None,
             event_index: self.core.event_index,
+            operation: None,
+        };
+        let blame = self.core.blame.borrow_mut().take();
+        if let Some(b) = blame.filter(|_| verdict != Verdict::ModelPanic) {
+            let history = &self.core.history;
+            let at = b.completion.unwrap_or(b.invocation);
+            let entry = &history[at];
+            failure.time = entry.time;
+            failure.process = Some(entry.process);
+            failure.host = Some(self.core.procs[entry.process.index()].host);
+            // The event that recorded the entry, as a handler panic names its event.
+            failure.event_index = self.core.history_events[at];
+            failure.operation = Some(Box::new(FailedOperation {
+                process: history[b.invocation].process,
+                description: b.description,
+                invoked: history[b.invocation].time,
+                completed: b.completion.map(|c| history[c].time),
+            }));
         }
+        failure
     }
 
     pub(super) fn check_properties(&mut self) -> Option<Failure> {
@@ -138,7 +162,7 @@ impl<P: Process> Sim<P> {
 
     /// Each liveness (`Eventually`) property's deadline: the end of the plan's faults (the
     /// heal) plus its bound. A horizon before a deadline ends the run before the property can
-    /// be judged, so tools treat such a horizon as bad input.
+    /// be judged: a liveness failure at such a horizon may be the horizon's, which tools say.
     pub fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
         let heal = self.plan.faults_end();
         self.properties
@@ -178,6 +202,24 @@ impl<P: Process> Sim<P> {
             }
         }
         None
+    }
+
+    /// The checks when a run ends without a failure: liveness deadlines, then the end-of-run
+    /// properties. A liveness property whose deadline lies after the end was cut off by the
+    /// horizon, not judged: a safety violation found at the end (a history that no ordering
+    /// explains) outranks it, so a shorter horizon never hides a proven violation.
+    pub(super) fn end_of_run_failure(&self) -> Option<Failure> {
+        let liveness = self.liveness_deadline_passed(Instant::MAX);
+        let cut = liveness.as_ref().is_some_and(|f| {
+            self.liveness_deadlines()
+                .iter()
+                .any(|(name, deadline)| f.property.as_ref() == Some(name) && *deadline > self.core.now)
+        });
+        match liveness {
+            Some(f) if cut => self.check_at_end().or(Some(f)),
+            Some(f) => Some(f),
+            None => self.check_at_end(),
+        }
     }
 
     pub(super) fn check_at_end(&self) -> Option<Failure> {

@@ -110,6 +110,9 @@ pub(crate) struct Core<P: Process> {
     pub(crate) observer: Option<Box<dyn Observer>>,
     pub(crate) metrics: Metrics,
     pub(crate) history: Vec<HistoryEntry<P::Operation>>,
+    /// The index of the event each history entry was recorded in (parallel to `history`), so
+    /// a failure blamed on an entry points at that event.
+    pub(crate) history_events: Vec<u64>,
     pub(crate) spawned: Vec<(ProcessId, P)>,
     pub(crate) stopped: Vec<ProcessId>,
     pub(crate) stop_requested: bool,
@@ -121,6 +124,8 @@ pub(crate) struct Core<P: Process> {
     pub(crate) spawn_refused: Option<SpawnLimitExceeded>,
     /// Coverage probes reached (a cell: checkers record them through a shared `View`).
     pub(crate) probes: std::cell::RefCell<crate::probe::Probes>,
+    /// What the running check blamed its failure on (`View::blame`), taken when it fails.
+    pub(crate) blame: std::cell::RefCell<Option<crate::property::Blame>>,
     /// Buggify sites met and their streams.
     pub(crate) buggify: crate::buggify::Buggify,
 }

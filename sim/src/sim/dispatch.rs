@@ -96,15 +96,14 @@ impl<P: Process> Sim<P> {
             host: Some(refused.host),
             process: None,
             event_index: self.core.event_index,
+            operation: None,
         }
     }
 
     /// Ends the run: the last liveness and end-of-run checks, then the report (kept, so asking
     /// again returns the same one).
     pub(super) fn finish(&mut self, failure: Option<Failure>) -> Progress {
-        let failure = failure
-            .or_else(|| self.liveness_deadline_passed(Instant::MAX))
-            .or_else(|| self.check_at_end());
+        let failure = failure.or_else(|| self.end_of_run_failure());
         let report = RunReport {
             seed: self.config.seed,
             verdict: failure.as_ref().map_or(Verdict::Held, |f| f.verdict),
@@ -309,6 +308,7 @@ impl<P: Process> Sim<P> {
             host: Some(host),
             process: Some(ProcessId(target)),
             event_index: self.core.event_index - 1,
+            operation: None,
         })
     }
 

@@ -21,7 +21,7 @@ pub use checks::Limits;
 pub(crate) use core::Core;
 pub use determinism::check_determinism;
 pub(crate) use report::panic_message;
-pub use report::{Failure, ProcessLabel, Progress, RunReport, Verdict};
+pub use report::{FailedOperation, Failure, ProcessLabel, Progress, RunReport, Verdict};
 
 use crate::buggify::{Buggify, BuggifyConfig};
 use crate::clock::Clock;
@@ -180,6 +180,7 @@ impl<P: Process> Sim<P> {
                 observer: None,
                 metrics: Metrics::default(),
                 history: Vec::new(),
+                history_events: Vec::new(),
                 spawned: Vec::new(),
                 stopped: Vec::new(),
                 stop_requested: false,
@@ -188,6 +189,7 @@ impl<P: Process> Sim<P> {
                 max_processes: config.max_processes,
                 spawn_refused: None,
                 probes: Default::default(),
+                blame: Default::default(),
                 buggify: Buggify::new(BuggifyConfig::default(), seed),
             },
             states: Vec::new(),

@@ -55,6 +55,41 @@ pub struct Failure {
     pub process: Option<ProcessId>,
     /// The index of the event at (or after) which it failed.
     pub event_index: u64,
+    /// The operation the property blamed the failure on ([`View::blame`](crate::View::blame)),
+    /// when it did: `time`, `process` and `event_index` are then those of the operation's
+    /// completion (the event that recorded it; `replay --stop-at` one more to see the state
+    /// after it), not of the check that found it (a history checked at the end).
+    // Last, so trace footers written before it existed still decode (see the trace reader);
+    // boxed, so a `Result<_, Failure>` on the event loop's path stays small.
+    #[serde(default)]
+    pub operation: Option<Box<FailedOperation>>,
+}
+
+/// The operation a failed property blamed, as the history recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedOperation {
+    /// The process that recorded it (a client).
+    pub process: ProcessId,
+    /// What it was, in the property's words (`get(k0) -> 7`).
+    pub description: String,
+    /// True time it was invoked.
+    pub invoked: Instant,
+    /// True time it completed; `None` if it never did.
+    pub completed: Option<Instant>,
+}
+
+impl fmt::Display for FailedOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}, invoked {}",
+            self.process, self.description, self.invoked
+        )?;
+        match self.completed {
+            Some(t) => write!(f, ", completed {t}"),
+            None => write!(f, ", never completed"),
+        }
+    }
 }
 
 /// A process as a person knows it (its [`Process::label`](crate::Process::label)) at the end
@@ -126,7 +161,22 @@ impl fmt::Display for RunReport {
                 write!(f, " in {p}")?;
             }
             writeln!(f, ": {}", failure.message)?;
-            writeln!(f, "  last {} events:", self.last_events.len())?;
+            if let Some(op) = &failure.operation {
+                writeln!(f, "  blamed operation: {op}")?;
+            }
+            // A failure placed before the run's end (a history checked at the end) is shown
+            // with the events that led to it when the caller fetched them (the runner re-runs
+            // the seed for that); otherwise these are the run's last events.
+            match self.last_events.last() {
+                Some(last) if last.index + 1 < self.events => writeln!(
+                    f,
+                    "  the {} events up to #{} (the run went on to #{}):",
+                    self.last_events.len(),
+                    last.index,
+                    self.events.saturating_sub(1)
+                )?,
+                _ => writeln!(f, "  last {} events:", self.last_events.len())?,
+            }
             for r in &self.last_events {
                 writeln!(f, "    {r:?}")?;
             }

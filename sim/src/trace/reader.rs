@@ -165,7 +165,7 @@ impl TraceReader {
                 "the footer's checksum does not match".into(),
             ));
         }
-        let footer: TraceFooter = postcard::from_bytes(&fbody)
+        let footer = decode_footer(&fbody)
             .map_err(|e| corrupted(footer_offset, format!("the footer does not decode ({e})")))?;
         src.seek(SeekFrom::Start(records_start)).map_err(io_err)?;
         Ok(TraceReader {
@@ -351,4 +351,96 @@ fn escape(bytes: &[u8]) -> String {
         .map(char::from)
         .collect();
     format!("\"{s}\"")
+}
+
+/// The footer, also as written before failures named a blamed operation (one field fewer at
+/// the very end: postcard has no field names, so that layout is decoded on its own).
+fn decode_footer(body: &[u8]) -> Result<TraceFooter, postcard::Error> {
+    use crate::{Failure, HostId, Instant, ProcessId, Verdict};
+    #[derive(serde::Deserialize)]
+    struct OldFailure {
+        verdict: Verdict,
+        property: Option<String>,
+        message: String,
+        time: Instant,
+        host: Option<HostId>,
+        process: Option<ProcessId>,
+        event_index: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct OldFooter {
+        records: u64,
+        events: u64,
+        fingerprint: u64,
+        end_time: Instant,
+        verdict: Verdict,
+        failure: Option<OldFailure>,
+    }
+    postcard::from_bytes::<TraceFooter>(body).or_else(|new| {
+        let old: OldFooter = postcard::from_bytes(body).map_err(|_| new)?;
+        Ok(TraceFooter {
+            records: old.records,
+            events: old.events,
+            fingerprint: old.fingerprint,
+            end_time: old.end_time,
+            verdict: old.verdict,
+            failure: old.failure.map(|f| Failure {
+                verdict: f.verdict,
+                property: f.property,
+                message: f.message,
+                time: f.time,
+                host: f.host,
+                process: f.process,
+                event_index: f.event_index,
+                operation: None,
+            }),
+        })
+    })
+}
+
+#[cfg(test)]
+mod footer_tests {
+    use super::*;
+    use crate::{FailedOperation, Failure, HostId, ProcessId, Verdict};
+
+    fn footer(operation: Option<Box<FailedOperation>>) -> TraceFooter {
+        TraceFooter {
+            records: 9,
+            events: 8,
+            fingerprint: 7,
+            end_time: Instant(6),
+            verdict: Verdict::SafetyViolation,
+            failure: Some(Failure {
+                verdict: Verdict::SafetyViolation,
+                property: Some("linearizable".into()),
+                message: "no".into(),
+                time: Instant(5),
+                host: Some(HostId(1)),
+                process: Some(ProcessId(2)),
+                event_index: 4,
+                operation,
+            }),
+        }
+    }
+
+    #[test]
+    fn footers_with_and_without_a_blamed_operation_decode() {
+        let op = FailedOperation {
+            process: ProcessId(2),
+            description: "get(k0) -> 1".into(),
+            invoked: Instant(3),
+            completed: Some(Instant(5)),
+        };
+        let new = footer(Some(Box::new(op)));
+        assert_eq!(decode_footer(&postcard::to_allocvec(&new).unwrap()).unwrap(), new);
+        // The layout before `operation` existed: the same bytes without its (trailing) tag.
+        let old = footer(None);
+        let mut bytes = postcard::to_allocvec(&old).unwrap();
+        assert_eq!(bytes.pop(), Some(0), "`None` is the last byte");
+        assert_eq!(decode_footer(&bytes).unwrap(), old);
+        assert!(
+            decode_footer(&bytes[..bytes.len() - 1]).is_err(),
+            "a cut footer still fails"
+        );
+    }
 }

@@ -521,11 +521,26 @@ fn run_untraced(scenario: &Scenario, config: &str, index: u64, options: &SweepOp
     (line, outcome.report.fingerprint)
 }
 
+/// A failing seed's trace file name: `NAME-seed-S.trace`, or `NAME-set-H-seed-S.trace` when
+/// `--set` overrides changed the scenario (H hashes them), so sweeps of one scenario with
+/// different overrides into one directory do not overwrite each other's traces.
+pub fn trace_file_name(scenario: &Scenario, seed: u64) -> String {
+    if scenario.overrides.is_empty() {
+        return format!("{}-seed-{seed}.trace", scenario.name);
+    }
+    // FNV-1a: stable across builds and platforms, unlike the std hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in scenario.overrides.join("\n").bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("{}-set-{h:08x}-seed-{seed}.trace", scenario.name)
+}
+
 /// Re-runs a failing line's seed with a full trace in `dir`; its size, or `None` (the line
 /// then says why there is no trace; the fast result stands).
 fn record_trace(scenario: &Scenario, dir: &Path, line: &mut SweepLine, fingerprint: u64) -> Option<u64> {
     let seed = line.run.seed;
-    let path = dir.join(format!("{}-seed-{seed}.trace", scenario.name));
+    let path = dir.join(trace_file_name(scenario, seed));
     match recording::record(scenario, seed, &path, Some(fingerprint)) {
         Ok(_) => {
             line.trace = Some(path.display().to_string());
@@ -566,6 +581,26 @@ mod tests {
             trace: None,
             replay: None,
         }
+    }
+
+    #[test]
+    fn traces_of_sweeps_with_different_overrides_get_different_names() {
+        let registry = crate::registry::Registry::builtin();
+        let plain = registry.scenario("pingpong", &[]).expect("built in");
+        let a = registry
+            .scenario("pingpong", &["faults.enabled=true".to_owned()])
+            .expect("built in");
+        let b = registry
+            .scenario("pingpong", &["faults.enabled=false".to_owned()])
+            .expect("built in");
+        assert_eq!(trace_file_name(&plain, 7), "pingpong-seed-7.trace");
+        let (na, nb) = (trace_file_name(&a, 7), trace_file_name(&b, 7));
+        assert!(
+            na.starts_with("pingpong-set-") && na.ends_with("-seed-7.trace"),
+            "{na}"
+        );
+        assert_ne!(na, nb);
+        assert_eq!(na, trace_file_name(&a, 7), "stable");
     }
 
     #[test]

@@ -528,11 +528,7 @@ pub fn trace_file_name(scenario: &Scenario, seed: u64) -> String {
     if scenario.overrides.is_empty() {
         return format!("{}-seed-{seed}.trace", scenario.name);
     }
-    // FNV-1a: stable across builds and platforms, unlike the std hasher.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in scenario.overrides.join("\n").bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
+    let h = ruckus_sim::record::digest(scenario.overrides.as_slice()) as u32;
     format!("{}-set-{h:08x}-seed-{seed}.trace", scenario.name)
 }
 

@@ -6,7 +6,9 @@
 //! socket at the path is refused rather than replaced, and a missing parent directory is an
 //! error rather than created. Whole files ([`write_file`]) and traces are then written under a
 //! temporary name in the directory opened at the start and moved into place relative to it
-//! ([`OutputDir`]), so a path swapped for something else after the check is left alone too. The only directories ruckus creates are the ones a command
+//! ([`OutputDir`]), so a path swapped for something else after the check is left alone too; a
+//! sweep's `--out` is opened once, without following links ([`open_for_append`]). The only
+//! directories ruckus creates are the ones a command
 //! names as its output directory ([`ensure_dir`]). Inputs go through [`check_input`] (a
 //! regular file) and [`read_bounded`] (at most a given number of bytes), so `/dev/zero` or a
 //! FIFO is bad input, not a hang. Every failure is a one-line message: exit code 2.
@@ -147,6 +149,18 @@ pub fn write_file(
         let _ = dir.remove(&temp);
     }
     placed
+}
+
+/// Opens the file at `path` (checked with [`check_target`]) for reading and appending, creating
+/// it if missing, relative to its directory opened now and never through a link
+/// ([`OutputDir::open_append`]): a sweep's `--out` is read, cut and appended to through this one
+/// handle, so what it appends to is what it checked.
+pub fn open_for_append(path: &Path) -> Result<std::fs::File, String> {
+    check_target(path)?;
+    let (dir, name) = OutputDir::open_parent_of(path)
+        .map_err(|e| format!("{}: cannot open its directory: {e}", path.display()))?;
+    dir.open_append(&name)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Checks that `path` is a regular file to read (a symbolic link to one is fine).

@@ -259,6 +259,20 @@ pub fn read_output(path: &Path) -> Result<Existing, String> {
         _ => crate::output::check_input(path)?,
     };
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_output(file, path)
+}
+
+/// Reads the result lines of a sweep's output through an open file (from its start); `path`
+/// names it in errors.
+pub fn read_output_from(file: &std::fs::File, path: &Path) -> Result<Existing, String> {
+    use std::io::Seek;
+    let mut file = file;
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_output(file, path)
+}
+
+fn parse_output(file: impl Read, path: &Path) -> Result<Existing, String> {
     let mut reader = BufReader::new(file);
     let mut existing = Existing::default();
     let mut buf = String::new();

@@ -110,9 +110,11 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         }
     }
     let mut done: Vec<SweepLine> = Vec::new();
+    // Opened once: read, cut back to its last whole line and appended to through this handle.
+    let mut file_sink = None;
     if let Some(path) = &args.out {
-        crate::output::check_target(path)?;
-        let existing = sweep::read_output(path)?;
+        let file = crate::output::open_for_append(path)?;
+        let existing = sweep::read_output_from(&file, path)?;
         if !args.resume && !existing.lines.is_empty() {
             return Err(format!(
                 "{} already holds {} results; pass --resume to continue that sweep, or choose another --out",
@@ -150,14 +152,10 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             }
         }
         // Drop a line cut off mid-write, so appended lines start on a fresh line.
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
         file.set_len(existing.valid_len)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         done = existing.lines;
+        file_sink = Some(file);
     }
     let finished: BTreeSet<u64> = done.iter().map(|l| l.index).collect();
     let todo: Vec<u64> = (args.start..end)
@@ -178,15 +176,6 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         traces_kept: kept.len() as u64,
         trace_bytes_kept: kept.iter().sum(),
         ..SweepOptions::untraced(base_seed, jobs, args.stop_on_failure)
-    };
-    let mut file_sink = match &args.out {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
-        ),
-        None => None,
     };
     let terminal = io.terminal;
     let bar = terminal.then(|| progress_bar(todo.len() as u64));

@@ -366,8 +366,18 @@ impl fmt::Display for FailedCase {
             None => writeln!(f, "the run itself held")?,
         }
         let shown = &self.report.last_events[self.report.last_events.len().saturating_sub(EVENTS_SHOWN)..];
+        match shown.last() {
+            Some(last) if last.index + 1 < self.report.events => writeln!(
+                f,
+                "the {} events up to #{} (the run went on to #{}):",
+                shown.len(),
+                last.index,
+                self.report.events - 1
+            )?,
+            Some(_) => writeln!(f, "last {} events:", shown.len())?,
+            None => {}
+        }
         if !shown.is_empty() {
-            writeln!(f, "last {} events:", shown.len())?;
             for r in shown {
                 writeln!(f, "    {r:?}")?;
             }
@@ -423,9 +433,19 @@ pub fn run_case(scenario: &Scenario, case: &FaultCase) -> Result<RunReport, Case
 
 /// [`run_case`] with explicit settings.
 pub fn run_case_with(scenario: &Scenario, case: &FaultCase, env: &TestEnv) -> Result<RunReport, CaseFailure> {
-    let (report, divergence) = outcome(scenario, case, env)?;
+    let (mut report, divergence) = outcome(scenario, case, env)?;
     if report.verdict == Verdict::Held && divergence.is_none() {
         return Ok(report);
+    }
+    if divergence.is_none() {
+        // A failure placed before the run's end (a history checked at the end) is shown with
+        // the events that led to it, not the run's last ones.
+        let mut failed = runner::Outcome {
+            report,
+            plan: case.plan.clone(),
+        };
+        runner::events_up_to_failure(scenario, &mut failed);
+        report = failed.report;
     }
     let seed = case.seed;
     let path = env.trace_path(scenario, seed);
@@ -768,6 +788,39 @@ mod tests {
             trace_in_message("x\ntrace: /a/b.trace\nreplay"),
             Some(Path::new("/a/b.trace"))
         );
+    }
+
+    /// A stale read is found when the history is checked at the run's end, but blamed on the
+    /// read that returned it: the failure text shows the events up to that read.
+    #[test]
+    fn a_history_failure_shows_the_events_up_to_the_blamed_operation() {
+        let s = scenario("raft_stale_read_deposed_leader");
+        let case = FaultCase {
+            seed: s.seed,
+            plan: runner::fault_plan(&s, s.seed),
+        };
+        let dir = std::env::temp_dir().join(format!("ruckus-testing-events-{}", std::process::id()));
+        let env = TestEnv {
+            trace_dir: dir.clone(),
+            ..TestEnv::default()
+        };
+        let Err(CaseFailure::Failed(failed)) = run_case_with(&s, &case, &env) else {
+            panic!("seed 1 of raft_stale_read_deposed_leader fails");
+        };
+        let f = failed.report.failure.as_ref().expect("a failure");
+        assert!(f.event_index + 1 < failed.report.events, "{f:?}");
+        let last = failed.report.last_events.last().expect("events");
+        assert_eq!(last.index, f.event_index);
+        let text = failed.to_string();
+        assert!(
+            text.contains(&format!(
+                "events up to #{} (the run went on to #{})",
+                f.event_index,
+                failed.report.events - 1
+            )),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -14,8 +14,9 @@ use std::os::fd::OwnedFd;
 ///
 /// [`place`](OutputDir::place) swaps the new file in atomically (`renameat2` with
 /// `RENAME_NOREPLACE`, else `RENAME_EXCHANGE`), looks at what it displaced, and if that is not a
-/// regular file swaps it back and refuses. On a filesystem without those flags it checks the
-/// destination and renames, with a window of a few system calls between the two.
+/// regular file swaps it back and refuses. On a filesystem without those flags a new name is
+/// placed with `linkat` (which never replaces anything); replacing an existing regular file
+/// there is a check then a rename, with a window of a few system calls between the two.
 #[derive(Debug)]
 pub struct OutputDir {
     dir: OwnedFd,
@@ -83,6 +84,32 @@ impl OutputDir {
         Ok(File::from(fd))
     }
 
+    /// Opens `name` in the directory for reading and appending, creating it if missing: never
+    /// through a symbolic link, never a FIFO (opened without waiting for a reader) or a device.
+    /// What is read and written is what was checked, with no window for a swap in between.
+    pub fn open_append(&self, name: &OsStr) -> io::Result<File> {
+        let flags = OFlags::RDWR
+            | OFlags::APPEND
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.dir, name, flags, Mode::from_raw_mode(0o666)) {
+            Ok(fd) => fd,
+            Err(Errno::LOOP) => return Err(open_refusal("a symbolic link")),
+            Err(Errno::NXIO) => return Err(open_refusal("a FIFO")),
+            Err(Errno::ISDIR) => return Err(open_refusal("a directory")),
+            Err(e) => return Err(e.into()),
+        };
+        let st = rustix::fs::fstat(&fd)?;
+        if let Some(what) = not_regular(FileType::from_raw_mode(st.st_mode)) {
+            return Err(open_refusal(what));
+        }
+        // Back to blocking I/O: it only mattered for opening a FIFO.
+        rustix::fs::fcntl_setfl(&fd, OFlags::APPEND)?;
+        Ok(File::from(fd))
+    }
+
     /// Removes `name` from the directory (a link itself, never what it points to).
     pub fn remove(&self, name: &OsStr) -> io::Result<()> {
         Ok(rustix::fs::unlinkat(&self.dir, name, AtFlags::empty())?)
@@ -123,19 +150,42 @@ impl OutputDir {
         Err(io::Error::other("the destination kept appearing and vanishing"))
     }
 
-    /// [`place`](Self::place) where the filesystem has no atomic exchange: check, then rename.
+    /// [`place`](Self::place) where the filesystem has no atomic exchange. A free name gets a
+    /// hard link, which fails rather than replace whatever appeared there meanwhile; an existing
+    /// regular file is checked, then renamed over.
     fn place_by_check(&self, temp: &OsStr, name: &OsStr) -> io::Result<()> {
-        match rustix::fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => {
-                if let Some(what) = not_regular(FileType::from_raw_mode(st.st_mode)) {
-                    return Err(refusal(what));
+        let dir = &self.dir;
+        // Bounded like `place`: each turn needs the destination to vanish between two calls.
+        for _ in 0..100 {
+            match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => {
+                    if let Some(what) = not_regular(FileType::from_raw_mode(st.st_mode)) {
+                        return Err(refusal(what));
+                    }
+                    return Ok(rustix::fs::renameat(dir, temp, dir, name)?);
                 }
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
+            match rustix::fs::linkat(dir, temp, dir, name, AtFlags::empty()) {
+                Ok(()) => return Ok(rustix::fs::unlinkat(dir, temp, AtFlags::empty())?),
+                // Something took the name since the check: look at it again.
+                Err(Errno::EXIST) => continue,
+                // No hard links here either (some FUSE and network filesystems).
+                Err(Errno::PERM | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    return Ok(rustix::fs::renameat(dir, temp, dir, name)?);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(rustix::fs::renameat(&self.dir, temp, &self.dir, name)?)
+        Err(io::Error::other("the destination kept appearing and vanishing"))
     }
+}
+
+fn open_refusal(what: &str) -> io::Error {
+    io::Error::other(format!(
+        "refusing to open it: it is {what} (it became one after the output checks), and ruckus only writes regular files"
+    ))
 }
 
 fn refusal(what: &str) -> io::Error {
@@ -482,6 +532,71 @@ mod place_tests {
         }
         assert!(d.join("x").is_dir());
         assert!(!std::fs::symlink_metadata(d.join("y")).unwrap().is_file());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// The fallback for filesystems without renameat2's flags places a new name, replaces a
+    /// regular file, and refuses anything else, leaving the new file at its temporary name.
+    #[test]
+    fn placing_without_atomic_exchange_replaces_only_a_regular_file() {
+        let d = dir("fallback");
+        let (out, _) = OutputDir::open_parent_of(&d.join("x")).unwrap();
+        let write_temp = |text: &str| {
+            let mut f = out.create(OsStr::new("t")).unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        };
+        write_temp("first");
+        out.place_by_check(OsStr::new("t"), OsStr::new("new")).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("new")).unwrap(), "first");
+        assert!(!d.join("t").exists(), "the temporary name is gone");
+        write_temp("second");
+        out.place_by_check(OsStr::new("t"), OsStr::new("new")).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("new")).unwrap(), "second");
+        std::fs::write(d.join("victim"), "precious").unwrap();
+        std::os::unix::fs::symlink(d.join("victim"), d.join("link")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        write_temp("third");
+        for (name, what) in [("link", "a symbolic link"), ("dir", "a directory")] {
+            let e = out.place_by_check(OsStr::new("t"), OsStr::new(name)).unwrap_err();
+            assert!(e.to_string().contains(&format!("it is {what}")), "{e}");
+            assert!(d.join("t").is_file());
+        }
+        assert_eq!(std::fs::read_to_string(d.join("victim")).unwrap(), "precious");
+        assert!(d.join("dir").is_dir());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Appending opens only a regular file (created if missing), never through a link, and
+    /// never blocks on a FIFO.
+    #[test]
+    fn open_append_refuses_links_fifos_and_directories() {
+        let d = dir("append");
+        let (out, _) = OutputDir::open_parent_of(&d.join("x")).unwrap();
+        let mut f = out.open_append(OsStr::new("results.jsonl")).unwrap();
+        f.write_all(b"one\n").unwrap();
+        let mut f = out.open_append(OsStr::new("results.jsonl")).unwrap();
+        f.write_all(b"two\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("results.jsonl")).unwrap(),
+            "one\ntwo\n"
+        );
+        std::fs::write(d.join("victim"), "precious").unwrap();
+        std::os::unix::fs::symlink(d.join("victim"), d.join("link")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(d.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for (name, what) in [
+            ("link", "a symbolic link"),
+            ("dir", "a directory"),
+            ("fifo", "a FIFO"),
+        ] {
+            let e = out.open_append(OsStr::new(name)).unwrap_err();
+            assert!(e.to_string().contains(&format!("it is {what}")), "{name}: {e}");
+        }
+        assert_eq!(std::fs::read_to_string(d.join("victim")).unwrap(), "precious");
         let _ = std::fs::remove_dir_all(&d);
     }
 }

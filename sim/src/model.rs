@@ -109,6 +109,8 @@ pub trait Simulation {
     /// Each liveness property's name and deadline (the heal plus its bound; see
     /// [`Sim::liveness_deadlines`]).
     fn liveness_deadlines(&self) -> Vec<(String, Instant)>;
+    /// Lets the run go on to its horizon after a property fails ([`Sim::set_run_to_horizon`]).
+    fn set_run_to_horizon(&mut self, on: bool);
     /// The `Sim<P>` itself, for code that knows the model (downcast with `Any`).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -158,6 +160,9 @@ impl<P: Process> Simulation for Sim<P> {
     }
     fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
         Sim::liveness_deadlines(self)
+    }
+    fn set_run_to_horizon(&mut self, on: bool) {
+        Sim::set_run_to_horizon(self, on)
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
@@ -211,6 +216,9 @@ impl<S: Simulation + ?Sized> Simulation for Box<S> {
     }
     fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
         (**self).liveness_deadlines()
+    }
+    fn set_run_to_horizon(&mut self, on: bool) {
+        (**self).set_run_to_horizon(on)
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         (**self).as_any_mut()

@@ -617,6 +617,35 @@ fn safety_properties_stop_the_run_at_the_first_violation() {
     assert_eq!(f.message, "2 timers fired");
 }
 
+/// Run to its horizon, the same violation is still the verdict, but the events after it
+/// happen (the experiments' metrics cover the whole run).
+#[test]
+fn a_run_to_its_horizon_keeps_the_first_violation_and_goes_on() {
+    let build = |to_horizon: bool| {
+        let mut s = sim();
+        s.spawn(
+            HostId(0),
+            Probe::new(vec![
+                Action::Timer(ms(1), 1),
+                Action::Timer(ms(2), 2),
+                Action::Timer(ms(3), 3),
+            ]),
+        );
+        s.add_property(Property::always("fewer than two timers", |v| {
+            let n = v.history().len();
+            if n < 2 { Ok(()) } else { Err(format!("{n} entries")) }
+        }));
+        s.set_run_to_horizon(to_horizon);
+        (s.run(), s.history().len())
+    };
+    let (stopped, seen_stopped) = build(false);
+    let (went_on, seen_went_on) = build(true);
+    assert_eq!(went_on.verdict, Verdict::SafetyViolation);
+    assert_eq!(went_on.failure, stopped.failure, "the first failure is the verdict");
+    assert!(stopped.end_time < went_on.end_time, "{} vs {}", stopped.end_time, went_on.end_time);
+    assert!(seen_went_on > seen_stopped, "the third timer fired only when the run went on");
+}
+
 #[test]
 fn cadence_checks_run_only_on_their_cadence() {
     let mut s = sim();

@@ -342,6 +342,8 @@ pub fn run_one(experiment: &Experiment, variant: usize, index: u64) -> Result<Ru
     let plan = runner::fault_plan(scenario, seed);
     let mut sim = runner::simulation(scenario, seed, &plan)
         .map_err(|e| format!("variant `{}`: {e}", experiment.spec.variants[variant].name))?;
+    // Every variant is measured over the whole horizon, whatever property it breaks first.
+    sim.set_run_to_horizon(true);
     let report = runner::quietly(|| sim.run());
     let spec = &experiment.spec;
     let metrics = sim.metrics();

@@ -52,6 +52,7 @@ impl<P: Process> Sim<P> {
             };
             if !self.properties.is_empty()
                 && let Some(f) = self.liveness_deadline_passed(next_time.min(horizon))
+                && let Some(f) = self.property_failed(f)
             {
                 return self.finish(Some(f));
             }
@@ -78,6 +79,7 @@ impl<P: Process> Sim<P> {
             }
             if !self.properties.is_empty()
                 && let Some(f) = self.check_properties()
+                && let Some(f) = self.property_failed(f)
             {
                 return self.finish(Some(f));
             }
@@ -102,8 +104,24 @@ impl<P: Process> Sim<P> {
 
     /// Ends the run: the last liveness and end-of-run checks, then the report (kept, so asking
     /// again returns the same one).
+    /// A property failed: the failure that ends the run, or none when the run goes on to its
+    /// horizon (the failure is kept for the report and no property is checked again).
+    fn property_failed(&mut self, f: Failure) -> Option<Failure> {
+        if !self.run_to_horizon {
+            return Some(f);
+        }
+        self.first_failure.get_or_insert(f);
+        self.properties.clear();
+        None
+    }
+
     pub(super) fn finish(&mut self, failure: Option<Failure>) -> Progress {
-        let failure = failure.or_else(|| self.end_of_run_failure());
+        // A property failure kept while the run went on came first.
+        let failure = self
+            .first_failure
+            .take()
+            .or(failure)
+            .or_else(|| self.end_of_run_failure());
         let report = RunReport {
             seed: self.config.seed,
             verdict: failure.as_ref().map_or(Verdict::Held, |f| f.verdict),

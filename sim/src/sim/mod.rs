@@ -124,6 +124,10 @@ pub struct Sim<P: Process> {
     hosts: Vec<HostSpec>,
     started: bool,
     finished: Option<RunReport>,
+    /// Whether a property failure ends the run ([`Sim::set_run_to_horizon`]).
+    run_to_horizon: bool,
+    /// The first property failure of a run that goes on to its horizon.
+    first_failure: Option<Failure>,
 }
 
 impl<P: Process> fmt::Debug for Sim<P> {
@@ -207,6 +211,8 @@ impl<P: Process> Sim<P> {
             hosts: topology.hosts().to_vec(),
             started: false,
             finished: None,
+            run_to_horizon: false,
+            first_failure: None,
         }
     }
 
@@ -271,6 +277,17 @@ impl<P: Process> Sim<P> {
             .map(|a| digest(&format!("{:?}", a.fault)))
             .collect();
         Ok(())
+    }
+
+    /// Lets the run go on to its horizon after a property fails, instead of ending there: the
+    /// report's verdict and failure are still the first property failure, but the run and its
+    /// metrics cover the whole span. Experiments use it, so every variant is measured over the
+    /// same time whatever it violates. The properties are no longer checked after the first
+    /// failure; a handler panic or a limit still ends the run. Must be called before the run
+    /// starts.
+    pub fn set_run_to_horizon(&mut self, on: bool) {
+        assert!(!self.started, "whether the run stops at a failure is fixed once it starts");
+        self.run_to_horizon = on;
     }
 
     /// Switches buggify sites on or off for this run (off unless set; see [`crate::buggify`]).

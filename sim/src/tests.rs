@@ -633,7 +633,11 @@ fn a_run_to_its_horizon_keeps_the_first_violation_and_goes_on() {
         );
         s.add_property(Property::always("fewer than two timers", |v| {
             let n = v.history().len();
-            if n < 2 { Ok(()) } else { Err(format!("{n} entries")) }
+            if n < 2 {
+                Ok(())
+            } else {
+                Err(format!("{n} entries"))
+            }
         }));
         s.set_run_to_horizon(to_horizon);
         (s.run(), s.history().len())
@@ -641,9 +645,20 @@ fn a_run_to_its_horizon_keeps_the_first_violation_and_goes_on() {
     let (stopped, seen_stopped) = build(false);
     let (went_on, seen_went_on) = build(true);
     assert_eq!(went_on.verdict, Verdict::SafetyViolation);
-    assert_eq!(went_on.failure, stopped.failure, "the first failure is the verdict");
-    assert!(stopped.end_time < went_on.end_time, "{} vs {}", stopped.end_time, went_on.end_time);
-    assert!(seen_went_on > seen_stopped, "the third timer fired only when the run went on");
+    assert_eq!(
+        went_on.failure, stopped.failure,
+        "the first failure is the verdict"
+    );
+    assert!(
+        stopped.end_time < went_on.end_time,
+        "{} vs {}",
+        stopped.end_time,
+        went_on.end_time
+    );
+    assert!(
+        seen_went_on > seen_stopped,
+        "the third timer fired only when the run went on"
+    );
 }
 
 #[test]

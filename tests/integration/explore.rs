@@ -341,3 +341,26 @@ fn fallbacks_absorb_a_dependency_outage() {
     assert!((d - 5.0 / 55.0).abs() < 0.015, "{d}");
     assert_eq!(r.success, Some(("answered".to_owned(), 1.0)));
 }
+
+/// A variant that breaks a property early is still measured to the horizon: the failure is its
+/// verdict, not the end of its run (else it would be compared over a shorter span).
+#[test]
+fn a_failing_variant_is_measured_to_its_horizon() {
+    let text = r#"
+metrics = ["end_time_s"]
+scenario = "lease_lock_no_fencing"
+seeds = 3
+[[variants]]
+name = "no_fencing"
+"#;
+    let e = Experiment::from_text(&Registry::builtin(), "t", "t.toml", text, &[]).expect("loads");
+    let results = explore::run_all(&e, 1, &|| {}).expect("runs");
+    let v = &results.variants[0];
+    assert!(
+        v.verdicts.get("safety_violation").copied().unwrap_or(0) > 0,
+        "{:?}",
+        v.verdicts
+    );
+    // lease_lock_no_fencing's horizon is 8 s; its failures come seconds earlier.
+    assert_eq!(mean(&results, "no_fencing", "end_time_s"), 8.0);
+}

@@ -31,6 +31,8 @@
 //! threads with rayon, one run per task; each run is single-threaded and deterministic, so the
 //! results do not depend on the number of jobs. Per metric and variant the report gives the mean
 //! with its 95% interval over seeds and the paired difference from the baseline ([`stats`]).
+//! Each run goes on to its horizon when a property fails (`Simulation::set_run_to_horizon`): the
+//! first failure is its verdict, and its figures cover the same span as every other variant's.
 //!
 //! A metric names a figure of a run ([`figures::figures`]): a model summary such as `goodput`, a
 //! counter by name, or a distribution statistic such as `latency.p99`.

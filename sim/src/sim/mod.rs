@@ -286,7 +286,10 @@ impl<P: Process> Sim<P> {
     /// failure; a handler panic or a limit still ends the run. Must be called before the run
     /// starts.
     pub fn set_run_to_horizon(&mut self, on: bool) {
-        assert!(!self.started, "whether the run stops at a failure is fixed once it starts");
+        assert!(
+            !self.started,
+            "whether the run stops at a failure is fixed once it starts"
+        );
         self.run_to_horizon = on;
     }
 

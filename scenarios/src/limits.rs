@@ -42,6 +42,9 @@ pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 /// Bytes of one line of a sweep output file.
 pub const MAX_SWEEP_LINE_BYTES: usize = 64 * 1024;
 
+/// The largest history file `ruckus check` reads (about 10 million operations of Jepsen's EDN).
+pub const MAX_HISTORY_BYTES: u64 = 1 << 30;
+
 /// Runs one sweep invocation may hold (`--seeds`, and lines of an output to resume).
 pub const MAX_SWEEP_RUNS: u64 = 10_000_000;
 

@@ -38,11 +38,12 @@ pub const INCONCLUSIVE: &str = "inconclusive linearizability check";
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Debug, Write as _};
+use std::hash::{Hash, Hasher};
 
 /// A sequential specification: what one copy of the service does, one operation at a time.
 pub trait Specification {
     /// The state of one independent part (one key, for a key-value store).
-    type State: Clone + Ord + Debug;
+    type State: Clone + Ord + Hash + Debug;
     /// An operation's request.
     type Input: Clone + Debug;
     /// An operation's response.
@@ -381,6 +382,115 @@ impl Bits {
     }
 }
 
+/// A fixed, seedless hasher for the memo (the memo is never iterated, so only speed and spread
+/// matter): words folded by multiply-rotate, then a final mix so the low bits pick the slot.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.word(i);
+    }
+    fn finish(&self) -> u64 {
+        // The splitmix64 finalizer.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The (linearized operations, state) pairs the search has already explored: an open-addressing
+/// set over flat arrays, so recording a pair allocates nothing but the arrays' growth (a tree of
+/// cloned bit sets cost an allocation and a dozen comparisons per step).
+struct Memo<St> {
+    /// Words of one bit set.
+    words: usize,
+    /// Entry k's bit set is `bits[k * words..(k + 1) * words]`.
+    bits: Vec<u64>,
+    states: Vec<St>,
+    hashes: Vec<u64>,
+    /// Entry index + 1 per slot; 0 is empty. Its length is a power of two.
+    table: Vec<u32>,
+}
+
+impl<St: Clone + Eq + Hash> Memo<St> {
+    fn new(words: usize) -> Memo<St> {
+        Memo {
+            words,
+            bits: Vec::new(),
+            states: Vec::new(),
+            hashes: Vec::new(),
+            table: vec![0; 1024],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Records the pair; false if it was already there.
+    fn insert(&mut self, done: &Bits, state: &St) -> bool {
+        if (self.len() + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let mut h = WordHasher::default();
+        done.0.iter().for_each(|&w| h.word(w));
+        state.hash(&mut h);
+        let hash = h.finish();
+        let mask = self.table.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            match self.table[slot] {
+                0 => {
+                    self.table[slot] = self.states.len() as u32 + 1;
+                    self.bits.extend_from_slice(&done.0);
+                    self.states.push(state.clone());
+                    self.hashes.push(hash);
+                    return true;
+                }
+                e => {
+                    let k = e as usize - 1;
+                    if self.hashes[k] == hash
+                        && self.bits[k * self.words..(k + 1) * self.words] == done.0[..]
+                        && self.states[k] == *state
+                    {
+                        return false;
+                    }
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let size = self.table.len() * 2;
+        let mask = size - 1;
+        let mut table = vec![0u32; size];
+        for (k, &hash) in self.hashes.iter().enumerate() {
+            let mut slot = hash as usize & mask;
+            while table[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            table[slot] = k as u32 + 1;
+        }
+        self.table = table;
+    }
+}
+
 /// One level of the depth-first search: the state reached and where to resume the candidates.
 struct Frame<St> {
     state: St,
@@ -399,9 +509,10 @@ fn search<S: Specification>(
     path: Option<&mut Vec<usize>>,
 ) -> Search {
     let n = ops.len();
-    // Bytes one memo entry costs, roughly: the bit set, the state and the tree's overhead.
-    let entry_bytes = (n.div_ceil(64) * 8 + std::mem::size_of::<S::State>() + 48) as u64;
-    let max_memo = (max_memo_bytes / entry_bytes).max(1) as usize;
+    // Bytes one memo entry costs, roughly: the bit set, the state, its hash and two slots.
+    let entry_bytes = (n.div_ceil(64) * 8 + std::mem::size_of::<S::State>() + 16) as u64;
+    // Entry indexes are u32 in the memo's table.
+    let max_memo = ((max_memo_bytes / entry_bytes).max(1) as usize).min(u32::MAX as usize / 2);
     let must: usize = ops.iter().filter(|o| matches!(o.outcome, Outcome::Ok(_))).count();
     if must == 0 {
         if let Some(path) = path {
@@ -417,7 +528,7 @@ fn search<S: Specification>(
     by_ret.sort_by_key(|&i| ops[i].ret.unwrap_or(u64::MAX));
     let mut done = Bits::new(n);
     let mut done_must = 0usize;
-    let mut memo: BTreeSet<(Bits, S::State)> = BTreeSet::new();
+    let mut memo: Memo<S::State> = Memo::new(n.div_ceil(64));
     let mut stack: Vec<Frame<S::State>> = vec![Frame {
         state: spec.initial(),
         chosen: usize::MAX,
@@ -457,7 +568,7 @@ fn search<S: Specification>(
             if memo.len() >= max_memo {
                 return Search::OutOfBudget;
             }
-            if !memo.insert((done.clone(), state.clone())) {
+            if !memo.insert(&done, &state) {
                 done.clear(i);
                 continue;
             }

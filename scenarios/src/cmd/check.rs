@@ -35,6 +35,10 @@ pub enum HistoryFormat {
     Edn,
     /// One JSON object per line with the same fields (`process`, `type`, `f`, `value`).
     Jsonl,
+    /// Jepsen's `jepsen.log` (older tests and Knossos's data): the client lines
+    /// `INFO jepsen.util - PROCESS :TYPE :F VALUE` (tab- or space-separated); every other line
+    /// is log noise.
+    Log,
 }
 
 /// Flags of `ruckus check`.
@@ -45,7 +49,7 @@ pub struct Args {
     /// register, cas-register, kv, set or queue.
     #[arg(long)]
     pub model: String,
-    /// edn or jsonl (default: jsonl for `.jsonl`/`.json` files, else edn).
+    /// edn, jsonl or log (default: jsonl for `.jsonl`/`.json` files, log for `.log`, else edn).
     #[arg(long)]
     pub format: Option<HistoryFormat>,
     /// The registers' value before the first write: an integer, a string or nil (the default).
@@ -87,11 +91,12 @@ pub fn exec(args: Args, io: &mut Io<'_>) -> Result<Exit, String> {
         initial: args.initial.as_deref().map_or(Value::Nil, Value::parse),
     };
     let file = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{file}: {e}"))?;
+    let text = crate::output::read_bounded(&args.file, crate::limits::MAX_HISTORY_BYTES, "history")?;
     let format = args.format.unwrap_or_else(|| format_of(&args.file));
     let entries = match format {
         HistoryFormat::Edn => edn::read_all(&text).map_err(|e| format!("{file}: {e}"))?,
         HistoryFormat::Jsonl => read_jsonl(&text).map_err(|e| format!("{file}: {e}"))?,
+        HistoryFormat::Log => read_jepsen_log(&text).map_err(|e| format!("{file}: {e}"))?,
     };
     let converted = jepsen::convert(&entries, kind).map_err(|e| format!("{file}: {e}"))?;
     let ops = converted.history.operations();
@@ -210,6 +215,7 @@ fn millis(seconds: f64) -> String {
 fn format_of(path: &Path) -> HistoryFormat {
     match path.extension().and_then(|e| e.to_str()) {
         Some("jsonl" | "json" | "ndjson") => HistoryFormat::Jsonl,
+        Some("log") => HistoryFormat::Log,
         _ => HistoryFormat::Edn,
     }
 }
@@ -220,6 +226,50 @@ fn line_of(lines: &[usize], all: &[Op], op: &Op) -> usize {
         .position(|o| o.call == op.call)
         .and_then(|i| lines.get(i).copied())
         .unwrap_or(0)
+}
+
+/// The marker of a client line in `jepsen.log`, before `PROCESS<TAB>:TYPE<TAB>:F<TAB>VALUE`.
+const JEPSEN_LOG_MARKER: &str = "jepsen.util - ";
+
+/// Reads the client lines of a `jepsen.log` as history entries, each with its line. A client
+/// line is split at whitespace into process, type and function, the rest being the value (each
+/// EDN); lines without the marker are skipped.
+fn read_jepsen_log(text: &str) -> Result<Vec<(usize, Edn)>, String> {
+    let keyword = |k: &str| Edn::Keyword(k.to_owned());
+    let mut entries = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(at) = line.find(JEPSEN_LOG_MARKER) else {
+            continue;
+        };
+        // Tabs in most logs, spaces in some: the first three words, then the value's text.
+        let mut rest = line[at + JEPSEN_LOG_MARKER.len()..].trim();
+        let mut fields = Vec::with_capacity(4);
+        while fields.len() < 3 && !rest.is_empty() {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            fields.push(&rest[..end]);
+            rest = rest[end..].trim_start();
+        }
+        if fields.len() < 3 {
+            return Err(format!(
+                "line {}: a client line needs PROCESS :TYPE :F VALUE, found {} field(s)",
+                i + 1,
+                fields.len()
+            ));
+        }
+        let value_text = if rest.is_empty() { "nil" } else { rest.trim_end() };
+        let mut map = Vec::with_capacity(4);
+        for (name, text) in [
+            ("process", fields[0]),
+            ("type", fields[1]),
+            ("f", fields[2]),
+            ("value", value_text),
+        ] {
+            let form = edn::read_one(text).map_err(|e| format!("line {}, field `{name}`: {e}", i + 1))?;
+            map.push((keyword(name), form));
+        }
+        entries.push((i + 1, Edn::Map(map)));
+    }
+    Ok(entries)
 }
 
 /// Reads JSON Lines entries, each with its line; blank lines are skipped.

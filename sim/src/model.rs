@@ -11,6 +11,7 @@
 use crate::fault::FaultPlan;
 use crate::metrics::Metrics;
 use crate::network::HostId;
+use crate::operation::OperationSpan;
 use crate::process::{Process, ProcessId};
 use crate::property::Property;
 use crate::record::Observer;
@@ -109,6 +110,9 @@ pub trait Simulation {
     /// Each liveness property's name and deadline (the heal plus its bound; see
     /// [`Sim::liveness_deadlines`]).
     fn liveness_deadlines(&self) -> Vec<(String, Instant)>;
+    /// The history's operations as the model pairs them ([`Process::operations`]), for
+    /// timelines; empty for a model that does not say.
+    fn operations(&self) -> Vec<OperationSpan>;
     /// The `Sim<P>` itself, for code that knows the model (downcast with `Any`).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -158,6 +162,9 @@ impl<P: Process> Simulation for Sim<P> {
     }
     fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
         Sim::liveness_deadlines(self)
+    }
+    fn operations(&self) -> Vec<OperationSpan> {
+        P::operations(Sim::history(self))
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
@@ -211,6 +218,9 @@ impl<S: Simulation + ?Sized> Simulation for Box<S> {
     }
     fn liveness_deadlines(&self) -> Vec<(String, Instant)> {
         (**self).liveness_deadlines()
+    }
+    fn operations(&self) -> Vec<OperationSpan> {
+        (**self).operations()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         (**self).as_any_mut()

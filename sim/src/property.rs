@@ -5,6 +5,7 @@
 
 use crate::metrics::{FaultWindow, Metrics};
 use crate::network::HostId;
+use crate::operation::OperationOutcome;
 use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::sim::Core;
 use crate::time::{Duration, Instant};
@@ -172,7 +173,33 @@ impl<'a, P: Process> View<'a, P> {
             invocation,
             completion,
             description: description.to_owned(),
+            conflicts: Vec::new(),
         });
+    }
+    /// Names an operation the one just [`blame`](Self::blame)d conflicts with (for a
+    /// linearizability failure: one of its key that no ordering reconciles with it, or one
+    /// that ran concurrently with it), by its history entries as `blame` takes them, with how
+    /// it ended. Reports list them under the blamed operation, and the timeline highlights
+    /// them in the operation lanes. Each call adds one; ignored without a blame.
+    ///
+    /// # Panics
+    ///
+    /// If an index is past the history's end (a checker bug, reported as a checker panic).
+    pub fn conflict(
+        &self,
+        invocation: usize,
+        completion: Option<usize>,
+        description: &str,
+        outcome: OperationOutcome,
+    ) {
+        let len = self.core.history.len();
+        assert!(
+            invocation < len && completion.is_none_or(|c| c < len),
+            "conflicting history entries {invocation}/{completion:?}, but the history has {len}"
+        );
+        if let Some(blame) = self.core.blame.borrow_mut().as_mut() {
+            blame.conflicts.push((invocation, completion, description.to_owned(), outcome));
+        }
     }
     /// A host's clock drift now, in parts per million (positive: fast), faults included.
     pub fn drift_ppm(&self, host: HostId) -> i64 {
@@ -197,6 +224,8 @@ pub(crate) struct Blame {
     pub(crate) invocation: usize,
     pub(crate) completion: Option<usize>,
     pub(crate) description: String,
+    /// Conflicting operations: invocation, completion, description, outcome.
+    pub(crate) conflicts: Vec<(usize, Option<usize>, String, OperationOutcome)>,
 }
 
 /// How far an incremental checker has read the history, so each check looks only at the

@@ -4,7 +4,9 @@
 //! send time to the receiver at the delivery time; crash, pause, kill, partition and other
 //! fault periods shade the lanes they hit and appear as bars in a `faults` lane; the heal is a
 //! dashed line and the violation a red line with its property. Hovering shows an event's
-//! details. It draws on a canvas and only what is in view, so 100,000 events stay usable:
+//! details. When the trace holds the history's operations, each client gets an operation lane
+//! below the hosts (Jepsen-style): a bar from invocation to completion, coloured by outcome,
+//! the blamed operation and those it conflicts with outlined. It draws on a canvas and only what is in view, so 100,000 events stay usable:
 //! wheel to zoom, drag to pan, `0` or "fit" to see everything.
 //!
 //! The data travels as one JSON object in a `<script type="application/json">` element, in
@@ -13,6 +15,7 @@
 
 use super::jsonl::violation_position;
 use super::{ExportInput, NONE};
+use ruckus_sim::OperationOutcome;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -41,6 +44,25 @@ struct Data<'a> {
     kinds: Vec<&'static str>,
     faults: Vec<Fault>,
     failure: Option<Failure>,
+    /// The operation lanes' data; omitted when the trace has no operations.
+    ops: Option<Ops>,
+}
+
+/// Operations in columns, in invocation order.
+#[derive(Serialize)]
+struct Ops {
+    /// Invoking process.
+    p: Vec<u32>,
+    /// Invoked, completed (-1: never) in ns.
+    b: Vec<u64>,
+    e: Vec<i64>,
+    /// Outcome: 0 ok, 1 fail, 2 unknown.
+    o: Vec<u8>,
+    /// 0 none, 1 conflicts with the blamed one, 2 blamed.
+    m: Vec<u8>,
+    d: Vec<String>,
+    /// How many the history had (more than drawn when the trace kept fewer).
+    total: u64,
 }
 
 #[derive(Serialize)]
@@ -65,6 +87,8 @@ struct Failure {
     /// The operation the property blamed, and when it was invoked (a band to `t`).
     operation: Option<String>,
     invoked: Option<u64>,
+    /// The operations it conflicts with, one line each.
+    conflicts: Vec<String>,
 }
 
 fn signed(v: u32) -> i64 {
@@ -129,7 +153,13 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             event_index: f.event_index,
             operation: f.operation.as_ref().map(|o| o.to_string()),
             invoked: f.operation.as_ref().map(|o| o.invoked.0),
+            conflicts: f
+                .operation
+                .iter()
+                .flat_map(|o| o.conflicts.iter().map(|c| c.to_string()))
+                .collect(),
         }),
+        ops: operations(input),
     };
     let json = serde_json::to_string(&data).map_err(io::Error::other)?;
     // Inside a script element only "</" could end it early; "<\/" is the same JSON string.
@@ -149,6 +179,32 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
         title = escape_html(input.title),
     )?;
     out.flush()
+}
+
+fn operations(input: &ExportInput<'_>) -> Option<Ops> {
+    let marked = input.marked_operations();
+    if marked.is_empty() {
+        return None;
+    }
+    Some(Ops {
+        p: marked.iter().map(|(s, _)| s.process.0).collect(),
+        b: marked.iter().map(|(s, _)| s.invoked.0).collect(),
+        e: marked
+            .iter()
+            .map(|(s, _)| s.completed.map_or(-1, |t| t.0 as i64))
+            .collect(),
+        o: marked
+            .iter()
+            .map(|(s, _)| match s.outcome {
+                OperationOutcome::Ok => 0,
+                OperationOutcome::Fail => 1,
+                OperationOutcome::Unknown => 2,
+            })
+            .collect(),
+        m: marked.iter().map(|(_, m)| *m as u8).collect(),
+        d: marked.iter().map(|(s, _)| s.description.clone()).collect(),
+        total: input.operations_total.max(marked.len() as u64),
+    })
 }
 
 fn kind_name(k: u8) -> &'static str {

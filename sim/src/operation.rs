@@ -109,9 +109,9 @@ mod tests {
     #[test]
     fn a_span_reads_as_who_what_and_when() {
         let mut s = span(3, 1_000_000);
-        assert_eq!(s.to_string(), "p3 op1000000 [unknown], invoked 1ms, never completed");
+        assert_eq!(s.to_string(), "p3 op1000000 [unknown], invoked @1.000000ms, never completed");
         s.completed = Some(Instant(3_000_000));
         s.outcome = OperationOutcome::Ok;
-        assert_eq!(s.to_string(), "p3 op1000000, invoked 1ms, completed 3ms");
+        assert_eq!(s.to_string(), "p3 op1000000, invoked @1.000000ms, completed @3.000000ms");
     }
 }

@@ -612,6 +612,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_blamed_failure_names_the_operations_it_conflicts_with() {
+        let report = run_with(Property::at_end("no_three", |v: &View<'_, Ticker>| {
+            let three = v.history().iter().position(|e| e.operation == 3).expect("recorded");
+            // Conflicts named before the blame belong to no blame and are dropped.
+            v.conflict(0, None, "too early", crate::OperationOutcome::Unknown);
+            v.blame(three - 2, Some(three), "tick 3");
+            // The other process's tick 3 (recorded right after), and tick 1 never completed.
+            v.conflict(three + 1, None, "other tick 3", crate::OperationOutcome::Unknown);
+            v.conflict(0, Some(2), "tick 1", crate::OperationOutcome::Fail);
+            Err("3 is bad".into())
+        }));
+        let f = report.failure.clone().expect("fails");
+        let op = f.operation.expect("named");
+        let conflicts: Vec<String> = op.conflicts.iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            conflicts,
+            [
+                "p1 other tick 3 [unknown], invoked @40.000000ms, never completed",
+                "p0 tick 1 [fail], invoked @10.000000ms, completed @20.000000ms",
+            ]
+        );
+        // The report lists them under the blamed operation.
+        let text = report.to_string();
+        let listed = "  blamed operation: p0 tick 3, invoked @30.000000ms, completed @40.000000ms\n  it conflicts with:\n    p1 other tick 3";
+        assert!(text.contains(listed), "{text}");
+    }
+
     /// The last event of the same run replayed through event `f.event_index` (what
     /// `replay --stop-at` one more does).
     fn report_event_of(f: &crate::Failure) -> crate::EventRecord {

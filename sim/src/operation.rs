@@ -68,7 +68,11 @@ impl fmt::Display for OperationSpan {
 /// At most `max` of `spans`, keeping those invoked nearest `around` (the failure's time; the
 /// start of the run without one), in invocation order. Returns them and whether any were left
 /// out. Traces bound their footer with it.
-pub fn nearest_spans(mut spans: Vec<OperationSpan>, around: Instant, max: usize) -> (Vec<OperationSpan>, bool) {
+pub fn nearest_spans(
+    mut spans: Vec<OperationSpan>,
+    around: Instant,
+    max: usize,
+) -> (Vec<OperationSpan>, bool) {
     if spans.len() <= max {
         return (spans, false);
     }
@@ -109,9 +113,15 @@ mod tests {
     #[test]
     fn a_span_reads_as_who_what_and_when() {
         let mut s = span(3, 1_000_000);
-        assert_eq!(s.to_string(), "p3 op1000000 [unknown], invoked @1.000000ms, never completed");
+        assert_eq!(
+            s.to_string(),
+            "p3 op1000000 [unknown], invoked @1.000000ms, never completed"
+        );
         s.completed = Some(Instant(3_000_000));
         s.outcome = OperationOutcome::Ok;
-        assert_eq!(s.to_string(), "p3 op1000000, invoked @1.000000ms, completed @3.000000ms");
+        assert_eq!(
+            s.to_string(),
+            "p3 op1000000, invoked @1.000000ms, completed @3.000000ms"
+        );
     }
 }

@@ -198,7 +198,9 @@ impl<'a, P: Process> View<'a, P> {
             "conflicting history entries {invocation}/{completion:?}, but the history has {len}"
         );
         if let Some(blame) = self.core.blame.borrow_mut().as_mut() {
-            blame.conflicts.push((invocation, completion, description.to_owned(), outcome));
+            blame
+                .conflicts
+                .push((invocation, completion, description.to_owned(), outcome));
         }
     }
     /// A host's clock drift now, in parts per million (positive: fast), faults included.
@@ -615,7 +617,11 @@ mod tests {
     #[test]
     fn a_blamed_failure_names_the_operations_it_conflicts_with() {
         let report = run_with(Property::at_end("no_three", |v: &View<'_, Ticker>| {
-            let three = v.history().iter().position(|e| e.operation == 3).expect("recorded");
+            let three = v
+                .history()
+                .iter()
+                .position(|e| e.operation == 3)
+                .expect("recorded");
             // Conflicts named before the blame belong to no blame and are dropped.
             v.conflict(0, None, "too early", crate::OperationOutcome::Unknown);
             v.blame(three - 2, Some(three), "tick 3");

@@ -52,10 +52,16 @@ fn a_raft_history_failure_names_its_conflicts_and_the_timeline_draws_them_in_cli
     let ops = &footer.operations;
     assert!(ops.len() > 1000, "{} operations", ops.len());
     assert_eq!(footer.operations_total, ops.len() as u64);
-    assert!(ops.windows(2).all(|w| w[0].invoked <= w[1].invoked), "invocation order");
+    assert!(
+        ops.windows(2).all(|w| w[0].invoked <= w[1].invoked),
+        "invocation order"
+    );
     assert!(ops.iter().all(|o| o.completed.is_none_or(|c| c >= o.invoked)));
     for outcome in [OperationOutcome::Ok, OperationOutcome::Unknown] {
-        assert!(ops.iter().any(|o| o.outcome == outcome), "no {outcome:?} operation");
+        assert!(
+            ops.iter().any(|o| o.outcome == outcome),
+            "no {outcome:?} operation"
+        );
     }
     let failure = footer.failure.expect("failed");
     let blamed = failure.operation.expect("an operation is blamed");
@@ -103,10 +109,7 @@ fn a_raft_history_failure_names_its_conflicts_and_the_timeline_draws_them_in_cli
         .collect();
     assert_eq!(marks.len(), ops.len());
     assert_eq!(marks.iter().filter(|&&m| m == 2).count(), 1);
-    assert_eq!(
-        marks.iter().filter(|&&m| m == 1).count(),
-        blamed.conflicts.len()
-    );
+    assert_eq!(marks.iter().filter(|&&m| m == 1).count(), blamed.conflicts.len());
     let blamed_at = marks.iter().position(|&m| m == 2).unwrap();
     assert_eq!(data["ops"]["p"][blamed_at], blamed.process.0);
     assert_eq!(data["ops"]["b"][blamed_at], blamed.invoked.as_nanos());

@@ -9,9 +9,9 @@
 //! that embeds Raft servers passes a function that finds the server inside its process type
 //! ([`server_properties`], [`leader_and_progress_after_heal`]) and gets the same checks.
 
+use super::operations::outcome_of;
 use super::{Config, Raft, Record, Role, Server, StateMachine};
 use crate::linearizability::kv::KvSpec;
-use super::operations::outcome_of;
 use crate::linearizability::{
     CheckOptions, CheckResult, History, Operation, Outcome, Specification, Violation, check,
 };

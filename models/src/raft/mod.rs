@@ -84,8 +84,8 @@ pub use state_machine::{KvStore, StateMachine};
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
 use ruckus_sim::{
-    Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId, Property, Sim,
-    Topology,
+    Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId,
+    Property, Sim, Topology,
 };
 use serde::{Deserialize, Serialize};
 

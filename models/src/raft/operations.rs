@@ -80,23 +80,103 @@ mod tests {
     #[test]
     fn invocations_pair_with_their_completions_by_session_and_sequence() {
         let history = vec![
-            entry(10, 5, Record::Invoke { session: 1, seq: 0, input: KvInput::Put(0, 7) }),
-            entry(12, 6, Record::Invoke { session: 2, seq: 0, input: KvInput::Get(0) }),
+            entry(
+                10,
+                5,
+                Record::Invoke {
+                    session: 1,
+                    seq: 0,
+                    input: KvInput::Put(0, 7),
+                },
+            ),
+            entry(
+                12,
+                6,
+                Record::Invoke {
+                    session: 2,
+                    seq: 0,
+                    input: KvInput::Get(0),
+                },
+            ),
             // Session 2's read ends first, then session 1's write; the same sequence numbers
             // in two sessions must not be confused.
-            entry(20, 6, Record::Complete { session: 2, seq: 0, outcome: Outcome::Ok(KvOutput::Value(Some(7))) }),
-            entry(25, 5, Record::Complete { session: 1, seq: 0, outcome: Outcome::Ok(KvOutput::Written) }),
-            entry(30, 5, Record::Invoke { session: 1, seq: 1, input: KvInput::Cas(0, Some(7), 8) }),
-            entry(40, 5, Record::Complete { session: 1, seq: 1, outcome: Outcome::Failed }),
-            entry(50, 6, Record::Invoke { session: 2, seq: 1, input: KvInput::Put(0, 9) }),
-            entry(60, 6, Record::Complete { session: 2, seq: 1, outcome: Outcome::Unknown }),
+            entry(
+                20,
+                6,
+                Record::Complete {
+                    session: 2,
+                    seq: 0,
+                    outcome: Outcome::Ok(KvOutput::Value(Some(7))),
+                },
+            ),
+            entry(
+                25,
+                5,
+                Record::Complete {
+                    session: 1,
+                    seq: 0,
+                    outcome: Outcome::Ok(KvOutput::Written),
+                },
+            ),
+            entry(
+                30,
+                5,
+                Record::Invoke {
+                    session: 1,
+                    seq: 1,
+                    input: KvInput::Cas(0, Some(7), 8),
+                },
+            ),
+            entry(
+                40,
+                5,
+                Record::Complete {
+                    session: 1,
+                    seq: 1,
+                    outcome: Outcome::Failed,
+                },
+            ),
+            entry(
+                50,
+                6,
+                Record::Invoke {
+                    session: 2,
+                    seq: 1,
+                    input: KvInput::Put(0, 9),
+                },
+            ),
+            entry(
+                60,
+                6,
+                Record::Complete {
+                    session: 2,
+                    seq: 1,
+                    outcome: Outcome::Unknown,
+                },
+            ),
             // Never completed.
-            entry(70, 5, Record::Invoke { session: 1, seq: 2, input: KvInput::Get(0) }),
+            entry(
+                70,
+                5,
+                Record::Invoke {
+                    session: 1,
+                    seq: 2,
+                    input: KvInput::Get(0),
+                },
+            ),
         ];
         let spans = operation_spans(&history);
         let got: Vec<(u32, &str, u64, Option<u64>, OperationOutcome)> = spans
             .iter()
-            .map(|s| (s.process.0, s.description.as_str(), s.invoked.0, s.completed.map(|t| t.0), s.outcome))
+            .map(|s| {
+                (
+                    s.process.0,
+                    s.description.as_str(),
+                    s.invoked.0,
+                    s.completed.map(|t| t.0),
+                    s.outcome,
+                )
+            })
             .collect();
         use OperationOutcome::{Fail, Ok, Unknown};
         assert_eq!(
@@ -115,16 +195,28 @@ mod tests {
     fn records_of_other_kinds_and_stray_completions_are_skipped() {
         // A history of (is it a client record?, record): the non-client ones are ignored.
         let history = vec![
-            HistoryEntry { time: Instant(1), process: ProcessId(0), operation: None },
+            HistoryEntry {
+                time: Instant(1),
+                process: ProcessId(0),
+                operation: None,
+            },
             HistoryEntry {
                 time: Instant(2),
                 process: ProcessId(1),
-                operation: Some(Record::Complete { session: 9, seq: 9, outcome: Outcome::Ok(KvOutput::Written) }),
+                operation: Some(Record::Complete {
+                    session: 9,
+                    seq: 9,
+                    outcome: Outcome::Ok(KvOutput::Written),
+                }),
             },
             HistoryEntry {
                 time: Instant(3),
                 process: ProcessId(1),
-                operation: Some(Record::Invoke { session: 1, seq: 0, input: KvInput::Get(3) }),
+                operation: Some(Record::Invoke {
+                    session: 1,
+                    seq: 0,
+                    input: KvInput::Get(3),
+                }),
             },
         ];
         let spans = operation_spans_in(&history, |r: &Option<Record>| r.as_ref());

@@ -23,8 +23,8 @@ pub mod chrome;
 pub mod html;
 pub mod jsonl;
 
-use ruckus_sim::{Failure, OperationOutcome, OperationSpan};
 use ruckus_sim::trace::TraceEvent;
+use ruckus_sim::{Failure, OperationOutcome, OperationSpan};
 use ruckus_sim::{Fault, FaultPlan, Partition, RecordKind};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -136,22 +136,17 @@ impl<'a> ExportInput<'a> {
     /// conflicts with, or neither. A blamed or conflicting operation the list lacks (a capped
     /// list, a model that pairs no operations) is added from the failure.
     pub(crate) fn marked_operations(&self) -> Vec<(OperationSpan, Mark)> {
-        let mut ops: Vec<(OperationSpan, Mark)> = self
-            .operations
-            .iter()
-            .map(|s| (s.clone(), Mark::None))
-            .collect();
+        let mut ops: Vec<(OperationSpan, Mark)> =
+            self.operations.iter().map(|s| (s.clone(), Mark::None)).collect();
         let Some(blamed) = self.failure.and_then(|f| f.operation.as_deref()) else {
             return ops;
         };
-        let mut mark = |span: OperationSpan, mark: Mark| {
-            match ops
-                .iter_mut()
-                .find(|(s, _)| s.process == span.process && s.invoked == span.invoked)
-            {
-                Some(found) => found.1 = found.1.max(mark),
-                None => ops.push((span, mark)),
-            }
+        let mut mark = |span: OperationSpan, mark: Mark| match ops
+            .iter_mut()
+            .find(|(s, _)| s.process == span.process && s.invoked == span.invoked)
+        {
+            Some(found) => found.1 = found.1.max(mark),
+            None => ops.push((span, mark)),
         };
         for c in &blamed.conflicts {
             mark(c.clone(), Mark::Conflict);

@@ -389,7 +389,10 @@ fn decode_footer(body: &[u8]) -> Result<TraceFooter, postcard::Error> {
     /// The footer before failures named an operation: nothing follows `event_index`.
     #[derive(serde::Deserialize)]
     struct Nothing;
-    fn upgrade<Op>(old: OldFooter<Op>, operation: impl Fn(Op) -> Option<Box<FailedOperation>>) -> TraceFooter {
+    fn upgrade<Op>(
+        old: OldFooter<Op>,
+        operation: impl Fn(Op) -> Option<Box<FailedOperation>>,
+    ) -> TraceFooter {
         TraceFooter {
             records: old.records,
             events: old.events,
@@ -492,7 +495,10 @@ mod footer_tests {
         // Today's: conflicts and operations.
         let new = footer(
             Some(blamed(vec![span(3, "put(k0, 2)", 1, None)])),
-            vec![span(2, "get(k0) -> 1", 3, Some(5)), span(3, "put(k0, 2)", 1, None)],
+            vec![
+                span(2, "get(k0) -> 1", 3, Some(5)),
+                span(3, "put(k0, 2)", 1, None),
+            ],
         );
         assert_eq!(decode_footer(&postcard::to_allocvec(&new).unwrap()).unwrap(), new);
 
@@ -504,7 +510,10 @@ mod footer_tests {
         assert_eq!(decode_footer(&bytes).unwrap(), v1);
         // ... and without a blamed operation: its `None`, then the two list fields cut.
         let v1_unblamed = footer(None, Vec::new());
-        assert_eq!(decode_footer(&without_tail(&v1_unblamed, 2)).unwrap(), v1_unblamed);
+        assert_eq!(
+            decode_footer(&without_tail(&v1_unblamed, 2)).unwrap(),
+            v1_unblamed
+        );
 
         // Before failures named an operation: the `None` tag cut as well.
         let v0 = without_tail(&v1_unblamed, 3);

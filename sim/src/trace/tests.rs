@@ -310,7 +310,11 @@ fn traces_written_before_the_footer_had_operations_still_read() {
     };
     replace_footer(&path, &postcard::to_allocvec(&v1).unwrap());
     let mut reader = TraceReader::open(&path).unwrap();
-    assert_eq!(reader.read_all().unwrap().len(), sample().len(), "the records still verify");
+    assert_eq!(
+        reader.read_all().unwrap().len(),
+        sample().len(),
+        "the records still verify"
+    );
     let footer = reader.footer();
     assert!(footer.operations.is_empty() && footer.operations_total == 0);
     let op = footer.failure.as_ref().unwrap().operation.as_deref().unwrap();
@@ -380,11 +384,14 @@ fn a_recorded_run_keeps_the_operations_nearest_its_failure() {
     let mut sim = Sim::new(SimConfig::with_seed(3), &topology);
     sim.spawn(HostId(0), Worker);
     // Fails at the end, blaming operation 7000.
-    sim.add_property(crate::Property::at_end("no_7000", |v: &crate::View<'_, Worker>| {
-        let at = v.history().iter().position(|e| e.operation == 7000).unwrap();
-        v.blame(at, None, "op 7000");
-        Err("7000 happened".into())
-    }));
+    sim.add_property(crate::Property::at_end(
+        "no_7000",
+        |v: &crate::View<'_, Worker>| {
+            let at = v.history().iter().position(|e| e.operation == 7000).unwrap();
+            v.blame(at, None, "op 7000");
+            Err("7000 happened".into())
+        },
+    ));
     let dir = temp_dir("nearest");
     let path = dir.join("run.trace");
     let header = TraceHeader::new(3, "", FaultPlan::default());
@@ -396,7 +403,9 @@ fn a_recorded_run_keeps_the_operations_nearest_its_failure() {
     assert_eq!(footer.operations.len(), OPERATIONS_MAX);
     // Centred on the blamed operation, in invocation order.
     let first: u32 = footer.operations[0].description[3..].parse().unwrap();
-    let last: u32 = footer.operations[OPERATIONS_MAX - 1].description[3..].parse().unwrap();
+    let last: u32 = footer.operations[OPERATIONS_MAX - 1].description[3..]
+        .parse()
+        .unwrap();
     assert_eq!((first, last), (7000 - 2500, 7000 + 2499));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -326,7 +326,8 @@ impl TraceWriter {
                 let around = report
                     .and_then(|r| r.failure.as_ref())
                     .map_or(Instant(0), |f| f.operation.as_ref().map_or(f.time, |o| o.invoked));
-                let (mut kept, _) = nearest_spans(std::mem::take(&mut self.operations), around, OPERATIONS_MAX);
+                let (mut kept, _) =
+                    nearest_spans(std::mem::take(&mut self.operations), around, OPERATIONS_MAX);
                 for s in &mut kept {
                     shorten(&mut s.description);
                 }

@@ -151,3 +151,26 @@ fn a_raft_history_failure_names_its_conflicts_and_the_timeline_draws_them_in_cli
         assert!(x >= 0.0 && x + w <= 1400.5, "text cut at the edge: {t}");
     }
 }
+
+/// The other models whose histories the linearizability checker pairs give their traces
+/// operation lanes too (the catalog commands); a model without the hook gives none.
+#[test]
+fn catalog_models_pair_their_operations_and_others_have_none() {
+    let dir = TempDir::new("operation-lanes-models");
+    for (scenario, lanes) in [("catalog_stack", true), ("consul", true), ("lease_lock", false)] {
+        let trace = dir.file(&format!("{scenario}.trace"));
+        let ran = ruckus(&["run", scenario, "--trace", trace.to_str().unwrap()]);
+        assert_eq!(ran.code, 0, "{scenario}: {}{}", ran.out, ran.err);
+        let footer = TraceReader::open(&trace).unwrap().footer().clone();
+        assert_eq!(!footer.operations.is_empty(), lanes, "{scenario}");
+        assert_eq!(footer.operations_total, footer.operations.len() as u64);
+        assert!(
+            footer
+                .operations
+                .iter()
+                .any(|o| o.completed.is_some() && o.outcome == OperationOutcome::Ok)
+                || !lanes,
+            "{scenario}: no completed operation"
+        );
+    }
+}

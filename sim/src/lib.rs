@@ -73,6 +73,7 @@ pub mod fault;
 pub mod metrics;
 pub mod model;
 pub mod network;
+pub mod operation;
 pub mod probe;
 pub mod process;
 pub mod property;
@@ -96,6 +97,7 @@ pub use fault::{
 pub use metrics::{FaultWindow, Metrics};
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
+pub use operation::{OperationOutcome, OperationSpan};
 pub use probe::ProbeHit;
 pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storage, TimerId};
 pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};

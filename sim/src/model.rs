@@ -11,6 +11,7 @@
 use crate::fault::FaultPlan;
 use crate::metrics::Metrics;
 use crate::network::HostId;
+use crate::operation::OperationSpan;
 use crate::process::{Process, ProcessId};
 use crate::property::Property;
 use crate::record::Observer;
@@ -111,6 +112,9 @@ pub trait Simulation {
     fn liveness_deadlines(&self) -> Vec<(String, Instant)>;
     /// Lets the run go on to its horizon after a property fails ([`Sim::set_run_to_horizon`]).
     fn set_run_to_horizon(&mut self, on: bool);
+    /// The history's operations as the model pairs them ([`Process::operations`]), for
+    /// timelines; empty for a model that does not say.
+    fn operations(&self) -> Vec<OperationSpan>;
     /// The `Sim<P>` itself, for code that knows the model (downcast with `Any`).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -163,6 +167,9 @@ impl<P: Process> Simulation for Sim<P> {
     }
     fn set_run_to_horizon(&mut self, on: bool) {
         Sim::set_run_to_horizon(self, on)
+    }
+    fn operations(&self) -> Vec<OperationSpan> {
+        P::operations(Sim::history(self))
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
@@ -219,6 +226,9 @@ impl<S: Simulation + ?Sized> Simulation for Box<S> {
     }
     fn set_run_to_horizon(&mut self, on: bool) {
         (**self).set_run_to_horizon(on)
+    }
+    fn operations(&self) -> Vec<OperationSpan> {
+        (**self).operations()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         (**self).as_any_mut()

@@ -6,6 +6,7 @@
 //! processes on its own host. That is what lets one model be simulated, checked and replayed.
 
 use crate::network::HostId;
+use crate::operation::OperationSpan;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
 use crate::rng::Random;
 use crate::sim::Core;
@@ -80,6 +81,15 @@ pub trait Process: Clone + Debug + 'static {
     /// beside the process id. The default has none, and reports show the id alone.
     fn label(&self) -> Option<String> {
         None
+    }
+
+    /// The operations a history holds, each from its invocation to its completion, for the
+    /// timeline's operation lanes (one per client; see [`crate::operation`]). Only the model
+    /// knows how its records pair up; the default finds none, and timelines show no lanes.
+    /// Called once when a trace is written, never during the run.
+    fn operations(history: &[HistoryEntry<Self::Operation>]) -> Vec<OperationSpan> {
+        let _ = history;
+        Vec::new()
     }
 }
 

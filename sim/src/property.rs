@@ -5,6 +5,7 @@
 
 use crate::metrics::{FaultWindow, Metrics};
 use crate::network::HostId;
+use crate::operation::OperationOutcome;
 use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::sim::Core;
 use crate::time::{Duration, Instant};
@@ -172,7 +173,35 @@ impl<'a, P: Process> View<'a, P> {
             invocation,
             completion,
             description: description.to_owned(),
+            conflicts: Vec::new(),
         });
+    }
+    /// Names an operation the one just [`blame`](Self::blame)d conflicts with (for a
+    /// linearizability failure: one of its key that no ordering reconciles with it, or one
+    /// that ran concurrently with it), by its history entries as `blame` takes them, with how
+    /// it ended. Reports list them under the blamed operation, and the timeline highlights
+    /// them in the operation lanes. Each call adds one; ignored without a blame.
+    ///
+    /// # Panics
+    ///
+    /// If an index is past the history's end (a checker bug, reported as a checker panic).
+    pub fn conflict(
+        &self,
+        invocation: usize,
+        completion: Option<usize>,
+        description: &str,
+        outcome: OperationOutcome,
+    ) {
+        let len = self.core.history.len();
+        assert!(
+            invocation < len && completion.is_none_or(|c| c < len),
+            "conflicting history entries {invocation}/{completion:?}, but the history has {len}"
+        );
+        if let Some(blame) = self.core.blame.borrow_mut().as_mut() {
+            blame
+                .conflicts
+                .push((invocation, completion, description.to_owned(), outcome));
+        }
     }
     /// A host's clock drift now, in parts per million (positive: fast), faults included.
     pub fn drift_ppm(&self, host: HostId) -> i64 {
@@ -197,6 +226,8 @@ pub(crate) struct Blame {
     pub(crate) invocation: usize,
     pub(crate) completion: Option<usize>,
     pub(crate) description: String,
+    /// Conflicting operations: invocation, completion, description, outcome.
+    pub(crate) conflicts: Vec<(usize, Option<usize>, String, OperationOutcome)>,
 }
 
 /// How far an incremental checker has read the history, so each check looks only at the
@@ -581,6 +612,38 @@ mod tests {
             op.to_string(),
             "p0 tick 3, invoked @30.000000ms, completed @40.000000ms"
         );
+    }
+
+    #[test]
+    fn a_blamed_failure_names_the_operations_it_conflicts_with() {
+        let report = run_with(Property::at_end("no_three", |v: &View<'_, Ticker>| {
+            let three = v
+                .history()
+                .iter()
+                .position(|e| e.operation == 3)
+                .expect("recorded");
+            // Conflicts named before the blame belong to no blame and are dropped.
+            v.conflict(0, None, "too early", crate::OperationOutcome::Unknown);
+            v.blame(three - 2, Some(three), "tick 3");
+            // The other process's tick 3 (recorded right after), and tick 1 never completed.
+            v.conflict(three + 1, None, "other tick 3", crate::OperationOutcome::Unknown);
+            v.conflict(0, Some(2), "tick 1", crate::OperationOutcome::Fail);
+            Err("3 is bad".into())
+        }));
+        let f = report.failure.clone().expect("fails");
+        let op = f.operation.expect("named");
+        let conflicts: Vec<String> = op.conflicts.iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            conflicts,
+            [
+                "p1 other tick 3 [unknown], invoked @40.000000ms, never completed",
+                "p0 tick 1 [fail], invoked @10.000000ms, completed @20.000000ms",
+            ]
+        );
+        // The report lists them under the blamed operation.
+        let text = report.to_string();
+        let listed = "  blamed operation: p0 tick 3, invoked @30.000000ms, completed @40.000000ms\n  it conflicts with:\n    p1 other tick 3";
+        assert!(text.contains(listed), "{text}");
     }
 
     /// The last event of the same run replayed through event `f.event_index` (what

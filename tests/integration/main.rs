@@ -10,6 +10,7 @@ mod fuzz;
 mod golden;
 mod hardening;
 mod one_shrinker;
+mod operation_lanes;
 mod own_model;
 mod proptest_plans;
 mod raft_cli;

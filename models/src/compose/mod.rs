@@ -300,6 +300,11 @@ impl Process for Stack {
     type Timer = StackTimer;
     type Operation = RecordOf<Catalog>;
 
+    /// The catalog commands' invocations paired with their completions.
+    fn operations(history: &[ruckus_sim::HistoryEntry<RecordOf<Catalog>>]) -> Vec<ruckus_sim::OperationSpan> {
+        raft::operation_spans(history)
+    }
+
     /// `catalog-N (leader, term T)` for catalog server N; `instance`, `caller`.
     fn label(&self) -> Option<String> {
         Some(match self {

@@ -9,12 +9,15 @@
 //! that embeds Raft servers passes a function that finds the server inside its process type
 //! ([`server_properties`], [`leader_and_progress_after_heal`]) and gets the same checks.
 
+use super::operations::outcome_of;
 use super::{Config, Raft, Record, Role, Server, StateMachine};
 use crate::linearizability::kv::KvSpec;
-use crate::linearizability::{CheckOptions, CheckResult, History, Specification, check};
-use ruckus_sim::{Duration, HistoryEntry, Process, Property, View};
+use crate::linearizability::{
+    CheckOptions, CheckResult, History, Operation, Outcome, Specification, Violation, check,
+};
+use ruckus_sim::{Duration, HistoryEntry, OperationOutcome, Process, Property, View};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::rc::Rc;
 
@@ -83,7 +86,17 @@ pub struct Unexplained {
     pub completion: Option<usize>,
     /// What it was: `get(k0) -> 7`.
     pub description: String,
+    /// How it ended.
+    pub outcome: OperationOutcome,
+    /// The operations of its key it conflicts with (for the earliest unexplained operation;
+    /// empty on these): first those of the checker's shrunk witness (together with it they
+    /// admit no ordering), then those that ran concurrently with it, nearest first; at most
+    /// [`CONFLICTS_MAX`].
+    pub conflicts: Vec<Unexplained>,
 }
+
+/// The most conflicting operations a located violation names.
+pub const CONFLICTS_MAX: usize = 12;
 
 /// Like [`check_history_against`], and a violation also names the earliest operation no
 /// ordering explains (when the checker's shrinking budget sufficed to find it).
@@ -102,10 +115,10 @@ pub fn check_history_located<Sp: Specification>(
         CheckResult::Linearizable => Ok(()),
         CheckResult::NotLinearizable(violation) => {
             // `history_of` makes one history event of each entry: positions are entry indices.
-            let unexplained = violation.failing.as_ref().map(|o| Unexplained {
-                invocation: o.call as usize,
-                completion: o.ret.map(|r| r as usize),
-                description: format!("{:?} -> {:?}", o.input, o.outcome),
+            let unexplained = violation.failing.as_ref().map(|failing| {
+                let mut u = located(failing, None);
+                u.conflicts = conflicts(spec, &history, &violation, failing, entries);
+                u
             });
             Err((format!("client history {violation}"), unexplained))
         }
@@ -118,6 +131,68 @@ pub fn check_history_located<Sp: Specification>(
         )),
         CheckResult::Unknown { .. } => Ok(()),
     }
+}
+
+/// An operation of a history built by [`history_of`], by its entries (`completion`: the
+/// entry that completed it, when the operation's own `ret` is unknown).
+fn located<I: Debug, O: Debug>(o: &Operation<I, O>, completion: Option<usize>) -> Unexplained {
+    Unexplained {
+        invocation: o.call as usize,
+        completion: o.ret.map(|r| r as usize).or(completion),
+        description: format!("{:?} -> {:?}", o.input, o.outcome),
+        outcome: outcome_of(&o.outcome),
+        conflicts: Vec::new(),
+    }
+}
+
+/// The operations `failing` conflicts with: those of the witness, then those of its key whose
+/// intervals overlap its own (an open one overlaps everything after its invocation).
+fn conflicts<Sp: Specification>(
+    spec: &Sp,
+    history: &History<Sp::Input, Sp::Output>,
+    violation: &Violation<Sp::Input, Sp::Output, Sp::Key>,
+    failing: &Operation<Sp::Input, Sp::Output>,
+    entries: &[HistoryEntry<Record<Sp::Input, Sp::Output>>],
+) -> Vec<Unexplained> {
+    // An unknown outcome has no `ret` in the checker's history; its completion entry is the
+    // one with the same session and sequence.
+    let mut invoked_at: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    let mut completed_at: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        match &e.operation {
+            Record::Invoke { session, seq, .. } => {
+                invoked_at.insert((*session, *seq), i);
+            }
+            Record::Complete { session, seq, .. } => {
+                if let Some(call) = invoked_at.remove(&(*session, *seq)) {
+                    completed_at.insert(call, i);
+                }
+            }
+        }
+    }
+    let end = |o: &Operation<Sp::Input, Sp::Output>| o.ret.unwrap_or(u64::MAX);
+    let witness: BTreeSet<u64> = violation.operations.iter().map(|o| o.call).collect();
+    let mut concurrent: Vec<&Operation<Sp::Input, Sp::Output>> = history
+        .operations()
+        .iter()
+        .filter(|o| o.call != failing.call && spec.key(&o.input) == violation.key)
+        // As the checker sees them: a failed operation, or a read of unknown outcome,
+        // constrains nothing.
+        .filter(|o| match o.outcome {
+            Outcome::Ok(_) => true,
+            Outcome::Failed => false,
+            Outcome::Unknown => !spec.is_read_only(&o.input),
+        })
+        .filter(|o| witness.contains(&o.call) || (o.call < end(failing) && failing.call < end(o)))
+        .collect();
+    // Witness first, then by distance from the failing operation's invocation.
+    concurrent.sort_by_key(|o| (!witness.contains(&o.call), o.call.abs_diff(failing.call), o.call));
+    concurrent.truncate(CONFLICTS_MAX);
+    concurrent.sort_by_key(|o| o.call);
+    concurrent
+        .into_iter()
+        .map(|o| located(o, completed_at.get(&(o.call as usize)).copied()))
+        .collect()
 }
 
 /// Checks the client operations `entries` hold for linearizability and, on a violation,
@@ -135,6 +210,9 @@ pub fn check_linearizable_in<P: Process, Sp: Specification>(
         if let Some(u) = unexplained {
             let at = |i: usize| index.map_or(i, |index| index[i]);
             v.blame(at(u.invocation), u.completion.map(at), &u.description);
+            for c in &u.conflicts {
+                v.conflict(at(c.invocation), c.completion.map(at), &c.description, c.outcome);
+            }
         }
         message
     })

@@ -64,6 +64,7 @@
 mod client;
 mod invariants;
 mod model;
+mod operations;
 mod server;
 mod state_machine;
 mod storage;
@@ -76,13 +77,15 @@ pub use invariants::{
     check_linearizable_in, history_of, leader_and_progress_after_heal, server_properties,
 };
 pub use model::RaftModel;
+pub use operations::{operation_spans, operation_spans_in, outcome_of};
 pub use server::{PROPOSAL_SESSION, Role, Server};
 pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
 use ruckus_sim::{
-    Context, Distribution, Duration, HostId, Instant, Process, ProcessId, Property, Sim, Topology,
+    Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId,
+    Property, Sim, Topology,
 };
 use serde::{Deserialize, Serialize};
 
@@ -476,6 +479,11 @@ impl Process for Raft {
             },
             Raft::Client(_) => role == "client",
         }
+    }
+
+    /// The clients' operations, each invocation paired with its completion.
+    fn operations(history: &[HistoryEntry<Record>]) -> Vec<OperationSpan> {
+        operation_spans(history)
     }
 
     /// `raft-N (leader, term T)` for server N, `client` for a client.

@@ -176,6 +176,7 @@ pub(crate) fn write_export(trace: &Path, out: &Path, format: Format, texts: &[St
     let input = ExportInput::new(&events, &reader.header().plan)
         .with_names(&names)
         .with_failure(reader.footer().failure.as_ref())
+        .with_operations(&reader.footer().operations, reader.footer().operations_total)
         .with_details(texts)
         .with_title(&title);
     crate::output::write_file(out, |file| export::write(format, &input, file))

@@ -4,8 +4,12 @@
 //! send time to the receiver at the delivery time; crash, pause, kill, partition and other
 //! fault periods shade the lanes they hit and appear as bars in a `faults` lane; the heal is a
 //! dashed line and the violation a red line with its property. Hovering shows an event's
-//! details. It draws on a canvas and only what is in view, so 100,000 events stay usable:
-//! wheel to zoom, drag to pan, `0` or "fit" to see everything.
+//! details. When the trace holds the history's operations, each client gets an operation lane
+//! below the hosts (Jepsen-style): a bar from invocation to completion, coloured by outcome,
+//! the blamed operation and those it conflicts with outlined; a lane too dense to draw bar by
+//! bar shows per few pixels how many operations ran and how they ended. It draws on a canvas
+//! and only what is in view, so 100,000 events stay usable: wheel to zoom, drag to pan, `0` or
+//! "fit" to see everything.
 //!
 //! The data travels as one JSON object in a `<script type="application/json">` element, in
 //! columns (times, kinds, processes, hosts, peers, aux values) to keep the file small; the
@@ -13,6 +17,7 @@
 
 use super::jsonl::violation_position;
 use super::{ExportInput, NONE};
+use ruckus_sim::OperationOutcome;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -41,6 +46,25 @@ struct Data<'a> {
     kinds: Vec<&'static str>,
     faults: Vec<Fault>,
     failure: Option<Failure>,
+    /// The operation lanes' data; omitted when the trace has no operations.
+    ops: Option<Ops>,
+}
+
+/// Operations in columns, in invocation order.
+#[derive(Serialize)]
+struct Ops {
+    /// Invoking process.
+    p: Vec<u32>,
+    /// Invoked, completed (-1: never) in ns.
+    b: Vec<u64>,
+    e: Vec<i64>,
+    /// Outcome: 0 ok, 1 fail, 2 unknown.
+    o: Vec<u8>,
+    /// 0 none, 1 conflicts with the blamed one, 2 blamed.
+    m: Vec<u8>,
+    d: Vec<String>,
+    /// How many the history had (more than drawn when the trace kept fewer).
+    total: u64,
 }
 
 #[derive(Serialize)]
@@ -65,6 +89,8 @@ struct Failure {
     /// The operation the property blamed, and when it was invoked (a band to `t`).
     operation: Option<String>,
     invoked: Option<u64>,
+    /// The operations it conflicts with, one line each.
+    conflicts: Vec<String>,
 }
 
 fn signed(v: u32) -> i64 {
@@ -129,7 +155,13 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             event_index: f.event_index,
             operation: f.operation.as_ref().map(|o| o.to_string()),
             invoked: f.operation.as_ref().map(|o| o.invoked.0),
+            conflicts: f
+                .operation
+                .iter()
+                .flat_map(|o| o.conflicts.iter().map(|c| c.to_string()))
+                .collect(),
         }),
+        ops: operations(input),
     };
     let json = serde_json::to_string(&data).map_err(io::Error::other)?;
     // Inside a script element only "</" could end it early; "<\/" is the same JSON string.
@@ -151,6 +183,32 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
     out.flush()
 }
 
+fn operations(input: &ExportInput<'_>) -> Option<Ops> {
+    let marked = input.marked_operations();
+    if marked.is_empty() {
+        return None;
+    }
+    Some(Ops {
+        p: marked.iter().map(|(s, _)| s.process.0).collect(),
+        b: marked.iter().map(|(s, _)| s.invoked.0).collect(),
+        e: marked
+            .iter()
+            .map(|(s, _)| s.completed.map_or(-1, |t| t.0 as i64))
+            .collect(),
+        o: marked
+            .iter()
+            .map(|(s, _)| match s.outcome {
+                OperationOutcome::Ok => 0,
+                OperationOutcome::Fail => 1,
+                OperationOutcome::Unknown => 2,
+            })
+            .collect(),
+        m: marked.iter().map(|(_, m)| *m as u8).collect(),
+        d: marked.iter().map(|(s, _)| s.description.clone()).collect(),
+        total: input.operations_total.max(marked.len() as u64),
+    })
+}
+
 fn kind_name(k: u8) -> &'static str {
     use ruckus_sim::RecordKind::*;
     [
@@ -163,6 +221,7 @@ fn kind_name(k: u8) -> &'static str {
 mod tests {
     use super::*;
     use crate::export::test_support::sample;
+    use ruckus_sim::{FailedOperation, Failure, HostId, Instant, OperationSpan, ProcessId, Verdict};
 
     #[test]
     fn a_single_file_with_the_data_inline() {
@@ -185,5 +244,93 @@ mod tests {
         assert_eq!(data["faults"][0]["kind"], "crash");
         assert_eq!(data["d"][5], "</script><b>");
         assert_eq!(data["kinds"][1], "deliver");
+    }
+
+    fn page_data(input: &ExportInput<'_>) -> serde_json::Value {
+        let mut buf = Vec::new();
+        write(input, &mut buf).unwrap();
+        let page = String::from_utf8(buf).unwrap();
+        let start = page.find("id=\"ruckus-data\">").unwrap() + "id=\"ruckus-data\">".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        serde_json::from_str(&page[start..end]).unwrap()
+    }
+
+    fn span(p: u32, invoked: u64, completed: Option<u64>, outcome: OperationOutcome) -> OperationSpan {
+        OperationSpan {
+            process: ProcessId(p),
+            description: format!("op@{invoked}"),
+            invoked: Instant(invoked),
+            completed: completed.map(Instant),
+            outcome,
+        }
+    }
+
+    fn failure(operation: Option<FailedOperation>) -> Failure {
+        Failure {
+            verdict: Verdict::SafetyViolation,
+            property: Some("linearizable".into()),
+            message: "no".into(),
+            time: Instant(9_000),
+            host: Some(HostId(0)),
+            process: Some(ProcessId(0)),
+            event_index: 5,
+            operation: operation.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn operations_travel_in_columns_with_the_blamed_and_conflicting_marked() {
+        let (events, plan) = sample();
+        let spans = vec![
+            span(0, 1_000, Some(9_000), OperationOutcome::Ok),
+            span(1, 2_000, None, OperationOutcome::Unknown),
+            span(1, 3_000, Some(4_000), OperationOutcome::Fail),
+        ];
+        let blamed = FailedOperation {
+            process: ProcessId(0),
+            description: "op@1000".into(),
+            invoked: Instant(1_000),
+            completed: Some(Instant(9_000)),
+            conflicts: vec![
+                span(1, 2_000, None, OperationOutcome::Unknown),
+                // Not among the spans (a capped list): added from the failure.
+                span(2, 500, Some(700), OperationOutcome::Ok),
+            ],
+        };
+        let f = failure(Some(blamed));
+        let input = ExportInput::new(&events, &plan)
+            .with_failure(Some(&f))
+            .with_operations(&spans, 40);
+        let data = page_data(&input);
+        let ops = &data["ops"];
+        assert_eq!(ops["p"], serde_json::json!([2, 0, 1, 1]));
+        assert_eq!(ops["b"], serde_json::json!([500, 1_000, 2_000, 3_000]));
+        assert_eq!(ops["e"], serde_json::json!([700, 9_000, -1, 4_000]));
+        assert_eq!(ops["o"], serde_json::json!([0, 0, 2, 1]));
+        assert_eq!(ops["m"], serde_json::json!([1, 2, 1, 0]));
+        assert_eq!(ops["total"], 40);
+        assert_eq!(data["failure"]["conflicts"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_trace_from_before_operations_draws_only_what_its_footer_names() {
+        let (events, plan) = sample();
+        // A footer of the previous layout: a blamed operation, no conflicts, no list.
+        let f = failure(Some(FailedOperation {
+            process: ProcessId(1),
+            description: "get(k0) -> 7".into(),
+            invoked: Instant(2_000),
+            completed: Some(Instant(9_000)),
+            conflicts: Vec::new(),
+        }));
+        let input = ExportInput::new(&events, &plan).with_failure(Some(&f));
+        let data = page_data(&input);
+        assert_eq!(data["ops"]["p"], serde_json::json!([1]));
+        assert_eq!(data["ops"]["m"], serde_json::json!([2]));
+        // Older still: no blamed operation, so no operation lanes at all.
+        let f = failure(None);
+        let data = page_data(&ExportInput::new(&events, &plan).with_failure(Some(&f)));
+        assert!(data.get("ops").is_none_or(|o| o.is_null()), "{data}");
+        assert!(data["failure"]["conflicts"].as_array().unwrap().is_empty());
     }
 }

@@ -10,6 +10,7 @@
 //!     .with_failure(reader.footer().failure.as_ref())  // marks the violation
 //!     .with_details(&texts)                            // optional payload Debug text, from a
 //!                                                      // DetailText observer during a replay
+//!     .with_operations(&footer.operations, footer.operations_total) // operation lanes
 //!     .with_title("lease_lock seed 7");
 //! export::write(Format::Html, &input, &mut file)?;
 //! ```
@@ -22,8 +23,8 @@ pub mod chrome;
 pub mod html;
 pub mod jsonl;
 
-use ruckus_sim::Failure;
 use ruckus_sim::trace::TraceEvent;
+use ruckus_sim::{Failure, OperationOutcome, OperationSpan};
 use ruckus_sim::{Fault, FaultPlan, Partition, RecordKind};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -101,6 +102,11 @@ pub struct ExportInput<'a> {
     pub title: &'a str,
     /// Process names by id, as the model gave them (from the trace header), if known.
     pub names: Option<&'a BTreeMap<u32, String>>,
+    /// The history's operations (from the trace footer), for the operation lanes.
+    pub operations: &'a [OperationSpan],
+    /// How many operations the history had (more than `operations.len()` when the trace
+    /// kept only those nearest the failure).
+    pub operations_total: u64,
 }
 
 impl<'a> ExportInput<'a> {
@@ -113,7 +119,54 @@ impl<'a> ExportInput<'a> {
             failure: None,
             title: "ruckus run",
             names: None,
+            operations: &[],
+            operations_total: 0,
         }
+    }
+
+    /// The history's operations, of `total` in all (a trace footer's `operations` and
+    /// `operations_total`).
+    pub fn with_operations(mut self, operations: &'a [OperationSpan], total: u64) -> Self {
+        self.operations = operations;
+        self.operations_total = total.max(operations.len() as u64);
+        self
+    }
+
+    /// The operations to draw, in invocation order, each marked: the blamed one, those it
+    /// conflicts with, or neither. A blamed or conflicting operation the list lacks (a capped
+    /// list, a model that pairs no operations) is added from the failure.
+    pub(crate) fn marked_operations(&self) -> Vec<(OperationSpan, Mark)> {
+        let mut ops: Vec<(OperationSpan, Mark)> =
+            self.operations.iter().map(|s| (s.clone(), Mark::None)).collect();
+        let Some(blamed) = self.failure.and_then(|f| f.operation.as_deref()) else {
+            return ops;
+        };
+        let mut mark = |span: OperationSpan, mark: Mark| match ops
+            .iter_mut()
+            .find(|(s, _)| s.process == span.process && s.invoked == span.invoked)
+        {
+            Some(found) => found.1 = found.1.max(mark),
+            None => ops.push((span, mark)),
+        };
+        for c in &blamed.conflicts {
+            mark(c.clone(), Mark::Conflict);
+        }
+        mark(
+            OperationSpan {
+                process: blamed.process,
+                description: blamed.description.clone(),
+                invoked: blamed.invoked,
+                completed: blamed.completed,
+                outcome: if blamed.completed.is_some() {
+                    OperationOutcome::Ok
+                } else {
+                    OperationOutcome::Unknown
+                },
+            },
+            Mark::Blamed,
+        );
+        ops.sort_by_key(|(s, _)| (s.invoked, s.process));
+        ops
     }
 
     /// Names the processes (lanes, tracks and event text say `p3 client-1`).
@@ -250,6 +303,17 @@ impl<'a> ExportInput<'a> {
         }
         spans
     }
+}
+
+/// How the operation lanes single out an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Mark {
+    /// An ordinary operation.
+    None = 0,
+    /// One the blamed operation conflicts with.
+    Conflict = 1,
+    /// The operation the failure was blamed on.
+    Blamed = 2,
 }
 
 /// One fault's time on the timeline.

@@ -53,6 +53,39 @@
     f.row = r;
   }
   const faultRows = Math.max(1, Math.min(MAX_FAULT_ROWS, rowEnds.length));
+
+  // Operation lanes (when the trace holds the history's operations): one lane per client,
+  // below the hosts; overlapping operations of one client share up to OP_SUBROWS rows.
+  const OPS = D.ops || null;
+  const opN = OPS ? OPS.p.length : 0;
+  const OP_HEAD = 16, OP_SUBROWS = 3;
+  const OP_COLOR = ["#63a4e8", "#e53e3e", "#ed9a2c"], OP_NAME = ["ok", "fail", "unknown"];
+  const BLAMED = "#9b1c1c", CONFLICT = "#6b46c1";
+  const opClients = [], opLaneOf = {}, opRow = [], opRows = [];
+  if (OPS) {
+    for (let i = 0; i < opN; i++) if (opLaneOf[OPS.p[i]] === undefined) { opLaneOf[OPS.p[i]] = -1; opClients.push(OPS.p[i]); }
+    opClients.sort(function (a, b) { return a - b; });
+    opClients.forEach(function (p, c) { opLaneOf[p] = c; });
+    for (let i = 0; i < opN; i++) if (OPS.e[i] < 0) tMax = Math.max(tMax, OPS.b[i]); else tMax = Math.max(tMax, OPS.e[i]);
+  }
+  // An operation never completed runs to the end of the run.
+  function opEnd(i) { return OPS.e[i] < 0 ? tMax : OPS.e[i]; }
+  if (OPS) {
+    const ends = opClients.map(function () { return []; });
+    for (let i = 0; i < opN; i++) {
+      const rows = ends[opLaneOf[OPS.p[i]]];
+      let r = rows.findIndex(function (end) { return end < OPS.b[i]; });
+      if (r < 0) {
+        if (rows.length < OP_SUBROWS) r = rows.length;
+        else { r = 0; for (let k = 1; k < rows.length; k++) if (rows[k] < rows[r]) r = k; }
+      }
+      rows[r] = Math.max(rows[r] || 0, opEnd(i));
+      opRow[i] = r;
+    }
+    for (const rows of ends) opRows.push(Math.max(1, rows.length));
+  }
+  let opMarked = 0, opBlamed = 0;
+  for (let i = 0; i < opN; i++) { if (OPS.m[i] > 0) opMarked++; if (OPS.m[i] === 2) opBlamed++; }
   const heals = [];
   for (let j = 0; j < N; j++) if (K[j] === HEAL) heals.push(T[j]);
 
@@ -64,7 +97,8 @@
   let W = 0, Hpx = 0, dpr = 1;
   let t0 = tMin, nsPerPx = 1, yOff = 0;
   let hover = -1, hoverFault = null, pinned = -1;
-  let laneH = 40, laneTop = 0;
+  let laneH = 40, laneTop = 0, opLaneH = 0;
+  let hoverOp = -1;
   // The label column is as wide as its widest label (within 40% of the window), so names are
   // not cut; a label still too wide ends in an ellipsis instead of running under the lanes.
   let GUTTER = 70;
@@ -74,6 +108,7 @@
     for (let p = 0; p < procHost.length; p++) widest = Math.max(widest, ctx.measureText(procName(p)).width);
     ctx.font = "bold 12px system-ui, sans-serif";
     widest = Math.max(widest, ctx.measureText("faults").width, ctx.measureText("h" + (hosts - 1)).width);
+    if (opN) widest = Math.max(widest, ctx.measureText("operations").width);
     return Math.round(Math.max(70, Math.min(widest + 18, 0.4 * W)));
   }
   function clipText(text, width) {
@@ -94,8 +129,15 @@
     canvas.width = Math.round(W * dpr);
     canvas.height = Math.round(Hpx * dpr);
     laneTop = AXIS + faultRows * FAULT_ROW + 10;
-    // Lanes share the whole height (the page fits its window), at least 16 px each.
-    laneH = Math.max(16, (Hpx - laneTop - 6) / hosts);
+    // Lanes share the whole height (the page fits its window), at least 16 px each; the
+    // operation lanes take up to about 40% of it.
+    const avail = Hpx - laneTop - 6;
+    if (opClients.length) {
+      opLaneH = Math.max(12, Math.min(36, avail * 0.4 / opClients.length));
+      laneH = Math.max(16, (avail - OP_HEAD - opClients.length * opLaneH) / hosts);
+    } else {
+      laneH = Math.max(16, avail / hosts);
+    }
     GUTTER = gutterWidth();
   }
   function fit() {
@@ -107,6 +149,9 @@
   const xOf = function (t) { return GUTTER + (t - t0) / nsPerPx; };
   const tOf = function (x) { return t0 + (x - GUTTER) * nsPerPx; };
   function laneY(h) { return laneTop + h * laneH - yOff; }
+  function opLaneY(c) { return laneTop + hosts * laneH + OP_HEAD + c * opLaneH - yOff; }
+  // Where the lanes end (the operation lanes included), before scrolling.
+  function contentBottom() { return laneTop + hosts * laneH + (opClients.length ? OP_HEAD + opClients.length * opLaneH : 0); }
   function procY(p, h) {
     const n = hostProcs[h] || 1;
     const rank = procRank[p] || 0;
@@ -150,6 +195,7 @@
     const dense = inView > DENSE_PER_PX * Math.max(1, W - GUTTER);
     if (arrowsBox.checked && !dense) drawArrows(tA, tB);
     if (dense) drawDensity(tA, tB); else drawMarkers(tA, tB);
+    drawOperations(tA, tB);
     drawHealsAndViolation();
     drawAxis(tA, tB);
     drawGutter();
@@ -159,7 +205,13 @@
     status.dataset.arrows = String(drawn.arrows);
     status.dataset.bins = String(drawn.bins);
     status.dataset.aggregated = dense ? "yes" : "no";
-    status.dataset.lanesBottom = String(Math.round(laneTop + hosts * laneH));
+    status.dataset.lanesBottom = String(Math.round(contentBottom()));
+    status.dataset.opLanes = String(opClients.length);
+    status.dataset.opOperations = String(opN);
+    status.dataset.opBlamed = String(opBlamed);
+    status.dataset.opConflicts = String(opMarked - opBlamed);
+    status.dataset.opBars = String(drawn.opBars || 0);
+    status.dataset.opBins = String(drawn.opBins || 0);
     status.dataset.gutter = String(GUTTER);
   }
 
@@ -377,6 +429,103 @@
     }
   }
 
+  function drawOperations(tA, tB) {
+    if (!opClients.length) return;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(GUTTER, laneTop, W - GUTTER, Hpx - laneTop);
+    ctx.clip();
+    const yHead = laneTop + hosts * laneH - yOff;
+    ctx.fillStyle = "#e2e8f0";
+    ctx.fillRect(GUTTER, yHead, W - GUTTER, OP_HEAD);
+    for (let c = 0; c < opClients.length; c++) {
+      ctx.fillStyle = c % 2 ? "#f1f4f8" : "#ffffff";
+      ctx.fillRect(GUTTER, opLaneY(c), W - GUTTER, opLaneH);
+    }
+    drawn.opBars = 0;
+    drawn.opBins = 0;
+    // A lane with more operations in view than one per 4 px is aggregated: per few pixels a
+    // column split by outcome, its shade counting the operations under it.
+    const inView = new Array(opClients.length).fill(0);
+    for (let i = 0; i < opN; i++) if (OPS.b[i] <= tB && opEnd(i) >= tA) inView[opLaneOf[OPS.p[i]]]++;
+    const denseLane = inView.map(function (n) { return n > (W - GUTTER) / 4; });
+    const cols = Math.ceil((W - GUTTER) / BIN) + 1;
+    const bins = denseLane.map(function (d) { return d ? [new Uint32Array(cols), new Uint32Array(cols), new Uint32Array(cols)] : null; });
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    for (let i = 0; i < opN; i++) {
+      const b = OPS.b[i], e = opEnd(i);
+      if (b > tB || e < tA) continue;
+      const c = opLaneOf[OPS.p[i]];
+      if (bins[c]) {
+        const c0 = Math.max(0, Math.floor((xOf(b) - GUTTER) / BIN));
+        const c1 = Math.min(cols - 1, Math.floor((xOf(e) - GUTTER) / BIN));
+        for (let k = c0; k <= c1; k++) bins[c][OPS.o[i]][k] += 1;
+      } else {
+        opBar(i, c, false);
+      }
+    }
+    for (let c = 0; c < opClients.length; c++) {
+      if (!bins[c]) continue;
+      let most = 1;
+      for (let k = 0; k < cols; k++) most = Math.max(most, bins[c][0][k] + bins[c][1][k] + bins[c][2][k]);
+      const scale = Math.log(1 + most), y = opLaneY(c) + 2, h = opLaneH - 4;
+      for (let k = 0; k < cols; k++) {
+        const n = bins[c][0][k] + bins[c][1][k] + bins[c][2][k];
+        if (!n) continue;
+        ctx.globalAlpha = 0.3 + 0.7 * Math.log(1 + n) / scale;
+        let top = y;
+        for (const o of [1, 2, 0]) {
+          if (!bins[c][o][k]) continue;
+          const part = h * bins[c][o][k] / n;
+          ctx.fillStyle = OP_COLOR[o];
+          ctx.fillRect(GUTTER + k * BIN, top, BIN, part);
+          top += part;
+        }
+        drawn.opBins++;
+      }
+      ctx.globalAlpha = 1;
+    }
+    // The blamed operation and those it conflicts with, on top and never aggregated.
+    for (let i = 0; i < opN; i++) {
+      if (OPS.m[i] === 0 && i !== hoverOp) continue;
+      if (OPS.b[i] > tB || opEnd(i) < tA) continue;
+      opBar(i, opLaneOf[OPS.p[i]], true);
+    }
+    ctx.restore();
+  }
+
+  // The bar of operation i in client lane c; `outlined` draws the blamed, conflicting and
+  // hovered ones with their frame.
+  function opBar(i, c, outlined) {
+    const rows = opRows[c], rowH = (opLaneH - 4) / rows;
+    const y = opLaneY(c) + 2 + opRow[i] * rowH, h = Math.max(2, rowH - 1);
+    const x0 = xOf(OPS.b[i]), x1 = Math.max(xOf(opEnd(i)), x0 + (outlined ? 4 : 2));
+    const m = OPS.m[i];
+    ctx.fillStyle = m === 2 ? BLAMED : OP_COLOR[OPS.o[i]];
+    ctx.globalAlpha = OPS.e[i] < 0 && m === 0 ? 0.55 : 1;
+    ctx.fillRect(x0, y, x1 - x0, h);
+    ctx.globalAlpha = 1;
+    if (OPS.e[i] < 0 && x1 - x0 > 8) {
+      // Never completed: an arrow at the end of the run.
+      ctx.beginPath();
+      ctx.moveTo(x1, y + h / 2); ctx.lineTo(x1 - 5, y); ctx.lineTo(x1 - 5, y + h);
+      ctx.closePath();
+      ctx.fill();
+    }
+    if (outlined) {
+      ctx.strokeStyle = i === hoverOp ? "#dd6b20" : m === 2 ? BLAMED : CONFLICT;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, h + 2);
+    }
+    if (x1 - x0 > 50 && h >= 10) {
+      const left = Math.max(x0, GUTTER) + 3, room = Math.min(x1, W) - left - 3;
+      ctx.fillStyle = m === 2 ? "#fff" : "#1d2330";
+      if (room > 20) ctx.fillText(clipText(OPS.d[i], room), left, y + h / 2);
+    }
+    drawn.opBars++;
+  }
+
   function drawHealsAndViolation() {
     ctx.save();
     ctx.beginPath();
@@ -470,6 +619,12 @@
     ctx.textBaseline = "middle";
     ctx.font = "bold 11px system-ui, sans-serif";
     ctx.fillText("faults", 8, AXIS + (laneTop - AXIS) / 2 - 2);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, laneTop, GUTTER, Hpx - laneTop);
+    ctx.clip();
+    drawOpGutter();
+    ctx.restore();
     for (let h = 0; h < hosts; h++) {
       const y = laneY(h);
       if (y + laneH < laneTop || y > Hpx) continue;
@@ -495,6 +650,24 @@
     }
   }
 
+  function drawOpGutter() {
+    if (!opClients.length) return;
+    const yHead = laneTop + hosts * laneH - yOff;
+    ctx.textBaseline = "middle";
+    if (yHead + OP_HEAD >= laneTop && yHead <= Hpx) {
+      ctx.font = "bold 11px system-ui, sans-serif";
+      ctx.fillStyle = "#2d3748";
+      ctx.fillText("operations", 8, yHead + OP_HEAD / 2);
+    }
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.fillStyle = "#4a5568";
+    for (let c = 0; c < opClients.length; c++) {
+      const y = opLaneY(c);
+      if (y + opLaneH < laneTop || y > Hpx || opLaneH < 11) continue;
+      ctx.fillText(clipText(procName(opClients[c]), GUTTER - 12), 8, y + opLaneH / 2);
+    }
+  }
+
   // ---- hover, zoom, pan --------------------------------------------------------------------
   function describe(j) {
     const k = K[j];
@@ -514,6 +687,30 @@
     }
     return s;
   }
+  function describeOp(i) {
+    const done = OPS.e[i] >= 0;
+    let s = procName(OPS.p[i]) + "  " + OPS.d[i] + "\n" + OP_NAME[OPS.o[i]] + ", invoked " + fmtTime(OPS.b[i]);
+    s += done ? ", completed " + fmtTime(OPS.e[i]) + " (" + fmtTime(OPS.e[i] - OPS.b[i]) + ")" : ", never completed";
+    if (OPS.m[i] === 2) s += "\n\u2716 the operation the failure was blamed on";
+    else if (OPS.m[i] === 1) s += "\nconflicts with the blamed operation";
+    return s;
+  }
+  function pickOp(mx, my) {
+    const top = laneTop + hosts * laneH + OP_HEAD - yOff;
+    const c = Math.floor((my - top) / opLaneH);
+    if (c < 0 || c >= opClients.length) return -1;
+    const p = opClients[c], rowH = (opLaneH - 4) / opRows[c];
+    const row = Math.floor((my - top - c * opLaneH - 2) / rowH);
+    const t = tOf(mx), slack = 3 * nsPerPx;
+    let best = -1, bestScore = 1e18;
+    for (let i = 0; i < opN; i++) {
+      if (OPS.p[i] !== p || OPS.b[i] - slack > t || opEnd(i) + slack < t) continue;
+      // Marked operations first, then the one in the row under the pointer, then the shortest.
+      const score = (OPS.m[i] > 0 ? 0 : 2e17) + (opRow[i] === row ? 0 : 1e17) + (opEnd(i) - OPS.b[i]);
+      if (score < bestScore) { bestScore = score; best = i; }
+    }
+    return best;
+  }
   function describeFault(f) {
     return "fault #" + f.index + "  " + f.label + "\n" + fmtTime(f.b) + (f.instant ? "" : " \u2192 " + fmtTime(f.e));
   }
@@ -523,6 +720,10 @@
       const t = tOf(mx), slack = 3 * nsPerPx;
       for (const f of D.faults) if (f.row === row && t >= f.b - slack && t <= f.e + slack) return { fault: f };
       return {};
+    }
+    if (opClients.length && my >= laneTop + hosts * laneH - yOff) {
+      const i = pickOp(mx, my);
+      return i >= 0 ? { op: i } : {};
     }
     const lane = Math.floor((my - laneTop + yOff) / laneH);
     if (lane < 0 || lane >= hosts) return {};
@@ -578,7 +779,7 @@
       const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 2) drag.moved = true;
       t0 = drag.t0 - dx * nsPerPx;
-      const maxY = Math.max(0, laneTop + hosts * laneH - Hpx + 10);
+      const maxY = Math.max(0, contentBottom() - Hpx + 10);
       yOff = Math.min(Math.max(drag.yOff - dy, 0), maxY);
       tip.hidden = true;
       redraw();
@@ -589,12 +790,14 @@
     const hit = pick(e.offsetX, e.offsetY);
     const j = hit.event !== undefined ? hit.event : -1;
     const f = hit.fault || null;
-    if (j !== hover || f !== hoverFault) { hover = j; hoverFault = f; redraw(); }
+    const o = hit.op !== undefined ? hit.op : -1;
+    if (j !== hover || f !== hoverFault || o !== hoverOp) { hover = j; hoverFault = f; hoverOp = o; redraw(); }
     if (j >= 0) showTip(describe(j), e.offsetX, e.offsetY);
+    else if (o >= 0) showTip(describeOp(o), e.offsetX, e.offsetY);
     else if (f) showTip(describeFault(f), e.offsetX, e.offsetY);
     else tip.hidden = true;
   });
-  canvas.addEventListener("mouseleave", function () { hover = -1; hoverFault = null; tip.hidden = true; redraw(); });
+  canvas.addEventListener("mouseleave", function () { hover = -1; hoverFault = null; hoverOp = -1; tip.hidden = true; redraw(); });
   canvas.addEventListener("dblclick", function (e) { zoom(0.5, e.offsetX); });
   document.getElementById("fit").addEventListener("click", function () { fit(); redraw(); });
   document.getElementById("zoom-in").addEventListener("click", function () { zoom(0.5, GUTTER + (W - GUTTER) / 2); });
@@ -609,7 +812,7 @@
     nsPerPx = Math.max(Math.min(nsPerPx, 200000), 1e-3);
     t0 = T[j] - (W - GUTTER) / 2 * nsPerPx;
     const y = H[j] >= 0 ? laneTop + H[j] * laneH : 0;
-    yOff = Math.max(0, Math.min(y - Hpx / 2, laneTop + hosts * laneH - Hpx + 10));
+    yOff = Math.max(0, Math.min(y - Hpx / 2, contentBottom() - Hpx + 10));
     draw();
     showTip(describe(j), Math.min(xOf(T[j]), W - 300), Math.max(eventY(j), laneTop));
   });
@@ -627,12 +830,19 @@
   // ---- summary and legend ------------------------------------------------------------------
   const summary = document.getElementById("summary");
   const parts = [N.toLocaleString("en") + " events", hosts + " hosts", D.faults.length + " faults", "to " + fmtTime(tMax)];
+  if (OPS) {
+    // A trace keeps at most a few thousand operations: say when these are not all of them.
+    parts.push(OPS.total > opN
+      ? opN.toLocaleString("en") + " of " + OPS.total.toLocaleString("en") + " operations (those nearest the failure)"
+      : opN.toLocaleString("en") + " operations");
+  }
   summary.textContent = parts.join(" \u00b7 ") + " \u00b7 ";
   const verdict = document.createElement("span");
   if (D.failure) {
     verdict.className = "bad";
     verdict.textContent = D.failure.verdict + (D.failure.property ? " of " + D.failure.property : "") + " at " + fmtTime(D.failure.t);
-    verdict.title = D.failure.message + (D.failure.operation ? "\nblamed operation: " + D.failure.operation : "");
+    verdict.title = D.failure.message + (D.failure.operation ? "\nblamed operation: " + D.failure.operation : "") +
+      (D.failure.conflicts && D.failure.conflicts.length ? "\nit conflicts with:\n  " + D.failure.conflicts.join("\n  ") : "");
   } else {
     verdict.className = "good";
     verdict.textContent = "no violation";
@@ -644,11 +854,17 @@
   const kindsPresent = {};
   for (const f of D.faults) kindsPresent[f.kind] = true;
   for (const k of Object.keys(FAULT_COLOR)) if (kindsPresent[k]) items.push([k.replace("_", " "), FAULT_COLOR[k]]);
-  for (const [name, color] of items) {
+  if (OPS) {
+    items.push(["op ok", OP_COLOR[0]], ["op fail", OP_COLOR[1]], ["op unknown", OP_COLOR[2]]);
+    if (opBlamed) items.push(["blamed op", BLAMED]);
+    if (opMarked > opBlamed) items.push(["conflicting op", "#fff", CONFLICT]);
+  }
+  for (const [name, color, frame] of items) {
     const span = document.createElement("span");
     const sw = document.createElement("span");
     sw.className = "sw";
     sw.style.background = color;
+    if (frame) sw.style.outline = "2px solid " + frame;
     span.appendChild(sw);
     span.appendChild(document.createTextNode(name));
     legend.appendChild(span);

@@ -2,6 +2,7 @@
 //! of events or queue room) makes of the run.
 
 use super::{FailedOperation, Failure, Sim, Verdict, panic_message};
+use crate::operation::OperationSpan;
 use crate::process::Process;
 use crate::property::{PropertyKind, View};
 use crate::time::{Duration, Instant};
@@ -122,6 +123,17 @@ impl<P: Process> Sim<P> {
                 description: b.description,
                 invoked: history[b.invocation].time,
                 completed: b.completion.map(|c| history[c].time),
+                conflicts: b
+                    .conflicts
+                    .into_iter()
+                    .map(|(i, c, description, outcome)| OperationSpan {
+                        process: history[i].process,
+                        description,
+                        invoked: history[i].time,
+                        completed: c.map(|c| history[c].time),
+                        outcome,
+                    })
+                    .collect(),
             }));
         }
         failure

@@ -2,6 +2,7 @@
 
 use crate::metrics::Metrics;
 use crate::network::HostId;
+use crate::operation::OperationSpan;
 use crate::probe::ProbeHit;
 use crate::process::ProcessId;
 use crate::record::EventRecord;
@@ -76,6 +77,12 @@ pub struct FailedOperation {
     pub invoked: Instant,
     /// True time it completed; `None` if it never did.
     pub completed: Option<Instant>,
+    /// The operations it conflicts with, as the property named them
+    /// ([`View::conflict`](crate::View::conflict)): for a linearizability failure, those of
+    /// its key that no ordering reconciles with it or that ran concurrently with it.
+    // Last, so footers written before it existed still decode (see the trace reader).
+    #[serde(default)]
+    pub conflicts: Vec<OperationSpan>,
 }
 
 impl fmt::Display for FailedOperation {
@@ -163,6 +170,12 @@ impl fmt::Display for RunReport {
             writeln!(f, ": {}", failure.message)?;
             if let Some(op) = &failure.operation {
                 writeln!(f, "  blamed operation: {op}")?;
+                if !op.conflicts.is_empty() {
+                    writeln!(f, "  it conflicts with:")?;
+                    for c in &op.conflicts {
+                        writeln!(f, "    {c}")?;
+                    }
+                }
             }
             // A failure placed before the run's end (a history checked at the end) is shown
             // with the events that led to it when the caller fetched them (the runner re-runs

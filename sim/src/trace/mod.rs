@@ -28,7 +28,7 @@
 //! version  u16 LE   FORMAT_VERSION
 //! header   u32 LE length, u64 LE checksum, postcard(WireHeader)   -- seed, scenario text, plan, labels
 //! blocks   repeated: 0x01, u32 LE payload length, u32 LE record count, u64 LE checksum, payload
-//! footer   0x02, u32 LE length, u64 LE checksum, postcard(TraceFooter)  -- counts, fingerprint, verdict
+//! footer   0x02, u32 LE length, u64 LE checksum, postcard(TraceFooter)  -- counts, fingerprint, verdict, operations
 //! trailer  u64 LE offset of the footer, "RUCKEND\n"
 //! ```
 //!
@@ -64,6 +64,7 @@ use format::{Codec, checksum, get_varint};
 
 use crate::fault::FaultPlan;
 use crate::model::Simulation;
+use crate::operation::OperationSpan;
 use crate::record::{DigestHasher, EventDetail, EventRecord, Fingerprint, NONE, Observer, RecordKind};
 use crate::sim::{Failure, Progress, RunReport, Verdict};
 use crate::time::{Duration, Instant};
@@ -235,7 +236,18 @@ pub struct TraceFooter {
     pub verdict: Verdict,
     /// The failure, unless it held.
     pub failure: Option<Failure>,
+    /// The history's operations as the model pairs them ([`Process::operations`]), at most
+    /// [`OPERATIONS_MAX`]: those invoked nearest the failure (or the first) when there were
+    /// more. Empty for traces written before the footer had them.
+    ///
+    /// [`Process::operations`]: crate::Process::operations
+    pub operations: Vec<OperationSpan>,
+    /// How many operations the history had (more than `operations.len()` when capped).
+    pub operations_total: u64,
 }
+
+/// The most operations a trace's footer keeps (about 100 bytes each).
+pub const OPERATIONS_MAX: usize = 5_000;
 
 /// One record read back, with the note text when it is a note.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -353,12 +353,21 @@ fn escape(bytes: &[u8]) -> String {
     format!("\"{s}\"")
 }
 
-/// The footer, also as written before failures named a blamed operation (one field fewer at
-/// the very end: postcard has no field names, so that layout is decoded on its own).
+/// The footer, also in the two layouts written before it had operations: without the blamed
+/// operation's conflicts and the operation list (the same fields otherwise), and before
+/// failures named a blamed operation at all. Postcard has no field names and each addition
+/// came at the very end, so an older footer is one that ends early for the newer layout.
 fn decode_footer(body: &[u8]) -> Result<TraceFooter, postcard::Error> {
-    use crate::{Failure, HostId, Instant, ProcessId, Verdict};
+    use crate::{FailedOperation, Failure, HostId, Instant, ProcessId, Verdict};
     #[derive(serde::Deserialize)]
-    struct OldFailure {
+    struct OldOperation {
+        process: ProcessId,
+        description: String,
+        invoked: Instant,
+        completed: Option<Instant>,
+    }
+    #[derive(serde::Deserialize)]
+    struct OldFailure<Op> {
         verdict: Verdict,
         property: Option<String>,
         message: String,
@@ -366,19 +375,25 @@ fn decode_footer(body: &[u8]) -> Result<TraceFooter, postcard::Error> {
         host: Option<HostId>,
         process: Option<ProcessId>,
         event_index: u64,
+        operation: Op,
     }
     #[derive(serde::Deserialize)]
-    struct OldFooter {
+    struct OldFooter<Op> {
         records: u64,
         events: u64,
         fingerprint: u64,
         end_time: Instant,
         verdict: Verdict,
-        failure: Option<OldFailure>,
+        failure: Option<OldFailure<Op>>,
     }
-    postcard::from_bytes::<TraceFooter>(body).or_else(|new| {
-        let old: OldFooter = postcard::from_bytes(body).map_err(|_| new)?;
-        Ok(TraceFooter {
+    /// The footer before failures named an operation: nothing follows `event_index`.
+    #[derive(serde::Deserialize)]
+    struct Nothing;
+    fn upgrade<Op>(
+        old: OldFooter<Op>,
+        operation: impl Fn(Op) -> Option<Box<FailedOperation>>,
+    ) -> TraceFooter {
+        TraceFooter {
             records: old.records,
             events: old.events,
             fingerprint: old.fingerprint,
@@ -392,18 +407,37 @@ fn decode_footer(body: &[u8]) -> Result<TraceFooter, postcard::Error> {
                 host: f.host,
                 process: f.process,
                 event_index: f.event_index,
-                operation: None,
+                operation: operation(f.operation),
             }),
-        })
+            operations: Vec::new(),
+            operations_total: 0,
+        }
+    }
+    postcard::from_bytes::<TraceFooter>(body).or_else(|new| {
+        if let Ok(old) = postcard::from_bytes::<OldFooter<Option<Box<OldOperation>>>>(body) {
+            return Ok(upgrade(old, |op| {
+                op.map(|o| {
+                    Box::new(FailedOperation {
+                        process: o.process,
+                        description: o.description,
+                        invoked: o.invoked,
+                        completed: o.completed,
+                        conflicts: Vec::new(),
+                    })
+                })
+            }));
+        }
+        let oldest: OldFooter<Nothing> = postcard::from_bytes(body).map_err(|_| new)?;
+        Ok(upgrade(oldest, |Nothing| None))
     })
 }
 
 #[cfg(test)]
 mod footer_tests {
     use super::*;
-    use crate::{FailedOperation, Failure, HostId, ProcessId, Verdict};
+    use crate::{FailedOperation, Failure, HostId, OperationOutcome, OperationSpan, ProcessId, Verdict};
 
-    fn footer(operation: Option<Box<FailedOperation>>) -> TraceFooter {
+    fn footer(operation: Option<Box<FailedOperation>>, operations: Vec<OperationSpan>) -> TraceFooter {
         TraceFooter {
             records: 9,
             events: 8,
@@ -420,26 +454,72 @@ mod footer_tests {
                 event_index: 4,
                 operation,
             }),
+            operations_total: operations.len() as u64,
+            operations,
         }
     }
 
-    #[test]
-    fn footers_with_and_without_a_blamed_operation_decode() {
-        let op = FailedOperation {
+    fn span(process: u32, description: &str, invoked: u64, completed: Option<u64>) -> OperationSpan {
+        OperationSpan {
+            process: ProcessId(process),
+            description: description.into(),
+            invoked: Instant(invoked),
+            completed: completed.map(Instant),
+            outcome: if completed.is_some() {
+                OperationOutcome::Ok
+            } else {
+                OperationOutcome::Unknown
+            },
+        }
+    }
+
+    fn blamed(conflicts: Vec<OperationSpan>) -> Box<FailedOperation> {
+        Box::new(FailedOperation {
             process: ProcessId(2),
             description: "get(k0) -> 1".into(),
             invoked: Instant(3),
             completed: Some(Instant(5)),
-        };
-        let new = footer(Some(Box::new(op)));
+            conflicts,
+        })
+    }
+
+    /// The bytes of `footer` without its last `cut` bytes (the fields an older layout lacked).
+    fn without_tail(footer: &TraceFooter, cut: usize) -> Vec<u8> {
+        let mut bytes = postcard::to_allocvec(footer).unwrap();
+        bytes.truncate(bytes.len() - cut);
+        bytes
+    }
+
+    #[test]
+    fn footers_of_every_layout_decode() {
+        // Today's: conflicts and operations.
+        let new = footer(
+            Some(blamed(vec![span(3, "put(k0, 2)", 1, None)])),
+            vec![
+                span(2, "get(k0) -> 1", 3, Some(5)),
+                span(3, "put(k0, 2)", 1, None),
+            ],
+        );
         assert_eq!(decode_footer(&postcard::to_allocvec(&new).unwrap()).unwrap(), new);
-        // The layout before `operation` existed: the same bytes without its (trailing) tag.
-        let old = footer(None);
-        let mut bytes = postcard::to_allocvec(&old).unwrap();
-        assert_eq!(bytes.pop(), Some(0), "`None` is the last byte");
-        assert_eq!(decode_footer(&bytes).unwrap(), old);
+
+        // Before operations: no conflicts (an empty list is one 0 byte) and no operation list
+        // (an empty list and a zero total, two 0 bytes), all at the end.
+        let v1 = footer(Some(blamed(Vec::new())), Vec::new());
+        let bytes = without_tail(&v1, 3);
+        assert_eq!(postcard::to_allocvec(&v1).unwrap()[bytes.len()..], [0, 0, 0]);
+        assert_eq!(decode_footer(&bytes).unwrap(), v1);
+        // ... and without a blamed operation: its `None`, then the two list fields cut.
+        let v1_unblamed = footer(None, Vec::new());
+        assert_eq!(
+            decode_footer(&without_tail(&v1_unblamed, 2)).unwrap(),
+            v1_unblamed
+        );
+
+        // Before failures named an operation: the `None` tag cut as well.
+        let v0 = without_tail(&v1_unblamed, 3);
+        assert_eq!(decode_footer(&v0).unwrap(), v1_unblamed);
         assert!(
-            decode_footer(&bytes[..bytes.len() - 1]).is_err(),
+            decode_footer(&v0[..v0.len() - 1]).is_err(),
             "a cut footer still fails"
         );
     }

@@ -173,7 +173,9 @@ impl Replay {
                 ),
             ));
         }
-        if report.verdict != self.footer.verdict || report.failure != self.footer.failure {
+        if report.verdict != self.footer.verdict
+            || !same_failure(report.failure.as_ref(), self.footer.failure.as_ref())
+        {
             return Ok(diverged(
                 checker,
                 None,
@@ -190,5 +192,73 @@ impl Replay {
             fingerprint: report.fingerprint,
             report,
         })
+    }
+}
+
+/// Whether the re-executed run failed as recorded, leaving out what the recording's footer
+/// does not hold because an older ruckus wrote it: the blamed operation, its conflicts.
+fn same_failure(now: Option<&Failure>, recorded: Option<&Failure>) -> bool {
+    let (Some(now), Some(recorded)) = (now, recorded) else {
+        return now.is_none() && recorded.is_none();
+    };
+    let mut now = now.clone();
+    match (&mut now.operation, &recorded.operation) {
+        (op, None) => *op = None,
+        (Some(op), Some(old)) if old.conflicts.is_empty() => op.conflicts.clear(),
+        _ => {}
+    }
+    now == *recorded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FailedOperation, Instant, OperationOutcome, OperationSpan, ProcessId};
+
+    fn failure(operation: Option<FailedOperation>) -> Failure {
+        Failure {
+            verdict: Verdict::SafetyViolation,
+            property: Some("linearizable".into()),
+            message: "no".into(),
+            time: Instant(5),
+            host: None,
+            process: Some(ProcessId(1)),
+            event_index: 4,
+            operation: operation.map(Box::new),
+        }
+    }
+
+    fn blamed(conflicts: usize) -> FailedOperation {
+        FailedOperation {
+            process: ProcessId(1),
+            description: "get(k0) -> 7".into(),
+            invoked: Instant(2),
+            completed: Some(Instant(5)),
+            conflicts: (0..conflicts)
+                .map(|i| OperationSpan {
+                    process: ProcessId(2),
+                    description: format!("put(k0, {i})"),
+                    invoked: Instant(1),
+                    completed: None,
+                    outcome: OperationOutcome::Unknown,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_failure_recorded_by_an_older_ruckus_matches_without_what_it_could_not_hold() {
+        let now = failure(Some(blamed(2)));
+        assert!(same_failure(Some(&now), Some(&now)));
+        // Footers without conflicts, or without a blamed operation at all.
+        assert!(same_failure(Some(&now), Some(&failure(Some(blamed(0))))));
+        assert!(same_failure(Some(&now), Some(&failure(None))));
+        // A different failure still differs.
+        assert!(!same_failure(Some(&now), Some(&failure(Some(blamed(1))))));
+        let mut later = failure(None);
+        later.time = Instant(6);
+        assert!(!same_failure(Some(&now), Some(&later)));
+        assert!(!same_failure(Some(&now), None));
+        assert!(same_failure(None, None));
     }
 }

@@ -232,3 +232,180 @@ proptest::proptest! {
         let _ = read(bytes);
     }
 }
+
+/// Rewrites a finished trace's footer section with `body` (fixing its length, checksum and
+/// the trailer), as a writer of an older layout would have written it.
+fn replace_footer(path: &Path, body: &[u8]) {
+    let bytes = std::fs::read(path).unwrap();
+    let offset = u64::from_le_bytes(bytes[bytes.len() - 16..bytes.len() - 8].try_into().unwrap()) as usize;
+    let mut out = bytes[..offset].to_vec();
+    out.push(TAG_FOOTER);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&format::checksum(body).to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&(offset as u64).to_le_bytes());
+    out.extend_from_slice(&END_MAGIC);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn traces_written_before_the_footer_had_operations_still_read() {
+    use crate::{FailedOperation, OperationOutcome, OperationSpan, ProcessId};
+    let dir = temp_dir("old-footer");
+    let path = dir.join("old.trace");
+    write_sample(&path);
+    let today = TraceReader::open(&path).unwrap().footer().clone();
+    assert!(today.operations.is_empty(), "finish(None) has no operations");
+
+    // The layout of the last release: a failure with a blamed operation (four fields), no
+    // conflicts, no operation list.
+    #[derive(Serialize)]
+    struct V1Operation {
+        process: ProcessId,
+        description: String,
+        invoked: Instant,
+        completed: Option<Instant>,
+    }
+    #[derive(Serialize)]
+    struct V1Failure {
+        verdict: Verdict,
+        property: Option<String>,
+        message: String,
+        time: Instant,
+        host: Option<HostId>,
+        process: Option<ProcessId>,
+        event_index: u64,
+        operation: Option<V1Operation>,
+    }
+    #[derive(Serialize)]
+    struct V1Footer {
+        records: u64,
+        events: u64,
+        fingerprint: u64,
+        end_time: Instant,
+        verdict: Verdict,
+        failure: Option<V1Failure>,
+    }
+    let v1 = V1Footer {
+        records: today.records,
+        events: today.events,
+        fingerprint: today.fingerprint,
+        end_time: today.end_time,
+        verdict: Verdict::SafetyViolation,
+        failure: Some(V1Failure {
+            verdict: Verdict::SafetyViolation,
+            property: Some("linearizable".into()),
+            message: "client history".into(),
+            time: Instant(5),
+            host: Some(HostId(2)),
+            process: Some(ProcessId(1)),
+            event_index: 1,
+            operation: Some(V1Operation {
+                process: ProcessId(1),
+                description: "get(k0) -> 7".into(),
+                invoked: Instant(2),
+                completed: Some(Instant(5)),
+            }),
+        }),
+    };
+    replace_footer(&path, &postcard::to_allocvec(&v1).unwrap());
+    let mut reader = TraceReader::open(&path).unwrap();
+    assert_eq!(
+        reader.read_all().unwrap().len(),
+        sample().len(),
+        "the records still verify"
+    );
+    let footer = reader.footer();
+    assert!(footer.operations.is_empty() && footer.operations_total == 0);
+    let op = footer.failure.as_ref().unwrap().operation.as_deref().unwrap();
+    assert_eq!(
+        op,
+        &FailedOperation {
+            process: ProcessId(1),
+            description: "get(k0) -> 7".into(),
+            invoked: Instant(2),
+            completed: Some(Instant(5)),
+            conflicts: Vec::new(),
+        }
+    );
+
+    // And today's layout keeps what it was given.
+    let span = OperationSpan {
+        process: ProcessId(1),
+        description: "put(k0, 7) -> ok".into(),
+        invoked: Instant(1),
+        completed: Some(Instant(3)),
+        outcome: OperationOutcome::Ok,
+    };
+    let mut new = today.clone();
+    new.operations = vec![span.clone()];
+    new.operations_total = 9;
+    replace_footer(&path, &postcard::to_allocvec(&new).unwrap());
+    let reader = TraceReader::open(&path).unwrap();
+    assert_eq!(reader.footer().operations, vec![span]);
+    assert_eq!(reader.footer().operations_total, 9);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_recorded_run_keeps_the_operations_nearest_its_failure() {
+    use crate::{Context, OperationOutcome, OperationSpan, Process, ProcessId, Sim, SimConfig, Topology};
+    /// Records one operation per millisecond (its number), each lasting half a millisecond.
+    #[derive(Clone, Debug)]
+    struct Worker;
+    impl Process for Worker {
+        type Message = ();
+        type Timer = u32;
+        type Operation = u32;
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            ctx.set_timer(Duration::from_millis(1), 0);
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, n: u32) {
+            ctx.record(n);
+            if n < 2 * OPERATIONS_MAX as u32 {
+                ctx.set_timer(Duration::from_millis(1), n + 1);
+            }
+        }
+        fn operations(history: &[crate::HistoryEntry<u32>]) -> Vec<OperationSpan> {
+            history
+                .iter()
+                .map(|e| OperationSpan {
+                    process: e.process,
+                    description: format!("op {}", e.operation),
+                    invoked: e.time,
+                    completed: Some(e.time + Duration::from_micros(500)),
+                    outcome: OperationOutcome::Ok,
+                })
+                .collect()
+        }
+    }
+    let topology = Topology::single_switch(1, crate::Distribution::constant(Duration::from_millis(1)));
+    let mut sim = Sim::new(SimConfig::with_seed(3), &topology);
+    sim.spawn(HostId(0), Worker);
+    // Fails at the end, blaming operation 7000.
+    sim.add_property(crate::Property::at_end(
+        "no_7000",
+        |v: &crate::View<'_, Worker>| {
+            let at = v.history().iter().position(|e| e.operation == 7000).unwrap();
+            v.blame(at, None, "op 7000");
+            Err("7000 happened".into())
+        },
+    ));
+    let dir = temp_dir("nearest");
+    let path = dir.join("run.trace");
+    let header = TraceHeader::new(3, "", FaultPlan::default());
+    let (report, _) = record_run(&mut sim, &path, &header, None).unwrap();
+    assert!(report.failure.is_some());
+    let footer = TraceReader::open(&path).unwrap().footer().clone();
+    let total = 2 * OPERATIONS_MAX as u64 + 1;
+    assert_eq!(footer.operations_total, total);
+    assert_eq!(footer.operations.len(), OPERATIONS_MAX);
+    // Centred on the blamed operation, in invocation order.
+    let first: u32 = footer.operations[0].description[3..].parse().unwrap();
+    let last: u32 = footer.operations[OPERATIONS_MAX - 1].description[3..]
+        .parse()
+        .unwrap();
+    assert_eq!((first, last), (7000 - 2500, 7000 + 2499));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,6 +2,7 @@
 //! moves a finished file into place without replacing anything but a regular file.
 
 use super::*;
+use crate::operation::nearest_spans;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
@@ -213,6 +214,7 @@ pub struct TraceWriter {
     fingerprint: Fingerprint,
     bytes: u64,
     error: Option<io::Error>,
+    operations: Vec<OperationSpan>,
 }
 
 impl fmt::Debug for TraceWriter {
@@ -287,6 +289,7 @@ impl TraceWriter {
             records: 0,
             fingerprint: Fingerprint::default(),
             error: None,
+            operations: Vec::new(),
         })
     }
 
@@ -333,6 +336,12 @@ impl TraceWriter {
         self.block_records = 0;
     }
 
+    /// Sets the operations the footer keeps (the history's, [`Simulation::operations`]); at
+    /// most [`OPERATIONS_MAX`] are written, those invoked nearest the failure.
+    pub fn set_operations(&mut self, operations: Vec<OperationSpan>) {
+        self.operations = operations;
+    }
+
     /// Writes the footer and moves the file into place. Pass the run's report so the footer
     /// carries its verdict and failure; the report's fingerprint must match what was recorded
     /// (it does not if the writer was attached after the run started).
@@ -362,6 +371,18 @@ impl TraceWriter {
             end_time: report.map_or(Instant(self.codec.prev_time), |r| r.end_time),
             verdict: report.map_or(Verdict::Held, |r| r.verdict),
             failure: report.and_then(|r| r.failure.clone()),
+            operations_total: self.operations.len() as u64,
+            operations: {
+                let around = report
+                    .and_then(|r| r.failure.as_ref())
+                    .map_or(Instant(0), |f| f.operation.as_ref().map_or(f.time, |o| o.invoked));
+                let (mut kept, _) =
+                    nearest_spans(std::mem::take(&mut self.operations), around, OPERATIONS_MAX);
+                for s in &mut kept {
+                    shorten(&mut s.description);
+                }
+                kept
+            },
         };
         let body = postcard::to_allocvec(&footer).map_err(|e| not_recorded(format!("footer: {e}")))?;
         let footer_offset = self.bytes;
@@ -408,6 +429,16 @@ impl TraceWriter {
     }
 }
 
+/// Cuts an operation's description to at most 200 characters, so one model's long `Debug`
+/// text cannot bloat the footer.
+fn shorten(text: &mut String) {
+    const MAX: usize = 200;
+    if let Some((cut, _)) = text.char_indices().nth(MAX) {
+        text.truncate(cut);
+        text.push('\u{2026}');
+    }
+}
+
 impl Drop for TraceWriter {
     fn drop(&mut self) {
         if self.out.take().is_some() {
@@ -440,6 +471,7 @@ pub fn record_run(
     let report = sim.run();
     drop(sim.take_observer());
     let mut writer = writer.borrow_mut();
+    writer.set_operations(sim.operations());
     if let Some(expected) = expected_fingerprint
         && expected != report.fingerprint
     {

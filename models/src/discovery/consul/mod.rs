@@ -397,6 +397,15 @@ impl Process for ConsulNode {
     type Timer = ConsulTimer;
     type Operation = ConsulOp;
 
+    /// The catalog commands' invocations paired with their completions (the routing and
+    /// deregistration records are not operations with a duration).
+    fn operations(history: &[HistoryEntry<ConsulOp>]) -> Vec<ruckus_sim::OperationSpan> {
+        raft::operation_spans_in(history, |op| match op {
+            ConsulOp::Catalog(r) => Some(r),
+            _ => None,
+        })
+    }
+
     /// `consul-N (leader, term T)` for catalog server N; `agent-NODE`, `instance`, `caller`.
     fn label(&self) -> Option<String> {
         Some(match self {

@@ -370,6 +370,18 @@ fn platform_zone_outage() {
 }
 
 #[test]
+fn platform_strained() {
+    check(
+        "platform_strained",
+        &[
+            (1, "held", "b3c161677c3e0edc", 609142),
+            (2, "held", "2cc000e8e4f5a6c1", 614028),
+            (3, "held", "d81544679b6171b4", 579177),
+        ],
+    );
+}
+
+#[test]
 fn every_builtin_scenario_is_pinned() {
     let source = include_str!("golden.rs");
     let missing: Vec<&str> = ruckus_scenarios::builtin::names()

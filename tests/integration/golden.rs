@@ -374,9 +374,9 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "b3c161677c3e0edc", 609142),
-            (2, "held", "2cc000e8e4f5a6c1", 614028),
-            (3, "held", "d81544679b6171b4", 579177),
+            (1, "held", "72f21b4ddd13550b", 616777),
+            (2, "held", "17f854882d8fb7d9", 605428),
+            (3, "held", "627710505d6ee93d", 578424),
         ],
     );
 }

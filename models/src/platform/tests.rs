@@ -313,6 +313,7 @@ fn strained() -> Config {
     s.service_resources = scheduler::placement::Resources::new(100, 128);
     s.heartbeat.max_heartbeats_per_second = 3;
     s.heartbeat.min_heartbeat_ttl = secs(1);
+    s.heartbeat.heartbeat_grace = secs(20);
     c
 }
 

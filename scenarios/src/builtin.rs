@@ -68,6 +68,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "platform_zone_outage",
         include_str!("../data/platform_zone_outage.toml"),
     ),
+    (
+        "platform_strained",
+        include_str!("../data/platform_strained.toml"),
+    ),
     ("eureka", include_str!("../data/eureka.toml")),
     (
         "eureka_no_self_preservation",

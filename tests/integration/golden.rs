@@ -370,6 +370,18 @@ fn platform_zone_outage() {
 }
 
 #[test]
+fn platform_strained() {
+    check(
+        "platform_strained",
+        &[
+            (1, "held", "72f21b4ddd13550b", 616777),
+            (2, "held", "17f854882d8fb7d9", 605428),
+            (3, "held", "627710505d6ee93d", 578424),
+        ],
+    );
+}
+
+#[test]
 fn every_builtin_scenario_is_pinned() {
     let source = include_str!("golden.rs");
     let missing: Vec<&str> = ruckus_scenarios::builtin::names()

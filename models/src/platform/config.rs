@@ -65,8 +65,10 @@ impl Default for Slo {
 pub struct Config {
     /// The cluster scheduler (servers, nodes, their capacity, zones and racks, placement,
     /// heartbeats, restart and reschedule policies, bug switches). The platform's jobs are its
-    /// tiers: the scheduler's generated jobs (`service_jobs`, `batch_jobs`) are not used, and
-    /// `crashing_jobs` and `jobs` must stay empty.
+    /// tiers, plus `crashing_jobs` crash-looping jobs beside them (each task fails
+    /// `crash_after` after every start, needing `service_resources`; they serve no tier, so
+    /// the reschedule policy has failures to act on): the scheduler's generated jobs
+    /// (`service_jobs`, `batch_jobs`) are not used, and `jobs` must stay empty.
     pub scheduler: scheduler::Config,
     /// Discovery, Consul-like (catalog servers' Raft, the gossip pool, health checks, how
     /// clients resolve, bug switches). `nodes` and `services` follow the scheduler's nodes and
@@ -270,7 +272,7 @@ impl Config {
         }
     }
 
-    /// The scheduler's configuration with the tiers as its jobs.
+    /// The scheduler's configuration with the tiers (and `crashing_jobs`) as its jobs.
     pub fn scheduler_config(&self) -> scheduler::Config {
         let mut constraints = Vec::new();
         if self.distinct_hosts {
@@ -299,7 +301,6 @@ impl Config {
             jobs,
             service_jobs: 0,
             batch_jobs: 0,
-            crashing_jobs: 0,
             ..self.scheduler.clone()
         }
     }
@@ -335,11 +336,8 @@ impl Config {
     /// Checks the parameters, naming the field at fault.
     pub fn validate(&self) -> Result<(), String> {
         let s = &self.scheduler;
-        if s.crashing_jobs > 0 || !s.jobs.is_empty() {
-            return Err(
-                "scheduler: crashing_jobs and jobs must be 0 or empty: the platform's jobs are its tiers"
-                    .into(),
-            );
+        if !s.jobs.is_empty() {
+            return Err("scheduler: jobs must be empty: the platform's jobs are its tiers".into());
         }
         let d = &self.discovery;
         if !d.crashes.is_empty() || !d.deregistrations.is_empty() {

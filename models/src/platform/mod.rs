@@ -14,6 +14,7 @@
 //! | catalog server | `consul::CatalogServer` (Raft-replicated health catalog, gossip member, blocking queries) |
 //! | node agent (one per node) | `scheduler::Agent` and `consul::Agent` side by side, as Nomad and Consul agents run on every node |
 //! | instance (spawned by a node agent per allocation) | the scheduler's `Task`, discovery's `ConsulInstance` (registration and TTL check), the services model's `Server` (queue, concurrency, service time, a `Caller` to the next tier) |
+//! | task (spawned by a node agent per allocation of a crash-looping job, `scheduler.crashing_jobs`) | the scheduler's `Task` alone |
 //! | client (outside the cluster) | the services model's `Client` (open or closed load, a `Caller`), resolving the front tier by DNS cache or watch |
 //!
 //! The glue is small and lives in [`process`]: an instance asks its node's agent for the next

@@ -284,6 +284,8 @@ pub enum Platform {
     NodeAgent(NodeAgent),
     /// A service instance the scheduler started.
     Instance(Instance),
+    /// A task of a job that is no tier (a crash-looping job): the scheduler's task alone.
+    Task(Task),
     /// A client.
     Client(Client),
 }
@@ -291,7 +293,9 @@ pub enum Platform {
 impl RunsTasks for Platform {
     type TaskEnv = Rc<Shared>;
     fn task(task: Task, shared: &Rc<Shared>) -> Self {
-        let tier = task.spec.service.unwrap_or(0);
+        let Some(tier) = task.spec.service else {
+            return Platform::Task(task);
+        };
         let config = &shared.config;
         let t = &config.tiers[tier as usize];
         let last = tier as usize + 1 == config.tiers.len();
@@ -354,7 +358,7 @@ impl Process for Platform {
 
     /// Roles: `sched-server`, `sched-leader` (the acting scheduler leader), `catalog-server`,
     /// `catalog-leader`, `node` (a node's agents), `instance` and the tier's name (`edge`,
-    /// `api`...), `client`; `leader` is either leader.
+    /// `api`...), `task` (of a job that is no tier), `client`; `leader` is either leader.
     fn has_role(&self, role: &str) -> bool {
         match self {
             Platform::SchedServer(s, _) => match role {
@@ -371,6 +375,7 @@ impl Process for Platform {
             Platform::Instance(i) => {
                 role == "instance" || i.shared.config.tiers[i.tier as usize].name == role
             }
+            Platform::Task(_) => role == "task",
             Platform::Client(_) => role == "client",
             Platform::Submitter(_) => role == "submitter",
         }
@@ -394,6 +399,7 @@ impl Process for Platform {
                     i.shared.config.tiers[i.tier as usize].name, i.task.alloc.0
                 )
             }
+            Platform::Task(t) => format!("task (alloc {})", t.alloc.0),
             Platform::Client(_) => "client".into(),
         })
     }
@@ -416,6 +422,7 @@ impl Process for Platform {
                     i.resolve(ctx);
                 }
             }
+            Platform::Task(t) => t.on_start(&mut sched(ctx)),
             Platform::Client(c) => {
                 if c.number == 0 {
                     c.recovery = Some(RecoveryMarks::new(&c.shared, ctx.now()));
@@ -494,6 +501,7 @@ impl Process for Platform {
             (Platform::Instance(i), PlatformTimer::Consul(t)) => i.registration.on_timer(&mut consul(ctx), t),
             (Platform::Instance(i), PlatformTimer::Service(t)) => i.server.on_timer(&mut service(ctx), t),
             (Platform::Instance(i), PlatformTimer::Resolve) => i.resolve(ctx),
+            (Platform::Task(task), PlatformTimer::Sched(t)) => task.on_timer(&mut sched(ctx), t),
             (Platform::Client(c), PlatformTimer::Service(t)) => {
                 c.client.on_timer(&mut service(ctx), t);
                 c.watch(ctx);

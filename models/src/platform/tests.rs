@@ -298,3 +298,92 @@ fn a_scheduler_that_never_replaces_breaks_the_slo_outside_blast_windows() {
     // Judged only once the blast window (to the heal at 80 s, plus 30 s) was over.
     assert!(failure.time >= at(120.0), "{failure:?}");
 }
+
+/// `scenarios/data/platform_strained.toml` without its faults: a crash-looping job beside the
+/// tiers, nodes that hold one tier instance each, 4 workers at 50 ms per node examined, and
+/// servers that take 3 heartbeats a second.
+fn strained() -> Config {
+    let mut c = Config::default();
+    let s = &mut c.scheduler;
+    s.workers = 4;
+    s.scheduling_cost_per_node = Duration::from_millis(50);
+    s.node_capacity = scheduler::placement::Resources::new(600, 8192);
+    s.crashing_jobs = 1;
+    s.crash_after = secs(2);
+    s.service_resources = scheduler::placement::Resources::new(100, 128);
+    s.heartbeat.max_heartbeats_per_second = 3;
+    s.heartbeat.min_heartbeat_ttl = secs(1);
+    s.heartbeat.heartbeat_grace = secs(20);
+    c
+}
+
+#[test]
+fn the_strained_platform_holds_and_its_strain_is_real() {
+    let config = strained();
+    // Past the crash-looping allocation's first reschedule (failed at about 38 s, replaced
+    // 30 s later) and a few heartbeat windows after the warm-up.
+    let mut sim = build(&config, 1, secs(90), FaultPlan::default());
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report:?}");
+    let m = sim.metrics();
+    // The applier re-checked overlapping plans and turned placements away.
+    assert!(m.counter("sched.placements_rejected") > 0);
+    // The crash loop failed its task and its allocation was replaced (after the delay).
+    assert!(m.counter("sched.task_failures") >= 3);
+    let leader = (0..config.scheduler.servers)
+        .filter_map(|i| sim.process(ProcessId(i)).and_then(Platform::as_sched_server))
+        .find(|s| s.is_acting_leader())
+        .expect("a scheduler leader");
+    assert!(
+        leader
+            .state()
+            .allocs
+            .values()
+            .any(|a| a.job == "crashing-0" && a.previous.is_some()),
+        "the crash-looping allocation was never replaced"
+    );
+    // About 20 heartbeats per 10 s window, within the limit (37).
+    let most = (0..config.scheduler.servers)
+        .filter_map(|i| sim.process(ProcessId(i)).and_then(Platform::as_sched_server))
+        .map(|s| s.max_window_heartbeats)
+        .max()
+        .unwrap_or(0);
+    assert!((10..=37).contains(&most), "{most} heartbeats in a window");
+    // Every tier at its count: one instance per node, on 9 distinct nodes.
+    let nodes: BTreeSet<_> = leader
+        .state()
+        .allocs
+        .values()
+        .filter(|a| a.live() && a.job != "crashing-0")
+        .map(|a| a.node)
+        .collect();
+    assert_eq!(nodes.len(), 9);
+}
+
+/// The strained platform with one scheduler bug switch on (`set`), no faults, run for
+/// `horizon` on seed 1: the property that fails.
+fn strained_with_bug(set: fn(&mut scheduler::Bugs), horizon: Duration) -> Option<String> {
+    let mut config = strained();
+    set(&mut config.scheduler.bugs);
+    let report = build(&config, 1, horizon, FaultPlan::default()).run();
+    assert_eq!(report.verdict, Verdict::SafetyViolation, "{report:?}");
+    report.failure.and_then(|f| f.property)
+}
+
+#[test]
+fn the_applier_trusting_its_snapshot_oversubscribes_a_node_inside_the_platform() {
+    let failed = strained_with_bug(|b| b.applier_trusts_snapshot = true, secs(20));
+    assert_eq!(failed.as_deref(), Some("scheduler.capacity"));
+}
+
+#[test]
+fn rescheduling_without_backoff_is_found_inside_the_platform() {
+    let failed = strained_with_bug(|b| b.reschedule_without_backoff = true, secs(60));
+    assert_eq!(failed.as_deref(), Some("scheduler.reschedule_backoff"));
+}
+
+#[test]
+fn a_fixed_heartbeat_ttl_floods_the_platforms_scheduler() {
+    let failed = strained_with_bug(|b| b.fixed_heartbeat_ttl = true, secs(60));
+    assert_eq!(failed.as_deref(), Some("scheduler.heartbeat_load"));
+}

@@ -478,6 +478,8 @@ pub struct Config {
     pub sample_every: Duration,
     /// Bug switches (all off: a correct scheduler).
     pub bugs: Bugs,
+    /// The servers' Raft bug switches (all off), passed to [`Config::raft`].
+    pub raft_bugs: raft::Bugs,
 }
 
 impl Default for Config {
@@ -525,6 +527,7 @@ impl Default for Config {
             disconnect: DisconnectPolicy::default(),
             sample_every: Duration::from_secs(1),
             bugs: Bugs::default(),
+            raft_bugs: raft::Bugs::default(),
         }
     }
 }
@@ -606,6 +609,7 @@ impl Config {
             election_timeout_min: self.election_timeout_min,
             election_timeout_max: self.election_timeout_max,
             heartbeat_interval: self.raft_heartbeat_interval,
+            bugs: self.raft_bugs,
             ..raft::Config::default()
         }
     }

@@ -198,6 +198,7 @@ fn reconcile_replaces_lost_at_once_and_failed_after_the_delay() {
         reschedule_without_backoff: false,
         migrate_max_parallel: 1,
         disconnect: DisconnectPolicy::default(),
+        update_ignores_max_parallel: false,
     };
     let mut rng = ruckus_sim::Random::stream(1, "t", 0);
     let planned = reconcile::compute_plan(&s, "j", t(11), &settings, &mut rng);
@@ -1142,6 +1143,7 @@ fn planning(disconnect: DisconnectPolicy) -> Settings {
         reschedule_without_backoff: false,
         migrate_max_parallel: 1,
         disconnect,
+        update_ignores_max_parallel: false,
     }
 }
 

@@ -313,6 +313,15 @@ pub enum Command {
         /// When.
         now: Instant,
     },
+    /// A client reports allocation statuses.
+    UpdateAllocs {
+        /// The reporting node.
+        node: NodeId,
+        /// New statuses.
+        updates: Vec<(AllocId, ClientStatus)>,
+        /// When.
+        now: Instant,
+    },
     /// A service job's new version (ignored unless `version` is above the job's): its
     /// allocations are replaced by a rolling update under `policy`.
     UpdateJob {
@@ -322,15 +331,6 @@ pub enum Command {
         version: u64,
         /// How the allocations move to it.
         policy: UpdatePolicy,
-        /// When.
-        now: Instant,
-    },
-    /// A client reports allocation statuses.
-    UpdateAllocs {
-        /// The reporting node.
-        node: NodeId,
-        /// New statuses.
-        updates: Vec<(AllocId, ClientStatus)>,
         /// When.
         now: Instant,
     },
@@ -747,6 +747,23 @@ impl ClusterState {
             })
     }
 
+    /// Marks `job`'s running deployment failed if it must be at `now`; whether it did.
+    fn fail_deployment_if_due(&mut self, job: &str, now: Instant, out: &mut Applied) -> bool {
+        let running = self
+            .jobs
+            .get(job)
+            .and_then(|r| r.deployment)
+            .is_some_and(|d| d.status == DeploymentStatus::Running);
+        if !running || !self.deployment_failing(job, now) {
+            return false;
+        }
+        out.deployments_failed.push(job.to_owned());
+        if let Some(d) = self.jobs.get_mut(job).and_then(|r| r.deployment.as_mut()) {
+            d.status = DeploymentStatus::Failed;
+        }
+        true
+    }
+
     /// After a plan for `job` applied at `now`: marks its new allocations healthy once they
     /// are, fails the deployment if it must, or completes it once every allocation the job
     /// wants runs the new version, healthy.
@@ -769,10 +786,10 @@ impl ClusterState {
                 a.healthy = true;
             }
         }
-        let status = if self.deployment_failing(job, now) {
-            out.deployments_failed.push(job.to_owned());
-            DeploymentStatus::Failed
-        } else {
+        if self.fail_deployment_if_due(job, now, out) {
+            return;
+        }
+        let status = {
             let record = &self.jobs[job];
             let done = (0..record.job.groups.len() as u32).all(|g| {
                 let mut live = self
@@ -881,6 +898,8 @@ impl ClusterState {
         if !self.jobs.contains_key(&plan.job) {
             return;
         }
+        // Judged before the plan's stops: those may stop the allocation that fails it.
+        self.fail_deployment_if_due(&plan.job, now, out);
         for id in &plan.stops {
             if let Some(a) = self.allocs.get_mut(id)
                 && a.live()

@@ -85,7 +85,11 @@ enum Pending {
     /// Acknowledge a job registration (only now is it durable).
     Job { from: ProcessId, name: String },
     /// Acknowledge a job update once the job is at `version`.
-    Update { from: ProcessId, name: String, version: u64 },
+    Update {
+        from: ProcessId,
+        name: String,
+        version: u64,
+    },
     /// Acknowledge a drain and arm its deadline.
     Drain { from: ProcessId, node: NodeId },
     /// A worker's plan committed: the worker is free.
@@ -507,7 +511,13 @@ impl Server {
                     cx.count("sched.deployments", 1);
                 }
                 // Not yet registered: no ack, the submitter sends it again.
-                if self.raft.state.jobs.get(&name).is_some_and(|r| r.version >= version) {
+                if self
+                    .raft
+                    .state
+                    .jobs
+                    .get(&name)
+                    .is_some_and(|r| r.version >= version)
+                {
                     cx.send(from, Msg::UpdateAck { name });
                 }
             }

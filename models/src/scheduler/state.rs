@@ -742,7 +742,9 @@ impl ClusterState {
             .filter(|a| !self.healthy(a, now))
             .any(|a| match a.client {
                 ClientStatus::Failed => true,
-                ClientStatus::Pending | ClientStatus::Running => a.created_at + d.policy.healthy_deadline <= now,
+                ClientStatus::Pending | ClientStatus::Running => {
+                    a.created_at + d.policy.healthy_deadline <= now
+                }
                 ClientStatus::Complete | ClientStatus::Lost | ClientStatus::Unknown => false,
             })
     }
@@ -792,10 +794,9 @@ impl ClusterState {
         let status = {
             let record = &self.jobs[job];
             let done = (0..record.job.groups.len() as u32).all(|g| {
-                let mut live = self
-                    .allocs
-                    .values()
-                    .filter(|a| a.job == job && a.group == g && (a.live() || a.client == ClientStatus::Unknown));
+                let mut live = self.allocs.values().filter(|a| {
+                    a.job == job && a.group == g && (a.live() || a.client == ClientStatus::Unknown)
+                });
                 let all_new = live.clone().all(|a| a.version == d.version && a.healthy);
                 all_new && live.by_ref().count() >= record.job.groups[g as usize].count as usize
             });
@@ -1042,8 +1043,7 @@ impl ClusterState {
             .filter(|a| {
                 let replaced =
                     p.previous == Some(a.id) || group_live.iter().any(|r| r.previous == Some(a.id));
-                replaced
-                    && (self.migrating(a.id) || a.client == ClientStatus::Unknown || a.version < version)
+                replaced && (self.migrating(a.id) || a.client == ClientStatus::Unknown || a.version < version)
             })
             .count();
         group_live.len() - migrated < group.count as usize

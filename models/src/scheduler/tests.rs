@@ -1338,7 +1338,11 @@ fn update_config(max_parallel: u32) -> Config {
 }
 
 /// Steps a run without faults event by event, calling `check` with the time and the state.
-fn step_timed(config: &Config, horizon: Duration, mut check: impl FnMut(Instant, &ClusterState)) -> RunReport {
+fn step_timed(
+    config: &Config,
+    horizon: Duration,
+    mut check: impl FnMut(Instant, &ClusterState),
+) -> RunReport {
     let mut sim = build(config, 3, horizon, FaultPlan::none());
     let mut event = 0;
     loop {
@@ -1355,7 +1359,10 @@ fn in_flight(s: &ClusterState) -> usize {
     s.allocs
         .values()
         .filter(|r| r.version == 1 && r.live())
-        .filter(|r| r.previous.is_some_and(|p| s.allocs[&p].live() && s.allocs[&p].version == 0))
+        .filter(|r| {
+            r.previous
+                .is_some_and(|p| s.allocs[&p].live() && s.allocs[&p].version == 0)
+        })
         .count()
 }
 
@@ -1370,7 +1377,11 @@ fn rolls_at_most(max_parallel: u32) {
         if s.jobs.get("service-0").is_some_and(|r| r.running_at.is_some()) {
             fewest_running = fewest_running.min(s.running_count("service-0", 0));
         }
-        for a in s.allocs.values().filter(|a| a.version == 0 && a.desired == DesiredStatus::Stop) {
+        for a in s
+            .allocs
+            .values()
+            .filter(|a| a.version == 0 && a.desired == DesiredStatus::Stop)
+        {
             if !stopped_at.contains_key(&a.id) {
                 stopped_at.insert(a.id, now);
                 // Stopped only once its replacement has run min_healthy_time.
@@ -1380,7 +1391,11 @@ fn rolls_at_most(max_parallel: u32) {
                     .find(|r| r.previous == Some(a.id))
                     .expect("a stopped old allocation has a replacement");
                 let since = r.running_since.expect("its replacement runs");
-                assert!(since + min_healthy <= now, "alloc {} stopped at {now}, replacement running since {since}", a.id.0);
+                assert!(
+                    since + min_healthy <= now,
+                    "alloc {} stopped at {now}, replacement running since {since}",
+                    a.id.0
+                );
                 checked += 1;
             }
         }
@@ -1403,10 +1418,16 @@ fn a_rolling_update_replaces_one_allocation_at_a_time() {
     let s = state(&sim);
     let record = &s.jobs["service-0"];
     assert_eq!(record.version, 1);
-    assert_eq!(record.deployment.map(|d| d.status), Some(DeploymentStatus::Successful));
+    assert_eq!(
+        record.deployment.map(|d| d.status),
+        Some(DeploymentStatus::Successful)
+    );
     let live: Vec<&Allocation> = s.allocs.values().filter(|a| a.live()).collect();
     assert_eq!(live.len(), 4);
-    assert!(live.iter().all(|a| a.version == 1 && a.resources == Resources::new(700, 512)));
+    assert!(
+        live.iter()
+            .all(|a| a.version == 1 && a.resources == Resources::new(700, 512))
+    );
 }
 
 #[test]
@@ -1428,7 +1449,11 @@ fn a_bad_version_fails_the_deployment_after_the_healthy_deadline() {
         if first_placed.is_none() {
             first_placed = s.allocs.values().find(|a| a.version == 1).map(|a| a.created_at);
         }
-        let status = s.jobs.get("service-0").and_then(|r| r.deployment).map(|d| d.status);
+        let status = s
+            .jobs
+            .get("service-0")
+            .and_then(|r| r.deployment)
+            .map(|d| d.status);
         if failed_at.is_none() && status == Some(DeploymentStatus::Failed) {
             failed_at = Some(now);
         }
@@ -1436,7 +1461,10 @@ fn a_bad_version_fails_the_deployment_after_the_healthy_deadline() {
     assert_eq!(report.verdict, Verdict::Held, "{report}");
     let placed = first_placed.expect("a replacement was placed");
     let failed = failed_at.expect("the deployment failed");
-    assert!(failed >= placed + Duration::from_secs(60), "failed at {failed}, placed at {placed}");
+    assert!(
+        failed >= placed + Duration::from_secs(60),
+        "failed at {failed}, placed at {placed}"
+    );
     let (report, sim) = run(&config, 3, Duration::from_secs(200), FaultPlan::none());
     assert_eq!(report.verdict, Verdict::Held, "{report}");
     let s = state(&sim);

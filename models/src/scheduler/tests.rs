@@ -1382,8 +1382,8 @@ fn rolls_at_most(max_parallel: u32) {
             .values()
             .filter(|a| a.version == 0 && a.desired == DesiredStatus::Stop)
         {
-            if !stopped_at.contains_key(&a.id) {
-                stopped_at.insert(a.id, now);
+            if let std::collections::btree_map::Entry::Vacant(slot) = stopped_at.entry(a.id) {
+                slot.insert(now);
                 // Stopped only once its replacement has run min_healthy_time.
                 let r = s
                     .allocs

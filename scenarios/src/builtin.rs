@@ -61,6 +61,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scheduler_evals_in_leader_memory",
         include_str!("../data/scheduler_evals_in_leader_memory.toml"),
     ),
+    (
+        "scheduler_rolling_update",
+        include_str!("../data/scheduler_rolling_update.toml"),
+    ),
+    (
+        "scheduler_update_ignores_max_parallel",
+        include_str!("../data/scheduler_update_ignores_max_parallel.toml"),
+    ),
     ("catalog_stack", include_str!("../data/catalog_stack.toml")),
     ("consul", include_str!("../data/consul.toml")),
     ("platform", include_str!("../data/platform.toml")),

@@ -283,6 +283,30 @@ fn scheduler_evals_in_leader_memory() {
 }
 
 #[test]
+fn scheduler_rolling_update() {
+    check(
+        "scheduler_rolling_update",
+        &[
+            (1, "held", "6e95a9332dbb0f6f", 21041),
+            (2, "held", "cd3c88b0af73a326", 21388),
+            (3, "held", "39051ce38f38b67a", 20983),
+        ],
+    );
+}
+
+#[test]
+fn scheduler_update_ignores_max_parallel() {
+    check(
+        "scheduler_update_ignores_max_parallel",
+        &[
+            (1, "safety_violation", "64a2746c4a63d1d5", 2306),
+            (2, "safety_violation", "0f38072d324b014b", 2386),
+            (3, "safety_violation", "c631057a690d666a", 2267),
+        ],
+    );
+}
+
+#[test]
 fn consul() {
     check(
         "consul",

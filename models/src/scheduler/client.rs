@@ -280,7 +280,11 @@ impl<E> Agent<E> {
                     return;
                 };
                 if local.task.is_none() && local.status == ClientStatus::Running {
+                    let tracked = local.spec.version > 0;
                     self.start(cx, alloc);
+                    if tracked {
+                        self.report(cx, alloc, ClientStatus::Running);
+                    }
                 }
             }
             _ => {}
@@ -371,6 +375,11 @@ impl<E> Agent<E> {
             local.restarts.push(now);
             cx.count("sched.task_restarts", 1);
             cx.set_timer(policy.delay, Timer::RestartTask(alloc));
+            if local.spec.version > 0 {
+                // A deployment judges health by uninterrupted running: not running until
+                // the restart.
+                self.report(cx, alloc, ClientStatus::Pending);
+            }
         } else {
             local.status = ClientStatus::Failed;
             self.report(cx, alloc, ClientStatus::Failed);

@@ -5,6 +5,7 @@
 use super::placement::{
     Attribute, Constraint, Job, JobKind, NodeAttributes, NodeId, Resources, TaskGroup, TaskSpec,
 };
+use super::policy::UpdatePolicy;
 use super::state::{AllocId, ClientStatus, Command, EvalId, Placement, Plan, Trigger};
 use ruckus_sim::{Duration, Instant, ProcessId};
 
@@ -74,6 +75,20 @@ pub fn encode(command: &Command, out: &mut Vec<u8>) {
             w.u8(6);
             w.plan(plan);
             w.u8(u8::from(*trust_snapshot));
+            w.u64(now.0);
+        }
+        Command::UpdateJob {
+            job,
+            version,
+            policy,
+            now,
+        } => {
+            w.u8(9);
+            w.job(job);
+            w.u64(*version);
+            w.u32(policy.max_parallel);
+            w.u64(policy.min_healthy_time.0);
+            w.u64(policy.healthy_deadline.0);
             w.u64(now.0);
         }
         Command::UpdateAllocs { node, updates, now } => {
@@ -146,6 +161,16 @@ pub fn decode(bytes: &[u8]) -> Option<Command> {
                 now: Instant(r.u64()?),
             }
         }
+        9 => Command::UpdateJob {
+            job: r.job()?,
+            version: r.u64()?,
+            policy: UpdatePolicy {
+                max_parallel: r.u32()?,
+                min_healthy_time: Duration(r.u64()?),
+                healthy_deadline: Duration(r.u64()?),
+            },
+            now: Instant(r.u64()?),
+        },
         _ => return None,
     };
     r.0.is_empty().then_some(command)
@@ -160,6 +185,7 @@ fn trigger(tag: u8) -> Option<Trigger> {
         4 => Trigger::Reschedule,
         5 => Trigger::Drain,
         6 => Trigger::Unblocked,
+        7 => Trigger::Deployment,
         _ => return None,
     })
 }
@@ -496,6 +522,25 @@ mod tests {
                 plan,
                 trust_snapshot: false,
                 now: Instant(8),
+            },
+            Command::UpdateJob {
+                job: Job {
+                    name: "api".into(),
+                    kind: JobKind::Service,
+                    groups: vec![TaskGroup::default()],
+                },
+                version: 3,
+                policy: UpdatePolicy {
+                    max_parallel: 2,
+                    min_healthy_time: Duration::from_secs(10),
+                    healthy_deadline: Duration::from_secs(300),
+                },
+                now: Instant(8),
+            },
+            Command::CreateEval {
+                job: "api".into(),
+                trigger: Trigger::Deployment,
+                wait_until: Some(Instant(3)),
             },
             Command::UpdateAllocs {
                 node: NodeId(2),

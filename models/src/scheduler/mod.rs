@@ -39,6 +39,28 @@
 //! the replacements, `best_score` keeps whichever scores better on its node under the fit
 //! algorithm (ties keep the original).
 //!
+//! ## Rolling updates
+//!
+//! [`Config::update`] gives every service job a version 1 at a set time (new resources, or a
+//! bad version whose tasks crash: `fail_after`), sent by the submitter as
+//! [`state::Command::UpdateJob`] with a [`policy::UpdatePolicy`] (Nomad's `update` block:
+//! `max_parallel` 1, `min_healthy_time` 10 s, `healthy_deadline` 5 min). Allocations record the
+//! version they were placed for. Per task group, at most `max_parallel` outdated allocations
+//! have a replacement in flight; each is stopped only once its replacement has run
+//! `min_healthy_time` without interruption (the agent reports a restart of a versioned task
+//! as pending until it runs again; the server judges health by time running, and
+//! re-evaluates the job when a replacement may have turned healthy). A replacement that fails
+//! or is not healthy by `healthy_deadline` fails the deployment (`sched.deployments_failed`,
+//! [`state::DeploymentStatus::Failed`]): its replacement is stopped and the rest stay on the
+//! old version. Batch jobs are not updated in place. Properties (only with an update
+//! configured): `update_keeps_healthy` (while every node is schedulable, a group has at least
+//! `count - max_parallel` healthy allocations; lost ones are excused until replaced),
+//! `failed_update_stops_few`, and `jobs_at_count` requires every allocation at the new version
+//! (the bound grows by one step per `max_parallel` allocations of the largest group).
+//! `ruckus sweep scheduler_rolling_update --seeds 200` holds on all 200 seeds;
+//! `scheduler_update_ignores_max_parallel` (every old allocation replaced and stopped at once)
+//! fails `update_keeps_healthy` on 153 of 200, first at index 0.
+//!
 //! ## Healthy under faults
 //!
 //! `ruckus sweep scheduler --seeds 1000` holds on all 1,000 seeds (45 to 69 s of wall time on
@@ -199,19 +221,19 @@ use crate::raft::{self, MessageOf};
 use placement::{
     Attribute, Constraint, FitAlgorithm, Job, JobKind, NodeAttributes, NodeId, Resources, TaskGroup, TaskSpec,
 };
-use policy::{DisconnectPolicy, HeartbeatPolicy, ReschedulePolicy, RestartPolicy};
+use policy::{DisconnectPolicy, HeartbeatPolicy, ReschedulePolicy, RestartPolicy, UpdatePolicy};
 use reconcile::Settings;
 use ruckus_sim::{
     Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Sim, Topology,
     View,
 };
 use serde::{Deserialize, Serialize};
-use state::{AllocId, ClientStatus, ClusterState, DesiredStatus};
+use state::{AllocId, ClientStatus, ClusterState, DeploymentStatus, DesiredStatus};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// What a client is told about one of its allocations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllocSpec {
     /// The allocation.
     pub id: AllocId,
@@ -221,6 +243,23 @@ pub struct AllocSpec {
     pub task: TaskSpec,
     /// What the servers want.
     pub desired: DesiredStatus,
+    /// The job version it was placed for: above 0, a deployment judges its health, so its
+    /// client reports each restart (pending until the task runs again).
+    pub version: u64,
+}
+
+// By hand so that a version-0 allocation hashes as before the field existed (message digests,
+// and so fingerprints, of runs without updates stay the same).
+impl std::hash::Hash for AllocSpec {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        self.kind.hash(state);
+        self.task.hash(state);
+        self.desired.hash(state);
+        if self.version != 0 {
+            self.version.hash(state);
+        }
+    }
 }
 
 /// The protocol between submitter, server, agents and tasks.
@@ -312,6 +351,20 @@ pub enum Msg {
         /// Successfully (batch work done) or not.
         ok: bool,
     },
+    /// Update a service job to a new version (a rolling update under `policy`).
+    UpdateJob {
+        /// The new specification.
+        job: Job,
+        /// The version it becomes.
+        version: u64,
+        /// How its allocations move to it.
+        policy: UpdatePolicy,
+    },
+    /// A job update committed (the job is at `version` or later).
+    UpdateAck {
+        /// The job's name.
+        name: String,
+    },
 }
 
 /// Timers of every role.
@@ -346,6 +399,8 @@ pub enum Timer {
     Submit(u32),
     /// Submitter: start drain `i` (again, until acknowledged).
     Drain(u32),
+    /// Submitter: update job `i` (again, until acknowledged).
+    Update(u32),
 }
 
 /// Switches that re-introduce scheduler bugs.
@@ -366,6 +421,10 @@ pub struct Bugs {
     /// pending ones from the replicated state, so a leader change loses them and their jobs
     /// stay below count.
     pub evals_in_leader_memory: bool,
+    /// A rolling update ignores `max_parallel` and health: every allocation of an older
+    /// version gets its replacement at once and is stopped at once, so the group runs
+    /// nothing healthy until the new version is up.
+    pub update_ignores_max_parallel: bool,
 }
 
 /// What the history records: the submitter's view of its requests.
@@ -391,6 +450,35 @@ pub struct DrainSpec {
     pub at: Duration,
     /// How long its allocations have to leave.
     pub deadline: Duration,
+}
+
+/// A job update the operator makes: at `at`, every service job gets version 1, with the
+/// changes given (none: the same specification redeployed), rolled out under `policy`.
+/// Batch jobs are not updated in place (as in Nomad, a batch job's new version applies to
+/// allocations placed from then on; here batch jobs are simply left alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateSpec {
+    /// When (from the start of the run).
+    pub at: Duration,
+    /// How the allocations move to the new version.
+    pub policy: UpdatePolicy,
+    /// The new version's resources per allocation (`None`: unchanged).
+    pub resources: Option<Resources>,
+    /// A bad version: its tasks crash this long after every start, so it never turns
+    /// healthy and the deployment fails.
+    pub fail_after: Option<Duration>,
+}
+
+impl Default for UpdateSpec {
+    fn default() -> Self {
+        UpdateSpec {
+            at: Duration::from_secs(60),
+            policy: UpdatePolicy::default(),
+            resources: None,
+            fail_after: None,
+        }
+    }
 }
 
 /// Parameters of a scheduler run.
@@ -476,6 +564,8 @@ pub struct Config {
     pub disconnect: DisconnectPolicy,
     /// Utilisation sampling period.
     pub sample_every: Duration,
+    /// A rolling update of the service jobs (`None`: jobs keep their first version).
+    pub update: Option<UpdateSpec>,
     /// Bug switches (all off: a correct scheduler).
     pub bugs: Bugs,
     /// The servers' Raft bug switches (all off), passed to [`Config::raft`].
@@ -526,6 +616,7 @@ impl Default for Config {
             migrate_max_parallel: 1,
             disconnect: DisconnectPolicy::default(),
             sample_every: Duration::from_secs(1),
+            update: None,
             bugs: Bugs::default(),
             raft_bugs: raft::Bugs::default(),
         }
@@ -591,6 +682,29 @@ impl Config {
         jobs
     }
 
+    /// The configured update's new versions (version 1) of the service jobs, in
+    /// [`Config::all_jobs`] order; empty without an update.
+    pub fn updated_jobs(&self) -> Vec<Job> {
+        let Some(update) = self.update else {
+            return Vec::new();
+        };
+        self.all_jobs()
+            .into_iter()
+            .filter(|j| j.kind == JobKind::Service)
+            .map(|mut j| {
+                for g in &mut j.groups {
+                    if let Some(r) = update.resources {
+                        g.resources = r;
+                    }
+                    if update.fail_after.is_some() {
+                        g.task.fail_after = update.fail_after;
+                    }
+                }
+                j
+            })
+            .collect()
+    }
+
     /// Hosts the model needs: one per server and one per node.
     pub fn hosts(&self) -> u32 {
         self.servers + self.nodes
@@ -646,7 +760,21 @@ impl Config {
         let resync = longest_ttl + self.client_retry;
         let restart = self.service_restart.delay.max(self.batch_restart.delay);
         let reschedule = self.service_reschedule.delay.max(self.batch_reschedule.delay);
-        election + find_leader + marked_down + plans + resync + restart + reschedule
+        let rollout = self.update.map_or(Duration::ZERO, |u| {
+            // One step per `max_parallel` allocations of the largest group: the replacement is
+            // planned and committed, reaches its node (at worst at its next heartbeat) and
+            // reports, runs `min_healthy_time`, and the health check's plan commits.
+            let largest = self
+                .updated_jobs()
+                .iter()
+                .flat_map(|j| j.groups.iter().map(|g| g.count))
+                .max()
+                .unwrap_or(0);
+            let steps = u64::from(largest.div_ceil(u.policy.max_parallel.max(1)));
+            let step = plans + resync + u.policy.min_healthy_time + self.election_timeout_max;
+            step * steps
+        });
+        election + find_leader + marked_down + plans + resync + restart + reschedule + rollout
     }
 
     /// Checks the parameters, naming the field at fault.
@@ -662,6 +790,14 @@ impl Config {
         }
         if self.migrate_max_parallel == 0 {
             return Err("migrate_max_parallel must be at least 1".into());
+        }
+        if let Some(u) = self.update {
+            if u.policy.max_parallel == 0 {
+                return Err("update.policy.max_parallel must be at least 1".into());
+            }
+            if u.policy.healthy_deadline <= u.policy.min_healthy_time {
+                return Err("update.policy.healthy_deadline must exceed min_healthy_time".into());
+            }
         }
         if self.servers == 0 || self.servers > 64 {
             return Err("servers must be between 1 and 64".into());
@@ -731,6 +867,7 @@ impl Config {
                 reschedule_without_backoff: self.bugs.reschedule_without_backoff,
                 migrate_max_parallel: self.migrate_max_parallel,
                 disconnect: self.disconnect,
+                update_ignores_max_parallel: self.bugs.update_ignores_max_parallel,
             },
             applier_trusts_snapshot: self.bugs.applier_trusts_snapshot,
             fixed_heartbeat_ttl: self.bugs.fixed_heartbeat_ttl,
@@ -1035,13 +1172,113 @@ pub fn check_backoff(state: &ClusterState, config: &Config) -> Result<(), String
     Ok(())
 }
 
+/// While a service job's deployment runs or after it failed, each of its task groups keeps at
+/// least `count - max_parallel` healthy allocations by the servers' view (an older version's
+/// running allocation counts as healthy, a new one once it has run `min_healthy_time`).
+/// Scoped to what faults do not excuse: checked only while every node is schedulable, for a
+/// job that ran at its count before the update, and an allocation lost, unknown or failed
+/// counts as healthy until a replacement of it is healthy.
+pub fn check_update_keeps_healthy(state: &ClusterState, now: Instant) -> Result<(), String> {
+    if state.nodes.values().any(|n| !n.schedulable()) {
+        return Ok(());
+    }
+    for (name, record) in &state.jobs {
+        let Some(d) = record.deployment else {
+            continue;
+        };
+        if d.status == DeploymentStatus::Successful || record.running_at.is_none_or(|t| t > d.started_at) {
+            continue;
+        }
+        for (g, group) in record.job.groups.iter().enumerate() {
+            let allocs: Vec<_> = state
+                .allocs
+                .values()
+                .filter(|a| a.job == *name && a.group == g as u32 && a.desired == DesiredStatus::Run)
+                .collect();
+            let healthy = |a: &state::Allocation| {
+                a.client == ClientStatus::Running && (a.version < d.version || state.healthy(a, now))
+            };
+            let up = allocs.iter().filter(|a| healthy(a)).count();
+            let excused = allocs
+                .iter()
+                .filter(|a| {
+                    matches!(
+                        a.client,
+                        ClientStatus::Lost | ClientStatus::Unknown | ClientStatus::Failed
+                    )
+                })
+                .filter(|a| !allocs.iter().any(|r| r.previous == Some(a.id) && healthy(r)))
+                .count();
+            let floor = (group.count as usize).saturating_sub(d.policy.max_parallel as usize);
+            if up + excused < floor {
+                return Err(format!(
+                    "job {name} group {g} (deploying version {}): {up} healthy allocations (+{excused} lost or failed) of count {}, below count - max_parallel = {floor}",
+                    d.version, group.count
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A failed deployment stopped at most `max_parallel` allocations of an older version per task
+/// group without a healthy replacement (a replacement lost with its node excuses its original;
+/// drains stop allocations of their own accord and are left out).
+pub fn check_failed_update_stops(state: &ClusterState, now: Instant) -> Result<(), String> {
+    for (name, record) in &state.jobs {
+        let Some(d) = record.deployment.filter(|d| d.status == DeploymentStatus::Failed) else {
+            continue;
+        };
+        for g in 0..record.job.groups.len() as u32 {
+            let stopped = state
+                .allocs
+                .values()
+                .filter(|a| a.job == *name && a.group == g && a.version < d.version)
+                .filter(|a| a.desired == DesiredStatus::Stop)
+                .filter(|a| {
+                    state
+                        .nodes
+                        .get(&a.node)
+                        .is_some_and(|n| n.drain_deadline.is_none())
+                })
+                .filter(|a| {
+                    let replacements: Vec<_> = state
+                        .allocs
+                        .values()
+                        .filter(|r| r.previous == Some(a.id) && r.version == d.version)
+                        .collect();
+                    !replacements.is_empty()
+                        && !replacements.iter().any(|r| {
+                            state.healthy(r, now)
+                                || matches!(r.client, ClientStatus::Lost | ClientStatus::Unknown)
+                        })
+                })
+                .count();
+            if stopped > d.policy.max_parallel as usize {
+                return Err(format!(
+                    "job {name} group {g}: the failed deployment of version {} stopped {stopped} old allocations without a healthy replacement (max_parallel {})",
+                    d.version, d.policy.max_parallel
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Jobs whose groups all fit the schedulable capacity (together) run at their count.
 /// Jobs whose tasks crash by design or at random are left out: they need not converge.
+/// With an update configured, the service jobs are judged by their new version: a good one
+/// must have been applied and completed, every allocation the job wants at the new version.
 pub fn check_jobs_at_count(state: &ClusterState, config: &Config) -> Result<(), String> {
     if config.task_mean_time_to_failure.is_some() {
         return Ok(());
     }
-    let jobs = config.all_jobs();
+    let mut jobs = config.all_jobs();
+    for updated in config.updated_jobs() {
+        if let Some(j) = jobs.iter_mut().find(|j| j.name == updated.name) {
+            *j = updated;
+        }
+    }
     let schedulable: Vec<_> = state.nodes.values().filter(|n| n.schedulable()).collect();
     let capacity = schedulable
         .iter()
@@ -1067,6 +1304,30 @@ pub fn check_jobs_at_count(state: &ClusterState, config: &Config) -> Result<(), 
         let Some(record) = state.jobs.get(&job.name) else {
             return Err(format!("job {} is not registered", job.name));
         };
+        if config.update.is_some() && job.kind == JobKind::Service {
+            if record.version == 0 {
+                return Err(format!("job {} was not updated", job.name));
+            }
+            if record
+                .deployment
+                .is_some_and(|d| d.status == DeploymentStatus::Failed)
+            {
+                return Err(format!(
+                    "job {}: the deployment of version {} failed",
+                    job.name, record.version
+                ));
+            }
+            if let Some(a) = state.allocs.values().find(|a| {
+                a.job == job.name
+                    && a.version < record.version
+                    && (a.live() || a.client == ClientStatus::Unknown)
+            }) {
+                return Err(format!(
+                    "job {}: alloc {} still at version {} of {}",
+                    job.name, a.id.0, a.version, record.version
+                ));
+            }
+        }
         for (g, group) in record.job.groups.iter().enumerate() {
             let running = state.running_count(&job.name, g as u32);
             let done = match job.kind {
@@ -1105,7 +1366,22 @@ pub fn properties_in<P: Process>(config: &Config, e: Embedding<P>) -> Vec<Proper
     // Counted after the warm-up (two base TTLs and the grace), when every node holds a TTL
     // sized for the whole cluster; a quarter over the target allows for the stagger's noise.
     let window_limit = config.heartbeat.max_heartbeats_per_second * 10 * 5 / 4;
-    vec![
+    let mut update_properties = Vec::new();
+    if config.update.is_some() {
+        update_properties.push(Property::always(
+            "update_keeps_healthy",
+            move |v: &View<'_, P>| {
+                replicated_state_in(v, e).map_or(Ok(()), |s| check_update_keeps_healthy(s, v.now()))
+            },
+        ));
+        update_properties.push(Property::always(
+            "failed_update_stops_few",
+            move |v: &View<'_, P>| {
+                replicated_state_in(v, e).map_or(Ok(()), |s| check_failed_update_stops(s, v.now()))
+            },
+        ));
+    }
+    let mut properties = vec![
         Property::always("capacity", with_state(check_capacity)),
         Property::always("constraints", with_state(check_constraints)),
         Property::always("usable_nodes", with_state(check_usable_nodes)),
@@ -1145,7 +1421,9 @@ pub fn properties_in<P: Process>(config: &Config, e: Embedding<P>) -> Vec<Proper
                 check_jobs_at_count(s.state(), &live_config)
             })
         }),
-    ]
+    ];
+    properties.extend(update_properties);
+    properties
 }
 
 fn mean(samples: &[u64]) -> Option<f64> {

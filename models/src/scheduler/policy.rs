@@ -216,3 +216,28 @@ pub struct DisconnectPolicy {
     /// Who stays when the node comes back and replacements exist.
     pub reconcile: ReconnectPolicy,
 }
+
+/// How a service job's allocations move to a new version (Nomad's `update` block, simplified;
+/// defaults are Nomad's): at most `max_parallel` replacements of a task group at a time, each
+/// old allocation stopped only once its replacement has run `min_healthy_time`; a replacement
+/// not healthy within `healthy_deadline` of its placement fails the deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdatePolicy {
+    /// Replacements of a task group in flight at once.
+    pub max_parallel: u32,
+    /// How long a new allocation must run to count as healthy.
+    pub min_healthy_time: Duration,
+    /// How long after placement a new allocation may take to become healthy.
+    pub healthy_deadline: Duration,
+}
+
+impl Default for UpdatePolicy {
+    fn default() -> Self {
+        UpdatePolicy {
+            max_parallel: 1,
+            min_healthy_time: Duration::from_secs(10),
+            healthy_deadline: Duration::from_secs(300),
+        }
+    }
+}

@@ -27,6 +27,9 @@ pub struct Settings {
     pub migrate_max_parallel: u32,
     /// How allocations of nodes that missed their heartbeats are kept and settled.
     pub disconnect: DisconnectPolicy,
+    /// Bug: a rolling update replaces every outdated allocation at once and stops each
+    /// without waiting for its replacement to be healthy.
+    pub update_ignores_max_parallel: bool,
 }
 
 /// How well `a` fits its node under `algorithm` (as if placed there now); a node that takes
@@ -78,6 +81,10 @@ pub fn compute_plan(
         return Planned { plan, examined: 0 };
     };
     let job = &record.job;
+    // A rolling update in progress (service jobs only): its version and policy, and whether it
+    // has failed (then nothing more is replaced).
+    let deployment = record.deployment.filter(|_| job.kind == JobKind::Service);
+    let deployment_failed = state.deployment_failing(&job.name, now);
     let policy = match job.kind {
         JobKind::Service => settings.service_reschedule,
         JobKind::Batch => settings.batch_reschedule,
@@ -148,12 +155,37 @@ pub fn compute_plan(
             }
         }
         // Back from a disconnection while a replacement runs or waits: the reconnect policy
-        // picks which of the two stays.
+        // picks which of the two stays. A replacement of a newer version is a rolling
+        // update's instead: the original is stopped once the replacement is healthy, or, the
+        // deployment failed, the unhealthy replacement goes.
         let mut settled: BTreeSet<_> = BTreeSet::new();
+        let mut updating = 0;
+        let mut outdated: Vec<&Allocation> = Vec::new();
         for a in live.iter().filter(|a| !draining.contains(&a.node)) {
             let Some(r) = replacement_of(a) else {
+                if deployment.is_some_and(|d| a.version < d.version) {
+                    outdated.push(a);
+                }
                 continue;
             };
+            if let Some(d) = deployment.filter(|d| a.version < d.version && r.version == d.version) {
+                // When it may be healthy, or when its deadline passes.
+                let at = match r.running_since {
+                    Some(t) if r.client == ClientStatus::Running => t + d.policy.min_healthy_time,
+                    _ => r.created_at + d.policy.healthy_deadline,
+                };
+                if state.healthy(r, now) || settings.update_ignores_max_parallel {
+                    plan.stops.push(a.id);
+                } else if deployment_failed || at <= now {
+                    plan.stops.push(r.id);
+                } else {
+                    updating += 1;
+                    plan.follow_up = Some(plan.follow_up.map_or(at, |f| f.min(at)));
+                }
+                settled.insert(a.id);
+                settled.insert(r.id);
+                continue;
+            }
             let keep_replacement = match settings.disconnect.reconcile {
                 ReconnectPolicy::KeepOriginal => false,
                 ReconnectPolicy::BestScore => {
@@ -225,10 +257,29 @@ pub fn compute_plan(
         // Migrations: at most `migrate_max_parallel` allocations on draining nodes get a
         // replacement at once; each is stopped once its replacement runs (above).
         let budget = (settings.migrate_max_parallel.max(1) as usize).saturating_sub(in_flight);
-        let moves: Vec<(Option<&Allocation>, u32)> = owed
+        let mut moves: Vec<(Option<&Allocation>, u32)> = owed
             .into_iter()
             .chain(waiting.iter().take(budget).map(|a| (Some(*a), a.reschedules)))
             .collect();
+        // A rolling update: at most `max_parallel` outdated allocations have a replacement
+        // in flight; each is stopped once its replacement is healthy (above).
+        if let Some(d) = deployment.filter(|_| !deployment_failed) {
+            let budget = if settings.update_ignores_max_parallel {
+                outdated.len()
+            } else {
+                (d.policy.max_parallel.max(1) as usize).saturating_sub(updating)
+            };
+            for a in outdated.iter().take(budget) {
+                if settings.update_ignores_max_parallel {
+                    plan.stops.push(a.id);
+                }
+                moves.push((Some(*a), a.reschedules));
+            }
+            if budget > 0 && !outdated.is_empty() {
+                let at = now + d.policy.healthy_deadline;
+                plan.follow_up = Some(plan.follow_up.map_or(at, |f| f.min(at)));
+            }
+        }
         for (previous, reschedules) in moves {
             let choice = choose(settings.algorithm, &nodes, group, limit, rng);
             examined += choice.examined;

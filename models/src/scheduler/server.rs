@@ -84,6 +84,12 @@ enum Pending {
     AllocUpdate { agent: ProcessId, ids: Vec<AllocId> },
     /// Acknowledge a job registration (only now is it durable).
     Job { from: ProcessId, name: String },
+    /// Acknowledge a job update once the job is at `version`.
+    Update {
+        from: ProcessId,
+        name: String,
+        version: u64,
+    },
     /// Acknowledge a drain and arm its deadline.
     Drain { from: ProcessId, node: NodeId },
     /// A worker's plan committed: the worker is free.
@@ -304,6 +310,7 @@ impl Server {
                 | Msg::AllocUpdate { .. }
                 | Msg::SubmitJob { .. }
                 | Msg::DrainNode { .. }
+                | Msg::UpdateJob { .. }
         ) || !self.accepts(cx, from)
         {
             return;
@@ -353,6 +360,16 @@ impl Server {
             Msg::SubmitJob { job } => {
                 let name = job.name.clone();
                 self.propose(cx, Command::RegisterJob { job, now }, Pending::Job { from, name });
+            }
+            Msg::UpdateJob { job, version, policy } => {
+                let name = job.name.clone();
+                let command = Command::UpdateJob {
+                    job,
+                    version,
+                    policy,
+                    now,
+                };
+                self.propose(cx, command, Pending::Update { from, name, version });
             }
             Msg::DrainNode { node, deadline } => {
                 let command = Command::DrainNode {
@@ -489,6 +506,21 @@ impl Server {
                 let term = self.raft.term;
                 cx.send(from, Msg::JobAck { name, term });
             }
+            Some(Pending::Update { from, name, version }) => {
+                if !applied.evals.is_empty() {
+                    cx.count("sched.deployments", 1);
+                }
+                // Not yet registered: no ack, the submitter sends it again.
+                if self
+                    .raft
+                    .state
+                    .jobs
+                    .get(&name)
+                    .is_some_and(|r| r.version >= version)
+                {
+                    cx.send(from, Msg::UpdateAck { name });
+                }
+            }
             Some(Pending::Drain { from, node }) => {
                 if let Some(at) = self.raft.state.nodes.get(&node).and_then(|n| n.drain_deadline) {
                     cx.count("sched.drains", 1);
@@ -526,6 +558,14 @@ impl Server {
         for d in applied.jobs_running {
             cx.observe("sched.submit_to_running_ns", d.as_nanos());
         }
+        for job in &applied.deployments_failed {
+            cx.count("sched.deployments_failed", 1);
+            cx.note(&format!("deployment of {job} failed"));
+        }
+        for d in applied.deployments_done {
+            cx.count("sched.deployments_successful", 1);
+            cx.observe("sched.deployment_ns", d.as_nanos());
+        }
         self.dispatch(cx);
     }
 
@@ -550,14 +590,12 @@ impl Server {
         let agent = record.agent;
         let allocs: Vec<AllocSpec> = state
             .allocs_on(node)
-            .map(|a| {
-                let job = &state.jobs[&a.job].job;
-                AllocSpec {
-                    id: a.id,
-                    kind: job.kind,
-                    task: job.groups[a.group as usize].task,
-                    desired: a.desired,
-                }
+            .map(|a| AllocSpec {
+                id: a.id,
+                kind: state.jobs[&a.job].job.kind,
+                task: a.task,
+                desired: a.desired,
+                version: a.version,
             })
             .collect();
         cx.send(agent, Msg::NodeAllocs { allocs });

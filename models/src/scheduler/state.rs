@@ -5,7 +5,8 @@
 //! The plan applier lives here too ([`Command::ApplyPlan`]): it re-checks each placement of a
 //! worker's plan against the latest state and commits the part that still fits.
 
-use super::placement::{Constraint, Job, JobKind, NodeAttributes, NodeId, Resources};
+use super::placement::{Constraint, Job, JobKind, NodeAttributes, NodeId, Resources, TaskSpec};
+use super::policy::UpdatePolicy;
 use ruckus_sim::{Duration, Instant, ProcessId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -85,6 +86,14 @@ pub struct Allocation {
     pub replaced: bool,
     /// It reported running at least once.
     pub ran: bool,
+    /// The job version it was placed for (0: the job as first registered).
+    pub version: u64,
+    /// Its task as its job version specifies it (what its client runs).
+    pub task: TaskSpec,
+    /// Since when it has run without interruption, by its client's reports.
+    pub running_since: Option<Instant>,
+    /// A deployment judged it healthy (ran `min_healthy_time`); it stays so.
+    pub healthy: bool,
 }
 
 impl Allocation {
@@ -140,6 +149,34 @@ pub struct JobRecord {
     pub submitted_at: Instant,
     /// When every group first ran at its count.
     pub running_at: Option<Instant>,
+    /// The job's version: 0 as registered, raised by each [`Command::UpdateJob`].
+    pub version: u64,
+    /// The rolling update to the current version, if the job was ever updated.
+    pub deployment: Option<Deployment>,
+}
+
+/// Where a deployment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeploymentStatus {
+    /// Replacing allocations of older versions.
+    Running,
+    /// Every allocation runs the new version, healthy.
+    Successful,
+    /// A new allocation failed or was not healthy by its deadline: no more replacements.
+    Failed,
+}
+
+/// A rolling update of a service job to its current version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Deployment {
+    /// The version being rolled out.
+    pub version: u64,
+    /// How.
+    pub policy: UpdatePolicy,
+    /// Where it stands.
+    pub status: DeploymentStatus,
+    /// When the update was applied.
+    pub started_at: Instant,
 }
 
 /// Why an evaluation was made.
@@ -159,6 +196,8 @@ pub enum Trigger {
     Drain,
     /// Capacity freed up for a job that could not be placed.
     Unblocked,
+    /// A rolling update: a job was updated, or a new allocation may have turned healthy.
+    Deployment,
 }
 
 /// A request to reconcile one job.
@@ -283,6 +322,18 @@ pub enum Command {
         /// When.
         now: Instant,
     },
+    /// A service job's new version (ignored unless `version` is above the job's): its
+    /// allocations are replaced by a rolling update under `policy`.
+    UpdateJob {
+        /// The new specification.
+        job: Job,
+        /// The version it becomes.
+        version: u64,
+        /// How the allocations move to it.
+        policy: UpdatePolicy,
+        /// When.
+        now: Instant,
+    },
 }
 
 /// What applying a command did.
@@ -306,6 +357,10 @@ pub struct Applied {
     pub jobs_running: Vec<Duration>,
     /// Whether a `RegisterNode` introduced a node the state did not know.
     pub new_node: bool,
+    /// Jobs whose deployment failed.
+    pub deployments_failed: Vec<String>,
+    /// Deployments that completed, with how long each took.
+    pub deployments_done: Vec<Duration>,
 }
 
 /// The servers replicate the cluster state with Raft: every replica applies the same commands.
@@ -474,6 +529,8 @@ impl ClusterState {
                         job,
                         submitted_at: now,
                         running_at: None,
+                        version: 0,
+                        deployment: None,
                     },
                 );
                 let e = self.new_eval(name, Trigger::JobRegister, None);
@@ -492,7 +549,37 @@ impl ClusterState {
                 trust_snapshot,
                 now,
             } => self.apply_plan(plan, trust_snapshot, now, &mut out),
+            Command::UpdateJob {
+                job,
+                version,
+                policy,
+                now,
+            } => {
+                let Some(record) = self.jobs.get_mut(&job.name) else {
+                    return out;
+                };
+                // Batch jobs are not updated in place; a repeated update is a no-op.
+                if record.job.kind != JobKind::Service
+                    || job.kind != JobKind::Service
+                    || job.groups.len() != record.job.groups.len()
+                    || version <= record.version
+                {
+                    return out;
+                }
+                let name = job.name.clone();
+                record.job = job;
+                record.version = version;
+                record.deployment = Some(Deployment {
+                    version,
+                    policy,
+                    status: DeploymentStatus::Running,
+                    started_at: now,
+                });
+                let e = self.new_eval(name, Trigger::Deployment, None);
+                out.evals.push(e);
+            }
             Command::UpdateAllocs { node, updates, now } => {
+                let mut health_checks = BTreeSet::new();
                 let mut failed_jobs = BTreeSet::new();
                 let mut freed = false;
                 let mut running_jobs = BTreeSet::new();
@@ -505,6 +592,15 @@ impl ClusterState {
                         continue;
                     }
                     a.client = status;
+                    a.running_since = (status == ClientStatus::Running).then_some(now);
+                    if status == ClientStatus::Running
+                        && let Some(d) = self.jobs.get(&a.job).and_then(|r| r.deployment)
+                        && d.status == DeploymentStatus::Running
+                        && a.version == d.version
+                    {
+                        // Judged healthy (or not) once it has run `min_healthy_time`.
+                        health_checks.insert((a.job.clone(), now + d.policy.min_healthy_time));
+                    }
                     if status.terminal() {
                         a.finished_at = Some(now);
                         freed = true;
@@ -537,6 +633,10 @@ impl ClusterState {
                 }
                 for job in failed_jobs {
                     let e = self.new_eval(job, Trigger::AllocFailed, None);
+                    out.evals.push(e);
+                }
+                for (job, at) in health_checks {
+                    let e = self.new_eval(job, Trigger::Deployment, Some(at));
                     out.evals.push(e);
                 }
                 if freed {
@@ -613,6 +713,102 @@ impl ClusterState {
         let record = self.jobs.get_mut(job)?;
         record.running_at = Some(now);
         Some(now.saturating_since(record.submitted_at))
+    }
+
+    /// Whether `a` is healthy for its job's deployment at `now`: judged so before, or running
+    /// without interruption for the policy's `min_healthy_time`.
+    pub fn healthy(&self, a: &Allocation, now: Instant) -> bool {
+        let Some(d) = self.jobs.get(&a.job).and_then(|r| r.deployment) else {
+            return a.client == ClientStatus::Running;
+        };
+        a.healthy
+            || (a.client == ClientStatus::Running
+                && a.running_since
+                    .is_some_and(|t| t + d.policy.min_healthy_time <= now))
+    }
+
+    /// Whether `job`'s running deployment must fail at `now`: an allocation of its version
+    /// failed, or is still not healthy at its `healthy_deadline`.
+    pub fn deployment_failing(&self, job: &str, now: Instant) -> bool {
+        let Some(d) = self.jobs.get(job).and_then(|r| r.deployment) else {
+            return false;
+        };
+        if d.status != DeploymentStatus::Running {
+            return d.status == DeploymentStatus::Failed;
+        }
+        self.allocs
+            .values()
+            .filter(|a| a.job == job && a.version == d.version && a.desired == DesiredStatus::Run)
+            .filter(|a| !self.healthy(a, now))
+            .any(|a| match a.client {
+                ClientStatus::Failed => true,
+                ClientStatus::Pending | ClientStatus::Running => {
+                    a.created_at + d.policy.healthy_deadline <= now
+                }
+                ClientStatus::Complete | ClientStatus::Lost | ClientStatus::Unknown => false,
+            })
+    }
+
+    /// Marks `job`'s running deployment failed if it must be at `now`; whether it did.
+    fn fail_deployment_if_due(&mut self, job: &str, now: Instant, out: &mut Applied) -> bool {
+        let running = self
+            .jobs
+            .get(job)
+            .and_then(|r| r.deployment)
+            .is_some_and(|d| d.status == DeploymentStatus::Running);
+        if !running || !self.deployment_failing(job, now) {
+            return false;
+        }
+        out.deployments_failed.push(job.to_owned());
+        if let Some(d) = self.jobs.get_mut(job).and_then(|r| r.deployment.as_mut()) {
+            d.status = DeploymentStatus::Failed;
+        }
+        true
+    }
+
+    /// After a plan for `job` applied at `now`: marks its new allocations healthy once they
+    /// are, fails the deployment if it must, or completes it once every allocation the job
+    /// wants runs the new version, healthy.
+    fn settle_deployment(&mut self, job: &str, now: Instant, out: &mut Applied) {
+        let Some(d) = self.jobs.get(job).and_then(|r| r.deployment) else {
+            return;
+        };
+        if d.status != DeploymentStatus::Running {
+            return;
+        }
+        let healthy: Vec<AllocId> = self
+            .allocs
+            .values()
+            .filter(|a| a.job == job && a.version == d.version && !a.healthy && a.live())
+            .filter(|a| self.healthy(a, now))
+            .map(|a| a.id)
+            .collect();
+        for id in healthy {
+            if let Some(a) = self.allocs.get_mut(&id) {
+                a.healthy = true;
+            }
+        }
+        if self.fail_deployment_if_due(job, now, out) {
+            return;
+        }
+        let status = {
+            let record = &self.jobs[job];
+            let done = (0..record.job.groups.len() as u32).all(|g| {
+                let mut live = self.allocs.values().filter(|a| {
+                    a.job == job && a.group == g && (a.live() || a.client == ClientStatus::Unknown)
+                });
+                let all_new = live.clone().all(|a| a.version == d.version && a.healthy);
+                all_new && live.by_ref().count() >= record.job.groups[g as usize].count as usize
+            });
+            if !done {
+                return;
+            }
+            out.deployments_done.push(now.saturating_since(d.started_at));
+            DeploymentStatus::Successful
+        };
+        if let Some(dep) = self.jobs.get_mut(job).and_then(|r| r.deployment.as_mut()) {
+            dep.status = status;
+        }
     }
 
     /// Whether an allocation is live on a draining node (it is to be migrated).
@@ -703,6 +899,8 @@ impl ClusterState {
         if !self.jobs.contains_key(&plan.job) {
             return;
         }
+        // Judged before the plan's stops: those may stop the allocation that fails it.
+        self.fail_deployment_if_due(&plan.job, now, out);
         for id in &plan.stops {
             if let Some(a) = self.allocs.get_mut(id)
                 && a.live()
@@ -721,8 +919,9 @@ impl ClusterState {
         }
         let mut used = self.usage();
         let job = self.jobs[&plan.job].job.clone();
+        let version = self.jobs[&plan.job].version;
         for p in plan.placements {
-            let fits = trust_snapshot || self.placement_fits(&job, &p, &used);
+            let fits = trust_snapshot || self.placement_fits(&job, version, &p, &used);
             if !fits {
                 out.rejected += 1;
                 continue;
@@ -759,6 +958,10 @@ impl ClusterState {
                     reschedules: p.reschedules,
                     replaced: false,
                     ran: false,
+                    version,
+                    task: job.groups[p.group as usize].task,
+                    running_since: None,
+                    healthy: false,
                 },
             );
             out.placed += 1;
@@ -779,6 +982,7 @@ impl ClusterState {
             let e = self.new_eval(job.name.clone(), Trigger::Reschedule, Some(at));
             out.evals.push(e);
         }
+        self.settle_deployment(&job.name, now, out);
         if out.stopped > 0 {
             self.capacity_changed_at = self.index;
             let blocked_other: Vec<String> =
@@ -794,7 +998,13 @@ impl ClusterState {
     /// The plan applier's re-check of one placement against the latest state: the node is
     /// schedulable, the resources fit with what is committed (and accepted earlier in this
     /// plan), the constraints hold, and the group is not already at its count.
-    fn placement_fits(&self, job: &Job, p: &Placement, used: &BTreeMap<NodeId, Resources>) -> bool {
+    fn placement_fits(
+        &self,
+        job: &Job,
+        version: u64,
+        p: &Placement,
+        used: &BTreeMap<NodeId, Resources>,
+    ) -> bool {
         let Some(node) = self.nodes.get(&p.node) else {
             return false;
         };
@@ -820,8 +1030,9 @@ impl ClusterState {
                 return false;
             }
         }
-        // A migrating or unknown allocation with a live replacement (committed, earlier in this plan, or
-        // this one) gives up its slot.
+        // A migrating, unknown or outdated allocation with a live replacement (committed,
+        // earlier in this plan, or this one; replacements are of the current version) gives up
+        // its slot.
         let group_live: Vec<&Allocation> = self
             .allocs
             .values()
@@ -832,7 +1043,7 @@ impl ClusterState {
             .filter(|a| {
                 let replaced =
                     p.previous == Some(a.id) || group_live.iter().any(|r| r.previous == Some(a.id));
-                replaced && (self.migrating(a.id) || a.client == ClientStatus::Unknown)
+                replaced && (self.migrating(a.id) || a.client == ClientStatus::Unknown || a.version < version)
             })
             .count();
         group_live.len() - migrated < group.count as usize

@@ -2,8 +2,11 @@
 //! node drains, resending each to the next server until the leader acknowledges it (only once
 //! it is committed). Acknowledged registrations go into the history ([`Op::JobAcknowledged`]),
 //! which `acknowledged_registrations_kept` checks against every later leader's state.
+//! With [`Config::update`] it also sends each service job's new version at the update's
+//! time, again until acknowledged.
 
 use super::placement::{Job, NodeId};
+use super::policy::UpdatePolicy;
 use super::{Config, DrainSpec, Msg, Op, Timer};
 use ruckus_sim::{Duration, Process, ProcessId, Scope};
 use std::collections::BTreeSet;
@@ -24,13 +27,26 @@ pub struct Submitter {
     jobs_acked: BTreeSet<String>,
     drain_sent_to: Vec<Option<u32>>,
     drains_acked: BTreeSet<u32>,
+    /// The new versions (version 1) to send, when, and how to roll them out.
+    updates: Vec<Job>,
+    update_at: Duration,
+    update_policy: UpdatePolicy,
+    update_sent_to: Vec<Option<u32>>,
+    updates_acked: BTreeSet<String>,
 }
 
 impl Submitter {
     /// The submitter of `config`'s jobs and drains.
     pub fn new(config: &Config) -> Submitter {
         let jobs = config.all_jobs();
+        let updates = config.updated_jobs();
+        let update = config.update.unwrap_or_default();
         Submitter {
+            update_sent_to: vec![None; updates.len()],
+            updates,
+            update_at: update.at,
+            update_policy: update.policy,
+            updates_acked: BTreeSet::new(),
             servers: config.servers.max(1),
             job_sent_to: vec![None; jobs.len()],
             jobs,
@@ -52,6 +68,9 @@ impl Submitter {
         }
         for (i, d) in self.drains.iter().enumerate() {
             cx.set_timer(d.at, Timer::Drain(i as u32));
+        }
+        for i in 0..self.updates.len() as u64 {
+            cx.set_timer(self.update_at + self.submit_interval * i, Timer::Update(i as u32));
         }
     }
 
@@ -90,6 +109,21 @@ impl Submitter {
                 cx.send(ProcessId(self.leader), m);
                 cx.set_timer(self.retry, Timer::Drain(i));
             }
+            Timer::Update(i) => {
+                let job = self.updates[i as usize].clone();
+                if self.updates_acked.contains(&job.name) {
+                    return;
+                }
+                self.next_if_silent(self.update_sent_to[i as usize]);
+                self.update_sent_to[i as usize] = Some(self.leader);
+                let m = Msg::UpdateJob {
+                    job,
+                    version: 1,
+                    policy: self.update_policy,
+                };
+                cx.send(ProcessId(self.leader), m);
+                cx.set_timer(self.retry, Timer::Update(i));
+            }
             _ => {}
         }
     }
@@ -109,6 +143,9 @@ impl Submitter {
             }
             Msg::DrainAck { node } => {
                 self.drains_acked.insert(node.0);
+            }
+            Msg::UpdateAck { name } => {
+                self.updates_acked.insert(name);
             }
             Msg::NotLeader { hint } if from.0 == self.leader => {
                 self.leader = match hint {

@@ -198,6 +198,7 @@ fn reconcile_replaces_lost_at_once_and_failed_after_the_delay() {
         reschedule_without_backoff: false,
         migrate_max_parallel: 1,
         disconnect: DisconnectPolicy::default(),
+        update_ignores_max_parallel: false,
     };
     let mut rng = ruckus_sim::Random::stream(1, "t", 0);
     let planned = reconcile::compute_plan(&s, "j", t(11), &settings, &mut rng);
@@ -1142,6 +1143,7 @@ fn planning(disconnect: DisconnectPolicy) -> Settings {
         reschedule_without_backoff: false,
         migrate_max_parallel: 1,
         disconnect,
+        update_ignores_max_parallel: false,
     }
 }
 
@@ -1310,4 +1312,229 @@ fn a_node_back_after_lost_after_keeps_its_originals() {
         assert_eq!(r.desired, DesiredStatus::Stop, "{r:?}");
         assert!(s.allocs[&r.previous.expect("a replacement")].live());
     }
+}
+
+// ---- rolling updates ----
+
+/// One service job of 4 allocations on 4 nodes, updated to version 1 (more CPU) at 20 s.
+fn update_config(max_parallel: u32) -> Config {
+    Config {
+        nodes: 4,
+        service_jobs: 1,
+        service_count: 4,
+        batch_jobs: 0,
+        update: Some(UpdateSpec {
+            at: Duration::from_secs(20),
+            policy: UpdatePolicy {
+                max_parallel,
+                min_healthy_time: Duration::from_secs(10),
+                healthy_deadline: Duration::from_secs(60),
+            },
+            resources: Some(Resources::new(700, 512)),
+            fail_after: None,
+        }),
+        ..Config::default()
+    }
+}
+
+/// Steps a run without faults event by event, calling `check` with the time and the state.
+fn step_timed(
+    config: &Config,
+    horizon: Duration,
+    mut check: impl FnMut(Instant, &ClusterState),
+) -> RunReport {
+    let mut sim = build(config, 3, horizon, FaultPlan::none());
+    let mut event = 0;
+    loop {
+        event += 1;
+        if let ruckus_sim::Progress::Finished(report) = sim.run_until_event(event) {
+            return report;
+        }
+        check(sim.now(), state(&sim));
+    }
+}
+
+/// New-version allocations whose old allocation still runs on (replacements in flight).
+fn in_flight(s: &ClusterState) -> usize {
+    s.allocs
+        .values()
+        .filter(|r| r.version == 1 && r.live())
+        .filter(|r| {
+            r.previous
+                .is_some_and(|p| s.allocs[&p].live() && s.allocs[&p].version == 0)
+        })
+        .count()
+}
+
+fn rolls_at_most(max_parallel: u32) {
+    let config = update_config(max_parallel);
+    let min_healthy = Duration::from_secs(10);
+    let (mut most, mut fewest_running) = (0, usize::MAX);
+    let mut stopped_at: BTreeMap<AllocId, Instant> = BTreeMap::new();
+    let mut checked = 0;
+    let report = step_timed(&config, Duration::from_secs(200), |now, s| {
+        most = most.max(in_flight(s));
+        if s.jobs.get("service-0").is_some_and(|r| r.running_at.is_some()) {
+            fewest_running = fewest_running.min(s.running_count("service-0", 0));
+        }
+        for a in s
+            .allocs
+            .values()
+            .filter(|a| a.version == 0 && a.desired == DesiredStatus::Stop)
+        {
+            if let std::collections::btree_map::Entry::Vacant(slot) = stopped_at.entry(a.id) {
+                slot.insert(now);
+                // Stopped only once its replacement has run min_healthy_time.
+                let r = s
+                    .allocs
+                    .values()
+                    .find(|r| r.previous == Some(a.id))
+                    .expect("a stopped old allocation has a replacement");
+                let since = r.running_since.expect("its replacement runs");
+                assert!(
+                    since + min_healthy <= now,
+                    "alloc {} stopped at {now}, replacement running since {since}",
+                    a.id.0
+                );
+                checked += 1;
+            }
+        }
+    });
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    assert_eq!(most, max_parallel as usize, "replacements in flight at once");
+    assert_eq!(checked, 4, "every old allocation was stopped once");
+    assert!(fewest_running >= 4, "the group fell to {fewest_running} running");
+    let stops: Vec<Instant> = stopped_at.values().copied().collect();
+    // With max_parallel 1 the stops are a health period apart; with 2 they come in pairs.
+    let waves = stops.iter().collect::<std::collections::BTreeSet<_>>().len();
+    assert!(waves >= (4 / max_parallel) as usize, "stops at {stops:?}");
+}
+
+#[test]
+fn a_rolling_update_replaces_one_allocation_at_a_time() {
+    rolls_at_most(1);
+    let (report, sim) = run(&update_config(1), 3, Duration::from_secs(200), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = state(&sim);
+    let record = &s.jobs["service-0"];
+    assert_eq!(record.version, 1);
+    assert_eq!(
+        record.deployment.map(|d| d.status),
+        Some(DeploymentStatus::Successful)
+    );
+    let live: Vec<&Allocation> = s.allocs.values().filter(|a| a.live()).collect();
+    assert_eq!(live.len(), 4);
+    assert!(
+        live.iter()
+            .all(|a| a.version == 1 && a.resources == Resources::new(700, 512))
+    );
+}
+
+#[test]
+fn a_rolling_update_with_max_parallel_two_replaces_two_at_a_time() {
+    rolls_at_most(2);
+}
+
+#[test]
+fn a_bad_version_fails_the_deployment_after_the_healthy_deadline() {
+    let mut config = update_config(1);
+    if let Some(u) = config.update.as_mut() {
+        u.fail_after = Some(Duration::from_secs(3));
+    }
+    // Restarts never run out: the deadline, not the restart policy, fails it.
+    config.service_restart.attempts = 1000;
+    let mut failed_at = None;
+    let mut first_placed: Option<Instant> = None;
+    let report = step_timed(&config, Duration::from_secs(200), |now, s| {
+        if first_placed.is_none() {
+            first_placed = s.allocs.values().find(|a| a.version == 1).map(|a| a.created_at);
+        }
+        let status = s
+            .jobs
+            .get("service-0")
+            .and_then(|r| r.deployment)
+            .map(|d| d.status);
+        if failed_at.is_none() && status == Some(DeploymentStatus::Failed) {
+            failed_at = Some(now);
+        }
+    });
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let placed = first_placed.expect("a replacement was placed");
+    let failed = failed_at.expect("the deployment failed");
+    assert!(
+        failed >= placed + Duration::from_secs(60),
+        "failed at {failed}, placed at {placed}"
+    );
+    let (report, sim) = run(&config, 3, Duration::from_secs(200), FaultPlan::none());
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let s = state(&sim);
+    // One replacement was tried (max_parallel 1) and stopped; the rest stay on version 0.
+    assert_eq!(s.allocs.values().filter(|a| a.version == 1).count(), 1);
+    let live: Vec<&Allocation> = s.allocs.values().filter(|a| a.live()).collect();
+    assert_eq!(live.len(), 4);
+    assert!(live.iter().all(|a| a.version == 0));
+    assert_eq!(s.running_count("service-0", 0), 4);
+}
+
+/// scenarios/data/scheduler_update_ignores_max_parallel.toml (its crashes and partitions).
+#[test]
+fn bug_update_ignores_max_parallel_fails_update_keeps_healthy_and_the_fix_holds() {
+    let mut config = update_config(1);
+    config.nodes = 6;
+    config.service_jobs = 3;
+    config.service_count = 3;
+    if let Some(u) = config.update.as_mut() {
+        u.at = Duration::from_secs(60);
+        u.policy.healthy_deadline = Duration::from_secs(300);
+    }
+    config.bugs.update_ignores_max_parallel = true;
+    let profile = FaultProfile {
+        max_hosts_down: 2,
+        quiet_period: Duration::from_secs(240),
+        crash: rate(40, 5, 60),
+        partition: rate(60, 1, 40),
+        ..FaultProfile::default()
+    };
+    let (failed, healthy) = bug_and_healthy(
+        &config,
+        |c| c.bugs.update_ignores_max_parallel = false,
+        &profile,
+        Duration::from_secs(600),
+    );
+    assert_eq!(failed.as_deref(), Some("update_keeps_healthy"));
+    assert_eq!(healthy.verdict, Verdict::Held, "{healthy}");
+}
+
+#[test]
+fn updates_leave_batch_jobs_and_stale_versions_alone() {
+    let mut s = one_node_state(4000);
+    let job = s.jobs["j"].job.clone();
+    let policy = UpdatePolicy::default();
+    let update = |version| Command::UpdateJob {
+        job: job.clone(),
+        version,
+        policy,
+        now: Instant::ZERO,
+    };
+    assert_eq!(s.apply(update(1)).evals.len(), 1);
+    assert_eq!(s.jobs["j"].version, 1);
+    // The submitter's resend of the same version changes nothing.
+    assert!(s.apply(update(1)).evals.is_empty());
+    let batch = Job {
+        name: "b".into(),
+        kind: JobKind::Batch,
+        groups: vec![TaskGroup::default()],
+    };
+    s.apply(Command::RegisterJob {
+        job: batch.clone(),
+        now: Instant::ZERO,
+    });
+    let out = s.apply(Command::UpdateJob {
+        job: batch,
+        version: 1,
+        policy,
+        now: Instant::ZERO,
+    });
+    assert!(out.evals.is_empty());
+    assert_eq!(s.jobs["b"].version, 0);
 }

@@ -199,3 +199,30 @@ fn malformed_files_exit_2_with_file_line_and_field() {
     assert_eq!(ran.code, 2);
     assert!(ran.err.contains("unknown model"), "{}", ran.err);
 }
+
+/// An older Jepsen test's `jepsen.log`: client lines tab- or space-separated among log noise,
+/// a nemesis line ignored; the read of 1 after the swap to 2 is not linearizable.
+#[test]
+fn a_jepsen_log_is_read_from_its_client_lines() {
+    let log = "2017-03-21 12:00:00,000{GMT}\tINFO\t[jepsen worker 0] jepsen.core: starting\n\
+INFO  jepsen.util - 0\t:invoke\t:write\t1\n\
+INFO  jepsen.util - 0\t:ok\t:write\t1\n\
+INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n\
+INFO  jepsen.util - 1   :invoke :cas    [1 2]\n\
+INFO  jepsen.util - 1   :ok     :cas    [1 2]\n\
+INFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
+INFO  jepsen.util - 0\t:ok\t:read\t1\n";
+    let ran = check("jepsen.log", log, &["--model", "cas-register"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.out.contains("3 operations"), "{}", ran.out);
+    assert!(ran.out.contains("1 non-client entries ignored"), "{}", ran.out);
+    assert!(ran.out.contains("read() -> 1"), "{}", ran.out);
+    let linearizable = log.replace(":read\t1", ":read\t2");
+    let ran = check("jepsen.log", &linearizable, &["--model", "cas-register"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    // A client line cut short is bad input naming its line.
+    let cut = format!("{log}INFO  jepsen.util - 2\t:invoke\n");
+    let ran = check("jepsen.log", &cut, &["--model", "cas-register"]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.err.contains("line 9"), "{}", ran.err);
+}

@@ -164,11 +164,7 @@ impl<'a, P: Process> View<'a, P> {
     ///
     /// If an index is past the history's end (a checker bug, reported as a checker panic).
     pub fn blame(&self, invocation: usize, completion: Option<usize>, description: &str) {
-        let len = self.core.history.len();
-        assert!(
-            invocation < len && completion.is_none_or(|c| c < len),
-            "blamed history entries {invocation}/{completion:?}, but the history has {len}"
-        );
+        self.assert_in_history("blamed", invocation, completion);
         *self.core.blame.borrow_mut() = Some(Blame {
             invocation,
             completion,
@@ -192,16 +188,20 @@ impl<'a, P: Process> View<'a, P> {
         description: &str,
         outcome: OperationOutcome,
     ) {
-        let len = self.core.history.len();
-        assert!(
-            invocation < len && completion.is_none_or(|c| c < len),
-            "conflicting history entries {invocation}/{completion:?}, but the history has {len}"
-        );
+        self.assert_in_history("conflicting", invocation, completion);
         if let Some(blame) = self.core.blame.borrow_mut().as_mut() {
             blame
                 .conflicts
                 .push((invocation, completion, description.to_owned(), outcome));
         }
+    }
+    /// A checker bug: history indexes past the history's end.
+    fn assert_in_history(&self, what: &str, invocation: usize, completion: Option<usize>) {
+        let len = self.core.history.len();
+        assert!(
+            invocation < len && completion.is_none_or(|c| c < len),
+            "{what} history entries {invocation}/{completion:?}, but the history has {len}"
+        );
     }
     /// A host's clock drift now, in parts per million (positive: fast), faults included.
     pub fn drift_ppm(&self, host: HostId) -> i64 {

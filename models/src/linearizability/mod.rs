@@ -364,7 +364,6 @@ pub fn check_operations<S: Specification>(
 }
 
 /// A fixed-size set of operation indices.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Bits(Vec<u64>);
 
 impl Bits {

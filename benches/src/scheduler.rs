@@ -153,6 +153,104 @@ pub fn run_until(
     }
 }
 
+/// When a tenth of the nodes crash in [`scale_run`]: after every allocation runs (checked).
+pub const CRASH_AT: Duration = Duration::from_secs(120);
+/// How often [`scale_run`] reads the servers' state for the end of a phase (its resolution).
+pub const CHECK_EVERY: Duration = Duration::from_millis(100);
+const SLICE_EVENTS: u64 = 2_000;
+
+/// One scale run's figures: placing everything, then healing after a tenth of the nodes crash.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScaleFigures {
+    /// Virtual time from the first submission until every allocation runs.
+    pub placed_after: Duration,
+    /// Wall time of that phase.
+    pub place_wall: std::time::Duration,
+    /// Events of that phase.
+    pub place_events: u64,
+    /// Virtual time from the crash until every lost allocation runs again.
+    pub healed_after: Duration,
+    /// Wall time of that phase.
+    pub heal_wall: std::time::Duration,
+    /// Events of that phase.
+    pub heal_events: u64,
+    /// Nodes the servers marked down.
+    pub nodes_down: usize,
+    /// Allocations the servers marked lost.
+    pub lost: usize,
+}
+
+/// Runs `load` under seed `seed`: phase 1 until every allocation runs, then a tenth of the
+/// nodes crash at [`CRASH_AT`] and phase 2 lasts until every lost allocation runs again.
+/// Building the simulation is not timed. Panics if a phase does not end before `horizon`.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall time of whole phases, outside the run
+pub fn scale_run(load: &SchedLoad, seed: u64, horizon: Duration) -> ScaleFigures {
+    use std::time::Instant as Wall;
+    const SERVERS: u32 = 3;
+    let config = load.config();
+    let crash_at = Instant::ZERO + CRASH_AT;
+    let mut sim = build_scheduler(load, seed, horizon, crash_tenth(&config, crash_at));
+    let total = load.allocations();
+    let start = Wall::now();
+    let placed = run_until(&mut sim, SERVERS, CHECK_EVERY, SLICE_EVENTS, |s| {
+        running_on_ready(s) == total
+    })
+    .expect("every allocation runs before the horizon");
+    let place_wall = start.elapsed();
+    let place_events = sim.events();
+    assert!(
+        placed < crash_at,
+        "placement ({placed}) must end before the crash"
+    );
+    let crashed = config.nodes.div_ceil(10) as usize;
+    let start = Wall::now();
+    let healed = run_until(&mut sim, SERVERS, CHECK_EVERY, SLICE_EVENTS, |s| {
+        nodes_down(s) == crashed && running_on_ready(s) == total
+    })
+    .expect("every lost allocation runs again before the horizon");
+    let heal_wall = start.elapsed();
+    let state = furthest_state(&sim, SERVERS).expect("a live server");
+    ScaleFigures {
+        placed_after: placed - (Instant::ZERO + SUBMIT_AT),
+        place_wall,
+        place_events,
+        healed_after: healed - crash_at,
+        heal_wall,
+        heal_events: sim.events() - place_events,
+        nodes_down: nodes_down(state),
+        lost: state
+            .allocs
+            .values()
+            .filter(|a| a.client == ClientStatus::Lost)
+            .count(),
+    }
+}
+
+/// The two lines a scale run prints (the bench and the `scheduler_scale` binary).
+pub fn describe(load: &SchedLoad, f: &ScaleFigures) -> String {
+    let rate = |events: u64, wall: std::time::Duration| events as f64 / wall.as_secs_f64();
+    format!(
+        "scheduler {nodes} nodes, {allocs} allocations ({jobs} jobs x {per_job}): all running {:.1} s (virtual) after the first submission; {:.2} s wall, {} events, {:.0} events/s\n\
+         scheduler {nodes} nodes, {} crashed at {} s: {} marked down, {} allocations lost; every lost allocation running again {:.1} s (virtual) after the crash; {:.2} s wall, {} events, {:.0} events/s\n",
+        f.placed_after.as_secs_f64(),
+        f.place_wall.as_secs_f64(),
+        f.place_events,
+        rate(f.place_events, f.place_wall),
+        load.nodes.div_ceil(10),
+        CRASH_AT.as_secs_f64(),
+        f.nodes_down,
+        f.lost,
+        f.healed_after.as_secs_f64(),
+        f.heal_wall.as_secs_f64(),
+        f.heal_events,
+        rate(f.heal_events, f.heal_wall),
+        nodes = load.nodes,
+        allocs = load.allocations(),
+        jobs = load.jobs,
+        per_job = load.per_job,
+    )
+}
+
 /// The host of node `i` (for tests of which hosts a plan crashes).
 pub fn node_host(load: &SchedLoad, i: u32) -> HostId {
     load.config().node_host(i)

@@ -1073,7 +1073,7 @@ pub fn check_acknowledged_kept(
 /// No node's live allocations use more than it offers (by the server's committed state).
 pub fn check_capacity(state: &ClusterState) -> Result<(), String> {
     for (node, used) in state.usage() {
-        let capacity = state.nodes.get(&node).map(|n| n.capacity).unwrap_or_default();
+        let capacity = state.nodes.get(node).map(|n| n.capacity).unwrap_or_default();
         if !used.fits_in(capacity) {
             return Err(format!(
                 "node {} holds {used:?}, over its capacity {capacity:?}",
@@ -1153,7 +1153,9 @@ pub fn check_backoff(state: &ClusterState, config: &Config) -> Result<(), String
         let Some(prev) = a.previous.and_then(|p| state.allocs.get(&p)) else {
             continue;
         };
-        if prev.client != ClientStatus::Failed {
+        // Placed while its predecessor still ran (a rolling update or a migration), it
+        // replaces no failure even if the predecessor failed later.
+        if prev.client != ClientStatus::Failed || prev.finished_at.is_none_or(|f| a.created_at < f) {
             continue;
         }
         let kind = state.jobs.get(&a.job).map_or(JobKind::Service, |j| j.job.kind);
@@ -1191,9 +1193,8 @@ pub fn check_update_keeps_healthy(state: &ClusterState, now: Instant) -> Result<
         }
         for (g, group) in record.job.groups.iter().enumerate() {
             let allocs: Vec<_> = state
-                .allocs
-                .values()
-                .filter(|a| a.job == *name && a.group == g as u32 && a.desired == DesiredStatus::Run)
+                .of_job(name)
+                .filter(|a| a.group == g as u32 && a.desired == DesiredStatus::Run)
                 .collect();
             let healthy = |a: &state::Allocation| {
                 a.client == ClientStatus::Running && (a.version < d.version || state.healthy(a, now))
@@ -1231,9 +1232,8 @@ pub fn check_failed_update_stops(state: &ClusterState, now: Instant) -> Result<(
         };
         for g in 0..record.job.groups.len() as u32 {
             let stopped = state
-                .allocs
-                .values()
-                .filter(|a| a.job == *name && a.group == g && a.version < d.version)
+                .of_job(name)
+                .filter(|a| a.group == g && a.version < d.version)
                 .filter(|a| a.desired == DesiredStatus::Stop)
                 .filter(|a| {
                     state
@@ -1317,11 +1317,10 @@ pub fn check_jobs_at_count(state: &ClusterState, config: &Config) -> Result<(), 
                     job.name, record.version
                 ));
             }
-            if let Some(a) = state.allocs.values().find(|a| {
-                a.job == job.name
-                    && a.version < record.version
-                    && (a.live() || a.client == ClientStatus::Unknown)
-            }) {
+            if let Some(a) = state
+                .of_job(&job.name)
+                .find(|a| a.version < record.version && (a.live() || a.client == ClientStatus::Unknown))
+            {
                 return Err(format!(
                     "job {}: alloc {} still at version {} of {}",
                     job.name, a.id.0, a.version, record.version

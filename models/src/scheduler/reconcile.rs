@@ -110,17 +110,13 @@ pub fn compute_plan(
     // per node made planning cost nodes x allocations (85% of a 500-node run).
     let mut job_per_node: BTreeMap<NodeId, u32> = BTreeMap::new();
     let mut group_per_node: BTreeMap<(u32, NodeId), u32> = BTreeMap::new();
-    for a in state.allocs.values().filter(|a| a.live() && a.job == job.name) {
+    for a in state.of_job(&job.name).filter(|a| a.live()) {
         *job_per_node.entry(a.node).or_default() += 1;
         *group_per_node.entry((a.group, a.node)).or_default() += 1;
     }
     for (g, group) in job.groups.iter().enumerate() {
         let g = g as u32;
-        let allocs: Vec<&Allocation> = state
-            .allocs
-            .values()
-            .filter(|a| a.job == job.name && a.group == g)
-            .collect();
+        let allocs: Vec<&Allocation> = state.of_job(&job.name).filter(|a| a.group == g).collect();
         for n in nodes.iter_mut() {
             n.job_allocs = job_per_node.get(&n.id).copied().unwrap_or(0);
             n.group_allocs = group_per_node.get(&(g, n.id)).copied().unwrap_or(0);

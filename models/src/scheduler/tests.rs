@@ -3,7 +3,7 @@ use super::policy::ReconnectPolicy;
 use super::state::*;
 use super::*;
 use ruckus_sim::{
-    Fault, FaultAction, FaultPlan, FaultProfile, FaultRate, Limits, RunReport, SimConfig, Verdict,
+    Fault, FaultAction, FaultPlan, FaultProfile, FaultRate, Limits, Progress, RunReport, SimConfig, Verdict,
     check_determinism,
 };
 
@@ -1537,4 +1537,69 @@ fn updates_leave_batch_jobs_and_stale_versions_alone() {
     });
     assert!(out.evals.is_empty());
     assert_eq!(s.jobs["b"].version, 0);
+}
+
+/// The state's allocation indexes (per job, per node, usage per node) stay equal to what the
+/// allocations say on every server through crashes, partitions, a drain, a crash-looping job,
+/// unknown allocations that reconnect and a rolling update.
+#[test]
+fn allocation_indexes_follow_every_change() {
+    let mut config = update_config(2);
+    config.nodes = 6;
+    config.service_jobs = 2;
+    config.crashing_jobs = 1;
+    config.crash_after = Duration::from_secs(3);
+    config.disconnect.lost_after = Duration::from_secs(30);
+    config.drains = vec![DrainSpec {
+        node: 1,
+        at: Duration::from_secs(40),
+        deadline: Duration::from_secs(20),
+    }];
+    let plan = FaultPlan {
+        actions: vec![
+            crash(0, 25, 20),
+            crash(3, 60, 200),
+            FaultAction {
+                at: Instant::ZERO + Duration::from_secs(90),
+                fault: Fault::CrashHost {
+                    host: HostId(0),
+                    down_for: Duration::from_secs(10),
+                },
+            },
+        ],
+        heal_at: None,
+    };
+    let mut sim = build(&config, 5, Duration::from_secs(500), plan);
+    let (mut checks, mut saw_unknown) = (0, false);
+    loop {
+        let done = match sim.run_until_event(sim.events() + 100) {
+            Progress::Finished(report) => {
+                assert_eq!(report.verdict, Verdict::Held, "{report}");
+                true
+            }
+            _ => false,
+        };
+        for s in servers(&sim) {
+            s.state()
+                .indexes_agree()
+                .unwrap_or_else(|e| panic!("at {}: {e}", sim.now()));
+            checks += 1;
+            saw_unknown |= s
+                .state()
+                .allocs
+                .values()
+                .any(|a| a.client == ClientStatus::Unknown);
+        }
+        if done {
+            break;
+        }
+    }
+    let s = state(&sim);
+    assert!(checks > 100, "{checks}");
+    assert!(saw_unknown, "a node was disconnected long enough");
+    assert!(s.allocs.values().any(|a| a.desired == DesiredStatus::Stop));
+    assert!(
+        s.allocs.values().any(|a| a.version == 1),
+        "the update placed allocations"
+    );
 }

@@ -205,6 +205,7 @@
 pub mod client;
 pub mod codec;
 mod config;
+mod deployment;
 pub mod placement;
 pub mod policy;
 mod properties;

@@ -194,15 +194,16 @@ pub enum FitAlgorithm {
 
 /// One node as placement sees it, with what is already on it (committed and planned).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
+pub struct Candidate<'a> {
     /// The node.
     pub id: NodeId,
     /// What it offers.
     pub capacity: Resources,
     /// What its allocations (committed and in this plan) use.
     pub used: Resources,
-    /// Its attributes.
-    pub attributes: NodeAttributes,
+    /// Its attributes (borrowed from the state: cloning them per node per evaluation was a
+    /// quarter of a 5,000-node run).
+    pub attributes: &'a NodeAttributes,
     /// Allocations of the job being placed on it.
     pub job_allocs: u32,
     /// Allocations of the task group being placed on it.
@@ -371,17 +372,17 @@ pub fn choose(
 mod tests {
     use super::*;
 
-    fn node(id: u32, cap: (u64, u64), used: (u64, u64)) -> Candidate {
+    fn node(id: u32, cap: (u64, u64), used: (u64, u64)) -> Candidate<'static> {
         Candidate {
             id: NodeId(id),
             capacity: Resources::new(cap.0, cap.1),
             used: Resources::new(used.0, used.1),
-            attributes: NodeAttributes {
+            attributes: Box::leak(Box::new(NodeAttributes {
                 datacenter: "dc1".into(),
                 rack: format!("r{}", id % 2),
                 class: "std".into(),
                 zone: format!("z{}", id % 3),
-            },
+            })),
             job_allocs: 0,
             group_allocs: 0,
         }

@@ -99,7 +99,7 @@ pub fn compute_plan(
             id: n.id,
             capacity: n.capacity,
             used: usage.get(&n.id).copied().unwrap_or_default(),
-            attributes: n.attributes.clone(),
+            attributes: &n.attributes,
             job_allocs: 0,
             group_allocs: 0,
         })

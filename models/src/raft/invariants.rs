@@ -91,7 +91,7 @@ pub struct Unexplained {
     /// The operations of its key it conflicts with (for the earliest unexplained operation;
     /// empty on these): first those of the checker's shrunk witness (together with it they
     /// admit no ordering), then those that ran concurrently with it, nearest first; at most
-    /// [`CONFLICTS_MAX`].
+    /// 12 (`CONFLICTS_MAX`).
     pub conflicts: Vec<Unexplained>,
 }
 

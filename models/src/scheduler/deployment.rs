@@ -1,7 +1,9 @@
 //! Rolling updates on the cluster state: when a new version's allocation is healthy, when a
 //! deployment fails, and when it is complete.
 
-use super::state::{AllocId, Allocation, Applied, ClientStatus, ClusterState, DeploymentStatus, DesiredStatus};
+use super::state::{
+    AllocId, Allocation, Applied, ClientStatus, ClusterState, DeploymentStatus, DesiredStatus,
+};
 use ruckus_sim::Instant;
 
 impl ClusterState {

@@ -4,8 +4,14 @@
 //! - [`placement`]: feasibility, a random sample of `max(2, ceil(log2 n))` feasible nodes
 //!   (service) or 2 (batch) ranked by bin-pack or spread fit, job anti-affinity and spread over
 //!   an attribute. Pure functions.
-//! - [`state`]: the servers' state machine (`apply(command) -> result`), including the plan
-//!   applier's re-check and partial commit. [`reconcile`]: what a worker plans for a job.
+//! - [`state`]: the servers' state machine (`apply(command) -> result`), with indexes of
+//!   allocations per job and per node and each node's usage kept in step (so planning and
+//!   heartbeats cost what they touch, not the whole cluster); `state/plan_applier.rs` the plan
+//!   applier's re-check and partial commit; `deployment.rs` rolling updates' health and
+//!   outcome. [`reconcile`]: what a worker plans for a job.
+//! - `config.rs` ([`Config`], bug switches, drains, updates), `properties.rs` (the properties,
+//!   reusable in a larger system through an [`Embedding`]), `summary.rs` (availability and the
+//!   figures experiments compare).
 //! - [`server`]: `servers` (3) processes, each embedding the project's `raft::Server`
 //!   replicating the [`state::ClusterState`]: job and node registrations, node status, drains,
 //!   plans and allocation statuses are Raft commands, and every server reads the state it has
@@ -220,9 +226,9 @@ mod tests;
 pub use client::{Agent, AgentSettings, RunsTasks, Task};
 pub use config::*;
 pub use properties::*;
-pub use summary::*;
 pub use server::{Server, ServerSettings};
 pub use submitter::Submitter;
+pub use summary::*;
 
 use crate::raft::{self, MessageOf};
 use placement::{

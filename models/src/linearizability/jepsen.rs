@@ -669,6 +669,52 @@ mod tests {
     }
 
     #[test]
+    fn times_are_kept_per_event_and_must_be_integers() {
+        let entries = read_all(
+            "{:process 0 :type :invoke :f :read :value nil :time 5}
+             {:process :nemesis :type :info :f :start :time 6}
+             {:process 0 :type :ok :f :read :value nil :time 9}",
+        )
+        .unwrap();
+        let converted = convert(&entries, ModelKind::Register).unwrap();
+        assert_eq!(converted.event_times(), Some(vec![5, 9]));
+        let entries = read_all("{:process 0 :type :invoke :f :read :value nil}").unwrap();
+        assert_eq!(
+            convert(&entries, ModelKind::Register).unwrap().event_times(),
+            None
+        );
+        let entries = read_all("{:process 0 :type :invoke :f :read :value nil :time 1.5}").unwrap();
+        let e = convert(&entries, ModelKind::Register).unwrap_err();
+        assert_eq!((e.line, e.field), (1, "time"));
+    }
+
+    #[test]
+    fn an_exported_client_op_is_a_json_entry_with_its_time() {
+        let op = ClientOp {
+            process: 3,
+            kind: ruckus_sim::OpType::Ok,
+            f: "cas".into(),
+            value: Datum::List(vec![Datum::Int(0), Datum::List(vec![Datum::Nil, Datum::Int(-4)])]),
+            time: ruckus_sim::Instant(1_500),
+        };
+        let entry = JsonEntry::from(&op);
+        assert_eq!(
+            entry,
+            JsonEntry {
+                process: JsonDatum::Int(3),
+                kind: "ok".into(),
+                f: "cas".into(),
+                value: JsonDatum::List(vec![
+                    JsonDatum::Int(0),
+                    JsonDatum::List(vec![JsonDatum::Null, JsonDatum::Int(-4)])
+                ]),
+                time: Some(1_500),
+            }
+        );
+        assert_eq!(entry.to_edn().get("time"), Some(&Edn::Int(1_500)));
+    }
+
+    #[test]
     fn bad_entries_are_located() {
         let entries =
             read_all("{:process 0 :type :invoke :f :read :value nil}\n{:process 0 :type :done :f :read}")

@@ -288,11 +288,11 @@ mod tests {
         let html = page(timed);
         assert!(html.contains("data-scale=\"time\""), "{html}");
         assert!(html.contains("positions are the entries' times"));
-        let bars = bars(&html);
+        let drawn = bars(&html);
         let span = WIDTH - LEFT - 10.0;
         let want = [0.0, 0.1, 0.9];
-        assert_eq!(bars.len(), 3, "{html}");
-        for ((ns, x), share) in bars.iter().zip(want) {
+        assert_eq!(drawn.len(), 3, "{html}");
+        for ((ns, x), share) in drawn.iter().zip(want) {
             assert_eq!(*ns, Some((share * 1000.0) as i64));
             assert!((x - (LEFT + share * span)).abs() < 0.1, "{x} for {share}");
         }

@@ -103,24 +103,31 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     for out in [&args.html, &args.emit_history].into_iter().flatten() {
         crate::output::check_target(out)?;
     }
+    let kind_of = |model: &str| {
+        ModelKind::by_name(model).ok_or_else(|| format!("unknown model `{model}` (one of {})", model_names()))
+    };
+    // Flags are vetted before a trace is replayed.
+    let named = args.model.as_deref().map(kind_of).transpose()?;
+    let required = || {
+        format!(
+            "--model is required for a history file (one of {})",
+            model_names()
+        )
+    };
+    if named.is_none() && format != HistoryFormat::Trace {
+        return Err(required());
+    }
     // A trace is replayed first: its model says which checker model applies.
     let traced = if format == HistoryFormat::Trace {
         Some(trace::history(registry, &args.file)?)
     } else {
         None
     };
-    let model = match (&args.model, &traced) {
-        (Some(m), _) => m.clone(),
-        (None, Some(t)) => t.checker_model.to_string(),
-        (None, None) => {
-            return Err(format!(
-                "--model is required for a history file (one of {})",
-                model_names()
-            ));
-        }
+    let (kind, model) = match (named, &traced) {
+        (Some(kind), _) => (kind, args.model.clone().unwrap_or_default()),
+        (None, Some(t)) => (kind_of(t.checker_model)?, t.checker_model.to_string()),
+        (None, None) => return Err(required()),
     };
-    let kind = ModelKind::by_name(&model)
-        .ok_or_else(|| format!("unknown model `{model}` (one of {})", model_names()))?;
     if args.initial.is_some() && matches!(kind, ModelKind::Set | ModelKind::Queue) {
         return Err(format!("--initial applies to registers; a {model} starts empty"));
     }

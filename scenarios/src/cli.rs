@@ -135,7 +135,7 @@ where
         Some(Command::Export(a)) => cmd::export::exec(a, io, registry),
         Some(Command::Scenarios(a)) => cmd::scenarios::exec(a, io, registry),
         Some(Command::Tour(a)) => cmd::tour::exec(a, io, registry),
-        Some(Command::Check(a)) => cmd::check::exec(a, io),
+        Some(Command::Check(a)) => cmd::check::exec(a, io, registry),
     };
     match result {
         Ok(exit) => exit,

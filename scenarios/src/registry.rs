@@ -199,6 +199,11 @@ impl ModelRef {
     pub fn probes(&self) -> &'static [&'static str] {
         self.0.probes()
     }
+    /// The `ruckus check` model its exported client history is checked against
+    /// ([`Model::CHECKER_MODEL`]); `None` if it exports none.
+    pub fn checker_model(&self) -> Option<&'static str> {
+        self.0.checker_model()
+    }
     pub(crate) fn entry(&self) -> &dyn ModelEntry {
         &*self.0
     }
@@ -231,6 +236,7 @@ pub(crate) trait ModelEntry: Send + Sync {
     fn hosts_key(&self) -> Option<&'static str>;
     fn workload_knobs(&self) -> &'static [(&'static str, u64)];
     fn probes(&self) -> &'static [&'static str];
+    fn checker_model(&self) -> Option<&'static str>;
     /// Checks the model's part of a parsed scenario file and completes the scenario.
     fn resolve(&self, model: &ModelRef, partial: Partial<'_>) -> Result<Scenario, ScenarioError>;
     /// Builds a ready-to-run simulation of `scenario` under `seed` with `plan`.
@@ -256,6 +262,9 @@ impl<M: Model> ModelEntry for Entry<M> {
     }
     fn probes(&self) -> &'static [&'static str] {
         M::probes()
+    }
+    fn checker_model(&self) -> Option<&'static str> {
+        M::CHECKER_MODEL
     }
     fn resolve(&self, model: &ModelRef, partial: Partial<'_>) -> Result<Scenario, ScenarioError> {
         partial.resolve::<M>(model)

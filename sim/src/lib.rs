@@ -65,6 +65,7 @@
 //! name, so adding a draw in one place never shifts another stream.
 
 pub mod buggify;
+pub mod client_history;
 pub mod clock;
 pub mod component;
 pub mod disk;
@@ -86,6 +87,7 @@ mod timers;
 pub mod trace;
 
 pub use buggify::BuggifyConfig;
+pub use client_history::{ClientOp, Datum, OpType};
 pub use clock::{Clock, ClockConfig};
 pub use component::Scope;
 pub use disk::DiskFaultConfig;

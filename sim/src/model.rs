@@ -8,6 +8,7 @@
 //! A [`Simulation`] is a built `Sim<P>` with the process type erased, so tools drive every
 //! model through one object-safe handle instead of carrying a type parameter around.
 
+use crate::client_history::ClientOp;
 use crate::fault::FaultPlan;
 use crate::metrics::Metrics;
 use crate::network::HostId;
@@ -72,6 +73,11 @@ pub trait Model: 'static {
     fn summarize(_config: &Self::Config, _metrics: &Metrics, _end: Instant) -> BTreeMap<String, f64> {
         BTreeMap::new()
     }
+    /// The `ruckus check` model (`register`, `cas-register`, `kv`, `set` or `queue`) that the
+    /// process type's [`Process::client_history`] is checked against when a trace of this
+    /// model is given to `ruckus check`; `None` (the default) for a model that exports no
+    /// client history.
+    const CHECKER_MODEL: Option<&'static str> = None;
 }
 
 /// A built simulation of any model, driven without knowing its process type.
@@ -115,6 +121,9 @@ pub trait Simulation {
     /// The history's operations as the model pairs them ([`Process::operations`]), for
     /// timelines; empty for a model that does not say.
     fn operations(&self) -> Vec<OperationSpan>;
+    /// The history's client operations as Jepsen-style entries ([`Process::client_history`]);
+    /// empty for a model that exports none.
+    fn client_history(&self) -> Vec<ClientOp>;
     /// The `Sim<P>` itself, for code that knows the model (downcast with `Any`).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -170,6 +179,9 @@ impl<P: Process> Simulation for Sim<P> {
     }
     fn operations(&self) -> Vec<OperationSpan> {
         P::operations(Sim::history(self))
+    }
+    fn client_history(&self) -> Vec<ClientOp> {
+        P::client_history(Sim::history(self))
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
@@ -229,6 +241,9 @@ impl<S: Simulation + ?Sized> Simulation for Box<S> {
     }
     fn operations(&self) -> Vec<OperationSpan> {
         (**self).operations()
+    }
+    fn client_history(&self) -> Vec<ClientOp> {
+        (**self).client_history()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         (**self).as_any_mut()

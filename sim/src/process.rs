@@ -5,6 +5,7 @@
 //! durable storage, record metrics and history, leave trace notes, and start or stop sibling
 //! processes on its own host. That is what lets one model be simulated, checked and replayed.
 
+use crate::client_history::ClientOp;
 use crate::network::HostId;
 use crate::operation::OperationSpan;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
@@ -88,6 +89,15 @@ pub trait Process: Clone + Debug + 'static {
     /// knows how its records pair up; the default finds none, and timelines show no lanes.
     /// Called once when a trace is written, never during the run.
     fn operations(history: &[HistoryEntry<Self::Operation>]) -> Vec<OperationSpan> {
+        let _ = history;
+        Vec::new()
+    }
+
+    /// The history's client operations as Jepsen-style entries (an invocation, then its
+    /// completion), for checking outside the run: `ruckus check` replays a trace and checks
+    /// these against [`Model::CHECKER_MODEL`](crate::Model::CHECKER_MODEL). Only the model
+    /// knows what its records mean; the default exports none. Never called during the run.
+    fn client_history(history: &[HistoryEntry<Self::Operation>]) -> Vec<ClientOp> {
         let _ = history;
         Vec::new()
     }

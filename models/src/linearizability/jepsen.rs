@@ -13,7 +13,7 @@
 //!   they are ignored and counted.
 //!
 //! Values are integers (negative too), strings or nil (a keyword such as `:a` is read as the
-//! string `":a"`). Per model, `f` and `value` are:
+//! string `":a"`, a character such as `\a` as the string `"a"`). Per model, `f` and `value` are:
 //!
 //! | model | operations |
 //! |---|---|
@@ -23,11 +23,17 @@
 //! | `set` | `add v`, `read` (value: every element, as a set or vector) |
 //! | `queue` | `enqueue v`, `dequeue` (value: the element removed) |
 //!
+//! An entry's `time` (Jepsen's `:time`, nanoseconds since the test began) is optional and only
+//! places the operation on the `--html` page; it must be an integer when present.
+//!
 //! The JSON Lines form ([`JsonEntry`]) has one object per line with the same fields, e.g.
-//! `{"process":0,"type":"invoke","f":"cas","value":[1,2]}`; `null` is nil and arrays are vectors.
+//! `{"process":0,"type":"invoke","f":"cas","value":[1,2],"time":1200}`; `null` is nil and
+//! arrays are vectors. A ruckus trace's client history
+//! ([`ruckus_sim::Process::client_history`]) converts to it entry for entry.
 
 use super::edn::Edn;
 use super::{History, Outcome, Specification};
+use ruckus_sim::{ClientOp, Datum};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -259,6 +265,10 @@ pub struct JsonEntry {
     /// Its argument or result.
     #[serde(default)]
     pub value: JsonDatum,
+    /// When it happened, in nanoseconds (Jepsen's `:time`, since the test began; a trace's
+    /// true time). Optional; the `--html` page draws by it when every entry has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
 }
 
 /// A JSON value as histories use them.
@@ -290,16 +300,45 @@ impl JsonDatum {
     }
 }
 
+impl From<&Datum> for JsonDatum {
+    fn from(d: &Datum) -> JsonDatum {
+        match d {
+            Datum::Nil => JsonDatum::Null,
+            Datum::Int(i) => JsonDatum::Int(*i),
+            Datum::Str(s) => JsonDatum::Str(s.clone()),
+            Datum::List(l) => JsonDatum::List(l.iter().map(JsonDatum::from).collect()),
+        }
+    }
+}
+
 impl JsonEntry {
     /// The entry as an EDN map, so both formats share one conversion.
     pub fn to_edn(&self) -> Edn {
         let kw = |s: &str| Edn::Keyword(s.to_string());
-        Edn::Map(vec![
+        let mut map = vec![
             (kw("process"), self.process.to_edn()),
             (kw("type"), kw(&self.kind)),
             (kw("f"), kw(&self.f)),
             (kw("value"), self.value.to_edn()),
-        ])
+        ];
+        if let Some(t) = self.time {
+            map.push((kw("time"), Edn::Int(t)));
+        }
+        Edn::Map(map)
+    }
+}
+
+/// A model's exported client history entry ([`ruckus_sim::Process::client_history`]) as a
+/// line of the JSON Lines format; its time is the run's true time in nanoseconds.
+impl From<&ClientOp> for JsonEntry {
+    fn from(op: &ClientOp) -> JsonEntry {
+        JsonEntry {
+            process: JsonDatum::Int(i64::try_from(op.process).unwrap_or(i64::MAX)),
+            kind: op.kind.name().to_string(),
+            f: op.f.clone(),
+            value: JsonDatum::from(&op.value),
+            time: i64::try_from(op.time.0).ok(),
+        }
     }
 }
 
@@ -331,6 +370,16 @@ pub struct Converted {
     pub client_entries: usize,
     /// For each operation, the line of its invocation.
     pub lines: Vec<usize>,
+    /// For each history event (an operation's `call` or `ret` position), its entry's `:time`,
+    /// if it had one.
+    pub times: Vec<Option<i64>>,
+}
+
+impl Converted {
+    /// The `:time` of every history event, when every client entry had one.
+    pub fn event_times(&self) -> Option<Vec<i64>> {
+        self.times.iter().copied().collect()
+    }
 }
 
 /// Turns located entries (EDN maps, as [`super::edn::read_all`] returns them) into a history
@@ -342,6 +391,7 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
     let mut ignored = 0;
     let mut client_entries = 0;
     let mut lines = Vec::new();
+    let mut times = Vec::new();
     for (line, entry) in entries {
         let line = *line;
         let err = |field: &'static str, message: String| EntryError { line, field, message };
@@ -368,6 +418,16 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
             None => return Err(err("f", "missing".into())),
         };
         let value = entry.get("value").cloned().unwrap_or(Edn::Nil);
+        let time = match entry.get("time") {
+            None | Some(Edn::Nil) => None,
+            Some(Edn::Int(t)) => Some(*t),
+            Some(other) => {
+                return Err(err(
+                    "time",
+                    format!("expected an integer (nanoseconds), found {other}"),
+                ));
+            }
+        };
         if kind_name == "invoke" {
             if let Some((_, _, at)) = open.get(&process) {
                 return Err(err(
@@ -381,6 +441,7 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
                 .invoke(next_id, process.unsigned_abs(), input)
                 .map_err(|m| err("process", m))?;
             lines.push(line);
+            times.push(time);
             open.insert(process, (next_id, value, line));
             next_id += 1;
             continue;
@@ -403,12 +464,14 @@ pub fn convert(entries: &[(usize, Edn)], kind: ModelKind) -> Result<Converted, E
             }
         };
         history.complete(id, outcome).map_err(|m| err("process", m))?;
+        times.push(time);
     }
     Ok(Converted {
         history,
         ignored,
         client_entries,
         lines,
+        times,
     })
 }
 
@@ -419,6 +482,7 @@ fn value_of(edn: &Edn) -> Result<Value, FieldError> {
         Edn::Nil => Ok(Value::Nil),
         Edn::Int(i) => Ok(Value::Int(*i)),
         Edn::Str(s) => Ok(Value::Str(s.clone())),
+        Edn::Char(c) => Ok(Value::Str(c.to_string())),
         Edn::Keyword(k) => Ok(Value::Str(format!(":{k}"))),
         other => Err((
             "value",
@@ -602,6 +666,52 @@ mod tests {
             CheckResult::NotLinearizable(v) => assert_eq!(v.key, Value::Str("a".into())),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn times_are_kept_per_event_and_must_be_integers() {
+        let entries = read_all(
+            "{:process 0 :type :invoke :f :read :value nil :time 5}
+             {:process :nemesis :type :info :f :start :time 6}
+             {:process 0 :type :ok :f :read :value nil :time 9}",
+        )
+        .unwrap();
+        let converted = convert(&entries, ModelKind::Register).unwrap();
+        assert_eq!(converted.event_times(), Some(vec![5, 9]));
+        let entries = read_all("{:process 0 :type :invoke :f :read :value nil}").unwrap();
+        assert_eq!(
+            convert(&entries, ModelKind::Register).unwrap().event_times(),
+            None
+        );
+        let entries = read_all("{:process 0 :type :invoke :f :read :value nil :time 1.5}").unwrap();
+        let e = convert(&entries, ModelKind::Register).unwrap_err();
+        assert_eq!((e.line, e.field), (1, "time"));
+    }
+
+    #[test]
+    fn an_exported_client_op_is_a_json_entry_with_its_time() {
+        let op = ClientOp {
+            process: 3,
+            kind: ruckus_sim::OpType::Ok,
+            f: "cas".into(),
+            value: Datum::List(vec![Datum::Int(0), Datum::List(vec![Datum::Nil, Datum::Int(-4)])]),
+            time: ruckus_sim::Instant(1_500),
+        };
+        let entry = JsonEntry::from(&op);
+        assert_eq!(
+            entry,
+            JsonEntry {
+                process: JsonDatum::Int(3),
+                kind: "ok".into(),
+                f: "cas".into(),
+                value: JsonDatum::List(vec![
+                    JsonDatum::Int(0),
+                    JsonDatum::List(vec![JsonDatum::Null, JsonDatum::Int(-4)])
+                ]),
+                time: Some(1_500),
+            }
+        );
+        assert_eq!(entry.to_edn().get("time"), Some(&Edn::Int(1_500)));
     }
 
     #[test]

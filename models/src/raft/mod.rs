@@ -62,6 +62,7 @@
 //! margin of at least `2d/(1+d)` (46% at 30%: the switched-off hunt uses 50%).
 
 mod client;
+mod export;
 mod invariants;
 mod model;
 mod operations;
@@ -72,6 +73,7 @@ mod storage;
 mod tests;
 
 pub use client::{Client, ClientRole, Completion, KvWorkload, Submitted, Workload};
+pub use export::{AsClientOp, client_history, client_history_in};
 pub use invariants::{
     INCONCLUSIVE, Unexplained, check_history, check_history_against, check_history_located,
     check_linearizable_in, history_of, leader_and_progress_after_heal, server_properties,
@@ -484,6 +486,11 @@ impl Process for Raft {
     /// The clients' operations, each invocation paired with its completion.
     fn operations(history: &[HistoryEntry<Record>]) -> Vec<OperationSpan> {
         operation_spans(history)
+    }
+
+    /// The clients' operations in the `kv` model's terms, for `ruckus check` on a trace.
+    fn client_history(history: &[HistoryEntry<Record>]) -> Vec<ruckus_sim::ClientOp> {
+        client_history(history)
     }
 
     /// `raft-N (leader, term T)` for server N, `client` for a client.

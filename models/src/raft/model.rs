@@ -17,6 +17,7 @@ impl ruckus_sim::Model for RaftModel {
         ("readers_per_host", 0),
         ("keys", 1),
     ];
+    const CHECKER_MODEL: Option<&'static str> = Some("kv");
     type Config = Config;
     type Process = Raft;
     fn setup(sim: &mut Sim<Raft>, config: &Config) {

@@ -92,8 +92,8 @@
 //! Properties: `capacity`, `constraints`, `usable_nodes`, `count`, `reschedule_backoff` (on the
 //! furthest-applied replica after every event), `acknowledged_registrations_kept` (every job the
 //! submitter saw acknowledged, recorded in the history with the committing term, is in the
-//! state of every acting leader of that term or later), `heartbeat_load`, and `jobs_at_count`
-//! (liveness, on the acting leader).
+//! state of every acting leader of that term or later), `heartbeat_load`, and, as liveness on
+//! the acting leader, `jobs_at_count` and `evaluations_complete` (every due evaluation processed).
 //!
 //! ## Bugs found by sweeps
 //!

@@ -272,6 +272,22 @@ pub fn check_failed_update_stops(state: &ClusterState, now: Instant) -> Result<(
     Ok(())
 }
 
+/// Every evaluation that is due (created, and past its `wait_until` if it has one) has been
+/// processed: none is stranded in a broker that lost it.
+pub fn check_evaluations_complete(state: &ClusterState, now: Instant) -> Result<(), String> {
+    match state
+        .evals
+        .values()
+        .find(|e| !e.done && e.wait_until.is_none_or(|t| t <= now))
+    {
+        Some(e) => Err(format!(
+            "evaluation {} of job {} ({:?}) is still pending",
+            e.id.0, e.job, e.trigger
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Jobs whose groups all fit the schedulable capacity (together) run at their count.
 /// Jobs whose tasks crash by design or at random are left out: they need not converge.
 /// With an update configured, the service jobs are judged by their new version: a good one
@@ -425,6 +441,11 @@ pub fn properties_in<P: Process>(config: &Config, e: Embedding<P>) -> Vec<Proper
         Property::eventually("jobs_at_count", config.liveness_within(), move |v| {
             acting_leader_in(v, e).map_or(Err("no acting leader".into()), |s| {
                 check_jobs_at_count(s.state(), &live_config)
+            })
+        }),
+        Property::eventually("evaluations_complete", config.liveness_within(), move |v| {
+            acting_leader_in(v, e).map_or(Err("no acting leader".into()), |s| {
+                check_evaluations_complete(s.state(), v.now())
             })
         }),
     ];

@@ -1603,3 +1603,24 @@ fn allocation_indexes_follow_every_change() {
         "the update placed allocations"
     );
 }
+
+#[test]
+fn an_evaluation_is_pending_until_a_plan_answers_it_and_a_delayed_one_only_once_due() {
+    let mut s = one_node_state(2000);
+    let now = Instant::ZERO + Duration::from_secs(1);
+    let err = check_evaluations_complete(&s, now).expect_err("the registration's evaluation is pending");
+    assert!(err.contains("evaluation 0 of job j"), "{err}");
+    s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: false,
+        now,
+    });
+    assert_eq!(check_evaluations_complete(&s, now), Ok(()));
+    s.apply(Command::CreateEval {
+        job: "j".into(),
+        trigger: Trigger::Reschedule,
+        wait_until: Some(now + Duration::from_secs(30)),
+    });
+    assert_eq!(check_evaluations_complete(&s, now), Ok(()), "not due yet");
+    assert!(check_evaluations_complete(&s, now + Duration::from_secs(30)).is_err());
+}

@@ -12,8 +12,10 @@
 //! - **Rounds** run in batches of [`BATCH`]. The first batch is the random search's first
 //!   runs (run `i` is `sweep`'s run `i`: seed [`sweep::seed_for`]`(base, i)`, the profile's plan
 //!   for it). After that each slot is, with probability 1/5, the random search's next fresh
-//!   run, and otherwise a corpus entry (picked uniformly) with one to three [`Mutation`]s
-//!   stacked on its plan. A candidate that breaks the bounds ([`Bounds::check`]) after eight
+//!   run, and otherwise a corpus entry with one to three [`Mutation`]s stacked on its plan.
+//!   An entry is picked with weight the sum, over the probes it reached, of one over the
+//!   number of runs that reached that probe: entries in rarely reached states are mutated
+//!   most (the states a planted bug needs are the rare ones). A candidate that breaks the bounds ([`Bounds::check`]) after eight
 //!   tries becomes a fresh run instead.
 //! - Every draw comes from the stream `("guided", 0)` of the base seed, and a batch is
 //!   planned before it runs and read in order after, so the plan sequence depends on the base
@@ -29,7 +31,7 @@ use crate::scenario::Scenario;
 use crate::sweep;
 pub use mutate::{Bounds, Mutation, mutate};
 use ruckus_sim::{FaultPlan, Random, Verdict};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Candidates planned (and run in parallel) together; fixed, so results do not depend on jobs.
 pub const BATCH: usize = 8;
@@ -110,6 +112,8 @@ pub struct Search {
     probes: BTreeSet<String>,
     pairs: BTreeSet<(String, String)>,
     counts: BTreeSet<(String, u32)>,
+    /// Runs that reached each probe.
+    reached: BTreeMap<String, u64>,
 }
 
 /// The class of a hit count: 1, 2 and 3 apart, then one class per power of two.
@@ -149,6 +153,7 @@ impl Search {
             probes: BTreeSet::new(),
             pairs: BTreeSet::new(),
             counts: BTreeSet::new(),
+            reached: BTreeMap::new(),
         })
     }
 
@@ -199,9 +204,34 @@ impl Search {
         self.fresh()
     }
 
+    /// A corpus entry, weighted by the rarity of the probes it reached (see the module docs).
+    fn pick_parent(&mut self) -> usize {
+        let weights: Vec<f64> = self
+            .corpus
+            .iter()
+            .map(|e| {
+                let rarity: f64 = e
+                    .probes
+                    .iter()
+                    .map(|p| 1.0 / self.reached.get(p).copied().unwrap_or(1).max(1) as f64)
+                    .sum();
+                // An entry that reached no probe still gets picked now and then.
+                rarity.max(1.0 / (1.0 + self.corpus.len() as f64))
+            })
+            .collect();
+        let mut ticket = self.rng.unit() * weights.iter().sum::<f64>();
+        for (i, w) in weights.iter().enumerate() {
+            if ticket < *w {
+                return i;
+            }
+            ticket -= w;
+        }
+        self.corpus.len() - 1
+    }
+
     /// One mutant of a corpus entry, or `None` if it breaks the bounds.
     fn mutant(&mut self) -> Option<Candidate> {
-        let parent = self.rng.index(self.corpus.len());
+        let parent = self.pick_parent();
         let mut seed = self.corpus[parent].seed;
         let mut plan = self.corpus[parent].plan.clone();
         let allowed: Vec<Mutation> = Mutation::ALL
@@ -258,6 +288,7 @@ impl Search {
         let mut new = self.corpus.is_empty();
         for p in &reached {
             new |= self.probes.insert(p.clone());
+            *self.reached.entry(p.clone()).or_insert(0) += 1;
         }
         for p in &outcome.report.probes {
             new |= self.counts.insert((p.name.clone(), hit_class(p.hits)));

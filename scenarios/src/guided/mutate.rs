@@ -27,7 +27,8 @@ pub enum Mutation {
     /// The actions of a time window are taken from another corpus entry's plan.
     Combine,
     /// Two hosts' clocks drift at the profile's bound in opposite directions over one window
-    /// (their other drifts in that window removed).
+    /// (their other drifts in that window removed); half the time one host against all the
+    /// others.
     OppositeDrift,
     /// One action is removed.
     Drop,
@@ -51,8 +52,8 @@ impl Mutation {
     /// How often the search picks it, relative to the others.
     pub fn weight(self) -> u64 {
         match self {
-            Mutation::Move => 3,
-            Mutation::Stretch | Mutation::Duplicate | Mutation::Retarget | Mutation::OppositeDrift => 2,
+            Mutation::Move | Mutation::OppositeDrift => 3,
+            Mutation::Stretch | Mutation::Duplicate | Mutation::Retarget => 2,
             Mutation::Combine | Mutation::Drop | Mutation::Reseed => 1,
         }
     }
@@ -428,8 +429,9 @@ fn combine(plan: &mut FaultPlan, other: &FaultPlan, bounds: &Bounds, rng: &mut R
     true
 }
 
-/// Two hosts drift at plus and minus the profile's bound over one window; their other drifts
-/// overlapping it are removed, so the two extremes hold for the whole window.
+/// Two hosts (or one host and all the others) drift at plus and minus the profile's bound over
+/// one window; their other drifts overlapping it are removed, so the extremes hold for the
+/// whole window.
 fn opposite_drift(plan: &mut FaultPlan, bounds: &Bounds, rng: &mut Random) -> bool {
     if !bounds.allows(Mutation::OppositeDrift) {
         return false;
@@ -441,29 +443,53 @@ fn opposite_drift(plan: &mut FaultPlan, bounds: &Bounds, rng: &mut Random) -> bo
         return false;
     };
     let n = bounds.hosts.len();
-    let fast = HostId(rng.below(n as u64) as u32);
-    let Some(slow) = other_host(fast, n, rng) else {
+    // One host at one bound; another (half the time: every other host) at the other.
+    let one = HostId(rng.below(n as u64) as u32);
+    let Some(second) = other_host(one, n, rng) else {
         return false;
     };
-    let d = if rng.chance(0.5) {
-        hi.0
+    let rest: Vec<HostId> = if rng.chance(0.5) {
+        vec![second]
     } else {
-        rng.range_inclusive(lo.0.min(hi.0), hi.0)
+        (0..n as u32).map(HostId).filter(|h| *h != one).collect()
     };
+    let sign = if rng.chance(0.5) { 1 } else { -1 };
+    // Any length the profile allows: a window over the whole run would rarely catch the
+    // slow host in the role that matters (a slow clock makes a late candidate).
+    let d = rng.range_inclusive(lo.0.min(hi.0), hi.0);
     let d = Duration(d.min(bounds.end.0));
     if d.0 == 0 {
         return false;
     }
-    let at = anywhere(d, bounds, rng);
+    // Half the time over the start of another fault (a partition, a pause: what the drift
+    // must coincide with), else anywhere.
+    let others: Vec<Instant> = plan
+        .actions
+        .iter()
+        .filter(|a| a.fault.kind() != FaultKind::ClockDrift)
+        .map(|a| a.at)
+        .collect();
+    let at = if !others.is_empty() && rng.chance(0.5) {
+        let anchor = others[rng.index(others.len())];
+        Instant(
+            anchor
+                .0
+                .saturating_sub(rng.range_inclusive(0, d.0))
+                .min(latest(d, bounds)),
+        )
+    } else {
+        anywhere(d, bounds, rng)
+    };
     let until = at.saturating_add(d);
     plan.actions.retain(|a| match &a.fault {
-        Fault::ClockDrift { host, duration, .. } if *host == fast || *host == slow => {
+        Fault::ClockDrift { host, duration, .. } if *host == one || rest.contains(host) => {
             a.at.saturating_add(*duration) <= at || a.at >= until
         }
         _ => true,
     });
     let ppm = profile.clock_drift_max_ppm.abs();
-    for (host, drift_ppm) in [(fast, ppm), (slow, -ppm)] {
+    let pushed = std::iter::once((one, sign * ppm)).chain(rest.iter().map(|h| (*h, -sign * ppm)));
+    for (host, drift_ppm) in pushed {
         plan.actions.push(FaultAction {
             at,
             fault: Fault::ClockDrift {
@@ -568,12 +594,17 @@ mod tests {
                     .any(|y| y.0 == x.0 && y.3 == x.3 && y.1 != x.1 && y.2 == -x.2)
             })
             .collect();
-        assert_eq!(pair.len(), 2, "{extremes:?}");
+        // The pushed hosts share one window, at least one at each bound.
+        assert!(pair.len() >= 2, "{extremes:?}");
+        assert!(
+            pair.iter().all(|x| x.0 == pair[0].0 && x.3 == pair[0].3),
+            "{pair:?}"
+        );
         // No other drift of those hosts overlaps the window.
         let (at, d) = (pair[0].0, pair[0].3);
         for a in &p.actions {
             if let Fault::ClockDrift { host, duration, .. } = a.fault
-                && (host == pair[0].1 || host == pair[1].1)
+                && pair.iter().any(|x| x.1 == host)
                 && a.at.saturating_add(duration) > at
                 && a.at < at.saturating_add(d)
             {

@@ -55,8 +55,9 @@ fn guided_search_finds_the_drift_bug_through_a_mutated_plan_and_its_trace_replay
     assert_eq!(replay.code, 0, "{replay:?}");
 }
 
-/// A base seed whose first failure the random search does not reach in the same runs.
-const SEED: &str = "3";
+/// A base seed whose guided search fails at run 18 through a mutated plan; the random
+/// search from the same base seed first fails at run 57.
+const SEED: &str = "5";
 
 #[test]
 fn random_hunt_is_the_sweeps_stop_on_failure() {

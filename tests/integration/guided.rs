@@ -42,8 +42,9 @@ fn guided_search_finds_the_drift_bug_through_a_mutated_plan_and_its_trace_replay
         .lines()
         .find_map(|l| l.strip_prefix("trace:  "))
         .unwrap_or_else(|| panic!("no trace line:\n{}", r.out));
+    // Replay exits with the recorded run's verdict: 1, a safety violation.
     let replay = ruckus(&["replay", trace]);
-    assert_eq!(replay.code, 0, "{replay:?}");
+    assert_eq!(replay.code, 1, "{replay:?}");
     assert!(replay.out.contains("matches"), "{}", replay.out);
     assert!(replay.out.contains("recorded safety_violation"), "{}", replay.out);
     let shrunk = dir.join("shrunk.trace");
@@ -52,7 +53,8 @@ fn guided_search_finds_the_drift_bug_through_a_mutated_plan_and_its_trace_replay
     assert_eq!(s.code, 1, "{s:?}");
     assert!(s.out.contains("faults: kept"), "{}", s.out);
     let replay = ruckus(&["replay", &shrunk_text]);
-    assert_eq!(replay.code, 0, "{replay:?}");
+    assert_eq!(replay.code, 1, "{replay:?}");
+    assert!(replay.out.contains("matches"), "{}", replay.out);
 }
 
 /// A base seed whose guided search fails at run 18 through a mutated plan; the random

@@ -40,6 +40,7 @@ shrink or export any failure. With no arguments, ruckus runs a one-minute tour.
 
   ruckus run pingpong                 one run of a built-in scenario
   ruckus sweep lease_lock_no_fencing --seeds 200 --out results.jsonl
+  ruckus hunt raft_lease_without_drift_margin   guided search for a rare failure
   ruckus scenarios                    the built-in scenarios";
 
 /// The command line.
@@ -60,6 +61,9 @@ pub enum Command {
     /// Run many seeds in parallel; one JSON line per seed.
     #[command(after_help = EXIT_CODES_HELP)]
     Sweep(cmd::sweep::Args),
+    /// Search for a failure: coverage-guided mutation of fault plans (or plain seeds); trace the first.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Hunt(cmd::hunt::Args),
     /// Combine sweep outputs (for example from shards) into one, sorted by run index.
     #[command(after_help = EXIT_CODES_HELP)]
     Merge(cmd::merge::Args),
@@ -128,6 +132,7 @@ where
         None => cmd::tour::exec(cmd::tour::Args::default(), io, registry),
         Some(Command::Run(a)) => cmd::run::exec(a, io, registry),
         Some(Command::Sweep(a)) => cmd::sweep::exec(a, io, registry),
+        Some(Command::Hunt(a)) => cmd::hunt::exec(a, io, registry),
         Some(Command::Merge(a)) => cmd::merge::exec(a, io),
         Some(Command::Explore(a)) => cmd::explore::exec(a, io, registry),
         Some(Command::Replay(a)) => cmd::replay::exec(a, io, registry),

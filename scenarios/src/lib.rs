@@ -19,6 +19,7 @@
 //! | `runner.rs` | build (`simulation`, a `Box<dyn Simulation>`) and run one seed; quiet panics; the events up to a failure placed before the end; the warning for a liveness failure judged at a horizon before its deadline |
 //! | `recording.rs` | full trace files of scenario runs, and scenarios read back from them |
 //! | `export/` | traces as JSON Lines, Chrome trace JSON (Perfetto) and a self-contained HTML timeline |
+//! | `guided.rs`, `guided/mutate.rs` | guided search over fault plans (`ruckus hunt`): a corpus of runs that reached new probes or pairs of probes, mutated plans within the profile's bounds, the random search beside it |
 //! | `sweep.rs` | seeds per index, shards, result lines, resume, probe coverage per sweep; traces for the failing runs of lowest index |
 //! | `testing/` | proptest strategy over fault plans, `check_scenario`/`run_case` for users' tests, `RUCKUS_*` variables |
 //! | `chart.rs` | hand-written SVG line charts with shaded windows and marked moments |
@@ -38,6 +39,7 @@ pub mod error;
 pub mod exit;
 pub mod explore;
 pub mod export;
+pub mod guided;
 pub mod limits;
 pub mod output;
 pub mod over_time;

@@ -6,6 +6,7 @@
 //!   code 5 and a message naming it; `testing::check` fails the same way.
 //! - Buggify is off unless a scenario or `--set` switches it on; on, its choices are trace
 //!   notes and change the run; `buggify.enabled=false` gives back the run without them.
+//! - `ruckus run`'s text report lists the probes reached, as `--json` does.
 
 use crate::support::{TempDir, ruckus};
 use ruckus_scenarios::registry::Registry;
@@ -215,4 +216,29 @@ fn buggify_is_off_by_default_and_switching_it_off_gives_back_the_plain_run() {
         replayed.err
     );
     assert!(!replayed.err.contains("diverge"), "{}", replayed.err);
+}
+
+#[test]
+fn run_text_report_lists_the_probes_reached_as_json_does() {
+    let args = ["run", "lease_lock_no_fencing", "--seed", "16012630736418546453"];
+    let text = ruckus(&args);
+    assert_eq!(text.code, 1, "{text:?}");
+    let json = ruckus(&[&args[..], &["--json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(json.out.trim()).unwrap();
+    let names: Vec<&str> = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(!names.is_empty(), "{v}");
+    let line = format!("probes        {}", names.join(", "));
+    assert!(
+        text.out.lines().any(|l| l == line),
+        "missing {line:?} in\n{}",
+        text.out
+    );
+    // A run that reaches no probe has no such line.
+    let none = ruckus(&["run", "pingpong", "--set", "workload.deliveries=200"]);
+    assert!(!none.out.contains("probes"), "{}", none.out);
 }

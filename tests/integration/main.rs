@@ -9,6 +9,7 @@ mod explore;
 mod first_hour;
 mod fuzz;
 mod golden;
+mod guided;
 mod hardening;
 mod one_shrinker;
 mod operation_lanes;

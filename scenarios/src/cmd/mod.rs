@@ -4,6 +4,7 @@
 pub mod check;
 pub mod explore;
 pub mod export;
+pub mod hunt;
 pub mod merge;
 pub mod replay;
 pub mod run;

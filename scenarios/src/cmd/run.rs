@@ -119,6 +119,11 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         writeln!(out, "wall time     {wall:.3}s ({:.2} M events/s)", rate / 1e6).map_err(w)?;
         writeln!(out, "fingerprint   {:016x}", report.fingerprint).map_err(w)?;
         writeln!(out, "verdict       {}", report.verdict.name()).map_err(w)?;
+        if !report.probes.is_empty() {
+            // The coverage probes reached, in first-hit order (as `--json` lists them).
+            let names: Vec<&str> = report.probes.iter().map(|p| p.name.as_str()).collect();
+            writeln!(out, "probes        {}", names.join(", ")).map_err(w)?;
+        }
         if failed {
             writeln!(out, "\n{report}").map_err(w)?;
             // Rebuilt (setup only) to say which process each kill hits.

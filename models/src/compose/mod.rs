@@ -555,6 +555,10 @@ impl Model for CatalogStackModel {
     fn properties(config: &Config) -> Vec<Property<Stack>> {
         properties(config)
     }
+    /// The probes of the Raft servers inside this model.
+    fn probes() -> &'static [&'static str] {
+        crate::raft::SERVER_PROBES
+    }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;
         if hosts < config.raft.servers {

@@ -663,6 +663,10 @@ impl Model for PlatformModel {
     fn properties(config: &Config) -> Vec<Property<Platform>> {
         properties(config)
     }
+    /// The probes of the Raft servers inside this model.
+    fn probes() -> &'static [&'static str] {
+        crate::raft::SERVER_PROBES
+    }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;
         let need = config.layout().hosts();

@@ -78,7 +78,7 @@ pub use invariants::{
     INCONCLUSIVE, Unexplained, check_history, check_history_against, check_history_located,
     check_linearizable_in, history_of, leader_and_progress_after_heal, server_properties,
 };
-pub use model::RaftModel;
+pub use model::{PROBES, RaftModel, SERVER_PROBES};
 pub use operations::{operation_spans, operation_spans_in, outcome_of};
 pub use server::{PROPOSAL_SESSION, Role, Server};
 pub use state_machine::{KvStore, StateMachine};

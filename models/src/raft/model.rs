@@ -7,6 +7,24 @@ use ruckus_sim::{Property, Sim};
 #[derive(Debug)]
 pub struct RaftModel;
 
+/// The probes Raft's server fires itself, so every model that embeds the servers (the
+/// scheduler, the Consul and compose catalogs, the platform) declares them: the states the
+/// `vote_not_persisted` and `commit_previous_term` switches need. (The other probes of
+/// [`PROBES`] fire in Raft's own properties, or only where reads are served locally.)
+pub const SERVER_PROBES: &[&str] = &[
+    "raft.vote_requested_in_recovered_term",
+    "raft.leader_with_uncommitted_entries_of_earlier_terms",
+];
+
+/// Raft's coverage probes, as [`RaftModel`] declares them.
+pub const PROBES: &[&str] = &[
+    "raft.leader_change_during_partition",
+    "raft.two_leaders_at_once",
+    "raft.vote_requested_in_recovered_term",
+    "raft.leader_with_uncommitted_entries_of_earlier_terms",
+    "raft.local_read_served",
+];
+
 impl ruckus_sim::Model for RaftModel {
     const NAME: &'static str = "raft";
     const ABOUT: &'static str =
@@ -31,13 +49,7 @@ impl ruckus_sim::Model for RaftModel {
     /// (`commit_previous_term`), two leaders at once and a local read (`stale_read_deposed_leader`,
     /// `lease_without_drift_margin`), and a leader change during a partition.
     fn probes() -> &'static [&'static str] {
-        &[
-            "raft.leader_change_during_partition",
-            "raft.two_leaders_at_once",
-            "raft.vote_requested_in_recovered_term",
-            "raft.leader_with_uncommitted_entries_of_earlier_terms",
-            "raft.local_read_served",
-        ]
+        PROBES
     }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;

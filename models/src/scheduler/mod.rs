@@ -554,6 +554,10 @@ impl ruckus_sim::Model for SchedulerModel {
     fn properties(config: &Config) -> Vec<Property<Scheduler>> {
         properties(config)
     }
+    /// The probes of the Raft servers inside this model.
+    fn probes() -> &'static [&'static str] {
+        crate::raft::SERVER_PROBES
+    }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;
         if hosts < config.hosts() {

@@ -699,6 +699,10 @@ impl Model for ConsulModel {
     fn properties(config: &Config) -> Vec<Property<ConsulNode>> {
         properties(config)
     }
+    /// The probes of the Raft servers inside this model.
+    fn probes() -> &'static [&'static str] {
+        crate::raft::SERVER_PROBES
+    }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;
         if hosts < config.hosts() {

@@ -291,8 +291,9 @@ impl<P: Process> Context<'_, P> {
         self.core.spawn_from_handler(self.host, process)
     }
 
-    /// Stops a process on this host (possibly this one). Panics if it lives on another host:
-    /// a process cannot reach across the network except by messages.
+    /// Stops a process on this host (possibly this one), for good: a kill fault that holds it
+    /// down does not restart it when it ends. Panics if it lives on another host: a process
+    /// cannot reach across the network except by messages.
     pub fn stop_process(&mut self, process: ProcessId) {
         let host = self.core.procs[process.index()].host;
         assert_eq!(

@@ -1149,3 +1149,50 @@ fn a_properties_list_reads_states_without_annotations_and_is_checked() {
     assert_eq!(failure.property.as_deref(), Some("no_timer_9"));
     assert_eq!(failure.time, at(11));
 }
+
+#[test]
+fn a_process_stopped_while_a_kill_holds_it_down_stays_stopped_when_the_kill_ends() {
+    #[derive(Clone, Debug)]
+    struct Parent {
+        child: Option<ProcessId>,
+    }
+    impl Process for Parent {
+        type Message = ();
+        type Timer = ();
+        type Operation = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+            if self.child.is_none() && ctx.id() == ProcessId(0) {
+                self.child = Some(ctx.spawn(Parent { child: None }));
+                ctx.set_timer(ms(7), ());
+            }
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
+            ctx.stop_process(self.child.expect("spawned"));
+        }
+        fn has_role(&self, role: &str) -> bool {
+            role == "child" && self.child.is_none()
+        }
+    }
+    let mut s: Sim<Parent> = Sim::new(
+        SimConfig::with_seed(1),
+        &Topology::single_switch(1, Distribution::constant(ms(1))),
+    );
+    s.spawn(HostId(0), Parent { child: None });
+    // Killed at 5 ms for 20 ms; its parent stops it at 7 ms, while it is down.
+    s.set_fault_plan(plan(vec![(
+        5,
+        Fault::KillRole {
+            target: "the child".parse().unwrap(),
+            down_for: ms(20),
+        },
+    )]))
+    .unwrap();
+    s.run();
+    assert_eq!(
+        s.lifecycle(ProcessId(1)),
+        [lifecycle_event(5, Lifecycle::Killed, 0)],
+        "the kill's end at 25 ms must not bring back a stopped process"
+    );
+    assert!(s.process(ProcessId(1)).is_none());
+}

@@ -341,6 +341,8 @@ impl<P: Process> Sim<P> {
         if !self.core.stopped.is_empty() {
             for id in std::mem::take(&mut self.core.stopped) {
                 self.kill(id, Lifecycle::Stopped);
+                // A stop is final: a kill fault holding it down must not restart it at its end.
+                self.core.procs[id.index()].killed = false;
             }
         }
     }

@@ -683,6 +683,9 @@ impl Server {
             cx.observe("sched.cpu_utilisation_pct", pct);
         }
         cx.observe(NODES_USED, usage.len() as u64);
+        if let Some(f) = self.raft.state.fragmentation() {
+            cx.observe("sched.fragmentation_pct", (f * 100.0).round() as u64);
+        }
         let tick = grid_time(cx.now(), self.settings.sample_every);
         for _ in 0..self.raft.state.desired_allocs() {
             cx.observe(DESIRED_AT, tick);

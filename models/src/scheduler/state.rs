@@ -826,6 +826,28 @@ impl ClusterState {
         &self.used
     }
 
+    /// Fragmentation: the share of free CPU on ready nodes that is stranded, on nodes whose
+    /// free CPU and memory cannot hold even the smallest task group of any job. `None` with no
+    /// jobs or no free CPU.
+    pub fn fragmentation(&self) -> Option<f64> {
+        let smallest = self
+            .jobs
+            .values()
+            .flat_map(|r| r.job.groups.iter().map(|g| g.resources))
+            .min_by_key(|r| (r.cpu_mhz, r.memory_mb))?;
+        let (mut free, mut stranded) = (0u64, 0u64);
+        for n in self.nodes.values().filter(|n| n.status == NodeStatus::Ready) {
+            let left = n
+                .capacity
+                .minus(self.used.get(&n.id).copied().unwrap_or_default());
+            free += left.cpu_mhz;
+            if !smallest.fits_in(left) {
+                stranded += left.cpu_mhz;
+            }
+        }
+        (free > 0).then(|| stranded as f64 / free as f64)
+    }
+
     /// Every allocation of `job`, in id order.
     pub fn of_job<'a>(&'a self, job: &str) -> impl Iterator<Item = &'a Allocation> + Clone + 'a {
         self.by_job

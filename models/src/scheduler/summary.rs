@@ -74,10 +74,12 @@ pub fn availability(metrics: &Metrics) -> Option<Availability> {
 }
 
 /// The figures an experiment compares: time from submission to running and from loss or
-/// failure to a running replacement (mean, p99, seconds), mean CPU utilisation, evaluations,
+/// failure to a running replacement (mean, p99, seconds), mean CPU utilisation and
+/// fragmentation (per cent of free CPU stranded, [`ClusterState::fragmentation`]), evaluations
+/// (and per second of the run),
 /// partial commits (and their fraction of plans), rejected placements, allocations moved,
 /// nodes used (mean and most, by the servers' view) and availability ([`availability`]).
-pub fn summarize(_config: &Config, metrics: &Metrics, _end: Instant) -> BTreeMap<String, f64> {
+pub fn summarize(_config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, key) in [
         ("sched.submit_to_running_ns", "submit_to_running"),
@@ -92,6 +94,16 @@ pub fn summarize(_config: &Config, metrics: &Metrics, _end: Instant) -> BTreeMap
     }
     if let Some(u) = mean(metrics.samples("sched.cpu_utilisation_pct")) {
         out.insert("cpu_utilisation_mean_pct".into(), u);
+    }
+    if let Some(f) = mean(metrics.samples("sched.fragmentation_pct")) {
+        out.insert("fragmentation_mean_pct".into(), f);
+    }
+    let secs = end.saturating_since(Instant::ZERO).as_secs_f64();
+    if secs > 0.0 {
+        out.insert(
+            "evaluations_per_s".into(),
+            metrics.counter("sched.evals") as f64 / secs,
+        );
     }
     for (counter, key) in [
         ("sched.evals", "evaluations"),

@@ -1624,3 +1624,24 @@ fn an_evaluation_is_pending_until_a_plan_answers_it_and_a_delayed_one_only_once_
     assert_eq!(check_evaluations_complete(&s, now), Ok(()), "not due yet");
     assert!(check_evaluations_complete(&s, now + Duration::from_secs(30)).is_err());
 }
+
+#[test]
+fn fragmentation_is_the_share_of_free_cpu_too_small_for_the_smallest_group() {
+    // Node 0: 1,000 MHz; the group needs 600: one allocation fits, leaving 400 stranded.
+    let mut s = one_node_state(1000);
+    assert_eq!(s.fragmentation(), Some(0.0), "1,000 free MHz fit a 600 MHz group");
+    s.apply(Command::ApplyPlan {
+        plan: two_placements(),
+        trust_snapshot: false,
+        now: Instant::ZERO,
+    });
+    assert_eq!(s.fragmentation(), Some(1.0), "400 MHz left, all of it stranded");
+    s.apply(Command::RegisterNode {
+        id: NodeId(1),
+        agent: ProcessId(3),
+        capacity: Resources::new(2000, 1000),
+        attributes: NodeAttributes::default(),
+    });
+    assert_eq!(s.fragmentation(), Some(400.0 / 2400.0));
+    assert_eq!(ClusterState::default().fragmentation(), None, "no jobs");
+}

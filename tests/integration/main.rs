@@ -16,6 +16,7 @@ mod own_model;
 mod proptest_plans;
 mod raft_cli;
 mod role_faults;
+mod set_paths;
 mod shrink_workload;
 mod support;
 mod trace;

@@ -9,7 +9,8 @@ use super::*;
 /// (requests received per request served), `amplification`
 /// (attempts per offered request), `latency_{mean,p50,p99,p999}_ms`, `recovery_time_s` (from
 /// the last degradation's end to the first window whose successes reach `recovery_threshold` of
-/// the offers in it; the rest of the run if never, with `recovered` = 0) and the raw counters.
+/// the offers in it, warm-up included; the rest of the run if never, with `recovered` = 0) and
+/// the raw counters.
 pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, v) in metrics.counters() {
@@ -85,13 +86,20 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         (a, b) => a.or(b),
     };
     if let Some(trigger) = trigger {
+        // From the trigger's end, even when it ends inside the warm-up: the warm-up's offers
+        // and successes count here (else the first window with data would be `measure_after`).
+        let both = |a: &str, b: &str| -> Vec<u64> {
+            let mut v = metrics.samples(a).to_vec();
+            v.extend_from_slice(metrics.samples(b));
+            v
+        };
         let (recovered, time) = recovery_time(
             Instant::ZERO + trigger,
             end,
             config.recovery_window,
             config.recovery_threshold,
-            metrics.samples("offered_at"),
-            metrics.samples("ok_at"),
+            &both("warmup_offered_at", "offered_at"),
+            &both("warmup_ok_at", "ok_at"),
         );
         out.insert("recovered".into(), if recovered { 1.0 } else { 0.0 });
         out.insert("recovery_time_s".into(), time.as_secs_f64());

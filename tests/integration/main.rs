@@ -6,6 +6,7 @@ mod cli;
 mod coverage;
 mod determinism;
 mod explore;
+mod explore_counters;
 mod first_hour;
 mod fuzz;
 mod golden;

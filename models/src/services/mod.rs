@@ -31,7 +31,8 @@
 //! `fallback_staleness` (age of each cached fallback answer, checked against its bound by the
 //! `fallback_staleness` property),
 //! `latency` (end-to-end ns of successful requests), `tierN.sojourn` (ns from arrival at a
-//! server to its answer), `offered_at` and `ok_at` (local time of each offer and success, for
+//! server to its answer), `tierN.wait` (ns from arrival at a server to the start of its
+//! service: the queue wait alone), `offered_at` and `ok_at` (local time of each offer and success, for
 //! goodput over time and recovery time), and, before `measure_after`, `warmup_offered_at` and
 //! `warmup_ok_at` (so recovery from a trigger that ends in the warm-up is timed from its end). [`summarize`] turns them into the figures an
 //! experiment compares.

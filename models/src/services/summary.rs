@@ -6,7 +6,9 @@ use super::*;
 ///
 /// `goodput` (successes per second over the measured span), `success_rate`, `degraded_rate`
 /// and `answered_rate` (fallback answers, and successes plus them, per offer), `tierN.load_ratio`
-/// (requests received per request served), `amplification`
+/// (requests received per request served), `tierN.wait_mean_ms` (mean queue wait, arrival to
+/// start of service) and `tierN.waited_fraction` (the share of started requests that waited
+/// at all), `amplification`
 /// (attempts per offered request), `latency_{mean,p50,p99,p999}_ms`, `recovery_time_s` (from
 /// the last degradation's end to the first window whose successes reach `recovery_threshold` of
 /// the offers in it, warm-up included; the rest of the run if never, with `recovered` = 0) and
@@ -72,6 +74,14 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         if !s.is_empty() {
             let mean = s.iter().map(|&x| x as f64).sum::<f64>() / s.len() as f64;
             out.insert(format!("tier{i}.sojourn_mean_ms"), mean / 1e6);
+        }
+        // Queue wait, without service time, and P(wait > 0): Erlang C's two figures.
+        let w = metrics.samples(&format!("tier{i}.wait"));
+        if !w.is_empty() {
+            let mean = w.iter().map(|&x| x as f64).sum::<f64>() / w.len() as f64;
+            let waited = w.iter().filter(|&&x| x > 0).count() as f64;
+            out.insert(format!("tier{i}.wait_mean_ms"), mean / 1e6);
+            out.insert(format!("tier{i}.waited_fraction"), waited / w.len() as f64);
         }
     }
     // The trigger is the last degradation's end: scheduled in the config, or seen by a server

@@ -64,3 +64,38 @@ fn recovery_is_timed_from_the_trigger_end_inside_the_warm_up() {
         "{s:?} vs {unmeasured:?}"
     );
 }
+
+/// One worker, 10 ms constant service, no network delay, closed-loop clients with no think time.
+fn one_worker(clients: u32) -> Config {
+    Config {
+        clients,
+        workload: Workload::Closed {
+            concurrency: 1,
+            think_time: Distribution::constant(Duration::ZERO),
+        },
+        tiers: vec![TierConfig {
+            servers: 1,
+            concurrency: 1,
+            service_time: Distribution::constant(ms(10)),
+            ..TierConfig::default()
+        }],
+        measure_after: ms(100),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn queue_wait_excludes_service_time_and_counts_who_waited() {
+    let zero = Distribution::constant(Duration::ZERO);
+    // Alone, a client always finds the worker free: no wait, though each request takes 10 ms.
+    let (_, alone) = run_on(&one_worker(1), 1, Duration::from_secs(1), zero.clone());
+    assert_eq!(alone["tier0.wait_mean_ms"], 0.0, "{alone:?}");
+    assert_eq!(alone["tier0.waited_fraction"], 0.0, "{alone:?}");
+    assert!((alone["tier0.sojourn_mean_ms"] - 10.0).abs() < 1e-9, "{alone:?}");
+    // Two clients take turns: each request arrives as the other's starts, so it waits exactly
+    // one service time, and its sojourn is wait plus service.
+    let (_, pair) = run_on(&one_worker(2), 1, Duration::from_secs(1), zero);
+    assert!((pair["tier0.wait_mean_ms"] - 10.0).abs() < 1e-9, "{pair:?}");
+    assert_eq!(pair["tier0.waited_fraction"], 1.0, "{pair:?}");
+    assert!((pair["tier0.sojourn_mean_ms"] - 20.0).abs() < 1e-9, "{pair:?}");
+}

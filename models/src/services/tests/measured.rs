@@ -88,7 +88,7 @@ fn one_worker(clients: u32) -> Config {
 fn queue_wait_excludes_service_time_and_counts_who_waited() {
     let zero = Distribution::constant(Duration::ZERO);
     // Alone, a client always finds the worker free: no wait, though each request takes 10 ms.
-    let (_, alone) = run_on(&one_worker(1), 1, Duration::from_secs(1), zero.clone());
+    let (_, alone) = run_on(&one_worker(1), 1, Duration::from_secs(1), zero);
     assert_eq!(alone["tier0.wait_mean_ms"], 0.0, "{alone:?}");
     assert_eq!(alone["tier0.waited_fraction"], 0.0, "{alone:?}");
     assert!((alone["tier0.sojourn_mean_ms"] - 10.0).abs() < 1e-9, "{alone:?}");

@@ -95,8 +95,10 @@
 //! with nobody playing the role the fault is skipped, and the trace says so.
 //!
 //! Times are nanoseconds or strings with a unit (`"10ms"`). `--set key=value` overrides any
-//! value by its dotted path before the file is checked (`--set faults.enabled=true`); the value
-//! is parsed as TOML, and as a plain string when it is not valid TOML.
+//! value by its dotted path before the file is checked (`--set faults.enabled=true`); a number
+//! in the path picks an element of an array (`--set model.tiers.0.concurrency=3`), and inline
+//! tables are set like any other. The value is parsed as TOML, and as a plain string when it
+//! is not valid TOML.
 //!
 //! Every problem becomes a [`ScenarioError`] naming the file, line, column and field path,
 //! with the closest valid name for unknown names.
@@ -416,21 +418,17 @@ struct Context<'a> {
 impl Context<'_> {
     /// An error about `path`: blamed on a `--set` when one touches it, else located in the text.
     fn error(&self, path: &[Step], message: String) -> ScenarioError {
-        let keys: Vec<&str> = path
+        // An override's path names array elements by number, so compare indexes as text.
+        let keys: Vec<String> = path
             .iter()
-            .filter_map(|s| match s {
-                Step::Key(k) => Some(k.as_str()),
-                Step::Index(_) => None,
+            .map(|s| match s {
+                Step::Key(k) => k.clone(),
+                Step::Index(i) => i.to_string(),
             })
             .collect();
         for o in &self.overrides {
             let n = o.path.len().min(keys.len());
-            if n > 0
-                && o.path[..n]
-                    .iter()
-                    .map(String::as_str)
-                    .eq(keys[..n].iter().copied())
-            {
+            if n > 0 && o.path[..n] == keys[..n] {
                 return ScenarioError::new(format!("--set {}", o.raw), message).at_field(render_path(path));
             }
         }
@@ -545,21 +543,64 @@ fn parse_override(raw: &str) -> Result<(Override, toml::Value), ScenarioError> {
 }
 
 fn apply_override(table: &mut toml::Table, o: &Override, value: toml::Value) -> Result<(), ScenarioError> {
-    let (last, parents) = o.path.split_last().expect("paths are not empty");
-    let mut t = table;
-    for (depth, key) in parents.iter().enumerate() {
-        let entry = t
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = entry.as_table_mut().ok_or_else(|| {
-            ScenarioError::new(
-                format!("--set {}", o.raw),
-                format!("`{}` is a value, not a table", o.path[..=depth].join(".")),
-            )
-        })?;
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let result = set_path(&mut root, o, value);
+    if let toml::Value::Table(t) = root {
+        *table = t;
     }
-    t.insert(last.clone(), value);
+    result
+}
+
+/// Sets the value at `o.path` below `node`: keys step into tables (inline or not, created when
+/// missing), numbers step into arrays (which must already hold that element).
+fn set_path(mut node: &mut toml::Value, o: &Override, value: toml::Value) -> Result<(), ScenarioError> {
+    let fail = |message: String| ScenarioError::new(format!("--set {}", o.raw), message);
+    let (last, parents) = o.path.split_last().expect("paths are not empty");
+    for (depth, key) in parents.iter().enumerate() {
+        let here = || o.path[..depth].join(".");
+        node = match node {
+            toml::Value::Table(t) => t
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            toml::Value::Array(a) => {
+                let i = array_index(&here(), a.len(), key).map_err(fail)?;
+                &mut a[i]
+            }
+            _ => return Err(fail(format!("`{}` is a value, not a table or an array", here()))),
+        };
+    }
+    let here = o.path[..parents.len()].join(".");
+    match node {
+        toml::Value::Table(t) => {
+            t.insert(last.clone(), value);
+        }
+        toml::Value::Array(a) => {
+            let i = array_index(&here, a.len(), last).map_err(fail)?;
+            a[i] = value;
+        }
+        _ => return Err(fail(format!("`{here}` is a value, not a table or an array"))),
+    }
     Ok(())
+}
+
+/// `key` as an index into the array at `path` of `len` elements.
+fn array_index(path: &str, len: usize, key: &str) -> Result<usize, String> {
+    let range = match len {
+        0 => "it is empty".to_owned(),
+        1 => "the only index is 0".to_owned(),
+        n => format!("indexes are 0 to {}", n - 1),
+    };
+    match key.parse::<usize>() {
+        Ok(i) if i < len => Ok(i),
+        Ok(i) => Err(format!(
+            "`{path}` is an array of {len} element{}: index {i} is out of range ({range})",
+            if len == 1 { "" } else { "s" }
+        )),
+        Err(_) => Err(format!(
+            "`{path}` is an array of {len} element{}: `{key}` is not an index ({range})",
+            if len == 1 { "" } else { "s" }
+        )),
+    }
 }
 
 impl Scenario {

@@ -110,6 +110,10 @@ pub struct Caller {
     attempts: BTreeMap<u64, Attempt>,
     next_id: u64,
     measure_from: Instant,
+    /// Attempts of calls started before `measure_from` that ended unanswered (timed out, or a
+    /// losing hedge): an answer arriving for one later is late but not measured. Only warm-up
+    /// attempts are kept, so this stays bounded by the warm-up's traffic.
+    unmeasured_unanswered: BTreeSet<u64>,
     names: Names,
     /// The timed series each attempt's backend goes to, if routes are recorded.
     routes: Option<String>,
@@ -141,6 +145,7 @@ impl Caller {
             attempts: BTreeMap::new(),
             next_id: 0,
             measure_from,
+            unmeasured_unanswered: BTreeSet::new(),
             names: Names::new(prefix),
             routes: None,
         }
@@ -425,8 +430,12 @@ impl Caller {
                 .filter(|(_, o)| o.call == a.call)
                 .map(|(k, _)| *k)
                 .collect();
+            let measured = call.measured;
             for k in others {
                 let o = self.attempts.remove(&k).expect("listed");
+                if !measured {
+                    self.unmeasured_unanswered.insert(k);
+                }
                 ctx.cancel_timer(o.timer);
                 // A probe dropped unanswered gives its place back, or the half-open
                 // breaker would wait for its outcome forever.
@@ -489,6 +498,8 @@ impl Caller {
         };
         if measured {
             ctx.count(&self.names.timeouts, 1);
+        } else {
+            self.unmeasured_unanswered.insert(attempt);
         }
         self.attempt_ended(ctx, attempt, false, false);
         std::mem::take(&mut self.finished)
@@ -504,7 +515,11 @@ impl Caller {
         degraded: bool,
     ) -> Vec<Done> {
         let Some(a) = self.attempts.get(&attempt) else {
-            ctx.count(&self.names.late, 1);
+            // Late: its attempt timed out or lost to a hedge. Counted, like every counter,
+            // only for calls started from `measure_from`.
+            if !self.unmeasured_unanswered.contains(&attempt) {
+                ctx.count(&self.names.late, 1);
+            }
             return Vec::new();
         };
         ctx.cancel_timer(a.timer);

@@ -116,6 +116,10 @@ impl Client {
         if now >= self.measure_from {
             ctx.count("offered", 1);
             ctx.observe("offered_at", now.as_nanos());
+        } else {
+            // Kept apart so the measured figures stay as they are; recovery after a trigger
+            // that ends during the warm-up needs them.
+            ctx.observe("warmup_offered_at", now.as_nanos());
         }
         for done in self.caller.start(ctx, 0, None) {
             self.done(ctx, done);
@@ -152,6 +156,8 @@ impl Client {
             } else {
                 ctx.count("failed", 1);
             }
+        } else if done.ok && !done.degraded {
+            ctx.observe("warmup_ok_at", now.as_nanos());
         }
         if let Workload::Closed { think_time, .. } = self.workload {
             let think = think_time.sample(ctx.random());

@@ -31,8 +31,10 @@
 //! `fallback_staleness` (age of each cached fallback answer, checked against its bound by the
 //! `fallback_staleness` property),
 //! `latency` (end-to-end ns of successful requests), `tierN.sojourn` (ns from arrival at a
-//! server to its answer), `offered_at` and `ok_at` (local time of each offer and success, for
-//! goodput over time and recovery time). [`summarize`] turns them into the figures an
+//! server to its answer), `tierN.wait` (ns from arrival at a server to the start of its
+//! service: the queue wait alone), `offered_at` and `ok_at` (local time of each offer and success, for
+//! goodput over time and recovery time), and, before `measure_after`, `warmup_offered_at` and
+//! `warmup_ok_at` (so recovery from a trigger that ends in the warm-up is timed from its end). [`summarize`] turns them into the figures an
 //! experiment compares.
 //!
 //! Processes: tier servers first (tier 0's servers get ids `0..`), then clients; one host each.
@@ -73,7 +75,7 @@ use ruckus_sim::{
     TimerId, Topology, View,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Places the tiers' servers, then the clients, one per host. The config must be valid.
 pub fn setup(sim: &mut Sim<Node>, config: &Config) {

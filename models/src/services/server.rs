@@ -55,6 +55,7 @@ struct ServerNames {
     expired: String,
     errors: String,
     sojourn: String,
+    wait: String,
     received: String,
     limited: String,
     rate_limited: String,
@@ -93,6 +94,7 @@ impl Server {
                 expired: n("expired"),
                 errors: n("errors"),
                 sojourn: n("sojourn"),
+                wait: n("wait"),
                 received: n("received"),
                 limited: n("limited"),
                 rate_limited: n("rate_limited"),
@@ -346,6 +348,10 @@ impl Server {
                 continue;
             }
             self.busy += 1;
+            if measured {
+                // Queue wait alone: arrival to start of service (0 when a worker was free).
+                ctx.observe(&self.names.wait, now.saturating_since(job.arrived).as_nanos());
+            }
             let work = self.config.service_time.sample(ctx.random());
             let work = Duration((work.0 as f64 * self.slow_factor()).round() as u64);
             ctx.set_timer(work, Timer::ServiceDone(id));

@@ -6,10 +6,13 @@ use super::*;
 ///
 /// `goodput` (successes per second over the measured span), `success_rate`, `degraded_rate`
 /// and `answered_rate` (fallback answers, and successes plus them, per offer), `tierN.load_ratio`
-/// (requests received per request served), `amplification`
+/// (requests received per request served), `tierN.wait_mean_ms` (mean queue wait, arrival to
+/// start of service) and `tierN.waited_fraction` (the share of started requests that waited
+/// at all), `amplification`
 /// (attempts per offered request), `latency_{mean,p50,p99,p999}_ms`, `recovery_time_s` (from
 /// the last degradation's end to the first window whose successes reach `recovery_threshold` of
-/// the offers in it; the rest of the run if never, with `recovered` = 0) and the raw counters.
+/// the offers in it, warm-up included; the rest of the run if never, with `recovered` = 0) and
+/// the raw counters.
 pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, v) in metrics.counters() {
@@ -72,6 +75,14 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
             let mean = s.iter().map(|&x| x as f64).sum::<f64>() / s.len() as f64;
             out.insert(format!("tier{i}.sojourn_mean_ms"), mean / 1e6);
         }
+        // Queue wait, without service time, and P(wait > 0): Erlang C's two figures.
+        let w = metrics.samples(&format!("tier{i}.wait"));
+        if !w.is_empty() {
+            let mean = w.iter().map(|&x| x as f64).sum::<f64>() / w.len() as f64;
+            let waited = w.iter().filter(|&&x| x > 0).count() as f64;
+            out.insert(format!("tier{i}.wait_mean_ms"), mean / 1e6);
+            out.insert(format!("tier{i}.waited_fraction"), waited / w.len() as f64);
+        }
     }
     // The trigger is the last degradation's end: scheduled in the config, or seen by a server
     // when a fault-plan `Fault::Degrade` on its host ended.
@@ -85,13 +96,20 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         (a, b) => a.or(b),
     };
     if let Some(trigger) = trigger {
+        // From the trigger's end, even when it ends inside the warm-up: the warm-up's offers
+        // and successes count here (else the first window with data would be `measure_after`).
+        let both = |a: &str, b: &str| -> Vec<u64> {
+            let mut v = metrics.samples(a).to_vec();
+            v.extend_from_slice(metrics.samples(b));
+            v
+        };
         let (recovered, time) = recovery_time(
             Instant::ZERO + trigger,
             end,
             config.recovery_window,
             config.recovery_threshold,
-            metrics.samples("offered_at"),
-            metrics.samples("ok_at"),
+            &both("warmup_offered_at", "offered_at"),
+            &both("warmup_ok_at", "ok_at"),
         );
         out.insert("recovered".into(), if recovered { 1.0 } else { 0.0 });
         out.insert("recovery_time_s".into(), time.as_secs_f64());

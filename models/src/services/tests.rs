@@ -7,6 +7,8 @@ use super::policy::{
 use super::*;
 use ruckus_sim::{Limits, SimConfig, Verdict, check_determinism};
 
+mod measured;
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }

@@ -79,22 +79,12 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
                 .flatten()
         });
     write!(io.out, "{}", report::table_fitting(&results, width)).map_err(w)?;
-    let missing = results.missing_metrics();
+    let missing = results.missing_metrics_explained();
     if !missing.is_empty() {
-        let known = results.figure_names();
-        let hint: Vec<String> = missing
-            .iter()
-            .map(
-                |m| match crate::error::closest(m, known.iter().map(String::as_str)) {
-                    Some(c) => format!("`{m}` (did you mean `{c}`?)"),
-                    None => format!("`{m}`"),
-                },
-            )
-            .collect();
         writeln!(
             io.err,
             "warning: some runs reported no value for {}",
-            hint.join(", ")
+            missing.join(", ")
         )
         .map_err(w)?;
     }

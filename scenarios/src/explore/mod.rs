@@ -35,7 +35,9 @@
 //! first failure is its verdict, and its figures cover the same span as every other variant's.
 //!
 //! A metric names a figure of a run ([`figures::figures`]): a model summary such as `goodput`, a
-//! counter by name, or a distribution statistic such as `latency.p99`.
+//! counter by name, or a distribution statistic such as `latency.p99`. Counters appear only once
+//! incremented, so a counter some run reported counts as 0 in the runs without it; any other
+//! figure a run lacks is left out of its mean, and the CLI warns, saying in how many runs it was.
 
 pub mod figures;
 pub mod report;
@@ -306,6 +308,11 @@ pub struct RunResult {
     pub figures: BTreeMap<String, f64>,
     /// The requested metrics, `None` where the run has no such figure.
     pub metrics: Vec<Option<f64>>,
+    /// Per requested metric, whether it is a counter in this run. A counter a run never
+    /// incremented is absent from it; [`Results::from_runs`] counts it as 0 there when another
+    /// run has it as a counter.
+    #[serde(skip)]
+    pub counters: Vec<bool>,
     /// The CDF metric at quantiles 0, 1/CDF_POINTS, ..., 1 (empty if none).
     #[serde(skip)]
     pub cdf: Vec<f64>,
@@ -404,6 +411,11 @@ pub fn run_one(experiment: &Experiment, variant: usize, index: u64) -> Result<Ru
         seed,
         verdict: report.verdict.name().to_owned(),
         metrics: spec.metrics.iter().map(|m| figures.get(m).copied()).collect(),
+        counters: spec
+            .metrics
+            .iter()
+            .map(|m| metrics.counters().contains_key(m))
+            .collect(),
         figures,
         cdf,
         timeline,
@@ -505,8 +517,9 @@ pub struct Results {
 
 impl Results {
     /// Summarizes `runs` (sorted by variant, then index).
-    pub fn from_runs(experiment: &Experiment, runs: Vec<RunResult>) -> Results {
+    pub fn from_runs(experiment: &Experiment, mut runs: Vec<RunResult>) -> Results {
         let spec = &experiment.spec;
+        zero_missing_counters(&mut runs);
         let per = |v: usize| runs.iter().filter(move |r| r.variant == v);
         let column = |v: usize, m: usize| -> Vec<Option<f64>> { per(v).map(|r| r.metrics[m]).collect() };
         let mut variants = Vec::new();
@@ -617,11 +630,68 @@ impl Results {
         out
     }
 
+    /// How many runs reported requested metric `m` (an index into `metrics`), of how many.
+    pub fn presence(&self, m: usize) -> (usize, usize) {
+        let present = self
+            .runs
+            .iter()
+            .filter(|r| r.metrics.get(m).copied().flatten().is_some());
+        (present.count(), self.runs.len())
+    }
+
+    /// One line per requested metric some variant has no value for, saying what is true: how
+    /// many runs had it and which variants had none, or, when no run had it, the closest
+    /// other name the runs reported.
+    pub fn missing_metrics_explained(&self) -> Vec<String> {
+        let known = self.figure_names();
+        let mut out = Vec::new();
+        for (m, name) in self.metrics.iter().enumerate() {
+            let without: Vec<String> = self
+                .variants
+                .iter()
+                .filter(|v| v.metrics[m].estimate.is_none())
+                .map(|v| format!("`{}`", v.name))
+                .collect();
+            if without.is_empty() {
+                continue;
+            }
+            let (present, total) = self.presence(m);
+            if present > 0 {
+                out.push(format!(
+                    "`{name}` (present in {present} of {total} runs; none in variant {})",
+                    without.join(", ")
+                ));
+                continue;
+            }
+            let others = known.iter().map(String::as_str).filter(|k| k != name);
+            out.push(match crate::error::closest(name, others) {
+                Some(c) => format!("`{name}` (no run reported it; did you mean `{c}`?)"),
+                None => format!("`{name}` (no run reported it)"),
+            });
+        }
+        out
+    }
+
     /// Names of every figure the runs reported (for suggesting a metric name).
     pub fn figure_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.runs.iter().flat_map(|r| r.figures.keys().cloned()).collect();
         names.sort();
         names.dedup();
         names
+    }
+}
+
+/// Counts a requested metric as 0 in the runs that lack it when some run has it as a counter:
+/// counters appear only once incremented, so "absent" there means "never happened".
+fn zero_missing_counters(runs: &mut [RunResult]) {
+    let metrics = runs.iter().map(|r| r.metrics.len()).max().unwrap_or(0);
+    for m in 0..metrics {
+        if runs.iter().any(|r| r.counters.get(m) == Some(&true)) {
+            for r in runs.iter_mut() {
+                if let Some(slot @ None) = r.metrics.get_mut(m) {
+                    *slot = Some(0.0);
+                }
+            }
+        }
     }
 }

@@ -275,6 +275,27 @@ impl Fault {
         }
     }
 
+    /// The fault's duration, to change it; `None` for instantaneous faults (clock jumps).
+    pub fn duration_mut(&mut self) -> Option<&mut Duration> {
+        match self {
+            Fault::CrashHost { down_for: d, .. }
+            | Fault::PauseHost { paused_for: d, .. }
+            | Fault::KillProcess { down_for: d, .. }
+            | Fault::Partition { duration: d, .. }
+            | Fault::Clog { duration: d, .. }
+            | Fault::SlowLink { duration: d, .. }
+            | Fault::ClockDrift { duration: d, .. }
+            | Fault::NetworkChaos { duration: d, .. }
+            | Fault::Degrade { duration: d, .. }
+            | Fault::CrashRole { down_for: d, .. }
+            | Fault::PauseRole { paused_for: d, .. }
+            | Fault::KillRole { down_for: d, .. }
+            | Fault::IsolateRole { duration: d, .. }
+            | Fault::DegradeRole { duration: d, .. } => Some(d),
+            Fault::ClockJump { .. } => None,
+        }
+    }
+
     /// Every host the fault names, for validation.
     fn hosts(&self) -> Vec<HostId> {
         match self {

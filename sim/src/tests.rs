@@ -1050,27 +1050,33 @@ fn pauses_are_in_the_lifecycle_and_a_paused_process_is_not_up() {
     assert!(paused_seen.get());
 }
 
+/// p0 spawns a child (p1) and stops it at 7 ms; the child plays the role "child".
+#[derive(Clone, Debug)]
+struct Parent {
+    child: Option<ProcessId>,
+}
+
+impl Process for Parent {
+    type Message = ();
+    type Timer = ();
+    type Operation = ();
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        if self.child.is_none() && ctx.id() == ProcessId(0) {
+            self.child = Some(ctx.spawn(Parent { child: None }));
+            ctx.set_timer(ms(7), ());
+        }
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
+        ctx.stop_process(self.child.expect("spawned"));
+    }
+    fn has_role(&self, role: &str) -> bool {
+        role == "child" && self.child.is_none()
+    }
+}
+
 #[test]
 fn a_stopped_sibling_is_in_its_lifecycle() {
-    #[derive(Clone, Debug)]
-    struct Parent {
-        child: Option<ProcessId>,
-    }
-    impl Process for Parent {
-        type Message = ();
-        type Timer = ();
-        type Operation = ();
-        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
-            if self.child.is_none() && ctx.id() == ProcessId(0) {
-                self.child = Some(ctx.spawn(Parent { child: None }));
-                ctx.set_timer(ms(7), ());
-            }
-        }
-        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
-        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
-            ctx.stop_process(self.child.expect("spawned"));
-        }
-    }
     let mut s: Sim<Parent> = Sim::new(
         SimConfig::with_seed(1),
         &Topology::single_switch(1, Distribution::constant(ms(1))),
@@ -1152,28 +1158,6 @@ fn a_properties_list_reads_states_without_annotations_and_is_checked() {
 
 #[test]
 fn a_process_stopped_while_a_kill_holds_it_down_stays_stopped_when_the_kill_ends() {
-    #[derive(Clone, Debug)]
-    struct Parent {
-        child: Option<ProcessId>,
-    }
-    impl Process for Parent {
-        type Message = ();
-        type Timer = ();
-        type Operation = ();
-        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
-            if self.child.is_none() && ctx.id() == ProcessId(0) {
-                self.child = Some(ctx.spawn(Parent { child: None }));
-                ctx.set_timer(ms(7), ());
-            }
-        }
-        fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
-        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: ()) {
-            ctx.stop_process(self.child.expect("spawned"));
-        }
-        fn has_role(&self, role: &str) -> bool {
-            role == "child" && self.child.is_none()
-        }
-    }
     let mut s: Sim<Parent> = Sim::new(
         SimConfig::with_seed(1),
         &Topology::single_switch(1, Distribution::constant(ms(1))),

@@ -298,22 +298,8 @@ fn stretch(a: &mut FaultAction, bounds: &Bounds, rng: &mut Random) -> bool {
 }
 
 fn set_duration(fault: &mut Fault, new: Duration) {
-    match fault {
-        Fault::CrashHost { down_for: d, .. }
-        | Fault::PauseHost { paused_for: d, .. }
-        | Fault::KillProcess { down_for: d, .. }
-        | Fault::Partition { duration: d, .. }
-        | Fault::Clog { duration: d, .. }
-        | Fault::SlowLink { duration: d, .. }
-        | Fault::ClockDrift { duration: d, .. }
-        | Fault::NetworkChaos { duration: d, .. }
-        | Fault::Degrade { duration: d, .. }
-        | Fault::CrashRole { down_for: d, .. }
-        | Fault::PauseRole { paused_for: d, .. }
-        | Fault::KillRole { down_for: d, .. }
-        | Fault::IsolateRole { duration: d, .. }
-        | Fault::DegradeRole { duration: d, .. } => *d = new,
-        Fault::ClockJump { .. } => {}
+    if let Some(d) = fault.duration_mut() {
+        *d = new;
     }
 }
 

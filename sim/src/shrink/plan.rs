@@ -528,23 +528,7 @@ pub fn shrink_plan_before(
 /// The same fault lasting `d` instead (`None` for faults without a duration).
 pub fn with_duration(fault: &Fault, d: Duration) -> Option<Fault> {
     let mut f = fault.clone();
-    match &mut f {
-        Fault::CrashHost { down_for: x, .. }
-        | Fault::PauseHost { paused_for: x, .. }
-        | Fault::KillProcess { down_for: x, .. }
-        | Fault::Partition { duration: x, .. }
-        | Fault::Clog { duration: x, .. }
-        | Fault::SlowLink { duration: x, .. }
-        | Fault::ClockDrift { duration: x, .. }
-        | Fault::NetworkChaos { duration: x, .. }
-        | Fault::Degrade { duration: x, .. }
-        | Fault::CrashRole { down_for: x, .. }
-        | Fault::PauseRole { paused_for: x, .. }
-        | Fault::KillRole { down_for: x, .. }
-        | Fault::IsolateRole { duration: x, .. }
-        | Fault::DegradeRole { duration: x, .. } => *x = d,
-        Fault::ClockJump { .. } => return None,
-    }
+    *f.duration_mut()? = d;
     Some(f)
 }
 

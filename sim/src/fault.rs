@@ -215,6 +215,30 @@ impl FaultKind {
     }
 }
 
+/// One match over every fault kind's duration field (bound as `$d`), so reading and changing
+/// it cannot list different kinds.
+macro_rules! duration_field {
+    ($fault:expr, $d:ident => $some:expr, $none:expr) => {
+        match $fault {
+            Fault::CrashHost { down_for: $d, .. }
+            | Fault::PauseHost { paused_for: $d, .. }
+            | Fault::KillProcess { down_for: $d, .. }
+            | Fault::Partition { duration: $d, .. }
+            | Fault::Clog { duration: $d, .. }
+            | Fault::SlowLink { duration: $d, .. }
+            | Fault::ClockDrift { duration: $d, .. }
+            | Fault::NetworkChaos { duration: $d, .. }
+            | Fault::Degrade { duration: $d, .. }
+            | Fault::CrashRole { down_for: $d, .. }
+            | Fault::PauseRole { paused_for: $d, .. }
+            | Fault::KillRole { down_for: $d, .. }
+            | Fault::IsolateRole { duration: $d, .. }
+            | Fault::DegradeRole { duration: $d, .. } => $some,
+            Fault::ClockJump { .. } => $none,
+        }
+    };
+}
+
 impl Fault {
     /// Which kind of fault this is.
     pub fn kind(&self) -> FaultKind {
@@ -256,44 +280,12 @@ impl Fault {
 
     /// How long the fault lasts; `None` for instantaneous faults (clock jumps).
     pub fn duration(&self) -> Option<Duration> {
-        match self {
-            Fault::CrashHost { down_for: d, .. }
-            | Fault::PauseHost { paused_for: d, .. }
-            | Fault::KillProcess { down_for: d, .. }
-            | Fault::Partition { duration: d, .. }
-            | Fault::Clog { duration: d, .. }
-            | Fault::SlowLink { duration: d, .. }
-            | Fault::ClockDrift { duration: d, .. }
-            | Fault::NetworkChaos { duration: d, .. }
-            | Fault::Degrade { duration: d, .. }
-            | Fault::CrashRole { down_for: d, .. }
-            | Fault::PauseRole { paused_for: d, .. }
-            | Fault::KillRole { down_for: d, .. }
-            | Fault::IsolateRole { duration: d, .. }
-            | Fault::DegradeRole { duration: d, .. } => Some(*d),
-            Fault::ClockJump { .. } => None,
-        }
+        duration_field!(self, d => Some(*d), None)
     }
 
     /// The fault's duration, to change it; `None` for instantaneous faults (clock jumps).
     pub fn duration_mut(&mut self) -> Option<&mut Duration> {
-        match self {
-            Fault::CrashHost { down_for: d, .. }
-            | Fault::PauseHost { paused_for: d, .. }
-            | Fault::KillProcess { down_for: d, .. }
-            | Fault::Partition { duration: d, .. }
-            | Fault::Clog { duration: d, .. }
-            | Fault::SlowLink { duration: d, .. }
-            | Fault::ClockDrift { duration: d, .. }
-            | Fault::NetworkChaos { duration: d, .. }
-            | Fault::Degrade { duration: d, .. }
-            | Fault::CrashRole { down_for: d, .. }
-            | Fault::PauseRole { paused_for: d, .. }
-            | Fault::KillRole { down_for: d, .. }
-            | Fault::IsolateRole { duration: d, .. }
-            | Fault::DegradeRole { duration: d, .. } => Some(d),
-            Fault::ClockJump { .. } => None,
-        }
+        duration_field!(self, d => Some(d), None)
     }
 
     /// Every host the fault names, for validation.

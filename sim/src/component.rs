@@ -127,6 +127,10 @@ impl<'a, P: Process, M, T> Scope<'_, 'a, P, M, T> {
     pub fn now(&self) -> Instant {
         self.ctx.now()
     }
+    /// The host's monotonic clock reading (see [`Context::monotonic`]).
+    pub fn monotonic(&self) -> Instant {
+        self.ctx.monotonic()
+    }
     /// The model-defined conditions active on this host (see [`Context::degradations`]).
     pub fn degradations(&self) -> impl Iterator<Item = &str> + '_ {
         self.ctx.degradations()

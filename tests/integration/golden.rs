@@ -374,9 +374,9 @@ fn platform() {
     check(
         "platform",
         &[
-            (1, "held", "bcce760a3002ff3b", 610957),
-            (2, "held", "f361742d6263f0d5", 619579),
-            (3, "held", "19591bf4c15fcb95", 591206),
+            (1, "held", "6f1404879ee13fea", 592754),
+            (2, "held", "d9a79dbb43d437bf", 603914),
+            (3, "held", "f2928eb5aea05150", 606298),
         ],
     );
 }
@@ -386,9 +386,9 @@ fn platform_zone_outage() {
     check(
         "platform_zone_outage",
         &[
-            (1, "held", "fa79ae433cefd245", 412365),
-            (2, "held", "16cbfa971e9d3d2e", 413384),
-            (3, "held", "7cabaea844101288", 408506),
+            (1, "held", "4993298521ec1f55", 412365),
+            (2, "held", "30cabde72caae3bc", 419097),
+            (3, "held", "689a940c10658b39", 408506),
         ],
     );
 }
@@ -398,9 +398,9 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "72f21b4ddd13550b", 616777),
-            (2, "held", "17f854882d8fb7d9", 605428),
-            (3, "held", "627710505d6ee93d", 578424),
+            (1, "held", "8037de8287cb72f8", 611429),
+            (2, "held", "86b104733033f2a8", 615708),
+            (3, "held", "126f5d369641d5de", 582314),
         ],
     );
 }

@@ -3,6 +3,7 @@
 mod check;
 mod check_trace;
 mod cli;
+mod clock_steps;
 mod coverage;
 mod determinism;
 mod explore;

@@ -205,7 +205,7 @@ impl Caller {
         owner: u64,
         deadline: Option<Instant>,
     ) -> Vec<Done> {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let own = self.config.deadline.map(|d| now.saturating_add(d));
         let deadline = match (own, deadline) {
             (Some(a), Some(b)) => a.min(b),
@@ -263,7 +263,7 @@ impl Caller {
         id: u64,
         avoid: Option<usize>,
     ) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let call = self.calls.get(&id).expect("attempt for a live call");
         let measured = call.measured;
         if now >= call.deadline {
@@ -313,7 +313,6 @@ impl Caller {
         call.attempts += 1;
         call.in_flight += 1;
         let wait = self.config.timeout.min(call.deadline.saturating_since(now));
-        let deadline = call.deadline.min(now.saturating_add(self.config.timeout));
         let hedge = if call.hedged {
             None
         } else {
@@ -327,7 +326,7 @@ impl Caller {
             to,
             Msg::Request {
                 id: attempt,
-                deadline,
+                timeout: wait,
             },
         );
         let timer = ctx.set_timer(wait, Timer::AttemptTimeout(attempt));
@@ -357,7 +356,7 @@ impl Caller {
     fn finish<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64, ok: bool) {
         let in_flight = self.calls.len() as u32;
         let call = self.calls.remove(&id).expect("finishing a live call");
-        let now = ctx.now();
+        let now = ctx.monotonic();
         // Only calls that went out teach the limiter (not those it or the bulkhead turned away).
         if let Some(l) = &mut self.limiter
             && call.attempts > 0
@@ -406,7 +405,7 @@ impl Caller {
         ok: bool,
         degraded: bool,
     ) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let Some(a) = self.attempts.remove(&attempt) else {
             return;
         };
@@ -456,7 +455,7 @@ impl Caller {
 
     /// Every attempt of the call failed: retry after a backoff, or give up.
     fn after_failure<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, id: u64) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         let call = self.calls.get_mut(&id).expect("live call");
         let measured = call.measured;
         if !self.config.retry.allows_retry(call.attempts) || now >= call.deadline {
@@ -672,7 +671,7 @@ mod tests {
         }
 
         fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, TestMsg::Svc(m): TestMsg) {
-            let now = ctx.now();
+            let now = ctx.monotonic();
             let done = match self {
                 TestNode::Calling { caller, .. } => caller.on_message(&mut scope(ctx), m),
                 TestNode::Backend { delay, received } => {
@@ -690,7 +689,7 @@ mod tests {
         }
 
         fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: TestTimer) {
-            let now = ctx.now();
+            let now = ctx.monotonic();
             let done = match (&mut *self, timer) {
                 (TestNode::Backend { .. }, TestTimer::Answer(to, id)) => {
                     return ctx.send(to, TestMsg::Svc(Msg::Response { id, ok: true }));

@@ -112,7 +112,7 @@ impl Client {
 
     /// Offers one request: starts a call and counts it.
     pub fn offer<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         if now >= self.measure_from {
             ctx.count("offered", 1);
             ctx.observe("offered_at", now.as_nanos());
@@ -128,7 +128,7 @@ impl Client {
 
     /// A call ended: records its outcome and, closed loop, arms the slot's think time.
     pub fn done<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>, done: Done) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         // Over time, every request counts (the charts show the warm-up too). An answer from a
         // fallback (here or downstream) is neither a success nor a failure: degraded.
         let latency = now.saturating_since(done.started).as_nanos();

@@ -6,12 +6,14 @@ use super::*;
 /// What services send each other.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Msg {
-    /// An attempt, with the caller's attempt id and the deadline its answer is useful until.
+    /// An attempt, with the caller's attempt id and how long its answer stays useful.
     Request {
         /// The caller's attempt id, echoed in the response.
         id: u64,
-        /// The caller gives up at this time (its local clock; clocks are assumed in sync).
-        deadline: Instant,
+        /// The time the caller has left when it sends, relative like gRPC's `grpc-timeout`:
+        /// the server's deadline runs from the arrival on its own clock, so no two clocks are
+        /// ever compared (an absolute deadline breaks for good when a clock steps).
+        timeout: Duration,
     },
     /// The answer to an attempt.
     Response {

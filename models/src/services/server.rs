@@ -121,7 +121,7 @@ impl Server {
     /// Arms the timers of its scheduled degradations that have not ended yet (times are
     /// since the run's start).
     pub fn on_start<P: Process>(&mut self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
         for (i, d) in self.degradations.iter().enumerate() {
             let on = Instant::ZERO + d.at;
             let off = on + d.duration;
@@ -140,7 +140,7 @@ impl Server {
         message: Msg,
     ) {
         match message {
-            Msg::Request { id, deadline } => self.on_request(ctx, from, id, deadline),
+            Msg::Request { id, timeout } => self.on_request(ctx, from, id, timeout),
             Msg::Response { id, ok } => self.on_answer(ctx, id, ok, false),
             Msg::Degraded { id } => self.on_answer(ctx, id, true, true),
         }
@@ -204,7 +204,7 @@ impl Server {
         // No handler runs when a fault-plan degradation ends: the first event after it marks
         // its end, which the summary's recovery time counts from.
         if was_degraded && self.from_faults.is_empty() {
-            let now = ctx.now().as_nanos();
+            let now = ctx.monotonic().as_nanos();
             ctx.observe(FAULT_DEGRADATION_END, now);
         }
     }
@@ -251,16 +251,17 @@ impl Server {
         job.arrived >= self.measure_from
     }
 
-    /// A request `request` from `from`, useful until `deadline`: rejected at once (rate
-    /// limit, concurrency limit, full queue) or queued.
+    /// A request `request` from `from`, useful for `timeout` from now: rejected at once
+    /// (rate limit, concurrency limit, full queue) or queued.
     pub fn on_request<P: Process>(
         &mut self,
         ctx: &mut Scope<'_, '_, P, Msg, Timer>,
         from: ProcessId,
         request: u64,
-        deadline: Instant,
+        timeout: Duration,
     ) {
-        let now = ctx.now();
+        let now = ctx.monotonic();
+        let deadline = now.saturating_add(timeout);
         let measured = now >= self.measure_from;
         if measured {
             ctx.count(&self.names.received, 1);
@@ -327,7 +328,7 @@ impl Server {
                 QueueOrder::Lifo => self.queue.pop_back(),
             };
             let Some(id) = next else { break };
-            let now = ctx.now();
+            let now = ctx.monotonic();
             let job = &self.jobs[&id];
             let measured = self.measured(job);
             let too_old = self
@@ -370,7 +371,7 @@ impl Server {
     ) {
         let in_flight = self.jobs.len() as u32;
         let job = self.jobs.remove(&id).expect("answering a live job");
-        let now = ctx.now();
+        let now = ctx.monotonic();
         if let Some(l) = &mut self.limiter {
             let before = l.limit();
             l.on_sample(Sample {

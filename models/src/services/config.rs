@@ -261,6 +261,8 @@ pub struct Config {
     pub clients: u32,
     /// How clients generate load.
     pub workload: Workload,
+    /// How the open workload's rate changes over the run (steps and ramps; empty: constant).
+    pub schedule: RateSchedule,
     /// How clients call tier 0.
     pub client: CallerConfig,
     /// The server tiers, tier 0 first.
@@ -282,6 +284,7 @@ impl Default for Config {
         Config {
             clients: 4,
             workload: Workload::Open { rate: 100.0 },
+            schedule: RateSchedule::default(),
             client: CallerConfig::default(),
             tiers: vec![TierConfig::default()],
             measure_after: Duration::ZERO,
@@ -311,6 +314,9 @@ impl Config {
             }
             Workload::Closed { think_time, .. } => think_time.validate()?,
             _ => {}
+        }
+        if !self.schedule.is_empty() && !matches!(self.workload, Workload::Open { .. }) {
+            return Err("schedule changes an open workload's rate: it needs workload.open".into());
         }
         check_caller("client", &self.client)?;
         for (i, t) in self.tiers.iter().enumerate() {
@@ -362,7 +368,7 @@ impl Config {
         self.degradations.iter().map(|d| d.at + d.duration).max()
     }
 
-    /// Offered load in requests per second (open loop only).
+    /// Offered load in requests per second (open loop only; with a schedule, the rate at the start).
     pub fn offered_rate(&self) -> Option<f64> {
         match self.workload {
             Workload::Open { rate } => Some(rate * f64::from(self.clients)),

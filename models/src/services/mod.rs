@@ -13,7 +13,8 @@
 //! overload policy is off unless a scenario switches it on.
 //!
 //! Clients are open-loop (Poisson arrivals: load does not slow down when the service does,
-//! which is what lets a retry storm build) or closed-loop (each client keeps `concurrency`
+//! which is what lets a retry storm build; the rate may follow a [`RateSchedule`] of steps and
+//! ramps) or closed-loop (each client keeps `concurrency`
 //! requests going, with a think time between them).
 //!
 //! Metrics (recorded only for requests started after `measure_after`): counters `offered`,
@@ -52,6 +53,7 @@ mod model;
 mod node;
 pub mod overload;
 pub mod policy;
+mod schedule;
 mod server;
 mod summary;
 
@@ -60,6 +62,7 @@ pub use client::Client;
 pub use config::{CallerConfig, Config, Degradation, DegradeMode, QueueOrder, Slo, TierConfig, Workload};
 pub use model::{ContentionModel, ServicesModel};
 pub use node::{Msg, Node, Timer};
+pub use schedule::{RateChange, RateCurve, RateSchedule};
 pub use server::Server;
 pub use summary::{recovery_time, summarize};
 
@@ -116,7 +119,8 @@ pub fn setup(sim: &mut Sim<Node>, config: &Config) {
         config.client.fallback.is_some() || config.tiers.iter().any(|t| t.caller.fallback.is_some());
     for _ in 0..config.clients {
         let caller = Caller::new(config.client, ids(0), measure_from, "");
-        let client = Client::new(config.workload, caller, measure_from, fallbacks);
+        let client =
+            Client::new(config.workload, caller, measure_from, fallbacks).with_schedule(&config.schedule);
         sim.spawn(HostId(host), Node::Client(Box::new(client)));
         host += 1;
     }

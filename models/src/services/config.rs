@@ -30,10 +30,14 @@ pub struct CallerConfig {
     pub deadline: Option<Duration>,
     /// Retry policy.
     pub retry: RetryPolicy,
-    /// Retry budget (retries and hedges spend it), if any.
+    /// Retry budget refilled per request (retries and hedges spend it), if any.
     pub budget: Option<RetryBudgetConfig>,
-    /// Circuit breaker, if any. An open breaker fails calls at once.
+    /// Finagle's retry budget, refilled per request and over time, if any (instead of `budget`).
+    pub finagle_budget: Option<FinagleBudgetConfig>,
+    /// Circuit breaker over the last N calls, if any. An open breaker fails calls at once.
     pub breaker: Option<BreakerConfig>,
+    /// Hystrix's circuit breaker over a rolling time window, if any (instead of `breaker`).
+    pub hystrix_breaker: Option<HystrixConfig>,
     /// Send a second attempt to another backend if the first has not answered by then.
     pub hedge_after: Option<Duration>,
     /// Load balancing over the tier's servers.
@@ -60,7 +64,9 @@ impl Default for CallerConfig {
             deadline: None,
             retry: RetryPolicy::default(),
             budget: None,
+            finagle_budget: None,
             breaker: None,
+            hystrix_breaker: None,
             hedge_after: None,
             balancer: BalancerConfig::default(),
             throttle: None,
@@ -386,6 +392,18 @@ fn check_caller(name: &str, c: &CallerConfig) -> Result<(), String> {
         && !(b.ratio >= 0.0 && b.max_tokens >= 0.0)
     {
         return Err(format!("{name}.budget: ratio and max_tokens must be >= 0"));
+    }
+    if let Some(f) = c.finagle_budget {
+        if c.budget.is_some() {
+            return Err(format!("{name}: set budget or finagle_budget, not both"));
+        }
+        f.validate().map_err(|e| format!("{name}.finagle_budget: {e}"))?;
+    }
+    if let Some(h) = c.hystrix_breaker {
+        if c.breaker.is_some() {
+            return Err(format!("{name}: set breaker or hystrix_breaker, not both"));
+        }
+        h.validate().map_err(|e| format!("{name}.hystrix_breaker: {e}"))?;
     }
     if let Some(b) = c.breaker
         && !(b.failure_ratio > 0.0 && b.failure_ratio <= 1.0 && b.window > 0)

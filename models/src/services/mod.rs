@@ -6,7 +6,8 @@
 //! shedding by queue time, and degradation modes ([`DegradeMode`]) switched on for a window of
 //! time. Every caller (a client, or a server calling the next tier) uses one [`CallerConfig`]:
 //! per-attempt timeout, whole-call deadline (propagated to the callee), retry policy with
-//! backoff and jitter, retry budget, circuit breaker, hedging and a load balancer with outlier
+//! backoff and jitter, retry budget (per request, or Finagle's over time), circuit breaker
+//! (over the last N calls, or Hystrix's over a time window), hedging and a load balancer with outlier
 //! ejection; and overload protection ([`overload`]): client-side adaptive throttling, a
 //! bulkhead and a fallback per caller, a fixed or adaptive (AIMD, Vegas, Gradient) concurrency
 //! limit and token-bucket rate limiting per tier. Policies are plain state machines; every
@@ -71,7 +72,8 @@ use overload::{
     Permit, RateLimitConfig, RateLimiter, Sample, ThrottleConfig,
 };
 use policy::{
-    Balancer, BalancerConfig, BreakerConfig, CircuitBreaker, RetryBudget, RetryBudgetConfig, RetryPolicy,
+    Balancer, BalancerConfig, Breaker, BreakerConfig, Budget, FinagleBudgetConfig, HystrixConfig,
+    RetryBudgetConfig, RetryPolicy,
 };
 use ruckus_sim::{
     Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Scope, Sim,

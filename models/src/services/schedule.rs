@@ -204,7 +204,7 @@ impl RateCurve {
     pub fn new(base: f64, schedule: &RateSchedule) -> RateCurve {
         let mut segments = Vec::new();
         let (mut t, mut r) = (0.0, base / 1e9);
-        let mut flat = |segments: &mut Vec<Segment>, t: f64, until: f64, r: f64| {
+        let flat = |segments: &mut Vec<Segment>, t: f64, until: f64, r: f64| {
             if until > t {
                 segments.push(Segment {
                     start: t,

@@ -1,6 +1,7 @@
 //! Workload schedules, and the time-based retry budget and breaker, inside runs.
 
 use super::*;
+use crate::services::policy::{FinagleBudgetConfig, HystrixConfig};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -69,4 +70,80 @@ fn a_schedule_needs_an_open_workload() {
     };
     let e = config.validate().unwrap_err();
     assert!(e.contains("schedule") && e.contains("workload.open"), "{e}");
+}
+
+/// 4 clients at 20/s each against a server failing every request from the start; immediate
+/// retries, up to 5 attempts.
+fn always_failing() -> Config {
+    let mut config = Config {
+        degradations: vec![Degradation {
+            tier: 0,
+            server: None,
+            at: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        workload: Workload::Open { rate: 20.0 },
+        ..Config::default()
+    };
+    config.client.retry = RetryPolicy {
+        backoff: Backoff::Immediate,
+        max_attempts: 5,
+        ..RetryPolicy::default()
+    };
+    config
+}
+
+#[test]
+fn finagle_budget_allows_its_percentage_plus_the_minimum_rate() {
+    let mut config = always_failing();
+    config.client.finagle_budget = Some(FinagleBudgetConfig {
+        percent_can_retry: 0.2,
+        min_retries_per_sec: 0.0,
+        ttl: secs(10),
+    });
+    let (_, s) = run(&config, 2, secs(30));
+    let ratio = s["retries"] / s["offered"];
+    assert!((ratio - 0.2).abs() < 0.01, "retries per request {ratio}: {s:?}");
+    assert!(s["budget_denied"] > 0.0);
+    // A minimum of 2 retries a second per client adds about 8/s over the 4 clients, though the
+    // 80 requests a second alone buy 16.
+    config.client.finagle_budget = Some(FinagleBudgetConfig {
+        percent_can_retry: 0.2,
+        min_retries_per_sec: 2.0,
+        ttl: secs(10),
+    });
+    let (_, m) = run(&config, 2, secs(30));
+    let extra = (m["retries"] - s["retries"]) / 30.0;
+    assert!((extra - 8.0).abs() < 1.0, "{extra} more retries a second: {m:?}");
+    // Both budget kinds at once is refused.
+    config.client.budget = Some(RetryBudgetConfig::default());
+    assert!(config.validate().unwrap_err().contains("not both"));
+}
+
+#[test]
+fn hystrix_breaker_opens_sleeps_and_closes_after_a_good_trial() {
+    let mut config = Config {
+        degradations: vec![Degradation {
+            tier: 0,
+            server: None,
+            at: secs(2),
+            duration: secs(6),
+            mode: DegradeMode::Errors { probability: 1.0 },
+        }],
+        ..Config::default()
+    };
+    config.client.hystrix_breaker = Some(HystrixConfig::default());
+    let (_, s) = run(&config, 3, secs(14));
+    // Each of the 4 clients sends 100/s. Its 10 s window holds the 200 successes before the
+    // outage, so it opens when failures match them, at about 4 s (~800 errors in all); then it
+    // sleeps 5 s, rejecting about 5 s x 400 calls, and one trial at about 9 s closes it.
+    let rejected = s["breaker_rejected"];
+    let errors = s["tier0.errors"];
+    assert!((1800.0..2300.0).contains(&rejected), "{s:?}");
+    assert!((700.0..900.0).contains(&errors), "{s:?}");
+    assert_eq!(s["recovered"], 1.0, "{s:?}");
+    assert_eq!(s["recovery_time_s"], 1.0, "closed within [9 s, 10 s): {s:?}");
+    config.client.breaker = Some(BreakerConfig::default());
+    assert!(config.validate().unwrap_err().contains("not both"));
 }

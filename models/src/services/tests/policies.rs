@@ -144,6 +144,7 @@ fn hystrix_breaker_opens_sleeps_and_closes_after_a_good_trial() {
     assert!((700.0..900.0).contains(&errors), "{s:?}");
     assert_eq!(s["recovered"], 1.0, "{s:?}");
     assert_eq!(s["recovery_time_s"], 1.0, "closed within [9 s, 10 s): {s:?}");
+    assert!(s["final_success_rate"] > 0.95, "healthy at the end: {s:?}");
     config.client.breaker = Some(BreakerConfig::default());
     assert!(config.validate().unwrap_err().contains("not both"));
 }

@@ -136,7 +136,11 @@ impl RateSchedule {
                     "entry {}: at = \"{}\" must come after entry {i} (which {} at \"{}\"); entries go in time order",
                     i + 1,
                     nanos_with_unit(next.at().0),
-                    if matches!(prev, RateChange::Ramp { .. }) { "ends" } else { "is" },
+                    if matches!(prev, RateChange::Ramp { .. }) {
+                        "ends"
+                    } else {
+                        "is"
+                    },
                     nanos_with_unit(prev.end().0),
                 ));
             }
@@ -283,7 +287,11 @@ impl RateCurve {
             break;
         }
         let gap = (t - start).round();
-        Duration(if gap >= u64::MAX as f64 { u64::MAX } else { (gap as u64).max(1) })
+        Duration(if gap >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            (gap as u64).max(1)
+        })
     }
 }
 
@@ -298,7 +306,10 @@ mod tests {
 
     fn schedule() -> RateSchedule {
         RateSchedule::new(vec![
-            RateChange::Step { at: s(10), rate: 300.0 },
+            RateChange::Step {
+                at: s(10),
+                rate: 300.0,
+            },
             RateChange::Ramp {
                 at: s(20),
                 to: 50.0,
@@ -318,7 +329,11 @@ mod tests {
         let c = RateCurve::new(100.0, &sch);
         // 10 s at 100, 10 s at 300, a ramp averaging 175 over 10 s, then 50.
         let want = 1000.0 + 3000.0 + 1750.0 + 500.0;
-        assert!((c.expected(0, s(40).0) - want).abs() < 1e-6, "{}", c.expected(0, s(40).0));
+        assert!(
+            (c.expected(0, s(40).0) - want).abs() < 1e-6,
+            "{}",
+            c.expected(0, s(40).0)
+        );
     }
 
     #[test]

@@ -100,7 +100,11 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
     // started at its `ok_at` minus its `latency`: the two are recorded together).
     let w = config.recovery_window.0.max(1);
     let from = end.as_nanos().saturating_sub(w);
-    let last_offers = metrics.samples("offered_at").iter().filter(|&&t| t >= from).count();
+    let last_offers = metrics
+        .samples("offered_at")
+        .iter()
+        .filter(|&&t| t >= from)
+        .count();
     if last_offers > 0 {
         let last_ok = metrics
             .samples("ok_at")

@@ -137,11 +137,9 @@ impl HystrixBreaker {
                 } else {
                     b.ok += 1;
                 }
-                let (ok, bad) = self
-                    .window
-                    .buckets(now)
-                    .iter()
-                    .fold((0u64, 0u64), |(o, f), b| (o + u64::from(b.ok), f + u64::from(b.failed)));
+                let (ok, bad) = self.window.buckets(now).iter().fold((0u64, 0u64), |(o, f), b| {
+                    (o + u64::from(b.ok), f + u64::from(b.failed))
+                });
                 let total = ok + bad;
                 if total >= u64::from(self.config.request_volume_threshold)
                     && bad as f64 * 100.0 >= self.config.error_threshold_percentage * total as f64
@@ -240,7 +238,11 @@ mod tests {
             assert!(b.allow(at(i * 100)));
             b.record(at(i * 100), true);
         }
-        assert_eq!(b.state(), HystrixState::Closed, "19 failures of 19 is under the volume");
+        assert_eq!(
+            b.state(),
+            HystrixState::Closed,
+            "19 failures of 19 is under the volume"
+        );
         b.record(at(1900), true);
         assert_eq!(b.state(), HystrixState::Open { since: at(1900) });
         // Failures spread thinner than the window never reach the volume.
@@ -273,7 +275,11 @@ mod tests {
         for i in 0..20 {
             b.record(at(10_500 + i), i % 2 == 0);
         }
-        assert_eq!(b.state(), HystrixState::Open { since: at(10_519) }, "10 of 20 once the successes expired");
+        assert_eq!(
+            b.state(),
+            HystrixState::Open { since: at(10_519) },
+            "10 of 20 once the successes expired"
+        );
     }
 
     #[test]
@@ -287,7 +293,11 @@ mod tests {
         assert!(b.allow(at(5019)) && b.probing(), "the trial");
         assert!(!b.allow(at(5020)), "one trial only");
         b.record(at(5030), true);
-        assert_eq!(b.state(), HystrixState::Open { since: at(5030) }, "a failed trial sleeps again");
+        assert_eq!(
+            b.state(),
+            HystrixState::Open { since: at(5030) },
+            "a failed trial sleeps again"
+        );
         assert_eq!(b.trips, 2);
         assert!(!b.allow(at(10_029)));
         assert!(b.allow(at(10_030)));

@@ -76,9 +76,13 @@ impl FinagleBudget {
         let (deposit, withdrawal) = if config.percent_can_retry == 0.0 {
             (0, SCALE)
         } else {
-            (SCALE, ((SCALE as f64 / config.percent_can_retry).round() as i64).max(1))
+            (
+                SCALE,
+                ((SCALE as f64 / config.percent_can_retry).round() as i64).max(1),
+            )
         };
-        let reserve = (config.min_retries_per_sec * config.ttl.as_secs_f64() * withdrawal as f64).round() as i64;
+        let reserve =
+            (config.min_retries_per_sec * config.ttl.as_secs_f64() * withdrawal as f64).round() as i64;
         FinagleBudget {
             deposit,
             withdrawal,
@@ -123,7 +127,10 @@ pub enum Budget {
 
 impl Budget {
     /// The budget a caller configures: Finagle's if set, else the per-request one, if any.
-    pub fn from_config(per_request: Option<RetryBudgetConfig>, finagle: Option<FinagleBudgetConfig>) -> Option<Budget> {
+    pub fn from_config(
+        per_request: Option<RetryBudgetConfig>,
+        finagle: Option<FinagleBudgetConfig>,
+    ) -> Option<Budget> {
         match (finagle, per_request) {
             (Some(f), _) => Some(Budget::Finagle(FinagleBudget::new(f))),
             (None, Some(b)) => Some(Budget::PerRequest(RetryBudget::new(b))),
@@ -171,7 +178,11 @@ mod tests {
         assert_eq!(b.retries_left(at(10_000)), 100);
         // Spread out: 10 retries every second go on for good.
         for s in 11..60 {
-            assert_eq!((0..10).filter(|_| b.try_spend(at(s * 1000))).count(), 10, "second {s}");
+            assert_eq!(
+                (0..10).filter(|_| b.try_spend(at(s * 1000))).count(),
+                10,
+                "second {s}"
+            );
         }
     }
 
@@ -214,7 +225,10 @@ mod tests {
         let mut b = Budget::from_config(Some(RetryBudgetConfig::default()), None).unwrap();
         assert!(matches!(b, Budget::PerRequest(_)));
         assert_eq!((0..20).filter(|_| b.try_spend(at(0))).count(), 10);
-        let b = Budget::from_config(Some(RetryBudgetConfig::default()), Some(FinagleBudgetConfig::default()));
+        let b = Budget::from_config(
+            Some(RetryBudgetConfig::default()),
+            Some(FinagleBudgetConfig::default()),
+        );
         assert!(matches!(b, Some(Budget::Finagle(_))));
     }
 }

@@ -68,11 +68,19 @@ mod tests {
         *w.current(at(450)) += 2;
         *w.current(at(999)) += 4;
         assert_eq!(w.buckets(at(999)).iter().sum::<i64>(), 7);
-        assert_eq!(w.buckets(at(1000)).iter().sum::<i64>(), 6, "the first bucket left");
+        assert_eq!(
+            w.buckets(at(1000)).iter().sum::<i64>(),
+            6,
+            "the first bucket left"
+        );
         assert_eq!(w.buckets(at(1450)).iter().sum::<i64>(), 4);
         // A clock stepping back adds to the newest bucket.
         *w.current(at(10)) += 8;
         assert_eq!(w.buckets(at(1450)).iter().sum::<i64>(), 12);
-        assert_eq!(w.buckets(at(60_000)).iter().sum::<i64>(), 0, "a long gap empties all");
+        assert_eq!(
+            w.buckets(at(60_000)).iter().sum::<i64>(),
+            0,
+            "a long gap empties all"
+        );
     }
 }

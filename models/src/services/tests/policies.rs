@@ -53,9 +53,17 @@ fn arrivals_per_window_follow_the_schedule() {
     }
     // Whole phases, tighter: 4000, 12000, 7000 (the ramp's mean is 175/s), 2000.
     let phase = |a: usize, b: usize| counts[a..b].iter().sum::<u64>() as f64;
-    for (a, b, want) in [(0, 10, 4000.0), (10, 20, 12000.0), (20, 30, 7000.0), (30, 40, 2000.0)] {
+    for (a, b, want) in [
+        (0, 10, 4000.0),
+        (10, 20, 12000.0),
+        (20, 30, 7000.0),
+        (30, 40, 2000.0),
+    ] {
         let got = phase(a, b);
-        assert!((got - want).abs() < 3.0 * f64::sqrt(want), "{a}..{b} s: {got}, want {want}");
+        assert!(
+            (got - want).abs() < 3.0 * f64::sqrt(want),
+            "{a}..{b} s: {got}, want {want}"
+        );
     }
 }
 

@@ -91,6 +91,32 @@ fn retry_storm_is_metastable_without_budget_or_breaker() {
     assert!(mean(&r, "retries_breaker", "recovery_time_s") <= 2.0);
 }
 
+/// The load cuts by workload schedule: the storm holds while 4 attempts per request reach the
+/// capacity (300/s), ends below it (100/s, 200/s), and a recovered service stays healthy when
+/// the load returns to the 800/s it was stuck at. Finagle's default budget leaves it stuck;
+/// Hystrix's breaker gets it out.
+#[test]
+fn retry_storm_recovers_only_when_the_load_is_cut_low_enough() {
+    let r = explore("retry_storm", 4, &[]);
+    for v in [
+        "retries_load_to_100",
+        "retries_load_to_200",
+        "retries_load_100_then_800",
+    ] {
+        assert_eq!(mean(&r, v, "recovered"), 1.0, "{v}");
+        assert!(mean(&r, v, "final_success_rate") > 0.95, "{v}");
+        // Not before the cut at t = 20 s, 8 s after the stall.
+        assert!(mean(&r, v, "recovery_time_s") >= 8.0, "{v}");
+    }
+    for v in ["retries", "retries_load_to_300", "retries_finagle_default"] {
+        assert_eq!(mean(&r, v, "recovered"), 0.0, "{v}");
+        assert_eq!(mean(&r, v, "final_success_rate"), 0.0, "{v}");
+    }
+    for v in ["retries_finagle_10pct", "retries_hystrix"] {
+        assert_eq!(mean(&r, v, "recovered"), 1.0, "{v}");
+    }
+}
+
 #[test]
 fn explore_is_deterministic_and_independent_of_jobs() {
     let mut e = Experiment::load(&Registry::builtin(), "backoff", &[]).unwrap();

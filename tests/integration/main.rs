@@ -19,6 +19,7 @@ mod own_model;
 mod proptest_plans;
 mod raft_cli;
 mod role_faults;
+mod services_schedule;
 mod set_paths;
 mod shrink_workload;
 mod support;

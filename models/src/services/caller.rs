@@ -98,8 +98,8 @@ pub struct Caller {
     config: CallerConfig,
     backends: Vec<ProcessId>,
     balancer: Balancer,
-    budget: Option<RetryBudget>,
-    breaker: Option<CircuitBreaker>,
+    budget: Option<Budget>,
+    breaker: Option<Breaker>,
     throttle: Option<AdaptiveThrottle>,
     bulkhead: Option<Bulkhead>,
     fallback: Option<Fallback>,
@@ -132,8 +132,8 @@ impl Caller {
     ) -> Caller {
         Caller {
             balancer: Balancer::new(config.balancer, backends.len()),
-            budget: config.budget.map(RetryBudget::new),
-            breaker: config.breaker.map(CircuitBreaker::new),
+            budget: Budget::from_config(config.budget, config.finagle_budget),
+            breaker: Breaker::from_config(config.breaker, config.hystrix_breaker),
             throttle: config.throttle.map(AdaptiveThrottle::new),
             bulkhead: config.bulkhead.map(Bulkhead::new),
             fallback: config.fallback.map(Fallback::new),
@@ -230,7 +230,7 @@ impl Caller {
         let in_flight = self.calls.len() as u32;
         self.calls.insert(id, call);
         if let Some(b) = &mut self.budget {
-            b.on_request();
+            b.on_request(now);
         }
         if self.limiter.as_ref().is_some_and(|l| !l.admits(in_flight)) {
             if measured {
@@ -282,7 +282,7 @@ impl Caller {
             None => (true, None),
             Some(b) => {
                 let allowed = b.allow(now);
-                (allowed, (allowed && b.probing(now)).then_some(b.trips))
+                (allowed, (allowed && b.probing(now)).then_some(b.trips()))
             }
         };
         if !allowed {
@@ -462,7 +462,7 @@ impl Caller {
             return self.finish(ctx, id, false);
         }
         if let Some(b) = &mut self.budget
-            && !b.try_spend()
+            && !b.try_spend(now)
         {
             if measured {
                 ctx.count(&self.names.budget_denied, 1);
@@ -545,7 +545,7 @@ impl Caller {
         call.hedged = true;
         let measured = call.measured;
         if let Some(b) = &mut self.budget
-            && !b.try_spend()
+            && !b.try_spend(ctx.now())
         {
             if measured {
                 ctx.count(&self.names.budget_denied, 1);

@@ -10,6 +10,8 @@ use super::*;
 #[derive(Clone, Debug)]
 pub struct Client {
     workload: Workload,
+    /// The open workload's rate over time, when it follows a schedule.
+    curve: Option<RateCurve>,
     caller: Caller,
     measure_from: Instant,
     /// Some caller of the run has a fallback: also chart `answered.ok` / `answered.failed`
@@ -25,11 +27,22 @@ impl Client {
     pub fn new(workload: Workload, caller: Caller, measure_from: Instant, answered_group: bool) -> Client {
         Client {
             workload,
+            curve: None,
             caller,
             measure_from,
             answered_group,
             outcomes: (0, 0),
         }
+    }
+
+    /// The open workload's rate follows `schedule` from its `rate` (an empty schedule or a
+    /// closed workload: no change).
+    pub fn with_schedule(mut self, schedule: &RateSchedule) -> Client {
+        self.curve = match self.workload {
+            Workload::Open { rate } if !schedule.is_empty() => Some(RateCurve::new(rate, schedule)),
+            _ => None,
+        };
+        self
     }
 
     /// How many calls have ended so far as a success and as a failure, from the start (the
@@ -102,9 +115,14 @@ impl Client {
         }
     }
 
-    /// Open loop: arms the next arrival (an exponential gap); closed loop: nothing.
+    /// Open loop: arms the next arrival (an exponential gap, or on a schedule the gap that
+    /// holds a unit exponential's worth of the rate curve); closed loop: nothing.
     pub fn arrive_after<P: Process>(&self, ctx: &mut Scope<'_, '_, P, Msg, Timer>) {
-        if let Workload::Open { rate } = self.workload {
+        if let Some(curve) = &self.curve {
+            let area = ctx.random().exponential(1.0);
+            let gap = curve.gap(ctx.now().as_nanos(), area);
+            ctx.set_timer(gap, Timer::Arrive);
+        } else if let Workload::Open { rate } = self.workload {
             let gap = ctx.random().exponential(1e9 / rate);
             ctx.set_timer(Duration(gap.round().max(1.0) as u64), Timer::Arrive);
         }

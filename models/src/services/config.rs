@@ -30,10 +30,14 @@ pub struct CallerConfig {
     pub deadline: Option<Duration>,
     /// Retry policy.
     pub retry: RetryPolicy,
-    /// Retry budget (retries and hedges spend it), if any.
+    /// Retry budget refilled per request (retries and hedges spend it), if any.
     pub budget: Option<RetryBudgetConfig>,
-    /// Circuit breaker, if any. An open breaker fails calls at once.
+    /// Finagle's retry budget, refilled per request and over time, if any (instead of `budget`).
+    pub finagle_budget: Option<FinagleBudgetConfig>,
+    /// Circuit breaker over the last N calls, if any. An open breaker fails calls at once.
     pub breaker: Option<BreakerConfig>,
+    /// Hystrix's circuit breaker over a rolling time window, if any (instead of `breaker`).
+    pub hystrix_breaker: Option<HystrixConfig>,
     /// Send a second attempt to another backend if the first has not answered by then.
     pub hedge_after: Option<Duration>,
     /// Load balancing over the tier's servers.
@@ -60,7 +64,9 @@ impl Default for CallerConfig {
             deadline: None,
             retry: RetryPolicy::default(),
             budget: None,
+            finagle_budget: None,
             breaker: None,
+            hystrix_breaker: None,
             hedge_after: None,
             balancer: BalancerConfig::default(),
             throttle: None,
@@ -261,6 +267,8 @@ pub struct Config {
     pub clients: u32,
     /// How clients generate load.
     pub workload: Workload,
+    /// How the open workload's rate changes over the run (steps and ramps; empty: constant).
+    pub schedule: RateSchedule,
     /// How clients call tier 0.
     pub client: CallerConfig,
     /// The server tiers, tier 0 first.
@@ -282,6 +290,7 @@ impl Default for Config {
         Config {
             clients: 4,
             workload: Workload::Open { rate: 100.0 },
+            schedule: RateSchedule::default(),
             client: CallerConfig::default(),
             tiers: vec![TierConfig::default()],
             measure_after: Duration::ZERO,
@@ -311,6 +320,9 @@ impl Config {
             }
             Workload::Closed { think_time, .. } => think_time.validate()?,
             _ => {}
+        }
+        if !self.schedule.is_empty() && !matches!(self.workload, Workload::Open { .. }) {
+            return Err("schedule changes an open workload's rate: it needs workload.open".into());
         }
         check_caller("client", &self.client)?;
         for (i, t) in self.tiers.iter().enumerate() {
@@ -362,7 +374,7 @@ impl Config {
         self.degradations.iter().map(|d| d.at + d.duration).max()
     }
 
-    /// Offered load in requests per second (open loop only).
+    /// Offered load in requests per second (open loop only; with a schedule, the rate at the start).
     pub fn offered_rate(&self) -> Option<f64> {
         match self.workload {
             Workload::Open { rate } => Some(rate * f64::from(self.clients)),
@@ -380,6 +392,18 @@ fn check_caller(name: &str, c: &CallerConfig) -> Result<(), String> {
         && !(b.ratio >= 0.0 && b.max_tokens >= 0.0)
     {
         return Err(format!("{name}.budget: ratio and max_tokens must be >= 0"));
+    }
+    if let Some(f) = c.finagle_budget {
+        if c.budget.is_some() {
+            return Err(format!("{name}: set budget or finagle_budget, not both"));
+        }
+        f.validate().map_err(|e| format!("{name}.finagle_budget: {e}"))?;
+    }
+    if let Some(h) = c.hystrix_breaker {
+        if c.breaker.is_some() {
+            return Err(format!("{name}: set breaker or hystrix_breaker, not both"));
+        }
+        h.validate().map_err(|e| format!("{name}.hystrix_breaker: {e}"))?;
     }
     if let Some(b) = c.breaker
         && !(b.failure_ratio > 0.0 && b.failure_ratio <= 1.0 && b.window > 0)

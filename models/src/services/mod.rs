@@ -6,14 +6,16 @@
 //! shedding by queue time, and degradation modes ([`DegradeMode`]) switched on for a window of
 //! time. Every caller (a client, or a server calling the next tier) uses one [`CallerConfig`]:
 //! per-attempt timeout, whole-call deadline (propagated to the callee), retry policy with
-//! backoff and jitter, retry budget, circuit breaker, hedging and a load balancer with outlier
+//! backoff and jitter, retry budget (per request, or Finagle's over time), circuit breaker
+//! (over the last N calls, or Hystrix's over a time window), hedging and a load balancer with outlier
 //! ejection; and overload protection ([`overload`]): client-side adaptive throttling, a
 //! bulkhead and a fallback per caller, a fixed or adaptive (AIMD, Vegas, Gradient) concurrency
 //! limit and token-bucket rate limiting per tier. Policies are plain state machines; every
 //! overload policy is off unless a scenario switches it on.
 //!
 //! Clients are open-loop (Poisson arrivals: load does not slow down when the service does,
-//! which is what lets a retry storm build) or closed-loop (each client keeps `concurrency`
+//! which is what lets a retry storm build; the rate may follow a [`RateSchedule`] of steps and
+//! ramps) or closed-loop (each client keeps `concurrency`
 //! requests going, with a think time between them).
 //!
 //! Metrics (recorded only for requests started after `measure_after`): counters `offered`,
@@ -52,6 +54,7 @@ mod model;
 mod node;
 pub mod overload;
 pub mod policy;
+mod schedule;
 mod server;
 mod summary;
 
@@ -60,6 +63,7 @@ pub use client::Client;
 pub use config::{CallerConfig, Config, Degradation, DegradeMode, QueueOrder, Slo, TierConfig, Workload};
 pub use model::{ContentionModel, ServicesModel};
 pub use node::{Msg, Node, Timer};
+pub use schedule::{RateChange, RateCurve, RateSchedule};
 pub use server::Server;
 pub use summary::{recovery_time, summarize};
 
@@ -68,7 +72,8 @@ use overload::{
     Permit, RateLimitConfig, RateLimiter, Sample, ThrottleConfig,
 };
 use policy::{
-    Balancer, BalancerConfig, BreakerConfig, CircuitBreaker, RetryBudget, RetryBudgetConfig, RetryPolicy,
+    Balancer, BalancerConfig, Breaker, BreakerConfig, Budget, FinagleBudgetConfig, HystrixConfig,
+    RetryBudgetConfig, RetryPolicy,
 };
 use ruckus_sim::{
     Context, Distribution, Duration, HostId, Instant, Metrics, Process, ProcessId, Property, Scope, Sim,
@@ -116,7 +121,8 @@ pub fn setup(sim: &mut Sim<Node>, config: &Config) {
         config.client.fallback.is_some() || config.tiers.iter().any(|t| t.caller.fallback.is_some());
     for _ in 0..config.clients {
         let caller = Caller::new(config.client, ids(0), measure_from, "");
-        let client = Client::new(config.workload, caller, measure_from, fallbacks);
+        let client =
+            Client::new(config.workload, caller, measure_from, fallbacks).with_schedule(&config.schedule);
         sim.spawn(HostId(host), Node::Client(Box::new(client)));
         host += 1;
     }

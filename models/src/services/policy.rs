@@ -1,13 +1,22 @@
 //! The client-side resilience policies, as plain state machines with no engine in them.
 //!
 //! Each policy is a small value that a caller consults and updates: [`RetryPolicy`] says how
-//! long to wait before the next attempt, [`RetryBudget`] says whether a retry may be spent,
-//! [`CircuitBreaker`] says whether a call may go out at all, and [`Balancer`] picks a backend.
+//! long to wait before the next attempt, [`RetryBudget`] (refilled per request) or
+//! [`FinagleBudget`] (per request and over time) says whether a retry may be spent,
+//! [`CircuitBreaker`] (over the last N calls) or [`HystrixBreaker`] (over a time window) says
+//! whether a call may go out at all, and [`Balancer`] picks a backend.
 //! Keeping them free of `Context` lets their unit tests drive them through exact sequences,
 //! and keeps every random draw on the calling process's own stream (passed in as `&mut Random`).
 
 use ruckus_sim::{Duration, Instant, Random};
 use serde::{Deserialize, Serialize};
+
+mod breaker;
+mod budget;
+mod window;
+
+pub use breaker::{Breaker, HystrixBreaker, HystrixConfig, HystrixState};
+pub use budget::{Budget, FinagleBudget, FinagleBudgetConfig};
 
 /// How the wait before a retry is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,8 +11,9 @@ use super::*;
 /// at all), `amplification`
 /// (attempts per offered request), `latency_{mean,p50,p99,p999}_ms`, `recovery_time_s` (from
 /// the last degradation's end to the first window whose successes reach `recovery_threshold` of
-/// the offers in it, warm-up included; the rest of the run if never, with `recovered` = 0) and
-/// the raw counters.
+/// the offers in it, warm-up included; the rest of the run if never, with `recovered` = 0),
+/// `final_success_rate` (the share of the offers in the run's last `recovery_window` that
+/// succeeded: where a run ended up, e.g. still stuck in a retry storm or not) and the raw counters.
 pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, v) in metrics.counters() {
@@ -95,6 +96,24 @@ pub fn summarize(config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<S
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
+    // Where the run ended up: the share of the last window's offers that succeeded (a success
+    // started at its `ok_at` minus its `latency`: the two are recorded together).
+    let w = config.recovery_window.0.max(1);
+    let from = end.as_nanos().saturating_sub(w);
+    let last_offers = metrics
+        .samples("offered_at")
+        .iter()
+        .filter(|&&t| t >= from)
+        .count();
+    if last_offers > 0 {
+        let last_ok = metrics
+            .samples("ok_at")
+            .iter()
+            .zip(metrics.samples("latency"))
+            .filter(|&(&done, &took)| done.saturating_sub(took) >= from)
+            .count();
+        out.insert("final_success_rate".into(), last_ok as f64 / last_offers as f64);
+    }
     if let Some(trigger) = trigger {
         // From the trigger's end, even when it ends inside the warm-up: the warm-up's offers
         // and successes count here (else the first window with data would be `measure_after`).

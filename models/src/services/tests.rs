@@ -8,6 +8,7 @@ use super::*;
 use ruckus_sim::{Limits, SimConfig, Verdict, check_determinism};
 
 mod measured;
+mod policies;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

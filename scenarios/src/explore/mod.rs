@@ -61,6 +61,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../data/experiments/retry_storm.toml"),
     ),
     ("mm1", include_str!("../../data/experiments/mm1.toml")),
+    ("mmc", include_str!("../../data/experiments/mmc.toml")),
     (
         "discovery_crash",
         include_str!("../../data/experiments/discovery_crash.toml"),

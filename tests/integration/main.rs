@@ -3,6 +3,7 @@
 mod check;
 mod check_trace;
 mod cli;
+mod costs;
 mod coverage;
 mod determinism;
 mod explore;

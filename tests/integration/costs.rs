@@ -34,7 +34,10 @@ fn raft_with_disk_latency_commits_later_than_without() {
     for seed in 1..=2 {
         let (fast, _, fast_print) = run(&plain, seed);
         let (synced, _, slow_print) = run(&slow, seed);
-        assert_ne!(fast_print, slow_print, "seed {seed}: disk latency changed nothing");
+        assert_ne!(
+            fast_print, slow_print,
+            "seed {seed}: disk latency changed nothing"
+        );
         // Each write waits for the leader's and a majority's fsync of its entry.
         let (a, b) = (
             mean(fast.samples("raft.client.latency_ns")),
@@ -52,7 +55,10 @@ fn costs_off_leave_a_run_as_it_was() {
     let plain = scenario("raft_leader_crash", &[]);
     let zero = scenario(
         "raft_leader_crash",
-        &["topology.costs.handler=\"0ms\"", "topology.costs.disk_sync=\"0ms\""],
+        &[
+            "topology.costs.handler=\"0ms\"",
+            "topology.costs.disk_sync=\"0ms\"",
+        ],
     );
     let busy = scenario("raft_leader_crash", &["topology.costs.handler=\"200us\""]);
     let (_, _, a) = run(&plain, 1);
@@ -87,12 +93,21 @@ fn without_timeout_randomness_only_clocks_that_start_apart_elect_a_leader() {
         "limits.horizon=\"3s\"",
     ];
     let (together, end, _) = run(&scenario("raft_leader_crash", &fixed), 1);
-    assert_eq!(together.counter("raft.leaders_elected"), 0, "identical servers split forever");
-    let config = scenario("raft_leader_crash", &fixed).model_config::<RaftModel>().unwrap();
+    assert_eq!(
+        together.counter("raft.leaders_elected"),
+        0,
+        "identical servers split forever"
+    );
+    let config = scenario("raft_leader_crash", &fixed)
+        .model_config::<RaftModel>()
+        .unwrap();
     let s = RaftModel::summarize(&config, &together, end);
     assert!(s["raft.split_vote_rounds"] >= 5.0, "{s:?}");
     let mut apart = fixed.to_vec();
     apart.push("topology.clock_spread.start_jitter_max=\"100ms\"");
     let (spread, _, _) = run(&scenario("raft_leader_crash", &apart), 1);
-    assert!(spread.counter("raft.leaders_elected") >= 1, "the first to boot wins");
+    assert!(
+        spread.counter("raft.leaders_elected") >= 1,
+        "the first to boot wins"
+    );
 }

@@ -111,3 +111,22 @@ fn without_timeout_randomness_only_clocks_that_start_apart_elect_a_leader() {
         "the first to boot wins"
     );
 }
+
+#[test]
+fn bad_costs_and_spreads_are_located_errors() {
+    let err = |set: &str| {
+        let sets = vec![set.to_string()];
+        Scenario::load(&Registry::builtin(), "raft", &sets)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("topology.clock_spread.drift_max_ppm=200000");
+    assert!(
+        e.contains("topology.clock_spread") && e.contains("drift_max_ppm"),
+        "{e}"
+    );
+    let e = err("topology.costs.disk_sync={ uniform = { min = \"5ms\", max = \"1ms\" } }");
+    assert!(e.contains("topology.costs") && e.contains("disk_sync"), "{e}");
+    let e = err("topology.costs.cpu=\"1ms\"");
+    assert!(e.contains("cpu") && e.contains("handler"), "{e}");
+}

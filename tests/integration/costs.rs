@@ -130,3 +130,30 @@ fn bad_costs_and_spreads_are_located_errors() {
     let e = err("topology.costs.cpu=\"1ms\"");
     assert!(e.contains("cpu") && e.contains("handler"), "{e}");
 }
+
+#[test]
+fn a_slow_disk_fault_parses_prints_and_shrinks_like_the_others() {
+    let s = scenario(
+        "raft_leader_crash",
+        &[
+            "faults.plan={ actions = [{ at = \"1s\", fault = { slow_disk = { host = 2, factor = 8, duration = \"2s\" } } }] }",
+            "topology.costs.disk_sync=\"2ms\"",
+        ],
+    );
+    let plan = runner::fault_plan(&s, 1);
+    let fault = &plan.actions[0].fault;
+    assert_eq!(fault.to_string(), "slow disk h2 x8 for 2.000000000s");
+    assert_eq!(fault.kind(), ruckus_sim::FaultKind::SlowDisk);
+    let hosts = runner::topology(&s.topology).hosts().to_vec();
+    let simpler = ruckus_sim::shrink::simplifications(fault, &hosts);
+    assert!(
+        simpler.iter().any(|f| f.to_string() == "slow disk h2 x4 for 2.000000000s"),
+        "{simpler:?}"
+    );
+    // It slows the run: syncs on host 2 take 16 ms for 2 s.
+    let (_, _, slowed) = run(&s, 1);
+    let mut healthy = s.clone();
+    healthy.faults.enabled = false;
+    let (_, _, plain) = run(&healthy, 1);
+    assert_ne!(slowed, plain);
+}

@@ -147,7 +147,9 @@ fn a_slow_disk_fault_parses_prints_and_shrinks_like_the_others() {
     let hosts = runner::topology(&s.topology).hosts().to_vec();
     let simpler = ruckus_sim::shrink::simplifications(fault, &hosts);
     assert!(
-        simpler.iter().any(|f| f.to_string() == "slow disk h2 x4 for 2.000000000s"),
+        simpler
+            .iter()
+            .any(|f| f.to_string() == "slow disk h2 x4 for 2.000000000s"),
         "{simpler:?}"
     );
     // It slows the run: syncs on host 2 take 16 ms for 2 s.

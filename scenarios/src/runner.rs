@@ -28,6 +28,8 @@ pub fn topology(spec: &TopologySpec) -> Topology {
             spec.inter_zone.unwrap_or(spec.latency),
         ),
     };
+    t.set_costs(spec.costs);
+    t.clock_spread = spec.clock_spread;
     for c in &spec.clocks {
         let host = t.host_mut(HostId(c.host));
         host.clock.offset_ns = c.offset_ns;
@@ -437,6 +439,8 @@ mod tests {
             zones: None,
             inter_zone: None,
             clocks: Vec::new(),
+            costs: Default::default(),
+            clock_spread: Default::default(),
         }
     }
 

@@ -13,6 +13,10 @@
 //! hosts = 5
 //! layout = "single_switch"      # or "zoned" (with `zones` and `inter_zone`)
 //! latency = { uniform = { min = "1ms", max = "10ms" } }
+//! # optional: what work costs on every host (none by default; see ruckus_sim::costs)
+//! costs = { handler = { exponential = { mean = "50us" } }, disk_sync = "2ms" }
+//! # optional: clocks that start apart, drawn per seed and host (off by default)
+//! clock_spread = { offset_max = "100ms", drift_max_ppm = 50, start_jitter_max = "150ms" }
 //!
 //! [workload]                    # the model's workload parameters (merged into its Config)
 //! in_flight = 50
@@ -42,7 +46,8 @@
 //! ## Faults
 //!
 //! `[faults.profile]` takes, per kind of fault, a rate (`crash`, `pause`, `kill_process`,
-//! `partition`, `clog`, `slow_link`, `clock_jump`, `clock_drift`, `network_chaos`, `degrade`:
+//! `partition`, `clog`, `slow_link`, `clock_jump`, `clock_drift`, `network_chaos`, `degrade`,
+//! `slow_disk`:
 //! each `{ mean_interval, duration_min, duration_max }`), the bounds `max_hosts_down`,
 //! `quiet_period`, `swarm`, `clock_jump_max`, `clock_drift_max_ppm`, `slow_factor_max`,
 //! `chaos` and `degrade_modes`, and the chaos family, each part optional and combinable
@@ -107,7 +112,9 @@ use crate::error::ScenarioError;
 use crate::limits;
 use crate::registry::{ModelRef, Registry};
 use crate::runner;
-use ruckus_sim::{BuggifyConfig, Distribution, Fault, FaultPlan, FaultProfile, Limits, Model};
+use ruckus_sim::{
+    BuggifyConfig, ClockSpread, Distribution, Fault, FaultPlan, FaultProfile, HostCosts, Limits, Model,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -158,6 +165,18 @@ pub struct TopologySpec {
     /// Hosts with skewed or drifting clocks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<HostClock>,
+    /// What work costs on every host: CPU time per handled event, disk sync latency
+    /// (`[topology.costs]`; none by default, see `ruckus_sim::costs`).
+    #[serde(default, skip_serializing_if = "is_free")]
+    pub costs: HostCosts,
+    /// Per-host clock offsets, drift and boot times drawn from the seed
+    /// (`[topology.clock_spread]`; off by default).
+    #[serde(default, skip_serializing_if = "ClockSpread::is_off")]
+    pub clock_spread: ClockSpread,
+}
+
+fn is_free(c: &HostCosts) -> bool {
+    *c == HostCosts::default()
 }
 
 /// The `[faults]` part: a profile expanded per seed, or an explicit plan, and a switch.
@@ -852,6 +871,10 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
             }
         }
     }
+    t.costs.validate().map_err(|m| cx.error(&at("costs"), m))?;
+    t.clock_spread
+        .validate()
+        .map_err(|m| cx.error(&at("clock_spread"), m))?;
     for (i, c) in t.clocks.iter().enumerate() {
         if c.host >= t.hosts {
             let path = vec![

@@ -163,6 +163,14 @@ impl<'a, P: Process, M, T> Scope<'_, 'a, P, M, T> {
     pub fn storage(&mut self) -> Storage<'_> {
         self.ctx.storage()
     }
+    /// Spends virtual processing time in this handler (see [`Context::spend`]).
+    pub fn spend(&mut self, cpu: Duration) {
+        self.ctx.spend(cpu);
+    }
+    /// The time this handler has spent so far (see [`Context::spent`]).
+    pub fn spent(&self) -> Duration {
+        self.ctx.spent()
+    }
     /// Adds `delta` to a counter metric.
     pub fn count(&mut self, metric: &str, delta: u64) {
         self.ctx.count(metric, delta);

@@ -154,6 +154,17 @@ pub enum Fault {
         /// How long it lasts.
         duration: Duration,
     },
+    /// The host's storage syncs take `factor` times their latency (a failing or contended
+    /// disk). It multiplies the host's disk sync latency (`HostCosts::disk_sync`): a host
+    /// whose syncs are instant stays instant. Environmental, like `Degrade`: a crash keeps it.
+    SlowDisk {
+        /// The host.
+        host: HostId,
+        /// Sync latency multiplier.
+        factor: u32,
+        /// How long it lasts.
+        duration: Duration,
+    },
 }
 
 /// The kinds of fault, for profiles and swarm testing.
@@ -180,11 +191,13 @@ pub enum FaultKind {
     NetworkChaos,
     /// `Fault::Degrade`.
     Degrade,
+    /// `Fault::SlowDisk`.
+    SlowDisk,
 }
 
 impl FaultKind {
     /// Every kind, in the fixed order used for generation.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::KillProcess,
@@ -196,6 +209,7 @@ impl FaultKind {
         FaultKind::NetworkChaos,
         // Last, so the swarm stream's draws for the older kinds stay where they were.
         FaultKind::Degrade,
+        FaultKind::SlowDisk,
     ];
 
     /// The snake_case name used in files and streams.
@@ -211,6 +225,7 @@ impl FaultKind {
             FaultKind::ClockDrift => "clock_drift",
             FaultKind::NetworkChaos => "network_chaos",
             FaultKind::Degrade => "degrade",
+            FaultKind::SlowDisk => "slow_disk",
         }
     }
 }
@@ -233,7 +248,8 @@ macro_rules! duration_field {
             | Fault::PauseRole { paused_for: $d, .. }
             | Fault::KillRole { down_for: $d, .. }
             | Fault::IsolateRole { duration: $d, .. }
-            | Fault::DegradeRole { duration: $d, .. } => $some,
+            | Fault::DegradeRole { duration: $d, .. }
+            | Fault::SlowDisk { duration: $d, .. } => $some,
             Fault::ClockJump { .. } => $none,
         }
     };
@@ -258,6 +274,7 @@ impl Fault {
             Fault::KillRole { .. } => FaultKind::KillProcess,
             Fault::IsolateRole { .. } => FaultKind::Partition,
             Fault::DegradeRole { .. } => FaultKind::Degrade,
+            Fault::SlowDisk { .. } => FaultKind::SlowDisk,
         }
     }
 
@@ -296,7 +313,8 @@ impl Fault {
             | Fault::KillProcess { host, .. }
             | Fault::ClockJump { host, .. }
             | Fault::ClockDrift { host, .. }
-            | Fault::Degrade { host, .. } => vec![*host],
+            | Fault::Degrade { host, .. }
+            | Fault::SlowDisk { host, .. } => vec![*host],
             Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => vec![*from, *to],
             Fault::Partition { partition, .. } => match partition {
                 Partition::Isolate { host } => vec![*host],
@@ -365,6 +383,11 @@ impl fmt::Display for Fault {
                 mode,
                 duration,
             } => write!(f, "degrade {target} {mode:?} for {duration}"),
+            Fault::SlowDisk {
+                host,
+                factor,
+                duration,
+            } => write!(f, "slow disk {host} x{factor} for {duration}"),
         }
     }
 }
@@ -547,6 +570,8 @@ pub struct FaultProfile {
     pub network_chaos: Option<FaultRate>,
     /// Periods of a host degradation, each with one of `degrade_modes` (none when that is empty).
     pub degrade: Option<FaultRate>,
+    /// Periods of a slow disk (syncs `2..=slow_factor_max` times slower).
+    pub slow_disk: Option<FaultRate>,
     /// The model-defined conditions `degrade` picks from (e.g. `"slow:4"`, `"stall"`).
     pub degrade_modes: Vec<String>,
     /// At most this many hosts crashed or paused at once.
@@ -560,7 +585,7 @@ pub struct FaultProfile {
     pub clock_jump_max: Duration,
     /// Largest drift, either direction, in parts per million.
     pub clock_drift_max_ppm: i64,
-    /// Largest slow-link factor.
+    /// Largest slow-link and slow-disk factor.
     pub slow_factor_max: u32,
     /// Rates used while network chaos is active.
     pub chaos: NetworkChaos,
@@ -594,6 +619,7 @@ impl Default for FaultProfile {
             clock_drift: None,
             network_chaos: None,
             degrade: None,
+            slow_disk: None,
             degrade_modes: Vec::new(),
             max_hosts_down: 1,
             quiet_period: Duration::from_secs(5),
@@ -641,6 +667,7 @@ impl FaultProfile {
             FaultKind::ClockDrift => self.clock_drift,
             FaultKind::NetworkChaos => self.network_chaos,
             FaultKind::Degrade => self.degrade,
+            FaultKind::SlowDisk => self.slow_disk,
         }
     }
 
@@ -657,6 +684,7 @@ impl FaultProfile {
             FaultKind::ClockDrift => &mut self.clock_drift,
             FaultKind::NetworkChaos => &mut self.network_chaos,
             FaultKind::Degrade => &mut self.degrade,
+            FaultKind::SlowDisk => &mut self.slow_disk,
         }
     }
 
@@ -743,11 +771,12 @@ impl FaultProfile {
         if !hosts.is_empty() {
             for kind in FaultKind::ALL {
                 let Some(rate) = self.rate(kind) else { continue };
+                // Always draw, so one kind's swarm choice does not depend on which others are on
+                // (nor on whether degrade has modes).
+                let swarm_off = swarm.chance(0.5);
                 if kind == FaultKind::Degrade && self.degrade_modes.is_empty() {
                     continue;
                 }
-                // Always draw, so one kind's swarm choice does not depend on which others are on.
-                let swarm_off = swarm.chance(0.5);
                 if self.swarm && swarm_off {
                     continue;
                 }
@@ -842,6 +871,11 @@ impl FaultProfile {
             FaultKind::Degrade => Fault::Degrade {
                 host,
                 mode: self.degrade_modes[rng.below(self.degrade_modes.len() as u64) as usize].clone(),
+                duration: d,
+            },
+            FaultKind::SlowDisk => Fault::SlowDisk {
+                host,
+                factor: rng.range_inclusive(2, u64::from(self.slow_factor_max.max(2))) as u32,
                 duration: d,
             },
         }

@@ -68,6 +68,7 @@ pub mod buggify;
 pub mod client_history;
 pub mod clock;
 pub mod component;
+pub mod costs;
 pub mod disk;
 pub mod divergence;
 pub mod fault;
@@ -90,6 +91,7 @@ pub use buggify::BuggifyConfig;
 pub use client_history::{ClientOp, Datum, OpType};
 pub use clock::{Clock, ClockConfig};
 pub use component::Scope;
+pub use costs::{ClockSpread, HostCosts};
 pub use disk::DiskFaultConfig;
 pub use divergence::Divergence;
 pub use fault::{

@@ -19,6 +19,7 @@
 //! halves split over 4,096 hosts is added and removed in 5.6 us.
 
 use crate::clock::ClockConfig;
+use crate::costs::{ClockSpread, HostCosts};
 use crate::rng::{Distribution, Random};
 use crate::time::{Duration, Instant};
 use petgraph::graph::{NodeIndex, UnGraph};
@@ -76,6 +77,9 @@ pub struct HostSpec {
     pub zone: Option<String>,
     /// The host clock's initial offset and drift.
     pub clock: ClockConfig,
+    /// CPU time per handled event and storage sync latency (none by default).
+    #[serde(default)]
+    pub costs: HostCosts,
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +96,8 @@ pub struct Topology {
     host_nodes: Vec<NodeIndex>,
     /// Latency between two processes on the same host.
     pub loopback: Distribution,
+    /// Per-host clock offsets, drift and boot times drawn from the seed (off by default).
+    pub clock_spread: ClockSpread,
 }
 
 impl Default for Topology {
@@ -101,6 +107,7 @@ impl Default for Topology {
             hosts: Vec::new(),
             host_nodes: Vec::new(),
             loopback: Distribution::constant(Duration::from_micros(1)),
+            clock_spread: ClockSpread::default(),
         }
     }
 }
@@ -155,6 +162,7 @@ impl Topology {
                 name: format!("h{i}"),
                 zone: None,
                 clock: ClockConfig::default(),
+                costs: HostCosts::default(),
             });
             t.link_host(h, switch, Distribution::constant(Duration::ZERO));
         }
@@ -178,6 +186,7 @@ impl Topology {
                 name: format!("h{i}"),
                 zone: Some(format!("z{z}")),
                 clock: ClockConfig::default(),
+                costs: HostCosts::default(),
             });
             t.link_host(h, switches[z as usize], Distribution::constant(Duration::ZERO));
         }
@@ -187,6 +196,13 @@ impl Topology {
     /// The hosts, indexed by `HostId`.
     pub fn hosts(&self) -> &[HostSpec] {
         &self.hosts
+    }
+
+    /// Gives every host the same costs (CPU time per event, disk sync latency).
+    pub fn set_costs(&mut self, costs: HostCosts) {
+        for h in &mut self.hosts {
+            h.costs = costs;
+        }
     }
 
     /// Mutable access to a host's description (to set its clock or zone).
@@ -1130,6 +1146,7 @@ mod tests {
                     name: format!("h{i}"),
                     zone: None,
                     clock: ClockConfig::default(),
+                    costs: HostCosts::default(),
                 })
             })
             .collect();

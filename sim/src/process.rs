@@ -148,7 +148,9 @@ impl<P: Process> Context<'_, P> {
     /// comparing readings across hosts, clock-based tokens. Do not measure elapsed time with
     /// it (leases, timeouts, TTLs): a jump makes such a span wrong; use [`monotonic`](Self::monotonic).
     pub fn now(&self) -> Instant {
-        self.core.hosts[self.host.index()].clock.local(self.core.now)
+        self.core.hosts[self.host.index()]
+            .clock
+            .local(self.core.now.saturating_add(self.core.spent))
     }
 
     /// The host's monotonic clock: the same oscillator as [`now`](Self::now) (offset and
@@ -157,7 +159,23 @@ impl<P: Process> Context<'_, P> {
     /// on this host (its origin is arbitrary), and it still drifts: a lease that must hold
     /// against a fast or slow clock needs a drift margin. Timers run on this clock.
     pub fn monotonic(&self) -> Instant {
-        self.core.hosts[self.host.index()].clock.monotonic(self.core.now)
+        self.core.hosts[self.host.index()]
+            .clock
+            .monotonic(self.core.now.saturating_add(self.core.spent))
+    }
+
+    /// Spends `cpu` of virtual processing time in this handler (see [`crate::costs`]): what it
+    /// does afterwards takes effect that much later (messages depart, timers count and clocks
+    /// read from there), and the host stays busy, its other events waiting, until the handler's
+    /// whole cost has elapsed.
+    pub fn spend(&mut self, cpu: Duration) {
+        self.core.spent = self.core.spent.saturating_add(cpu);
+    }
+
+    /// The time this handler has spent so far: the host's handler cost for this event, what
+    /// it [`spend`](Self::spend)s and its storage syncs.
+    pub fn spent(&self) -> Duration {
+        self.core.spent
     }
 
     /// The model-defined conditions (`Fault::Degrade` modes) active on this host now, in the
@@ -200,9 +218,12 @@ impl<P: Process> Context<'_, P> {
 
     /// This process's durable storage on its host's disk.
     pub fn storage(&mut self) -> Storage<'_> {
+        let core = &mut *self.core;
+        let host = &mut core.hosts[self.host.index()];
         Storage {
-            disk: &mut self.core.hosts[self.host.index()].disk,
+            disk: &mut host.disk,
             process: self.me.0,
+            timing: Some((&mut host.disk_timing, &mut core.spent)),
         }
     }
 
@@ -341,6 +362,8 @@ impl std::error::Error for DecodeError {}
 pub struct Storage<'a> {
     disk: &'a mut crate::disk::Disk,
     process: u32,
+    /// The host's sync latency and the handler's time spent, which a sync adds to.
+    timing: Option<(&'a mut crate::costs::DiskTiming, &'a mut Duration)>,
 }
 
 impl Storage<'_> {
@@ -356,9 +379,16 @@ impl Storage<'_> {
     pub fn delete(&mut self, key: &str) {
         self.disk.delete(self.process, key);
     }
-    /// Makes every earlier write of this process durable (fsync).
+    /// Makes every earlier write of this process durable (fsync). It takes the host's disk
+    /// sync latency (times any slow-disk fault in force), spent by the handler like CPU time:
+    /// the single-threaded handler stalls on the fsync (see [`crate::costs`]). The writes are
+    /// durable at once: a crash during the stall keeps them.
     pub fn sync(&mut self) {
         self.disk.sync(self.process);
+        if let Some((timing, spent)) = &mut self.timing {
+            let took = timing.sync_time();
+            **spent = spent.saturating_add(took);
+        }
     }
     /// Every key this process has, sorted.
     pub fn keys(&self) -> Vec<String> {
@@ -410,6 +440,7 @@ mod tests {
         let mut storage = Storage {
             disk: &mut disk,
             process: 3,
+            timing: None,
         };
         storage.put_value("state", &state);
         storage.sync();
@@ -421,6 +452,7 @@ mod tests {
         let storage = Storage {
             disk: &mut disk,
             process: 3,
+            timing: None,
         };
         assert_eq!(storage.get_value::<Persistent>("state"), Some(Ok(state)));
         let torn = storage.get_value::<BTreeMap<String, u32>>("index");

@@ -823,10 +823,15 @@ fn run_writes_an_html_report_over_time() {
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
         .expect("the run prints its fault count");
     assert!(faults > 0);
+    // The group's three charts, and the rates of the catalog's Raft election rounds and
+    // leaders elected (`raft.election_round`, `raft.leader_elected` timed series).
+    for title in ["raft.election_round", "raft.leader_elected"] {
+        assert!(html.contains(title), "missing {title}");
+    }
     assert_eq!(
         html.matches("class=\"band\"").count(),
-        3 * faults,
-        "every fault in each of 3 charts"
+        5 * faults,
+        "every fault in each of 5 charts"
     );
     assert!(html.contains(">heal</text>"));
     for forbidden in ["<script", "https://", "<link", "@import"] {

@@ -4,6 +4,7 @@ mod check;
 mod check_trace;
 mod cli;
 mod clock_steps;
+mod costs;
 mod coverage;
 mod determinism;
 mod explore;

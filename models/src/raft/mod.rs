@@ -61,6 +61,7 @@
 //! timeout and large drift make it hundreds of milliseconds; a correct lease then needs a
 //! margin of at least `2d/(1+d)` (46% at 30%: the switched-off hunt uses 50%).
 
+pub mod availability;
 mod client;
 mod export;
 mod invariants;

@@ -1,7 +1,8 @@
 //! Raft as a model scenario files can name.
 
 use super::{Config, Raft, properties, setup};
-use ruckus_sim::{Property, Sim};
+use ruckus_sim::{Instant, Metrics, Property, Sim};
+use std::collections::BTreeMap;
 
 /// Raft with a replicated key-value store, linearizability checking and four bug switches.
 #[derive(Debug)]
@@ -50,6 +51,11 @@ impl ruckus_sim::Model for RaftModel {
     /// `lease_without_drift_margin`), and a leader change during a partition.
     fn probes() -> &'static [&'static str] {
         PROBES
+    }
+    /// The election figures of [`super::availability::summarize`]: split-vote rounds and the
+    /// time without a leader after the leader fails.
+    fn summarize(_config: &Config, metrics: &Metrics, end: Instant) -> BTreeMap<String, f64> {
+        super::availability::summarize(metrics, end)
     }
     fn check(config: &Config, hosts: u32) -> Result<(), String> {
         config.validate()?;

@@ -445,6 +445,7 @@ impl<S: StateMachine> Server<S> {
         self.election_started = cx.now();
         self.persist_meta(cx);
         cx.count("raft.elections", 1);
+        cx.observe_timed(super::availability::ELECTION_ROUND, self.term);
         self.reset_election_timer(cx);
         if self.votes.count_ones() >= self.majority() {
             self.become_leader(cx);
@@ -539,6 +540,8 @@ impl<S: StateMachine> Server<S> {
             cx.cancel_timer(t);
         }
         cx.count("raft.leaders_elected", 1);
+        let code = super::availability::leader_code(cx.host(), cx.id());
+        cx.observe_timed(super::availability::LEADER_ELECTED, code);
         cx.observe(
             "raft.election_ns",
             cx.now().saturating_since(self.election_started).0,

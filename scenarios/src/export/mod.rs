@@ -347,7 +347,8 @@ fn fault_hosts(fault: &Fault) -> Vec<u32> {
         | Fault::KillProcess { host, .. }
         | Fault::ClockJump { host, .. }
         | Fault::ClockDrift { host, .. }
-        | Fault::Degrade { host, .. } => vec![host.0],
+        | Fault::Degrade { host, .. }
+        | Fault::SlowDisk { host, .. } => vec![host.0],
         Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => vec![from.0, to.0],
         Fault::Partition { partition, .. } => match partition {
             Partition::Isolate { host } => vec![host.0],

@@ -148,6 +148,9 @@ impl Bounds {
                 Fault::SlowLink { factor, .. } if *factor > p.slow_factor_max.max(2) => {
                     return Err(format!("fault #{i} slows a link past x{}", p.slow_factor_max));
                 }
+                Fault::SlowDisk { factor, .. } if *factor > p.slow_factor_max.max(2) => {
+                    return Err(format!("fault #{i} slows a disk past x{}", p.slow_factor_max));
+                }
                 Fault::CrashHost { host, .. } | Fault::PauseHost { host, .. } => {
                     down.push((*host, a.at, a.at.saturating_add(d)));
                 }
@@ -315,7 +318,8 @@ fn retarget(fault: &mut Fault, bounds: &Bounds, rng: &mut Random) -> bool {
         | Fault::PauseHost { host, .. }
         | Fault::ClockJump { host, .. }
         | Fault::ClockDrift { host, .. }
-        | Fault::Degrade { host, .. } => other_host(*host, n, rng).map(|h| *host = h).is_some(),
+        | Fault::Degrade { host, .. }
+        | Fault::SlowDisk { host, .. } => other_host(*host, n, rng).map(|h| *host = h).is_some(),
         Fault::KillProcess {
             host, process_index, ..
         } => {

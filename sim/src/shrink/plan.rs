@@ -585,6 +585,15 @@ pub fn simplifications(fault: &Fault, hosts: &[HostSpec]) -> Vec<Fault> {
             factor: (*factor / 2).max(2),
             duration: *duration,
         }),
+        Fault::SlowDisk {
+            host,
+            factor,
+            duration,
+        } if *factor > 2 => out.push(Fault::SlowDisk {
+            host: *host,
+            factor: (*factor / 2).max(2),
+            duration: *duration,
+        }),
         Fault::ClockJump { host, delta_ns } if delta_ns.unsigned_abs() >= 2 * PlanSearch::DURATION_MIN.0 => {
             out.push(Fault::ClockJump {
                 host: *host,

@@ -65,6 +65,13 @@ pub(crate) struct HostState<P: Process> {
     pub(crate) disk_rng: Random,
     /// Drift to return to when a drift fault ends.
     pub(crate) base_drift_ppm: i64,
+    /// The host's CPU is busy (with an earlier handler's cost, or booting) until then.
+    pub(crate) busy_until: Instant,
+    /// CPU time each handler call takes, and the stream it is drawn from.
+    pub(crate) handler_cost: Option<crate::rng::Distribution>,
+    pub(crate) cpu_rng: Random,
+    /// Storage sync latency and the slow-disk faults in force.
+    pub(crate) disk_timing: crate::costs::DiskTiming,
     /// Active `Fault::Degrade` conditions as (fault index, mode), in the order they began.
     /// Environmental: a crash keeps them, their end or the heal removes them.
     pub(crate) degradations: Vec<(u32, String)>,
@@ -76,6 +83,9 @@ pub(crate) struct HostState<P: Process> {
 pub(crate) struct HostStatus {
     pub(crate) up: bool,
     pub(crate) paused: bool,
+    /// Whether the host has a handler cost or has ever been busy: only then are its events
+    /// checked against `busy_until` (so a run without costs pays nothing for them).
+    pub(crate) costly: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -117,6 +127,8 @@ pub(crate) struct Core<P: Process> {
     pub(crate) stopped: Vec<ProcessId>,
     pub(crate) stop_requested: bool,
     pub(crate) deliveries: u64,
+    /// Virtual time the running handler has spent so far (zero between handlers).
+    pub(crate) spent: Duration,
     pub(crate) disk_faults: DiskFaultConfig,
     /// Most processes the run may hold.
     pub(crate) max_processes: usize,
@@ -162,7 +174,8 @@ impl<P: Process> Core<P> {
     #[inline]
     pub(crate) fn send(&mut self, from: ProcessId, from_host: HostId, to: ProcessId, message: P::Message) {
         let target = self.procs[to.index()];
-        let now = self.now;
+        // A message departs once the time the handler spent so far has elapsed.
+        let now = self.now.saturating_add(self.spent);
         match self.net.transmit(from_host, target.host, now, &mut self.net_rng) {
             Transmission::Dropped => {}
             Transmission::Once(t) => {
@@ -213,7 +226,7 @@ impl<P: Process> Core<P> {
         let id = self.next_timer;
         self.live_timers.insert(id);
         let delay = self.hosts[host.index()].clock.true_duration(after);
-        let at = self.now.saturating_add(delay);
+        let at = self.now.saturating_add(self.spent).saturating_add(delay);
         let incarnation = self.procs[me.index()].incarnation;
         self.push(
             at,

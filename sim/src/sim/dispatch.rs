@@ -7,7 +7,7 @@ use crate::network::HostId;
 use crate::process::{Context, Process, ProcessId};
 use crate::property::Lifecycle;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 impl<P: Process> Sim<P> {
@@ -217,6 +217,16 @@ impl<P: Process> Sim<P> {
             self.defer(event, meta.host);
             return Ok(());
         }
+        if host.costly && deliverable {
+            let free_at = self.core.hosts[meta.host.index()].busy_until;
+            if free_at > self.core.now {
+                // The host's CPU is busy: the event waits its turn (FIFO: requeued in the
+                // order events come up, each with a new sequence number).
+                self.core
+                    .push(free_at, event.target, event.incarnation, event.payload);
+                return Ok(());
+            }
+        }
         if let Some(id) = timer {
             self.core.live_timers.remove(&id);
         }
@@ -224,9 +234,26 @@ impl<P: Process> Sim<P> {
             self.drop_event(event);
             return Ok(());
         }
+        if host.costly {
+            let hs = &mut self.core.hosts[meta.host.index()];
+            if let Some(cost) = hs.handler_cost {
+                self.core.spent = cost.sample(&mut hs.cpu_rng);
+            }
+        }
         self.handle(event, meta.host, meta.incarnation)?;
+        if self.core.spent != Duration::ZERO {
+            self.end_busy(meta.host);
+        }
         self.apply_spawns_and_stops();
         Ok(())
+    }
+
+    /// The handler spent time: its host is busy until that time has elapsed.
+    #[cold]
+    fn end_busy(&mut self, host: HostId) {
+        let spent = std::mem::take(&mut self.core.spent);
+        self.core.hosts[host.index()].busy_until = self.core.now.saturating_add(spent);
+        self.core.status[host.index()].costly = true;
     }
 
     /// Keeps an event for a paused host until it resumes.

@@ -54,6 +54,14 @@ impl<P: Process> Sim<P> {
                 hs.clock.set_drift(now, ppm);
             }
             Fault::Degrade { host, mode, .. } => self.degrade(host, i, mode, begin),
+            Fault::SlowDisk { host, factor, .. } => {
+                let slow = &mut self.core.hosts[host.index()].disk_timing.slow;
+                if begin {
+                    slow.push((i as u32, factor));
+                } else {
+                    slow.retain(|(k, _)| *k != i as u32);
+                }
+            }
             Fault::CrashRole { .. }
             | Fault::PauseRole { .. }
             | Fault::KillRole { .. }
@@ -126,9 +134,10 @@ impl<P: Process> Sim<P> {
                 (hosts, Vec::new())
             }
             Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => (vec![*from, *to], Vec::new()),
-            Fault::ClockJump { host, .. } | Fault::ClockDrift { host, .. } | Fault::Degrade { host, .. } => {
-                (vec![*host], Vec::new())
-            }
+            Fault::ClockJump { host, .. }
+            | Fault::ClockDrift { host, .. }
+            | Fault::Degrade { host, .. }
+            | Fault::SlowDisk { host, .. } => (vec![*host], Vec::new()),
             Fault::NetworkChaos { .. } => (Vec::new(), Vec::new()),
             Fault::CrashRole { .. }
             | Fault::PauseRole { .. }
@@ -302,7 +311,7 @@ impl<P: Process> Sim<P> {
     }
 
     /// Undoes every fault: restarts crashed hosts and killed processes, resumes paused hosts,
-    /// heals the network, restores clock rates and ends degradations. Clock readings keep any
+    /// heals the network, restores clock rates and ends degradations and slow disks. Clock readings keep any
     /// jumps.
     pub(super) fn heal(&mut self) {
         let r = EventRecord {
@@ -328,6 +337,7 @@ impl<P: Process> Sim<P> {
             let base = hs.base_drift_ppm;
             hs.clock.set_drift(now, base);
             hs.degradations.clear();
+            hs.disk_timing.slow.clear();
         }
         for p in 0..self.core.procs.len() {
             if self.core.procs[p].killed {

@@ -72,6 +72,8 @@ impl<P: Process> Sim<P> {
         status.paused = false;
         let host = &mut self.core.hosts[h.index()];
         host.deferred.clear();
+        // Whatever the CPU was doing is gone with the host.
+        host.busy_until = host.busy_until.min(self.core.now);
         host.disk.crash(&self.core.disk_faults, &mut host.disk_rng);
         for id in host.processes.clone() {
             self.kill(id, Lifecycle::Crashed);

@@ -25,6 +25,7 @@ pub use report::{FailedOperation, Failure, ProcessLabel, Progress, RunReport, Ve
 
 use crate::buggify::{Buggify, BuggifyConfig};
 use crate::clock::Clock;
+use crate::costs::DiskTiming;
 use crate::disk::{Disk, DiskFaultConfig};
 use crate::fault::FaultPlan;
 use crate::metrics::Metrics;
@@ -33,7 +34,7 @@ use crate::process::{HistoryEntry, Process, ProcessId};
 use crate::property::{LifecycleEvent, Property};
 use crate::record::{Fingerprint, FlightRecorder, Observer, digest};
 use crate::rng::Random;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::timers::TimerSet;
 use core::{HostState, HostStatus, Payload};
 use queue::EventQueue;
@@ -145,18 +146,42 @@ impl<P: Process> Sim<P> {
     /// A new simulation of `topology` with no processes yet.
     pub fn new(config: SimConfig, topology: &Topology) -> Sim<P> {
         let seed = config.seed;
+        let spread = topology.clock_spread;
         let hosts: Vec<HostState<P>> = topology
             .hosts()
             .iter()
             .enumerate()
-            .map(|(i, spec)| HostState {
-                clock: Clock::new(spec.clock),
-                disk: Disk::default(),
-                deferred: Vec::new(),
-                processes: Vec::new(),
-                disk_rng: Random::stream(seed, "disk", i as u64),
-                base_drift_ppm: spec.clock.drift_ppm,
-                degradations: Vec::new(),
+            .map(|(i, spec)| {
+                let mut clock = spec.clock;
+                let mut busy_until = Instant::ZERO;
+                if !spread.is_off() {
+                    let d = spread.draw(seed, i);
+                    clock.offset_ns = clock.offset_ns.saturating_add(d.offset_ns);
+                    clock.drift_ppm = (clock.drift_ppm + d.drift_ppm).clamp(-999_999, 999_999);
+                    // Booting: the host's processes start when it is free.
+                    busy_until = Instant(d.boot_at.0);
+                }
+                HostState {
+                    clock: Clock::new(clock),
+                    disk: Disk::default(),
+                    deferred: Vec::new(),
+                    processes: Vec::new(),
+                    disk_rng: Random::stream(seed, "disk", i as u64),
+                    base_drift_ppm: clock.drift_ppm,
+                    busy_until,
+                    handler_cost: spec.costs.handler,
+                    cpu_rng: Random::stream(seed, "costs/cpu", i as u64),
+                    disk_timing: DiskTiming::new(spec.costs.disk_sync, seed, i),
+                    degradations: Vec::new(),
+                }
+            })
+            .collect();
+        let status = hosts
+            .iter()
+            .map(|h| HostStatus {
+                up: true,
+                paused: false,
+                costly: h.handler_cost.is_some() || h.busy_until > Instant::ZERO,
             })
             .collect();
         Sim {
@@ -164,13 +189,7 @@ impl<P: Process> Sim<P> {
                 now: Instant::ZERO,
                 seq: 0,
                 queue: EventQueue::new(),
-                status: vec![
-                    HostStatus {
-                        up: true,
-                        paused: false,
-                    };
-                    hosts.len()
-                ],
+                status,
                 hosts,
                 procs: Vec::new(),
                 lifecycles: Vec::new(),
@@ -189,6 +208,7 @@ impl<P: Process> Sim<P> {
                 stopped: Vec::new(),
                 stop_requested: false,
                 deliveries: 0,
+                spent: Duration::ZERO,
                 disk_faults: config.disk_faults,
                 max_processes: config.max_processes,
                 spawn_refused: None,

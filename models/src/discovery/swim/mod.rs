@@ -4,8 +4,8 @@
 //!
 //! ## The protocol
 //!
-//! - **Probing.** Every `probe_interval` a member probes the next member of a shuffled list
-//!   (re-shuffled after each pass; or a random one, [`TargetSelection`]). No ack within
+//! - **Probing.** Every `probe_interval` a member probes the next member of a random order
+//!   (a new order after each pass; or a random one, [`TargetSelection`]). No ack within
 //!   `probe_timeout`: it asks `indirect_checks` random members to ping the target for it
 //!   (ping-req) and relay the ack. No ack by the end of the round: the target is *suspect*.
 //! - **Suspicion.** A suspect is declared dead when its suspicion runs out. The timeout starts
@@ -118,6 +118,7 @@
 
 mod config;
 pub mod model;
+mod order;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -132,6 +133,7 @@ pub use wire::{
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
+use order::ProbeOrder;
 use table::{Entry, Table};
 
 /// The scope the component's handlers act through, inside any host process `P`.
@@ -219,8 +221,8 @@ pub struct Swim {
     active: u32,
     /// Members known dead (not left).
     dead: u32,
-    probe_order: Vec<u32>,
-    probe_next: usize,
+    /// The round-robin pass (a permutation computed on the fly, `order.rs`).
+    probe_order: ProbeOrder,
     probe: Option<Probe>,
     relays: Vec<Relay>,
     seq: u32,
@@ -260,8 +262,7 @@ impl Swim {
             members: Table::new(n),
             active: 0,
             dead: 0,
-            probe_order: Vec::new(),
-            probe_next: 0,
+            probe_order: ProbeOrder::finished(n as u32),
             probe: None,
             relays: Vec::new(),
             seq: 0,
@@ -974,28 +975,24 @@ impl Swim {
                     .then_some(pick[0])
             }
             TargetSelection::RoundRobin => {
-                // At most two rebuilds: one when the pass is over, one if it had gone stale.
-                for _ in 0..2 {
-                    while self.probe_next < self.probe_order.len() {
-                        let m = self.probe_order[self.probe_next];
-                        self.probe_next += 1;
-                        if self.members.get(m).status().is_active() {
-                            return Some(m);
-                        }
+                let me = self.me;
+                let mine = u32::from(self.members.get(me).status().is_active());
+                if self.active <= mine {
+                    return None; // no other member to probe
+                }
+                // Another active member exists, so the rest of this pass or the next whole
+                // pass holds it.
+                let n = self.members.len() as u32;
+                for _ in 0..2 * n + 1 {
+                    if self.probe_order.is_over() {
+                        self.probe_order.restart(cx.random().next_u64());
                     }
-                    let me = self.me;
-                    self.probe_order.clear();
-                    self.probe_order.extend(
-                        (0..self.members.len() as u32)
-                            .filter(|&i| i != me && self.members.get(i).status().is_active()),
-                    );
-                    cx.random().shuffle(&mut self.probe_order);
-                    self.probe_next = 0;
-                    if self.probe_order.is_empty() {
-                        return None;
+                    let m = self.probe_order.next().expect("a pass just (re)started");
+                    if m != me && self.members.get(m).status().is_active() {
+                        return Some(m);
                     }
                 }
-                None
+                unreachable!("{} active members counted, none found in a whole pass", self.active)
             }
         }
     }

@@ -301,7 +301,7 @@ impl Swim {
     }
     /// Each member's status, by member index: the cheap way to scan the whole table.
     pub fn statuses(&self) -> impl ExactSizeIterator<Item = Status> + '_ {
-        self.members.entries().iter().map(|e| e.status())
+        self.members.entries().map(|e| e.status())
     }
     /// Alive or suspect members known, this one included.
     pub fn active_count(&self) -> u32 {
@@ -332,12 +332,25 @@ impl Swim {
     /// the steady state should skip.
     pub fn assume_joined(&mut self) {
         let first = Incarnation { life: 1, number: 0 };
+        if self.active == 0 && self.members.changed().is_empty() {
+            // A fresh table (every slot unknown): one shared all-alive chunk.
+            self.members.fill_except(self.me, Entry::new(Status::Alive, first));
+            self.active = self.roster.len() - 1;
+            return;
+        }
         for i in (0..self.roster.len()).filter(|&i| i != self.me) {
             if !self.members.get(i).status().is_active() {
                 self.members.set(i, Status::Alive, first, Instant::ZERO);
                 self.active += 1;
             }
         }
+    }
+
+    /// Stores the parts of this member's table that hold the same entries as `other`'s once,
+    /// for both (memory only: nothing this member does or answers changes). Members that
+    /// start joined hold identical tables but for their own entry.
+    pub fn share_table_with(&mut self, other: &Swim) {
+        self.members.share_with(&other.members);
     }
 
     /// Boots the member: a new life (one more than the disk remembers), alive, joined through
@@ -874,7 +887,6 @@ impl Swim {
         let state: Vec<StateEntry> = self
             .members
             .entries()
-            .iter()
             .enumerate()
             .filter(|(_, e)| e.status() != Status::Unknown)
             .map(|(i, e)| StateEntry {

@@ -403,10 +403,16 @@ pub fn setup(sim: &mut Sim<SwimNode>, config: &Config) {
     let schedule: Schedule = schedule.into();
     let board: Board = (0..n).map(|_| Cell::new(Pulse::default())).collect();
     let live_within = config.swim.gossip_interval * 2;
+    let mut first: Option<Swim> = None;
     for i in 0..n {
         let mut swim = Swim::new(config.swim, config.bugs, Rc::clone(&roster), i, Rc::clone(&seeds));
         if config.joined {
             swim.assume_joined();
+            // Joined members' tables differ only in their own entries: store the rest once.
+            match &first {
+                Some(f) => swim.share_table_with(f),
+                None => first = Some(swim.clone()),
+            }
         }
         let node = SwimNode {
             swim,

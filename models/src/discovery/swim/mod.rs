@@ -333,9 +333,11 @@ impl Swim {
     pub fn assume_joined(&mut self) {
         let first = Incarnation { life: 1, number: 0 };
         if self.active == 0 && self.members.changed().is_empty() {
-            // A fresh table (every slot unknown): one shared all-alive chunk.
-            self.members.fill_except(self.me, Entry::new(Status::Alive, first));
-            self.active = self.roster.len() - 1;
+            // A fresh table (every slot unknown): one all-alive chunk, this member's own slot
+            // included, since `start` writes alive in the first life there (this keeps the
+            // whole table equal to, and shareable with, every other joined member's).
+            self.members.fill(Entry::new(Status::Alive, first));
+            self.active = self.roster.len();
             return;
         }
         for i in (0..self.roster.len()).filter(|&i| i != self.me) {

@@ -74,18 +74,20 @@ type Chunk = Rc<[Entry; CHUNK]>;
 
 /// One member's view of the cluster, indexed by member index.
 ///
-/// The entries live in 4 KB chunks shared copy-on-write: a fresh table is one all-unknown
-/// chunk repeated, members that start joined share one all-alive chunk
-/// ([`fill_except`](Table::fill_except), [`share_with`](Table::share_with)), and the engine's
-/// boot image of a member shares the live member's chunks. A member copies a chunk the first
-/// time it changes an entry in it, so memory, and the cache a member's lookups sweep, grow
-/// with how far its view departs from the shared one, not with `n²` (a quiet cluster of
-/// 10,000 joined members holds about 4 KB of entries per member instead of 80 KB). After a
-/// real join (members learning each other one by one) every chunk is private, as before.
+/// The entries live in 4 KB chunks shared copy-on-write, and so does the list of chunks: a
+/// fresh table is one all-unknown chunk repeated, members that start joined share one table
+/// of one all-alive chunk ([`fill`](Table::fill), [`share_with`](Table::share_with)), and the
+/// engine's boot image of a member shares the live member's. A member copies the list and a
+/// chunk the first time it changes an entry in that chunk, so memory, and the cache a
+/// member's lookups sweep, grow with how far its view departs from the shared one, not with
+/// `n²` (a quiet cluster of 10,000 joined members holds one 80 KB table in all instead of
+/// 80 KB per member). After a real join (members learning each other one by one) every chunk
+/// is private, as before.
 #[derive(Clone, Debug)]
 pub struct Table {
     len: usize,
-    chunks: Vec<Chunk>,
+    /// The chunks, themselves shared while no chunk differs from the table they came from.
+    chunks: Rc<Vec<Chunk>>,
     /// `(member, local time it became suspect, dead or left)` for exactly the members in one
     /// of those states, sorted by member.
     changed: Vec<(u32, Instant)>,
@@ -97,7 +99,7 @@ impl Table {
         let unknown: Chunk = Rc::new([Entry::default(); CHUNK]);
         Table {
             len: n,
-            chunks: vec![unknown; n.div_ceil(CHUNK)],
+            chunks: Rc::new(vec![unknown; n.div_ceil(CHUNK)]),
             changed: Vec::new(),
         }
     }
@@ -127,7 +129,8 @@ impl Table {
             return; // nothing changes (and a shared chunk stays shared)
         }
         let at = i as usize;
-        Rc::make_mut(&mut self.chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
+        let chunks = Rc::make_mut(&mut self.chunks);
+        Rc::make_mut(&mut chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
         if old.status() == status {
             return;
         }
@@ -143,34 +146,32 @@ impl Table {
         }
     }
 
-    /// Sets every slot but `except` to `entry` (untracked: alive or unknown), the chunks
-    /// sharing one copy. Only for a fresh table: every slot unknown.
-    pub fn fill_except(&mut self, except: u32, entry: Entry) {
+    /// Sets every slot to `entry` (untracked: alive or unknown), all sharing one chunk.
+    /// Only for a fresh table: every slot unknown.
+    pub fn fill(&mut self, entry: Entry) {
         debug_assert!(!matches!(
             entry.status(),
             Status::Suspect | Status::Dead | Status::Left
         ));
         debug_assert!(self.entries().all(|e| e == Entry::default()), "not a fresh table");
         let full: Chunk = Rc::new([entry; CHUNK]);
-        for chunk in &mut self.chunks {
-            *chunk = Rc::clone(&full);
-        }
-        let own = except as usize;
-        if own < self.len {
-            Rc::make_mut(&mut self.chunks[own >> CHUNK_BITS])[own & (CHUNK - 1)] = Entry::default();
-        }
+        self.chunks = Rc::new(vec![full; self.len.div_ceil(CHUNK)]);
     }
 
-    /// Shares `other`'s copy of every chunk whose entries equal this table's (memory only:
-    /// every lookup answers as before).
+    /// Shares `other`'s copy of every chunk whose entries equal this table's, and of the
+    /// whole chunk list if every chunk does (memory only: every lookup answers as before).
     pub fn share_with(&mut self, other: &Table) {
-        if self.len != other.len {
+        if self.len != other.len || Rc::ptr_eq(&self.chunks, &other.chunks) {
             return;
         }
-        for (mine, theirs) in self.chunks.iter_mut().zip(&other.chunks) {
+        let chunks = Rc::make_mut(&mut self.chunks);
+        for (mine, theirs) in chunks.iter_mut().zip(other.chunks.iter()) {
             if !Rc::ptr_eq(mine, theirs) && **mine == **theirs {
                 *mine = Rc::clone(theirs);
             }
+        }
+        if chunks.iter().zip(other.chunks.iter()).all(|(a, b)| Rc::ptr_eq(a, b)) {
+            self.chunks = Rc::clone(&other.chunks);
         }
     }
 
@@ -241,31 +242,37 @@ mod tests {
     #[test]
     fn shared_chunks_are_copied_only_where_a_view_departs() {
         let n = 3 * CHUNK + 5;
-        let alive = Entry::new(Status::Alive, Incarnation { life: 1, number: 0 });
+        let first = Incarnation { life: 1, number: 0 };
+        let alive = Entry::new(Status::Alive, first);
+        let at = |s| Instant::ZERO + ruckus_sim::Duration::from_secs(s);
         let mut a = Table::new(n);
         let mut b = Table::new(n);
-        a.fill_except(0, alive);
-        b.fill_except(n as u32 - 1, alive);
-        assert_eq!(a.get(0), Entry::default());
-        assert_eq!(a.get(n as u32 - 1), alive);
-        assert_eq!(b.get(n as u32 - 1), Entry::default());
+        a.fill(alive);
+        b.fill(alive);
+        assert!(b.entries().all(|e| e == alive));
         b.share_with(&a);
-        // Only the chunks holding each one's own entry differ.
-        let shared = |x: &Table, y: &Table| x.chunks.iter().zip(&y.chunks).filter(|(p, q)| Rc::ptr_eq(p, q)).count();
-        assert_eq!(shared(&a, &b), 2);
-        let before = b.clone();
-        let at = |s| Instant::ZERO + ruckus_sim::Duration::from_secs(s);
-        b.set(CHUNK as u32 + 3, Status::Suspect, Incarnation { life: 1, number: 0 }, at(1));
-        assert_eq!(shared(&a, &b), 1, "a change copies one chunk");
-        assert_eq!(b.get(CHUNK as u32 + 3).status(), Status::Suspect);
-        assert_eq!(a.get(CHUNK as u32 + 3), alive, "the other table is untouched");
-        assert_eq!(before.get(CHUNK as u32 + 3), alive, "and so is the earlier clone");
-        assert_eq!(b.changed(), &[(CHUNK as u32 + 3, at(1))]);
+        assert!(Rc::ptr_eq(&a.chunks, &b.chunks), "equal tables share their chunk list");
+        let shared = |x: &Table, y: &Table| {
+            x.chunks.iter().zip(y.chunks.iter()).filter(|(p, q)| Rc::ptr_eq(p, q)).count()
+        };
         // Writing what a slot already holds copies nothing.
-        let mut c = before.clone();
-        c.set(7, Status::Alive, Incarnation { life: 1, number: 0 }, at(2));
-        assert_eq!(shared(&c, &before), c.chunks.len());
+        b.set(7, Status::Alive, first, at(1));
+        assert!(Rc::ptr_eq(&a.chunks, &b.chunks));
+        let before = b.clone();
+        let m = CHUNK as u32 + 3;
+        b.set(m, Status::Suspect, first, at(2));
+        assert_eq!(shared(&a, &b), 3, "a change copies one chunk of four");
+        assert_eq!(b.get(m).status(), Status::Suspect);
+        assert_eq!(a.get(m), alive, "the other table is untouched");
+        assert_eq!(before.get(m), alive, "and so is the earlier clone");
+        assert_eq!(b.changed(), &[(m, at(2))]);
         assert_eq!(b.entries().len(), n);
-        assert_eq!(b.entries().filter(|&e| e == alive).count(), n - 2);
+        assert_eq!(b.entries().filter(|&e| e == alive).count(), n - 1);
+        // Equal again: sharing restores one copy.
+        b.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));
+        a.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));
+        assert_eq!(shared(&a, &b), 3, "each copied the one chunk it changed");
+        b.share_with(&a);
+        assert!(Rc::ptr_eq(&a.chunks, &b.chunks));
     }
 }

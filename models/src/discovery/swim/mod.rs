@@ -173,6 +173,8 @@ struct Probe {
     acked: bool,
     nacks_expected: u32,
     nacks: u32,
+    /// The direct ping's timeout, cancelled by the ack.
+    timeout: Option<TimerId>,
 }
 
 /// A ping this member sent on someone else's behalf.
@@ -438,7 +440,6 @@ impl Swim {
         match timer {
             SwimTimer::Probe => self.probe_round(cx),
             SwimTimer::ProbeTimeout { seq } => self.probe_indirect(cx, seq),
-            SwimTimer::ProbeDeadline { seq } => self.probe_deadline(cx, seq),
             SwimTimer::RelayTimeout { seq } => self.relay_timeout(cx, seq),
             SwimTimer::Suspicion { member } => self.suspicion_expired(cx, member),
             SwimTimer::Gossip => self.gossip_round(cx),
@@ -561,6 +562,9 @@ impl Swim {
         {
             if !p.acked {
                 p.acked = true;
+                if let Some(timer) = p.timeout.take() {
+                    cx.cancel_timer(timer);
+                }
                 if self.config.lifeguard {
                     self.health = self.health.saturating_sub(1);
                 }
@@ -581,6 +585,11 @@ impl Swim {
     }
 
     fn probe_round<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>) {
+        // The last round ends where this one begins: decide it first (one timer for both
+        // saves an event per member per period).
+        if let Some(last) = self.probe.take() {
+            self.probe_deadline(cx, last);
+        }
         let interval = self.scaled(self.config.probe_interval);
         if self.config.lifeguard {
             cx.observe("swim.awareness", u64::from(self.health + 1));
@@ -606,19 +615,19 @@ impl Swim {
                 piggyback,
             },
         );
+        let timeout = cx.set_timer(
+            self.scaled(self.config.probe_timeout),
+            SwimTimer::ProbeTimeout { seq },
+        );
         self.probe = Some(Probe {
             seq,
             target,
             acked: false,
             nacks_expected: 0,
             nacks: 0,
+            timeout: Some(timeout),
         });
-        cx.set_timer(
-            self.scaled(self.config.probe_timeout),
-            SwimTimer::ProbeTimeout { seq },
-        );
-        // The deadline before the next round, so it is decided first when both fall together.
-        cx.set_timer(interval, SwimTimer::ProbeDeadline { seq });
+        // Also the round's deadline: the next round decides this probe first.
         cx.set_timer(interval, SwimTimer::Probe);
     }
 
@@ -648,11 +657,8 @@ impl Swim {
         }
     }
 
-    fn probe_deadline<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, seq: u32) {
-        let Some(probe) = self.probe.filter(|p| p.seq == seq) else {
-            return;
-        };
-        self.probe = None;
+    /// The round of `probe` is over: no ack means suspicion.
+    fn probe_deadline<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, probe: Probe) {
         if probe.acked {
             return;
         }

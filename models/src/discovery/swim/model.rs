@@ -254,7 +254,7 @@ pub struct SwimNode {
 impl SwimNode {
     /// Stamps this member's pulse, and the view changes of the last handler into the history
     /// and the detection metrics. `verdicts`: the handler was one in which this member itself
-    /// may declare death (a suspicion timer, or a probe deadline under `no_suspicion`), so a
+    /// may declare death (a suspicion timer, or a probe round deciding the last under `no_suspicion`), so a
     /// dead event in it is this member's own declaration, not hearsay.
     fn after_handler(&mut self, ctx: &mut Context<'_, Self>, verdicts: bool) {
         let now = ctx.now();
@@ -360,7 +360,7 @@ impl Process for SwimNode {
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: NodeTimer) {
         let verdicts = matches!(
             timer,
-            NodeTimer::Swim(SwimTimer::Suspicion { .. } | SwimTimer::ProbeDeadline { .. })
+            NodeTimer::Swim(SwimTimer::Suspicion { .. } | SwimTimer::Probe)
         );
         match timer {
             NodeTimer::Swim(t) => self.swim.on_timer(&mut ctx.scope(|m| m, NodeTimer::Swim), t),

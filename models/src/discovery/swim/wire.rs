@@ -248,15 +248,10 @@ impl SwimMsg {
 /// The component's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SwimTimer {
-    /// Start the next probe round.
+    /// Decide the last probe round (no ack means suspicion) and start the next.
     Probe,
     /// The direct ping of probe `seq` is overdue: go indirect.
     ProbeTimeout {
-        /// The probe.
-        seq: u32,
-    },
-    /// The round of probe `seq` is over: no ack means suspicion.
-    ProbeDeadline {
         /// The probe.
         seq: u32,
     },

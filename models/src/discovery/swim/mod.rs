@@ -51,7 +51,7 @@
 //! (1.694, 1.632, 1.587) takes `1/n` as the chance that one survivor picks the crashed member,
 //! so it lies above the measurements at small n and meets them as n grows. Steady load is about
 //! 2 messages sent and 2 received per member per period whatever the size (test up to n = 100;
-//! the `swim` bench: 2.02, 2.07, 2.15 sent at 100, 1,000, 10,000). Each bug switch breaks
+//! the `swim` bench: 2.02, 2.03, 2.09 sent at 100, 1,000, 10,000). Each bug switch breaks
 //! `accuracy` on a 2 s partition that the correct protocol refutes.
 //!
 //! ## Lifeguard
@@ -64,18 +64,22 @@
 //!
 //! ## Scale
 //!
-//! Each member's table is one packed 8-byte entry per member (`table.rs`), the broadcast queue
-//! costs O(log q) per update, messages are a few words, and an idle member's gossip ticker
-//! sleeps. `cargo bench -p ruckus-benches --bench swim` (steady state, a converged cluster,
-//! 2-core machine shared with other builds, load ~11): 100 members 7,770 simulated s per wall s
-//! (1.3 µs per member per period), 1,000 members 282 (3.6 µs), 10,000 members 3.8 (26.5 µs):
-//! 20x the 100-member cost per member per period at 10,000, against a target of 1.5x. The
-//! protocol's work per member is flat (about 2 messages per period at every size); what grows
-//! is the engine's: its event queue is a binary heap of every pending timer and message by
-//! value (about 5 per member), whose sifts miss the cache once it outgrows it, and `Sim::new`
-//! lays out network paths for every pair of hosts (40 s to a minute at 10,000, not timed).
-//! Peak memory of a 10,000-member run: 2.5 GB (tables 800 MB, probe orders 400 MB, the rest
-//! mostly the engine's host-pair paths).
+//! Each member's table is one packed 8-byte entry per member in 4 KB chunks shared
+//! copy-on-write (`table.rs`: joined members share one table until their views depart), the
+//! round-robin probe order is a keyed permutation computed one position at a time (`order.rs`,
+//! nothing stored per member), the broadcast queue costs O(log q) per update, messages are a
+//! few words, an idle member's gossip ticker sleeps, and one timer per round both decides the
+//! last probe and starts the next (an acked ping's timeout is cancelled). `cargo bench -p
+//! ruckus-benches --bench swim` (steady state, a converged cluster, 2-core machine shared with
+//! other builds, load ~5): 100 members 7,800 simulated s per wall s (1.28 µs per member per
+//! period), 1,000 members 623 (1.61 µs), 10,000 members 19.9 (5.0 µs): 3.6-3.9x the
+//! 100-member cost per member per period at 10,000 (8.5x before these changes, measured the
+//! same way), against a target of 1.5x (met at 1,000: 1.25x). The messages per member stay
+//! flat (about 2 per period at every size); what still grows is cache misses on per-member
+//! state, in the engine's dispatch and queue and in the host state a handler reads
+//! (`Context::degradations`, once per message), and push-pull, whose full-state exchange
+//! carries every member (memberlist's protocol: `n` entries every scaled push-pull interval).
+//! Peak memory of the bench (10,000 members the largest): 199 MB (2.24 GB before).
 
 //! ## Tuning: probe interval x suspicion multiplier x loss
 //!

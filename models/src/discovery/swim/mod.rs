@@ -134,10 +134,10 @@ pub use wire::{
     Update, UpdateKind,
 };
 
+use order::ProbeOrder;
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
-use order::ProbeOrder;
 use table::{Entry, Table};
 
 /// The scope the component's handlers act through, inside any host process `P`.
@@ -1016,7 +1016,10 @@ impl Swim {
                         return Some(m);
                     }
                 }
-                unreachable!("{} active members counted, none found in a whole pass", self.active)
+                unreachable!(
+                    "{} active members counted, none found in a whole pass",
+                    self.active
+                )
             }
         }
     }

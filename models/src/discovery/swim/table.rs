@@ -170,7 +170,11 @@ impl Table {
                 *mine = Rc::clone(theirs);
             }
         }
-        if chunks.iter().zip(other.chunks.iter()).all(|(a, b)| Rc::ptr_eq(a, b)) {
+        if chunks
+            .iter()
+            .zip(other.chunks.iter())
+            .all(|(a, b)| Rc::ptr_eq(a, b))
+        {
             self.chunks = Rc::clone(&other.chunks);
         }
     }
@@ -251,9 +255,16 @@ mod tests {
         b.fill(alive);
         assert!(b.entries().all(|e| e == alive));
         b.share_with(&a);
-        assert!(Rc::ptr_eq(&a.chunks, &b.chunks), "equal tables share their chunk list");
+        assert!(
+            Rc::ptr_eq(&a.chunks, &b.chunks),
+            "equal tables share their chunk list"
+        );
         let shared = |x: &Table, y: &Table| {
-            x.chunks.iter().zip(y.chunks.iter()).filter(|(p, q)| Rc::ptr_eq(p, q)).count()
+            x.chunks
+                .iter()
+                .zip(y.chunks.iter())
+                .filter(|(p, q)| Rc::ptr_eq(p, q))
+                .count()
         };
         // Writing what a slot already holds copies nothing.
         b.set(7, Status::Alive, first, at(1));

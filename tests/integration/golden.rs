@@ -191,9 +191,9 @@ fn swim() {
     check(
         "swim",
         &[
-            (1, "held", "b2b63bad5f38a212", 4877),
-            (2, "held", "def83041f530f0d6", 4442),
-            (3, "held", "a0e7827dcbc776fb", 4829),
+            (1, "held", "e8b3df421bbe1f91", 3809),
+            (2, "held", "6539e8da57b98d1d", 3395),
+            (3, "held", "6fae344a14ecb601", 3812),
         ],
     );
 }
@@ -311,9 +311,9 @@ fn consul() {
     check(
         "consul",
         &[
-            (1, "held", "c1a25f4028b3f17f", 27470),
-            (2, "held", "3dce106b820a3952", 28721),
-            (3, "held", "f625b4736eae636b", 28919),
+            (1, "held", "55e98d4a79c9a7b2", 26830),
+            (2, "held", "6952382d0b17e8a9", 27380),
+            (3, "held", "3d65aca2aac41922", 27541),
         ],
     );
 }
@@ -323,9 +323,9 @@ fn consul_cache_without_expiry() {
     check(
         "consul_cache_without_expiry",
         &[
-            (1, "safety_violation", "145d7ce0b28412c6", 10661),
-            (2, "safety_violation", "5b0574386d2345f8", 10601),
-            (3, "safety_violation", "477010c5ba15608f", 10595),
+            (1, "safety_violation", "5fed32926b88ff71", 10210),
+            (2, "safety_violation", "0f4bd4149859ff3a", 10070),
+            (3, "safety_violation", "845e3c71e8b8192a", 10071),
         ],
     );
 }
@@ -335,12 +335,12 @@ fn consul_registrations_not_persisted() {
     check(
         "consul_registrations_not_persisted",
         &[
-            (1, "held", "834c076160fc9019", 9672),
+            (1, "held", "953bfacdb8d379c4", 9210),
             // Verdicts, not events, changed deliberately: the lost registration
             // (`acknowledged_registrations_kept`, checked at the end) outranks the liveness
             // property whose deadline lies past the horizon.
-            (2, "safety_violation", "7ef85e26c85b326c", 10027),
-            (3, "safety_violation", "509beff2462386bd", 9611),
+            (2, "safety_violation", "981fdf98c0b1d19f", 9568),
+            (3, "safety_violation", "f39912c35ed3b0ae", 9177),
         ],
     );
 }
@@ -374,9 +374,9 @@ fn platform() {
     check(
         "platform",
         &[
-            (1, "held", "6f1404879ee13fea", 592754),
-            (2, "held", "d9a79dbb43d437bf", 603914),
-            (3, "held", "f2928eb5aea05150", 606298),
+            (1, "held", "e24f65d1aed887af", 595807),
+            (2, "held", "7218b3a53237178a", 601417),
+            (3, "held", "eb1763a371a20c7b", 602097),
         ],
     );
 }
@@ -386,9 +386,9 @@ fn platform_zone_outage() {
     check(
         "platform_zone_outage",
         &[
-            (1, "held", "4993298521ec1f55", 412365),
-            (2, "held", "30cabde72caae3bc", 419097),
-            (3, "held", "689a940c10658b39", 408506),
+            (1, "held", "fac7253b2af99b7c", 408591),
+            (2, "held", "2add3a350fda86b8", 414547),
+            (3, "held", "609f3e021fc8fcdc", 411431),
         ],
     );
 }
@@ -398,9 +398,9 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "8037de8287cb72f8", 611429),
-            (2, "held", "86b104733033f2a8", 615708),
-            (3, "held", "126f5d369641d5de", 582314),
+            (1, "held", "9988123b5c6864bc", 606988),
+            (2, "held", "5015d7603d8dc451", 606500),
+            (3, "held", "ec924a7e0a6e5626", 596349),
         ],
     );
 }

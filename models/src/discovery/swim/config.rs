@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetSelection {
-    /// memberlist: walk a shuffled list, re-shuffled after each full pass. Bounds the time
-    /// until every member is probed by everyone to one pass.
+    /// memberlist: walk the members in a random order, a new one after each full pass (a
+    /// keyed permutation computed on the fly, not a stored shuffle). Bounds the time until
+    /// every member is probed by everyone to one pass.
     #[default]
     RoundRobin,
     /// The SWIM paper's analysis: a uniformly random other member each period.

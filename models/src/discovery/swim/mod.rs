@@ -4,8 +4,8 @@
 //!
 //! ## The protocol
 //!
-//! - **Probing.** Every `probe_interval` a member probes the next member of a shuffled list
-//!   (re-shuffled after each pass; or a random one, [`TargetSelection`]). No ack within
+//! - **Probing.** Every `probe_interval` a member probes the next member of a random order
+//!   (a new order after each pass; or a random one, [`TargetSelection`]). No ack within
 //!   `probe_timeout`: it asks `indirect_checks` random members to ping the target for it
 //!   (ping-req) and relay the ack. No ack by the end of the round: the target is *suspect*.
 //! - **Suspicion.** A suspect is declared dead when its suspicion runs out. The timeout starts
@@ -51,31 +51,36 @@
 //! (1.694, 1.632, 1.587) takes `1/n` as the chance that one survivor picks the crashed member,
 //! so it lies above the measurements at small n and meets them as n grows. Steady load is about
 //! 2 messages sent and 2 received per member per period whatever the size (test up to n = 100;
-//! the `swim` bench: 2.02, 2.07, 2.15 sent at 100, 1,000, 10,000). Each bug switch breaks
+//! the `swim` bench: 2.02, 2.03, 2.09 sent at 100, 1,000, 10,000). Each bug switch breaks
 //! `accuracy` on a 2 s partition that the correct protocol refutes.
 //!
 //! ## Lifeguard
 //!
 //! `ruckus explore scenarios/data/experiments/swim_lifeguard.toml` (10 members, 3 slowed for
-//! 60 s, 30 seeds): dead declarations about the 7 healthy members fall from 25.9 ± 1.3 per run
-//! without Lifeguard to 1.7 ± 0.5 with it at `slow:20` (ratio 0.07, about 15x fewer), and from
-//! 2.2 ± 2.7 to 0.03 ± 0.07 at `slow:15`. Declarations about the slowed members themselves stay
-//! (42 vs 46 at `slow:20`): they really are too slow to answer, which Lifeguard does not aim at.
+//! 60 s, 30 seeds): false positives about the 7 healthy members (`false_positives_healthy`)
+//! fall from 24.7 ± 1.7 per run without Lifeguard to 2.8 ± 0.8 with it at `slow:20` (ratio
+//! 0.11, about 9x fewer; over 100 seeds 24.6 ± 0.9 and 2.3 ± 0.4, about 10x), and from
+//! 1.3 ± 1.5 to 0.03 ± 0.07 at `slow:15`. Those about the slowed members themselves stay (43 vs
+//! 50 at `slow:20`): they really are too slow to answer, which Lifeguard does not aim at.
 //!
 //! ## Scale
 //!
-//! Each member's table is one packed 8-byte entry per member (`table.rs`), the broadcast queue
-//! costs O(log q) per update, messages are a few words, and an idle member's gossip ticker
-//! sleeps. `cargo bench -p ruckus-benches --bench swim` (steady state, a converged cluster,
-//! 2-core machine shared with other builds, load ~11): 100 members 7,770 simulated s per wall s
-//! (1.3 µs per member per period), 1,000 members 282 (3.6 µs), 10,000 members 3.8 (26.5 µs):
-//! 20x the 100-member cost per member per period at 10,000, against a target of 1.5x. The
-//! protocol's work per member is flat (about 2 messages per period at every size); what grows
-//! is the engine's: its event queue is a binary heap of every pending timer and message by
-//! value (about 5 per member), whose sifts miss the cache once it outgrows it, and `Sim::new`
-//! lays out network paths for every pair of hosts (40 s to a minute at 10,000, not timed).
-//! Peak memory of a 10,000-member run: 2.5 GB (tables 800 MB, probe orders 400 MB, the rest
-//! mostly the engine's host-pair paths).
+//! Each member's table is one packed 8-byte entry per member in 4 KB chunks shared
+//! copy-on-write (`table.rs`: joined members share one table until their views depart), the
+//! round-robin probe order is a keyed permutation computed one position at a time (`order.rs`,
+//! nothing stored per member), the broadcast queue costs O(log q) per update, messages are a
+//! few words, an idle member's gossip ticker sleeps, and one timer per round both decides the
+//! last probe and starts the next (an acked ping's timeout is cancelled). `cargo bench -p
+//! ruckus-benches --bench swim` (steady state, a converged cluster, 2-core machine shared with
+//! other builds, load ~5): 100 members 7,800 simulated s per wall s (1.28 µs per member per
+//! period), 1,000 members 623 (1.61 µs), 10,000 members 19.9 (5.0 µs): 3.6-3.9x the
+//! 100-member cost per member per period at 10,000 (8.5x before these changes, measured the
+//! same way), against a target of 1.5x (met at 1,000: 1.25x). The messages per member stay
+//! flat (about 2 per period at every size); what still grows is cache misses on per-member
+//! state, in the engine's dispatch and queue and in the host state a handler reads
+//! (`Context::degradations`, once per message), and push-pull, whose full-state exchange
+//! carries every member (memberlist's protocol: `n` entries every scaled push-pull interval).
+//! Peak memory of the bench (10,000 members the largest): 199 MB (2.24 GB before).
 
 //! ## Tuning: probe interval x suspicion multiplier x loss
 //!
@@ -84,26 +89,28 @@
 //! interval; the second with 10 % of all messages lost for the whole run). Means with 95 %
 //! intervals; full dissemination is the time until every live member holds the crashed one dead.
 //!
-//! | interval, mult | first detection (periods) | full dissemination | msgs/member/period | bytes/member/s | false deaths (loss) |
+//! | interval, mult | first detection (periods) | full dissemination | msgs/member/period | bytes/member/s | false positives (loss) |
 //! |---|---|---|---|---|---|
-//! | 0.5 s, 2 | 1.79 ± 0.33 (2.15 ± 0.50 with loss) | 2.3 s (2.5 s) | 2.08 (4.57) | 327 (618) | 0.20 ± 0.19 |
-//! | 0.5 s, 4 | 1.79 (2.26) | 3.5 s (3.8 s) | 2.12 (4.52) | 332 (612) | 0 |
-//! | 0.5 s, 6 | 1.79 (2.26) | 4.8 s (5.0 s) | 2.16 (4.58) | 337 (620) | 0 |
-//! | 1 s, 2 | 2.02 ± 0.47 (1.79) | 4.7 s (4.5 s) | 2.29 (4.91) | 261 (401) | 0.05 |
-//! | 1 s, 4 (memberlist) | 2.02 (1.82) | 7.1 s (6.9 s) | 2.39 (4.96) | 266 (403) | 0.05 |
-//! | 1 s, 6 | 2.02 (1.82) | 9.5 s (9.3 s) | 2.47 (5.00) | 269 (403) | 0 |
-//! | 2 s, 2 | 1.94 ± 0.38 (2.10) | 9.0 s (9.3 s) | 2.71 (5.38) | 226 (288) | 0.05 |
-//! | 2 s, 4 | 1.94 (2.10) | 13.8 s (14.1 s) | 2.92 (5.50) | 224 (283) | 0 |
-//! | 2 s, 6 | 1.94 (2.10) | 18.6 s (18.9 s) | 3.13 (5.79) | 229 (292) | 0 |
+//! | 0.5 s, 2 | 1.75 ± 0.29 (1.81 ± 0.49 with loss) | 2.3 s (2.3 s) | 2.08 (4.52) | 327 (610) | 0.45 ± 0.63 |
+//! | 0.5 s, 4 | 1.75 (1.42) | 3.6 s (3.3 s) | 2.12 (4.51) | 332 (607) | 0.05 |
+//! | 0.5 s, 6 | 1.75 (1.45) | 4.8 s (4.5 s) | 2.16 (4.58) | 337 (622) | 0.05 |
+//! | 1 s, 2 | 1.69 ± 0.37 (1.64) | 4.4 s (4.4 s) | 2.29 (4.98) | 261 (405) | 0.05 |
+//! | 1 s, 4 (memberlist) | 1.69 (1.60) | 6.8 s (6.7 s) | 2.37 (4.99) | 266 (405) | 0 |
+//! | 1 s, 6 | 1.69 (1.60) | 9.2 s (9.1 s) | 2.46 (5.06) | 269 (411) | 0 |
+//! | 2 s, 2 | 2.08 ± 0.61 (1.69) | 9.3 s (8.5 s) | 2.71 (5.50) | 227 (293) | 0.05 |
+//! | 2 s, 4 | 2.08 (1.69) | 14.1 s (13.3 s) | 2.91 (5.51) | 224 (284) | 0 |
+//! | 2 s, 6 | 2.08 (1.69) | 18.9 s (18.1 s) | 3.09 (5.74) | 228 (291) | 0 |
 //!
-//! Without loss no variant declared a live member dead. Full dissemination is dominated by the
-//! suspicion timeout, so it grows linearly with the multiplier (about 2.4 periods per step of 2)
-//! and with the interval; first detection stays near 2 periods. Load per second falls with a
-//! longer interval, and 10 % loss roughly doubles the messages per period (indirect probes and
-//! their nacks). Under loss, the multiplier 2 at 0.5 s is the only setting with false deaths of
-//! note (4 in 20 runs); "not held" runs in that experiment are runs where, with the loss lasting
-//! to the horizon, some member still held another suspect when the run ended (`convergence` is
-//! judged only after a heal).
+//! `false_positives` is the model's count of a member's own dead declarations about a member
+//! that was running and answering (see [`model`]). Without loss no variant declared a live
+//! member dead. Full dissemination is dominated by the suspicion timeout, so it grows linearly
+//! with the multiplier (about 2.4 periods per step of 2) and with the interval; first detection
+//! stays near 2 periods. Load per second falls with a longer interval, and 10 % loss roughly
+//! doubles the messages per period (indirect probes and their nacks). Under loss, the
+//! multiplier 2 at 0.5 s is the only setting with false positives of note (9 over its 20 runs,
+//! the others at most 1); "not held" runs in that experiment (2 of the baseline's 20) are runs
+//! where, with the loss lasting to the horizon, some member still held another suspect when
+//! the run ended (`convergence` is judged only after a heal).
 //!
 //! ## Metrics
 //!
@@ -118,6 +125,7 @@
 
 mod config;
 pub mod model;
+mod order;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -129,6 +137,7 @@ pub use wire::{
     Update, UpdateKind,
 };
 
+use order::ProbeOrder;
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -171,6 +180,8 @@ struct Probe {
     acked: bool,
     nacks_expected: u32,
     nacks: u32,
+    /// The direct ping's timeout, cancelled by the ack.
+    timeout: Option<TimerId>,
 }
 
 /// A ping this member sent on someone else's behalf.
@@ -219,8 +230,8 @@ pub struct Swim {
     active: u32,
     /// Members known dead (not left).
     dead: u32,
-    probe_order: Vec<u32>,
-    probe_next: usize,
+    /// The round-robin pass (a permutation computed on the fly, `order.rs`).
+    probe_order: ProbeOrder,
     probe: Option<Probe>,
     relays: Vec<Relay>,
     seq: u32,
@@ -260,8 +271,7 @@ impl Swim {
             members: Table::new(n),
             active: 0,
             dead: 0,
-            probe_order: Vec::new(),
-            probe_next: 0,
+            probe_order: ProbeOrder::finished(n as u32),
             probe: None,
             relays: Vec::new(),
             seq: 0,
@@ -300,7 +310,7 @@ impl Swim {
     }
     /// Each member's status, by member index: the cheap way to scan the whole table.
     pub fn statuses(&self) -> impl ExactSizeIterator<Item = Status> + '_ {
-        self.members.entries().iter().map(|e| e.status())
+        self.members.entries().map(|e| e.status())
     }
     /// Alive or suspect members known, this one included.
     pub fn active_count(&self) -> u32 {
@@ -331,12 +341,27 @@ impl Swim {
     /// the steady state should skip.
     pub fn assume_joined(&mut self) {
         let first = Incarnation { life: 1, number: 0 };
+        if self.active == 0 && self.members.changed().is_empty() {
+            // A fresh table (every slot unknown): one all-alive chunk, this member's own slot
+            // included, since `start` writes alive in the first life there (this keeps the
+            // whole table equal to, and shareable with, every other joined member's).
+            self.members.fill(Entry::new(Status::Alive, first));
+            self.active = self.roster.len();
+            return;
+        }
         for i in (0..self.roster.len()).filter(|&i| i != self.me) {
             if !self.members.get(i).status().is_active() {
                 self.members.set(i, Status::Alive, first, Instant::ZERO);
                 self.active += 1;
             }
         }
+    }
+
+    /// Stores the parts of this member's table that hold the same entries as `other`'s once,
+    /// for both (memory only: nothing this member does or answers changes). Members that
+    /// start joined hold identical tables but for their own entry.
+    pub fn share_table_with(&mut self, other: &Swim) {
+        self.members.share_with(&other.members);
     }
 
     /// Boots the member: a new life (one more than the disk remembers), alive, joined through
@@ -422,7 +447,6 @@ impl Swim {
         match timer {
             SwimTimer::Probe => self.probe_round(cx),
             SwimTimer::ProbeTimeout { seq } => self.probe_indirect(cx, seq),
-            SwimTimer::ProbeDeadline { seq } => self.probe_deadline(cx, seq),
             SwimTimer::RelayTimeout { seq } => self.relay_timeout(cx, seq),
             SwimTimer::Suspicion { member } => self.suspicion_expired(cx, member),
             SwimTimer::Gossip => self.gossip_round(cx),
@@ -545,6 +569,9 @@ impl Swim {
         {
             if !p.acked {
                 p.acked = true;
+                if let Some(timer) = p.timeout.take() {
+                    cx.cancel_timer(timer);
+                }
                 if self.config.lifeguard {
                     self.health = self.health.saturating_sub(1);
                 }
@@ -565,6 +592,11 @@ impl Swim {
     }
 
     fn probe_round<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>) {
+        // The last round ends where this one begins: decide it first (one timer for both
+        // saves an event per member per period).
+        if let Some(last) = self.probe.take() {
+            self.probe_deadline(cx, last);
+        }
         let interval = self.scaled(self.config.probe_interval);
         if self.config.lifeguard {
             cx.observe("swim.awareness", u64::from(self.health + 1));
@@ -590,19 +622,19 @@ impl Swim {
                 piggyback,
             },
         );
+        let timeout = cx.set_timer(
+            self.scaled(self.config.probe_timeout),
+            SwimTimer::ProbeTimeout { seq },
+        );
         self.probe = Some(Probe {
             seq,
             target,
             acked: false,
             nacks_expected: 0,
             nacks: 0,
+            timeout: Some(timeout),
         });
-        cx.set_timer(
-            self.scaled(self.config.probe_timeout),
-            SwimTimer::ProbeTimeout { seq },
-        );
-        // The deadline before the next round, so it is decided first when both fall together.
-        cx.set_timer(interval, SwimTimer::ProbeDeadline { seq });
+        // Also the round's deadline: the next round decides this probe first.
         cx.set_timer(interval, SwimTimer::Probe);
     }
 
@@ -632,11 +664,8 @@ impl Swim {
         }
     }
 
-    fn probe_deadline<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, seq: u32) {
-        let Some(probe) = self.probe.filter(|p| p.seq == seq) else {
-            return;
-        };
-        self.probe = None;
+    /// The round of `probe` is over: no ack means suspicion.
+    fn probe_deadline<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, probe: Probe) {
         if probe.acked {
             return;
         }
@@ -873,7 +902,6 @@ impl Swim {
         let state: Vec<StateEntry> = self
             .members
             .entries()
-            .iter()
             .enumerate()
             .filter(|(_, e)| e.status() != Status::Unknown)
             .map(|(i, e)| StateEntry {
@@ -974,28 +1002,27 @@ impl Swim {
                     .then_some(pick[0])
             }
             TargetSelection::RoundRobin => {
-                // At most two rebuilds: one when the pass is over, one if it had gone stale.
-                for _ in 0..2 {
-                    while self.probe_next < self.probe_order.len() {
-                        let m = self.probe_order[self.probe_next];
-                        self.probe_next += 1;
-                        if self.members.get(m).status().is_active() {
-                            return Some(m);
-                        }
+                let me = self.me;
+                let mine = u32::from(self.members.get(me).status().is_active());
+                if self.active <= mine {
+                    return None; // no other member to probe
+                }
+                // Another active member exists, so the rest of this pass or the next whole
+                // pass holds it.
+                let n = self.members.len() as u32;
+                for _ in 0..2 * n + 1 {
+                    if self.probe_order.is_over() {
+                        self.probe_order.restart(cx.random().next_u64());
                     }
-                    let me = self.me;
-                    self.probe_order.clear();
-                    self.probe_order.extend(
-                        (0..self.members.len() as u32)
-                            .filter(|&i| i != me && self.members.get(i).status().is_active()),
-                    );
-                    cx.random().shuffle(&mut self.probe_order);
-                    self.probe_next = 0;
-                    if self.probe_order.is_empty() {
-                        return None;
+                    let m = self.probe_order.next().expect("a pass just (re)started");
+                    if m != me && self.members.get(m).status().is_active() {
+                        return Some(m);
                     }
                 }
-                None
+                unreachable!(
+                    "{} active members counted, none found in a whole pass",
+                    self.active
+                )
             }
         }
     }

@@ -254,7 +254,7 @@ pub struct SwimNode {
 impl SwimNode {
     /// Stamps this member's pulse, and the view changes of the last handler into the history
     /// and the detection metrics. `verdicts`: the handler was one in which this member itself
-    /// may declare death (a suspicion timer, or a probe deadline under `no_suspicion`), so a
+    /// may declare death (a suspicion timer, or a probe round deciding the last under `no_suspicion`), so a
     /// dead event in it is this member's own declaration, not hearsay.
     fn after_handler(&mut self, ctx: &mut Context<'_, Self>, verdicts: bool) {
         let now = ctx.now();
@@ -360,7 +360,7 @@ impl Process for SwimNode {
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: NodeTimer) {
         let verdicts = matches!(
             timer,
-            NodeTimer::Swim(SwimTimer::Suspicion { .. } | SwimTimer::ProbeDeadline { .. })
+            NodeTimer::Swim(SwimTimer::Suspicion { .. } | SwimTimer::Probe)
         );
         match timer {
             NodeTimer::Swim(t) => self.swim.on_timer(&mut ctx.scope(|m| m, NodeTimer::Swim), t),
@@ -403,10 +403,16 @@ pub fn setup(sim: &mut Sim<SwimNode>, config: &Config) {
     let schedule: Schedule = schedule.into();
     let board: Board = (0..n).map(|_| Cell::new(Pulse::default())).collect();
     let live_within = config.swim.gossip_interval * 2;
+    let mut first: Option<Swim> = None;
     for i in 0..n {
         let mut swim = Swim::new(config.swim, config.bugs, Rc::clone(&roster), i, Rc::clone(&seeds));
         if config.joined {
             swim.assume_joined();
+            // Joined members' tables differ only in their own entries: store the rest once.
+            match &first {
+                Some(f) => swim.share_table_with(f),
+                None => first = Some(swim.clone()),
+            }
         }
         let node = SwimNode {
             swim,

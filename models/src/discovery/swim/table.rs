@@ -1,13 +1,15 @@
-//! The membership table: one packed 8-byte entry per roster slot, and the change times of the
-//! few members that are not alive.
+//! The membership table: one packed 8-byte entry per roster slot, in chunks shared
+//! copy-on-write, and the change times of the few members that are not alive.
 //!
 //! Every member holds an entry for every other, so a cluster of `n` holds `n²` entries: 10^8 at
 //! 10,000 members. Packing status and incarnation into one `u64` keeps that at 800 MB with no
-//! allocation per entry; the time of a status change is only needed for members that are
-//! suspect, dead or left (gossip to the recently dead), so it lives in a short side list.
+//! allocation per entry, and chunks that hold the same entries in many members are stored
+//! once ([`Table`]); the time of a status change is only needed for members that are suspect,
+//! dead or left (gossip to the recently dead), so it lives in a short side list.
 
 use super::{Incarnation, Status};
 use ruckus_sim::Instant;
+use std::rc::Rc;
 
 const STATUS_BITS: u32 = 3;
 const NUMBER_BITS: u32 = 29;
@@ -63,10 +65,29 @@ impl Entry {
     }
 }
 
+/// Entries per chunk: 4 KB, the unit a member copies when its view first departs from the
+/// table it shares.
+const CHUNK_BITS: u32 = 9;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+type Chunk = Rc<[Entry; CHUNK]>;
+
 /// One member's view of the cluster, indexed by member index.
+///
+/// The entries live in 4 KB chunks shared copy-on-write, and so does the list of chunks: a
+/// fresh table is one all-unknown chunk repeated, members that start joined share one table
+/// of one all-alive chunk ([`fill`](Table::fill), [`share_with`](Table::share_with)), and the
+/// engine's boot image of a member shares the live member's. A member copies the list and a
+/// chunk the first time it changes an entry in that chunk, so memory, and the cache a
+/// member's lookups sweep, grow with how far its view departs from the shared one, not with
+/// `n²` (a quiet cluster of 10,000 joined members holds one 80 KB table in all instead of
+/// 80 KB per member). After a real join (members learning each other one by one) every chunk
+/// is private, as before.
 #[derive(Clone, Debug)]
 pub struct Table {
-    entries: Vec<Entry>,
+    len: usize,
+    /// The chunks, themselves shared while no chunk differs from the table they came from.
+    chunks: Rc<Vec<Chunk>>,
     /// `(member, local time it became suspect, dead or left)` for exactly the members in one
     /// of those states, sorted by member.
     changed: Vec<(u32, Instant)>,
@@ -75,32 +96,42 @@ pub struct Table {
 impl Table {
     /// `n` unknown slots.
     pub fn new(n: usize) -> Table {
+        let unknown: Chunk = Rc::new([Entry::default(); CHUNK]);
         Table {
-            entries: vec![Entry::default(); n],
+            len: n,
+            chunks: Rc::new(vec![unknown; n.div_ceil(CHUNK)]),
             changed: Vec::new(),
         }
     }
 
     /// Number of slots.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// The entry of member `i`.
     pub fn get(&self, i: u32) -> Entry {
-        self.entries[i as usize]
+        let i = i as usize;
+        assert!(i < self.len, "member {i} outside a table of {}", self.len);
+        self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
     }
 
     /// Every entry, by member index.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = Entry> + '_ {
+        (0..self.len).map(|i| self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
     }
 
     /// Sets member `i`; `now` stamps a change into suspect, dead or left.
     pub fn set(&mut self, i: u32, status: Status, incarnation: Incarnation, now: Instant) {
-        let old = self.entries[i as usize].status();
-        self.entries[i as usize] = Entry::new(status, incarnation);
-        if old == status {
+        let entry = Entry::new(status, incarnation);
+        let old = self.get(i);
+        if old == entry {
+            return; // nothing changes (and a shared chunk stays shared)
+        }
+        let at = i as usize;
+        let chunks = Rc::make_mut(&mut self.chunks);
+        Rc::make_mut(&mut chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
+        if old.status() == status {
             return;
         }
         let tracked = |s: Status| matches!(s, Status::Suspect | Status::Dead | Status::Left);
@@ -112,6 +143,39 @@ impl Table {
             }
             (Err(k), true) => self.changed.insert(k, (i, now)),
             (Err(_), false) => {}
+        }
+    }
+
+    /// Sets every slot to `entry` (untracked: alive or unknown), all sharing one chunk.
+    /// Only for a fresh table: every slot unknown.
+    pub fn fill(&mut self, entry: Entry) {
+        debug_assert!(!matches!(
+            entry.status(),
+            Status::Suspect | Status::Dead | Status::Left
+        ));
+        debug_assert!(self.entries().all(|e| e == Entry::default()), "not a fresh table");
+        let full: Chunk = Rc::new([entry; CHUNK]);
+        self.chunks = Rc::new(vec![full; self.len.div_ceil(CHUNK)]);
+    }
+
+    /// Shares `other`'s copy of every chunk whose entries equal this table's, and of the
+    /// whole chunk list if every chunk does (memory only: every lookup answers as before).
+    pub fn share_with(&mut self, other: &Table) {
+        if self.len != other.len || Rc::ptr_eq(&self.chunks, &other.chunks) {
+            return;
+        }
+        let chunks = Rc::make_mut(&mut self.chunks);
+        for (mine, theirs) in chunks.iter_mut().zip(other.chunks.iter()) {
+            if !Rc::ptr_eq(mine, theirs) && **mine == **theirs {
+                *mine = Rc::clone(theirs);
+            }
+        }
+        if chunks
+            .iter()
+            .zip(other.chunks.iter())
+            .all(|(a, b)| Rc::ptr_eq(a, b))
+        {
+            self.chunks = Rc::clone(&other.chunks);
         }
     }
 
@@ -177,5 +241,49 @@ mod tests {
         t.set(1, Status::Alive, Incarnation { life: 2, number: 0 }, at(5));
         assert_eq!(t.changed(), &[(3, at(4))]);
         assert_eq!(t.get(1).status(), Status::Alive);
+    }
+
+    #[test]
+    fn shared_chunks_are_copied_only_where_a_view_departs() {
+        let n = 3 * CHUNK + 5;
+        let first = Incarnation { life: 1, number: 0 };
+        let alive = Entry::new(Status::Alive, first);
+        let at = |s| Instant::ZERO + ruckus_sim::Duration::from_secs(s);
+        let mut a = Table::new(n);
+        let mut b = Table::new(n);
+        a.fill(alive);
+        b.fill(alive);
+        assert!(b.entries().all(|e| e == alive));
+        b.share_with(&a);
+        assert!(
+            Rc::ptr_eq(&a.chunks, &b.chunks),
+            "equal tables share their chunk list"
+        );
+        let shared = |x: &Table, y: &Table| {
+            x.chunks
+                .iter()
+                .zip(y.chunks.iter())
+                .filter(|(p, q)| Rc::ptr_eq(p, q))
+                .count()
+        };
+        // Writing what a slot already holds copies nothing.
+        b.set(7, Status::Alive, first, at(1));
+        assert!(Rc::ptr_eq(&a.chunks, &b.chunks));
+        let before = b.clone();
+        let m = CHUNK as u32 + 3;
+        b.set(m, Status::Suspect, first, at(2));
+        assert_eq!(shared(&a, &b), 3, "a change copies one chunk of four");
+        assert_eq!(b.get(m).status(), Status::Suspect);
+        assert_eq!(a.get(m), alive, "the other table is untouched");
+        assert_eq!(before.get(m), alive, "and so is the earlier clone");
+        assert_eq!(b.changed(), &[(m, at(2))]);
+        assert_eq!(b.entries().len(), n);
+        assert_eq!(b.entries().filter(|&e| e == alive).count(), n - 1);
+        // Equal again: sharing restores one copy.
+        b.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));
+        a.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));
+        assert_eq!(shared(&a, &b), 3, "each copied the one chunk it changed");
+        b.share_with(&a);
+        assert!(Rc::ptr_eq(&a.chunks, &b.chunks));
     }
 }

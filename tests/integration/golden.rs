@@ -374,9 +374,9 @@ fn platform() {
     check(
         "platform",
         &[
-            (1, "held", "e24f65d1aed887af", 595807),
-            (2, "held", "7218b3a53237178a", 601417),
-            (3, "held", "eb1763a371a20c7b", 602097),
+            (1, "held", "6d4e900f25c149bc", 605223),
+            (2, "held", "7fe50e32b092aba3", 582620),
+            (3, "held", "7a179c3dbdc0a163", 595731),
         ],
     );
 }
@@ -386,9 +386,9 @@ fn platform_zone_outage() {
     check(
         "platform_zone_outage",
         &[
-            (1, "held", "fac7253b2af99b7c", 408591),
-            (2, "held", "2add3a350fda86b8", 414547),
-            (3, "held", "609f3e021fc8fcdc", 411431),
+            (1, "held", "1a79a8cbbb01920f", 407316),
+            (2, "held", "ba2e977ffef65774", 409843),
+            (3, "held", "6f82dac0d4894081", 411412),
         ],
     );
 }
@@ -398,9 +398,9 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "9988123b5c6864bc", 606988),
-            (2, "held", "5015d7603d8dc451", 606500),
-            (3, "held", "ec924a7e0a6e5626", 596349),
+            (1, "held", "303158ed47a02a90", 611169),
+            (2, "held", "cf01b95b0dfaf54c", 608052),
+            (3, "held", "723837583bcb5fe7", 585952),
         ],
     );
 }

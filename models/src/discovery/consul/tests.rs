@@ -393,17 +393,18 @@ fn stale_read_hunt(bug: bool) -> (Config, FaultProfile) {
 }
 
 /// With Raft's `stale_read_deposed_leader`, a cut-off leader answers an agent's read of its
-/// node from a stale catalog: `catalog_linearizable` fails on seeds 20 and 34 of 0..40, and on
-/// none of them with the switch off.
+/// node from a stale catalog: `catalog_linearizable` fails first on seed 63 (since SWIM's
+/// probe deadline joined the probe timer; it was seed 20 before), and on none of 0..=63 with
+/// the switch off.
 #[test]
 fn a_stale_node_read_from_a_deposed_leader_fails_catalog_linearizable() {
     let horizon = Duration::from_secs(4);
     let (config, profile) = stale_read_hunt(true);
-    let found = (0..40).find_map(|seed| {
+    let found = (0..200).find_map(|seed| {
         let report = build(&config, seed, &profile, horizon).run();
         (report.verdict != Verdict::Held).then_some((seed, report))
     });
-    let (seed, report) = found.expect("the stale read is found within 40 seeds");
+    let (seed, report) = found.expect("the stale read is found within 200 seeds");
     assert_eq!(
         failed_property(&report).as_deref(),
         Some("catalog_linearizable"),

@@ -106,7 +106,7 @@ pub use probe::ProbeHit;
 pub use process::{Context, DecodeError, HistoryEntry, Process, ProcessId, Storage, TimerId};
 pub use property::{HistoryCursor, Lifecycle, LifecycleEvent, Properties, Property, PropertyKind, View};
 pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserver};
-pub use rng::{Distribution, Random};
+pub use rng::{Distribution, Random, mix64, splitmix64};
 pub use sim::{
     DEFAULT_MAX_PROCESSES, FailedOperation, Failure, Limits, ProcessLabel, Progress, RunReport, Sim,
     SimConfig, SpawnLimitExceeded, Verdict, check_determinism,

@@ -12,10 +12,16 @@ use rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// SplitMix64's finaliser: a cheap bijective mix used for seed derivation and hashing.
-pub(crate) const fn mix64(mut z: u64) -> u64 {
+pub const fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// One SplitMix64 step on `z`: the golden-ratio increment, then [`mix64`]. Models use it to
+/// hash and to derive keys (every input bit reaches every output bit); fixed, like `mix64`.
+pub const fn splitmix64(z: u64) -> u64 {
+    mix64(z.wrapping_add(0x9e37_79b9_7f4a_7c15))
 }
 
 /// Derives the 64-bit key of stream `(label, index)` under `root_seed`.

@@ -404,11 +404,7 @@ impl Hasher for WordHasher {
         self.word(i);
     }
     fn finish(&self) -> u64 {
-        // The splitmix64 finalizer.
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        ruckus_sim::mix64(self.0)
     }
 }
 

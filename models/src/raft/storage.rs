@@ -4,6 +4,7 @@
 //! does not decode (a torn write) reads as absent, and the log ends at the first absent index.
 
 use super::{Command, Entry, StateMachine};
+use ruckus_sim::splitmix64;
 
 /// The key of the term-and-vote record.
 pub const META: &str = "meta";
@@ -76,24 +77,16 @@ pub fn decode_entry<S: StateMachine>(bytes: &[u8]) -> Option<Entry<S::Command>> 
 /// Folds an entry into a running hash of the log prefix before it. Equal prefix hashes mean
 /// equal prefixes (up to collisions), which lets invariants compare logs in O(1).
 pub fn chain<S: StateMachine>(prev: u64, entry: &Entry<S::Command>) -> u64 {
-    let mut h = mix(prev ^ entry.term.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut h = splitmix64(prev ^ entry.term.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     match &entry.command {
-        Command::Noop => h = mix(h ^ 0x6e6f_6f70),
+        Command::Noop => h = splitmix64(h ^ 0x6e6f_6f70),
         Command::Client { session, seq, input } => {
-            h = mix(h ^ session);
-            h = mix(h ^ seq);
-            h = mix(h ^ S::digest(input));
+            h = splitmix64(h ^ session);
+            h = splitmix64(h ^ seq);
+            h = splitmix64(h ^ S::digest(input));
         }
     }
     h
-}
-
-/// A 64-bit finalizer (the splitmix64 output function).
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

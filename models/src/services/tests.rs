@@ -133,8 +133,9 @@ fn retries_amplify_and_recover_errors() {
     assert_eq!(none["amplification"], 1.0);
 }
 
-#[test]
-fn budget_caps_retries() {
+/// 4 clients at 20/s each against a server failing every request from the start; immediate
+/// retries, up to 5 attempts.
+fn always_failing() -> Config {
     let mut config = Config {
         degradations: vec![Degradation {
             tier: 0,
@@ -151,6 +152,12 @@ fn budget_caps_retries() {
         max_attempts: 5,
         ..RetryPolicy::default()
     };
+    config
+}
+
+#[test]
+fn budget_caps_retries() {
+    let mut config = always_failing();
     let (_, unlimited) = run(&config, 2, Duration::from_secs(10));
     // Calls still in flight at the end have made only some of their five attempts.
     assert!((unlimited["amplification"] - 5.0).abs() < 0.02, "{unlimited:?}");

@@ -12,6 +12,8 @@
 //! are walked on through the same permutation until they land inside (cycle walking), which
 //! keeps it a bijection of `0..n`. Fewer than four steps are needed on average.
 
+use ruckus_sim::splitmix64;
+
 /// A pass over `0..n` in the order of a permutation drawn from a key.
 #[derive(Clone, Copy, Debug)]
 pub struct ProbeOrder {
@@ -66,19 +68,12 @@ impl ProbeOrder {
         let mask = (1u32 << self.half) - 1;
         let (mut left, mut right) = (x >> self.half, x & mask);
         for round in 0..4u64 {
-            let f = mix(self.key ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(right)) as u32;
+            let f =
+                splitmix64(self.key ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(right)) as u32;
             (left, right) = (right, (left ^ f) & mask);
         }
         left << self.half | right
     }
-}
-
-/// A 64-bit finaliser (splitmix64's): every input bit reaches every output bit.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -80,28 +80,6 @@ fn a_schedule_needs_an_open_workload() {
     assert!(e.contains("schedule") && e.contains("workload.open"), "{e}");
 }
 
-/// 4 clients at 20/s each against a server failing every request from the start; immediate
-/// retries, up to 5 attempts.
-fn always_failing() -> Config {
-    let mut config = Config {
-        degradations: vec![Degradation {
-            tier: 0,
-            server: None,
-            at: Duration::ZERO,
-            duration: Duration::from_secs(100),
-            mode: DegradeMode::Errors { probability: 1.0 },
-        }],
-        workload: Workload::Open { rate: 20.0 },
-        ..Config::default()
-    };
-    config.client.retry = RetryPolicy {
-        backoff: Backoff::Immediate,
-        max_attempts: 5,
-        ..RetryPolicy::default()
-    };
-    config
-}
-
 #[test]
 fn finagle_budget_allows_its_percentage_plus_the_minimum_rate() {
     let mut config = always_failing();

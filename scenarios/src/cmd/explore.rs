@@ -12,7 +12,7 @@ use std::path::PathBuf;
 Every variant runs on the same seeds (common random numbers), so it meets the same fault plans
 and workloads; the table gives each metric's mean and 95% interval over seeds, and the paired
 difference from the baseline variant. Built-in experiments: backoff, retry_storm, mm1, mmc,
-discovery_crash, swim_tuning, swim_tuning_loss, swim_paper, swim_lifeguard, scheduler_placement,
+raft_unavailability, discovery_crash, swim_tuning, swim_tuning_loss, swim_paper, swim_lifeguard, scheduler_placement,
 scheduler_workers, overload_protection, adaptive_throttling, fallbacks, platform_health_filtering,
 platform_retry_budget, platform_placement, platform_cache_ttl.")]
 pub struct Args {

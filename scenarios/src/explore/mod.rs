@@ -63,6 +63,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("mm1", include_str!("../../data/experiments/mm1.toml")),
     ("mmc", include_str!("../../data/experiments/mmc.toml")),
     (
+        "raft_unavailability",
+        include_str!("../../data/experiments/raft_unavailability.toml"),
+    ),
+    (
         "discovery_crash",
         include_str!("../../data/experiments/discovery_crash.toml"),
     ),

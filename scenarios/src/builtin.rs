@@ -80,6 +80,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "platform_strained",
         include_str!("../data/platform_strained.toml"),
     ),
+    (
+        "platform_raft_churn",
+        include_str!("../data/platform_raft_churn.toml"),
+    ),
     ("eureka", include_str!("../data/eureka.toml")),
     (
         "eureka_no_self_preservation",

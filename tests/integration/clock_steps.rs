@@ -101,3 +101,50 @@ fn the_platform_client_survives_a_backward_clock_step() {
         );
     }
 }
+
+/// Consul-like discovery: 3 catalog servers, callers on hosts 3-5 that resolve by DNS with a
+/// 5 s cache; instance 1 dies for good at 20 s. `{PLAN}` is replaced by the fault plan.
+const CONSUL: &str = r#"
+[model]
+name = "consul"
+resolve = "dns"
+cache_ttl = "5s"
+crashes = [{ instance = 1, at = "20s" }]
+
+[topology]
+hosts = 6
+latency = { uniform = { min = "1ms", max = "5ms" } }
+
+{PLAN}
+
+[limits]
+horizon = "60s"
+"#;
+
+fn consul(plan: &str) -> Scenario {
+    let text = CONSUL.replace("{PLAN}", plan);
+    Scenario::from_text(&Registry::builtin(), "c", "c.toml", "c.toml", &text, &[]).expect("valid scenario")
+}
+
+/// A DNS cache's age is local elapsed time: a caller whose clock steps back 30 s just before
+/// an instance dies must still drop its cached answer after the TTL (on the wall clock the
+/// answer looked fresh for 35 s, and the caller kept calling the dead instance).
+#[test]
+fn a_backward_step_does_not_stretch_a_discovery_cache() {
+    let plan = "[faults.plan]\nheal_at = \"21s\"\n\n\
+        [[faults.plan.actions]]\nat = \"19s\"\nfault = { clock_jump = { host = 3, delta_ns = -30000000000 } }\n\n\
+        [[faults.plan.actions]]\nat = \"19s\"\nfault = { clock_jump = { host = 4, delta_ns = -30000000000 } }\n\n\
+        [[faults.plan.actions]]\nat = \"19s\"\nfault = { clock_jump = { host = 5, delta_ns = -30000000000 } }\n";
+    let run = runner::run(&consul(plan), 3);
+    let oldest = run
+        .report
+        .metrics
+        .quantile("discovery.dead_route_age_ns", 1.0)
+        .unwrap_or(0);
+    assert!(
+        oldest < 12_000_000_000,
+        "a call went to an instance dead for {:.1} s",
+        oldest as f64 / 1e9
+    );
+    assert!(run.report.failure.is_none(), "{:?}", run.report.failure);
+}

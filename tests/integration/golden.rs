@@ -374,9 +374,9 @@ fn platform() {
     check(
         "platform",
         &[
-            (1, "held", "6d4e900f25c149bc", 605223),
-            (2, "held", "7fe50e32b092aba3", 582620),
-            (3, "held", "7a179c3dbdc0a163", 595731),
+            (1, "held", "cdf79294e532a539", 604505),
+            (2, "held", "7a2bbeebe3572500", 599095),
+            (3, "held", "b7750e1dfefbf623", 602523),
         ],
     );
 }
@@ -398,9 +398,21 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "303158ed47a02a90", 611169),
-            (2, "held", "cf01b95b0dfaf54c", 608052),
-            (3, "held", "723837583bcb5fe7", 585952),
+            (1, "held", "ff72bf73c9e1f8ee", 611067),
+            (2, "held", "5c03822c762c93cf", 606921),
+            (3, "held", "1af8843de5ae4ce5", 596092),
+        ],
+    );
+}
+
+#[test]
+fn platform_raft_churn() {
+    check(
+        "platform_raft_churn",
+        &[
+            (1, "held", "533617d674f8ed11", 376502),
+            (2, "held", "ce41725fdb26ff42", 384552),
+            (3, "held", "125307023834d3d3", 383712),
         ],
     );
 }

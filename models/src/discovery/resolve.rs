@@ -169,7 +169,7 @@ impl Router {
     where
         P: Process<Operation: From<DiscoveryOp>>,
     {
-        let now = cx.now();
+        let now = cx.monotonic();
         let Some(balancer) = self.balancer.as_mut() else {
             cx.count("discovery.calls.no_instance", 1);
             cx.observe_timed("discovery.calls.failed", 0);
@@ -220,7 +220,7 @@ impl Router {
             return;
         };
         cx.cancel_timer(flight.timer);
-        let now = cx.now();
+        let now = cx.monotonic();
         self.feedback(&flight, now, false);
         cx.count("discovery.calls.ok", 1);
         cx.observe("discovery.calls.latency_ns", now.saturating_since(flight.sent).0);
@@ -231,7 +231,7 @@ impl Router {
     pub fn on_call_timer<P: Process>(&mut self, cx: &mut Scope<'_, '_, P, CallMsg, CallTimer>, t: CallTimer) {
         let CallTimer::Timeout { id } = t;
         if let Some(flight) = self.calls.remove(&id) {
-            let now = cx.now();
+            let now = cx.monotonic();
             self.feedback(&flight, now, true);
             cx.count("discovery.calls.timeout", 1);
             cx.observe_timed("discovery.calls.failed", now.saturating_since(flight.sent).0);

@@ -71,7 +71,7 @@ pub use marks::{DetectionMarks, RecoveryMarks, RescheduleMarks};
 pub use process::{Client, Instance, NodeAgent, Platform, PlatformMsg, PlatformOp, PlatformTimer, Shared};
 
 use crate::discovery::consul::{self, HealthCatalog};
-use crate::discovery::swim::{self, Roster, Swim};
+use crate::discovery::swim::{Roster, Swim};
 use crate::raft;
 use crate::scheduler::{self, placement::NodeId};
 use ruckus_sim::{Duration, FaultKind, HostId, Instant, Metrics, Model, ProcessId, Property, Sim, View};
@@ -132,7 +132,7 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
     let member = |i: u32| {
         Swim::new(
             discovery.swim,
-            swim::Bugs::default(),
+            discovery.swim_bugs,
             Rc::clone(&roster),
             i,
             Rc::clone(&seeds),

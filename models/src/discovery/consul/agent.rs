@@ -365,7 +365,7 @@ impl Agent {
                     return;
                 };
                 if let Some(listing) = listing {
-                    let now = cx.now();
+                    let now = cx.monotonic();
                     let entry = self.cache.entry(service).or_default();
                     entry.confirmed_at = now;
                     let passing = listing.passing();
@@ -395,7 +395,7 @@ impl Agent {
         id: u64,
         service: ServiceId,
     ) {
-        let now = cx.now();
+        let now = cx.monotonic();
         let entry = self.cache.entry(service).or_default();
         if let Some(listing) = &entry.listing {
             let age = now.saturating_since(entry.confirmed_at);

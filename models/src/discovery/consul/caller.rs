@@ -59,7 +59,7 @@ impl ConsulCaller {
         let mean = self.config.call_interval.0;
         let next = Duration(cx.random().range_inclusive(mean / 2, mean + mean / 2));
         cx.set_timer(next, ConsulTimer::CallEvery);
-        let now = cx.now();
+        let now = cx.monotonic();
         match self.config.resolve {
             ResolveMode::Watch => {
                 call_scope(cx, |s| self.router.call(s));
@@ -106,7 +106,7 @@ impl ConsulCaller {
     }
 
     pub fn on_message<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, m: ConsulMsg) {
-        let now = cx.now();
+        let now = cx.monotonic();
         match m {
             ConsulMsg::QueryReply { id, listing, hint } => {
                 let Some(listing) = self.query.on_reply(cx, id, listing, hint) else {

@@ -2,7 +2,7 @@
 
 use super::catalog::NodeId;
 use crate::discovery::resolve::{InstanceId, ScheduledCrash};
-use crate::discovery::swim::SwimConfig;
+use crate::discovery::swim::{self, SwimConfig};
 use crate::raft;
 use crate::services::policy::BalancerConfig;
 use ruckus_sim::{Distribution, Duration, ProcessId, Topology};
@@ -112,6 +112,9 @@ pub struct Config {
     pub deregister_grace: Duration,
     /// Bug switches.
     pub bugs: Bugs,
+    /// The gossip pool's bug switches (the SWIM component's own: `no_suspicion`,
+    /// `no_incarnation_bump`), for every server and agent.
+    pub swim_bugs: swim::Bugs,
 }
 
 impl Default for Config {
@@ -148,6 +151,7 @@ impl Default for Config {
             deregistrations: Vec::new(),
             deregister_grace: Duration::from_secs(10),
             bugs: Bugs::default(),
+            swim_bugs: swim::Bugs::default(),
         }
     }
 }

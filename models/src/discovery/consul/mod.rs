@@ -484,7 +484,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
     let member = |i: u32| {
         Swim::new(
             config.swim,
-            super::swim::Bugs::default(),
+            config.swim_bugs,
             Rc::clone(&roster),
             i,
             Rc::clone(&seeds),

@@ -317,7 +317,9 @@ pub enum EurekaTimer {
 pub struct Lease {
     /// The instance's service.
     pub service: ServiceId,
-    /// Local time of the last renewal (or registration).
+    /// Wall-clock time of the last renewal (or registration). Eureka's registry stamps leases
+    /// with the wall clock, as here, so a clock stepped forward on the registry's host expires
+    /// leases early: that is Eureka's behaviour, kept on purpose.
     pub last_renewal: Instant,
 }
 
@@ -658,7 +660,7 @@ impl EurekaCaller {
                             .filter(|(_, s)| *s == self.service)
                             .map(|(i, _)| *i)
                             .collect();
-                        let now = ctx.now();
+                        let now = ctx.monotonic();
                         self.router.set_view(mine, now);
                     }
                     None => self.server += 1,

@@ -377,7 +377,7 @@ impl Swim {
         storage.put(LIFE_KEY, life.to_le_bytes().to_vec());
         storage.sync();
         self.incarnation = Incarnation { life, number: 0 };
-        let now = cx.now();
+        let now = cx.monotonic();
         self.set_status(self.me, Status::Alive, self.incarnation, now);
         // The ticker is armed below, after the first probe (the order timers at one instant fire).
         self.gossip_origin = now;
@@ -409,7 +409,7 @@ impl Swim {
             return;
         }
         self.leaving = true;
-        let now = cx.now();
+        let now = cx.monotonic();
         self.set_status(self.me, Status::Left, self.incarnation, now);
         self.broadcast(
             cx,
@@ -713,7 +713,7 @@ impl Swim {
             return;
         }
         cx.set_timer(self.config.gossip_interval, SwimTimer::Gossip);
-        let now = cx.now();
+        let now = cx.monotonic();
         let dead_window = self.config.gossip_to_the_dead_time;
         let mut targets = [0u32; 64];
         let k = self.config.gossip_nodes as usize;
@@ -738,7 +738,7 @@ impl Swim {
         let Some(s) = self.suspicions.get(&member) else {
             return;
         };
-        let now = cx.now();
+        let now = cx.monotonic();
         debug_assert!(now >= s.start, "suspicion of {member} fired before it began");
         let known = self.members.get(member);
         assert_eq!(
@@ -764,7 +764,7 @@ impl Swim {
             cx.count("swim.false_dead", 1);
         }
         self.end_suspicion(cx, member);
-        let now = cx.now();
+        let now = cx.monotonic();
         self.set_status(member, Status::Alive, inc, now);
         self.broadcast(cx, self.update(UpdateKind::Alive, member, inc, member));
     }
@@ -798,7 +798,7 @@ impl Swim {
             return;
         }
         cx.count("swim.suspicions", 1);
-        let now = cx.now();
+        let now = cx.monotonic();
         let n = self.active.max(1);
         let mut s = Suspicion {
             accuser: from,
@@ -839,7 +839,7 @@ impl Swim {
         } else {
             Status::Dead
         };
-        let now = cx.now();
+        let now = cx.monotonic();
         self.set_status(member, status, inc, now);
         self.broadcast(cx, self.update(UpdateKind::Dead, member, inc, from));
     }
@@ -855,7 +855,7 @@ impl Swim {
             next.number += 1;
             self.incarnation = next;
             let own = self.members.get(self.me).status();
-            self.members.set(self.me, own, next, cx.now());
+            self.members.set(self.me, own, next, cx.monotonic());
         }
         self.broadcast(
             cx,
@@ -875,7 +875,7 @@ impl Swim {
         }
         s.confirmers.push(from);
         let due = s.start + s.timeout();
-        let remaining = due.saturating_since(cx.now());
+        let remaining = due.saturating_since(cx.monotonic());
         cx.cancel_timer(s.timer);
         s.timer = cx.set_timer(remaining, SwimTimer::Suspicion { member });
         true
@@ -958,7 +958,7 @@ impl Swim {
         if !self.gossip_armed {
             self.gossip_armed = true;
             let interval = self.config.gossip_interval.as_nanos();
-            let into = cx.now().saturating_since(self.gossip_origin).as_nanos() % interval;
+            let into = cx.monotonic().saturating_since(self.gossip_origin).as_nanos() % interval;
             cx.set_timer(Duration::from_nanos(interval - into), SwimTimer::Gossip);
         }
     }

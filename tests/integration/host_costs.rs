@@ -75,21 +75,19 @@ handler = "3ms"
 "#;
     let tier1_slow = figures_of(&load(slow, &[]).unwrap());
     let (t0, t1) = ("tier0.sojourn_mean_ms", "tier1.sojourn_mean_ms");
-    // Tier 1 handles a request's arrival (3 ms of CPU before its service timer counts) and the
-    // service's end (3 ms more before the answer leaves): about 6 ms more per request.
+    // Tier 1's host spends 3 ms on a request's arrival before its service time counts (its
+    // sojourn, measured from the arrival's handling, grows by that, and by waits behind
+    // other events), and 3 ms more on the service's end before the answer leaves.
     let d1 = tier1_slow[t1] - plain[t1];
     assert!(
-        (5.0..8.0).contains(&d1),
+        (2.9..5.0).contains(&d1),
         "tier 1 on the slow host: {} ms -> {} ms",
         plain[t1],
         tier1_slow[t1]
     );
-    // Tier 0 waits for tier 1, so its time grows by as much; its own handling costs nothing.
+    // Tier 0 waits for tier 1's answer, so it sees both: about 3 ms more than tier 1 did.
     let d0 = tier1_slow[t0] - plain[t0];
-    assert!(
-        (d1 - 1.0..d1 + 1.0).contains(&d0),
-        "tier 0: +{d0} ms, tier 1: +{d1} ms"
-    );
+    assert!((d1 + 2.5..d1 + 4.5).contains(&d0), "tier 0: +{d0} ms, tier 1: +{d1} ms");
 
     // The other way round: tier 0's host slow, tier 1 exactly as before (same service draws,
     // no queueing at this load), tier 0 slower.

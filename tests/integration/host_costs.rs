@@ -87,7 +87,10 @@ handler = "3ms"
     );
     // Tier 0 waits for tier 1's answer, so it sees both: about 3 ms more than tier 1 did.
     let d0 = tier1_slow[t0] - plain[t0];
-    assert!((d1 + 2.5..d1 + 4.5).contains(&d0), "tier 0: +{d0} ms, tier 1: +{d1} ms");
+    assert!(
+        (d1 + 2.5..d1 + 4.5).contains(&d0),
+        "tier 0: +{d0} ms, tier 1: +{d1} ms"
+    );
 
     // The other way round: tier 0's host slow, tier 1 exactly as before (same service draws,
     // no queueing at this load), tier 0 slower.

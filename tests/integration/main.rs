@@ -7,6 +7,7 @@ mod clock_steps;
 mod costs;
 mod coverage;
 mod determinism;
+mod erlang_c;
 mod explore;
 mod explore_counters;
 mod explore_unknown_metric;

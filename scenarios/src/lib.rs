@@ -12,7 +12,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `scenario.rs` | the file format, `--set` overrides, checks with located errors |
+//! | `scenario.rs` | the file format, `--set` overrides, checks with located errors (`scenario/host_costs.rs`: `[[topology.host_costs]]`, costs per host or zone) |
 //! | `error.rs` | `ScenarioError`, line/column, edit-distance suggestions |
 //! | `builtin.rs` | scenarios/data/*.toml embedded in the binary |
 //! | `registry.rs` | `Registry`: the models and named scenarios a binary knows (built-ins plus a user's own); `ModelRef` |

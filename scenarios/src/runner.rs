@@ -29,6 +29,7 @@ pub fn topology(spec: &TopologySpec) -> Topology {
         ),
     };
     t.set_costs(spec.costs);
+    crate::scenario::apply_host_costs(&spec.host_costs, &mut t);
     t.clock_spread = spec.clock_spread;
     for c in &spec.clocks {
         let host = t.host_mut(HostId(c.host));
@@ -440,6 +441,7 @@ mod tests {
             inter_zone: None,
             clocks: Vec::new(),
             costs: Default::default(),
+            host_costs: Vec::new(),
             clock_spread: Default::default(),
         }
     }

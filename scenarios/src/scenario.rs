@@ -15,6 +15,8 @@
 //! latency = { uniform = { min = "1ms", max = "10ms" } }
 //! # optional: what work costs on every host (none by default; see ruckus_sim::costs)
 //! costs = { handler = { exponential = { mean = "50us" } }, disk_sync = "2ms" }
+//! # optional: other costs for some hosts, by `host`, `hosts` or `zone` (HostCostsEntry)
+//! host_costs = [{ host = 2, handler = "5ms" }]
 //! # optional: clocks that start apart, drawn per seed and host (off by default)
 //! clock_spread = { offset_max = "100ms", drift_max_ppm = 50, start_jitter_max = "150ms" }
 //!
@@ -120,6 +122,10 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
+mod host_costs;
+pub use host_costs::HostCostsEntry;
+pub(crate) use host_costs::apply as apply_host_costs;
+
 /// How hosts are connected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +175,10 @@ pub struct TopologySpec {
     /// (`[topology.costs]`; none by default, see `ruckus_sim::costs`).
     #[serde(default, skip_serializing_if = "is_free")]
     pub costs: HostCosts,
+    /// Costs for some hosts (by index or zone) over `costs`, field by field, later entries
+    /// winning (`[[topology.host_costs]]`; see [`HostCostsEntry`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_costs: Vec<HostCostsEntry>,
     /// Per-host clock offsets, drift and boot times drawn from the seed
     /// (`[topology.clock_spread]`; off by default).
     #[serde(default, skip_serializing_if = "ClockSpread::is_off")]
@@ -872,6 +882,7 @@ fn check_topology(cx: &Context<'_>, t: &TopologySpec) -> Result<(), ScenarioErro
         }
     }
     t.costs.validate().map_err(|m| cx.error(&at("costs"), m))?;
+    host_costs::check(cx, &t.host_costs, &runner::topology(t))?;
     t.clock_spread
         .validate()
         .map_err(|m| cx.error(&at("clock_spread"), m))?;

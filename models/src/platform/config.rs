@@ -9,7 +9,7 @@ use crate::scheduler::{
 use crate::services::policy::{
     Backoff, Balance, BalancerConfig, BreakerConfig, EjectionConfig, RetryBudgetConfig, RetryPolicy,
 };
-use crate::services::{CallerConfig, TierConfig, Workload};
+use crate::services::{CallerConfig, RateSchedule, TierConfig, Workload};
 use ruckus_sim::{Distribution, Duration, HostId, ProcessId, Topology};
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,11 @@ pub struct Config {
     pub clients: u32,
     /// Their load (per client).
     pub workload: Workload,
+    /// How the open workload's rate changes over the run, as in the services model (steps
+    /// `{ at, rate }` and ramps `{ at, ramp_to, over }`, per client, times from the start;
+    /// empty: constant).
+    #[serde(skip_serializing_if = "RateSchedule::is_empty")]
+    pub schedule: RateSchedule,
     /// How clients call the front tier (timeouts, retries, budget, breaker, hedging,
     /// balancing with outlier ejection).
     pub client: CallerConfig,
@@ -177,6 +182,7 @@ impl Default for Config {
             distinct_hosts: true,
             clients: 3,
             workload: Workload::Open { rate: 50.0 },
+            schedule: RateSchedule::default(),
             client: CallerConfig {
                 timeout: Duration::from_millis(300),
                 hedge_after: Some(Duration::from_millis(150)),
@@ -374,6 +380,9 @@ impl Config {
             && !(rate > 0.0 && rate.is_finite())
         {
             return Err(format!("workload.rate must be positive, got {rate}"));
+        }
+        if !self.schedule.is_empty() && !matches!(self.workload, Workload::Open { .. }) {
+            return Err("schedule changes an open workload's rate: it needs workload.open".into());
         }
         if self.resolve_every == Duration::ZERO || self.slo.window == Duration::ZERO {
             return Err("resolve_every and slo.window must be positive".into());

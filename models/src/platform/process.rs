@@ -209,7 +209,8 @@ impl Client {
         let mut caller = services::Caller::new(config.client, Vec::new(), measure_from, "");
         caller.record_routes(ROUTES);
         Client {
-            client: services::Client::new(config.workload, caller, measure_from, false),
+            client: services::Client::new(config.workload, caller, measure_from, false)
+                .with_schedule(&config.schedule),
             query: QueryClient::new(Rc::clone(&shared.catalog_servers)),
             shared,
             index: 0,

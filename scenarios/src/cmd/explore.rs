@@ -112,6 +112,22 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         crate::output::write_file(path, |f| f.write_all(html.as_bytes()))?;
         writeln!(io.err, "report written to {}", path.display()).map_err(w)?;
     }
+    // A name no run reported, next to one they did: a typo, so bad input (after the table and
+    // the files, which hold every other metric's results).
+    let unknown = results.unknown_metrics();
+    if !unknown.is_empty() {
+        let lines: Vec<String> = unknown
+            .iter()
+            .map(|(name, close)| {
+                format!("metric `{name}`: no run of any variant reported it (did you mean `{close}`?)")
+            })
+            .collect();
+        return Err(format!(
+            "{}; fix `metrics` in {}",
+            lines.join("; "),
+            crate::scenario::shell_quote(&args.experiment)
+        ));
+    }
     // Exploring is measuring: runs that fail a property are reported in the table, not an error.
     Ok(Exit::Held)
 }

@@ -5,6 +5,9 @@ use crate::registry::ModelRef;
 use ruckus_sim::{Instant, Metrics};
 use std::collections::BTreeMap;
 
+/// The statistics of every distribution `NAME` a run observed: `NAME.mean`, `NAME.p99`...
+pub const STATISTICS: [&str; 6] = ["mean", "count", "p50", "p99", "p999", "max"];
+
 /// Every figure of one run an experiment can name: the model's own summary where it has one,
 /// then for every counter its value, and for every distribution `NAME.mean`, `.p50`, `.p99`,
 /// `.p999`, `.max` and `.count`, plus `end_time_s`.

@@ -38,6 +38,10 @@
 //! counter by name, or a distribution statistic such as `latency.p99`. Counters appear only once
 //! incremented, so a counter some run reported counts as 0 in the runs without it; any other
 //! figure a run lacks is left out of its mean, and the CLI warns, saying in how many runs it was.
+//! A metric no run of any variant reported is a typo when a different reported figure is close
+//! to it ([`Results::unknown_metrics`]): the CLI prints the table, then fails with exit code 2
+//! naming the close name. With nothing close (a counter nothing incremented in any run, or a
+//! distribution nothing observed, looks the same) it stays a warning.
 
 pub mod figures;
 pub mod report;
@@ -644,11 +648,30 @@ impl Results {
         (present.count(), self.runs.len())
     }
 
-    /// One line per requested metric some variant has no value for, saying what is true: how
-    /// many runs had it and which variants had none, or, when no run had it, the closest
-    /// other name the runs reported.
-    pub fn missing_metrics_explained(&self) -> Vec<String> {
+    /// Requested metrics that look mistyped: no run of any variant reported them, and a
+    /// different figure the runs did report is close to the name (not the same name for
+    /// another index, such as `tier1.x` for `tier0.x`: a counter of another tier may just
+    /// never have been incremented; for `NAME.p99` and the other statistics, only the same
+    /// statistic of another distribution). Each comes with that close name.
+    pub fn unknown_metrics(&self) -> Vec<(String, String)> {
         let known = self.figure_names();
+        let mut out = Vec::new();
+        for (m, name) in self.metrics.iter().enumerate() {
+            if self.presence(m).0 > 0 {
+                continue;
+            }
+            if let Some(c) = mistyped(name, &known) {
+                out.push((name.clone(), c.to_owned()));
+            }
+        }
+        out
+    }
+
+    /// One line per requested metric some variant has no value for (less the
+    /// [`unknown_metrics`](Results::unknown_metrics), which are errors), saying what is true:
+    /// how many runs had it and which variants had none.
+    pub fn missing_metrics_explained(&self) -> Vec<String> {
+        let unknown = self.unknown_metrics();
         let mut out = Vec::new();
         for (m, name) in self.metrics.iter().enumerate() {
             let without: Vec<String> = self
@@ -657,21 +680,19 @@ impl Results {
                 .filter(|v| v.metrics[m].estimate.is_none())
                 .map(|v| format!("`{}`", v.name))
                 .collect();
-            if without.is_empty() {
+            if without.is_empty() || unknown.iter().any(|(u, _)| u == name) {
                 continue;
             }
             let (present, total) = self.presence(m);
-            if present > 0 {
-                out.push(format!(
+            out.push(if present > 0 {
+                format!(
                     "`{name}` (present in {present} of {total} runs; none in variant {})",
                     without.join(", ")
-                ));
-                continue;
-            }
-            let others = known.iter().map(String::as_str).filter(|k| k != name);
-            out.push(match crate::error::closest(name, others) {
-                Some(c) => format!("`{name}` (no run reported it; did you mean `{c}`?)"),
-                None => format!("`{name}` (no run reported it)"),
+                )
+            } else {
+                format!(
+                    "`{name}` (no run reported it and no figure the runs reported is close: a counter or distribution nothing recorded, or a name the model does not report)"
+                )
             });
         }
         out
@@ -686,6 +707,27 @@ impl Results {
     }
 }
 
+/// The reported figure `name` (reported by no run) is probably a typo of: a different name
+/// close to it, not the same name for another index, and for a statistic (`NAME.p99`) the
+/// same statistic of another distribution (a distribution nothing observed is absent, like
+/// a counter nothing incremented).
+fn mistyped<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    let stat = figures::STATISTICS
+        .iter()
+        .map(|s| format!(".{s}"))
+        .find(|s| name.ends_with(s.as_str()));
+    let others = known.iter().map(String::as_str).filter(|k| {
+        *k != name && !same_but_digits(k, name) && stat.as_ref().is_none_or(|s| k.ends_with(s.as_str()))
+    });
+    crate::error::closest(name, others)
+}
+
+/// Whether `a` and `b` differ only in their digits (`tier0.served`, `tier12.served`).
+fn same_but_digits(a: &str, b: &str) -> bool {
+    let strip = |s: &str| s.chars().filter(|c| !c.is_ascii_digit()).collect::<String>();
+    a != b && strip(a) == strip(b)
+}
+
 /// Counts a requested metric as 0 in the runs that lack it when some run has it as a counter:
 /// counters appear only once incremented, so "absent" there means "never happened".
 fn zero_missing_counters(runs: &mut [RunResult]) {
@@ -698,5 +740,33 @@ fn zero_missing_counters(runs: &mut [RunResult]) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mistyped;
+
+    fn known(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_typo_is_a_different_close_name_of_the_same_kind() {
+        let k = known(&[
+            "timeouts",
+            "tier0.served",
+            "latency.p99",
+            "latency_p99_ms",
+            "goodput",
+        ]);
+        assert_eq!(mistyped("timeoutz", &k), Some("timeouts"));
+        assert_eq!(mistyped("goodptu", &k), Some("goodput"));
+        assert_eq!(mistyped("latncy.p99", &k), Some("latency.p99"));
+        // The same counter of another tier: it may never have been incremented.
+        assert_eq!(mistyped("tier1.served", &k), None);
+        // A statistic of a distribution nothing observed is not the summary's figure.
+        assert_eq!(mistyped("latency.p999", &known(&["latency_p99_ms"])), None);
+        assert_eq!(mistyped("evictions", &k), None);
     }
 }

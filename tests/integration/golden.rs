@@ -410,9 +410,9 @@ fn platform_raft_churn() {
     check(
         "platform_raft_churn",
         &[
-            (1, "held", "533617d674f8ed11", 376502),
-            (2, "held", "ce41725fdb26ff42", 384552),
-            (3, "held", "125307023834d3d3", 383712),
+            (1, "held", "6eeef5efc3799f27", 398544),
+            (2, "held", "c5e8b7799550401a", 401222),
+            (3, "held", "b80b45d2554e0a82", 398851),
         ],
     );
 }

@@ -50,7 +50,11 @@ impl<P: Process> Sim<P> {
             Fault::ClockJump { host, delta_ns } => self.core.clocks[host.index()].jump(now, delta_ns),
             Fault::ClockDrift { host, drift_ppm, .. } => {
                 let h = host.index();
-                let ppm = if begin { drift_ppm } else { self.core.hosts[h].base_drift_ppm };
+                let ppm = if begin {
+                    drift_ppm
+                } else {
+                    self.core.hosts[h].base_drift_ppm
+                };
                 self.core.clocks[h].set_drift(now, ppm);
             }
             Fault::Degrade { host, mode, .. } => self.degrade(host, i, mode, begin),

@@ -118,9 +118,15 @@ fn the_degraded_flag_follows_every_begin_end_crash_and_heal() {
         assert_eq!(e.operation, truth(h, e.time), "host {h} at {}", e.time);
         degraded_records += usize::from(!e.operation.is_empty());
     }
-    assert!(degraded_records > 20, "{degraded_records} records saw a degradation");
+    assert!(
+        degraded_records > 20,
+        "{degraded_records} records saw a degradation"
+    );
     assert!(flagged_at.iter().any(|&(h, _)| h == 0) && flagged_at.iter().any(|&(h, _)| h == 1));
-    assert!(flagged_at.iter().all(|&(_, t)| t < Instant(ms(100).0)), "the heal clears every flag");
+    assert!(
+        flagged_at.iter().all(|&(_, t)| t < Instant(ms(100).0)),
+        "the heal clears every flag"
+    );
 }
 
 /// A clock fault moves the dense clock the handlers and checkers read: a jump moves the wall

@@ -227,7 +227,7 @@ impl<P: Process> EventQueue<P> {
                 // Latest first; sequences are unique, so the order is total.
                 _ => self
                     .run
-                    .sort_unstable_by(|a, b| (b.time, b.seq).cmp(&(a.time, a.seq))),
+                    .sort_unstable_by_key(|e| std::cmp::Reverse((e.time, e.seq))),
             }
             return true;
         }

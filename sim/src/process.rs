@@ -148,9 +148,7 @@ impl<P: Process> Context<'_, P> {
     /// comparing readings across hosts, clock-based tokens. Do not measure elapsed time with
     /// it (leases, timeouts, TTLs): a jump makes such a span wrong; use [`monotonic`](Self::monotonic).
     pub fn now(&self) -> Instant {
-        self.core.hosts[self.host.index()]
-            .clock
-            .local(self.core.now.saturating_add(self.core.spent))
+        self.core.clocks[self.host.index()].local(self.core.now.saturating_add(self.core.spent))
     }
 
     /// The host's monotonic clock: the same oscillator as [`now`](Self::now) (offset and
@@ -159,9 +157,7 @@ impl<P: Process> Context<'_, P> {
     /// on this host (its origin is arbitrary), and it still drifts: a lease that must hold
     /// against a fast or slow clock needs a drift margin. Timers run on this clock.
     pub fn monotonic(&self) -> Instant {
-        self.core.hosts[self.host.index()]
-            .clock
-            .monotonic(self.core.now.saturating_add(self.core.spent))
+        self.core.clocks[self.host.index()].monotonic(self.core.now.saturating_add(self.core.spent))
     }
 
     /// Spends `cpu` of virtual processing time in this handler (see [`crate::costs`]): what it
@@ -183,8 +179,8 @@ impl<P: Process> Context<'_, P> {
     /// degradations reads them when it decides (e.g. how long a request takes) and ignores the
     /// modes it does not know or panics on them. No handler is called when one begins or ends.
     pub fn degradations(&self) -> impl Iterator<Item = &str> + '_ {
-        self.core.hosts[self.host.index()]
-            .degradations
+        self.core
+            .degradations(self.host)
             .iter()
             .map(|(_, mode)| mode.as_str())
     }

@@ -96,11 +96,11 @@ impl<'a, P: Process> View<'a, P> {
     }
     /// A host's wall-clock reading now (what `Context::now` gives a process there).
     pub fn local_time(&self, host: HostId) -> Instant {
-        self.core.hosts[host.index()].clock.local(self.core.now)
+        self.core.clocks[host.index()].local(self.core.now)
     }
     /// A host's monotonic reading now (what `Context::monotonic` gives a process there).
     pub fn monotonic_time(&self, host: HostId) -> Instant {
-        self.core.hosts[host.index()].clock.monotonic(self.core.now)
+        self.core.clocks[host.index()].monotonic(self.core.now)
     }
     /// The history recorded so far.
     pub fn history(&self) -> &'a [HistoryEntry<P::Operation>] {
@@ -205,7 +205,7 @@ impl<'a, P: Process> View<'a, P> {
     }
     /// A host's clock drift now, in parts per million (positive: fast), faults included.
     pub fn drift_ppm(&self, host: HostId) -> i64 {
-        self.core.hosts[host.index()].clock.drift_ppm()
+        self.core.clocks[host.index()].drift_ppm()
     }
     /// Whether messages from host `a` currently reach host `b` (no partition or clog between).
     pub fn reachable(&self, a: HostId, b: HostId) -> bool {

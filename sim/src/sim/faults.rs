@@ -47,11 +47,15 @@ impl<P: Process> Sim<P> {
             Fault::SlowLink { from, to, factor, .. } if begin => net.add_slow(id, from, to, factor),
             Fault::Clog { .. } | Fault::SlowLink { .. } => net.remove_link_fault(id),
             Fault::NetworkChaos { chaos, .. } => net.set_chaos(begin.then_some(chaos)),
-            Fault::ClockJump { host, delta_ns } => self.core.hosts[host.index()].clock.jump(now, delta_ns),
+            Fault::ClockJump { host, delta_ns } => self.core.clocks[host.index()].jump(now, delta_ns),
             Fault::ClockDrift { host, drift_ppm, .. } => {
-                let hs = &mut self.core.hosts[host.index()];
-                let ppm = if begin { drift_ppm } else { hs.base_drift_ppm };
-                hs.clock.set_drift(now, ppm);
+                let h = host.index();
+                let ppm = if begin {
+                    drift_ppm
+                } else {
+                    self.core.hosts[h].base_drift_ppm
+                };
+                self.core.clocks[h].set_drift(now, ppm);
             }
             Fault::Degrade { host, mode, .. } => self.degrade(host, i, mode, begin),
             Fault::SlowDisk { host, factor, .. } => {
@@ -149,12 +153,13 @@ impl<P: Process> Sim<P> {
 
     /// Begins or ends degradation `mode` of fault `i` on `host`.
     fn degrade(&mut self, host: HostId, i: usize, mode: String, begin: bool) {
-        let active = &mut self.core.hosts[host.index()].degradations;
-        if begin {
-            active.push((i as u32, mode));
-        } else {
-            active.retain(|(k, _)| *k != i as u32);
-        }
+        self.core.set_degradations(host, |active| {
+            if begin {
+                active.push((i as u32, mode));
+            } else {
+                active.retain(|(k, _)| *k != i as u32);
+            }
+        });
     }
 
     /// The live processes that play `target`'s role now, picked as it says (random picks
@@ -335,9 +340,9 @@ impl<P: Process> Sim<P> {
             self.resume_host(host);
             let hs = &mut self.core.hosts[h];
             let base = hs.base_drift_ppm;
-            hs.clock.set_drift(now, base);
-            hs.degradations.clear();
             hs.disk_timing.slow.clear();
+            self.core.clocks[h].set_drift(now, base);
+            self.core.set_degradations(host, Vec::clear);
         }
         for p in 0..self.core.procs.len() {
             if self.core.procs[p].killed {

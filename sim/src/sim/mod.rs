@@ -11,6 +11,8 @@ pub(crate) mod core;
 mod determinism;
 mod dispatch;
 mod faults;
+#[cfg(test)]
+mod host_tests;
 mod lifecycle;
 mod queue;
 mod report;
@@ -147,6 +149,7 @@ impl<P: Process> Sim<P> {
     pub fn new(config: SimConfig, topology: &Topology) -> Sim<P> {
         let seed = config.seed;
         let spread = topology.clock_spread;
+        let mut clocks = Vec::with_capacity(topology.hosts().len());
         let hosts: Vec<HostState<P>> = topology
             .hosts()
             .iter()
@@ -161,8 +164,8 @@ impl<P: Process> Sim<P> {
                     // Booting: the host's processes start when it is free.
                     busy_until = Instant(d.boot_at.0);
                 }
+                clocks.push(Clock::new(clock));
                 HostState {
-                    clock: Clock::new(clock),
                     disk: Disk::default(),
                     deferred: Vec::new(),
                     processes: Vec::new(),
@@ -182,6 +185,7 @@ impl<P: Process> Sim<P> {
                 up: true,
                 paused: false,
                 costly: h.handler_cost.is_some() || h.busy_until > Instant::ZERO,
+                degraded: false,
             })
             .collect();
         Sim {
@@ -190,6 +194,7 @@ impl<P: Process> Sim<P> {
                 seq: 0,
                 queue: EventQueue::new(),
                 status,
+                clocks,
                 hosts,
                 procs: Vec::new(),
                 lifecycles: Vec::new(),
@@ -392,11 +397,11 @@ impl<P: Process> Sim<P> {
     }
     /// A host's wall-clock reading now.
     pub fn local_time(&self, host: HostId) -> Instant {
-        self.core.hosts[host.index()].clock.local(self.core.now)
+        self.core.clocks[host.index()].local(self.core.now)
     }
     /// A host's monotonic reading now (the wall clock without its jumps).
     pub fn monotonic_time(&self, host: HostId) -> Instant {
-        self.core.hosts[host.index()].clock.monotonic(self.core.now)
+        self.core.clocks[host.index()].monotonic(self.core.now)
     }
     /// The metrics so far.
     pub fn metrics(&self) -> &Metrics {

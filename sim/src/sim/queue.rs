@@ -1,20 +1,26 @@
 //! The event queue: a hierarchical timing wheel over virtual time with a binary heap for
 //! the current bucket, popping events in exact (time, sequence) order.
 //!
-//! Time is cut into buckets of `2^BUCKET_BITS` ns. The events of the current bucket sit in a
-//! binary heap ordered by (time, sequence), so ties and order within a bucket are exactly those
-//! of one heap over everything. Later events wait unsorted in the wheel: a bucket index is read
+//! Time is cut into buckets of `2^BUCKET_BITS` ns. The events of the current bucket are sorted
+//! by (time, sequence) when the bucket becomes current and taken from the end of that run;
+//! the few pushed into the current bucket afterwards (zero delays, requeues) wait in a small
+//! binary heap, and a pop takes the earlier of the two heads, so ties and order are exactly
+//! those of one heap over everything. Later events wait unsorted in the wheel: a bucket index is read
 //! as base-64 digits, and an event goes to the level of the highest digit in which its bucket
 //! differs from the current one, in the slot named by that digit. Every event of a level is
 //! earlier than every event of the levels above, and within a level the lowest occupied slot
 //! holds the earliest, so the next events are found with a few bit scans. Moving to a slot
 //! re-files its events into lower levels (at most once per level, usually once or twice per
-//! event), and a level-0 slot is exactly one bucket, emptied into the heap.
+//! event), and a level-0 slot is exactly one bucket: its vector becomes the sorted run in
+//! place (swapped, not copied).
 //!
 //! Why this and not one binary heap: a heap's pop walks `log n` levels of a structure as large
 //! as the whole queue, which at thousands of hosts (tens of thousands of pending events) misses
 //! the cache on most levels; here an event is appended to a slot, moved a level or two in
-//! sequential batches, and sorted in a heap holding only its bucket's events.
+//! sequential batches, and sorted with its bucket's events. Why a sorted run and not a heap per
+//! bucket: a bucket holds a handful of events at small scales (pingpong at 5 hosts: one or
+//! two), where building and draining a heap cost more than the whole sort, and sorting once
+//! moves each event fewer times than sifting it through a heap.
 
 use super::core::Event;
 use crate::process::Process;
@@ -33,16 +39,19 @@ const LEVELS: usize = ((63 - BUCKET_BITS) / LEVEL_BITS + 1) as usize;
 
 /// Events ordered by (time, sequence).
 pub(crate) struct EventQueue<P: Process> {
-    /// Events whose bucket is at or before `current`, earliest on top.
-    near: BinaryHeap<Event<P>>,
+    /// The current bucket's events as they were when it became current, sorted latest first
+    /// (the earliest is popped from the end).
+    run: Vec<Event<P>>,
+    /// Events pushed into `current` or an earlier bucket after `run` was sorted, earliest on top.
+    late: BinaryHeap<Event<P>>,
     /// `LEVELS * SLOTS` unsorted slots of events after the current bucket.
     slots: Vec<Vec<Event<P>>>,
     /// Per level, a bit per non-empty slot.
     occupied: [u64; LEVELS],
     /// The bucket index the wheel's placement is relative to: every event in the wheel is in a
-    /// later bucket, every event in `near` in this one or earlier.
+    /// later bucket, every event in `run` and `late` in this one or earlier.
     current: u64,
-    /// Events in the wheel (not counting `near`).
+    /// Events in the wheel (not counting `run` and `late`).
     in_wheel: usize,
 }
 
@@ -55,7 +64,8 @@ impl<P: Process> EventQueue<P> {
     /// An empty queue at time zero.
     pub(crate) fn new() -> Self {
         EventQueue {
-            near: BinaryHeap::with_capacity(64),
+            run: Vec::with_capacity(64),
+            late: BinaryHeap::new(),
             slots: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; LEVELS],
             current: 0,
@@ -66,22 +76,24 @@ impl<P: Process> EventQueue<P> {
     /// Events queued.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.near.len() + self.in_wheel
+        self.run.len() + self.late.len() + self.in_wheel
     }
 
     /// Adds an event. Its (time, sequence) must not be before the last popped event's.
-    #[inline]
+    /// Always inlined: passed to a call, the event was built on the stack with narrow stores
+    /// and read back with wide loads that stalled on them (a fifth of a pingpong run).
+    #[inline(always)]
     pub(crate) fn push(&mut self, event: Event<P>) {
         let b = bucket(event.time);
         if b <= self.current {
-            self.near.push(event);
+            self.late.push(event);
         } else {
             self.file(b, event);
         }
     }
 
     /// Puts an event of a bucket after `current` into its wheel slot.
-    #[inline]
+    #[inline(always)]
     fn file(&mut self, b: u64, event: Event<P>) {
         let differ = b ^ self.current;
         let level = ((63 - differ.leading_zeros()) / LEVEL_BITS) as usize;
@@ -91,11 +103,30 @@ impl<P: Process> EventQueue<P> {
         self.in_wheel += 1;
     }
 
+    /// Whether the next event comes from `late` rather than `run` (both hold only events
+    /// before everything in the wheel).
+    #[inline]
+    fn late_first(&self) -> bool {
+        match (self.late.peek(), self.run.last()) {
+            (Some(l), Some(r)) => (l.time, l.seq) < (r.time, r.seq),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
     /// The time of the earliest event.
     #[inline]
     pub(crate) fn peek_time(&mut self) -> Option<Instant> {
-        if let Some(event) = self.near.peek() {
-            return Some(event.time);
+        if self.late.is_empty() {
+            if let Some(event) = self.run.last() {
+                return Some(event.time);
+            }
+        } else {
+            return if self.late_first() {
+                self.late.peek().map(|e| e.time)
+            } else {
+                self.run.last().map(|e| e.time)
+            };
         }
         if let Some(slot) = self.lone_next() {
             return Some(self.slots[slot][0].time);
@@ -103,10 +134,10 @@ impl<P: Process> EventQueue<P> {
         if !self.advance() {
             return None;
         }
-        self.near.peek().map(|e| e.time)
+        self.run.last().map(|e| e.time)
     }
 
-    /// With `near` empty: the level-0 slot of the next bucket, if it holds exactly one event
+    /// With `run` and `late` empty: the level-0 slot of the next bucket, if it holds exactly one event
     /// (the common case of a sparse run, served without passing through the heap).
     #[inline]
     fn lone_next(&self) -> Option<usize> {
@@ -120,8 +151,16 @@ impl<P: Process> EventQueue<P> {
     /// Removes and returns the earliest event.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Event<P>> {
-        if let Some(event) = self.near.pop() {
-            return Some(event);
+        if self.late.is_empty() {
+            if let Some(event) = self.run.pop() {
+                return Some(event);
+            }
+        } else {
+            return if self.late_first() {
+                self.late.pop()
+            } else {
+                self.run.pop()
+            };
         }
         if let Some(slot) = self.lone_next() {
             self.occupied[0] &= !(1 << slot);
@@ -132,11 +171,11 @@ impl<P: Process> EventQueue<P> {
         if !self.advance() {
             return None;
         }
-        self.near.pop()
+        self.run.pop()
     }
 
-    /// With `near` empty, moves `current` to the earliest non-empty bucket and brings its
-    /// events into `near`; false if the queue is empty.
+    /// With `run` and `late` empty, moves `current` to the earliest non-empty bucket and makes
+    /// its events the sorted `run`; false if the queue is empty.
     fn advance(&mut self) -> bool {
         while self.in_wheel > 0 {
             let level = self
@@ -157,26 +196,40 @@ impl<P: Process> EventQueue<P> {
             };
             self.current = high | (slot << shift);
             let index = level * SLOTS + slot as usize;
-            let mut events = std::mem::take(&mut self.slots[index]);
-            self.in_wheel -= events.len();
             if level == 0 {
-                // A level-0 slot is exactly the new current bucket.
-                self.near.extend(events.drain(..));
+                // A level-0 slot is exactly the new current bucket: its vector becomes the run,
+                // and the run's empty one (with its allocation) waits for the slot's next use.
+                std::mem::swap(&mut self.run, &mut self.slots[index]);
+                self.in_wheel -= self.run.len();
             } else {
+                let mut events = std::mem::take(&mut self.slots[index]);
+                self.in_wheel -= events.len();
                 for event in events.drain(..) {
                     let b = bucket(event.time);
                     if b == self.current {
-                        self.near.push(event);
+                        self.run.push(event);
                     } else {
                         self.file(b, event);
                     }
                 }
+                // Keep the slot's allocation for the next time it fills.
+                self.slots[index] = events;
             }
-            // Keep the slot's allocation for the next time it fills.
-            self.slots[index] = events;
-            if !self.near.is_empty() {
-                return true;
+            match self.run.len() {
+                0 => continue,
+                1 => {}
+                // The commonest bucket that needs ordering at small scales: one compare.
+                2 => {
+                    if (self.run[0].time, self.run[0].seq) < (self.run[1].time, self.run[1].seq) {
+                        self.run.swap(0, 1);
+                    }
+                }
+                // Latest first; sequences are unique, so the order is total.
+                _ => self
+                    .run
+                    .sort_unstable_by_key(|e| std::cmp::Reverse((e.time, e.seq))),
             }
+            return true;
         }
         false
     }

@@ -193,8 +193,6 @@ pub struct Client {
     shared: Rc<Shared>,
     /// The index of the last listing seen (watch).
     index: u64,
-    /// When the view was last confirmed.
-    pub confirmed_at: Option<Instant>,
     /// Its number among the clients (0 is the first).
     pub number: u32,
     /// The first client marks recoveries on the report's charts.
@@ -214,7 +212,6 @@ impl Client {
             query: QueryClient::new(Rc::clone(&shared.catalog_servers)),
             shared,
             index: 0,
-            confirmed_at: None,
             number: index,
             recovery: None,
         }
@@ -250,7 +247,6 @@ impl Client {
         match listing {
             Some(l) => {
                 self.index = l.index;
-                self.confirmed_at = Some(ctx.now());
                 self.client
                     .caller_mut()
                     .set_backends(l.passing().into_iter().map(ProcessId).collect());

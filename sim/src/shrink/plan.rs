@@ -183,6 +183,10 @@ impl PlanSearch {
     /// The finest split of a plan's span into time windows.
     pub const WINDOWS_MAX: usize = 32;
 
+    /// A host is tried without all its faults only if it is named by at least this share
+    /// (1 / `HOST_SHARE`) of the plan's actions.
+    pub const HOST_SHARE: usize = 16;
+
     /// The shortest stretch of time before the failure tried alone: `1 / 2^RECENT_MAX` of it.
     pub const RECENT_MAX: u32 = 5;
 
@@ -438,7 +442,7 @@ impl PlanSearch {
                 }
                 Stage::Hosts { i } => {
                     let hosts = self.hosts_by_count();
-                    if len <= Self::HIERARCHY_MIN || hosts.len() < 2 || i >= hosts.len() {
+                    if len <= Self::HIERARCHY_MIN || i >= hosts.len() {
                         self.stage = if len <= Self::HIERARCHY_MIN {
                             Self::chunks(len)
                         } else {
@@ -606,7 +610,8 @@ impl PlanSearch {
         (0..actions.len()).filter(|&j| actions[j].at.0 >= from).collect()
     }
 
-    /// The hosts the accepted plan's faults name, the most named first (ties by host).
+    /// The hosts the accepted plan's faults name, the most named first (ties by host), each
+    /// named by at least 1 / [`HOST_SHARE`](Self::HOST_SHARE) of them.
     fn hosts_by_count(&self) -> Vec<HostId> {
         let mut counts: std::collections::BTreeMap<HostId, usize> = std::collections::BTreeMap::new();
         for a in &self.accepted.actions {
@@ -616,7 +621,14 @@ impl PlanSearch {
         }
         let mut hosts: Vec<_> = counts.into_iter().collect();
         hosts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        hosts.into_iter().map(|(h, _)| h).collect()
+        // A host named by few faults is left to the finer stages (and the stage stays short:
+        // few hosts hold a 1/HOST_SHARE share each).
+        let least = (self.accepted.actions.len() / Self::HOST_SHARE).max(2);
+        hosts
+            .into_iter()
+            .filter(|&(_, n)| n >= least)
+            .map(|(h, _)| h)
+            .collect()
     }
 
     /// The indexes of the accepted actions that do not start in window `i` of `n` equal

@@ -329,20 +329,28 @@ impl PlanSearch {
         max_tests: usize,
         mut still_fails: impl FnMut(&FaultPlan) -> bool,
     ) -> PlanShrink {
-        // A failure at the end of time drops no fault after it.
-        self.run_timed(tests_so_far, max_tests, |p| {
-            still_fails(p).then_some(Instant(u64::MAX))
-        })
+        self.drive(tests_so_far, max_tests, |p| still_fails(p).then_some(None))
     }
 
     /// [`run`](Self::run) with a test that says when the candidate failed (`None`: it did
     /// not), so that faults starting after a kept candidate's failure are cut
     /// ([`keep_failed_at`](Self::keep_failed_at)).
     pub fn run_timed(
-        mut self,
+        self,
         tests_so_far: usize,
         max_tests: usize,
         mut failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
+    ) -> PlanShrink {
+        self.drive(tests_so_far, max_tests, |p| failed_at(p).map(Some))
+    }
+
+    /// The loop of [`run`](Self::run) and [`run_timed`](Self::run_timed): `test` says whether
+    /// the candidate failed and, if known, when.
+    fn drive(
+        mut self,
+        tests_so_far: usize,
+        max_tests: usize,
+        mut test: impl FnMut(&FaultPlan) -> Option<Option<Instant>>,
     ) -> PlanShrink {
         let mut tests = tests_so_far;
         let mut exhausted = false;
@@ -352,8 +360,9 @@ impl PlanSearch {
                 break;
             }
             tests += 1;
-            match failed_at(candidate) {
-                Some(t) => self.keep_failed_at(t),
+            match test(candidate) {
+                Some(Some(t)) => self.keep_failed_at(t),
+                Some(None) => self.keep(),
                 None => self.reject(),
             }
         }

@@ -7,6 +7,8 @@
 #   cargo build --release -p ruckus-scenarios
 #   benches/guided_table.sh [SEEDS] [CAP] [SCENARIO...]
 #
+# SEEDS = 0 skips the searches and prints only the shrink column (a minute or two).
+#
 # Runs each search on one job (the figures are run counts, not times). Prints a Markdown table.
 set -euo pipefail
 seeds=${1:-20}
@@ -41,8 +43,13 @@ median() {
       if (m > cap) print ">" cap; else print m }'
 }
 
-echo "| planted bug (scenario) | random: median runs | found in | guided: median runs | found in | shrunk plan (actions) |"
-echo "|---|---|---|---|---|---|"
+if [ "$seeds" -eq 0 ]; then
+  echo "| planted bug (scenario) | shrunk plan (actions) |"
+  echo "|---|---|"
+else
+  echo "| planted bug (scenario) | random: median runs | found in | guided: median runs | found in | shrunk plan (actions) |"
+  echo "|---|---|---|---|---|---|"
+fi
 for bug in "${bugs[@]}"; do
   random=() guided=()
   for s in $(seq 1 "$seeds"); do
@@ -59,8 +66,15 @@ for bug in "${bugs[@]}"; do
     sh_out=$("$ruckus" shrink "$trace" --out "$dir/shrunk.trace" 2>&1 || true)
     kept=$(echo "$sh_out" | sed -n 's/^faults: kept \([0-9]*\) of \([0-9]*\).*/\1 of \2/p')
     shrunk=${kept:-?}
-    if echo "$sh_out" | grep -q "budget of .* ran out"; then shrunk="$shrunk (budget out)"; fi
+    runs=$(echo "$sh_out" | sed -n 's/^faults: .* in \([0-9]*\) test runs.*/\1/p')
+    if echo "$sh_out" | grep -q "budget of .* ran out"; then shrunk="$shrunk (budget out)"
+    elif echo "$sh_out" | grep -q "^faults: .*1-minimal"; then shrunk="$shrunk, 1-minimal, $runs runs"
+    else shrunk="$shrunk, $runs runs"; fi
     rm -f "$trace" "$dir/shrunk.trace"
   fi
-  echo "| $bug | $(median "${random[@]}") | $found_r/$seeds | $(median "${guided[@]}") | $found_g/$seeds | $shrunk |"
+  if [ "$seeds" -eq 0 ]; then
+    echo "| $bug | $shrunk |"
+  else
+    echo "| $bug | $(median "${random[@]}") | $found_r/$seeds | $(median "${guided[@]}") | $found_g/$seeds | $shrunk |"
+  fi
 done

@@ -4,12 +4,13 @@
 //! candidate and says whether the *same* property still fails (same verdict and property name is
 //! the usual test); the shrinker only proposes candidates and keeps the ones that still fail.
 //!
-//! - [`PlanSearch`]: the one fault-plan shrinker, a step-wise search (remove actions as delta
-//!   debugging does, a large plan first by whole fault kinds and time windows, then simplify
-//!   each remaining fault: shorter, fewer hosts, simpler partitions, smaller clock steps), which [`shrink_plan`] and [`shrink_plan_before`] run in a
-//!   loop and the proptest strategy of ruckus-scenarios drives through its `ValueTree`. When it
-//!   ends on its own the plan is 1-minimal: removing or simplifying any single remaining action
-//!   makes the failure go away.
+//! - [`PlanSearch`]: the one fault-plan shrinker, a step-wise search (remove actions coarse to
+//!   fine: a large plan first by whole fault kinds, hosts and time windows, then chunks down to
+//!   single actions; then simplify each remaining fault: shorter, fewer hosts, simpler
+//!   partitions, smaller clock steps), which [`shrink_plan`] and [`shrink_plan_before`] run in
+//!   a loop and the proptest strategy of ruckus-scenarios drives through its `ValueTree`. It
+//!   says whether the result is shown 1-minimal: removing any single remaining action was
+//!   tried and made the failure go away.
 //! - [`shrink_u64`] / [`shrink_horizon`]: the smallest value (to a resolution) that still fails,
 //!   by bisection — for the horizon, or for a workload size the model exposes.
 //! - [`shrink_run`]: both, with one predicate over (plan, horizon).

@@ -8,8 +8,10 @@
 //!
 //! 1. the fault plan, by the engine's one plan shrinker ([`ruckus_sim::shrink::PlanSearch`], the
 //!    same search `testing::check` drives through proptest): faults after the failure dropped
-//!    first, then delta debugging over the actions, then each remaining fault made simpler
-//!    (shorter, fewer hosts, a simpler partition, a smaller clock step);
+//!    first (and again whenever a smaller plan fails earlier), then removals coarse to fine
+//!    (whole fault kinds, hosts and time windows, then chunks down to single actions), then
+//!    each remaining fault made simpler (shorter, fewer hosts, a simpler partition, a smaller
+//!    clock step);
 //! 2. the horizon, by bisection down to the failure time;
 //! 3. the workload sizes the model declares ([`ruckus_sim::Model::WORKLOAD_KNOBS`]: clients, writes,
 //!    deliveries), each bisected toward its minimum, repeated until none moves.
@@ -27,6 +29,7 @@ use crate::recording;
 use crate::registry::Registry;
 use crate::runner::{self, quietly};
 use crate::scenario::Scenario;
+use crate::wallclock::Stopwatch;
 use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan_before};
 use ruckus_sim::trace::record_run;
 use ruckus_sim::{Duration, Failure, FaultPlan};
@@ -85,11 +88,16 @@ impl Shrunk {
             s.push_str(&p.to_string());
         } else {
             s.push_str(&format!(
-                "faults: kept {} of {total} ({} removed, {} simplified) in {} test runs\n",
+                "faults: kept {} of {total} ({} removed, {} simplified) in {} test runs{}\n",
                 p.plan.actions.len(),
                 p.removed.len(),
                 p.simplified.len(),
-                p.tests
+                p.tests,
+                if p.minimal && !p.plan.actions.is_empty() {
+                    ", 1-minimal (without any one of them it passes)"
+                } else {
+                    ""
+                }
             ));
         }
         if let Some(w) = &self.workload {
@@ -105,8 +113,22 @@ impl Shrunk {
         }
         let exhausted = p.exhausted || self.workload.as_ref().is_some_and(|w| w.exhausted);
         if exhausted {
+            // What is left unreduced, so a user knows what more runs would buy.
+            let left = if p.exhausted {
+                format!(
+                    "{} faults left, {}",
+                    p.plan.actions.len(),
+                    if p.minimal {
+                        "1-minimal but not all simplified"
+                    } else {
+                        "not shown 1-minimal"
+                    }
+                )
+            } else {
+                "workload sizes not all tried".to_owned()
+            };
             s.push_str(&format!(
-                "the budget of {max_tests} test runs ran out before the search finished: raise --max-tests to shrink further\n"
+                "the budget of {max_tests} test runs ran out before the search finished ({left}): raise --max-tests to shrink further\n"
             ));
         }
         if !verbose && (!p.removed.is_empty() || !p.simplified.is_empty()) {
@@ -225,10 +247,10 @@ pub fn shrink_failure_with(
         tick("faults");
         let outcome = failure_of(scenario, seed, p);
         match outcome {
-            Ok(f) => same(f.as_ref(), failure),
+            Ok(f) => f.filter(|f| same(Some(f), failure)).map(|f| f.time),
             Err(e) => {
                 setup_error.get_or_insert(e);
-                false
+                None
             }
         }
     })
@@ -371,6 +393,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
             let _ = err.flush();
         }
     };
+    let clock = Stopwatch::start();
     let shrunk = shrink_failure_with(
         &scenario,
         seed,
@@ -387,7 +410,13 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     let shrunk = shrunk.map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let plan = &shrunk.plan.plan;
     write!(io.out, "{}", shrunk.report(args.max_tests, args.verbose)).map_err(w)?;
-    writeln!(io.out, "{} test runs in all", shrunk.tests()).map_err(w)?;
+    writeln!(
+        io.out,
+        "{} test runs in all ({:.1} s)",
+        shrunk.tests(),
+        clock.seconds()
+    )
+    .map_err(w)?;
     crate::output::check_target(&out)?;
     let mut header = recording::header(&shrunk.scenario, seed, plan);
     header.horizon = Some(shrunk.scenario.limits.horizon);

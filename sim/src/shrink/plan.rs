@@ -3,17 +3,21 @@
 //! over it. The proptest strategy in ruckus-scenarios drives the same search through proptest's
 //! `ValueTree`, so `ruckus shrink` and a failing property test reduce one failure to one plan.
 //!
-//! The search runs in passes of two stages each:
+//! The search runs in passes of three stages each:
 //!
-//! 1. **Remove** actions by delta debugging (Zeller's ddmin): first all of them; then, with
-//!    the plan cut into 2, 4, 8, ... chunks, keep only one chunk (and start over from it), or
-//!    delete one chunk (and go on with one chunk fewer). A large plan (more than
-//!    [`PlanSearch::HIERARCHY_MIN`] actions) is first cut hierarchically: every action of one
-//!    fault kind at a time (the most frequent kind first), then every action in one time window
-//!    (halves, quarters, ... down to [`PlanSearch::WINDOWS_MAX`] windows of the plan's span),
-//!    so a plan of a thousand faults loses whole kinds and stretches of time in a few runs
-//!    each before ddmin looks at chunks and single actions.
-//! 2. **Simplify** each remaining action, one candidate at a time ([`simplifications`]): a
+//! 1. **Remove** actions, coarse to fine (hierarchical delta debugging). First all of them.
+//!    A large plan (more than [`PlanSearch::HIERARCHY_MIN`] actions) is then cut by whole
+//!    groups: every action of one fault kind (the most frequent kind first), every action
+//!    naming one host, everything but the last 1/32, 1/16, ... of the time before the failure,
+//!    every action in one time window (halves, quarters, ... down to
+//!    [`PlanSearch::WINDOWS_MAX`] windows of the plan's span), every second, fourth, eighth
+//!    action. Then chunks of consecutive actions, from half the plan down to single actions:
+//!    each chunk in turn is dropped if the plan still fails without it, and the sweep goes on
+//!    at the same size from the same place (no restart at a coarser size, as ddmin's
+//!    complement step does, which costs a plan of a hundred faults a thousand runs). Sweeps of
+//!    single actions repeat until one removes nothing.
+//! 2. **Halve** every duration at once, while that still fails.
+//! 3. **Simplify** each remaining action, one candidate at a time ([`simplifications`]): a
 //!    bridge split becomes a plain split, a zone cut becomes a split of the zone's hosts, a split
 //!    becomes the isolation of one host, partitions lose hosts, durations halve (down to
 //!    [`PlanSearch::DURATION_MIN`]), clock jumps, drifts and slow-link factors halve, network
@@ -21,11 +25,17 @@
 //!    a role crash becomes a role kill, and a role target's pick goes from a share of the
 //!    role to one random player to the first player.
 //!
-//! Passes repeat while they make progress (at most [`PlanSearch::MAX_PASSES`]). When the last
-//! pass changed nothing, the plan is 1-minimal: removing any single action, or applying any
-//! single simplification, makes the failure go away. Told when the run failed
-//! ([`PlanSearch::failed_at`]), the very first candidate drops every fault that starts later:
-//! such faults never began, and a plan from a long run loses most of its actions in one test.
+//! A pass that changed nothing after its last sweep of single removals ends the search: the
+//! plan is then 1-minimal ([`PlanShrink::minimal`]): removing any single action, or applying
+//! any single simplification, makes the failure go away. Otherwise another pass follows, at
+//! most [`PlanSearch::MAX_PASSES`], and after the last one a final sweep of single removals
+//! still shows whether the plan is 1-minimal for removal.
+//!
+//! Told when the run failed ([`PlanSearch::failed_at`]), the very first candidate drops every
+//! fault that starts later: such faults never began, and a plan from a long run loses most of
+//! its actions in one test. A driver that reports when each kept candidate failed
+//! ([`PlanSearch::keep_failed_at`], [`PlanSearch::run_timed`]) gets that cut again whenever
+//! a smaller plan fails earlier.
 
 use crate::fault::{Fault, FaultAction, FaultPlan, Pick, RoleTarget};
 use crate::network::{HostId, HostSpec, NetworkChaos, Partition};
@@ -55,6 +65,9 @@ pub struct PlanShrink {
     pub tests: usize,
     /// Whether the `max_tests` bound stopped the search early.
     pub exhausted: bool,
+    /// Whether the plan is shown 1-minimal: removing any single one of its actions was tried
+    /// and made the failure go away (true for the empty plan).
+    pub minimal: bool,
 }
 
 impl fmt::Display for PlanShrink {
@@ -62,10 +75,15 @@ impl fmt::Display for PlanShrink {
         let total = self.plan.actions.len() + self.removed.len();
         writeln!(
             f,
-            "kept {} of {} fault actions after {} test runs{}",
+            "kept {} of {} fault actions after {} test runs{}{}",
             self.plan.actions.len(),
             total,
             self.tests,
+            if self.minimal && !self.plan.actions.is_empty() {
+                " (1-minimal: without any one of them the failure goes away)"
+            } else {
+                ""
+            },
             if self.exhausted {
                 " (test budget exhausted)"
             } else {
@@ -93,9 +111,17 @@ enum Stage {
     Kinds { i: usize },
     /// Trying the plan without the actions that start in time window `i` of `n`.
     Windows { n: usize, i: usize },
-    /// Delta debugging at granularity `n`: trying to keep only chunk `i` of `n` equal chunks
-    /// of the plan, or (`complements`) to delete it.
-    Ddmin { n: usize, complements: bool, i: usize },
+    /// Trying the plan without the `size` actions from position `i`; `removed` says whether
+    /// this sweep of the plan at this size removed anything yet.
+    Chunks { size: usize, i: usize, removed: bool },
+    /// Trying the plan without every action on the `i`-th host named (most faults first).
+    Hosts { i: usize },
+    /// Trying only the actions in the last `1 / 2^k` of the time up to the failure.
+    Recent { k: u32 },
+    /// Trying the plan without every `n`-th action from the `i`-th.
+    Thin { n: usize, i: usize },
+    /// Trying every fault at half its duration at once.
+    Halve,
     /// Trying simplification number `option` of action `action`.
     Simplify { action: usize, option: usize },
     /// Nothing more to try.
@@ -131,7 +157,16 @@ pub struct PlanSearch {
     /// Every candidate that passed, so that no pass runs it again.
     passed: Vec<FaultPlan>,
     pass: u32,
-    progress: bool,
+    /// Where to go on after a cut at a kept candidate's failure time.
+    resume: Option<Stage>,
+    /// Whether cuts at the failure time are still tried (one that passed turns them off).
+    cuts: bool,
+    /// Every single-action removal of the accepted plan was tried and passed.
+    minimal: bool,
+    /// When the accepted plan's run failed, if known.
+    failed_at: Option<Instant>,
+    /// The pass limit was reached: one last sweep of single removals, then done.
+    last_sweep: bool,
 }
 
 impl PlanSearch {
@@ -148,6 +183,13 @@ impl PlanSearch {
     /// The finest split of a plan's span into time windows.
     pub const WINDOWS_MAX: usize = 32;
 
+    /// A host is tried without all its faults only if it is named by at least this share
+    /// (1 / `HOST_SHARE`) of the plan's actions.
+    pub const HOST_SHARE: usize = 16;
+
+    /// The shortest stretch of time before the failure tried alone: `1 / 2^RECENT_MAX` of it.
+    pub const RECENT_MAX: u32 = 5;
+
     /// A search from `plan`, which is known to fail. `hosts` (the topology's) lets a zone cut
     /// be rewritten as a split of the zone's hosts; without them zone cuts only get shorter.
     pub fn new(plan: FaultPlan, hosts: &[HostSpec]) -> PlanSearch {
@@ -160,15 +202,20 @@ impl PlanSearch {
             stage: Stage::Empty,
             passed: Vec::new(),
             pass: 0,
-            progress: false,
+            resume: None,
+            cuts: true,
+            minimal: false,
+            failed_at: None,
+            last_sweep: false,
         }
     }
 
     /// The run failed at `failed_at`: the first candidate drops every fault that starts later
     /// (when there is one). Call before the first [`propose`](Self::propose).
     pub fn failed_at(mut self, failed_at: Instant) -> PlanSearch {
-        if self.pending.is_none() && self.passed.is_empty() && !self.progress {
+        if self.pending.is_none() && self.passed.is_empty() && self.accepted == self.original {
             self.stage = Stage::Cut { failed_at };
+            self.failed_at = Some(failed_at);
         }
         self
     }
@@ -199,32 +246,53 @@ impl PlanSearch {
         };
         self.accepted = p.plan;
         self.origin = p.origin;
-        self.progress = true;
+        self.minimal = false;
         self.stage = match self.stage {
-            Stage::Cut { .. } => Stage::Empty,
+            Stage::Cut { .. } => self.resume.take().unwrap_or(Stage::Empty),
             Stage::Empty => Stage::Simplify { action: 0, option: 0 },
-            // That kind is gone: the same position now names the next one.
+            // That kind or host is gone: the same position now names the next one.
             Stage::Kinds { i } => Stage::Kinds { i },
+            Stage::Hosts { i } => Stage::Hosts { i },
+            Stage::Recent { .. } => Stage::Windows { n: 2, i: 0 },
+            Stage::Halve => Stage::Halve,
+            Stage::Thin { n, i } => Stage::Thin { n, i },
             // The windows are recomputed over what is left: go on from the same one.
             Stage::Windows { n, i } => Stage::Windows { n, i },
-            // The plan is now that one chunk: split it in two.
-            Stage::Ddmin {
-                complements: false, ..
-            } => Self::ddmin(2),
-            // One chunk fewer: the rest in one chunk fewer.
-            Stage::Ddmin {
-                n, complements: true, ..
-            } => Self::ddmin((n - 1).max(2)),
+            // The next chunk slid into place: try it at the same size.
+            Stage::Chunks { size, i, .. } => Stage::Chunks {
+                size,
+                i,
+                removed: true,
+            },
             // The action changed: its simplifications start over.
             Stage::Simplify { action, .. } => Stage::Simplify { action, option: 0 },
             Stage::Done => Stage::Done,
         };
     }
 
+    /// Like [`keep`](Self::keep), for a driver that knows when the candidate failed: if
+    /// faults of the kept plan start after `failed_at`, the next candidate drops them (they
+    /// never began), unless such a cut already once passed (a failure whose time does not
+    /// bound the faults it needs, as a check at the end may report).
+    pub fn keep_failed_at(&mut self, failed_at: Instant) {
+        if self.pending.is_none() {
+            return;
+        }
+        self.keep();
+        self.failed_at = Some(failed_at);
+        if self.cuts && self.accepted.actions.iter().any(|a| a.at > failed_at) {
+            self.resume = Some(self.stage);
+            self.stage = Stage::Cut { failed_at };
+        }
+    }
+
     /// The pending candidate passed: the failure needs what it removed or changed.
     pub fn reject(&mut self) {
         if let Some(p) = self.pending.take() {
             self.passed.push(p.plan);
+            if matches!(self.stage, Stage::Cut { .. }) {
+                self.cuts = false;
+            }
             self.skip();
         }
     }
@@ -249,16 +317,40 @@ impl PlanSearch {
             simplified,
             tests,
             exhausted,
+            minimal: self.minimal || self.accepted.actions.is_empty(),
         }
     }
 
     /// Runs the search to its end with `still_fails` as the test, spending at most
     /// `max_tests` calls (`tests_so_far` of them already spent by the caller).
     pub fn run(
-        mut self,
+        self,
         tests_so_far: usize,
         max_tests: usize,
         mut still_fails: impl FnMut(&FaultPlan) -> bool,
+    ) -> PlanShrink {
+        self.drive(tests_so_far, max_tests, |p| still_fails(p).then_some(None))
+    }
+
+    /// [`run`](Self::run) with a test that says when the candidate failed (`None`: it did
+    /// not), so that faults starting after a kept candidate's failure are cut
+    /// ([`keep_failed_at`](Self::keep_failed_at)).
+    pub fn run_timed(
+        self,
+        tests_so_far: usize,
+        max_tests: usize,
+        mut failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
+    ) -> PlanShrink {
+        self.drive(tests_so_far, max_tests, |p| failed_at(p).map(Some))
+    }
+
+    /// The loop of [`run`](Self::run) and [`run_timed`](Self::run_timed): `test` says whether
+    /// the candidate failed and, if known, when.
+    fn drive(
+        mut self,
+        tests_so_far: usize,
+        max_tests: usize,
+        mut test: impl FnMut(&FaultPlan) -> Option<Option<Instant>>,
     ) -> PlanShrink {
         let mut tests = tests_so_far;
         let mut exhausted = false;
@@ -268,34 +360,48 @@ impl PlanSearch {
                 break;
             }
             tests += 1;
-            if still_fails(candidate) {
-                self.keep();
-            } else {
-                self.reject();
+            match test(candidate) {
+                Some(Some(t)) => self.keep_failed_at(t),
+                Some(None) => self.keep(),
+                None => self.reject(),
             }
         }
         self.outcome(tests, exhausted)
     }
 
-    fn ddmin(n: usize) -> Stage {
-        Stage::Ddmin {
-            n,
-            complements: false,
+    /// A sweep of single removals.
+    fn singles() -> Stage {
+        Stage::Chunks {
+            size: 1,
             i: 0,
+            removed: false,
+        }
+    }
+
+    /// The first sweep of chunk removals over a plan of `len` actions: halves.
+    fn chunks(len: usize) -> Stage {
+        Stage::Chunks {
+            size: (len / 2).max(1),
+            i: 0,
+            removed: false,
         }
     }
 
     /// Moves past the candidate under the cursor.
     fn skip(&mut self) {
         self.stage = match self.stage {
-            Stage::Cut { .. } => Stage::Empty,
+            Stage::Cut { .. } => self.resume.take().unwrap_or(Stage::Empty),
             Stage::Empty => Stage::Kinds { i: 0 },
             Stage::Kinds { i } => Stage::Kinds { i: i + 1 },
+            Stage::Hosts { i } => Stage::Hosts { i: i + 1 },
+            Stage::Recent { k } => Stage::Recent { k: k - 1 },
+            Stage::Halve => Stage::Simplify { action: 0, option: 0 },
+            Stage::Thin { n, i } => Stage::Thin { n, i: i + 1 },
             Stage::Windows { n, i } => Stage::Windows { n, i: i + 1 },
-            Stage::Ddmin { n, complements, i } => Stage::Ddmin {
-                n,
-                complements,
-                i: i + 1,
+            Stage::Chunks { size, i, removed } => Stage::Chunks {
+                size,
+                i: i + size,
+                removed,
             },
             Stage::Simplify { action, option } => Stage::Simplify {
                 action,
@@ -316,7 +422,7 @@ impl PlanSearch {
                         .filter(|&i| self.accepted.actions[i].at <= failed_at)
                         .collect();
                     if keep.len() == len {
-                        self.stage = Stage::Empty;
+                        self.stage = self.resume.take().unwrap_or(Stage::Empty);
                         continue;
                     }
                     self.subset(&keep)
@@ -332,9 +438,9 @@ impl PlanSearch {
                     let kinds = self.kinds_by_count();
                     if len <= Self::HIERARCHY_MIN || kinds.len() < 2 || i >= kinds.len() {
                         self.stage = if len <= Self::HIERARCHY_MIN {
-                            Self::ddmin(2)
+                            Self::chunks(len)
                         } else {
-                            Stage::Windows { n: 2, i: 0 }
+                            Stage::Hosts { i: 0 }
                         };
                         continue;
                     }
@@ -343,12 +449,72 @@ impl PlanSearch {
                         .collect();
                     self.subset(&keep)
                 }
+                Stage::Hosts { i } => {
+                    let hosts = self.hosts_by_count();
+                    if len <= Self::HIERARCHY_MIN || i >= hosts.len() {
+                        self.stage = if len <= Self::HIERARCHY_MIN {
+                            Self::chunks(len)
+                        } else {
+                            Stage::Recent { k: Self::RECENT_MAX }
+                        };
+                        continue;
+                    }
+                    let keep: Vec<usize> = (0..len)
+                        .filter(|&j| !hosts_named(&self.accepted.actions[j].fault).contains(&hosts[i]))
+                        .collect();
+                    self.subset(&keep)
+                }
+                Stage::Recent { k } => {
+                    if len <= Self::HIERARCHY_MIN || k < 2 {
+                        // The last half is a window of its own.
+                        self.stage = Stage::Windows { n: 2, i: 0 };
+                        continue;
+                    }
+                    let keep = self.recent(k);
+                    if keep.is_empty() || keep.len() == len {
+                        self.stage = Stage::Recent { k: k - 1 };
+                        continue;
+                    }
+                    self.subset(&keep)
+                }
+                Stage::Thin { n, i } => {
+                    if len <= Self::HIERARCHY_MIN || n > 8 {
+                        self.stage = Self::chunks(len);
+                        continue;
+                    }
+                    if i >= n {
+                        self.stage = Stage::Thin { n: n * 2, i: 0 };
+                        continue;
+                    }
+                    let keep: Vec<usize> = (0..len).filter(|j| j % n != i).collect();
+                    self.subset(&keep)
+                }
+                Stage::Halve => {
+                    let mut plan = self.accepted.clone();
+                    let mut changed = false;
+                    for a in &mut plan.actions {
+                        if let Some(d) = a.fault.duration_mut() {
+                            if d.0 / 2 >= Self::DURATION_MIN.0 {
+                                *d = Duration(d.0 / 2);
+                                changed = true;
+                            }
+                        }
+                    }
+                    if !changed || len < 2 {
+                        self.stage = Stage::Simplify { action: 0, option: 0 };
+                        continue;
+                    }
+                    Pending {
+                        plan,
+                        origin: self.origin.clone(),
+                    }
+                }
                 Stage::Windows { n, i } => {
                     if len <= Self::HIERARCHY_MIN || i >= n {
                         self.stage = if len > Self::HIERARCHY_MIN && i >= n && n < Self::WINDOWS_MAX {
                             Stage::Windows { n: 2 * n, i: 0 }
                         } else {
-                            Self::ddmin(2)
+                            Stage::Thin { n: 2, i: 0 }
                         };
                         continue;
                     }
@@ -360,50 +526,44 @@ impl PlanSearch {
                     }
                     self.subset(&keep)
                 }
-                Stage::Ddmin { n, complements, i } => {
-                    let n = n.min(len);
-                    if len < 2 {
-                        // One action: without it is the empty plan, already tried.
-                        self.stage = Stage::Simplify { action: 0, option: 0 };
-                        continue;
-                    }
-                    // n nearly equal chunks, the first len % n one longer.
-                    let (base, extra) = (len / n, len % n);
-                    let chunk = |i: usize| {
-                        let start = i * base + i.min(extra);
-                        start..start + base + usize::from(i < extra)
-                    };
-                    if i >= n {
-                        self.stage = if !complements && n > 2 {
-                            // With two chunks, a complement is the other chunk: already tried.
-                            Stage::Ddmin {
-                                n,
-                                complements: true,
+                Stage::Chunks { size, i, removed } => {
+                    if i >= len {
+                        self.stage = if size > 1 {
+                            Stage::Chunks {
+                                size: size / 2,
                                 i: 0,
+                                removed: false,
                             }
-                        } else if n < len {
-                            Self::ddmin((2 * n).min(len))
+                        } else if removed {
+                            // Removals change what the others are needed for: sweep again.
+                            Self::singles()
                         } else {
-                            Stage::Simplify { action: 0, option: 0 }
+                            // A whole sweep of single removals, none of which still failed.
+                            self.minimal = true;
+                            if self.last_sweep {
+                                Stage::Done
+                            } else {
+                                Stage::Halve
+                            }
                         };
                         continue;
                     }
-                    self.stage = Stage::Ddmin { n, complements, i };
-                    let indexes: Vec<usize> = if complements {
-                        (0..len).filter(|j| !chunk(i).contains(j)).collect()
-                    } else {
-                        chunk(i).collect()
-                    };
-                    self.subset(&indexes)
+                    let keep: Vec<usize> = (0..len).filter(|j| !(i..i + size).contains(j)).collect();
+                    self.subset(&keep)
                 }
                 Stage::Simplify { action, option } => {
                     if action >= len {
-                        self.stage = if self.progress && self.pass + 1 < Self::MAX_PASSES {
+                        self.stage = if self.minimal {
+                            // Nothing changed since the last sweep of single removals, and no
+                            // action can be simpler: 1-minimal.
+                            Stage::Done
+                        } else if self.pass + 1 < Self::MAX_PASSES {
                             self.pass += 1;
-                            self.progress = false;
                             Stage::Empty
                         } else {
-                            Stage::Done
+                            // Out of passes: still show whether any single action can go.
+                            self.last_sweep = true;
+                            Self::singles()
                         };
                         continue;
                     }
@@ -442,6 +602,42 @@ impl PlanSearch {
         let mut kinds: Vec<_> = counts.into_iter().collect();
         kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         kinds.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// The indexes of the accepted actions that start in the last `1 / 2^k` of the span from
+    /// the first action's start to the failure (or, not knowing it, the last action's start).
+    fn recent(&self, k: u32) -> Vec<usize> {
+        let actions = &self.accepted.actions;
+        let (Some(first), Some(last)) = (
+            actions.iter().map(|a| a.at).min(),
+            actions.iter().map(|a| a.at).max(),
+        ) else {
+            return Vec::new();
+        };
+        let end = self.failed_at.unwrap_or(last).max(first);
+        let from = end.0 - ((end.0 - first.0) >> k);
+        (0..actions.len()).filter(|&j| actions[j].at.0 >= from).collect()
+    }
+
+    /// The hosts the accepted plan's faults name, the most named first (ties by host), each
+    /// named by at least 1 / [`HOST_SHARE`](Self::HOST_SHARE) of them.
+    fn hosts_by_count(&self) -> Vec<HostId> {
+        let mut counts: std::collections::BTreeMap<HostId, usize> = std::collections::BTreeMap::new();
+        for a in &self.accepted.actions {
+            for h in hosts_named(&a.fault) {
+                *counts.entry(h).or_default() += 1;
+            }
+        }
+        let mut hosts: Vec<_> = counts.into_iter().collect();
+        hosts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        // A host named by few faults is left to the finer stages (and the stage stays short:
+        // few hosts hold a 1/HOST_SHARE share each).
+        let least = (self.accepted.actions.len() / Self::HOST_SHARE).max(2);
+        hosts
+            .into_iter()
+            .filter(|&(_, n)| n >= least)
+            .map(|(h, _)| h)
+            .collect()
     }
 
     /// The indexes of the accepted actions that do not start in window `i` of `n` equal
@@ -499,7 +695,7 @@ pub fn shrink_plan_before(
     hosts: &[HostSpec],
     failed_at: Instant,
     max_tests: usize,
-    mut still_fails: impl FnMut(&FaultPlan) -> bool,
+    mut still_fails: impl FnMut(&FaultPlan) -> Option<Instant>,
 ) -> Result<PlanShrink, ShrinkError> {
     let max_tests = max_tests.max(1);
     let mut search = PlanSearch::new(plan.clone(), hosts).failed_at(failed_at);
@@ -512,17 +708,42 @@ pub fn shrink_plan_before(
         .filter(|_| matches!(search.stage, Stage::Cut { .. }));
     if let Some(cut) = cut {
         tests += 1;
-        if still_fails(&cut) {
-            search.keep();
-            return Ok(search.run(tests, max_tests, still_fails));
+        if let Some(t) = still_fails(&cut) {
+            search.keep_failed_at(t);
+            return Ok(search.run_timed(tests, max_tests, still_fails));
         }
         search.reject();
     }
     tests += 1;
-    if !still_fails(plan) {
+    if still_fails(plan).is_none() {
         return Err(ShrinkError::DoesNotFail);
     }
-    Ok(search.run(tests, max_tests, still_fails))
+    Ok(search.run_timed(tests, max_tests, still_fails))
+}
+
+/// The hosts `fault` names (none for role faults, zone cuts and network chaos, which name no
+/// host).
+fn hosts_named(fault: &Fault) -> Vec<HostId> {
+    match fault {
+        Fault::CrashHost { host, .. }
+        | Fault::PauseHost { host, .. }
+        | Fault::KillProcess { host, .. }
+        | Fault::ClockJump { host, .. }
+        | Fault::ClockDrift { host, .. }
+        | Fault::Degrade { host, .. }
+        | Fault::SlowDisk { host, .. } => vec![*host],
+        Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => vec![*from, *to],
+        Fault::Partition { partition, .. } => match partition {
+            Partition::Isolate { host } => vec![*host],
+            Partition::Halves { side } => side.clone(),
+            Partition::OneWay { from, to } => from.iter().chain(to).copied().collect(),
+            Partition::Bridge { left, right, bridge } => {
+                left.iter().chain(right).chain([bridge]).copied().collect()
+            }
+            Partition::Zone { .. } => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
 /// The same fault lasting `d` instead (`None` for faults without a duration).

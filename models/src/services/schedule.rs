@@ -7,7 +7,7 @@
 //! process is an exact non-homogeneous Poisson process with one draw per arrival (no thinning,
 //! no rejected draws).
 
-use ruckus_sim::{Duration, nanos_with_unit};
+use ruckus_sim::{Duration, Random, nanos_with_unit};
 use serde::{Deserialize, Serialize};
 
 /// One change of the open workload's rate (requests per second per client, like
@@ -295,10 +295,24 @@ impl RateCurve {
     }
 }
 
+/// The gap to an interval-paced caller's next call (the discovery models' callers): uniform
+/// 0.5x-1.5x of `interval` with no schedule (exactly as without one). On a schedule whose rate
+/// starts at one call per `interval`, the same draw, in units of the mean interval, is the
+/// area of the rate curve the gap holds, so the mean interval at each moment is one over the
+/// rate then, and a gap that crosses a step finishes at the new rate.
+pub fn interval_gap(interval: Duration, schedule: &RateSchedule, rng: &mut Random, now: u64) -> Duration {
+    let mean = interval.0;
+    let draw = rng.range_inclusive(mean / 2, mean + mean / 2);
+    if schedule.is_empty() {
+        return Duration(draw);
+    }
+    let curve = RateCurve::new(1e9 / mean as f64, schedule);
+    curve.gap(now, draw as f64 / mean as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ruckus_sim::Random;
 
     fn s(n: u64) -> Duration {
         Duration::from_secs(n)

@@ -1,6 +1,7 @@
 //! ruckus's integration tests: one test binary, one module per feature.
 
 mod check;
+mod client_schedules;
 mod check_trace;
 mod cli;
 mod clock_steps;

@@ -26,10 +26,14 @@ fn calls(scenario: &Scenario) -> u64 {
         assert_eq!(f.verdict, Verdict::LivenessFailure, "{f:?}");
     }
     let m = sim.metrics();
-    ["discovery.calls.ok", "discovery.calls.timeout", "discovery.calls.no_instance"]
-        .iter()
-        .map(|c| m.counter(c))
-        .sum()
+    [
+        "discovery.calls.ok",
+        "discovery.calls.timeout",
+        "discovery.calls.no_instance",
+    ]
+    .iter()
+    .map(|c| m.counter(c))
+    .sum()
 }
 
 /// Calls per second in `[from, to)` s: the same seed run to `to` and to `from` (a run is the
@@ -44,11 +48,20 @@ fn calls_per_s(name: &str, sets: &[&str], from: u64, to: u64) -> f64 {
 fn a_step_changes_the_consul_callers_rate_from_the_step_on() {
     // Three callers every 100 ms: 30 calls/s; the step to 50/s each makes it 150/s.
     let step = ["model.schedule=[{ at = \"20s\", rate = 50.0 }]"];
-    let before = (calls_per_s("consul", &[], 10, 20), calls_per_s("consul", &step, 10, 20));
-    let after = (calls_per_s("consul", &[], 22, 40), calls_per_s("consul", &step, 22, 40));
+    let before = (
+        calls_per_s("consul", &[], 10, 20),
+        calls_per_s("consul", &step, 10, 20),
+    );
+    let after = (
+        calls_per_s("consul", &[], 22, 40),
+        calls_per_s("consul", &step, 22, 40),
+    );
     assert!((25.0..35.0).contains(&before.0), "{before:?}");
     assert!((25.0..35.0).contains(&before.1), "{before:?}");
-    assert!((25.0..35.0).contains(&after.0), "no schedule, no change: {after:?}");
+    assert!(
+        (25.0..35.0).contains(&after.0),
+        "no schedule, no change: {after:?}"
+    );
     assert!((135.0..165.0).contains(&after.1), "the step to 150/s: {after:?}");
 }
 
@@ -56,8 +69,14 @@ fn a_step_changes_the_consul_callers_rate_from_the_step_on() {
 fn a_ramp_changes_the_eureka_callers_rate() {
     // Three callers every 500 ms: 6 calls/s; a ramp to 10/s each over 10 s ends at 30/s.
     let ramp = ["model.schedule=[{ at = \"60s\", ramp_to = 10.0, over = \"10s\" }]"];
-    let before = (calls_per_s("eureka", &[], 40, 60), calls_per_s("eureka", &ramp, 40, 60));
-    let after = (calls_per_s("eureka", &[], 70, 90), calls_per_s("eureka", &ramp, 70, 90));
+    let before = (
+        calls_per_s("eureka", &[], 40, 60),
+        calls_per_s("eureka", &ramp, 40, 60),
+    );
+    let after = (
+        calls_per_s("eureka", &[], 70, 90),
+        calls_per_s("eureka", &ramp, 70, 90),
+    );
     assert!((4.5..7.5).contains(&before.0), "{before:?}");
     assert!((4.5..7.5).contains(&before.1), "{before:?}");
     assert!((4.5..7.5).contains(&after.0), "no schedule, no change: {after:?}");
@@ -73,6 +92,9 @@ fn a_bad_caller_schedule_names_the_field() {
             "{name}: {e}"
         );
         let e = load(name, 10, &["model.schedule=[{ at = \"5s\", rate = 0.0 }]"]).unwrap_err();
-        assert!(e.contains("model.schedule") && e.contains("rate must be > 0"), "{name}: {e}");
+        assert!(
+            e.contains("model.schedule") && e.contains("rate must be > 0"),
+            "{name}: {e}"
+        );
     }
 }

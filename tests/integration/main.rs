@@ -1,9 +1,9 @@
 //! ruckus's integration tests: one test binary, one module per feature.
 
 mod check;
-mod client_schedules;
 mod check_trace;
 mod cli;
+mod client_schedules;
 mod clock_steps;
 mod costs;
 mod coverage;

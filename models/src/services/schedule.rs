@@ -396,6 +396,44 @@ mod tests {
     }
 
     #[test]
+    fn interval_gaps_follow_the_schedule() {
+        let interval = Duration::from_millis(100);
+        let step = RateSchedule::new(vec![RateChange::Step {
+            at: s(10),
+            rate: 50.0,
+        }])
+        .unwrap();
+        let (mut plain, mut paced) = (Random::stream(3, "gap", 0), Random::stream(3, "gap", 0));
+        // Before the step: the very draw of an unscheduled caller, uniform 50-150 ms.
+        for _ in 0..100 {
+            let want = interval_gap(interval, &RateSchedule::default(), &mut plain, 0);
+            assert!((50_000_000..=150_000_000).contains(&want.0), "{want:?}");
+            assert_eq!(interval_gap(interval, &step, &mut paced, s(1).0), want);
+        }
+        // After it: 50/s, a mean of 20 ms, gaps uniform 10-30 ms.
+        let gaps: Vec<u64> = (0..1000)
+            .map(|_| interval_gap(interval, &step, &mut paced, s(11).0).0)
+            .collect();
+        assert!(gaps.iter().all(|g| (10_000_000..=30_000_000).contains(g)));
+        let mean = gaps.iter().sum::<u64>() as f64 / 1000.0;
+        assert!((mean - 20e6).abs() < 1e6, "{mean}");
+        // A gap that starts 50 ms before the step holds half a mean interval at 10/s, the
+        // rest at 50/s: a 100 ms draw ends 50 ms + 10 ms later.
+        let mut r = Random::stream(3, "gap", 0);
+        let (before, draw) = (
+            s(10).0 - 50_000_000,
+            r.clone().range_inclusive(50_000_000, 150_000_000),
+        );
+        let g = interval_gap(interval, &step, &mut r, before).0 as f64;
+        let want = if draw <= 50_000_000 {
+            draw as f64
+        } else {
+            50e6 + (draw as f64 - 50e6) / 5.0
+        };
+        assert!((g - want).abs() <= 1.0, "{g} for a draw of {draw}");
+    }
+
+    #[test]
     fn bad_schedules_are_refused() {
         let bad = |changes: Vec<RateChange>| RateSchedule::new(changes).unwrap_err();
         assert!(bad(vec![RateChange::Step { at: s(1), rate: 0.0 }]).contains("rate must be > 0"));

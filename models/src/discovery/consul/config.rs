@@ -4,8 +4,8 @@ use super::catalog::NodeId;
 use crate::discovery::resolve::{InstanceId, ScheduledCrash};
 use crate::discovery::swim::{self, SwimConfig};
 use crate::raft;
-use crate::services::policy::BalancerConfig;
 use crate::services::RateSchedule;
+use crate::services::policy::BalancerConfig;
 use ruckus_sim::{Distribution, Duration, ProcessId, Topology};
 use serde::{Deserialize, Serialize};
 

@@ -177,6 +177,53 @@ impl From<RateSchedule> for Vec<RateChange> {
     }
 }
 
+/// Most changes an [`InlineSchedule`] holds.
+pub const INLINE_CHANGES: usize = 8;
+
+/// A [`RateSchedule`] of at most [`INLINE_CHANGES`] changes held inline, so a configuration
+/// that is `Copy` (Raft's, which every model embedding Raft copies) can carry one. Written and
+/// checked exactly as a `RateSchedule`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RateSchedule", into = "RateSchedule")]
+pub struct InlineSchedule {
+    changes: [Option<RateChange>; INLINE_CHANGES],
+}
+
+impl InlineSchedule {
+    /// Whether there are no changes.
+    pub fn is_empty(&self) -> bool {
+        self.changes[0].is_none()
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> RateSchedule {
+        RateSchedule(self.changes.iter().map_while(|c| *c).collect())
+    }
+}
+
+impl TryFrom<RateSchedule> for InlineSchedule {
+    type Error = String;
+    fn try_from(schedule: RateSchedule) -> Result<InlineSchedule, String> {
+        if schedule.0.len() > INLINE_CHANGES {
+            return Err(format!(
+                "at most {INLINE_CHANGES} entries here, got {}",
+                schedule.0.len()
+            ));
+        }
+        let mut changes = [None; INLINE_CHANGES];
+        for (slot, c) in changes.iter_mut().zip(schedule.0) {
+            *slot = Some(c);
+        }
+        Ok(InlineSchedule { changes })
+    }
+}
+
+impl From<InlineSchedule> for RateSchedule {
+    fn from(s: InlineSchedule) -> RateSchedule {
+        s.schedule()
+    }
+}
+
 /// A piece of the rate curve: linear from `r0` at `start` to `r1` at `end` (ns, per ns).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Segment {

@@ -1,5 +1,5 @@
-//! The discovery models' callers follow a `schedule` of call rates, as the services model's
-//! clients do: a step changes the rate they call at from the step on.
+//! The discovery models' callers and Raft's open-loop clients follow a `schedule` of rates, as
+//! the services model's clients do: a step changes the rate they call at from the step on.
 
 use ruckus_scenarios::registry::Registry;
 use ruckus_scenarios::runner;
@@ -97,4 +97,79 @@ fn a_bad_caller_schedule_names_the_field() {
             "{name}: {e}"
         );
     }
+}
+
+/// Raft's operations that ended (acknowledged, failed, unknown) or were shed by the end.
+fn raft_ops(scenario: &Scenario) -> u64 {
+    let plan = runner::fault_plan(scenario, 1);
+    let mut sim = runner::simulation(scenario, 1, &plan).unwrap();
+    let report = sim.run();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    let m = sim.metrics();
+    [
+        "raft.client.ok",
+        "raft.client.failed",
+        "raft.client.unknown",
+        "raft.client.shed",
+    ]
+    .iter()
+    .map(|c| m.counter(c))
+    .sum()
+}
+
+/// Raft with two open-loop clients, one arrival per 200 ms each (10/s in all), plus `sets`.
+fn raft(horizon_s: u64, sets: &[&str]) -> Result<Scenario, String> {
+    let mut all = vec![
+        "workload.clients=2",
+        "workload.keys=20",
+        "model.open_loop=true",
+        "model.open_loop_mean_interval=\"200ms\"",
+    ];
+    all.extend_from_slice(sets);
+    load("raft", horizon_s, &all)
+}
+
+fn raft_ops_per_s(sets: &[&str], from: u64, to: u64) -> f64 {
+    let end = raft_ops(&raft(to, sets).unwrap());
+    let start = raft_ops(&raft(from, sets).unwrap());
+    (end - start) as f64 / (to - from) as f64
+}
+
+#[test]
+fn a_step_changes_raft_open_loop_clients_rate_from_the_step_on() {
+    // 10 operations/s in all; the step to 25/s each makes it 50/s.
+    let step = ["model.schedule=[{ at = \"10s\", rate = 25.0 }]"];
+    let before = (raft_ops_per_s(&[], 2, 10), raft_ops_per_s(&step, 2, 10));
+    let after = (raft_ops_per_s(&[], 12, 20), raft_ops_per_s(&step, 12, 20));
+    assert!((7.0..13.0).contains(&before.0), "{before:?}");
+    assert!((7.0..13.0).contains(&before.1), "{before:?}");
+    assert!(
+        (7.0..13.0).contains(&after.0),
+        "no schedule, no change: {after:?}"
+    );
+    assert!((42.0..58.0).contains(&after.1), "the step to 50/s: {after:?}");
+}
+
+#[test]
+fn a_raft_schedule_needs_open_loop_and_at_most_eight_entries() {
+    let closed = [
+        "model.open_loop=false",
+        "model.schedule=[{ at = \"5s\", rate = 25.0 }]",
+    ];
+    let e = raft(10, &closed).unwrap_err();
+    assert!(e.contains("needs open_loop = true"), "{e}");
+    let nine: Vec<String> = (1..=9)
+        .map(|i| format!("{{ at = \"{i}s\", rate = 5.0 }}"))
+        .collect();
+    let nine = format!("model.schedule=[{}]", nine.join(", "));
+    let e = raft(10, &[&nine]).unwrap_err();
+    assert!(
+        e.contains("model.schedule") && e.contains("at most 8 entries"),
+        "{e}"
+    );
+    let e = raft(10, &["model.schedule=[{ at = \"5s\", ramp_to = 2.0 }]"]).unwrap_err();
+    assert!(
+        e.contains("model.schedule[0]") && e.contains("needs `over`"),
+        "{e}"
+    );
 }

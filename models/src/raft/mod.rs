@@ -85,8 +85,8 @@ pub use server::{PROPOSAL_SESSION, Role, Server};
 pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;
-use crate::services::InlineSchedule;
 use crate::linearizability::kv::{KvInput, KvOutput};
+use crate::services::InlineSchedule;
 use ruckus_sim::{
     Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId,
     Property, Sim, Topology,

@@ -3,6 +3,7 @@
 mod check;
 mod check_trace;
 mod cli;
+mod client_schedules;
 mod clock_steps;
 mod costs;
 mod coverage;

@@ -20,6 +20,7 @@ use super::state_machine::KvStore;
 use super::{Answer, Config, Message, MessageOf, Record, RecordOf, StateMachine, Timer};
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
+use crate::services::RateCurve;
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Random, Scope, TimerId};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -186,6 +187,8 @@ pub struct Client<W: Workload = KvWorkload> {
     pub completed: u64,
     /// Whether the workload issues operations on its own schedule (false: only `submit`).
     driven: bool,
+    /// Open loop on a `schedule`: the arrival rate over the run.
+    curve: Option<RateCurve>,
 }
 
 impl<M: StateMachine + 'static> Client<Submitted<M>> {
@@ -232,6 +235,10 @@ impl<W: Workload> Client<W> {
             next_timer: None,
             completed: 0,
             driven: true,
+            curve: (config.open_loop && !config.schedule.is_empty()).then(|| {
+                let base = 1e9 / config.open_loop_mean_interval.0 as f64;
+                RateCurve::new(base, &config.schedule.schedule())
+            }),
         }
     }
 
@@ -262,9 +269,13 @@ impl<W: Workload> Client<W> {
     }
 
     /// Closed loop: a think pause, uniform up to `client_think_time`. Open loop: an exponential
-    /// gap with mean `open_loop_mean_interval`.
+    /// gap with mean `open_loop_mean_interval`, or on a schedule the gap that holds a unit
+    /// exponential's worth of the rate curve.
     fn schedule_next<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, W>) {
-        let pause = if self.config.open_loop {
+        let pause = if let Some(curve) = &self.curve {
+            let area = cx.random().exponential(1.0);
+            curve.gap(cx.now().as_nanos(), area)
+        } else if self.config.open_loop {
             let mean = self.config.open_loop_mean_interval.0 as f64;
             Duration(cx.random().exponential(mean) as u64)
         } else {

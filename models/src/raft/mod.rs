@@ -86,6 +86,7 @@ pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
+use crate::services::InlineSchedule;
 use ruckus_sim::{
     Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId,
     Property, Sim, Topology,
@@ -142,6 +143,12 @@ pub struct Config {
     pub open_loop: bool,
     /// Open loop: mean time between one client's arrivals.
     pub open_loop_mean_interval: Duration,
+    /// Open loop: how each client's arrival rate changes over the run: steps `{ at, rate }`
+    /// and ramps `{ at, ramp_to, over }` in operations per second, starting from one per
+    /// `open_loop_mean_interval`; arrivals stay Poisson on the changing rate. At most 8
+    /// entries; empty: the rate never changes.
+    #[serde(skip_serializing_if = "InlineSchedule::is_empty")]
+    pub schedule: InlineSchedule,
     /// Open loop: most operations one client has outstanding; further arrivals are shed
     /// (counted in `raft.client.shed`, never invoked).
     pub open_loop_max_outstanding: u32,
@@ -193,6 +200,7 @@ impl Default for Config {
             readers_per_host: 0,
             open_loop: false,
             open_loop_mean_interval: Duration::from_millis(20),
+            schedule: InlineSchedule::default(),
             open_loop_max_outstanding: 16,
             keys: 3,
             election_timeout_min: Duration::from_millis(150),
@@ -223,6 +231,9 @@ impl Config {
         }
         if self.keys == 0 {
             return Err("keys must be at least 1".into());
+        }
+        if !self.schedule.is_empty() && !self.open_loop {
+            return Err("schedule changes open-loop clients' rate: it needs open_loop = true".into());
         }
         if self.election_timeout_min == Duration::ZERO {
             return Err("election_timeout_min must be positive".into());

@@ -7,7 +7,7 @@
 //! process is an exact non-homogeneous Poisson process with one draw per arrival (no thinning,
 //! no rejected draws).
 
-use ruckus_sim::{Duration, nanos_with_unit};
+use ruckus_sim::{Duration, Random, nanos_with_unit};
 use serde::{Deserialize, Serialize};
 
 /// One change of the open workload's rate (requests per second per client, like
@@ -177,6 +177,53 @@ impl From<RateSchedule> for Vec<RateChange> {
     }
 }
 
+/// Most changes an [`InlineSchedule`] holds.
+pub const INLINE_CHANGES: usize = 8;
+
+/// A [`RateSchedule`] of at most [`INLINE_CHANGES`] changes held inline, so a configuration
+/// that is `Copy` (Raft's, which every model embedding Raft copies) can carry one. Written and
+/// checked exactly as a `RateSchedule`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RateSchedule", into = "RateSchedule")]
+pub struct InlineSchedule {
+    changes: [Option<RateChange>; INLINE_CHANGES],
+}
+
+impl InlineSchedule {
+    /// Whether there are no changes.
+    pub fn is_empty(&self) -> bool {
+        self.changes[0].is_none()
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> RateSchedule {
+        RateSchedule(self.changes.iter().map_while(|c| *c).collect())
+    }
+}
+
+impl TryFrom<RateSchedule> for InlineSchedule {
+    type Error = String;
+    fn try_from(schedule: RateSchedule) -> Result<InlineSchedule, String> {
+        if schedule.0.len() > INLINE_CHANGES {
+            return Err(format!(
+                "at most {INLINE_CHANGES} entries here, got {}",
+                schedule.0.len()
+            ));
+        }
+        let mut changes = [None; INLINE_CHANGES];
+        for (slot, c) in changes.iter_mut().zip(schedule.0) {
+            *slot = Some(c);
+        }
+        Ok(InlineSchedule { changes })
+    }
+}
+
+impl From<InlineSchedule> for RateSchedule {
+    fn from(s: InlineSchedule) -> RateSchedule {
+        s.schedule()
+    }
+}
+
 /// A piece of the rate curve: linear from `r0` at `start` to `r1` at `end` (ns, per ns).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Segment {
@@ -295,10 +342,24 @@ impl RateCurve {
     }
 }
 
+/// The gap to an interval-paced caller's next call (the discovery models' callers): uniform
+/// 0.5x-1.5x of `interval` with no schedule (exactly as without one). On a schedule whose rate
+/// starts at one call per `interval`, the same draw, in units of the mean interval, is the
+/// area of the rate curve the gap holds, so the mean interval at each moment is one over the
+/// rate then, and a gap that crosses a step finishes at the new rate.
+pub fn interval_gap(interval: Duration, schedule: &RateSchedule, rng: &mut Random, now: u64) -> Duration {
+    let mean = interval.0;
+    let draw = rng.range_inclusive(mean / 2, mean + mean / 2);
+    if schedule.is_empty() {
+        return Duration(draw);
+    }
+    let curve = RateCurve::new(1e9 / mean as f64, schedule);
+    curve.gap(now, draw as f64 / mean as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ruckus_sim::Random;
 
     fn s(n: u64) -> Duration {
         Duration::from_secs(n)
@@ -379,6 +440,44 @@ mod tests {
                 "second {sec}: {n} arrivals, expected {want:.0}"
             );
         }
+    }
+
+    #[test]
+    fn interval_gaps_follow_the_schedule() {
+        let interval = Duration::from_millis(100);
+        let step = RateSchedule::new(vec![RateChange::Step {
+            at: s(10),
+            rate: 50.0,
+        }])
+        .unwrap();
+        let (mut plain, mut paced) = (Random::stream(3, "gap", 0), Random::stream(3, "gap", 0));
+        // Before the step: the very draw of an unscheduled caller, uniform 50-150 ms.
+        for _ in 0..100 {
+            let want = interval_gap(interval, &RateSchedule::default(), &mut plain, 0);
+            assert!((50_000_000..=150_000_000).contains(&want.0), "{want:?}");
+            assert_eq!(interval_gap(interval, &step, &mut paced, s(1).0), want);
+        }
+        // After it: 50/s, a mean of 20 ms, gaps uniform 10-30 ms.
+        let gaps: Vec<u64> = (0..1000)
+            .map(|_| interval_gap(interval, &step, &mut paced, s(11).0).0)
+            .collect();
+        assert!(gaps.iter().all(|g| (10_000_000..=30_000_000).contains(g)));
+        let mean = gaps.iter().sum::<u64>() as f64 / 1000.0;
+        assert!((mean - 20e6).abs() < 1e6, "{mean}");
+        // A gap that starts 50 ms before the step holds half a mean interval at 10/s, the
+        // rest at 50/s: a 100 ms draw ends 50 ms + 10 ms later.
+        let mut r = Random::stream(3, "gap", 0);
+        let (before, draw) = (
+            s(10).0 - 50_000_000,
+            r.clone().range_inclusive(50_000_000, 150_000_000),
+        );
+        let g = interval_gap(interval, &step, &mut r, before).0 as f64;
+        let want = if draw <= 50_000_000 {
+            draw as f64
+        } else {
+            50e6 + (draw as f64 - 50e6) / 5.0
+        };
+        assert!((g - want).abs() <= 1.0, "{g} for a draw of {draw}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::query::QueryClient;
 use super::{Config, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer, ResolveMode, call_scope};
 use crate::discovery::resolve::{Router, ServiceId};
+use crate::services::interval_gap;
 use ruckus_sim::{Duration, Instant, ProcessId};
 use std::rc::Rc;
 
@@ -56,8 +57,9 @@ impl ConsulCaller {
     }
 
     pub(super) fn on_call_every<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
-        let mean = self.config.call_interval.0;
-        let next = Duration(cx.random().range_inclusive(mean / 2, mean + mean / 2));
+        let now_ns = cx.now().as_nanos();
+        let (interval, schedule) = (self.config.call_interval, &self.config.schedule);
+        let next = interval_gap(interval, schedule, cx.random(), now_ns);
         cx.set_timer(next, ConsulTimer::CallEvery);
         let now = cx.monotonic();
         match self.config.resolve {

@@ -4,6 +4,7 @@ use super::catalog::NodeId;
 use crate::discovery::resolve::{InstanceId, ScheduledCrash};
 use crate::discovery::swim::{self, SwimConfig};
 use crate::raft;
+use crate::services::RateSchedule;
 use crate::services::policy::BalancerConfig;
 use ruckus_sim::{Distribution, Duration, ProcessId, Topology};
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,12 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Mean time between a caller's calls (uniform 0.5x-1.5x).
     pub call_interval: Duration,
+    /// How each caller's call rate changes over the run: steps `{ at, rate }` and ramps
+    /// `{ at, ramp_to, over }` in calls per second, starting from one per `call_interval`.
+    /// The mean interval at each moment is one over the rate then (gaps stay uniform
+    /// 0.5x-1.5x of it); empty: the rate never changes.
+    #[serde(skip_serializing_if = "RateSchedule::is_empty")]
+    pub schedule: RateSchedule,
     /// How long a caller waits for an instance's answer.
     pub call_timeout: Duration,
     /// The balancer over the passing instances.
@@ -145,6 +152,7 @@ impl Default for Config {
             resolve: ResolveMode::Dns,
             cache_ttl: Duration::from_secs(5),
             call_interval: Duration::from_millis(100),
+            schedule: RateSchedule::default(),
             call_timeout: Duration::from_millis(100),
             balancer: BalancerConfig::default(),
             crashes: Vec::new(),

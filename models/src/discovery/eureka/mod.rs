@@ -63,6 +63,7 @@ use super::resolve::{
     self, CallMsg, CallTimer, DeathSchedule, DiscoveryOp, InstanceId, Router, ScheduledCrash, ServiceId,
 };
 use crate::services::policy::BalancerConfig;
+use crate::services::{RateSchedule, interval_gap};
 use ruckus_sim::{
     Context, Distribution, Duration, HostId, Instant, Metrics, Model, Process, ProcessId, Property, Scope,
     Sim, Topology, View,
@@ -112,6 +113,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Mean time between a caller's calls (uniform 0.5x-1.5x).
     pub call_interval: Duration,
+    /// How each caller's call rate changes over the run: steps `{ at, rate }` and ramps
+    /// `{ at, ramp_to, over }` in calls per second, starting from one per `call_interval`.
+    /// The mean interval at each moment is one over the rate then (gaps stay uniform
+    /// 0.5x-1.5x of it); empty: the rate never changes.
+    #[serde(skip_serializing_if = "RateSchedule::is_empty")]
+    pub schedule: RateSchedule,
     /// How long a caller waits for an instance's answer.
     pub call_timeout: Duration,
     /// The balancer over the listed instances.
@@ -139,6 +146,7 @@ impl Default for Config {
             fetch_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(5),
             call_interval: Duration::from_millis(500),
+            schedule: RateSchedule::default(),
             call_timeout: Duration::from_millis(100),
             balancer: BalancerConfig::default(),
             crashes: Vec::new(),
@@ -684,8 +692,9 @@ impl EurekaCaller {
                 ctx.count("discovery.resolve.failed", 1);
             }
             EurekaTimer::CallEvery => {
-                let mean = self.config.call_interval.0;
-                let next = Duration(ctx.random().range_inclusive(mean / 2, mean + mean / 2));
+                let now = ctx.now().as_nanos();
+                let (interval, schedule) = (self.config.call_interval, &self.config.schedule);
+                let next = interval_gap(interval, schedule, ctx.random(), now);
                 ctx.set_timer(next, EurekaTimer::CallEvery);
                 self.router.call(&mut call_scope(ctx));
             }

@@ -23,7 +23,8 @@ if [ ${#bugs[@]} -eq 0 ]; then
         consul_cache_without_expiry consul_registrations_not_persisted eureka_no_self_preservation
         scheduler_applier_trusts_snapshot scheduler_evals_in_leader_memory
         scheduler_fixed_heartbeat_ttl scheduler_lost_allocs_not_replaced
-        scheduler_reschedule_without_backoff scheduler_update_ignores_max_parallel)
+        scheduler_reschedule_without_backoff scheduler_update_ignores_max_parallel
+        swim_no_incarnation_bump)
 fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

@@ -40,6 +40,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../data/raft_leader_crash.toml"),
     ),
     ("swim", include_str!("../data/swim.toml")),
+    (
+        "swim_no_incarnation_bump",
+        include_str!("../data/swim_no_incarnation_bump.toml"),
+    ),
     ("scheduler", include_str!("../data/scheduler.toml")),
     (
         "scheduler_applier_trusts_snapshot",

@@ -418,6 +418,18 @@ fn platform_raft_churn() {
 }
 
 #[test]
+fn swim_no_incarnation_bump() {
+    check(
+        "swim_no_incarnation_bump",
+        &[
+            (1, "liveness_failure", "84106a29a9c17156", 3316),
+            (2, "liveness_failure", "8b9b6bf87fbe3967", 2921),
+            (3, "liveness_failure", "a6b6f92982d4128b", 2983),
+        ],
+    );
+}
+
+#[test]
 fn every_builtin_scenario_is_pinned() {
     let source = include_str!("golden.rs");
     let missing: Vec<&str> = ruckus_scenarios::builtin::names()

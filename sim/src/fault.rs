@@ -305,8 +305,9 @@ impl Fault {
         duration_field!(self, d => Some(d), None)
     }
 
-    /// Every host the fault names, for validation.
-    fn hosts(&self) -> Vec<HostId> {
+    /// Every host the fault names (none for role faults, zone cuts and network chaos, which
+    /// are resolved when they begin or name no host).
+    pub fn hosts(&self) -> Vec<HostId> {
         match self {
             Fault::CrashHost { host, .. }
             | Fault::PauseHost { host, .. }

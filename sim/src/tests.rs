@@ -89,7 +89,7 @@ impl Process for Probe {
     }
 }
 
-fn ms(n: u64) -> Duration {
+pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 fn at(n: u64) -> Instant {
@@ -871,7 +871,7 @@ fn degradations_at(s: &Sim<DegradeWatcher>, p: ProcessId, t: u64) -> Vec<String>
         .unwrap_or_default()
 }
 
-fn degrade(host: u32, mode: &str, duration: u64) -> Fault {
+pub(crate) fn degrade(host: u32, mode: &str, duration: u64) -> Fault {
     Fault::Degrade {
         host: HostId(host),
         mode: mode.to_string(),

@@ -460,7 +460,7 @@ impl PlanSearch {
                         continue;
                     }
                     let keep: Vec<usize> = (0..len)
-                        .filter(|&j| !hosts_named(&self.accepted.actions[j].fault).contains(&hosts[i]))
+                        .filter(|&j| !self.accepted.actions[j].fault.hosts().contains(&hosts[i]))
                         .collect();
                     self.subset(&keep)
                 }
@@ -604,14 +604,17 @@ impl PlanSearch {
         kinds.into_iter().map(|(k, _)| k).collect()
     }
 
+    /// The earliest and the latest start among the accepted actions (none if there are none).
+    fn start_span(&self) -> Option<(Instant, Instant)> {
+        let starts = self.accepted.actions.iter().map(|a| a.at);
+        Some((starts.clone().min()?, starts.max()?))
+    }
+
     /// The indexes of the accepted actions that start in the last `1 / 2^k` of the span from
     /// the first action's start to the failure (or, not knowing it, the last action's start).
     fn recent(&self, k: u32) -> Vec<usize> {
         let actions = &self.accepted.actions;
-        let (Some(first), Some(last)) = (
-            actions.iter().map(|a| a.at).min(),
-            actions.iter().map(|a| a.at).max(),
-        ) else {
+        let Some((first, last)) = self.start_span() else {
             return Vec::new();
         };
         let end = self.failed_at.unwrap_or(last).max(first);
@@ -624,7 +627,7 @@ impl PlanSearch {
     fn hosts_by_count(&self) -> Vec<HostId> {
         let mut counts: std::collections::BTreeMap<HostId, usize> = std::collections::BTreeMap::new();
         for a in &self.accepted.actions {
-            for h in hosts_named(&a.fault) {
+            for h in a.fault.hosts() {
                 *counts.entry(h).or_default() += 1;
             }
         }
@@ -644,10 +647,7 @@ impl PlanSearch {
     /// windows of the span from the first action's start to the last one's.
     fn outside_window(&self, n: usize, i: usize) -> Vec<usize> {
         let actions = &self.accepted.actions;
-        let (Some(first), Some(last)) = (
-            actions.iter().map(|a| a.at).min(),
-            actions.iter().map(|a| a.at).max(),
-        ) else {
+        let Some((first, last)) = self.start_span() else {
             return Vec::new();
         };
         let span = u128::from(last.0 - first.0) + 1;
@@ -719,31 +719,6 @@ pub fn shrink_plan_before(
         return Err(ShrinkError::DoesNotFail);
     }
     Ok(search.run_timed(tests, max_tests, still_fails))
-}
-
-/// The hosts `fault` names (none for role faults, zone cuts and network chaos, which name no
-/// host).
-fn hosts_named(fault: &Fault) -> Vec<HostId> {
-    match fault {
-        Fault::CrashHost { host, .. }
-        | Fault::PauseHost { host, .. }
-        | Fault::KillProcess { host, .. }
-        | Fault::ClockJump { host, .. }
-        | Fault::ClockDrift { host, .. }
-        | Fault::Degrade { host, .. }
-        | Fault::SlowDisk { host, .. } => vec![*host],
-        Fault::Clog { from, to, .. } | Fault::SlowLink { from, to, .. } => vec![*from, *to],
-        Fault::Partition { partition, .. } => match partition {
-            Partition::Isolate { host } => vec![*host],
-            Partition::Halves { side } => side.clone(),
-            Partition::OneWay { from, to } => from.iter().chain(to).copied().collect(),
-            Partition::Bridge { left, right, bridge } => {
-                left.iter().chain(right).chain([bridge]).copied().collect()
-            }
-            Partition::Zone { .. } => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
 }
 
 /// The same fault lasting `d` instead (`None` for faults without a duration).

@@ -2,11 +2,8 @@
 //! true to the state it summarises through every fault that changes it.
 
 use crate::fault::{Fault, FaultAction, FaultPlan};
+use crate::tests::{degrade, ms};
 use crate::*;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// Ticks every 5 ms and records the degradations its handler sees.
 #[derive(Clone, Debug)]
@@ -25,14 +22,6 @@ impl Process for Watcher {
         let seen = ctx.degradations().map(str::to_string).collect();
         ctx.record(seen);
         ctx.set_timer(ms(5), ());
-    }
-}
-
-fn degrade(host: u32, mode: &str, duration: u64) -> Fault {
-    Fault::Degrade {
-        host: HostId(host),
-        mode: mode.to_string(),
-        duration: ms(duration),
     }
 }
 

@@ -32,9 +32,14 @@ latency = { uniform = { min = "1ms", max = "3ms" } }
 horizon = "6s"
 "#;
 
-fn services(plan: &str) -> Scenario {
-    let text = SERVICES.replace("{PLAN}", plan);
+/// `template` with its `{PLAN}` replaced by `plan`, as a scenario.
+fn with_plan(template: &str, plan: &str) -> Scenario {
+    let text = template.replace("{PLAN}", plan);
     Scenario::from_text(&Registry::builtin(), "s", "s.toml", "s.toml", &text, &[]).expect("valid scenario")
+}
+
+fn services(plan: &str) -> Scenario {
+    with_plan(SERVICES, plan)
 }
 
 fn jump(host: u32, delta_ms: i64) -> String {
@@ -121,11 +126,6 @@ latency = { uniform = { min = "1ms", max = "5ms" } }
 horizon = "60s"
 "#;
 
-fn consul(plan: &str) -> Scenario {
-    let text = CONSUL.replace("{PLAN}", plan);
-    Scenario::from_text(&Registry::builtin(), "c", "c.toml", "c.toml", &text, &[]).expect("valid scenario")
-}
-
 /// A DNS cache's age is local elapsed time: a caller whose clock steps back 30 s just before
 /// an instance dies must still drop its cached answer after the TTL (on the wall clock the
 /// answer looked fresh for 35 s, and the caller kept calling the dead instance).
@@ -135,7 +135,7 @@ fn a_backward_step_does_not_stretch_a_discovery_cache() {
         [[faults.plan.actions]]\nat = \"19s\"\nfault = { clock_jump = { host = 3, delta_ns = -30000000000 } }\n\n\
         [[faults.plan.actions]]\nat = \"19s\"\nfault = { clock_jump = { host = 4, delta_ns = -30000000000 } }\n\n\
         [[faults.plan.actions]]\nat = \"19s\"\nfault = { clock_jump = { host = 5, delta_ns = -30000000000 } }\n";
-    let run = runner::run(&consul(plan), 3);
+    let run = runner::run(&with_plan(CONSUL, plan), 3);
     let oldest = run
         .report
         .metrics

@@ -380,6 +380,36 @@ struct Route {
     /// The hops that must be sampled: `hops[hop_start..hop_start + hop_len]`.
     hop_start: u32,
     hop_len: u32,
+    /// The same recipe in the form a plain send computes without walking `hops`.
+    quick: Quick,
+}
+
+/// A route's latency without a loop over its hops, for sends no fault or chaos touches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Quick {
+    /// Only constant parts: the latency, with no draw.
+    Fixed(u64),
+    /// The constants plus one uniform hop: `base + below(span)`, exactly the draw that
+    /// `Random::range_inclusive` makes for that hop.
+    Uniform { base: u64, span: u64 },
+    /// Anything else: each hop is sampled.
+    General,
+}
+
+impl Quick {
+    fn of(constant_ns: u64, sampled: &[Distribution]) -> Quick {
+        match sampled {
+            [] => Quick::Fixed(constant_ns),
+            // The whole u64 range draws differently (one raw word): left to the general path.
+            [Distribution::Uniform { min, max }] if min.0 <= max.0 && !(min.0 == 0 && max.0 == u64::MAX) => {
+                Quick::Uniform {
+                    base: constant_ns.wrapping_add(min.0),
+                    span: max.0 - min.0 + 1,
+                }
+            }
+            _ => Quick::General,
+        }
+    }
 }
 
 /// A class pair's cell, packed into 32 bits: the low bits index the pair's [`Route`], and the
@@ -560,6 +590,7 @@ impl Network {
                     constant_ns,
                     hop_start: hops.len() as u32,
                     hop_len: sampled.len() as u32,
+                    quick: Quick::of(constant_ns, &sampled),
                 });
                 hops.extend_from_slice(&sampled);
                 id
@@ -661,6 +692,35 @@ impl Network {
             None => Transmission::Once(self.arrival(&pair, now, rng)),
             Some(chaos) => self.chaotic_transmit(&pair, chaos, now, rng),
         }
+    }
+
+    /// The arrival time of a message from `a` to `b` sent at `now` when its route alone decides
+    /// it (no partition, link fault or chaos in force, and a physical path): the same draws and
+    /// the same result as [`transmit`](Self::transmit)'s `Once`, without its general path.
+    /// `None` when `transmit` must decide (it has drawn nothing then).
+    #[inline(always)]
+    pub(crate) fn plain_arrival(&self, a: HostId, b: HostId, now: Instant, rng: &mut Random) -> Option<Instant> {
+        if self.faulted || self.chaos.is_some() {
+            return None;
+        }
+        let cell = self.cell(a.index(), b.index());
+        if cell & PAIR_BLOCKED != 0 {
+            return None;
+        }
+        let route = &self.routes[(cell & PAIR_ROUTE) as usize];
+        let latency = match route.quick {
+            Quick::Fixed(ns) => ns,
+            Quick::Uniform { base, span } => base.wrapping_add(rng.below(span)),
+            Quick::General => {
+                let pair = Path {
+                    route: *route,
+                    slow_factor: 1,
+                    clog_until: 0,
+                };
+                return Some(self.arrival(&pair, now, rng));
+            }
+        };
+        Some(Instant(now.0.saturating_add(latency)))
     }
 
     /// With faults active: whether a partition cuts the pair (false), else folds its link

@@ -191,13 +191,42 @@ impl<P: Process> Core<P> {
         let target = self.procs[to.index()];
         // A message departs once the time the handler spent so far has elapsed.
         let now = self.now.saturating_add(self.spent);
-        match self.net.transmit(from_host, target.host, now, &mut self.net_rng) {
+        // The common case (no fault or chaos on the network) inline; the rest out of line.
+        match self.net.plain_arrival(from_host, target.host, now, &mut self.net_rng) {
+            Some(t) => self.push(
+                t,
+                to.0,
+                target.incarnation,
+                Payload::Deliver {
+                    from,
+                    sent_at: now,
+                    message,
+                },
+            ),
+            None => self.send_general(from, from_host, to, target.host, target.incarnation, now, message),
+        }
+    }
+
+    /// A send the network's faults or chaos decide: dropped, delivered once or twice.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn send_general(
+        &mut self,
+        from: ProcessId,
+        from_host: HostId,
+        to: ProcessId,
+        to_host: HostId,
+        incarnation: u32,
+        now: Instant,
+        message: P::Message,
+    ) {
+        match self.net.transmit(from_host, to_host, now, &mut self.net_rng) {
             Transmission::Dropped => {}
             Transmission::Once(t) => {
                 self.push(
                     t,
                     to.0,
-                    target.incarnation,
+                    incarnation,
                     Payload::Deliver {
                         from,
                         sent_at: now,
@@ -209,7 +238,7 @@ impl<P: Process> Core<P> {
                 self.push(
                     t1,
                     to.0,
-                    target.incarnation,
+                    incarnation,
                     Payload::Deliver {
                         from,
                         sent_at: now,
@@ -219,7 +248,7 @@ impl<P: Process> Core<P> {
                 self.push(
                     t2,
                     to.0,
-                    target.incarnation,
+                    incarnation,
                     Payload::Deliver {
                         from,
                         sent_at: now,

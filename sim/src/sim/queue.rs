@@ -215,23 +215,42 @@ impl<P: Process> EventQueue<P> {
                 // Keep the slot's allocation for the next time it fills.
                 self.slots[index] = events;
             }
-            match self.run.len() {
-                0 => continue,
-                1 => {}
-                // The commonest bucket that needs ordering at small scales: one compare.
-                2 => {
-                    if (self.run[0].time, self.run[0].seq) < (self.run[1].time, self.run[1].seq) {
-                        self.run.swap(0, 1);
-                    }
-                }
-                // Latest first; sequences are unique, so the order is total.
-                _ => self
-                    .run
-                    .sort_unstable_by_key(|e| std::cmp::Reverse((e.time, e.seq))),
+            if self.run.is_empty() {
+                continue;
             }
+            sort_latest_first(&mut self.run);
             return true;
         }
         false
+    }
+}
+
+/// Sorts a bucket's events latest first by (time, sequence). Buckets hold a handful of events at
+/// small scales, where an insertion sort on the packed key beats the library's general sort
+/// (which showed as 6% of a 5-host pingpong run); large buckets go to the library's.
+#[inline]
+fn sort_latest_first<P: Process>(run: &mut [Event<P>]) {
+    let key = |e: &Event<P>| (u128::from(e.time.0) << 64) | u128::from(e.seq);
+    match run.len() {
+        0 | 1 => {}
+        // The commonest bucket that needs ordering: one compare.
+        2 => {
+            if key(&run[0]) < key(&run[1]) {
+                run.swap(0, 1);
+            }
+        }
+        n if n <= 16 => {
+            for i in 1..n {
+                let k = key(&run[i]);
+                let mut j = i;
+                while j > 0 && key(&run[j - 1]) < k {
+                    j -= 1;
+                }
+                run[j..=i].rotate_right(1);
+            }
+        }
+        // Sequences are unique, so the order is total.
+        _ => run.sort_unstable_by_key(|e| std::cmp::Reverse(key(e))),
     }
 }
 

@@ -240,13 +240,14 @@ fn sort_latest_first<P: Process>(run: &mut [Event<P>]) {
             }
         }
         n if n <= 16 => {
+            // Swapped down into place: no call, and nothing moves when already in order.
             for i in 1..n {
                 let k = key(&run[i]);
                 let mut j = i;
                 while j > 0 && key(&run[j - 1]) < k {
+                    run.swap(j - 1, j);
                     j -= 1;
                 }
-                run[j..=i].rotate_right(1);
             }
         }
         // Sequences are unique, so the order is total.

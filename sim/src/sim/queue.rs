@@ -1,41 +1,50 @@
 //! The event queue: a hierarchical timing wheel over virtual time with a binary heap for
 //! the current bucket, popping events in exact (time, sequence) order.
 //!
-//! Time is cut into buckets of `2^BUCKET_BITS` ns. The events of the current bucket are sorted
-//! by (time, sequence) when the bucket becomes current and taken from the end of that run;
-//! the few pushed into the current bucket afterwards (zero delays, requeues) wait in a small
-//! binary heap, and a pop takes the earlier of the two heads, so ties and order are exactly
-//! those of one heap over everything. Later events wait unsorted in the wheel: a bucket index is read
-//! as base-64 digits, and an event goes to the level of the highest digit in which its bucket
-//! differs from the current one, in the slot named by that digit. Every event of a level is
-//! earlier than every event of the levels above, and within a level the lowest occupied slot
-//! holds the earliest, so the next events are found with a few bit scans. Moving to a slot
-//! re-files its events into lower levels (at most once per level, usually once or twice per
-//! event), and a level-0 slot is exactly one bucket: its vector becomes the sorted run in
-//! place (swapped, not copied).
+//! Time is cut into buckets of `2^BUCKET_BITS` ns, and bucket indexes into blocks of 64. The
+//! events of the current bucket are sorted by (time, sequence) when the bucket becomes current
+//! and taken from the end of that run; the few pushed into the current bucket afterwards (zero
+//! delays, requeues) wait in a small binary heap, and a pop takes the earlier of the two heads,
+//! so ties and order are exactly those of one heap over everything. Later events wait unsorted
+//! in the wheel. Level 0 has a slot per bucket for two blocks, the current one and the next
+//! (128 slots, the block's parity choosing the half), so an event less than a block or two
+//! ahead (network latencies of milliseconds) is filed once, in its final slot. Further events
+//! go to the upper levels: a bucket index is read as base-64 digits, and an event goes to the
+//! level of the highest digit in which its bucket differs from the current one, in the slot
+//! named by that digit. Every event of a level is earlier than every event of the levels above
+//! (level 0's next block aside: it is entered together with the upper slot holding the same
+//! block), and within a level the lowest occupied slot holds the earliest, so the next events
+//! are found with a few bit scans. Moving to an upper slot re-files its events into lower
+//! levels (at most once per level, usually once), and a level-0 slot is exactly one bucket:
+//! its vector becomes the sorted run in place (swapped, not copied).
 //!
 //! Why this and not one binary heap: a heap's pop walks `log n` levels of a structure as large
 //! as the whole queue, which at thousands of hosts (tens of thousands of pending events) misses
 //! the cache on most levels; here an event is appended to a slot, moved a level or two in
-//! sequential batches, and sorted with its bucket's events. Why a sorted run and not a heap per
-//! bucket: a bucket holds a handful of events at small scales (pingpong at 5 hosts: one or
-//! two), where building and draining a heap cost more than the whole sort, and sorting once
-//! moves each event fewer times than sifting it through a heap.
+//! sequential batches (for delays under a block, not at all), and sorted with its bucket's
+//! events. Why a sorted run and not a heap per bucket: a bucket holds a handful of events at
+//! small scales (pingpong at 5 hosts: one or two), where building and draining a heap cost
+//! more than the whole sort, and sorting once moves each event fewer times than sifting it
+//! through a heap. Why two blocks at level 0: with one (aligned) block, an event crossing into
+//! the next block went to level 1 and was moved again when that block began: a third of a
+//! pingpong run's events.
 
 use super::core::Event;
 use crate::process::Process;
 use crate::time::Instant;
 use std::collections::BinaryHeap;
 
-/// A bucket is `2^BUCKET_BITS` ns (about 262 µs): level 0 spans 16.8 ms, so network
-/// latencies of milliseconds land in their final slot at once, and level 1 spans a second,
-/// so probe intervals and timeouts move once before they fire.
+/// A bucket is `2^BUCKET_BITS` ns (about 262 µs): a block spans 16.8 ms, so network
+/// latencies of milliseconds land in their final level-0 slot at once, and level 1 spans a
+/// second, so probe intervals and timeouts move once before they fire.
 const BUCKET_BITS: u32 = 18;
 /// Bits of a bucket index per wheel level (64 slots, one occupancy word per level).
 const LEVEL_BITS: u32 = 6;
 const SLOTS: usize = 1 << LEVEL_BITS;
-/// Enough levels for any bucket index of a u64 time.
+/// Enough levels for any bucket index of a u64 time (level 0 counted once).
 const LEVELS: usize = ((63 - BUCKET_BITS) / LEVEL_BITS + 1) as usize;
+/// Level 0's slots: one per bucket of the current block and of the next.
+const LEVEL0_SLOTS: usize = 2 * SLOTS;
 
 /// Events ordered by (time, sequence).
 pub(crate) struct EventQueue<P: Process> {
@@ -44,9 +53,12 @@ pub(crate) struct EventQueue<P: Process> {
     run: Vec<Event<P>>,
     /// Events pushed into `current` or an earlier bucket after `run` was sorted, earliest on top.
     late: BinaryHeap<Event<P>>,
-    /// `LEVELS * SLOTS` unsorted slots of events after the current bucket.
+    /// Unsorted slots of events after the current bucket: level 0's 128 (slot `b % 128` for
+    /// bucket `b` of the current or the next block), then 64 per upper level.
     slots: Vec<Vec<Event<P>>>,
-    /// Per level, a bit per non-empty slot.
+    /// Level 0's occupancy, a word per block parity (`(b >> LEVEL_BITS) & 1`).
+    occupied0: [u64; 2],
+    /// Per upper level (index 0 unused), a bit per non-empty slot.
     occupied: [u64; LEVELS],
     /// The bucket index the wheel's placement is relative to: every event in the wheel is in a
     /// later bucket, every event in `run` and `late` in this one or earlier.
@@ -60,13 +72,22 @@ fn bucket(time: Instant) -> u64 {
     time.0 >> BUCKET_BITS
 }
 
+/// The index in `slots` of an upper level's slot.
+#[inline]
+fn upper(level: usize, slot: usize) -> usize {
+    LEVEL0_SLOTS + (level - 1) * SLOTS + slot
+}
+
 impl<P: Process> EventQueue<P> {
     /// An empty queue at time zero.
     pub(crate) fn new() -> Self {
         EventQueue {
             run: Vec::with_capacity(64),
             late: BinaryHeap::new(),
-            slots: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            slots: (0..LEVEL0_SLOTS + (LEVELS - 1) * SLOTS)
+                .map(|_| Vec::new())
+                .collect(),
+            occupied0: [0; 2],
             occupied: [0; LEVELS],
             current: 0,
             in_wheel: 0,
@@ -92,15 +113,28 @@ impl<P: Process> EventQueue<P> {
         }
     }
 
-    /// Puts an event of a bucket after `current` into its wheel slot.
+    /// Puts an event of bucket `b` (the current one or later) into its wheel slot.
     #[inline(always)]
     fn file(&mut self, b: u64, event: Event<P>) {
+        let index = if (b >> LEVEL_BITS).wrapping_sub(self.current >> LEVEL_BITS) <= 1 {
+            // This block or the next: level 0, final.
+            self.occupied0[((b >> LEVEL_BITS) & 1) as usize] |= 1 << (b & (SLOTS as u64 - 1));
+            (b & (LEVEL0_SLOTS as u64 - 1)) as usize
+        } else {
+            self.file_upper(b)
+        };
+        self.slots[index].push(event);
+        self.in_wheel += 1;
+    }
+
+    /// Marks and names the upper-level slot of a bucket two or more blocks ahead.
+    #[inline]
+    fn file_upper(&mut self, b: u64) -> usize {
         let differ = b ^ self.current;
         let level = ((63 - differ.leading_zeros()) / LEVEL_BITS) as usize;
         let slot = ((b >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
-        self.slots[level * SLOTS + slot].push(event);
         self.occupied[level] |= 1 << slot;
-        self.in_wheel += 1;
+        upper(level, slot)
     }
 
     /// Whether the next event comes from `late` rather than `run` (both hold only events
@@ -137,14 +171,21 @@ impl<P: Process> EventQueue<P> {
         self.run.last().map(|e| e.time)
     }
 
-    /// With `run` and `late` empty: the level-0 slot of the next bucket, if it holds exactly one event
-    /// (the common case of a sparse run, served without passing through the heap).
+    /// The parity of the current block: which of `occupied0` is this block's.
+    #[inline]
+    fn parity(&self) -> usize {
+        ((self.current >> LEVEL_BITS) & 1) as usize
+    }
+
+    /// With `run` and `late` empty: the level-0 slot of the next bucket in the current block,
+    /// if it holds exactly one event (the common case of a sparse run, served without a sort).
     #[inline]
     fn lone_next(&self) -> Option<usize> {
-        if self.occupied[0] == 0 {
+        let word = self.occupied0[self.parity()];
+        if word == 0 {
             return None;
         }
-        let slot = self.occupied[0].trailing_zeros() as usize;
+        let slot = self.parity() * SLOTS + word.trailing_zeros() as usize;
         (self.slots[slot].len() == 1).then_some(slot)
     }
 
@@ -163,8 +204,9 @@ impl<P: Process> EventQueue<P> {
             };
         }
         if let Some(slot) = self.lone_next() {
-            self.occupied[0] &= !(1 << slot);
-            self.current = (self.current & !(SLOTS as u64 - 1)) | slot as u64;
+            let bit = slot & (SLOTS - 1);
+            self.occupied0[self.parity()] &= !(1 << bit);
+            self.current = (self.current & !(SLOTS as u64 - 1)) | bit as u64;
             self.in_wheel -= 1;
             return self.slots[slot].pop();
         }
@@ -178,6 +220,40 @@ impl<P: Process> EventQueue<P> {
     /// its events the sorted `run`; false if the queue is empty.
     fn advance(&mut self) -> bool {
         while self.in_wheel > 0 {
+            let parity = self.parity();
+            let word = self.occupied0[parity];
+            if word != 0 {
+                // The current block's earliest bucket: its slot's vector becomes the run, and
+                // the run's empty one (with its allocation) waits for the slot's next use.
+                let bit = word.trailing_zeros() as u64;
+                self.occupied0[parity] &= !(1 << bit);
+                self.current = (self.current & !(SLOTS as u64 - 1)) | bit;
+                let index = parity * SLOTS + bit as usize;
+                std::mem::swap(&mut self.run, &mut self.slots[index]);
+                self.in_wheel -= self.run.len();
+                if self.run.is_empty() {
+                    continue;
+                }
+                sort_latest_first(&mut self.run);
+                return true;
+            }
+            let next = (self.current >> LEVEL_BITS) + 1;
+            if self.occupied0[parity ^ 1] != 0 {
+                // The current block is done: enter the next, whose events are already in level
+                // 0, together with the upper slot holding the rest of that block (events filed
+                // when it was further ahead).
+                let old = self.current;
+                self.current = next << LEVEL_BITS;
+                let level = ((63 - (old ^ self.current).leading_zeros()) / LEVEL_BITS) as usize;
+                let slot = ((self.current >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
+                if self.occupied[level] & (1 << slot) != 0 {
+                    self.occupied[level] &= !(1 << slot);
+                    self.refile(upper(level, slot));
+                }
+                continue;
+            }
+            // Level 0 is empty: the earliest events are in the lowest occupied slot of the
+            // lowest occupied upper level.
             let level = self
                 .occupied
                 .iter()
@@ -195,33 +271,22 @@ impl<P: Process> EventQueue<P> {
                 (self.current >> above) << above
             };
             self.current = high | (slot << shift);
-            let index = level * SLOTS + slot as usize;
-            if level == 0 {
-                // A level-0 slot is exactly the new current bucket: its vector becomes the run,
-                // and the run's empty one (with its allocation) waits for the slot's next use.
-                std::mem::swap(&mut self.run, &mut self.slots[index]);
-                self.in_wheel -= self.run.len();
-            } else {
-                let mut events = std::mem::take(&mut self.slots[index]);
-                self.in_wheel -= events.len();
-                for event in events.drain(..) {
-                    let b = bucket(event.time);
-                    if b == self.current {
-                        self.run.push(event);
-                    } else {
-                        self.file(b, event);
-                    }
-                }
-                // Keep the slot's allocation for the next time it fills.
-                self.slots[index] = events;
-            }
-            if self.run.is_empty() {
-                continue;
-            }
-            sort_latest_first(&mut self.run);
-            return true;
+            self.refile(upper(level, slot as usize));
         }
         false
+    }
+
+    /// Files an upper slot's events again relative to the new `current` (all in its bucket or
+    /// later): into level 0 when in this block or the next, else into a lower upper level.
+    fn refile(&mut self, index: usize) {
+        let mut events = std::mem::take(&mut self.slots[index]);
+        self.in_wheel -= events.len();
+        for event in events.drain(..) {
+            let b = bucket(event.time);
+            self.file(b, event);
+        }
+        // Keep the slot's allocation for the next time it fills.
+        self.slots[index] = events;
     }
 }
 
@@ -333,6 +398,31 @@ mod tests {
         assert!(queue.pop().is_none() && queue.peek_time().is_none());
         assert_eq!(queue.len(), 0);
         assert!(popped > 200_000, "{popped} pops");
+    }
+
+    /// The next block's events are split between level 0 (pushed when it was the next block)
+    /// and an upper slot (pushed when it was further ahead), across a carry into level 2:
+    /// entering the block must bring in both, in order.
+    #[test]
+    fn entering_the_next_block_merges_its_upper_slot() {
+        let block = 1u64 << (BUCKET_BITS + LEVEL_BITS);
+        for first in [block * 2, block * 63, block * 64 * 5 - block] {
+            let mut queue = EventQueue::<Nothing>::new();
+            // Filed while three blocks ahead: an upper level.
+            queue.push(event(first + block + 7, 1));
+            queue.push(event(first + block + 3 * block / 4, 2));
+            // Move into `first`'s block.
+            queue.push(event(first + 5, 3));
+            assert_eq!(queue.pop().map(|e| e.seq), Some(3));
+            // Now the next block: level 0, earlier, later and equal in time to the upper ones.
+            queue.push(event(first + block + 1, 4));
+            queue.push(event(first + block + 7, 5));
+            queue.push(event(first + block + block / 2, 6));
+            queue.push(event(first + 2 * block + 9, 7));
+            let order: Vec<u64> = std::iter::from_fn(|| queue.pop().map(|e| e.seq)).collect();
+            assert_eq!(order, [4, 1, 5, 6, 2, 7], "first block at {first}");
+            assert_eq!(queue.len(), 0);
+        }
     }
 
     #[test]

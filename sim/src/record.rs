@@ -166,54 +166,38 @@ impl Fingerprint {
 /// The last K events, kept in a ring so a failure report can show what led up to it.
 #[derive(Clone, Debug)]
 pub struct FlightRecorder {
-    /// Allocated full at the start (placeholders until written), so a push is one store and
-    /// one compare.
     ring: Vec<EventRecord>,
-    /// Where the next record goes.
+    capacity: usize,
     next: usize,
-    /// Whether the ring has come round (every slot holds a record).
-    full: bool,
 }
 
 impl FlightRecorder {
     /// A recorder keeping the last `capacity` events (0 keeps none).
     pub fn new(capacity: usize) -> FlightRecorder {
-        let blank = EventRecord {
-            index: 0,
-            time: Instant::ZERO,
-            kind: RecordKind::Note,
-            process: NONE,
-            host: NONE,
-            peer: NONE,
-            aux: 0,
-            digest: 0,
-        };
         FlightRecorder {
-            ring: vec![blank; capacity],
+            ring: Vec::with_capacity(capacity),
+            capacity,
             next: 0,
-            full: false,
         }
     }
 
     /// Remembers one event, forgetting the oldest when full.
     #[inline]
     pub fn push(&mut self, record: EventRecord) {
-        if let Some(slot) = self.ring.get_mut(self.next) {
-            *slot = record;
+        if self.ring.len() < self.capacity {
+            self.ring.push(record);
+        } else if self.capacity > 0 {
+            self.ring[self.next] = record;
             // A compare instead of `%`: no division on every event.
             self.next += 1;
-            if self.next == self.ring.len() {
+            if self.next == self.capacity {
                 self.next = 0;
-                self.full = true;
             }
         }
     }
 
     /// The remembered events, oldest first.
     pub fn events(&self) -> Vec<EventRecord> {
-        if !self.full {
-            return self.ring[..self.next].to_vec();
-        }
         let mut out = Vec::with_capacity(self.ring.len());
         out.extend_from_slice(&self.ring[self.next..]);
         out.extend_from_slice(&self.ring[..self.next]);
@@ -286,21 +270,6 @@ mod tests {
         let mut none = FlightRecorder::new(0);
         none.push(rec(1));
         assert!(none.events().is_empty());
-        // Before it comes round: only what was pushed, no placeholders.
-        let mut young = FlightRecorder::new(4);
-        young.push(rec(8));
-        young.push(rec(9));
-        let idx: Vec<u64> = young.events().iter().map(|r| r.index).collect();
-        assert_eq!(idx, vec![8, 9]);
-        // Exactly full, then one more.
-        for i in 10..12 {
-            young.push(rec(i));
-        }
-        let idx: Vec<u64> = young.events().iter().map(|r| r.index).collect();
-        assert_eq!(idx, vec![8, 9, 10, 11]);
-        young.push(rec(12));
-        let idx: Vec<u64> = young.events().iter().map(|r| r.index).collect();
-        assert_eq!(idx, vec![9, 10, 11, 12]);
     }
 
     #[test]

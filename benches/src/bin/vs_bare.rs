@@ -3,10 +3,7 @@
 //! in the engine bench) or `probes_10000`. Each round runs the engine once and the bare loop
 //! once, back to back; the figures are each side's fastest round (building a run is not
 //! timed). On a machine shared with other work, the fastest of interleaved rounds moves far
-//! less than criterion's means of two groups measured one after the other. Where Linux tells
-//! a thread's time on a CPU (`/proc/thread-self/schedstat`), each side's fastest on-CPU time
-//! is reported too: it leaves out the time the thread waited for a core that other work held,
-//! which moves the wall-clock ratio on a loaded machine.
+//! less than criterion's means of two groups measured one after the other.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall time of whole runs
 
 use ruckus_benches::probes::{ProbeLoad, bare_probes, build_probes};
@@ -27,34 +24,10 @@ fn pingpong(hosts: u32, in_flight: u32) -> PingPongConfig {
     }
 }
 
-/// Nanoseconds this thread has spent on a CPU, if the OS says.
-fn on_cpu() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    stat.split_whitespace().next()?.parse().ok()
-}
-
-/// The fastest wall and on-CPU times seen for one side.
-#[derive(Clone, Copy)]
-struct Best {
-    wall: Duration,
-    cpu: Option<Duration>,
-}
-
-impl Best {
-    const NONE: Best = Best {
-        wall: Duration::MAX,
-        cpu: Some(Duration::MAX),
-    };
-
-    fn time(&mut self, f: impl FnOnce()) {
-        let cpu_start = on_cpu();
-        let start = Instant::now();
-        f();
-        let wall = start.elapsed();
-        let cpu = cpu_start.zip(on_cpu()).map(|(a, b)| Duration::from_nanos(b.saturating_sub(a)));
-        self.wall = self.wall.min(wall);
-        self.cpu = self.cpu.zip(cpu).map(|(best, now)| best.min(now));
-    }
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
 }
 
 fn main() -> ExitCode {
@@ -68,7 +41,7 @@ fn main() -> ExitCode {
         }
     };
     let workload = args.first().map_or("pingpong_5", String::as_str);
-    let (mut engine, mut bare) = (Best::NONE, Best::NONE);
+    let (mut engine, mut bare) = (Duration::MAX, Duration::MAX);
     let elements;
     match workload {
         "pingpong_5" | "pingpong_500" | "pingpong_500_untracked" | "pingpong_10000" => {
@@ -84,15 +57,15 @@ fn main() -> ExitCode {
             elements = config.deliveries;
             for _ in 0..rounds {
                 let mut sim = build(&config, SEED);
-                engine.time(|| {
+                engine = engine.min(time(|| {
                     let report = sim.run();
                     assert_eq!(report.verdict, Verdict::Held);
                     assert_eq!(report.deliveries, config.deliveries);
                     black_box(report.fingerprint);
-                });
-                bare.time(|| {
+                }));
+                bare = bare.min(time(|| {
                     black_box(bare_pingpong(black_box(&config), SEED));
-                });
+                }));
             }
         }
         "probes_10000" => {
@@ -103,14 +76,14 @@ fn main() -> ExitCode {
             elements = bare_probes(&load, SEED).events;
             for _ in 0..rounds {
                 let mut sim = build_probes(&load, SEED);
-                engine.time(|| {
+                engine = engine.min(time(|| {
                     let report = sim.run();
                     assert_eq!(report.events, elements);
                     black_box(report.fingerprint);
-                });
-                bare.time(|| {
+                }));
+                bare = bare.min(time(|| {
                     black_box(bare_probes(black_box(&load), SEED));
-                });
+                }));
             }
         }
         _ => {
@@ -121,20 +94,11 @@ fn main() -> ExitCode {
         }
     }
     let rate = |d: Duration| elements as f64 / d.as_secs_f64() / 1e6;
-    print!(
+    println!(
         "{workload}: ruckus {:.2} M/s, bare loop {:.2} M/s, vs_bare {:.2} (fastest of {rounds} interleaved rounds)",
-        rate(engine.wall),
-        rate(bare.wall),
-        bare.wall.as_secs_f64() / engine.wall.as_secs_f64()
+        rate(engine),
+        rate(bare),
+        bare.as_secs_f64() / engine.as_secs_f64()
     );
-    match engine.cpu.zip(bare.cpu) {
-        Some((e, b)) => println!(
-            "; on-CPU time: {:.2} vs {:.2} M/s, vs_bare {:.2}",
-            rate(e),
-            rate(b),
-            b.as_secs_f64() / e.as_secs_f64()
-        ),
-        None => println!(),
-    }
     ExitCode::SUCCESS
 }

@@ -135,9 +135,6 @@ pub(crate) struct Core<P: Process> {
     pub(crate) deliveries: u64,
     /// Virtual time the running handler has spent so far (zero between handlers).
     pub(crate) spent: Duration,
-    /// The host and process whose handler is running (none between handlers): the run's one
-    /// panic guard reads it to tell a model's panic, a failure of the run, from the engine's.
-    pub(crate) handling: Option<(HostId, u32)>,
     pub(crate) disk_faults: DiskFaultConfig,
     /// Most processes the run may hold.
     pub(crate) max_processes: usize,

@@ -8,7 +8,7 @@ use crate::process::{Context, Process, ProcessId};
 use crate::property::Lifecycle;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
 use crate::time::{Duration, Instant};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 impl<P: Process> Sim<P> {
     /// Queues the plan's faults, the heal and the boot processes' starts.
@@ -45,37 +45,6 @@ impl<P: Process> Sim<P> {
         if !self.started {
             self.start();
         }
-        // One panic guard for the whole stretch of events rather than one per handler call
-        // (which cost a round trip through memory for the handler's arguments every event).
-        match catch_unwind(AssertUnwindSafe(|| self.run_events(index))) {
-            Ok(progress) => progress,
-            Err(panic) => {
-                let Some((host, target)) = self.core.handling.take() else {
-                    // Not a handler's panic: the engine's own, which is not a verdict.
-                    resume_unwind(panic);
-                };
-                self.core.event_index += 1;
-                let f = Failure {
-                    verdict: Verdict::ModelPanic,
-                    property: None,
-                    message: format!("handler panicked: {}", panic_message(&*panic)),
-                    time: self.core.now,
-                    host: Some(host),
-                    process: Some(ProcessId(target)),
-                    event_index: self.core.event_index - 1,
-                    operation: None,
-                };
-                // A handler that goes on to use a refused spawn's id panics: the refusal is
-                // the cause to report.
-                let f = self.core.spawn_refused.map_or(f, |r| self.spawn_failure(r));
-                self.finish(Some(f))
-            }
-        }
-    }
-
-    /// The event loop of [`run_until_event`](Self::run_until_event), under its panic guard.
-    #[inline]
-    fn run_events(&mut self, index: u64) -> Progress {
         let horizon = Instant(self.config.limits.horizon.0);
         while self.core.event_index < index {
             let Some(next_time) = self.core.queue.peek_time() else {
@@ -94,7 +63,12 @@ impl<P: Process> Sim<P> {
             let event = self.core.queue.pop().expect("peeked");
             debug_assert!(event.time >= self.core.now, "time never goes backwards");
             self.core.now = event.time;
-            self.dispatch(event);
+            if let Err(f) = self.dispatch(event) {
+                // A handler that goes on to use a refused spawn's id panics: the refusal is
+                // the cause to report.
+                let f = self.core.spawn_refused.map_or(f, |r| self.spawn_failure(r));
+                return self.finish(Some(f));
+            }
             if self.core.stop_requested {
                 let refused = self.core.spawn_refused.map(|r| self.spawn_failure(r));
                 return self.finish(refused);
@@ -210,20 +184,19 @@ impl<P: Process> Sim<P> {
 
     /// Handles one event: applies a fault, or hands a message, timer or start to its process
     /// (deferred if its host is paused, dropped if it is addressed to a dead incarnation).
-    /// A handler's panic unwinds to the run's guard in `run_until_event`.
-    pub(super) fn dispatch(&mut self, event: Event<P>) {
+    pub(super) fn dispatch(&mut self, event: Event<P>) -> Result<(), Failure> {
         let timer = match &event.payload {
             Payload::FaultBegin(i) => {
                 self.apply_fault(*i as usize, true);
-                return;
+                return Ok(());
             }
             Payload::FaultEnd(i) => {
                 self.apply_fault(*i as usize, false);
-                return;
+                return Ok(());
             }
             Payload::Heal => {
                 self.heal();
-                return;
+                return Ok(());
             }
             Payload::Timer { id, .. } => Some(id.0),
             Payload::Deliver { .. } | Payload::Start => None,
@@ -231,7 +204,7 @@ impl<P: Process> Sim<P> {
         if let Some(id) = timer
             && !self.core.live_timers.contains(&id)
         {
-            return; // cancelled: not an event
+            return Ok(()); // cancelled: not an event
         }
         let meta = self.core.procs[event.target as usize];
         debug_assert!(
@@ -242,7 +215,7 @@ impl<P: Process> Sim<P> {
         let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
         if host.paused && deliverable {
             self.defer(event, meta.host);
-            return;
+            return Ok(());
         }
         if host.costly && deliverable {
             let free_at = self.core.hosts[meta.host.index()].busy_until;
@@ -251,7 +224,7 @@ impl<P: Process> Sim<P> {
                 // order events come up, each with a new sequence number).
                 self.core
                     .push(free_at, event.target, event.incarnation, event.payload);
-                return;
+                return Ok(());
             }
         }
         if let Some(id) = timer {
@@ -259,7 +232,7 @@ impl<P: Process> Sim<P> {
         }
         if !deliverable {
             self.drop_event(event);
-            return;
+            return Ok(());
         }
         if host.costly {
             let hs = &mut self.core.hosts[meta.host.index()];
@@ -267,11 +240,12 @@ impl<P: Process> Sim<P> {
                 self.core.spent = cost.sample(&mut hs.cpu_rng);
             }
         }
-        self.handle(event, meta.host, meta.incarnation);
+        self.handle(event, meta.host, meta.incarnation)?;
         if self.core.spent != Duration::ZERO {
             self.end_busy(meta.host);
         }
         self.apply_spawns_and_stops();
+        Ok(())
     }
 
     /// The handler spent time: its host is busy until that time has elapsed.
@@ -302,10 +276,9 @@ impl<P: Process> Sim<P> {
         self.core.event_index += 1;
     }
 
-    /// Records a deliverable event and runs its handler (marked as running, so that a panic
-    /// in it becomes the run's failure).
+    /// Records a deliverable event and runs its handler; a panic becomes a failure.
     #[inline]
-    fn handle(&mut self, event: Event<P>, host: HostId, incarnation: u32) {
+    fn handle(&mut self, event: Event<P>, host: HostId, incarnation: u32) -> Result<(), Failure> {
         let target = event.target;
         let state = self.states[target as usize]
             .as_mut()
@@ -319,7 +292,7 @@ impl<P: Process> Sim<P> {
         // Each record is built field by field where it is emitted: building one and copying it
         // with changes cost measurably more per event.
         let (index, now) = (ctx.core.event_index, ctx.core.now);
-        match event.payload {
+        let outcome = match event.payload {
             Payload::Deliver {
                 from,
                 sent_at,
@@ -337,8 +310,7 @@ impl<P: Process> Sim<P> {
                 };
                 ctx.core.emit(record, EventDetail::Message(&message));
                 ctx.core.deliveries += 1;
-                ctx.core.handling = Some((host, target));
-                state.on_message(&mut ctx, from, message);
+                catch_unwind(AssertUnwindSafe(|| state.on_message(&mut ctx, from, message)))
             }
             Payload::Timer { id, timer } => {
                 let record = EventRecord {
@@ -352,8 +324,7 @@ impl<P: Process> Sim<P> {
                     digest: digest(&timer),
                 };
                 ctx.core.emit(record, EventDetail::Timer(&timer));
-                ctx.core.handling = Some((host, target));
-                state.on_timer(&mut ctx, timer);
+                catch_unwind(AssertUnwindSafe(|| state.on_timer(&mut ctx, timer)))
             }
             Payload::Start => {
                 let record = EventRecord {
@@ -367,15 +338,23 @@ impl<P: Process> Sim<P> {
                     digest: 0,
                 };
                 ctx.core.emit(record, EventDetail::None);
-                ctx.core.handling = Some((host, target));
-                state.on_start(&mut ctx);
+                catch_unwind(AssertUnwindSafe(|| state.on_start(&mut ctx)))
             }
             Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal => {
                 unreachable!("not addressed to a process")
             }
-        }
-        self.core.handling = None;
+        };
         self.core.event_index += 1;
+        outcome.map_err(|panic| Failure {
+            verdict: Verdict::ModelPanic,
+            property: None,
+            message: format!("handler panicked: {}", panic_message(&*panic)),
+            time: self.core.now,
+            host: Some(host),
+            process: Some(ProcessId(target)),
+            event_index: self.core.event_index - 1,
+            operation: None,
+        })
     }
 
     /// Installs the processes a handler spawned and ends those it stopped.
@@ -393,84 +372,5 @@ impl<P: Process> Sim<P> {
                 self.core.procs[id.index()].killed = false;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::network::{HostId, Topology};
-    use crate::process::{Context, Process, ProcessId};
-    use crate::record::{EventDetail, EventRecord, Observer};
-    use crate::rng::Distribution;
-    use crate::sim::{Progress, Sim, SimConfig, Verdict};
-    use crate::time::Duration;
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-
-    /// Bounces a count between two processes and panics when it reaches `panic_at`.
-    #[derive(Clone, Debug)]
-    struct Counter {
-        panic_at: u64,
-    }
-
-    impl Process for Counter {
-        type Message = u64;
-        type Timer = ();
-        type Operation = ();
-        fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
-            if ctx.id() == ProcessId(0) {
-                ctx.send(ProcessId(1), 0);
-            }
-        }
-        fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, n: u64) {
-            assert!(n != self.panic_at, "count reached {n}");
-            ctx.send(from, n + 1);
-        }
-        fn on_timer(&mut self, _: &mut Context<'_, Self>, _: ()) {}
-    }
-
-    fn counting(panic_at: u64) -> Sim<Counter> {
-        let topology = Topology::single_switch(2, Distribution::constant(Duration::from_millis(1)));
-        let mut sim = Sim::new(SimConfig::with_seed(3), &topology);
-        for h in 0..2 {
-            sim.spawn(HostId(h), Counter { panic_at });
-        }
-        sim
-    }
-
-    #[test]
-    fn the_runs_panic_guard_names_the_handler_and_event_that_panicked() {
-        // Paused on the way, so the guard is set up again and still catches it.
-        let mut sim = counting(40);
-        assert!(matches!(sim.run_until_event(17), Progress::Paused));
-        let report = sim.run();
-        assert_eq!(report.verdict, Verdict::ModelPanic);
-        let f = report.failure.as_ref().expect("a failure");
-        assert!(f.message.contains("count reached 40"), "{}", f.message);
-        // Two starts, then deliveries 0..=40: the 41st delivery, event 42, panicked. Count 40
-        // goes from process 0 to process 1 (even counts go to 1).
-        assert_eq!(f.event_index, 42);
-        assert_eq!(report.events, 43);
-        assert_eq!((f.host, f.process), (Some(HostId(1)), Some(ProcessId(1))));
-        assert_eq!(report.last_events.last().map(|r| r.index), Some(42));
-        // The run is over: asking again gives the same report.
-        assert_eq!(sim.run().failure, report.failure);
-        // And a run that does not panic is unaffected by the guard.
-        assert_eq!(counting(u64::MAX).run_until_event(500), Progress::Paused);
-    }
-
-    struct Exploding;
-    impl Observer for Exploding {
-        fn on_event(&mut self, record: &EventRecord, _: EventDetail<'_>) {
-            assert!(record.index < 5, "observer gave up");
-        }
-    }
-
-    #[test]
-    fn a_panic_outside_any_handler_is_not_turned_into_a_verdict() {
-        // The observer is the engine's side: its panic propagates, as it did before the guard.
-        let mut sim = counting(u64::MAX);
-        sim.set_observer(Box::new(Exploding));
-        let outcome = catch_unwind(AssertUnwindSafe(|| sim.run()));
-        assert!(outcome.is_err(), "the observer's panic must reach the caller");
     }
 }

@@ -214,7 +214,6 @@ impl<P: Process> Sim<P> {
                 stop_requested: false,
                 deliveries: 0,
                 spent: Duration::ZERO,
-                handling: None,
                 disk_faults: config.disk_faults,
                 max_processes: config.max_processes,
                 spawn_refused: None,

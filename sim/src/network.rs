@@ -699,7 +699,13 @@ impl Network {
     /// the same result as [`transmit`](Self::transmit)'s `Once`, without its general path.
     /// `None` when `transmit` must decide (it has drawn nothing then).
     #[inline(always)]
-    pub(crate) fn plain_arrival(&self, a: HostId, b: HostId, now: Instant, rng: &mut Random) -> Option<Instant> {
+    pub(crate) fn plain_arrival(
+        &self,
+        a: HostId,
+        b: HostId,
+        now: Instant,
+        rng: &mut Random,
+    ) -> Option<Instant> {
         if self.faulted || self.chaos.is_some() {
             return None;
         }
@@ -1139,6 +1145,61 @@ mod tests {
         assert_eq!(t(&net, &mut rng, 0, 1), Transmission::Once(Instant(ms(1).0)));
         assert!(net.link_faults.is_empty());
         assert!(!net.faulted);
+    }
+
+    /// The inline path of a plain send must draw and decide exactly as `transmit` does, for
+    /// every route shape it folds (constants only, one uniform hop, several hops, the whole
+    /// u64 range), and step aside whenever a fault or chaos is in force.
+    #[test]
+    fn a_plain_arrival_is_exactly_what_transmit_decides() {
+        let mut zoned = Topology::zoned(
+            9,
+            3,
+            Distribution::uniform(ms(1), ms(10)),
+            Distribution::Normal {
+                mean: ms(20),
+                std_dev: ms(3),
+            },
+        );
+        zoned.loopback = Distribution::uniform(Duration(0), Duration(u64::MAX));
+        let topologies = [
+            Topology::single_switch(4, Distribution::uniform(ms(1), ms(10))),
+            Topology::single_switch(4, Distribution::constant(ms(3))),
+            zoned,
+        ];
+        for topology in &topologies {
+            let mut net = Network::new(topology);
+            let n = net.host_count() as u32;
+            let (mut plain, mut full) = (Random::stream(7, "net", 0), Random::stream(7, "net", 0));
+            for round in 0..400u64 {
+                let (a, b) = (
+                    HostId((round % u64::from(n)) as u32),
+                    HostId((round / 3 % u64::from(n)) as u32),
+                );
+                let now = Instant(round * 1_000);
+                let got = net.plain_arrival(a, b, now, &mut plain);
+                assert_eq!(
+                    got.map(Transmission::Once),
+                    Some(net.transmit(a, b, now, &mut full)),
+                    "{a}->{b} on {topology:?}"
+                );
+                // Same draws: the streams are still in step.
+                assert_eq!(plain.clone().next_u64(), full.clone().next_u64());
+            }
+            net.add_partition(1, Partition::Isolate { host: HostId(0) });
+            assert_eq!(
+                net.plain_arrival(HostId(1), HostId(2), Instant(0), &mut plain),
+                None
+            );
+            net.heal();
+            net.set_chaos(Some(NetworkChaos::default()));
+            assert_eq!(
+                net.plain_arrival(HostId(1), HostId(2), Instant(0), &mut plain),
+                None
+            );
+            // Stepping aside draws nothing.
+            assert_eq!(plain.clone().next_u64(), full.clone().next_u64());
+        }
     }
 
     #[test]

@@ -192,7 +192,10 @@ impl<P: Process> Core<P> {
         // A message departs once the time the handler spent so far has elapsed.
         let now = self.now.saturating_add(self.spent);
         // The common case (no fault or chaos on the network) inline; the rest out of line.
-        match self.net.plain_arrival(from_host, target.host, now, &mut self.net_rng) {
+        match self
+            .net
+            .plain_arrival(from_host, target.host, now, &mut self.net_rng)
+        {
             Some(t) => self.push(
                 t,
                 to.0,

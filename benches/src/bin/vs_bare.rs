@@ -1,12 +1,16 @@
 //! The engine against its bare loop, interleaved: `vs_bare WORKLOAD [ROUNDS]`, WORKLOAD one of
 //! `pingpong_5`, `pingpong_500`, `pingpong_500_untracked`, `pingpong_10000` (untracked, as
-//! in the engine bench) or `probes_10000`. Each round runs the engine once and the bare loop
+//! in the engine bench) or `probes_10000`. `raft` has no bare loop (a bare Raft would be a
+//! second Raft): it sets the healthy cluster of the `raft` bench at steady load (properties off,
+//! so the engine and the model are timed, not the checkers) against the 5-host pingpong on the
+//! engine, and reports what a Raft event costs in pingpong deliveries. Each round runs the engine once and the bare loop
 //! once, back to back; the figures are each side's fastest round (building a run is not
 //! timed). On a machine shared with other work, the fastest of interleaved rounds moves far
 //! less than criterion's means of two groups measured one after the other.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall time of whole runs
 
 use ruckus_benches::probes::{ProbeLoad, bare_probes, build_probes};
+use ruckus_benches::raft::{RaftLoad, build_raft};
 use ruckus_benches::{bare_pingpong, build_pingpong, build_pingpong_untracked};
 use ruckus_models::pingpong::PingPongConfig;
 use ruckus_sim::Verdict;
@@ -86,9 +90,10 @@ fn main() -> ExitCode {
                 }));
             }
         }
+        "raft" => return raft_against_pingpong(rounds),
         _ => {
             eprintln!(
-                "usage: vs_bare [pingpong_5|pingpong_500|pingpong_500_untracked|pingpong_10000|probes_10000] [ROUNDS]"
+                "usage: vs_bare [pingpong_5|pingpong_500|pingpong_500_untracked|pingpong_10000|probes_10000|raft] [ROUNDS]"
             );
             return ExitCode::from(2);
         }
@@ -99,6 +104,50 @@ fn main() -> ExitCode {
         rate(engine),
         rate(bare),
         bare.as_secs_f64() / engine.as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+/// The healthy Raft cluster at steady load against the 5-host pingpong, both on the engine,
+/// interleaved: the fastest round of each, as nanoseconds per event.
+fn raft_against_pingpong(rounds: u32) -> ExitCode {
+    let load = RaftLoad {
+        properties: false,
+        ..RaftLoad::default()
+    };
+    let pingpong = PingPongConfig::default();
+    let (mut raft, mut pp) = ((Duration::MAX, 0u64), (Duration::MAX, 0u64));
+    for _ in 0..rounds {
+        let mut sim = match build_raft(&load, SEED) {
+            Ok(sim) => sim,
+            Err(e) => {
+                eprintln!("raft config: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut events = 0;
+        let t = time(|| {
+            let report = sim.run();
+            assert_eq!(report.verdict, Verdict::Held);
+            events = report.events;
+        });
+        raft = raft.min((t, events));
+        let mut sim = build_pingpong(&pingpong, SEED);
+        let t = time(|| {
+            let report = sim.run();
+            assert_eq!(report.verdict, Verdict::Held);
+            events = report.events;
+        });
+        pp = pp.min((t, events));
+    }
+    let per_event = |(t, n): (Duration, u64)| t.as_nanos() as f64 / n as f64;
+    println!(
+        "raft: {} events in {:.1} ms, {:.0} ns per event; pingpong_5: {:.0} ns per event; a Raft event costs {:.1} pingpong deliveries (fastest of {rounds} interleaved rounds)",
+        raft.1,
+        raft.0.as_secs_f64() * 1e3,
+        per_event(raft),
+        per_event(pp),
+        per_event(raft) / per_event(pp)
     );
     ExitCode::SUCCESS
 }

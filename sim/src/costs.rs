@@ -206,7 +206,11 @@ mod tests {
         assert_eq!(disk.queue_sync(t(2)), t(5), "waits for the first");
         assert_eq!(disk.queue_sync(t(10)), t(12), "an idle disk starts at once");
         disk.crash(t(11));
-        assert_eq!(disk.queue_sync(t(11)), t(13), "the crashed sync no longer holds the queue");
+        assert_eq!(
+            disk.queue_sync(t(11)),
+            t(13),
+            "the crashed sync no longer holds the queue"
+        );
         let mut instant = DiskTiming::new(None, 1, 0);
         assert_eq!(instant.queue_sync(t(4)), t(4));
     }

@@ -109,11 +109,7 @@ impl Disk {
     /// Makes the pending writes of `process` up to `mark` durable, in the order they were
     /// made; later writes stay pending.
     pub fn sync_through(&mut self, process: u32, mark: u64) {
-        if !self
-            .pending
-            .iter()
-            .any(|w| w.process == process && w.seq <= mark)
-        {
+        if !self.pending.iter().any(|w| w.process == process && w.seq <= mark) {
             return;
         }
         let pending = std::mem::take(&mut self.pending);

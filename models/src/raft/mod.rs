@@ -86,7 +86,7 @@ pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
-use crate::services::InlineSchedule;
+use crate::services::SharedSchedule;
 use ruckus_sim::{
     Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId,
     Property, Sim, Topology,
@@ -125,7 +125,7 @@ pub struct Bugs {
 }
 
 /// Parameters of a Raft run.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Number of servers (one per host, hosts `0..servers`).
@@ -145,10 +145,10 @@ pub struct Config {
     pub open_loop_mean_interval: Duration,
     /// Open loop: how each client's arrival rate changes over the run: steps `{ at, rate }`
     /// and ramps `{ at, ramp_to, over }` in operations per second, starting from one per
-    /// `open_loop_mean_interval`; arrivals stay Poisson on the changing rate. At most 8
-    /// entries; empty: the rate never changes.
-    #[serde(skip_serializing_if = "InlineSchedule::is_empty")]
-    pub schedule: InlineSchedule,
+    /// `open_loop_mean_interval`; arrivals stay Poisson on the changing rate. Empty:
+    /// the rate never changes.
+    #[serde(skip_serializing_if = "SharedSchedule::is_empty")]
+    pub schedule: SharedSchedule,
     /// Open loop: most operations one client has outstanding; further arrivals are shed
     /// (counted in `raft.client.shed`, never invoked).
     pub open_loop_max_outstanding: u32,
@@ -200,7 +200,7 @@ impl Default for Config {
             readers_per_host: 0,
             open_loop: false,
             open_loop_mean_interval: Duration::from_millis(20),
-            schedule: InlineSchedule::default(),
+            schedule: SharedSchedule::default(),
             open_loop_max_outstanding: 16,
             keys: 3,
             election_timeout_min: Duration::from_millis(150),
@@ -556,19 +556,19 @@ pub fn setup(sim: &mut Sim<Raft>, config: &Config) {
         config.servers
     );
     for i in 0..config.servers {
-        let id = sim.spawn(HostId(i), Raft::Server(Server::new(i, *config)));
+        let id = sim.spawn(HostId(i), Raft::Server(Server::new(i, config.clone())));
         debug_assert_eq!(id, ProcessId(i));
     }
     for i in 0..config.clients {
-        sim.spawn(HostId(i % hosts), Raft::Client(Client::new(*config)));
+        sim.spawn(HostId(i % hosts), Raft::Client(Client::new(config.clone())));
     }
     for i in 0..config.writers {
-        let client = Client::with_role(*config, ClientRole::Writer);
+        let client = Client::with_role(config.clone(), ClientRole::Writer);
         sim.spawn(HostId(i % hosts), Raft::Client(client));
     }
     for h in 0..hosts {
         for _ in 0..config.readers_per_host {
-            let client = Client::with_role(*config, ClientRole::Reader);
+            let client = Client::with_role(config.clone(), ClientRole::Reader);
             sim.spawn(HostId(h), Raft::Client(client));
         }
     }

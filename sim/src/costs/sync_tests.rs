@@ -99,10 +99,7 @@ fn crash_at(t: u64) -> FaultAction {
 fn the_completion_arrives_after_the_drawn_latency_as_a_sync_done_record() {
     let (sim, report) = run(Some(ms(5)), 1, vec![]);
     let started = Seen::Started { a: false, c: false };
-    assert_eq!(
-        seen(&sim),
-        vec![(at(0), started.clone()), (at(5), Seen::Done(1))]
-    );
+    assert_eq!(seen(&sim), vec![(at(0), started.clone()), (at(5), Seen::Done(1))]);
     let done: Vec<&EventRecord> = report
         .last_events
         .iter()

@@ -215,7 +215,13 @@ fn version_1_files_still_read_and_sync_completions_round_trip() {
     w.push(&done, None);
     w.finish(None).unwrap();
     let events = TraceReader::open(&path).unwrap().read_all().unwrap();
-    assert_eq!(events, vec![TraceEvent { record: done, note: None }]);
+    assert_eq!(
+        events,
+        vec![TraceEvent {
+            record: done,
+            note: None
+        }]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

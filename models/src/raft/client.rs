@@ -467,7 +467,7 @@ impl<W: Workload> Client<W> {
                 }
                 None
             }
-            Timer::Election | Timer::Heartbeat => None,
+            Timer::Election | Timer::Heartbeat | Timer::Persisted { .. } => None,
         }
     }
 

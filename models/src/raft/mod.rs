@@ -61,6 +61,8 @@
 //! timeout and large drift make it hundreds of milliseconds; a correct lease then needs a
 //! margin of at least `2d/(1+d)` (46% at 30%: the switched-off hunt uses 50%).
 
+#[cfg(test)]
+mod async_persist_tests;
 pub mod availability;
 mod client;
 mod export;
@@ -187,6 +189,14 @@ pub struct Config {
     /// A check that exhausts its budget is inconclusive. By default that fails the
     /// `linearizable` property with an "inconclusive" message; set this to let it pass.
     pub allow_inconclusive_check: bool,
+    /// Persist appended entries with a background sync (`Context::sync_async`) instead of a
+    /// blocking one: a follower answers an append only once its sync completed, a leader
+    /// counts itself toward the commit quorum only once its own sync did, and a sync in
+    /// flight covers what was written before it (later entries wait for the next: group
+    /// commit). Term and vote, and a log truncation, still sync before the server goes on.
+    /// Off: every write syncs at once (the handler stalls for the disk's latency).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub async_persist: bool,
     /// Bug switches (all off: a correct Raft).
     pub bugs: Bugs,
 }
@@ -218,6 +228,7 @@ impl Default for Config {
             check_max_steps: 50_000_000,
             check_every: None,
             allow_inconclusive_check: false,
+            async_persist: false,
             bugs: Bugs::default(),
         }
     }
@@ -420,6 +431,14 @@ pub enum Timer {
     ClientRetry {
         /// The operation.
         seq: u64,
+    },
+    /// A server's background sync completed (`Config::async_persist`): the log up to
+    /// `index` (which held an entry of `term` when the sync was issued) is durable.
+    Persisted {
+        /// The last entry the sync covers.
+        index: u64,
+        /// That entry's term.
+        term: u64,
     },
 }
 

@@ -231,10 +231,11 @@ impl<P: Process> Context<'_, P> {
     /// slow-disk fault in force) and the host's syncs complete one at a time in the order
     /// they were issued, so a second sync issued while one is queued completes after it. The
     /// writes become durable only at completion: a host crash before then resolves them as
-    /// unsynced writes (kept, lost or torn) and the completion never arrives, nor does it to
-    /// a killed process's next incarnation. With no disk latency it completes at the same
-    /// instant, after this handler. The handler spends no time on it (unlike
-    /// [`Storage::sync`]), and it cannot be cancelled.
+    /// unsynced writes (kept, lost or torn) and the completion never arrives; after a process
+    /// kill it never arrives either, and the writes stay pending (the OS still has them). With
+    /// no disk latency it completes at the same instant, as its own event after this handler.
+    /// The handler spends no time on it (unlike [`Storage::sync`]), and it cannot be
+    /// cancelled.
     pub fn sync_async(&mut self, done: P::Timer) {
         self.core.sync_async(self.me, self.host, done);
     }

@@ -153,6 +153,29 @@ fn a_crash_before_completion_loses_the_covered_writes_and_the_completion() {
 }
 
 #[test]
+fn a_process_kill_drops_the_completion_and_leaves_the_writes_pending() {
+    let kill = FaultAction {
+        at: at(3),
+        fault: Fault::KillProcess {
+            host: HostId(0),
+            process_index: 0,
+            down_for: ms(1),
+        },
+    };
+    // The restarted process still sees the writes (the OS has them) but never the completion;
+    // they stay unsynced, so a host crash after the sync would have completed loses them.
+    let (sim, _) = run(Some(ms(5)), 1, vec![kill, crash_at(7)]);
+    assert_eq!(
+        seen(&sim),
+        vec![
+            (at(0), Seen::Started { a: false, c: false }),
+            (at(4), Seen::Started { a: true, c: true }),
+            (at(8), Seen::Started { a: false, c: false }),
+        ]
+    );
+}
+
+#[test]
 fn syncs_on_one_host_complete_in_the_order_they_were_issued() {
     let (sim, _) = run(Some(ms(5)), 3, vec![]);
     assert_eq!(

@@ -20,7 +20,7 @@ fn raft_healthy(c: &mut Criterion) {
     let checked = RaftLoad::default();
     let unchecked = RaftLoad {
         properties: false,
-        ..checked
+        ..checked.clone()
     };
     // The event count is deterministic: take it from one run, which also checks the run holds.
     let probe = build_raft(&checked, SEED).expect("valid config").run();

@@ -15,7 +15,7 @@ use ruckus_models::raft::{self, Config, Raft};
 use ruckus_sim::{Duration, Limits, Sim, SimConfig};
 
 /// What the bench runs: the cluster, how long, and whether the properties are checked.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RaftLoad {
     /// The model's parameters.
     pub config: Config,
@@ -92,7 +92,7 @@ pub fn history_10_keys(min_ops: usize, seed: u64) -> History<KvInput, KvOutput> 
     let mut secs = 20;
     loop {
         let load = RaftLoad {
-            config,
+            config: config.clone(),
             horizon: Duration::from_secs(secs),
             properties: false,
         };

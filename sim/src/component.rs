@@ -150,6 +150,12 @@ impl<'a, P: Process, M, T> Scope<'_, 'a, P, M, T> {
         let wrapped = self.timer.apply(timer);
         self.ctx.set_timer(after, wrapped)
     }
+    /// Starts a background storage sync whose completion brings back the component's `done`,
+    /// wrapped into the process's timer type (see [`Context::sync_async`]).
+    pub fn sync_async(&mut self, done: T) {
+        let wrapped = self.timer.apply(done);
+        self.ctx.sync_async(wrapped);
+    }
     /// Disarms a timer (see [`Context::cancel_timer`]).
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.ctx.cancel_timer(id);

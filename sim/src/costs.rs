@@ -11,12 +11,16 @@
 //! A handler's effects are committed when it runs: a crash during its busy time does not undo
 //! what it sent.
 //!
+//! [`Context::sync_async`](crate::Context::sync_async) is the other way to sync: the handler
+//! goes on, the host's disk serves such syncs one at a time (each one latency draw), and the
+//! completion comes back as an event of its own; the writes it covers are durable only then.
+//!
 //! Every draw comes from the host's own streams (`costs/cpu`, `costs/disk`), so turning costs
 //! on moves no other stream, and with every cost zero (the default) nothing is drawn and a run
 //! is exactly as without costs.
 
 use crate::rng::{Distribution, Random};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 /// A host's costs: CPU time per handled event and the latency of a storage sync.
@@ -115,6 +119,8 @@ pub(crate) struct DiskTiming {
     pub(crate) rng: Random,
     /// Active `Fault::SlowDisk` factors as (fault index, factor).
     pub(crate) slow: Vec<(u32, u32)>,
+    /// When the last queued asynchronous sync completes: the disk serves them one at a time.
+    pub(crate) queue_free_at: Instant,
 }
 
 impl DiskTiming {
@@ -123,7 +129,22 @@ impl DiskTiming {
             latency,
             rng: Random::stream(seed, "costs/disk", host as u64),
             slow: Vec::new(),
+            queue_free_at: Instant::ZERO,
         }
+    }
+
+    /// Queues an asynchronous sync issued at `at` and returns when it completes: it starts once
+    /// the syncs queued before it are done and takes one [`sync_time`](Self::sync_time).
+    pub(crate) fn queue_sync(&mut self, at: Instant) -> Instant {
+        let start = at.max(self.queue_free_at);
+        let done = start.saturating_add(self.sync_time());
+        self.queue_free_at = done;
+        done
+    }
+
+    /// A crash empties the disk's queue: what was queued never completes.
+    pub(crate) fn crash(&mut self, now: Instant) {
+        self.queue_free_at = self.queue_free_at.min(now);
     }
 
     /// How long one sync takes now: the latency draw times the largest slow-disk factor in
@@ -140,6 +161,8 @@ impl DiskTiming {
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod sync_tests;
 
 #[cfg(test)]
 mod tests {
@@ -173,5 +196,22 @@ mod tests {
         disk.slow.push((3, 5));
         disk.slow.push((4, 3));
         assert_eq!(disk.sync_time(), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn queued_syncs_complete_one_after_another_and_a_crash_empties_the_queue() {
+        let mut disk = DiskTiming::new(Some(Distribution::constant(Duration::from_millis(2))), 1, 0);
+        let t = |ms: u64| Instant::ZERO.saturating_add(Duration::from_millis(ms));
+        assert_eq!(disk.queue_sync(t(1)), t(3));
+        assert_eq!(disk.queue_sync(t(2)), t(5), "waits for the first");
+        assert_eq!(disk.queue_sync(t(10)), t(12), "an idle disk starts at once");
+        disk.crash(t(11));
+        assert_eq!(
+            disk.queue_sync(t(11)),
+            t(13),
+            "the crashed sync no longer holds the queue"
+        );
+        let mut instant = DiskTiming::new(None, 1, 0);
+        assert_eq!(instant.queue_sync(t(4)), t(4));
     }
 }

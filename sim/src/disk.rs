@@ -29,6 +29,8 @@ impl Default for DiskFaultConfig {
 
 #[derive(Clone, Debug)]
 struct PendingWrite {
+    /// Its place among the disk's writes (see [`Disk::write_mark`]).
+    seq: u64,
     process: u32,
     key: String,
     /// `None` is a delete.
@@ -51,6 +53,8 @@ pub struct CrashLosses {
 pub struct Disk {
     durable: BTreeMap<(u32, String), Vec<u8>>,
     pending: Vec<PendingWrite>,
+    /// Writes made so far (all processes): the next write's sequence number.
+    writes: u64,
 }
 
 impl Disk {
@@ -71,7 +75,9 @@ impl Disk {
 
     /// Queues a write; it survives a crash only once synced.
     pub fn put(&mut self, process: u32, key: &str, value: Vec<u8>) {
+        self.writes += 1;
         self.pending.push(PendingWrite {
+            seq: self.writes,
             process,
             key: key.to_string(),
             value: Some(value),
@@ -80,7 +86,9 @@ impl Disk {
 
     /// Queues a delete.
     pub fn delete(&mut self, process: u32, key: &str) {
+        self.writes += 1;
         self.pending.push(PendingWrite {
+            seq: self.writes,
             process,
             key: key.to_string(),
             value: None,
@@ -89,9 +97,24 @@ impl Disk {
 
     /// Makes every pending write of `process` durable, in the order they were made.
     pub fn sync(&mut self, process: u32) {
+        self.sync_through(process, u64::MAX);
+    }
+
+    /// Marks the writes made so far: [`sync_through`](Self::sync_through) with this mark
+    /// covers them and none made later (what an asynchronous sync snapshots when it is issued).
+    pub fn write_mark(&self) -> u64 {
+        self.writes
+    }
+
+    /// Makes the pending writes of `process` up to `mark` durable, in the order they were
+    /// made; later writes stay pending.
+    pub fn sync_through(&mut self, process: u32, mark: u64) {
+        if !self.pending.iter().any(|w| w.process == process && w.seq <= mark) {
+            return;
+        }
         let pending = std::mem::take(&mut self.pending);
         for w in pending {
-            if w.process == process {
+            if w.process == process && w.seq <= mark {
                 Self::apply(&mut self.durable, w.process, w.key, w.value);
             } else {
                 self.pending.push(w);
@@ -219,6 +242,25 @@ mod tests {
             totals.kept > 20 && totals.lost > 20 && totals.torn > 20,
             "{totals:?}"
         );
+    }
+
+    #[test]
+    fn sync_through_a_mark_keeps_later_writes_pending() {
+        let always_lose = DiskFaultConfig {
+            unsynced_loss_probability: 1.0,
+            torn_write_probability: 0.0,
+        };
+        let mut d = Disk::default();
+        d.put(0, "a", vec![1]);
+        d.put(1, "other", vec![2]);
+        let mark = d.write_mark();
+        d.put(0, "b", vec![3]);
+        d.sync_through(0, mark);
+        assert_eq!(d.pending_writes(), 2, "the other process's and the later write");
+        d.crash(&always_lose, &mut Random::stream(1, "disk", 0));
+        assert_eq!(d.get(0, "a"), Some(&[1u8][..]));
+        assert_eq!(d.get(0, "b"), None);
+        assert_eq!(d.get(1, "other"), None);
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub trait Process: Clone + Debug + 'static {
     fn on_start(&mut self, ctx: &mut Context<'_, Self>);
     /// Runs when a message arrives.
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: ProcessId, message: Self::Message);
-    /// Runs when a timer set by this incarnation fires.
+    /// Runs when a timer set by this incarnation fires, and when an asynchronous storage sync
+    /// it issued completes ([`Context::sync_async`]; recorded as its own `sync_done` event).
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer);
 
     /// Whether this process plays `role` now, judged from its current state: what lets a
@@ -223,6 +224,22 @@ impl<P: Process> Context<'_, P> {
         }
     }
 
+    /// Starts a storage sync in the background (an fsync handed to the disk while the
+    /// handler goes on): it covers every write this process has made so far, none made later,
+    /// and `done` comes back to [`Process::on_timer`] when the disk completes it, as an event
+    /// of its own (a `sync_done` record). It takes the host's disk sync latency (times any
+    /// slow-disk fault in force) and the host's syncs complete one at a time in the order
+    /// they were issued, so a second sync issued while one is queued completes after it. The
+    /// writes become durable only at completion: a host crash before then resolves them as
+    /// unsynced writes (kept, lost or torn) and the completion never arrives; after a process
+    /// kill it never arrives either, and the writes stay pending (the OS still has them). With
+    /// no disk latency it completes at the same instant, as its own event after this handler.
+    /// The handler spends no time on it (unlike [`Storage::sync`]), and it cannot be
+    /// cancelled.
+    pub fn sync_async(&mut self, done: P::Timer) {
+        self.core.sync_async(self.me, self.host, done);
+    }
+
     /// Adds `delta` to a counter metric.
     pub fn count(&mut self, metric: &str, delta: u64) {
         self.core.metrics.count(metric, delta);
@@ -378,7 +395,8 @@ impl Storage<'_> {
     /// Makes every earlier write of this process durable (fsync). It takes the host's disk
     /// sync latency (times any slow-disk fault in force), spent by the handler like CPU time:
     /// the single-threaded handler stalls on the fsync (see [`crate::costs`]). The writes are
-    /// durable at once: a crash during the stall keeps them.
+    /// durable at once: a crash during the stall keeps them. To go on while the disk works
+    /// and hear when it is done, use [`Context::sync_async`] instead.
     pub fn sync(&mut self) {
         self.disk.sync(self.process);
         if let Some((timing, spent)) = &mut self.timing {

@@ -29,6 +29,9 @@ pub enum RecordKind {
     Heal = 7,
     /// A process logged a note into the trace (`digest` hashes the text).
     Note = 8,
+    /// An asynchronous storage sync completed (`Context::sync_async`): `on_timer` ran with its
+    /// value. `aux` is the time the sync was issued.
+    SyncDone = 9,
 }
 
 impl RecordKind {
@@ -44,6 +47,7 @@ impl RecordKind {
             RecordKind::FaultEnd => "fault_end",
             RecordKind::Heal => "heal",
             RecordKind::Note => "note",
+            RecordKind::SyncDone => "sync_done",
         }
     }
 }
@@ -97,6 +101,7 @@ impl fmt::Debug for EventRecord {
         match self.kind {
             RecordKind::Deliver => write!(f, " from p{} sent {}", self.peer, Instant(self.aux))?,
             RecordKind::Timer => write!(f, " timer {}", self.aux)?,
+            RecordKind::SyncDone => write!(f, " sync issued {}", Instant(self.aux))?,
             RecordKind::FaultBegin | RecordKind::FaultEnd => write!(f, " fault #{}", self.peer)?,
             _ => {}
         }

@@ -151,25 +151,30 @@ fn a_step_changes_raft_open_loop_clients_rate_from_the_step_on() {
 }
 
 #[test]
-fn a_raft_schedule_needs_open_loop_and_at_most_eight_entries() {
+fn a_raft_schedule_needs_open_loop_and_takes_any_number_of_entries() {
     let closed = [
         "model.open_loop=false",
         "model.schedule=[{ at = \"5s\", rate = 25.0 }]",
     ];
     let e = raft(10, &closed).unwrap_err();
     assert!(e.contains("needs open_loop = true"), "{e}");
-    let nine: Vec<String> = (1..=9)
-        .map(|i| format!("{{ at = \"{i}s\", rate = 5.0 }}"))
-        .collect();
-    let nine = format!("model.schedule=[{}]", nine.join(", "));
-    let e = raft(10, &[&nine]).unwrap_err();
-    assert!(
-        e.contains("model.schedule") && e.contains("at most 8 entries"),
-        "{e}"
-    );
     let e = raft(10, &["model.schedule=[{ at = \"5s\", ramp_to = 2.0 }]"]).unwrap_err();
     assert!(
         e.contains("model.schedule[0]") && e.contains("needs `over`"),
         "{e}"
+    );
+    // Twenty entries (the limit used to be 8): nineteen steps that keep 5/s each, then the
+    // twentieth, at 20 s, to 25/s each; only the last one changes the rate.
+    let mut entries: Vec<String> = (1..=19)
+        .map(|i| format!("{{ at = \"{i}s\", rate = 5.0 }}"))
+        .collect();
+    entries.push("{ at = \"20s\", rate = 25.0 }".to_string());
+    let twenty = format!("model.schedule=[{}]", entries.join(", "));
+    let before = raft_ops_per_s(&[&twenty], 12, 20);
+    let after = raft_ops_per_s(&[&twenty], 22, 30);
+    assert!((7.0..13.0).contains(&before), "{before}");
+    assert!(
+        (42.0..58.0).contains(&after),
+        "the twentieth entry's step to 50/s: {after}"
     );
 }

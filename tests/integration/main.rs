@@ -1,5 +1,6 @@
 //! ruckus's integration tests: one test binary, one module per feature.
 
+mod async_sync;
 mod check;
 mod check_trace;
 mod cli;

@@ -46,7 +46,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// Parameters of the catalog system.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The Raft cluster (servers, timeouts, read mode, bug switches) and the client settings
@@ -379,7 +379,7 @@ pub fn setup(sim: &mut Sim<Stack>, config: &Config) {
     );
     let members: Vec<ProcessId> = (0..servers).map(ProcessId).collect();
     for i in 0..servers {
-        let server = raft::Server::with_members(i, members.clone(), config.raft);
+        let server = raft::Server::with_members(i, members.clone(), config.raft.clone());
         let id = sim.spawn(HostId(i), Stack::Server(server));
         assert_eq!(id, members[i as usize]);
     }
@@ -390,7 +390,7 @@ pub fn setup(sim: &mut Sim<Stack>, config: &Config) {
             instance,
             deregister_percent: config.deregister_percent,
         };
-        let catalog = raft::Client::with_workload(config.raft, members.clone(), registrar);
+        let catalog = raft::Client::with_workload(config.raft.clone(), members.clone(), registrar);
         let id = sim.spawn(
             HostId(i % hosts),
             Stack::Instance(Instance {
@@ -405,7 +405,7 @@ pub fn setup(sim: &mut Sim<Stack>, config: &Config) {
             services: config.services,
         };
         let caller = Caller {
-            catalog: raft::Client::with_workload(config.raft, members.clone(), lister),
+            catalog: raft::Client::with_workload(config.raft.clone(), members.clone(), lister),
             call_timeout: config.call_timeout,
             next_call: 0,
             calls: BTreeMap::new(),
@@ -478,7 +478,7 @@ pub fn registrations_that_must_hold(
 /// liveness after the heal (see the module docs).
 pub fn properties(config: &Config) -> Vec<Property<Stack>> {
     let mut props = raft::server_properties(&config.raft, Stack::as_server);
-    let raft_config = config.raft;
+    let raft_config = config.raft.clone();
     props.push(Property::at_end(
         "catalog_linearizable",
         move |v: &View<'_, Stack>| {

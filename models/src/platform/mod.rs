@@ -140,9 +140,9 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
     };
     for i in 0..layout.catalog_servers {
         let server = consul::CatalogServer::new(
-            raft::Server::with_members(i, catalog_members.clone(), discovery.raft),
+            raft::Server::with_members(i, catalog_members.clone(), discovery.raft.clone()),
             member(i),
-            raft::Client::submitter(discovery.raft, catalog_members.clone()),
+            raft::Client::submitter(discovery.raft.clone(), catalog_members.clone()),
             discovery.nodes,
             discovery.reconcile_interval,
             discovery.stale_reads,
@@ -171,7 +171,7 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
                 k,
                 Rc::clone(&discovery),
                 member(layout.catalog_servers + k),
-                raft::Client::submitter(discovery.raft, catalog_members.clone()),
+                raft::Client::submitter(discovery.raft.clone(), catalog_members.clone()),
                 Rc::clone(&catalog_servers),
             ),
             sync_every: discovery.sync_interval,

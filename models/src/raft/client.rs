@@ -210,7 +210,8 @@ impl Client<KvWorkload> {
     /// A boot image of a key-value client in `role`.
     pub fn with_role(config: Config, role: ClientRole) -> Client {
         let members = (0..config.servers).map(ProcessId).collect();
-        Client::with_workload(config, members, KvWorkload::new(&config, role))
+        let workload = KvWorkload::new(&config, role);
+        Client::with_workload(config, members, workload)
     }
 
     /// What kind of operations this client issues.
@@ -224,6 +225,10 @@ impl<W: Workload> Client<W> {
     /// client settings of `config` (timeouts, attempts, think time, open or closed loop).
     pub fn with_workload(config: Config, members: Vec<ProcessId>, workload: W) -> Client<W> {
         assert!(!members.is_empty(), "a client needs at least one server");
+        let curve = (config.open_loop && !config.schedule.is_empty()).then(|| {
+            let base = 1e9 / config.open_loop_mean_interval.0 as f64;
+            RateCurve::new(base, config.schedule.schedule())
+        });
         Client {
             config,
             members,
@@ -235,10 +240,7 @@ impl<W: Workload> Client<W> {
             next_timer: None,
             completed: 0,
             driven: true,
-            curve: (config.open_loop && !config.schedule.is_empty()).then(|| {
-                let base = 1e9 / config.open_loop_mean_interval.0 as f64;
-                RateCurve::new(base, &config.schedule.schedule())
-            }),
+            curve,
         }
     }
 
@@ -465,7 +467,7 @@ impl<W: Workload> Client<W> {
                 }
                 None
             }
-            Timer::Election | Timer::Heartbeat => None,
+            Timer::Election | Timer::Heartbeat | Timer::Persisted { .. } => None,
         }
     }
 
@@ -610,7 +612,7 @@ mod tests {
         );
         let mut sim: Sim<Node> = Sim::new(sim_config, &topology);
         for i in 0..3 {
-            sim.spawn(HostId(i), Node::Server(Server::new(i, config)));
+            sim.spawn(HostId(i), Node::Server(Server::new(i, config.clone())));
         }
         let members = (0..3).map(ProcessId).collect();
         let client = Client::submitter(config, members);

@@ -379,10 +379,10 @@ pub fn server_properties<P: Process, S: StateMachine>(
 /// Every property of a Raft run.
 pub fn properties(config: &Config) -> Vec<Property<Raft>> {
     let mut props = server_properties(config, Raft::as_server);
-    let lin_config = *config;
+    let lin_config = config.clone();
     let check_linearizable =
         move |v: &View<'_, Raft>| check_linearizable_in(v, &KvSpec, &lin_config, v.history(), None);
-    props.push(Property::at_end("linearizable", check_linearizable));
+    props.push(Property::at_end("linearizable", check_linearizable.clone()));
     if let Some(cadence) = config.check_every {
         // The history so far: operations still open count as unknown outcomes, so a prefix
         // that fails here fails in every longer run too.

@@ -61,6 +61,8 @@
 //! timeout and large drift make it hundreds of milliseconds; a correct lease then needs a
 //! margin of at least `2d/(1+d)` (46% at 30%: the switched-off hunt uses 50%).
 
+#[cfg(test)]
+mod async_persist_tests;
 pub mod availability;
 mod client;
 mod export;
@@ -86,7 +88,7 @@ pub use state_machine::{KvStore, StateMachine};
 
 use crate::linearizability::Outcome;
 use crate::linearizability::kv::{KvInput, KvOutput};
-use crate::services::InlineSchedule;
+use crate::services::SharedSchedule;
 use ruckus_sim::{
     Context, Distribution, Duration, HistoryEntry, HostId, Instant, OperationSpan, Process, ProcessId,
     Property, Sim, Topology,
@@ -125,7 +127,7 @@ pub struct Bugs {
 }
 
 /// Parameters of a Raft run.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Number of servers (one per host, hosts `0..servers`).
@@ -145,10 +147,10 @@ pub struct Config {
     pub open_loop_mean_interval: Duration,
     /// Open loop: how each client's arrival rate changes over the run: steps `{ at, rate }`
     /// and ramps `{ at, ramp_to, over }` in operations per second, starting from one per
-    /// `open_loop_mean_interval`; arrivals stay Poisson on the changing rate. At most 8
-    /// entries; empty: the rate never changes.
-    #[serde(skip_serializing_if = "InlineSchedule::is_empty")]
-    pub schedule: InlineSchedule,
+    /// `open_loop_mean_interval`; arrivals stay Poisson on the changing rate. Empty:
+    /// the rate never changes.
+    #[serde(skip_serializing_if = "SharedSchedule::is_empty")]
+    pub schedule: SharedSchedule,
     /// Open loop: most operations one client has outstanding; further arrivals are shed
     /// (counted in `raft.client.shed`, never invoked).
     pub open_loop_max_outstanding: u32,
@@ -187,6 +189,14 @@ pub struct Config {
     /// A check that exhausts its budget is inconclusive. By default that fails the
     /// `linearizable` property with an "inconclusive" message; set this to let it pass.
     pub allow_inconclusive_check: bool,
+    /// Persist appended entries with a background sync (`Context::sync_async`) instead of a
+    /// blocking one: a follower answers an append only once its sync completed, a leader
+    /// counts itself toward the commit quorum only once its own sync did, and a sync in
+    /// flight covers what was written before it (later entries wait for the next: group
+    /// commit). Term and vote, and a log truncation, still sync before the server goes on.
+    /// Off: every write syncs at once (the handler stalls for the disk's latency).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub async_persist: bool,
     /// Bug switches (all off: a correct Raft).
     pub bugs: Bugs,
 }
@@ -200,7 +210,7 @@ impl Default for Config {
             readers_per_host: 0,
             open_loop: false,
             open_loop_mean_interval: Duration::from_millis(20),
-            schedule: InlineSchedule::default(),
+            schedule: SharedSchedule::default(),
             open_loop_max_outstanding: 16,
             keys: 3,
             election_timeout_min: Duration::from_millis(150),
@@ -218,6 +228,7 @@ impl Default for Config {
             check_max_steps: 50_000_000,
             check_every: None,
             allow_inconclusive_check: false,
+            async_persist: false,
             bugs: Bugs::default(),
         }
     }
@@ -421,6 +432,14 @@ pub enum Timer {
         /// The operation.
         seq: u64,
     },
+    /// A server's background sync completed (`Config::async_persist`): the log up to
+    /// `index` (which held an entry of `term` when the sync was issued) is durable.
+    Persisted {
+        /// The last entry the sync covers.
+        index: u64,
+        /// That entry's term.
+        term: u64,
+    },
 }
 
 /// What clients record in the history, for commands `C` and outputs `O`. A system that embeds
@@ -556,19 +575,19 @@ pub fn setup(sim: &mut Sim<Raft>, config: &Config) {
         config.servers
     );
     for i in 0..config.servers {
-        let id = sim.spawn(HostId(i), Raft::Server(Server::new(i, *config)));
+        let id = sim.spawn(HostId(i), Raft::Server(Server::new(i, config.clone())));
         debug_assert_eq!(id, ProcessId(i));
     }
     for i in 0..config.clients {
-        sim.spawn(HostId(i % hosts), Raft::Client(Client::new(*config)));
+        sim.spawn(HostId(i % hosts), Raft::Client(Client::new(config.clone())));
     }
     for i in 0..config.writers {
-        let client = Client::with_role(*config, ClientRole::Writer);
+        let client = Client::with_role(config.clone(), ClientRole::Writer);
         sim.spawn(HostId(i % hosts), Raft::Client(client));
     }
     for h in 0..hosts {
         for _ in 0..config.readers_per_host {
-            let client = Client::with_role(*config, ClientRole::Reader);
+            let client = Client::with_role(config.clone(), ClientRole::Reader);
             sim.spawn(HostId(h), Raft::Client(client));
         }
     }

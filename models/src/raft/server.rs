@@ -10,6 +10,9 @@ use super::{Answer, Command, Config, Entry, Message, MessageOf, ReadMode, StateM
 use ruckus_sim::{Duration, Instant, Process, ProcessId, Scope, TimerId};
 use std::collections::BTreeMap;
 
+mod persist;
+use persist::PendingAck;
+
 /// The scope a server's handlers act through, inside host process `P`.
 type Cx<'s, 'a, P, S> = Scope<'s, 'a, P, MessageOf<S>, Timer>;
 
@@ -76,6 +79,13 @@ pub struct Server<S: StateMachine = KvStore> {
     outputs: Option<Vec<(u64, S::Output)>>,
     /// The term this incarnation read back from disk when it started (none on a first boot).
     recovered_term: Option<u64>,
+    /// Highest log index known durable on this server's disk (below `last_index` only while a
+    /// background sync is pending, with `Config::async_persist`).
+    pub durable: u64,
+    /// A background sync is in flight; entries appended meanwhile wait for the next one.
+    sync_in_flight: bool,
+    /// Follower: successful append replies waiting for their entries to be durable.
+    unacked: Vec<PendingAck>,
 }
 
 /// The session of commands a co-located host proposes with [`Server::propose`]: applied without
@@ -137,6 +147,9 @@ impl<S: StateMachine> Server<S> {
             election_started: Instant::ZERO,
             outputs: None,
             recovered_term: None,
+            durable: 0,
+            sync_in_flight: false,
+            unacked: Vec::new(),
         }
     }
 
@@ -240,6 +253,8 @@ impl<S: StateMachine> Server<S> {
         let mut disk = cx.storage();
         disk.put(META, storage::encode_meta(self.term, vote));
         disk.sync();
+        // The sync covers every earlier write of this process, log entries included.
+        self.durable = self.last_index();
     }
 
     fn push_entry(&mut self, entry: Entry<S::Command>) {
@@ -255,6 +270,7 @@ impl<S: StateMachine> Server<S> {
         keep: u64,
         entries: &[Entry<S::Command>],
     ) {
+        let append_only = keep == self.last_index();
         let mut disk = cx.storage();
         for i in keep + 1..=self.last_index() {
             disk.delete(&storage::log_key(i));
@@ -268,11 +284,23 @@ impl<S: StateMachine> Server<S> {
                 storage::encode_entry::<S>(e),
             );
         }
-        disk.sync();
+        if self.config.async_persist && append_only {
+            self.persist_in_background(cx);
+        } else {
+            // A truncation syncs at once: deletes and appends lost unevenly at a crash could
+            // leave an older term's entry after a newer one.
+            disk.sync();
+            self.durable = self.last_index();
+        }
     }
 
     fn recover<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
-        let disk = cx.storage();
+        let mut disk = cx.storage();
+        if self.config.async_persist {
+            // After a process kill the page cache may still hold writes the last incarnation
+            // never saw synced: make them durable before acknowledging anything they hold.
+            disk.sync();
+        }
         if let Some((term, vote)) = disk.get(META).and_then(storage::decode_meta) {
             self.term = term;
             self.voted_for = vote;
@@ -288,6 +316,7 @@ impl<S: StateMachine> Server<S> {
         for e in entries {
             self.push_entry(e);
         }
+        self.durable = self.last_index();
     }
 
     // ---- timers ----
@@ -358,6 +387,7 @@ impl<S: StateMachine> Server<S> {
                     Role::Follower => {}
                 }
             }
+            Timer::Persisted { index, term } => self.on_persisted(cx, index, term),
             Timer::ClientNext | Timer::ClientTimeout { .. } | Timer::ClientRetry { .. } => {}
         }
     }
@@ -675,6 +705,15 @@ impl<S: StateMachine> Server<S> {
         if cx.buggify("raft.dropped_append_reply") {
             return;
         }
+        if self.config.async_persist && last_new > self.durable {
+            self.unacked.push(PendingAck {
+                peer,
+                term: self.term,
+                match_index: last_new,
+                sent_at,
+            });
+            return;
+        }
         cx.send(self.members[peer as usize], reply);
     }
 
@@ -708,7 +747,12 @@ impl<S: StateMachine> Server<S> {
 
     fn advance_commit<P: Process>(&mut self, cx: &mut Cx<'_, '_, P, S>) {
         let mut matches = self.match_index.clone();
-        matches[self.id as usize] = self.last_index();
+        // With background syncs a leader counts itself only for what its own disk holds.
+        matches[self.id as usize] = if self.config.async_persist {
+            self.durable.min(self.last_index())
+        } else {
+            self.last_index()
+        };
         matches.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = matches[self.majority() as usize - 1];
         let ours = self.term_at(candidate) == self.term;

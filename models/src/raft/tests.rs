@@ -554,7 +554,7 @@ fn open_loop_clients_keep_arrivals_coming_and_shed_beyond_the_bound() {
     // Closed loop never overlaps.
     let closed = Config {
         open_loop: false,
-        ..config
+        ..config.clone()
     };
     let mut sim = build(&closed, 3, &p, Duration::from_secs(8));
     assert_eq!(sim.run().verdict, Verdict::Held);
@@ -587,7 +587,7 @@ fn an_exhausted_check_budget_is_inconclusive_not_a_pass() {
     // Allowed explicitly, it passes; with a real budget it is linearizable.
     let allowed = Config {
         allow_inconclusive_check: true,
-        ..config
+        ..config.clone()
     };
     let report = run(&allowed, 1, &FaultProfile::none(), Duration::from_secs(2));
     assert_eq!(report.verdict, Verdict::Held, "{report}");

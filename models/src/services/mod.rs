@@ -63,7 +63,7 @@ pub use client::Client;
 pub use config::{CallerConfig, Config, Degradation, DegradeMode, QueueOrder, Slo, TierConfig, Workload};
 pub use model::{ContentionModel, ServicesModel};
 pub use node::{Msg, Node, Timer};
-pub use schedule::{INLINE_CHANGES, InlineSchedule, RateChange, RateCurve, RateSchedule, interval_gap};
+pub use schedule::{RateChange, RateCurve, RateSchedule, SharedSchedule, interval_gap};
 pub use server::Server;
 pub use summary::{recovery_time, summarize};
 

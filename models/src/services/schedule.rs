@@ -9,6 +9,7 @@
 
 use ruckus_sim::{Duration, Random, nanos_with_unit};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One change of the open workload's rate (requests per second per client, like
 /// `workload.open.rate`), at a time counted from the start of the run.
@@ -177,50 +178,34 @@ impl From<RateSchedule> for Vec<RateChange> {
     }
 }
 
-/// Most changes an [`InlineSchedule`] holds.
-pub const INLINE_CHANGES: usize = 8;
+/// A [`RateSchedule`] behind a shared pointer, so a configuration that is copied often (Raft's,
+/// which every model embedding Raft clones into each server and client) carries any number of
+/// changes for the price of a reference count. Written and checked exactly as a `RateSchedule`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RateSchedule", into = "RateSchedule")]
+pub struct SharedSchedule(Arc<RateSchedule>);
 
-/// A [`RateSchedule`] of at most [`INLINE_CHANGES`] changes held inline, so a configuration
-/// that is `Copy` (Raft's, which every model embedding Raft copies) can carry one. Written and
-/// checked exactly as a `RateSchedule`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RateSchedule", into = "RateSchedule")]
-pub struct InlineSchedule {
-    changes: [Option<RateChange>; INLINE_CHANGES],
-}
-
-impl InlineSchedule {
+impl SharedSchedule {
     /// Whether there are no changes.
     pub fn is_empty(&self) -> bool {
-        self.changes[0].is_none()
+        self.0.is_empty()
     }
 
     /// The schedule.
-    pub fn schedule(&self) -> RateSchedule {
-        RateSchedule(self.changes.iter().map_while(|c| *c).collect())
+    pub fn schedule(&self) -> &RateSchedule {
+        &self.0
     }
 }
 
-impl TryFrom<RateSchedule> for InlineSchedule {
-    type Error = String;
-    fn try_from(schedule: RateSchedule) -> Result<InlineSchedule, String> {
-        if schedule.0.len() > INLINE_CHANGES {
-            return Err(format!(
-                "at most {INLINE_CHANGES} entries here, got {}",
-                schedule.0.len()
-            ));
-        }
-        let mut changes = [None; INLINE_CHANGES];
-        for (slot, c) in changes.iter_mut().zip(schedule.0) {
-            *slot = Some(c);
-        }
-        Ok(InlineSchedule { changes })
+impl From<RateSchedule> for SharedSchedule {
+    fn from(schedule: RateSchedule) -> SharedSchedule {
+        SharedSchedule(Arc::new(schedule))
     }
 }
 
-impl From<InlineSchedule> for RateSchedule {
-    fn from(s: InlineSchedule) -> RateSchedule {
-        s.schedule()
+impl From<SharedSchedule> for RateSchedule {
+    fn from(s: SharedSchedule) -> RateSchedule {
+        Arc::unwrap_or_clone(s.0)
     }
 }
 

@@ -94,12 +94,13 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
         );
         let (pid, tid) = (pid_of_host(r.host), r.process);
         match r.kind {
-            RecordKind::Start | RecordKind::Deliver | RecordKind::Timer
+            RecordKind::Start | RecordKind::Deliver | RecordKind::Timer | RecordKind::SyncDone
                 if r.process != NONE && r.host != NONE =>
             {
                 let name = match r.kind {
                     RecordKind::Deliver => format!("deliver from p{}", r.peer),
                     RecordKind::Timer => format!("timer {}", r.aux),
+                    RecordKind::SyncDone => "sync done".to_string(),
                     _ => format!("start #{}", r.aux),
                 };
                 emit(
@@ -220,7 +221,7 @@ fn short(text: &str, max: usize) -> String {
 fn is_handler(r: &ruckus_sim::EventRecord) -> bool {
     matches!(
         r.kind,
-        RecordKind::Start | RecordKind::Deliver | RecordKind::Timer
+        RecordKind::Start | RecordKind::Deliver | RecordKind::Timer | RecordKind::SyncDone
     ) && r.process != NONE
 }
 

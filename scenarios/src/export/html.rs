@@ -132,7 +132,7 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
             .map(|e| format!("{:016x}", e.record.digest))
             .collect(),
         d: any_detail.then_some(details),
-        kinds: (0u8..=8).map(kind_name).collect(),
+        kinds: (0u8..=9).map(kind_name).collect(),
         faults: input
             .fault_spans()
             .into_iter()
@@ -212,7 +212,7 @@ fn operations(input: &ExportInput<'_>) -> Option<Ops> {
 fn kind_name(k: u8) -> &'static str {
     use ruckus_sim::RecordKind::*;
     [
-        Start, Deliver, Timer, Dropped, Deferred, FaultBegin, FaultEnd, Heal, Note,
+        Start, Deliver, Timer, Dropped, Deferred, FaultBegin, FaultEnd, Heal, Note, SyncDone,
     ][k as usize]
         .name()
 }

@@ -61,6 +61,8 @@ pub fn write(input: &ExportInput<'_>, out: &mut dyn Write) -> io::Result<()> {
                 sent_ns = Some(r.aux);
             }
             RecordKind::Timer => timer = Some(r.aux),
+            // The issue time, as a delivery's send time.
+            RecordKind::SyncDone => sent_ns = Some(r.aux),
             RecordKind::Start => incarnation = Some(r.aux),
             RecordKind::FaultBegin | RecordKind::FaultEnd => {
                 fault = some(r.peer);

@@ -15,8 +15,8 @@
   const D = JSON.parse(document.getElementById("ruckus-data").textContent);
   const N = D.t.length;
   const T = D.t, K = D.k, P = D.p, H = D.h, Q = D.q, A = D.a, I = D.i;
-  const START = 0, DELIVER = 1, TIMER = 2, DROPPED = 3, DEFERRED = 4, HEAL = 7, NOTE = 8;
-  const KIND_COLOR = ["#2d3748", "#3867d6", "#20a464", "#d64545", "#d69e2e", "#805ad5", "#805ad5", "#2f855a", "#9f7aea"];
+  const START = 0, DELIVER = 1, TIMER = 2, DROPPED = 3, DEFERRED = 4, HEAL = 7, NOTE = 8, SYNC_DONE = 9;
+  const KIND_COLOR = ["#2d3748", "#3867d6", "#20a464", "#d64545", "#d69e2e", "#805ad5", "#805ad5", "#2f855a", "#9f7aea", "#b7791f"];
   const FAULT_COLOR = {
     crash: "#e53e3e", pause: "#dd9b1f", kill_process: "#ed8936", partition: "#3182ce", clog: "#805ad5",
     slow_link: "#319795", clock_jump: "#38a169", clock_drift: "#68d391", network_chaos: "#a0aec0",
@@ -676,6 +676,7 @@
     if (H[j] >= 0) s += "@h" + H[j];
     if (k === DELIVER) s += "\nfrom " + procName(Q[j]) + ", sent " + fmtTime(A[j]) + " (latency " + fmtTime(T[j] - A[j]) + ")";
     else if (k === TIMER) s += "\ntimer id " + A[j];
+    else if (k === SYNC_DONE) s += "\nsync issued " + fmtTime(A[j]) + " (disk time " + fmtTime(T[j] - A[j]) + ")";
     else if (k === START) s += "\nincarnation " + A[j];
     else if (k === DROPPED && Q[j] >= 0) s += "\nmessage from " + procName(Q[j]) + " to a dead process";
     else if (k === DROPPED) s += "\ntimer of a dead incarnation";

@@ -26,6 +26,12 @@ pub(crate) enum Payload<P: Process> {
         id: TimerId,
         timer: P::Timer,
     },
+    /// An asynchronous storage sync completed: the target's writes up to `mark` are durable.
+    SyncDone {
+        issued_at: Instant,
+        mark: u64,
+        timer: P::Timer,
+    },
     FaultBegin(u32),
     FaultEnd(u32),
     Heal,
@@ -285,6 +291,26 @@ impl<P: Process> Core<P> {
             },
         );
         TimerId(id)
+    }
+
+    /// Queues an asynchronous sync of `me`'s writes so far on its host's disk; `done` comes
+    /// back to `on_timer` when it completes (see `Context::sync_async`).
+    pub(crate) fn sync_async(&mut self, me: ProcessId, host: HostId, done: P::Timer) {
+        let issued_at = self.now.saturating_add(self.spent);
+        let h = &mut self.hosts[host.index()];
+        let mark = h.disk.write_mark();
+        let at = h.disk_timing.queue_sync(issued_at);
+        let incarnation = self.procs[me.index()].incarnation;
+        self.push(
+            at,
+            me.0,
+            incarnation,
+            Payload::SyncDone {
+                issued_at,
+                mark,
+                timer: done,
+            },
+        );
     }
 
     /// Changes a host's active degradations and keeps its `degraded` flag true to them.

@@ -200,6 +200,10 @@ impl<P: Process> Sim<P> {
             }
             Payload::Timer { id, .. } => Some(id.0),
             Payload::Deliver { .. } | Payload::Start => None,
+            Payload::SyncDone { mark, .. } => {
+                self.complete_sync(event.target, event.incarnation, *mark);
+                None
+            }
         };
         if let Some(id) = timer
             && !self.core.live_timers.contains(&id)
@@ -248,6 +252,17 @@ impl<P: Process> Sim<P> {
         Ok(())
     }
 
+    /// An asynchronous sync's disk work is done: its writes are durable now, even if the
+    /// process hears of it later (its host paused or busy). One for a dead incarnation or a
+    /// crashed host never completes: the crash already resolved its writes.
+    #[cold]
+    fn complete_sync(&mut self, target: u32, incarnation: u32, mark: u64) {
+        let meta = self.core.procs[target as usize];
+        if meta.alive && meta.incarnation == incarnation && self.core.status[meta.host.index()].up {
+            self.core.hosts[meta.host.index()].disk.sync_through(target, mark);
+        }
+    }
+
     /// The handler spent time: its host is busy until that time has elapsed.
     #[cold]
     fn end_busy(&mut self, host: HostId) {
@@ -268,7 +283,7 @@ impl<P: Process> Sim<P> {
     fn drop_event(&mut self, event: Event<P>) {
         let (peer, digest) = match &event.payload {
             Payload::Deliver { from, message, .. } => (from.0, digest(message)),
-            Payload::Timer { timer, .. } => (NONE, digest(timer)),
+            Payload::Timer { timer, .. } | Payload::SyncDone { timer, .. } => (NONE, digest(timer)),
             _ => (NONE, 0),
         };
         let r = self.record(RecordKind::Dropped, event.target, peer, 0, digest);
@@ -321,6 +336,20 @@ impl<P: Process> Sim<P> {
                     host: host.0,
                     peer: NONE,
                     aux: id.0,
+                    digest: digest(&timer),
+                };
+                ctx.core.emit(record, EventDetail::Timer(&timer));
+                catch_unwind(AssertUnwindSafe(|| state.on_timer(&mut ctx, timer)))
+            }
+            Payload::SyncDone { issued_at, timer, .. } => {
+                let record = EventRecord {
+                    index,
+                    time: now,
+                    kind: RecordKind::SyncDone,
+                    process: target,
+                    host: host.0,
+                    peer: NONE,
+                    aux: issued_at.0,
                     digest: digest(&timer),
                 };
                 ctx.core.emit(record, EventDetail::Timer(&timer));

@@ -75,6 +75,9 @@ impl<P: Process> Sim<P> {
         // Whatever the CPU was doing is gone with the host.
         host.busy_until = host.busy_until.min(self.core.now);
         host.disk.crash(&self.core.disk_faults, &mut host.disk_rng);
+        // Queued asynchronous syncs die with the host (their completions go to the dead
+        // incarnations and are dropped).
+        host.disk_timing.crash(self.core.now);
         for id in host.processes.clone() {
             self.kill(id, Lifecycle::Crashed);
             // A spawned process dies with its host for good: a kill fault that hit it earlier

@@ -51,6 +51,8 @@ pub(super) fn kind_from(n: u8) -> Option<RecordKind> {
         6 => RecordKind::FaultEnd,
         7 => RecordKind::Heal,
         8 => RecordKind::Note,
+        // Format version 2 on.
+        9 => RecordKind::SyncDone,
         _ => return None,
     })
 }
@@ -103,7 +105,7 @@ impl Codec {
         scratch.clear();
         let index_delta = r.index.wrapping_sub(self.prev_index);
         let host_explicit = r.host != self.expected_host(r.process);
-        let aux = if r.kind == RecordKind::Deliver {
+        let aux = if matches!(r.kind, RecordKind::Deliver | RecordKind::SyncDone) {
             r.time.0.wrapping_sub(r.aux)
         } else {
             r.aux
@@ -208,7 +210,7 @@ impl Codec {
             ));
         }
         let index = self.prev_index.wrapping_add(index_delta);
-        let aux = if kind == RecordKind::Deliver {
+        let aux = if matches!(kind, RecordKind::Deliver | RecordKind::SyncDone) {
             time.wrapping_sub(stored_aux)
         } else {
             stored_aux

@@ -21,7 +21,7 @@
 //! - every error is a [`TraceError`] whose `Display` is one line naming the file, the problem and
 //!   what to do.
 //!
-//! # File layout (format version 1)
+//! # File layout (format version 2)
 //!
 //! ```text
 //! magic    8 bytes  "RUCKTRC\x01"
@@ -39,7 +39,8 @@
 //! follows" (otherwise 0), bit 7 "aux follows" (otherwise 0) — then varints: \[index delta\],
 //! time delta from the previous record, process+1, \[host+1\], peer+1, \[aux\], then \[digest as 8
 //! LE bytes\], and for notes a varint length and the UTF-8 text. A delivery stores its latency
-//! (time − send time) instead of the send time. All arithmetic wraps, so any record round-trips.
+//! (time − send time) instead of the send time, and a sync completion its disk time (time − issue
+//! time) instead of the issue time. All arithmetic wraps, so any record round-trips.
 //! On pingpong this is about 19 bytes per event.
 //!
 //! The checksums are the engine's fixed word hash over the bytes; the footer also carries the
@@ -81,8 +82,11 @@ use std::rc::Rc;
 pub const MAGIC: [u8; 8] = *b"RUCKTRC\x01";
 /// The last eight bytes of every complete trace file.
 pub const END_MAGIC: [u8; 8] = *b"RUCKEND\n";
-/// The format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format this build writes and the newest it reads. Version 2 added the
+/// [`RecordKind::SyncDone`] record (kind 9) and changed nothing else, so version 1 files read
+/// as before, and a version 1 reader refuses a newer file by its version instead of calling a
+/// record it does not know corrupted.
+pub const FORMAT_VERSION: u16 = 2;
 
 const TAG_BLOCK: u8 = 0x01;
 const TAG_FOOTER: u8 = 0x02;

@@ -176,7 +176,7 @@ fn every_bad_input_gets_its_own_one_line_error() {
     let mut future = good.clone();
     future[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     let e = read(future).unwrap_err();
-    assert!(matches!(e, TraceError::FutureVersion { found: 2, .. }), "{e}");
+    assert!(matches!(e, TraceError::FutureVersion { found: 3, .. }), "{e}");
     assert!(one_line(&e).contains("upgrade"));
     // Every truncation point is caught, none panics.
     for cut in 1..good.len() {
@@ -197,6 +197,32 @@ fn every_bad_input_gets_its_own_one_line_error() {
             );
         }
     }
+}
+
+#[test]
+fn version_1_files_still_read_and_sync_completions_round_trip() {
+    // Version 2 only added a record kind: a version 1 file's bytes are a version 2 file's.
+    let mut v1 = sample_bytes();
+    v1[8..10].copy_from_slice(&1u16.to_le_bytes());
+    let expected = read(sample_bytes()).unwrap();
+    assert_eq!(read(v1).unwrap(), expected);
+
+    let dir = temp_dir("sync");
+    let path = dir.join("s.trace");
+    let header = TraceHeader::new(1, "model = \"x\"", FaultPlan::none());
+    let mut w = TraceWriter::create(&path, &header).unwrap();
+    let done = rec(0, 5_000_000, RecordKind::SyncDone, 2, 1, NONE, 3_000_000, 11);
+    w.push(&done, None);
+    w.finish(None).unwrap();
+    let events = TraceReader::open(&path).unwrap().read_all().unwrap();
+    assert_eq!(
+        events,
+        vec![TraceEvent {
+            record: done,
+            note: None
+        }]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

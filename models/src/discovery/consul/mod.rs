@@ -492,9 +492,9 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
     };
     for i in 0..servers {
         let server = CatalogServer::new(
-            raft::Server::with_members(i, members.clone(), config.raft),
+            raft::Server::with_members(i, members.clone(), config.raft.clone()),
             member(i),
-            raft::Client::submitter(config.raft, members.clone()),
+            raft::Client::submitter(config.raft.clone(), members.clone()),
             config.nodes,
             config.reconcile_interval,
             config.stale_reads,
@@ -508,7 +508,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
             k,
             Rc::clone(&shared),
             member(pid.0),
-            raft::Client::submitter(config.raft, members.clone()),
+            raft::Client::submitter(config.raft.clone(), members.clone()),
             Rc::clone(&server_pids),
         );
         let id = sim.spawn(node_host(k), ConsulNode::Agent(agent));
@@ -606,7 +606,7 @@ pub fn catalog_properties_in<P: Process>(
     as_op: fn(&P::Operation) -> Option<&ConsulOp>,
 ) -> Vec<Property<P>> {
     let mut props = raft::server_properties(raft_config, as_server);
-    let raft_config = *raft_config;
+    let raft_config = raft_config.clone();
     props.push(Property::at_end(
         "catalog_linearizable",
         move |v: &View<'_, P>| {

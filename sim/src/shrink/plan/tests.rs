@@ -1,6 +1,7 @@
 use super::*;
 use crate::fault::{FaultProfile, FaultRate};
 use crate::network::Topology;
+use crate::network::{HostId, Partition};
 use crate::rng::Distribution;
 
 /// `n` crashes of hosts 0, 1, 2, ... one per microsecond, each lasting `down_for`.

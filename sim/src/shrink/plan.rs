@@ -67,8 +67,11 @@ pub struct PlanShrink {
     pub simplified: Vec<(usize, Fault, Fault)>,
     /// Predicate calls made.
     pub tests: usize,
-    /// Whether the `max_tests` bound stopped the search early.
+    /// Whether a budget stopped the search early: the `max_tests` bound or, if
+    /// [`out_of_time`](Self::out_of_time), the caller's time budget.
     pub exhausted: bool,
+    /// Whether the caller's time budget (its `out_of_time` check) stopped the search early.
+    pub out_of_time: bool,
     /// Whether the plan is shown 1-minimal: removing any single one of its actions was tried
     /// and made the failure go away (true for the empty plan).
     pub minimal: bool,
@@ -88,7 +91,9 @@ impl fmt::Display for PlanShrink {
             } else {
                 ""
             },
-            if self.exhausted {
+            if self.out_of_time {
+                " (time budget exhausted)"
+            } else if self.exhausted {
                 " (test budget exhausted)"
             } else {
                 ""
@@ -321,6 +326,7 @@ impl PlanSearch {
             simplified,
             tests,
             exhausted,
+            out_of_time: false,
             minimal: self.minimal || self.accepted.actions.is_empty(),
         }
     }
@@ -333,7 +339,9 @@ impl PlanSearch {
         max_tests: usize,
         mut still_fails: impl FnMut(&FaultPlan) -> bool,
     ) -> PlanShrink {
-        self.drive(tests_so_far, max_tests, |p| still_fails(p).then_some(None))
+        self.drive(tests_so_far, max_tests, &mut || false, |p| {
+            still_fails(p).then_some(None)
+        })
     }
 
     /// [`run`](Self::run) with a test that says when the candidate failed (`None`: it did
@@ -343,24 +351,44 @@ impl PlanSearch {
         self,
         tests_so_far: usize,
         max_tests: usize,
-        mut failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
+        failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
     ) -> PlanShrink {
-        self.drive(tests_so_far, max_tests, |p| failed_at(p).map(Some))
+        self.run_timed_until(tests_so_far, max_tests, || false, failed_at)
     }
 
-    /// The loop of [`run`](Self::run) and [`run_timed`](Self::run_timed): `test` says whether
-    /// the candidate failed and, if known, when.
+    /// [`run_timed`](Self::run_timed) with a second budget: before each test `out_of_time` is
+    /// asked whether to stop (a caller's deadline; the search itself reads no clock, so given
+    /// the same answers it makes the same candidates).
+    pub fn run_timed_until(
+        self,
+        tests_so_far: usize,
+        max_tests: usize,
+        mut out_of_time: impl FnMut() -> bool,
+        mut failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
+    ) -> PlanShrink {
+        self.drive(tests_so_far, max_tests, &mut out_of_time, |p| {
+            failed_at(p).map(Some)
+        })
+    }
+
+    /// The loop of [`run`](Self::run) and [`run_timed_until`](Self::run_timed_until): `test`
+    /// says whether the candidate failed and, if known, when.
     fn drive(
         mut self,
         tests_so_far: usize,
         max_tests: usize,
+        out_of_time: &mut dyn FnMut() -> bool,
         mut test: impl FnMut(&FaultPlan) -> Option<Option<Instant>>,
     ) -> PlanShrink {
         let mut tests = tests_so_far;
-        let mut exhausted = false;
+        let (mut exhausted, mut late) = (false, false);
         while let Some(candidate) = self.propose() {
             if tests >= max_tests {
                 exhausted = true;
+                break;
+            }
+            if out_of_time() {
+                (exhausted, late) = (true, true);
                 break;
             }
             tests += 1;
@@ -370,7 +398,10 @@ impl PlanSearch {
                 None => self.reject(),
             }
         }
-        self.outcome(tests, exhausted)
+        PlanShrink {
+            out_of_time: late,
+            ..self.outcome(tests, exhausted)
+        }
     }
 
     /// A sweep of single removals.
@@ -620,10 +651,31 @@ pub fn shrink_plan_before(
     hosts: &[HostSpec],
     failed_at: Instant,
     max_tests: usize,
+    still_fails: impl FnMut(&FaultPlan) -> Option<Instant>,
+) -> Result<PlanShrink, ShrinkError> {
+    shrink_plan_before_until(plan, hosts, failed_at, max_tests, || false, still_fails)
+}
+
+/// [`shrink_plan_before`] with a second budget: before each test `out_of_time` is asked
+/// whether to stop (the caller's deadline), and the outcome says whether it did
+/// ([`PlanShrink::out_of_time`]). Stopped before any test, the outcome is the plan itself,
+/// not checked to fail.
+pub fn shrink_plan_before_until(
+    plan: &FaultPlan,
+    hosts: &[HostSpec],
+    failed_at: Instant,
+    max_tests: usize,
+    mut out_of_time: impl FnMut() -> bool,
     mut still_fails: impl FnMut(&FaultPlan) -> Option<Instant>,
 ) -> Result<PlanShrink, ShrinkError> {
     let max_tests = max_tests.max(1);
     let mut search = PlanSearch::new(plan.clone(), hosts).failed_at(failed_at);
+    if out_of_time() {
+        return Ok(PlanShrink {
+            out_of_time: true,
+            ..search.outcome(0, true)
+        });
+    }
     let mut tests = 0;
     // The first candidate is the cut when it drops anything, else the search's first removal
     // (which stays pending for the loop below).
@@ -635,7 +687,7 @@ pub fn shrink_plan_before(
         tests += 1;
         if let Some(t) = still_fails(&cut) {
             search.keep_failed_at(t);
-            return Ok(search.run_timed(tests, max_tests, still_fails));
+            return Ok(search.run_timed_until(tests, max_tests, out_of_time, still_fails));
         }
         search.reject();
     }
@@ -643,7 +695,7 @@ pub fn shrink_plan_before(
     if still_fails(plan).is_none() {
         return Err(ShrinkError::DoesNotFail);
     }
-    Ok(search.run_timed(tests, max_tests, still_fails))
+    Ok(search.run_timed_until(tests, max_tests, out_of_time, still_fails))
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub struct Args {
     pub max_tests: usize,
     /// Most wall-clock time to spend (e.g. `60s`, `5m`; `0s` tries nothing), whichever of this
     /// and --max-tests runs out first.
-    #[arg(long, value_name = "TIME", value_parser = parse_max_time, default_value = "2m")]
+    #[arg(long, value_name = "TIME", value_parser = parse_max_time, default_value = "5m")]
     pub max_time: Duration,
     /// Keep the workload as recorded (shrink only the faults and the horizon).
     #[arg(long)]

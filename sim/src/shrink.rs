@@ -17,8 +17,10 @@
 //! - [`shrink_knobs`]: several workload sizes (clients, keys, deliveries), each bisected toward
 //!   its minimum in turn, repeated until none moves: the result is minimal in each knob.
 //!
-//! Every search is bounded by `max_tests` predicate calls; hitting the bound is reported, and
-//! what was found so far is still a failing run.
+//! Every search is bounded by `max_tests` predicate calls and, through the `_until` variants
+//! ([`shrink_plan_before_until`], [`shrink_knobs_until`]), by a caller's `out_of_time` check
+//! asked before each call (a wall-clock deadline lives in the caller: nothing here reads a
+//! clock). Hitting either bound is reported, and what was found so far is still a failing run.
 
 mod plan;
 

@@ -2,7 +2,8 @@
 # The README's "Guided search" table: per planted bug, runs to the first failure with random
 # seeds (`ruckus hunt --random`, i.e. `sweep --stop-on-failure`) and with the guided search
 # (`ruckus hunt`), median over base seeds 1..SEEDS, each search capped at CAP runs; and the
-# size of the shrunk plan of base seed 1's guided failure (`ruckus shrink`, default budget).
+# size of the shrunk plan of base seed 1's guided failure (`ruckus shrink`, default budget: 2,000
+# runs or 5 minutes, whichever runs out first).
 #
 #   cargo build --release -p ruckus-scenarios
 #   benches/guided_table.sh [SEEDS] [CAP] [SCENARIO...]
@@ -68,7 +69,8 @@ for bug in "${bugs[@]}"; do
     kept=$(echo "$sh_out" | sed -n 's/^faults: kept \([0-9]*\) of \([0-9]*\).*/\1 of \2/p')
     shrunk=${kept:-?}
     runs=$(echo "$sh_out" | sed -n 's/^faults: .* in \([0-9]*\) test runs.*/\1/p')
-    if echo "$sh_out" | grep -q "budget of .* ran out"; then shrunk="$shrunk (budget out)"
+    if echo "$sh_out" | grep -q "time budget ran out"; then shrunk="$shrunk (time budget out after $runs runs)"
+    elif echo "$sh_out" | grep -q "budget of .* ran out"; then shrunk="$shrunk (budget out)"
     elif echo "$sh_out" | grep -q "^faults: .*1-minimal"; then shrunk="$shrunk, 1-minimal, $runs runs"
     else shrunk="$shrunk, $runs runs"; fi
     rm -f "$trace" "$dir/shrunk.trace"

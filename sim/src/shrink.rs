@@ -17,13 +17,16 @@
 //! - [`shrink_knobs`]: several workload sizes (clients, keys, deliveries), each bisected toward
 //!   its minimum in turn, repeated until none moves: the result is minimal in each knob.
 //!
-//! Every search is bounded by `max_tests` predicate calls; hitting the bound is reported, and
-//! what was found so far is still a failing run.
+//! Every search is bounded by `max_tests` predicate calls and, through the `_until` variants
+//! ([`shrink_plan_before_until`], [`shrink_knobs_until`]), by a caller's `out_of_time` check
+//! asked before each call (a wall-clock deadline lives in the caller: nothing here reads a
+//! clock). Hitting either bound is reported, and what was found so far is still a failing run.
 
 mod plan;
 
 pub use plan::{
-    PlanSearch, PlanShrink, ShrinkError, shrink_plan, shrink_plan_before, simplifications, with_duration,
+    PlanSearch, PlanShrink, ShrinkError, shrink_plan, shrink_plan_before, shrink_plan_before_until,
+    simplifications, with_duration,
 };
 
 use crate::fault::FaultPlan;
@@ -146,8 +149,11 @@ pub struct KnobShrink {
     pub reduced: Vec<(String, u64, u64)>,
     /// Predicate calls made (repeated candidates are answered from memory and not counted).
     pub tests: usize,
-    /// Whether the `max_tests` bound stopped the search early.
+    /// Whether a budget stopped the search early (`max_tests`, or the time budget if
+    /// [`out_of_time`](Self::out_of_time)).
     pub exhausted: bool,
+    /// Whether the caller's time budget stopped the search early.
+    pub out_of_time: bool,
 }
 
 impl fmt::Display for KnobShrink {
@@ -161,7 +167,9 @@ impl fmt::Display for KnobShrink {
             self.reduced.len(),
             self.knobs.len(),
             self.tests,
-            if self.exhausted {
+            if self.out_of_time {
+                " (time budget exhausted)"
+            } else if self.exhausted {
                 " (test budget exhausted)"
             } else {
                 ""
@@ -185,15 +193,22 @@ impl fmt::Display for KnobShrink {
 /// round until no knob moves, since a smaller value of one can let another shrink further.
 /// Unless the budget runs out, each final value is its minimum or one less than it no longer
 /// fails (with the other final values). The starting values are taken to fail.
-pub fn shrink_knobs(
+pub fn shrink_knobs(knobs: &[Knob], max_tests: usize, still_fails: impl FnMut(&[u64]) -> bool) -> KnobShrink {
+    shrink_knobs_until(knobs, max_tests, || false, still_fails)
+}
+
+/// [`shrink_knobs`] with a second budget: before each test `out_of_time` is asked whether to
+/// stop (the caller's deadline; nothing here reads a clock).
+pub fn shrink_knobs_until(
     knobs: &[Knob],
     max_tests: usize,
+    mut out_of_time: impl FnMut() -> bool,
     mut still_fails: impl FnMut(&[u64]) -> bool,
 ) -> KnobShrink {
     let mut values: Vec<u64> = knobs.iter().map(|k| k.value).collect();
     let mut cache: BTreeMap<Vec<u64>, bool> = BTreeMap::new();
     cache.insert(values.clone(), true);
-    let (mut tests, mut exhausted) = (0usize, false);
+    let (mut tests, mut exhausted, mut late) = (0usize, false, false);
     // Each round that changes something lowers the sum of the values, so this ends; the bound
     // only guards against a predicate that is not a function of the values.
     for _round in 0..64 {
@@ -212,6 +227,10 @@ pub fn shrink_knobs(
                 if tests >= max_tests {
                     exhausted = true;
                     return false; // never a false "fails"
+                }
+                if out_of_time() {
+                    (exhausted, late) = (true, true);
+                    return false;
                 }
                 tests += 1;
                 let r = still_fails(&candidate);
@@ -245,6 +264,7 @@ pub fn shrink_knobs(
         reduced,
         tests,
         exhausted,
+        out_of_time: late,
     }
 }
 

@@ -174,7 +174,7 @@ fn shrink_draws_one_progress_line_on_a_terminal_and_none_when_piped() {
     assert_eq!(code, 1, "{out}{err}");
     // Redrawn in place (carriage return, clear line), never a new line, and cleared at the end.
     assert!(
-        err.contains("\r\x1b[2Kshrinking: faults, 0 of at most 500 test runs"),
+        err.contains("\r\x1b[2Kshrinking: faults, 0 of at most 2000 test runs"),
         "{err:?}"
     );
     assert!(err.matches("\r\x1b[2K").count() > 2, "{err:?}");

@@ -30,7 +30,9 @@ use crate::registry::Registry;
 use crate::runner::{self, quietly};
 use crate::scenario::Scenario;
 use crate::wallclock::Stopwatch;
-use ruckus_sim::shrink::{Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs, shrink_plan_before};
+use ruckus_sim::shrink::{
+    Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs_until, shrink_plan_before_until,
+};
 use ruckus_sim::trace::record_run;
 use ruckus_sim::{Duration, Failure, FaultPlan};
 use std::path::PathBuf;
@@ -44,8 +46,12 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Most re-runs to spend.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 2000)]
     pub max_tests: usize,
+    /// Most wall-clock time to spend (e.g. `60s`, `5m`; `0s` tries nothing), whichever of this
+    /// and --max-tests runs out first.
+    #[arg(long, value_name = "TIME", value_parser = parse_max_time, default_value = "5m")]
+    pub max_time: Duration,
     /// Keep the workload as recorded (shrink only the faults and the horizon).
     #[arg(long)]
     pub keep_workload: bool,
@@ -67,6 +73,13 @@ pub struct Shrunk {
     pub horizon_before: Duration,
     /// Re-runs the horizon step made.
     pub horizon_tests: usize,
+    /// Whether the time budget stopped a step early.
+    pub out_of_time: bool,
+}
+
+/// `--max-time`: a time with a unit, as in scenario files.
+fn parse_max_time(text: &str) -> Result<Duration, String> {
+    ruckus_sim::time::parse_nanos(text).map(Duration)
 }
 
 impl Shrunk {
@@ -111,7 +124,8 @@ impl Shrunk {
                 crate::runner::seconds(horizon)
             ));
         }
-        let exhausted = p.exhausted || self.workload.as_ref().is_some_and(|w| w.exhausted);
+        let exhausted =
+            p.exhausted || self.workload.as_ref().is_some_and(|w| w.exhausted) || self.out_of_time;
         if exhausted {
             // What is left unreduced, so a user knows what more runs would buy.
             let left = if p.exhausted {
@@ -124,12 +138,21 @@ impl Shrunk {
                         "not shown 1-minimal"
                     }
                 )
-            } else {
+            } else if self.workload.as_ref().is_some_and(|w| w.exhausted) {
                 "workload sizes not all tried".to_owned()
+            } else {
+                "the horizon not shortened to the end".to_owned()
             };
-            s.push_str(&format!(
-                "the budget of {max_tests} test runs ran out before the search finished ({left}): raise --max-tests to shrink further\n"
-            ));
+            if self.out_of_time {
+                s.push_str(&format!(
+                    "the time budget ran out after {} test runs, before the search finished ({left}): raise --max-time to shrink further\n",
+                    self.tests()
+                ));
+            } else {
+                s.push_str(&format!(
+                    "the budget of {max_tests} test runs ran out before the search finished ({left}): raise --max-tests to shrink further\n"
+                ));
+            }
         }
         if !verbose && (!p.removed.is_empty() || !p.simplified.is_empty()) {
             s.push_str("(--verbose lists every removed and simplified fault)\n");
@@ -221,11 +244,23 @@ pub fn shrink_failure(
     max_tests: usize,
     workload: bool,
 ) -> Result<Shrunk, String> {
-    shrink_failure_with(scenario, seed, plan, failure, max_tests, workload, &mut |_, _| {})
+    shrink_failure_with(
+        scenario,
+        seed,
+        plan,
+        failure,
+        max_tests,
+        workload,
+        &|| false,
+        &mut |_, _| {},
+    )
 }
 
-/// [`shrink_failure`], calling `progress(step, test runs so far)` before every re-run, where
+/// [`shrink_failure`] with a time budget and progress: before every re-run `out_of_time` is
+/// asked whether to stop (the caller's deadline: nothing here reads a clock, so the same
+/// answers give the same result), and `progress(step, test runs so far)` is called, where
 /// `step` is `"faults"`, `"workload"` or `"horizon"` (for a progress line).
+#[allow(clippy::too_many_arguments)]
 pub fn shrink_failure_with(
     scenario: &Scenario,
     seed: u64,
@@ -233,6 +268,7 @@ pub fn shrink_failure_with(
     failure: &Failure,
     max_tests: usize,
     workload: bool,
+    out_of_time: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(&'static str, usize),
 ) -> Result<Shrunk, String> {
     let tests = std::cell::Cell::new(0usize);
@@ -243,23 +279,32 @@ pub fn shrink_failure_with(
     };
     let mut setup_error = None;
     let topology = runner::topology(&scenario.topology);
-    let plan_shrink = shrink_plan_before(plan, topology.hosts(), failure.time, max_tests, |p| {
-        tick("faults");
-        let outcome = failure_of(scenario, seed, p);
-        match outcome {
-            Ok(f) => f.filter(|f| same(Some(f), failure)).map(|f| f.time),
-            Err(e) => {
-                setup_error.get_or_insert(e);
-                None
+    let plan_shrink = shrink_plan_before_until(
+        plan,
+        topology.hosts(),
+        failure.time,
+        max_tests,
+        out_of_time,
+        |p| {
+            tick("faults");
+            let outcome = failure_of(scenario, seed, p);
+            match outcome {
+                Ok(f) => f.filter(|f| same(Some(f), failure)).map(|f| f.time),
+                Err(e) => {
+                    setup_error.get_or_insert(e);
+                    None
+                }
             }
-        }
-    })
+        },
+    )
     .map_err(|e| setup_error.unwrap_or_else(|| e.to_string()))?;
     let plan = &plan_shrink.plan;
     let mut budget = max_tests.saturating_sub(plan_shrink.tests);
 
     let (mut smaller, knobs) = if workload {
-        let (s, k) = shrink_workload(scenario, seed, plan, failure, budget, &|| tick("workload"))?;
+        let (s, k) = shrink_workload(scenario, seed, plan, failure, budget, out_of_time, &|| {
+            tick("workload")
+        })?;
         budget = budget.saturating_sub(k.tests);
         (s, Some(k))
     } else {
@@ -280,19 +325,27 @@ pub fn shrink_failure_with(
     } else {
         Duration::ZERO
     };
-    let (horizon, horizon_tests) = shrink_horizon(horizon_before, floor, budget.saturating_sub(1), |h| {
+    let (late, runs) = (std::cell::Cell::new(false), std::cell::Cell::new(0usize));
+    let (horizon, _) = shrink_horizon(horizon_before, floor, budget.saturating_sub(1), |h| {
+        if late.get() || out_of_time() {
+            late.set(true);
+            return false; // never a false "fails": the horizon stays where it failed
+        }
+        runs.set(runs.get() + 1);
         let mut s = smaller.clone();
         s.limits.horizon = h;
         tick("horizon");
         failure_of(&s, seed, plan).is_ok_and(|f| same(f.as_ref(), failure))
     });
     smaller.limits.horizon = horizon;
+    let out_of_time = plan_shrink.out_of_time || knobs.as_ref().is_some_and(|k| k.out_of_time) || late.get();
     Ok(Shrunk {
+        out_of_time,
         scenario: smaller,
         plan: plan_shrink,
         workload: knobs,
         horizon_before,
-        horizon_tests: horizon_tests + 1,
+        horizon_tests: runs.get() + 1,
     })
 }
 
@@ -303,6 +356,7 @@ fn shrink_workload(
     plan: &FaultPlan,
     failure: &Failure,
     budget: usize,
+    out_of_time: &dyn Fn() -> bool,
     tick: &dyn Fn(),
 ) -> Result<(Scenario, KnobShrink), String> {
     let (declared, hosts_key) = (scenario.model.workload_knobs(), scenario.model.hosts_key());
@@ -322,7 +376,7 @@ fn shrink_workload(
         .collect();
     let paths: Vec<&str> = present.iter().map(|(p, _)| *p).collect();
     let knobs: Vec<Knob> = present.into_iter().map(|(_, k)| k).collect();
-    let result = shrink_knobs(&knobs, budget, |values| {
+    let result = shrink_knobs_until(&knobs, budget, out_of_time, |values| {
         tick();
         with_workload(scenario, &paths, values, hosts_key)
             .and_then(|s| failure_of(&s, seed, plan))
@@ -394,6 +448,9 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         }
     };
     let clock = Stopwatch::start();
+    // The user's time budget: read between re-runs, never inside one.
+    let max_seconds = args.max_time.0 as f64 / 1e9;
+    let out_of_time = || clock.seconds() >= max_seconds;
     let shrunk = shrink_failure_with(
         &scenario,
         seed,
@@ -401,6 +458,7 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
         &failure,
         args.max_tests,
         !args.keep_workload,
+        &out_of_time,
         &mut progress,
     );
     if terminal {
@@ -476,5 +534,89 @@ mod tests {
         assert_eq!(param(&smaller.model_params, "hosts"), Some(3));
         let err = with_workload(&ping, &["hosts"], &[1], Some("hosts")).unwrap_err();
         assert!(err.contains("two hosts"), "{err}");
+    }
+
+    /// The first of the first 20 seeds of `name`'s sweep whose run fails with a plan of at
+    /// least 10 faults: its plan, the failure.
+    fn failing(name: &str) -> (Scenario, u64, FaultPlan, Failure) {
+        let scenario = Scenario::load(&Registry::builtin(), name, &[]).unwrap();
+        (0..20)
+            .map(|i| crate::sweep::seed_for(scenario.seed, i))
+            .find_map(|seed| {
+                let plan = runner::fault_plan(&scenario, seed);
+                let failure = runner::run_plan(&scenario, seed, plan.clone()).report.failure?;
+                (plan.actions.len() >= 10).then(|| (scenario.clone(), seed, plan, failure))
+            })
+            .expect("the planted bug fails within 20 seeds")
+    }
+
+    #[test]
+    fn a_time_budget_stops_the_search_and_the_report_says_so() {
+        let (scenario, seed, plan, failure) = failing("lease_lock_no_sync");
+        // No time at all: nothing is tried, and the report names the flag that buys more.
+        let none = shrink_failure_with(
+            &scenario,
+            seed,
+            &plan,
+            &failure,
+            500,
+            true,
+            &|| true,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert!(none.out_of_time && none.plan.out_of_time && none.plan.exhausted);
+        assert_eq!(none.plan.tests, 0);
+        assert_eq!(none.plan.plan, plan, "the plan is kept as it was");
+        assert!(
+            none.workload
+                .as_ref()
+                .is_some_and(|w| w.out_of_time && w.tests == 0)
+        );
+        assert_eq!(none.scenario.limits.horizon, scenario.limits.horizon);
+        let report = none.report(500, false);
+        assert!(
+            report.contains(&format!("kept {} of {}", plan.actions.len(), plan.actions.len()))
+                && report.contains("the time budget ran out after 1 test runs")
+                && report.contains("raise --max-time"),
+            "{report}"
+        );
+        // Time for three re-runs of the fault step (the deadline is asked before each): the
+        // search stops there, with what it found so far, which still fails.
+        let asked = std::cell::Cell::new(0);
+        let deadline = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 3
+        };
+        let some = shrink_failure_with(
+            &scenario,
+            seed,
+            &plan,
+            &failure,
+            500,
+            true,
+            &deadline,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert!(some.out_of_time && some.plan.out_of_time, "{}", some.plan);
+        assert!(some.plan.tests <= 3, "{}", some.plan);
+        let again = failure_of(&some.scenario, seed, &some.plan.plan).unwrap();
+        assert!(same(again.as_ref(), &failure));
+        // Without a deadline the same run shrinks to its end.
+        let all = shrink_failure_with(
+            &scenario,
+            seed,
+            &plan,
+            &failure,
+            500,
+            true,
+            &|| false,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert!(!all.out_of_time && !all.plan.exhausted, "{}", all.plan);
+        assert!(all.plan.plan.actions.len() < plan.actions.len());
+        assert!(!all.report(500, false).contains("ran out"));
     }
 }

@@ -37,10 +37,14 @@
 //! ([`PlanSearch::keep_failed_at`], [`PlanSearch::run_timed`]) gets that cut again whenever
 //! a smaller plan fails earlier.
 
-use crate::fault::{Fault, FaultAction, FaultPlan, Pick, RoleTarget};
-use crate::network::{HostId, HostSpec, NetworkChaos, Partition};
+use crate::fault::{Fault, FaultAction, FaultPlan};
+use crate::network::HostSpec;
 use crate::time::{Duration, Instant};
 use std::fmt;
+
+mod simplify;
+mod stages;
+pub use simplify::{simplifications, with_duration};
 
 /// Why shrinking could not start.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -63,8 +67,11 @@ pub struct PlanShrink {
     pub simplified: Vec<(usize, Fault, Fault)>,
     /// Predicate calls made.
     pub tests: usize,
-    /// Whether the `max_tests` bound stopped the search early.
+    /// Whether a budget stopped the search early: the `max_tests` bound or, if
+    /// [`out_of_time`](Self::out_of_time), the caller's time budget.
     pub exhausted: bool,
+    /// Whether the caller's time budget (its `out_of_time` check) stopped the search early.
+    pub out_of_time: bool,
     /// Whether the plan is shown 1-minimal: removing any single one of its actions was tried
     /// and made the failure go away (true for the empty plan).
     pub minimal: bool,
@@ -84,7 +91,9 @@ impl fmt::Display for PlanShrink {
             } else {
                 ""
             },
-            if self.exhausted {
+            if self.out_of_time {
+                " (time budget exhausted)"
+            } else if self.exhausted {
                 " (test budget exhausted)"
             } else {
                 ""
@@ -317,6 +326,7 @@ impl PlanSearch {
             simplified,
             tests,
             exhausted,
+            out_of_time: false,
             minimal: self.minimal || self.accepted.actions.is_empty(),
         }
     }
@@ -329,7 +339,9 @@ impl PlanSearch {
         max_tests: usize,
         mut still_fails: impl FnMut(&FaultPlan) -> bool,
     ) -> PlanShrink {
-        self.drive(tests_so_far, max_tests, |p| still_fails(p).then_some(None))
+        self.drive(tests_so_far, max_tests, &mut || false, |p| {
+            still_fails(p).then_some(None)
+        })
     }
 
     /// [`run`](Self::run) with a test that says when the candidate failed (`None`: it did
@@ -339,24 +351,44 @@ impl PlanSearch {
         self,
         tests_so_far: usize,
         max_tests: usize,
-        mut failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
+        failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
     ) -> PlanShrink {
-        self.drive(tests_so_far, max_tests, |p| failed_at(p).map(Some))
+        self.run_timed_until(tests_so_far, max_tests, || false, failed_at)
     }
 
-    /// The loop of [`run`](Self::run) and [`run_timed`](Self::run_timed): `test` says whether
-    /// the candidate failed and, if known, when.
+    /// [`run_timed`](Self::run_timed) with a second budget: before each test `out_of_time` is
+    /// asked whether to stop (a caller's deadline; the search itself reads no clock, so given
+    /// the same answers it makes the same candidates).
+    pub fn run_timed_until(
+        self,
+        tests_so_far: usize,
+        max_tests: usize,
+        mut out_of_time: impl FnMut() -> bool,
+        mut failed_at: impl FnMut(&FaultPlan) -> Option<Instant>,
+    ) -> PlanShrink {
+        self.drive(tests_so_far, max_tests, &mut out_of_time, |p| {
+            failed_at(p).map(Some)
+        })
+    }
+
+    /// The loop of [`run`](Self::run) and [`run_timed_until`](Self::run_timed_until): `test`
+    /// says whether the candidate failed and, if known, when.
     fn drive(
         mut self,
         tests_so_far: usize,
         max_tests: usize,
+        out_of_time: &mut dyn FnMut() -> bool,
         mut test: impl FnMut(&FaultPlan) -> Option<Option<Instant>>,
     ) -> PlanShrink {
         let mut tests = tests_so_far;
-        let mut exhausted = false;
+        let (mut exhausted, mut late) = (false, false);
         while let Some(candidate) = self.propose() {
             if tests >= max_tests {
                 exhausted = true;
+                break;
+            }
+            if out_of_time() {
+                (exhausted, late) = (true, true);
                 break;
             }
             tests += 1;
@@ -366,7 +398,10 @@ impl PlanSearch {
                 None => self.reject(),
             }
         }
-        self.outcome(tests, exhausted)
+        PlanShrink {
+            out_of_time: late,
+            ..self.outcome(tests, exhausted)
+        }
     }
 
     /// A sweep of single removals.
@@ -591,85 +626,6 @@ impl PlanSearch {
             return;
         }
     }
-
-    /// The fault kinds of the accepted plan, the most frequent first (ties in kind order).
-    fn kinds_by_count(&self) -> Vec<crate::fault::FaultKind> {
-        let mut counts: std::collections::BTreeMap<crate::fault::FaultKind, usize> =
-            std::collections::BTreeMap::new();
-        for a in &self.accepted.actions {
-            *counts.entry(a.fault.kind()).or_default() += 1;
-        }
-        let mut kinds: Vec<_> = counts.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        kinds.into_iter().map(|(k, _)| k).collect()
-    }
-
-    /// The earliest and the latest start among the accepted actions (none if there are none).
-    fn start_span(&self) -> Option<(Instant, Instant)> {
-        let starts = self.accepted.actions.iter().map(|a| a.at);
-        Some((starts.clone().min()?, starts.max()?))
-    }
-
-    /// The indexes of the accepted actions that start in the last `1 / 2^k` of the span from
-    /// the first action's start to the failure (or, not knowing it, the last action's start).
-    fn recent(&self, k: u32) -> Vec<usize> {
-        let actions = &self.accepted.actions;
-        let Some((first, last)) = self.start_span() else {
-            return Vec::new();
-        };
-        let end = self.failed_at.unwrap_or(last).max(first);
-        let from = end.0 - ((end.0 - first.0) >> k);
-        (0..actions.len()).filter(|&j| actions[j].at.0 >= from).collect()
-    }
-
-    /// The hosts the accepted plan's faults name, the most named first (ties by host), each
-    /// named by at least 1 / [`HOST_SHARE`](Self::HOST_SHARE) of them.
-    fn hosts_by_count(&self) -> Vec<HostId> {
-        let mut counts: std::collections::BTreeMap<HostId, usize> = std::collections::BTreeMap::new();
-        for a in &self.accepted.actions {
-            for h in a.fault.hosts() {
-                *counts.entry(h).or_default() += 1;
-            }
-        }
-        let mut hosts: Vec<_> = counts.into_iter().collect();
-        hosts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        // A host named by few faults is left to the finer stages (and the stage stays short:
-        // few hosts hold a 1/HOST_SHARE share each).
-        let least = (self.accepted.actions.len() / Self::HOST_SHARE).max(2);
-        hosts
-            .into_iter()
-            .filter(|&(_, n)| n >= least)
-            .map(|(h, _)| h)
-            .collect()
-    }
-
-    /// The indexes of the accepted actions that do not start in window `i` of `n` equal
-    /// windows of the span from the first action's start to the last one's.
-    fn outside_window(&self, n: usize, i: usize) -> Vec<usize> {
-        let actions = &self.accepted.actions;
-        let Some((first, last)) = self.start_span() else {
-            return Vec::new();
-        };
-        let span = u128::from(last.0 - first.0) + 1;
-        let window = |at: Instant| (u128::from(at.0 - first.0) * n as u128 / span) as usize;
-        (0..actions.len())
-            .filter(|&j| window(actions[j].at) != i)
-            .collect()
-    }
-
-    /// The accepted plan with only the actions at `indexes` (ascending).
-    fn subset(&self, indexes: &[usize]) -> Pending {
-        Pending {
-            plan: FaultPlan {
-                actions: indexes
-                    .iter()
-                    .map(|&i| self.accepted.actions[i].clone())
-                    .collect(),
-                heal_at: self.accepted.heal_at,
-            },
-            origin: indexes.iter().map(|&i| self.origin[i]).collect(),
-        }
-    }
 }
 
 /// Shrinks `plan` while `still_fails` holds (see the module docs), spending at most
@@ -695,10 +651,31 @@ pub fn shrink_plan_before(
     hosts: &[HostSpec],
     failed_at: Instant,
     max_tests: usize,
+    still_fails: impl FnMut(&FaultPlan) -> Option<Instant>,
+) -> Result<PlanShrink, ShrinkError> {
+    shrink_plan_before_until(plan, hosts, failed_at, max_tests, || false, still_fails)
+}
+
+/// [`shrink_plan_before`] with a second budget: before each test `out_of_time` is asked
+/// whether to stop (the caller's deadline), and the outcome says whether it did
+/// ([`PlanShrink::out_of_time`]). Stopped before any test, the outcome is the plan itself,
+/// not checked to fail.
+pub fn shrink_plan_before_until(
+    plan: &FaultPlan,
+    hosts: &[HostSpec],
+    failed_at: Instant,
+    max_tests: usize,
+    mut out_of_time: impl FnMut() -> bool,
     mut still_fails: impl FnMut(&FaultPlan) -> Option<Instant>,
 ) -> Result<PlanShrink, ShrinkError> {
     let max_tests = max_tests.max(1);
     let mut search = PlanSearch::new(plan.clone(), hosts).failed_at(failed_at);
+    if out_of_time() {
+        return Ok(PlanShrink {
+            out_of_time: true,
+            ..search.outcome(0, true)
+        });
+    }
     let mut tests = 0;
     // The first candidate is the cut when it drops anything, else the search's first removal
     // (which stays pending for the loop below).
@@ -710,7 +687,7 @@ pub fn shrink_plan_before(
         tests += 1;
         if let Some(t) = still_fails(&cut) {
             search.keep_failed_at(t);
-            return Ok(search.run_timed(tests, max_tests, still_fails));
+            return Ok(search.run_timed_until(tests, max_tests, out_of_time, still_fails));
         }
         search.reject();
     }
@@ -718,213 +695,7 @@ pub fn shrink_plan_before(
     if still_fails(plan).is_none() {
         return Err(ShrinkError::DoesNotFail);
     }
-    Ok(search.run_timed(tests, max_tests, still_fails))
-}
-
-/// The same fault lasting `d` instead (`None` for faults without a duration).
-pub fn with_duration(fault: &Fault, d: Duration) -> Option<Fault> {
-    let mut f = fault.clone();
-    *f.duration_mut()? = d;
-    Some(f)
-}
-
-/// The same role-targeted fault aimed at `target` instead (other faults unchanged).
-fn with_target(fault: &Fault, new: RoleTarget) -> Fault {
-    let mut f = fault.clone();
-    match &mut f {
-        Fault::CrashRole { target, .. }
-        | Fault::PauseRole { target, .. }
-        | Fault::KillRole { target, .. }
-        | Fault::IsolateRole { target, .. }
-        | Fault::DegradeRole { target, .. } => *target = new,
-        _ => {}
-    }
-    f
-}
-
-/// The one-step simplifications of `fault` on a topology of `hosts`, most drastic first. Each
-/// strictly decreases a measure (partition shape, hosts named, a duration or magnitude), so
-/// shrinking terminates.
-pub fn simplifications(fault: &Fault, hosts: &[HostSpec]) -> Vec<Fault> {
-    let mut out = Vec::new();
-    match fault {
-        Fault::Partition { partition, duration } => {
-            for p in simpler_partitions(partition, hosts) {
-                out.push(Fault::Partition {
-                    partition: p,
-                    duration: *duration,
-                });
-            }
-        }
-        Fault::KillProcess {
-            host,
-            process_index,
-            down_for,
-        } => {
-            // Lower indexes first; a small index names the same process whatever the count.
-            for i in 0..(*process_index).min(4) {
-                out.push(Fault::KillProcess {
-                    host: *host,
-                    process_index: i,
-                    down_for: *down_for,
-                });
-            }
-        }
-        Fault::SlowLink {
-            from,
-            to,
-            factor,
-            duration,
-        } if *factor > 2 => out.push(Fault::SlowLink {
-            from: *from,
-            to: *to,
-            factor: (*factor / 2).max(2),
-            duration: *duration,
-        }),
-        Fault::SlowDisk {
-            host,
-            factor,
-            duration,
-        } if *factor > 2 => out.push(Fault::SlowDisk {
-            host: *host,
-            factor: (*factor / 2).max(2),
-            duration: *duration,
-        }),
-        Fault::ClockJump { host, delta_ns } if delta_ns.unsigned_abs() >= 2 * PlanSearch::DURATION_MIN.0 => {
-            out.push(Fault::ClockJump {
-                host: *host,
-                delta_ns: delta_ns / 2,
-            });
-        }
-        Fault::ClockDrift {
-            host,
-            drift_ppm,
-            duration,
-        } if drift_ppm.unsigned_abs() >= 2 => out.push(Fault::ClockDrift {
-            host: *host,
-            drift_ppm: drift_ppm / 2,
-            duration: *duration,
-        }),
-        Fault::NetworkChaos { chaos, duration } => {
-            let quieter = |f: fn(&mut NetworkChaos)| {
-                let mut c = *chaos;
-                f(&mut c);
-                Fault::NetworkChaos {
-                    chaos: c,
-                    duration: *duration,
-                }
-            };
-            if chaos.loss > 0.0 {
-                out.push(quieter(|c| c.loss = 0.0));
-            }
-            if chaos.duplicate > 0.0 {
-                out.push(quieter(|c| c.duplicate = 0.0));
-            }
-            if chaos.reorder > 0.0 {
-                out.push(quieter(|c| c.reorder = 0.0));
-            }
-        }
-        _ => {}
-    }
-    if let Some(target) = fault.target() {
-        // A crash of a role's host becomes a kill of its process (no disk loss, others on the
-        // host live); then a share of the role becomes one random player, and a random
-        // player the first one (no draw at all).
-        if let Fault::CrashRole { target, down_for } = fault {
-            out.push(Fault::KillRole {
-                target: target.clone(),
-                down_for: *down_for,
-            });
-        }
-        let simpler_pick = match target.pick {
-            Pick::Percent(_) => Some(Pick::Random),
-            Pick::Random => Some(Pick::First),
-            Pick::First => None,
-        };
-        if let Some(pick) = simpler_pick {
-            out.push(with_target(
-                fault,
-                RoleTarget {
-                    role: target.role.clone(),
-                    pick,
-                },
-            ));
-        }
-    }
-    if let Some(d) = fault.duration() {
-        let half = Duration(d.0 / 2);
-        if half >= PlanSearch::DURATION_MIN {
-            out.push(with_duration(fault, half).expect("the fault has a duration"));
-        }
-    }
-    out
-}
-
-/// Simpler partitions: a simpler shape first, then the same shape naming fewer hosts.
-fn simpler_partitions(partition: &Partition, hosts: &[HostSpec]) -> Vec<Partition> {
-    let without = |side: &[HostId], i: usize| -> Vec<HostId> {
-        let mut s = side.to_vec();
-        s.remove(i);
-        s
-    };
-    let mut out = Vec::new();
-    match partition {
-        Partition::Isolate { .. } => {}
-        Partition::Halves { side } => {
-            out.extend(side.iter().map(|&host| Partition::Isolate { host }));
-            if side.len() >= 2 {
-                out.extend((0..side.len()).map(|i| Partition::Halves {
-                    side: without(side, i),
-                }));
-            }
-        }
-        Partition::OneWay { from, to } => {
-            if from.len() >= 2 {
-                out.extend((0..from.len()).map(|i| Partition::OneWay {
-                    from: without(from, i),
-                    to: to.clone(),
-                }));
-            }
-            if to.len() >= 2 {
-                out.extend((0..to.len()).map(|i| Partition::OneWay {
-                    from: from.clone(),
-                    to: without(to, i),
-                }));
-            }
-        }
-        Partition::Bridge { left, right, bridge } => {
-            // Without the bridge host's double role: left against everyone else.
-            if !left.is_empty() {
-                out.push(Partition::Halves { side: left.clone() });
-            }
-            if left.len() >= 2 {
-                out.extend((0..left.len()).map(|i| Partition::Bridge {
-                    left: without(left, i),
-                    right: right.clone(),
-                    bridge: *bridge,
-                }));
-            }
-            if right.len() >= 2 {
-                out.extend((0..right.len()).map(|i| Partition::Bridge {
-                    left: left.clone(),
-                    right: without(right, i),
-                    bridge: *bridge,
-                }));
-            }
-        }
-        Partition::Zone { zone } => {
-            let side: Vec<HostId> = hosts
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.zone.as_deref() == Some(zone.as_str()))
-                .map(|(i, _)| HostId(i as u32))
-                .collect();
-            if !side.is_empty() {
-                out.push(Partition::Halves { side });
-            }
-        }
-    }
-    out
+    Ok(search.run_timed_until(tests, max_tests, out_of_time, still_fails))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 use super::*;
 use crate::fault::{FaultProfile, FaultRate};
 use crate::network::Topology;
+use crate::network::{HostId, Partition};
 use crate::rng::Distribution;
 
 /// `n` crashes of hosts 0, 1, 2, ... one per microsecond, each lasting `down_for`.
@@ -697,4 +698,54 @@ fn a_search_out_of_passes_still_sweeps_single_removals() {
     let short = PlanSearch::new(plan(40), &[]).run(0, 5, |c| has(c, 1) && has(c, 30));
     assert!(short.exhausted && !short.minimal, "{short}");
     assert!(!short.to_string().contains("1-minimal"), "{short}");
+}
+
+#[test]
+fn a_time_budget_stops_the_search_where_it_stands() {
+    let original = plan(40);
+    let fails = |p: &FaultPlan| (has(p, 7) && has(p, 30)).then_some(Instant(1 << 30));
+    // Out of time from the start: no test, the plan as it was.
+    let r = shrink_plan_before_until(&original, &[], Instant(1 << 30), 500, || true, fails).unwrap();
+    assert!(r.out_of_time && r.exhausted && !r.minimal);
+    assert_eq!((r.tests, &r.plan), (0, &original));
+    assert!(r.to_string().contains("(time budget exhausted)"), "{r}");
+    // Time for five tests: five, then the best so far, which still fails.
+    let mut asked = 0;
+    let r = shrink_plan_before_until(
+        &original,
+        &[],
+        Instant(1 << 30),
+        500,
+        || {
+            asked += 1;
+            asked > 5
+        },
+        fails,
+    )
+    .unwrap();
+    assert!(r.out_of_time && r.exhausted, "{r}");
+    assert_eq!(r.tests, 5);
+    assert!(fails(&r.plan).is_some());
+    // The same answers, the same search: a deadline never read makes no difference.
+    let unbounded = shrink_plan_before_until(&original, &[], Instant(1 << 30), 500, || false, fails).unwrap();
+    let plain = shrink_plan_before(&original, &[], Instant(1 << 30), 500, fails).unwrap();
+    assert_eq!(unbounded, plain);
+    assert!(!plain.out_of_time && !plain.exhausted && plain.minimal);
+    assert_eq!(plain.plan.actions.len(), 2);
+}
+
+#[test]
+fn a_time_budget_stops_the_workload_search_too() {
+    use crate::shrink::{Knob, shrink_knobs_until};
+    let knobs = [Knob {
+        name: "clients".into(),
+        value: 9,
+        min: 1,
+    }];
+    let r = shrink_knobs_until(&knobs, 100, || true, |_| true);
+    assert!(r.out_of_time && r.exhausted && r.tests == 0 && r.reduced.is_empty());
+    assert!(r.to_string().contains("(time budget exhausted)"), "{r}");
+    let r = shrink_knobs_until(&knobs, 100, || false, |v| v[0] >= 4);
+    assert!(!r.out_of_time && !r.exhausted);
+    assert_eq!(r.knobs[0].value, 4);
 }

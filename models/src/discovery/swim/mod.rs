@@ -778,13 +778,17 @@ impl Swim {
         from: u32,
     ) {
         if member == self.me {
-            if !self.leaving && inc >= self.incarnation {
-                self.refute(cx, inc);
+            if !self.leaving {
+                self.answer_accusation(cx, inc);
             }
             return;
         }
         let known = self.members.get(member);
-        if inc < known.incarnation() || !known.status().is_active() {
+        if inc < known.incarnation() {
+            self.correct_stale(cx, member, known);
+            return;
+        }
+        if !known.status().is_active() {
             return;
         }
         if known.status() == Status::Suspect {
@@ -824,13 +828,17 @@ impl Swim {
         from: u32,
     ) {
         if member == self.me {
-            if !self.leaving && from != self.me && inc >= self.incarnation {
-                self.refute(cx, inc);
+            if !self.leaving && from != self.me {
+                self.answer_accusation(cx, inc);
             }
             return;
         }
         let known = self.members.get(member);
-        if inc < known.incarnation() || !known.status().is_active() {
+        if inc < known.incarnation() {
+            self.correct_stale(cx, member, known);
+            return;
+        }
+        if !known.status().is_active() {
             return;
         }
         self.end_suspicion(cx, member);
@@ -842,6 +850,33 @@ impl Swim {
         let now = cx.monotonic();
         self.set_status(member, status, inc, now);
         self.broadcast(cx, self.update(UpdateKind::Dead, member, inc, from));
+    }
+
+    /// Answers a suspicion or death of this member at `accused`: refutes one at its own
+    /// incarnation or later; an older one was already refuted, and is answered only with
+    /// `repeat_refutation` (the current alive message, spread again, no bump).
+    fn answer_accusation<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, accused: Incarnation) {
+        if accused >= self.incarnation {
+            self.refute(cx, accused);
+        } else if self.config.repeat_refutation {
+            cx.count("swim.refutations_repeated", 1);
+            self.broadcast(
+                cx,
+                self.update(UpdateKind::Alive, self.me, self.incarnation, self.me),
+            );
+        }
+    }
+
+    /// With `repeat_refutation`, an accusation older than the alive this member holds for
+    /// `member` spreads that alive again: whoever still spreads the accusation missed it.
+    fn correct_stale<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, member: u32, known: Entry) {
+        if self.config.repeat_refutation && known.status() == Status::Alive {
+            cx.count("swim.refutations_repeated", 1);
+            self.broadcast(
+                cx,
+                self.update(UpdateKind::Alive, member, known.incarnation(), member),
+            );
+        }
     }
 
     /// Answers an accusation at `accused`: a higher incarnation, spread as alive.

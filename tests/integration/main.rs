@@ -29,4 +29,5 @@ mod services_schedule;
 mod set_paths;
 mod shrink_workload;
 mod support;
+mod swim_refutation;
 mod trace;

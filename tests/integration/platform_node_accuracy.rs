@@ -5,7 +5,10 @@
 use crate::support::ruckus;
 
 fn file() -> String {
-    format!("{}/../scenarios/data/platform_no_suspicion.toml", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../scenarios/data/platform_no_suspicion.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 const SEED: &str = "9289464798280533400";
 

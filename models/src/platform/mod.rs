@@ -427,10 +427,11 @@ fn node_accuracy(config: &Config, max: Duration) -> Property<Platform> {
         cursor.set((history.len(), v.now()));
         for e in &history[from..] {
             let Some(consul::ConsulOp::Catalog(raft::Record::Invoke {
-                input: consul::HealthCommand::NodeHealth {
-                    node,
-                    health: consul::Health::Critical,
-                },
+                input:
+                    consul::HealthCommand::NodeHealth {
+                        node,
+                        health: consul::Health::Critical,
+                    },
                 ..
             })) = e.operation.as_consul()
             else {

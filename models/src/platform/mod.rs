@@ -129,9 +129,10 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
         .collect();
     let roster = Rc::new(Roster::new(pool));
     let seeds: Rc<[u32]> = (0..layout.catalog_servers).collect();
+    let swim_config = Rc::new(discovery.swim);
     let member = |i: u32| {
         Swim::new(
-            discovery.swim,
+            Rc::clone(&swim_config),
             discovery.swim_bugs,
             Rc::clone(&roster),
             i,

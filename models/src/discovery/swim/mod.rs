@@ -223,7 +223,9 @@ impl Suspicion {
 /// the cluster size except for push-pull state exchanges.
 #[derive(Clone, Debug)]
 pub struct Swim {
-    config: SwimConfig,
+    /// Shared by every member built from the same `Rc` (read on every message: keeping it out
+    /// of the member's own state keeps that state to fewer cache lines).
+    config: Rc<SwimConfig>,
     bugs: Bugs,
     roster: Rc<Roster>,
     seeds: Rc<[u32]>,
@@ -254,8 +256,15 @@ pub struct Swim {
 }
 
 impl Swim {
-    /// Member `me` of the cluster `roster`, joining through `seeds` (member indices).
-    pub fn new(config: SwimConfig, bugs: Bugs, roster: Rc<Roster>, me: u32, seeds: Rc<[u32]>) -> Swim {
+    /// Member `me` of the cluster `roster`, joining through `seeds` (member indices). Pass
+    /// one `Rc<SwimConfig>` to every member to share it.
+    pub fn new(
+        config: impl Into<Rc<SwimConfig>>,
+        bugs: Bugs,
+        roster: Rc<Roster>,
+        me: u32,
+        seeds: Rc<[u32]>,
+    ) -> Swim {
         assert!(
             me < roster.len(),
             "member {me} outside a roster of {}",
@@ -267,7 +276,7 @@ impl Swim {
         );
         let n = roster.len() as usize;
         Swim {
-            config,
+            config: config.into(),
             bugs,
             seeds,
             me,

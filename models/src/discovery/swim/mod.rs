@@ -84,7 +84,10 @@
 //! state, in the engine's dispatch and queue and in the host state a handler reads
 //! (`Context::degradations`, once per message), and push-pull, whose full-state exchange
 //! carries every member (memberlist's protocol: `n` entries every scaled push-pull interval).
-//! Peak memory of the bench (10,000 members the largest): 199 MB (2.24 GB before).
+//! Peak memory of the bench (10,000 members the largest): 199 MB (2.24 GB before). Sharing
+//! the config through one `Rc` (member state from 480 bytes to under 400) and counting
+//! metrics by slot made every size 10-15 % faster (10,000 members: about 3,100 → 2,700-2,900
+//! ns per member per period), the ratio to 100 members unchanged at 2.4-2.8x.
 
 //! ## Tuning: probe interval x suspicion multiplier x loss
 //!

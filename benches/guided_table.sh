@@ -25,7 +25,7 @@ if [ ${#bugs[@]} -eq 0 ]; then
         scheduler_applier_trusts_snapshot scheduler_evals_in_leader_memory
         scheduler_fixed_heartbeat_ttl scheduler_lost_allocs_not_replaced
         scheduler_reschedule_without_backoff scheduler_update_ignores_max_parallel
-        swim_no_incarnation_bump)
+        swim_no_incarnation_bump swim_no_suspicion)
 fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

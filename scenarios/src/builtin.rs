@@ -44,6 +44,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "swim_no_incarnation_bump",
         include_str!("../data/swim_no_incarnation_bump.toml"),
     ),
+    (
+        "swim_no_suspicion",
+        include_str!("../data/swim_no_suspicion.toml"),
+    ),
     ("scheduler", include_str!("../data/scheduler.toml")),
     (
         "scheduler_applier_trusts_snapshot",

@@ -98,7 +98,7 @@ pub use fault::{
     ClockSkew, Fault, FaultAction, FaultKind, FaultPlan, FaultProfile, FaultRate, InstanceKiller,
     LatencyMonkey, LeaderCrash, Pick, RoleAction, RoleFaultRate, RoleTarget, ZoneOutage, ZonePartition,
 };
-pub use metrics::{FaultWindow, Metrics};
+pub use metrics::{CounterId, Counters, FaultWindow, Metrics};
 pub use model::{Model, Simulation};
 pub use network::{HostId, HostSpec, Network, NetworkChaos, Partition, Topology};
 pub use operation::{OperationOutcome, OperationSpan};

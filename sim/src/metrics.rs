@@ -53,24 +53,145 @@ impl FaultWindow {
 /// Counters and sample sets, keyed by name and kept in sorted order for stable reports.
 ///
 /// Metrics are outside the fingerprint: recording more of them never changes a run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Metrics {
-    counters: BTreeMap<String, u64>,
+    /// Counter name to its slot in `values` (sorted, for reports).
+    counter_slots: BTreeMap<String, u32>,
+    /// Counter values by slot, and each slot's name (to confirm a cache hit).
+    values: Vec<u64>,
+    slot_names: Vec<String>,
+    /// Recently counted names by address: most counts name a string literal, so the same
+    /// address finds the slot without a search of the names.
+    recent: RecentNames,
     samples: BTreeMap<String, Vec<u64>>,
     timed: BTreeMap<String, Vec<(Instant, u64)>>,
     marks: Vec<(Instant, String)>,
     faults: Vec<FaultWindow>,
 }
 
+/// Two metrics are equal when they hold the same figures, whatever order counters were
+/// first counted in.
+impl PartialEq for Metrics {
+    fn eq(&self, other: &Self) -> bool {
+        self.counters().iter().eq(other.counters().iter())
+            && self.samples == other.samples
+            && self.timed == other.timed
+            && self.marks == other.marks
+            && self.faults == other.faults
+    }
+}
+
+const RECENT: usize = 64;
+
+/// A direct-mapped cache from a name's address and length to its counter slot. A hit is
+/// confirmed by comparing the name, so a string freed and another allocated at the same
+/// address cannot count into the wrong counter; it only changes speed, never a figure.
+#[derive(Clone)]
+struct RecentNames([(usize, usize, u32); RECENT]);
+
+impl Default for RecentNames {
+    fn default() -> Self {
+        RecentNames([(0, 0, 0); RECENT])
+    }
+}
+
+impl std::fmt::Debug for RecentNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecentNames")
+    }
+}
+
+impl RecentNames {
+    fn key(name: &str) -> (usize, usize, usize) {
+        let address = name.as_ptr() as usize;
+        let slot = ((address >> 3) ^ (address >> 9) ^ name.len()) % RECENT;
+        (address, name.len(), slot)
+    }
+}
+
+/// A counter registered once ([`Metrics::counter_id`]) and counted by index
+/// ([`Metrics::count_id`]), for hot paths that would rather not look a name up each time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CounterId(u32);
+
+/// The counters of a [`Metrics`], sorted by name.
+#[derive(Clone, Copy)]
+pub struct Counters<'a> {
+    slots: &'a BTreeMap<String, u32>,
+    values: &'a [u64],
+}
+
+impl<'a> Counters<'a> {
+    /// Each counter's name and value, sorted by name.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'a String, &'a u64)> + 'a {
+        let values = self.values;
+        self.slots
+            .iter()
+            .map(move |(name, &slot)| (name, &values[slot as usize]))
+    }
+    /// A counter's value, if it was ever counted.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.slots.get(name).map(|&slot| self.values[slot as usize])
+    }
+    /// Whether counter `name` was ever counted (even by zero).
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.slots.contains_key(name)
+    }
+    /// How many counters there are.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    /// Whether no counter was ever counted.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for Counters<'a> {
+    type Item = (&'a String, &'a u64);
+    type IntoIter = Box<dyn Iterator<Item = (&'a String, &'a u64)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl std::fmt::Debug for Counters<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 impl Metrics {
     /// Adds `delta` to counter `name`.
     pub fn count(&mut self, name: &str, delta: u64) {
-        match self.counters.get_mut(name) {
-            Some(c) => *c += delta,
-            None => {
-                self.counters.insert(name.to_string(), delta);
-            }
+        let (address, len, slot) = RecentNames::key(name);
+        let (a, l, i) = self.recent.0[slot];
+        if a == address && l == len && self.slot_names[i as usize] == name {
+            self.values[i as usize] += delta;
+            return;
         }
+        let i = self.counter_id(name).0;
+        self.recent.0[slot] = (address, len, i);
+        self.values[i as usize] += delta;
+    }
+
+    /// Registers counter `name` (at zero, so it is reported even if never counted again) and
+    /// returns its handle for [`count_id`](Metrics::count_id).
+    pub fn counter_id(&mut self, name: &str) -> CounterId {
+        if let Some(&i) = self.counter_slots.get(name) {
+            return CounterId(i);
+        }
+        let i = u32::try_from(self.values.len()).expect("fewer than 2^32 counters");
+        self.counter_slots.insert(name.to_string(), i);
+        self.slot_names.push(name.to_string());
+        self.values.push(0);
+        CounterId(i)
+    }
+
+    /// Adds `delta` to the counter behind `id` (from this [`Metrics`]'s
+    /// [`counter_id`](Metrics::counter_id)).
+    pub fn count_id(&mut self, id: CounterId, delta: u64) {
+        self.values[id.0 as usize] += delta;
     }
 
     /// Appends one sample to distribution `name`.
@@ -85,12 +206,15 @@ impl Metrics {
 
     /// A counter's value (0 if never counted).
     pub fn counter(&self, name: &str) -> u64 {
-        self.counters.get(name).copied().unwrap_or(0)
+        self.counters().get(name).unwrap_or(0)
     }
 
     /// All counters, sorted by name.
-    pub fn counters(&self) -> &BTreeMap<String, u64> {
-        &self.counters
+    pub fn counters(&self) -> Counters<'_> {
+        Counters {
+            slots: &self.counter_slots,
+            values: &self.values,
+        }
     }
 
     /// A distribution's samples in recording order (empty if none).
@@ -198,6 +322,38 @@ mod tests {
         assert_eq!(m.quantile("lat", 0.99), Some(99));
         assert_eq!(m.quantile("lat", 1.0), Some(100));
         assert_eq!(m.quantile("none", 0.5), None);
+    }
+
+    #[test]
+    fn names_at_a_reused_address_count_into_their_own_counters() {
+        let mut m = Metrics::default();
+        // Each formatted name is freed after counting, so the next one often lands at the
+        // same address with the same length: the cache must not mistake it for the last.
+        for round in 0..3 {
+            for i in 0..50u64 {
+                m.count(&format!("n.{i:02}"), i + round);
+            }
+        }
+        for i in 0..50u64 {
+            assert_eq!(m.counter(&format!("n.{i:02}")), 3 * i + 3, "n.{i:02}");
+        }
+        let names: Vec<&String> = m.counters().iter().map(|(n, _)| n).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by name");
+        assert_eq!(m.counters().len(), 50);
+    }
+
+    #[test]
+    fn a_registered_counter_counts_by_handle_like_by_name() {
+        let mut m = Metrics::default();
+        let id = m.counter_id("sent");
+        assert_eq!(m.counter_id("sent"), id);
+        m.count_id(id, 2);
+        m.count("sent", 3);
+        assert_eq!(m.counter("sent"), 5);
+        let mut by_name = Metrics::default();
+        by_name.count("sent", 5);
+        assert_eq!(m, by_name);
+        assert_eq!(format!("{:?}", m.counters()), "{\"sent\": 5}");
     }
 
     #[test]

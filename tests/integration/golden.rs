@@ -430,6 +430,18 @@ fn swim_no_incarnation_bump() {
 }
 
 #[test]
+fn swim_no_suspicion() {
+    check(
+        "swim_no_suspicion",
+        &[
+            (1, "safety_violation", "2d1fd5096a91b244", 1201),
+            (2, "held", "8af6a71386250eb1", 5380),
+            (3, "held", "dca16b8b35d1b6a8", 5568),
+        ],
+    );
+}
+
+#[test]
 fn every_builtin_scenario_is_pinned() {
     let source = include_str!("golden.rs");
     let missing: Vec<&str> = ruckus_scenarios::builtin::names()

@@ -101,6 +101,14 @@ pub struct Config {
     /// Client requests count towards the summary's figures from this time on (the platform
     /// starts empty: jobs are placed and instances register first).
     pub warmup: Duration,
+    /// The scenario's promise that no fault keeps a node out of reach for longer than this
+    /// (at most half the gossip pool's suspicion floor). With it, property `node_accuracy`
+    /// holds that the catalog never marks a node critical (its agent dead, every instance on it
+    /// out of the listings) unless its host crashed: a node paused or cut off that briefly is
+    /// alive and refutes in time. Unset: the property is off (the chaos family cuts nodes off
+    /// for long).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_outage_max: Option<Duration>,
 }
 
 /// Power of two choices with outlier ejection: 3 failures in a row take a backend out for
@@ -210,6 +218,7 @@ impl Default for Config {
             resolve_every: Duration::from_secs(1),
             slo: Slo::default(),
             warmup: Duration::from_secs(20),
+            node_outage_max: None,
         }
     }
 }
@@ -386,6 +395,16 @@ impl Config {
         }
         if self.resolve_every == Duration::ZERO || self.slo.window == Duration::ZERO {
             return Err("resolve_every and slo.window must be positive".into());
+        }
+        if let Some(max) = self.node_outage_max {
+            let d = self.discovery_config();
+            let pool = d.raft.servers + self.scheduler.nodes;
+            let floor = d.swim.suspicion_timeout_min(pool);
+            if max.as_nanos() * 2 > floor.as_nanos() {
+                return Err(format!(
+                    "node_outage_max ({max}) must be at most half the gossip pool's suspicion floor ({floor}) for node_accuracy to be a fair promise"
+                ));
+            }
         }
         if !(0.0..=1.0).contains(&self.slo.success_rate) {
             return Err(format!(

@@ -129,9 +129,10 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
         .collect();
     let roster = Rc::new(Roster::new(pool));
     let seeds: Rc<[u32]> = (0..layout.catalog_servers).collect();
+    let swim_config = Rc::new(discovery.swim);
     let member = |i: u32| {
         Swim::new(
-            discovery.swim,
+            Rc::clone(&swim_config),
             discovery.swim_bugs,
             Rc::clone(&roster),
             i,
@@ -390,6 +391,9 @@ pub fn properties(config: &Config) -> Vec<Property<Platform>> {
             Ok(())
         },
     ));
+    if let Some(max) = config.node_outage_max {
+        props.push(node_accuracy(config, max));
+    }
     let blast = config.clone();
     let progress = Cell::new((SloProgress::default(), Instant::ZERO));
     props.push(Property::always_every(
@@ -406,6 +410,49 @@ pub fn properties(config: &Config) -> Vec<Property<Platform>> {
         },
     ));
     props
+}
+
+/// `node_accuracy` (with `node_outage_max`): the catalog leader never starts marking a node
+/// critical while the node's host is up and has never crashed. Judged on the marks' Raft
+/// invocations in the history, so one that the node clears a moment later still counts: its
+/// instances left the listings meanwhile.
+fn node_accuracy(config: &Config, max: Duration) -> Property<Platform> {
+    let layout = config.layout();
+    let cursor = Cell::new((0usize, Instant::ZERO));
+    Property::always("node_accuracy", move |v: &View<'_, Platform>| {
+        let history = v.history();
+        let (mut from, last) = cursor.get();
+        if v.now() < last || from > history.len() {
+            from = 0; // the closure reused in a new run
+        }
+        cursor.set((history.len(), v.now()));
+        for e in &history[from..] {
+            let Some(consul::ConsulOp::Catalog(raft::Record::Invoke {
+                input:
+                    consul::HealthCommand::NodeHealth {
+                        node,
+                        health: consul::Health::Critical,
+                    },
+                ..
+            })) = e.operation.as_consul()
+            else {
+                continue;
+            };
+            let host = layout.node_host(*node);
+            let crashed = v
+                .metrics()
+                .fault_windows()
+                .iter()
+                .any(|w| w.kind == FaultKind::Crash && w.hosts.contains(&host));
+            if v.host_up(host) && !crashed {
+                return Err(format!(
+                    "the catalog marked node {node} (h{}) critical at {}, deregistering its instances, though its host never crashed and no fault kept it out of reach for longer than {max}",
+                    host.0, e.time
+                ));
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Outages seen by the clients: `window`-long buckets from `from` whose success rate is below

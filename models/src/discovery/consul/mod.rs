@@ -481,9 +481,10 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
     let server_pids: Rc<[ProcessId]> = members.iter().copied().collect();
     let roster = Rc::new(Roster::new((0..config.pool_members()).map(ProcessId).collect()));
     let seeds: Rc<[u32]> = (0..servers).collect();
+    let swim_config = Rc::new(config.swim);
     let member = |i: u32| {
         Swim::new(
-            config.swim,
+            Rc::clone(&swim_config),
             config.swim_bugs,
             Rc::clone(&roster),
             i,

@@ -65,6 +65,13 @@ pub struct SwimConfig {
     pub lifeguard: bool,
     /// Largest local health multiplier (memberlist `AwarenessMaxMultiplier`).
     pub awareness_max_multiplier: u32,
+    /// A member that hears a suspicion or death older than the alive it holds (about itself
+    /// or another member) spreads that alive again: the accuser evidently missed the
+    /// refutation. Not in memberlist, which ignores stale accusations, so a refutation whose
+    /// few retransmits went into a partition, or simply missed the accuser, is lost until a
+    /// push-pull, and the accuser's suspicion can run out on a live member
+    /// (`swim_no_suspicion` shows it). Off: memberlist's behaviour.
+    pub repeat_refutation: bool,
     /// How probe targets are chosen.
     pub target_selection: TargetSelection,
     /// Start the first probe round at a random offset within one interval (memberlist
@@ -95,6 +102,7 @@ impl Default for SwimConfig {
             join_retry_interval: Duration::from_secs(1),
             lifeguard: true,
             awareness_max_multiplier: 8,
+            repeat_refutation: false,
             target_selection: TargetSelection::RoundRobin,
             stagger: true,
             packet_bytes_max: 1_400,

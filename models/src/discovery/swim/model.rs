@@ -404,8 +404,15 @@ pub fn setup(sim: &mut Sim<SwimNode>, config: &Config) {
     let board: Board = (0..n).map(|_| Cell::new(Pulse::default())).collect();
     let live_within = config.swim.gossip_interval * 2;
     let mut first: Option<Swim> = None;
+    let shared = Rc::new(config.swim);
     for i in 0..n {
-        let mut swim = Swim::new(config.swim, config.bugs, Rc::clone(&roster), i, Rc::clone(&seeds));
+        let mut swim = Swim::new(
+            Rc::clone(&shared),
+            config.bugs,
+            Rc::clone(&roster),
+            i,
+            Rc::clone(&seeds),
+        );
         if config.joined {
             swim.assume_joined();
             // Joined members' tables differ only in their own entries: store the rest once.

@@ -1,8 +1,9 @@
 //! The one place that reads the wall clock: timing runs and sweeps for humans.
 //!
-//! Nothing measured here feeds back into a run; it only fills "wall time" and "events per
-//! second" in reports and the sweep progress bar. That is why the determinism lint is allowed
-//! in this module and nowhere else in the crate.
+//! Nothing measured here feeds back into a run; it fills "wall time" and "events per second"
+//! in reports and the sweep progress bar, and tells `ruckus shrink` when its `--max-time` is
+//! spent (asked between re-runs, never inside one). That is why the determinism lint is
+//! allowed in this module and nowhere else in the crate.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 /// A started timer.

@@ -1,21 +1,14 @@
 //! `Config::async_persist`: background syncs, acknowledged only at completion.
 
 use super::*;
-use ruckus_sim::{
-    DiskFaultConfig, FaultPlan, FaultProfile, FaultRate, HostCosts, Limits, RunReport, SimConfig, Verdict,
-};
+use ruckus_sim::{DiskFaultConfig, FaultProfile, FaultRate, HostCosts, RunReport, SimConfig, Verdict};
 
 /// A Raft run whose every host's disk syncs take `disk` (none: instant).
 fn build(config: &Config, seed: u64, profile: &FaultProfile, disk: Option<Distribution>) -> Sim<Raft> {
-    let horizon = Duration::from_secs(8);
     let mut sim_config = SimConfig::with_seed(seed);
     sim_config.disk_faults = DiskFaultConfig {
         unsynced_loss_probability: 1.0,
         torn_write_probability: 0.0,
-    };
-    sim_config.limits = Limits {
-        horizon,
-        ..Limits::default()
     };
     let mut topology = config.topology();
     for h in 0..config.servers {
@@ -24,18 +17,7 @@ fn build(config: &Config, seed: u64, profile: &FaultProfile, disk: Option<Distri
             disk_sync: disk,
         };
     }
-    let mut sim = Sim::new(sim_config, &topology);
-    setup(&mut sim, config);
-    for p in properties(config) {
-        sim.add_property(p);
-    }
-    let plan = if profile.is_empty() {
-        FaultPlan::none()
-    } else {
-        profile.plan(seed, topology.hosts(), horizon)
-    };
-    sim.set_fault_plan(plan).expect("valid plan");
-    sim
+    super::tests::build_on(sim_config, topology, config, profile, Duration::from_secs(8))
 }
 
 fn async_config() -> Config {

@@ -7,12 +7,29 @@ use ruckus_sim::{
 use std::collections::BTreeMap;
 
 fn build(config: &Config, seed: u64, profile: &FaultProfile, horizon: Duration) -> Sim<Raft> {
-    let mut sim_config = SimConfig::with_seed(seed);
+    build_on(
+        SimConfig::with_seed(seed),
+        config.topology(),
+        config,
+        profile,
+        horizon,
+    )
+}
+
+/// A Raft cluster on `topology` under `sim_config`'s seed and disk faults, every property
+/// checked, `profile`'s plan for the seed over `horizon`.
+pub(super) fn build_on(
+    mut sim_config: SimConfig,
+    topology: Topology,
+    config: &Config,
+    profile: &FaultProfile,
+    horizon: Duration,
+) -> Sim<Raft> {
+    let seed = sim_config.seed;
     sim_config.limits = Limits {
         horizon,
         ..Limits::default()
     };
-    let topology = config.topology();
     let mut sim = Sim::new(sim_config, &topology);
     setup(&mut sim, config);
     for p in properties(config) {

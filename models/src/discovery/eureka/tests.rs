@@ -1,5 +1,6 @@
 use super::*;
-use ruckus_sim::{Fault, FaultAction, FaultPlan, Limits, Partition, RunReport, SimConfig, Verdict};
+use crate::discovery::resolve::ScheduledCrash;
+use ruckus_sim::{Duration, Fault, FaultAction, FaultPlan, Limits, Partition, RunReport, SimConfig, Verdict};
 
 fn build(config: &Config, seed: u64, plan: FaultPlan, horizon: Duration) -> Sim<EurekaNode> {
     let mut sim_config = SimConfig::with_seed(seed);

@@ -12,3 +12,5 @@ pub mod platform;
 pub mod raft;
 pub mod scheduler;
 pub mod services;
+#[cfg(test)]
+mod test_support;

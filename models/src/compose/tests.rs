@@ -1,27 +1,15 @@
 use super::*;
-use ruckus_sim::{
-    FaultPlan, FaultProfile, FaultRate, Limits, RunReport, SimConfig, Verdict, check_determinism,
-};
+use crate::test_support::build_checked;
+use ruckus_sim::{FaultProfile, FaultRate, RunReport, SimConfig, Verdict, check_determinism};
 
 fn build(config: &Config, seed: u64, profile: &FaultProfile, horizon: Duration) -> Sim<Stack> {
-    let mut sim_config = SimConfig::with_seed(seed);
-    sim_config.limits = Limits {
+    build_checked::<CatalogStackModel>(
+        SimConfig::with_seed(seed),
+        config.topology(),
+        config,
+        profile,
         horizon,
-        ..Limits::default()
-    };
-    let topology = config.topology();
-    let mut sim = Sim::new(sim_config, &topology);
-    setup(&mut sim, config);
-    for p in properties(config) {
-        sim.add_property(p);
-    }
-    let plan = if profile.is_empty() {
-        FaultPlan::none()
-    } else {
-        profile.plan(seed, topology.hosts(), horizon)
-    };
-    sim.set_fault_plan(plan).expect("valid plan");
-    sim
+    )
 }
 
 fn rate(mean_ms: u64, min_ms: u64, max_ms: u64) -> FaultRate {

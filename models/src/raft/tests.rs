@@ -1,7 +1,8 @@
 use super::*;
+use crate::test_support::build_checked;
 use ruckus_sim::shrink::{PlanShrink, shrink_plan};
 use ruckus_sim::{
-    Fault, FaultAction, FaultPlan, FaultProfile, FaultRate, Limits, Partition, RunReport, SimConfig, Verdict,
+    Fault, FaultAction, FaultPlan, FaultProfile, FaultRate, Partition, RunReport, SimConfig, Verdict,
     check_determinism,
 };
 use std::collections::BTreeMap;
@@ -19,29 +20,13 @@ fn build(config: &Config, seed: u64, profile: &FaultProfile, horizon: Duration) 
 /// A Raft cluster on `topology` under `sim_config`'s seed and disk faults, every property
 /// checked, `profile`'s plan for the seed over `horizon`.
 pub(super) fn build_on(
-    mut sim_config: SimConfig,
+    sim_config: SimConfig,
     topology: Topology,
     config: &Config,
     profile: &FaultProfile,
     horizon: Duration,
 ) -> Sim<Raft> {
-    let seed = sim_config.seed;
-    sim_config.limits = Limits {
-        horizon,
-        ..Limits::default()
-    };
-    let mut sim = Sim::new(sim_config, &topology);
-    setup(&mut sim, config);
-    for p in properties(config) {
-        sim.add_property(p);
-    }
-    let plan = if profile.is_empty() {
-        FaultPlan::none()
-    } else {
-        profile.plan(seed, topology.hosts(), horizon)
-    };
-    sim.set_fault_plan(plan).expect("valid plan");
-    sim
+    build_checked::<RaftModel>(sim_config, topology, config, profile, horizon)
 }
 
 fn run(config: &Config, seed: u64, profile: &FaultProfile, horizon: Duration) -> RunReport {

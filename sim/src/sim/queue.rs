@@ -310,6 +310,8 @@ const SMALL_BUCKET: usize = 32;
 /// stable radix sort on the time within the bucket (18 bits, two passes) orders them exactly by
 /// (time, sequence); a slot that also took refiled events (filed earlier, further ahead) is
 /// sorted on full (time, sequence, position) keys.
+// Out of line: the small-bucket path of `advance` is the hot one at small scales.
+#[inline(never)]
 fn order_by_keys<P: Process>(slot: &mut Vec<Event<P>>, run: &mut Vec<Event<P>>, keys: &mut Keys) {
     debug_assert!(run.is_empty());
     if slot.len() > u32::MAX as usize {

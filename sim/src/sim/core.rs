@@ -45,6 +45,20 @@ pub(crate) struct Event<P: Process> {
     pub(crate) payload: Payload<P>,
 }
 
+impl<P: Process> Event<P> {
+    /// A placeholder left where an event was moved out of a vector that is cleared next.
+    #[inline]
+    pub(crate) fn filler() -> Self {
+        Event {
+            time: Instant::ZERO,
+            seq: 0,
+            target: 0,
+            incarnation: 0,
+            payload: Payload::Heal,
+        }
+    }
+}
+
 impl<P: Process> PartialEq for Event<P> {
     fn eq(&self, other: &Self) -> bool {
         (self.time, self.seq) == (other.time, other.seq)

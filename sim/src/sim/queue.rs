@@ -65,6 +65,8 @@ pub(crate) struct EventQueue<P: Process> {
     current: u64,
     /// Events in the wheel (not counting `run` and `late`).
     in_wheel: usize,
+    /// Scratch for ordering a large bucket.
+    keys: Keys,
 }
 
 #[inline]
@@ -91,6 +93,7 @@ impl<P: Process> EventQueue<P> {
             occupied: [0; LEVELS],
             current: 0,
             in_wheel: 0,
+            keys: Keys::default(),
         }
     }
 
@@ -229,12 +232,17 @@ impl<P: Process> EventQueue<P> {
                 self.occupied0[parity] &= !(1 << bit);
                 self.current = (self.current & !(SLOTS as u64 - 1)) | bit;
                 let index = parity * SLOTS + bit as usize;
-                std::mem::swap(&mut self.run, &mut self.slots[index]);
-                self.in_wheel -= self.run.len();
-                if self.run.is_empty() {
+                let n = self.slots[index].len();
+                if n == 0 {
                     continue;
                 }
-                sort_latest_first(&mut self.run);
+                self.in_wheel -= n;
+                if n <= SMALL_BUCKET {
+                    std::mem::swap(&mut self.run, &mut self.slots[index]);
+                    sort_latest_first(&mut self.run);
+                } else {
+                    order_by_keys(&mut self.slots[index], &mut self.run, &mut self.keys);
+                }
                 return true;
             }
             let next = (self.current >> LEVEL_BITS) + 1;
@@ -290,9 +298,112 @@ impl<P: Process> EventQueue<P> {
     }
 }
 
-/// Sorts a bucket's events latest first by (time, sequence). Buckets hold a handful of events at
-/// small scales, where an insertion sort on the packed key beats the library's general sort
-/// (which showed as 6% of a 5-host pingpong run); large buckets go to the library's.
+/// Buckets up to this size are sorted in place; larger ones (pingpong at 500 hosts: ~240
+/// events a bucket; at 10,000: ~4,800) through [`order_by_keys`].
+const SMALL_BUCKET: usize = 32;
+
+/// Moves a large bucket's events from `slot` into the empty `run`, latest first by (time,
+/// sequence), leaving `slot` empty with its allocation. The events are ordered through keys
+/// rather than sorted in place: at 10,000 hosts a bucket holds thousands of events, and sorting
+/// them in place moved each 56-byte event a dozen times (a quarter of a 10,000-host pingpong
+/// run's samples; ordering the keys is ~10%); here each moves once. A slot filled only by direct pushes holds its events in sequence order, so a
+/// stable radix sort on the time within the bucket (18 bits, two passes) orders them exactly by
+/// (time, sequence); a slot that also took refiled events (filed earlier, further ahead) is
+/// sorted on full (time, sequence, position) keys.
+// Out of line: the small-bucket path of `advance` is the hot one at small scales.
+#[inline(never)]
+fn order_by_keys<P: Process>(slot: &mut Vec<Event<P>>, run: &mut Vec<Event<P>>, keys: &mut Keys) {
+    debug_assert!(run.is_empty());
+    if slot.len() > u32::MAX as usize {
+        // Beyond the keys' position field (never in practice: 200 GB of events in one bucket).
+        std::mem::swap(run, slot);
+        run.sort_unstable_by_key(|e| std::cmp::Reverse((e.time, e.seq)));
+        return;
+    }
+    let within = (1u64 << BUCKET_BITS) - 1;
+    let in_sequence = slot.windows(2).all(|w| w[0].seq < w[1].seq);
+    run.reserve(slot.len());
+    if in_sequence {
+        // (time within the bucket: 18 bits, position: 32).
+        keys.short.clear();
+        keys.short.extend(
+            slot.iter()
+                .enumerate()
+                .map(|(i, e)| ((e.time.0 & within) << 32) | i as u64),
+        );
+        if keys.short.len() >= RADIX_FROM {
+            radix_sort_by_time(&mut keys.short, &mut keys.spare);
+        } else {
+            // Positions are unique, so this is the same order.
+            keys.short.sort_unstable();
+        }
+        for &key in keys.short.iter().rev() {
+            run.push(std::mem::replace(&mut slot[key as u32 as usize], Event::filler()));
+        }
+    } else {
+        // (time within the bucket: 18 bits, sequence: 64, position: 32): unique.
+        keys.long.clear();
+        keys.long.extend(
+            slot.iter()
+                .enumerate()
+                .map(|(i, e)| (u128::from(e.time.0 & within) << 96) | (u128::from(e.seq) << 32) | i as u128),
+        );
+        keys.long.sort_unstable();
+        for &key in keys.long.iter().rev() {
+            run.push(std::mem::replace(&mut slot[key as u32 as usize], Event::filler()));
+        }
+    }
+    slot.clear();
+}
+
+/// Scratch for [`order_by_keys`], kept for its allocations.
+#[derive(Default)]
+struct Keys {
+    short: Vec<u64>,
+    spare: Vec<u64>,
+    long: Vec<u128>,
+}
+
+/// Buckets of at least this many events in sequence order are radix sorted (below, the
+/// counting passes' fixed cost is more than a comparison sort's).
+const RADIX_FROM: usize = 256;
+
+/// Bits of the time within a bucket per radix pass (two passes cover `BUCKET_BITS`).
+const RADIX_BITS: u32 = BUCKET_BITS.div_ceil(2);
+
+/// Sorts `(time within the bucket << 32) | position` keys by time, stably (equal times keep
+/// their order), in two counting passes.
+fn radix_sort_by_time(keys: &mut Vec<u64>, spare: &mut Vec<u64>) {
+    const DIGITS: usize = 1 << RADIX_BITS;
+    let mask = DIGITS as u64 - 1;
+    let digit = |k: u64, pass: u32| ((k >> (32 + pass * RADIX_BITS)) & mask) as usize;
+    let mut counts = [[0u32; DIGITS]; 2];
+    for &k in keys.iter() {
+        counts[0][digit(k, 0)] += 1;
+        counts[1][digit(k, 1)] += 1;
+    }
+    spare.clear();
+    spare.resize(keys.len(), 0);
+    for pass in 0..2 {
+        // Each digit's first place: the counts before it.
+        let mut at = 0;
+        for c in counts[pass].iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for &k in keys.iter() {
+            let d = digit(k, pass as u32);
+            spare[counts[pass][d] as usize] = k;
+            counts[pass][d] += 1;
+        }
+        std::mem::swap(keys, spare);
+    }
+}
+
+/// Sorts a small bucket's events latest first by (time, sequence): an insertion sort on the
+/// packed key, which beats the library's general sort on a handful (the library's showed as 6%
+/// of a 5-host pingpong run).
 #[inline]
 fn sort_latest_first<P: Process>(run: &mut [Event<P>]) {
     let key = |e: &Event<P>| (u128::from(e.time.0) << 64) | u128::from(e.seq);
@@ -423,6 +534,70 @@ mod tests {
             assert_eq!(order, [4, 1, 5, 6, 2, 7], "first block at {first}");
             assert_eq!(queue.len(), 0);
         }
+    }
+
+    /// Buckets of hundreds of events, many at equal times. Even rounds file events far ahead
+    /// (an upper level), step to the block before theirs, then push more into the same buckets
+    /// (level 0's next block), so entering the block appends the older, refiled events after
+    /// newer ones: out of sequence order. Odd rounds push straight into one bucket (in sequence
+    /// order, radix sorted). Both must pop in the order of one binary heap.
+    #[test]
+    fn large_buckets_pop_in_the_order_of_one_binary_heap() {
+        let mut queue = EventQueue::<Nothing>::new();
+        let mut reference = BinaryHeap::new();
+        let bucket_ns = 1u64 << BUCKET_BITS;
+        let block_ns = bucket_ns << LEVEL_BITS;
+        let mut seq = 0u64;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut sizes = Vec::new();
+        let mut push = |queue: &mut EventQueue<Nothing>, reference: &mut BinaryHeap<_>, t: u64| {
+            seq += 1;
+            queue.push(event(t, seq));
+            reference.push(Reverse((t, seq)));
+        };
+        for round in 0..40u64 {
+            let target = (round + 3) * 4 * block_ns;
+            let spread = if round % 2 == 0 { 3 } else { 1 };
+            let mut times = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // A few distinct times per bucket, so ties are common.
+                target + (x % spread) * bucket_ns + (x >> 40) % 4 * 1_000
+            };
+            if round % 2 == 0 {
+                for _ in 0..300 {
+                    let t = times();
+                    push(&mut queue, &mut reference, t);
+                }
+                push(&mut queue, &mut reference, target - bucket_ns);
+                assert_eq!(queue.pop().map(|e| e.time.0), Some(target - bucket_ns));
+                reference.pop();
+            }
+            for _ in 0..400 {
+                let t = times();
+                push(&mut queue, &mut reference, t);
+            }
+            let mut run = 0;
+            let mut last_bucket = None;
+            while let Some(Reverse(expected)) = reference.pop() {
+                assert_eq!(queue.peek_time().map(|t| t.0), Some(expected.0));
+                let got = queue.pop().map(|e| (e.time.0, e.seq));
+                assert_eq!(got, Some(expected), "round {round}");
+                if last_bucket == Some(expected.0 >> BUCKET_BITS) {
+                    run += 1;
+                } else {
+                    sizes.push(run);
+                    run = 1;
+                    last_bucket = Some(expected.0 >> BUCKET_BITS);
+                }
+            }
+            sizes.push(run);
+            assert!(queue.pop().is_none());
+        }
+        let large = sizes.iter().filter(|&&n| n > SMALL_BUCKET).count();
+        let radix = sizes.iter().filter(|&&n| n >= RADIX_FROM).count();
+        assert!(large > 60 && radix >= 20, "{large} large buckets of {sizes:?}");
     }
 
     #[test]

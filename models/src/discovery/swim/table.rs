@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 const STATUS_BITS: u32 = 3;
 const NUMBER_BITS: u32 = 29;
+const STATUS_MASK: u64 = (1 << STATUS_BITS) - 1;
 /// Largest refutation count an entry holds (a member refuting once a second would need 17
 /// years of virtual time to reach it).
 pub const NUMBER_MAX: u32 = (1 << NUMBER_BITS) - 1;
@@ -46,7 +47,7 @@ impl Entry {
 
     /// The status.
     pub fn status(self) -> Status {
-        match self.0 & ((1 << STATUS_BITS) - 1) {
+        match self.0 & STATUS_MASK {
             0 => Status::Unknown,
             1 => Status::Alive,
             2 => Status::Suspect,
@@ -54,6 +55,16 @@ impl Entry {
             4 => Status::Left,
             code => unreachable!("status code {code} is never packed"),
         }
+    }
+
+    /// The status as its [`Status`] discriminant (`Unknown` is 0).
+    pub fn status_code(self) -> u64 {
+        self.0 & STATUS_MASK
+    }
+
+    /// The incarnation as one word: `life` in the top 32 bits, `number` in the low 32.
+    pub fn incarnation_word(self) -> u64 {
+        (self.0 >> (NUMBER_BITS + STATUS_BITS)) << 32 | (self.0 >> STATUS_BITS) & u64::from(NUMBER_MAX)
     }
 
     /// The incarnation the status refers to.
@@ -176,6 +187,49 @@ impl Table {
             .all(|(a, b)| Rc::ptr_eq(a, b))
         {
             self.chunks = Rc::clone(&other.chunks);
+        }
+    }
+
+    /// Entries that are not unknown.
+    pub fn known(&self) -> usize {
+        let mut n = 0;
+        self.for_each_known(&[], |_, _| n += 1);
+        n
+    }
+
+    /// For each chunk: whether this table and `other` hold the same copy of it and no member
+    /// in it is suspect, dead or left here. There every entry of the two tables agrees and is
+    /// alive or unknown, so merging this table's entries into `other` changes nothing.
+    pub fn agreeing_chunks(&self, other: &Table) -> Vec<bool> {
+        if self.len != other.len {
+            return Vec::new();
+        }
+        let mut agree: Vec<bool> = self
+            .chunks
+            .iter()
+            .zip(other.chunks.iter())
+            .map(|(a, b)| Rc::ptr_eq(a, b))
+            .collect();
+        for &(m, _) in &self.changed {
+            agree[m as usize >> CHUNK_BITS] = false;
+        }
+        agree
+    }
+
+    /// Calls `f(member, entry)` for every entry not unknown, in member order, except in the
+    /// chunks `skip` marks true (a short or empty `skip` skips nothing beyond its end).
+    pub fn for_each_known(&self, skip: &[bool], mut f: impl FnMut(u32, Entry)) {
+        for (k, chunk) in self.chunks.iter().enumerate() {
+            if skip.get(k).copied().unwrap_or(false) {
+                continue;
+            }
+            let base = k << CHUNK_BITS;
+            let n = CHUNK.min(self.len - base);
+            for (j, &e) in chunk[..n].iter().enumerate() {
+                if e.0 & STATUS_MASK != 0 {
+                    f((base + j) as u32, e);
+                }
+            }
         }
     }
 

@@ -102,6 +102,8 @@ pub struct Table {
     /// `(member, local time it became suspect, dead or left)` for exactly the members in one
     /// of those states, sorted by member.
     changed: Vec<(u32, Instant)>,
+    /// Entries not unknown (kept as entries change: a push-pull needs it per message).
+    known: usize,
 }
 
 impl Table {
@@ -112,6 +114,7 @@ impl Table {
             len: n,
             chunks: Rc::new(vec![unknown; n.div_ceil(CHUNK)]),
             changed: Vec::new(),
+            known: 0,
         }
     }
 
@@ -139,6 +142,8 @@ impl Table {
         if old == entry {
             return; // nothing changes (and a shared chunk stays shared)
         }
+        self.known = self.known + usize::from(status != Status::Unknown)
+            - usize::from(old.status() != Status::Unknown);
         let at = i as usize;
         let chunks = Rc::make_mut(&mut self.chunks);
         Rc::make_mut(&mut chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
@@ -167,6 +172,7 @@ impl Table {
         debug_assert!(self.entries().all(|e| e == Entry::default()), "not a fresh table");
         let full: Chunk = Rc::new([entry; CHUNK]);
         self.chunks = Rc::new(vec![full; self.len.div_ceil(CHUNK)]);
+        self.known = if entry.status() == Status::Unknown { 0 } else { self.len };
     }
 
     /// Shares `other`'s copy of every chunk whose entries equal this table's, and of the
@@ -192,9 +198,7 @@ impl Table {
 
     /// Entries that are not unknown.
     pub fn known(&self) -> usize {
-        let mut n = 0;
-        self.for_each_known(&[], |_, _| n += 1);
-        n
+        self.known
     }
 
     /// For each chunk: whether this table and `other` hold the same copy of it and no member
@@ -295,6 +299,10 @@ mod tests {
         t.set(1, Status::Alive, Incarnation { life: 2, number: 0 }, at(5));
         assert_eq!(t.changed(), &[(3, at(4))]);
         assert_eq!(t.get(1).status(), Status::Alive);
+        assert_eq!(t.known(), 2, "members 1 and 3 are known, 0, 2 and 4 not");
+        let mut listed = Vec::new();
+        t.for_each_known(&[], |m, e| listed.push((m, e.status())));
+        assert_eq!(listed, [(1, Status::Alive), (3, Status::Dead)]);
     }
 
     #[test]
@@ -333,6 +341,10 @@ mod tests {
         assert_eq!(b.changed(), &[(m, at(2))]);
         assert_eq!(b.entries().len(), n);
         assert_eq!(b.entries().filter(|&e| e == alive).count(), n - 1);
+        assert_eq!(b.known(), n);
+        let mut listed = 0;
+        b.for_each_known(&[], |_, _| listed += 1);
+        assert_eq!(listed, n);
         // Equal again: sharing restores one copy.
         b.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));
         a.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));

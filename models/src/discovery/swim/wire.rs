@@ -483,6 +483,94 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ruckus_sim::Instant;
+
+    /// Records every word written, so two values can be shown to hash identically under any
+    /// hasher that goes by words (the engine's digest does).
+    #[derive(Default)]
+    struct Words(Vec<(u8, u64)>);
+
+    impl Hasher for Words {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.extend(bytes.iter().map(|&b| (1, u64::from(b))));
+        }
+        fn write_u64(&mut self, i: u64) {
+            self.0.push((8, i));
+        }
+        fn write_usize(&mut self, i: usize) {
+            self.0.push((0, i as u64));
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+
+    fn words<T: Hash>(value: &T) -> Vec<(u8, u64)> {
+        let mut h = Words::default();
+        value.hash(&mut h);
+        h.0
+    }
+
+    #[test]
+    fn push_pull_state_reads_and_hashes_as_the_entry_list() {
+        // Two chunks and a bit, some members unknown, every status present.
+        let n = 1_100;
+        let mut t = Table::new(n);
+        let at = Instant::ZERO;
+        let mut list = Vec::new();
+        for m in 0..n as u32 {
+            let status = match m % 7 {
+                0 => continue,
+                1 => Status::Suspect,
+                2 => Status::Dead,
+                3 if m % 2 == 1 => Status::Left,
+                _ => Status::Alive,
+            };
+            let incarnation = Incarnation {
+                life: m % 3 + 1,
+                number: m / 5,
+            };
+            t.set(m, status, incarnation, at);
+            list.push(StateEntry {
+                member: m,
+                incarnation,
+                status,
+            });
+        }
+        let state = PushPullState::of(&t);
+        assert_eq!(state.len(), list.len());
+        assert_eq!(state.entries(), list);
+        assert_eq!(format!("{state:?}"), format!("{list:?}"));
+        assert_eq!(words(&state), words(&list));
+        // Later changes to the sender's table do not reach what it sent.
+        t.set(0, Status::Alive, Incarnation { life: 9, number: 0 }, at);
+        assert_eq!(state.entries(), list);
+        let msg = |state| SwimMsg::PushPull { reply: true, state };
+        assert_ne!(msg(state.clone()), msg(PushPullState::of(&t)));
+    }
+
+    #[test]
+    fn a_receiver_skips_only_shared_all_alive_parts() {
+        let n = 1_100; // three chunks
+        let first = Incarnation { life: 1, number: 0 };
+        let at = Instant::ZERO;
+        let mut a = Table::new(n);
+        a.fill(Entry::new(Status::Alive, first));
+        let mut b = a.clone();
+        assert_eq!(PushPullState::of(&a).held_by(&b), [true, true, true]);
+        // b's view departs in the second chunk: a's entries there are news to b.
+        b.set(600, Status::Alive, Incarnation { life: 1, number: 1 }, at);
+        assert_eq!(PushPullState::of(&a).held_by(&b), [true, false, true]);
+        // A suspect is news even in a chunk both share (it may confirm a suspicion).
+        a.set(5, Status::Suspect, first, at);
+        let c = a.clone();
+        let state = PushPullState::of(&a);
+        let held = state.held_by(&c);
+        assert_eq!(held, [false, true, true]);
+        let mut seen = Vec::new();
+        state.for_each(&held, |m, _| seen.push(m));
+        assert_eq!(seen, (0..512).collect::<Vec<u32>>());
+    }
 
     fn alive(member: u32) -> Update {
         Update {

@@ -140,8 +140,8 @@ mod wire;
 
 pub use config::{Bugs, SwimConfig, TargetSelection, decimal_digits, ln, log10, suspicion_timeout};
 pub use wire::{
-    BroadcastQueue, Incarnation, PIGGYBACK_MAX, Piggyback, PushPullState, Roster, StateEntry, Status, SwimMsg, SwimTimer,
-    Update, UpdateKind,
+    BroadcastQueue, Incarnation, PIGGYBACK_MAX, Piggyback, PushPullState, Roster, StateEntry, Status,
+    SwimMsg, SwimTimer, Update, UpdateKind,
 };
 
 use order::ProbeOrder;

@@ -172,7 +172,11 @@ impl Table {
         debug_assert!(self.entries().all(|e| e == Entry::default()), "not a fresh table");
         let full: Chunk = Rc::new([entry; CHUNK]);
         self.chunks = Rc::new(vec![full; self.len.div_ceil(CHUNK)]);
-        self.known = if entry.status() == Status::Unknown { 0 } else { self.len };
+        self.known = if entry.status() == Status::Unknown {
+            0
+        } else {
+            self.len
+        };
     }
 
     /// Shares `other`'s copy of every chunk whose entries equal this table's, and of the

@@ -140,8 +140,8 @@ mod wire;
 
 pub use config::{Bugs, SwimConfig, TargetSelection, decimal_digits, ln, log10, suspicion_timeout};
 pub use wire::{
-    BroadcastQueue, Incarnation, PIGGYBACK_MAX, Piggyback, Roster, StateEntry, Status, SwimMsg, SwimTimer,
-    Update, UpdateKind,
+    BroadcastQueue, Incarnation, PIGGYBACK_MAX, Piggyback, PushPullState, Roster, StateEntry, Status,
+    SwimMsg, SwimTimer, Update, UpdateKind,
 };
 
 use order::ProbeOrder;
@@ -561,17 +561,18 @@ impl Swim {
             }
             SwimMsg::Gossip { piggyback } => self.merge_piggyback(cx, &piggyback),
             SwimMsg::PushPull { reply, state } => {
-                for e in &state {
-                    match e.status {
-                        Status::Alive => self.on_alive(cx, e.member, e.incarnation),
+                // Entries this member's table already holds (shared chunks) change nothing.
+                let held = state.held_by(&self.members);
+                state.for_each(&held, |member, e| {
+                    let inc = e.incarnation();
+                    match e.status() {
+                        Status::Alive => self.on_alive(cx, member, inc),
                         // memberlist prefers suspicion to declaring death on hearsay.
-                        Status::Suspect | Status::Dead => {
-                            self.on_suspect(cx, e.member, e.incarnation, sender)
-                        }
-                        Status::Left => self.on_dead(cx, e.member, e.incarnation, e.member),
-                        Status::Unknown => panic!("push-pull state lists unknown member {}", e.member),
+                        Status::Suspect | Status::Dead => self.on_suspect(cx, member, inc, sender),
+                        Status::Left => self.on_dead(cx, member, inc, member),
+                        Status::Unknown => panic!("push-pull state lists unknown member {member}"),
                     }
-                }
+                });
                 if reply {
                     self.push_pull(cx, sender, false);
                 }
@@ -950,17 +951,7 @@ impl Swim {
 
     /// Sends this member's whole table to `to`.
     fn push_pull<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, to: u32, reply: bool) {
-        let state: Vec<StateEntry> = self
-            .members
-            .entries()
-            .enumerate()
-            .filter(|(_, e)| e.status() != Status::Unknown)
-            .map(|(i, e)| StateEntry {
-                member: i as u32,
-                incarnation: e.incarnation(),
-                status: e.status(),
-            })
-            .collect();
+        let state = PushPullState::of(&self.members);
         self.send(cx, self.roster.process(to), SwimMsg::PushPull { reply, state });
     }
 

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 const STATUS_BITS: u32 = 3;
 const NUMBER_BITS: u32 = 29;
+const STATUS_MASK: u64 = (1 << STATUS_BITS) - 1;
 /// Largest refutation count an entry holds (a member refuting once a second would need 17
 /// years of virtual time to reach it).
 pub const NUMBER_MAX: u32 = (1 << NUMBER_BITS) - 1;
@@ -46,7 +47,7 @@ impl Entry {
 
     /// The status.
     pub fn status(self) -> Status {
-        match self.0 & ((1 << STATUS_BITS) - 1) {
+        match self.0 & STATUS_MASK {
             0 => Status::Unknown,
             1 => Status::Alive,
             2 => Status::Suspect,
@@ -54,6 +55,16 @@ impl Entry {
             4 => Status::Left,
             code => unreachable!("status code {code} is never packed"),
         }
+    }
+
+    /// The status as its [`Status`] discriminant (`Unknown` is 0).
+    pub fn status_code(self) -> u64 {
+        self.0 & STATUS_MASK
+    }
+
+    /// The incarnation as one word: `life` in the top 32 bits, `number` in the low 32.
+    pub fn incarnation_word(self) -> u64 {
+        (self.0 >> (NUMBER_BITS + STATUS_BITS)) << 32 | (self.0 >> STATUS_BITS) & u64::from(NUMBER_MAX)
     }
 
     /// The incarnation the status refers to.
@@ -91,6 +102,8 @@ pub struct Table {
     /// `(member, local time it became suspect, dead or left)` for exactly the members in one
     /// of those states, sorted by member.
     changed: Vec<(u32, Instant)>,
+    /// Entries not unknown (kept as entries change: a push-pull needs it per message).
+    known: usize,
 }
 
 impl Table {
@@ -101,6 +114,7 @@ impl Table {
             len: n,
             chunks: Rc::new(vec![unknown; n.div_ceil(CHUNK)]),
             changed: Vec::new(),
+            known: 0,
         }
     }
 
@@ -128,6 +142,8 @@ impl Table {
         if old == entry {
             return; // nothing changes (and a shared chunk stays shared)
         }
+        self.known = self.known + usize::from(status != Status::Unknown)
+            - usize::from(old.status() != Status::Unknown);
         let at = i as usize;
         let chunks = Rc::make_mut(&mut self.chunks);
         Rc::make_mut(&mut chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
@@ -156,6 +172,11 @@ impl Table {
         debug_assert!(self.entries().all(|e| e == Entry::default()), "not a fresh table");
         let full: Chunk = Rc::new([entry; CHUNK]);
         self.chunks = Rc::new(vec![full; self.len.div_ceil(CHUNK)]);
+        self.known = if entry.status() == Status::Unknown {
+            0
+        } else {
+            self.len
+        };
     }
 
     /// Shares `other`'s copy of every chunk whose entries equal this table's, and of the
@@ -176,6 +197,47 @@ impl Table {
             .all(|(a, b)| Rc::ptr_eq(a, b))
         {
             self.chunks = Rc::clone(&other.chunks);
+        }
+    }
+
+    /// Entries that are not unknown.
+    pub fn known(&self) -> usize {
+        self.known
+    }
+
+    /// For each chunk: whether this table and `other` hold the same copy of it and no member
+    /// in it is suspect, dead or left here. There every entry of the two tables agrees and is
+    /// alive or unknown, so merging this table's entries into `other` changes nothing.
+    pub fn agreeing_chunks(&self, other: &Table) -> Vec<bool> {
+        if self.len != other.len {
+            return Vec::new();
+        }
+        let mut agree: Vec<bool> = self
+            .chunks
+            .iter()
+            .zip(other.chunks.iter())
+            .map(|(a, b)| Rc::ptr_eq(a, b))
+            .collect();
+        for &(m, _) in &self.changed {
+            agree[m as usize >> CHUNK_BITS] = false;
+        }
+        agree
+    }
+
+    /// Calls `f(member, entry)` for every entry not unknown, in member order, except in the
+    /// chunks `skip` marks true (a short or empty `skip` skips nothing beyond its end).
+    pub fn for_each_known(&self, skip: &[bool], mut f: impl FnMut(u32, Entry)) {
+        for (k, chunk) in self.chunks.iter().enumerate() {
+            if skip.get(k).copied().unwrap_or(false) {
+                continue;
+            }
+            let base = k << CHUNK_BITS;
+            let n = CHUNK.min(self.len - base);
+            for (j, &e) in chunk[..n].iter().enumerate() {
+                if e.0 & STATUS_MASK != 0 {
+                    f((base + j) as u32, e);
+                }
+            }
         }
     }
 
@@ -241,6 +303,10 @@ mod tests {
         t.set(1, Status::Alive, Incarnation { life: 2, number: 0 }, at(5));
         assert_eq!(t.changed(), &[(3, at(4))]);
         assert_eq!(t.get(1).status(), Status::Alive);
+        assert_eq!(t.known(), 2, "members 1 and 3 are known, 0, 2 and 4 not");
+        let mut listed = Vec::new();
+        t.for_each_known(&[], |m, e| listed.push((m, e.status())));
+        assert_eq!(listed, [(1, Status::Alive), (3, Status::Dead)]);
     }
 
     #[test]
@@ -279,6 +345,10 @@ mod tests {
         assert_eq!(b.changed(), &[(m, at(2))]);
         assert_eq!(b.entries().len(), n);
         assert_eq!(b.entries().filter(|&e| e == alive).count(), n - 1);
+        assert_eq!(b.known(), n);
+        let mut listed = 0;
+        b.for_each_known(&[], |_, _| listed += 1);
+        assert_eq!(listed, n);
         // Equal again: sharing restores one copy.
         b.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));
         a.set(m, Status::Alive, Incarnation { life: 1, number: 1 }, at(3));

@@ -16,6 +16,13 @@
 //! 3. the workload sizes the model declares ([`ruckus_sim::Model::WORKLOAD_KNOBS`]: clients, writes,
 //!    deliveries), each bisected toward its minimum, repeated until none moves.
 //!
+//! A safety failure (an always-property that failed when it happened, not a history checked at
+//! the end) lets candidates of the first and third steps stop early: one that has not failed
+//! [`stop_margin`] past the failure time of the plan shrunk so far is stopped and taken to hold.
+//! That only ever drops a candidate that might have failed later, never keeps one that does not
+//! fail: a kept candidate failed within the prefix its full run shares (the horizon is not
+//! changed, only where the run is stopped), and the horizon step re-runs the result in full.
+//!
 //! A workload candidate is the scenario with the new values written into its parameters,
 //! serialized and loaded again exactly as `ruckus replay` will load the shrunk trace, so the
 //! model's `check` vets every combination and the trace header holds the reduced scenario. A
@@ -34,7 +41,7 @@ use ruckus_sim::shrink::{
     Knob, KnobShrink, PlanShrink, shrink_horizon, shrink_knobs_until, shrink_plan_before_until,
 };
 use ruckus_sim::trace::record_run;
-use ruckus_sim::{Duration, Failure, FaultPlan};
+use ruckus_sim::{Duration, Failure, FaultPlan, Instant, Progress, Verdict};
 use std::path::PathBuf;
 
 /// Flags of `ruckus shrink`.
@@ -75,6 +82,9 @@ pub struct Shrunk {
     pub horizon_tests: usize,
     /// Whether the time budget stopped a step early.
     pub out_of_time: bool,
+    /// For a safety failure: how far past the failure time candidates ran before they were
+    /// stopped and taken to hold ([`stop_margin`]), and how many were.
+    pub stopped_early: Option<(Duration, usize)>,
 }
 
 /// `--max-time`: a time with a unit, as in scenario files.
@@ -115,6 +125,12 @@ impl Shrunk {
         }
         if let Some(w) = &self.workload {
             s.push_str(&w.to_string());
+        }
+        if let Some((margin, stopped)) = self.stopped_early {
+            s.push_str(&format!(
+                "a safety failure: {stopped} fault-plan candidates that had not failed {} past the failure were stopped there and taken to hold\n",
+                crate::runner::seconds(margin)
+            ));
         }
         let horizon = self.scenario.limits.horizon;
         if horizon != self.horizon_before {
@@ -222,8 +238,51 @@ fn with_workload(
 /// How `scenario` under `seed` and `plan` fails, if it does. `Err` when the run cannot even
 /// be built.
 fn failure_of(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Option<Failure>, String> {
+    failure_before(scenario, seed, plan, None).map(|(f, _)| f)
+}
+
+/// Events run between looks at the clock when a run may stop early.
+const STOP_STEP: u64 = 1024;
+
+/// [`failure_of`], stopped (as holding) once simulated time reaches `stop`, if given: the
+/// failure is then the full run's own, as the run up to there is the same. The flag says
+/// whether the run was stopped.
+fn failure_before(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &FaultPlan,
+    stop: Option<Instant>,
+) -> Result<(Option<Failure>, bool), String> {
     let mut sim = runner::simulation(scenario, seed, plan)?;
-    Ok(quietly(|| sim.run()).failure)
+    let Some(stop) = stop else {
+        return Ok((quietly(|| sim.run()).failure, false));
+    };
+    Ok(quietly(|| {
+        loop {
+            match sim.run_until_event(sim.events().saturating_add(STOP_STEP)) {
+                Progress::Finished(report) => return (report.failure, false),
+                Progress::Paused if sim.now() >= stop => return (None, true),
+                Progress::Paused => {}
+            }
+        }
+    }))
+}
+
+/// How far past a safety failure's time its candidates run before they are taken to hold: a
+/// quarter of that time, at least 10 s (many rounds of any timeout a model uses).
+pub fn stop_margin(failed_at: Instant) -> Duration {
+    Duration(failed_at.0 / 4).max(Duration::from_secs(10))
+}
+
+/// Where candidates of `failure` may stop, for a failure that can be: a safety violation
+/// found when it happened (not blamed on an operation by a check of the history at the end),
+/// with the stop before the horizon; `failed_at` is the failure time of the plan shrunk so far.
+fn stop_for(failure: &Failure, failed_at: Instant, horizon: Duration) -> Option<Instant> {
+    if failure.verdict != Verdict::SafetyViolation || failure.operation.is_some() {
+        return None;
+    }
+    let stop = failed_at.saturating_add(stop_margin(failed_at));
+    (stop.0 < horizon.0).then_some(stop)
 }
 
 /// Whether `candidate` is the same failure as `original`: same verdict, same property.
@@ -279,6 +338,11 @@ pub fn shrink_failure_with(
     };
     let mut setup_error = None;
     let topology = runner::topology(&scenario.topology);
+    // The failure time of the plan shrunk so far: kept candidates of a safety failure may
+    // fail earlier, and the stop moves with them.
+    let failed_at = std::cell::Cell::new(failure.time);
+    let stopped = std::cell::Cell::new(0usize);
+    let horizon = scenario.limits.horizon;
     let plan_shrink = shrink_plan_before_until(
         plan,
         topology.hosts(),
@@ -287,9 +351,16 @@ pub fn shrink_failure_with(
         out_of_time,
         |p| {
             tick("faults");
-            let outcome = failure_of(scenario, seed, p);
-            match outcome {
-                Ok(f) => f.filter(|f| same(Some(f), failure)).map(|f| f.time),
+            let stop = stop_for(failure, failed_at.get(), horizon);
+            match failure_before(scenario, seed, p, stop) {
+                Ok((f, cut)) => {
+                    stopped.set(stopped.get() + usize::from(cut));
+                    let t = f.filter(|f| same(Some(f), failure)).map(|f| f.time);
+                    if let Some(t) = t {
+                        failed_at.set(t);
+                    }
+                    t
+                }
                 Err(e) => {
                     setup_error.get_or_insert(e);
                     None
@@ -302,7 +373,8 @@ pub fn shrink_failure_with(
     let mut budget = max_tests.saturating_sub(plan_shrink.tests);
 
     let (mut smaller, knobs) = if workload {
-        let (s, k) = shrink_workload(scenario, seed, plan, failure, budget, out_of_time, &|| {
+        let stop = stop_for(failure, failed_at.get(), horizon);
+        let (s, k) = shrink_workload(scenario, seed, plan, failure, stop, budget, out_of_time, &|| {
             tick("workload")
         })?;
         budget = budget.saturating_sub(k.tests);
@@ -339,7 +411,10 @@ pub fn shrink_failure_with(
     });
     smaller.limits.horizon = horizon;
     let out_of_time = plan_shrink.out_of_time || knobs.as_ref().is_some_and(|k| k.out_of_time) || late.get();
+    let stopped_early =
+        stop_for(failure, failure.time, horizon_before).map(|_| (stop_margin(failure.time), stopped.get()));
     Ok(Shrunk {
+        stopped_early,
         out_of_time,
         scenario: smaller,
         plan: plan_shrink,
@@ -349,12 +424,15 @@ pub fn shrink_failure_with(
     })
 }
 
-/// The workload step: the model's knobs, each as small as the failure allows under `plan`.
+/// The workload step: the model's knobs, each as small as the failure allows under `plan`,
+/// each candidate stopped at `stop` if given (see [`stop_for`]).
+#[allow(clippy::too_many_arguments)]
 fn shrink_workload(
     scenario: &Scenario,
     seed: u64,
     plan: &FaultPlan,
     failure: &Failure,
+    stop: Option<Instant>,
     budget: usize,
     out_of_time: &dyn Fn() -> bool,
     tick: &dyn Fn(),
@@ -379,8 +457,8 @@ fn shrink_workload(
     let result = shrink_knobs_until(&knobs, budget, out_of_time, |values| {
         tick();
         with_workload(scenario, &paths, values, hosts_key)
-            .and_then(|s| failure_of(&s, seed, plan))
-            .is_ok_and(|f| same(f.as_ref(), failure))
+            .and_then(|s| failure_before(&s, seed, plan, stop))
+            .is_ok_and(|(f, _)| same(f.as_ref(), failure))
     });
     let smaller = if result.reduced.is_empty() {
         scenario.clone()
@@ -548,6 +626,106 @@ mod tests {
                 (plan.actions.len() >= 10).then(|| (scenario.clone(), seed, plan, failure))
             })
             .expect("the planted bug fails within 20 seeds")
+    }
+
+    #[test]
+    fn only_a_safety_failure_found_when_it_happened_lets_candidates_stop() {
+        let at = Instant(Duration::from_secs(40).0);
+        let horizon = Duration::from_secs(200);
+        let mut f = Failure {
+            verdict: Verdict::SafetyViolation,
+            property: Some("election_safety".into()),
+            message: String::new(),
+            time: at,
+            host: None,
+            process: None,
+            event_index: 0,
+            operation: None,
+        };
+        assert_eq!(stop_margin(at), Duration::from_secs(10), "at least 10 s");
+        assert_eq!(
+            stop_margin(Instant(Duration::from_secs(80).0)),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            stop_for(&f, at, horizon),
+            Some(Instant(Duration::from_secs(50).0))
+        );
+        // The stop follows a kept candidate that failed earlier.
+        assert_eq!(
+            stop_for(&f, Instant(Duration::from_secs(20).0), horizon),
+            Some(Instant(Duration::from_secs(30).0))
+        );
+        assert_eq!(
+            stop_for(&f, at, Duration::from_secs(50)),
+            None,
+            "not before the horizon"
+        );
+        f.verdict = Verdict::LivenessFailure;
+        assert_eq!(
+            stop_for(&f, at, horizon),
+            None,
+            "a liveness failure comes at a deadline"
+        );
+        f.verdict = Verdict::SafetyViolation;
+        f.operation = Some(Box::new(ruckus_sim::FailedOperation {
+            process: ruckus_sim::ProcessId(0),
+            description: "get(k0) -> 7".into(),
+            invoked: Instant::ZERO,
+            completed: Some(at),
+            conflicts: Vec::new(),
+        }));
+        assert_eq!(
+            stop_for(&f, at, horizon),
+            None,
+            "a history checked at the end is blamed on an earlier operation"
+        );
+    }
+
+    #[test]
+    fn candidates_of_a_safety_failure_stop_past_its_time_and_the_result_still_fails() {
+        // A long horizon, so that a failure plus the margin ends well before it.
+        let overrides = ["limits.horizon = \"120s\"".to_owned()];
+        let scenario = Scenario::load(&Registry::builtin(), "lease_lock_no_sync", &overrides).unwrap();
+        let (seed, plan, failure) = (0..40)
+            .map(|i| crate::sweep::seed_for(scenario.seed, i))
+            .find_map(|seed| {
+                let plan = runner::fault_plan(&scenario, seed);
+                let failure = runner::run_plan(&scenario, seed, plan.clone()).report.failure?;
+                let early = failure.time.0 < Duration::from_secs(60).0;
+                (early && plan.actions.len() >= 10).then_some((seed, plan, failure))
+            })
+            .expect("the planted bug fails early within 40 seeds");
+        let stop = stop_for(&failure, failure.time, scenario.limits.horizon)
+            .expect("a safety failure found when it happened");
+        // Stopped well before it fails (a stop is looked at every STOP_STEP events), the run is
+        // taken to hold; stopped after, it fails exactly as the full run does.
+        let before = failure_before(&scenario, seed, &plan, Some(Instant(failure.time.0 / 4))).unwrap();
+        assert_eq!(before, (None, true));
+        let after = failure_before(&scenario, seed, &plan, Some(stop)).unwrap();
+        assert_eq!(after, (Some(failure.clone()), false));
+        // A run that holds ends at the stop, not at the horizon.
+        let (held, cut) = failure_before(&scenario, seed, &FaultPlan::default(), Some(stop)).unwrap();
+        if held.is_none() {
+            assert!(
+                cut,
+                "a holding run is stopped, not run to {}",
+                scenario.limits.horizon
+            );
+        }
+        let shrunk = shrink_failure(&scenario, seed, &plan, &failure, 500, true).unwrap();
+        let (margin, stopped) = shrunk.stopped_early.expect("candidates may stop");
+        assert_eq!(margin, stop_margin(failure.time));
+        assert!(stopped > 0, "{}", shrunk.report(500, false));
+        assert!(
+            shrunk
+                .report(500, false)
+                .contains("were stopped there and taken to hold")
+        );
+        // The result is a real reproduction: its full run fails the same way.
+        let again = failure_of(&shrunk.scenario, seed, &shrunk.plan.plan).unwrap();
+        assert!(same(again.as_ref(), &failure), "{again:?}");
+        assert!(shrunk.plan.plan.actions.len() < plan.actions.len());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! [`Context::sync_async`](crate::Context::sync_async) is the other way to sync: the handler
 //! goes on, the host's disk serves such syncs one at a time (each one latency draw), and the
 //! completion comes back as an event of its own; the writes it covers are durable only then.
+//! A blocking sync uses the same disk: it waits for the background syncs queued before it.
 //!
 //! Every draw comes from the host's own streams (`costs/cpu`, `costs/disk`), so turning costs
 //! on moves no other stream, and with every cost zero (the default) nothing is drawn and a run

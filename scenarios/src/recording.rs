@@ -97,6 +97,10 @@ pub fn scenario_of(
     if let Some(h) = header.horizon {
         scenario.limits.horizon = h;
     }
+    if !states_clock_spread(&header.scenario) {
+        // Written before clocks started apart by default: those runs had none.
+        scenario.topology.clock_spread = ruckus_sim::ClockSpread::NONE;
+    }
     Ok(scenario)
 }
 
@@ -127,4 +131,43 @@ pub fn record_plan(
     let (report, summary) =
         quietly(|| record_run(&mut *sim, path, &header, expected_fingerprint)).map_err(|e| e.to_string())?;
     Ok((Outcome { report, plan }, summary))
+}
+
+/// Whether a stored scenario names its `[topology.clock_spread]` (every trace written since
+/// the spread became a default does).
+fn states_clock_spread(stored: &str) -> bool {
+    stored
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("topology")?.as_table()?.get("clock_spread").cloned())
+        .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruckus_sim::ClockSpread;
+
+    const PINGPONG: &str = "[model]\nname = \"pingpong\"\n[topology]\nhosts = 3\nlatency = \"1ms\"\n";
+
+    fn stored(text: &str) -> Scenario {
+        let header = TraceHeader::new(1, text, FaultPlan::default());
+        scenario_of(&Registry::builtin(), &header, Path::new("t.trace")).unwrap()
+    }
+
+    #[test]
+    fn a_trace_from_before_the_default_spread_replays_without_one() {
+        assert_eq!(stored(PINGPONG).topology.clock_spread, ClockSpread::NONE);
+    }
+
+    #[test]
+    fn a_new_trace_states_its_spread_and_gets_it_back() {
+        let fresh = Scenario::from_text(&Registry::builtin(), "p", "p", "test", PINGPONG, &[]).unwrap();
+        assert_eq!(fresh.topology.clock_spread, ClockSpread::typical());
+        let text = fresh.to_toml();
+        assert!(states_clock_spread(&text), "{text}");
+        assert_eq!(stored(&text).topology.clock_spread, ClockSpread::typical());
+        let off = text.replace("drift_max_ppm = 20", "drift_max_ppm = 0");
+        assert_eq!(stored(&off).topology.clock_spread.drift_max_ppm, 0);
+    }
 }

@@ -17,7 +17,8 @@
 //! costs = { handler = { exponential = { mean = "50us" } }, disk_sync = "2ms" }
 //! # optional: other costs for some hosts, by `host`, `hosts` or `zone` (HostCostsEntry)
 //! host_costs = [{ host = 2, handler = "5ms" }]
-//! # optional: clocks that start apart, drawn per seed and host (off by default)
+//! # clocks that start apart, drawn per seed and host (by default offsets within ±1 ms and
+//! # drift within ±20 ppm; all zero for clocks that agree exactly)
 //! clock_spread = { offset_max = "100ms", drift_max_ppm = 50, start_jitter_max = "150ms" }
 //!
 //! [workload]                    # the model's workload parameters (merged into its Config)
@@ -180,8 +181,10 @@ pub struct TopologySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_costs: Vec<HostCostsEntry>,
     /// Per-host clock offsets, drift and boot times drawn from the seed
-    /// (`[topology.clock_spread]`; off by default).
-    #[serde(default, skip_serializing_if = "ClockSpread::is_off")]
+    /// (`[topology.clock_spread]`; [`ClockSpread::typical`] by default, so no two hosts fire
+    /// at the same instant unless the file sets it to zero). Always written out, so a trace's
+    /// stored scenario says which spread it ran with.
+    #[serde(default = "ClockSpread::typical")]
     pub clock_spread: ClockSpread,
 }
 

@@ -14,6 +14,7 @@
 //! [`Context::sync_async`](crate::Context::sync_async) is the other way to sync: the handler
 //! goes on, the host's disk serves such syncs one at a time (each one latency draw), and the
 //! completion comes back as an event of its own; the writes it covers are durable only then.
+//! A blocking sync uses the same disk: it waits for the background syncs queued before it.
 //!
 //! Every draw comes from the host's own streams (`costs/cpu`, `costs/disk`), so turning costs
 //! on moves no other stream, and with every cost zero (the default) nothing is drawn and a run
@@ -56,9 +57,13 @@ impl HostCosts {
 /// and drift of a few hundred ppm separates a 150 ms timeout by tens of microseconds, less
 /// than a network hop. The boot time does: a host is busy booting until it, so its processes
 /// start then (events that arrive earlier wait for the boot), and their first timers fire
-/// that much later. All zero (the default): every host boots at zero with its own clock.
+/// that much later.
+///
+/// `Default` (and [`ClockSpread::NONE`]) is all zero: every host boots at zero with its own
+/// clock, so the engine's own timings stay exact. Scenario files start from
+/// [`ClockSpread::typical`] instead, and a field a file leaves out takes its typical value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default = "ClockSpread::typical", deny_unknown_fields)]
 pub struct ClockSpread {
     /// Largest initial offset either way.
     pub offset_max: Duration,
@@ -77,6 +82,25 @@ pub(crate) struct HostSpread {
 }
 
 impl ClockSpread {
+    /// No spread: every clock exact, every host booted at zero.
+    pub const NONE: ClockSpread = ClockSpread {
+        offset_max: Duration(0),
+        drift_max_ppm: 0,
+        start_jitter_max: Duration(0),
+    };
+
+    /// What NTP-disciplined machines in one data centre look like: offsets within ±1 ms and
+    /// crystal drift within ±20 ppm, every host booted at zero. Enough that no two hosts' timers
+    /// fire at the same instant (a 150 ms timeout differs by up to 6 µs, and the gap grows with
+    /// every re-arm), too little to matter to any lease or timeout with a margin.
+    pub const fn typical() -> ClockSpread {
+        ClockSpread {
+            offset_max: Duration(1_000_000),
+            drift_max_ppm: 20,
+            start_jitter_max: Duration(0),
+        }
+    }
+
     /// Whether the spread changes anything.
     pub fn is_off(&self) -> bool {
         *self == ClockSpread::default()

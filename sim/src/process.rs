@@ -220,7 +220,7 @@ impl<P: Process> Context<'_, P> {
         Storage {
             disk: &mut host.disk,
             process: self.me.0,
-            timing: Some((&mut host.disk_timing, &mut core.spent)),
+            timing: Some((&mut host.disk_timing, core.now, &mut core.spent)),
         }
     }
 
@@ -376,7 +376,8 @@ pub struct Storage<'a> {
     disk: &'a mut crate::disk::Disk,
     process: u32,
     /// The host's sync latency and the handler's time spent, which a sync adds to.
-    timing: Option<(&'a mut crate::costs::DiskTiming, &'a mut Duration)>,
+    /// The host's disk timing, the handler's start time and the time it has spent so far.
+    timing: Option<(&'a mut crate::costs::DiskTiming, Instant, &'a mut Duration)>,
 }
 
 impl Storage<'_> {
@@ -395,13 +396,15 @@ impl Storage<'_> {
     /// Makes every earlier write of this process durable (fsync). It takes the host's disk
     /// sync latency (times any slow-disk fault in force), spent by the handler like CPU time:
     /// the single-threaded handler stalls on the fsync (see [`crate::costs`]). The writes are
-    /// durable at once: a crash during the stall keeps them. To go on while the disk works
-    /// and hear when it is done, use [`Context::sync_async`] instead.
+    /// durable at once: a crash during the stall keeps them. The disk serves one sync at a
+    /// time, so a sync issued while background syncs ([`Context::sync_async`]) are queued
+    /// waits for them first, and background syncs issued later wait for it. To go on while
+    /// the disk works and hear when it is done, use [`Context::sync_async`] instead.
     pub fn sync(&mut self) {
         self.disk.sync(self.process);
-        if let Some((timing, spent)) = &mut self.timing {
-            let took = timing.sync_time();
-            **spent = spent.saturating_add(took);
+        if let Some((timing, started, spent)) = &mut self.timing {
+            let done = timing.queue_sync(started.saturating_add(**spent));
+            **spent = done.saturating_since(*started);
         }
     }
     /// Every key this process has, sorted.

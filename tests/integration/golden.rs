@@ -59,9 +59,9 @@ fn lease_lock() {
     check(
         "lease_lock",
         &[
-            (1, "held", "33a0722b02af620f", 1815),
-            (2, "held", "ab949628b6bb6854", 1715),
-            (3, "held", "6534546ac4e16117", 1681),
+            (1, "held", "a4fb9e13865fde2e", 1808),
+            (2, "held", "8e0211d9f9dc2b19", 1715),
+            (3, "held", "a372795ad2dcc28d", 1681),
         ],
     );
 }
@@ -71,9 +71,9 @@ fn lease_lock_no_fencing() {
     check(
         "lease_lock_no_fencing",
         &[
-            (1, "safety_violation", "8f9ad5e1f05dbb64", 515),
-            (2, "safety_violation", "52ebf23f1e78fc73", 608),
-            (3, "held", "6534546ac4e16117", 1681),
+            (1, "safety_violation", "0790e5e867208812", 515),
+            (2, "safety_violation", "8fe9d8b0171e6315", 608),
+            (3, "held", "a372795ad2dcc28d", 1681),
         ],
     );
 }
@@ -83,9 +83,9 @@ fn lease_lock_no_sync() {
     check(
         "lease_lock_no_sync",
         &[
-            (1, "held", "33a0722b02af620f", 1815),
-            (2, "held", "ab949628b6bb6854", 1715),
-            (3, "held", "6534546ac4e16117", 1681),
+            (1, "held", "a4fb9e13865fde2e", 1808),
+            (2, "held", "8e0211d9f9dc2b19", 1715),
+            (3, "held", "a372795ad2dcc28d", 1681),
         ],
     );
 }
@@ -95,9 +95,9 @@ fn lease_lock_clock_tokens() {
     check(
         "lease_lock_clock_tokens",
         &[
-            (1, "held", "ef918b0247faf0a9", 1823),
-            (2, "held", "b3fe5bca05500e7b", 1715),
-            (3, "held", "7dd0069bb1ddb281", 1699),
+            (1, "held", "b3832105479e3945", 1828),
+            (2, "held", "348d63d31f31f620", 1715),
+            (3, "held", "f651668931c70fa1", 1699),
         ],
     );
 }
@@ -107,9 +107,9 @@ fn raft() {
     check(
         "raft",
         &[
-            (1, "held", "6b1312bd4d113050", 48381),
-            (2, "held", "51a2282da0b7b509", 37497),
-            (3, "held", "7f048e94040c0f34", 48521),
+            (1, "held", "dd788da02725e2b2", 47835),
+            (2, "held", "fa4117f0d15f4043", 39841),
+            (3, "held", "a3c7dac4dcc5aea1", 49176),
         ],
     );
 }
@@ -119,9 +119,9 @@ fn raft_lease() {
     check(
         "raft_lease",
         &[
-            (1, "held", "579d85a565e4182c", 10019),
-            (2, "held", "ab52b554a24f6560", 10677),
-            (3, "held", "bb629b25f35326ad", 9834),
+            (1, "held", "df77f4814922b946", 10057),
+            (2, "held", "498f253c29a8f923", 10663),
+            (3, "held", "8e756a609018db49", 9909),
         ],
     );
 }
@@ -131,9 +131,9 @@ fn raft_stale_read_deposed_leader() {
     check(
         "raft_stale_read_deposed_leader",
         &[
-            (1, "safety_violation", "b48e2334ebc2537f", 10785),
-            (2, "held", "84d1bd3901e25e57", 10363),
-            (3, "held", "5be7fdfdcbb76ac0", 9231),
+            (1, "safety_violation", "e9c316efe90b8027", 10770),
+            (2, "safety_violation", "d9581e81519fd4ab", 10980),
+            (3, "held", "883f0475316cb099", 9254),
         ],
     );
 }
@@ -143,9 +143,9 @@ fn raft_vote_not_persisted() {
     check(
         "raft_vote_not_persisted",
         &[
-            (1, "held", "435132a0456ec983", 12650),
-            (2, "held", "64e96dda320379f6", 11740),
-            (3, "held", "b993eedb7ac0a699", 11587),
+            (1, "held", "3c685a763e3503fe", 12698),
+            (2, "held", "87866b9ae57b1cc1", 11731),
+            (3, "held", "9b2f288c7d5150cd", 11597),
         ],
     );
 }
@@ -155,9 +155,9 @@ fn raft_commit_previous_term() {
     check(
         "raft_commit_previous_term",
         &[
-            (1, "held", "3495b6390c16697b", 33716),
-            (2, "held", "250c620a54ebaf3a", 35016),
-            (3, "safety_violation", "a4137b7225c552de", 7913),
+            (1, "held", "824c5a06c8f346ad", 33853),
+            (2, "held", "9f2a5e8630feb090", 35626),
+            (3, "safety_violation", "adfee3f1bb34322e", 7913),
         ],
     );
 }
@@ -167,9 +167,9 @@ fn raft_lease_without_drift_margin() {
     check(
         "raft_lease_without_drift_margin",
         &[
-            (1, "held", "9429196a6f7ac631", 10445),
-            (2, "held", "a276e3b2b3889dc3", 11333),
-            (3, "held", "161154fb79b78af0", 10035),
+            (1, "held", "f0ae8f7e93dc280c", 10464),
+            (2, "held", "feba00c4e16e8435", 10885),
+            (3, "held", "8d72cb941bff4938", 10146),
         ],
     );
 }
@@ -179,9 +179,9 @@ fn raft_leader_crash() {
     check(
         "raft_leader_crash",
         &[
-            (1, "held", "f5ac7f10c134b873", 46011),
-            (2, "held", "b15a3b31dededd6e", 46628),
-            (3, "held", "784dfc83ac28c00e", 46437),
+            (1, "held", "8c5aa33973b28a78", 45875),
+            (2, "held", "3016c86d3822262c", 46531),
+            (3, "held", "a5eb9eb747ef4a56", 46358),
         ],
     );
 }
@@ -191,9 +191,9 @@ fn swim() {
     check(
         "swim",
         &[
-            (1, "held", "e8b3df421bbe1f91", 3809),
-            (2, "held", "6539e8da57b98d1d", 3395),
-            (3, "held", "6fae344a14ecb601", 3812),
+            (1, "held", "9992a2feb261fa17", 3808),
+            (2, "held", "a8b308a3d5c98d87", 3369),
+            (3, "held", "5fe110545ed69e93", 3768),
         ],
     );
 }
@@ -203,9 +203,9 @@ fn scheduler() {
     check(
         "scheduler",
         &[
-            (1, "held", "1e644aa07623bb81", 12474),
-            (2, "held", "c773e42838af2dd0", 12865),
-            (3, "held", "6f1b738cbd0113b1", 12861),
+            (1, "held", "2750c8a64c3592cd", 12578),
+            (2, "held", "cd70b61e35860fd0", 13116),
+            (3, "held", "4315e416eb0567d0", 12623),
         ],
     );
 }
@@ -215,9 +215,9 @@ fn scheduler_applier_trusts_snapshot() {
     check(
         "scheduler_applier_trusts_snapshot",
         &[
-            (1, "safety_violation", "b836ba797decd842", 256),
-            (2, "safety_violation", "f5e7fa226477a6f2", 212),
-            (3, "safety_violation", "aed4486d4db8f602", 224),
+            (1, "safety_violation", "0e25c66a2eb4aaa3", 259),
+            (2, "safety_violation", "a9fd232b67964006", 234),
+            (3, "safety_violation", "adbeac382fd70dbb", 226),
         ],
     );
 }
@@ -227,9 +227,9 @@ fn catalog_stack() {
     check(
         "catalog_stack",
         &[
-            (1, "held", "0a19e81a28961bb9", 13989),
-            (2, "held", "0bcd65f2428d1144", 17866),
-            (3, "held", "b1543b97787201c7", 12489),
+            (1, "held", "8a6e098bfe33f0cd", 13961),
+            (2, "held", "769e5c2d8dc4ec2e", 17710),
+            (3, "held", "0321389720dd8a9d", 12791),
         ],
     );
 }
@@ -239,9 +239,9 @@ fn scheduler_lost_allocs_not_replaced() {
     check(
         "scheduler_lost_allocs_not_replaced",
         &[
-            (1, "liveness_failure", "f0447dd6ea325427", 11905),
-            (2, "liveness_failure", "a7e4edd5b7338fd2", 12574),
-            (3, "liveness_failure", "c661cf5cf1eef15f", 12221),
+            (1, "liveness_failure", "debab906a651f2b4", 11868),
+            (2, "liveness_failure", "1fef70ecac3eb3df", 12570),
+            (3, "liveness_failure", "f22f4a788276bbb5", 12195),
         ],
     );
 }
@@ -251,9 +251,9 @@ fn scheduler_reschedule_without_backoff() {
     check(
         "scheduler_reschedule_without_backoff",
         &[
-            (1, "safety_violation", "e59a51bf0a6c6b40", 550),
-            (2, "safety_violation", "fd0fa49a3e0747ef", 639),
-            (3, "safety_violation", "21591a8637cce76f", 608),
+            (1, "safety_violation", "c52de65d98ddf94f", 577),
+            (2, "safety_violation", "b798a5021114620d", 617),
+            (3, "safety_violation", "6a9bf7538f46f6a5", 633),
         ],
     );
 }
@@ -263,9 +263,9 @@ fn scheduler_fixed_heartbeat_ttl() {
     check(
         "scheduler_fixed_heartbeat_ttl",
         &[
-            (1, "safety_violation", "844b9e93e14a6096", 35342),
-            (2, "safety_violation", "71d4c0f35645446b", 35367),
-            (3, "safety_violation", "f998820b5bdd4f95", 35096),
+            (1, "safety_violation", "c5bdd791a04055b0", 35709),
+            (2, "safety_violation", "8ca24ead3437da37", 35103),
+            (3, "safety_violation", "2b0846082755a475", 34980),
         ],
     );
 }
@@ -275,9 +275,9 @@ fn scheduler_evals_in_leader_memory() {
     check(
         "scheduler_evals_in_leader_memory",
         &[
-            (1, "held", "6f03eb8df9fb3c28", 11619),
-            (2, "liveness_failure", "757801c8c399f1d7", 10423),
-            (3, "liveness_failure", "014462c5a71fbc1b", 10513),
+            (1, "held", "938a9e5d31c89799", 11648),
+            (2, "held", "2df8a71d5c53d057", 11809),
+            (3, "liveness_failure", "f81f0df423627787", 10487),
         ],
     );
 }
@@ -287,9 +287,9 @@ fn scheduler_rolling_update() {
     check(
         "scheduler_rolling_update",
         &[
-            (1, "held", "6e95a9332dbb0f6f", 21041),
-            (2, "held", "cd3c88b0af73a326", 21388),
-            (3, "held", "39051ce38f38b67a", 20983),
+            (1, "held", "f6d2fe75e823a507", 20967),
+            (2, "held", "ba24a319c65fb349", 21531),
+            (3, "held", "e06909b616961c60", 20996),
         ],
     );
 }
@@ -299,9 +299,9 @@ fn scheduler_update_ignores_max_parallel() {
     check(
         "scheduler_update_ignores_max_parallel",
         &[
-            (1, "safety_violation", "64a2746c4a63d1d5", 2306),
-            (2, "safety_violation", "0f38072d324b014b", 2386),
-            (3, "safety_violation", "c631057a690d666a", 2267),
+            (1, "safety_violation", "b63f5101b5c4e062", 2309),
+            (2, "safety_violation", "e5a6f72b3fa564fa", 2380),
+            (3, "safety_violation", "fa56b192b7a59c3e", 2268),
         ],
     );
 }
@@ -311,9 +311,9 @@ fn consul() {
     check(
         "consul",
         &[
-            (1, "held", "55e98d4a79c9a7b2", 26830),
-            (2, "held", "6952382d0b17e8a9", 27380),
-            (3, "held", "3d65aca2aac41922", 27541),
+            (1, "held", "4fe81910f8f3d7e4", 26828),
+            (2, "held", "18b60fc99b9324b1", 27472),
+            (3, "held", "e198058850c65f02", 27534),
         ],
     );
 }
@@ -323,9 +323,9 @@ fn consul_cache_without_expiry() {
     check(
         "consul_cache_without_expiry",
         &[
-            (1, "safety_violation", "5fed32926b88ff71", 10210),
-            (2, "safety_violation", "0f4bd4149859ff3a", 10070),
-            (3, "safety_violation", "845e3c71e8b8192a", 10071),
+            (1, "safety_violation", "4365b6e78af77300", 10213),
+            (2, "safety_violation", "f4b57a19cff69721", 10068),
+            (3, "safety_violation", "fd6a757478f4fe7e", 10071),
         ],
     );
 }
@@ -335,12 +335,12 @@ fn consul_registrations_not_persisted() {
     check(
         "consul_registrations_not_persisted",
         &[
-            (1, "held", "953bfacdb8d379c4", 9210),
+            (1, "held", "ae78b5ebaa99ce8b", 9214),
             // Verdicts, not events, changed deliberately: the lost registration
             // (`acknowledged_registrations_kept`, checked at the end) outranks the liveness
             // property whose deadline lies past the horizon.
-            (2, "safety_violation", "981fdf98c0b1d19f", 9568),
-            (3, "safety_violation", "f39912c35ed3b0ae", 9177),
+            (2, "safety_violation", "78e46af9646975f4", 9567),
+            (3, "safety_violation", "76f3258cc61854b6", 9175),
         ],
     );
 }
@@ -350,9 +350,9 @@ fn eureka() {
     check(
         "eureka",
         &[
-            (1, "held", "debb3148030e3a51", 41748),
-            (2, "held", "4fc90e02f9c316bb", 40897),
-            (3, "held", "fae73baf7dc0b179", 42453),
+            (1, "held", "5bec69ca90911d56", 41748),
+            (2, "held", "6e679fc795b8cd7a", 40897),
+            (3, "held", "5010c638528a9553", 42452),
         ],
     );
 }
@@ -362,9 +362,9 @@ fn eureka_no_self_preservation() {
     check(
         "eureka_no_self_preservation",
         &[
-            (1, "safety_violation", "a367ccc8314dc893", 25911),
-            (2, "held", "acad694fc0f60288", 41647),
-            (3, "safety_violation", "9867222b808dc802", 32595),
+            (1, "safety_violation", "79754d1d66ba40f9", 25911),
+            (2, "held", "7e5a09c7aa8d1b59", 41647),
+            (3, "safety_violation", "608b7e913566e241", 32595),
         ],
     );
 }
@@ -374,9 +374,9 @@ fn platform() {
     check(
         "platform",
         &[
-            (1, "held", "cdf79294e532a539", 604505),
-            (2, "held", "7a2bbeebe3572500", 599095),
-            (3, "held", "b7750e1dfefbf623", 602523),
+            (1, "held", "2dba0041081db7fa", 600761),
+            (2, "held", "c45fa32f5ea94c4e", 597715),
+            (3, "held", "45914641783a65f5", 563737),
         ],
     );
 }
@@ -386,9 +386,9 @@ fn platform_zone_outage() {
     check(
         "platform_zone_outage",
         &[
-            (1, "held", "1a79a8cbbb01920f", 407316),
-            (2, "held", "ba2e977ffef65774", 409843),
-            (3, "held", "6f82dac0d4894081", 411412),
+            (1, "held", "c00317a71cd4703b", 403883),
+            (2, "held", "a7557305447925ca", 410855),
+            (3, "held", "fe77de236641fda1", 411007),
         ],
     );
 }
@@ -398,9 +398,9 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "ff72bf73c9e1f8ee", 611067),
-            (2, "held", "5c03822c762c93cf", 606921),
-            (3, "held", "1af8843de5ae4ce5", 596092),
+            (1, "held", "625f41c90dd3a224", 618749),
+            (2, "held", "60fc5c869477ad1f", 597211),
+            (3, "held", "ce3cff470231806a", 595938),
         ],
     );
 }
@@ -410,9 +410,9 @@ fn platform_raft_churn() {
     check(
         "platform_raft_churn",
         &[
-            (1, "held", "6eeef5efc3799f27", 398544),
-            (2, "held", "c5e8b7799550401a", 401222),
-            (3, "held", "b80b45d2554e0a82", 398851),
+            (1, "held", "842a54928bc6f29a", 402222),
+            (2, "held", "198b1f59b8777ba8", 398245),
+            (3, "held", "d1ae7bbe796d32ba", 385345),
         ],
     );
 }
@@ -422,9 +422,9 @@ fn swim_no_incarnation_bump() {
     check(
         "swim_no_incarnation_bump",
         &[
-            (1, "liveness_failure", "84106a29a9c17156", 3316),
-            (2, "liveness_failure", "8b9b6bf87fbe3967", 2921),
-            (3, "liveness_failure", "a6b6f92982d4128b", 2983),
+            (1, "liveness_failure", "dc5cf9f29772a694", 3147),
+            (2, "liveness_failure", "b57b32d0ba14b021", 2918),
+            (3, "liveness_failure", "5e467cabafc4be54", 3065),
         ],
     );
 }
@@ -434,9 +434,9 @@ fn swim_no_suspicion() {
     check(
         "swim_no_suspicion",
         &[
-            (1, "safety_violation", "2d1fd5096a91b244", 1201),
-            (2, "held", "8af6a71386250eb1", 5380),
-            (3, "held", "dca16b8b35d1b6a8", 5568),
+            (1, "safety_violation", "cb9f20c3c63dc9d3", 1201),
+            (2, "held", "6beabdcfa91cd77b", 5381),
+            (3, "held", "229af19833984f08", 5568),
         ],
     );
 }

@@ -218,3 +218,53 @@ fn a_run_that_never_syncs_in_the_background_is_unchanged() {
     let (_, syncing) = run(Some(ms(5)), 1, vec![]);
     assert_ne!(syncing.fingerprint, none.fingerprint);
 }
+
+/// Issues a background sync, then a blocking one, then another background one.
+#[derive(Clone, Debug)]
+struct Mixed;
+
+impl Process for Mixed {
+    type Message = ();
+    type Timer = u32;
+    type Operation = (&'static str, Instant);
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.storage().put("a", vec![1]);
+        ctx.sync_async(1);
+        ctx.storage().sync();
+        let now = ctx.now();
+        ctx.record(("blocking sync returned", now));
+        ctx.sync_async(2);
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Self>, _: ProcessId, _: ()) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, n: u32) {
+        let now = ctx.now();
+        ctx.record((if n == 1 { "first done" } else { "second done" }, now));
+    }
+}
+
+#[test]
+fn a_blocking_sync_waits_for_the_background_syncs_queued_before_it_and_holds_later_ones() {
+    let mut topology = Topology::single_switch(1, Distribution::constant(ms(1)));
+    topology.host_mut(HostId(0)).costs = HostCosts {
+        handler: None,
+        disk_sync: Some(Distribution::constant(ms(5))),
+    };
+    let mut config = SimConfig::with_seed(1);
+    config.limits.horizon = ms(100);
+    let mut sim = Sim::new(config, &topology);
+    sim.spawn(HostId(0), Mixed);
+    sim.run();
+    let seen: Vec<_> = sim.history().iter().map(|e| e.operation).collect();
+    // The first completes at 5 ms, but its event waits for the stalled handler (the host's
+    // one CPU) until 10 ms, when the blocking sync (5 ms to 10 ms) returns.
+    assert_eq!(
+        seen,
+        [
+            ("blocking sync returned", at(10)),
+            ("first done", at(10)),
+            ("second done", at(15)),
+        ],
+        "one disk: the blocking sync starts when the queued one is done, the next waits for it"
+    );
+}

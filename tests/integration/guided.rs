@@ -57,9 +57,9 @@ fn guided_search_finds_the_drift_bug_through_a_mutated_plan_and_its_trace_replay
     assert!(replay.out.contains("matches"), "{}", replay.out);
 }
 
-/// A base seed whose guided search fails at run 18 through a mutated plan; the random
-/// search from the same base seed first fails at run 57.
-const SEED: &str = "5";
+/// A base seed whose guided search fails at run 41 through a mutated plan; the random
+/// search from the same base seed first fails at run 156.
+const SEED: &str = "3";
 
 #[test]
 fn random_hunt_is_the_sweeps_stop_on_failure() {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::discovery::resolve::ScheduledCrash;
 use crate::linearizability::Outcome;
-use ruckus_sim::{FaultPlan, FaultProfile, FaultRate, Limits, RunReport, SimConfig, Verdict};
+use ruckus_sim::{FaultPlan, FaultProfile, FaultRate, RunReport, SimConfig, Verdict};
 use std::cell::RefCell;
 
 pub(crate) fn build(
@@ -10,24 +10,13 @@ pub(crate) fn build(
     profile: &FaultProfile,
     horizon: Duration,
 ) -> Sim<ConsulNode> {
-    let mut sim_config = SimConfig::with_seed(seed);
-    sim_config.limits = Limits {
+    crate::test_support::build_checked::<ConsulModel>(
+        SimConfig::with_seed(seed),
+        config.topology(),
+        config,
+        profile,
         horizon,
-        ..Limits::default()
-    };
-    let topology = config.topology();
-    let mut sim = Sim::new(sim_config, &topology);
-    setup(&mut sim, config);
-    for p in properties(config) {
-        sim.add_property(p);
-    }
-    let plan = if profile.is_empty() {
-        FaultPlan::none()
-    } else {
-        profile.plan(seed, topology.hosts(), horizon)
-    };
-    sim.set_fault_plan(plan).expect("valid plan");
-    sim
+    )
 }
 
 fn rate(mean_ms: u64, min_ms: u64, max_ms: u64) -> FaultRate {

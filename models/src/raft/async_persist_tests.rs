@@ -77,14 +77,8 @@ fn without_disk_latency_background_syncs_change_no_outcome() {
 /// Three servers, one writer, frequent crashes: leaders change often, so entries are
 /// acknowledged, crashed away and re-replicated all the time.
 fn crashing(config: &mut Config) -> FaultProfile {
-    config.servers = 3;
-    config.clients = 0;
-    config.writers = 1;
-    config.election_timeout_min = Duration::from_millis(40);
-    config.election_timeout_max = Duration::from_millis(80);
-    config.heartbeat_interval = Duration::from_millis(10);
+    super::tests::fast_elections(config);
     config.client_timeout = Duration::from_millis(100);
-    config.client_attempts = 30;
     let mut p = FaultProfile::none();
     p.crash = Some(FaultRate {
         mean_interval: Duration::from_millis(100),

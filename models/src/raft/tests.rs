@@ -186,15 +186,21 @@ pub(super) struct Hunt {
 /// Three servers, one dedicated writer, short election timeouts and dense short faults:
 /// partitions, crashes, clogged and slowed links. Every leader change here is quick, so a
 /// run holds hundreds of them.
-fn churn(config: &mut Config) -> FaultProfile {
+/// Three servers, one writer, elections within 40-80 ms and a patient client: the shape of the
+/// fault tests here and in `async_persist_tests`, which then set the client timeout.
+pub(super) fn fast_elections(config: &mut Config) {
     config.servers = 3;
     config.clients = 0;
     config.writers = 1;
     config.election_timeout_min = Duration::from_millis(40);
     config.election_timeout_max = Duration::from_millis(80);
     config.heartbeat_interval = Duration::from_millis(10);
-    config.client_timeout = Duration::from_millis(60);
     config.client_attempts = 30;
+}
+
+fn churn(config: &mut Config) -> FaultProfile {
+    fast_elections(config);
+    config.client_timeout = Duration::from_millis(60);
     let mut p = FaultProfile::none();
     p.crash = Some(rate(150, 2, 100));
     p.partition = Some(rate(50, 20, 150));

@@ -7,7 +7,7 @@
 //! the same bits on every platform.
 
 use crate::time::Duration;
-use chacha::ChaCha8;
+use chacha::AheadChaCha8 as ChaCha8;
 use serde::{Deserialize, Serialize};
 
 /// SplitMix64's finaliser: a cheap bijective mix used for seed derivation and hashing.

@@ -7,7 +7,8 @@
 //! the same bits on every platform.
 
 use crate::time::Duration;
-use chacha::AheadChaCha8 as ChaCha8;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// SplitMix64's finaliser: a cheap bijective mix used for seed derivation and hashing.
@@ -36,15 +37,10 @@ pub fn derive_stream_key(root_seed: u64, label: &str, index: u64) -> u64 {
     mix64(mix64(h ^ mix64(root_seed)) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
-mod chacha;
-
 /// A deterministic random stream (ChaCha8) with the sampling functions models need.
-///
-/// Its draws are those of `rand_chacha::ChaCha8Rng` seeded alike; the state is 128 bytes, the
-/// words not yet drawn in one cache line (see `rng/chacha.rs`).
 #[derive(Clone, Debug)]
 pub struct Random {
-    rng: ChaCha8,
+    rng: ChaCha8Rng,
 }
 
 impl Random {
@@ -58,7 +54,7 @@ impl Random {
             chunk.copy_from_slice(&mix64(state).to_le_bytes());
         }
         Random {
-            rng: ChaCha8::from_seed(seed),
+            rng: ChaCha8Rng::from_seed(seed),
         }
     }
 

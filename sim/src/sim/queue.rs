@@ -67,6 +67,11 @@ pub(crate) struct EventQueue<P: Process> {
     in_wheel: usize,
     /// Scratch for ordering a large bucket.
     keys: Keys,
+    /// Emptied slot vectors, the most recently emptied on top, handed to the next slot that
+    /// fills: at 10,000 hosts a bucket holds ~270 KB of events, and a vector kept by its own
+    /// slot was next written 128 buckets later (34 MB cycled through, past the caches); from
+    /// here the memory just read out of one bucket is written by the next.
+    spare: Vec<Vec<Event<P>>>,
 }
 
 #[inline]
@@ -94,6 +99,7 @@ impl<P: Process> EventQueue<P> {
             current: 0,
             in_wheel: 0,
             keys: Keys::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -126,7 +132,13 @@ impl<P: Process> EventQueue<P> {
         } else {
             self.file_upper(b)
         };
-        self.slots[index].push(event);
+        let slot = &mut self.slots[index];
+        if slot.capacity() == 0 {
+            if let Some(spare) = self.spare.pop() {
+                *slot = spare;
+            }
+        }
+        slot.push(event);
         self.in_wheel += 1;
     }
 
@@ -241,7 +253,9 @@ impl<P: Process> EventQueue<P> {
                     std::mem::swap(&mut self.run, &mut self.slots[index]);
                     sort_latest_first(&mut self.run);
                 } else {
-                    order_by_keys(&mut self.slots[index], &mut self.run, &mut self.keys);
+                    let mut emptied = std::mem::take(&mut self.slots[index]);
+                    order_by_keys(&mut emptied, &mut self.run, &mut self.keys);
+                    self.spare.push(emptied);
                 }
                 return true;
             }
@@ -293,8 +307,8 @@ impl<P: Process> EventQueue<P> {
             let b = bucket(event.time);
             self.file(b, event);
         }
-        // Keep the slot's allocation for the next time it fills.
-        self.slots[index] = events;
+        // Keep the allocation for the next slot that fills.
+        self.spare.push(events);
     }
 }
 

@@ -16,7 +16,10 @@
 //! block), and within a level the lowest occupied slot holds the earliest, so the next events
 //! are found with a few bit scans. Moving to an upper slot re-files its events into lower
 //! levels (at most once per level, usually once), and a level-0 slot is exactly one bucket:
-//! its vector becomes the sorted run in place (swapped, not copied).
+//! its vector becomes the sorted run in place (swapped, not copied). A large bucket's emptied
+//! vector (and a refiled upper slot's) goes to a pool that the next slot to fill takes from,
+//! most recent first, so at thousands of hosts the queue cycles through the memory of the
+//! events in flight rather than through every slot's own allocation.
 //!
 //! Why this and not one binary heap: a heap's pop walks `log n` levels of a structure as large
 //! as the whole queue, which at thousands of hosts (tens of thousands of pending events) misses
@@ -67,6 +70,11 @@ pub(crate) struct EventQueue<P: Process> {
     in_wheel: usize,
     /// Scratch for ordering a large bucket.
     keys: Keys,
+    /// Emptied slot vectors, the most recently emptied on top, handed to the next slot that
+    /// fills: at 10,000 hosts a bucket holds ~270 KB of events, and a vector kept by its own
+    /// slot was next written 128 buckets later (34 MB cycled through, past the caches); from
+    /// here the memory just read out of one bucket is written by the next.
+    spare: Vec<Vec<Event<P>>>,
 }
 
 #[inline]
@@ -94,6 +102,7 @@ impl<P: Process> EventQueue<P> {
             current: 0,
             in_wheel: 0,
             keys: Keys::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -126,7 +135,13 @@ impl<P: Process> EventQueue<P> {
         } else {
             self.file_upper(b)
         };
-        self.slots[index].push(event);
+        let slot = &mut self.slots[index];
+        if slot.capacity() == 0 {
+            if let Some(spare) = self.spare.pop() {
+                *slot = spare;
+            }
+        }
+        slot.push(event);
         self.in_wheel += 1;
     }
 
@@ -241,7 +256,9 @@ impl<P: Process> EventQueue<P> {
                     std::mem::swap(&mut self.run, &mut self.slots[index]);
                     sort_latest_first(&mut self.run);
                 } else {
-                    order_by_keys(&mut self.slots[index], &mut self.run, &mut self.keys);
+                    let mut emptied = std::mem::take(&mut self.slots[index]);
+                    order_by_keys(&mut emptied, &mut self.run, &mut self.keys);
+                    self.spare.push(emptied);
                 }
                 return true;
             }
@@ -293,8 +310,8 @@ impl<P: Process> EventQueue<P> {
             let b = bucket(event.time);
             self.file(b, event);
         }
-        // Keep the slot's allocation for the next time it fills.
-        self.slots[index] = events;
+        // Keep the allocation for the next slot that fills.
+        self.spare.push(events);
     }
 }
 
@@ -457,6 +474,27 @@ mod tests {
             incarnation: 0,
             payload: Payload::Start,
         }
+    }
+
+    /// A large bucket's vector, emptied when the bucket becomes current, is taken by the next
+    /// slot that fills, rather than kept by its own slot until that comes round again.
+    #[test]
+    fn an_emptied_large_bucket_lends_its_vector_to_the_next_slot_that_fills() {
+        let mut queue = EventQueue::<Nothing>::new();
+        let bucket_ns = 1u64 << BUCKET_BITS;
+        for i in 0..100 {
+            queue.push(event(bucket_ns + i, i));
+        }
+        assert_eq!(queue.pop().map(|e| e.seq), Some(0));
+        assert_eq!(queue.spare.len(), 1);
+        let lent = queue.spare[0].as_ptr();
+        assert!(queue.spare[0].is_empty() && queue.spare[0].capacity() >= 100);
+        queue.push(event(5 * bucket_ns, 100));
+        assert!(queue.spare.is_empty());
+        assert_eq!(queue.slots[5].as_ptr(), lent);
+        // The order is untouched: the bucket's other 99 events, then the new one.
+        let rest: Vec<u64> = std::iter::from_fn(|| queue.pop().map(|e| e.seq)).collect();
+        assert_eq!(rest, (1..=100).collect::<Vec<u64>>());
     }
 
     /// Drives the wheel and a plain binary heap with the same pushes and pops: delays from

@@ -131,7 +131,7 @@ pub struct NodeAgent {
     pub sync_every: Duration,
     /// The two agents' change counters when the registrations last matched what runs: until
     /// either moves there is nothing to deregister.
-    synced: Option<(u64, u64)>,
+    pub(super) synced: Option<(u64, u64)>,
 }
 
 impl NodeAgent {
@@ -150,13 +150,14 @@ impl NodeAgent {
         }
     }
 
-    fn changes(&self) -> (u64, u64) {
+    pub(super) fn changes(&self) -> (u64, u64) {
         (self.sched.running_changes(), self.consul.registration_changes())
     }
 
     /// Deregisters every registered instance whose allocation no longer runs here.
     fn sync_services(&mut self, ctx: &mut Context<'_, Platform>) {
         if self.synced == Some(self.changes()) {
+            ctx.count("platform.sync_skipped", 1);
             return;
         }
         let running: Vec<ProcessId> = self.sched.running().map(|(_, pid)| pid).collect();

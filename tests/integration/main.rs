@@ -22,6 +22,7 @@ mod host_costs;
 mod one_shrinker;
 mod operation_lanes;
 mod own_model;
+mod platform_catalog_churn;
 mod platform_node_accuracy;
 mod platform_schedule;
 mod proptest_plans;

@@ -160,23 +160,23 @@ pub fn setup(sim: &mut Sim<Platform>, config: &Config) {
         let host = layout.node_host(k);
         let zone = sim.hosts()[host.index()].zone.clone();
         let attributes = scheduler::node_attributes(&sched, k, zone.as_deref());
-        let agent = NodeAgent {
-            sched: scheduler::Agent::with_env(
+        let agent = NodeAgent::new(
+            scheduler::Agent::with_env(
                 settings,
                 NodeId(k),
                 sched.node_capacity,
                 attributes,
                 Rc::clone(&shared),
             ),
-            consul: consul::Agent::new(
+            consul::Agent::new(
                 k,
                 Rc::clone(&discovery),
                 member(layout.catalog_servers + k),
                 raft::Client::submitter(discovery.raft.clone(), catalog_members.clone()),
                 Rc::clone(&catalog_servers),
             ),
-            sync_every: discovery.sync_interval,
-        };
+            discovery.sync_interval,
+        );
         let pid = sim.spawn(host, Platform::NodeAgent(agent));
         assert_eq!(pid, layout.node_agent(k));
     }

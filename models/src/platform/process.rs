@@ -129,11 +129,37 @@ pub struct NodeAgent {
     pub consul: consul::Agent,
     /// How often to compare running allocations with registrations.
     pub sync_every: Duration,
+    /// The two agents' change counters when the registrations last matched what runs: until
+    /// either moves there is nothing to deregister.
+    pub(super) synced: Option<(u64, u64)>,
 }
 
 impl NodeAgent {
+    /// A node's agent from its two parts, comparing them every `sync_every` and whenever the
+    /// scheduler's agent handled an event.
+    pub fn new(
+        sched: scheduler::Agent<Rc<Shared>>,
+        consul: consul::Agent,
+        sync_every: Duration,
+    ) -> NodeAgent {
+        NodeAgent {
+            sched,
+            consul,
+            sync_every,
+            synced: None,
+        }
+    }
+
+    pub(super) fn changes(&self) -> (u64, u64) {
+        (self.sched.running_changes(), self.consul.registration_changes())
+    }
+
     /// Deregisters every registered instance whose allocation no longer runs here.
     fn sync_services(&mut self, ctx: &mut Context<'_, Platform>) {
+        if self.synced == Some(self.changes()) {
+            ctx.count("platform.sync_skipped", 1);
+            return;
+        }
         let running: Vec<ProcessId> = self.sched.running().map(|(_, pid)| pid).collect();
         let gone: Vec<u32> = self
             .consul
@@ -146,6 +172,7 @@ impl NodeAgent {
             self.consul.forget(&mut consul(ctx), instance);
             ctx.record(PlatformOp::Consul(ConsulOp::Deregistered { instance, service }));
         }
+        self.synced = Some(self.changes());
     }
 }
 

@@ -74,6 +74,33 @@ fn a_lost_node_is_replaced_and_discovery_follows_the_scheduler() {
     assert!(!sim.metrics().samples("sched.replacement_running_ns").is_empty());
 }
 
+/// The node agents skip comparing registrations with running tasks while neither agent's change
+/// counter moved; that is sound only if every registration then has its task running, after
+/// every event of a run where nodes crash (their agents restart and read registrations back)
+/// and allocations move.
+#[test]
+fn node_agents_skip_their_sync_only_while_every_registration_runs() {
+    let config = Config::default();
+    let mut sim = build(&config, 2, secs(120), node_crash(&config, secs(20)));
+    sim.add_property(Property::always("skip_is_sound", |v: &View<'_, Platform>| {
+        for (id, _, p) in v.processes() {
+            let Platform::NodeAgent(a) = p else { continue };
+            if a.synced != Some(a.changes()) {
+                continue;
+            }
+            let running: BTreeSet<u32> = a.sched.running().map(|(_, pid)| pid.0).collect();
+            if let Some(i) = a.consul.registered().find(|i| !running.contains(i)) {
+                return Err(format!("p{}: p{i} registered without its task, sync skipped", id.0));
+            }
+        }
+        Ok(())
+    }));
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report:?}");
+    assert!(sim.metrics().counter("platform.sync_skipped") > 0);
+    assert!(sim.metrics().counter("platform.deregistered_stopped") > 0);
+}
+
 #[test]
 fn the_schedulers_bug_switch_is_found_inside_the_platform() {
     let mut config = Config::default();

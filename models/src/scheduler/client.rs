@@ -74,6 +74,8 @@ pub struct Agent<E = ()> {
     leader: u32,
     /// What its tasks are built with.
     env: E,
+    /// Bumped whenever the set of running tasks changes (see [`Agent::running_changes`]).
+    running_changes: u64,
 }
 
 impl Agent {
@@ -109,12 +111,20 @@ impl<E> Agent<E> {
             retry: None,
             leader: 0,
             env,
+            running_changes: 0,
         }
     }
 
     /// Tasks this agent runs now, by allocation.
     pub fn running(&self) -> impl Iterator<Item = (AllocId, ProcessId)> + '_ {
         self.allocs.iter().filter_map(|(id, l)| l.task.map(|t| (*id, t)))
+    }
+
+    /// A counter that moves whenever [`Agent::running`] may have changed (it is equal across
+    /// two calls only if the running tasks are), so an owner comparing it with its own work
+    /// can skip that work while nothing moved.
+    pub fn running_changes(&self) -> u64 {
+        self.running_changes
     }
 
     /// Registers (again, after a restart: the tasks died with the host).
@@ -244,6 +254,7 @@ impl<E> Agent<E> {
                     cx.context().stop_process(t);
                 }
                 self.allocs.clear();
+                self.running_changes += 1;
                 self.unacked.clear();
                 self.register(cx);
             }
@@ -306,6 +317,7 @@ impl<E> Agent<E> {
         for id in gone {
             let local = self.allocs.remove(&id).expect("listed above");
             if let Some(t) = local.task {
+                self.running_changes += 1;
                 cx.context().stop_process(t);
             }
             if local.status == ClientStatus::Running && wanted.contains_key(&id) {
@@ -343,6 +355,7 @@ impl<E> Agent<E> {
             mean_time_to_failure: self.settings.task_mean_time_to_failure,
         };
         local.task = Some(cx.context().spawn(P::task(task, &self.env)));
+        self.running_changes += 1;
         cx.count("sched.tasks_started", 1);
     }
 
@@ -361,6 +374,7 @@ impl<E> Agent<E> {
             return;
         }
         local.task = None;
+        self.running_changes += 1;
         if ok {
             local.status = ClientStatus::Complete;
             self.report(cx, alloc, ClientStatus::Complete);

@@ -53,6 +53,8 @@ pub struct Agent {
     servers: Rc<[ProcessId]>,
     /// Registered instances by process number.
     local: BTreeMap<InstanceId, Local>,
+    /// Bumped whenever an instance is added to or removed from `local`.
+    registration_changes: u64,
     /// A sync in flight, and whether the state changed since it was sent.
     syncing: bool,
     dirty: bool,
@@ -83,6 +85,7 @@ impl Agent {
             swim,
             catalog,
             local: BTreeMap::new(),
+            registration_changes: 0,
             syncing: false,
             dirty: false,
             reading: false,
@@ -140,12 +143,20 @@ impl Agent {
         self.local.keys().copied()
     }
 
+    /// A counter that moves whenever an instance is registered or deregistered here (equal
+    /// across two calls only if [`Agent::registered`] is), so an owner can skip comparing
+    /// registrations with what runs while neither moved.
+    pub fn registration_changes(&self) -> u64 {
+        self.registration_changes
+    }
+
     /// Deregisters `instance` on behalf of whoever runs it (a scheduler's agent whose
     /// allocation stopped): as an instance's own deregistration, without an answer to send.
     pub fn forget<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, instance: InstanceId) {
         let Some(l) = self.local.remove(&instance) else {
             return;
         };
+        self.registration_changes += 1;
         if let Some((_, t)) = l.probe {
             cx.cancel_timer(t);
         }
@@ -215,6 +226,7 @@ impl Agent {
         if self.local.contains_key(&instance) {
             return;
         }
+        self.registration_changes += 1;
         self.local.insert(
             instance,
             Local {

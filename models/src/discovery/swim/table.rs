@@ -141,16 +141,19 @@ fn entries_mut(chunk: &mut Chunk) -> &mut [Entry; CHUNK] {
 /// `n²` (a quiet cluster of 10,000 joined members holds one 80 KB table in all instead of
 /// 80 KB per member). After a real join (members learning each other one by one) every chunk
 /// is private, as before.
+///
+/// In order (`repr(C)`): a lookup reads the first two fields only.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Table {
     len: usize,
     /// The chunks, themselves shared while no chunk differs from the table they came from.
     chunks: Rc<Vec<Chunk>>,
+    /// Entries not unknown (kept as entries change: a push-pull needs it per message).
+    known: usize,
     /// `(member, local time it became suspect, dead or left)` for exactly the members in one
     /// of those states, sorted by member.
     changed: Vec<(u32, Instant)>,
-    /// Entries not unknown (kept as entries change: a push-pull needs it per message).
-    known: usize,
 }
 
 impl Table {

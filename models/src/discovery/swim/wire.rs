@@ -378,7 +378,10 @@ type QueueKey = (u32, Reverse<u64>);
 /// queued one about the same member. Both maps hold only queued updates (at most one per
 /// member), so a push or a fill costs O(log q) per update touched, however long the queue
 /// grows (after a join it holds an alive update for every member learned).
+///
+/// In order (`repr(C)`): the emptiness check every message makes reads `order` only.
 #[derive(Clone, Debug, Default)]
+#[repr(C)]
 pub struct BroadcastQueue {
     order: BTreeMap<QueueKey, Update>,
     by_member: BTreeMap<u32, QueueKey>,

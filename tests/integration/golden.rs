@@ -191,9 +191,9 @@ fn swim() {
     check(
         "swim",
         &[
-            (1, "held", "9992a2feb261fa17", 3808),
-            (2, "held", "a8b308a3d5c98d87", 3369),
-            (3, "held", "5fe110545ed69e93", 3768),
+            (1, "held", "79af470ac1b17146", 3808),
+            (2, "held", "e1acb2b4cf75acb4", 3369),
+            (3, "held", "1e2814ca6374e5c6", 3768),
         ],
     );
 }
@@ -311,9 +311,9 @@ fn consul() {
     check(
         "consul",
         &[
-            (1, "held", "4fe81910f8f3d7e4", 26828),
-            (2, "held", "18b60fc99b9324b1", 27472),
-            (3, "held", "e198058850c65f02", 27534),
+            (1, "held", "f3d383f23707e82e", 26828),
+            (2, "held", "b2f1c19efa044251", 27472),
+            (3, "held", "7e1bb9f38812b578", 27534),
         ],
     );
 }
@@ -323,9 +323,9 @@ fn consul_cache_without_expiry() {
     check(
         "consul_cache_without_expiry",
         &[
-            (1, "safety_violation", "4365b6e78af77300", 10213),
-            (2, "safety_violation", "f4b57a19cff69721", 10068),
-            (3, "safety_violation", "fd6a757478f4fe7e", 10071),
+            (1, "safety_violation", "4b68b5473c9096ea", 10213),
+            (2, "safety_violation", "e575934fde8b4541", 10068),
+            (3, "safety_violation", "0557e5f2bd33e1ef", 10071),
         ],
     );
 }
@@ -335,12 +335,12 @@ fn consul_registrations_not_persisted() {
     check(
         "consul_registrations_not_persisted",
         &[
-            (1, "held", "ae78b5ebaa99ce8b", 9214),
+            (1, "held", "c1a32413cafea114", 9214),
             // Verdicts, not events, changed deliberately: the lost registration
             // (`acknowledged_registrations_kept`, checked at the end) outranks the liveness
             // property whose deadline lies past the horizon.
-            (2, "safety_violation", "78e46af9646975f4", 9567),
-            (3, "safety_violation", "76f3258cc61854b6", 9175),
+            (2, "safety_violation", "cf39f5b6692cb8ef", 9567),
+            (3, "safety_violation", "d743f38014246c85", 9175),
         ],
     );
 }
@@ -374,9 +374,9 @@ fn platform() {
     check(
         "platform",
         &[
-            (1, "held", "2dba0041081db7fa", 600761),
-            (2, "held", "c45fa32f5ea94c4e", 597715),
-            (3, "held", "45914641783a65f5", 563737),
+            (1, "held", "430ad72dde7925d6", 600761),
+            (2, "held", "634ec9b0d3d2858b", 597715),
+            (3, "held", "1c7c9566543d33ca", 563737),
         ],
     );
 }
@@ -386,9 +386,9 @@ fn platform_zone_outage() {
     check(
         "platform_zone_outage",
         &[
-            (1, "held", "c00317a71cd4703b", 403883),
-            (2, "held", "a7557305447925ca", 410855),
-            (3, "held", "fe77de236641fda1", 411007),
+            (1, "held", "80b3ff4523c3b8d5", 403883),
+            (2, "held", "dc6d517dd1c1d154", 410855),
+            (3, "held", "7fd177c7165db064", 411007),
         ],
     );
 }
@@ -398,9 +398,9 @@ fn platform_strained() {
     check(
         "platform_strained",
         &[
-            (1, "held", "625f41c90dd3a224", 618749),
-            (2, "held", "60fc5c869477ad1f", 597211),
-            (3, "held", "ce3cff470231806a", 595938),
+            (1, "held", "8dfbb6e690d7baf5", 618749),
+            (2, "held", "c50745a488b1382f", 597211),
+            (3, "held", "6fea932869fad5af", 595938),
         ],
     );
 }
@@ -410,9 +410,9 @@ fn platform_raft_churn() {
     check(
         "platform_raft_churn",
         &[
-            (1, "held", "842a54928bc6f29a", 402222),
-            (2, "held", "198b1f59b8777ba8", 398245),
-            (3, "held", "d1ae7bbe796d32ba", 385345),
+            (1, "held", "90c6ef1931ae5d04", 402222),
+            (2, "held", "b3b2c07ca579a210", 398245),
+            (3, "held", "318d216551df878e", 385345),
         ],
     );
 }
@@ -422,9 +422,9 @@ fn swim_no_incarnation_bump() {
     check(
         "swim_no_incarnation_bump",
         &[
-            (1, "liveness_failure", "dc5cf9f29772a694", 3147),
-            (2, "liveness_failure", "b57b32d0ba14b021", 2918),
-            (3, "liveness_failure", "5e467cabafc4be54", 3065),
+            (1, "liveness_failure", "fc8eefc084c51b11", 3147),
+            (2, "liveness_failure", "885784686263cf38", 2918),
+            (3, "liveness_failure", "22065f2d81eb9528", 3065),
         ],
     );
 }
@@ -434,9 +434,9 @@ fn swim_no_suspicion() {
     check(
         "swim_no_suspicion",
         &[
-            (1, "safety_violation", "cb9f20c3c63dc9d3", 1201),
-            (2, "held", "6beabdcfa91cd77b", 5381),
-            (3, "held", "229af19833984f08", 5568),
+            (1, "safety_violation", "5cb42cfd4ab67206", 1201),
+            (2, "held", "db59bd12711daef0", 5381),
+            (3, "held", "360b33354066febf", 5568),
         ],
     );
 }

@@ -110,6 +110,17 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     };
     let matched = matches!(outcome, ReplayOutcome::Matches { .. });
     writeln!(io.out, "{outcome}").map_err(w)?;
+    if let ReplayOutcome::Diverged(d) = &outcome
+        && only_the_digest_differs(d)
+    {
+        writeln!(
+            io.out,
+            "only the payload digest differs: a trace recorded by an older ruckus may hash some \
+             payloads differently (SWIM's push-pull state did); re-record it: `{} --trace FILE`",
+            scenario.replay_command(header.seed)
+        )
+        .map_err(w)?;
+    }
     if matched {
         io.out
             .write_all(role_resolutions(&args.trace, &header.plan)?.as_bytes())
@@ -128,6 +139,21 @@ pub fn exec(args: Args, io: &mut Io<'_>, registry: &Registry) -> Result<Exit, St
     } else {
         Exit::BadInput
     })
+}
+
+/// The same event at the same time, with another payload digest: the payload hashes
+/// differently (or is another message of the same shape).
+fn only_the_digest_differs(d: &ruckus_sim::Divergence) -> bool {
+    match (&d.recorded, &d.replayed) {
+        (Some(r), Some(p)) => {
+            r.digest != p.digest
+                && ruckus_sim::EventRecord {
+                    digest: r.digest,
+                    ..*p
+                } == *r
+        }
+        _ => false,
+    }
 }
 
 /// One line per role-targeted fault that began: whom its target resolved to, from the trace's
@@ -283,4 +309,43 @@ fn dump_state(sim: &dyn Simulation, events: u64, dump: &[u32]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_the_digest_differs;
+    use ruckus_sim::{Divergence, EventRecord, Instant, RecordKind};
+
+    fn deliver(time: u64, digest: u64) -> EventRecord {
+        EventRecord {
+            index: 8,
+            time: Instant(time),
+            kind: RecordKind::Deliver,
+            process: 0,
+            host: 0,
+            peer: 3,
+            aux: 0,
+            digest,
+        }
+    }
+
+    fn diverged(recorded: Option<EventRecord>, replayed: Option<EventRecord>) -> Divergence {
+        Divergence {
+            position: 8,
+            recorded,
+            replayed,
+            before: Vec::new(),
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_old_trace_hint_is_given_only_when_nothing_but_the_digest_differs() {
+        let d = |a, b| only_the_digest_differs(&diverged(a, b));
+        assert!(d(Some(deliver(5, 1)), Some(deliver(5, 2))));
+        assert!(!d(Some(deliver(5, 1)), Some(deliver(6, 2))), "another time too");
+        assert!(!d(Some(deliver(5, 1)), Some(deliver(6, 1))), "the digest agrees");
+        assert!(!d(Some(deliver(5, 1)), None), "the re-execution ended");
+        assert!(!d(None, Some(deliver(5, 1))), "the recording ended");
+    }
 }

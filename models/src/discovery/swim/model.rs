@@ -238,13 +238,17 @@ struct Pulse {
 type Board = Rc<[Cell<Pulse>]>;
 
 /// One member of the standalone model.
+///
+/// In order (`repr(C)`): the field every handler reads sits next to the component's hot
+/// fields (see [`Swim`]).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct SwimNode {
+    board: Board,
     /// The component.
     pub swim: Swim,
     schedule: Schedule,
     leave_grace: Duration,
-    board: Board,
     /// How stale a pulse may be for its member to count as live: two gossip intervals (a
     /// running member's gossip timer fires every interval, so only a crash, a kill or a pause
     /// lets its pulse age beyond that).

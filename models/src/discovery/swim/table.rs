@@ -9,6 +9,10 @@
 
 use super::{Incarnation, Status};
 use ruckus_sim::Instant;
+use ruckus_sim::record::DigestHasher;
+use std::cell::OnceCell;
+use std::fmt;
+use std::hash::Hasher;
 use std::rc::Rc;
 
 const STATUS_BITS: u32 = 3;
@@ -57,16 +61,6 @@ impl Entry {
         }
     }
 
-    /// The status as its [`Status`] discriminant (`Unknown` is 0).
-    pub fn status_code(self) -> u64 {
-        self.0 & STATUS_MASK
-    }
-
-    /// The incarnation as one word: `life` in the top 32 bits, `number` in the low 32.
-    pub fn incarnation_word(self) -> u64 {
-        (self.0 >> (NUMBER_BITS + STATUS_BITS)) << 32 | (self.0 >> STATUS_BITS) & u64::from(NUMBER_MAX)
-    }
-
     /// The incarnation the status refers to.
     pub fn incarnation(self) -> Incarnation {
         Incarnation {
@@ -81,7 +75,60 @@ impl Entry {
 const CHUNK_BITS: u32 = 9;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
-type Chunk = Rc<[Entry; CHUNK]>;
+/// A chunk's entries and, once something asked, their digest (a push-pull's hash writes the
+/// digest of each chunk instead of hashing every entry again: a chunk shared by many tables, or
+/// unchanged since the last exchange, is hashed once).
+struct ChunkData {
+    entries: [Entry; CHUNK],
+    /// The digest of `entries`: a pure function of them, so whoever computes it first gets the
+    /// same value; cleared whenever an entry is written.
+    digest: OnceCell<u64>,
+}
+
+impl ChunkData {
+    fn new(entry: Entry) -> ChunkData {
+        ChunkData {
+            entries: [entry; CHUNK],
+            digest: OnceCell::new(),
+        }
+    }
+
+    /// The digest of every entry word, from the engine's digest's fixed start.
+    fn digest(&self) -> u64 {
+        *self.digest.get_or_init(|| {
+            let mut h = DigestHasher::default();
+            for e in &self.entries {
+                h.write_u64(e.0);
+            }
+            h.finish()
+        })
+    }
+}
+
+/// A copy is about to be written to: it starts without a digest.
+impl Clone for ChunkData {
+    fn clone(&self) -> ChunkData {
+        ChunkData {
+            entries: self.entries,
+            digest: OnceCell::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ChunkData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.entries).finish()
+    }
+}
+
+type Chunk = Rc<ChunkData>;
+
+/// The entries of `chunk` to write, copied first if shared; its digest is cleared.
+fn entries_mut(chunk: &mut Chunk) -> &mut [Entry; CHUNK] {
+    let data = Rc::make_mut(chunk);
+    data.digest.take();
+    &mut data.entries
+}
 
 /// One member's view of the cluster, indexed by member index.
 ///
@@ -94,22 +141,25 @@ type Chunk = Rc<[Entry; CHUNK]>;
 /// `n²` (a quiet cluster of 10,000 joined members holds one 80 KB table in all instead of
 /// 80 KB per member). After a real join (members learning each other one by one) every chunk
 /// is private, as before.
+///
+/// In order (`repr(C)`): a lookup reads the first two fields only.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Table {
     len: usize,
     /// The chunks, themselves shared while no chunk differs from the table they came from.
     chunks: Rc<Vec<Chunk>>,
+    /// Entries not unknown (kept as entries change: a push-pull needs it per message).
+    known: usize,
     /// `(member, local time it became suspect, dead or left)` for exactly the members in one
     /// of those states, sorted by member.
     changed: Vec<(u32, Instant)>,
-    /// Entries not unknown (kept as entries change: a push-pull needs it per message).
-    known: usize,
 }
 
 impl Table {
     /// `n` unknown slots.
     pub fn new(n: usize) -> Table {
-        let unknown: Chunk = Rc::new([Entry::default(); CHUNK]);
+        let unknown: Chunk = Rc::new(ChunkData::new(Entry::default()));
         Table {
             len: n,
             chunks: Rc::new(vec![unknown; n.div_ceil(CHUNK)]),
@@ -127,12 +177,12 @@ impl Table {
     pub fn get(&self, i: u32) -> Entry {
         let i = i as usize;
         assert!(i < self.len, "member {i} outside a table of {}", self.len);
-        self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
+        self.chunks[i >> CHUNK_BITS].entries[i & (CHUNK - 1)]
     }
 
     /// Every entry, by member index.
     pub fn entries(&self) -> impl ExactSizeIterator<Item = Entry> + '_ {
-        (0..self.len).map(|i| self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
+        (0..self.len).map(|i| self.chunks[i >> CHUNK_BITS].entries[i & (CHUNK - 1)])
     }
 
     /// Sets member `i`; `now` stamps a change into suspect, dead or left.
@@ -146,7 +196,7 @@ impl Table {
             - usize::from(old.status() != Status::Unknown);
         let at = i as usize;
         let chunks = Rc::make_mut(&mut self.chunks);
-        Rc::make_mut(&mut chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
+        entries_mut(&mut chunks[at >> CHUNK_BITS])[at & (CHUNK - 1)] = entry;
         if old.status() == status {
             return;
         }
@@ -170,8 +220,13 @@ impl Table {
             Status::Suspect | Status::Dead | Status::Left
         ));
         debug_assert!(self.entries().all(|e| e == Entry::default()), "not a fresh table");
-        let full: Chunk = Rc::new([entry; CHUNK]);
-        self.chunks = Rc::new(vec![full; self.len.div_ceil(CHUNK)]);
+        let full: Chunk = Rc::new(ChunkData::new(entry));
+        let mut chunks = vec![full; self.len.div_ceil(CHUNK)];
+        // Slots past the end stay unknown, so a chunk's digest is that of the members it holds.
+        if let Some(last) = chunks.last_mut().filter(|_| self.len % CHUNK != 0) {
+            entries_mut(last)[self.len % CHUNK..].fill(Entry::default());
+        }
+        self.chunks = Rc::new(chunks);
         self.known = if entry.status() == Status::Unknown {
             0
         } else {
@@ -187,7 +242,7 @@ impl Table {
         }
         let chunks = Rc::make_mut(&mut self.chunks);
         for (mine, theirs) in chunks.iter_mut().zip(other.chunks.iter()) {
-            if !Rc::ptr_eq(mine, theirs) && **mine == **theirs {
+            if !Rc::ptr_eq(mine, theirs) && mine.entries == theirs.entries {
                 *mine = Rc::clone(theirs);
             }
         }
@@ -233,12 +288,18 @@ impl Table {
             }
             let base = k << CHUNK_BITS;
             let n = CHUNK.min(self.len - base);
-            for (j, &e) in chunk[..n].iter().enumerate() {
+            for (j, &e) in chunk.entries[..n].iter().enumerate() {
                 if e.0 & STATUS_MASK != 0 {
                     f((base + j) as u32, e);
                 }
             }
         }
+    }
+
+    /// The digest of each chunk's entries, in order (each computed once per chunk version and
+    /// kept with it). Equal entries give equal digests however the table was built.
+    pub fn chunk_digests(&self) -> impl Iterator<Item = u64> + '_ {
+        self.chunks.iter().map(|c| c.digest())
     }
 
     /// When member `i` became suspect, dead or left (`None` while alive or unknown).

@@ -5,22 +5,12 @@
 //! `consul::catalog_properties_in`) see it; the correct commit rule holds on the same plan.
 //! The seed is the first failing one of `ruckus sweep ... --seeds 20` (index 5).
 
-use crate::support::ruckus;
+use crate::support::{run_json, scenario_file};
 
-fn file() -> String {
-    format!(
-        "{}/../scenarios/data/platform_catalog_churn.toml",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
 const SEED: &str = "4596266611717324268";
 
 fn run(extra: &[&str]) -> serde_json::Value {
-    let file = file();
-    let mut args = vec!["run", file.as_str(), "--seed", SEED, "--json"];
-    args.extend_from_slice(extra);
-    let ran = ruckus(&args);
-    serde_json::from_str(&ran.out).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", ran.out, ran.err))
+    run_json(&scenario_file("platform_catalog_churn.toml"), SEED, extra)
 }
 
 #[test]

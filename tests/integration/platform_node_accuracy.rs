@@ -2,22 +2,15 @@
 //! platform marks a briefly paused or cut-off node critical, and the property sees it; the
 //! healthy pool holds on the same plan.
 
-use crate::support::ruckus;
+use crate::support::{ruckus, run_json, scenario_file};
 
 fn file() -> String {
-    format!(
-        "{}/../scenarios/data/platform_no_suspicion.toml",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    scenario_file("platform_no_suspicion.toml")
 }
 const SEED: &str = "9289464798280533400";
 
 fn run(extra: &[&str]) -> serde_json::Value {
-    let file = file();
-    let mut args = vec!["run", file.as_str(), "--seed", SEED, "--json"];
-    args.extend_from_slice(extra);
-    let ran = ruckus(&args);
-    serde_json::from_str(&ran.out).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", ran.out, ran.err))
+    run_json(&file(), SEED, extra)
 }
 
 #[test]

@@ -32,6 +32,22 @@ pub fn ruckus(args: &[&str]) -> Ran {
     }
 }
 
+/// `ruckus run SCENARIO --seed SEED --json EXTRA...`: the run's JSON report (a scenario is a
+/// built-in name or a file path).
+#[allow(dead_code)] // not every test module runs scenarios for their report
+pub fn run_json(scenario: &str, seed: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["run", scenario, "--seed", seed, "--json"];
+    args.extend_from_slice(extra);
+    let ran = ruckus(&args);
+    serde_json::from_str(&ran.out).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", ran.out, ran.err))
+}
+
+/// The path of a scenario file under scenarios/data/.
+#[allow(dead_code)]
+pub fn scenario_file(name: &str) -> String {
+    format!("{}/../scenarios/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn fresh_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(

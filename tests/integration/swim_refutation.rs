@@ -2,25 +2,17 @@
 //! stale accusation ignored) loses a refutation and a live member is declared dead, and the
 //! same run with the option on, where the accuser hears the newer alive in time.
 
-use crate::support::ruckus;
+use crate::support::run_json;
 
 const SEED: &str = "1707298093520602497";
 
 fn verdict(repeat: bool) -> (String, String) {
     let repeat = format!("model.swim.repeat_refutation={repeat}");
-    let ran = ruckus(&[
-        "run",
+    let json = run_json(
         "swim_no_suspicion",
-        "--seed",
         SEED,
-        "--set",
-        "model.bugs.no_suspicion=false",
-        "--set",
-        &repeat,
-        "--json",
-    ]);
-    let json: serde_json::Value =
-        serde_json::from_str(&ran.out).unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", ran.out, ran.err));
+        &["--set", "model.bugs.no_suspicion=false", "--set", &repeat],
+    );
     (
         json["verdict"].as_str().unwrap_or("?").to_string(),
         json["property"].as_str().unwrap_or("").to_string(),

@@ -90,7 +90,10 @@ fn node_agents_skip_their_sync_only_while_every_registration_runs() {
             }
             let running: BTreeSet<u32> = a.sched.running().map(|(_, pid)| pid.0).collect();
             if let Some(i) = a.consul.registered().find(|i| !running.contains(i)) {
-                return Err(format!("p{}: p{i} registered without its task, sync skipped", id.0));
+                return Err(format!(
+                    "p{}: p{i} registered without its task, sync skipped",
+                    id.0
+                ));
             }
         }
         Ok(())

@@ -5,7 +5,7 @@ use super::config::Config;
 use super::marks::{DetectionMarks, RecoveryMarks, RescheduleMarks};
 use crate::discovery::consul::{
     self, ConsulInstance, ConsulMsg, ConsulOp, ConsulScope, ConsulTimer, HealthCatalog, ResolveMode,
-    query::QueryClient,
+    query::ListingQuery,
 };
 use crate::discovery::resolve::DiscoveryOp;
 use crate::raft::{self, RecordOf};
@@ -216,10 +216,8 @@ impl Instance {
 pub struct Client {
     /// Load and calls.
     pub client: services::Client,
-    query: QueryClient,
+    listing: ListingQuery,
     shared: Rc<Shared>,
-    /// The index of the last listing seen (watch).
-    index: u64,
     /// Its number among the clients (0 is the first).
     pub number: u32,
     /// The first client marks recoveries on the report's charts.
@@ -236,30 +234,15 @@ impl Client {
         Client {
             client: services::Client::new(config.workload, caller, measure_from, false)
                 .with_schedule(&config.schedule),
-            query: QueryClient::new(Rc::clone(&shared.catalog_servers)),
+            listing: ListingQuery::new(Rc::clone(&shared.catalog_servers), 0),
             shared,
-            index: 0,
             number: index,
             recovery: None,
         }
     }
 
     fn ask(&mut self, ctx: &mut Context<'_, Platform>) {
-        let d = &self.shared.discovery;
-        let (min_index, wait) = match d.resolve {
-            ResolveMode::Watch => (self.index, d.watch_wait),
-            ResolveMode::Dns | ResolveMode::Agent => (0, Duration::ZERO),
-        };
-        let timeout = d.query_timeout;
-        self.query.ask(&mut consul(ctx), 0, min_index, wait, timeout);
-    }
-
-    /// A query got no answer in time: ask the next server.
-    fn on_query_timeout(&mut self, ctx: &mut Context<'_, Platform>, id: u64) {
-        if self.query.on_timeout(id) {
-            ctx.count("discovery.resolve.failed", 1);
-            self.ask(ctx);
-        }
+        self.listing.ask(&mut consul(ctx), &self.shared.discovery);
     }
 
     /// The first client's recovery watch, after each of its calls' events.
@@ -269,25 +252,19 @@ impl Client {
         }
     }
 
-    fn on_listing(&mut self, ctx: &mut Context<'_, Platform>, listing: Option<consul::Listing>) {
+    fn on_listing(&mut self, ctx: &mut Context<'_, Platform>, l: consul::Listing) {
         let d = Rc::clone(&self.shared.discovery);
-        match listing {
-            Some(l) => {
-                self.index = l.index;
-                self.client
-                    .caller_mut()
-                    .set_backends(l.passing().into_iter().map(ProcessId).collect());
-                match d.resolve {
-                    ResolveMode::Watch => self.ask(ctx),
-                    ResolveMode::Dns | ResolveMode::Agent => {
-                        // The cached answer expires after the TTL (the bug keeps it for ever).
-                        if !d.bugs.cache_without_expiry {
-                            ctx.set_timer(d.cache_ttl, PlatformTimer::Resolve);
-                        }
-                    }
+        self.client
+            .caller_mut()
+            .set_backends(l.passing().into_iter().map(ProcessId).collect());
+        match d.resolve {
+            ResolveMode::Watch => self.ask(ctx),
+            ResolveMode::Dns | ResolveMode::Agent => {
+                // The cached answer expires after the TTL (the bug keeps it for ever).
+                if !d.bugs.cache_without_expiry {
+                    ctx.set_timer(d.cache_ttl, PlatformTimer::Resolve);
                 }
             }
-            None => self.ask(ctx),
         }
     }
 }
@@ -453,7 +430,7 @@ impl Process for Platform {
                 }
                 c.client.on_start(&mut service(ctx));
                 let servers = c.shared.catalog_servers.len() as u64;
-                c.query.target = ctx.random().below(servers) as u32;
+                c.listing.query.target = ctx.random().below(servers) as u32;
                 c.ask(ctx);
             }
         }
@@ -489,8 +466,9 @@ impl Process for Platform {
                 i.server.on_message(&mut service(ctx), from, m)
             }
             (Platform::Client(c), PlatformMsg::Consul(ConsulMsg::QueryReply { id, listing, hint })) => {
-                if let Some(listing) = c.query.on_reply(&mut consul(ctx), id, listing, hint) {
-                    c.on_listing(ctx, listing);
+                let d = Rc::clone(&c.shared.discovery);
+                if let Some(l) = c.listing.on_reply(&mut consul(ctx), &d, (id, listing, hint)) {
+                    c.on_listing(ctx, l);
                 }
             }
             (Platform::Client(c), PlatformMsg::Service(m)) => {
@@ -531,7 +509,8 @@ impl Process for Platform {
                 c.watch(ctx);
             }
             (Platform::Client(c), PlatformTimer::Consul(ConsulTimer::QueryTimeout { id })) => {
-                c.on_query_timeout(ctx, id);
+                let d = Rc::clone(&c.shared.discovery);
+                c.listing.on_timeout(&mut consul(ctx), &d, id);
             }
             (Platform::Client(c), PlatformTimer::Resolve) => c.ask(ctx),
             _ => {}

@@ -1,7 +1,7 @@
 //! A caller: resolves its service (DNS-like cache, watch, or the local agent), then calls one
 //! passing instance through a balancer.
 
-use super::query::QueryClient;
+use super::query::ListingQuery;
 use super::{Config, ConsulHost, ConsulMsg, ConsulScope, ConsulTimer, ResolveMode, call_scope};
 use crate::discovery::resolve::{Router, ServiceId};
 use crate::services::interval_gap;
@@ -17,9 +17,7 @@ pub struct ConsulCaller {
     pub(super) agent: ProcessId,
     /// Its view and balancer.
     pub router: Router,
-    pub(super) query: QueryClient,
-    /// The index of the last listing seen (watch mode).
-    pub(super) index: u64,
+    pub(super) listing: ListingQuery,
     /// Calls waiting for a lookup (DNS mode after expiry).
     pub(super) waiting_calls: u32,
     pub(super) next_resolve: u64,
@@ -35,9 +33,9 @@ impl ConsulCaller {
         };
         let first = Duration(cx.random().below(spread.0));
         cx.set_timer(first, ConsulTimer::CallEvery);
-        self.query.target = cx.random().below(u64::from(self.config.raft.servers)) as u32;
+        self.listing.query.target = cx.random().below(u64::from(self.config.raft.servers)) as u32;
         if self.config.resolve == ResolveMode::Watch {
-            self.watch(cx);
+            self.listing.ask(cx, &self.config);
         }
     }
 
@@ -49,11 +47,6 @@ impl ConsulCaller {
             ConsulTimer::Call(t) => call_scope(cx, |s| self.router.on_call_timer(s, t)),
             _ => {}
         }
-    }
-
-    fn watch<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
-        let (wait, timeout) = (self.config.watch_wait, self.config.query_timeout);
-        self.query.ask(cx, self.service, self.index, wait, timeout);
     }
 
     pub(super) fn on_call_every<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>) {
@@ -81,9 +74,8 @@ impl ConsulCaller {
                     self.router.clear_view();
                 }
                 self.waiting_calls = (self.waiting_calls + 1).min(1);
-                if self.query.asking.is_none() {
-                    self.query
-                        .ask(cx, self.service, 0, Duration::ZERO, self.config.query_timeout);
+                if !self.listing.asking() {
+                    self.listing.ask(cx, &self.config);
                 }
             }
             ResolveMode::Agent => {
@@ -111,27 +103,21 @@ impl ConsulCaller {
         let now = cx.monotonic();
         match m {
             ConsulMsg::QueryReply { id, listing, hint } => {
-                let Some(listing) = self.query.on_reply(cx, id, listing, hint) else {
+                let Some(l) = self.listing.on_reply(cx, &self.config, (id, listing, hint)) else {
                     return;
                 };
-                match (self.config.resolve, listing) {
-                    (ResolveMode::Watch, Some(l)) => {
-                        self.index = l.index;
+                match self.config.resolve {
+                    ResolveMode::Watch => {
                         self.router.set_view(l.passing(), now);
-                        self.watch(cx);
+                        self.listing.ask(cx, &self.config);
                     }
-                    (ResolveMode::Watch, None) => self.watch(cx),
-                    (ResolveMode::Dns, Some(l)) => {
+                    ResolveMode::Dns => {
                         self.router.set_view(l.passing(), now);
                         for _ in 0..std::mem::take(&mut self.waiting_calls) {
                             call_scope(cx, |s| self.router.call(s));
                         }
                     }
-                    (ResolveMode::Dns, None) => {
-                        let timeout = self.config.query_timeout;
-                        self.query.ask(cx, self.service, 0, Duration::ZERO, timeout);
-                    }
-                    (ResolveMode::Agent, _) => {}
+                    ResolveMode::Agent => {}
                 }
             }
             ConsulMsg::Resolved { id, passing, age } => {
@@ -149,17 +135,6 @@ impl ConsulCaller {
     }
 
     pub(super) fn on_query_timeout<P: ConsulHost>(&mut self, cx: &mut ConsulScope<'_, '_, P>, id: u64) {
-        if !self.query.on_timeout(id) {
-            return;
-        }
-        cx.count("discovery.resolve.failed", 1);
-        match self.config.resolve {
-            ResolveMode::Watch => self.watch(cx),
-            ResolveMode::Dns => {
-                let timeout = self.config.query_timeout;
-                self.query.ask(cx, self.service, 0, Duration::ZERO, timeout);
-            }
-            ResolveMode::Agent => {}
-        }
+        self.listing.on_timeout(cx, &self.config, id);
     }
 }

@@ -135,7 +135,7 @@ pub use server::CatalogServer;
 use super::resolve::{self, CallMsg, CallTimer, DeathSchedule, DiscoveryOp, InstanceId, Router, ServiceId};
 use super::swim::{Roster, Swim, SwimMsg, SwimScope, SwimTimer};
 use crate::raft::{self, MessageOf, RecordOf, Submitted};
-use query::QueryClient;
+use query::ListingQuery;
 use ruckus_sim::{
     Context, Duration, HistoryEntry, HostId, Instant, Metrics, Model, Process, ProcessId, Property, Scope,
     Sim, View,
@@ -545,8 +545,7 @@ pub fn setup(sim: &mut Sim<ConsulNode>, config: &Config) {
             config: Rc::clone(&shared),
             agent: config.agent_pid(node),
             router: Router::new(config.balancer, config.call_timeout, Rc::clone(&deaths)),
-            query: QueryClient::new(Rc::clone(&server_pids)),
-            index: 0,
+            listing: ListingQuery::new(Rc::clone(&server_pids), c % config.services),
             waiting_calls: 0,
             next_resolve: 0,
             resolving: None,

@@ -117,7 +117,7 @@ impl Clone for ChunkData {
 
 impl fmt::Debug for ChunkData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.entries).finish()
+        f.debug_list().entries(self.entries).finish()
     }
 }
 

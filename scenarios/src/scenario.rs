@@ -20,6 +20,9 @@
 //! # clocks that start apart, drawn per seed and host (by default offsets within ±1 ms and
 //! # drift within ±20 ppm; all zero for clocks that agree exactly)
 //! clock_spread = { offset_max = "100ms", drift_max_ppm = 50, start_jitter_max = "150ms" }
+//! # optional: "shared" draws every host's message delays from one stream and every role
+//! # fault's pick from another, as before per-host streams (default "per_source")
+//! streams = "per_source"
 //!
 //! [workload]                    # the model's workload parameters (merged into its Config)
 //! in_flight = 50
@@ -117,6 +120,7 @@ use crate::registry::{ModelRef, Registry};
 use crate::runner;
 use ruckus_sim::{
     BuggifyConfig, ClockSpread, Distribution, Fault, FaultPlan, FaultProfile, HostCosts, Limits, Model,
+    StreamLayout,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -186,6 +190,12 @@ pub struct TopologySpec {
     /// stored scenario says which spread it ran with.
     #[serde(default = "ClockSpread::typical")]
     pub clock_spread: ClockSpread,
+    /// How message delays and role-fault picks split into random streams
+    /// (`streams = "per_source"`, the default, or `"shared"`, the layout before per-host
+    /// streams; see `ruckus_sim::StreamLayout`). Always written out, so a trace's stored
+    /// scenario says which layout it ran with.
+    #[serde(default)]
+    pub streams: StreamLayout,
 }
 
 fn is_free(c: &HostCosts) -> bool {

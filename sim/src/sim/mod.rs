@@ -18,6 +18,8 @@ mod queue;
 mod report;
 #[cfg(test)]
 mod spawn_tests;
+#[cfg(test)]
+mod stream_tests;
 
 pub use checks::Limits;
 pub(crate) use core::Core;

@@ -102,7 +102,7 @@ type BareEntry = Reverse<(u64, u64, u32, u64)>;
 
 /// The pingpong work as a bare binary-heap loop: pop the earliest message, count it, pick a
 /// uniformly chosen other process from the receiver's stream, draw a uniform 1-10 ms latency
-/// from the sender's network stream, push. It uses the engine's stream names so its choices match the
+/// from the network stream, push. It uses the engine's stream names so its choices match the
 /// engine's exactly.
 pub fn bare_pingpong(config: &PingPongConfig, seed: u64) -> BareOutcome {
     let n = config.hosts;
@@ -110,17 +110,14 @@ pub fn bare_pingpong(config: &PingPongConfig, seed: u64) -> BareOutcome {
     let mut choice: Vec<Random> = (0..n)
         .map(|p| Random::stream(seed, "process", u64::from(p) << 32))
         .collect();
-    // One network stream per sending host (process p is alone on host p), as in the engine.
-    let mut net: Vec<Random> = (0..n)
-        .map(|h| Random::stream(seed, "network", u64::from(h)))
-        .collect();
+    let mut net = Random::stream(seed, "network", 0);
     let (lo, hi) = (LATENCY_MIN.as_nanos(), LATENCY_MAX.as_nanos());
     let mut heap: BinaryHeap<BareEntry> = BinaryHeap::with_capacity(config.in_flight as usize + 1);
     let mut seq = 0u64;
     let mut send = |heap: &mut BinaryHeap<BareEntry>, rng: &mut Random, now: u64, me: u32, hops: u64| {
         let pick = rng.below(u64::from(n - 1)) as u32;
         let to = if pick >= me { pick + 1 } else { pick };
-        let at = now + net[me as usize].range_inclusive(lo, hi);
+        let at = now + net.range_inclusive(lo, hi);
         seq += 1;
         heap.push(Reverse((at, seq, to, hops)));
     };

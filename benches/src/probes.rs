@@ -217,10 +217,7 @@ pub fn bare_probes(load: &ProbeLoad, seed: u64) -> BareProbeOutcome {
     let mut rngs: Vec<Random> = (0..n)
         .map(|p| Random::stream(seed, "process", u64::from(p) << 32))
         .collect();
-    // One network stream per sending host (prober p is alone on host p), as in the engine.
-    let mut net: Vec<Random> = (0..n)
-        .map(|h| Random::stream(seed, "network", u64::from(h)))
-        .collect();
+    let mut net = Random::stream(seed, "network", 0);
     let (lo, hi) = (LATENCY_MIN.as_nanos(), LATENCY_MAX.as_nanos());
     let horizon = load.horizon().as_nanos();
     // Per prober: probes made, the pending timeout (probe number, timer id).
@@ -266,7 +263,7 @@ pub fn bare_probes(load: &ProbeLoad, seed: u64) -> BareProbeOutcome {
                 if rngs[me as usize].below(IGNORE_ONE_IN) != 0 {
                     seq += 1;
                     heap.push(Reverse((
-                        now + net[me as usize].range_inclusive(lo, hi),
+                        now + net.range_inclusive(lo, hi),
                         seq,
                         from,
                         Bare::Ack { k },
@@ -289,7 +286,7 @@ pub fn bare_probes(load: &ProbeLoad, seed: u64) -> BareProbeOutcome {
                 let to = other(&mut rngs[me as usize], me, n);
                 seq += 1;
                 heap.push(Reverse((
-                    now + net[me as usize].range_inclusive(lo, hi),
+                    now + net.range_inclusive(lo, hi),
                     seq,
                     to,
                     Bare::Ping { from: me, k },

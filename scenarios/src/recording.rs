@@ -97,13 +97,9 @@ pub fn scenario_of(
     if let Some(h) = header.horizon {
         scenario.limits.horizon = h;
     }
-    if !states_topology_key(&header.scenario, "clock_spread") {
+    if !states_clock_spread(&header.scenario) {
         // Written before clocks started apart by default: those runs had none.
         scenario.topology.clock_spread = ruckus_sim::ClockSpread::NONE;
-    }
-    if !states_topology_key(&header.scenario, "streams") {
-        // Written before per-host network and per-fault target streams: one shared stream each.
-        scenario.topology.streams = ruckus_sim::StreamLayout::Shared;
     }
     Ok(scenario)
 }
@@ -137,13 +133,13 @@ pub fn record_plan(
     Ok((Outcome { report, plan }, summary))
 }
 
-/// Whether a stored scenario names `topology.<key>` (every trace written since
-/// `clock_spread` became a default names it, and since per-source streams, `streams`).
-fn states_topology_key(stored: &str, key: &str) -> bool {
+/// Whether a stored scenario names its `[topology.clock_spread]` (every trace written since
+/// the spread became a default does).
+fn states_clock_spread(stored: &str) -> bool {
     stored
         .parse::<toml::Table>()
         .ok()
-        .and_then(|t| t.get("topology")?.as_table()?.get(key).cloned())
+        .and_then(|t| t.get("topology")?.as_table()?.get("clock_spread").cloned())
         .is_some()
 }
 
@@ -169,21 +165,26 @@ mod tests {
         let fresh = Scenario::from_text(&Registry::builtin(), "p", "p", "test", PINGPONG, &[]).unwrap();
         assert_eq!(fresh.topology.clock_spread, ClockSpread::typical());
         let text = fresh.to_toml();
-        assert!(states_topology_key(&text, "clock_spread"), "{text}");
+        assert!(states_clock_spread(&text), "{text}");
         assert_eq!(stored(&text).topology.clock_spread, ClockSpread::typical());
         let off = text.replace("drift_max_ppm = 20", "drift_max_ppm = 0");
         assert_eq!(stored(&off).topology.clock_spread.drift_max_ppm, 0);
     }
 
     #[test]
-    fn a_trace_from_before_per_source_streams_replays_with_shared_ones() {
+    fn a_stored_scenario_keeps_its_stream_layout_and_one_naming_none_is_shared() {
+        // Traces from before the key ran with the shared layout, the default.
         assert_eq!(stored(PINGPONG).topology.streams, StreamLayout::Shared);
         let fresh = Scenario::from_text(&Registry::builtin(), "p", "p", "test", PINGPONG, &[]).unwrap();
-        assert_eq!(fresh.topology.streams, StreamLayout::PerSource);
-        let text = fresh.to_toml();
+        assert_eq!(fresh.topology.streams, StreamLayout::Shared);
+        let set = ["topology.streams=per_source".to_owned()];
+        let opted = Scenario::from_text(&Registry::builtin(), "p", "p", "test", PINGPONG, &set).unwrap();
+        assert_eq!(opted.topology.streams, StreamLayout::PerSource);
+        let text = opted.to_toml();
         assert!(text.contains("streams = \"per_source\""), "{text}");
         assert_eq!(stored(&text).topology.streams, StreamLayout::PerSource);
-        let shared = text.replace("streams = \"per_source\"", "streams = \"shared\"");
+        let shared = fresh.to_toml();
+        assert!(shared.contains("streams = \"shared\""), "{shared}");
         assert_eq!(stored(&shared).topology.streams, StreamLayout::Shared);
     }
 }

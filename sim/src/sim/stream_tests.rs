@@ -1,6 +1,6 @@
-//! Stream layout: under `StreamLayout::PerSource` one host's sends do not move another host's
-//! message delays, and removing a fault does not move another role fault's pick; under
-//! `StreamLayout::Shared` (the old layout) both do.
+//! Stream layout: under `StreamLayout::PerSource` (opted into) one host's sends do not move
+//! another host's message delays, and removing a fault does not move another role fault's
+//! pick; under `StreamLayout::Shared` (the default) both do.
 
 use super::faults::target_stream_keys;
 use crate::*;
@@ -70,6 +70,15 @@ fn arrivals_from_host_0(streams: StreamLayout, others: u32) -> Vec<Instant> {
 }
 
 #[test]
+fn the_default_layout_is_shared() {
+    assert_eq!(SimConfig::with_seed(1).streams, StreamLayout::Shared);
+    // The default run draws as the shared layout does, not as the per-source one.
+    let shared = arrivals_from_host_0(StreamLayout::Shared, 4);
+    assert_eq!(arrivals_from_host_0(SimConfig::with_seed(1).streams, 4), shared);
+    assert_ne!(arrivals_from_host_0(StreamLayout::PerSource, 4), shared);
+}
+
+#[test]
 fn another_hosts_sends_do_not_move_a_hosts_message_delays() {
     let (one, four) = (
         arrivals_from_host_0(StreamLayout::PerSource, 1),
@@ -77,7 +86,7 @@ fn another_hosts_sends_do_not_move_a_hosts_message_delays() {
     );
     assert_eq!(one.len(), 5);
     assert_eq!(one, four);
-    // The old layout: host 1's extra sends shift every later draw of host 0.
+    // The shared layout: host 1's extra sends shift every later draw of host 0.
     let (one, four) = (
         arrivals_from_host_0(StreamLayout::Shared, 1),
         arrivals_from_host_0(StreamLayout::Shared, 4),

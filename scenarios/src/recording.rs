@@ -146,7 +146,7 @@ fn states_clock_spread(stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ruckus_sim::ClockSpread;
+    use ruckus_sim::{ClockSpread, StreamLayout};
 
     const PINGPONG: &str = "[model]\nname = \"pingpong\"\n[topology]\nhosts = 3\nlatency = \"1ms\"\n";
 
@@ -169,5 +169,22 @@ mod tests {
         assert_eq!(stored(&text).topology.clock_spread, ClockSpread::typical());
         let off = text.replace("drift_max_ppm = 20", "drift_max_ppm = 0");
         assert_eq!(stored(&off).topology.clock_spread.drift_max_ppm, 0);
+    }
+
+    #[test]
+    fn a_stored_scenario_keeps_its_stream_layout_and_one_naming_none_is_shared() {
+        // Traces from before the key ran with the shared layout, the default.
+        assert_eq!(stored(PINGPONG).topology.streams, StreamLayout::Shared);
+        let fresh = Scenario::from_text(&Registry::builtin(), "p", "p", "test", PINGPONG, &[]).unwrap();
+        assert_eq!(fresh.topology.streams, StreamLayout::Shared);
+        let set = ["topology.streams=per_source".to_owned()];
+        let opted = Scenario::from_text(&Registry::builtin(), "p", "p", "test", PINGPONG, &set).unwrap();
+        assert_eq!(opted.topology.streams, StreamLayout::PerSource);
+        let text = opted.to_toml();
+        assert!(text.contains("streams = \"per_source\""), "{text}");
+        assert_eq!(stored(&text).topology.streams, StreamLayout::PerSource);
+        let shared = fresh.to_toml();
+        assert!(shared.contains("streams = \"shared\""), "{shared}");
+        assert_eq!(stored(&shared).topology.streams, StreamLayout::Shared);
     }
 }

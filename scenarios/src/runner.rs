@@ -72,6 +72,7 @@ pub fn build<M: Model>(
     let mut sim_config = SimConfig::with_seed(seed);
     sim_config.limits = limits;
     sim_config.max_processes = limits::MAX_PROCESSES;
+    sim_config.streams = spec.streams;
     let mut sim = Sim::new(sim_config, &topology);
     let setup = quietly(|| catch_unwind(AssertUnwindSafe(|| M::setup(&mut sim, config))));
     // A setup that goes on to use a refused spawn's id may panic: the refusal is the cause.
@@ -443,6 +444,7 @@ mod tests {
             costs: Default::default(),
             host_costs: Vec::new(),
             clock_spread: Default::default(),
+            streams: Default::default(),
         }
     }
 

@@ -20,6 +20,10 @@
 //! # clocks that start apart, drawn per seed and host (by default offsets within ±1 ms and
 //! # drift within ±20 ppm; all zero for clocks that agree exactly)
 //! clock_spread = { offset_max = "100ms", drift_max_ppm = 50, start_jitter_max = "150ms" }
+//! # optional: "per_source" gives each sending host its own message-delay stream and each role
+//! # fault its own pick stream, so shrinking keeps fewer faults of a churn failure; slower
+//! # with thousands of hosts (default "shared": one stream for each)
+//! streams = "per_source"
 //!
 //! [workload]                    # the model's workload parameters (merged into its Config)
 //! in_flight = 50
@@ -117,6 +121,7 @@ use crate::registry::{ModelRef, Registry};
 use crate::runner;
 use ruckus_sim::{
     BuggifyConfig, ClockSpread, Distribution, Fault, FaultPlan, FaultProfile, HostCosts, Limits, Model,
+    StreamLayout,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -186,6 +191,13 @@ pub struct TopologySpec {
     /// stored scenario says which spread it ran with.
     #[serde(default = "ClockSpread::typical")]
     pub clock_spread: ClockSpread,
+    /// How message delays and role-fault picks split into random streams
+    /// (`streams = "shared"`, the default, or `"per_source"`, which shrinks churn failures
+    /// further at a CPU cost on many hosts; see `ruckus_sim::StreamLayout`). Always written
+    /// out, so a trace's stored scenario says which layout it ran with; a stored scenario
+    /// written before the key existed ran with the shared layout, the default.
+    #[serde(default)]
+    pub streams: StreamLayout,
 }
 
 fn is_free(c: &HostCosts) -> bool {

@@ -109,7 +109,7 @@ pub use record::{EventDetail, EventRecord, Observer, RecordKind, RecordingObserv
 pub use rng::{Distribution, Random, mix64, splitmix64};
 pub use sim::{
     DEFAULT_MAX_PROCESSES, FailedOperation, Failure, Limits, ProcessLabel, Progress, RunReport, Sim,
-    SimConfig, SpawnLimitExceeded, Verdict, check_determinism,
+    SimConfig, SpawnLimitExceeded, StreamLayout, Verdict, check_determinism,
 };
 pub use time::{Duration, Instant, nanos_with_unit};
 

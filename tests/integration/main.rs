@@ -19,6 +19,7 @@ mod golden;
 mod guided;
 mod hardening;
 mod host_costs;
+mod old_streams;
 mod one_shrinker;
 mod operation_lanes;
 mod own_model;

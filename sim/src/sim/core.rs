@@ -137,7 +137,10 @@ pub(crate) struct Core<P: Process> {
     /// Each process's crashes, kills, stops, restarts, pauses and resumes, in order.
     pub(crate) lifecycles: Vec<Vec<LifecycleEvent>>,
     pub(crate) net: Network,
-    pub(crate) net_rng: Random,
+    /// The network's streams: one per sending host, or one for all (`net_stride` 0).
+    pub(crate) net_rngs: Vec<Random>,
+    /// 1 when each host has its own network stream, 0 when they share `net_rngs[0]`.
+    pub(crate) net_stride: usize,
     pub(crate) next_timer: u64,
     pub(crate) live_timers: TimerSet,
     pub(crate) event_index: u64,
@@ -212,10 +215,12 @@ impl<P: Process> Core<P> {
         // A message departs once the time the handler spent so far has elapsed.
         let now = self.now.saturating_add(self.spent);
         // The common case (no fault or chaos on the network) inline; the rest out of line.
-        match self
-            .net
-            .plain_arrival(from_host, target.host, now, &mut self.net_rng)
-        {
+        match self.net.plain_arrival(
+            from_host,
+            target.host,
+            now,
+            &mut self.net_rngs[from_host.index() * self.net_stride],
+        ) {
             Some(t) => self.push(
                 t,
                 to.0,
@@ -243,7 +248,8 @@ impl<P: Process> Core<P> {
         now: Instant,
         message: P::Message,
     ) {
-        match self.net.transmit(from_host, to_host, now, &mut self.net_rng) {
+        let rng = &mut self.net_rngs[from_host.index() * self.net_stride];
+        match self.net.transmit(from_host, to_host, now, rng) {
             Transmission::Dropped => {}
             Transmission::Once(t) => {
                 self.push(

@@ -5,13 +5,16 @@
 //! Each begin, end and the heal also go into the metrics' fault windows (outside the
 //! fingerprint, like every metric), so summaries and checkers see what faults really did.
 
-use super::Sim;
-use crate::fault::{Fault, RoleTarget};
+use super::{Sim, StreamLayout};
+use crate::fault::{Fault, FaultPlan, RoleTarget};
 use crate::metrics::FaultWindow;
 use crate::network::{HostId, Partition};
 use crate::process::{Process, ProcessId};
 use crate::property::Lifecycle;
+use crate::record::digest;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind};
+use crate::rng::Random;
+use std::collections::BTreeMap;
 
 impl<P: Process> Sim<P> {
     /// Begins or ends fault `i` of the plan. Ends of faults the heal already undid do nothing.
@@ -162,9 +165,10 @@ impl<P: Process> Sim<P> {
         });
     }
 
-    /// The live processes that play `target`'s role now, picked as it says (random picks
-    /// draw from the `"faults/targets"` stream, only when there is someone to pick).
-    pub(super) fn resolve_target(&mut self, target: &RoleTarget) -> Vec<ProcessId> {
+    /// The live processes that play `target`'s role now, picked as it says: random picks draw,
+    /// only when there is someone to pick, from plan action `i`'s own stream (or the shared
+    /// `"faults/targets"` stream under [`StreamLayout::Shared`]).
+    pub(super) fn resolve_target(&mut self, i: usize, target: &RoleTarget) -> Vec<ProcessId> {
         let players: Vec<ProcessId> = self
             .states
             .iter()
@@ -174,8 +178,17 @@ impl<P: Process> Sim<P> {
             })
             .map(|(i, _)| ProcessId(i as u32))
             .collect();
-        let rng = &mut self.targets_rng;
-        target.choose(&players, |n| rng.below(n))
+        match self.config.streams {
+            StreamLayout::Shared => {
+                let rng = &mut self.targets_rng;
+                target.choose(&players, |n| rng.below(n))
+            }
+            StreamLayout::PerSource => {
+                // Each action resolves once, at its begin: a fresh stream, nothing kept.
+                let mut rng = Random::stream(self.config.seed, "faults/targets", self.target_keys[i]);
+                target.choose(&players, |n| rng.below(n))
+            }
+        }
     }
 
     /// A role-targeted fault: resolved at its begin (the same processes at its end), recorded
@@ -184,7 +197,7 @@ impl<P: Process> Sim<P> {
     fn apply_role_fault(&mut self, i: usize, begin: bool, fault: &Fault) {
         if begin {
             let target = fault.target().expect("a role fault");
-            let hit = self.resolve_target(target);
+            let hit = self.resolve_target(i, target);
             if hit.is_empty() {
                 self.core.metrics.count("faults.role_skipped", 1);
             }
@@ -354,3 +367,22 @@ impl<P: Process> Sim<P> {
 
 #[cfg(test)]
 mod tests;
+
+/// The target stream index of each action of a sorted `plan`: a digest of the action's start
+/// time and role, and of how many earlier actions share both. Neither its place in the plan,
+/// its kind, its pick nor its duration counts, so removing other actions, halving durations,
+/// or turning a crash into a kill (as shrinking does) leaves an action's picks as they were.
+/// Actions without a role target get a key too; it is never used.
+pub(super) fn target_stream_keys(plan: &FaultPlan) -> Vec<u64> {
+    let mut seen: BTreeMap<(u64, &str), u64> = BTreeMap::new();
+    plan.actions
+        .iter()
+        .map(|a| {
+            let role = a.fault.target().map_or("", |t| t.role.as_str());
+            let n = seen.entry((a.at.0, role)).or_default();
+            let key = digest(&(a.at.0, role, *n));
+            *n += 1;
+            key
+        })
+        .collect()
+}

@@ -140,11 +140,7 @@ impl Swim {
         if accused >= self.incarnation {
             self.refute(cx, accused);
         } else if self.config.repeat_refutation {
-            cx.count("swim.refutations_repeated", 1);
-            self.broadcast(
-                cx,
-                self.update(UpdateKind::Alive, self.me, self.incarnation, self.me),
-            );
+            self.spread_alive_again(cx, self.me, self.incarnation);
         }
     }
 
@@ -157,12 +153,19 @@ impl Swim {
         known: Entry,
     ) {
         if self.config.repeat_refutation && known.status() == Status::Alive {
-            cx.count("swim.refutations_repeated", 1);
-            self.broadcast(
-                cx,
-                self.update(UpdateKind::Alive, member, known.incarnation(), member),
-            );
+            self.spread_alive_again(cx, member, known.incarnation());
         }
+    }
+
+    /// Spreads an alive message already held (`repeat_refutation`): no incarnation bump.
+    fn spread_alive_again<P: Process>(
+        &mut self,
+        cx: &mut SwimScope<'_, '_, P>,
+        member: u32,
+        inc: Incarnation,
+    ) {
+        cx.count("swim.refutations_repeated", 1);
+        self.broadcast(cx, self.update(UpdateKind::Alive, member, inc, member));
     }
 
     /// Answers an accusation at `accused`: a higher incarnation, spread as alive.

@@ -54,20 +54,10 @@ impl Swim {
         inc: Incarnation,
         from: u32,
     ) {
-        if member == self.me {
-            if !self.leaving {
-                self.answer_accusation(cx, inc);
-            }
+        let answer = !self.leaving;
+        let Some(known) = self.accused_entry(cx, member, inc, answer) else {
             return;
-        }
-        let known = self.members.get(member);
-        if inc < known.incarnation() {
-            self.correct_stale(cx, member, known);
-            return;
-        }
-        if !known.status().is_active() {
-            return;
-        }
+        };
         if known.status() == Status::Suspect {
             if self.confirm(cx, member, from) {
                 cx.count("swim.confirmations", 1);
@@ -104,18 +94,8 @@ impl Swim {
         inc: Incarnation,
         from: u32,
     ) {
-        if member == self.me {
-            if !self.leaving && from != self.me {
-                self.answer_accusation(cx, inc);
-            }
-            return;
-        }
-        let known = self.members.get(member);
-        if inc < known.incarnation() {
-            self.correct_stale(cx, member, known);
-            return;
-        }
-        if !known.status().is_active() {
+        let answer = !self.leaving && from != self.me;
+        if self.accused_entry(cx, member, inc, answer).is_none() {
             return;
         }
         self.end_suspicion(cx, member);
@@ -127,6 +107,31 @@ impl Swim {
         let now = cx.monotonic();
         self.set_status(member, status, inc, now);
         self.broadcast(cx, self.update(UpdateKind::Dead, member, inc, from));
+    }
+
+    /// What a suspect or dead message about `member` at `inc` acts on: the member's entry if
+    /// it is alive or suspect at `inc` or lower. None if the message is about this member
+    /// (answered if `answer`), older than what is known (corrected), or about a member
+    /// already dead or left.
+    fn accused_entry<P: Process>(
+        &mut self,
+        cx: &mut SwimScope<'_, '_, P>,
+        member: u32,
+        inc: Incarnation,
+        answer: bool,
+    ) -> Option<Entry> {
+        if member == self.me {
+            if answer {
+                self.answer_accusation(cx, inc);
+            }
+            return None;
+        }
+        let known = self.members.get(member);
+        if inc < known.incarnation() {
+            self.correct_stale(cx, member, known);
+            return None;
+        }
+        known.status().is_active().then_some(known)
     }
 
     /// Answers a suspicion or death of this member at `accused`: refutes one at its own

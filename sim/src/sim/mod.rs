@@ -152,7 +152,7 @@ pub struct Sim<P: Process> {
     /// (`"faults/targets"`), used only when one resolves.
     targets_rng: Random,
     /// Each plan action's own target stream index under [`StreamLayout::PerSource`], by
-    /// plan index (see `faults::target_stream_keys`).
+    /// plan index (see `faults::target_stream_keys`); empty under `Shared`, which never reads it.
     target_keys: Vec<u64>,
     /// The processes each begun role-targeted fault hit, by plan index, for its end.
     role_hits: BTreeMap<usize, Vec<ProcessId>>,
@@ -342,7 +342,10 @@ impl<P: Process> Sim<P> {
             .iter()
             .map(|a| digest(&format!("{:?}", a.fault)))
             .collect();
-        self.target_keys = faults::target_stream_keys(&self.plan);
+        self.target_keys = match self.config.streams {
+            StreamLayout::PerSource => faults::target_stream_keys(&self.plan),
+            StreamLayout::Shared => Vec::new(),
+        };
         Ok(())
     }
 

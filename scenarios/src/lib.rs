@@ -12,7 +12,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `scenario.rs` | the file format, `--set` overrides, checks with located errors (`scenario/host_costs.rs`: `[[topology.host_costs]]`, costs per host or zone) |
+//! | `scenario.rs` | the file format and loading; in `scenario/`: `location.rs` (errors located in the text or blamed on a `--set`), `overrides.rs` (`--set`), `checks.rs` (checks before the model is built), `partial.rs` (a parsed file completed with its model's type), `host_costs.rs` (`[[topology.host_costs]]`, costs per host or zone) |
 //! | `error.rs` | `ScenarioError`, line/column, edit-distance suggestions |
 //! | `builtin.rs` | scenarios/data/*.toml embedded in the binary |
 //! | `registry.rs` | `Registry`: the models and named scenarios a binary knows (built-ins plus a user's own); `ModelRef` |

@@ -210,6 +210,7 @@ impl<P: Process> Context<'_, P> {
 
     /// This process's own random stream (derived from the seed, the process and incarnation).
     pub fn random(&mut self) -> &mut Random {
+        self.core.drew = true;
         self.rng
     }
 

@@ -119,6 +119,9 @@ pub(crate) struct ProcMeta {
     pub(crate) boot: bool,
     /// Killed by a fault (so the heal restarts it), as opposed to stopped by a sibling.
     pub(crate) killed: bool,
+    /// Whether its last handler drew from its random stream: only then is the stream warmed
+    /// ahead of its next event (most processes of a membership protocol rarely draw).
+    pub(crate) drew: bool,
 }
 
 /// Everything but the process states, so a handler can hold its own state mutably while the
@@ -155,6 +158,8 @@ pub(crate) struct Core<P: Process> {
     pub(crate) spawned: Vec<(ProcessId, P)>,
     pub(crate) stopped: Vec<ProcessId>,
     pub(crate) stop_requested: bool,
+    /// Whether the running handler has asked for its random stream.
+    pub(crate) drew: bool,
     pub(crate) deliveries: u64,
     /// Virtual time the running handler has spent so far (zero between handlers).
     pub(crate) spent: Duration,
@@ -358,6 +363,7 @@ impl<P: Process> Core<P> {
             alive: true,
             boot,
             killed: false,
+            drew: false,
         });
         self.lifecycles.push(Vec::new());
         self.hosts[host.index()].processes.push(id);

@@ -164,6 +164,8 @@ pub struct Sim<P: Process> {
     run_to_horizon: bool,
     /// The first property failure of a run that goes on to its horizon.
     first_failure: Option<Failure>,
+    /// Events left before the next warm-ahead batch.
+    warm_left: usize,
 }
 
 impl<P: Process> fmt::Debug for Sim<P> {
@@ -252,6 +254,7 @@ impl<P: Process> Sim<P> {
                 spawned: Vec::new(),
                 stopped: Vec::new(),
                 stop_requested: false,
+                drew: false,
                 deliveries: 0,
                 spent: Duration::ZERO,
                 disk_faults: config.disk_faults,
@@ -264,6 +267,7 @@ impl<P: Process> Sim<P> {
             states: Vec::new(),
             boot_images: Vec::new(),
             rngs: Vec::new(),
+            warm_left: 0,
             properties: Vec::new(),
             next_check: Vec::new(),
             satisfied: Vec::new(),

@@ -189,6 +189,13 @@ impl<P: Process> EventQueue<P> {
         self.run.last().map(|e| e.time)
     }
 
+    /// The next events of the current bucket's sorted run, at most `n` (earliest last);
+    /// events pushed into the bucket after it was sorted are not among them.
+    #[inline]
+    pub(crate) fn run_ahead(&self, n: usize) -> &[Event<P>] {
+        &self.run[self.run.len().saturating_sub(n)..]
+    }
+
     /// The parity of the current block: which of `occupied0` is this block's.
     #[inline]
     fn parity(&self) -> usize {
@@ -474,6 +481,28 @@ mod tests {
             incarnation: 0,
             payload: Payload::Start,
         }
+    }
+
+    /// What `run_ahead` shows is what the next pops return, in reverse, until an event is
+    /// pushed into the current bucket (which it does not show).
+    #[test]
+    fn run_ahead_shows_the_next_pops_of_the_current_bucket() {
+        let mut queue = EventQueue::<Nothing>::new();
+        let bucket_ns = 1u64 << BUCKET_BITS;
+        for i in 0..40u64 {
+            // Out of time order, so the run is sorted, not just kept.
+            queue.push(event(bucket_ns + (i * 7919) % 1000, i));
+        }
+        queue.push(event(3 * bucket_ns, 40));
+        assert!(queue.run_ahead(16).is_empty(), "no bucket is current yet");
+        let first = queue.pop().expect("queued");
+        let ahead: Vec<u64> = queue.run_ahead(16).iter().rev().map(|e| e.seq).collect();
+        assert_eq!(ahead.len(), 16);
+        let popped: Vec<u64> = (0..16).map(|_| queue.pop().expect("queued").seq).collect();
+        assert_eq!(popped, ahead);
+        assert!(first.time.0 <= bucket_ns + 1000);
+        // The bucket's 23 left: all of them, not the next bucket's event.
+        assert_eq!(queue.run_ahead(64).len(), 23);
     }
 
     /// A large bucket's vector, emptied when the bucket becomes current, is taken by the next

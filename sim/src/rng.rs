@@ -39,6 +39,18 @@ pub fn derive_stream_key(root_seed: u64, label: &str, index: u64) -> u64 {
     mix64(mix64(h ^ mix64(root_seed)) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
+/// The ChaCha8 key of stream `(label, index)`: its derived key spread over 32 bytes by
+/// SplitMix64 steps. Fixed, like [`derive_stream_key`].
+fn stream_seed(root_seed: u64, label: &str, index: u64) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    let mut state = derive_stream_key(root_seed, label, index);
+    for chunk in seed.chunks_mut(8) {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        chunk.copy_from_slice(&mix64(state).to_le_bytes());
+    }
+    seed
+}
+
 /// Words in ChaCha8's buffer: four 16-word blocks, generated together (SIMD).
 const BUFFER_WORDS: usize = 64;
 
@@ -67,18 +79,11 @@ impl fmt::Debug for Random {
 impl Random {
     /// The stream `(label, index)` derived from `root_seed`.
     pub fn stream(root_seed: u64, label: &str, index: u64) -> Random {
-        let key = derive_stream_key(root_seed, label, index);
-        let mut seed = [0u8; 32];
-        let mut state = key;
-        for chunk in seed.chunks_mut(8) {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            chunk.copy_from_slice(&mix64(state).to_le_bytes());
-        }
         let mut results = [0u32; BUFFER_WORDS];
         results[0] = BUFFER_WORDS as u32;
         Random {
             results,
-            core: ChaCha8Core::from_seed(seed),
+            core: ChaCha8Core::from_seed(stream_seed(root_seed, label, index)),
         }
     }
 
@@ -520,16 +525,9 @@ mod tests {
     #[test]
     fn draws_are_those_of_rand_chachas_chacha8rng() {
         use rand_core::Rng;
-        // The seed derivation of `Random::stream`, fed to the crate's own generator.
+        // The seed of `Random::stream`, fed to the crate's own generator.
         for (seed, label, index) in [(1, "process", 0), (7, "network", 3), (u64::MAX, "x", 1 << 32)] {
-            let key = derive_stream_key(seed, label, index);
-            let mut bytes = [0u8; 32];
-            let mut state = key;
-            for chunk in bytes.chunks_mut(8) {
-                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                chunk.copy_from_slice(&mix64(state).to_le_bytes());
-            }
-            let mut theirs = rand_chacha::ChaCha8Rng::from_seed(bytes);
+            let mut theirs = rand_chacha::ChaCha8Rng::from_seed(stream_seed(seed, label, index));
             let mut ours = Random::stream(seed, label, index);
             // Across several refills of the four-block buffer.
             for i in 0..300 {

@@ -16,7 +16,7 @@ const WARM_BATCH: usize = 16;
 const WARM_MIN: usize = 4;
 /// Below this many processes their entries, clocks and streams stay in the caches (a few
 /// hundred KB), and reading ahead only costs.
-const WARM_FROM_PROCESSES: usize = 1024;
+pub(super) const READ_AHEAD_FROM_PROCESSES: usize = 1024;
 /// A process state of at most this many bytes is warmed too: a handler reads most of a small
 /// state, but only a few of a large state's lines, and rarely the one a warm-up would touch.
 const SMALL_STATE: usize = 128;
@@ -73,7 +73,7 @@ impl<P: Process> Sim<P> {
             }
             if self.warm_left > 0 {
                 self.warm_left -= 1;
-            } else if self.core.procs.len() < WARM_FROM_PROCESSES {
+            } else if self.core.procs.len() < self.read_ahead_from {
                 // Their state is in the cache anyway.
                 self.warm_left = WARM_BATCH - 1;
             } else if self.core.queue.run_ahead(WARM_MIN).len() < WARM_MIN {

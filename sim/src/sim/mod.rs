@@ -15,6 +15,8 @@ mod faults;
 mod host_tests;
 mod lifecycle;
 mod queue;
+#[cfg(test)]
+mod read_ahead_tests;
 mod report;
 #[cfg(test)]
 mod spawn_tests;
@@ -166,6 +168,8 @@ pub struct Sim<P: Process> {
     first_failure: Option<Failure>,
     /// Events left before the next warm-ahead batch.
     warm_left: usize,
+    /// The number of processes from which the loop reads ahead (tests turn it off and on).
+    pub(crate) read_ahead_from: usize,
 }
 
 impl<P: Process> fmt::Debug for Sim<P> {
@@ -268,6 +272,7 @@ impl<P: Process> Sim<P> {
             boot_images: Vec::new(),
             rngs: Vec::new(),
             warm_left: 0,
+            read_ahead_from: dispatch::READ_AHEAD_FROM_PROCESSES,
             properties: Vec::new(),
             next_check: Vec::new(),
             satisfied: Vec::new(),

@@ -133,7 +133,7 @@ mod host_costs;
 mod location;
 mod overrides;
 mod partial;
-use checks::*;
+use checks::{check_faults, check_topology};
 pub use host_costs::HostCostsEntry;
 pub(crate) use host_costs::apply as apply_host_costs;
 use location::{Context, Step, path_at, render_path};

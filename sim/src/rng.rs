@@ -57,7 +57,7 @@ const BUFFER_WORDS: usize = 64;
 /// A deterministic random stream (ChaCha8) with the sampling functions models need.
 ///
 /// It yields exactly the words of `rand_chacha`'s `ChaCha8Rng` in the same order (a test holds
-/// it to that), but keeps the buffer itself so that [`Random::warm`] can touch the part the
+/// it to that), but keeps the buffer itself so that the engine can touch the part the
 /// next draw reads: at thousands of processes a stream's first touch is a cache miss, and the
 /// engine touches the next events' streams together so those misses overlap. Aligned to a
 /// cache line so the 16 words of each block share one.
@@ -87,10 +87,10 @@ impl Random {
         }
     }
 
-    /// Reads the words the next draw starts from, bringing them into the cache ahead of use;
-    /// the value means nothing.
+    /// Reads the words the next draw starts from, bringing them into the cache ahead of use
+    /// (the engine's read-ahead); the value means nothing.
     #[inline]
-    pub fn warm(&self) -> u32 {
+    pub(crate) fn touch_next_draw(&self) -> u32 {
         let index = self.results[0] as usize;
         self.results[index.min(BUFFER_WORDS - 1)]
     }
@@ -537,12 +537,12 @@ mod tests {
     }
 
     #[test]
-    fn warming_a_stream_does_not_move_it() {
-        let mut warmed = Random::stream(3, "p", 0);
-        let mut plain = warmed.clone();
+    fn touching_a_stream_does_not_move_it() {
+        let mut touched = Random::stream(3, "p", 0);
+        let mut plain = touched.clone();
         for _ in 0..100 {
-            std::hint::black_box(warmed.warm());
-            assert_eq!(warmed.next_u64(), plain.next_u64());
+            std::hint::black_box(touched.touch_next_draw());
+            assert_eq!(touched.next_u64(), plain.next_u64());
         }
     }
 

@@ -138,7 +138,7 @@ pub(super) fn check_faults(cx: &Context<'_>, file: &FileFormat) -> Result<(), Sc
 /// A profile whose expansion over the horizon would exceed the plan bounds is refused before
 /// any plan is expanded: the expected number of actions (and of host ids partitions name)
 /// is computed from the rates.
-pub(super) fn check_plan_size(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
+fn check_plan_size(cx: &Context<'_>, file: &FileFormat) -> Result<(), ScenarioError> {
     let profile = &file.faults.profile;
     let expected = profile.expected_actions(file.limits.horizon);
     let total: f64 = expected.iter().map(|(_, n)| n).sum();
@@ -272,7 +272,7 @@ pub(super) fn check_degrade_modes<M: Model>(
 /// Key names that count processes (or hosts): each such integer in a model's parameters is
 /// bounded by [`limits::MAX_PROCESS_KNOB`] (times the hosts for a `*_per_host` key) before the
 /// model's setup runs, whatever the model.
-pub(super) const PROCESS_COUNT_KEYS: [&str; 13] = [
+const PROCESS_COUNT_KEYS: [&str; 13] = [
     "clients",
     "writers",
     "readers",
@@ -353,7 +353,7 @@ pub(super) fn param_exists(table: &toml::Table, path: &str) -> bool {
 }
 
 /// Every non-negative integer in `table`, by dotted path.
-pub(super) fn integers(table: &toml::Table, prefix: &str, out: &mut Vec<(String, u64)>) {
+fn integers(table: &toml::Table, prefix: &str, out: &mut Vec<(String, u64)>) {
     for (k, v) in table {
         let path = if prefix.is_empty() {
             k.clone()

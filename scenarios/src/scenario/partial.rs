@@ -1,6 +1,7 @@
 //! A parsed file waiting for its model's type: checking the model's parameters and
 //! properties completes it into a [`Scenario`].
 
+use super::checks::{check_coverage, check_degrade_modes, check_sizes, param_exists};
 use super::*;
 
 /// A parsed file waiting for its model's type.

@@ -119,7 +119,7 @@ pub(crate) struct ProcMeta {
     pub(crate) boot: bool,
     /// Killed by a fault (so the heal restarts it), as opposed to stopped by a sibling.
     pub(crate) killed: bool,
-    /// Whether its last handler drew from its random stream: only then is the stream warmed
+    /// Whether its last handler drew from its random stream: only then is the stream read
     /// ahead of its next event (most processes of a membership protocol rarely draw).
     pub(crate) drew: bool,
 }

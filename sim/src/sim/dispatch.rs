@@ -10,15 +10,15 @@ use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
 use crate::time::{Duration, Instant};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// Most events read ahead at once (see `warm_ahead`).
-const WARM_BATCH: usize = 16;
+/// Most events read ahead at once (see `read_ahead`).
+const READ_AHEAD_BATCH: usize = 16;
 /// Fewer events than this are left to their own misses.
-const WARM_MIN: usize = 4;
+const READ_AHEAD_MIN: usize = 4;
 /// Below this many processes their entries, clocks and streams stay in the caches (a few
 /// hundred KB), and reading ahead only costs.
 pub(super) const READ_AHEAD_FROM_PROCESSES: usize = 1024;
-/// A process state of at most this many bytes is warmed too: a handler reads most of a small
-/// state, but only a few of a large state's lines, and rarely the one a warm-up would touch.
+/// A process state of at most this many bytes is read ahead too: a handler reads most of a small
+/// state, but only a few of a large state's lines, and rarely the one read ahead.
 const SMALL_STATE: usize = 128;
 
 impl<P: Process> Sim<P> {
@@ -71,16 +71,13 @@ impl<P: Process> Sim<P> {
                 self.core.now = horizon;
                 return self.finish(None);
             }
-            if self.warm_left > 0 {
-                self.warm_left -= 1;
+            if self.read_ahead_left > 0 {
+                self.read_ahead_left -= 1;
             } else if self.core.procs.len() < self.read_ahead_from {
                 // Their state is in the cache anyway.
-                self.warm_left = WARM_BATCH - 1;
-            } else if self.core.queue.run_ahead(WARM_MIN).len() < WARM_MIN {
-                // Too few to overlap much.
-                self.warm_left = WARM_MIN - 1;
+                self.read_ahead_left = READ_AHEAD_BATCH - 1;
             } else {
-                self.warm_ahead();
+                self.read_ahead();
             }
             let event = self.core.queue.pop().expect("peeked");
             debug_assert!(event.time >= self.core.now, "time never goes backwards");
@@ -109,16 +106,21 @@ impl<P: Process> Sim<P> {
         Progress::Paused
     }
 
-    /// Reads ahead, for the next `WARM_BATCH` events of the current bucket at most, what
+    /// Reads ahead, for the next `READ_AHEAD_BATCH` events of the current bucket at most, what
     /// handling each will touch first: its process's entry, its host's flags and clock, a
     /// small process state, and the random stream of a process whose last handler drew from
     /// it. At thousands of processes each of those is a cache miss; read here together, the
     /// misses overlap (one wait for the batch) instead of each stalling its own event. Only
     /// reads: the run is the same event for event. Measured in the README's performance rows.
     #[inline(never)]
-    fn warm_ahead(&mut self) {
-        let events = self.core.queue.run_ahead(WARM_BATCH);
-        self.warm_left = events.len() - 1;
+    fn read_ahead(&mut self) {
+        let events = self.core.queue.run_ahead(READ_AHEAD_BATCH);
+        if events.len() < READ_AHEAD_MIN {
+            // Too few to overlap much.
+            self.read_ahead_left = READ_AHEAD_MIN - 1;
+            return;
+        }
+        self.read_ahead_left = events.len() - 1;
         let mut acc = 0u64;
         for e in events {
             let t = e.target as usize;
@@ -132,7 +134,7 @@ impl<P: Process> Sim<P> {
                 acc ^= u64::from(self.states[t].is_some());
             }
             if meta.drew {
-                acc ^= u64::from(self.rngs[t].warm());
+                acc ^= u64::from(self.rngs[t].touch_next_draw());
             }
         }
         std::hint::black_box(acc);

@@ -166,8 +166,8 @@ pub struct Sim<P: Process> {
     run_to_horizon: bool,
     /// The first property failure of a run that goes on to its horizon.
     first_failure: Option<Failure>,
-    /// Events left before the next warm-ahead batch.
-    warm_left: usize,
+    /// Events left before the loop next reads ahead.
+    read_ahead_left: usize,
     /// The number of processes from which the loop reads ahead (tests turn it off and on).
     pub(crate) read_ahead_from: usize,
 }
@@ -271,7 +271,7 @@ impl<P: Process> Sim<P> {
             states: Vec::new(),
             boot_images: Vec::new(),
             rngs: Vec::new(),
-            warm_left: 0,
+            read_ahead_left: 0,
             read_ahead_from: dispatch::READ_AHEAD_FROM_PROCESSES,
             properties: Vec::new(),
             next_check: Vec::new(),

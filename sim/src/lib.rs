@@ -76,6 +76,7 @@ pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod operation;
+mod prefetch;
 pub mod probe;
 pub mod process;
 pub mod property;

@@ -319,3 +319,34 @@ fn a_nondeterministic_process_is_caught_at_the_first_differing_event() {
         "the message names the usual causes: {text}"
     );
 }
+
+/// Unsafe code is denied in the workspace; the one exception is the engine's prefetch module,
+/// whose cache hints cannot change a run. A second `allow(unsafe_code)` anywhere fails here.
+#[test]
+fn only_the_prefetch_module_allows_unsafe_code() {
+    fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    visit(&path, found);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let allows = ["allow(unsafe_code)", "unsafe {", "unsafe fn", "unsafe impl"];
+                if allows.iter().any(|a| text.contains(a)) {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = Vec::new();
+    for krate in ["sim", "models", "scenarios", "tests", "benches"] {
+        visit(&root.join(krate), &mut found);
+    }
+    // This file names the forms it looks for.
+    found.retain(|p| !p.ends_with("integration/determinism.rs"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].ends_with("sim/src/prefetch.rs"), "{found:?}");
+}

@@ -4,22 +4,22 @@
 use super::core::{Event, Payload};
 use super::{Failure, ProcessLabel, Progress, RunReport, Sim, SpawnLimitExceeded, Verdict, panic_message};
 use crate::network::HostId;
+use crate::prefetch::{prefetch, prefetch_lines};
 use crate::process::{Context, Process, ProcessId};
 use crate::property::Lifecycle;
 use crate::record::{EventDetail, EventRecord, NONE, RecordKind, digest};
 use crate::time::{Duration, Instant};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// Most events read ahead at once (see `read_ahead`).
+/// Events per read-ahead batch (see `read_ahead`).
 const READ_AHEAD_BATCH: usize = 16;
 /// Fewer events than this are left to their own misses.
 const READ_AHEAD_MIN: usize = 4;
 /// Below this many processes their entries, clocks and streams stay in the caches (a few
 /// hundred KB), and reading ahead only costs.
 pub(super) const READ_AHEAD_FROM_PROCESSES: usize = 1024;
-/// A process state of at most this many bytes is read ahead too: a handler reads most of a small
-/// state, but only a few of a large state's lines, and rarely the one read ahead.
-const SMALL_STATE: usize = 128;
+/// Lines of a process state prefetched (from its start).
+const STATE_LINES: usize = 8;
 
 impl<P: Process> Sim<P> {
     /// Queues the plan's faults, the heal and the boot processes' starts.
@@ -106,38 +106,53 @@ impl<P: Process> Sim<P> {
         Progress::Paused
     }
 
-    /// Reads ahead, for the next `READ_AHEAD_BATCH` events of the current bucket at most, what
-    /// handling each will touch first: its process's entry, its host's flags and clock, a
-    /// small process state, and the random stream of a process whose last handler drew from
-    /// it. At thousands of processes each of those is a cache miss; read here together, the
-    /// misses overlap (one wait for the batch) instead of each stalling its own event. Only
-    /// reads: the run is the same event for event. Measured in the README's performance rows.
+    /// Prefetches what handling the coming events will touch first, in two stages run a batch
+    /// apart: for the events two to three batches ahead, the lines found from the target alone
+    /// (its process entry, the first lines of its state, its random stream's first line); for
+    /// those one to two batches ahead, whose entries the last call brought in, the lines found
+    /// through the entry (its host's flags and clock, and the line of the stream's next draw when
+    /// its last handler drew). The events may lie in the buckets after the current one, so a run
+    /// whose buckets hold a few dozen events is read ahead across them. At thousands of
+    /// processes each of those lines is a cache miss; prefetched, the misses overlap each other
+    /// and the handlers in between, where loads would each wait. Prefetches change nothing a
+    /// run can see: it is the same event for event.
     #[inline(never)]
     fn read_ahead(&mut self) {
-        let events = self.core.queue.run_ahead(READ_AHEAD_BATCH);
-        if events.len() < READ_AHEAD_MIN {
+        let mut targets = std::mem::take(&mut self.read_ahead_targets);
+        self.core
+            .queue
+            .upcoming_targets(3 * READ_AHEAD_BATCH, &mut targets);
+        if targets.len() < READ_AHEAD_MIN {
             // Too few to overlap much.
             self.read_ahead_left = READ_AHEAD_MIN - 1;
-            return;
-        }
-        self.read_ahead_left = events.len() - 1;
-        let mut acc = 0u64;
-        for e in events {
-            let t = e.target as usize;
-            // Faults and the heal are addressed to no process.
-            let Some(&meta) = self.core.procs.get(t) else {
-                continue;
-            };
-            acc ^= u64::from(self.core.status[meta.host.index()].up);
-            acc ^= self.core.clocks[meta.host.index()].drift_ppm() as u64;
-            if size_of::<Option<P>>() <= SMALL_STATE {
-                acc ^= u64::from(self.states[t].is_some());
+        } else {
+            // The next batch (prefetched by the last two calls), the one after (its entries
+            // prefetched by the last call), and the third.
+            let next = targets.len().min(READ_AHEAD_BATCH);
+            let second = targets.len().min(2 * READ_AHEAD_BATCH);
+            self.read_ahead_left = next - 1;
+            for &t in &targets[second..] {
+                let t = t as usize;
+                // Faults and the heal are addressed to no process.
+                if let Some(meta) = self.core.procs.get(t) {
+                    prefetch(meta);
+                    prefetch_lines(&self.states[t], STATE_LINES);
+                    prefetch(&self.rngs[t]);
+                }
             }
-            if meta.drew {
-                acc ^= u64::from(self.rngs[t].touch_next_draw());
+            for &t in &targets[next..second] {
+                let t = t as usize;
+                let Some(&meta) = self.core.procs.get(t) else {
+                    continue;
+                };
+                prefetch(&self.core.status[meta.host.index()]);
+                prefetch(&self.core.clocks[meta.host.index()]);
+                if meta.drew {
+                    prefetch(self.rngs[t].next_draw_word());
+                }
             }
         }
-        std::hint::black_box(acc);
+        self.read_ahead_targets = targets;
     }
 
     /// The `LimitExceeded` failure of a refused spawn.

@@ -168,6 +168,8 @@ pub struct Sim<P: Process> {
     first_failure: Option<Failure>,
     /// Events left before the loop next reads ahead.
     read_ahead_left: usize,
+    /// Scratch for the read-ahead's targets (kept for its allocation).
+    read_ahead_targets: Vec<u32>,
     /// The number of processes from which the loop reads ahead (tests turn it off and on).
     pub(crate) read_ahead_from: usize,
 }
@@ -272,6 +274,7 @@ impl<P: Process> Sim<P> {
             boot_images: Vec::new(),
             rngs: Vec::new(),
             read_ahead_left: 0,
+            read_ahead_targets: Vec::new(),
             read_ahead_from: dispatch::READ_AHEAD_FROM_PROCESSES,
             properties: Vec::new(),
             next_check: Vec::new(),

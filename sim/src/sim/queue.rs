@@ -189,11 +189,24 @@ impl<P: Process> EventQueue<P> {
         self.run.last().map(|e| e.time)
     }
 
-    /// The next events of the current bucket's sorted run, at most `n` (earliest last);
-    /// events pushed into the bucket after it was sorted are not among them.
-    #[inline]
-    pub(crate) fn run_ahead(&self, n: usize) -> &[Event<P>] {
-        &self.run[self.run.len().saturating_sub(n)..]
+    /// The targets of the next `n` events at most, for prefetching: the current bucket's sorted
+    /// run in the order it is popped, then the later buckets of this block and the next, each
+    /// bucket's in the order filed. Events pushed into the current bucket after it was sorted,
+    /// and those further than the next block, are left out.
+    pub(crate) fn upcoming_targets(&self, n: usize, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend(self.run.iter().rev().take(n).map(|e| e.target));
+        let parity = self.parity();
+        // Every occupied bucket of this block's word is after the current one.
+        for half in [parity, parity ^ 1] {
+            let mut word = self.occupied0[half];
+            while word != 0 && out.len() < n {
+                let slot = half * SLOTS + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let room = n - out.len();
+                out.extend(self.slots[slot].iter().take(room).map(|e| e.target));
+            }
+        }
     }
 
     /// The parity of the current block: which of `occupied0` is this block's.
@@ -483,26 +496,41 @@ mod tests {
         }
     }
 
-    /// What `run_ahead` shows is what the next pops return, in reverse, until an event is
-    /// pushed into the current bucket (which it does not show).
+    /// The read-ahead's targets are those of the next pops: the current bucket's in pop order,
+    /// then the next buckets' of this block and the next; nothing further ahead.
     #[test]
-    fn run_ahead_shows_the_next_pops_of_the_current_bucket() {
+    fn upcoming_targets_are_those_of_the_next_pops() {
         let mut queue = EventQueue::<Nothing>::new();
         let bucket_ns = 1u64 << BUCKET_BITS;
+        let push = |queue: &mut EventQueue<Nothing>, time: u64, seq: u64| {
+            queue.push(Event {
+                target: seq as u32,
+                ..event(time, seq)
+            });
+        };
         for i in 0..40u64 {
             // Out of time order, so the run is sorted, not just kept.
-            queue.push(event(bucket_ns + (i * 7919) % 1000, i));
+            push(&mut queue, bucket_ns + (i * 7919) % 1000, i);
         }
-        queue.push(event(3 * bucket_ns, 40));
-        assert!(queue.run_ahead(16).is_empty(), "no bucket is current yet");
-        let first = queue.pop().expect("queued");
-        let ahead: Vec<u64> = queue.run_ahead(16).iter().rev().map(|e| e.seq).collect();
-        assert_eq!(ahead.len(), 16);
-        let popped: Vec<u64> = (0..16).map(|_| queue.pop().expect("queued").seq).collect();
-        assert_eq!(popped, ahead);
-        assert!(first.time.0 <= bucket_ns + 1000);
-        // The bucket's 23 left: all of them, not the next bucket's event.
-        assert_eq!(queue.run_ahead(64).len(), 23);
+        push(&mut queue, 3 * bucket_ns, 40);
+        push(&mut queue, 70 * bucket_ns, 41); // the next block
+        push(&mut queue, 200 * bucket_ns, 42); // further: an upper level
+        let mut targets = Vec::new();
+        queue.upcoming_targets(64, &mut targets);
+        assert_eq!(
+            targets,
+            (0..42).collect::<Vec<u32>>(),
+            "no bucket current: as filed"
+        );
+        queue.pop().expect("queued");
+        queue.upcoming_targets(16, &mut targets);
+        let popped: Vec<u32> = (0..16).map(|_| queue.pop().expect("queued").target).collect();
+        assert_eq!(targets, popped);
+        queue.upcoming_targets(64, &mut targets);
+        assert_eq!(targets.len(), 23 + 2);
+        assert_eq!(targets[23..], [40, 41]);
+        queue.upcoming_targets(5, &mut targets);
+        assert_eq!(targets.len(), 5);
     }
 
     /// A large bucket's vector, emptied when the bucket becomes current, is taken by the next

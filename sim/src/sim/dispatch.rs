@@ -395,33 +395,9 @@ impl<P: Process> Sim<P> {
                 ctx.core.deliveries += 1;
                 catch_unwind(AssertUnwindSafe(|| state.on_message(&mut ctx, from, message)))
             }
-            Payload::Timer { id, timer } => {
-                let record = EventRecord {
-                    index,
-                    time: now,
-                    kind: RecordKind::Timer,
-                    process: target,
-                    host: host.0,
-                    peer: NONE,
-                    aux: id.0,
-                    digest: digest(&timer),
-                };
-                ctx.core.emit(record, EventDetail::Timer(&timer));
-                catch_unwind(AssertUnwindSafe(|| state.on_timer(&mut ctx, timer)))
-            }
+            Payload::Timer { id, timer } => fire(&mut ctx, state, RecordKind::Timer, id.0, timer),
             Payload::SyncDone { issued_at, timer, .. } => {
-                let record = EventRecord {
-                    index,
-                    time: now,
-                    kind: RecordKind::SyncDone,
-                    process: target,
-                    host: host.0,
-                    peer: NONE,
-                    aux: issued_at.0,
-                    digest: digest(&timer),
-                };
-                ctx.core.emit(record, EventDetail::Timer(&timer));
-                catch_unwind(AssertUnwindSafe(|| state.on_timer(&mut ctx, timer)))
+                fire(&mut ctx, state, RecordKind::SyncDone, issued_at.0, timer)
             }
             Payload::Start => {
                 let record = EventRecord {
@@ -471,4 +447,29 @@ impl<P: Process> Sim<P> {
             }
         }
     }
+}
+
+/// Hands a timer (or a completed sync, which comes back as the timer it named) to its process,
+/// recorded as `kind` with `aux` (the timer's id or the sync's issue time). Always inlined, so
+/// the record is still built in place (see `handle`).
+#[inline(always)]
+fn fire<P: Process>(
+    ctx: &mut Context<'_, P>,
+    state: &mut P,
+    kind: RecordKind,
+    aux: u64,
+    timer: P::Timer,
+) -> std::thread::Result<()> {
+    let record = EventRecord {
+        index: ctx.core.event_index,
+        time: ctx.core.now,
+        kind,
+        process: ctx.me.0,
+        host: ctx.host.0,
+        peer: NONE,
+        aux,
+        digest: digest(&timer),
+    };
+    ctx.core.emit(record, EventDetail::Timer(&timer));
+    catch_unwind(AssertUnwindSafe(|| state.on_timer(ctx, timer)))
 }

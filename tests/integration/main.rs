@@ -23,6 +23,7 @@ mod old_streams;
 mod one_shrinker;
 mod operation_lanes;
 mod own_model;
+mod paired_script;
 mod platform_catalog_churn;
 mod platform_node_accuracy;
 mod platform_schedule;

@@ -1,5 +1,6 @@
-//! The loop's read-ahead (from 1,024 processes) only reads: a run is the same event for event
-//! with it and without it, under crashes, pauses and faults in the current bucket.
+//! The loop's read-ahead (from 1,024 processes) only prefetches: a run is the same event for
+//! event with it and without it, under crashes, pauses and fault events among those it looks at
+//! (addressed to no process).
 
 use crate::*;
 

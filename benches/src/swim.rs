@@ -113,8 +113,8 @@ mod tests {
         );
     }
 
-    /// A run to profile (`perf record` the test binary): `SWIM_MEMBERS` members for
-    /// `SWIM_SECS` virtual seconds (defaults 2,000 and 20).
+    /// A run to profile (`perf record` the test binary, built with `--profile profiling` for line
+    /// tables): `SWIM_MEMBERS` members for `SWIM_SECS` virtual seconds (defaults 2,000 and 20).
     #[test]
     #[ignore]
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall time of a whole run

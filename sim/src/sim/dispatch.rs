@@ -131,17 +131,11 @@ impl<P: Process> Sim<P> {
             let next = targets.len().min(READ_AHEAD_BATCH);
             let second = targets.len().min(2 * READ_AHEAD_BATCH);
             self.read_ahead_left = next - 1;
-            for &t in &targets[second..] {
-                let t = t as usize;
-                // Faults and the heal are addressed to no process.
-                if let Some(meta) = self.core.procs.get(t) {
-                    prefetch(meta);
-                    prefetch_lines(&self.states[t], STATE_LINES);
-                    prefetch(&self.rngs[t]);
-                }
-            }
+            // The nearer batch first: queued behind the third batch's ~160 prefetches, its
+            // host clocks came too late (SWIM at 10,000: clock reads 7.6% of samples, now 2.3%).
             for &t in &targets[next..second] {
                 let t = t as usize;
+                // Faults and the heal are addressed to no process.
                 let Some(&meta) = self.core.procs.get(t) else {
                     continue;
                 };
@@ -149,6 +143,15 @@ impl<P: Process> Sim<P> {
                 prefetch(&self.core.clocks[meta.host.index()]);
                 if meta.drew {
                     prefetch(self.rngs[t].next_draw_word());
+                }
+            }
+            for &t in &targets[second..] {
+                let t = t as usize;
+                // Faults and the heal are addressed to no process.
+                if let Some(meta) = self.core.procs.get(t) {
+                    prefetch(meta);
+                    prefetch_lines(&self.states[t], STATE_LINES);
+                    prefetch(&self.rngs[t]);
                 }
             }
         }

@@ -62,7 +62,11 @@ impl SwimLoad {
 
 /// Builds the run (not started).
 pub fn build_swim(load: &SwimLoad, seed: u64) -> Sim<SwimNode> {
-    let config = load.config();
+    build_swim_with(load, &load.config(), seed)
+}
+
+/// Builds the run of `load` with the model's parameters given (not started).
+pub fn build_swim_with(load: &SwimLoad, config: &Config, seed: u64) -> Sim<SwimNode> {
     let mut sim_config = SimConfig::with_seed(seed);
     sim_config.limits = Limits {
         horizon: load.horizon,
@@ -70,7 +74,7 @@ pub fn build_swim(load: &SwimLoad, seed: u64) -> Sim<SwimNode> {
         ..Limits::default()
     };
     let mut sim = Sim::new(sim_config, &config.topology());
-    setup(&mut sim, &config);
+    setup(&mut sim, config);
     sim
 }
 
@@ -114,7 +118,8 @@ mod tests {
     }
 
     /// A run to profile (`perf record` the test binary, built with `--profile profiling` for line
-    /// tables): `SWIM_MEMBERS` members for `SWIM_SECS` virtual seconds (defaults 2,000 and 20).
+    /// tables): `SWIM_MEMBERS` members for `SWIM_SECS` virtual seconds (defaults 2,000 and 20);
+    /// `SWIM_PUSH_PULL_SECS` sets the push-pull interval (before its scaling above 32 members).
     #[test]
     #[ignore]
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall time of a whole run
@@ -130,7 +135,14 @@ mod tests {
                 .unwrap_or(0)
         };
         let start = std::time::Instant::now();
-        let mut sim = build_swim(&load, 1);
+        let mut config = load.config();
+        if let Some(secs) = std::env::var("SWIM_PUSH_PULL_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.swim.push_pull_interval = Duration::from_secs(secs);
+        }
+        let mut sim = build_swim_with(&load, &config, 1);
         let (built, cpu_built) = (start.elapsed(), cpu_ns());
         let report = sim.run();
         let cpu_run = (cpu_ns() - cpu_built) as f64 / 1e9;

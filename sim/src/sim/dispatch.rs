@@ -73,6 +73,7 @@ impl<P: Process> Sim<P> {
             }
             if self.read_ahead_left > 0 {
                 self.read_ahead_left -= 1;
+                self.read_ahead_step();
             } else if self.core.procs.len() < self.read_ahead_from {
                 // Their state is in the cache anyway.
                 self.read_ahead_left = READ_AHEAD_BATCH - 1;
@@ -106,56 +107,61 @@ impl<P: Process> Sim<P> {
         Progress::Paused
     }
 
-    /// Prefetches what handling the coming events will touch first, in two stages run a batch
-    /// apart: for the events two to three batches ahead, the lines found from the target alone
-    /// (its process entry, the first lines of its state, its random stream's first line); for
-    /// those one to two batches ahead, whose entries the last call brought in, the lines found
-    /// through the entry (its host's flags and clock, and the line of the stream's next draw when
-    /// its last handler drew). The events may lie in the buckets after the current one, so a run
-    /// whose buckets hold a few dozen events is read ahead across them. At thousands of
-    /// processes each of those lines is a cache miss; prefetched, the misses overlap each other
-    /// and the handlers in between, where loads would each wait. Prefetches change nothing a
-    /// run can see: it is the same event for event.
+    /// Lists the targets of the coming events for the next batch's prefetches (see
+    /// `read_ahead_step`). The events may lie in the buckets after the current one, so a run
+    /// whose buckets hold a few dozen events is read ahead across them.
     #[inline(never)]
     fn read_ahead(&mut self) {
-        let mut targets = std::mem::take(&mut self.read_ahead_targets);
         self.core
             .queue
-            .upcoming_targets(3 * READ_AHEAD_BATCH, &mut targets);
-        if targets.len() < READ_AHEAD_MIN {
+            .upcoming_targets(3 * READ_AHEAD_BATCH, &mut self.read_ahead_targets);
+        self.read_ahead_at = 0;
+        let listed = self.read_ahead_targets.len();
+        self.read_ahead_left = if listed < READ_AHEAD_MIN {
             // Too few to overlap much.
-            self.read_ahead_left = READ_AHEAD_MIN - 1;
+            READ_AHEAD_MIN - 1
         } else {
-            // The next batch (prefetched by the last two calls), the one after (its entries
-            // prefetched by the last call), and the third.
-            let next = targets.len().min(READ_AHEAD_BATCH);
-            let second = targets.len().min(2 * READ_AHEAD_BATCH);
-            self.read_ahead_left = next - 1;
-            // The nearer batch first: queued behind the third batch's ~160 prefetches, its
-            // host clocks came too late (SWIM at 10,000: clock reads 7.6% of samples, now 2.3%).
-            for &t in &targets[next..second] {
-                let t = t as usize;
-                // Faults and the heal are addressed to no process.
-                let Some(&meta) = self.core.procs.get(t) else {
-                    continue;
-                };
-                prefetch(&self.core.status[meta.host.index()]);
-                prefetch(&self.core.clocks[meta.host.index()]);
-                if meta.drew {
-                    prefetch(self.rngs[t].next_draw_word());
-                }
-            }
-            for &t in &targets[second..] {
-                let t = t as usize;
-                // Faults and the heal are addressed to no process.
-                if let Some(meta) = self.core.procs.get(t) {
-                    prefetch(meta);
-                    prefetch_lines(&self.states[t], STATE_LINES);
-                    prefetch(&self.rngs[t]);
-                }
+            listed.min(READ_AHEAD_BATCH) - 1
+        };
+        self.read_ahead_step();
+    }
+
+    /// Prefetches, before each event, what handling two later events will touch first: for
+    /// the event two batches ahead, the lines found from its target alone (its process entry,
+    /// the first lines of its state, its random stream's first line); for the event one batch
+    /// ahead, whose entry was prefetched a batch ago, the lines found through that entry (its
+    /// host's flags and clock, and the line of the stream's next draw when its last handler
+    /// drew). At thousands of processes each of those lines is a cache miss; prefetched, the
+    /// misses overlap each other and the handlers in between, where loads would each wait.
+    /// A dozen prefetches per event rather than ~200 per batch: issued in one burst, most of
+    /// a batch's prefetches were lost (at SWIM 10,000 a state read still missed on 5.5% of
+    /// samples, and a clock read on 7.6% until the nearer batch went first). Prefetches
+    /// change nothing a run can see: it is the same event for event.
+    #[inline(always)]
+    fn read_ahead_step(&mut self) {
+        let at = self.read_ahead_at;
+        let targets = &self.read_ahead_targets;
+        if at + READ_AHEAD_BATCH >= targets.len() {
+            return;
+        }
+        self.read_ahead_at = at + 1;
+        // Faults and the heal are addressed to no process.
+        let t = targets[at + READ_AHEAD_BATCH] as usize;
+        if let Some(&meta) = self.core.procs.get(t) {
+            prefetch(&self.core.status[meta.host.index()]);
+            prefetch(&self.core.clocks[meta.host.index()]);
+            if meta.drew {
+                prefetch(self.rngs[t].next_draw_word());
             }
         }
-        self.read_ahead_targets = targets;
+        if let Some(&t) = targets.get(at + 2 * READ_AHEAD_BATCH) {
+            let t = t as usize;
+            if let Some(meta) = self.core.procs.get(t) {
+                prefetch(meta);
+                prefetch_lines(&self.states[t], STATE_LINES);
+                prefetch(&self.rngs[t]);
+            }
+        }
     }
 
     /// The `LimitExceeded` failure of a refused spawn.

@@ -168,8 +168,10 @@ pub struct Sim<P: Process> {
     first_failure: Option<Failure>,
     /// Events left before the loop next reads ahead.
     read_ahead_left: usize,
-    /// Scratch for the read-ahead's targets (kept for its allocation).
+    /// The targets of the coming events, listed at the start of the read-ahead's batch.
     read_ahead_targets: Vec<u32>,
+    /// Where in `read_ahead_targets` the next event is.
+    read_ahead_at: usize,
     /// The number of processes from which the loop reads ahead (tests turn it off and on).
     pub(crate) read_ahead_from: usize,
 }
@@ -275,6 +277,7 @@ impl<P: Process> Sim<P> {
             rngs: Vec::new(),
             read_ahead_left: 0,
             read_ahead_targets: Vec::new(),
+            read_ahead_at: 0,
             read_ahead_from: dispatch::READ_AHEAD_FROM_PROCESSES,
             properties: Vec::new(),
             next_check: Vec::new(),

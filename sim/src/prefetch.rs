@@ -1,8 +1,9 @@
-//! Cache hints for the event loop's read-ahead: the one place in the workspace where unsafe
-//! code is allowed. A prefetch asks the CPU to start bringing a line into the cache and goes on
-//! at once; unlike a load, it never waits for the data and never holds up the instructions after
-//! it. It reads and writes nothing the program can see, cannot fault (not even on a bad address,
-//! and every address here comes from a reference), and so cannot change a run.
+//! Cache hints for the event loop's read-ahead and the queue's slot tails: the one place in the
+//! workspace where unsafe code is allowed. A prefetch asks the CPU to start bringing a line into
+//! the cache and goes on at once; unlike a load, it never waits for the data and never holds up
+//! the instructions after it. It reads and writes nothing the program can see, cannot fault (not
+//! even on a bad address, and every address here comes from a reference), and so cannot change
+//! a run.
 
 #![allow(unsafe_code)]
 

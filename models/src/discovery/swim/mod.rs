@@ -596,7 +596,7 @@ impl Swim {
 
     /// Sends this member's whole table to `to`.
     fn push_pull<P: Process>(&mut self, cx: &mut SwimScope<'_, '_, P>, to: u32, reply: bool) {
-        let state = PushPullState::of(&self.members);
+        let state = Box::new(PushPullState::of(&self.members));
         self.send(cx, self.roster.process(to), SwimMsg::PushPull { reply, state });
     }
 

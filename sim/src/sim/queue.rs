@@ -8,14 +8,19 @@
 //! so ties and order are exactly those of one heap over everything. Later events wait unsorted
 //! in the wheel. Level 0 has a slot per bucket for two blocks, the current one and the next
 //! (128 slots, the block's parity choosing the half), so an event less than a block or two
-//! ahead (network latencies of milliseconds) is filed once, in its final slot. Further events
-//! go to the upper levels: a bucket index is read as base-64 digits, and an event goes to the
-//! level of the highest digit in which its bucket differs from the current one, in the slot
-//! named by that digit. Every event of a level is earlier than every event of the levels above
-//! (level 0's next block aside: it is entered together with the upper slot holding the same
-//! block), and within a level the lowest occupied slot holds the earliest, so the next events
-//! are found with a few bit scans. Moving to an upper slot re-files its events into lower
-//! levels (at most once per level, usually once), and a level-0 slot is exactly one bucket:
+//! ahead (network latencies of milliseconds) is filed once, in its final slot. Level 1 does
+//! the same one step up: a slot per block for two spans of 64 blocks (about 1.07 s each), the
+//! current span and the next, so a timer of up to a second or two (probe rounds and
+//! timeouts) is moved once, into level 0 when its block begins. Further events go to the
+//! levels above: a bucket index is read as base-64 digits, and an event goes to the level of
+//! the highest digit in which its bucket differs from the current one, in the slot named by
+//! that digit. Every event of level 0 is earlier than those of level 1, and those of level 1
+//! earlier than those above, but for the next block's and the next span's events filed when
+//! they were further ahead: entering a block brings in its level-1 slot, and entering a span
+//! brings down the slot holding the span after it (`move_to`). Within a level the lowest
+//! occupied slot holds the earliest, so the next events are found with a few bit scans.
+//! Moving to an upper slot re-files its events into lower levels, and a level-0 slot is
+//! exactly one bucket:
 //! its vector becomes the sorted run in place (swapped, not copied). A large bucket's emptied
 //! vector (and a refiled upper slot's) goes to a pool that the next slot to fill takes from,
 //! most recent first, so at thousands of hosts the queue cycles through the memory of the
@@ -32,7 +37,9 @@
 //! more than the whole sort, and sorting once moves each event fewer times than sifting it
 //! through a heap. Why two blocks at level 0: with one (aligned) block, an event crossing into
 //! the next block went to level 1 and was moved again when that block began: a third of a
-//! pingpong run's events.
+//! pingpong run's events. Why two spans at level 1: with one, a timer of a second crossed into
+//! the next span nine times in ten, went to level 2 and was moved twice; at SWIM 10,000 that
+//! second move read back a megabyte written a second before, for every span.
 
 use super::core::Event;
 use crate::prefetch::prefetch;
@@ -41,16 +48,21 @@ use crate::time::Instant;
 use std::collections::BinaryHeap;
 
 /// A bucket is `2^BUCKET_BITS` ns (about 262 µs): a block spans 16.8 ms, so network
-/// latencies of milliseconds land in their final level-0 slot at once, and level 1 spans a
-/// second, so probe intervals and timeouts move once before they fire.
+/// latencies of milliseconds land in their final level-0 slot at once, and a span 1.07 s, so
+/// probe intervals and timeouts move once (from level 1) before they fire.
 const BUCKET_BITS: u32 = 18;
 /// Bits of a bucket index per wheel level (64 slots, one occupancy word per level).
 const LEVEL_BITS: u32 = 6;
 const SLOTS: usize = 1 << LEVEL_BITS;
-/// Enough levels for any bucket index of a u64 time (level 0 counted once).
+/// Enough levels for any bucket index of a u64 time (levels 0 and 1 counted once each).
 const LEVELS: usize = ((63 - BUCKET_BITS) / LEVEL_BITS + 1) as usize;
 /// Level 0's slots: one per bucket of the current block and of the next.
 const LEVEL0_SLOTS: usize = 2 * SLOTS;
+/// Level 1's slots: one per block of the current span and of the next.
+const LEVEL1_SLOTS: usize = 2 * SLOTS;
+/// A span is a level-1 window: 64 blocks (about 1.07 s); a bucket index shifted by this is
+/// its span.
+const SPAN_SHIFT: u32 = 2 * LEVEL_BITS;
 
 /// Events ordered by (time, sequence).
 pub(crate) struct EventQueue<P: Process> {
@@ -64,7 +76,9 @@ pub(crate) struct EventQueue<P: Process> {
     slots: Vec<Vec<Event<P>>>,
     /// Level 0's occupancy, a word per block parity (`(b >> LEVEL_BITS) & 1`).
     occupied0: [u64; 2],
-    /// Per upper level (index 0 unused), a bit per non-empty slot.
+    /// Level 1's occupancy, a word per span parity (`(b >> SPAN_SHIFT) & 1`).
+    occupied1: [u64; 2],
+    /// Per level from 2 up (indexes 0 and 1 unused), a bit per non-empty slot.
     occupied: [u64; LEVELS],
     /// The bucket index the wheel's placement is relative to: every event in the wheel is in a
     /// later bucket, every event in `run` and `late` in this one or earlier.
@@ -85,10 +99,24 @@ fn bucket(time: Instant) -> u64 {
     time.0 >> BUCKET_BITS
 }
 
-/// The index in `slots` of an upper level's slot.
+/// The index in `slots` of a slot of level 2 or above.
 #[inline]
 fn upper(level: usize, slot: usize) -> usize {
-    LEVEL0_SLOTS + (level - 1) * SLOTS + slot
+    debug_assert!(level >= 2);
+    LEVEL0_SLOTS + LEVEL1_SLOTS + (level - 2) * SLOTS + slot
+}
+
+/// The index in `slots` of level 1's slot for `block` (of the current span or the next).
+#[inline]
+fn level1(block: u64) -> usize {
+    LEVEL0_SLOTS + (block & (LEVEL1_SLOTS as u64 - 1)) as usize
+}
+
+/// The highest base-64 digit in which two different bucket indexes differ.
+#[inline]
+fn highest_digit(differ: u64) -> usize {
+    debug_assert!(differ != 0);
+    ((63 - differ.leading_zeros()) / LEVEL_BITS) as usize
 }
 
 impl<P: Process> EventQueue<P> {
@@ -97,10 +125,11 @@ impl<P: Process> EventQueue<P> {
         EventQueue {
             run: Vec::with_capacity(64),
             late: BinaryHeap::new(),
-            slots: (0..LEVEL0_SLOTS + (LEVELS - 1) * SLOTS)
+            slots: (0..LEVEL0_SLOTS + LEVEL1_SLOTS + (LEVELS - 2) * SLOTS)
                 .map(|_| Vec::new())
                 .collect(),
             occupied0: [0; 2],
+            occupied1: [0; 2],
             occupied: [0; LEVELS],
             current: 0,
             in_wheel: 0,
@@ -135,6 +164,12 @@ impl<P: Process> EventQueue<P> {
             // This block or the next: level 0, final.
             self.occupied0[((b >> LEVEL_BITS) & 1) as usize] |= 1 << (b & (SLOTS as u64 - 1));
             (b & (LEVEL0_SLOTS as u64 - 1)) as usize
+        } else if (b >> SPAN_SHIFT).wrapping_sub(self.current >> SPAN_SHIFT) <= 1 {
+            // This span or the next: level 1, moved once more (into level 0) when its block
+            // begins.
+            let block = b >> LEVEL_BITS;
+            self.occupied1[((block >> LEVEL_BITS) & 1) as usize] |= 1 << (block & (SLOTS as u64 - 1));
+            level1(block)
         } else {
             self.file_upper(b)
         };
@@ -153,11 +188,10 @@ impl<P: Process> EventQueue<P> {
         self.in_wheel += 1;
     }
 
-    /// Marks and names the upper-level slot of a bucket two or more blocks ahead.
+    /// Marks and names the slot of level 2 or above of a bucket two or more spans ahead.
     #[inline]
     fn file_upper(&mut self, b: u64) -> usize {
-        let differ = b ^ self.current;
-        let level = ((63 - differ.leading_zeros()) / LEVEL_BITS) as usize;
+        let level = highest_digit(b ^ self.current);
         let slot = ((b >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
         self.occupied[level] |= 1 << slot;
         upper(level, slot)
@@ -290,32 +324,34 @@ impl<P: Process> EventQueue<P> {
                 }
                 return true;
             }
-            let next = (self.current >> LEVEL_BITS) + 1;
+            let block = self.current >> LEVEL_BITS;
             if self.occupied0[parity ^ 1] != 0 {
-                // The current block is done: enter the next, whose events are already in level
-                // 0, together with the upper slot holding the rest of that block (events filed
-                // when it was further ahead).
-                let old = self.current;
-                self.current = next << LEVEL_BITS;
-                let level = ((63 - (old ^ self.current).leading_zeros()) / LEVEL_BITS) as usize;
-                let slot = ((self.current >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
-                if self.occupied[level] & (1 << slot) != 0 {
-                    self.occupied[level] &= !(1 << slot);
-                    self.refile(upper(level, slot));
-                }
+                // The current block is done: enter the next, whose events are in level 0 and
+                // in the level-1 slot that held them when it was further ahead.
+                self.move_to((block + 1) << LEVEL_BITS);
                 continue;
             }
-            // Level 0 is empty: the earliest events are in the lowest occupied slot of the
-            // lowest occupied upper level.
-            let level = self
-                .occupied
-                .iter()
-                .position(|&w| w != 0)
+            // Level 0 is empty: the earliest events are in level 1's lowest occupied block,
+            // this span's before the next's.
+            let span = self.current >> SPAN_SHIFT;
+            let this = (span & 1) as usize;
+            let (later, word) = if self.occupied1[this] != 0 {
+                (0, self.occupied1[this])
+            } else {
+                (1, self.occupied1[this ^ 1])
+            };
+            if word != 0 {
+                let block = ((span + later) << LEVEL_BITS) | u64::from(word.trailing_zeros());
+                self.move_to(block << LEVEL_BITS);
+                continue;
+            }
+            // Levels 0 and 1 are empty: the earliest events are in the lowest occupied slot of
+            // the lowest occupied level above. Its first bucket: `current`'s digits above that
+            // level, the slot's at it, zeros below.
+            let level = (2..LEVELS)
+                .find(|&l| self.occupied[l] != 0)
                 .expect("a non-empty wheel has an occupied level");
-            let slot = self.occupied[level].trailing_zeros() as u64;
-            self.occupied[level] &= !(1 << slot);
-            // The slot's first bucket: `current`'s digits above `level`, `slot` at `level`, zeros
-            // below. Events elsewhere in the wheel keep their level and slot relative to it.
+            let slot = u64::from(self.occupied[level].trailing_zeros());
             let shift = level as u32 * LEVEL_BITS;
             let above = shift + LEVEL_BITS;
             let high = if above >= 64 {
@@ -323,10 +359,47 @@ impl<P: Process> EventQueue<P> {
             } else {
                 (self.current >> above) << above
             };
-            self.current = high | (slot << shift);
-            self.refile(upper(level, slot as usize));
+            self.move_to(high | (slot << shift));
         }
         false
+    }
+
+    /// Moves `current` forward to `to`, the first bucket of a block, and files lower the
+    /// events the move brings within reach of the lower levels: those of the upper slot whose
+    /// window it entered, those of the new block's level-1 slot (filed when the block was a
+    /// span or two ahead), and, when it entered a new span, those of the slot holding the next
+    /// span (which go to level 1). So every event of the current span and the next is in
+    /// levels 0 and 1, and every event of the current block and the next in level 0 but for
+    /// the next block's level-1 slot.
+    fn move_to(&mut self, to: u64) {
+        let from = self.current;
+        debug_assert!(to > from && to.trailing_zeros() >= LEVEL_BITS);
+        self.current = to;
+        let level = highest_digit(from ^ to);
+        if level >= 2 {
+            self.pull(level, to);
+        }
+        let block = to >> LEVEL_BITS;
+        let half = ((block >> LEVEL_BITS) & 1) as usize;
+        let bit = 1 << (block & (SLOTS as u64 - 1));
+        if self.occupied1[half] & bit != 0 {
+            self.occupied1[half] &= !bit;
+            self.refile(level1(block));
+        }
+        if from >> SPAN_SHIFT != to >> SPAN_SHIFT {
+            let next_span = ((to >> SPAN_SHIFT) + 1) << SPAN_SHIFT;
+            self.pull(highest_digit(next_span ^ to), next_span);
+        }
+    }
+
+    /// Files again, relative to `current`, the events of the slot of `level` (2 or above)
+    /// whose window holds bucket `b`, if it has any.
+    fn pull(&mut self, level: usize, b: u64) {
+        let slot = ((b >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
+        if self.occupied[level] & (1 << slot) != 0 {
+            self.occupied[level] &= !(1 << slot);
+            self.refile(upper(level, slot));
+        }
     }
 
     /// Files an upper slot's events again relative to the new `current` (all in its bucket or
@@ -583,13 +656,13 @@ mod tests {
                 let r = x.rotate_left(16 * k as u32);
                 let delay = match r % 8 {
                     0 => 0,
-                    1 => r >> 60,                    // a few ns: same bucket, ties
-                    2 => (r >> 20) % 70_000,         // around one bucket
-                    3 => (r >> 20) % 10_000_000,     // up to 10 ms
-                    4 => (r >> 20) % 2_000_000_000,  // up to 2 s
-                    5 => (r >> 10) % (1 << 45),      // up to 9 hours
-                    6 => 1_000_000 * ((r >> 8) % 4), // coarse: many equal times
-                    _ => u64::MAX - now - (r >> 62), // the end of time
+                    1 => r >> 60,                                  // a few ns: same bucket, ties
+                    2 => (r >> 20) % 70_000,                       // around one bucket
+                    3 => (r >> 20) % 10_000_000,                   // up to 10 ms
+                    4 => (r >> 20) % 2_000_000_000,                // up to 2 s
+                    5 => (r >> 10) % (1 << 45),                    // up to 9 hours
+                    6 => 1_000_000 * ((r >> 8) % 4),               // coarse: many equal times
+                    _ => (u64::MAX - now).saturating_sub(r >> 62), // the end of time
                 };
                 seq += 1;
                 let t = now.saturating_add(delay);
@@ -704,6 +777,59 @@ mod tests {
         let large = sizes.iter().filter(|&&n| n > SMALL_BUCKET).count();
         let radix = sizes.iter().filter(|&&n| n >= RADIX_FROM).count();
         assert!(large > 60 && radix >= 20, "{large} large buckets of {sizes:?}");
+    }
+
+    /// Delays around the spans' edges (level 1's two spans, about 1.07 s each, and the level-2
+    /// and level-3 windows above), as timers of a second and a minute set them: entering a
+    /// block, a span, and a window of level 3 must each bring down the events filed higher
+    /// when they were further ahead, in the order of one binary heap.
+    #[test]
+    fn timers_around_the_span_edges_pop_in_the_order_of_one_binary_heap() {
+        let span_ns = 1u64 << (BUCKET_BITS + SPAN_SHIFT);
+        let block_ns = 1u64 << (BUCKET_BITS + LEVEL_BITS);
+        for seed in 1..=8u64 {
+            let mut queue = EventQueue::<Nothing>::new();
+            let mut reference = BinaryHeap::new();
+            let (mut now, mut seq) = (0u64, 0u64);
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            for step in 0..60_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let pushes = if step < 500 { 2 } else { (x % 3) as usize };
+                for k in 0..pushes {
+                    let r = x.rotate_left(21 * k as u32);
+                    let jitter = (r >> 40) % (2 * block_ns);
+                    let delay = match r % 7 {
+                        0 => (r >> 20) % 10_000_000,                   // messages
+                        1 => 500_000_000 + (r >> 50),                  // probe timeouts
+                        2 => 1_000_000_000,                            // probe rounds
+                        3 => span_ns - block_ns + jitter,              // one span
+                        4 => 2 * span_ns - block_ns + jitter,          // two spans
+                        5 => 64 * span_ns - 2 * block_ns + 2 * jitter, // a level-3 window
+                        _ => 30_000_000_000 + (r >> 34),               // push-pull
+                    };
+                    seq += 1;
+                    queue.push(event(now + delay, seq));
+                    reference.push(Reverse((now + delay, seq)));
+                }
+                let expected = reference.pop().map(|Reverse(k)| k);
+                assert_eq!(queue.peek_time().map(|t| t.0), expected.map(|k| k.0));
+                assert_eq!(queue.pop().map(|e| (e.time.0, e.seq)), expected, "seed {seed}");
+                if let Some((t, _)) = expected {
+                    now = t;
+                }
+            }
+            while let Some(Reverse(expected)) = reference.pop() {
+                assert_eq!(
+                    queue.pop().map(|e| (e.time.0, e.seq)),
+                    Some(expected),
+                    "seed {seed}"
+                );
+            }
+            assert!(queue.pop().is_none() && queue.len() == 0);
+            assert!(now > 100 * span_ns, "seed {seed} reached only {now} ns");
+        }
     }
 
     #[test]

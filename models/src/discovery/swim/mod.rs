@@ -364,13 +364,17 @@ impl Swim {
     }
 
     /// Makes this member start as part of a cluster that converged long ago: every other
-    /// member known alive in its first life, no join exchange. Call before
+    /// member known alive in its first life, no join exchange, and its own first start
+    /// announcing nothing (every member learned of it long ago). Call before
     /// [`start`](Swim::start); no events are reported for these entries. Without it, a
     /// cluster that starts all at once goes through a join storm (each joiner learns the
     /// whole cluster from a seed and rebroadcasts every member it learns), which a measure of
     /// the steady state should skip.
     pub fn assume_joined(&mut self) {
         let first = Incarnation { life: 1, number: 0 };
+        // Its own first life spread long ago too: `start` finds it already in that life and
+        // announces nothing (a restart from the boot image is a new life, and announces it).
+        self.incarnation = first;
         if self.active == 0 && self.members.changed().is_empty() {
             // A fresh table (every slot unknown): one all-alive chunk, this member's own slot
             // included, since `start` writes alive in the first life there (this keeps the
@@ -406,16 +410,19 @@ impl Swim {
         let mut storage = cx.storage();
         storage.put(LIFE_KEY, life.to_le_bytes().to_vec());
         storage.sync();
+        let announced = self.incarnation == Incarnation { life, number: 0 };
         self.incarnation = Incarnation { life, number: 0 };
         let now = cx.monotonic();
         self.set_status(self.me, Status::Alive, self.incarnation, now);
         // The ticker is armed below, after the first probe (the order timers at one instant fire).
         self.gossip_origin = now;
         self.gossip_armed = true;
-        self.broadcast(
-            cx,
-            self.update(UpdateKind::Alive, self.me, self.incarnation, self.me),
-        );
+        if !announced {
+            self.broadcast(
+                cx,
+                self.update(UpdateKind::Alive, self.me, self.incarnation, self.me),
+            );
+        }
         let first_probe = if self.config.stagger {
             Duration::from_nanos(cx.random().below(self.config.probe_interval.as_nanos()) + 1)
         } else {

@@ -86,7 +86,8 @@ pub struct Config {
     /// Overrides the derived convergence bound.
     pub convergence_within: Option<Duration>,
     /// Members start as a cluster that converged long ago (each knows every other alive, no
-    /// join exchange), so a run measures the steady state instead of the join storm.
+    /// join exchange, and none announces its first life: that spread long ago), so a run
+    /// measures the steady state instead of the join storm.
     pub joined: bool,
 }
 

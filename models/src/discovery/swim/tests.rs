@@ -33,6 +33,51 @@ fn a_healthy_cluster_converges_and_holds() {
     assert_eq!(sim.metrics().counter("swim.suspicions"), 0);
 }
 
+/// A cluster assumed joined long ago is quiet from its first instant: no member announces its
+/// first life (that spread long ago), so nothing is gossiped and only pings, acks and
+/// push-pulls are sent; a member that crashes and restarts announces its new life, and every
+/// other member learns it.
+#[test]
+fn a_cluster_joined_long_ago_starts_quiet_and_a_restart_still_announces_itself() {
+    let quiet = Config {
+        members: 20,
+        joined: true,
+        faults_affect_reachability: false,
+        ..Config::default()
+    };
+    let mut sim = build(&quiet, 1, Duration::from_secs(30), FaultPlan::none());
+    let report = sim.run();
+    assert_eq!(report.verdict, Verdict::Held, "{report}");
+    let m = sim.metrics();
+    assert_eq!(m.counter("swim.sent.gossip"), 0);
+    assert_eq!(
+        m.counter("swim.messages_sent"),
+        m.counter("swim.sent.ping") + m.counter("swim.sent.ack") + m.counter("swim.sent.push_pull")
+    );
+    let plan = FaultPlan {
+        actions: vec![FaultAction {
+            at: Instant::ZERO + Duration::from_secs(5),
+            fault: Fault::CrashHost {
+                host: HostId(7),
+                down_for: Duration::from_millis(300),
+            },
+        }],
+        heal_at: None,
+    };
+    let restarted = Config {
+        faults_affect_reachability: true,
+        ..quiet
+    };
+    // Gossip spreads the new life within a few periods; without the announcement only the
+    // push-pulls (every 30 s or more) would.
+    let mut sim = build(&restarted, 1, Duration::from_secs(9), plan);
+    sim.run();
+    for i in (0..20).filter(|&i| i != 7) {
+        let seen = sim.process(ProcessId(i)).unwrap().swim.member(7);
+        assert_eq!((seen.status, seen.incarnation.life), (Status::Alive, 2), "p{i}");
+    }
+}
+
 /// Dead declarations in the history of a run without crashes (every one is a false
 /// positive) about members that `about` accepts.
 fn dead_declarations(sim: &Sim<SwimNode>, about: impl Fn(u32) -> bool) -> usize {

@@ -638,55 +638,64 @@ mod tests {
         assert_eq!(rest, (1..=100).collect::<Vec<u64>>());
     }
 
-    /// Drives the wheel and a plain binary heap with the same pushes and pops: delays from
-    /// nothing to hours, many equal times, pops interleaved with pushes as in a run.
-    #[test]
-    fn pops_in_the_order_of_one_binary_heap() {
+    /// Drives the wheel and a plain binary heap with the same pushes and pops, as in a run:
+    /// `steps` steps of two pushes each for the first `warmup`, then zero to two (each at
+    /// `now + delay(r, now)` for a pseudo-random `r` seeded by `x`), each followed by a pop;
+    /// then drains both. Every pop and peek must agree. Returns the pops made while pushing and
+    /// the time reached.
+    fn against_one_binary_heap(
+        mut x: u64,
+        steps: u64,
+        warmup: u64,
+        mut delay: impl FnMut(u64, u64) -> u64,
+    ) -> (u64, u64) {
         let mut queue = EventQueue::<Nothing>::new();
         let mut reference = BinaryHeap::new();
-        let (mut now, mut seq) = (0u64, 0u64);
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut popped = 0;
-        for step in 0..300_000u64 {
+        let (mut now, mut seq, mut popped) = (0u64, 0u64, 0u64);
+        for step in 0..steps {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let pushes = if step < 1_000 { 2 } else { (x % 3) as usize };
+            let pushes = if step < warmup { 2 } else { (x % 3) as usize };
             for k in 0..pushes {
-                let r = x.rotate_left(16 * k as u32);
-                let delay = match r % 8 {
-                    0 => 0,
-                    1 => r >> 60,                                  // a few ns: same bucket, ties
-                    2 => (r >> 20) % 70_000,                       // around one bucket
-                    3 => (r >> 20) % 10_000_000,                   // up to 10 ms
-                    4 => (r >> 20) % 2_000_000_000,                // up to 2 s
-                    5 => (r >> 10) % (1 << 45),                    // up to 9 hours
-                    6 => 1_000_000 * ((r >> 8) % 4),               // coarse: many equal times
-                    _ => (u64::MAX - now).saturating_sub(r >> 62), // the end of time
-                };
+                let t = now.saturating_add(delay(x.rotate_left(16 * k as u32), now));
                 seq += 1;
-                let t = now.saturating_add(delay);
                 queue.push(event(t, seq));
                 reference.push(Reverse((t, seq)));
             }
             assert_eq!(queue.len(), reference.len());
-            {
-                let expected = reference.pop().map(|Reverse(k)| k);
-                assert_eq!(queue.peek_time().map(|t| t.0), expected.map(|k| k.0));
-                let got = queue.pop().map(|e| (e.time.0, e.seq));
-                assert_eq!(got, expected, "pop {popped}");
-                if let Some((t, _)) = got {
-                    now = t;
-                    popped += 1;
-                }
+            let expected = reference.pop().map(|Reverse(k)| k);
+            assert_eq!(queue.peek_time().map(|t| t.0), expected.map(|k| k.0));
+            let got = queue.pop().map(|e| (e.time.0, e.seq));
+            assert_eq!(got, expected, "pop {popped}");
+            if let Some((t, _)) = got {
+                now = t;
+                popped += 1;
             }
         }
         while let Some(Reverse(expected)) = reference.pop() {
-            let got = queue.pop().map(|e| (e.time.0, e.seq));
-            assert_eq!(got, Some(expected));
+            assert_eq!(queue.pop().map(|e| (e.time.0, e.seq)), Some(expected));
         }
         assert!(queue.pop().is_none() && queue.peek_time().is_none());
         assert_eq!(queue.len(), 0);
+        (popped, now)
+    }
+
+    /// Delays from nothing to hours, many equal times, the end of time.
+    #[test]
+    fn pops_in_the_order_of_one_binary_heap() {
+        let (popped, _) = against_one_binary_heap(0x9e37_79b9_7f4a_7c15, 300_000, 1_000, |r, now| {
+            match r % 8 {
+                0 => 0,
+                1 => r >> 60,                                  // a few ns: same bucket, ties
+                2 => (r >> 20) % 70_000,                       // around one bucket
+                3 => (r >> 20) % 10_000_000,                   // up to 10 ms
+                4 => (r >> 20) % 2_000_000_000,                // up to 2 s
+                5 => (r >> 10) % (1 << 45),                    // up to 9 hours
+                6 => 1_000_000 * ((r >> 8) % 4),               // coarse: many equal times
+                _ => (u64::MAX - now).saturating_sub(r >> 62), // the end of time
+            }
+        });
         assert!(popped > 200_000, "{popped} pops");
     }
 
@@ -788,46 +797,19 @@ mod tests {
         let span_ns = 1u64 << (BUCKET_BITS + SPAN_SHIFT);
         let block_ns = 1u64 << (BUCKET_BITS + LEVEL_BITS);
         for seed in 1..=8u64 {
-            let mut queue = EventQueue::<Nothing>::new();
-            let mut reference = BinaryHeap::new();
-            let (mut now, mut seq) = (0u64, 0u64);
-            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            for step in 0..60_000u64 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let pushes = if step < 500 { 2 } else { (x % 3) as usize };
-                for k in 0..pushes {
-                    let r = x.rotate_left(21 * k as u32);
-                    let jitter = (r >> 40) % (2 * block_ns);
-                    let delay = match r % 7 {
-                        0 => (r >> 20) % 10_000_000,                   // messages
-                        1 => 500_000_000 + (r >> 50),                  // probe timeouts
-                        2 => 1_000_000_000,                            // probe rounds
-                        3 => span_ns - block_ns + jitter,              // one span
-                        4 => 2 * span_ns - block_ns + jitter,          // two spans
-                        5 => 64 * span_ns - 2 * block_ns + 2 * jitter, // a level-3 window
-                        _ => 30_000_000_000 + (r >> 34),               // push-pull
-                    };
-                    seq += 1;
-                    queue.push(event(now + delay, seq));
-                    reference.push(Reverse((now + delay, seq)));
+            let x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let (_, now) = against_one_binary_heap(x, 60_000, 500, |r, _| {
+                let jitter = (r >> 40) % (2 * block_ns);
+                match r % 7 {
+                    0 => (r >> 20) % 10_000_000,                   // messages
+                    1 => 500_000_000 + (r >> 50),                  // probe timeouts
+                    2 => 1_000_000_000,                            // probe rounds
+                    3 => span_ns - block_ns + jitter,              // one span
+                    4 => 2 * span_ns - block_ns + jitter,          // two spans
+                    5 => 64 * span_ns - 2 * block_ns + 2 * jitter, // a level-3 window
+                    _ => 30_000_000_000 + (r >> 34),               // push-pull
                 }
-                let expected = reference.pop().map(|Reverse(k)| k);
-                assert_eq!(queue.peek_time().map(|t| t.0), expected.map(|k| k.0));
-                assert_eq!(queue.pop().map(|e| (e.time.0, e.seq)), expected, "seed {seed}");
-                if let Some((t, _)) = expected {
-                    now = t;
-                }
-            }
-            while let Some(Reverse(expected)) = reference.pop() {
-                assert_eq!(
-                    queue.pop().map(|e| (e.time.0, e.seq)),
-                    Some(expected),
-                    "seed {seed}"
-                );
-            }
-            assert!(queue.pop().is_none() && queue.len() == 0);
+            });
             assert!(now > 100 * span_ns, "seed {seed} reached only {now} ns");
         }
     }

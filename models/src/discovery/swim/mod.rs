@@ -48,8 +48,8 @@
 //! ## Validation (see `tests.rs`)
 //!
 //! First detection of a crash, `ruckus explore scenarios/data/experiments/swim_paper.toml`
-//! (random targets, aligned rounds, 1000 seeds per size, 24 s): 1.460 ± 0.055 protocol
-//! periods at n = 5, 1.510 ± 0.054 at 10, 1.578 ± 0.059 at 100 (95 % intervals, each within
+//! (random targets, aligned rounds, 1000 seeds per size, 24 s): 1.443 ± 0.050 protocol
+//! periods at n = 5, 1.502 ± 0.057 at 10, 1.581 ± 0.057 at 100 (95 % intervals, each within
 //! 4 % of its mean). The exact value for a member choosing uniformly among its n - 1 peers,
 //! `1/(1-(1-1/(n-1))^(n-1))`, is 1.463, 1.530, 1.577; the paper's `1/(1-(1-1/n)^(n-1))`
 //! (1.694, 1.632, 1.587) takes `1/n` as the chance that one survivor picks the crashed member,

@@ -291,12 +291,12 @@ fn first_detection_time_matches_the_swim_paper_roughly() {
 ///
 /// | n | seeds | measured (95% CI) | paper `1/(1-(1-1/n)^(n-1))` | uniform over the n-1 others |
 /// |---|---|---|---|---|
-/// | 5 | 1000 | 1.463 ± 0.050 | 1.694 | 1.463 |
-/// | 10 | 1000 | 1.512 ± 0.055 | 1.632 | 1.530 |
-/// | 100 | 1000 | 1.621 ± 0.064 | 1.587 | 1.577 |
+/// | 5 | 1000 | 1.467 ± 0.051 | 1.694 | 1.463 |
+/// | 10 | 1000 | 1.511 ± 0.053 | 1.632 | 1.530 |
+/// | 100 | 1000 | 1.565 ± 0.059 | 1.587 | 1.577 |
 ///
 /// The same measurement through `ruckus explore scenarios/data/experiments/swim_paper.toml`
-/// (crash at a fixed phase, other seeds): 1.460 ± 0.055, 1.510 ± 0.054, 1.578 ± 0.059.
+/// (crash at a fixed phase, other seeds): 1.443 ± 0.050, 1.502 ± 0.057, 1.581 ± 0.057.
 ///
 /// The paper's expression takes the chance that one survivor picks the crashed member as
 /// `1/n`; a member that picks uniformly among the `n - 1` others (as here and in the paper's

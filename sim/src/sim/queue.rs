@@ -20,13 +20,12 @@
 //! brings down the slot holding the span after it (`move_to`). Within a level the lowest
 //! occupied slot holds the earliest, so the next events are found with a few bit scans.
 //! Moving to an upper slot re-files its events into lower levels, and a level-0 slot is
-//! exactly one bucket:
-//! its vector becomes the sorted run in place (swapped, not copied). A large bucket's emptied
-//! vector (and a refiled upper slot's) goes to a pool that the next slot to fill takes from,
-//! most recent first, so at thousands of hosts the queue cycles through the memory of the
-//! events in flight rather than through every slot's own allocation; filing an event
-//! prefetches the slot a few events past its end, as that memory was last written a block or
-//! more ago (or never) and a store into it waits for the line.
+//! exactly one bucket: its vector becomes the sorted run in place (swapped, not copied). A
+//! large bucket's emptied vector (and a refiled upper slot's) goes to a pool that the next
+//! slot to fill takes from, most recent first, so at thousands of hosts the queue cycles
+//! through the memory of the events in flight rather than through every slot's own
+//! allocation; filing an event prefetches the slot a few events past its end, as that memory
+//! was last written a block or more ago (or never) and a store into it waits for the line.
 //!
 //! Why this and not one binary heap: a heap's pop walks `log n` levels of a structure as large
 //! as the whole queue, which at thousands of hosts (tens of thousands of pending events) misses

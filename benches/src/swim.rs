@@ -8,9 +8,8 @@
 //! about, the cost of running the protocol. For the same reason no member announces its first
 //! life at the start (announced long ago): at 10,000 members those `n` announcements, each
 //! gossiped `4 ceil(log10(n + 1))` times, took the first ~20 s of virtual time (175,000 gossip
-//! messages). Properties are off: the convergence check reads
-//! every member's whole table (`n²` entries); [`all_see_everyone_alive`] runs it once after a
-//! run instead.
+//! messages). Properties are off: the convergence check reads every member's whole table (`n²`
+//! entries); [`all_see_everyone_alive`] runs it once after a run instead.
 //!
 //! Only the public API of `ruckus_models::discovery::swim::model` is used.
 

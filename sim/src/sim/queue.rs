@@ -111,6 +111,15 @@ fn level1(block: u64) -> usize {
     LEVEL0_SLOTS + (block & (LEVEL1_SLOTS as u64 - 1)) as usize
 }
 
+/// Where level 1's occupancy marks `block`: the word of its span's parity, and its bit.
+#[inline]
+fn level1_bit(block: u64) -> (usize, u64) {
+    (
+        ((block >> LEVEL_BITS) & 1) as usize,
+        1 << (block & (SLOTS as u64 - 1)),
+    )
+}
+
 /// The highest base-64 digit in which two different bucket indexes differ.
 #[inline]
 fn highest_digit(differ: u64) -> usize {
@@ -167,7 +176,8 @@ impl<P: Process> EventQueue<P> {
             // This span or the next: level 1, moved once more (into level 0) when its block
             // begins.
             let block = b >> LEVEL_BITS;
-            self.occupied1[((block >> LEVEL_BITS) & 1) as usize] |= 1 << (block & (SLOTS as u64 - 1));
+            let (half, bit) = level1_bit(block);
+            self.occupied1[half] |= bit;
             level1(block)
         } else {
             self.file_upper(b)
@@ -379,8 +389,7 @@ impl<P: Process> EventQueue<P> {
             self.pull(level, to);
         }
         let block = to >> LEVEL_BITS;
-        let half = ((block >> LEVEL_BITS) & 1) as usize;
-        let bit = 1 << (block & (SLOTS as u64 - 1));
+        let (half, bit) = level1_bit(block);
         if self.occupied1[half] & bit != 0 {
             self.occupied1[half] &= !bit;
             self.refile(level1(block));
@@ -402,7 +411,8 @@ impl<P: Process> EventQueue<P> {
     }
 
     /// Files an upper slot's events again relative to the new `current` (all in its bucket or
-    /// later): into level 0 when in this block or the next, else into a lower upper level.
+    /// later), each where `file` puts it: level 0 in this block or the next, level 1 in this
+    /// span or the next, else the level of the highest digit it differs in.
     fn refile(&mut self, index: usize) {
         let mut events = std::mem::take(&mut self.slots[index]);
         self.in_wheel -= events.len();

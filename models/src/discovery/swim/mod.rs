@@ -410,8 +410,9 @@ impl Swim {
         let mut storage = cx.storage();
         storage.put(LIFE_KEY, life.to_le_bytes().to_vec());
         storage.sync();
-        let announced = self.incarnation == Incarnation { life, number: 0 };
-        self.incarnation = Incarnation { life, number: 0 };
+        let incarnation = Incarnation { life, number: 0 };
+        let announced = self.incarnation == incarnation;
+        self.incarnation = incarnation;
         let now = cx.monotonic();
         self.set_status(self.me, Status::Alive, self.incarnation, now);
         // The ticker is armed below, after the first probe (the order timers at one instant fire).

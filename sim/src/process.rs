@@ -287,7 +287,7 @@ impl<P: Process> Context<'_, P> {
             aux: 0,
             digest: digest(text),
         };
-        self.core.emit(record, EventDetail::Note(text));
+        self.core.emit(record, || EventDetail::Note(text));
     }
 
     /// A coverage probe: records that the state `name` stands for was reached, if `cond`

@@ -71,14 +71,14 @@ impl<P: Process> Sim<P> {
                 self.core.now = horizon;
                 return self.finish(None);
             }
-            if self.read_ahead_left > 0 {
-                self.read_ahead_left -= 1;
-                self.read_ahead_step();
-            } else if self.core.procs.len() < self.read_ahead_from {
-                // Their state is in the cache anyway.
-                self.read_ahead_left = READ_AHEAD_BATCH - 1;
-            } else {
-                self.read_ahead();
+            // Below `read_ahead_from` processes their state is in the cache anyway.
+            if self.core.procs.len() >= self.read_ahead_from {
+                if self.read_ahead_left > 0 {
+                    self.read_ahead_left -= 1;
+                    self.read_ahead_step();
+                } else {
+                    self.read_ahead();
+                }
             }
             let event = self.core.queue.pop().expect("peeked");
             debug_assert!(event.time >= self.core.now, "time never goes backwards");
@@ -351,7 +351,7 @@ impl<P: Process> Sim<P> {
     /// Keeps an event for a paused host until it resumes.
     fn defer(&mut self, event: Event<P>, host: HostId) {
         let r = self.record(RecordKind::Deferred, event.target, NONE, 0, 0);
-        self.core.emit(r, EventDetail::None);
+        self.core.emit(r, || EventDetail::None);
         self.core.event_index += 1;
         self.core.hosts[host.index()].deferred.push(event);
     }
@@ -364,7 +364,7 @@ impl<P: Process> Sim<P> {
             _ => (NONE, 0),
         };
         let r = self.record(RecordKind::Dropped, event.target, peer, 0, digest);
-        self.core.emit(r, EventDetail::None);
+        self.core.emit(r, || EventDetail::None);
         self.core.event_index += 1;
     }
 
@@ -400,7 +400,7 @@ impl<P: Process> Sim<P> {
                     aux: sent_at.0,
                     digest: digest(&message),
                 };
-                ctx.core.emit(record, EventDetail::Message(&message));
+                ctx.core.emit(record, || EventDetail::Message(&message));
                 ctx.core.deliveries += 1;
                 catch_unwind(AssertUnwindSafe(|| state.on_message(&mut ctx, from, message)))
             }
@@ -419,7 +419,7 @@ impl<P: Process> Sim<P> {
                     aux: u64::from(incarnation),
                     digest: 0,
                 };
-                ctx.core.emit(record, EventDetail::None);
+                ctx.core.emit(record, || EventDetail::None);
                 catch_unwind(AssertUnwindSafe(|| state.on_start(&mut ctx)))
             }
             Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal => {
@@ -479,6 +479,6 @@ fn fire<P: Process>(
         aux,
         digest: digest(&timer),
     };
-    ctx.core.emit(record, EventDetail::Timer(&timer));
+    ctx.core.emit(record, || EventDetail::Timer(&timer));
     catch_unwind(AssertUnwindSafe(|| state.on_timer(ctx, timer)))
 }

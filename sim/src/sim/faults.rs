@@ -298,12 +298,12 @@ impl<P: Process> Sim<P> {
             digest,
         };
         if hit.is_empty() {
-            self.core.emit(r, EventDetail::Fault(fault));
+            self.core.emit(r, || EventDetail::Fault(fault));
         }
         for p in hit {
             r.process = p.0;
             r.host = self.core.procs[p.index()].host.0;
-            self.core.emit(r, EventDetail::Fault(fault));
+            self.core.emit(r, || EventDetail::Fault(fault));
         }
         self.core.event_index += 1;
     }
@@ -324,7 +324,7 @@ impl<P: Process> Sim<P> {
             aux: 0,
             digest: self.fault_digests[i],
         };
-        self.core.emit(r, EventDetail::Fault(fault));
+        self.core.emit(r, || EventDetail::Fault(fault));
         self.core.event_index += 1;
     }
 
@@ -342,7 +342,7 @@ impl<P: Process> Sim<P> {
             aux: 0,
             digest: 0,
         };
-        self.core.emit(r, EventDetail::None);
+        self.core.emit(r, || EventDetail::None);
         self.core.event_index += 1;
         self.core.metrics.faults_healed(self.core.now);
         self.core.net.heal();

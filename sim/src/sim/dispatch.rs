@@ -183,6 +183,7 @@ impl<P: Process> Sim<P> {
     /// again returns the same one).
     /// A property failed: the failure that ends the run, or none when the run goes on to its
     /// horizon (the failure is kept for the report and no property is checked again).
+    #[cold]
     fn property_failed(&mut self, f: Failure) -> Option<Failure> {
         if !self.run_to_horizon {
             return Some(f);
@@ -349,6 +350,8 @@ impl<P: Process> Sim<P> {
     }
 
     /// Keeps an event for a paused host until it resumes.
+    #[cold]
+    #[inline(never)]
     fn defer(&mut self, event: Event<P>, host: HostId) {
         let r = self.record(RecordKind::Deferred, event.target, NONE, 0, 0);
         self.core.emit(r, || EventDetail::None);
@@ -357,6 +360,8 @@ impl<P: Process> Sim<P> {
     }
 
     /// Records an event whose process (incarnation) or host is gone, and forgets it.
+    #[cold]
+    #[inline(never)]
     fn drop_event(&mut self, event: Event<P>) {
         let (peer, digest) = match &event.payload {
             Payload::Deliver { from, message, .. } => (from.0, digest(message)),
@@ -428,32 +433,53 @@ impl<P: Process> Sim<P> {
         };
         self.core.event_index += 1;
         self.core.procs[target as usize].drew = std::mem::take(&mut self.core.drew);
-        outcome.map_err(|panic| Failure {
+        outcome.map_err(|panic| self.handler_panicked(target, host, &*panic))
+    }
+
+    /// The failure of a handler of `target` on `host` that panicked with `panic`.
+    #[cold]
+    #[inline(never)]
+    fn handler_panicked(&self, target: u32, host: HostId, panic: &(dyn std::any::Any + Send)) -> Failure {
+        Failure {
             verdict: Verdict::ModelPanic,
             property: None,
-            message: format!("handler panicked: {}", panic_message(&*panic)),
+            message: format!("handler panicked: {}", panic_message(panic)),
             time: self.core.now,
             host: Some(host),
             process: Some(ProcessId(target)),
             event_index: self.core.event_index - 1,
             operation: None,
-        })
+        }
     }
 
     /// Installs the processes a handler spawned and ends those it stopped.
     #[inline]
     fn apply_spawns_and_stops(&mut self) {
         if !self.core.spawned.is_empty() {
-            for (id, p) in std::mem::take(&mut self.core.spawned) {
-                self.install(id, p);
-            }
+            self.install_spawned();
         }
         if !self.core.stopped.is_empty() {
-            for id in std::mem::take(&mut self.core.stopped) {
-                self.kill(id, Lifecycle::Stopped);
-                // A stop is final: a kill fault holding it down must not restart it at its end.
-                self.core.procs[id.index()].killed = false;
-            }
+            self.end_stopped();
+        }
+    }
+
+    // Out of the loop's way: most events spawn and stop nothing, and the loop's code is
+    // smaller for it.
+    #[cold]
+    #[inline(never)]
+    fn install_spawned(&mut self) {
+        for (id, p) in std::mem::take(&mut self.core.spawned) {
+            self.install(id, p);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_stopped(&mut self) {
+        for id in std::mem::take(&mut self.core.stopped) {
+            self.kill(id, Lifecycle::Stopped);
+            // A stop is final: a kill fault holding it down must not restart it at its end.
+            self.core.procs[id.index()].killed = false;
         }
     }
 }

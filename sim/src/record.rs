@@ -171,38 +171,53 @@ impl Fingerprint {
 /// The last K events, kept in a ring so a failure report can show what led up to it.
 #[derive(Clone, Debug)]
 pub struct FlightRecorder {
+    /// K slots from the start (blank until written), so a push is one bounded store.
     ring: Vec<EventRecord>,
-    capacity: usize,
+    /// The slot the next event goes to.
     next: usize,
+    /// Whether every slot has been written (the oldest event is then at `next`).
+    wrapped: bool,
 }
 
 impl FlightRecorder {
     /// A recorder keeping the last `capacity` events (0 keeps none).
     pub fn new(capacity: usize) -> FlightRecorder {
+        let blank = EventRecord {
+            index: 0,
+            time: Instant::ZERO,
+            kind: RecordKind::Note,
+            process: NONE,
+            host: NONE,
+            peer: NONE,
+            aux: 0,
+            digest: 0,
+        };
         FlightRecorder {
-            ring: Vec::with_capacity(capacity),
-            capacity,
+            ring: vec![blank; capacity],
             next: 0,
+            wrapped: false,
         }
     }
 
     /// Remembers one event, forgetting the oldest when full.
     #[inline]
     pub fn push(&mut self, record: EventRecord) {
-        if self.ring.len() < self.capacity {
-            self.ring.push(record);
-        } else if self.capacity > 0 {
-            self.ring[self.next] = record;
+        if let Some(slot) = self.ring.get_mut(self.next) {
+            *slot = record;
             // A compare instead of `%`: no division on every event.
             self.next += 1;
-            if self.next == self.capacity {
+            if self.next == self.ring.len() {
                 self.next = 0;
+                self.wrapped = true;
             }
         }
     }
 
     /// The remembered events, oldest first.
     pub fn events(&self) -> Vec<EventRecord> {
+        if !self.wrapped {
+            return self.ring[..self.next].to_vec();
+        }
         let mut out = Vec::with_capacity(self.ring.len());
         out.extend_from_slice(&self.ring[self.next..]);
         out.extend_from_slice(&self.ring[..self.next]);
@@ -272,6 +287,15 @@ mod tests {
         }
         let idx: Vec<u64> = fr.events().iter().map(|r| r.index).collect();
         assert_eq!(idx, vec![4, 5, 6]);
+        // Not yet full: only what was pushed, and exactly full: all of it in order.
+        let mut part = FlightRecorder::new(3);
+        part.push(rec(0));
+        part.push(rec(1));
+        let idx: Vec<u64> = part.events().iter().map(|r| r.index).collect();
+        assert_eq!(idx, vec![0, 1]);
+        part.push(rec(2));
+        let idx: Vec<u64> = part.events().iter().map(|r| r.index).collect();
+        assert_eq!(idx, vec![0, 1, 2]);
         let mut none = FlightRecorder::new(0);
         none.push(rec(1));
         assert!(none.events().is_empty());

@@ -432,7 +432,10 @@ impl<P: Process> Sim<P> {
             }
         };
         self.core.event_index += 1;
-        self.core.procs[target as usize].drew = std::mem::take(&mut self.core.drew);
+        // Only the read-ahead asks whether a handler drew.
+        if self.core.procs.len() >= self.read_ahead_from {
+            self.core.procs[target as usize].drew = std::mem::take(&mut self.core.drew);
+        }
         outcome.map_err(|panic| self.handler_panicked(target, host, &*panic))
     }
 

@@ -190,9 +190,12 @@ impl<P: Process> EventQueue<P> {
         }
         slot.push(event);
         // A large slot's tail is cold (its memory last held events a block or more ago, or
-        // never): start on the lines the next pushes write, so their stores do not wait.
-        if let Some(ahead) = slot.spare_capacity_mut().get(TAIL_AHEAD) {
-            prefetch(ahead);
+        // never): start on the lines the next pushes write, so their stores do not wait. A
+        // small queue's slots stay in the cache.
+        if self.in_wheel >= TAIL_PREFETCH_FROM {
+            if let Some(ahead) = slot.spare_capacity_mut().get(TAIL_AHEAD) {
+                prefetch(ahead);
+            }
         }
         self.in_wheel += 1;
     }
@@ -427,6 +430,9 @@ impl<P: Process> EventQueue<P> {
 
 /// How many events past a slot's end `file` prefetches.
 const TAIL_AHEAD: usize = 4;
+/// Events in the wheel from which `file` prefetches slot tails: below, the slots' memory (tens
+/// of KB at most) stays in the cache.
+const TAIL_PREFETCH_FROM: usize = 1024;
 
 /// Buckets up to this size are sorted in place; larger ones (pingpong at 500 hosts: ~240
 /// events a bucket; at 10,000: ~4,800) through [`order_by_keys`].

@@ -71,8 +71,7 @@ impl<P: Process> Sim<P> {
                 self.core.now = horizon;
                 return self.finish(None);
             }
-            // Below `read_ahead_from` processes their state is in the cache anyway.
-            if self.core.procs.len() >= self.read_ahead_from {
+            if self.reads_ahead() {
                 if self.read_ahead_left > 0 {
                     self.read_ahead_left -= 1;
                     self.read_ahead_step();
@@ -105,6 +104,13 @@ impl<P: Process> Sim<P> {
             }
         }
         Progress::Paused
+    }
+
+    /// Whether the loop reads ahead: from `read_ahead_from` processes (below, their state is
+    /// in the cache anyway).
+    #[inline]
+    fn reads_ahead(&self) -> bool {
+        self.core.procs.len() >= self.read_ahead_from
     }
 
     /// Lists the targets of the coming events for the next batch's prefetches (see
@@ -433,7 +439,7 @@ impl<P: Process> Sim<P> {
         };
         self.core.event_index += 1;
         // Only the read-ahead asks whether a handler drew.
-        if self.core.procs.len() >= self.read_ahead_from {
+        if self.reads_ahead() {
             self.core.procs[target as usize].drew = std::mem::take(&mut self.core.drew);
         }
         outcome.map_err(|panic| self.handler_panicked(target, host, &*panic))

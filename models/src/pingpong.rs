@@ -107,6 +107,7 @@ pub struct PingPong {
 }
 
 impl PingPong {
+    #[inline]
     fn forward(&mut self, ctx: &mut Context<'_, Self>, ball: Ball) {
         // A uniformly chosen process other than this one.
         let me = ctx.id().0;

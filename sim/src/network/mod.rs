@@ -274,6 +274,10 @@ pub struct Network {
     slow: Vec<(u64, HostId, HostId, u32)>,
     clogs: Vec<(u64, HostId, HostId, Instant)>,
     chaos: Option<NetworkChaos>,
+    /// `(base, span)` when every send between two distinct hosts takes `base + below(span)`:
+    /// one class of hosts joined by a route with one uniform hop, and no fault or chaos in
+    /// force. A plain send then reads this and nothing else (see `plain_arrival`).
+    direct: Option<(u64, u64)>,
 }
 
 /// How a host is attached, when hosts attached alike are interchangeable: one link to a switch
@@ -360,7 +364,7 @@ impl Network {
                 class_pairs.push(cell);
             }
         }
-        Network {
+        let mut network = Network {
             hosts: topology.hosts.clone(),
             n,
             class_of,
@@ -381,7 +385,10 @@ impl Network {
             slow: Vec::new(),
             clogs: Vec::new(),
             chaos: None,
-        }
+            direct: None,
+        };
+        network.refresh_faulted();
+        network
     }
 
     /// Number of hosts.
@@ -452,10 +459,16 @@ impl Network {
         now: Instant,
         rng: &mut Random,
     ) -> Option<Instant> {
+        let (a, b) = (a.index(), b.index());
+        if a != b
+            && let Some((base, span)) = self.direct
+        {
+            return Some(Instant(now.0.saturating_add(base.wrapping_add(rng.below(span)))));
+        }
         if self.faulted || self.chaos.is_some() {
             return None;
         }
-        let cell = self.cell(a.index(), b.index());
+        let cell = self.cell(a, b);
         if cell & PAIR_BLOCKED != 0 {
             return None;
         }
@@ -732,6 +745,15 @@ impl Network {
     /// sets it; sends then check the labels, with the same result.)
     fn refresh_faulted(&mut self) {
         self.faulted = !self.partitions.is_empty() || !self.link_faults.is_empty();
+        self.direct = None;
+        if !self.faulted && self.chaos.is_none() && self.classes == 1 {
+            let cell = self.class_pairs[0];
+            if cell & PAIR_BLOCKED == 0
+                && let Quick::Uniform { base, span } = self.routes[(cell & PAIR_ROUTE) as usize].quick
+            {
+                self.direct = Some((base, span));
+            }
+        }
     }
 
     /// Multiplies latency from `from` to `to` by `factor` until removed.
@@ -792,6 +814,7 @@ impl Network {
     /// Sets (or clears, with `None`) the per-message chaos applied to every send.
     pub fn set_chaos(&mut self, chaos: Option<NetworkChaos>) {
         self.chaos = chaos;
+        self.refresh_faulted();
     }
 
     /// Removes every partition, slow link, clog and chaos setting.

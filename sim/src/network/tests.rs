@@ -131,6 +131,37 @@ fn a_plain_arrival_is_exactly_what_transmit_decides() {
     }
 }
 
+/// The one-read send path is on exactly while nothing but the route decides a send between
+/// two hosts, and comes back when the fault or chaos goes.
+#[test]
+fn the_direct_latency_holds_only_while_no_fault_or_chaos_is_in_force() {
+    let uniform = Distribution::uniform(ms(1), ms(10));
+    let mut net = Network::new(&Topology::single_switch(4, uniform));
+    assert!(net.direct.is_some());
+    net.add_partition(1, Partition::Isolate { host: HostId(3) });
+    assert_eq!(net.direct, None);
+    net.remove_partition(1);
+    assert!(net.direct.is_some());
+    net.add_clog(2, HostId(0), HostId(1), Instant(5));
+    assert_eq!(net.direct, None);
+    net.remove_link_fault(2);
+    assert!(net.direct.is_some());
+    net.set_chaos(Some(NetworkChaos::default()));
+    assert_eq!(net.direct, None);
+    net.heal();
+    assert!(net.direct.is_some());
+    // Constant links, several classes, or a lone host: never.
+    assert_eq!(
+        Network::new(&Topology::single_switch(4, Distribution::constant(ms(2)))).direct,
+        None
+    );
+    assert_eq!(
+        Network::new(&Topology::zoned(9, 3, uniform, uniform)).direct,
+        None
+    );
+    assert_eq!(Network::new(&Topology::single_switch(1, uniform)).direct, None);
+}
+
 #[test]
 fn sends_skip_the_fault_checks_only_while_no_fault_is_active() {
     let mut net = Network::new(&Topology::single_switch(4, Distribution::constant(ms(2))));

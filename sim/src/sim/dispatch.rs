@@ -301,12 +301,23 @@ impl<P: Process> Sim<P> {
         );
         let host = self.core.status[meta.host.index()];
         let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
-        if host.paused && deliverable {
-            self.defer(event, meta.host);
-            return Ok(());
-        }
-        if host.costly && deliverable {
-            let free_at = self.core.hosts[meta.host.index()].busy_until;
+        // The usual event (a live process on a running host with no CPU cost) is told apart
+        // with one test; the rest are sorted out below.
+        if !(deliverable & !host.paused & !host.costly) {
+            if !deliverable {
+                if let Some(id) = timer {
+                    self.core.live_timers.remove(&id);
+                }
+                self.drop_event(event);
+                return Ok(());
+            }
+            if host.paused {
+                self.defer(event, meta.host);
+                return Ok(());
+            }
+            // A costly host's.
+            let hs = &mut self.core.hosts[meta.host.index()];
+            let free_at = hs.busy_until;
             if free_at > self.core.now {
                 // The host's CPU is busy: the event waits its turn (FIFO: requeued in the
                 // order events come up, each with a new sequence number).
@@ -314,19 +325,12 @@ impl<P: Process> Sim<P> {
                     .push(free_at, event.target, event.incarnation, event.payload);
                 return Ok(());
             }
-        }
-        if let Some(id) = timer {
-            self.core.live_timers.remove(&id);
-        }
-        if !deliverable {
-            self.drop_event(event);
-            return Ok(());
-        }
-        if host.costly {
-            let hs = &mut self.core.hosts[meta.host.index()];
             if let Some(cost) = hs.handler_cost {
                 self.core.spent = cost.sample(&mut hs.cpu_rng);
             }
+        }
+        if let Some(id) = timer {
+            self.core.live_timers.remove(&id);
         }
         self.handle(event, meta.host, meta.incarnation)?;
         if self.core.spent != Duration::ZERO {

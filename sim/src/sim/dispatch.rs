@@ -80,9 +80,17 @@ impl<P: Process> Sim<P> {
                 }
             }
             let event = self.core.queue.pop().expect("peeked");
-            debug_assert!(event.time >= self.core.now, "time never goes backwards");
-            self.core.now = event.time;
-            if let Err(f) = self.dispatch(event) {
+            // Taken apart at once: moved whole, the event was copied twice on the stack.
+            let Event {
+                time,
+                target,
+                incarnation,
+                payload,
+                ..
+            } = event;
+            debug_assert!(time >= self.core.now, "time never goes backwards");
+            self.core.now = time;
+            if let Err(f) = self.dispatch(target, incarnation, payload) {
                 // A handler that goes on to use a refused spawn's id panics: the refusal is
                 // the cause to report.
                 let f = self.core.spawn_refused.map_or(f, |r| self.spawn_failure(r));
@@ -268,8 +276,13 @@ impl<P: Process> Sim<P> {
 
     /// Handles one event: applies a fault, or hands a message, timer or start to its process
     /// (deferred if its host is paused, dropped if it is addressed to a dead incarnation).
-    pub(super) fn dispatch(&mut self, event: Event<P>) -> Result<(), Failure> {
-        let timer = match &event.payload {
+    pub(super) fn dispatch(
+        &mut self,
+        target: u32,
+        incarnation: u32,
+        payload: Payload<P>,
+    ) -> Result<(), Failure> {
+        let timer = match &payload {
             Payload::FaultBegin(i) => {
                 self.apply_fault(*i as usize, true);
                 return Ok(());
@@ -285,7 +298,7 @@ impl<P: Process> Sim<P> {
             Payload::Timer { id, .. } => Some(id.0),
             Payload::Deliver { .. } | Payload::Start => None,
             Payload::SyncDone { mark, .. } => {
-                self.complete_sync(event.target, event.incarnation, *mark);
+                self.complete_sync(target, incarnation, *mark);
                 None
             }
         };
@@ -294,13 +307,13 @@ impl<P: Process> Sim<P> {
         {
             return Ok(()); // cancelled: not an event
         }
-        let meta = self.core.procs[event.target as usize];
+        let meta = self.core.procs[target as usize];
         debug_assert!(
-            event.incarnation <= meta.incarnation,
+            incarnation <= meta.incarnation,
             "an event addressed to an incarnation that does not exist yet"
         );
         let host = self.core.status[meta.host.index()];
-        let deliverable = meta.alive && meta.incarnation == event.incarnation && host.up;
+        let deliverable = meta.alive && meta.incarnation == incarnation && host.up;
         // The usual event (a live process on a running host with no CPU cost) is told apart
         // with one test; the rest are sorted out below.
         if !(deliverable & !host.paused & !host.costly) {
@@ -308,11 +321,11 @@ impl<P: Process> Sim<P> {
                 if let Some(id) = timer {
                     self.core.live_timers.remove(&id);
                 }
-                self.drop_event(event);
+                self.drop_event(target, payload);
                 return Ok(());
             }
             if host.paused {
-                self.defer(event, meta.host);
+                self.defer(target, incarnation, payload, meta.host);
                 return Ok(());
             }
             // A costly host's.
@@ -321,8 +334,7 @@ impl<P: Process> Sim<P> {
             if free_at > self.core.now {
                 // The host's CPU is busy: the event waits its turn (FIFO: requeued in the
                 // order events come up, each with a new sequence number).
-                self.core
-                    .push(free_at, event.target, event.incarnation, event.payload);
+                self.core.push(free_at, target, incarnation, payload);
                 return Ok(());
             }
             if let Some(cost) = hs.handler_cost {
@@ -332,7 +344,7 @@ impl<P: Process> Sim<P> {
         if let Some(id) = timer {
             self.core.live_timers.remove(&id);
         }
-        self.handle(event, meta.host, meta.incarnation)?;
+        self.handle(target, payload, meta.host, meta.incarnation)?;
         if self.core.spent != Duration::ZERO {
             self.end_busy(meta.host);
         }
@@ -362,31 +374,44 @@ impl<P: Process> Sim<P> {
     /// Keeps an event for a paused host until it resumes.
     #[cold]
     #[inline(never)]
-    fn defer(&mut self, event: Event<P>, host: HostId) {
-        let r = self.record(RecordKind::Deferred, event.target, NONE, 0, 0);
+    fn defer(&mut self, target: u32, incarnation: u32, payload: Payload<P>, host: HostId) {
+        let r = self.record(RecordKind::Deferred, target, NONE, 0, 0);
         self.core.emit(r, || EventDetail::None);
         self.core.event_index += 1;
+        // Queued again, with a new sequence number, when the host resumes.
+        let event = Event {
+            time: self.core.now,
+            seq: 0,
+            target,
+            incarnation,
+            payload,
+        };
         self.core.hosts[host.index()].deferred.push(event);
     }
 
     /// Records an event whose process (incarnation) or host is gone, and forgets it.
     #[cold]
     #[inline(never)]
-    fn drop_event(&mut self, event: Event<P>) {
-        let (peer, digest) = match &event.payload {
+    fn drop_event(&mut self, target: u32, payload: Payload<P>) {
+        let (peer, digest) = match &payload {
             Payload::Deliver { from, message, .. } => (from.0, digest(message)),
             Payload::Timer { timer, .. } | Payload::SyncDone { timer, .. } => (NONE, digest(timer)),
             _ => (NONE, 0),
         };
-        let r = self.record(RecordKind::Dropped, event.target, peer, 0, digest);
+        let r = self.record(RecordKind::Dropped, target, peer, 0, digest);
         self.core.emit(r, || EventDetail::None);
         self.core.event_index += 1;
     }
 
     /// Records a deliverable event and runs its handler; a panic becomes a failure.
     #[inline]
-    fn handle(&mut self, event: Event<P>, host: HostId, incarnation: u32) -> Result<(), Failure> {
-        let target = event.target;
+    fn handle(
+        &mut self,
+        target: u32,
+        payload: Payload<P>,
+        host: HostId,
+        incarnation: u32,
+    ) -> Result<(), Failure> {
         let state = self.states[target as usize]
             .as_mut()
             .expect("live process has a state");
@@ -399,7 +424,7 @@ impl<P: Process> Sim<P> {
         // Each record is built field by field where it is emitted: building one and copying it
         // with changes cost measurably more per event.
         let (index, now) = (ctx.core.event_index, ctx.core.now);
-        let outcome = match event.payload {
+        let outcome = match payload {
             Payload::Deliver {
                 from,
                 sent_at,

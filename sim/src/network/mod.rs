@@ -741,8 +741,9 @@ impl Network {
         self.partitions.iter().map(|p| &p.partition)
     }
 
-    /// Recomputes `faulted` after a fault came or went. (A partition that cuts no pair also
-    /// sets it; sends then check the labels, with the same result.)
+    /// Recomputes `faulted` and `direct` after a fault or chaos came or went. (A partition
+    /// that cuts no pair also sets `faulted`; sends then check the labels, with the same
+    /// result.)
     fn refresh_faulted(&mut self) {
         self.faulted = !self.partitions.is_empty() || !self.link_faults.is_empty();
         self.direct = None;

@@ -77,9 +77,17 @@ impl<P: Process> Ord for Event<P> {
     }
 }
 
+/// An event held for a paused host; it is queued again, with a new sequence number, at the
+/// resume time.
+pub(crate) struct DeferredEvent<P: Process> {
+    pub(crate) target: u32,
+    pub(crate) incarnation: u32,
+    pub(crate) payload: Payload<P>,
+}
+
 pub(crate) struct HostState<P: Process> {
     pub(crate) disk: Disk,
-    pub(crate) deferred: Vec<Event<P>>,
+    pub(crate) deferred: Vec<DeferredEvent<P>>,
     pub(crate) processes: Vec<ProcessId>,
     pub(crate) disk_rng: Random,
     /// Drift to return to when a drift fault ends.

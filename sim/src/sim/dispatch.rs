@@ -1,7 +1,7 @@
 //! The event loop: pop the earliest event, hand it to its process (or apply the fault), check
 //! properties and limits, and finish with a report.
 
-use super::core::{Event, Payload};
+use super::core::{DeferredEvent, Event, Payload};
 use super::{Failure, ProcessLabel, Progress, RunReport, Sim, SpawnLimitExceeded, Verdict, panic_message};
 use crate::network::HostId;
 use crate::prefetch::{prefetch, prefetch_lines};
@@ -378,15 +378,11 @@ impl<P: Process> Sim<P> {
         let r = self.record(RecordKind::Deferred, target, NONE, 0, 0);
         self.core.emit(r, || EventDetail::None);
         self.core.event_index += 1;
-        // Queued again, with a new sequence number, when the host resumes.
-        let event = Event {
-            time: self.core.now,
-            seq: 0,
+        self.core.hosts[host.index()].deferred.push(DeferredEvent {
             target,
             incarnation,
             payload,
-        };
-        self.core.hosts[host.index()].deferred.push(event);
+        });
     }
 
     /// Records an event whose process (incarnation) or host is gone, and forgets it.

@@ -544,7 +544,74 @@ fn a_panicking_handler_becomes_a_failure_report() {
     );
     assert!(f.message.contains("probe told to panic"), "{}", f.message);
     assert_eq!(report.seed, 42);
-    assert_eq!(report.last_events.last().unwrap().kind, RecordKind::Deliver);
+    let last = report.last_events.last().unwrap();
+    assert_eq!(last.kind, RecordKind::Deliver);
+    // The failure names the panicking handler's event, and that event counts.
+    assert_eq!(f.event_index, last.index);
+    assert_eq!(report.events, f.event_index + 1);
+}
+
+#[test]
+fn a_panic_in_on_start_is_the_starting_process_failure() {
+    let mut s = sim();
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 1)]));
+    s.spawn(HostId(1), Probe::new(vec![Action::Panic]));
+    let report = s.run();
+    assert_eq!(report.verdict, Verdict::ModelPanic);
+    let f = report.failure.unwrap();
+    assert_eq!(
+        (f.host, f.process, f.time, f.event_index),
+        (Some(HostId(1)), Some(ProcessId(1)), Instant::ZERO, 1)
+    );
+    assert_eq!(report.last_events.last().unwrap().kind, RecordKind::Start);
+}
+
+#[test]
+fn a_panic_in_a_later_stretch_of_events_is_still_a_failure() {
+    // The run is paused and resumed: the handler that panics runs in the second stretch.
+    let mut s = sim_with(SimConfig::with_seed(3));
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 1)]));
+    let mut victim = Probe::new(vec![]);
+    victim.on_message = vec![Action::Panic];
+    s.spawn(HostId(1), victim);
+    assert!(matches!(s.run_until_event(2), Progress::Paused));
+    let Progress::Finished(report) = s.run_until_event(10) else {
+        panic!("the panic ends the run");
+    };
+    assert_eq!(report.verdict, Verdict::ModelPanic);
+    assert_eq!(report.failure.unwrap().process, Some(ProcessId(1)));
+}
+
+/// Panics on the first fault record: outside any handler.
+struct PanicsOnFault;
+
+impl Observer for PanicsOnFault {
+    fn on_event(&mut self, record: &EventRecord, _detail: EventDetail<'_>) {
+        if record.kind == RecordKind::FaultBegin {
+            panic!("observer broke");
+        }
+    }
+}
+
+#[test]
+fn a_panic_outside_any_handler_is_not_blamed_on_the_model() {
+    // Handlers ran before the fault: a panic between them must unwind as what it is (the
+    // engine's or an observer's), not become a model's failure.
+    let mut s = sim();
+    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 1)]));
+    s.spawn(HostId(1), Probe::new(vec![]));
+    s.set_fault_plan(plan(vec![(
+        50,
+        Fault::CrashHost {
+            host: HostId(1),
+            down_for: ms(3),
+        },
+    )]))
+    .unwrap();
+    s.set_observer(Box::new(PanicsOnFault));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run()));
+    let panic = unwound.expect_err("the observer's panic unwinds out of the run");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"observer broke"));
 }
 
 #[test]

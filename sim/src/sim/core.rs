@@ -166,6 +166,9 @@ pub(crate) struct Core<P: Process> {
     pub(crate) spawned: Vec<(ProcessId, P)>,
     pub(crate) stopped: Vec<ProcessId>,
     pub(crate) stop_requested: bool,
+    /// The process whose handler is running, or `NONE` between handlers: the run's panic
+    /// guard tells a handler's panic (a failure) from the engine's own by it.
+    pub(crate) running: u32,
     /// Whether the running handler has asked for its random stream.
     pub(crate) drew: bool,
     pub(crate) deliveries: u64,

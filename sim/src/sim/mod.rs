@@ -262,6 +262,7 @@ impl<P: Process> Sim<P> {
                 spawned: Vec::new(),
                 stopped: Vec::new(),
                 stop_requested: false,
+                running: crate::record::NONE,
                 drew: false,
                 deliveries: 0,
                 spent: Duration::ZERO,

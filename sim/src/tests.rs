@@ -638,6 +638,53 @@ fn the_event_budget_and_queue_bound_end_a_runaway_run() {
     assert!(r.failure.unwrap().message.contains("queue"));
 }
 
+/// Three timers and a property that fails at the second: events 0 (start), 1, 2, 3.
+fn three_timers_failing_at_the_second(max_events: u64) -> Sim<Probe> {
+    let mut config = SimConfig::with_seed(1);
+    config.limits.max_events = max_events;
+    let mut s = sim_with(config);
+    s.spawn(
+        HostId(0),
+        Probe::new(vec![
+            Action::Timer(ms(1), 1),
+            Action::Timer(ms(2), 2),
+            Action::Timer(ms(3), 3),
+        ]),
+    );
+    s.add_property(Property::always("fewer than two timers", |v| {
+        let n = v
+            .history()
+            .iter()
+            .filter(|e| matches!(e.operation, Seen::Timer { .. }))
+            .count();
+        if n < 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} timers fired"))
+        }
+    }));
+    s
+}
+
+#[test]
+fn the_event_budget_ends_the_run_after_the_event_that_spends_it() {
+    // The event that spends the budget ends the run as the budget's, before properties.
+    let r = three_timers_failing_at_the_second(3).run();
+    assert_eq!((r.verdict, r.events), (Verdict::LimitExceeded, 3));
+    let r = three_timers_failing_at_the_second(4).run();
+    assert_eq!((r.verdict, r.events), (Verdict::SafetyViolation, 3));
+    // A budget of 0 still lets the first event run.
+    let r = three_timers_failing_at_the_second(0).run();
+    assert_eq!((r.verdict, r.events), (Verdict::LimitExceeded, 1));
+    // Paused short of the budget, and ended (not paused) when a stretch spends it.
+    let mut s = three_timers_failing_at_the_second(2);
+    assert!(matches!(s.run_until_event(1), Progress::Paused));
+    let Progress::Finished(r) = s.run_until_event(2) else {
+        panic!("the stretch spent the budget");
+    };
+    assert_eq!((r.verdict, r.events), (Verdict::LimitExceeded, 2));
+}
+
 #[test]
 fn the_horizon_ends_a_run_normally() {
     let mut config = SimConfig::with_seed(1);

@@ -33,14 +33,9 @@ impl Default for Limits {
 }
 
 impl<P: Process> Sim<P> {
-    /// Whether the event budget is not yet spent and the queue within its bound.
-    #[inline]
-    pub(super) fn within_limits(&self) -> bool {
-        let limits = &self.config.limits;
-        self.core.event_index < limits.max_events && self.core.queue.len() <= limits.max_queue
-    }
-
-    /// The `LimitExceeded` failure for the limit `within_limits` found exceeded.
+    /// The `LimitExceeded` failure for the limit the event loop found exceeded after an
+    /// event: the event budget spent, or the queue past its bound (the budget named first when
+    /// both are).
     #[cold]
     #[inline(never)]
     pub(super) fn limit_exceeded(&self) -> Failure {
@@ -139,7 +134,14 @@ impl<P: Process> Sim<P> {
         failure
     }
 
+    /// Checks the properties after an event, but for the event that spent the run's budget,
+    /// whose verdict is the budget's (the loop ends on it). Out of line: a run without
+    /// properties never calls it, and inlined it changed the loop's code around it.
+    #[inline(never)]
     pub(super) fn check_properties(&mut self) -> Option<Failure> {
+        if self.core.event_index >= self.config.limits.max_events {
+            return None;
+        }
         let now = self.core.now;
         for i in 0..self.properties.len() {
             match self.properties[i].kind {

@@ -148,10 +148,12 @@ pub(crate) struct Core<P: Process> {
     /// Each process's crashes, kills, stops, restarts, pauses and resumes, in order.
     pub(crate) lifecycles: Vec<Vec<LifecycleEvent>>,
     pub(crate) net: Network,
-    /// The network's streams: one per sending host, or one for all (`net_stride` 0).
+    /// The network's streams: one per sending host, or one for all (`net_mask` 0).
     pub(crate) net_rngs: Vec<Random>,
-    /// 1 when each host has its own network stream, 0 when they share `net_rngs[0]`.
-    pub(crate) net_stride: usize,
+    /// A sending host's index masked by this is its stream's: all ones when each host has its
+    /// own network stream, 0 when they share `net_rngs[0]` (a mask, not a multiply, as the
+    /// index is on the send's chain of dependent work).
+    pub(crate) net_mask: usize,
     pub(crate) next_timer: u64,
     pub(crate) live_timers: TimerSet,
     pub(crate) event_index: u64,
@@ -236,7 +238,7 @@ impl<P: Process> Core<P> {
             from_host,
             target.host,
             now,
-            &mut self.net_rngs[from_host.index() * self.net_stride],
+            &mut self.net_rngs[from_host.index() & self.net_mask],
         ) {
             Some(t) => self.push(
                 t,
@@ -265,7 +267,7 @@ impl<P: Process> Core<P> {
         now: Instant,
         message: P::Message,
     ) {
-        let rng = &mut self.net_rngs[from_host.index() * self.net_stride];
+        let rng = &mut self.net_rngs[from_host.index() & self.net_mask];
         match self.net.transmit(from_host, to_host, now, rng) {
             Transmission::Dropped => {}
             Transmission::Once(t) => {

@@ -89,7 +89,12 @@ impl<P: Process> Sim<P> {
     #[inline(never)]
     fn run_events(&mut self, index: u64) -> Progress {
         let horizon = Instant(self.config.limits.horizon.0);
-        while self.core.event_index < index {
+        let max_events = self.config.limits.max_events;
+        // The event budget is the loop's bound too, so it costs no test of its own: the run
+        // stops after the event that spends it (and after one event on a budget of 0, as when
+        // it was checked after each event).
+        let until = index.min(max_events.max(1));
+        while self.core.event_index < until {
             let Some(next_time) = self.core.queue.peek_time() else {
                 return self.finish(None);
             };
@@ -111,7 +116,7 @@ impl<P: Process> Sim<P> {
                     self.read_ahead();
                 }
             }
-            let event = self.core.queue.pop().expect("peeked");
+            let event = self.core.queue.pop_peeked();
             // Taken apart at once: moved whole, the event was copied twice on the stack.
             let Event {
                 time,
@@ -127,7 +132,7 @@ impl<P: Process> Sim<P> {
                 let refused = self.core.spawn_refused.map(|r| self.spawn_failure(r));
                 return self.finish(refused);
             }
-            if !self.within_limits() {
+            if self.core.queue.len() > self.config.limits.max_queue {
                 let f = self.limit_exceeded();
                 return self.finish(Some(f));
             }
@@ -137,6 +142,10 @@ impl<P: Process> Sim<P> {
             {
                 return self.finish(Some(f));
             }
+        }
+        if self.core.event_index >= max_events {
+            let f = self.limit_exceeded();
+            return self.finish(Some(f));
         }
         Progress::Paused
     }

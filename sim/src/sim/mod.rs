@@ -249,7 +249,10 @@ impl<P: Process> Sim<P> {
                         .collect(),
                     StreamLayout::Shared => vec![Random::stream(seed, "network", 0)],
                 },
-                net_stride: usize::from(config.streams == StreamLayout::PerSource),
+                net_mask: match config.streams {
+                    StreamLayout::PerSource => usize::MAX,
+                    StreamLayout::Shared => 0,
+                },
                 next_timer: 0,
                 live_timers: TimerSet::default(),
                 event_index: 0,

@@ -4,8 +4,10 @@
 //! Time is cut into buckets of `2^BUCKET_BITS` ns, and bucket indexes into blocks of 64. The
 //! events of the current bucket are sorted by (time, sequence) when the bucket becomes current
 //! and taken from the end of that run; the few pushed into the current bucket afterwards (zero
-//! delays, requeues) wait in a small binary heap, and a pop takes the earlier of the two heads,
-//! so ties and order are exactly those of one heap over everything. Later events wait unsorted
+//! delays, requeues) wait in a small binary heap, and a peek moves the heap's head to the run's
+//! end when it is the earlier of the two, so ties and order are exactly those of one heap over
+//! everything while the pop after a peek is always the run's (one path, so the popped event
+//! goes straight to the handler rather than through the stack). Later events wait unsorted
 //! in the wheel. Level 0 has a slot per bucket for two blocks, the current one and the next
 //! (128 slots, the block's parity choosing the half), so an event less than a block or two
 //! ahead (network latencies of milliseconds) is filed once, in its final slot. Level 1 does
@@ -82,8 +84,9 @@ pub(crate) struct EventQueue<P: Process> {
     /// The bucket index the wheel's placement is relative to: every event in the wheel is in a
     /// later bucket, every event in `run` and `late` in this one or earlier.
     current: u64,
-    /// Events in the wheel (not counting `run` and `late`).
-    in_wheel: usize,
+    /// Events queued: in `run`, `late` and the wheel (one field, as the run's bound on the
+    /// queue reads it after every event).
+    len: usize,
     /// Scratch for ordering a large bucket.
     keys: Keys,
     /// Emptied slot vectors, the most recently emptied on top, handed to the next slot that
@@ -140,7 +143,7 @@ impl<P: Process> EventQueue<P> {
             occupied1: [0; 2],
             occupied: [0; LEVELS],
             current: 0,
-            in_wheel: 0,
+            len: 0,
             keys: Keys::default(),
             spare: Vec::new(),
         }
@@ -149,7 +152,7 @@ impl<P: Process> EventQueue<P> {
     /// Events queued.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.run.len() + self.late.len() + self.in_wheel
+        self.len
     }
 
     /// Adds an event. Its (time, sequence) must not be before the last popped event's.
@@ -160,6 +163,7 @@ impl<P: Process> EventQueue<P> {
         let b = bucket(event.time);
         if b <= self.current {
             self.late.push(event);
+            self.len += 1;
         } else {
             self.file(b, event);
         }
@@ -192,12 +196,12 @@ impl<P: Process> EventQueue<P> {
         // A large slot's tail is cold (its memory last held events a block or more ago, or
         // never): start on the lines the next pushes write, so their stores do not wait. A
         // small queue's slots stay in the cache.
-        if self.in_wheel >= TAIL_PREFETCH_FROM {
+        if self.len >= TAIL_PREFETCH_FROM {
             if let Some(ahead) = slot.spare_capacity_mut().get(TAIL_AHEAD) {
                 prefetch(ahead);
             }
         }
-        self.in_wheel += 1;
+        self.len += 1;
     }
 
     /// Marks and names the slot of level 2 or above of a bucket two or more spans ahead.
@@ -220,33 +224,49 @@ impl<P: Process> EventQueue<P> {
         }
     }
 
-    /// The time of the earliest event.
+    /// The time of the earliest event, which this makes the last of `run`, so that the pop
+    /// after it is one `Vec::pop` on one path (merged from several, the popped event went
+    /// through the stack).
     #[inline]
     pub(crate) fn peek_time(&mut self) -> Option<Instant> {
-        if self.late.is_empty() {
-            if let Some(event) = self.run.last() {
-                return Some(event.time);
-            }
-        } else {
-            return if self.late_first() {
-                self.late.peek().map(|e| e.time)
-            } else {
-                self.run.last().map(|e| e.time)
-            };
+        if !self.late.is_empty() && self.late_first() {
+            self.take_late();
+        }
+        if let Some(event) = self.run.last() {
+            return Some(event.time);
         }
         if let Some(slot) = self.lone_next() {
-            return Some(self.slots[slot][0].time);
-        }
-        if !self.advance() {
+            let bit = slot & (SLOTS - 1);
+            self.occupied0[self.parity()] &= !(1 << bit);
+            self.current = (self.current & !(SLOTS as u64 - 1)) | bit as u64;
+            // The lone event's vector becomes the run, as a sorted bucket's does.
+            std::mem::swap(&mut self.run, &mut self.slots[slot]);
+        } else if !self.advance() {
             return None;
         }
         self.run.last().map(|e| e.time)
     }
 
+    /// Moves the earliest of `late` to the end of `run`, where it is next: it is before
+    /// everything in `run`.
+    #[cold]
+    #[inline(never)]
+    fn take_late(&mut self) {
+        let event = self.late.pop().expect("late is not empty");
+        self.run.push(event);
+    }
+
+    /// Removes and returns the event `peek_time` just found (the caller pushed nothing since).
+    #[inline]
+    pub(crate) fn pop_peeked(&mut self) -> Event<P> {
+        self.len -= 1;
+        self.run.pop().expect("peeked")
+    }
+
     /// The targets of the next `n` events at most, for prefetching: the current bucket's sorted
     /// run in the order it is popped, then the later buckets of this block and the next, each
-    /// bucket's in the order filed. Events pushed into the current bucket after it was sorted,
-    /// and those further than the next block, are left out.
+    /// bucket's in the order filed. Events pushed into the current bucket after it was sorted
+    /// (while they wait in `late`), and those further than the next block, are left out.
     pub(crate) fn upcoming_targets(&self, n: usize, out: &mut Vec<u32>) {
         out.clear();
         out.extend(self.run.iter().rev().take(n).map(|e| e.target));
@@ -281,37 +301,19 @@ impl<P: Process> EventQueue<P> {
         (self.slots[slot].len() == 1).then_some(slot)
     }
 
-    /// Removes and returns the earliest event.
-    #[inline]
+    /// Removes and returns the earliest event (the event loop peeks, then `pop_peeked`).
+    #[cfg(test)]
     pub(crate) fn pop(&mut self) -> Option<Event<P>> {
-        if self.late.is_empty() {
-            if let Some(event) = self.run.pop() {
-                return Some(event);
-            }
-        } else {
-            return if self.late_first() {
-                self.late.pop()
-            } else {
-                self.run.pop()
-            };
-        }
-        if let Some(slot) = self.lone_next() {
-            let bit = slot & (SLOTS - 1);
-            self.occupied0[self.parity()] &= !(1 << bit);
-            self.current = (self.current & !(SLOTS as u64 - 1)) | bit as u64;
-            self.in_wheel -= 1;
-            return self.slots[slot].pop();
-        }
-        if !self.advance() {
-            return None;
-        }
+        self.peek_time()?;
+        self.len -= 1;
         self.run.pop()
     }
 
     /// With `run` and `late` empty, moves `current` to the earliest non-empty bucket and makes
     /// its events the sorted `run`; false if the queue is empty.
     fn advance(&mut self) -> bool {
-        while self.in_wheel > 0 {
+        // `run` and `late` are empty: every event queued is in the wheel.
+        while self.len > 0 {
             let parity = self.parity();
             let word = self.occupied0[parity];
             if word != 0 {
@@ -325,7 +327,6 @@ impl<P: Process> EventQueue<P> {
                 if n == 0 {
                     continue;
                 }
-                self.in_wheel -= n;
                 if n <= SMALL_BUCKET {
                     std::mem::swap(&mut self.run, &mut self.slots[index]);
                     sort_latest_first(&mut self.run);
@@ -418,7 +419,7 @@ impl<P: Process> EventQueue<P> {
     /// span or the next, else the level of the highest digit it differs in.
     fn refile(&mut self, index: usize) {
         let mut events = std::mem::take(&mut self.slots[index]);
-        self.in_wheel -= events.len();
+        self.len -= events.len();
         for event in events.drain(..) {
             let b = bucket(event.time);
             self.file(b, event);
@@ -430,8 +431,8 @@ impl<P: Process> EventQueue<P> {
 
 /// How many events past a slot's end `file` prefetches.
 const TAIL_AHEAD: usize = 4;
-/// Events in the wheel from which `file` prefetches slot tails: below, the slots' memory (tens
-/// of KB at most) stays in the cache.
+/// Events queued from which `file` prefetches slot tails: below, the slots' memory (tens of KB
+/// at most) stays in the cache.
 const TAIL_PREFETCH_FROM: usize = 1024;
 
 /// Buckets up to this size are sorted in place; larger ones (pingpong at 500 hosts: ~240
@@ -680,8 +681,15 @@ mod tests {
             }
             assert_eq!(queue.len(), reference.len());
             let expected = reference.pop().map(|Reverse(k)| k);
-            assert_eq!(queue.peek_time().map(|t| t.0), expected.map(|k| k.0));
-            let got = queue.pop().map(|e| (e.time.0, e.seq));
+            let peeked = queue.peek_time().map(|t| t.0);
+            assert_eq!(peeked, expected.map(|k| k.0));
+            // Both ways of popping: `pop`, and the event loop's `pop_peeked` after a peek.
+            let got = if step % 2 == 0 {
+                queue.pop()
+            } else {
+                peeked.map(|_| queue.pop_peeked())
+            }
+            .map(|e| (e.time.0, e.seq));
             assert_eq!(got, expected, "pop {popped}");
             if let Some((t, _)) = got {
                 now = t;

@@ -436,18 +436,22 @@ impl<P: Process> Sim<P> {
         let state = self.states[target as usize]
             .as_mut()
             .expect("live process has a state");
-        let mut ctx = Context {
-            core: &mut self.core,
+        let core = &mut self.core;
+        let rng = &mut self.rngs[target as usize];
+        // The context is made in each arm: made once before them, it was written to the stack
+        // for every event, as the arms whose handler is not inlined take its address.
+        let context = |core, rng| Context {
+            core,
             me: ProcessId(target),
             host,
-            rng: &mut self.rngs[target as usize],
+            rng,
         };
         // Each record is built field by field where it is emitted: building one and copying it
         // with changes cost measurably more per event.
-        let (index, now) = (ctx.core.event_index, ctx.core.now);
+        let (index, now) = (core.event_index, core.now);
         // Marks the handler running, for the run's panic guard: from here a panic is the
         // model's (the payload's digest runs its `Hash`).
-        ctx.core.running = target;
+        core.running = target;
         match payload {
             Payload::Deliver {
                 from,
@@ -464,14 +468,20 @@ impl<P: Process> Sim<P> {
                     aux: sent_at.0,
                     digest: digest(&message),
                 };
-                ctx.core.emit(record, || EventDetail::Message(&message));
-                ctx.core.deliveries += 1;
-                state.on_message(&mut ctx, from, message);
+                core.emit(record, || EventDetail::Message(&message));
+                core.deliveries += 1;
+                state.on_message(&mut context(core, rng), from, message);
             }
-            Payload::Timer { id, timer } => fire(&mut ctx, state, RecordKind::Timer, id.0, timer),
-            Payload::SyncDone { issued_at, timer, .. } => {
-                fire(&mut ctx, state, RecordKind::SyncDone, issued_at.0, timer)
+            Payload::Timer { id, timer } => {
+                fire(&mut context(core, rng), state, RecordKind::Timer, id.0, timer)
             }
+            Payload::SyncDone { issued_at, timer, .. } => fire(
+                &mut context(core, rng),
+                state,
+                RecordKind::SyncDone,
+                issued_at.0,
+                timer,
+            ),
             Payload::Start => {
                 let record = EventRecord {
                     index,
@@ -483,8 +493,8 @@ impl<P: Process> Sim<P> {
                     aux: u64::from(incarnation),
                     digest: 0,
                 };
-                ctx.core.emit(record, || EventDetail::None);
-                state.on_start(&mut ctx);
+                core.emit(record, || EventDetail::None);
+                state.on_start(&mut context(core, rng));
             }
             Payload::FaultBegin(_) | Payload::FaultEnd(_) | Payload::Heal => {
                 unreachable!("not addressed to a process")

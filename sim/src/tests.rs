@@ -528,14 +528,19 @@ fn a_paused_host_handles_nothing_until_it_resumes_then_sees_timers_late() {
     );
 }
 
-#[test]
-fn a_panicking_handler_becomes_a_failure_report() {
-    let mut s = sim_with(SimConfig::with_seed(42));
+/// Process 0 sends process 1 a message (it lands at 10 ms), on which process 1 panics.
+fn with_panicking_receiver(seed: u64) -> Sim<Probe> {
+    let mut s = sim_with(SimConfig::with_seed(seed));
     s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 1)]));
     let mut victim = Probe::new(vec![]);
     victim.on_message = vec![Action::Panic];
     s.spawn(HostId(1), victim);
-    let report = s.run();
+    s
+}
+
+#[test]
+fn a_panicking_handler_becomes_a_failure_report() {
+    let report = with_panicking_receiver(42).run();
     assert_eq!(report.verdict, Verdict::ModelPanic);
     let f = report.failure.unwrap();
     assert_eq!(
@@ -569,11 +574,7 @@ fn a_panic_in_on_start_is_the_starting_process_failure() {
 #[test]
 fn a_panic_in_a_later_stretch_of_events_is_still_a_failure() {
     // The run is paused and resumed: the handler that panics runs in the second stretch.
-    let mut s = sim_with(SimConfig::with_seed(3));
-    s.spawn(HostId(0), Probe::new(vec![Action::Send(ProcessId(1), 1)]));
-    let mut victim = Probe::new(vec![]);
-    victim.on_message = vec![Action::Panic];
-    s.spawn(HostId(1), victim);
+    let mut s = with_panicking_receiver(3);
     assert!(matches!(s.run_until_event(2), Progress::Paused));
     let Progress::Finished(report) = s.run_until_event(10) else {
         panic!("the panic ends the run");
@@ -638,10 +639,9 @@ fn the_event_budget_and_queue_bound_end_a_runaway_run() {
     assert!(r.failure.unwrap().message.contains("queue"));
 }
 
-/// Three timers and a property that fails at the second: events 0 (start), 1, 2, 3.
-fn three_timers_failing_at_the_second(max_events: u64) -> Sim<Probe> {
-    let mut config = SimConfig::with_seed(1);
-    config.limits.max_events = max_events;
+/// Three timers, at 1, 2 and 3 ms, and a property that fails at the second: events 0 (start),
+/// 1, 2, 3.
+fn three_timers_failing_at_the_second(config: SimConfig) -> Sim<Probe> {
     let mut s = sim_with(config);
     s.spawn(
         HostId(0),
@@ -666,18 +666,24 @@ fn three_timers_failing_at_the_second(max_events: u64) -> Sim<Probe> {
     s
 }
 
+fn with_budget(max_events: u64) -> Sim<Probe> {
+    let mut config = SimConfig::with_seed(1);
+    config.limits.max_events = max_events;
+    three_timers_failing_at_the_second(config)
+}
+
 #[test]
 fn the_event_budget_ends_the_run_after_the_event_that_spends_it() {
     // The event that spends the budget ends the run as the budget's, before properties.
-    let r = three_timers_failing_at_the_second(3).run();
+    let r = with_budget(3).run();
     assert_eq!((r.verdict, r.events), (Verdict::LimitExceeded, 3));
-    let r = three_timers_failing_at_the_second(4).run();
+    let r = with_budget(4).run();
     assert_eq!((r.verdict, r.events), (Verdict::SafetyViolation, 3));
     // A budget of 0 still lets the first event run.
-    let r = three_timers_failing_at_the_second(0).run();
+    let r = with_budget(0).run();
     assert_eq!((r.verdict, r.events), (Verdict::LimitExceeded, 1));
     // Paused short of the budget, and ended (not paused) when a stretch spends it.
-    let mut s = three_timers_failing_at_the_second(2);
+    let mut s = with_budget(2);
     assert!(matches!(s.run_until_event(1), Progress::Paused));
     let Progress::Finished(r) = s.run_until_event(2) else {
         panic!("the stretch spent the budget");
@@ -700,28 +706,7 @@ fn the_horizon_ends_a_run_normally() {
 
 #[test]
 fn safety_properties_stop_the_run_at_the_first_violation() {
-    let mut s = sim();
-    s.spawn(
-        HostId(0),
-        Probe::new(vec![
-            Action::Timer(ms(1), 1),
-            Action::Timer(ms(2), 2),
-            Action::Timer(ms(3), 3),
-        ]),
-    );
-    s.add_property(Property::always("fewer than two timers", |v| {
-        let n = v
-            .history()
-            .iter()
-            .filter(|e| matches!(e.operation, Seen::Timer { .. }))
-            .count();
-        if n < 2 {
-            Ok(())
-        } else {
-            Err(format!("{n} timers fired"))
-        }
-    }));
-    let r = s.run();
+    let r = three_timers_failing_at_the_second(SimConfig::with_seed(1)).run();
     assert_eq!(r.verdict, Verdict::SafetyViolation);
     let f = r.failure.unwrap();
     assert_eq!(
@@ -736,23 +721,7 @@ fn safety_properties_stop_the_run_at_the_first_violation() {
 #[test]
 fn a_run_to_its_horizon_keeps_the_first_violation_and_goes_on() {
     let build = |to_horizon: bool| {
-        let mut s = sim();
-        s.spawn(
-            HostId(0),
-            Probe::new(vec![
-                Action::Timer(ms(1), 1),
-                Action::Timer(ms(2), 2),
-                Action::Timer(ms(3), 3),
-            ]),
-        );
-        s.add_property(Property::always("fewer than two timers", |v| {
-            let n = v.history().len();
-            if n < 2 {
-                Ok(())
-            } else {
-                Err(format!("{n} entries"))
-            }
-        }));
+        let mut s = three_timers_failing_at_the_second(SimConfig::with_seed(1));
         s.set_run_to_horizon(to_horizon);
         (s.run(), s.history().len())
     };

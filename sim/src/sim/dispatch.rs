@@ -75,10 +75,19 @@ impl<P: Process> Sim<P> {
         if target == NONE {
             std::panic::resume_unwind(panic);
         }
+        let event_index = self.core.event_index;
         // The handler's event counts, as it would have had it returned.
         self.core.event_index += 1;
-        let host = self.core.procs[target as usize].host;
-        let f = self.handler_panicked(target, host, &*panic);
+        let f = Failure {
+            verdict: Verdict::ModelPanic,
+            property: None,
+            message: format!("handler panicked: {}", panic_message(&*panic)),
+            time: self.core.now,
+            host: Some(self.core.procs[target as usize].host),
+            process: Some(ProcessId(target)),
+            event_index,
+            operation: None,
+        };
         // A handler that goes on to use a refused spawn's id panics: the refusal is the cause
         // to report.
         let f = self.core.spawn_refused.map_or(f, |r| self.spawn_failure(r));
@@ -505,22 +514,6 @@ impl<P: Process> Sim<P> {
         // Only the read-ahead asks whether a handler drew.
         if self.reads_ahead() {
             self.core.procs[target as usize].drew = std::mem::take(&mut self.core.drew);
-        }
-    }
-
-    /// The failure of a handler of `target` on `host` that panicked with `panic`.
-    #[cold]
-    #[inline(never)]
-    fn handler_panicked(&self, target: u32, host: HostId, panic: &(dyn std::any::Any + Send)) -> Failure {
-        Failure {
-            verdict: Verdict::ModelPanic,
-            property: None,
-            message: format!("handler panicked: {}", panic_message(panic)),
-            time: self.core.now,
-            host: Some(host),
-            process: Some(ProcessId(target)),
-            event_index: self.core.event_index - 1,
-            operation: None,
         }
     }
 

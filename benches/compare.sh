@@ -4,9 +4,16 @@
 # all built and measured in one run of this script. Prints one line per system with its
 # deliveries per second, then `ratios: vs_bare=X vs_turmoil=Y vs_madsim=Z` (ruckus throughput
 # divided by each). ruckus, bare and turmoil come from the criterion bench group
-# `pingpong_5_hosts` (mean time per run); madsim from its own crate, built with --cfg madsim.
+# `pingpong_5_hosts` (each side's median of ten samples of time per run); madsim from its own
+# crate, built with --cfg madsim (best of three runs).
 #
-# Usage: benches/compare.sh        (from anywhere; needs cargo and jq)
+# ruckus and the bare loop are measured in ROUNDS rounds (default 5), each the two one after
+# the other (in turn which goes first), and `vs_bare` is the median of the rounds' ratios: on a shared machine a burst of
+# load from another tenant slows one side's samples by up to a third for seconds at a time,
+# and a single round's ratio then says which side the burst hit. The rounds' ratios are
+# printed, so their spread shows how quiet the machine was.
+#
+# Usage: benches/compare.sh        (from anywhere; needs cargo and jq; ROUNDS=N to change)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,8 +21,41 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 deliveries=1000000
 command -v jq >/dev/null || { echo "compare.sh needs jq to read criterion's estimates" >&2; exit 2; }
 
-echo "== building and running the criterion group pingpong_5_hosts (ruckus, bare_heap, turmoil)" >&2
-(cd "$root" && cargo bench -p ruckus-benches --bench engine -- --noplot pingpong_5_hosts/ >&2)
+rounds="${ROUNDS:-5}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: ROUNDS must be a positive whole number" >&2; exit 2; }
+
+echo "== building the criterion bench engine" >&2
+(cd "$root" && cargo bench -p ruckus-benches --bench engine --no-run >&2)
+
+# Deliveries per second from criterion's median time per iteration (nanoseconds).
+rate_of() {
+    local est="$target/criterion/pingpong_5_hosts/$1/new/estimates.json"
+    [[ -f "$est" ]] || { echo "missing $est" >&2; exit 1; }
+    jq -r --argjson n "$deliveries" '$n / (.median.point_estimate / 1e9)' "$est"
+}
+# The median of numbers given one per line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+ruckus_rates=()
+bare_rates=()
+round_ratios=()
+for round in $(seq 1 "$rounds"); do
+    # Odd rounds measure ruckus first, even rounds the bare loop, so neither side always
+    # comes first.
+    order=(ruckus bare_heap)
+    ((round % 2 == 0)) && order=(bare_heap ruckus)
+    for side in "${order[@]}"; do
+        echo "== round $round of $rounds: pingpong_5_hosts/$side" >&2
+        (cd "$root" && cargo bench -p ruckus-benches --bench engine -- --noplot "pingpong_5_hosts/$side\$" >&2)
+    done
+    r="$(rate_of ruckus)"
+    b="$(rate_of bare_heap)"
+    ruckus_rates+=("$r")
+    bare_rates+=("$b")
+    round_ratios+=("$(awk -v a="$r" -v b="$b" 'BEGIN { printf "%.3f", a / b }')")
+done
+echo "== pingpong_5_hosts/turmoil" >&2
+(cd "$root" && cargo bench -p ruckus-benches --bench engine -- --noplot 'pingpong_5_hosts/turmoil$' >&2)
 
 echo "== building madsim-pingpong with --cfg madsim" >&2
 madsim_line=""
@@ -34,14 +74,9 @@ else
     echo "madsim-pingpong did not build (see above)" >&2
 fi
 
-# Deliveries per second from criterion's mean time per iteration (nanoseconds).
-rate_of() {
-    local est="$target/criterion/pingpong_5_hosts/$1/new/estimates.json"
-    [[ -f "$est" ]] || { echo "missing $est" >&2; exit 1; }
-    jq -r --argjson n "$deliveries" '$n / (.mean.point_estimate / 1e9)' "$est"
-}
-ruckus="$(rate_of ruckus)"
-bare="$(rate_of bare_heap)"
+ruckus="$(printf '%s\n' "${ruckus_rates[@]}" | median)"
+bare="$(printf '%s\n' "${bare_rates[@]}" | median)"
+vs_bare="$(printf '%s\n' "${round_ratios[@]}" | median)"
 turmoil="$(rate_of turmoil)"
 
 fmt() { awk -v r="$1" 'BEGIN { printf "%14.0f deliveries/s\n", r }'; }
@@ -56,4 +91,5 @@ if [[ -n "$madsim_line" ]]; then
 else
     printf '%-10s %s\n' madsim "unavailable (build failed)"
 fi
-echo "ratios: vs_bare=$(ratio "$ruckus" "$bare") vs_turmoil=$(ratio "$ruckus" "$turmoil") vs_madsim=$(ratio "$ruckus" "$madsim_line")"
+echo "vs_bare by round: ${round_ratios[*]}"
+echo "ratios: vs_bare=$(awk -v r="$vs_bare" 'BEGIN { printf "%.2f", r }') vs_turmoil=$(ratio "$ruckus" "$turmoil") vs_madsim=$(ratio "$ruckus" "$madsim_line")"

@@ -8,10 +8,10 @@
 # crate, built with --cfg madsim (best of three runs).
 #
 # ruckus and the bare loop are measured in ROUNDS rounds (default 5), each the two one after
-# the other (in turn which goes first), and `vs_bare` is the median of the rounds' ratios: on a shared machine a burst of
-# load from another tenant slows one side's samples by up to a third for seconds at a time,
-# and a single round's ratio then says which side the burst hit. The rounds' ratios are
-# printed, so their spread shows how quiet the machine was.
+# the other (which goes first alternating), and `vs_bare` is the median of the rounds'
+# ratios: on a shared machine a burst of load from another tenant slows one side's samples by
+# up to a third for seconds at a time, and a single round's ratio then says which side the
+# burst hit. The rounds' ratios are printed, so their spread shows how quiet the machine was.
 #
 # Usage: benches/compare.sh        (from anywhere; needs cargo and jq; ROUNDS=N to change)
 set -euo pipefail
